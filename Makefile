@@ -1,0 +1,59 @@
+# Every target sets up what it needs: a .venv with the project, and (for tests) the Debian
+# packages of the real peers the tests talk to.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# Real test peers: PostgreSQL for the desktop's data layer.
+APT_TEST_PEERS := postgresql
+
+.PHONY: venv run demo agent test lint typecheck pytest bench protos test-peers clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+venv: $(STAMP)
+
+## run: the product, with a local agent in ./var/agent
+run: venv
+	$(BIN)/python -m agent.devrun --data-dir var/agent
+
+## demo: a headless end-to-end demo in a temporary directory
+demo: venv
+	$(BIN)/python -m agent.demo
+
+test-peers:
+	@missing=""; for p in $(APT_TEST_PEERS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing test peers:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+lint: venv
+	$(BIN)/ruff check .
+
+typecheck: venv
+	$(BIN)/mypy
+
+pytest: venv test-peers
+	$(BIN)/pytest
+
+## test: every check and test
+test: lint typecheck pytest
+
+## bench: speed figures (not pass/fail)
+bench: venv
+	$(BIN)/python -m bench
+
+## protos: regenerate the committed gRPC stubs from protos/*.proto
+protos: venv
+	$(BIN)/python protos/generate.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

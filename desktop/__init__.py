@@ -1,0 +1,1 @@
+"""The Mailfleet desktop: the marketer's app for contacts, campaigns and the agent fleet."""
