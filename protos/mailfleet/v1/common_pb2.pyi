@@ -34,6 +34,8 @@ class _RejectReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_RejectRe
     """The address or a merge value holds CR, LF, NUL or another control character."""
     REJECT_REASON_BAD_FIELDS: _RejectReason.ValueType  # 4
     """More positional values than field names, or an invalid field name."""
+    REJECT_REASON_INVALID: _RejectReason.ValueType  # 5
+    """Another field of a transactional message is invalid; the detail names it."""
 
 class RejectReason(_RejectReason, metaclass=_RejectReasonEnumTypeWrapper): ...
 
@@ -46,6 +48,8 @@ REJECT_REASON_HEADER_UNSAFE: RejectReason.ValueType  # 3
 """The address or a merge value holds CR, LF, NUL or another control character."""
 REJECT_REASON_BAD_FIELDS: RejectReason.ValueType  # 4
 """More positional values than field names, or an invalid field name."""
+REJECT_REASON_INVALID: RejectReason.ValueType  # 5
+"""Another field of a transactional message is invalid; the detail names it."""
 Global___RejectReason: _TypeAlias = RejectReason  # noqa: Y015
 
 @_typing.final

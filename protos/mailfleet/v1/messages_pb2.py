@@ -23,28 +23,27 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
-from mailfleet.v1 import common_pb2 as mailfleet_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bmailfleet/v1/messages.proto\x12\x0cmailfleet.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19mailfleet/v1/common.proto\"\xda\x02\n\x07Message\x12\n\n\x02id\x18\x01 \x01(\x04\x12\x13\n\x0b\x63\x61mpaign_id\x18\x02 \x01(\x04\x12 \n\x04lane\x18\x03 \x01(\x0e\x32\x12.mailfleet.v1.Lane\x12\r\n\x05\x65mail\x18\x04 \x01(\t\x12)\n\x05state\x18\x05 \x01(\x0e\x32\x1a.mailfleet.v1.MessageState\x12\x10\n\x08\x61ttempts\x18\x06 \x01(\r\x12.\n\ncreated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\x0fnext_attempt_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nlast_reply\x18\n \x01(\t\x12\x17\n\x0fidempotency_key\x18\x0b \x01(\t\"\'\n\x11GetMessageRequest\x12\x12\n\nmessage_id\x18\x01 \x01(\x04\"v\n\x13ListMessagesRequest\x12\x13\n\x0b\x63\x61mpaign_id\x18\x01 \x01(\x04\x12)\n\x05state\x18\x02 \x01(\x0e\x32\x1a.mailfleet.v1.MessageState\x12\x10\n\x08\x61\x66ter_id\x18\x03 \x01(\x04\x12\r\n\x05limit\x18\x04 \x01(\r\"?\n\x14ListMessagesResponse\x12\'\n\x08messages\x18\x01 \x03(\x0b\x32\x15.mailfleet.v1.Message*\x8d\x02\n\x0cMessageState\x12\x1d\n\x19MESSAGE_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14MESSAGE_STATE_QUEUED\x10\x01\x12\x1b\n\x17MESSAGE_STATE_IN_FLIGHT\x10\x02\x12\x1b\n\x17MESSAGE_STATE_DELIVERED\x10\x03\x12\x1a\n\x16MESSAGE_STATE_DEFERRED\x10\x04\x12\x19\n\x15MESSAGE_STATE_BOUNCED\x10\x05\x12\x1c\n\x18MESSAGE_STATE_SUPPRESSED\x10\x06\x12\x18\n\x14MESSAGE_STATE_FAILED\x10\x07\x12\x1b\n\x17MESSAGE_STATE_CANCELLED\x10\x08*C\n\x04Lane\x12\x14\n\x10LANE_UNSPECIFIED\x10\x00\x12\x16\n\x12LANE_TRANSACTIONAL\x10\x01\x12\r\n\tLANE_BULK\x10\x02\x32\xa7\x01\n\x08Messages\x12\x44\n\nGetMessage\x12\x1f.mailfleet.v1.GetMessageRequest\x1a\x15.mailfleet.v1.Message\x12U\n\x0cListMessages\x12!.mailfleet.v1.ListMessagesRequest\x1a\".mailfleet.v1.ListMessagesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bmailfleet/v1/messages.proto\x12\x0cmailfleet.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xda\x02\n\x07Message\x12\n\n\x02id\x18\x01 \x01(\x04\x12\x13\n\x0b\x63\x61mpaign_id\x18\x02 \x01(\x04\x12 \n\x04lane\x18\x03 \x01(\x0e\x32\x12.mailfleet.v1.Lane\x12\r\n\x05\x65mail\x18\x04 \x01(\t\x12)\n\x05state\x18\x05 \x01(\x0e\x32\x1a.mailfleet.v1.MessageState\x12\x10\n\x08\x61ttempts\x18\x06 \x01(\r\x12.\n\ncreated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\x0fnext_attempt_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nlast_reply\x18\n \x01(\t\x12\x17\n\x0fidempotency_key\x18\x0b \x01(\t\"\'\n\x11GetMessageRequest\x12\x12\n\nmessage_id\x18\x01 \x01(\x04\"v\n\x13ListMessagesRequest\x12\x13\n\x0b\x63\x61mpaign_id\x18\x01 \x01(\x04\x12)\n\x05state\x18\x02 \x01(\x0e\x32\x1a.mailfleet.v1.MessageState\x12\x10\n\x08\x61\x66ter_id\x18\x03 \x01(\x04\x12\r\n\x05limit\x18\x04 \x01(\r\"?\n\x14ListMessagesResponse\x12\'\n\x08messages\x18\x01 \x03(\x0b\x32\x15.mailfleet.v1.Message*\x8d\x02\n\x0cMessageState\x12\x1d\n\x19MESSAGE_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14MESSAGE_STATE_QUEUED\x10\x01\x12\x1b\n\x17MESSAGE_STATE_IN_FLIGHT\x10\x02\x12\x1b\n\x17MESSAGE_STATE_DELIVERED\x10\x03\x12\x1a\n\x16MESSAGE_STATE_DEFERRED\x10\x04\x12\x19\n\x15MESSAGE_STATE_BOUNCED\x10\x05\x12\x1c\n\x18MESSAGE_STATE_SUPPRESSED\x10\x06\x12\x18\n\x14MESSAGE_STATE_FAILED\x10\x07\x12\x1b\n\x17MESSAGE_STATE_CANCELLED\x10\x08*C\n\x04Lane\x12\x14\n\x10LANE_UNSPECIFIED\x10\x00\x12\x16\n\x12LANE_TRANSACTIONAL\x10\x01\x12\r\n\tLANE_BULK\x10\x02\x32\xa7\x01\n\x08Messages\x12\x44\n\nGetMessage\x12\x1f.mailfleet.v1.GetMessageRequest\x1a\x15.mailfleet.v1.Message\x12U\n\x0cListMessages\x12!.mailfleet.v1.ListMessagesRequest\x1a\".mailfleet.v1.ListMessagesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'mailfleet.v1.messages_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_MESSAGESTATE']._serialized_start=681
-  _globals['_MESSAGESTATE']._serialized_end=950
-  _globals['_LANE']._serialized_start=952
-  _globals['_LANE']._serialized_end=1019
-  _globals['_MESSAGE']._serialized_start=106
-  _globals['_MESSAGE']._serialized_end=452
-  _globals['_GETMESSAGEREQUEST']._serialized_start=454
-  _globals['_GETMESSAGEREQUEST']._serialized_end=493
-  _globals['_LISTMESSAGESREQUEST']._serialized_start=495
-  _globals['_LISTMESSAGESREQUEST']._serialized_end=613
-  _globals['_LISTMESSAGESRESPONSE']._serialized_start=615
-  _globals['_LISTMESSAGESRESPONSE']._serialized_end=678
-  _globals['_MESSAGES']._serialized_start=1022
-  _globals['_MESSAGES']._serialized_end=1189
+  _globals['_MESSAGESTATE']._serialized_start=654
+  _globals['_MESSAGESTATE']._serialized_end=923
+  _globals['_LANE']._serialized_start=925
+  _globals['_LANE']._serialized_end=992
+  _globals['_MESSAGE']._serialized_start=79
+  _globals['_MESSAGE']._serialized_end=425
+  _globals['_GETMESSAGEREQUEST']._serialized_start=427
+  _globals['_GETMESSAGEREQUEST']._serialized_end=466
+  _globals['_LISTMESSAGESREQUEST']._serialized_start=468
+  _globals['_LISTMESSAGESREQUEST']._serialized_end=586
+  _globals['_LISTMESSAGESRESPONSE']._serialized_start=588
+  _globals['_LISTMESSAGESRESPONSE']._serialized_end=651
+  _globals['_MESSAGES']._serialized_start=995
+  _globals['_MESSAGES']._serialized_end=1162
 # @@protoc_insertion_point(module_scope)

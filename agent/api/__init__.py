@@ -1,0 +1,1 @@
+"""The gRPC API: authentication, request checks, and one servicer per service."""

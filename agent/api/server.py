@@ -1,0 +1,86 @@
+"""The gRPC server: TLS only, every service, health and reflection, explicit size limits."""
+
+from __future__ import annotations
+
+import grpc
+from grpc_health.v1 import _async as health_aio
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from mailfleet.v1 import (
+    admin_pb2,
+    admin_pb2_grpc,
+    agent_pb2,
+    agent_pb2_grpc,
+    campaigns_pb2,
+    campaigns_pb2_grpc,
+    events_pb2,
+    events_pb2_grpc,
+    messages_pb2,
+    messages_pb2_grpc,
+    transactional_pb2,
+    transactional_pb2_grpc,
+)
+
+from agent.api.auth import AuthInterceptor, KeyRing
+from agent.api.services.admin import AdminService
+from agent.api.services.campaigns import CampaignsService
+from agent.api.services.events import EventsService
+from agent.api.services.info import AgentInfoService
+from agent.api.services.messages import MessagesService
+from agent.api.services.transactional import TransactionalService
+from agent.config import AgentSettings
+from agent.store.handle import Store
+
+_MIB = 1024 * 1024
+
+
+def build_server(
+    settings: AgentSettings, store: Store, agent_id: str, started_at: float
+) -> tuple[grpc.aio.Server, health_aio.HealthServicer]:
+    """Create the server with every service registered and its TLS port bound."""
+    ring = KeyRing(store)
+    server = grpc.aio.server(
+        interceptors=[AuthInterceptor(ring)],
+        options=[
+            ("grpc.max_receive_message_length", settings.grpc.max_receive_mib * _MIB),
+            ("grpc.max_send_message_length", settings.grpc.max_send_mib * _MIB),
+            ("grpc.so_reuseport", 0),
+            ("grpc.keepalive_permit_without_calls", 1),
+            ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+        ],
+    )
+    agent_pb2_grpc.add_AgentInfoServicer_to_server(
+        AgentInfoService(store, agent_id, started_at), server
+    )
+    admin_pb2_grpc.add_AdminServicer_to_server(AdminService(store, ring), server)
+    campaigns_pb2_grpc.add_CampaignsServicer_to_server(CampaignsService(store), server)
+    messages_pb2_grpc.add_MessagesServicer_to_server(MessagesService(store), server)
+    transactional_pb2_grpc.add_TransactionalServicer_to_server(TransactionalService(store), server)
+    events_pb2_grpc.add_EventsServicer_to_server(EventsService(store), server)
+
+    health_servicer = health_aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    service_names = [
+        d.services_by_name[name].full_name
+        for d, name in (
+            (agent_pb2.DESCRIPTOR, "AgentInfo"),
+            (admin_pb2.DESCRIPTOR, "Admin"),
+            (campaigns_pb2.DESCRIPTOR, "Campaigns"),
+            (messages_pb2.DESCRIPTOR, "Messages"),
+            (transactional_pb2.DESCRIPTOR, "Transactional"),
+            (events_pb2.DESCRIPTOR, "Events"),
+        )
+    ]
+    reflection.enable_server_reflection(
+        [
+            *service_names,
+            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+            reflection.SERVICE_NAME,
+        ],
+        server,
+    )
+    credentials = grpc.ssl_server_credentials(
+        [(settings.tls_key.read_bytes(), settings.tls_cert.read_bytes())]
+    )
+    server.add_secure_port(settings.grpc.listen, credentials)
+    return server, health_servicer

@@ -1,0 +1,59 @@
+"""Events: the log by cursor, and a live stream that resumes from a cursor."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+from mailfleet.v1 import events_pb2, events_pb2_grpc
+
+from agent.api import auth, convert, requests
+from agent.store import events
+from agent.store.handle import Store
+
+_WATCH_PAGE = 1000
+# A quiet stream still re-reads now and then, so it notices a dead client and ends.
+_WATCH_IDLE_RECHECK = 15.0
+
+
+class EventsService(events_pb2_grpc.EventsServicer):
+    """Lists and streams the caller's events in sequence order."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def ListEvents(
+        self, request: events_pb2.ListEventsRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> events_pb2.ListEventsResponse:
+        who = auth.caller()
+        limit = requests.limit("limit", request.limit, 1000, 10_000)
+        found = await self._store.read(
+            lambda c: events.list_after(c, who.tenant_id, request.after_seq, limit)
+        )
+        return events_pb2.ListEventsResponse(
+            events=[convert.event(e) for e in found],
+            next_after_seq=found[-1].seq if found else request.after_seq,
+        )
+
+    async def WatchEvents(
+        self, request: events_pb2.WatchEventsRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[events_pb2.Event]:
+        who = auth.caller()
+        after = request.after_seq
+        while True:
+            ticket = self._store.commits.ticket()
+            page = await self._store.read(
+                functools.partial(
+                    events.list_after, tenant_id=who.tenant_id, after_seq=after, limit=_WATCH_PAGE
+                )
+            )
+            for event in page:
+                yield convert.event(event)
+                after = event.seq
+            if len(page) < _WATCH_PAGE:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(ticket.wait(), _WATCH_IDLE_RECHECK)

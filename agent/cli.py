@@ -1,0 +1,64 @@
+"""``mailfleet-agent``: init, serve, pairing."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from agent import logs
+from agent.config import ConfigError, load
+from agent.coordinator import serve
+from agent.setup import init, pairing_for
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mailfleet-agent", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_init = sub.add_parser("init", help="create a data directory, keys and config")
+    p_init.add_argument("--data-dir", type=Path, required=True)
+    p_init.add_argument(
+        "--grpc-listen",
+        metavar="HOST:PORT",
+        help="address of the gRPC API (default 127.0.0.1:8470)",
+    )
+    p_serve = sub.add_parser("serve", help="run the agent")
+    p_serve.add_argument("--config", type=Path, required=True)
+    p_pair = sub.add_parser("pairing", help="print the pairing string again")
+    p_pair.add_argument("--config", type=Path, required=True)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``mailfleet-agent`` command."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "init":
+            result = init(args.data_dir, args.grpc_listen)
+            if not result.created:
+                print(
+                    f"already initialised: {result.config_path} (nothing overwritten)",
+                    file=sys.stderr,
+                )
+            print(f"config:  {result.config_path}", file=sys.stderr)
+            print(
+                "pairing string (paste it into the desktop; it holds an admin key):",
+                file=sys.stderr,
+            )
+            print(result.pairing)
+            return 0
+        settings = load(args.config)
+        if args.command == "pairing":
+            print(pairing_for(settings))
+            return 0
+        logs.configure(settings.log.level, settings.log.json_lines)
+        asyncio.run(serve(settings))
+        return 0
+    except ConfigError as exc:
+        print(f"mailfleet-agent: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

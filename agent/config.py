@@ -1,0 +1,137 @@
+"""The agent's one typed settings object: the TOML file, then ``MAILFLEET_*`` variables.
+
+Environment variables win over the file and use ``__`` between levels, e.g.
+``MAILFLEET_GRPC__LISTEN=0.0.0.0:8470``.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+
+class ConfigError(Exception):
+    """The configuration file is missing, unreadable or invalid; the message says where."""
+
+
+def split_host_port(listen: str) -> tuple[str, int]:
+    """Split ``HOST:PORT`` (``[v6]:PORT`` for IPv6) and check the port's range."""
+    host, sep, port_text = listen.rpartition(":")
+    if not sep or not host or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+        raise ValueError(f"{listen!r} is not HOST:PORT")
+    return host.strip("[]"), int(port_text)
+
+
+class GrpcSettings(BaseModel):
+    """The gRPC API listener."""
+
+    listen: str = "127.0.0.1:8470"
+    max_receive_mib: int = Field(32, ge=1, le=1024)
+    max_send_mib: int = Field(64, ge=1, le=1024)
+
+    @field_validator("listen")
+    @classmethod
+    def _check_listen(cls, value: str) -> str:
+        split_host_port(value)
+        return value
+
+
+class LogSettings(BaseModel):
+    """Where and how the agent logs (stderr, so journald picks it up)."""
+
+    level: str = "INFO"
+    json_lines: bool = False
+
+
+class AgentSettings(BaseSettings):
+    """Everything the agent reads at start-up."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="MAILFLEET_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    data_dir: Path
+    grpc: GrpcSettings = GrpcSettings()
+    log: LogSettings = LogSettings()
+
+    @property
+    def db_path(self) -> Path:
+        """The SQLite store."""
+        return self.data_dir / "agent.db"
+
+    @property
+    def tls_key(self) -> Path:
+        """The agent's TLS private key (0600)."""
+        return self.data_dir / "tls" / "agent.key"
+
+    @property
+    def tls_cert(self) -> Path:
+        """The agent's self-signed certificate."""
+        return self.data_dir / "tls" / "agent.crt"
+
+    @property
+    def admin_key_file(self) -> Path:
+        """The first admin key, kept (0600) so ``pairing`` can print it again."""
+        return self.data_dir / "secrets" / "admin.key"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The file's values arrive as init arguments; the environment overrides them.
+        return (env_settings, init_settings)
+
+
+def load(path: Path) -> AgentSettings:
+    """Load the agent's TOML file; relative paths in it are relative to the file."""
+    try:
+        data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    if "data_dir" in data:
+        data["data_dir"] = (path.parent / str(data["data_dir"])).resolve()
+    try:
+        return AgentSettings(**data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigError(f"{path}: {problems}") from None
+
+
+CONFIG_TEMPLATE = """\
+# Mailfleet agent configuration.
+# Every setting can also be given as an environment variable, which wins over this file:
+# MAILFLEET_<SECTION>__<NAME>, e.g. MAILFLEET_GRPC__LISTEN=0.0.0.0:8470.
+
+# Where the agent keeps its store, TLS key and secrets (mode 0700). Relative to this file.
+data_dir = "{data_dir}"
+
+[grpc]
+# Address of the gRPC API (TLS only). Use 0.0.0.0:PORT to let desktops on other machines pair.
+listen = "{listen}"
+# Largest request and response, in MiB; bigger calls get RESOURCE_EXHAUSTED.
+max_receive_mib = 32
+max_send_mib = 64
+
+[log]
+# DEBUG, INFO, WARNING or ERROR. Secrets are never logged at any level.
+level = "INFO"
+# One JSON object per line, for log shippers.
+json_lines = false
+"""

@@ -1,0 +1,55 @@
+"""The agent's error type: each error knows the gRPC status it maps to.
+
+Raised anywhere below the API (validation, store); the API's interceptor is the one place that
+turns it into a gRPC status with the human message.
+"""
+
+from __future__ import annotations
+
+import grpc
+
+
+class AgentError(Exception):
+    """Base class; ``status`` is the gRPC code the client sees with ``str(self)``."""
+
+    status = grpc.StatusCode.INTERNAL
+
+
+class InvalidArgument(AgentError):
+    """A request field is wrong; the message starts with the field's name."""
+
+    status = grpc.StatusCode.INVALID_ARGUMENT
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}")
+        self.field = field
+
+
+class NotFound(AgentError):
+    """The thing does not exist for the caller's tenant (another tenant's ids look the same)."""
+
+    status = grpc.StatusCode.NOT_FOUND
+
+
+class FailedPrecondition(AgentError):
+    """The request is well-formed but not allowed in the current state."""
+
+    status = grpc.StatusCode.FAILED_PRECONDITION
+
+
+class AlreadyExists(AgentError):
+    """A unique name is taken."""
+
+    status = grpc.StatusCode.ALREADY_EXISTS
+
+
+class Unauthenticated(AgentError):
+    """No API key, or one the agent does not accept."""
+
+    status = grpc.StatusCode.UNAUTHENTICATED
+
+
+class PermissionDenied(AgentError):
+    """The key is valid but may not do this."""
+
+    status = grpc.StatusCode.PERMISSION_DENIED

@@ -1,0 +1,1 @@
+"""The agent's identity: its TLS certificate, API keys and the pairing string."""

@@ -1,0 +1,1 @@
+"""Turning templates and merge fields into messages."""

@@ -1,0 +1,85 @@
+"""``mailfleet-agent init``: a data directory with keys, a default tenant and a config file.
+
+Safe to run again: nothing that exists is overwritten, and the same pairing string is printed.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+from agent.config import CONFIG_TEMPLATE, AgentSettings, load, split_host_port
+from agent.identity import keys
+from agent.identity.pairing import Pairing
+from agent.identity.tls import create_self_signed, fingerprint_pem, write_private
+from agent.store import tenants
+from agent.store.db import open_and_migrate
+
+DEFAULT_TENANT = "default"
+DEFAULT_LISTEN = "127.0.0.1:8470"
+
+
+@dataclass(frozen=True)
+class InitResult:
+    """What ``init`` made or found."""
+
+    config_path: Path
+    settings: AgentSettings
+    pairing: Pairing
+    created: bool
+
+
+def _private_dir(path: Path) -> None:
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
+
+
+def pairing_for(settings: AgentSettings) -> Pairing:
+    """The pairing string of an initialised agent (needs its kept admin key)."""
+    host, port = split_host_port(settings.grpc.listen)
+    if host in ("0.0.0.0", "::", ""):  # noqa: S104 - listening everywhere: name the machine
+        host = socket.getfqdn()
+    return Pairing(
+        host=host,
+        port=port,
+        fingerprint=fingerprint_pem(settings.tls_cert.read_bytes()),
+        api_key=settings.admin_key_file.read_text(encoding="utf-8").strip(),
+    )
+
+
+def init(data_dir: Path, listen: str | None) -> InitResult:
+    """Create whatever is missing of the agent's data directory."""
+    data_dir = data_dir.resolve()
+    _private_dir(data_dir)
+    config_path = data_dir / "agent.toml"
+    created = False
+    if not config_path.exists():
+        config_path.write_text(
+            CONFIG_TEMPLATE.format(data_dir=".", listen=listen or DEFAULT_LISTEN), encoding="utf-8"
+        )
+        created = True
+    settings = load(config_path)
+    _private_dir(settings.tls_key.parent)
+    _private_dir(settings.admin_key_file.parent)
+    if not settings.tls_key.exists():
+        host, _ = split_host_port(settings.grpc.listen)
+        create_self_signed(settings.tls_key, settings.tls_cert, [host, socket.getfqdn()])
+        created = True
+    conn = open_and_migrate(settings.db_path)
+    try:
+        with conn:
+            conn.execute("BEGIN IMMEDIATE")
+            tenant = tenants.find_tenant(conn, DEFAULT_TENANT) or tenants.create_tenant(
+                conn, DEFAULT_TENANT
+            )
+            if not settings.admin_key_file.exists():
+                new = keys.mint()
+                tenants.create_key(conn, tenant.id, "initial admin key", True, new)
+                write_private(settings.admin_key_file, (new.full_key + "\n").encode())
+                created = True
+    finally:
+        conn.close()
+    os.chmod(settings.db_path, 0o600)
+    return InitResult(config_path, settings, pairing_for(settings), created)

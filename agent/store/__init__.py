@@ -1,0 +1,1 @@
+"""The agent's durable store: SQLite in WAL mode, written only by the coordinator."""

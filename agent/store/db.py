@@ -1,0 +1,35 @@
+"""Opening the SQLite file with the settings every connection needs."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from agent.store.schema import migrate
+
+# Large enough that the recipients' unique index stays in memory during a big upload.
+_CACHE_KIB = 65536
+
+
+def connect(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
+    """A connection in autocommit mode (transactions are explicit), WAL, foreign keys on."""
+    if read_only:
+        conn = sqlite3.connect(
+            f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
+        )
+        conn.execute("PRAGMA query_only = ON")
+    else:
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = FULL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA busy_timeout = 10000")
+    conn.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")
+    return conn
+
+
+def open_and_migrate(path: Path) -> sqlite3.Connection:
+    """Create or open the store and bring its schema up to date."""
+    conn = connect(path)
+    migrate(conn)
+    return conn

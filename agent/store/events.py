@@ -1,0 +1,56 @@
+"""The append-only events log."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+
+from agent.model import Event, EventType
+
+
+def append(
+    conn: sqlite3.Connection,
+    tenant_id: int,
+    type_: EventType,
+    *,
+    campaign_id: int | None = None,
+    message_id: int | None = None,
+    email: str = "",
+    attrs: dict[str, str] | None = None,
+) -> int:
+    """Append one event inside the caller's transaction; return its sequence number."""
+    cur = conn.execute(
+        "INSERT INTO events (tenant_id, time, type, campaign_id, message_id, email, attrs)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (
+            tenant_id,
+            time.time(),
+            int(type_),
+            campaign_id,
+            message_id,
+            email,
+            json.dumps(attrs) if attrs else None,
+        ),
+    )
+    assert cur.lastrowid is not None
+    return cur.lastrowid
+
+
+def list_after(conn: sqlite3.Connection, tenant_id: int, after_seq: int, limit: int) -> list[Event]:
+    """The tenant's events with seq > after_seq, oldest first."""
+    rows = conn.execute(
+        "SELECT seq, tenant_id, time, type, campaign_id, message_id, email, attrs FROM events"
+        " WHERE tenant_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+        (tenant_id, after_seq, limit),
+    ).fetchall()
+    return [
+        Event(seq, tid, t, EventType(ty), cid, mid, email, json.loads(attrs) if attrs else {})
+        for seq, tid, t, ty, cid, mid, email, attrs in rows
+    ]
+
+
+def last_seq(conn: sqlite3.Connection) -> int:
+    """The newest sequence number of the agent, 0 when the log is empty."""
+    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
+    return int(row[0]) if row else 0

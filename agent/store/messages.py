@@ -1,0 +1,144 @@
+"""Single messages: the transactional lane, and reads of any message."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from dataclasses import asdict
+
+from agent.errors import NotFound
+from agent.model import EventType, Lane, MessageState, StoredMessage, TransactionalMessage
+from agent.store import events
+
+_COLUMNS = (
+    "id, campaign_id, lane, email, state, attempts, created_at, updated_at, next_at,"
+    " last_reply, idempotency_key"
+)
+
+
+def _message(
+    row: tuple[int, int | None, int, str, int, int, float, float, float | None, str, str | None],
+) -> StoredMessage:
+    mid, cid, lane, email, state, attempts, created, updated, next_at, reply, key = row
+    return StoredMessage(
+        mid,
+        cid,
+        Lane(lane),
+        email,
+        MessageState(state),
+        attempts,
+        created,
+        updated,
+        next_at,
+        reply,
+        key or "",
+    )
+
+
+def enqueue_transactional(
+    conn: sqlite3.Connection, tenant_id: int, msg: TransactionalMessage
+) -> tuple[StoredMessage, bool]:
+    """Queue a message, or find the one queued earlier with the same key.
+
+    Returns the message and whether it was a duplicate.
+    """
+    row = conn.execute(
+        f"SELECT {_COLUMNS} FROM messages WHERE tenant_id = ? AND idempotency_key = ?",
+        (tenant_id, msg.idempotency_key),
+    ).fetchone()
+    if row is not None:
+        return _message(row), True
+    spec = {
+        "sender": asdict(msg.sender),
+        "content": asdict(msg.content) if msg.content else None,
+        "tags": list(msg.tags),
+        "tracking": asdict(msg.tracking),
+    }
+    content = conn.execute(
+        "INSERT INTO contents (spec, raw_mime) VALUES (?, ?)", (json.dumps(spec), msg.raw_mime)
+    )
+    now = time.time()
+    cur = conn.execute(
+        "INSERT INTO messages (tenant_id, content_id, lane, state, email, email_norm, name,"
+        " extra, idempotency_key, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            tenant_id,
+            content.lastrowid,
+            int(Lane.TRANSACTIONAL),
+            int(MessageState.QUEUED),
+            msg.email,
+            msg.email_norm,
+            msg.name,
+            json.dumps(msg.fields) if msg.fields else None,
+            msg.idempotency_key,
+            now,
+            now,
+        ),
+    )
+    assert cur.lastrowid is not None
+    events.append(
+        conn,
+        tenant_id,
+        EventType.MESSAGE_QUEUED,
+        message_id=cur.lastrowid,
+        email=msg.email,
+        attrs={"lane": "transactional"},
+    )
+    return get(conn, tenant_id, cur.lastrowid), False
+
+
+def get(conn: sqlite3.Connection, tenant_id: int, message_id: int) -> StoredMessage:
+    """One message of the tenant."""
+    row = conn.execute(
+        f"SELECT {_COLUMNS} FROM messages WHERE id = ? AND tenant_id = ?", (message_id, tenant_id)
+    ).fetchone()
+    if row is None:
+        raise NotFound(f"message {message_id} does not exist")
+    return _message(row)
+
+
+def list_(
+    conn: sqlite3.Connection,
+    tenant_id: int,
+    campaign_id: int | None,
+    state: MessageState | None,
+    after_id: int,
+    limit: int,
+) -> list[StoredMessage]:
+    """Messages of a campaign (or the transactional lane when None), keyset-paged by id."""
+    where = ["tenant_id = ?", "id > ?"]
+    params: list[object] = [tenant_id, after_id]
+    if campaign_id is None:
+        where.append("campaign_id IS NULL")
+    else:
+        where.append("campaign_id = ?")
+        params.append(campaign_id)
+    if state is not None:
+        where.append("state = ?")
+        params.append(int(state))
+    params.append(limit)
+    rows = conn.execute(
+        f"SELECT {_COLUMNS} FROM messages WHERE {' AND '.join(where)} ORDER BY id LIMIT ?", params
+    ).fetchall()
+    return [_message(r) for r in rows]
+
+
+def tenant_counts(conn: sqlite3.Connection, tenant_id: int) -> dict[MessageState, int]:
+    """Every message of the tenant by state."""
+    result = dict.fromkeys(MessageState, 0)
+    # Both queries walk the (campaign_id, state) index instead of the whole table.
+    queries = (
+        (
+            "SELECT m.state, count(*) FROM campaigns AS c CROSS JOIN messages AS m"
+            " ON m.campaign_id = c.id WHERE c.tenant_id = ? GROUP BY m.state"
+        ),
+        (
+            "SELECT state, count(*) FROM messages WHERE campaign_id IS NULL AND tenant_id = ?"
+            " GROUP BY state"
+        ),
+    )
+    for sql in queries:
+        for state, n in conn.execute(sql, (tenant_id,)):
+            result[MessageState(state)] += n
+    return result

@@ -1,0 +1,110 @@
+"""Versioned schema migrations, applied at start-up.
+
+Each entry moves ``PRAGMA user_version`` up by one inside a single transaction, so an
+interrupted migration leaves the previous version intact and simply runs again.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: tenants, keys, campaigns, messages, events
+    """
+    CREATE TABLE agent_meta (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    CREATE TABLE tenants (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE api_keys (
+        key_id TEXT PRIMARY KEY,
+        tenant_id INTEGER NOT NULL REFERENCES tenants(id),
+        name TEXT NOT NULL,
+        secret_hash TEXT NOT NULL,
+        admin INTEGER NOT NULL,
+        created_at REAL NOT NULL,
+        revoked_at REAL
+    );
+    CREATE TABLE campaigns (
+        id INTEGER PRIMARY KEY,
+        tenant_id INTEGER NOT NULL REFERENCES tenants(id),
+        idempotency_key TEXT NOT NULL,
+        name TEXT NOT NULL,
+        state INTEGER NOT NULL,
+        spec TEXT NOT NULL,
+        throttle_per_minute INTEGER NOT NULL,
+        start_at REAL,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        UNIQUE (tenant_id, idempotency_key)
+    );
+    CREATE TABLE field_sets (
+        id INTEGER PRIMARY KEY,
+        names TEXT NOT NULL UNIQUE
+    );
+    CREATE TABLE contents (
+        id INTEGER PRIMARY KEY,
+        spec TEXT NOT NULL,
+        raw_mime BLOB
+    );
+    CREATE TABLE messages (
+        id INTEGER PRIMARY KEY,
+        tenant_id INTEGER NOT NULL,
+        campaign_id INTEGER REFERENCES campaigns(id),
+        content_id INTEGER REFERENCES contents(id),
+        lane INTEGER NOT NULL,
+        state INTEGER NOT NULL,
+        email TEXT NOT NULL,
+        email_norm TEXT NOT NULL,
+        name TEXT NOT NULL,
+        field_set_id INTEGER REFERENCES field_sets(id),
+        vals TEXT,
+        extra TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_at REAL,
+        lease_until REAL,
+        last_reply TEXT NOT NULL DEFAULT '',
+        idempotency_key TEXT,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE UNIQUE INDEX messages_campaign_email ON messages (campaign_id, email_norm)
+        WHERE campaign_id IS NOT NULL;
+    CREATE INDEX messages_campaign_state ON messages (campaign_id, state);
+    CREATE UNIQUE INDEX messages_idempotency ON messages (tenant_id, idempotency_key)
+        WHERE idempotency_key IS NOT NULL;
+    CREATE TABLE events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        tenant_id INTEGER NOT NULL,
+        time REAL NOT NULL,
+        type INTEGER NOT NULL,
+        campaign_id INTEGER,
+        message_id INTEGER,
+        email TEXT NOT NULL DEFAULT '',
+        attrs TEXT
+    );
+    CREATE INDEX events_tenant_seq ON events (tenant_id, seq);
+    """,
+)
+
+
+def current_version(conn: sqlite3.Connection) -> int:
+    """The schema version recorded in the database file."""
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Apply every pending migration; return the resulting version."""
+    version = current_version(conn)
+    if version > len(MIGRATIONS):
+        raise RuntimeError(
+            f"the store is at schema version {version}, newer than this agent knows "
+            f"({len(MIGRATIONS)}); upgrade the agent"
+        )
+    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+        conn.executescript(f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;")
+    return current_version(conn)
