@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from google.protobuf.timestamp_pb2 import Timestamp
-from mailfleet.v1 import campaigns_pb2, common_pb2, events_pb2, messages_pb2
 
 from agent.model import Campaign, CampaignState, Event, MessageState, StoredMessage
+from mailfleet.v1 import campaigns_pb2, common_pb2, events_pb2, messages_pb2
 
 
 def timestamp(seconds: float) -> Timestamp:

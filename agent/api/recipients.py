@@ -9,8 +9,6 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from mailfleet.v1 import common_pb2
-
 from agent.model import NewRecipient
 from agent.validation import (
     AddressProblem,
@@ -19,6 +17,7 @@ from agent.validation import (
     is_header_safe,
     normalize_address,
 )
+from mailfleet.v1 import common_pb2
 
 _REASON = {
     AddressProblem.SYNTAX: common_pb2.REJECT_REASON_SYNTAX,

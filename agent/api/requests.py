@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from mailfleet.v1 import common_pb2
-
 from agent.errors import InvalidArgument
 from agent.model import Content, Sender, Tracking
 from agent.render.templates import TemplateError, compile_template
@@ -14,6 +12,7 @@ from agent.validation import (
     is_idempotency_key,
     normalize_address,
 )
+from mailfleet.v1 import common_pb2
 
 MAX_NAME = 200
 MAX_TAGS = 50

@@ -6,6 +6,16 @@ import grpc
 from grpc_health.v1 import _async as health_aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+
+from agent.api.auth import AuthInterceptor, KeyRing
+from agent.api.services.admin import AdminService
+from agent.api.services.campaigns import CampaignsService
+from agent.api.services.events import EventsService
+from agent.api.services.info import AgentInfoService
+from agent.api.services.messages import MessagesService
+from agent.api.services.transactional import TransactionalService
+from agent.config import AgentSettings
+from agent.store.handle import Store
 from mailfleet.v1 import (
     admin_pb2,
     admin_pb2_grpc,
@@ -20,16 +30,6 @@ from mailfleet.v1 import (
     transactional_pb2,
     transactional_pb2_grpc,
 )
-
-from agent.api.auth import AuthInterceptor, KeyRing
-from agent.api.services.admin import AdminService
-from agent.api.services.campaigns import CampaignsService
-from agent.api.services.events import EventsService
-from agent.api.services.info import AgentInfoService
-from agent.api.services.messages import MessagesService
-from agent.api.services.transactional import TransactionalService
-from agent.config import AgentSettings
-from agent.store.handle import Store
 
 _MIB = 1024 * 1024
 

@@ -6,7 +6,6 @@ import re
 from typing import Any
 
 import grpc
-from mailfleet.v1 import admin_pb2, admin_pb2_grpc
 
 from agent.api import auth, convert, requests
 from agent.api.auth import KeyRing
@@ -15,6 +14,7 @@ from agent.identity import keys
 from agent.store import tenants
 from agent.store.handle import Store
 from agent.store.tenants import KeyRecord, Tenant
+from mailfleet.v1 import admin_pb2, admin_pb2_grpc
 
 _TENANT_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 

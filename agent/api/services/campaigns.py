@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
-from mailfleet.v1 import campaigns_pb2, campaigns_pb2_grpc, common_pb2
 
 from agent.api import auth, convert, requests
 from agent.api.recipients import check_rows
@@ -18,6 +17,7 @@ from agent.errors import FailedPrecondition, InvalidArgument
 from agent.model import CampaignSpec, CampaignState, NewRecipient
 from agent.store import campaigns
 from agent.store.handle import Store
+from mailfleet.v1 import campaigns_pb2, campaigns_pb2_grpc, common_pb2
 
 MAX_REJECTIONS = 100_000
 # Batches checked ahead of the writer; bounds memory while the writer works.

@@ -9,11 +9,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
-from mailfleet.v1 import events_pb2, events_pb2_grpc
 
 from agent.api import auth, convert, requests
 from agent.store import events
 from agent.store.handle import Store
+from mailfleet.v1 import events_pb2, events_pb2_grpc
 
 _WATCH_PAGE = 1000
 # A quiet stream still re-reads now and then, so it notices a dead client and ends.

@@ -6,12 +6,12 @@ import socket
 from typing import Any
 
 import grpc
-from mailfleet.v1 import agent_pb2, agent_pb2_grpc
 
 import agent
 from agent.api import auth, convert
 from agent.store import events, messages, tenants
 from agent.store.handle import Store
+from mailfleet.v1 import agent_pb2, agent_pb2_grpc
 
 
 class AgentInfoService(agent_pb2_grpc.AgentInfoServicer):

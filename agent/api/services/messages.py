@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import grpc
-from mailfleet.v1 import messages_pb2, messages_pb2_grpc
 
 from agent.api import auth, convert, requests
 from agent.model import MessageState
 from agent.store import messages
 from agent.store.handle import Store
+from mailfleet.v1 import messages_pb2, messages_pb2_grpc
 
 
 class MessagesService(messages_pb2_grpc.MessagesServicer):

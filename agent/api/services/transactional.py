@@ -7,7 +7,6 @@ from email.policy import default as default_policy
 from typing import Any
 
 import grpc
-from mailfleet.v1 import common_pb2, messages_pb2, transactional_pb2, transactional_pb2_grpc
 
 from agent.api import auth, requests
 from agent.errors import InvalidArgument
@@ -15,6 +14,7 @@ from agent.model import StoredMessage, TransactionalMessage
 from agent.store import messages
 from agent.store.handle import Store
 from agent.validation import AddressProblem, address_problem, is_field_name, normalize_address
+from mailfleet.v1 import common_pb2, messages_pb2, transactional_pb2, transactional_pb2_grpc
 
 MAX_BATCH = 1000
 

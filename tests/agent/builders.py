@@ -1,0 +1,67 @@
+"""Small constructors for the requests the agent tests send."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+from google.protobuf.message import Message
+
+from mailfleet.v1 import campaigns_pb2, common_pb2, transactional_pb2
+
+
+def campaign_request(
+    key: str = "campaign-1", **fields: object
+) -> campaigns_pb2.CreateCampaignRequest:
+    """A valid CreateCampaignRequest; keyword arguments replace its fields."""
+    request = campaigns_pb2.CreateCampaignRequest(
+        name="Autumn sale",
+        idempotency_key=key,
+        sender=common_pb2.Sender(from_name="Shop", from_address="news@shop.example"),
+        content=common_pb2.Content(
+            subject="Hello {{ first_name }}",
+            html="<p>Hi {{ first_name }} from {{ city }}</p>",
+            text="Hi {{ first_name }}",
+        ),
+        tags=["autumn"],
+    )
+    for name, value in fields.items():
+        if isinstance(value, Message):
+            getattr(request, name).CopyFrom(value)
+        else:
+            setattr(request, name, value)
+    return request
+
+
+def recipients(n: int, start: int = 0, domain: str = "example.com") -> list[common_pb2.Recipient]:
+    """``n`` valid recipients with two positional fields."""
+    return [
+        common_pb2.Recipient(email=f"user{i}@{domain}", values=[f"First{i}", "Paris"])
+        for i in range(start, start + n)
+    ]
+
+
+def batches(
+    campaign_id: int, rows: Sequence[common_pb2.Recipient], size: int = 500
+) -> Iterator[campaigns_pb2.RecipientBatch]:
+    """An upload stream: field names on the first batch, ``size`` rows a batch."""
+    for offset in range(0, max(len(rows), 1), size):
+        batch = campaigns_pb2.RecipientBatch(
+            campaign_id=campaign_id, recipients=rows[offset : offset + size]
+        )
+        if offset == 0:
+            batch.field_names.extend(["first_name", "city"])
+        yield batch
+
+
+def transactional(
+    key: str, email: str = "buyer@example.com"
+) -> transactional_pb2.SendMessageRequest:
+    """A valid templated transactional message."""
+    return transactional_pb2.SendMessageRequest(
+        idempotency_key=key,
+        sender=common_pb2.Sender(from_address="orders@shop.example"),
+        to=common_pb2.Recipient(email=email, name="Buyer", fields={"order": "1234"}),
+        content=common_pb2.Content(
+            subject="Order {{ order }}", text="Thanks for order {{ order }}"
+        ),
+    )

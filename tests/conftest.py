@@ -1,0 +1,38 @@
+"""Fixtures shared by every test: real agents on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.peers.agent import AgentProcess, Stubs
+
+
+@pytest.fixture
+def agent_process(tmp_path: Path) -> Iterator[AgentProcess]:
+    """A fresh, running agent with its own data directory."""
+    proc = AgentProcess(tmp_path / "agent")
+    proc.start()
+    try:
+        yield proc
+    finally:
+        proc.close()
+
+
+@pytest.fixture
+def admin(agent_process: AgentProcess) -> Stubs:
+    """Stubs of the fresh agent, authenticated with its initial admin key."""
+    return agent_process.stubs()
+
+
+@pytest.fixture(scope="module")
+def shared_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentProcess]:
+    """One running agent for a module's tests that do not disturb each other."""
+    proc = AgentProcess(tmp_path_factory.mktemp("shared") / "agent")
+    proc.start()
+    try:
+        yield proc
+    finally:
+        proc.close()

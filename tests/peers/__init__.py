@@ -1,0 +1,1 @@
+"""Real processes the tests talk to over loopback."""

@@ -1,0 +1,150 @@
+"""A real ``mailfleet-agent`` process in its own data directory, on a free loopback port."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from agent import client
+from agent.identity.pairing import Pairing, parse
+from mailfleet.v1 import (
+    admin_pb2_grpc,
+    agent_pb2_grpc,
+    campaigns_pb2_grpc,
+    events_pb2_grpc,
+    messages_pb2_grpc,
+    transactional_pb2_grpc,
+)
+from tests.peers.ports import free_port
+
+_START_TIMEOUT = 30.0
+
+
+@dataclass
+class Stubs:
+    """Every service of the contract on one channel."""
+
+    channel: grpc.Channel
+    info: agent_pb2_grpc.AgentInfoStub
+    admin: admin_pb2_grpc.AdminStub
+    campaigns: campaigns_pb2_grpc.CampaignsStub
+    messages: messages_pb2_grpc.MessagesStub
+    transactional: transactional_pb2_grpc.TransactionalStub
+    events: events_pb2_grpc.EventsStub
+
+    @classmethod
+    def on(cls, channel: grpc.Channel) -> Stubs:
+        """Stubs sharing ``channel``."""
+        return cls(
+            channel,
+            agent_pb2_grpc.AgentInfoStub(channel),
+            admin_pb2_grpc.AdminStub(channel),
+            campaigns_pb2_grpc.CampaignsStub(channel),
+            messages_pb2_grpc.MessagesStub(channel),
+            transactional_pb2_grpc.TransactionalStub(channel),
+            events_pb2_grpc.EventsStub(channel),
+        )
+
+
+def agent_command() -> list[str]:
+    """The agent's command line, run by this interpreter."""
+    return [sys.executable, "-m", "agent.cli"]
+
+
+class AgentProcess:
+    """Initialises, starts, stops and kills one agent; hands out authenticated stubs."""
+
+    def __init__(self, data_dir: Path, port: int | None = None) -> None:
+        self.data_dir = data_dir
+        self.port = port or free_port()
+        self.log_path = data_dir.parent / f"{data_dir.name}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._channels: list[grpc.Channel] = []
+        out = subprocess.run(
+            [
+                *agent_command(),
+                "init",
+                "--data-dir",
+                str(data_dir),
+                "--grpc-listen",
+                f"127.0.0.1:{self.port}",
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        self.pairing: Pairing = parse(out.stdout.strip())
+        self.config = data_dir / "agent.toml"
+
+    def start(self) -> None:
+        """Start the agent and wait until its health service says SERVING."""
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [*agent_command(), "serve", "--config", str(self.config)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
+        deadline = time.monotonic() + _START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"agent exited at start-up:\n{self.log()}")
+            try:
+                with self.channel_for(self.pairing.api_key) as ch:
+                    reply = health_pb2_grpc.HealthStub(ch).Check(
+                        health_pb2.HealthCheckRequest(), timeout=2
+                    )
+                if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except (OSError, grpc.RpcError):
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"agent did not become healthy:\n{self.log()}")
+
+    def log(self) -> str:
+        """Everything the agent wrote to stdout and stderr."""
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def channel_for(self, api_key: str) -> grpc.Channel:
+        """A pinned TLS channel carrying ``api_key``."""
+        p = self.pairing
+        return client.channel(Pairing(p.host, p.port, p.fingerprint, api_key))
+
+    def stubs(self, api_key: str | None = None) -> Stubs:
+        """Stubs authenticated with ``api_key`` (default: the initial admin key)."""
+        ch = self.channel_for(api_key or self.pairing.api_key)
+        self._channels.append(ch)
+        return Stubs.on(ch)
+
+    def terminate(self, timeout: float = 15.0) -> int:
+        """SIGTERM, then wait; return the exit code."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        code = self.proc.wait(timeout)
+        self.proc = None
+        return code
+
+    def kill(self) -> None:
+        """SIGKILL: the crash case."""
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait(10)
+        self.proc = None
+
+    def close(self) -> None:
+        """Close channels and stop the process if it still runs."""
+        for ch in self._channels:
+            ch.close()
+        self._channels.clear()
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        self.proc = None
