@@ -1,0 +1,1 @@
+"""The desktop's database: typed models, engine setup and migrations."""

@@ -1,0 +1,222 @@
+"""SQLAlchemy models for the desktop's data: workspaces and everything they own.
+
+Every row except a workspace belongs to exactly one workspace, and every query filters on it, so
+one database can hold several tenants whose data never mixes.
+"""
+
+from __future__ import annotations
+
+import enum
+import secrets
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from desktop.db.types import UTCDateTime, utcnow
+
+# Stable constraint names, so Alembic migrations name things the same on SQLite and PostgreSQL.
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Base of every model; carries the shared metadata."""
+
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class ContactStatus(enum.StrEnum):
+    """Whether a contact may be mailed, and if not, why."""
+
+    SUBSCRIBED = "subscribed"
+    UNSUBSCRIBED = "unsubscribed"
+    BOUNCED = "bounced"
+    COMPLAINED = "complained"
+
+
+class FieldType(enum.StrEnum):
+    """The type of a custom field's values."""
+
+    TEXT = "text"
+    NUMBER = "number"
+    DATE = "date"
+    BOOLEAN = "boolean"
+
+
+class SuppressionReason(enum.StrEnum):
+    """Why an address is on the suppression list."""
+
+    UNSUBSCRIBED = "unsubscribed"
+    BOUNCED = "bounced"
+    COMPLAINED = "complained"
+    MANUAL = "manual"
+    ERASED = "erased"
+
+
+class EngagementKind(enum.StrEnum):
+    """What a contact did with a campaign (fed by the campaign sync)."""
+
+    OPENED = "opened"
+    CLICKED = "clicked"
+
+
+def _in(values: type[enum.StrEnum]) -> str:
+    return "(" + ", ".join(f"'{v.value}'" for v in values) + ")"
+
+
+def new_salt() -> str:
+    """A random per-workspace salt for hashing erased addresses."""
+    return secrets.token_hex(16)
+
+
+class Workspace(Base):
+    """A tenant: its contacts, lists, fields and suppression are its own."""
+
+    __tablename__ = "workspaces"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    # Salt for suppression hashes: the same address hashes differently in each workspace.
+    hash_salt: Mapped[str] = mapped_column(String(64), default=new_salt)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class FieldDefinition(Base):
+    """A typed custom field defined for one workspace; values live in ``Contact.fields``."""
+
+    __tablename__ = "field_definitions"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "key"),
+        CheckConstraint(f"type IN {_in(FieldType)}", name="type"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(64))
+    label: Mapped[str] = mapped_column(String(200))
+    type: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Contact(Base):
+    """One address in one workspace.
+
+    ``email`` is stored normalised (domain lower-cased, local part as given), so the unique
+    constraint compares domains case-insensitively. Custom field values are kept as one JSON
+    object keyed by field key: one row per contact keeps a million-row import to one insert per
+    contact, and SQLAlchemy's JSON accessors compile on SQLite and PostgreSQL alike.
+    """
+
+    __tablename__ = "contacts"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "email"),
+        Index(None, "workspace_id", "status"),
+        CheckConstraint(f"status IN {_in(ContactStatus)}", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(320))
+    first_name: Mapped[str] = mapped_column(String(200), default="")
+    last_name: Mapped[str] = mapped_column(String(200), default="")
+    status: Mapped[str] = mapped_column(String(16), default=ContactStatus.SUBSCRIBED.value)
+    consent_source: Mapped[str | None] = mapped_column(String(200))
+    consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class MailingList(Base):
+    """A named list of contacts in one workspace."""
+
+    __tablename__ = "lists"
+    __table_args__ = (UniqueConstraint("workspace_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ListMembership(Base):
+    """A contact's membership of a list (many-to-many)."""
+
+    __tablename__ = "list_members"
+    __table_args__ = (Index(None, "list_id", "contact_id"),)
+
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True
+    )
+    list_id: Mapped[int] = mapped_column(
+        ForeignKey("lists.id", ondelete="CASCADE"), primary_key=True
+    )
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Suppression(Base):
+    """An address that must never be mailed from this workspace.
+
+    ``email_hash`` is always set and is what lookups use; ``email`` is cleared when the contact
+    is erased, so the entry still blocks the address without holding it.
+    """
+
+    __tablename__ = "suppressions"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "email_hash"),
+        CheckConstraint(f"reason IN {_in(SuppressionReason)}", name="reason"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    email: Mapped[str | None] = mapped_column(String(320))
+    email_hash: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Segment(Base):
+    """A saved segment: its rules are data (JSON), compiled to SQL expressions when used."""
+
+    __tablename__ = "segments"
+    __table_args__ = (UniqueConstraint("workspace_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    rules: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class EngagementEvent(Base):
+    """A contact opened or clicked a campaign; written by the campaign event sync."""
+
+    __tablename__ = "engagement_events"
+    __table_args__ = (
+        Index(None, "contact_id", "kind", "occurred_at"),
+        CheckConstraint(f"kind IN {_in(EngagementKind)}", name="kind"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    campaign_id: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,170 @@
+"""The workspace's suppression list: addresses that every send must leave out."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, Connection, delete, exists, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from desktop.db.models import Contact, ContactStatus, Suppression, SuppressionReason, Workspace
+from desktop.db.types import utcnow
+from desktop.services.emails import check_address
+
+# What a suppressed address becomes when it is imported or suppressed as a contact.
+STATUS_FOR_REASON = {
+    SuppressionReason.BOUNCED: ContactStatus.BOUNCED,
+    SuppressionReason.COMPLAINED: ContactStatus.COMPLAINED,
+    SuppressionReason.UNSUBSCRIBED: ContactStatus.UNSUBSCRIBED,
+    SuppressionReason.MANUAL: ContactStatus.UNSUBSCRIBED,
+    SuppressionReason.ERASED: ContactStatus.UNSUBSCRIBED,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One suppression entry; ``email`` is None for an erased contact (only its hash is kept)."""
+
+    id: int
+    email: str | None
+    reason: SuppressionReason
+    source: str
+    created_at: datetime
+
+
+def address_hash(salt: str, email: str) -> str:
+    """The salted SHA-256 of a normalised address, as stored for every entry."""
+    return hashlib.sha256(f"{salt}:{email}".encode()).hexdigest()
+
+
+def workspace_salt(conn: Connection, workspace_id: int) -> str:
+    """The workspace's hashing salt."""
+    salt = conn.scalar(select(Workspace.hash_salt).where(Workspace.id == workspace_id))
+    if salt is None:
+        raise LookupError(f"no workspace {workspace_id}")
+    return salt
+
+
+def add(
+    conn: Connection,
+    workspace_id: int,
+    email: str,
+    reason: SuppressionReason,
+    source: str = "",
+    *,
+    keep_address: bool = True,
+) -> bool:
+    """Suppress ``email`` (normalised first); returns False if it was already suppressed.
+
+    The matching contact, if any, stops being subscribed. ``keep_address=False`` stores only the
+    hash (used when a contact is erased).
+    """
+    checked = check_address(email)
+    normal = checked.email if checked.email is not None else email.strip()
+    salt = workspace_salt(conn, workspace_id)
+    values = {
+        "workspace_id": workspace_id,
+        "email": normal if keep_address else None,
+        "email_hash": address_hash(salt, normal),
+        "reason": reason.value,
+        "source": source,
+        "created_at": utcnow(),
+    }
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    result = conn.execute(insert(Suppression).values(values).on_conflict_do_nothing())
+    conn.execute(
+        update(Contact)
+        .where(
+            Contact.workspace_id == workspace_id,
+            Contact.email == normal,
+            Contact.status == ContactStatus.SUBSCRIBED.value,
+        )
+        .values(status=STATUS_FOR_REASON[reason].value, updated_at=utcnow())
+    )
+    return bool(result.rowcount)
+
+
+def remove(conn: Connection, workspace_id: int, entry_id: int) -> None:
+    """Delete one entry. Contacts keep their status: removing an entry does not resubscribe."""
+    conn.execute(
+        delete(Suppression).where(
+            Suppression.id == entry_id, Suppression.workspace_id == workspace_id
+        )
+    )
+
+
+def entries(conn: Connection, workspace_id: int, search: str = "", limit: int = 500) -> list[Entry]:
+    """The newest entries, optionally only those whose address contains ``search``."""
+    query = select(
+        Suppression.id,
+        Suppression.email,
+        Suppression.reason,
+        Suppression.source,
+        Suppression.created_at,
+    ).where(Suppression.workspace_id == workspace_id)
+    if search:
+        query = query.where(Suppression.email.icontains(search, autoescape=True))
+    query = query.order_by(Suppression.id.desc()).limit(limit)
+    return [
+        Entry(row.id, row.email, SuppressionReason(row.reason), row.source, row.created_at)
+        for row in conn.execute(query)
+    ]
+
+
+def count(conn: Connection, workspace_id: int) -> int:
+    """How many entries the workspace has."""
+    total = conn.scalar(
+        select(func.count())
+        .select_from(Suppression)
+        .where(Suppression.workspace_id == workspace_id)
+    )
+    return int(total or 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """The suppression list held in memory for a bulk job (an import)."""
+
+    salt: str
+    by_email: dict[str, SuppressionReason]
+    erased_hashes: frozenset[str]
+
+    def reason(self, email: str) -> SuppressionReason | None:
+        """Why ``email`` is suppressed, or None if it is not."""
+        found = self.by_email.get(email)
+        if found is not None:
+            return found
+        # Hash only when there is something to compare with: most workspaces erase rarely.
+        if self.erased_hashes and address_hash(self.salt, email) in self.erased_hashes:
+            return SuppressionReason.ERASED
+        return None
+
+
+def load_lookup(conn: Connection, workspace_id: int) -> Lookup:
+    """Load the workspace's suppression list for fast membership checks."""
+    by_email: dict[str, SuppressionReason] = {}
+    erased: set[str] = set()
+    rows = conn.execute(
+        select(Suppression.email, Suppression.email_hash, Suppression.reason).where(
+            Suppression.workspace_id == workspace_id
+        )
+    )
+    for email, email_hash, reason in rows:
+        if email is None:
+            erased.add(email_hash)
+        else:
+            by_email[email] = SuppressionReason(reason)
+    return Lookup(workspace_salt(conn, workspace_id), by_email, frozenset(erased))
+
+
+def not_suppressed(workspace_id: int) -> ColumnElement[bool]:
+    """A condition on ``Contact`` that is true only for addresses not on the suppression list.
+
+    Entries whose address was erased match by status instead: erasing deletes the contact, and a
+    re-imported address is caught by the import's hash check.
+    """
+    return ~exists().where(
+        Suppression.workspace_id == workspace_id, Suppression.email == Contact.email
+    )

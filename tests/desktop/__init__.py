@@ -1,0 +1,1 @@
+"""Tests of the desktop app: data layer, services and the Qt views."""

@@ -1,0 +1,78 @@
+"""Fixtures for the desktop tests: databases (SQLite and a real PostgreSQL) and Qt settings."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+# Qt reads these when the QApplication is created, so they must be set before any test runs.
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
+
+import pytest
+from sqlalchemy import Engine, create_engine
+
+from desktop.db.engine import open_database
+from desktop.services.workspaces import ensure_workspace
+from tests.desktop.postgres import PostgresMissing, PostgresServer, start_postgres
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "desktop"
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server for the whole session, stopped by PID at the end."""
+    try:
+        server = start_postgres()
+    except PostgresMissing as exc:
+        pytest.fail(str(exc))
+    yield server
+    server.stop()
+
+
+def _postgres_engine(server: PostgresServer) -> Iterator[Engine]:
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server.url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    engine = open_database(server.url.rsplit("/", 1)[0] + "/" + name)
+    yield engine
+    engine.dispose()
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """A migrated, empty database: once on SQLite, once on PostgreSQL."""
+    if request.param == "postgresql":
+        yield from _postgres_engine(request.getfixturevalue("postgres"))
+        return
+    sqlite_engine = open_database(f"sqlite:///{tmp_path / 'desktop.sqlite3'}")
+    yield sqlite_engine
+    sqlite_engine.dispose()
+
+
+@pytest.fixture
+def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
+    """A migrated, empty SQLite database (for tests about the views, not the SQL dialect)."""
+    engine = open_database(f"sqlite:///{tmp_path / 'desktop.sqlite3'}")
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def workspace(engine: Engine) -> int:
+    """The id of a fresh workspace in ``engine``."""
+    with engine.begin() as conn:
+        return ensure_workspace(conn, "Test")
+
+
+@pytest.fixture
+def artifacts() -> Path:
+    """Where tests save screenshots for a person to look at."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS

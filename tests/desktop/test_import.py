@@ -1,0 +1,165 @@
+"""The import service on hostile files, on SQLite and PostgreSQL, with exact accounting."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from sqlalchemy import Engine, func, select
+
+from desktop.db.models import Contact, ContactStatus, FieldType, ListMembership, SuppressionReason
+from desktop.services import import_parse, suppression
+from desktop.services.csvformat import sniff
+from desktop.services.import_report import ImportReport, NewField
+from desktop.services.importer import run_import
+from desktop.services.workspaces import create_list, ensure_workspace
+from tests.desktop.importing import emails, import_file, plan_for, write_csv
+
+COLUMNS = ("email", "first_name", "field:score")
+NEW_SCORE = (NewField("score", FieldType.NUMBER),)
+
+
+def test_hostile_file_is_accounted_for_row_by_row(
+    engine: Engine, workspace: int, tmp_path: Path
+) -> None:
+    path = write_csv(
+        tmp_path / "hostile.csv",
+        [
+            ["Email", "First name", "Score"],
+            ["ann@example.com", "=HYPERLINK(\"http://evil\")", "1"],  # line 2: kept as data
+            ["bob@example.com\r\nBcc: x@evil.com", "Bob", "2"],  # line 3, spans 2 lines
+            ["not-an-address", "Nobody", "3"],  # line 5
+            ["ANN@EXAMPLE.COM", "Ann again", "4"],  # line 6: same domain, other local case
+            ["ann@EXAMPLE.com", "Ann dup", "5"],  # line 7: duplicate of line 2
+            ["carl@example.com", "Carl", "many"],  # line 8: not a number
+            ["", "", ""],  # line 9: empty
+            ["dora@example.com", "Do\nra", "6"],  # line 10: name with a newline
+        ],
+    )
+    report = import_file(
+        engine, plan_for(path, workspace, COLUMNS, new_fields=NEW_SCORE, new_list_name="Hostile")
+    )
+    assert (report.rows_read, report.imported, report.updated, report.skipped, report.rejected) == (
+        8, 2, 0, 2, 4,
+    )  # fmt: skip
+    assert [(r.line, r.reason.split(":")[0]) for r in report.rejections] == [
+        (3, "address contains a control character (CR, LF, NUL or similar)"),
+        (5, "invalid email address"),
+        (8, "field score"),
+        (10, "first_name contains a control character"),
+    ]
+    assert report.skip_reasons == {"duplicate address in the file": 1, "empty row": 1}
+    assert set(emails(engine, workspace)) == {"ann@example.com", "ANN@example.com"}
+    with engine.connect() as conn:
+        members = conn.scalar(select(func.count()).select_from(ListMembership))
+        first = conn.scalar(select(Contact.first_name).where(Contact.email == "ann@example.com"))
+    assert members == 2
+    assert first == '=HYPERLINK("http://evil")'
+
+
+def test_ten_thousand_invalid_rows_are_each_reported(
+    engine: Engine, workspace: int, tmp_path: Path
+) -> None:
+    rows = [["email"]] + [[f"bad{i}@@example.com"] for i in range(10_000)]
+    rows.insert(5000, ["good@example.com"])
+    path = write_csv(tmp_path / "bad.csv", rows)
+    report = import_file(engine, plan_for(path, workspace, ("email",)))
+    assert (report.rows_read, report.imported, report.rejected) == (10_001, 1, 10_000)
+    lines = [r.line for r in report.rejections]
+    assert lines == list(range(2, 5001)) + list(range(5002, 10_003))
+
+
+def test_existing_contacts_are_updated_or_skipped(
+    engine: Engine, workspace: int, tmp_path: Path
+) -> None:
+    first = write_csv(tmp_path / "a.csv", [["email", "first", "score"], ["a@x.org", "A", "1"]])
+    import_file(engine, plan_for(first, workspace, COLUMNS, new_fields=NEW_SCORE))
+    second = write_csv(
+        tmp_path / "b.csv",
+        [["email", "first", "score"], ["a@X.ORG", "", "2"], ["b@x.org", "B", ""]],
+    )
+    skipped = import_file(engine, plan_for(second, workspace, COLUMNS))
+    assert (skipped.imported, skipped.updated, skipped.skipped) == (1, 0, 1)
+    updated = import_file(engine, plan_for(second, workspace, COLUMNS, update_existing=True))
+    assert (updated.imported, updated.updated, updated.skipped) == (0, 2, 0)
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(Contact.first_name, Contact.fields).where(Contact.email == "a@x.org")
+        ).one()
+    assert row.first_name == "" and row.fields == {"score": 2.0}
+
+
+def test_suppressed_addresses_are_never_imported_as_subscribed(
+    engine: Engine, workspace: int, tmp_path: Path
+) -> None:
+    with engine.begin() as conn:
+        suppression.add(conn, workspace, "bounce@x.org", SuppressionReason.BOUNCED)
+        suppression.add(conn, workspace, "gone@x.org", SuppressionReason.ERASED, keep_address=False)
+    path = write_csv(
+        tmp_path / "s.csv", [["email"], ["bounce@X.org"], ["gone@x.org"], ["fine@x.org"]]
+    )
+    report = import_file(engine, plan_for(path, workspace, ("email",)))
+    assert (report.imported, report.suppressed) == (3, 2)
+    assert emails(engine, workspace) == {
+        "bounce@x.org": ContactStatus.BOUNCED,
+        "gone@x.org": ContactStatus.UNSUBSCRIBED,
+        "fine@x.org": ContactStatus.SUBSCRIBED,
+    }
+
+
+def test_cancel_leaves_the_database_as_before(
+    engine: Engine, workspace: int, tmp_path: Path
+) -> None:
+    path = write_csv(tmp_path / "c.csv", [["email"]] + [[f"u{i}@x.org"] for i in range(20_000)])
+    cancel = threading.Event()
+    seen: list[int] = []
+
+    def progress(done: int, total: int, report: ImportReport) -> None:
+        seen.append(report.imported)
+        if report.imported >= 10_000:
+            cancel.set()
+
+    report = run_import(
+        engine,
+        plan_for(path, workspace, ("email",), new_list_name="Never", new_fields=NEW_SCORE),
+        progress,
+        cancel,
+    )
+    assert report.cancelled and seen[-1] >= 10_000
+    assert emails(engine, workspace) == {}
+    with engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(ListMembership)) == 0
+
+
+def test_workspaces_do_not_mix(engine: Engine, workspace: int, tmp_path: Path) -> None:
+    with engine.begin() as conn:
+        other = ensure_workspace(conn, "Other")
+        foreign_list = create_list(conn, other, "Theirs")
+    path = write_csv(tmp_path / "w.csv", [["email"], ["a@x.org"]])
+    import_file(engine, plan_for(path, other, ("email",)))
+    report = import_file(engine, plan_for(path, workspace, ("email",)))
+    assert report.imported == 1
+    try:
+        run_import(engine, plan_for(path, workspace, ("email",), list_id=foreign_list))
+    except ValueError as exc:
+        assert "not in this workspace" in str(exc)
+    else:
+        raise AssertionError("a list of another workspace was accepted")
+
+
+def test_utf16_tsv_through_the_parsing_process(sqlite_engine: Engine, tmp_path: Path) -> None:
+    path = tmp_path / "u.tsv"
+    path.write_text("email\tfirst\r\nzoë@example.com\tZoë\r\nbad\tX\r\n", encoding="utf-16")
+    with sqlite_engine.begin() as conn:
+        ws = ensure_workspace(conn)
+    fmt = sniff(path)
+    assert (fmt.encoding, fmt.delimiter, fmt.has_header) == ("utf-16", "\t", True)
+    plan = plan_for(path, ws, ("email", "first_name"))
+    report = run_import(
+        sqlite_engine,
+        plan,
+        batches=lambda p, spec: import_parse.batches_from_process(p.path, p.format, spec),
+    )
+    assert report.balanced() and (report.imported, report.rejected) == (1, 1)
+    assert report.rejections[0].line == 3
+    assert emails(sqlite_engine, ws) == {"zoë@example.com": "subscribed"}
