@@ -73,7 +73,8 @@ def add(
         "created_at": utcnow(),
     }
     insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    result = conn.execute(insert(Suppression).values(values).on_conflict_do_nothing())
+    statement = insert(Suppression).values(values).on_conflict_do_nothing()
+    added = conn.execute(statement.returning(Suppression.id)).first() is not None
     conn.execute(
         update(Contact)
         .where(
@@ -83,7 +84,7 @@ def add(
         )
         .values(status=STATUS_FOR_REASON[reason].value, updated_at=utcnow())
     )
-    return bool(result.rowcount)
+    return added
 
 
 def remove(conn: Connection, workspace_id: int, entry_id: int) -> None:
@@ -125,11 +126,12 @@ def count(conn: Connection, workspace_id: int) -> int:
 
 @dataclass(frozen=True, slots=True)
 class Lookup:
-    """The suppression list held in memory for a bulk job (an import)."""
+    """The suppression list held in memory for a bulk job (an import). Entries whose address
+    was erased are known by hash only."""
 
     salt: str
     by_email: dict[str, SuppressionReason]
-    erased_hashes: frozenset[str]
+    by_hash: dict[str, SuppressionReason]
 
     def reason(self, email: str) -> SuppressionReason | None:
         """Why ``email`` is suppressed, or None if it is not."""
@@ -137,15 +139,15 @@ class Lookup:
         if found is not None:
             return found
         # Hash only when there is something to compare with: most workspaces erase rarely.
-        if self.erased_hashes and address_hash(self.salt, email) in self.erased_hashes:
-            return SuppressionReason.ERASED
+        if self.by_hash:
+            return self.by_hash.get(address_hash(self.salt, email))
         return None
 
 
 def load_lookup(conn: Connection, workspace_id: int) -> Lookup:
     """Load the workspace's suppression list for fast membership checks."""
     by_email: dict[str, SuppressionReason] = {}
-    erased: set[str] = set()
+    by_hash: dict[str, SuppressionReason] = {}
     rows = conn.execute(
         select(Suppression.email, Suppression.email_hash, Suppression.reason).where(
             Suppression.workspace_id == workspace_id
@@ -153,10 +155,10 @@ def load_lookup(conn: Connection, workspace_id: int) -> Lookup:
     )
     for email, email_hash, reason in rows:
         if email is None:
-            erased.add(email_hash)
+            by_hash[email_hash] = SuppressionReason(reason)
         else:
             by_email[email] = SuppressionReason(reason)
-    return Lookup(workspace_salt(conn, workspace_id), by_email, frozenset(erased))
+    return Lookup(workspace_salt(conn, workspace_id), by_email, by_hash)
 
 
 def not_suppressed(workspace_id: int) -> ColumnElement[bool]:

@@ -1,0 +1,314 @@
+"""Contacts: filtered queries, keyset pages, editing and bulk actions.
+
+Pages are fetched by keyset (``WHERE (sort, id) > (last sort, last id) LIMIT n``), which costs
+the same at row 10 as at row 1,000,000; ``ContactPager`` turns that into random row access for a
+table view without ever loading the whole table.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    and_,
+    delete,
+    func,
+    or_,
+    select,
+    tuple_,
+    update,
+)
+
+from desktop.db.models import Contact, ContactStatus, SuppressionReason
+from desktop.db.types import utcnow
+from desktop.services import segments, suppression, workspaces
+from desktop.services.segments import Rules
+
+SORT_COLUMNS: dict[str, Any] = {
+    "email": Contact.email,
+    "first_name": Contact.first_name,
+    "last_name": Contact.last_name,
+    "status": Contact.status,
+    "created": Contact.id,  # ids grow with creation time, and id is indexed
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ContactFilter:
+    """What the contacts view shows: a search text, a list, a segment's rules, a status."""
+
+    search: str = ""
+    list_id: int | None = None
+    rules: Rules | None = None
+    status: ContactStatus | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ContactRow:
+    """One row of the contacts view."""
+
+    id: int
+    email: str
+    first_name: str
+    last_name: str
+    status: str
+    created_at: datetime
+
+
+def condition(conn: Connection, workspace_id: int, flt: ContactFilter) -> ColumnElement[bool]:
+    """The SQL condition for the filter, always within the workspace."""
+    parts: list[ColumnElement[bool]] = [Contact.workspace_id == workspace_id]
+    if flt.search.strip():
+        text = flt.search.strip()
+        parts.append(
+            or_(
+                Contact.email.icontains(text, autoescape=True),
+                Contact.first_name.icontains(text, autoescape=True),
+                Contact.last_name.icontains(text, autoescape=True),
+            )
+        )
+    if flt.list_id is not None:
+        parts.append(segments.compile_rules({"rules": [
+            {"field": "list", "op": "in_list", "value": flt.list_id}]}, segments.BUILTIN_FIELDS))
+    if flt.rules is not None:
+        parts.append(segments.compile_rules(flt.rules, segments.field_kinds(conn, workspace_id)))
+    if flt.status is not None:
+        parts.append(Contact.status == flt.status.value)
+    return and_(*parts)
+
+
+def count(conn: Connection, workspace_id: int, flt: ContactFilter) -> int:
+    """How many contacts the filter matches."""
+    where = condition(conn, workspace_id, flt)
+    return int(conn.scalar(select(func.count()).select_from(Contact).where(where)) or 0)
+
+
+_ROW_COLUMNS = (
+    Contact.id, Contact.email, Contact.first_name, Contact.last_name, Contact.status,
+    Contact.created_at,
+)  # fmt: skip
+Key = tuple[Any, int]
+
+
+def _key(row: ContactRow, sort: str) -> Key:
+    return (getattr(row, "id" if sort == "created" else sort), row.id)
+
+
+def page(
+    conn: Connection,
+    where: ColumnElement[bool],
+    sort: str,
+    *,
+    descending: bool = False,
+    after: Key | None = None,
+    before: Key | None = None,
+    inclusive: bool = False,
+    limit: int = 200,
+) -> list[ContactRow]:
+    """Up to ``limit`` rows in view order, following ``after`` or ending just before
+    ``before`` (keyset); neither means the first page, ``before=(None, 0)`` the last."""
+    column = SORT_COLUMNS[sort]
+    keys = tuple_(column, Contact.id) if sort != "created" else Contact.id
+    backwards = before is not None
+    query = select(*_ROW_COLUMNS).where(where)
+    bound = after if after is not None else before
+    if bound is not None and bound[0] is not None:
+        value: Any = tuple_(*bound) if sort != "created" else bound[1]
+        # Reading backwards is reading the opposite order and reversing the page.
+        greater = descending == backwards
+        if greater:
+            query = query.where(keys >= value if inclusive else keys > value)
+        else:
+            query = query.where(keys <= value if inclusive else keys < value)
+    ascending = descending == backwards
+    order = [column, Contact.id] if sort != "created" else [Contact.id]
+    query = query.order_by(*(c.asc() if ascending else c.desc() for c in order)).limit(limit)
+    rows = [ContactRow(*r) for r in conn.execute(query)]
+    return rows[::-1] if backwards else rows
+
+
+def key_at(
+    conn: Connection, where: ColumnElement[bool], sort: str, descending: bool, offset: int
+) -> Key | None:
+    """The sort key of the row at ``offset``: an index-only scan used once for a far jump,
+    after which paging continues by keyset."""
+    column = SORT_COLUMNS[sort]
+    order = [column, Contact.id] if sort != "created" else [Contact.id]
+    query = (
+        select(column, Contact.id)
+        .where(where)
+        .order_by(*(c.desc() if descending else c.asc() for c in order))
+        .offset(offset)
+        .limit(1)
+    )
+    found = conn.execute(query).first()
+    return None if found is None else (found[0], found[1])
+
+
+@dataclass
+class ContactPager:
+    """Random access to the rows of a filtered, sorted contact table, a page at a time.
+
+    A page is fetched from a neighbouring cached page by keyset, from the end for the last
+    pages, or after one index-only offset lookup for a far jump. Only ``max_pages`` pages are
+    kept.
+    """
+
+    engine: Engine
+    workspace_id: int
+    flt: ContactFilter = field(default_factory=ContactFilter)
+    sort: str = "email"
+    descending: bool = False
+    page_size: int = 200
+    max_pages: int = 50
+    total: int = 0
+    _pages: OrderedDict[int, list[ContactRow]] = field(default_factory=OrderedDict)
+    _where: ColumnElement[bool] | None = None
+
+    def refresh(self) -> int:
+        """Forget cached pages and recount; returns the number of rows."""
+        with self.engine.connect() as conn:
+            self._where = condition(conn, self.workspace_id, self.flt)
+            self.total = int(
+                conn.scalar(select(func.count()).select_from(Contact).where(self._where)) or 0
+            )
+        self._pages.clear()
+        return self.total
+
+    def row(self, index: int) -> ContactRow | None:
+        """The row at ``index`` in view order (None past the end)."""
+        if not 0 <= index < self.total:
+            return None
+        number, offset = divmod(index, self.page_size)
+        rows = self._page(number)
+        return rows[offset] if offset < len(rows) else None
+
+    def is_cached(self, index: int) -> bool:
+        """True when the row at ``index`` can be shown without a query."""
+        return index // self.page_size in self._pages
+
+    def _page(self, number: int) -> list[ContactRow]:
+        cached = self._pages.get(number)
+        if cached is not None:
+            self._pages.move_to_end(number)
+            return cached
+        if self._where is None:
+            self.refresh()
+        assert self._where is not None
+        where, size = self._where, self.page_size
+        last_number = max(self.total - 1, 0) // size
+        args: dict[str, Any] = {"descending": self.descending, "limit": size}
+        with self.engine.connect() as conn:
+            if number == 0:
+                rows = page(conn, where, self.sort, **args)
+            elif number - 1 in self._pages:
+                after = _key(self._pages[number - 1][-1], self.sort)
+                rows = page(conn, where, self.sort, after=after, **args)
+            elif number + 1 in self._pages:
+                before = _key(self._pages[number + 1][0], self.sort)
+                rows = page(conn, where, self.sort, before=before, **args)
+            elif number == last_number:
+                args["limit"] = self.total - number * size
+                rows = page(conn, where, self.sort, before=(None, 0), **args)
+            else:
+                anchor = key_at(conn, where, self.sort, self.descending, number * size)
+                rows = [] if anchor is None else page(
+                    conn, where, self.sort, after=anchor, inclusive=True, **args
+                )
+        self._pages[number] = rows
+        while len(self._pages) > self.max_pages:
+            self._pages.popitem(last=False)
+        return rows
+
+
+def get_contact(conn: Connection, workspace_id: int, contact_id: int) -> dict[str, Any]:
+    """One contact's editable values."""
+    row = conn.execute(
+        select(Contact).where(Contact.id == contact_id, Contact.workspace_id == workspace_id)
+    ).one_or_none()
+    if row is None:
+        raise LookupError(f"no contact {contact_id} in this workspace")
+    return {
+        "email": row.email, "first_name": row.first_name, "last_name": row.last_name,
+        "status": row.status, "fields": dict(row.fields or {}),
+    }  # fmt: skip
+
+
+def update_contact(
+    conn: Connection,
+    workspace_id: int,
+    contact_id: int,
+    *,
+    first_name: str,
+    last_name: str,
+    status: ContactStatus,
+    fields: dict[str, Any],
+) -> None:
+    """Save an edited contact. Resubscribing a suppressed address is refused."""
+    email = conn.scalar(
+        select(Contact.email).where(Contact.id == contact_id, Contact.workspace_id == workspace_id)
+    )
+    if email is None:
+        raise LookupError(f"no contact {contact_id} in this workspace")
+    lookup = suppression.load_lookup(conn, workspace_id)
+    if status is ContactStatus.SUBSCRIBED and lookup.reason(email) is not None:
+        raise ValueError(f"{email} is on the suppression list; remove it there first")
+    conn.execute(
+        update(Contact)
+        .where(Contact.id == contact_id)
+        .values(first_name=first_name, last_name=last_name, status=status.value,
+                fields=fields, updated_at=utcnow())
+    )  # fmt: skip
+
+
+def _own(conn: Connection, workspace_id: int, ids: list[int]) -> list[int]:
+    """The ids among ``ids`` that belong to the workspace (a guard against foreign ids)."""
+    if not ids:
+        return []
+    return list(
+        conn.scalars(
+            select(Contact.id).where(Contact.workspace_id == workspace_id, Contact.id.in_(ids))
+        )
+    )
+
+
+def add_to_list(conn: Connection, workspace_id: int, ids: list[int], list_id: int) -> int:
+    """Add the contacts to a list of the same workspace; returns how many were given."""
+    if not workspaces.list_in_workspace(conn, workspace_id, list_id):
+        raise ValueError("that list is not in this workspace")
+    own = _own(conn, workspace_id, ids)
+    workspaces.add_members(conn, list_id, own)
+    return len(own)
+
+
+def remove_from_list(conn: Connection, workspace_id: int, ids: list[int], list_id: int) -> int:
+    """Take the contacts off a list."""
+    own = _own(conn, workspace_id, ids)
+    workspaces.remove_members(conn, list_id, own)
+    return len(own)
+
+
+def unsubscribe(conn: Connection, workspace_id: int, ids: list[int], source: str) -> int:
+    """Unsubscribe the contacts and put their addresses on the suppression list."""
+    own = _own(conn, workspace_id, ids)
+    for email in conn.scalars(select(Contact.email).where(Contact.id.in_(own))):
+        suppression.add(conn, workspace_id, email, SuppressionReason.UNSUBSCRIBED, source)
+    conn.execute(
+        update(Contact)
+        .where(Contact.id.in_(own))
+        .values(status=ContactStatus.UNSUBSCRIBED.value, updated_at=utcnow())
+    )
+    return len(own)
+
+
+def delete_contacts(conn: Connection, workspace_id: int, ids: list[int]) -> int:
+    """Delete the contacts (their list memberships go with them)."""
+    own = _own(conn, workspace_id, ids)
+    conn.execute(delete(Contact).where(Contact.id.in_(own)))
+    return len(own)

@@ -1,0 +1,96 @@
+"""Privacy requests: export everything held about one contact; erase a contact."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, delete, select, update
+
+from desktop.db.models import (
+    Contact,
+    EngagementEvent,
+    ListMembership,
+    MailingList,
+    Suppression,
+    SuppressionReason,
+)
+from desktop.services import suppression
+
+
+def contact_record(conn: Connection, workspace_id: int, contact_id: int) -> dict[str, Any]:
+    """Everything the workspace holds about one contact, as plain JSON-ready data."""
+    contact = conn.execute(
+        select(Contact).where(Contact.id == contact_id, Contact.workspace_id == workspace_id)
+    ).one_or_none()
+    if contact is None:
+        raise LookupError(f"no contact {contact_id} in this workspace")
+    salt = suppression.workspace_salt(conn, workspace_id)
+    lists = conn.scalars(
+        select(MailingList.name)
+        .join(ListMembership, ListMembership.list_id == MailingList.id)
+        .where(ListMembership.contact_id == contact_id)
+        .order_by(MailingList.name)
+    ).all()
+    events = conn.execute(
+        select(EngagementEvent.kind, EngagementEvent.campaign_id, EngagementEvent.occurred_at)
+        .where(EngagementEvent.contact_id == contact_id)
+        .order_by(EngagementEvent.occurred_at)
+    ).all()
+    entries = conn.execute(
+        select(Suppression.reason, Suppression.source, Suppression.created_at).where(
+            Suppression.workspace_id == workspace_id,
+            Suppression.email_hash == suppression.address_hash(salt, contact.email),
+        )
+    ).all()
+    return {
+        "email": contact.email,
+        "first_name": contact.first_name,
+        "last_name": contact.last_name,
+        "status": contact.status,
+        "consent_source": contact.consent_source,
+        "consent_at": contact.consent_at.isoformat() if contact.consent_at else None,
+        "created_at": contact.created_at.isoformat(),
+        "updated_at": contact.updated_at.isoformat(),
+        "fields": contact.fields,
+        "lists": list(lists),
+        "engagement": [
+            {"kind": kind, "campaign_id": cid, "at": at.isoformat()} for kind, cid, at in events
+        ],
+        "suppression": [
+            {"reason": reason, "source": source, "at": at.isoformat()}
+            for reason, source, at in entries
+        ],
+    }
+
+
+def export_contact(conn: Connection, workspace_id: int, contact_id: int, path: Path) -> None:
+    """Write ``contact_record`` as pretty JSON to ``path``."""
+    record = contact_record(conn, workspace_id, contact_id)
+    path.write_text(json.dumps(record, indent=2, ensure_ascii=False), encoding="utf-8")
+
+
+def erase_contact(conn: Connection, workspace_id: int, contact_id: int) -> None:
+    """Remove a contact's personal data and keep only a hashed suppression entry.
+
+    The contact, its list memberships and engagement go; suppression entries for the address
+    keep their hash but lose the address; an ``erased`` entry is added if none existed, so the
+    address is never mailed again (a later import of it comes in unsubscribed).
+    """
+    email = conn.scalar(
+        select(Contact.email).where(Contact.id == contact_id, Contact.workspace_id == workspace_id)
+    )
+    if email is None:
+        raise LookupError(f"no contact {contact_id} in this workspace")
+    salt = suppression.workspace_salt(conn, workspace_id)
+    digest = suppression.address_hash(salt, email)
+    conn.execute(
+        update(Suppression)
+        .where(Suppression.workspace_id == workspace_id, Suppression.email_hash == digest)
+        .values(email=None)
+    )
+    suppression.add(
+        conn, workspace_id, email, SuppressionReason.ERASED, "privacy erasure", keep_address=False
+    )
+    conn.execute(delete(Contact).where(Contact.id == contact_id))

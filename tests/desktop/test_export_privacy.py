@@ -1,0 +1,94 @@
+"""CSV export neutralises formulas; privacy export and erasure; suppression list."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from sqlalchemy import Engine, func, select
+
+from desktop.db.models import Contact, FieldType, Suppression, SuppressionReason
+from desktop.services import contacts, export, privacy, suppression
+from desktop.services.import_report import ImportReport, NewField
+from desktop.services.workspaces import create_list
+from tests.desktop.importing import emails, import_file, plan_for, write_csv
+
+
+def read_csv(path: Path) -> list[list[str]]:
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        return list(csv.reader(handle))
+
+
+def test_formula_cells_are_neutralised() -> None:
+    cells = ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx", "plain", "a=b", None]
+    assert [export.neutralise(c) for c in cells] == [
+        "'=1+1", "'+1", "'-1", "'@SUM(A1)", "'\tx", "'\rx", "plain", "a=b", "",
+    ]  # fmt: skip
+
+
+def test_contacts_export_round_trip(engine: Engine, workspace: int, tmp_path: Path) -> None:
+    source = write_csv(
+        tmp_path / "in.csv",
+        [["email", "first", "note"], ["a@x.org", "=cmd|'/c calc'!A0", "-2"], ["b@x.org", "B", ""]],
+    )
+    plan = plan_for(source, workspace, ("email", "first_name", "field:note"),
+                    new_fields=(NewField("note", FieldType.TEXT),))  # fmt: skip
+    import_file(engine, plan)
+    out = tmp_path / "out.csv"
+    with engine.connect() as conn:
+        assert export.export_contacts(conn, workspace, out) == 2
+    rows = read_csv(out)
+    assert rows[0][:3] == ["email", "first_name", "last_name"] and rows[0][-1] == "note"
+    assert rows[1][:2] == ["a@x.org", "'=cmd|'/c calc'!A0"] and rows[1][-1] == "'-2"
+
+
+def test_report_export_lists_each_rejected_row(tmp_path: Path) -> None:
+    report = ImportReport(rows_read=3, imported=1, skipped=1)
+    report.skip_reasons["empty row"] = 1
+    report.reject(3, "invalid email address", "=evil")
+    out = tmp_path / "report.csv"
+    export.export_report(report, out)
+    rows = read_csv(out)
+    assert ["rejected", "3", "'=evil", "invalid email address"] in rows
+    assert ["total", "rows read", "3", ""] in rows
+
+
+def test_privacy_export_and_erase(engine: Engine, workspace: int, tmp_path: Path) -> None:
+    source = write_csv(tmp_path / "in.csv", [["email", "first"], ["Eve@Example.org", "Eve"]])
+    import_file(engine, plan_for(source, workspace, ("email", "first_name"),
+                                 new_list_name="News"))  # fmt: skip
+    with engine.begin() as conn:
+        cid = conn.scalar(select(Contact.id))
+        assert cid is not None
+        suppression.add(conn, workspace, "Eve@example.org", SuppressionReason.BOUNCED, "smtp")
+        record_path = tmp_path / "eve.json"
+        privacy.export_contact(conn, workspace, cid, record_path)
+        privacy.erase_contact(conn, workspace, cid)
+    record = json.loads(record_path.read_text())
+    assert record["email"] == "Eve@example.org" and record["lists"] == ["News"]
+    assert record["suppression"][0]["reason"] == "bounced"
+    with engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(Contact)) == 0
+        assert conn.scalar(select(func.count()).where(Suppression.email.is_not(None))) == 0
+        assert conn.scalar(select(func.count()).select_from(Suppression)) == 1
+    again = import_file(engine, plan_for(source, workspace, ("email", "first_name")))
+    assert again.suppressed == 1
+    assert emails(engine, workspace) == {"Eve@example.org": "bounced"}
+
+
+def test_suppression_list_and_bulk_actions(engine: Engine, workspace: int, tmp_path: Path) -> None:
+    source = write_csv(tmp_path / "in.csv", [["email"], ["a@x.org"], ["b@x.org"], ["c@x.org"]])
+    import_file(engine, plan_for(source, workspace, ("email",)))
+    with engine.begin() as conn:
+        ids = {email: cid for email, cid in conn.execute(select(Contact.email, Contact.id))}
+        assert contacts.unsubscribe(conn, workspace, [ids["a@x.org"]], "manual") == 1
+        assert suppression.add(conn, workspace, "a@X.ORG", SuppressionReason.MANUAL) is False
+        list_id = create_list(conn, workspace, "L")
+        assert contacts.add_to_list(conn, workspace, list(ids.values()), list_id) == 3
+        assert contacts.delete_contacts(conn, workspace, [ids["c@x.org"], 999_999]) == 1
+        [entry] = suppression.entries(conn, workspace)
+        assert (entry.email, entry.reason) == ("a@x.org", SuppressionReason.UNSUBSCRIBED)
+        suppression.remove(conn, workspace, entry.id)
+        assert suppression.count(conn, workspace) == 0
+    assert emails(engine, workspace) == {"a@x.org": "unsubscribed", "b@x.org": "subscribed"}
