@@ -125,16 +125,20 @@ class Campaign:
     counts: dict[MessageState, int]
 
 
-@dataclass(frozen=True)
-class NewRecipient:
-    """One validated recipient of an upload, ready to store."""
+@dataclass
+class RecipientRows:
+    """One batch of checked recipients, new to the batch, in upload order.
 
-    index: int  # position in the upload stream
-    email: str
-    email_norm: str
-    name: str
-    values_json: str | None
-    extra_json: str | None
+    Kept as parallel lists of plain tuples: a million-row upload makes a million of them.
+    """
+
+    # Position of each row in the upload stream.
+    positions: list[int] = field(default_factory=list)
+    # (email, email_norm, payload): the payload is the recipient with its merge fields, a
+    # serialised mailfleet.v1.Recipient in base64, parsed back in microseconds by the renderer.
+    rows: list[tuple[str, str, str]] = field(default_factory=list)
+    # (position, email) of rows that repeat an address earlier in the same batch.
+    repeats: list[tuple[int, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -145,8 +149,7 @@ class TransactionalMessage:
     sender: Sender
     email: str
     email_norm: str
-    name: str
-    fields: dict[str, str]
+    payload: bytes  # the recipient with its fields, as for campaign recipients
     content: Content | None
     raw_mime: bytes | None
     tags: tuple[str, ...] = ()

@@ -14,8 +14,10 @@ from email_validator import EmailNotValidError, validate_email
 
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+# Possessive quantifiers: nothing here needs backtracking, and a million checks add up.
 _ASCII_ADDRESS = re.compile(
-    rf"(?P<local>{_ATEXT}+(?:\.{_ATEXT}+)*)@(?P<domain>(?:{_LABEL}\.)+(?:[A-Za-z]{{2,63}}|xn--[A-Za-z0-9-]{{1,59}}))"
+    rf"(?P<local>{_ATEXT}++(?:\.{_ATEXT}++)*+)@"
+    rf"(?P<domain>(?:{_LABEL}\.)++(?:[A-Za-z]{{2,63}}|xn--[A-Za-z0-9-]{{1,59}}))"
 )
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")

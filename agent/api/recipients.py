@@ -5,11 +5,11 @@ Every row ends as accepted or as a rejection with a reason; nothing is dropped s
 
 from __future__ import annotations
 
-import json
+from binascii import b2a_base64
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from agent.model import NewRecipient
+from agent.model import RecipientRows
 from agent.validation import (
     AddressProblem,
     address_problem,
@@ -29,7 +29,7 @@ _REASON = {
 class CheckedRows:
     """The outcome of checking one batch."""
 
-    accepted: list[NewRecipient] = field(default_factory=list)
+    accepted: RecipientRows = field(default_factory=RecipientRows)
     rejected: list[common_pb2.Rejection] = field(default_factory=list)
 
 
@@ -54,9 +54,15 @@ def _row_problem(
 
 
 def check_rows(rows: Iterable[common_pb2.Recipient], n_names: int, first_index: int) -> CheckedRows:
-    """Validate rows numbered from ``first_index``; duplicates are found later by the store."""
+    """Validate rows numbered from ``first_index``.
+
+    Repeats inside the batch are set aside here; repeats of earlier batches are found by the
+    store's unique index.
+    """
     out = CheckedRows()
-    dumps = json.dumps
+    seen: set[str] = set()
+    keep_position = out.accepted.positions.append
+    keep_row = out.accepted.rows.append
     for index, r in enumerate(rows, first_index):
         email = r.email
         norm = normalize_address(email)
@@ -73,22 +79,22 @@ def check_rows(rows: Iterable[common_pb2.Recipient], n_names: int, first_index: 
                 )
             )
             continue
-        row_problem = _row_problem(r, n_names) if (r.name or r.values or r.fields) else None
-        if row_problem is not None:
-            out.rejected.append(
-                common_pb2.Rejection(
-                    index=index, email=email, reason=row_problem[0], detail=row_problem[1]
+        payload = r.SerializeToString()
+        # A zero byte in the wire form means an empty string or a NUL somewhere: only then, or
+        # when there is a name, named fields or too many values, is the slow check needed.
+        if r.name or r.fields or b"\x00" in payload or len(r.values) > n_names:
+            row_problem = _row_problem(r, n_names)
+            if row_problem is not None:
+                out.rejected.append(
+                    common_pb2.Rejection(
+                        index=index, email=email, reason=row_problem[0], detail=row_problem[1]
+                    )
                 )
-            )
+                continue
+        if norm in seen:
+            out.accepted.repeats.append((index, email))
             continue
-        out.accepted.append(
-            NewRecipient(
-                index,
-                email,
-                norm,
-                r.name,
-                dumps(list(r.values)) if r.values else None,
-                dumps(dict(r.fields)) if r.fields else None,
-            )
-        )
+        seen.add(norm)
+        keep_position(index)
+        keep_row((email, norm, b2a_base64(payload, newline=False).decode("ascii")))
     return out

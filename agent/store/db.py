@@ -9,6 +9,7 @@ from agent.store.schema import migrate
 
 # Large enough that the recipients' unique index stays in memory during a big upload.
 _CACHE_KIB = 65536
+_CHECKPOINT_PAGES = 16384
 
 
 def connect(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
@@ -22,6 +23,8 @@ def connect(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = FULL")
+        # Checkpoint less often than every 4 MB: a big upload rewrites the same index pages.
+        conn.execute(f"PRAGMA wal_autocheckpoint = {_CHECKPOINT_PAGES}")
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("PRAGMA busy_timeout = 10000")
     conn.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import sqlite3
 import time
@@ -60,8 +61,8 @@ def enqueue_transactional(
     )
     now = time.time()
     cur = conn.execute(
-        "INSERT INTO messages (tenant_id, content_id, lane, state, email, email_norm, name,"
-        " extra, idempotency_key, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO messages (tenant_id, content_id, lane, state, email, email_norm, payload,"
+        " idempotency_key, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             tenant_id,
             content.lastrowid,
@@ -69,8 +70,7 @@ def enqueue_transactional(
             int(MessageState.QUEUED),
             msg.email,
             msg.email_norm,
-            msg.name,
-            json.dumps(msg.fields) if msg.fields else None,
+            base64.b64encode(msg.payload).decode("ascii"),
             msg.idempotency_key,
             now,
             now,

@@ -60,10 +60,9 @@ MIGRATIONS: tuple[str, ...] = (
         state INTEGER NOT NULL,
         email TEXT NOT NULL,
         email_norm TEXT NOT NULL,
-        name TEXT NOT NULL,
         field_set_id INTEGER REFERENCES field_sets(id),
-        vals TEXT,
-        extra TEXT,
+        -- the recipient with its merge fields: a serialised mailfleet.v1.Recipient, base64
+        payload TEXT,
         attempts INTEGER NOT NULL DEFAULT 0,
         next_at REAL,
         lease_until REAL,

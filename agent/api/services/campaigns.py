@@ -14,17 +14,19 @@ import grpc
 from agent.api import auth, convert, requests
 from agent.api.recipients import check_rows
 from agent.errors import FailedPrecondition, InvalidArgument
-from agent.model import CampaignSpec, CampaignState, NewRecipient
+from agent.model import CampaignSpec, CampaignState
 from agent.store import campaigns
 from agent.store.handle import Store
 from mailfleet.v1 import campaigns_pb2, campaigns_pb2_grpc, common_pb2
 
 MAX_REJECTIONS = 100_000
 # Batches checked ahead of the writer; bounds memory while the writer works.
-_UPLOAD_PIPELINE = 3
+_UPLOAD_PIPELINE = 8
 # Watchers re-read at most this often, so a busy store does not make them count all day.
 _WATCH_MIN_INTERVAL = 0.5
 _WATCH_IDLE_RECHECK = 30.0
+# (stream position, email) of rows the store refused as duplicates
+_Duplicates = list[tuple[int, str]]
 _FINISHED = {CampaignState.COMPLETED, CampaignState.CANCELLED}
 
 
@@ -97,16 +99,16 @@ class CampaignsService(campaigns_pb2_grpc.CampaignsServicer):
         campaign_id = 0
         names: tuple[str, ...] = ()
         # (write task, rows it was given), oldest first
-        in_flight: list[tuple[asyncio.Task[list[NewRecipient]], int]] = []
+        in_flight: list[tuple[asyncio.Task[_Duplicates], int]] = []
 
-        async def settle(task: asyncio.Task[list[NewRecipient]], batch_accepted: int) -> None:
+        async def settle(task: asyncio.Task[_Duplicates], batch_accepted: int) -> None:
             duplicates = await task
             tally.accepted += batch_accepted - len(duplicates)
-            for dup in duplicates:
+            for position, email in duplicates:
                 tally.reject(
                     common_pb2.Rejection(
-                        index=dup.index,
-                        email=dup.email,
+                        index=position,
+                        email=email,
                         reason=common_pb2.REJECT_REASON_DUPLICATE,
                         detail="already a recipient of this campaign",
                     )
@@ -132,10 +134,10 @@ class CampaignsService(campaigns_pb2_grpc.CampaignsServicer):
                     tenant_id=tenant_id,
                     campaign_id=campaign_id,
                     field_names=names,
-                    rows=checked.accepted,
+                    batch=checked.accepted,
                 )
                 task = asyncio.ensure_future(self._store.write(job, durable=False))
-                in_flight.append((task, len(checked.accepted)))
+                in_flight.append((task, len(checked.accepted.rows) + len(checked.accepted.repeats)))
                 while len(in_flight) >= _UPLOAD_PIPELINE:
                     await settle(*in_flight.pop(0))
             while in_flight:

@@ -60,8 +60,9 @@ def _message(req: transactional_pb2.SendMessageRequest, prefix: str) -> Transact
         sender=sender,
         email=email,
         email_norm=norm,
-        name=name,
-        fields=dict(req.to.fields),
+        payload=common_pb2.Recipient(
+            email=email, name=name, fields=req.to.fields
+        ).SerializeToString(),
         content=content,
         raw_mime=raw,
         tags=requests.tags(f"{prefix}tags", list(req.tags)),
