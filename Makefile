@@ -18,9 +18,9 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-## run: the product, with a local agent in ./var/agent
+## run: the desktop with a local agent (data in ./var/agent)
 run: venv
-	$(BIN)/python -m agent.devrun --data-dir var/agent
+	$(BIN)/python -m agent.runlocal --data-dir var/agent
 
 ## demo: a headless end-to-end demo in a temporary directory
 demo: venv

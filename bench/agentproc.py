@@ -31,19 +31,24 @@ def running_agent(port: int) -> Iterator[tuple[Pairing, subprocess.Popen[bytes]]
     with tempfile.TemporaryDirectory(prefix="mailfleet-bench-") as tmp:
         data = Path(tmp) / "agent"
         cmd = [sys.executable, "-m", "agent.cli"]
-        out = subprocess.run([*cmd, "init", "--data-dir", str(data),
-                              "--grpc-listen", f"127.0.0.1:{port}"],
-                             check=True, capture_output=True, text=True)
+        out = subprocess.run(
+            [*cmd, "init", "--data-dir", str(data), "--grpc-listen", f"127.0.0.1:{port}"],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         pairing = parse(out.stdout.strip())
-        proc = subprocess.Popen([*cmd, "serve", "--config", str(data / "agent.toml")],
-                                stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [*cmd, "serve", "--config", str(data / "agent.toml")], stderr=subprocess.DEVNULL
+        )
         try:
             deadline = time.monotonic() + 30
             while True:
                 try:
                     with client.channel(pairing) as ch:
                         health_pb2_grpc.HealthStub(ch).Check(
-                            health_pb2.HealthCheckRequest(), timeout=2)
+                            health_pb2.HealthCheckRequest(), timeout=2
+                        )
                     break
                 except (OSError, grpc.RpcError):
                     if time.monotonic() > deadline or proc.poll() is not None:

@@ -15,6 +15,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from agent import client
 from agent.identity.pairing import Pairing, parse
+from agent.localagent import free_port
 from mailfleet.v1 import (
     admin_pb2_grpc,
     agent_pb2_grpc,
@@ -23,7 +24,6 @@ from mailfleet.v1 import (
     messages_pb2_grpc,
     transactional_pb2_grpc,
 )
-from tests.peers.ports import free_port
 
 _START_TIMEOUT = 30.0
 
