@@ -6,6 +6,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 # Qt reads these when the QApplication is created, so they must be set before any test runs.
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
@@ -76,3 +77,11 @@ def artifacts() -> Path:
     """Where tests save screenshots for a person to look at."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture
+def qsettings(tmp_path: Path) -> Any:
+    """Window settings in a temporary INI file, never the user's."""
+    from desktop.ui.qt import QSettings
+
+    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)

@@ -1,0 +1,47 @@
+"""``mailfleet-desktop``: open the database (migrating it) and show the main window."""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import sys
+
+from desktop.db.engine import default_database_url, open_database
+from desktop.services.workspaces import DEFAULT_WORKSPACE, ensure_workspace
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    """Command-line options."""
+    parser = argparse.ArgumentParser(prog="mailfleet-desktop", description=__doc__)
+    parser.add_argument("--database-url", help="SQLAlchemy URL, e.g. a PostgreSQL team database")
+    parser.add_argument("--workspace", default=DEFAULT_WORKSPACE, help="workspace to open")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Start the desktop app; returns the exit code of the Qt event loop."""
+    # The importer may parse big files in a spawned process; frozen builds need this first.
+    multiprocessing.freeze_support()
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    from desktop.ui.main_window import MainWindow
+    from desktop.ui.qt import QApplication, QSettings
+    from desktop.ui.simple_pages import DATABASE_URL_KEY
+
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    app.setOrganizationName("Mailfleet")
+    app.setApplicationName("Mailfleet")
+    settings = QSettings()
+    url = args.database_url or str(settings.value(DATABASE_URL_KEY, "") or "")
+    engine = open_database(url or default_database_url())
+    with engine.begin() as conn:
+        workspace_id = ensure_workspace(conn, args.workspace)
+    window = MainWindow(engine, workspace_id, args.workspace, settings)
+    window.show()
+    code = app.exec()
+    window.runner.wait()
+    engine.dispose()
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,111 @@
+"""A table model over the contacts of a workspace that never loads the whole table.
+
+Counting (which may scan) runs in the background; rows are read a page at a time by keyset
+through ``ContactPager``, which takes a few milliseconds per page, so ``data()`` may fetch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine
+
+from desktop.services.contacts import ContactFilter, ContactPager, ContactRow
+from desktop.ui.qt import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+from desktop.ui.tasks import Task, TaskRunner
+
+COLUMNS = (("email", "Email"), ("first_name", "First name"), ("last_name", "Last name"),
+           ("status", "Status"), ("created", "Added"))  # fmt: skip
+Index = QModelIndex | QPersistentModelIndex
+
+
+class ContactsModel(QAbstractTableModel):
+    """Rows of ``ContactPager``; ``reload()`` recounts in the background."""
+
+    loaded = Signal(int)
+
+    def __init__(self, engine: Engine, workspace_id: int, runner: TaskRunner) -> None:
+        super().__init__()
+        self.engine = engine
+        self.workspace_id = workspace_id
+        self.runner = runner
+        self.pager = ContactPager(engine, workspace_id)
+        self._generation = 0
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        """Rows matching the filter (0 for child indexes: this is a flat table)."""
+        return 0 if parent.isValid() else self.pager.total
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        """The fixed columns."""
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        """Column titles."""
+        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+            return COLUMNS[section][1]
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        """Cell text, fetched by page on first sight."""
+        if role != Qt.ItemDataRole.DisplayRole or not index.isValid():
+            return None
+        row = self.pager.row(index.row())
+        if row is None:
+            return None
+        key = COLUMNS[index.column()][0]
+        if key == "created":
+            return row.created_at.strftime("%Y-%m-%d %H:%M")
+        return getattr(row, key)
+
+    def contact(self, row: int) -> ContactRow | None:
+        """The contact shown on ``row``."""
+        return self.pager.row(row)
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        """Sort by a column (in the database)."""
+        self.reload(sort=COLUMNS[column][0], descending=order == Qt.SortOrder.DescendingOrder)
+
+    def set_filter(self, flt: ContactFilter) -> None:
+        """Show only contacts matching ``flt``."""
+        self.reload(flt=flt)
+
+    @property
+    def filter(self) -> ContactFilter:
+        """The current filter."""
+        return self.pager.flt
+
+    def reload(
+        self,
+        *,
+        flt: ContactFilter | None = None,
+        sort: str | None = None,
+        descending: bool | None = None,
+    ) -> None:
+        """Recount in the background, then swap in a fresh pager (stale answers are dropped)."""
+        self._generation += 1
+        generation = self._generation
+        fresh = ContactPager(
+            self.engine,
+            self.workspace_id,
+            flt=flt if flt is not None else self.pager.flt,
+            sort=sort or self.pager.sort,
+            descending=self.pager.descending if descending is None else descending,
+        )
+
+        def count(_task: Task[ContactPager]) -> ContactPager:
+            fresh.refresh()
+            fresh.row(0)  # warm the first page off the GUI thread
+            return fresh
+
+        def swap(pager: ContactPager) -> None:
+            if generation != self._generation:
+                return
+            self.beginResetModel()
+            self.pager = pager
+            self.endResetModel()
+            self.loaded.emit(pager.total)
+
+        self.runner.run("Counting contacts", count, swap)

@@ -1,0 +1,211 @@
+"""The Contacts page: search as you type, filters, the table, edit and bulk actions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Connection, Engine
+
+from desktop.db.models import ContactStatus
+from desktop.services import contacts, segments, workspaces
+from desktop.services.contacts import ContactFilter
+from desktop.services.fields import FieldValueError
+from desktop.ui.contact_dialog import ContactDialog
+from desktop.ui.contacts_model import ContactsModel
+from desktop.ui.qt import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QInputDialog,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QModelIndex,
+    QPushButton,
+    Qt,
+    QTableView,
+    QTimer,
+    QVBoxLayout,
+    QWidget,
+)
+from desktop.ui.tasks import Task, TaskRunner
+
+SEARCH_DELAY_MS = 250
+
+
+class ContactsPage(QWidget):
+    """Browse and act on the workspace's contacts."""
+
+    def __init__(self, engine: Engine, workspace_id: int, runner: TaskRunner) -> None:
+        super().__init__()
+        self.engine = engine
+        self.workspace_id = workspace_id
+        self.runner = runner
+        self.model = ContactsModel(engine, workspace_id, runner)
+
+        self.search = QLineEdit(placeholderText="Search email or name…")
+        self.search.setClearButtonEnabled(True)
+        self.list_filter = QComboBox()
+        self.status_filter = QComboBox()
+        self.status_filter.addItem("Any status", None)
+        for status in ContactStatus:
+            self.status_filter.addItem(status.value.capitalize(), status.value)
+        self.segment_filter = QComboBox()
+        self.count_label = QLabel("")
+        self._debounce = QTimer(self, singleShot=True, interval=SEARCH_DELAY_MS)
+        self._debounce.timeout.connect(self.apply_filter)
+        self.search.textChanged.connect(self._debounce.start)
+        for combo in (self.list_filter, self.status_filter, self.segment_filter):
+            combo.currentIndexChanged.connect(self.apply_filter)
+
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        self.table.setSortingEnabled(True)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.setColumnWidth(0, 280)
+        self.table.verticalHeader().setDefaultSectionSize(24)
+        self.table.doubleClicked.connect(self.edit)
+        self.model.loaded.connect(self._show_count)
+
+        buttons = QHBoxLayout()
+        self.add_to_list_button = QPushButton("Add to list…")
+        self.remove_from_list_button = QPushButton("Remove from list…")
+        self.unsubscribe_button = QPushButton("Unsubscribe")
+        self.delete_button = QPushButton("Delete")
+        self.add_to_list_button.clicked.connect(lambda: self._list_action(add=True))
+        self.remove_from_list_button.clicked.connect(lambda: self._list_action(add=False))
+        self.unsubscribe_button.clicked.connect(self.unsubscribe_selected)
+        self.delete_button.clicked.connect(self.delete_selected)
+        for button in (self.add_to_list_button, self.remove_from_list_button,
+                       self.unsubscribe_button, self.delete_button):  # fmt: skip
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.count_label)
+
+        filters = QHBoxLayout()
+        filters.addWidget(self.search, 3)
+        filters.addWidget(self.list_filter, 1)
+        filters.addWidget(self.segment_filter, 1)
+        filters.addWidget(self.status_filter, 1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(filters)
+        layout.addWidget(self.table, 1)
+        layout.addLayout(buttons)
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Reload the filter choices and the table."""
+        with self.engine.connect() as conn:
+            lists = workspaces.lists(conn, self.workspace_id)
+            saved = segments.saved(conn, self.workspace_id)
+        for combo, first, items in (
+            (self.list_filter, "All lists", [(name, lid) for lid, name in lists]),
+            (self.segment_filter, "No segment", [(name, rules) for _, name, rules in saved]),
+        ):
+            current = combo.currentText()
+            combo.blockSignals(True)
+            combo.clear()
+            combo.addItem(first, None)
+            for name, data in items:
+                combo.addItem(name, data)
+            combo.setCurrentIndex(max(combo.findText(current), 0))
+            combo.blockSignals(False)
+        self.apply_filter()
+
+    def current_filter(self) -> ContactFilter:
+        """The filter the controls describe."""
+        status = self.status_filter.currentData()
+        return ContactFilter(
+            search=self.search.text(),
+            list_id=self.list_filter.currentData(),
+            rules=self.segment_filter.currentData(),
+            status=ContactStatus(status) if status else None,
+        )
+
+    def apply_filter(self) -> None:
+        """Show the contacts matching the controls."""
+        self._debounce.stop()
+        self.count_label.setText("Counting…")
+        self.model.set_filter(self.current_filter())
+
+    def _show_count(self, total: int) -> None:
+        self.count_label.setText(f"{total:,} contacts")
+
+    def selected_ids(self) -> list[int]:
+        """Ids of the selected contacts."""
+        rows = {index.row() for index in self.table.selectionModel().selectedRows()}
+        found = (self.model.contact(row) for row in sorted(rows))
+        return [c.id for c in found if c is not None]
+
+    def _write(self, description: str, action: Callable[[Connection], Any]) -> None:
+        def work(_task: Task[None]) -> None:
+            with self.engine.begin() as conn:
+                action(conn)
+
+        self.runner.run(description, work, lambda _: self.apply_filter(), write=True,
+                        on_error=self._error)  # fmt: skip
+
+    def _error(self, exc: Exception) -> None:
+        QMessageBox.warning(self, "Contacts", str(exc))
+
+    def _list_action(self, *, add: bool) -> None:
+        ids = self.selected_ids()
+        with self.engine.connect() as conn:
+            lists = workspaces.lists(conn, self.workspace_id)
+        if not ids or not lists:
+            return
+        names = [name for _, name in lists]
+        name, ok = QInputDialog.getItem(self, "Lists", "List:", names, 0, False)
+        if not ok:
+            return
+        list_id = dict((n, i) for i, n in lists)[name]
+        ws = self.workspace_id
+        if add:
+            self._write("Adding to list",
+                        lambda c: contacts.add_to_list(c, ws, ids, list_id))  # fmt: skip
+        else:
+            self._write("Removing from list",
+                        lambda c: contacts.remove_from_list(c, ws, ids, list_id))  # fmt: skip
+
+    def unsubscribe_selected(self) -> None:
+        """Unsubscribe the selected contacts (and suppress their addresses)."""
+        ids = self.selected_ids()
+        if ids:
+            self._write("Unsubscribing",
+                        lambda c: contacts.unsubscribe(c, self.workspace_id, ids, "desktop"))
+
+    def delete_selected(self, *, confirm: bool = True) -> None:
+        """Delete the selected contacts after asking."""
+        ids = self.selected_ids()
+        if not ids:
+            return
+        if confirm:
+            answer = QMessageBox.question(self, "Delete", f"Delete {len(ids):,} contacts?")
+            if answer != QMessageBox.StandardButton.Yes:
+                return
+        self._write("Deleting", lambda c: contacts.delete_contacts(c, self.workspace_id, ids))
+
+    def edit(self, index: QModelIndex) -> None:
+        """Open the edit dialog for the contact on ``index``'s row."""
+        contact = self.model.contact(index.row())
+        if contact is None:
+            return
+        dialog = ContactDialog(self.engine, self.workspace_id, contact.id, self)
+        if not dialog.exec():
+            return
+        try:
+            changes = dialog.changes()
+        except FieldValueError as exc:
+            self._error(exc)
+            return
+        ws, cid = self.workspace_id, contact.id
+        self._write("Saving contact", lambda c: contacts.update_contact(c, ws, cid, **changes))
+
+    def focus_search(self) -> None:
+        """Put the cursor in the search box."""
+        self.search.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.search.selectAll()

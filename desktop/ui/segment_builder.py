@@ -1,0 +1,294 @@
+"""The segment builder: nested groups of rules, with a live count as they change.
+
+``SegmentCounter`` is the logic (debounce, background count, stale answers dropped); it takes
+its view as a parameter so it can be driven without the widgets.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from sqlalchemy import Engine
+
+from desktop.db.models import ContactStatus
+from desktop.services import segments, workspaces
+from desktop.ui.qt import (
+    QComboBox,
+    QFrame,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QTimer,
+    QVBoxLayout,
+    QWidget,
+    Signal,
+)
+from desktop.ui.tasks import Task, TaskRunner
+
+_LABELS = {"email": "Email", "first_name": "First name", "last_name": "Last name",
+           "status": "Status", "created_at": "Added", "consent_at": "Consent time",
+           "list": "List", "opened": "Opened", "clicked": "Clicked"}  # fmt: skip
+
+
+class CountView(Protocol):
+    """What the counter needs from its view."""
+
+    def rules(self) -> dict[str, Any]:
+        """The rule set as edited."""
+        ...
+
+    def show_count(self, matching: int, mailable: int) -> None:
+        """Show the two counts."""
+        ...
+
+    def show_error(self, message: str) -> None:
+        """Show why the rules cannot be counted."""
+        ...
+
+
+class SegmentCounter:
+    """Counts the view's rules in the background shortly after they stop changing."""
+
+    def __init__(self, view: CountView, engine: Engine, workspace_id: int, runner: TaskRunner,
+                 delay_ms: int = 300) -> None:  # fmt: skip
+        self.view = view
+        self.engine = engine
+        self.workspace_id = workspace_id
+        self.runner = runner
+        self.timer = QTimer(singleShot=True, interval=delay_ms)
+        self.timer.timeout.connect(self.count_now)
+        self._generation = 0
+
+    def changed(self) -> None:
+        """The rules changed: count again once they settle."""
+        self.timer.start()
+
+    def count_now(self) -> None:
+        """Count the current rules now."""
+        self.timer.stop()
+        self._generation += 1
+        generation, rules = self._generation, self.view.rules()
+        engine, ws = self.engine, self.workspace_id
+
+        def count(_task: Task[tuple[int, int]]) -> tuple[int, int]:
+            with engine.connect() as conn:
+                return (segments.count(conn, ws, rules),
+                        segments.count(conn, ws, rules, mailable=True))  # fmt: skip
+
+        def show(result: tuple[int, int]) -> None:
+            if generation == self._generation:
+                self.view.show_count(*result)
+
+        def fail(exc: Exception) -> None:
+            if generation == self._generation:
+                self.view.show_error(str(exc))
+
+        self.runner.run("Counting segment", count, show, on_error=fail)
+
+
+class RuleRow(QWidget):
+    """One rule: field, operator, value."""
+
+    changed = Signal()
+
+    def __init__(self, kinds: dict[str, str], lists: list[tuple[int, str]]) -> None:
+        super().__init__()
+        self.kinds = kinds
+        self.lists = lists
+        self.field = QComboBox()
+        for name in kinds:
+            label = _LABELS.get(name, name.removeprefix("field:").replace("_", " ").title())
+            self.field.addItem(label, name)
+        self.op = QComboBox()
+        self.value = QLineEdit(placeholderText="value")
+        self.choice = QComboBox()
+        self.remove = QPushButton("✕")
+        self.remove.setFixedWidth(28)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        for widget, stretch in ((self.field, 2), (self.op, 2), (self.value, 3),
+                                (self.choice, 3), (self.remove, 0)):  # fmt: skip
+            row.addWidget(widget, stretch)
+        self.field.currentIndexChanged.connect(self._field_changed)
+        self.op.currentIndexChanged.connect(self._op_changed)
+        self.value.textChanged.connect(self.changed)
+        self.choice.currentIndexChanged.connect(self.changed)
+        self._field_changed()
+
+    def _field_changed(self) -> None:
+        kind = self.kinds[self.field.currentData()]
+        self.op.blockSignals(True)
+        self.op.clear()
+        for op in segments.OPERATORS[kind]:
+            self.op.addItem(op.replace("_", " "), op)
+        self.op.blockSignals(False)
+        self.choice.blockSignals(True)
+        self.choice.clear()
+        if kind == "status":
+            for status in ContactStatus:
+                self.choice.addItem(status.value, status.value)
+        elif kind == "list":
+            for list_id, name in self.lists:
+                self.choice.addItem(name, list_id)
+        self.choice.blockSignals(False)
+        self._op_changed()
+
+    def _op_changed(self) -> None:
+        kind = self.kinds[self.field.currentData()]
+        op = self.op.currentData()
+        uses_choice = kind in ("status", "list")
+        needs_value = not uses_choice and not str(op).startswith("is_")
+        self.choice.setVisible(uses_choice)
+        self.value.setVisible(needs_value)
+        self.changed.emit()
+
+    def set_rule(self, field: str, op: str, value: Any) -> None:
+        """Show the given rule."""
+        self.field.setCurrentIndex(self.field.findData(field))
+        self.op.setCurrentIndex(self.op.findData(op))
+        if self.choice.isVisibleTo(self):
+            self.choice.setCurrentIndex(self.choice.findData(value))
+        else:
+            self.value.setText("" if value is None else str(value))
+
+    def rule(self) -> dict[str, Any]:
+        """The rule as data."""
+        kind = self.kinds[self.field.currentData()]
+        value: Any
+        if kind in ("status", "list"):
+            value = self.choice.currentData()
+        elif str(self.op.currentData()).startswith("is_"):
+            value = None
+        else:
+            value = self.value.text()
+        return {"field": self.field.currentData(), "op": self.op.currentData(), "value": value}
+
+
+class GroupBox(QFrame):
+    """A group of rules and sub-groups joined by all/any."""
+
+    changed = Signal()
+    removed = Signal(QWidget)
+
+    def __init__(self, kinds: dict[str, str], lists: list[tuple[int, str]],
+                 nested: bool = False) -> None:  # fmt: skip
+        super().__init__()
+        self.kinds = kinds
+        self.lists = lists
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.match = QComboBox()
+        self.match.addItem("Match all of", "all")
+        self.match.addItem("Match any of", "any")
+        self.match.currentIndexChanged.connect(self.changed)
+        self.items: list[RuleRow | GroupBox] = []
+        self.body = QVBoxLayout()
+        add_rule = QPushButton("+ Rule")
+        add_group = QPushButton("+ Group")
+        add_rule.clicked.connect(lambda: self.add_rule())
+        add_group.clicked.connect(lambda: self.add_group())
+        head = QHBoxLayout()
+        head.addWidget(self.match)
+        head.addStretch(1)
+        head.addWidget(add_rule)
+        head.addWidget(add_group)
+        if nested:
+            remove = QPushButton("✕")
+            remove.setFixedWidth(28)
+            remove.clicked.connect(lambda: self.removed.emit(self))
+            head.addWidget(remove)
+        layout = QVBoxLayout(self)
+        layout.addLayout(head)
+        layout.addLayout(self.body)
+
+    def add_rule(self) -> RuleRow:
+        """Append a rule row."""
+        row = RuleRow(self.kinds, self.lists)
+        row.changed.connect(self.changed)
+        row.remove.clicked.connect(lambda: self._remove(row))
+        self._append(row)
+        return row
+
+    def add_group(self) -> GroupBox:
+        """Append a nested group."""
+        group = GroupBox(self.kinds, self.lists, nested=True)
+        group.changed.connect(self.changed)
+        group.removed.connect(self._remove)
+        self._append(group)
+        return group
+
+    def _append(self, item: RuleRow | GroupBox) -> None:
+        self.items.append(item)
+        self.body.addWidget(item)
+        self.changed.emit()
+
+    def _remove(self, item: QWidget) -> None:
+        self.items = [i for i in self.items if i is not item]
+        item.setParent(None)
+        item.deleteLater()
+        self.changed.emit()
+
+    def rules(self) -> dict[str, Any]:
+        """The group as data."""
+        return {"match": self.match.currentData(),
+                "rules": [i.rules() if isinstance(i, GroupBox) else i.rule()
+                          for i in self.items]}  # fmt: skip
+
+
+class SegmentBuilder(QWidget):
+    """The Segments page: build rules, see the count live, save the segment."""
+
+    saved = Signal()
+
+    def __init__(self, engine: Engine, workspace_id: int, runner: TaskRunner) -> None:
+        super().__init__()
+        self.engine = engine
+        self.workspace_id = workspace_id
+        self.runner = runner
+        with engine.connect() as conn:
+            kinds = segments.field_kinds(conn, workspace_id)
+            lists = workspaces.lists(conn, workspace_id)
+        self.root = GroupBox(kinds, lists)
+        self.count_label = QLabel("")
+        self.count_label.setObjectName("segmentCount")
+        self.save_button = QPushButton("Save segment…")
+        self.save_button.clicked.connect(self._save)
+        self.counter = SegmentCounter(self, engine, workspace_id, runner)
+        self.root.changed.connect(self.counter.changed)
+        foot = QHBoxLayout()
+        foot.addWidget(self.count_label, 1)
+        foot.addWidget(self.save_button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.root)
+        layout.addStretch(1)
+        layout.addLayout(foot)
+        self.counter.count_now()
+
+    def rules(self) -> dict[str, Any]:
+        """The rules as edited."""
+        return self.root.rules()
+
+    def show_count(self, matching: int, mailable: int) -> None:
+        """Show the live counts."""
+        self.count_label.setText(f"{matching:,} contacts match · {mailable:,} can be mailed")
+
+    def show_error(self, message: str) -> None:
+        """Show why the rules do not count."""
+        self.count_label.setText(f"⚠ {message}")
+
+    def save_as(self, name: str) -> None:
+        """Save the rules under ``name`` (on the write worker); ``saved`` fires when done."""
+        engine, ws, rules = self.engine, self.workspace_id, self.rules()
+
+        def save(_task: Task[int]) -> int:
+            with engine.begin() as conn:
+                return segments.save(conn, ws, name, rules)
+
+        self.runner.run("Saving segment", save, lambda _: self.saved.emit(), write=True,
+                        on_error=lambda exc: self.show_error(f"not saved: {exc}"))  # fmt: skip
+
+    def _save(self) -> None:
+        name, ok = QInputDialog.getText(self, "Save segment", "Name:")
+        if ok and name.strip():
+            self.save_as(name.strip())

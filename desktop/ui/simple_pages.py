@@ -1,0 +1,62 @@
+"""Small pages: placeholders for what later issues fill, and Settings."""
+
+from __future__ import annotations
+
+from desktop.ui.qt import (
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSettings,
+    Qt,
+    QVBoxLayout,
+    QWidget,
+)
+
+DATABASE_URL_KEY = "database/url"
+
+
+class PlaceholderPage(QWidget):
+    """A page whose content arrives with a later issue, saying so plainly."""
+
+    def __init__(self, title: str, text: str) -> None:
+        super().__init__()
+        heading = QLabel(f"<h2>{title}</h2>")
+        body = QLabel(text)
+        body.setWordWrap(True)
+        body.setAlignment(Qt.AlignmentFlag.AlignTop)
+        layout = QVBoxLayout(self)
+        layout.addWidget(heading)
+        layout.addWidget(body, 1)
+
+
+class SettingsPage(QWidget):
+    """The database URL (SQLite file or a PostgreSQL team database) and the workspace."""
+
+    def __init__(self, settings: QSettings, current_url: str, workspace: str) -> None:
+        super().__init__()
+        self.settings = settings
+        self.url = QLineEdit(str(settings.value(DATABASE_URL_KEY, "")) or "")
+        self.url.setPlaceholderText("default: SQLite in the user data folder")
+        self.note = QLabel(
+            "For a shared team database use e.g. "
+            "<code>postgresql+psycopg://user@host/mailfleet</code>. "
+            "The change takes effect the next time Mailfleet starts."
+        )
+        self.note.setWordWrap(True)
+        save = QPushButton("Save")
+        save.clicked.connect(self.save)
+        self.saved = QLabel("")
+        form = QFormLayout(self)
+        form.addRow("<h2>Settings</h2>", QLabel(""))
+        form.addRow("Database in use", QLabel(current_url))
+        form.addRow("Workspace", QLabel(workspace))
+        form.addRow("Database URL", self.url)
+        form.addRow("", self.note)
+        form.addRow(save, self.saved)
+
+    def save(self) -> None:
+        """Store the URL for the next start."""
+        self.settings.setValue(DATABASE_URL_KEY, self.url.text().strip())
+        self.settings.sync()
+        self.saved.setText("Saved: restart to use it.")

@@ -1,0 +1,168 @@
+"""The Suppression page: the workspace's do-not-mail list; add, remove, import, export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from desktop.db.models import SuppressionReason
+from desktop.services import export, suppression
+from desktop.services.csvformat import RecordReader, sniff
+from desktop.ui.qt import (
+    QAbstractItemView,
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QTimer,
+    QVBoxLayout,
+    QWidget,
+)
+from desktop.ui.tasks import Task, TaskRunner
+
+
+def import_addresses(engine: Engine, workspace_id: int, path: Path, source: str) -> int:
+    """Suppress every address in the first column of a CSV file; returns how many were new."""
+    fmt = sniff(path)
+    added = 0
+    with engine.begin() as conn, RecordReader(path, fmt) as reader:
+        records = iter(reader)
+        if fmt.has_header:
+            next(records, None)
+        for record in records:
+            if record.cells and record.cells[0].strip():
+                added += suppression.add(
+                    conn, workspace_id, record.cells[0], SuppressionReason.MANUAL, source
+                )
+    return added
+
+
+class SuppressionPage(QWidget):
+    """List, search, add, remove, import and export suppression entries."""
+
+    def __init__(self, engine: Engine, workspace_id: int, runner: TaskRunner) -> None:
+        super().__init__()
+        self.engine = engine
+        self.workspace_id = workspace_id
+        self.runner = runner
+        self.search = QLineEdit(placeholderText="Search addresses…")
+        self.search.setClearButtonEnabled(True)
+        self._debounce = QTimer(self, singleShot=True, interval=250)
+        self._debounce.timeout.connect(self.refresh)
+        self.search.textChanged.connect(self._debounce.start)
+        self.address = QLineEdit(placeholderText="address@example.com")
+        self.reason = QComboBox()
+        for reason in SuppressionReason:
+            if reason is not SuppressionReason.ERASED:
+                self.reason.addItem(reason.value, reason.value)
+        self.reason.setCurrentIndex(self.reason.findData(SuppressionReason.MANUAL.value))
+        add = QPushButton("Add")
+        add.clicked.connect(self.add_address)
+        self.address.returnPressed.connect(self.add_address)
+        remove = QPushButton("Remove selected")
+        remove.clicked.connect(self.remove_selected)
+        import_button = QPushButton("Import…")
+        import_button.clicked.connect(self._import)
+        export_button = QPushButton("Export…")
+        export_button.clicked.connect(self._export)
+        self.table = QTableWidget(0, 4)
+        self.table.setHorizontalHeaderLabels(["Email", "Reason", "Source", "Added"])
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.status = QLabel("")
+        top = QHBoxLayout()
+        top.addWidget(self.search, 2)
+        top.addWidget(self.address, 2)
+        top.addWidget(self.reason)
+        top.addWidget(add)
+        bottom = QHBoxLayout()
+        for button in (remove, import_button, export_button):
+            bottom.addWidget(button)
+        bottom.addStretch(1)
+        bottom.addWidget(self.status)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.table, 1)
+        layout.addLayout(bottom)
+        self._ids: list[int] = []
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Show the newest entries matching the search."""
+        with self.engine.connect() as conn:
+            entries = suppression.entries(conn, self.workspace_id, self.search.text().strip())
+            total = suppression.count(conn, self.workspace_id)
+        self._ids = [e.id for e in entries]
+        self.table.setRowCount(len(entries))
+        for row, entry in enumerate(entries):
+            cells = (entry.email or "(erased contact, hash only)", entry.reason.value,
+                     entry.source, entry.created_at.strftime("%Y-%m-%d %H:%M"))  # fmt: skip
+            for column, text in enumerate(cells):
+                self.table.setItem(row, column, QTableWidgetItem(text))
+        self.table.resizeColumnToContents(0)
+        self.status.setText(f"{total:,} suppressed addresses")
+
+    def _write(self, description: str, work: object) -> None:
+        assert callable(work)
+        self.runner.run(description, work, lambda _: self.refresh(), write=True,
+                        on_error=lambda exc: self.status.setText(f"⚠ {exc}"))  # fmt: skip
+
+    def add_address(self) -> None:
+        """Suppress the address typed in."""
+        text = self.address.text().strip()
+        reason = SuppressionReason(self.reason.currentData())
+        if not text:
+            return
+        engine, ws = self.engine, self.workspace_id
+
+        def work(_task: Task[bool]) -> bool:
+            with engine.begin() as conn:
+                return suppression.add(conn, ws, text, reason, "desktop")
+
+        self.address.clear()
+        self._write("Suppressing", work)
+
+    def remove_selected(self) -> None:
+        """Remove the selected entries."""
+        rows = {index.row() for index in self.table.selectionModel().selectedRows()}
+        ids = [self._ids[row] for row in rows]
+        engine, ws = self.engine, self.workspace_id
+
+        def work(_task: Task[None]) -> None:
+            with engine.begin() as conn:
+                for entry_id in ids:
+                    suppression.remove(conn, ws, entry_id)
+
+        self._write("Removing suppressions", work)
+
+    def import_file(self, path: Path) -> None:
+        """Suppress every address in the first column of ``path``."""
+        engine, ws = self.engine, self.workspace_id
+        self._write("Importing suppressions",
+                    lambda _t: import_addresses(engine, ws, path, f"import: {path.name}"))
+
+    def export_file(self, path: Path) -> None:
+        """Export the whole list as CSV."""
+        with self.engine.connect() as conn:
+            entries = suppression.entries(conn, self.workspace_id, limit=10_000_000)
+        export.write_csv(path, ["email", "reason", "source", "created_at"],
+                         ([e.email or "", e.reason.value, e.source, e.created_at]
+                          for e in entries))  # fmt: skip
+
+    def _import(self) -> None:
+        name, _ = QFileDialog.getOpenFileName(self, "Import suppressions", "", "CSV (*.csv *.txt)")
+        if name:
+            self.import_file(Path(name))
+
+    def _export(self) -> None:
+        name, _ = QFileDialog.getSaveFileName(self, "Export", "suppressions.csv", "CSV (*.csv)")
+        if name:
+            self.export_file(Path(name))
+
+
