@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import (
@@ -44,6 +44,94 @@ class GrpcSettings(BaseModel):
         return value
 
 
+class DestinationLimits(BaseModel):
+    """Limits towards one destination (a recipient domain), per worker process."""
+
+    # Concurrent SMTP connections to the destination.
+    connections: int = Field(20, ge=1, le=2000)
+    # Messages sent over one connection before it is closed and a new one opened.
+    messages_per_connection: int = Field(100, ge=1, le=100_000)
+    # Messages per minute to the destination; 0 means unlimited.
+    per_minute: int = Field(0, ge=0)
+
+
+class LimitsSettings(BaseModel):
+    """Default destination limits plus overrides per recipient domain."""
+
+    default: DestinationLimits = DestinationLimits()
+    domains: dict[str, DestinationLimits] = {}
+
+    def for_domain(self, domain: str) -> DestinationLimits:
+        """The limits that apply to ``domain`` (lower-case)."""
+        return self.domains.get(domain, self.default)
+
+
+class CaptureRoute(BaseModel):
+    """Keeps messages in the agent's capture mailbox; nothing leaves the machine."""
+
+    type: Literal["capture"] = "capture"
+
+
+class SmtpRelayRoute(BaseModel):
+    """Hands every message to one SMTP relay (a smarthost or an ESP's SMTP endpoint)."""
+
+    type: Literal["smtp"] = "smtp"
+    host: str
+    port: int = Field(587, ge=1, le=65535)
+    tls: Literal["none", "starttls", "implicit"] = "starttls"
+    # Verify the relay's certificate (turn off only for a relay with a self-signed one).
+    verify_tls: bool = True
+    username: str = ""
+    # A file (mode 0600, relative to data_dir) holding the password; never the password itself.
+    password_file: str = ""
+    helo: str = ""
+    timeout_seconds: float = Field(60.0, gt=0)
+    limits: DestinationLimits = DestinationLimits(connections=50, messages_per_connection=1000)
+
+
+class DirectMxRoute(BaseModel):
+    """Delivers straight to each recipient domain's MX hosts."""
+
+    type: Literal["mx"] = "mx"
+    # DNS servers as HOST or HOST:PORT; empty means the system's resolvers.
+    resolvers: list[str] = []
+    port: int = Field(25, ge=1, le=65535)
+    source_address: str = ""
+    helo: str = ""
+    # "opportunistic" uses STARTTLS when offered (without verifying, as MTAs do).
+    tls: Literal["none", "opportunistic", "required"] = "opportunistic"
+    timeout_seconds: float = Field(60.0, gt=0)
+
+
+RouteSettings = Annotated[
+    CaptureRoute | SmtpRelayRoute | DirectMxRoute, Field(discriminator="type")
+]
+
+
+class DeliverySettings(BaseModel):
+    """The scheduler and its workers."""
+
+    # Worker processes; 0 means one per CPU.
+    workers: int = Field(0, ge=0, le=64)
+    # The route for every message until routing rules exist; a fresh agent captures.
+    default_route: str = "capture"
+    # Messages claimed per scheduler pass and handed out per worker batch.
+    batch_size: int = Field(500, ge=1, le=10_000)
+    # Messages leased to workers at once: after a crash, at most this many are tried twice.
+    max_in_flight: int = Field(5000, ge=1, le=1_000_000)
+    # A lease not answered by then returns its message to the queue.
+    lease_seconds: float = Field(600.0, ge=5)
+    retry_base_seconds: float = Field(60.0, gt=0)
+    retry_max_seconds: float = Field(3600.0, gt=0)
+    # A message still deferred after this long fails.
+    max_age_hours: float = Field(72.0, gt=0)
+    # HELO name and Message-ID domain; empty means the machine's FQDN.
+    hostname: str = ""
+    # A message's rendering is stopped after this long or this size and the message fails.
+    render_timeout_seconds: float = Field(2.0, gt=0)
+    render_max_bytes: int = Field(10_000_000, ge=10_000)
+
+
 class LogSettings(BaseModel):
     """Where and how the agent logs (stderr, so journald picks it up)."""
 
@@ -61,6 +149,9 @@ class AgentSettings(BaseSettings):
     data_dir: Path
     grpc: GrpcSettings = GrpcSettings()
     log: LogSettings = LogSettings()
+    delivery: DeliverySettings = DeliverySettings()
+    routes: dict[str, RouteSettings] = {"capture": CaptureRoute()}
+    limits: LimitsSettings = LimitsSettings()
 
     @property
     def db_path(self) -> Path:
@@ -76,6 +167,11 @@ class AgentSettings(BaseSettings):
     def tls_cert(self) -> Path:
         """The agent's self-signed certificate."""
         return self.data_dir / "tls" / "agent.crt"
+
+    @property
+    def dkim_dir(self) -> Path:
+        """DKIM private keys: ``<domain>/<selector>.<rsa|ed25519>.pem``, each 0600."""
+        return self.data_dir / "dkim"
 
     @property
     def admin_key_file(self) -> Path:

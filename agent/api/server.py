@@ -10,6 +10,7 @@ from grpc_reflection.v1alpha import reflection
 from agent.api.auth import AuthInterceptor, KeyRing
 from agent.api.services.admin import AdminService
 from agent.api.services.campaigns import CampaignsService
+from agent.api.services.capture import CaptureService
 from agent.api.services.events import EventsService
 from agent.api.services.info import AgentInfoService
 from agent.api.services.messages import MessagesService
@@ -23,6 +24,8 @@ from mailfleet.v1 import (
     agent_pb2_grpc,
     campaigns_pb2,
     campaigns_pb2_grpc,
+    capture_pb2,
+    capture_pb2_grpc,
     events_pb2,
     events_pb2_grpc,
     messages_pb2,
@@ -57,6 +60,7 @@ def build_server(
     messages_pb2_grpc.add_MessagesServicer_to_server(MessagesService(store), server)
     transactional_pb2_grpc.add_TransactionalServicer_to_server(TransactionalService(store), server)
     events_pb2_grpc.add_EventsServicer_to_server(EventsService(store), server)
+    capture_pb2_grpc.add_CaptureServicer_to_server(CaptureService(store), server)
 
     health_servicer = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
@@ -69,6 +73,7 @@ def build_server(
             (messages_pb2.DESCRIPTOR, "Messages"),
             (transactional_pb2.DESCRIPTOR, "Transactional"),
             (events_pb2.DESCRIPTOR, "Events"),
+            (capture_pb2.DESCRIPTOR, "Capture"),
         )
     ]
     reflection.enable_server_reflection(

@@ -9,7 +9,15 @@ import time
 from dataclasses import asdict
 
 from agent.errors import NotFound
-from agent.model import EventType, Lane, MessageState, StoredMessage, TransactionalMessage
+from agent.model import (
+    Content,
+    EventType,
+    Lane,
+    MessageState,
+    Sender,
+    StoredMessage,
+    TransactionalMessage,
+)
 from agent.store import events
 
 _COLUMNS = (
@@ -86,6 +94,14 @@ def enqueue_transactional(
         attrs={"lane": "transactional"},
     )
     return get(conn, tenant_id, cur.lastrowid), False
+
+
+def content_spec_from_json(text: str) -> tuple[Sender, Content | None]:
+    """Sender and templates of a transactional message, as :func:`enqueue_transactional`
+    stored them."""
+    data = json.loads(text)
+    content = Content(**data["content"]) if data["content"] else None
+    return Sender(**data["sender"]), content
 
 
 def get(conn: sqlite3.Connection, tenant_id: int, message_id: int) -> StoredMessage:

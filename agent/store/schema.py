@@ -88,6 +88,22 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX events_tenant_seq ON events (tenant_id, seq);
     """,
+    # 2: delivery: due deferrals, leases, the capture mailbox
+    """
+    ALTER TABLE messages ADD COLUMN last_host TEXT NOT NULL DEFAULT '';
+    CREATE INDEX messages_deferred ON messages (next_at) WHERE state = 4;
+    CREATE INDEX messages_leased ON messages (lease_until) WHERE state = 2;
+    CREATE TABLE captured (
+        id INTEGER PRIMARY KEY,
+        tenant_id INTEGER NOT NULL,
+        message_id INTEGER NOT NULL,
+        time REAL NOT NULL,
+        mail_from TEXT NOT NULL,
+        rcpt_to TEXT NOT NULL,
+        data BLOB NOT NULL
+    );
+    CREATE INDEX captured_tenant ON captured (tenant_id, id);
+    """,
 )
 
 

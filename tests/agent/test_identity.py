@@ -108,6 +108,7 @@ def test_health_and_reflection_answer_stock_clients_without_a_key(
         "mailfleet.v1.Admin",
         "mailfleet.v1.AgentInfo",
         "mailfleet.v1.Messages",
+        "mailfleet.v1.Capture",
         "grpc.health.v1.Health",
     } <= names
 

@@ -20,6 +20,7 @@ from mailfleet.v1 import (
     admin_pb2_grpc,
     agent_pb2_grpc,
     campaigns_pb2_grpc,
+    capture_pb2_grpc,
     events_pb2_grpc,
     messages_pb2_grpc,
     transactional_pb2_grpc,
@@ -39,6 +40,7 @@ class Stubs:
     messages: messages_pb2_grpc.MessagesStub
     transactional: transactional_pb2_grpc.TransactionalStub
     events: events_pb2_grpc.EventsStub
+    capture: capture_pb2_grpc.CaptureStub
 
     @classmethod
     def on(cls, channel: grpc.Channel) -> Stubs:
@@ -51,6 +53,7 @@ class Stubs:
             messages_pb2_grpc.MessagesStub(channel),
             transactional_pb2_grpc.TransactionalStub(channel),
             events_pb2_grpc.EventsStub(channel),
+            capture_pb2_grpc.CaptureStub(channel),
         )
 
 

@@ -1,0 +1,36 @@
+"""What crosses the pipe between the coordinator and a worker process (pickled)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from agent.model import Content, Sender
+
+
+@dataclass(frozen=True)
+class MessageSpec:
+    """What all messages of one campaign (or one transactional message) share."""
+
+    sender: Sender
+    content: Content | None  # templates, or None for raw MIME
+    raw_mime: bytes | None = None
+
+
+@dataclass(frozen=True)
+class Job:
+    """One message to render, sign and deliver once."""
+
+    message_id: int
+    spec_key: str  # "c<campaign id>" or "t<content id>"; the spec travels once per worker
+    rcpt_to: str
+    payload: str  # base64 of a serialised mailfleet.v1.Recipient (name and merge fields)
+    field_names: tuple[str, ...]  # names of the payload's positional values
+    route: str
+
+
+@dataclass
+class WorkBatch:
+    """Jobs for one worker, with the specs it has not been sent yet."""
+
+    jobs: list[Job]
+    specs: dict[str, MessageSpec] = field(default_factory=dict)

@@ -1,0 +1,1 @@
+"""DKIM keys per sending domain and selector, and the fast signer."""

@@ -1,0 +1,1 @@
+"""Routes: where a rendered, signed message goes. Every route implements :class:`Route`."""

@@ -1,0 +1,202 @@
+"""The delivery queue: claiming due messages under a lease, settling their outcomes."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from agent.model import CampaignState, EventType, MessageState
+
+_CLAIM_COLUMNS = (
+    "id, tenant_id, campaign_id, content_id, email, payload, field_set_id, attempts, created_at"
+)
+_SET_LEASE = (
+    "UPDATE messages SET state = 2, lease_until = ?, attempts = attempts + 1, updated_at = ?"
+)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A message leased to the scheduler for one try."""
+
+    id: int
+    tenant_id: int
+    campaign_id: int | None
+    content_id: int | None
+    email: str
+    payload: str  # base64 of a serialised mailfleet.v1.Recipient
+    field_set_id: int | None
+    attempts: int  # including this try
+    created_at: float
+
+
+@dataclass(frozen=True)
+class Settled:
+    """What one try ended in, as the store records it."""
+
+    message: Claimed
+    state: MessageState
+    event: EventType
+    reply: str = ""
+    host: str = ""
+    next_at: float | None = None
+    attrs: dict[str, str] = field(default_factory=dict)
+    captured: bytes | None = None  # the message as sent, for the capture mailbox
+    mail_from: str = ""  # its envelope sender
+
+
+def _claimed(
+    rows: list[tuple[int, int, int | None, int | None, str, str, int | None, int, float]],
+) -> list[Claimed]:
+    return sorted((Claimed(*r) for r in rows), key=lambda c: c.id)
+
+
+def reset_leases(conn: sqlite3.Connection, now: float, *, every: bool = False) -> int:
+    """Return expired leases (or, at start-up, every lease) to the queue."""
+    cur = conn.execute(
+        "UPDATE messages SET state = 1, lease_until = NULL, updated_at = ?"
+        " WHERE state = 2 AND (? OR lease_until < ?)",
+        (now, every, now),
+    )
+    return cur.rowcount
+
+
+def requeue(conn: sqlite3.Connection, message_ids: Sequence[int], now: float) -> None:
+    """Return leased messages to the queue (their worker died before answering)."""
+    conn.executemany(
+        "UPDATE messages SET state = 1, lease_until = NULL, updated_at = ?"
+        " WHERE id = ? AND state = 2",
+        [(now, mid) for mid in message_ids],
+    )
+
+
+def claim_transactional(
+    conn: sqlite3.Connection, limit: int, now: float, lease_until: float
+) -> list[Claimed]:
+    """Lease the oldest queued transactional messages."""
+    rows = conn.execute(
+        f"{_SET_LEASE} WHERE id IN (SELECT id FROM messages WHERE campaign_id IS NULL"
+        f" AND state = 1 ORDER BY id LIMIT ?) RETURNING {_CLAIM_COLUMNS}",
+        (lease_until, now, limit),
+    ).fetchall()
+    return _claimed(rows)
+
+
+def claim_deferred(
+    conn: sqlite3.Connection, limit: int, now: float, lease_until: float
+) -> list[Claimed]:
+    """Lease deferred messages whose next try is due (not of paused or cancelled campaigns)."""
+    rows = conn.execute(
+        f"{_SET_LEASE} WHERE id IN (SELECT m.id FROM messages AS m"
+        " LEFT JOIN campaigns AS c ON c.id = m.campaign_id"
+        " WHERE m.state = 4 AND m.next_at <= ? AND (m.campaign_id IS NULL OR c.state = ?)"
+        " ORDER BY m.campaign_id IS NOT NULL, m.next_at LIMIT ?)"
+        f" RETURNING {_CLAIM_COLUMNS}",
+        (lease_until, now, now, int(CampaignState.RUNNING), limit),
+    ).fetchall()
+    return _claimed(rows)
+
+
+def claim_campaign(
+    conn: sqlite3.Connection, campaign_id: int, limit: int, now: float, lease_until: float
+) -> list[Claimed]:
+    """Lease a running campaign's next queued messages, in upload order."""
+    rows = conn.execute(
+        f"{_SET_LEASE} WHERE id IN (SELECT id FROM messages WHERE campaign_id = ?"
+        " AND state = 1 ORDER BY id LIMIT ?)"
+        " AND (SELECT state FROM campaigns WHERE id = ?) = ?"
+        f" RETURNING {_CLAIM_COLUMNS}",
+        (lease_until, now, campaign_id, limit, campaign_id, int(CampaignState.RUNNING)),
+    ).fetchall()
+    return _claimed(rows)
+
+
+def runnable_campaigns(conn: sqlite3.Connection, now: float) -> list[tuple[int, int]]:
+    """(id, messages per minute or 0) of running campaigns whose start time has come."""
+    return conn.execute(
+        "SELECT id, throttle_per_minute FROM campaigns WHERE state = ?"
+        " AND (start_at IS NULL OR start_at <= ?) ORDER BY id",
+        (int(CampaignState.RUNNING), now),
+    ).fetchall()
+
+
+def field_names(conn: sqlite3.Connection, field_set_id: int) -> tuple[str, ...]:
+    """The merge field names of an upload's positional values."""
+    row = conn.execute("SELECT names FROM field_sets WHERE id = ?", (field_set_id,)).fetchone()
+    return tuple(json.loads(row[0])) if row else ()
+
+
+def content_spec(conn: sqlite3.Connection, content_id: int) -> tuple[str, bytes | None]:
+    """A transactional message's stored spec (JSON) and raw MIME."""
+    spec, raw = conn.execute(
+        "SELECT spec, raw_mime FROM contents WHERE id = ?", (content_id,)
+    ).fetchone()
+    return str(spec), raw
+
+
+def campaign_spec(conn: sqlite3.Connection, campaign_id: int) -> str:
+    """A campaign's stored spec (JSON)."""
+    return str(
+        conn.execute("SELECT spec FROM campaigns WHERE id = ?", (campaign_id,)).fetchone()[0]
+    )
+
+
+def settle(conn: sqlite3.Connection, results: Sequence[Settled], now: float) -> None:
+    """Record outcomes, their events and captured messages in the caller's transaction."""
+    conn.executemany(
+        "UPDATE messages SET state = ?, last_reply = ?, last_host = ?, next_at = ?,"
+        " lease_until = NULL, updated_at = ? WHERE id = ? AND state = 2",
+        [(int(r.state), r.reply, r.host, r.next_at, now, r.message.id) for r in results],
+    )
+    conn.executemany(
+        "INSERT INTO events (tenant_id, time, type, campaign_id, message_id, email, attrs)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                r.message.tenant_id,
+                now,
+                int(r.event),
+                r.message.campaign_id,
+                r.message.id,
+                r.message.email,
+                json.dumps(r.attrs) if r.attrs else None,
+            )
+            for r in results
+        ],
+    )
+    conn.executemany(
+        "INSERT INTO captured (tenant_id, message_id, time, mail_from, rcpt_to, data)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            (r.message.tenant_id, r.message.id, now, r.captured[0], r.message.email, r.captured[1])
+            for r in results
+            if r.captured is not None
+        ],
+    )
+
+
+def complete_finished(
+    conn: sqlite3.Connection, campaign_ids: Sequence[int], now: float
+) -> list[int]:
+    """Mark running campaigns with nothing left to send completed; return their ids."""
+    done = []
+    for cid in campaign_ids:
+        row = conn.execute(
+            "SELECT tenant_id FROM campaigns WHERE id = ? AND state = ? AND NOT EXISTS"
+            " (SELECT 1 FROM messages WHERE campaign_id = ? AND state IN (1, 2, 4))",
+            (cid, int(CampaignState.RUNNING), cid),
+        ).fetchone()
+        if row is None:
+            continue
+        conn.execute(
+            "UPDATE campaigns SET state = ?, updated_at = ? WHERE id = ?",
+            (int(CampaignState.COMPLETED), now, cid),
+        )
+        conn.execute(
+            "INSERT INTO events (tenant_id, time, type, campaign_id) VALUES (?, ?, ?, ?)",
+            (row[0], now, int(EventType.CAMPAIGN_COMPLETED), cid),
+        )
+        done.append(cid)
+    return done
