@@ -57,14 +57,15 @@ def check_address(raw: str) -> Checked:
     The normalised form keeps the local part as given and lower-cases the domain, so it is the
     key that makes addresses unique per workspace.
     """
-    if header_unsafe(raw):
-        return Checked(None, "address contains a control character (CR, LF, NUL or similar)")
     address = raw.strip(" ")
-    if not address:
-        return Checked(None, "no email address")
+    # The fast pattern admits no control character, so its matches skip the header check.
     fast = _fast(address)
     if fast is not None:
         return Checked(fast, None)
+    if header_unsafe(raw):
+        return Checked(None, "address contains a control character (CR, LF, NUL or similar)")
+    if not address:
+        return Checked(None, "no email address")
     try:
         result = validate_email(address, check_deliverability=False)
     except EmailNotValidError as exc:

@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import multiprocessing
 import queue as queue_module
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from desktop.db.models import FieldType
 from desktop.services import fields as fields_service
 from desktop.services.csvformat import CsvFormat, RecordReader
 from desktop.services.emails import check_address, header_unsafe
-from desktop.services.import_report import Rejection
+from desktop.services.import_report import FIRST_NAME, LAST_NAME, Rejection
 
 BATCH = 5000
 # Below this size a separate process costs more (start-up, imports) than it saves.
@@ -35,8 +36,9 @@ class RowSpec:
     custom: tuple[tuple[int, str, FieldType], ...]
 
 
-# A valid row: (line, normalised email, {built-in column: value}, custom values as JSON text).
-ParsedRow = tuple[int, str, dict[str, str], str]
+# A valid row: (line, normalised email, first name, last name, custom values as JSON text); a
+# name is None when no column is mapped to it. Plain tuples: they cross the process boundary.
+ParsedRow = tuple[int, str, str | None, str | None, str]
 
 
 @dataclass(slots=True)
@@ -51,33 +53,84 @@ class ParsedBatch:
     size: int = 0
 
 
-def _parse_cells(spec: RowSpec, line: int, cells: list[str], out: ParsedBatch) -> None:
-    width = len(cells)
-    raw = cells[spec.email_index] if spec.email_index < width else ""
-    checked = check_address(raw)
-    if checked.email is None:
-        if not any(cell.strip() for cell in cells):
-            out.empty += 1
-        else:
-            out.rejections.append(Rejection(line, checked.error or "invalid address", raw))
-        return
-    values: dict[str, str] = {}
-    for index, key in spec.names:
-        cell = cells[index] if index < width else ""
-        if header_unsafe(cell):
-            out.rejections.append(Rejection(line, f"{key} contains a control character", raw))
-            return
-        values[key] = cell.strip()
-    custom: dict[str, Any] = {}
-    for index, key, ftype in spec.custom:
+# The C string encoder behind json.dumps: custom values are written straight to JSON text,
+# which is about three times faster than building a dict and dumping it.
+_encode = json.encoder.encode_basestring_ascii
+Fragment = Callable[[str], "str | None"]
+
+
+def _text_json(raw: str) -> str | None:
+    return _encode(raw) if raw.strip() else None
+
+
+def _number_json(raw: str) -> str | None:
+    value = fields_service.parse_value(FieldType.NUMBER, raw)
+    return None if value is None else repr(value)
+
+
+def _date_json(raw: str) -> str | None:
+    text = raw.strip()
+    if len(text) == 10 and text[4] == "-" and text[7] == "-":
         try:
-            value = fields_service.parse_value(ftype, cells[index] if index < width else "")
-        except fields_service.FieldValueError as exc:
-            out.rejections.append(Rejection(line, f"field {key}: {exc}", raw))
+            date.fromisoformat(text)  # already YYYY-MM-DD: check it, keep the text
+        except ValueError:
+            pass
+        else:
+            return f'"{text}"'
+    value = fields_service.parse_value(FieldType.DATE, raw)
+    return None if value is None else f'"{value}"'
+
+
+def _boolean_json(raw: str) -> str | None:
+    value = fields_service.parse_value(FieldType.BOOLEAN, raw)
+    return None if value is None else ("true" if value else "false")
+
+
+_FRAGMENTS: dict[FieldType, Fragment] = {
+    FieldType.TEXT: _text_json,
+    FieldType.NUMBER: _number_json,
+    FieldType.DATE: _date_json,
+    FieldType.BOOLEAN: _boolean_json,
+}
+
+
+class _RowParser:
+    """Checks the cells of one record and files it as a valid row, a rejection or empty."""
+
+    def __init__(self, spec: RowSpec) -> None:
+        self.email_index = spec.email_index
+        self.names = spec.names
+        self.custom = [(index, key, _encode(key) + ":", _FRAGMENTS[ftype])
+                       for index, key, ftype in spec.custom]  # fmt: skip
+
+    def parse(self, line: int, cells: list[str], out: ParsedBatch) -> None:
+        width = len(cells)
+        raw = cells[self.email_index] if self.email_index < width else ""
+        checked = check_address(raw)
+        if checked.email is None:
+            if not any(cell.strip() for cell in cells):
+                out.empty += 1
+            else:
+                out.rejections.append(Rejection(line, checked.error or "invalid address", raw))
             return
-        if value is not None:
-            custom[key] = value
-    out.rows.append((line, checked.email, values, json.dumps(custom)))
+        names: dict[str, str] = {}
+        for index, key in self.names:
+            cell = cells[index] if index < width else ""
+            if header_unsafe(cell):
+                out.rejections.append(Rejection(line, f"{key} contains a control character", raw))
+                return
+            names[key] = cell.strip()
+        parts: list[str] = []
+        for index, key, prefix, fragment in self.custom:
+            try:
+                value = fragment(cells[index] if index < width else "")
+            except fields_service.FieldValueError as exc:
+                out.rejections.append(Rejection(line, f"field {key}: {exc}", raw))
+                return
+            if value is not None:
+                parts.append(prefix + value)
+        out.rows.append((line, checked.email, names.get(FIRST_NAME), names.get(LAST_NAME),
+                         "{" + ",".join(parts) + "}"))  # fmt: skip
 
 
 def parse_batches(path: Path, fmt: CsvFormat, spec: RowSpec) -> Iterator[ParsedBatch]:
@@ -86,13 +139,14 @@ def parse_batches(path: Path, fmt: CsvFormat, spec: RowSpec) -> Iterator[ParsedB
         records = iter(reader)
         if fmt.has_header:
             next(records, None)
+        parser = _RowParser(spec)
         batch = ParsedBatch(size=reader.size)
         for record in records:
             batch.rows_read += 1
             if record.error is not None:
                 batch.rejections.append(Rejection(record.line, record.error, ""))
             else:
-                _parse_cells(spec, record.line, record.cells, batch)
+                parser.parse(record.line, record.cells, batch)
             if batch.rows_read == BATCH:
                 batch.position = reader.position
                 yield batch

@@ -14,10 +14,10 @@ from sqlalchemy import Connection, bindparam, func, update
 from desktop.db import bulk
 from desktop.db.models import Base, Contact, ContactStatus, ListMembership
 from desktop.services import suppression
-from desktop.services.import_report import FIRST_NAME, LAST_NAME
 
 _CONTACTS = Base.metadata.tables[Contact.__tablename__]
 _MEMBERS = Base.metadata.tables[ListMembership.__tablename__]
+_MEMBER_COLUMNS = ("contact_id", "list_id", "added_at")
 _NEW_CONTACT_COLUMNS = (
     "workspace_id",
     "email",
@@ -34,16 +34,18 @@ _NEW_CONTACT_COLUMNS = (
 
 @dataclass(slots=True)
 class Row:
-    """A valid row: normalised address, built-in column values, custom values as JSON text."""
+    """A valid row: normalised address, names (None: not mapped), custom values as JSON."""
 
     line: int
     email: str
-    values: dict[str, str]
+    first_name: str | None
+    last_name: str | None
     custom_json: str
 
     def merge(self, later: Row) -> None:
         """Take the values of a later row for the same address (they win)."""
-        self.values.update(later.values)
+        self.first_name = later.first_name if later.first_name is not None else self.first_name
+        self.last_name = later.last_name if later.last_name is not None else self.last_name
         if later.custom_json != "{}":
             merged = {**json.loads(self.custom_json), **json.loads(later.custom_json)}
             self.custom_json = json.dumps(merged)
@@ -100,6 +102,8 @@ class BatchWriter:
         # Custom values arrive as JSON text, which both SQLite and PostgreSQL take as is.
         fields_type = _CONTACTS.c.fields.type.dialect_impl(conn.dialect)
         self.json_result = fields_type.result_processor(conn.dialect, None)
+        # SQLite takes each batch as one JSON parameter (see bulk.insert_json).
+        self.sqlite = conn.dialect.name == "sqlite"
 
     def write(self, batch: Batch) -> Outcome:
         """Write ``batch`` and say what became of each of its rows."""
@@ -127,8 +131,8 @@ class BatchWriter:
                 updates.append(
                     {
                         "cid": cid,
-                        "new_first": row.values.get(FIRST_NAME),
-                        "new_last": row.values.get(LAST_NAME),
+                        "new_first": row.first_name,
+                        "new_last": row.last_name,
                         "new_fields": {**(stored or {}), **json.loads(row.custom_json)},
                         "new_updated": self.now,
                     }
@@ -142,15 +146,25 @@ class BatchWriter:
             self._update(updates)
             outcome.updated += len(updates)
         if self.list_id is not None:
-            touched.extend(cid for cid, _ in self._existing(new_emails, with_fields=False).values())
-            bulk.insert_rows(
-                self.conn,
-                _MEMBERS,
-                ("contact_id", "list_id", "added_at"),
-                [(cid, self.list_id, self.now_driver) for cid in touched],
-                ignore_conflicts=True,
-            )
+            self._add_to_list(touched, new_emails)
         return outcome
+
+    def _add_to_list(self, ids: list[int], emails: list[str]) -> None:
+        """Put the contacts with ``ids`` and the new ones with ``emails`` on the target list."""
+        conn = self.conn
+        if self.sqlite:
+            # One statement looks the new contacts up and adds them, without a round trip.
+            conn.exec_driver_sql(
+                "INSERT INTO list_members (contact_id, list_id, added_at) SELECT id, ?, ? "
+                "FROM contacts WHERE workspace_id = ? AND email IN "
+                "(SELECT value FROM json_each(?)) ON CONFLICT DO NOTHING",
+                (self.list_id, self.now_driver, self.workspace_id, json.dumps(emails)),
+            )
+        else:
+            ids = ids + [cid for cid, _ in self._existing(emails, with_fields=False).values()]
+        members = [(cid, self.list_id, self.now_driver) for cid in ids]
+        insert = bulk.insert_json if self.sqlite else bulk.insert_rows
+        insert(conn, _MEMBERS, _MEMBER_COLUMNS, members, ignore_conflicts=True)
 
     def _existing(
         self, emails: list[str], *, with_fields: bool
@@ -161,12 +175,19 @@ class BatchWriter:
         conn = self.conn
         sql = (
             f"SELECT id, email, {'fields' if with_fields else 'NULL'} FROM contacts "
-            f"WHERE workspace_id = {bulk.markers(conn, 1)} "
-            f"AND email IN ({bulk.markers(conn, len(emails))})"
+            f"WHERE workspace_id = {bulk.markers(conn, 1)} AND email IN "
         )
+        params: tuple[Any, ...]
+        if self.sqlite:
+            # One JSON parameter instead of thousands of bound ones.
+            sql += "(SELECT value FROM json_each(?))"
+            params = (self.workspace_id, json.dumps(emails))
+        else:
+            sql += f"({bulk.markers(conn, len(emails))})"
+            params = (self.workspace_id, *emails)
         found: dict[str, tuple[int, dict[str, Any] | None]] = {}
         decode = self.json_result
-        for cid, email, stored in conn.exec_driver_sql(sql, (self.workspace_id, *emails)):
+        for cid, email, stored in conn.exec_driver_sql(sql, params):
             found[email] = (cid, decode(stored) if decode and stored is not None else stored)
         return found
 
@@ -180,8 +201,8 @@ class BatchWriter:
         return (
             self.workspace_id,
             row.email,
-            row.values.get(FIRST_NAME, ""),
-            row.values.get(LAST_NAME, ""),
+            row.first_name or "",
+            row.last_name or "",
             status.value,
             self.consent_source,
             now,

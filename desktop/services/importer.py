@@ -124,8 +124,8 @@ def run_import(
                     if cancel is not None and cancel.is_set():
                         raise ImportCancelled
                     batch = Batch()
-                    for line, email, values, custom_json in parsed.rows:
-                        batch.add(Row(line, email, values, custom_json))
+                    for parsed_row in parsed.rows:
+                        batch.add(Row(*parsed_row))
                     _merge(report, parsed, writer.write(batch))
                     if progress is not None:
                         progress(parsed.position, parsed.size, report)

@@ -25,8 +25,10 @@ def many(engine: Engine, workspace: int) -> tuple[Engine, int]:
     return engine, workspace
 
 
-@pytest.mark.parametrize(("sort", "descending"), [("email", False), ("first_name", True),
-                                                   ("created", True), ("last_name", False)])
+@pytest.mark.parametrize(
+    ("sort", "descending"),
+    [("email", False), ("first_name", True), ("created", True), ("last_name", False)],
+)
 def test_random_access_matches_a_full_query(
     many: tuple[Engine, int], sort: str, descending: bool
 ) -> None:

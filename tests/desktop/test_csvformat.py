@@ -50,7 +50,9 @@ def test_header_absent_when_first_row_holds_an_address(tmp_path: Path) -> None:
 
 def test_records_start_on_their_physical_line(tmp_path: Path) -> None:
     path = tmp_path / "in.csv"
-    path.write_bytes(b'email,note\r\na@x.org,"two\r\nlines"\r\nb@x.org,"three\nshort\rlines"\nc@x.org,x\n')
+    path.write_bytes(
+        b'email,note\r\na@x.org,"two\r\nlines"\r\nb@x.org,"three\nshort\rlines"\nc@x.org,x\n'
+    )
     with RecordReader(path, CsvFormat("utf-8", ",", True)) as reader:
         found = [(r.line, r.cells[0]) for r in reader]
     assert found == [(1, "email"), (2, "a@x.org"), (4, "b@x.org"), (7, "c@x.org")]

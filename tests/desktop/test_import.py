@@ -26,7 +26,7 @@ def test_hostile_file_is_accounted_for_row_by_row(
         tmp_path / "hostile.csv",
         [
             ["Email", "First name", "Score"],
-            ["ann@example.com", "=HYPERLINK(\"http://evil\")", "1"],  # line 2: kept as data
+            ["ann@example.com", '=HYPERLINK("http://evil")', "1"],  # line 2: kept as data
             ["bob@example.com\r\nBcc: x@evil.com", "Bob", "2"],  # line 3, spans 2 lines
             ["not-an-address", "Nobody", "3"],  # line 5
             ["ANN@EXAMPLE.COM", "Ann again", "4"],  # line 6: same domain, other local case
@@ -163,3 +163,31 @@ def test_utf16_tsv_through_the_parsing_process(sqlite_engine: Engine, tmp_path: 
     assert report.balanced() and (report.imported, report.rejected) == (1, 1)
     assert report.rejections[0].line == 3
     assert emails(sqlite_engine, ws) == {"zoë@example.com": "subscribed"}
+
+
+def test_typed_values_are_stored_as_json(engine: Engine, workspace: int, tmp_path: Path) -> None:
+    path = write_csv(
+        tmp_path / "t.csv",
+        [["email", "note", "vip", "joined", "score"],
+         ["a@x.org", 'say "hi" \\ ünï 😀', "Yes", "2024-02-29T10:00:00", "-1e3"],
+         ["b@x.org", "  ", "no", "2024-02-29", "7"],
+         ["c@x.org", "x", "maybe", "", ""],
+         ["d@x.org", "x", "", "2023-02-29", ""]],
+    )  # fmt: skip
+    plan = plan_for(
+        path, workspace, ("email", "field:note", "field:vip", "field:joined", "field:score"),
+        new_fields=(NewField("note", FieldType.TEXT), NewField("vip", FieldType.BOOLEAN),
+                    NewField("joined", FieldType.DATE), NewField("score", FieldType.NUMBER)),
+    )  # fmt: skip
+    report = import_file(engine, plan)
+    assert [(r.line, r.reason) for r in report.rejections] == [
+        (4, "field vip: 'maybe' is not yes/no"),
+        (5, "field joined: '2023-02-29' is not a date (use YYYY-MM-DD)"),
+    ]
+    with engine.connect() as conn:
+        stored = dict(conn.execute(select(Contact.email, Contact.fields)).all())
+    assert stored == {
+        "a@x.org": {"note": 'say "hi" \\ ünï 😀', "vip": True, "joined": "2024-02-29",
+                    "score": -1000.0},
+        "b@x.org": {"vip": False, "joined": "2024-02-29", "score": 7.0},
+    }  # fmt: skip
