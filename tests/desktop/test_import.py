@@ -185,7 +185,8 @@ def test_typed_values_are_stored_as_json(engine: Engine, workspace: int, tmp_pat
         (5, "field joined: '2023-02-29' is not a date (use YYYY-MM-DD)"),
     ]
     with engine.connect() as conn:
-        stored = dict(conn.execute(select(Contact.email, Contact.fields)).all())
+        rows = conn.execute(select(Contact.email, Contact.fields))
+        stored = {email: values for email, values in rows}
     assert stored == {
         "a@x.org": {"note": 'say "hi" \\ ünï 😀', "vip": True, "joined": "2024-02-29",
                     "score": -1000.0},
