@@ -1,0 +1,30 @@
+"""The capture route: nothing leaves the machine; the coordinator keeps the messages."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from agent.routes.base import Envelope, Outcome, OutcomeKind
+
+
+class Capture:
+    """Accepts every message as delivered and hands its bytes back in the outcome."""
+
+    def __init__(self, name: str = "capture") -> None:
+        self.name = name
+
+    async def deliver(self, batch: Sequence[Envelope]) -> list[Outcome]:
+        """One DELIVERED outcome per envelope, carrying the message as it would have gone."""
+        return [
+            Outcome(
+                message_id=e.message_id,
+                kind=OutcomeKind.DELIVERED,
+                reply="250 captured",
+                host="capture",
+                captured=e.data,
+            )
+            for e in batch
+        ]
+
+    async def close(self) -> None:
+        """Nothing to close."""

@@ -1,0 +1,127 @@
+"""The direct MX route: each recipient domain's own MX hosts, one pool per domain."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import replace
+
+from agent.config import DirectMxRoute, LimitsSettings
+from agent.routes.base import Envelope, Outcome
+from agent.routes.mx import DestinationError, MxResolver
+from agent.routes.pool import CONNECT_ERRORS, DestinationPool
+from agent.routes.replies import describe_error, failed
+from agent.routes.session import Session, SessionOptions, StartTlsFailed, open_session
+
+log = logging.getLogger("mailfleet.agent.routes")
+
+
+class NoMxAnswered(ConnectionError):
+    """No MX host of the domain could be reached; the last host's error is the cause."""
+
+
+class DirectMx:
+    """Resolves each recipient domain and delivers to its MX hosts in preference order.
+
+    Domains in one batch are delivered concurrently, each through its own pool and limits,
+    so a slow or dead destination delays only its own messages.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        settings: DirectMxRoute,
+        limits: LimitsSettings,
+        *,
+        helo: str,
+        resolver: MxResolver | None = None,
+        rate_period: float = 60.0,
+        idle_seconds: float = 30.0,
+    ) -> None:
+        self.name = name
+        self._settings = settings
+        self._limits = limits
+        self._helo = settings.helo or helo
+        self._resolver = resolver or MxResolver(settings.resolvers, settings.timeout_seconds)
+        self._rate_period = rate_period
+        self._idle_seconds = idle_seconds
+        self._pools: dict[str, DestinationPool] = {}
+
+    async def deliver(self, batch: Sequence[Envelope]) -> list[Outcome]:
+        """Deliver every envelope; one outcome per envelope."""
+        by_domain: defaultdict[str, list[Envelope]] = defaultdict(list)
+        outcomes: list[Outcome] = []
+        for envelope in batch:
+            if "@" not in envelope.rcpt_to or not envelope.domain:
+                outcomes.append(failed(envelope.message_id, f"no domain in {envelope.rcpt_to!r}"))
+            else:
+                by_domain[envelope.domain].append(envelope)
+        results = await asyncio.gather(
+            *(self._deliver_domain(domain, group) for domain, group in by_domain.items())
+        )
+        for result in results:
+            outcomes.extend(result)
+        return outcomes
+
+    async def _deliver_domain(self, domain: str, batch: list[Envelope]) -> list[Outcome]:
+        try:
+            # Looked up here as well as on connect so a null MX bounces without a connection.
+            await self._resolver.hosts(domain)
+        except DestinationError as exc:
+            return [
+                Outcome(e.message_id, exc.kind, reply=exc.reply, enhanced=exc.enhanced)
+                for e in batch
+            ]
+        pool = self._pools.get(domain)
+        if pool is None:
+            pool = self._pools[domain] = DestinationPool(
+                domain,
+                self._limits.for_domain(domain),
+                lambda: self._connect(domain),
+                rate_period=self._rate_period,
+                idle_seconds=self._idle_seconds,
+            )
+        return await pool.deliver(batch)
+
+    async def _connect(self, domain: str) -> Session:
+        """A session with the first MX host (in preference order) that answers."""
+        try:
+            hosts = await self._resolver.hosts(domain)
+        except DestinationError as exc:
+            raise NoMxAnswered(exc.reply) from None
+        last: BaseException | None = None
+        for host in hosts:
+            for address in await self._resolver.addresses(host.name):
+                try:
+                    return await self._open(host.name, address)
+                except CONNECT_ERRORS as exc:
+                    log.info("MX %s [%s]: %s", host.name, address, describe_error(exc))
+                    last = exc
+        reason = describe_error(last) if last else "no MX host has an address"
+        raise NoMxAnswered(f"no MX host of {domain} answered: {reason}") from last
+
+    async def _open(self, host: str, address: str) -> Session:
+        options = SessionOptions(
+            address=address,
+            port=self._settings.port,
+            host=host,
+            helo=self._helo,
+            timeout=self._settings.timeout_seconds,
+            tls=self._settings.tls,
+            verify_tls=False,  # MTAs do not authenticate MX hosts without DANE/MTA-STS
+            source_address=self._settings.source_address,
+        )
+        try:
+            return await open_session(options)
+        except StartTlsFailed:
+            if self._settings.tls != "opportunistic":
+                raise
+            # Opportunistic TLS falls back to plain text, as other MTAs do.
+            log.info("STARTTLS with %s [%s] failed; retrying without TLS", host, address)
+            return await open_session(replace(options, tls="none"))
+
+    async def close(self) -> None:
+        """Close every destination's pooled connections."""
+        await asyncio.gather(*(pool.close() for pool in self._pools.values()))

@@ -1,0 +1,34 @@
+"""Build the configured routes from the agent's settings."""
+
+from __future__ import annotations
+
+import socket
+
+from agent.config import AgentSettings, CaptureRoute, DirectMxRoute, SmtpRelayRoute
+from agent.routes.base import Route
+from agent.routes.capture import Capture
+from agent.routes.direct_mx import DirectMx
+from agent.routes.smtp_relay import RouteConfigError, SmtpRelay, read_password
+
+
+def build_routes(settings: AgentSettings) -> dict[str, Route]:
+    """One route per configured name; raises :class:`RouteConfigError` for unusable settings.
+
+    Call it in each worker process: routes hold connection pools bound to that process's loop
+    (they open nothing until the first ``deliver``).
+    """
+    helo = settings.delivery.hostname or socket.getfqdn()
+    routes: dict[str, Route] = {}
+    for name, config in settings.routes.items():
+        if isinstance(config, CaptureRoute):
+            routes[name] = Capture(name)
+        elif isinstance(config, SmtpRelayRoute):
+            password = ""
+            if config.password_file:
+                password = read_password(settings.data_dir / config.password_file)
+            elif config.username:
+                raise RouteConfigError(f"route {name}: username given without password_file")
+            routes[name] = SmtpRelay(name, config, helo=helo, password=password)
+        elif isinstance(config, DirectMxRoute):
+            routes[name] = DirectMx(name, config, settings.limits, helo=helo)
+    return routes

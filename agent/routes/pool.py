@@ -1,0 +1,176 @@
+"""A connection pool towards one destination, with its limits.
+
+One pool per destination (the relay, or one recipient domain for direct MX) caps concurrent
+connections, retires a connection after ``messages_per_connection`` messages, spaces messages
+to honour ``per_minute``, reconnects after errors and closes connections left idle. Pools share
+nothing, and no pool holds a lock across network I/O, so a slow destination only slows itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+
+import aiosmtplib
+
+from agent.config import DestinationLimits
+from agent.routes.base import Envelope, Outcome
+from agent.routes.replies import deferred, session_failure
+from agent.routes.session import Session, SessionLost
+
+log = logging.getLogger("mailfleet.agent.routes")
+
+Connect = Callable[[], Awaitable[Session]]
+
+# What opening a session may raise, beyond aiosmtplib's own errors.
+CONNECT_ERRORS = (aiosmtplib.SMTPException, OSError)
+
+
+class RateLimiter:
+    """At most ``rate`` messages per ``period`` seconds, evenly spaced (0 means unlimited).
+
+    Spacing rather than bursting is kinder to receivers, and a reservation is taken without a
+    lock, so waiting callers never block each other's network I/O.
+    """
+
+    def __init__(self, rate: int, period: float = 60.0) -> None:
+        self._interval = period / rate if rate else 0.0
+        self._next = 0.0
+
+    async def wait(self) -> None:
+        """Return when the caller may send its next message."""
+        if not self._interval:
+            return
+        now = time.monotonic()
+        slot = max(now, self._next)
+        self._next = slot + self._interval
+        if slot > now:
+            await asyncio.sleep(slot - now)
+
+
+class DestinationPool:
+    """Connections to one destination; ``deliver`` spreads a batch over them."""
+
+    def __init__(
+        self,
+        name: str,
+        limits: DestinationLimits,
+        connect: Connect,
+        *,
+        rate_period: float = 60.0,
+        idle_seconds: float = 30.0,
+    ) -> None:
+        self.name = name
+        self._limits = limits
+        self._connect = connect
+        self._rate = RateLimiter(limits.per_minute, rate_period)
+        self._idle_seconds = idle_seconds
+        self._idle: list[Session] = []
+        self._open = 0  # connections open or being opened, idle ones included
+        self._changed = asyncio.Condition()
+        self._reaper: asyncio.Task[None] | None = None
+
+    async def deliver(self, batch: Sequence[Envelope]) -> list[Outcome]:
+        """Send every envelope once over up to ``limits.connections`` connections."""
+        queue = deque(batch)
+        outcomes: list[Outcome] = []
+        errors: list[BaseException] = []
+        lanes = min(len(batch), self._limits.connections)
+        async with asyncio.TaskGroup() as group:
+            for _ in range(lanes):
+                group.create_task(self._lane(queue, outcomes, errors))
+        # Every lane gave up connecting: the destination is unreachable for now.
+        reason = errors[-1] if errors else ConnectionError("no connection")
+        outcomes.extend(session_failure(e.message_id, reason, self.name) for e in queue)
+        return outcomes
+
+    async def _lane(
+        self, queue: deque[Envelope], outcomes: list[Outcome], errors: list[BaseException]
+    ) -> None:
+        """One connection's worth of work: take messages until the queue is empty."""
+        retried: set[int] = set()
+        while queue:
+            session = await self._checkout()
+            if session is None:
+                if not queue:  # others emptied the queue while this lane waited for a slot
+                    await self._retire(None)
+                    return
+                try:
+                    session = await self._connect()
+                except CONNECT_ERRORS as exc:
+                    log.info("cannot connect to %s: %s", self.name, exc)
+                    errors.append(exc)
+                    await self._retire(None)
+                    return
+            try:
+                while (
+                    queue and session.usable and session.sent < self._limits.messages_per_connection
+                ):
+                    envelope = queue.popleft()
+                    await self._rate.wait()
+                    try:
+                        outcomes.append(await session.send(envelope))
+                    except SessionLost as exc:
+                        if envelope.message_id in retried:
+                            outcomes.append(deferred(envelope.message_id, str(exc), session.host))
+                        else:
+                            # Nothing was sent: try it once more on a fresh connection.
+                            retried.add(envelope.message_id)
+                            queue.appendleft(envelope)
+            finally:
+                await self._checkin(session)
+
+    async def _checkout(self) -> Session | None:
+        """An idle open session, or ``None`` with a connection slot reserved for a new one."""
+        async with self._changed:
+            while True:
+                while self._idle:
+                    session = self._idle.pop()  # the most recent: least likely to have timed out
+                    if session.usable:
+                        return session
+                    self._open -= 1  # the server closed it while idle
+                if self._open < self._limits.connections:
+                    self._open += 1
+                    return None
+                await self._changed.wait()
+
+    async def _checkin(self, session: Session) -> None:
+        """Keep a session for reuse, or close it once spent or broken."""
+        if session.usable and session.sent < self._limits.messages_per_connection:
+            session.idle_since = time.monotonic()
+            async with self._changed:
+                self._idle.append(session)
+                self._changed.notify()
+            if self._reaper is None or self._reaper.done():
+                self._reaper = asyncio.create_task(self._reap())
+        else:
+            await self._retire(session)
+
+    async def _retire(self, session: Session | None) -> None:
+        """Close a session (outside the lock) and free its slot."""
+        if session is not None:
+            await session.close()
+        async with self._changed:
+            self._open -= 1
+            self._changed.notify()
+
+    async def _reap(self) -> None:
+        """Close sessions left idle longer than ``idle_seconds``; ends when none are idle."""
+        while self._idle:
+            await asyncio.sleep(self._idle_seconds / 4)
+            cutoff = time.monotonic() - self._idle_seconds
+            async with self._changed:
+                expired = [s for s in self._idle if s.idle_since <= cutoff]
+                self._idle = [s for s in self._idle if s.idle_since > cutoff]
+            await asyncio.gather(*(self._retire(s) for s in expired))
+
+    async def close(self) -> None:
+        """Close every idle session; called when the route shuts down."""
+        if self._reaper is not None:
+            self._reaper.cancel()
+        async with self._changed:
+            idle, self._idle = self._idle, []
+        await asyncio.gather(*(self._retire(s) for s in idle))

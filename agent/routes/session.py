@@ -1,0 +1,177 @@
+"""One SMTP session over aiosmtplib: open (greeting, EHLO, TLS, AUTH), send messages, close.
+
+A session sends one message per transaction (MAIL FROM, RCPT TO, DATA) and turns the reply
+at whichever step ended the transaction into the message's outcome.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import time
+from dataclasses import dataclass
+from typing import Literal
+
+import aiosmtplib
+
+from agent.routes.base import Envelope, Outcome
+from agent.routes.replies import deferred, describe_error, failed, from_reply
+
+log = logging.getLogger("mailfleet.agent.routes")
+
+TlsMode = Literal["none", "starttls", "implicit", "opportunistic", "required"]
+
+# QUIT is a courtesy; a destination that does not answer it quickly is simply dropped.
+_QUIT_TIMEOUT = 5.0
+
+
+class SessionLost(Exception):
+    """The connection was gone before the message's first command was answered.
+
+    Nothing of the message reached the server, so the caller may send it again on a fresh
+    connection without risking a duplicate (typically an idle connection the server closed).
+    """
+
+
+class TlsUnavailable(aiosmtplib.SMTPException):
+    """TLS is required but the server does not offer STARTTLS."""
+
+
+class StartTlsFailed(aiosmtplib.SMTPException):
+    """The server offered STARTTLS but the upgrade failed (refused, or a bad handshake)."""
+
+
+@dataclass(frozen=True)
+class SessionOptions:
+    """How to reach and greet one server."""
+
+    address: str  # what to connect to: a host name or an IP address
+    port: int
+    host: str  # the name reported in outcomes (relay host or MX name)
+    helo: str
+    timeout: float
+    tls: TlsMode = "none"
+    verify_tls: bool = True
+    username: str = ""
+    password: str = ""
+    source_address: str = ""
+
+    def __repr__(self) -> str:
+        # Never let the password reach a log line or a traceback through repr().
+        return f"SessionOptions(host={self.host!r}, address={self.address!r}, port={self.port})"
+
+
+def _tls_context(verify: bool) -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    if not verify:
+        # MTAs encrypt opportunistically without authenticating the peer (RFC 7435).
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+async def open_session(options: SessionOptions) -> Session:
+    """Connect, read the greeting, EHLO, upgrade to TLS as configured, authenticate.
+
+    Raises aiosmtplib's errors, ``OSError`` or :class:`TlsUnavailable`; the caller decides
+    whether to try another host.
+    """
+    verify = options.verify_tls and options.tls in ("starttls", "implicit")
+    smtp = aiosmtplib.SMTP(
+        hostname=options.address,
+        port=options.port,
+        local_hostname=options.helo,
+        source_address=(options.source_address, 0) if options.source_address else None,
+        timeout=options.timeout,
+        use_tls=options.tls == "implicit",
+        start_tls=False,  # upgraded below, so a missing STARTTLS is ours to judge
+        validate_certs=verify,
+        tls_context=_tls_context(verify),
+    )
+    await smtp.connect()
+    try:
+        await smtp.ehlo()
+        if options.tls in ("starttls", "opportunistic", "required"):
+            if smtp.supports_extension("starttls"):
+                try:
+                    await smtp.starttls(server_hostname=options.host if verify else None)
+                except (ssl.SSLError, aiosmtplib.SMTPResponseException) as exc:
+                    raise StartTlsFailed(f"STARTTLS with {options.host} failed: {exc}") from exc
+                await smtp.ehlo()
+            elif options.tls != "opportunistic":
+                raise TlsUnavailable(f"{options.host} does not offer STARTTLS")
+        if options.username:
+            await smtp.login(options.username, options.password)
+    except BaseException:
+        smtp.close()
+        raise
+    return Session(smtp, options.host)
+
+
+class Session:
+    """An open, greeted SMTP connection that sends one message per transaction."""
+
+    def __init__(self, smtp: aiosmtplib.SMTP, host: str) -> None:
+        self._smtp = smtp
+        self.host = host
+        self.sent = 0  # transactions tried, counted against messages_per_connection
+        self.idle_since = time.monotonic()
+
+    @property
+    def usable(self) -> bool:
+        """Whether the connection is still open (the server may have closed it)."""
+        return self._smtp.is_connected
+
+    async def send(self, envelope: Envelope) -> Outcome:
+        """Run one transaction; the reply that ended it becomes the outcome.
+
+        Raises :class:`SessionLost` only when the connection was already gone at MAIL FROM.
+        """
+        self.sent += 1
+        utf8 = not (envelope.mail_from.isascii() and envelope.rcpt_to.isascii())
+        if utf8 and not self._smtp.supports_extension("smtputf8"):
+            return failed(envelope.message_id, f"{self.host} does not accept non-ASCII addresses")
+        options = ["SMTPUTF8"] if utf8 else []
+        encoding = "utf-8" if utf8 else "ascii"
+        step = "MAIL FROM"
+        try:
+            await self._smtp.mail(envelope.mail_from, options=options, encoding=encoding)
+            step = "RCPT TO"
+            await self._smtp.rcpt(envelope.rcpt_to, encoding=encoding)
+            step = "DATA"
+            reply = await self._smtp.data(envelope.data)
+        except aiosmtplib.SMTPResponseException as exc:
+            # Refused at MAIL, RCPT or DATA (or DATA's final reply): the reply decides.
+            await self._reset()
+            return from_reply(envelope.message_id, exc.code, exc.message, self.host)
+        except ValueError as exc:
+            # aiosmtplib refuses addresses carrying control characters: no server could take it.
+            await self._reset()
+            return failed(envelope.message_id, f"unusable envelope: {exc}")
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            self._smtp.close()
+            if step == "MAIL FROM" and isinstance(exc, ConnectionError):
+                raise SessionLost(describe_error(exc)) from exc
+            return deferred(envelope.message_id, f"{describe_error(exc)} (at {step})", self.host)
+        return from_reply(envelope.message_id, reply.code, reply.message, self.host)
+
+    async def _reset(self) -> None:
+        """RSET after a refused transaction so the next one starts clean."""
+        if not self._smtp.is_connected:
+            return  # e.g. after a 421, which closes the connection
+        try:
+            await self._smtp.rset()
+        except (aiosmtplib.SMTPException, OSError):
+            self._smtp.close()
+
+    async def close(self) -> None:
+        """QUIT politely, then drop the connection whatever the answer."""
+        try:
+            if self._smtp.is_connected:
+                await self._smtp.quit(
+                    timeout=min(_QUIT_TIMEOUT, self._smtp.timeout or _QUIT_TIMEOUT)
+                )
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            log.debug("QUIT to %s failed: %s", self.host, describe_error(exc))
+        finally:
+            self._smtp.close()

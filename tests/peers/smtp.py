@@ -1,0 +1,382 @@
+"""A scriptable SMTP server for tests: sink, relay stand-in and MX stand-in (aiosmtpd).
+
+Start one on loopback, point a route (or any SMTP client) at it, then look at what arrived::
+
+    with SmtpSink() as sink:                      # 127.0.0.1, a free port, plain SMTP
+        sink.rule("nobody@example.test", refuse())        # 550 5.1.1 at RCPT TO
+        sink.rule("later@example.test", defer())          # 451 4.3.0 at RCPT TO
+        sink.rule("big@example.test", refuse("552 5.3.4 Too big", at="data"))
+        sink.rule("slow@example.test", stall(30))         # no reply to RCPT TO for 30 s
+        ...deliver to sink.host:sink.port...
+        sink.wait_for(3)                                  # block until 3 messages arrived
+        assert sink.duplicates() == []
+
+``SmtpSink(host="127.0.0.1", port=0, tls="none"|"starttls"|"implicit", users=None,
+reply_delay=0.0, ehlo_delay=0.0)``: ``port=0`` picks a free one (read ``sink.port``);
+``tls`` other than "none" uses a self-signed certificate made on start (``sink.cert_file``,
+for clients that want to trust it); ``users`` ({name: password}) enables AUTH PLAIN/LOGIN and
+makes it required (over TLS only when ``tls`` is not "none"); ``reply_delay`` delays every
+reply to MAIL, RCPT and DATA, ``ehlo_delay`` the reply to EHLO/HELO (a slow destination).
+
+Rules (``sink.rule(address, rule)``, checked per address): ``refuse(reply, at=...)``,
+``defer(reply, at=...)``, ``stall(seconds, at=...)`` and ``accept()``; ``at`` is "mail"
+(the rule is keyed by the *sender*), "rcpt" (the default) or "data" (keyed by recipient). An
+address without a rule is accepted.
+
+What it saw (safe to read from any thread): ``received`` (list of :class:`Received`: sender,
+recipients, bytes, session number, peer address, TLS, authenticated user, arrival time),
+``sessions`` (connections that said EHLO/HELO), ``active`` and ``max_concurrent`` (sessions
+open at once), ``auth_failures``, ``duplicates()`` (recipient + message bytes seen twice),
+``wait_for(n, timeout)``. ``start()``/``stop()`` or use it as a context manager.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import ipaddress
+import shutil
+import socket
+import ssl
+import tempfile
+import threading
+import time
+import warnings
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+Stage = Literal["mail", "rcpt", "data"]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What the sink does for one address: reply ``reply`` (None: accept) after ``stall`` s."""
+
+    at: Stage = "rcpt"
+    reply: str | None = None
+    stall: float = 0.0
+
+
+def accept() -> Rule:
+    """Accept normally (the default for an address without a rule)."""
+    return Rule()
+
+
+def refuse(reply: str = "550 5.1.1 No such user", at: Stage = "rcpt") -> Rule:
+    """A permanent refusal at ``at``."""
+    return Rule(at=at, reply=reply)
+
+
+def defer(reply: str = "451 4.3.0 Try again later", at: Stage = "rcpt") -> Rule:
+    """A temporary refusal at ``at``."""
+    return Rule(at=at, reply=reply)
+
+
+def stall(seconds: float = 60.0, at: Stage = "rcpt") -> Rule:
+    """No reply at ``at`` for ``seconds`` (then accept), to make a client time out."""
+    return Rule(at=at, stall=seconds)
+
+
+@dataclass(frozen=True)
+class Received:
+    """One message the sink accepted."""
+
+    mail_from: str
+    rcpt_to: tuple[str, ...]
+    data: bytes
+    session: int
+    peer: str
+    tls: bool
+    user: str | None
+    at: float  # time.monotonic() on arrival
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nothing listens on at ``host`` right now."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def make_certificate(directory: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for localhost and 127.0.0.1: (cert file, key file)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = directory / "sink.crt", directory / "sink.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_file, key_file
+
+
+class _Server(SMTP):
+    """aiosmtpd's server, numbering sessions so the sink can count them."""
+
+    def __init__(self, sink: SmtpSink, *args: Any, **kwargs: Any) -> None:
+        with warnings.catch_warnings():
+            # aiosmtpd warns about AUTH without STARTTLS, which is also what implicit TLS
+            # (and a deliberately plain test relay) looks like to it.
+            warnings.simplefilter("ignore", UserWarning)
+            super().__init__(*args, **kwargs)
+        self.sink = sink
+        self.number = 0
+
+    def _greeted(self) -> None:
+        # Counted at the first EHLO/HELO, not on connect: the controller's own start-up probe
+        # connects without greeting and must not count as a session.
+        if not self.number:
+            self.number = self.sink._session_started()
+
+    async def smtp_EHLO(self, hostname: str) -> None:
+        self._greeted()
+        await asyncio.sleep(self.sink.ehlo_delay)
+        await super().smtp_EHLO(hostname)
+
+    async def smtp_HELO(self, hostname: str) -> None:
+        self._greeted()
+        await asyncio.sleep(self.sink.ehlo_delay)
+        await super().smtp_HELO(hostname)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        if self.number:
+            self.sink._session_ended()
+        super().connection_lost(error)
+
+
+class _Controller(Controller):
+    def __init__(self, sink: SmtpSink, **kwargs: Any) -> None:
+        self.sink = sink
+        super().__init__(sink, **kwargs)
+
+    def factory(self) -> _Server:
+        return _Server(self.sink, self.handler, **self.SMTP_kwargs)
+
+
+class SmtpSink:
+    """A scriptable SMTP server in a background thread; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        tls: Literal["none", "starttls", "implicit"] = "none",
+        users: dict[str, str] | None = None,
+        reply_delay: float = 0.0,
+        ehlo_delay: float = 0.0,
+    ) -> None:
+        self.host = host
+        self.port = port or free_port(host)
+        self.tls = tls
+        self.users = dict(users or {})
+        self.reply_delay = reply_delay
+        self.ehlo_delay = ehlo_delay
+        self.rules: dict[str, Rule] = {}
+        self.cert_file: Path | None = None
+        self._lock = threading.Lock()
+        self._received: list[Received] = []
+        self._sessions = 0
+        self._active = 0
+        self._max_concurrent = 0
+        self._auth_failures = 0
+        self._tmp: Path | None = None
+        self._controller: _Controller | None = None
+
+    # ---- scripting and lifecycle -------------------------------------------------------
+
+    def rule(self, address: str, rule: Rule) -> None:
+        """Script the sink's answer for ``address`` (sender for "mail" rules)."""
+        self.rules[address.lower()] = rule
+
+    def start(self) -> SmtpSink:
+        """Listen on ``host:port``; returns when the server answers."""
+        kwargs: dict[str, Any] = {"hostname": self.host, "port": self.port, "ready_timeout": 10}
+        if self.tls != "none":
+            self._tmp = Path(tempfile.mkdtemp(prefix="mailfleet-sink-"))
+            self.cert_file, key_file = make_certificate(self._tmp)
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(self.cert_file, key_file)
+            kwargs["ssl_context" if self.tls == "implicit" else "tls_context"] = context
+        if self.users:
+            kwargs.update(
+                authenticator=self._authenticate,
+                auth_required=True,
+                auth_require_tls=self.tls == "starttls",
+            )
+        self._controller = _Controller(self, **kwargs)
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop listening, drop open sessions and remove the certificate."""
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
+
+    def __enter__(self) -> SmtpSink:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # ---- what it saw ----------------------------------------------------------------
+
+    @property
+    def received(self) -> list[Received]:
+        """Every accepted message so far, in arrival order (a copy)."""
+        with self._lock:
+            return list(self._received)
+
+    @property
+    def sessions(self) -> int:
+        """Connections that greeted (EHLO/HELO) so far."""
+        with self._lock:
+            return self._sessions
+
+    @property
+    def active(self) -> int:
+        """Sessions open right now."""
+        with self._lock:
+            return self._active
+
+    @property
+    def max_concurrent(self) -> int:
+        """The most sessions ever open at once."""
+        with self._lock:
+            return self._max_concurrent
+
+    @property
+    def auth_failures(self) -> int:
+        """AUTH attempts refused."""
+        with self._lock:
+            return self._auth_failures
+
+    def duplicates(self) -> list[tuple[str, bytes]]:
+        """(recipient, message) pairs that arrived more than once."""
+        seen = Counter((rcpt, r.data) for r in self.received for rcpt in r.rcpt_to)
+        return [key for key, count in seen.items() if count > 1]
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[Received]:
+        """Block until at least ``count`` messages arrived; raises TimeoutError otherwise."""
+        deadline = time.monotonic() + timeout
+        while len(self.received) < count:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{len(self.received)} of {count} messages arrived")
+            time.sleep(0.01)
+        return self.received
+
+    # ---- aiosmtpd hooks (run on the sink's own loop thread) -----------------------------
+
+    def _session_started(self) -> int:
+        with self._lock:
+            self._sessions += 1
+            self._active += 1
+            self._max_concurrent = max(self._max_concurrent, self._active)
+            return self._sessions
+
+    def _session_ended(self) -> None:
+        with self._lock:
+            self._active -= 1
+
+    def _authenticate(
+        self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
+    ) -> AuthResult:
+        if isinstance(auth_data, LoginPassword):
+            user, password = auth_data.login.decode(), auth_data.password.decode()
+            if user in self.users and self.users[user] == password:
+                return AuthResult(success=True, auth_data=user)
+        with self._lock:
+            self._auth_failures += 1
+        return AuthResult(success=False, handled=False)
+
+    async def _answer(self, address: str, stage: Stage) -> str | None:
+        """Apply the address's rule at ``stage``: its reply, or None to proceed normally."""
+        rule = self.rules.get(address.lower())
+        if rule is None or rule.at != stage:
+            return None
+        await asyncio.sleep(rule.stall)
+        return rule.reply
+
+    async def handle_MAIL(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        await asyncio.sleep(self.reply_delay)
+        reply = await self._answer(address, "mail")
+        if reply is not None:
+            return reply
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 2.1.0 OK"
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        await asyncio.sleep(self.reply_delay)
+        reply = await self._answer(address, "rcpt")
+        if reply is not None:
+            return reply
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(options)
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        await asyncio.sleep(self.reply_delay)
+        for address in envelope.rcpt_tos:
+            reply = await self._answer(address, "data")
+            if reply is not None:
+                return reply
+        peer = session.peer[0] if session.peer else ""
+        received = Received(
+            mail_from=envelope.mail_from,
+            rcpt_to=tuple(envelope.rcpt_tos),
+            data=bytes(envelope.original_content or envelope.content),
+            session=server.number,
+            peer=peer,
+            tls=server.transport.get_extra_info("sslcontext") is not None,
+            user=session.auth_data if session.authenticated else None,
+            at=time.monotonic(),
+        )
+        with self._lock:
+            self._received.append(received)
+        return f"250 2.0.0 Ok: queued as {id(received):x}"
