@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import replace
@@ -16,6 +17,12 @@ from agent.routes.replies import describe_error, failed
 from agent.routes.session import Session, SessionOptions, StartTlsFailed, open_session
 
 log = logging.getLogger("mailfleet.agent.routes")
+
+
+# How long an MX address that failed is tried only after the others.
+_DOWN_SECONDS = 60.0
+# How often pools of domains no longer sent to are dropped, so memory follows current traffic.
+_SWEEP_SECONDS = 60.0
 
 
 class NoMxAnswered(ConnectionError):
@@ -48,9 +55,12 @@ class DirectMx:
         self._rate_period = rate_period
         self._idle_seconds = idle_seconds
         self._pools: dict[str, DestinationPool] = {}
+        self._down: dict[str, float] = {}  # address -> until when it is tried last
+        self._last_sweep = time.monotonic()
 
     async def deliver(self, batch: Sequence[Envelope]) -> list[Outcome]:
         """Deliver every envelope; one outcome per envelope."""
+        self._sweep()
         by_domain: defaultdict[str, list[Envelope]] = defaultdict(list)
         outcomes: list[Outcome] = []
         for envelope in batch:
@@ -91,14 +101,22 @@ class DirectMx:
             hosts = await self._resolver.hosts(domain)
         except DestinationError as exc:
             raise NoMxAnswered(exc.reply) from None
+        candidates = [(h.name, a) for h in hosts for a in await self._resolver.addresses(h.name)]
+        # Addresses that failed lately go last (stable sort keeps MX order otherwise), so a
+        # dead primary costs one timeout per minute rather than one per connection.
+        now = time.monotonic()
+        candidates.sort(key=lambda c: self._down.get(c[1], 0.0) > now)
         last: BaseException | None = None
-        for host in hosts:
-            for address in await self._resolver.addresses(host.name):
-                try:
-                    return await self._open(host.name, address)
-                except CONNECT_ERRORS as exc:
-                    log.info("MX %s [%s]: %s", host.name, address, describe_error(exc))
-                    last = exc
+        for name, address in candidates:
+            try:
+                session = await self._open(name, address)
+            except CONNECT_ERRORS as exc:
+                log.info("MX %s [%s]: %s", name, address, describe_error(exc))
+                self._down[address] = time.monotonic() + _DOWN_SECONDS
+                last = exc
+            else:
+                self._down.pop(address, None)
+                return session
         reason = describe_error(last) if last else "no MX host has an address"
         raise NoMxAnswered(f"no MX host of {domain} answered: {reason}") from last
 
@@ -121,6 +139,15 @@ class DirectMx:
             # Opportunistic TLS falls back to plain text, as other MTAs do.
             log.info("STARTTLS with %s [%s] failed; retrying without TLS", host, address)
             return await open_session(replace(options, tls="none"))
+
+    def _sweep(self) -> None:
+        """Forget quiet pools and expired down marks (at most once per ``_SWEEP_SECONDS``)."""
+        now = time.monotonic()
+        if now - self._last_sweep < _SWEEP_SECONDS:
+            return
+        self._last_sweep = now
+        self._pools = {d: p for d, p in self._pools.items() if not p.quiet}
+        self._down = {a: until for a, until in self._down.items() if until > now}
 
     async def close(self) -> None:
         """Close every destination's pooled connections."""

@@ -40,6 +40,11 @@ class RateLimiter:
         self._interval = period / rate if rate else 0.0
         self._next = 0.0
 
+    @property
+    def idle(self) -> bool:
+        """Whether forgetting this limiter now could not let a message out early."""
+        return self._next <= time.monotonic()
+
     async def wait(self) -> None:
         """Return when the caller may send its next message."""
         if not self._interval:
@@ -70,6 +75,7 @@ class DestinationPool:
         self._idle_seconds = idle_seconds
         self._idle: list[Session] = []
         self._open = 0  # connections open or being opened, idle ones included
+        self._users = 0  # deliver() calls in progress
         self._changed = asyncio.Condition()
         self._reaper: asyncio.Task[None] | None = None
 
@@ -79,13 +85,22 @@ class DestinationPool:
         outcomes: list[Outcome] = []
         errors: list[BaseException] = []
         lanes = min(len(batch), self._limits.connections)
-        async with asyncio.TaskGroup() as group:
-            for _ in range(lanes):
-                group.create_task(self._lane(queue, outcomes, errors))
+        self._users += 1
+        try:
+            async with asyncio.TaskGroup() as group:
+                for _ in range(lanes):
+                    group.create_task(self._lane(queue, outcomes, errors))
+        finally:
+            self._users -= 1
         # Every lane gave up connecting: the destination is unreachable for now.
         reason = errors[-1] if errors else ConnectionError("no connection")
         outcomes.extend(session_failure(e.message_id, reason, self.name) for e in queue)
         return outcomes
+
+    @property
+    def quiet(self) -> bool:
+        """Nothing in progress, nothing open, no rate slot pending: safe to drop the pool."""
+        return not self._users and not self._open and self._rate.idle
 
     async def _lane(
         self, queue: deque[Envelope], outcomes: list[Outcome], errors: list[BaseException]

@@ -15,7 +15,7 @@ Start one on loopback, point a route (or any SMTP client) at it, then look at wh
 reply_delay=0.0, ehlo_delay=0.0)``: ``port=0`` picks a free one (read ``sink.port``);
 ``tls`` other than "none" uses a self-signed certificate made on start (``sink.cert_file``,
 for clients that want to trust it); ``users`` ({name: password}) enables AUTH PLAIN/LOGIN and
-makes it required (over TLS only when ``tls`` is not "none"); ``reply_delay`` delays every
+makes it required (AUTH only after STARTTLS when ``tls="starttls"``); ``reply_delay`` delays every
 reply to MAIL, RCPT and DATA, ``ehlo_delay`` the reply to EHLO/HELO (a slow destination).
 
 Rules (``sink.rule(address, rule)``, checked per address): ``refuse(reply, at=...)``,
@@ -24,10 +24,10 @@ Rules (``sink.rule(address, rule)``, checked per address): ``refuse(reply, at=..
 address without a rule is accepted.
 
 What it saw (safe to read from any thread): ``received`` (list of :class:`Received`: sender,
-recipients, bytes, session number, peer address, TLS, authenticated user, arrival time),
-``sessions`` (connections that said EHLO/HELO), ``active`` and ``max_concurrent`` (sessions
-open at once), ``auth_failures``, ``duplicates()`` (recipient + message bytes seen twice),
-``wait_for(n, timeout)``. ``start()``/``stop()`` or use it as a context manager.
+recipients, bytes, session number, peer address, HELO name, TLS, authenticated user, arrival
+time), ``sessions`` (connections that said EHLO/HELO), ``active`` and ``max_concurrent``
+(sessions open at once), ``auth_failures``, ``duplicates()`` (recipient + message bytes seen
+twice), ``wait_for(n, timeout)``. ``start()``/``stop()`` or use it as a context manager.
 """
 
 from __future__ import annotations
@@ -96,6 +96,7 @@ class Received:
     data: bytes
     session: int
     peer: str
+    helo: str
     tls: bool
     user: str | None
     at: float  # time.monotonic() on arrival
@@ -373,6 +374,7 @@ class SmtpSink:
             data=bytes(envelope.original_content or envelope.content),
             session=server.number,
             peer=peer,
+            helo=session.host_name or "",
             tls=server.transport.get_extra_info("sslcontext") is not None,
             user=session.auth_data if session.authenticated else None,
             at=time.monotonic(),
