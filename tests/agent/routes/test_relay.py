@@ -109,3 +109,44 @@ async def test_nothing_listening_defers_every_message() -> None:
 
     assert [o.kind for o in outcomes] == [OutcomeKind.DEFERRED] * 3
     assert all("refused" in o.reply.lower() for o in outcomes)
+
+
+async def test_null_sender_and_unusable_addresses(make_sink: SinkFactory) -> None:
+    sink = make_sink()
+    batch = [
+        envelope(1, "dsn@example.test", mail_from=""),  # bounces go out with MAIL FROM:<>
+        envelope(2, "two words@example.test"),
+        envelope(3, "a@example.test\r\nRCPT TO:<evil@example.test>"),
+        envelope(4, "ok@example.test"),
+    ]
+    route = SmtpRelay("relay", relay_settings(sink), helo="agent.test")
+    outcomes = {o.message_id: o.kind for o in await route.deliver(batch)}
+    await route.close()
+
+    assert outcomes == {
+        1: OutcomeKind.DELIVERED,
+        2: OutcomeKind.FAILED,
+        3: OutcomeKind.FAILED,
+        4: OutcomeKind.DELIVERED,
+    }
+    assert sorted((r.mail_from, r.rcpt_to) for r in sink.received) == [
+        ("<>", ("dsn@example.test",)),
+        ("bounce@sender.test", ("ok@example.test",)),
+    ]
+
+
+async def test_a_421_closes_the_session_and_the_next_message_reconnects(
+    make_sink: SinkFactory,
+) -> None:
+    sink = make_sink()
+    sink.rule("shutdown@example.test", defer("421 4.3.2 Shutting down", at="rcpt"))
+    limits = DestinationLimits(connections=1, messages_per_connection=100)
+    route = SmtpRelay("relay", relay_settings(sink, limits=limits), helo="agent.test")
+    outcomes = await route.deliver([envelope(1, "shutdown@example.test"), envelope(2)])
+    await route.close()
+
+    assert [(o.kind, o.enhanced) for o in outcomes] == [
+        (OutcomeKind.DEFERRED, "4.3.2"),
+        (OutcomeKind.DELIVERED, "2.0.0"),
+    ]
+    assert sink.sessions == 2
