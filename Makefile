@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Real test peers: PostgreSQL for the desktop's data layer.
-APT_TEST_PEERS := postgresql libegl1 libgl1 libglib2.0-0 libxkbcommon0 libfontconfig1 libfreetype6 libdbus-1-3 libx11-6 libxcb1 fonts-dejavu-core
+APT_TEST_PEERS := postgresql libmail-dkim-perl libegl1 libgl1 libglib2.0-0 libxkbcommon0 libfontconfig1 libfreetype6 libdbus-1-3 libx11-6 libxcb1 fonts-dejavu-core
 
 .PHONY: venv run demo agent test lint typecheck pytest bench protos test-peers clean
 
