@@ -1,4 +1,4 @@
-"""``mailfleet-agent``: init, serve, pairing."""
+"""``mailfleet-agent``: init, serve, pairing, dkim generate."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 from agent import logs
 from agent.config import ConfigError, load
 from agent.coordinator import serve
+from agent.dkim import cli as dkim_cli
 from agent.setup import init, pairing_for
 
 
@@ -27,6 +28,13 @@ def _parser() -> argparse.ArgumentParser:
     p_serve.add_argument("--config", type=Path, required=True)
     p_pair = sub.add_parser("pairing", help="print the pairing string again")
     p_pair.add_argument("--config", type=Path, required=True)
+    p_dkim = sub.add_parser("dkim", help="DKIM signing keys")
+    dkim_sub = p_dkim.add_subparsers(dest="dkim_command", required=True)
+    p_gen = dkim_sub.add_parser("generate", help="create a key and print its DNS TXT record")
+    p_gen.add_argument("domain")
+    p_gen.add_argument("--selector", required=True)
+    p_gen.add_argument("--algorithm", choices=["rsa", "ed25519"], default="rsa")
+    p_gen.add_argument("--config", type=Path, required=True)
     return parser
 
 
@@ -52,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "pairing":
             print(pairing_for(settings))
             return 0
+        if args.command == "dkim":
+            return dkim_cli.generate(settings, args.domain, args.selector, args.algorithm)
         logs.configure(settings.log.level, settings.log.json_lines)
         asyncio.run(serve(settings))
         return 0
