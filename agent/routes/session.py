@@ -102,7 +102,8 @@ async def open_session(options: SessionOptions) -> Session:
             if smtp.supports_extension("starttls"):
                 try:
                     await smtp.starttls(server_hostname=options.host if verify else None)
-                except (ssl.SSLError, aiosmtplib.SMTPResponseException) as exc:
+                except (aiosmtplib.SMTPException, OSError) as exc:
+                    # A failed handshake often shows up as a dropped connection, not an SSLError.
                     raise StartTlsFailed(f"STARTTLS with {options.host} failed: {exc}") from exc
                 await smtp.ehlo()
             elif options.tls != "opportunistic":

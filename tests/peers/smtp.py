@@ -11,12 +11,13 @@ Start one on loopback, point a route (or any SMTP client) at it, then look at wh
         sink.wait_for(3)                                  # block until 3 messages arrived
         assert sink.duplicates() == []
 
-``SmtpSink(host="127.0.0.1", port=0, tls="none"|"starttls"|"implicit", users=None,
-reply_delay=0.0, ehlo_delay=0.0)``: ``port=0`` picks a free one (read ``sink.port``);
-``tls`` other than "none" uses a self-signed certificate made on start (``sink.cert_file``,
-for clients that want to trust it); ``users`` ({name: password}) enables AUTH PLAIN/LOGIN and
-makes it required (AUTH only after STARTTLS when ``tls="starttls"``); ``reply_delay`` delays every
-reply to MAIL, RCPT and DATA, ``ehlo_delay`` the reply to EHLO/HELO (a slow destination).
+``SmtpSink(host="127.0.0.1", port=0, tls="none"|"starttls"|"implicit"|"broken_starttls",
+users=None, reply_delay=0.0, ehlo_delay=0.0)``: ``port=0`` picks a free one (read
+``sink.port``); ``tls`` other than "none" uses a self-signed certificate made on start
+(``sink.cert_file``, for clients that want to trust it); "broken_starttls" offers STARTTLS
+whose handshake always fails; ``users`` ({name: password}) enables AUTH PLAIN/LOGIN and makes
+it required (only after STARTTLS when ``tls="starttls"``); ``reply_delay`` delays every reply
+to MAIL, RCPT and DATA, ``ehlo_delay`` the reply to EHLO/HELO (a slow destination).
 
 Rules (``sink.rule(address, rule)``, checked per address): ``refuse(reply, at=...)``,
 ``defer(reply, at=...)``, ``stall(seconds, at=...)`` and ``accept()``; ``at`` is "mail"
@@ -194,7 +195,7 @@ class SmtpSink:
         *,
         host: str = "127.0.0.1",
         port: int = 0,
-        tls: Literal["none", "starttls", "implicit"] = "none",
+        tls: Literal["none", "starttls", "implicit", "broken_starttls"] = "none",
         users: dict[str, str] | None = None,
         reply_delay: float = 0.0,
         ehlo_delay: float = 0.0,
@@ -230,6 +231,11 @@ class SmtpSink:
             self.cert_file, key_file = make_certificate(self._tmp)
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             context.load_cert_chain(self.cert_file, key_file)
+            if self.tls == "broken_starttls":
+                # Offers STARTTLS, but only TLS 1.0, which every current client refuses.
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", DeprecationWarning)
+                    context.minimum_version = context.maximum_version = ssl.TLSVersion.TLSv1
             kwargs["ssl_context" if self.tls == "implicit" else "tls_context"] = context
         if self.users:
             kwargs.update(

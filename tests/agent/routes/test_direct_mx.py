@@ -150,6 +150,9 @@ async def test_answers_are_cached(dns_server: LocalDns, port: int, make_sink: Si
         ("starttls", "required", OutcomeKind.DELIVERED, True),
         ("none", "required", OutcomeKind.DEFERRED, False),
         ("starttls", "none", OutcomeKind.DELIVERED, False),
+        # A failed handshake: opportunistic falls back to plain text, required gives up.
+        ("broken_starttls", "opportunistic", OutcomeKind.DELIVERED, False),
+        ("broken_starttls", "required", OutcomeKind.DEFERRED, False),
     ],
 )
 async def test_tls_policy(
