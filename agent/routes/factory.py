@@ -25,7 +25,10 @@ def build_routes(settings: AgentSettings) -> dict[str, Route]:
         elif isinstance(config, SmtpRelayRoute):
             password = ""
             if config.password_file:
-                password = read_password(settings.data_dir / config.password_file)
+                try:
+                    password = read_password(settings.data_dir / config.password_file)
+                except RouteConfigError as exc:
+                    raise RouteConfigError(f"route {name}: {exc}") from None
             elif config.username:
                 raise RouteConfigError(f"route {name}: username given without password_file")
             routes[name] = SmtpRelay(name, config, helo=helo, password=password)

@@ -6,13 +6,13 @@ import stat
 from collections.abc import Sequence
 from pathlib import Path
 
-from agent.config import SmtpRelayRoute
+from agent.config import ConfigError, SmtpRelayRoute
 from agent.routes.base import Envelope, Outcome
 from agent.routes.pool import DestinationPool
 from agent.routes.session import Session, SessionOptions, open_session
 
 
-class RouteConfigError(Exception):
+class RouteConfigError(ConfigError):
     """A route's settings cannot work (e.g. an unsafe or unreadable password file)."""
 
 

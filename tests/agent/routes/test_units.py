@@ -92,7 +92,9 @@ def test_a_password_file_others_can_read_is_refused(tmp_path: Path, mode: int) -
     secret.write_text("s3cret\n")
     secret.chmod(mode)
     relay = SmtpRelayRoute(host="relay.test", username="u", password_file="relay.pass")
-    with pytest.raises(RouteConfigError, match=r"readable by others.*chmod 600") as info:
+    with pytest.raises(
+        RouteConfigError, match=r"route relay: .*readable by others.*chmod 600"
+    ) as info:
         build_routes(_settings(tmp_path, relay=relay))
     assert "s3cret" not in str(info.value)
 
