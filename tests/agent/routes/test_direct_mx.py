@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from agent.config import DestinationLimits, DirectMxRoute, LimitsSettings
+from agent.routes import direct_mx
 from agent.routes.base import OutcomeKind
 from agent.routes.direct_mx import DirectMx
 from tests.agent.routes.conftest import SinkFactory, envelope
@@ -267,3 +268,23 @@ async def test_an_mx_that_just_failed_is_tried_last(
     assert (second.kind, second.host) == (OutcomeKind.DELIVERED, "mx2.example.test")
     assert first_took >= 1.0 > second_took
     assert len(backup.received) == 2
+
+
+async def test_pools_of_domains_no_longer_sent_to_are_dropped(
+    dns_server: LocalDns, port: int, make_sink: SinkFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(direct_mx, "_SWEEP_SECONDS", 0.0)
+    make_sink(host="127.0.0.2", port=port)
+    for domain in ("one.test", "two.test"):
+        dns_server.add(domain, "MX", "10 mx.shared.test.")
+    dns_server.add("mx.shared.test", "A", "127.0.0.2")
+    mx = route(dns_server, port)
+    await mx.deliver([envelope(1, "a@one.test")])
+    assert set(mx._pools) == {"one.test"}
+    await mx.close()  # one.test's connection closed: its pool is now quiet
+    await mx.deliver([envelope(2, "a@two.test")])
+    # Memory follows current traffic: the quiet pool went, the busy one (idle session) stays.
+    assert set(mx._pools) == {"two.test"}
+    await mx.deliver([envelope(3, "b@two.test")])
+    assert set(mx._pools) == {"two.test"}
+    await mx.close()
