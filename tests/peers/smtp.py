@@ -11,30 +11,36 @@ Start one on loopback, point a route (or any SMTP client) at it, then look at wh
         sink.wait_for(3)                                  # block until 3 messages arrived
         assert sink.duplicates() == []
 
-``SmtpSink(host="127.0.0.1", port=0, tls="none"|"starttls"|"implicit"|"broken_starttls",
-users=None, reply_delay=0.0, ehlo_delay=0.0)``: ``port=0`` picks a free one (read
-``sink.port``); ``tls`` other than "none" uses a self-signed certificate made on start
-(``sink.cert_file``, for clients that want to trust it); "broken_starttls" offers STARTTLS
-whose handshake always fails; ``users`` ({name: password}) enables AUTH PLAIN/LOGIN and makes
-it required (only after STARTTLS when ``tls="starttls"``); ``reply_delay`` delays every reply
-to MAIL, RCPT and DATA, ``ehlo_delay`` the reply to EHLO/HELO (a slow destination).
+``SmtpSink(host="127.0.0.1", port=0, tls="none", users=None, reply_delay=0.0,
+ehlo_delay=0.0, keep_data=True)``:
+
+- ``port=0`` picks a free port (read ``sink.port``);
+- ``tls``: "none", "starttls", "implicit", or "broken_starttls" (offers STARTTLS whose
+  handshake always fails); TLS uses a self-signed certificate made on start (``cert_file``);
+- ``users`` ({name: password}) enables AUTH PLAIN/LOGIN and requires it (only after
+  STARTTLS when ``tls="starttls"``);
+- ``reply_delay`` delays every reply to MAIL, RCPT and DATA, ``ehlo_delay`` the reply to
+  EHLO/HELO (a slow destination);
+- ``keep_data=False`` keeps only each message's digest (for big runs).
 
 Rules (``sink.rule(address, rule)``, checked per address): ``refuse(reply, at=...)``,
 ``defer(reply, at=...)``, ``stall(seconds, at=...)`` and ``accept()``; ``at`` is "mail"
 (the rule is keyed by the *sender*), "rcpt" (the default) or "data" (keyed by recipient). An
 address without a rule is accepted.
 
-What it saw (safe to read from any thread): ``received`` (list of :class:`Received`: sender,
-recipients, bytes, session number, peer address, HELO name, TLS, authenticated user, arrival
-time), ``sessions`` (connections that said EHLO/HELO), ``active`` and ``max_concurrent``
-(sessions open at once), ``auth_failures``, ``duplicates()`` (recipient + message bytes seen
-twice), ``wait_for(n, timeout)``. ``start()``/``stop()`` or use it as a context manager.
+What it saw (safe to read from any thread): ``received`` (a list of :class:`Received`:
+sender, recipients, bytes, SHA-256, session number, peer address, HELO name, TLS,
+authenticated user, arrival time), ``count``, ``clear()``, ``sessions`` (connections that
+said EHLO/HELO), ``active`` and ``max_concurrent`` (sessions open at once),
+``auth_failures``, ``duplicates()`` ((recipient, digest) pairs that arrived twice),
+``wait_for(n, timeout)``. ``start()``/``stop()``, or use it as a context manager.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime
+import hashlib
 import ipaddress
 import shutil
 import socket
@@ -94,7 +100,8 @@ class Received:
 
     mail_from: str
     rcpt_to: tuple[str, ...]
-    data: bytes
+    data: bytes  # b"" when the sink was started with keep_data=False
+    digest: str  # SHA-256 of the message bytes, kept either way
     session: int
     peer: str
     helo: str
@@ -199,8 +206,10 @@ class SmtpSink:
         users: dict[str, str] | None = None,
         reply_delay: float = 0.0,
         ehlo_delay: float = 0.0,
+        keep_data: bool = True,
     ) -> None:
         self.host = host
+        self.keep_data = keep_data
         self.port = port or free_port(host)
         self.tls = tls
         self.users = dict(users or {})
@@ -299,17 +308,28 @@ class SmtpSink:
         with self._lock:
             return self._auth_failures
 
-    def duplicates(self) -> list[tuple[str, bytes]]:
-        """(recipient, message) pairs that arrived more than once."""
-        seen = Counter((rcpt, r.data) for r in self.received for rcpt in r.rcpt_to)
+    @property
+    def count(self) -> int:
+        """How many messages arrived so far (cheaper than ``len(received)``)."""
+        with self._lock:
+            return len(self._received)
+
+    def clear(self) -> None:
+        """Forget what arrived (the counters of sessions stay)."""
+        with self._lock:
+            self._received.clear()
+
+    def duplicates(self) -> list[tuple[str, str]]:
+        """(recipient, message digest) pairs that arrived more than once."""
+        seen = Counter((rcpt, r.digest) for r in self.received for rcpt in r.rcpt_to)
         return [key for key, count in seen.items() if count > 1]
 
     def wait_for(self, count: int, timeout: float = 10.0) -> list[Received]:
         """Block until at least ``count`` messages arrived; raises TimeoutError otherwise."""
         deadline = time.monotonic() + timeout
-        while len(self.received) < count:
+        while self.count < count:
             if time.monotonic() > deadline:
-                raise TimeoutError(f"{len(self.received)} of {count} messages arrived")
+                raise TimeoutError(f"{self.count} of {count} messages arrived")
             time.sleep(0.01)
         return self.received
 
@@ -374,10 +394,12 @@ class SmtpSink:
             if reply is not None:
                 return reply
         peer = session.peer[0] if session.peer else ""
+        data = bytes(envelope.original_content or envelope.content)
         received = Received(
             mail_from=envelope.mail_from,
             rcpt_to=tuple(envelope.rcpt_tos),
-            data=bytes(envelope.original_content or envelope.content),
+            data=data if self.keep_data else b"",
+            digest=hashlib.sha256(data).hexdigest(),
             session=server.number,
             peer=peer,
             helo=session.host_name or "",

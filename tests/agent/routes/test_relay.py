@@ -150,3 +150,16 @@ async def test_a_421_closes_the_session_and_the_next_message_reconnects(
         (OutcomeKind.DELIVERED, "2.0.0"),
     ]
     assert sink.sessions == 2
+
+
+async def test_the_sink_spots_a_message_delivered_twice(make_sink: SinkFactory) -> None:
+    sink = make_sink(keep_data=False)
+    route = SmtpRelay("relay", relay_settings(sink), helo="agent.test")
+    await route.deliver([envelope(1), envelope(2)])
+    assert sink.duplicates() == [] and sink.count == 2
+    await route.deliver([envelope(1)])
+    await route.close()
+
+    [(rcpt, _digest)] = sink.duplicates()
+    assert rcpt == "user1@example.test"
+    assert {r.data for r in sink.received} == {b""}  # only digests were kept
