@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
@@ -18,7 +19,7 @@ import aiosmtplib
 
 from agent.config import DestinationLimits
 from agent.routes.base import Envelope, Outcome
-from agent.routes.replies import deferred, session_failure
+from agent.routes.replies import deferred, describe_error, session_failure
 from agent.routes.session import Session, SessionLost
 
 log = logging.getLogger("mailfleet.agent.routes")
@@ -72,6 +73,11 @@ class DestinationPool:
         self._limits = limits
         self._connect = connect
         self._rate = RateLimiter(limits.per_minute, rate_period)
+        # Under a rate limit, more lanes than messages per second would only hold connections
+        # open while they wait for their turn.
+        self._max_lanes = limits.connections
+        if limits.per_minute:
+            self._max_lanes = min(self._max_lanes, math.ceil(limits.per_minute / rate_period))
         self._idle_seconds = idle_seconds
         self._idle: list[Session] = []
         self._open = 0  # connections open or being opened, idle ones included
@@ -84,7 +90,7 @@ class DestinationPool:
         queue = deque(batch)
         outcomes: list[Outcome] = []
         errors: list[BaseException] = []
-        lanes = min(len(batch), self._limits.connections)
+        lanes = min(len(batch), self._max_lanes)
         self._users += 1
         try:
             async with asyncio.TaskGroup() as group:
@@ -116,7 +122,7 @@ class DestinationPool:
                 try:
                     session = await self._connect()
                 except CONNECT_ERRORS as exc:
-                    log.info("cannot connect to %s: %s", self.name, exc)
+                    log.info("cannot connect to %s: %s", self.name, describe_error(exc))
                     errors.append(exc)
                     await self._retire(None)
                     return

@@ -139,3 +139,17 @@ async def test_a_timeout_reconnects_for_the_next_message(make_sink: SinkFactory)
     kinds = {o.message_id: o.kind for o in outcomes}
     assert kinds == {1: OutcomeKind.DEFERRED, 2: OutcomeKind.DELIVERED, 3: OutcomeKind.DELIVERED}
     assert sink.sessions == 2
+
+
+async def test_a_rate_limit_opens_no_more_connections_than_it_can_use(
+    make_sink: SinkFactory,
+) -> None:
+    sink = make_sink()
+    # 3 messages per second: a fourth connection would only sit waiting for its turn.
+    settings = relay_settings(sink, limits=limits(10, 100, per_minute=3))
+    route = SmtpRelay("relay", settings, helo="agent.test", rate_period=1.0)
+    outcomes = await route.deliver([envelope(i) for i in range(5)])
+    await route.close()
+
+    assert {o.kind for o in outcomes} == {OutcomeKind.DELIVERED}
+    assert 1 <= sink.max_concurrent <= 3
