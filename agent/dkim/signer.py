@@ -50,8 +50,9 @@ _SIGNED = (
 _OVERSIGNED = (b"from", b"list-unsubscribe", b"list-unsubscribe-post")
 _ALGORITHM = {"rsa": b"rsa-sha256", "ed25519": b"ed25519-sha256"}
 _ANGLE_ADDRESS = re.compile(rb"<[^<>@]*@([^<>@]+)>\s*$")
-# Runs of whitespace that relaxed body canonicalisation changes: a tab, or two or more WSP.
-_WSP_RUN = re.compile(rb"\t[\t ]*| [\t ]+")
+# Relaxed body canonicalisation in C-speed steps: tabs become spaces, runs of spaces one.
+_TAB_TO_SPACE = bytes.maketrans(b"\t", b" ")
+_SPACE_RUN = re.compile(rb"  +")
 
 
 def _parse(message: bytes) -> tuple[list[list[bytes]], bytes]:
@@ -69,14 +70,20 @@ def _parse(message: bytes) -> tuple[list[list[bytes]], bytes]:
 
 
 def _canonical_body(body: bytes) -> bytes:
-    """dkimpy's relaxed body canonicalisation, several times faster on a CRLF body.
+    """dkimpy's relaxed body canonicalisation, several times faster on a typical body.
 
-    Same result (a test compares them): compressing each WSP run to one space first leaves
-    trailing WSP as exactly one space before CRLF, which a plain replace then removes.
+    Same result (a test compares them): once every WSP run is a single space, trailing WSP
+    is exactly one space before a CRLF, which a plain replace removes; and a body without
+    " CRLF" to begin with cannot gain one.
     """
-    if b"\t" in body or b"  " in body:
-        body = _WSP_RUN.sub(b" ", body)
-    canonical: bytes = correct_empty_body(strip_trailing_lines(body.replace(b" \r\n", b"\r\n")))
+    trailing = b" \r\n" in body or b"\t\r\n" in body
+    if b"\t" in body:
+        body = body.translate(_TAB_TO_SPACE)
+    if b"  " in body:
+        body = _SPACE_RUN.sub(b" ", body)
+    if trailing:
+        body = body.replace(b" \r\n", b"\r\n")
+    canonical: bytes = correct_empty_body(strip_trailing_lines(body))
     return canonical
 
 
