@@ -55,6 +55,10 @@ _TAB_TO_SPACE = bytes.maketrans(b"\t", b" ")
 _SPACE_RUN = re.compile(rb"  +")
 
 
+class SignError(ValueError):
+    """The message cannot be signed (its header section does not parse); fail only it."""
+
+
 def _parse(message: bytes) -> tuple[list[list[bytes]], bytes]:
     """``dkim.rfc822_parse(message)``, without splitting a CRLF-only body into lines.
 
@@ -129,9 +133,13 @@ class DkimSigner:
         """``message`` with one DKIM-Signature per key of its From domain prepended.
 
         A message whose From domain has no key is returned unchanged. Signatures are
-        relaxed/relaxed, rsa-sha256 or ed25519-sha256, with ``t=`` but no expiry.
+        relaxed/relaxed, rsa-sha256 or ed25519-sha256, with ``t=`` but no expiry. Raises
+        :class:`SignError` for a header section that does not parse (raw MIME from a client).
         """
-        headers, body = _parse(message)
+        try:
+            headers, body = _parse(message)
+        except dkim.MessageFormatError as exc:
+            raise SignError(f"cannot DKIM-sign: {exc}") from None
         domain = _from_domain(headers)
         keys = self._keys.get(domain or "")
         if not keys:

@@ -20,7 +20,7 @@ from dkim.canonicalization import Relaxed
 from dkim.util import parse_tag_value
 
 from agent.dkim.keys import Algorithm, generate_key, load_keys
-from agent.dkim.signer import DkimSigner, _canonical_body
+from agent.dkim.signer import DkimSigner, SignError, _canonical_body
 from agent.model import Content, Sender
 from agent.render.message import Renderer
 from tests.peers.dns import LocalDns
@@ -212,6 +212,11 @@ def test_a_domain_without_keys_is_left_alone(signer: DkimSigner) -> None:
         b"To: b@example.com\r\n\r\nno From\r\n"
     )
     assert signer.domains == frozenset({"shop.example"})
+
+
+def test_a_header_section_that_does_not_parse_is_a_sign_error(signer: DkimSigner) -> None:
+    with pytest.raises(SignError, match="cannot DKIM-sign"):
+        signer.sign(b"From: news@shop.example\r\nno colon here\r\n\r\nbody\r\n")
 
 
 def test_bare_lf_messages_are_signed_as_dkimpy_reads_them(
