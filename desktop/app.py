@@ -8,6 +8,9 @@ import sys
 
 from desktop.db.engine import default_database_url, open_database
 from desktop.services.workspaces import DEFAULT_WORKSPACE, ensure_workspace
+from desktop.ui.main_window import MainWindow
+from desktop.ui.qt import QApplication, QSettings
+from desktop.ui.simple_pages import DATABASE_URL_KEY
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -18,16 +21,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Start the desktop app; returns the exit code of the Qt event loop."""
-    # The importer may parse big files in a spawned process; frozen builds need this first.
-    multiprocessing.freeze_support()
-    args = parse_args(sys.argv[1:] if argv is None else argv)
-    from desktop.ui.main_window import MainWindow
-    from desktop.ui.qt import QApplication, QSettings
-    from desktop.ui.simple_pages import DATABASE_URL_KEY
+def open_window(args: argparse.Namespace) -> MainWindow:
+    """Open (and migrate) the database, pick the workspace and build the main window.
 
-    app = QApplication.instance() or QApplication([sys.argv[0]])
+    Needs a QApplication; ``main`` creates it.
+    """
+    app = QApplication.instance()
+    assert app is not None, "create the QApplication first"
     app.setOrganizationName("Mailfleet")
     app.setApplicationName("Mailfleet")
     settings = QSettings()
@@ -35,11 +35,20 @@ def main(argv: list[str] | None = None) -> int:
     engine = open_database(url or default_database_url())
     with engine.begin() as conn:
         workspace_id = ensure_workspace(conn, args.workspace)
-    window = MainWindow(engine, workspace_id, args.workspace, settings)
+    return MainWindow(engine, workspace_id, args.workspace, settings)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Start the desktop app; returns the exit code of the Qt event loop."""
+    # The importer may parse big files in a spawned process; frozen builds need this first.
+    multiprocessing.freeze_support()
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    window = open_window(args)
     window.show()
     code = app.exec()
     window.runner.wait()
-    engine.dispose()
+    window.engine.dispose()
     return code
 
 

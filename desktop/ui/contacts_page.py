@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine
 
 from desktop.db.models import ContactStatus
-from desktop.services import contacts, segments, workspaces
+from desktop.services import contacts, export, privacy, segments, workspaces
 from desktop.services.contacts import ContactFilter
 from desktop.services.fields import FieldValueError
 from desktop.ui.contact_dialog import ContactDialog
@@ -16,6 +17,7 @@ from desktop.ui.contacts_model import ContactsModel
 from desktop.ui.qt import (
     QAbstractItemView,
     QComboBox,
+    QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QInputDialog,
@@ -29,6 +31,7 @@ from desktop.ui.qt import (
     QTimer,
     QVBoxLayout,
     QWidget,
+    Signal,
 )
 from desktop.ui.tasks import Task, TaskRunner
 
@@ -36,7 +39,9 @@ SEARCH_DELAY_MS = 250
 
 
 class ContactsPage(QWidget):
-    """Browse and act on the workspace's contacts."""
+    """Browse and act on the workspace's contacts; ``exported`` fires after an export."""
+
+    exported = Signal(int)
 
     def __init__(self, engine: Engine, workspace_id: int, runner: TaskRunner) -> None:
         super().__init__()
@@ -76,12 +81,21 @@ class ContactsPage(QWidget):
         self.remove_from_list_button = QPushButton("Remove from list…")
         self.unsubscribe_button = QPushButton("Unsubscribe")
         self.delete_button = QPushButton("Delete")
+        self.export_button = QPushButton("Export…")
+        self.privacy_button = QPushButton("Privacy export…")
+        self.erase_button = QPushButton("Erase…")
+        self.export_button.clicked.connect(lambda: self._ask_path("contacts.csv", self.export_to))
+        self.privacy_button.clicked.connect(
+            lambda: self._ask_path("contact.json", self.privacy_export_to)
+        )
+        self.erase_button.clicked.connect(self.erase_selected)
         self.add_to_list_button.clicked.connect(lambda: self._list_action(add=True))
         self.remove_from_list_button.clicked.connect(lambda: self._list_action(add=False))
         self.unsubscribe_button.clicked.connect(self.unsubscribe_selected)
         self.delete_button.clicked.connect(self.delete_selected)
         for button in (self.add_to_list_button, self.remove_from_list_button,
-                       self.unsubscribe_button, self.delete_button):  # fmt: skip
+                       self.unsubscribe_button, self.delete_button, self.export_button,
+                       self.privacy_button, self.erase_button):  # fmt: skip
             buttons.addWidget(button)
         buttons.addStretch(1)
         buttons.addWidget(self.count_label)
@@ -188,6 +202,57 @@ class ContactsPage(QWidget):
             if answer != QMessageBox.StandardButton.Yes:
                 return
         self._write("Deleting", lambda c: contacts.delete_contacts(c, self.workspace_id, ids))
+
+    def _ask_path(self, suggested: str, then: Callable[[Path], None]) -> None:
+        name, _ = QFileDialog.getSaveFileName(self, "Save as", suggested)
+        if name:
+            then(Path(name))
+
+    def export_to(self, path: Path) -> None:
+        """Export the contacts the view shows (filter, list, segment) as CSV, in the background.
+        ``exported`` fires with the row count."""
+        engine, ws, flt = self.engine, self.workspace_id, self.current_filter()
+
+        def work(_task: Task[int]) -> int:
+            with engine.connect() as conn:
+                return export.export_contacts(conn, ws, path, contacts.condition(conn, ws, flt))
+
+        self.runner.run("Exporting contacts", work, self.exported.emit, on_error=self._error)
+
+    def privacy_export_to(self, path: Path) -> None:
+        """Write everything held about the (first) selected contact to ``path`` as JSON."""
+        ids = self.selected_ids()
+        if not ids:
+            return
+        engine, ws = self.engine, self.workspace_id
+
+        def work(_task: Task[int]) -> int:
+            with engine.connect() as conn:
+                privacy.export_contact(conn, ws, ids[0], path)
+            return 1
+
+        self.runner.run("Exporting contact data", work, self.exported.emit,
+                        on_error=self._error)  # fmt: skip
+
+    def erase_selected(self, *, confirm: bool = True) -> None:
+        """Erase the selected contacts: personal data removed, a hashed suppression kept."""
+        ids = self.selected_ids()
+        if not ids:
+            return
+        if confirm:
+            answer = QMessageBox.question(
+                self, "Erase", f"Erase {len(ids):,} contacts? Only a hash of each address "
+                "stays, on the suppression list, so they are never mailed again.",
+            )  # fmt: skip
+            if answer != QMessageBox.StandardButton.Yes:
+                return
+        ws = self.workspace_id
+
+        def erase(conn: Connection) -> None:
+            for contact_id in ids:
+                privacy.erase_contact(conn, ws, contact_id)
+
+        self._write("Erasing", erase)
 
     def edit(self, index: QModelIndex) -> None:
         """Open the edit dialog for the contact on ``index``'s row."""

@@ -158,3 +158,32 @@ def test_contacts_view_on_a_million_rows(
     assert page.model.pager.max_pages * page.model.pager.page_size < 20_000
     page.grab().save(str(artifacts / "contacts-1m-bottom.png"))
     assert first_page < 2.0 and last_page < 1.0, (first_page, last_page)
+
+
+def test_export_privacy_export_and_erase_from_the_contacts_page(
+    qtbot: QtBot, sqlite_engine: Engine, tmp_path: Path
+) -> None:
+    ws = seed(sqlite_engine, tmp_path)
+    page = ContactsPage(sqlite_engine, ws, TaskRunner())
+    qtbot.addWidget(page)
+    qtbot.waitUntil(lambda: page.count_label.text() == "6 contacts")
+    page.search.setText("@b.org")
+    page.apply_filter()
+    qtbot.waitUntil(lambda: page.count_label.text() == "2 contacts")
+    out = tmp_path / "b.csv"
+    with qtbot.waitSignal(page.exported) as blocker:
+        page.export_to(out)
+    assert blocker.args == [2]
+    assert [line.split(",")[0] for line in out.read_text(encoding="utf-8-sig").splitlines()] == [
+        "email", "cy@b.org", "di@b.org"]  # fmt: skip
+    page.table.selectRow(0)
+    record = tmp_path / "cy.json"
+    with qtbot.waitSignal(page.exported):
+        page.privacy_export_to(record)
+    assert '"email": "cy@b.org"' in record.read_text()
+    page.erase_selected(confirm=False)
+    qtbot.waitUntil(lambda: page.count_label.text() == "1 contacts")
+    assert "cy@b.org" not in emails(sqlite_engine, ws)
+    page.search.setText("")
+    page.apply_filter()
+    qtbot.waitUntil(lambda: page.count_label.text() == "5 contacts")
