@@ -4,8 +4,8 @@
 signatures a second here); through ``cryptography`` a loaded key signs about 1,400 a second.
 So the keys are loaded once, and the signature is built from dkimpy's own pieces, the same
 steps as ``dkim.DomainSigner.gen_header``: header parsing (``rfc822_parse``), relaxed header
-canonicalisation, ``fold``, the ``b=`` blanking (``RE_BTAG``) and ``hash_headers``; only the
-digest is signed with the pre-loaded key. The body's relaxed canonicalisation, which costs
+canonicalisation, ``fold`` and ``hash_headers`` (which blanks ``b=``); only the digest is
+signed with the pre-loaded key. The body's relaxed canonicalisation, which costs
 more than everything else but the RSA operation when done with dkimpy's regular expressions,
 is an equivalent shortcut.
 """
@@ -173,7 +173,7 @@ class DkimSigner:
             (b"b", b"0" * 60),
         ]
         value = dkim.fold(b"; ".join(b"=".join(f) for f in fields), namelen=len(_NAME))
-        value = dkim.RE_BTAG.sub(b"\\1", value)
+        # No b= blanking here (gen_header does it twice): hash_headers blanks it itself.
         hasher = hashlib.sha256()
         dkim.hash_headers(hasher, _RELAXED, canonical, include, (_NAME, b" " + value), None)
         digest = hasher.digest()
