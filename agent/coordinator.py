@@ -1,4 +1,5 @@
-"""The coordinator process: opens the store, serves the API, stops cleanly on SIGTERM."""
+"""The coordinator process: opens the store, serves the API, runs the scheduler and its
+workers, and stops cleanly on SIGTERM."""
 
 from __future__ import annotations
 
@@ -11,16 +12,19 @@ from grpc_health.v1 import health_pb2
 
 from agent.api.server import build_server
 from agent.config import AgentSettings
+from agent.delivery.scheduler import Scheduler
 from agent.store import meta
 from agent.store.handle import Store
 
 log = logging.getLogger("mailfleet.agent")
 
 _GRACE_SECONDS = 5.0
+# In-flight deliveries get this long to finish after SIGTERM; what is left returns to the queue.
+_DRAIN_SECONDS = 10.0
 
 
 async def serve(settings: AgentSettings) -> None:
-    """Run until SIGTERM or SIGINT, then stop accepting calls, finish writes and exit."""
+    """Run until SIGTERM or SIGINT, then stop accepting calls, drain deliveries and exit."""
     store = Store(settings.db_path)
     store.open()
     stop = asyncio.Event()
@@ -30,14 +34,21 @@ async def serve(settings: AgentSettings) -> None:
     server, health_servicer = build_server(
         settings, store, await store.write(meta.agent_id), time.time()
     )
+    scheduler = Scheduler(settings, store)
+    scheduling = asyncio.create_task(scheduler.run())
+    scheduling.add_done_callback(lambda _: stop.set())  # a scheduler that dies stops the agent
     await server.start()
     await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
-    log.info("agent serving gRPC on %s", settings.grpc.listen)
+    log.info("agent serving gRPC on %s with %d workers", settings.grpc.listen, scheduler.pool.size)
     try:
         await stop.wait()
         log.info("stopping: finishing calls for up to %.0f s", _GRACE_SECONDS)
         await health_servicer.enter_graceful_shutdown()
         await server.stop(_GRACE_SECONDS)
+        await scheduler.stop(_DRAIN_SECONDS)
+        if scheduling.done() and not scheduling.cancelled() and scheduling.exception():
+            raise RuntimeError("the scheduler failed") from scheduling.exception()
+        await scheduling
     finally:
         store.close()
         log.info("agent stopped")

@@ -1,18 +1,23 @@
-"""``make demo``: a fresh agent in a temporary directory, driven end to end over gRPC.
+"""``make demo``: a fresh agent in a temporary directory delivers a campaign to a local sink.
 
-Creates a 10,000-recipient campaign with merge fields (a few rows are deliberately bad),
-uploads it, starts, pauses and resumes it, sends a transactional message, follows the events
-log and prints the tally. Nothing leaves the machine: a fresh agent has no outbound route.
+A 10,000-recipient campaign with merge fields (and three deliberately bad rows) is created and
+uploaded over gRPC, DKIM-signed with a key made for the demo, and delivered through an SMTP
+relay route to a counting sink on 127.0.0.1. The demo shows progress, prints the tally and
+checks that the sink received every message exactly once. Nothing leaves the machine.
 """
 
 from __future__ import annotations
 
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from agent import client
+from agent.config import load
+from agent.demosink import CountingSink
+from agent.dkim.keys import generate_key
 from agent.localagent import LocalAgent, free_port
 from mailfleet.v1 import (
     agent_pb2,
@@ -20,14 +25,13 @@ from mailfleet.v1 import (
     campaigns_pb2,
     campaigns_pb2_grpc,
     common_pb2,
-    events_pb2,
-    events_pb2_grpc,
     transactional_pb2,
     transactional_pb2_grpc,
 )
 
 RECIPIENTS = 10_000
 BAD_ROWS = ["not-an-address", "user7@example.com", "evil@example.com\r\nBcc: x@example.com"]
+DOMAIN = "shop.example"
 
 
 def _batches(campaign_id: int) -> Iterator[campaigns_pb2.RecipientBatch]:
@@ -45,60 +49,75 @@ def _batches(campaign_id: int) -> Iterator[campaigns_pb2.RecipientBatch]:
         yield batch
 
 
+def _relay_config(port: int) -> str:
+    return (
+        '[delivery]\ndefault_route = "sink"\n\n'
+        f'[routes.sink]\ntype = "smtp"\nhost = "127.0.0.1"\nport = {port}\ntls = "none"\n'
+    )
+
+
+def _follow(campaigns: campaigns_pb2_grpc.CampaignsStub, ref: campaigns_pb2.CampaignRef
+            ) -> campaigns_pb2.Campaign:
+    began = time.monotonic()
+    last = campaigns.GetCampaign(ref)
+    for last in campaigns.WatchCampaign(ref, timeout=600):
+        c = last.counts
+        print(f"  {time.monotonic() - began:5.1f} s  {campaigns_pb2.CampaignState.Name(last.state)}"
+              f"  delivered {c.delivered}/{c.total}  in flight {c.in_flight}"
+              f"  deferred {c.deferred}  bounced {c.bounced}  failed {c.failed}", flush=True)
+    return last
+
+
 def run(workdir: Path) -> int:
-    """Run the demo against a new agent in ``workdir``; return the exit code."""
-    agent = LocalAgent(workdir / "agent", f"127.0.0.1:{free_port()}")
+    """Run the demo in ``workdir``; return the exit code."""
+    sink = CountingSink(free_port())
+    sink.start()
+    agent = LocalAgent(workdir / "agent", f"127.0.0.1:{free_port()}", _relay_config(sink.port))
+    record = generate_key(load(agent.config).dkim_dir, DOMAIN, "demo", "rsa")
+    print(f"DKIM key for {DOMAIN}: publish TXT {record.name} \"{record.value[:40]}…\"")
     agent.start(workdir / "agent.log")
     try:
         with client.channel(agent.pairing) as ch:
             info = agent_pb2_grpc.AgentInfoStub(ch).GetInfo(agent_pb2.GetInfoRequest())
             print(f"agent {info.agent_id[:8]} v{info.version} up; tenant {info.tenant_name!r}")
             campaigns = campaigns_pb2_grpc.CampaignsStub(ch)
-            c = campaigns.CreateCampaign(
-                campaigns_pb2.CreateCampaignRequest(
-                    name="Demo: autumn sale",
-                    idempotency_key="demo-autumn",
-                    sender=common_pb2.Sender(
-                        from_name="Démo Shop", from_address="news@shop.example"
-                    ),
-                    content=common_pb2.Content(
-                        subject="{{ first_name }}, autumn prices in {{ city }}",
-                        html="<p>Hello {{ first_name }}, your {{ plan }} plan …</p>",
-                    ),
-                    throttle_per_minute=60_000,
-                )
-            )
+            c = campaigns.CreateCampaign(campaigns_pb2.CreateCampaignRequest(
+                name="Demo: autumn sale", idempotency_key="demo-autumn",
+                sender=common_pb2.Sender(from_name="Démo Shop", from_address=f"news@{DOMAIN}"),
+                content=common_pb2.Content(
+                    subject="{{ first_name }}, autumn prices in {{ city }}",
+                    html="<p>Hello {{ first_name }}, your {{ plan }} plan …</p>",
+                ),
+            ))
             summary = campaigns.UploadRecipients(_batches(c.id))
-            print(
-                f"uploaded: {summary.received} rows = {summary.accepted} accepted "
-                f"+ {summary.rejected} rejected"
-            )
+            print(f"uploaded: {summary.received} rows = {summary.accepted} accepted "
+                  f"+ {summary.rejected} rejected")
             for r in summary.rejections:
                 print(f"  row {r.index}: {common_pb2.RejectReason.Name(r.reason)} ({r.detail})")
-            ref = campaigns_pb2.CampaignRef(campaign_id=c.id)
-            for name, step in (
-                ("start", campaigns.StartCampaign),
-                ("pause", campaigns.PauseCampaign),
-                ("resume", campaigns.ResumeCampaign),
-            ):
-                print(f"{name}: {campaigns_pb2.CampaignState.Name(step(ref).state)}")
-            sent = transactional_pb2_grpc.TransactionalStub(ch).SendMessage(
+            transactional_pb2_grpc.TransactionalStub(ch).SendMessage(
                 transactional_pb2.SendMessageRequest(
                     idempotency_key="demo-receipt-1",
-                    sender=common_pb2.Sender(from_address="orders@shop.example"),
+                    sender=common_pb2.Sender(from_address=f"orders@{DOMAIN}"),
                     to=common_pb2.Recipient(email="buyer@example.com", fields={"order": "1001"}),
                     content=common_pb2.Content(subject="Order {{ order }}", text="Thank you!"),
-                )
-            )
-            print(f"transactional message {sent.message_id} queued in the priority lane")
-            events = events_pb2_grpc.EventsStub(ch).ListEvents(events_pb2.ListEventsRequest())
-            print(f"events log: {len(events.events)} events up to seq {events.next_after_seq}")
-            counts = campaigns.GetCampaign(ref).counts
-            print(f"tally: {counts.total} messages, {counts.queued} queued")
-            ok = summary.accepted == RECIPIENTS and counts.queued == RECIPIENTS
+                ))
+            ref = campaigns_pb2.CampaignRef(campaign_id=c.id)
+            campaigns.StartCampaign(ref)
+            final = _follow(campaigns, ref)
     finally:
         code = agent.stop()
+        sink.stop()
+    per_recipient, signed = sink.tally()
+    expected = {f"user{i}@example.com" for i in range(RECIPIENTS)} | {"buyer@example.com"}
+    once = set(per_recipient) == expected and all(n == 1 for n in per_recipient.values())
+    print(f"tally: campaign {campaigns_pb2.CampaignState.Name(final.state)}, "
+          f"{final.counts.delivered} delivered of {final.counts.total}; the sink received "
+          f"{sum(per_recipient.values())} messages for {len(per_recipient)} recipients, "
+          f"{signed} DKIM-signed")
+    print("check: every recipient received exactly one message" if once
+          else "check FAILED: the sink's tally does not match the recipients")
     print("agent stopped cleanly" if code == 0 else f"agent exited with {code}")
+    ok = once and signed == len(expected) and summary.accepted == RECIPIENTS
     return 0 if ok and code == 0 else 1
 
 

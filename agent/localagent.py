@@ -28,9 +28,12 @@ def free_port() -> int:
 class LocalAgent:
     """An agent child process with its own data directory on 127.0.0.1."""
 
-    def __init__(self, data_dir: Path, listen: str) -> None:
+    def __init__(self, data_dir: Path, listen: str, extra_config: str = "") -> None:
         result = init(data_dir, listen)
         self.config = result.config_path
+        if extra_config and result.created:  # more TOML sections, added once to a new config
+            with self.config.open("a", encoding="utf-8") as f:
+                f.write("\n" + extra_config)
         self.pairing: Pairing = result.pairing
         self.proc: subprocess.Popen[bytes] | None = None
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -25,6 +25,24 @@ def agent_process(tmp_path: Path) -> Iterator[AgentProcess]:
 def admin(agent_process: AgentProcess) -> Stubs:
     """Stubs of the fresh agent, authenticated with its initial admin key."""
     return agent_process.stubs()
+
+
+@pytest.fixture
+def agent_factory(tmp_path: Path) -> Iterator[Callable[[str], AgentProcess]]:
+    """Starts agents with extra TOML configuration (routes, delivery settings)."""
+    started: list[AgentProcess] = []
+
+    def make(extra_config: str) -> AgentProcess:
+        proc = AgentProcess(tmp_path / f"agent{len(started)}", extra_config=extra_config)
+        started.append(proc)
+        proc.start()
+        return proc
+
+    try:
+        yield make
+    finally:
+        for proc in started:
+            proc.close()
 
 
 @pytest.fixture(scope="module")

@@ -170,7 +170,7 @@ def settle(conn: sqlite3.Connection, results: Sequence[Settled], now: float) -> 
         "INSERT INTO captured (tenant_id, message_id, time, mail_from, rcpt_to, data)"
         " VALUES (?, ?, ?, ?, ?, ?)",
         [
-            (r.message.tenant_id, r.message.id, now, r.captured[0], r.message.email, r.captured[1])
+            (r.message.tenant_id, r.message.id, now, r.mail_from, r.message.email, r.captured)
             for r in results
             if r.captured is not None
         ],

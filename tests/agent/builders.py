@@ -1,12 +1,14 @@
-"""Small constructors for the requests the agent tests send."""
+"""Small constructors for the requests and configurations the agent tests use."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 
 from google.protobuf.message import Message
 
 from mailfleet.v1 import campaigns_pb2, common_pb2, transactional_pb2
+from tests.peers.smtp import SmtpSink
 
 
 def campaign_request(
@@ -65,3 +67,20 @@ def transactional(
             subject="Order {{ order }}", text="Thanks for order {{ order }}"
         ),
     )
+
+
+def relay_config(sink: SmtpSink, delivery: str = "") -> str:
+    """TOML for an agent whose default route is a plain SMTP relay to ``sink``."""
+    return (
+        f'[delivery]\nworkers = 2\ndefault_route = "relay"\n{delivery}\n'
+        f'[routes.relay]\ntype = "smtp"\nhost = "127.0.0.1"\nport = {sink.port}\n'
+        'tls = "none"\n'
+    )
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)

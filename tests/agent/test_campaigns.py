@@ -93,17 +93,20 @@ def test_bad_fields_are_invalid_argument_naming_the_field(
 
 
 def test_pause_resume_cancel_change_state_and_cancel_stops_the_messages(stubs: Stubs) -> None:
-    c = stubs.campaigns.CreateCampaign(campaign_request("lifecycle"))
+    # A start an hour ahead keeps the scheduler from sending while the states change.
+    later = Timestamp(seconds=int(time.time()) + 3600)
+    c = stubs.campaigns.CreateCampaign(campaign_request("lifecycle", start_at=later))
     stubs.campaigns.UploadRecipients(batches(c.id, recipients(30)))
     with pytest.raises(grpc.RpcError) as err:
         stubs.campaigns.PauseCampaign(_ref(c.id))
     assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert "draft" in (err.value.details() or "")
 
-    assert stubs.campaigns.StartCampaign(_ref(c.id)).state == CampaignState.CAMPAIGN_STATE_RUNNING
+    scheduled = CampaignState.CAMPAIGN_STATE_SCHEDULED
+    assert stubs.campaigns.StartCampaign(_ref(c.id)).state == scheduled
     assert stubs.campaigns.PauseCampaign(_ref(c.id)).state == CampaignState.CAMPAIGN_STATE_PAUSED
     assert stubs.campaigns.GetCampaign(_ref(c.id)).state == CampaignState.CAMPAIGN_STATE_PAUSED
-    assert stubs.campaigns.ResumeCampaign(_ref(c.id)).state == CampaignState.CAMPAIGN_STATE_RUNNING
+    assert stubs.campaigns.ResumeCampaign(_ref(c.id)).state == scheduled
     cancelled = stubs.campaigns.CancelCampaign(_ref(c.id))
     assert cancelled.state == CampaignState.CAMPAIGN_STATE_CANCELLED
     assert cancelled.counts.cancelled == 30 and cancelled.counts.queued == 0

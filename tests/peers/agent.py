@@ -65,7 +65,7 @@ def agent_command() -> list[str]:
 class AgentProcess:
     """Initialises, starts, stops and kills one agent; hands out authenticated stubs."""
 
-    def __init__(self, data_dir: Path, port: int | None = None) -> None:
+    def __init__(self, data_dir: Path, port: int | None = None, extra_config: str = "") -> None:
         self.data_dir = data_dir
         self.port = port or free_port()
         self.log_path = data_dir.parent / f"{data_dir.name}.log"
@@ -86,6 +86,9 @@ class AgentProcess:
         )
         self.pairing: Pairing = parse(out.stdout.strip())
         self.config = data_dir / "agent.toml"
+        if extra_config:  # more TOML sections: routes, delivery settings, limits
+            with self.config.open("a") as f:
+                f.write("\n" + extra_config)
 
     def start(self) -> None:
         """Start the agent and wait until its health service says SERVING."""
@@ -127,7 +130,14 @@ class AgentProcess:
         self._channels.append(ch)
         return Stubs.on(ch)
 
-    def terminate(self, timeout: float = 15.0) -> int:
+    def workers(self) -> list[int]:
+        """PIDs of the agent's worker processes (not multiprocessing's resource tracker)."""
+        assert self.proc is not None
+        path = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
+        pids = [int(pid) for pid in path.read_text().split()]
+        return [p for p in pids if b"spawn_main" in Path(f"/proc/{p}/cmdline").read_bytes()]
+
+    def terminate(self, timeout: float = 30.0) -> int:
         """SIGTERM, then wait; return the exit code."""
         assert self.proc is not None
         self.proc.send_signal(signal.SIGTERM)

@@ -1,0 +1,281 @@
+"""The scheduler: due messages → leased batches → workers; outcomes → group commits.
+
+Transactional mail is claimed first and may use the whole in-flight window; bulk leaves a
+reserve for it. Campaigns are served round-robin within their throttle. Messages are sharded
+to workers by recipient domain, so each domain's connections and limits live in one process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import sqlite3
+import time
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from agent.config import AgentSettings
+from agent.delivery import outcomes
+from agent.delivery.jobs import Job, MessageSpec, WorkBatch
+from agent.delivery.pool import WorkerPool
+from agent.routes.base import Outcome
+from agent.store import queue
+from agent.store.campaigns import spec_from_json
+from agent.store.handle import Store
+from agent.store.messages import content_spec_from_json
+from agent.store.queue import Claimed, Settled
+
+log = logging.getLogger("mailfleet.agent.delivery")
+
+_IDLE_WAIT = 0.25
+_SWEEP_EVERY = 10.0
+_COMPLETION_EVERY = 1.0
+# Share of the in-flight window that bulk mail leaves free for transactional mail.
+_TRANSACTIONAL_RESERVE = 0.1
+
+
+@dataclass
+class _Leased:
+    message: Claimed
+    worker: int
+    lease_until: float
+    mail_from: str
+
+
+@dataclass
+class _Bucket:
+    """A campaign's throttle: tokens refill at ``per_minute / 60`` a second, one second's worth
+    at most, so a paused or idle campaign does not save up a burst."""
+
+    per_minute: int
+    tokens: float = 1.0
+    stamp: float = field(default_factory=time.monotonic)
+
+    def allowance(self, now: float) -> int:
+        rate = self.per_minute / 60.0
+        self.tokens = min(max(rate, 1.0), self.tokens + (now - self.stamp) * rate)
+        self.stamp = now
+        return int(self.tokens)
+
+    def spend(self, n: int) -> None:
+        self.tokens -= n
+
+
+@dataclass
+class _Claim:
+    """What one claiming pass found, with the specs the scheduler did not know yet."""
+
+    messages: list[Claimed] = field(default_factory=list)
+    specs: dict[str, MessageSpec] = field(default_factory=dict)
+    field_sets: dict[int, tuple[str, ...]] = field(default_factory=dict)
+
+
+def _spec_key(m: Claimed) -> str:
+    return f"c{m.campaign_id}" if m.campaign_id is not None else f"t{m.content_id}"
+
+
+class Scheduler:
+    """Feeds the worker pool from the store and records what comes back."""
+
+    def __init__(self, settings: AgentSettings, store: Store) -> None:
+        self._settings = settings
+        self._d = settings.delivery
+        self._store = store
+        self.pool = WorkerPool(settings, self._on_outcomes, self._on_worker_exit)
+        self._leased: dict[int, _Leased] = {}
+        self._pending: list[Outcome] = []
+        self._orphans: list[int] = []  # leased to a worker that died: back to the queue
+        self._wake = asyncio.Event()
+        self._specs: dict[str, MessageSpec] = {}
+        self._field_sets: dict[int, tuple[str, ...]] = {}
+        self._buckets: dict[int, _Bucket] = {}
+        self._rng = random.Random()
+        self._stopping = asyncio.Event()
+        self._last_sweep = self._last_completion = time.monotonic()
+        self.settled_total = 0
+
+    @property
+    def in_flight(self) -> int:
+        """Messages leased to workers and not answered yet."""
+        return len(self._leased)
+
+    async def run(self) -> None:
+        """Recover leases left by a crash, start the workers and schedule until stopped."""
+        returned = await self._store.write(lambda c: queue.reset_leases(c, time.time(), every=True))
+        if returned:
+            log.info("returned %d messages leased before the last stop to the queue", returned)
+        self.pool.start()
+        while not self._stopping.is_set():
+            ticket = self._store.commits.ticket()
+            await self._settle_pending()
+            dispatched = await self._claim_and_dispatch()
+            await self._housekeeping()
+            if dispatched or self._pending or self._orphans:
+                continue
+            self._wake.clear()
+            waits = [asyncio.ensure_future(e.wait()) for e in (ticket, self._wake, self._stopping)]
+            await asyncio.wait(waits, timeout=_IDLE_WAIT, return_when=asyncio.FIRST_COMPLETED)
+            for w in waits:
+                w.cancel()
+
+    async def stop(self, grace: float) -> None:
+        """Stop claiming, let the workers finish (up to ``grace`` s) and record their outcomes."""
+        self._stopping.set()
+        await self.pool.stop(grace)
+        await asyncio.sleep(0)  # outcomes read just before the pipes closed
+        await self._settle_pending()
+
+    # -- outcomes ---------------------------------------------------------------------------
+
+    def _on_outcomes(self, worker: int, results: list[Outcome]) -> None:
+        self._pending.extend(results)
+        self._wake.set()
+
+    def _on_worker_exit(self, worker: int) -> None:
+        orphans = [mid for mid, entry in self._leased.items() if entry.worker == worker]
+        for mid in orphans:
+            del self._leased[mid]
+        log.warning(
+            "worker %d died with %d messages in flight; they return to the queue",
+            worker,
+            len(orphans),
+        )
+        self._orphans.extend(orphans)
+        self._wake.set()
+        self.pool.restart(worker)
+
+    async def _settle_pending(self) -> None:
+        if self._orphans:
+            orphans, self._orphans = self._orphans, []
+            await self._store.write(lambda c: queue.requeue(c, orphans, time.time()), durable=False)
+        if not self._pending:
+            return
+        results, self._pending = self._pending, []
+        now = time.time()
+        settled: list[Settled] = []
+        for outcome in results:
+            entry = self._leased.pop(outcome.message_id, None)
+            if entry is None:  # its lease expired and it was handed out again
+                continue
+            settled.append(
+                outcomes.settle(
+                    entry.message, outcome, now, self._d, self._rng, mail_from=entry.mail_from
+                )
+            )
+        if settled:
+            await self._store.write(lambda c: queue.settle(c, settled, now), durable=False)
+            self.settled_total += len(settled)
+
+    # -- claiming ---------------------------------------------------------------------------
+
+    def _claim(self, conn: sqlite3.Connection, room: int, bulk_room: int, now: float) -> _Claim:
+        """Runs on the writer thread while the event loop awaits it."""
+        lease_until = now + self._d.lease_seconds
+        found = _Claim()
+        found.messages += queue.claim_transactional(conn, room, now, lease_until)
+        left = min(room - len(found.messages), bulk_room)
+        if left > 0:
+            found.messages += queue.claim_deferred(conn, left, now, lease_until)
+        left = min(room - len(found.messages), bulk_room - len(found.messages))
+        campaigns = queue.runnable_campaigns(conn, now) if left > 0 else []
+        mono = time.monotonic()
+        for i, (cid, per_minute) in enumerate(campaigns):
+            share = max(1, left // (len(campaigns) - i))
+            if per_minute:
+                bucket = self._buckets.setdefault(cid, _Bucket(per_minute))
+                bucket.per_minute = per_minute
+                share = min(share, bucket.allowance(mono))
+            if share <= 0:
+                continue
+            got = queue.claim_campaign(conn, cid, share, now, lease_until)
+            if per_minute:
+                self._buckets[cid].spend(len(got))
+            found.messages += got
+            left -= len(got)
+            if left <= 0:
+                break
+        for m in found.messages:
+            key = _spec_key(m)
+            if key not in self._specs and key not in found.specs:
+                found.specs[key] = self._load_spec(conn, m)
+            fs = m.field_set_id
+            if fs is not None and fs not in self._field_sets and fs not in found.field_sets:
+                found.field_sets[fs] = queue.field_names(conn, fs)
+        return found
+
+    @staticmethod
+    def _load_spec(conn: sqlite3.Connection, m: Claimed) -> MessageSpec:
+        if m.campaign_id is not None:
+            spec = spec_from_json(queue.campaign_spec(conn, m.campaign_id))
+            return MessageSpec(spec.sender, spec.content)
+        assert m.content_id is not None
+        text, raw = queue.content_spec(conn, m.content_id)
+        sender, content = content_spec_from_json(text)
+        return MessageSpec(sender, content, raw)
+
+    async def _claim_and_dispatch(self) -> int:
+        if self._stopping.is_set():
+            return 0
+        room = self._d.max_in_flight - len(self._leased)
+        if room <= 0:
+            return 0
+        bulk_room = int(self._d.max_in_flight * (1 - _TRANSACTIONAL_RESERVE)) - len(self._leased)
+        room = min(room, self._d.batch_size * self.pool.size)
+        now = time.time()
+        found = await self._store.write(
+            lambda c: self._claim(c, room, max(bulk_room, 0), now), durable=False
+        )
+        self._specs.update(found.specs)
+        self._field_sets.update(found.field_sets)
+        if found.messages:
+            await self._dispatch(found.messages, now + self._d.lease_seconds)
+        return len(found.messages)
+
+    async def _dispatch(self, messages: Iterable[Claimed], lease_until: float) -> None:
+        batches: dict[int, WorkBatch] = {}
+        route = self._d.default_route
+        for m in messages:
+            domain = m.email.rpartition("@")[2].lower()
+            worker = zlib.crc32(domain.encode()) % self.pool.size
+            batch = batches.setdefault(worker, WorkBatch([]))
+            key = _spec_key(m)
+            spec = self._specs[key]
+            if not self.pool.knows(worker, key):
+                batch.specs[key] = spec
+            names = self._field_sets.get(m.field_set_id, ()) if m.field_set_id else ()
+            batch.jobs.append(Job(m.id, key, m.email, m.payload, names, route))
+            self._leased[m.id] = _Leased(m, worker, lease_until, spec.sender.from_address)
+        for worker, batch in batches.items():
+            if not self.pool.send(worker, batch):  # it just died: requeued on the next pass
+                for job in batch.jobs:
+                    self._leased.pop(job.message_id, None)
+                    self._orphans.append(job.message_id)
+
+    # -- housekeeping -----------------------------------------------------------------------
+
+    async def _housekeeping(self) -> None:
+        mono = time.monotonic()
+        if mono - self._last_sweep >= _SWEEP_EVERY:
+            self._last_sweep = mono
+            now = time.time()
+            expired = [mid for mid, e in self._leased.items() if e.lease_until < now]
+            for mid in expired:
+                del self._leased[mid]
+            if expired:
+                log.warning(
+                    "%d leases expired unanswered; their messages return to the queue", len(expired)
+                )
+                await self._store.write(lambda c: queue.reset_leases(c, now), durable=False)
+        if mono - self._last_completion >= _COMPLETION_EVERY:
+            self._last_completion = mono
+            now = time.time()
+
+            def complete(conn: sqlite3.Connection) -> list[int]:
+                running = [cid for cid, _ in queue.runnable_campaigns(conn, now)]
+                return queue.complete_finished(conn, running, now)
+
+            for cid in await self._store.write(complete):
+                self._buckets.pop(cid, None)
+                log.info("campaign %d completed", cid)

@@ -1,0 +1,202 @@
+"""Delivery end to end: a real agent, its worker processes, a real SMTP sink on loopback."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import os
+import signal
+import time
+from collections.abc import Callable, Iterator
+
+import grpc
+import pytest
+
+from mailfleet.v1 import campaigns_pb2, capture_pb2, common_pb2, events_pb2, messages_pb2
+from tests.agent.builders import (
+    batches,
+    campaign_request,
+    recipients,
+    relay_config,
+    transactional,
+    wait_until,
+)
+from tests.peers.agent import AgentProcess, Stubs
+from tests.peers.smtp import SmtpSink, accept, defer, refuse
+
+CampaignState = campaigns_pb2.CampaignState
+AgentFactory = Callable[[str], AgentProcess]
+
+
+@pytest.fixture
+def sink() -> Iterator[SmtpSink]:
+    with SmtpSink() as s:
+        yield s
+
+
+def campaign_with(
+    stubs: Stubs, rows: list[common_pb2.Recipient], key: str = "c", **fields: object
+) -> int:
+    c = stubs.campaigns.CreateCampaign(campaign_request(key, **fields))
+    summary = stubs.campaigns.UploadRecipients(batches(c.id, rows, size=1000))
+    assert summary.accepted == len(rows), summary.rejections[:3]
+    return c.id
+
+
+def counts(stubs: Stubs, campaign_id: int) -> common_pb2.StateCounts:
+    return stubs.campaigns.GetCampaign(campaigns_pb2.CampaignRef(campaign_id=campaign_id)).counts
+
+
+def test_a_campaign_is_delivered_once_per_recipient_through_the_relay(
+    agent_factory: AgentFactory, sink: SmtpSink
+) -> None:
+    agent = agent_factory(relay_config(sink))
+    stubs = agent.stubs()
+    cid = campaign_with(stubs, recipients(300))
+    ref = campaigns_pb2.CampaignRef(campaign_id=cid)
+    stubs.campaigns.StartCampaign(ref)
+    final = list(stubs.campaigns.WatchCampaign(ref, timeout=120))[-1]
+    assert final.state == CampaignState.CAMPAIGN_STATE_COMPLETED
+    assert final.counts.delivered == final.counts.total == 300
+    got = sink.wait_for(300)
+    assert sorted(r.rcpt_to[0] for r in got) == sorted(
+        f"user{i}@example.com" for i in range(300)
+    )
+    assert sink.duplicates() == []
+    first = email.message_from_bytes(got[0].data, policy=email.policy.default)
+    n = int(first["To"].addresses[0].username.removeprefix("user"))
+    assert first["Subject"] == f"Hello First{n}"
+    assert "Paris" in first.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    msgs = stubs.messages.ListMessages(messages_pb2.ListMessagesRequest(campaign_id=cid, limit=5))
+    assert all(m.state == messages_pb2.MESSAGE_STATE_DELIVERED for m in msgs.messages)
+    assert all(m.last_reply.startswith("250") for m in msgs.messages)
+    delivered = [
+        e
+        for e in stubs.events.ListEvents(events_pb2.ListEventsRequest(limit=10000)).events
+        if e.type == events_pb2.EVENT_TYPE_MESSAGE_DELIVERED
+    ]
+    assert len(delivered) == 300 and len({e.message_id for e in delivered}) == 300
+
+
+def test_refusals_bounce_deferrals_retry_and_only_the_broken_message_fails(
+    agent_factory: AgentFactory, sink: SmtpSink
+) -> None:
+    sink.rule("gone@example.com", refuse("550 5.1.1 No such user"))
+    sink.rule("later@example.com", defer("451 4.2.0 Mailbox busy"))
+    agent = agent_factory(relay_config(sink, "retry_base_seconds = 1\nretry_max_seconds = 2"))
+    stubs = agent.stubs()
+    rows = [
+        common_pb2.Recipient(email="ok@example.com", values=["A", "B"]),
+        common_pb2.Recipient(email="gone@example.com", values=["A", "B"]),
+        common_pb2.Recipient(email="later@example.com", values=["A", "B"]),
+        common_pb2.Recipient(email="bomb@example.com", values=["A", "B"], fields={"bomb": "yes"}),
+    ]
+    looping = common_pb2.Content(
+        subject="Hi",
+        text="{% if bomb %}{% for i in range(100000) %}{% for j in range(100000) %}"
+        "{% endfor %}{% endfor %}{% endif %}Hello",
+    )
+    cid = campaign_with(stubs, rows, content=looping)
+    stubs.campaigns.StartCampaign(campaigns_pb2.CampaignRef(campaign_id=cid))
+
+    def by_email() -> dict[str, messages_pb2.Message]:
+        listed = stubs.messages.ListMessages(messages_pb2.ListMessagesRequest(campaign_id=cid))
+        return {m.email: m for m in listed.messages}
+
+    wait_until(lambda: by_email()["later@example.com"].attempts >= 2, 30, "a retry")
+    now = by_email()
+    assert now["ok@example.com"].state == messages_pb2.MESSAGE_STATE_DELIVERED
+    assert now["gone@example.com"].state == messages_pb2.MESSAGE_STATE_BOUNCED
+    assert now["gone@example.com"].last_reply.startswith("550 5.1.1")
+    assert now["bomb@example.com"].state == messages_pb2.MESSAGE_STATE_FAILED
+    assert "render" in now["bomb@example.com"].last_reply
+    assert now["later@example.com"].state in (
+        messages_pb2.MESSAGE_STATE_DEFERRED,
+        messages_pb2.MESSAGE_STATE_IN_FLIGHT,
+    )
+    bounced = [
+        e
+        for e in stubs.events.ListEvents(events_pb2.ListEventsRequest()).events
+        if e.type == events_pb2.EVENT_TYPE_MESSAGE_BOUNCED
+    ]
+    assert bounced[0].attrs["enhanced"] == "5.1.1"
+
+    sink.rule("later@example.com", accept())  # the destination recovers
+    wait_until(
+        lambda: by_email()["later@example.com"].state == messages_pb2.MESSAGE_STATE_DELIVERED,
+        30,
+        "the retry to succeed",
+    )
+    assert sorted(r.rcpt_to[0] for r in sink.received) == ["later@example.com", "ok@example.com"]
+    wait_until(
+        lambda: (
+            stubs.campaigns.GetCampaign(campaigns_pb2.CampaignRef(campaign_id=cid)).state
+            == CampaignState.CAMPAIGN_STATE_COMPLETED
+        ),
+        10,
+        "completion",
+    )
+
+
+def test_the_campaign_throttle_is_honoured_and_pause_stops_sending(
+    agent_factory: AgentFactory, sink: SmtpSink
+) -> None:
+    agent = agent_factory(relay_config(sink))
+    stubs = agent.stubs()
+    cid = campaign_with(stubs, recipients(100), throttle_per_minute=300)  # 5 a second
+    ref = campaigns_pb2.CampaignRef(campaign_id=cid)
+    stubs.campaigns.StartCampaign(ref)
+    time.sleep(4.0)
+    sent = len(sink.received)
+    assert 10 <= sent <= 30, sent  # 4 s at 5/s, give or take a second's worth
+    stubs.campaigns.PauseCampaign(ref)
+    time.sleep(1.0)  # what was in flight lands
+    paused_at = len(sink.received)
+    time.sleep(2.0)
+    assert len(sink.received) == paused_at
+    assert counts(stubs, cid).queued == 100 - paused_at
+
+
+def test_a_fresh_agent_captures_and_the_capture_mailbox_is_readable(
+    agent_process: AgentProcess, admin: Stubs
+) -> None:
+    sent = admin.transactional.SendMessage(transactional("capture-1"))
+    wait_until(
+        lambda: (
+            admin.messages.GetMessage(
+                messages_pb2.GetMessageRequest(message_id=sent.message_id)
+            ).state
+            == messages_pb2.MESSAGE_STATE_DELIVERED
+        ),
+        30,
+        "capture",
+    )
+    listed = admin.capture.ListCaptured(capture_pb2.ListCapturedRequest()).messages
+    assert [(m.message_id, m.rcpt_to) for m in listed] == [(sent.message_id, "buyer@example.com")]
+    assert listed[0].mail_from == "orders@shop.example" and not listed[0].data
+    full = admin.capture.GetCaptured(capture_pb2.GetCapturedRequest(message_id=sent.message_id))
+    parsed = email.message_from_bytes(full.data, policy=email.policy.default)
+    assert parsed["Subject"] == "Order 1234"
+    assert full.size == len(full.data)
+    with pytest.raises(grpc.RpcError) as err:
+        admin.capture.GetCaptured(capture_pb2.GetCapturedRequest())
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_a_worker_that_dies_is_replaced_and_its_messages_are_sent(
+    agent_factory: AgentFactory,
+) -> None:
+    sink = SmtpSink(reply_delay=0.02).start()  # slow enough that the kill lands mid-campaign
+    agent = agent_factory(relay_config(sink))
+    stubs = agent.stubs()
+    cid = campaign_with(stubs, recipients(400))
+    stubs.campaigns.StartCampaign(campaigns_pb2.CampaignRef(campaign_id=cid))
+    wait_until(lambda: len(sink.received) >= 20, 30, "delivery to begin")
+    victim = agent.workers()[0]
+    os.kill(victim, signal.SIGKILL)
+    wait_until(lambda: counts(stubs, cid).delivered == 400, 120, "every message delivered")
+    assert victim not in agent.workers()
+    assert len(agent.workers()) == 2
+    assert {r.rcpt_to[0] for r in sink.received} == {f"user{i}@example.com" for i in range(400)}
+    assert "restarting" in agent.log()
+    sink.stop()
