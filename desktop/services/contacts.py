@@ -18,6 +18,7 @@ from sqlalchemy import (
     Engine,
     and_,
     delete,
+    exists,
     func,
     or_,
     select,
@@ -25,7 +26,7 @@ from sqlalchemy import (
     update,
 )
 
-from desktop.db.models import Contact, ContactStatus, SuppressionReason
+from desktop.db.models import Contact, ContactStatus, ListMembership, SuppressionReason
 from desktop.db.types import utcnow
 from desktop.services import segments, suppression, workspaces
 from desktop.services.segments import Rules
@@ -74,8 +75,11 @@ def condition(conn: Connection, workspace_id: int, flt: ContactFilter) -> Column
             )
         )
     if flt.list_id is not None:
-        parts.append(segments.compile_rules({"rules": [
-            {"field": "list", "op": "in_list", "value": flt.list_id}]}, segments.BUILTIN_FIELDS))
+        parts.append(
+            exists().where(
+                ListMembership.contact_id == Contact.id, ListMembership.list_id == flt.list_id
+            )
+        )
     if flt.rules is not None:
         parts.append(segments.compile_rules(flt.rules, segments.field_kinds(conn, workspace_id)))
     if flt.status is not None:

@@ -58,11 +58,15 @@ def add(
 ) -> bool:
     """Suppress ``email`` (normalised first); returns False if it was already suppressed.
 
+    Raises ``ValueError`` for something that is not an email address.
+
     The matching contact, if any, stops being subscribed. ``keep_address=False`` stores only the
     hash (used when a contact is erased).
     """
     checked = check_address(email)
-    normal = checked.email if checked.email is not None else email.strip()
+    if checked.email is None:
+        raise ValueError(f"{email!r}: {checked.error}")
+    normal = checked.email
     salt = workspace_salt(conn, workspace_id)
     values = {
         "workspace_id": workspace_id,

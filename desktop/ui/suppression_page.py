@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import Engine
 
 from desktop.db.models import SuppressionReason
 from desktop.services import export, suppression
 from desktop.services.csvformat import RecordReader, sniff
+from desktop.services.emails import check_address
 from desktop.ui.qt import (
     QAbstractItemView,
     QComboBox,
@@ -25,21 +28,31 @@ from desktop.ui.qt import (
 )
 from desktop.ui.tasks import Task, TaskRunner
 
+T = TypeVar("T")
 
-def import_addresses(engine: Engine, workspace_id: int, path: Path, source: str) -> int:
-    """Suppress every address in the first column of a CSV file; returns how many were new."""
+
+def import_addresses(
+    engine: Engine, workspace_id: int, path: Path, source: str
+) -> tuple[int, int]:
+    """Suppress every address in the first column of a CSV file.
+
+    Returns (newly suppressed, refused as not an address).
+    """
     fmt = sniff(path)
-    added = 0
+    added = refused = 0
     with engine.begin() as conn, RecordReader(path, fmt) as reader:
         records = iter(reader)
         if fmt.has_header:
             next(records, None)
         for record in records:
-            if record.cells and record.cells[0].strip():
-                added += suppression.add(
-                    conn, workspace_id, record.cells[0], SuppressionReason.MANUAL, source
-                )
-    return added
+            cell = record.cells[0] if record.cells else ""
+            if not cell.strip():
+                continue
+            if check_address(cell).email is None:
+                refused += 1
+                continue
+            added += suppression.add(conn, workspace_id, cell, SuppressionReason.MANUAL, source)
+    return added, refused
 
 
 class SuppressionPage(QWidget):
@@ -108,9 +121,14 @@ class SuppressionPage(QWidget):
         self.table.resizeColumnToContents(0)
         self.status.setText(f"{total:,} suppressed addresses")
 
-    def _write(self, description: str, work: object) -> None:
-        assert callable(work)
-        self.runner.run(description, work, lambda _: self.refresh(), write=True,
+    def _write(self, description: str, work: Callable[[Task[T]], T],
+               done: Callable[[T], None] | None = None) -> None:  # fmt: skip
+        def finished(result: T) -> None:
+            self.refresh()
+            if done is not None:
+                done(result)
+
+        self.runner.run(description, work, finished, write=True,
                         on_error=lambda exc: self.status.setText(f"⚠ {exc}"))  # fmt: skip
 
     def add_address(self) -> None:
@@ -144,8 +162,14 @@ class SuppressionPage(QWidget):
     def import_file(self, path: Path) -> None:
         """Suppress every address in the first column of ``path``."""
         engine, ws = self.engine, self.workspace_id
+
+        def report(counts: tuple[int, int]) -> None:
+            self.status.setText(f"Imported {counts[0]:,} new, refused {counts[1]:,} "
+                                "that are not addresses")  # fmt: skip
+
         self._write("Importing suppressions",
-                    lambda _t: import_addresses(engine, ws, path, f"import: {path.name}"))
+                    lambda _t: import_addresses(engine, ws, path, f"import: {path.name}"),
+                    report)  # fmt: skip
 
     def export_file(self, path: Path) -> None:
         """Export the whole list as CSV."""

@@ -6,6 +6,7 @@ import csv
 import json
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine, func, select
 
 from desktop.db.models import Contact, FieldType, Suppression, SuppressionReason
@@ -92,3 +93,5 @@ def test_suppression_list_and_bulk_actions(engine: Engine, workspace: int, tmp_p
         suppression.remove(conn, workspace, entry.id)
         assert suppression.count(conn, workspace) == 0
     assert emails(engine, workspace) == {"a@x.org": "unsubscribed", "b@x.org": "subscribed"}
+    with pytest.raises(ValueError, match="not-an-address"), engine.begin() as conn:
+        suppression.add(conn, workspace, "not-an-address", SuppressionReason.MANUAL)

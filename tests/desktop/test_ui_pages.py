@@ -14,7 +14,7 @@ from desktop.services.import_report import NewField
 from desktop.services.workspaces import create_list, ensure_workspace
 from desktop.ui.contact_dialog import ContactDialog
 from desktop.ui.contacts_page import ContactsPage
-from desktop.ui.qt import QAbstractItemView
+from desktop.ui.qt import QAbstractItemView, Qt
 from desktop.ui.segment_builder import SegmentBuilder
 from desktop.ui.suppression_page import SuppressionPage
 from desktop.ui.tasks import TaskRunner
@@ -125,9 +125,15 @@ def test_suppression_page_add_and_remove(
     page.table.selectRow(0)
     page.remove_selected()
     qtbot.waitUntil(lambda: page.table.rowCount() == 1)
+    source = write_csv(tmp_path / "in.csv", [["email"], ["x@y.org"], ["bad"], ["Bob@a.org"]])
+    page.import_file(source)
+    qtbot.waitUntil(lambda: page.status.text().startswith("Imported"))
+    assert page.status.text() == "Imported 1 new, refused 1 that are not addresses"
+    assert page.table.rowCount() == 2
     out = tmp_path / "supp.csv"
     page.export_file(out)
-    assert out.read_text(encoding="utf-8-sig").splitlines()[1].startswith("Bob@a.org,manual")
+    lines = out.read_text(encoding="utf-8-sig").splitlines()
+    assert [line.split(",")[0] for line in lines] == ["email", "x@y.org", "Bob@a.org"]
 
 
 def test_contacts_view_on_a_million_rows(
@@ -187,3 +193,23 @@ def test_export_privacy_export_and_erase_from_the_contacts_page(
     page.search.setText("")
     page.apply_filter()
     qtbot.waitUntil(lambda: page.count_label.text() == "5 contacts")
+
+
+def test_sort_by_header_and_filter_by_list(
+    qtbot: QtBot, sqlite_engine: Engine, tmp_path: Path
+) -> None:
+    ws = seed(sqlite_engine, tmp_path)
+    with sqlite_engine.begin() as conn:
+        ids = {email: cid for email, cid in conn.execute(text("SELECT email, id FROM contacts"))}
+        list_id = conn.scalar(text("SELECT id FROM lists"))
+        contacts.add_to_list(conn, ws, [ids["cy@b.org"], ids["ed@c.org"]], list_id)
+    page = ContactsPage(sqlite_engine, ws, TaskRunner())
+    qtbot.addWidget(page)
+    qtbot.waitUntil(lambda: page.count_label.text() == "6 contacts")
+    page.table.sortByColumn(1, Qt.SortOrder.DescendingOrder)
+    qtbot.waitUntil(lambda: page.model.index(0, 1).data() == "Ed")
+    assert [page.model.index(r, 1).data() for r in range(6)] == [
+        "Ed", "Di", "Cy", "Bob", "Anna", "Ann"]  # fmt: skip
+    page.list_filter.setCurrentIndex(page.list_filter.findText("Friends"))
+    qtbot.waitUntil(lambda: page.count_label.text() == "2 contacts")
+    assert [page.model.index(r, 0).data() for r in range(2)] == ["ed@c.org", "cy@b.org"]

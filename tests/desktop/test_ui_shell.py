@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 from desktop.services.workspaces import ensure_workspace
 from desktop.ui.main_window import PAGES, MainWindow
 from desktop.ui.qt import QLabel, Qt
-from desktop.ui.simple_pages import PlaceholderPage
+from desktop.ui.simple_pages import DATABASE_URL_KEY, PlaceholderPage
 from tests.desktop.importing import import_file, plan_for, write_csv
 
 
@@ -71,3 +71,15 @@ def test_status_bar_shows_background_work(
     assert window.busy_label.text() == "Counting contacts…"
     qtbot.waitUntil(lambda: window.busy_label.text() == "Ready")
     assert not window.busy_bar.isVisibleTo(window)
+
+
+def test_settings_page_stores_the_database_url(
+    qtbot: QtBot, sqlite_engine: Engine, qsettings: Any
+) -> None:
+    window = make_window(qtbot, sqlite_engine, qsettings)
+    window.go("Settings")
+    page = window.settings_page
+    page.url.setText(" postgresql+psycopg://team@db.example/mailfleet ")
+    page.save()
+    assert qsettings.value(DATABASE_URL_KEY) == "postgresql+psycopg://team@db.example/mailfleet"
+    assert "restart" in page.saved.text()
