@@ -1,29 +1,39 @@
-"""Relay route throughput: messages per second into Postfix's ``smtp-sink`` on 127.0.0.1.
+"""Relay route throughput: messages per second from one worker's event loop into local sinks.
 
-One process, one event loop: the figure is what a single worker's SMTP side can push over
-loopback (no rendering, no DKIM), with connection reuse. ``BENCH_ROUTES_MESSAGES`` sets the
-count (default 20,000 messages of about 6 KB).
+Two cases, no rendering and no DKIM (the route alone):
+
+- Postfix's ``smtp-sink`` on 127.0.0.1, which answers at once: the route's CPU cost.
+- The test sink (aiosmtpd, in its own process) answering every command after 100 ms, as
+  distant servers do: what hundreds of concurrent connections buy.
+
+``BENCH_ROUTES_MESSAGES`` sets the count of the first case (default 20,000 of about 6 KB).
 """
 
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import os
+import resource
 import shutil
 import subprocess
 import time
+from multiprocessing.synchronize import Event
 
 from agent.config import DestinationLimits, SmtpRelayRoute
 from agent.routes.base import Envelope, OutcomeKind
 from agent.routes.smtp_relay import SmtpRelay
-from tests.peers.smtp import free_port
+from tests.peers.smtp import SmtpSink, free_port
 
 MESSAGES = int(os.environ.get("BENCH_ROUTES_MESSAGES", "20000"))
+SLOW_MESSAGES = 5000
+SLOW_REPLY_SECONDS = 0.1
 BATCH = 500
-BODY = ("Lorem ipsum dolor sit amet, consectetur adipiscing elit. " * 100 + "\r\n").encode()
+# About 6 KB of 72-character lines (SMTP caps lines at 998 octets).
+BODY = b"Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod.\r\n" * 80
 
 
-def _envelopes() -> list[Envelope]:
+def _envelopes(count: int) -> list[Envelope]:
     return [
         Envelope(
             i,
@@ -33,7 +43,7 @@ def _envelopes() -> list[Envelope]:
             f"Message-ID: <{i}@sender.test>\r\n\r\n".encode()
             + BODY,
         )
-        for i in range(MESSAGES)
+        for i in range(count)
     ]
 
 
@@ -55,25 +65,53 @@ async def _run(port: int, connections: int, envelopes: list[Envelope]) -> tuple[
     return elapsed, delivered
 
 
+def _measure(label: str, port: int, connections: int, envelopes: list[Envelope]) -> None:
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    elapsed, delivered = asyncio.run(_run(port, connections, envelopes))
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    print(
+        f"{label}, {connections} connections: {delivered}/{len(envelopes)} delivered in "
+        f"{elapsed:.2f} s = {delivered / elapsed:,.0f} msgs/s, "
+        f"client CPU {cpu / max(delivered, 1) * 1e6:.0f} us/msg",
+        flush=True,
+    )
+
+
+def _slow_sink(port: int, ready: Event, done: Event) -> None:
+    """Run the test sink with delayed replies until ``done`` is set (in a child process)."""
+    with SmtpSink(port=port, reply_delay=SLOW_REPLY_SECONDS, keep_data=False):
+        ready.set()
+        done.wait()
+
+
 def main() -> None:
-    """Print msgs/s of the relay route for a few connection counts."""
+    """Print msgs/s and CPU per message of the relay route for both cases."""
     sink_binary = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"
-    if not os.path.exists(sink_binary):
-        print("smtp-sink not installed (Debian package postfix); skipped")
-        return
+    if os.path.exists(sink_binary):
+        port = free_port()
+        user = ["-u", "nobody"] if os.geteuid() == 0 else []
+        sink = subprocess.Popen([sink_binary, *user, f"127.0.0.1:{port}", "1024"])
+        try:
+            time.sleep(0.3)
+            envelopes = _envelopes(MESSAGES)
+            for connections in (10, 50):
+                _measure("relay route -> smtp-sink", port, connections, envelopes)
+        finally:
+            sink.terminate()
+            sink.wait()
+    else:
+        print("smtp-sink not installed (Debian package postfix); first case skipped")
+
+    context = multiprocessing.get_context("spawn")
+    ready, done = context.Event(), context.Event()
     port = free_port()
-    user = ["-u", "nobody"] if os.geteuid() == 0 else []
-    sink = subprocess.Popen([sink_binary, *user, f"127.0.0.1:{port}", "1024"])
+    child = context.Process(target=_slow_sink, args=(port, ready, done))
+    child.start()
     try:
-        time.sleep(0.3)
-        envelopes = _envelopes()
-        for connections in (10, 50):
-            elapsed, delivered = asyncio.run(_run(port, connections, envelopes))
-            print(
-                f"relay route -> smtp-sink, {connections} connections: {delivered}/{MESSAGES} "
-                f"delivered in {elapsed:.2f} s = {delivered / elapsed:,.0f} msgs/s",
-                flush=True,
-            )
+        ready.wait(30)
+        label = f"relay route -> sink replying after {SLOW_REPLY_SECONDS * 1000:.0f} ms"
+        _measure(label, port, 500, _envelopes(SLOW_MESSAGES))
     finally:
-        sink.terminate()
-        sink.wait()
+        done.set()
+        child.join(30)

@@ -50,6 +50,7 @@ import threading
 import time
 import warnings
 from collections import Counter
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -192,6 +193,18 @@ class _Controller(Controller):
 
     def factory(self) -> _Server:
         return _Server(self.sink, self.handler, **self.SMTP_kwargs)
+
+    def _create_server(self) -> Awaitable[asyncio.AbstractServer]:
+        # aiosmtpd's own listener keeps asyncio's backlog of 100: hundreds of clients
+        # connecting at once would see SYNs dropped and retried for up to a minute.
+        server: Awaitable[asyncio.AbstractServer] = self.loop.create_server(
+            self._factory_invoker,
+            host=self.hostname,
+            port=self.port,
+            ssl=self.ssl_context,
+            backlog=4096,
+        )
+        return server
 
 
 class SmtpSink:
