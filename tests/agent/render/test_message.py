@@ -160,6 +160,7 @@ def test_merge_variables_are_fields_email_and_name(renderer: Renderer) -> None:
         ("Привет, " * 20, "Магазин «Весна»", "Анна Каренина " * 6),
         ("=?utf-8?q?not_an_encoded_word?=", "=?x?", 'Mr. O\'Brien, Jr. "Bob" \\o/'),
         ("word " * 60, "a" * 90, "plain"),
+        ("s", "Dr. Who, Esq. " * 12, 'The "Doctor" (Time Lord), ' * 8),
     ],
 )
 def test_headers_round_trip_through_rfc_2047(
