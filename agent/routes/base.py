@@ -11,6 +11,12 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol
 
+from agent.config import ConfigError
+
+
+class RouteConfigError(ConfigError):
+    """A route's settings cannot work (an unsafe password file, a malformed HELO name)."""
+
 
 class OutcomeKind(Enum):
     """What happened to one message on one try."""

@@ -14,7 +14,13 @@ from agent.routes.base import Envelope, Outcome
 from agent.routes.mx import DestinationError, MxResolver
 from agent.routes.pool import CONNECT_ERRORS, DestinationPool
 from agent.routes.replies import describe_error, failed
-from agent.routes.session import Session, SessionOptions, StartTlsFailed, open_session
+from agent.routes.session import (
+    Session,
+    SessionOptions,
+    StartTlsFailed,
+    check_helo,
+    open_session,
+)
 
 log = logging.getLogger("mailfleet.agent.routes")
 
@@ -50,7 +56,7 @@ class DirectMx:
         self.name = name
         self._settings = settings
         self._limits = limits
-        self._helo = settings.helo or helo
+        self._helo = check_helo(settings.helo or helo)
         self._resolver = resolver or MxResolver(settings.resolvers, settings.timeout_seconds)
         self._rate_period = rate_period
         self._idle_seconds = idle_seconds

@@ -5,10 +5,10 @@ from __future__ import annotations
 import socket
 
 from agent.config import AgentSettings, CaptureRoute, DirectMxRoute, SmtpRelayRoute
-from agent.routes.base import Route
+from agent.routes.base import Route, RouteConfigError
 from agent.routes.capture import Capture
 from agent.routes.direct_mx import DirectMx
-from agent.routes.smtp_relay import RouteConfigError, SmtpRelay, read_password
+from agent.routes.smtp_relay import SmtpRelay, read_password
 
 
 def build_routes(settings: AgentSettings) -> dict[str, Route]:

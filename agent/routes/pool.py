@@ -98,9 +98,16 @@ class DestinationPool:
                     group.create_task(self._lane(queue, outcomes, errors))
         finally:
             self._users -= 1
-        # Every lane gave up connecting: the destination is unreachable for now.
-        reason = errors[-1] if errors else ConnectionError("no connection")
-        outcomes.extend(session_failure(e.message_id, reason, self.name) for e in queue)
+        if queue:
+            # Every lane gave up connecting: the destination is unreachable for now.
+            reason = errors[-1] if errors else ConnectionError("no connection")
+            log.warning(
+                "%s unreachable, %d messages deferred: %s",
+                self.name,
+                len(queue),
+                describe_error(reason),
+            )
+            outcomes.extend(session_failure(e.message_id, reason, self.name) for e in queue)
         return outcomes
 
     @property
@@ -122,7 +129,8 @@ class DestinationPool:
                 try:
                     session = await self._connect()
                 except CONNECT_ERRORS as exc:
-                    log.info("cannot connect to %s: %s", self.name, describe_error(exc))
+                    # One line per failed lane would flood the log; deliver() sums them up.
+                    log.debug("cannot connect to %s: %s", self.name, describe_error(exc))
                     errors.append(exc)
                     await self._retire(None)
                     return

@@ -16,7 +16,7 @@ from typing import Literal
 
 import aiosmtplib
 
-from agent.routes.base import Envelope, Outcome
+from agent.routes.base import Envelope, Outcome, RouteConfigError
 from agent.routes.replies import deferred, describe_error, failed, from_reply
 
 log = logging.getLogger("mailfleet.agent.routes")
@@ -66,6 +66,13 @@ class SessionOptions:
         return f"SessionOptions(host={self.host!r}, address={self.address!r}, port={self.port})"
 
 
+def check_helo(name: str) -> str:
+    """``name`` if it can follow EHLO; raises :class:`RouteConfigError` at build time otherwise."""
+    if not name or _UNSAFE.search(name):
+        raise RouteConfigError(f"HELO name {name!r} is empty or has spaces or control characters")
+    return name
+
+
 @functools.cache
 def _tls_context(verify: bool) -> ssl.SSLContext:
     # Built once per process: loading the system's CA store costs milliseconds per call.
@@ -97,7 +104,12 @@ async def open_session(options: SessionOptions) -> Session:
     )
     await smtp.connect()
     try:
-        await smtp.ehlo()
+        try:
+            await smtp.ehlo()
+        except aiosmtplib.SMTPHeloError:
+            if not smtp.is_connected:
+                raise
+            await smtp.helo()  # an old server without ESMTP (RFC 5321 section 3.2)
         if options.tls in ("starttls", "opportunistic", "required"):
             if smtp.supports_extension("starttls"):
                 try:

@@ -6,14 +6,10 @@ import stat
 from collections.abc import Sequence
 from pathlib import Path
 
-from agent.config import ConfigError, SmtpRelayRoute
-from agent.routes.base import Envelope, Outcome
+from agent.config import SmtpRelayRoute
+from agent.routes.base import Envelope, Outcome, RouteConfigError
 from agent.routes.pool import DestinationPool
-from agent.routes.session import Session, SessionOptions, open_session
-
-
-class RouteConfigError(ConfigError):
-    """A route's settings cannot work (e.g. an unsafe or unreadable password file)."""
+from agent.routes.session import Session, SessionOptions, check_helo, open_session
 
 
 def read_password(path: Path) -> str:
@@ -47,7 +43,7 @@ class SmtpRelay:
             address=settings.host,
             port=settings.port,
             host=settings.host,
-            helo=settings.helo or helo,
+            helo=check_helo(settings.helo or helo),
             timeout=settings.timeout_seconds,
             tls=settings.tls,
             verify_tls=settings.verify_tls,

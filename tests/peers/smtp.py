@@ -12,7 +12,7 @@ Start one on loopback, point a route (or any SMTP client) at it, then look at wh
         assert sink.duplicates() == []
 
 ``SmtpSink(host="127.0.0.1", port=0, tls="none", users=None, reply_delay=0.0,
-ehlo_delay=0.0, keep_data=True)``:
+ehlo_delay=0.0, keep_data=True, esmtp=True)``:
 
 - ``port=0`` picks a free port (read ``sink.port``);
 - ``tls``: "none", "starttls", "implicit", or "broken_starttls" (offers STARTTLS whose
@@ -21,7 +21,8 @@ ehlo_delay=0.0, keep_data=True)``:
   STARTTLS when ``tls="starttls"``);
 - ``reply_delay`` delays every reply to MAIL, RCPT and DATA, ``ehlo_delay`` the reply to
   EHLO/HELO (a slow destination);
-- ``keep_data=False`` keeps only each message's digest (for big runs).
+- ``keep_data=False`` keeps only each message's digest (for big runs);
+- ``esmtp=False`` refuses EHLO (502), like an old server that only knows HELO.
 
 Rules (``sink.rule(address, rule)``, checked per address): ``refuse(reply, at=...)``,
 ``defer(reply, at=...)``, ``stall(seconds, at=...)`` and ``accept()``; ``at`` is "mail"
@@ -173,6 +174,9 @@ class _Server(SMTP):
     async def smtp_EHLO(self, hostname: str) -> None:
         self._greeted()
         await asyncio.sleep(self.sink.ehlo_delay)
+        if not self.sink.esmtp:
+            await self.push("502 5.5.1 EHLO not implemented")
+            return
         await super().smtp_EHLO(hostname)
 
     async def smtp_HELO(self, hostname: str) -> None:
@@ -220,9 +224,11 @@ class SmtpSink:
         reply_delay: float = 0.0,
         ehlo_delay: float = 0.0,
         keep_data: bool = True,
+        esmtp: bool = True,
     ) -> None:
         self.host = host
         self.keep_data = keep_data
+        self.esmtp = esmtp
         self.port = port or free_port(host)
         self.tls = tls
         self.users = dict(users or {})

@@ -163,3 +163,13 @@ async def test_the_sink_spots_a_message_delivered_twice(make_sink: SinkFactory) 
     [(rcpt, _digest)] = sink.duplicates()
     assert rcpt == "user1@example.test"
     assert {r.data for r in sink.received} == {b""}  # only digests were kept
+
+
+async def test_a_server_without_ehlo_is_greeted_with_helo(make_sink: SinkFactory) -> None:
+    sink = make_sink(esmtp=False)
+    route = SmtpRelay("relay", relay_settings(sink), helo="agent.test")
+    [outcome] = await route.deliver([envelope(1)])
+    await route.close()
+
+    assert outcome.kind is OutcomeKind.DELIVERED
+    assert [r.helo for r in sink.received] == ["agent.test"]

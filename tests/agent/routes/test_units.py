@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 
 from agent.config import AgentSettings, CaptureRoute, DirectMxRoute, SmtpRelayRoute
-from agent.routes.base import OutcomeKind
+from agent.routes.base import OutcomeKind, RouteConfigError
 from agent.routes.capture import Capture
 from agent.routes.direct_mx import DirectMx
 from agent.routes.factory import build_routes
 from agent.routes.mx import nameserver, order_mx
 from agent.routes.replies import enhanced_code, from_reply
-from agent.routes.smtp_relay import RouteConfigError, SmtpRelay
+from agent.routes.smtp_relay import SmtpRelay
 from tests.agent.routes.conftest import envelope
 
 
@@ -103,3 +103,10 @@ def test_a_missing_password_file_is_a_clear_error(tmp_path: Path) -> None:
     relay = SmtpRelayRoute(host="relay.test", username="u", password_file="nope.pass")
     with pytest.raises(RouteConfigError, match="cannot read password file"):
         build_routes(_settings(tmp_path, relay=relay))
+
+
+@pytest.mark.parametrize("helo", ["two words", "bad\r\nname"])
+def test_a_malformed_helo_name_is_refused_when_routes_are_built(tmp_path: Path, helo: str) -> None:
+    for config in (SmtpRelayRoute(host="relay.test", helo=helo), DirectMxRoute(helo=helo)):
+        with pytest.raises(RouteConfigError, match="HELO name"):
+            build_routes(_settings(tmp_path, route=config))
