@@ -80,6 +80,10 @@ class MxResolver:
         """
         try:
             answer = await self._resolver.resolve(domain, "MX")
+        except dns.exception.SyntaxError as exc:
+            # Not a domain name at all (an empty or over-long label): no retry can help.
+            reason = f"invalid domain {domain!r}: {exc}"
+            raise DestinationError(OutcomeKind.FAILED, reason, "") from None
         except dns.resolver.NXDOMAIN:
             raise _bounce(f"550 5.1.2 domain {domain} does not exist", "5.1.2") from None
         except dns.resolver.NoAnswer:

@@ -288,3 +288,11 @@ async def test_pools_of_domains_no_longer_sent_to_are_dropped(
     await mx.deliver([envelope(3, "b@two.test")])
     assert set(mx._pools) == {"two.test"}
     await mx.close()
+
+
+async def test_a_malformed_domain_fails_without_a_lookup(dns_server: LocalDns, port: int) -> None:
+    dns_server.stop()  # any lookup would now time out and defer
+    mx = route(dns_server, port, timeout_seconds=0.5)
+    outcomes = await mx.deliver([envelope(1, "a@bad..test"), envelope(2, f"a@{'x' * 64}.test")])
+    assert [o.kind for o in outcomes] == [OutcomeKind.FAILED, OutcomeKind.FAILED]
+    assert all("invalid domain" in o.reply for o in outcomes)
