@@ -134,6 +134,10 @@ class DestinationPool:
                     errors.append(exc)
                     await self._retire(None)
                     return
+                except BaseException:
+                    # Cancelled while connecting: give the slot back, or the pool shrinks.
+                    await asyncio.shield(self._retire(None))
+                    raise
             try:
                 while (
                     queue and session.usable and session.sent < self._limits.messages_per_connection

@@ -6,6 +6,7 @@ at whichever step ended the transaction into the message's outcome.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import re
@@ -184,6 +185,10 @@ class Session:
             # Refused at MAIL, RCPT or DATA (or DATA's final reply): the reply decides.
             await self._reset()
             return from_reply(envelope.message_id, exc.code, exc.message, self.host)
+        except asyncio.CancelledError:
+            # Cancelled mid-transaction: the next MAIL FROM would be refused, so never reuse.
+            self._smtp.close()
+            raise
         except (aiosmtplib.SMTPException, OSError) as exc:
             self._smtp.close()
             if step == "MAIL FROM" and isinstance(exc, ConnectionError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 
 from agent.config import DestinationLimits
@@ -153,3 +154,21 @@ async def test_a_rate_limit_opens_no_more_connections_than_it_can_use(
 
     assert {o.kind for o in outcomes} == {OutcomeKind.DELIVERED}
     assert 1 <= sink.max_concurrent <= 3
+
+
+async def test_a_cancelled_delivery_leaves_the_pool_usable(make_sink: SinkFactory) -> None:
+    sink = make_sink()
+    sink.rule("slow@example.test", stall(30, at="data"))
+    route = SmtpRelay("relay", relay_settings(sink, limits=limits(1, 100)), helo="agent.test")
+    stuck = asyncio.create_task(route.deliver([envelope(1, "slow@example.test")]))
+    await asyncio.sleep(0.5)  # in the middle of DATA
+    stuck.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await stuck
+    # The only connection slot came back, and the half-done session was not reused (its next
+    # MAIL FROM would have been refused as a nested transaction).
+    [outcome] = await asyncio.wait_for(route.deliver([envelope(2)]), 5)
+    await route.close()
+
+    assert outcome.kind is OutcomeKind.DELIVERED
+    assert [r.rcpt_to for r in sink.received] == [("user2@example.test",)]
