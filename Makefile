@@ -5,10 +5,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-# Real test peers: PostgreSQL for the desktop's data layer.
+# Real test peers: PostgreSQL (the desktop's data layer), Perl's Mail::DKIM (an independent
+# DKIM verifier) and the libraries Qt needs to run offscreen.
 APT_TEST_PEERS := postgresql libmail-dkim-perl libegl1 libgl1 libglib2.0-0 libxkbcommon0 libfontconfig1 libfreetype6 libdbus-1-3 libx11-6 libxcb1 fonts-dejavu-core
 
-.PHONY: venv run demo agent test lint typecheck pytest bench protos test-peers clean
+# Benchmark peers: Postfix with its smtp-source and smtp-sink, for the side-by-side figures.
+APT_BENCH_PEERS := postfix
+
+.PHONY: venv run demo agent test lint typecheck pytest bench protos test-peers bench-peers clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,14 +30,23 @@ run: venv
 demo: venv
 	$(BIN)/python -m agent.demo
 
-test-peers:
-	@missing=""; for p in $(APT_TEST_PEERS); do \
+# Installs the Debian packages named in $(1) that are missing (Postfix without questions).
+define apt_install
+	@missing=""; for p in $(1); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
-	  echo "installing test peers:$$missing"; \
+	  echo "installing:$$missing"; \
+	  echo "postfix postfix/main_mailer_type select No configuration" | $(SUDO) debconf-set-selections; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
 	fi
+endef
+
+test-peers:
+	$(call apt_install,$(APT_TEST_PEERS))
+
+bench-peers:
+	$(call apt_install,$(APT_BENCH_PEERS))
 
 lint: venv
 	$(BIN)/ruff check .
@@ -48,7 +61,7 @@ pytest: venv test-peers
 test: lint typecheck pytest
 
 ## bench: speed figures (not pass/fail)
-bench: venv
+bench: venv bench-peers
 	$(BIN)/python -m bench
 
 ## protos: regenerate the committed gRPC stubs from protos/*.proto

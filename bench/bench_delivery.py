@@ -11,6 +11,7 @@ Sizes: BENCH_DELIVERY_ROWS (default 50000).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import statistics
 import subprocess
@@ -18,7 +19,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import grpc
@@ -124,7 +125,12 @@ class _LatencyProbe:
             self.sent[reply.message_id] = began
 
     def _watch(self, after_seq: int) -> None:
-        for event in self._events.WatchEvents(events_pb2.WatchEventsRequest(after_seq=after_seq)):
+        stream = self._events.WatchEvents(events_pb2.WatchEventsRequest(after_seq=after_seq))
+        with contextlib.suppress(grpc.RpcError):  # the channel closes when the campaign ends
+            self._follow(stream)
+
+    def _follow(self, stream: Iterable[events_pb2.Event]) -> None:
+        for event in stream:
             if (
                 event.type == events_pb2.EVENT_TYPE_MESSAGE_DELIVERED
                 and event.message_id in self.sent
@@ -205,7 +211,7 @@ def _relay_case(workdir: Path) -> dict[str, float]:
             f'[routes.relay]\ntype = "smtp"\nhost = "127.0.0.1"\nport = {port}\ntls = "none"\n'
             "[routes.relay.limits]\nconnections = 50\nmessages_per_connection = 1000\n"
         )
-        return _run_campaign(workdir, config, 1, probe=True)
+        return _run_campaign(workdir, config, 100, probe=True)
     finally:
         sink.terminate()
         sink.wait(10)
@@ -226,13 +232,13 @@ def _message_size() -> int:
     return len(data)
 
 
-def _postfix_case(workdir: Path, size: int) -> dict[str, float]:
+def _postfix_case(size: int) -> dict[str, float]:
     sink_port, smtpd_port = free_port(), free_port()
     sink = subprocess.Popen(
         ["smtp-sink", "-u", "nobody", "-M", str(ROWS), f"127.0.0.1:{sink_port}", "1024"]
     )
     try:
-        with postfix.relaying_postfix(workdir / "postfix", smtpd_port, sink_port):
+        with postfix.relaying_postfix(smtpd_port, sink_port):
             time.sleep(1.0)
             began = time.monotonic()
             subprocess.run(
@@ -312,7 +318,7 @@ def main() -> None:
             )
         if postfix.available():
             size = _message_size()
-            pf = _postfix_case(root / "pf", size)
+            pf = _postfix_case(size)
             print(
                 f"postfix → smtp-sink, {ROWS:,} messages of {size:,} bytes: {pf['rate']:,.0f}"
                 f" msgs/s end to end (injection {pf['inject_rate']:,.0f} msgs/s); "

@@ -31,8 +31,16 @@ def _write_csv(path: Path) -> None:
         writer = csv.writer(handle)
         writer.writerow(["Email", "First name", "Last name", "City", "Score", "Joined"])
         for i in range(ROWS):
-            writer.writerow([f"user{i}@example{i % 1000}.com", f"First{i}", f"Last{i}",
-                             CITIES[i % 6], i % 100, f"2025-{1 + i % 12:02d}-{1 + i % 28:02d}"])
+            writer.writerow(
+                [
+                    f"user{i}@example{i % 1000}.com",
+                    f"First{i}",
+                    f"Last{i}",
+                    CITIES[i % 6],
+                    i % 100,
+                    f"2025-{1 + i % 12:02d}-{1 + i % 28:02d}",
+                ]
+            )
 
 
 def _mib(kib: int) -> float:

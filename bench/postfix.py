@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -40,8 +41,17 @@ def available() -> bool:
 
 
 @contextmanager
-def relaying_postfix(root: Path, listen_port: int, relay_port: int) -> Iterator[None]:
+def relaying_postfix(listen_port: int, relay_port: int) -> Iterator[None]:
     """Run Postfix on 127.0.0.1:``listen_port`` relaying everything to ``relay_port``."""
+    with (
+        tempfile.TemporaryDirectory(prefix="mailfleet-postfix-") as tmp,
+        _instance(Path(tmp), listen_port, relay_port),
+    ):
+        yield
+
+
+@contextmanager
+def _instance(root: Path, listen_port: int, relay_port: int) -> Iterator[None]:
     conf = root / "conf"
     conf.mkdir(parents=True)
     (root / "queue").mkdir()

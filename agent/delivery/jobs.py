@@ -26,6 +26,7 @@ class Job:
     payload: str  # base64 of a serialised mailfleet.v1.Recipient (name and merge fields)
     field_names: tuple[str, ...]  # names of the payload's positional values
     route: str
+    transactional: bool = False  # sent over the lane's own connections, never queued behind bulk
 
 
 @dataclass

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from agent.config import AgentSettings
 from agent.delivery.jobs import Job, MessageSpec
 from agent.dkim.keys import load_keys
-from agent.dkim.signer import DkimSigner
+from agent.dkim.signer import DkimSigner, SignError
 from agent.render.message import Renderer, RenderError
 from agent.routes.base import Envelope, Outcome, OutcomeKind, Route
 from agent.routes.factory import build_routes
@@ -39,10 +39,19 @@ def _crlf(raw: bytes) -> bytes:
 class Pipeline:
     """The renderer, the DKIM signer and the routes of one worker."""
 
-    def __init__(self, renderer: Renderer, signer: DkimSigner, routes: dict[str, Route]) -> None:
+    def __init__(
+        self,
+        renderer: Renderer,
+        signer: DkimSigner,
+        routes: dict[str, Route],
+        transactional_routes: dict[str, Route],
+    ) -> None:
         self._renderer = renderer
         self._signer = signer
         self._routes = routes
+        # The same routes again, with their own connection pools: a transactional message
+        # never waits for a connection behind thousands of queued campaign messages.
+        self._transactional_routes = transactional_routes
 
     @classmethod
     def from_settings(cls, settings: AgentSettings) -> Pipeline:
@@ -53,11 +62,17 @@ class Pipeline:
             timeout_seconds=d.render_timeout_seconds,
             max_bytes=d.render_max_bytes,
         )
-        return cls(renderer, DkimSigner(load_keys(settings.dkim_dir)), build_routes(settings))
+        return cls(
+            renderer,
+            DkimSigner(load_keys(settings.dkim_dir)),
+            build_routes(settings),
+            build_routes(settings),
+        )
 
-    def route(self, name: str) -> Route:
-        """The route called ``name`` (one that fails every message if there is none)."""
-        return self._routes.get(name) or _MissingRoute(name)
+    def route(self, name: str, *, transactional: bool = False) -> Route:
+        """The route called ``name`` for a lane (one that fails every message if there is none)."""
+        routes = self._transactional_routes if transactional else self._routes
+        return routes.get(name) or _MissingRoute(name)
 
     def build(self, job: Job, spec: MessageSpec, payload: bytes) -> Envelope | Outcome:
         """The signed message for one job, or a FAILED outcome saying why it cannot be built."""
@@ -79,11 +94,13 @@ class Pipeline:
                 )
             except RenderError as exc:
                 return Outcome(job.message_id, OutcomeKind.FAILED, f"rendering failed: {exc}")
-        return Envelope(
-            job.message_id, spec.sender.from_address, job.rcpt_to, self._signer.sign(data)
-        )
+        try:
+            signed = self._signer.sign(data)
+        except SignError as exc:  # only a client's raw MIME can be this malformed
+            return Outcome(job.message_id, OutcomeKind.FAILED, f"DKIM signing failed: {exc}")
+        return Envelope(job.message_id, spec.sender.from_address, job.rcpt_to, signed)
 
     async def close(self) -> None:
         """Close every route's connections."""
-        for route in self._routes.values():
+        for route in [*self._routes.values(), *self._transactional_routes.values()]:
             await route.close()

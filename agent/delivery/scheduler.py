@@ -29,7 +29,7 @@ from agent.store.queue import Claimed, Settled
 
 log = logging.getLogger("mailfleet.agent.delivery")
 
-_IDLE_WAIT = 0.25
+_IDLE_WAIT = 0.1
 _SWEEP_EVERY = 10.0
 _COMPLETION_EVERY = 1.0
 # Share of the in-flight window that bulk mail leaves free for transactional mail.
@@ -108,14 +108,19 @@ class Scheduler:
             log.info("returned %d messages leased before the last stop to the queue", returned)
         self.pool.start()
         while not self._stopping.is_set():
-            ticket = self._store.commits.ticket()
             await self._settle_pending()
             dispatched = await self._claim_and_dispatch()
             await self._housekeeping()
             if dispatched or self._pending or self._orphans:
                 continue
+            # Wake for outcomes, for a stop, and (with room to fill) for others' commits: new
+            # uploads and sends. Our own commits are behind us, so they cannot wake us in a loop;
+            # one that raced the claim above waits for the timeout at most.
             self._wake.clear()
-            waits = [asyncio.ensure_future(e.wait()) for e in (ticket, self._wake, self._stopping)]
+            triggers = [self._wake, self._stopping]
+            if len(self._leased) < self._d.max_in_flight:
+                triggers.append(self._store.commits.ticket())
+            waits = [asyncio.ensure_future(e.wait()) for e in triggers]
             await asyncio.wait(waits, timeout=_IDLE_WAIT, return_when=asyncio.FIRST_COMPLETED)
             for w in waits:
                 w.cancel()
@@ -234,20 +239,22 @@ class Scheduler:
         return len(found.messages)
 
     async def _dispatch(self, messages: Iterable[Claimed], lease_until: float) -> None:
-        batches: dict[int, WorkBatch] = {}
+        # Transactional jobs travel in batches of their own, which workers take first.
+        batches: dict[tuple[int, bool], WorkBatch] = {}
         route = self._d.default_route
         for m in messages:
             domain = m.email.rpartition("@")[2].lower()
             worker = zlib.crc32(domain.encode()) % self.pool.size
-            batch = batches.setdefault(worker, WorkBatch([]))
+            transactional = m.campaign_id is None
+            batch = batches.setdefault((worker, transactional), WorkBatch([]))
             key = _spec_key(m)
             spec = self._specs[key]
             if not self.pool.knows(worker, key):
                 batch.specs[key] = spec
             names = self._field_sets.get(m.field_set_id, ()) if m.field_set_id else ()
-            batch.jobs.append(Job(m.id, key, m.email, m.payload, names, route))
+            batch.jobs.append(Job(m.id, key, m.email, m.payload, names, route, transactional))
             self._leased[m.id] = _Leased(m, worker, lease_until, spec.sender.from_address)
-        for worker, batch in batches.items():
+        for (worker, _), batch in batches.items():
             if not self.pool.send(worker, batch):  # it just died: requeued on the next pass
                 for job in batch.jobs:
                     self._leased.pop(job.message_id, None)

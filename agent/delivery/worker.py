@@ -12,7 +12,7 @@ import base64
 import logging
 import signal
 import threading
-from collections import defaultdict
+from collections import defaultdict, deque
 from multiprocessing.connection import Connection
 
 from agent import logs
@@ -22,6 +22,11 @@ from agent.delivery.pipeline import Pipeline
 from agent.routes.base import Envelope, Outcome, OutcomeKind
 
 log = logging.getLogger("mailfleet.agent.delivery")
+
+# Campaign jobs built between two looks at the inbox (about 0.05 s of rendering and signing).
+_BULK_CHUNK = 50
+# Messages built between two turns of the event loop (a few milliseconds of CPU).
+_YIELD_EVERY = 4
 
 
 class _Reporter:
@@ -38,24 +43,65 @@ class _Reporter:
             self._conn.send(outcomes)
 
 
-def _inbox_reader(
-    conn: Connection, loop: asyncio.AbstractEventLoop, inbox: asyncio.Queue[WorkBatch | None]
-) -> None:
+class _Inbox:
+    """Jobs waiting to be built, transactional ones first.
+
+    Batches are taken apart as they arrive, so a transactional job waits behind at most one
+    chunk of campaign jobs being rendered, never behind everything already sent to this worker.
+    """
+
+    def __init__(self) -> None:
+        self.specs: dict[str, MessageSpec] = {}
+        self._transactional: deque[Job] = deque()
+        self._bulk: deque[Job] = deque()
+        self._arrived = asyncio.Event()
+        self.closed = False
+
+    def put(self, batch: WorkBatch | None) -> None:
+        """Called on the loop for each batch the coordinator sends (None: finish and exit)."""
+        if batch is None:
+            self.closed = True
+        else:
+            self.specs.update(batch.specs)
+            for job in batch.jobs:
+                (self._transactional if job.transactional else self._bulk).append(job)
+        self._arrived.set()
+
+    async def take(self) -> list[Job] | None:
+        """The next jobs to build: every waiting transactional job, else a chunk of bulk ones;
+        None once the coordinator has said stop and nothing is left."""
+        while not (self._transactional or self._bulk):
+            if self.closed:
+                return None
+            self._arrived.clear()
+            await self._arrived.wait()
+        if self._transactional:
+            jobs = list(self._transactional)
+            self._transactional.clear()
+            return jobs
+        return [self._bulk.popleft() for _ in range(min(_BULK_CHUNK, len(self._bulk)))]
+
+
+def _inbox_reader(conn: Connection, loop: asyncio.AbstractEventLoop, inbox: _Inbox) -> None:
     while True:
         try:
             item: WorkBatch | None = conn.recv()
         except (EOFError, OSError):
             item = None  # the coordinator is gone: finish up and exit
-        loop.call_soon_threadsafe(inbox.put_nowait, item)
+        loop.call_soon_threadsafe(inbox.put, item)
         if item is None:
             return
 
 
 async def _deliver(
-    pipeline: Pipeline, route: str, envelopes: list[Envelope], reporter: _Reporter
+    pipeline: Pipeline,
+    route: str,
+    transactional: bool,
+    envelopes: list[Envelope],
+    reporter: _Reporter,
 ) -> None:
     try:
-        outcomes = await pipeline.route(route).deliver(envelopes)
+        outcomes = await pipeline.route(route, transactional=transactional).deliver(envelopes)
     except Exception as exc:  # a route must not raise; if one does, nothing is lost
         log.exception("route %s raised; deferring %d messages", route, len(envelopes))
         outcomes = [
@@ -65,12 +111,19 @@ async def _deliver(
     reporter.send(outcomes)
 
 
-def _prepare(
+async def _prepare(
     pipeline: Pipeline, jobs: list[Job], specs: dict[str, MessageSpec]
-) -> tuple[dict[tuple[str, str], list[Envelope]], list[Outcome]]:
-    groups: dict[tuple[str, str], list[Envelope]] = defaultdict(list)
+) -> tuple[dict[tuple[str, bool, str], list[Envelope]], list[Outcome]]:
+    """Build every job's message; group them by (route, lane, recipient domain).
+
+    Building is CPU work on the loop's thread: it yields every few messages so that the open
+    SMTP sessions keep moving (each message needs several round trips).
+    """
+    groups: dict[tuple[str, bool, str], list[Envelope]] = defaultdict(list)
     failed: list[Outcome] = []
-    for job in jobs:
+    for n, job in enumerate(jobs, 1):
+        if n % _YIELD_EVERY == 0:
+            await asyncio.sleep(0)
         spec = specs.get(job.spec_key)
         if spec is None:
             failed.append(Outcome(job.message_id, OutcomeKind.DEFERRED, "spec not received yet"))
@@ -79,29 +132,29 @@ def _prepare(
         if isinstance(built, Outcome):
             failed.append(built)
         else:
-            groups[(job.route, built.domain)].append(built)
+            groups[(job.route, job.transactional, built.domain)].append(built)
     return groups, failed
 
 
 async def serve(settings: AgentSettings, conn: Connection) -> None:
     """Take batches until the coordinator says stop, then finish what is under way."""
     loop = asyncio.get_running_loop()
-    inbox: asyncio.Queue[WorkBatch | None] = asyncio.Queue()
+    inbox = _Inbox()
     threading.Thread(target=_inbox_reader, args=(conn, loop, inbox), daemon=True).start()
     reporter = _Reporter(conn)
     pipeline = Pipeline.from_settings(settings)
-    specs: dict[str, MessageSpec] = {}
     tasks: set[asyncio.Task[None]] = set()
     try:
-        while (batch := await inbox.get()) is not None:
-            specs.update(batch.specs)
-            groups, failed = _prepare(pipeline, batch.jobs, specs)
+        while (jobs := await inbox.take()) is not None:
+            groups, failed = await _prepare(pipeline, jobs, inbox.specs)
             reporter.send(failed)
-            for (route, _domain), envelopes in groups.items():
-                task = asyncio.create_task(_deliver(pipeline, route, envelopes, reporter))
+            for (route, transactional, _domain), envelopes in groups.items():
+                task = asyncio.create_task(
+                    _deliver(pipeline, route, transactional, envelopes, reporter)
+                )
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
-            await asyncio.sleep(0)  # let the new deliveries start before the next batch
+            await asyncio.sleep(0)  # let the new deliveries start before the next chunk
         if tasks:
             await asyncio.wait(tasks)
     finally:
