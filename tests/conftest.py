@@ -8,6 +8,9 @@ from pathlib import Path
 import pytest
 
 from tests.peers.agent import AgentProcess, Stubs
+from tests.peers.dns import local_dns
+
+__all__ = ["local_dns"]  # a fixture for every test: the local DNS answer source
 
 
 @pytest.fixture

@@ -6,8 +6,10 @@ import email
 import email.policy
 import os
 import signal
+import subprocess
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import grpc
 import pytest
@@ -21,7 +23,9 @@ from tests.agent.builders import (
     transactional,
     wait_until,
 )
-from tests.peers.agent import AgentProcess, Stubs
+from tests.peers.agent import AgentProcess, Stubs, agent_command
+from tests.peers.dkimverify import mail_dkim
+from tests.peers.dns import LocalDns
 from tests.peers.smtp import SmtpSink, accept, defer, refuse
 
 CampaignState = campaigns_pb2.CampaignState
@@ -59,9 +63,7 @@ def test_a_campaign_is_delivered_once_per_recipient_through_the_relay(
     assert final.state == CampaignState.CAMPAIGN_STATE_COMPLETED
     assert final.counts.delivered == final.counts.total == 300
     got = sink.wait_for(300)
-    assert sorted(r.rcpt_to[0] for r in got) == sorted(
-        f"user{i}@example.com" for i in range(300)
-    )
+    assert sorted(r.rcpt_to[0] for r in got) == sorted(f"user{i}@example.com" for i in range(300))
     assert sink.duplicates() == []
     first = email.message_from_bytes(got[0].data, policy=email.policy.default)
     n = int(first["To"].addresses[0].username.removeprefix("user"))
@@ -200,3 +202,42 @@ def test_a_worker_that_dies_is_replaced_and_its_messages_are_sent(
     assert {r.rcpt_to[0] for r in sink.received} == {f"user{i}@example.com" for i in range(400)}
     assert "restarting" in agent.log()
     sink.stop()
+
+
+def test_sent_messages_carry_dkim_signatures_an_independent_verifier_accepts(
+    tmp_path: Path, sink: SmtpSink, local_dns: LocalDns
+) -> None:
+    agent = AgentProcess(tmp_path / "agent", extra_config=relay_config(sink))
+    generated = subprocess.run(
+        [
+            *agent_command(),
+            "dkim",
+            "generate",
+            "shop.example",
+            "--selector",
+            "e2e",
+            "--config",
+            str(agent.config),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    name, _, value = generated.stdout.strip().partition(" ")
+    local_dns.add_txt(name.strip(), value.strip().strip('"'))
+    agent.start()
+    try:
+        stubs = agent.stubs()
+        req = transactional("dkim-e2e")
+        req.sender.from_address = "orders@shop.example"
+        stubs.transactional.SendMessage(req)
+        cid = campaign_with(stubs, recipients(3), key="dkim")
+        stubs.campaigns.StartCampaign(campaigns_pb2.CampaignRef(campaign_id=cid))
+        got = sink.wait_for(4, timeout=60)
+    finally:
+        agent.close()
+    for received in got:
+        assert received.data.startswith(b"DKIM-Signature:")
+        assert mail_dkim(received.data, local_dns, tmp_path) == {"rsa-sha256": "pass"}
+    tampered = got[0].data.replace(b"Hello", b"Hallo").replace(b"Order", b"0rder")
+    assert mail_dkim(tampered, local_dns, tmp_path)["rsa-sha256"].startswith("fail")

@@ -9,7 +9,6 @@ that signs.
 from __future__ import annotations
 
 import random
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,26 +22,8 @@ from agent.dkim.keys import Algorithm, generate_key, load_keys
 from agent.dkim.signer import DkimSigner, SignError, _canonical_body
 from agent.model import Content, Sender
 from agent.render.message import Renderer
+from tests.peers.dkimverify import mail_dkim
 from tests.peers.dns import LocalDns
-
-VERIFY_PL = r"""
-use strict;
-use warnings;
-use Mail::DKIM::Verifier;
-use Net::DNS::Resolver;
-
-my $port = shift @ARGV;
-Mail::DKIM::DNS::resolver(Net::DNS::Resolver->new(
-    nameservers => ['127.0.0.1'], port => $port, recurse => 0, retry => 1,
-    udp_timeout => 5, tcp_timeout => 5));
-my $dkim = Mail::DKIM::Verifier->new();
-binmode STDIN;
-while (<STDIN>) { $dkim->PRINT($_); }
-$dkim->CLOSE;
-foreach my $sig ($dkim->signatures) {
-    printf "%s %s %s\n", $sig->selector, $sig->algorithm, $sig->result_detail;
-}
-"""
 
 
 @pytest.fixture
@@ -53,24 +34,6 @@ def signer(tmp_path: Path, local_dns: LocalDns) -> DkimSigner:
         record = generate_key(tmp_path / "dkim", "shop.example", selector, algorithm)
         local_dns.add_txt(record.name, record.value)
     return DkimSigner(load_keys(tmp_path / "dkim"))
-
-
-def mail_dkim(message: bytes, dns: LocalDns, tmp_path: Path) -> dict[str, str]:
-    """Mail::DKIM's result per algorithm, e.g. ``{"rsa-sha256": "pass"}``."""
-    script = tmp_path / "verify.pl"
-    script.write_text(VERIFY_PL)
-    out = subprocess.run(
-        ["perl", str(script), str(dns.port)],
-        input=message,
-        capture_output=True,
-        check=True,
-        timeout=60,
-    )
-    results = {}
-    for line in out.stdout.decode().splitlines():
-        _selector, algorithm, result = line.split(" ", 2)
-        results[algorithm] = result
-    return results
 
 
 def dkimpy_results(message: bytes, local: LocalDns) -> list[bool]:
