@@ -47,13 +47,17 @@ DOMAIN = "shop.example"
 TX_COUNT = 40
 _TICKS = os.sysconf("SC_CLK_TCK")
 
+# ~6 KB of HTML: a personalised greeting and offer block (every merge field once or twice),
+# then the newsletter's static body, as real campaigns are built.
 HTML = (
     "<html><body><h1>Hello {{ f0 }} {{ f1 }}</h1>"
-    + "<p>Our autumn offers for {{ f2 }} in {{ f3 }}: plan {{ f4 }}, since {{ f5 }}, "
-    "points {{ f6 }}, tier {{ f7 }}, code {{ f8 }}, ref {{ f9 }}. Lorem ipsum dolor sit amet, "
-    "consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore.</p>"
-    * 24
-    + '<p><a href="https://shop.example/offers?u={{ f9 }}">See the offers</a></p></body></html>'
+    "<p>Our autumn offers for {{ f2 }} in {{ f3 }}: your {{ f4 }} plan since {{ f5 }}, "
+    "{{ f6 }} points, tier {{ f7 }}, code {{ f8 }}.</p>"
+    + "<p>Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor "
+    "incididunt ut labore et dolore magna aliqua. Ut enim ad minim veniam, quis nostrud "
+    "exercitation ullamco laboris nisi ut aliquip ex ea commodo consequat.</p>" * 26
+    + '<p><a href="https://shop.example/offers?u={{ f9 }}">See the offers, {{ f0 }}</a></p>'
+    "</body></html>"
 )
 TEXT = "Hello {{ f0 }} {{ f1 }}, our autumn offers for {{ f2 }}: https://shop.example/offers\n"
 
