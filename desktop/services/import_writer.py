@@ -12,24 +12,10 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, func, update
 
 from desktop.db import bulk
-from desktop.db.models import Base, Contact, ContactStatus, ListMembership
+from desktop.db.models import Base, Contact, ContactStatus
 from desktop.services import suppression
 
 _CONTACTS = Base.metadata.tables[Contact.__tablename__]
-_MEMBERS = Base.metadata.tables[ListMembership.__tablename__]
-_MEMBER_COLUMNS = ("contact_id", "list_id", "added_at")
-_NEW_CONTACT_COLUMNS = (
-    "workspace_id",
-    "email",
-    "first_name",
-    "last_name",
-    "status",
-    "consent_source",
-    "consent_at",
-    "fields",
-    "created_at",
-    "updated_at",
-)
 
 
 @dataclass(slots=True)
@@ -102,8 +88,7 @@ class BatchWriter:
         # Custom values arrive as JSON text, which both SQLite and PostgreSQL take as is.
         fields_type = _CONTACTS.c.fields.type.dialect_impl(conn.dialect)
         self.json_result = fields_type.result_processor(conn.dialect, None)
-        # SQLite takes each batch as one JSON parameter (see bulk.insert_json).
-        self.sqlite = conn.dialect.name == "sqlite"
+        self.sql = bulk.batches_for(conn)
 
     def write(self, batch: Batch) -> Outcome:
         """Write ``batch`` and say what became of each of its rows."""
@@ -140,31 +125,16 @@ class BatchWriter:
                 touched.append(cid)
             else:
                 outcome.skipped["already a contact"] += 1
-        bulk.insert_rows(self.conn, _CONTACTS, _NEW_CONTACT_COLUMNS, new_rows)
+        new_ids = self.sql.insert_contacts(self.conn, new_rows)
         outcome.imported = len(new_rows)
         if updates:
             self._update(updates)
             outcome.updated += len(updates)
         if self.list_id is not None:
-            self._add_to_list(touched, new_emails)
+            # New contacts by id when the insert gave them back, else by address.
+            self.sql.add_members(self.conn, self.workspace_id, self.list_id, self.now_driver,
+                                 touched + new_ids, [] if new_ids else new_emails)  # fmt: skip
         return outcome
-
-    def _add_to_list(self, ids: list[int], emails: list[str]) -> None:
-        """Put the contacts with ``ids`` and the new ones with ``emails`` on the target list."""
-        conn = self.conn
-        if self.sqlite:
-            # One statement looks the new contacts up and adds them, without a round trip.
-            conn.exec_driver_sql(
-                "INSERT INTO list_members (contact_id, list_id, added_at) SELECT id, ?, ? "
-                "FROM contacts WHERE workspace_id = ? AND email IN "
-                "(SELECT value FROM json_each(?)) ON CONFLICT DO NOTHING",
-                (self.list_id, self.now_driver, self.workspace_id, json.dumps(emails)),
-            )
-        else:
-            ids = ids + [cid for cid, _ in self._existing(emails, with_fields=False).values()]
-        members = [(cid, self.list_id, self.now_driver) for cid in ids]
-        insert = bulk.insert_json if self.sqlite else bulk.insert_rows
-        insert(conn, _MEMBERS, _MEMBER_COLUMNS, members, ignore_conflicts=True)
 
     def _existing(
         self, emails: list[str], *, with_fields: bool
@@ -172,22 +142,10 @@ class BatchWriter:
         """Contacts of the workspace among ``emails``: id and (if asked) custom values."""
         if not emails:
             return {}
-        conn = self.conn
-        sql = (
-            f"SELECT id, email, {'fields' if with_fields else 'NULL'} FROM contacts "
-            f"WHERE workspace_id = {bulk.markers(conn, 1)} AND email IN "
-        )
-        params: tuple[Any, ...]
-        if self.sqlite:
-            # One JSON parameter instead of thousands of bound ones.
-            sql += "(SELECT value FROM json_each(?))"
-            params = (self.workspace_id, json.dumps(emails))
-        else:
-            sql += f"({bulk.markers(conn, len(emails))})"
-            params = (self.workspace_id, *emails)
         found: dict[str, tuple[int, dict[str, Any] | None]] = {}
         decode = self.json_result
-        for cid, email, stored in conn.exec_driver_sql(sql, params):
+        for cid, email, stored in self.sql.existing(self.conn, self.workspace_id, emails,
+                                                     with_fields):  # fmt: skip
             found[email] = (cid, decode(stored) if decode and stored is not None else stored)
         return found
 
