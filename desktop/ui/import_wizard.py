@@ -115,6 +115,7 @@ class MappingPage(QWizardPage):
         self.table.setColumnCount(len(header))
         self.table.setRowCount(len(rows) + 1)
         self.table.setHorizontalHeaderLabels(header)
+        self.table.setVerticalHeaderLabels(["Import as"] + [""] * len(rows))
         self.combos = []
         for column, name in enumerate(header):
             combo = self._choices()

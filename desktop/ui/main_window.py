@@ -120,6 +120,7 @@ class MainWindow(QMainWindow):
     def refresh(self) -> None:
         """Reload the data pages."""
         self.contacts.refresh()
+        self.segments.refresh()
         self.suppression.refresh()
 
     def open_import(self) -> ImportWizard:

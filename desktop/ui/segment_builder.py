@@ -142,6 +142,14 @@ class RuleRow(QWidget):
         needs_value = not uses_choice and not str(op).startswith("is_")
         self.choice.setVisible(uses_choice)
         self.value.setVisible(needs_value)
+        if str(op).endswith("_days"):
+            self.value.setPlaceholderText("number of days")
+        elif kind in ("date", "datetime"):
+            self.value.setPlaceholderText("YYYY-MM-DD")
+        elif op == "campaign":
+            self.value.setPlaceholderText("campaign id")
+        else:
+            self.value.setPlaceholderText("value")
         self.changed.emit()
 
     def set_rule(self, field: str, op: str, value: Any) -> None:
@@ -229,6 +237,17 @@ class GroupBox(QFrame):
         item.deleteLater()
         self.changed.emit()
 
+    def load(self, rules: dict[str, Any]) -> None:
+        """Replace the contents with ``rules`` (a group as data)."""
+        for item in list(self.items):
+            self._remove(item)
+        self.match.setCurrentIndex(max(self.match.findData(rules.get("match", "all")), 0))
+        for item in rules.get("rules", []):
+            if "rules" in item:
+                self.add_group().load(item)
+            else:
+                self.add_rule().set_rule(item["field"], item["op"], item.get("value"))
+
     def rules(self) -> dict[str, Any]:
         """The group as data."""
         return {"match": self.match.currentData(),
@@ -250,20 +269,43 @@ class SegmentBuilder(QWidget):
             kinds = segments.field_kinds(conn, workspace_id)
             lists = workspaces.lists(conn, workspace_id)
         self.root = GroupBox(kinds, lists)
+        self.picker = QComboBox()
+        self.picker.activated.connect(self._open)
         self.count_label = QLabel("")
         self.count_label.setObjectName("segmentCount")
         self.save_button = QPushButton("Save segment…")
         self.save_button.clicked.connect(self._save)
         self.counter = SegmentCounter(self, engine, workspace_id, runner)
         self.root.changed.connect(self.counter.changed)
+        head = QHBoxLayout()
+        head.addWidget(QLabel("Segment:"))
+        head.addWidget(self.picker, 1)
         foot = QHBoxLayout()
         foot.addWidget(self.count_label, 1)
         foot.addWidget(self.save_button)
         layout = QVBoxLayout(self)
+        layout.addLayout(head)
         layout.addWidget(self.root)
         layout.addStretch(1)
         layout.addLayout(foot)
+        self.saved.connect(self.refresh)
+        self.refresh()
         self.counter.count_now()
+
+    def refresh(self) -> None:
+        """Re-read the fields, lists and saved segments (an import may have added some)."""
+        with self.engine.connect() as conn:
+            self.root.kinds.update(segments.field_kinds(conn, self.workspace_id))
+            self.root.lists[:] = workspaces.lists(conn, self.workspace_id)
+            stored = segments.saved(conn, self.workspace_id)
+        self.picker.clear()
+        self.picker.addItem("New segment", None)
+        for _, name, rules in stored:
+            self.picker.addItem(name, rules)
+
+    def _open(self, index: int) -> None:
+        rules = self.picker.itemData(index)
+        self.root.load(rules if rules is not None else segments.empty_rules())
 
     def rules(self) -> dict[str, Any]:
         """The rules as edited."""

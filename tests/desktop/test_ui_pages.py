@@ -102,7 +102,14 @@ def test_segment_builder_counts_live(qtbot: QtBot, sqlite_engine: Engine, tmp_pa
     rule.set_rule("field:score", "is_empty", None)
     qtbot.waitUntil(lambda: builder.count_label.text().startswith("0 contacts match"))
     with qtbot.waitSignal(builder.saved):
-        builder.save_as("Nobody")
+        builder.save_as("Unscored")
+    saved_rules = builder.rules()
+    builder.root.load({"match": "all", "rules": []})
+    qtbot.waitUntil(lambda: builder.count_label.text().startswith("6 contacts match"))
+    index = builder.picker.findText("Unscored")
+    builder.picker.activated.emit(index)
+    assert builder.rules() == saved_rules
+    qtbot.waitUntil(lambda: builder.count_label.text().startswith("0 contacts match"))
 
 
 def test_suppression_page_add_and_remove(

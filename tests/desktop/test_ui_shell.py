@@ -9,6 +9,7 @@ from pytestqt.qtbot import QtBot
 from sqlalchemy import Engine
 
 from desktop.services.workspaces import ensure_workspace
+from desktop.ui.import_wizard import ImportWizard
 from desktop.ui.main_window import PAGES, MainWindow
 from desktop.ui.qt import QLabel, Qt
 from desktop.ui.simple_pages import DATABASE_URL_KEY, PlaceholderPage
@@ -83,3 +84,13 @@ def test_settings_page_stores_the_database_url(
     page.save()
     assert qsettings.value(DATABASE_URL_KEY) == "postgresql+psycopg://team@db.example/mailfleet"
     assert "restart" in page.saved.text()
+
+
+def test_ctrl_i_opens_the_import_wizard(
+    qtbot: QtBot, sqlite_engine: Engine, qsettings: Any
+) -> None:
+    window = make_window(qtbot, sqlite_engine, qsettings)
+    qtbot.keyClick(window, Qt.Key.Key_I, Qt.KeyboardModifier.ControlModifier)  # type: ignore[no-untyped-call]
+    wizards = [w for w in window.findChildren(ImportWizard) if w.isVisible()]
+    assert len(wizards) == 1
+    wizards[0].close()
