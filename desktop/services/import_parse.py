@@ -16,8 +16,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from desktop.db.models import FieldType
+from desktop.db import bulk
+from desktop.db.models import ContactStatus, FieldType
 from desktop.services import fields as fields_service
+from desktop.services import suppression
 from desktop.services.csvformat import CsvFormat, RecordReader
 from desktop.services.emails import check_address, header_unsafe
 from desktop.services.import_report import FIRST_NAME, LAST_NAME, Rejection
@@ -29,24 +31,33 @@ PROCESS_THRESHOLD = 8 * 1024 * 1024
 
 @dataclass(frozen=True, slots=True)
 class RowSpec:
-    """Where the values of a row are: the address column, name columns, custom columns."""
+    """How to turn a record into a new contact's row: where the address, name and custom
+    columns are, the values every row shares, the suppression list, and whether a repeated
+    address in the file updates (merges into) the first one or is skipped."""
 
     email_index: int
     names: tuple[tuple[int, str], ...]
     custom: tuple[tuple[int, str, FieldType], ...]
+    workspace_id: int
+    consent_source: str
+    now: Any  # in driver form (see desktop.db.bulk.driver_value)
+    merge_duplicates: bool
+    lookup: suppression.Lookup
 
 
-# A valid row: (line, normalised email, first name, last name, custom values as JSON text); a
-# name is None when no column is mapped to it. Plain tuples: they cross the process boundary.
-ParsedRow = tuple[int, str, str | None, str | None, str]
+# A new contact's row in bulk.CONTACT_COLUMNS order. Plain tuples: they cross the process
+# boundary cheaply and go to the database driver as they are.
+ContactRow = tuple[Any, ...]
+_FIELDS = bulk.CONTACT_COLUMNS.index("fields")
 
 
 @dataclass(slots=True)
 class ParsedBatch:
-    """Up to ``BATCH`` records: the valid rows and what happened to the others."""
+    """Up to ``BATCH`` records: one row per distinct address, and what happened to the rest."""
 
     rows_read: int = 0
-    rows: list[ParsedRow] = field(default_factory=list)
+    rows: dict[str, ContactRow] = field(default_factory=dict)
+    duplicates: int = 0
     rejections: list[Rejection] = field(default_factory=list)
     empty: int = 0
     position: int = 0
@@ -98,6 +109,7 @@ class _RowParser:
     """Checks the cells of one record and files it as a valid row, a rejection or empty."""
 
     def __init__(self, spec: RowSpec) -> None:
+        self.spec = spec
         self.email_index = spec.email_index
         self.names = spec.names
         self.custom = [(index, key, _encode(key) + ":", _FRAGMENTS[ftype])
@@ -129,8 +141,24 @@ class _RowParser:
                 return
             if value is not None:
                 parts.append(prefix + value)
-        out.rows.append((line, checked.email, names.get(FIRST_NAME), names.get(LAST_NAME),
-                         "{" + ",".join(parts) + "}"))  # fmt: skip
+        spec, email = self.spec, checked.email
+        reason = spec.lookup.reason(email)
+        status = (ContactStatus.SUBSCRIBED if reason is None
+                  else suppression.STATUS_FOR_REASON[reason])  # fmt: skip
+        custom = "{" + ",".join(parts) + "}"
+        row: ContactRow = (
+            spec.workspace_id, email, names.get(FIRST_NAME, ""), names.get(LAST_NAME, ""),
+            status.value, spec.consent_source, spec.now, custom, spec.now, spec.now,
+        )  # fmt: skip
+        first = out.rows.get(email)
+        if first is None:
+            out.rows[email] = row
+            return
+        out.duplicates += 1
+        if spec.merge_duplicates:
+            # The later row wins, custom values key by key.
+            merged = {**json.loads(first[_FIELDS]), **json.loads(row[_FIELDS])}
+            out.rows[email] = (*row[:_FIELDS], json.dumps(merged), *row[_FIELDS + 1 :])
 
 
 def parse_batches(path: Path, fmt: CsvFormat, spec: RowSpec) -> Iterator[ParsedBatch]:

@@ -1,4 +1,4 @@
-"""Writing one batch of parsed import rows: insert new contacts, update or skip existing ones,
+"""Writing one parsed batch of an import: insert new contacts, update or skip existing ones,
 add them to the target list. Runs on the import's connection, one batch at a time."""
 
 from __future__ import annotations
@@ -13,44 +13,13 @@ from sqlalchemy import Connection, bindparam, func, update
 
 from desktop.db import bulk
 from desktop.db.models import Base, Contact, ContactStatus
-from desktop.services import suppression
+from desktop.services.import_parse import ContactRow, ParsedBatch
+from desktop.services.import_report import FIRST_NAME, LAST_NAME
 
 _CONTACTS = Base.metadata.tables[Contact.__tablename__]
-
-
-@dataclass(slots=True)
-class Row:
-    """A valid row: normalised address, names (None: not mapped), custom values as JSON."""
-
-    line: int
-    email: str
-    first_name: str | None
-    last_name: str | None
-    custom_json: str
-
-    def merge(self, later: Row) -> None:
-        """Take the values of a later row for the same address (they win)."""
-        self.first_name = later.first_name if later.first_name is not None else self.first_name
-        self.last_name = later.last_name if later.last_name is not None else self.last_name
-        if later.custom_json != "{}":
-            merged = {**json.loads(self.custom_json), **json.loads(later.custom_json)}
-            self.custom_json = json.dumps(merged)
-
-
-@dataclass(slots=True)
-class Batch:
-    """Valid rows waiting to be written, deduplicated by address."""
-
-    rows: dict[str, Row] = field(default_factory=dict)
-    duplicates: list[tuple[Row, Row]] = field(default_factory=list)
-
-    def add(self, row: Row) -> None:
-        """Queue ``row``; a second row with the same address is kept as a duplicate."""
-        first = self.rows.get(row.email)
-        if first is None:
-            self.rows[row.email] = row
-        else:
-            self.duplicates.append((first, row))
+_FIRST, _LAST, _STATUS, _FIELDS = (bulk.CONTACT_COLUMNS.index(name) for name in
+                                   ("first_name", "last_name", "status", "fields"))  # fmt: skip
+_SUBSCRIBED = ContactStatus.SUBSCRIBED.value
 
 
 @dataclass(slots=True)
@@ -64,7 +33,7 @@ class Outcome:
 
 
 class BatchWriter:
-    """Writes batches for one import; holds the values it converts only once."""
+    """Writes the batches of one import."""
 
     def __init__(
         self,
@@ -73,60 +42,50 @@ class BatchWriter:
         *,
         update_existing: bool,
         list_id: int | None,
-        consent_source: str,
+        mapped_names: frozenset[str],
         now: datetime,
     ) -> None:
         self.conn = conn
         self.workspace_id = workspace_id
         self.update_existing = update_existing
         self.list_id = list_id
-        self.consent_source = consent_source
+        self.mapped_names = mapped_names
         self.now = now
-        self.lookup = suppression.load_lookup(conn, workspace_id)
-        # Converted once to driver form for the bulk inserts (see desktop.db.bulk).
         self.now_driver = bulk.driver_value(conn, _CONTACTS.c.created_at, now)
-        # Custom values arrive as JSON text, which both SQLite and PostgreSQL take as is.
         fields_type = _CONTACTS.c.fields.type.dialect_impl(conn.dialect)
         self.json_result = fields_type.result_processor(conn.dialect, None)
         self.sql = bulk.batches_for(conn)
 
-    def write(self, batch: Batch) -> Outcome:
+    def write(self, batch: ParsedBatch) -> Outcome:
         """Write ``batch`` and say what became of each of its rows."""
         outcome = Outcome()
+        # Repeats of an address within the batch were merged into its first row (update) or
+        # dropped (skip) by the parser; repeats across batches show up as existing contacts.
+        if self.update_existing:
+            outcome.updated += batch.duplicates
+        elif batch.duplicates:
+            outcome.skipped["duplicate address in the file"] += batch.duplicates
         if not batch.rows:
             return outcome
         existing = self._existing(list(batch.rows), with_fields=self.update_existing)
-        for first, later in batch.duplicates:
-            if self.update_existing:
-                first.merge(later)
-                outcome.updated += 1
-            else:
-                outcome.skipped["duplicate address in the file"] += 1
-        new_rows: list[tuple[Any, ...]] = []
+        new_rows: list[ContactRow] = []
         new_emails: list[str] = []
         updates: list[dict[str, Any]] = []
         touched: list[int] = []
         for email, row in batch.rows.items():
             found = existing.get(email)
             if found is None:
-                new_rows.append(self._new_contact(row, outcome))
+                new_rows.append(row)
                 new_emails.append(email)
             elif self.update_existing:
                 cid, stored = found
-                updates.append(
-                    {
-                        "cid": cid,
-                        "new_first": row.first_name,
-                        "new_last": row.last_name,
-                        "new_fields": {**(stored or {}), **json.loads(row.custom_json)},
-                        "new_updated": self.now,
-                    }
-                )
+                updates.append(self._update_values(cid, stored, row))
                 touched.append(cid)
-            else:
-                outcome.skipped["already a contact"] += 1
+        if not self.update_existing and existing:
+            outcome.skipped["already a contact"] += len(existing)
         new_ids = self.sql.insert_contacts(self.conn, new_rows)
         outcome.imported = len(new_rows)
+        outcome.suppressed = sum(1 for row in new_rows if row[_STATUS] != _SUBSCRIBED)
         if updates:
             self._update(updates)
             outcome.updated += len(updates)
@@ -140,8 +99,6 @@ class BatchWriter:
         self, emails: list[str], *, with_fields: bool
     ) -> dict[str, tuple[int, dict[str, Any] | None]]:
         """Contacts of the workspace among ``emails``: id and (if asked) custom values."""
-        if not emails:
-            return {}
         found: dict[str, tuple[int, dict[str, Any] | None]] = {}
         decode = self.json_result
         for cid, email, stored in self.sql.existing(self.conn, self.workspace_id, emails,
@@ -149,28 +106,19 @@ class BatchWriter:
             found[email] = (cid, decode(stored) if decode and stored is not None else stored)
         return found
 
-    def _new_contact(self, row: Row, outcome: Outcome) -> tuple[Any, ...]:
-        status = ContactStatus.SUBSCRIBED
-        reason = self.lookup.reason(row.email)
-        if reason is not None:
-            status = suppression.STATUS_FOR_REASON[reason]
-            outcome.suppressed += 1
-        now = self.now_driver
-        return (
-            self.workspace_id,
-            row.email,
-            row.first_name or "",
-            row.last_name or "",
-            status.value,
-            self.consent_source,
-            now,
-            row.custom_json,
-            now,
-            now,
-        )
+    def _update_values(
+        self, cid: int, stored: dict[str, Any] | None, row: ContactRow
+    ) -> dict[str, Any]:
+        return {
+            "cid": cid,
+            # None keeps the stored name (COALESCE below) when no column is mapped to it.
+            "new_first": row[_FIRST] if FIRST_NAME in self.mapped_names else None,
+            "new_last": row[_LAST] if LAST_NAME in self.mapped_names else None,
+            "new_fields": {**(stored or {}), **json.loads(row[_FIELDS])},
+            "new_updated": self.now,
+        }
 
     def _update(self, updates: list[dict[str, Any]]) -> None:
-        # Only mapped name columns are overwritten; COALESCE keeps the stored value otherwise.
         # The status is never touched: an update must not resubscribe anyone.
         statement = (
             update(Contact)

@@ -9,14 +9,16 @@ long the file is. Every row read ends up in exactly one of imported, updated, sk
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import Protocol
 
 from sqlalchemy import Connection, Engine
 
-from desktop.db.models import FieldType
+from desktop.db import bulk
+from desktop.db.models import Base, Contact, FieldType
 from desktop.db.types import utcnow
 from desktop.services import fields as fields_service
-from desktop.services import import_parse, workspaces
+from desktop.services import import_parse, suppression, workspaces
 from desktop.services.import_parse import ParsedBatch, RowSpec
 from desktop.services.import_report import (
     EMAIL,
@@ -26,8 +28,9 @@ from desktop.services.import_report import (
     ImportPlan,
     ImportReport,
 )
-from desktop.services.import_writer import Batch, BatchWriter, Outcome, Row
+from desktop.services.import_writer import BatchWriter, Outcome
 
+_CREATED_AT = Base.metadata.tables[Contact.__tablename__].c.created_at
 Progress = Callable[[int, int, ImportReport], None]
 Batches = Callable[[ImportPlan, RowSpec], Iterator[ParsedBatch]]
 
@@ -44,8 +47,8 @@ class ImportCancelled(Exception):
     """Raised inside the transaction to roll it back when the user cancels."""
 
 
-def _row_spec(conn: Connection, plan: ImportPlan) -> RowSpec:
-    """Create the plan's new fields and work out where each value of a row is."""
+def _row_spec(conn: Connection, plan: ImportPlan, now: datetime) -> RowSpec:
+    """Create the plan's new fields and work out how to turn a record into a row."""
     known = {f.key: f.type for f in fields_service.list_fields(conn, plan.workspace_id)}
     for new in plan.new_fields:
         spec = fields_service.create_field(conn, plan.workspace_id, new.label, new.type)
@@ -62,7 +65,16 @@ def _row_spec(conn: Connection, plan: ImportPlan) -> RowSpec:
             if key not in known:
                 raise ValueError(f"unknown field {key!r}")
             custom.append((index, key, known[key]))
-    return RowSpec(plan.columns.index(EMAIL), tuple(names), tuple(custom))
+    return RowSpec(
+        plan.columns.index(EMAIL),
+        tuple(names),
+        tuple(custom),
+        workspace_id=plan.workspace_id,
+        consent_source=plan.consent_source or f"import: {plan.path.name}",
+        now=bulk.driver_value(conn, _CREATED_AT, now),
+        merge_duplicates=plan.update_existing,
+        lookup=suppression.load_lookup(conn, plan.workspace_id),
+    )
 
 
 def _target_list(conn: Connection, plan: ImportPlan) -> int | None:
@@ -108,25 +120,23 @@ def run_import(
     report = ImportReport()
     try:
         with engine.begin() as conn:
-            spec = _row_spec(conn, plan)
+            now = utcnow()
+            spec = _row_spec(conn, plan, now)
             report.list_id = _target_list(conn, plan)
             writer = BatchWriter(
                 conn,
                 plan.workspace_id,
                 update_existing=plan.update_existing,
                 list_id=report.list_id,
-                consent_source=plan.consent_source or f"import: {plan.path.name}",
-                now=utcnow(),
+                mapped_names=frozenset(key for _, key in spec.names),
+                now=now,
             )
             parsed_batches = batches(plan, spec)
             try:
                 for parsed in parsed_batches:
                     if cancel is not None and cancel.is_set():
                         raise ImportCancelled
-                    batch = Batch()
-                    for parsed_row in parsed.rows:
-                        batch.add(Row(*parsed_row))
-                    _merge(report, parsed, writer.write(batch))
+                    _merge(report, parsed, writer.write(parsed))
                     if progress is not None:
                         progress(parsed.position, parsed.size, report)
             finally:
