@@ -135,7 +135,8 @@ class MainWindow(QMainWindow):
         self.busy_label.setText(f"{description}…" if running else "Ready")
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        """Remember the window geometry."""
+        """Remember the window geometry; stop background work (an import rolls back)."""
         self.settings.setValue(GEOMETRY_KEY, self.saveGeometry())
         self.settings.sync()
+        self.runner.cancel_all()
         super().closeEvent(event)

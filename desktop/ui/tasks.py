@@ -107,6 +107,11 @@ class TaskRunner(QObject):
         (self.writes if write else self.reads).start(_Runnable(task, function))
         return task
 
+    def cancel_all(self) -> None:
+        """Ask every running task to stop (on shutdown: an import then rolls back)."""
+        for task in list(self._running.values()):
+            task.cancel()
+
     def _latest(self) -> str:
         return next(reversed(self._running.values())).description if self._running else ""
 

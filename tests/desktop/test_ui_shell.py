@@ -13,7 +13,7 @@ from desktop.ui.import_wizard import ImportWizard
 from desktop.ui.main_window import PAGES, MainWindow
 from desktop.ui.qt import QLabel, Qt
 from desktop.ui.simple_pages import DATABASE_URL_KEY, PlaceholderPage
-from tests.desktop.importing import import_file, plan_for, write_csv
+from tests.desktop.importing import emails, import_file, plan_for, write_csv
 
 
 def make_window(qtbot: QtBot, engine: Engine, settings: Any) -> MainWindow:
@@ -94,3 +94,22 @@ def test_ctrl_i_opens_the_import_wizard(
     wizards = [w for w in window.findChildren(ImportWizard) if w.isVisible()]
     assert len(wizards) == 1
     wizards[0].close()
+
+
+def test_closing_the_window_cancels_a_running_import(
+    qtbot: QtBot, sqlite_engine: Engine, qsettings: Any, tmp_path: Path
+) -> None:
+    rows = [["email"]] + [[f"u{i}@example.com"] for i in range(200_000)]
+    path = write_csv(tmp_path / "big.csv", rows)
+    window = make_window(qtbot, sqlite_engine, qsettings)
+    wizard = window.open_import()
+    wizard.file_page.path.setText(str(path))
+    wizard.next()
+    wizard.next()
+    wizard.next()
+    qtbot.waitUntil(lambda: wizard.run_page.progress.value() > 0, timeout=20_000)
+    window.close()
+    assert window.runner.wait()
+    qtbot.waitUntil(lambda: wizard.run_page.report is not None)
+    assert wizard.run_page.report is not None and wizard.run_page.report.cancelled
+    assert emails(sqlite_engine, window.workspace_id) == {}
