@@ -83,7 +83,9 @@ def test_edit_dialog_saves_typed_values(
         raise AssertionError("a non-number was accepted for a number field")
 
 
-def test_segment_builder_counts_live(qtbot: QtBot, sqlite_engine: Engine, tmp_path: Path) -> None:
+def test_segment_builder_counts_live(
+    qtbot: QtBot, sqlite_engine: Engine, tmp_path: Path, artifacts: Path
+) -> None:
     ws = seed(sqlite_engine, tmp_path)
     builder = SegmentBuilder(sqlite_engine, ws, TaskRunner())
     qtbot.addWidget(builder)
@@ -97,6 +99,8 @@ def test_segment_builder_counts_live(qtbot: QtBot, sqlite_engine: Engine, tmp_pa
     group.add_rule().set_rule("email", "ends_with", "@c.org")
     group.add_rule().set_rule("first_name", "equals", "ann")
     qtbot.waitUntil(lambda: builder.count_label.text().startswith("2 contacts match"))
+    builder.resize(900, 420)
+    builder.grab().save(str(artifacts / "segment-builder.png"))
     rule.set_rule("field:score", ">=", "many")
     qtbot.waitUntil(lambda: "not a number" in builder.count_label.text())
     rule.set_rule("field:score", "is_empty", None)
