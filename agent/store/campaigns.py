@@ -188,8 +188,9 @@ def add_recipients(
     campaign_id: int,
     field_names: tuple[str, ...],
     batch: RecipientRows,
+    document: str,
 ) -> list[tuple[int, str]]:
-    """Queue the rows that are new to the campaign.
+    """Queue the rows that are new to the campaign (``document`` is ``batch.document()``).
 
     Returns (position, email) of every duplicate, which is not stored: the batch's own repeats
     and the addresses the campaign already had.
@@ -224,7 +225,7 @@ def add_recipients(
             field_set,
             now,
             now,
-            json.dumps(batch.rows),
+            document,
         ),
     )
     inserted = conn.total_changes - before_changes

@@ -135,6 +135,7 @@ class CampaignsService(campaigns_pb2_grpc.CampaignsServicer):
                     campaign_id=campaign_id,
                     field_names=names,
                     batch=checked.accepted,
+                    document=checked.accepted.document(),
                 )
                 task = asyncio.ensure_future(self._store.write(job, durable=False))
                 in_flight.append((task, len(checked.accepted.rows) + len(checked.accepted.repeats)))
