@@ -221,14 +221,38 @@ class ContactPager:
                 args["limit"] = self.total - number * size
                 rows = page(conn, where, self.sort, before=(None, 0), **args)
             else:
-                anchor = key_at(conn, where, self.sort, self.descending, number * size)
-                rows = [] if anchor is None else page(
-                    conn, where, self.sort, after=anchor, inclusive=True, **args
-                )
+                rows = self.fetch_far(number)
+        self.store(number, rows)
+        return rows
+
+    def is_far(self, index: int) -> bool:
+        """True when showing ``index`` needs a far jump (no neighbouring page cached): an
+        offset scan that can take a moment on a filtered million rows."""
+        number = index // self.page_size
+        last_number = max(self.total - 1, 0) // self.page_size
+        return not (
+            number in self._pages or number - 1 in self._pages or number + 1 in self._pages
+            or number in (0, last_number)
+        )  # fmt: skip
+
+    def fetch_far(self, number: int) -> list[ContactRow]:
+        """Read page ``number`` after an index-only offset look-up. Only reads the pager's
+        settings, so it may run on another thread; ``store`` the result on the owner's."""
+        assert self._where is not None, "refresh() first"
+        with self.engine.connect() as conn:
+            anchor = key_at(conn, self._where, self.sort, self.descending,
+                            number * self.page_size)  # fmt: skip
+            if anchor is None:
+                return []
+            return page(conn, self._where, self.sort, descending=self.descending,
+                        after=anchor, inclusive=True, limit=self.page_size)  # fmt: skip
+
+    def store(self, number: int, rows: list[ContactRow]) -> None:
+        """Cache page ``number``, forgetting the least recently used pages beyond the limit."""
         self._pages[number] = rows
+        self._pages.move_to_end(number)
         while len(self._pages) > self.max_pages:
             self._pages.popitem(last=False)
-        return rows
 
 
 def get_contact(conn: Connection, workspace_id: int, contact_id: int) -> dict[str, Any]:

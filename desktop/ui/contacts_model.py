@@ -31,6 +31,7 @@ class ContactsModel(QAbstractTableModel):
         self.runner = runner
         self.pager = ContactPager(engine, workspace_id)
         self._generation = 0
+        self._pending: set[int] = set()
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
         """Rows matching the filter (0 for child indexes: this is a flat table)."""
@@ -52,6 +53,10 @@ class ContactsModel(QAbstractTableModel):
         """Cell text, fetched by page on first sight."""
         if role != Qt.ItemDataRole.DisplayRole or not index.isValid():
             return None
+        if self.pager.is_far(index.row()):
+            # A far jump (scrollbar dragged) is read in the background; the rows fill in.
+            self._fetch_far(index.row() // self.pager.page_size)
+            return "…" if index.column() == 0 else None
         row = self.pager.row(index.row())
         if row is None:
             return None
@@ -59,6 +64,26 @@ class ContactsModel(QAbstractTableModel):
         if key == "created":
             return row.created_at.strftime("%Y-%m-%d %H:%M")
         return getattr(row, key)
+
+    def _fetch_far(self, number: int) -> None:
+        if number in self._pending:
+            return
+        self._pending.add(number)
+        pager = self.pager
+
+        def fetch(_task: Task[list[ContactRow]]) -> list[ContactRow]:
+            return pager.fetch_far(number)
+
+        def store(rows: list[ContactRow]) -> None:
+            if pager is not self.pager:
+                return  # the filter or sort changed meanwhile
+            self._pending.discard(number)
+            pager.store(number, rows)
+            first = number * pager.page_size
+            last = min(first + pager.page_size, pager.total) - 1
+            self.dataChanged.emit(self.index(first, 0), self.index(last, len(COLUMNS) - 1))
+
+        self.runner.run("Loading contacts", fetch, store)
 
     def contact(self, row: int) -> ContactRow | None:
         """The contact shown on ``row``."""
@@ -105,6 +130,7 @@ class ContactsModel(QAbstractTableModel):
                 return
             self.beginResetModel()
             self.pager = pager
+            self._pending.clear()
             self.endResetModel()
             self.loaded.emit(pager.total)
 
