@@ -193,10 +193,6 @@ class ContactPager:
         rows = self._page(number)
         return rows[offset] if offset < len(rows) else None
 
-    def is_cached(self, index: int) -> bool:
-        """True when the row at ``index`` can be shown without a query."""
-        return index // self.page_size in self._pages
-
     def _page(self, number: int) -> list[ContactRow]:
         cached = self._pages.get(number)
         if cached is not None:
