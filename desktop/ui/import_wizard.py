@@ -6,7 +6,6 @@ the wizard only collects the plan and shows progress and the report.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -40,6 +39,8 @@ from desktop.ui.tasks import Task, TaskRunner
 
 _GUESSES = (("email", ("mail",)), ("first_name", ("first", "given", "vorname", "prénom")),
             ("last_name", ("last", "surname", "family", "nachname")))  # fmt: skip
+_DELIMITERS = {"comma": ",", "semicolon": ";", "tab": "\t", "pipe": "|"}
+_ENCODINGS = ("utf-8", "utf-8-sig", "utf-16", "cp1252", "latin-1")
 _NEW = {"new:text": FieldType.TEXT, "new:number": FieldType.NUMBER,
         "new:date": FieldType.DATE, "new:boolean": FieldType.BOOLEAN}  # fmt: skip
 
@@ -84,39 +85,70 @@ class MappingPage(QWizardPage):
         self.setTitle("Map the columns")
         self.owner = wizard
         self.detected = QLabel()
+        self.detected_text = ""
+        self.encoding = QComboBox()
+        self.delimiter = QComboBox()
+        for name, char in _DELIMITERS.items():
+            self.delimiter.addItem(name, char)
         self.has_header = QCheckBox("First row is a header")
-        self.has_header.toggled.connect(self._header_toggled)
+        self.encoding.activated.connect(self._format_changed)
+        self.delimiter.activated.connect(self._format_changed)
+        self.has_header.toggled.connect(self._format_changed)
         self.table = QTableWidget()
         self.combos: list[QComboBox] = []
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Encoding"))
+        row.addWidget(self.encoding)
+        row.addWidget(QLabel("Delimiter"))
+        row.addWidget(self.delimiter)
+        row.addWidget(self.has_header)
+        row.addStretch(1)
         layout = QVBoxLayout(self)
         layout.addWidget(self.detected)
-        layout.addWidget(self.has_header)
+        layout.addLayout(row)
         layout.addWidget(self.table, 1)
 
     def initializePage(self) -> None:
-        """Show the detected format and the preview."""
+        """Show the detected format (which can be overridden) and the preview."""
         fmt = self.owner.format
-        delimiter = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}
-        self.detected.setText(f"Encoding: {fmt.encoding} · delimiter: "
-                              f"{delimiter.get(fmt.delimiter, fmt.delimiter)}")  # fmt: skip
-        self.has_header.blockSignals(True)
+        names = {char: name for name, char in _DELIMITERS.items()}
+        self.detected_text = (f"Detected: {fmt.encoding}, {names.get(fmt.delimiter, '?')}, "
+                              f"{'with' if fmt.has_header else 'no'} header")  # fmt: skip
+        for widget in (self.encoding, self.delimiter, self.has_header):
+            widget.blockSignals(True)
+        self.encoding.clear()
+        self.encoding.addItems(list(dict.fromkeys([fmt.encoding, *_ENCODINGS])))
+        self.delimiter.setCurrentIndex(max(self.delimiter.findData(fmt.delimiter), 0))
         self.has_header.setChecked(fmt.has_header)
-        self.has_header.blockSignals(False)
+        for widget in (self.encoding, self.delimiter, self.has_header):
+            widget.blockSignals(False)
         self._fill()
 
-    def _header_toggled(self, checked: bool) -> None:
-        self.owner.format = replace(self.owner.format, has_header=checked)
+    def _format_changed(self) -> None:
+        self.owner.format = CsvFormat(
+            self.encoding.currentText(), self.delimiter.currentData(), self.has_header.isChecked()
+        )
         self._fill()
 
     def _fill(self) -> None:
-        header, rows = preview(self.owner.path, self.owner.format)
+        self.combos = []
+        try:
+            header, rows = preview(self.owner.path, self.owner.format)
+        except UnicodeDecodeError:
+            self.table.clear()
+            self.table.setRowCount(0)
+            self.table.setColumnCount(0)
+            self.detected.setText(f"The file is not {self.owner.format.encoding}; "
+                                  "choose another encoding.")  # fmt: skip
+            self.completeChanged.emit()
+            return
+        self.detected.setText(self.detected_text)
         self.owner.header = header
         self.table.clear()
         self.table.setColumnCount(len(header))
         self.table.setRowCount(len(rows) + 1)
         self.table.setHorizontalHeaderLabels(header)
         self.table.setVerticalHeaderLabels(["Import as"] + [""] * len(rows))
-        self.combos = []
         for column, name in enumerate(header):
             combo = self._choices()
             combo.setCurrentIndex(max(combo.findData(self._guess(name)), 0))

@@ -51,8 +51,17 @@ def test_hostile_file_through_the_wizard(
     wizard, ws = open_wizard(qtbot, sqlite_engine)
     run_through(wizard, path)
     mapping = wizard.mapping_page
-    assert "cp1252" in mapping.detected.text()
+    assert mapping.detected.text() == "Detected: cp1252, comma, with header"
     assert mapping.targets() == ["email", "first_name", "new:text"]
+    # A wrong encoding chosen by hand is caught at the preview.
+    mapping.encoding.setCurrentText("utf-8")
+    mapping.encoding.activated.emit(mapping.encoding.currentIndex())
+    assert "not utf-8" in mapping.detected.text() and not mapping.isComplete()
+    mapping.encoding.setCurrentText("cp1252")
+    mapping.encoding.activated.emit(mapping.encoding.currentIndex())
+    cell = mapping.table.item(1, 1)
+    assert cell is not None and cell.text() == "Zoë"
+    assert mapping.detected.text() == "Detected: cp1252, comma, with header"
     mapping.combos[2].setCurrentIndex(mapping.combos[2].findData("new:number"))
     wizard.grab().save(str(artifacts / "import-1-mapping.png"))
     wizard.next()
