@@ -4,7 +4,7 @@ Postfix's smtp-sink only delays in whole seconds; real destinations answer in te
 of milliseconds. This sink is a bare asyncio protocol (no parsing beyond the command verb), so
 it costs little CPU while holding hundreds of slow sessions open. Run it as a process:
 ``python -m bench.delaysink PORT DELAY_SECONDS EXPECTED`` prints one line when EXPECTED
-messages have arrived and then exits.
+messages have arrived and keeps answering (replies still on their way) until it is killed.
 """
 
 from __future__ import annotations
@@ -99,8 +99,9 @@ async def _main(port: int, delay: float, expected: int) -> None:
     print("ready", flush=True)
     async with server:
         await sink.done.wait()
-    elapsed = time.monotonic() - (sink.first or time.monotonic())
-    print(f"received {sink.count} in {elapsed:.2f} s", flush=True)
+        elapsed = time.monotonic() - (sink.first or time.monotonic())
+        print(f"received {sink.count} in {elapsed:.2f} s", flush=True)
+        await asyncio.Event().wait()  # until killed
 
 
 if __name__ == "__main__":
