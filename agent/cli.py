@@ -11,6 +11,7 @@ from agent import logs
 from agent.config import ConfigError, load
 from agent.coordinator import serve
 from agent.dkim import cli as dkim_cli
+from agent.routes.factory import check_routes
 from agent.setup import init, pairing_for
 
 
@@ -62,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "dkim":
             return dkim_cli.generate(settings, args.domain, args.selector, args.algorithm)
+        check_routes(settings)
         logs.configure(settings.log.level, settings.log.json_lines)
         asyncio.run(serve(settings))
         return 0

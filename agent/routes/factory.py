@@ -35,3 +35,17 @@ def build_routes(settings: AgentSettings) -> dict[str, Route]:
         elif isinstance(config, DirectMxRoute):
             routes[name] = DirectMx(name, config, settings.limits, helo=helo)
     return routes
+
+
+def check_routes(settings: AgentSettings) -> None:
+    """Refuse, before any worker starts, settings that would make every worker fail.
+
+    Workers build their own routes; a bad password file found only there would make them die
+    and restart in a loop instead of stopping the agent with a clear message.
+    """
+    routes = build_routes(settings)
+    if settings.delivery.default_route not in routes:
+        raise RouteConfigError(
+            f"delivery.default_route: no route named {settings.delivery.default_route!r} "
+            f"(configured: {', '.join(sorted(routes)) or 'none'})"
+        )

@@ -124,3 +124,25 @@ def test_get_info_names_the_caller(agent_process: AgentProcess) -> None:
 def test_sigterm_stops_the_agent_cleanly(agent_process: AgentProcess) -> None:
     assert agent_process.terminate() == 0
     assert "agent stopped" in agent_process.log()
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ('[delivery]\ndefault_route = "nowhere"\n', "no route named 'nowhere'"),
+        (
+            '[routes.relay]\ntype = "smtp"\nhost = "127.0.0.1"\nusername = "u"\n',
+            "route relay: username given without password_file",
+        ),
+    ],
+)
+def test_serve_refuses_routes_that_cannot_work(tmp_path: Path, extra: str, message: str) -> None:
+    proc = AgentProcess(tmp_path / "data", extra_config=extra)
+    result = subprocess.run(
+        [*agent_command(), "serve", "--config", str(proc.config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert message in result.stderr
