@@ -9,7 +9,8 @@ from agent.store.schema import migrate
 
 # Large enough that the recipients' unique index stays in memory during a big upload.
 _CACHE_KIB = 65536
-_CHECKPOINT_PAGES = 16384
+# The checkpointer thread keeps the log short; this is only the writer's own safety net.
+_CHECKPOINT_PAGES = 262144
 
 
 def connect(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
@@ -23,7 +24,6 @@ def connect(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = FULL")
-        # Checkpoint less often than every 4 MB: a big upload rewrites the same index pages.
         conn.execute(f"PRAGMA wal_autocheckpoint = {_CHECKPOINT_PAGES}")
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("PRAGMA busy_timeout = 10000")

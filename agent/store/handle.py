@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+from agent.store.checkpointer import Checkpointer
 from agent.store.reader import Reader
 from agent.store.writer import Writer
 
@@ -44,14 +45,17 @@ class Store:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._writer = Writer(path, self._committed)
         self._reader = Reader(path)
+        self._checkpointer = Checkpointer(path)
 
     def open(self) -> None:
         """Migrate and start the writer; call from the event loop that will use the store."""
         self._loop = asyncio.get_running_loop()
         self._writer.start()
+        self._checkpointer.start()
 
     def close(self) -> None:
         """Finish pending writes and close every connection."""
+        self._checkpointer.stop()
         self._writer.stop()
         self._reader.close()
 
