@@ -56,15 +56,19 @@ def _relay_config(port: int) -> str:
     )
 
 
-def _follow(campaigns: campaigns_pb2_grpc.CampaignsStub, ref: campaigns_pb2.CampaignRef
-            ) -> campaigns_pb2.Campaign:
+def _follow(
+    campaigns: campaigns_pb2_grpc.CampaignsStub, ref: campaigns_pb2.CampaignRef
+) -> campaigns_pb2.Campaign:
     began = time.monotonic()
     last = campaigns.GetCampaign(ref)
     for last in campaigns.WatchCampaign(ref, timeout=600):
         c = last.counts
-        print(f"  {time.monotonic() - began:5.1f} s  {campaigns_pb2.CampaignState.Name(last.state)}"
-              f"  delivered {c.delivered}/{c.total}  in flight {c.in_flight}"
-              f"  deferred {c.deferred}  bounced {c.bounced}  failed {c.failed}", flush=True)
+        print(
+            f"  {time.monotonic() - began:5.1f} s  {campaigns_pb2.CampaignState.Name(last.state)}"
+            f"  delivered {c.delivered}/{c.total}  in flight {c.in_flight}"
+            f"  deferred {c.deferred}  bounced {c.bounced}  failed {c.failed}",
+            flush=True,
+        )
     return last
 
 
@@ -74,24 +78,29 @@ def run(workdir: Path) -> int:
     sink.start()
     agent = LocalAgent(workdir / "agent", f"127.0.0.1:{free_port()}", _relay_config(sink.port))
     record = generate_key(load(agent.config).dkim_dir, DOMAIN, "demo", "rsa")
-    print(f"DKIM key for {DOMAIN}: publish TXT {record.name} \"{record.value[:40]}…\"")
+    print(f'DKIM key for {DOMAIN}: publish TXT {record.name} "{record.value[:40]}…"')
     agent.start(workdir / "agent.log")
     try:
         with client.channel(agent.pairing) as ch:
             info = agent_pb2_grpc.AgentInfoStub(ch).GetInfo(agent_pb2.GetInfoRequest())
             print(f"agent {info.agent_id[:8]} v{info.version} up; tenant {info.tenant_name!r}")
             campaigns = campaigns_pb2_grpc.CampaignsStub(ch)
-            c = campaigns.CreateCampaign(campaigns_pb2.CreateCampaignRequest(
-                name="Demo: autumn sale", idempotency_key="demo-autumn",
-                sender=common_pb2.Sender(from_name="Démo Shop", from_address=f"news@{DOMAIN}"),
-                content=common_pb2.Content(
-                    subject="{{ first_name }}, autumn prices in {{ city }}",
-                    html="<p>Hello {{ first_name }}, your {{ plan }} plan …</p>",
-                ),
-            ))
+            c = campaigns.CreateCampaign(
+                campaigns_pb2.CreateCampaignRequest(
+                    name="Demo: autumn sale",
+                    idempotency_key="demo-autumn",
+                    sender=common_pb2.Sender(from_name="Démo Shop", from_address=f"news@{DOMAIN}"),
+                    content=common_pb2.Content(
+                        subject="{{ first_name }}, autumn prices in {{ city }}",
+                        html="<p>Hello {{ first_name }}, your {{ plan }} plan …</p>",
+                    ),
+                )
+            )
             summary = campaigns.UploadRecipients(_batches(c.id))
-            print(f"uploaded: {summary.received} rows = {summary.accepted} accepted "
-                  f"+ {summary.rejected} rejected")
+            print(
+                f"uploaded: {summary.received} rows = {summary.accepted} accepted "
+                f"+ {summary.rejected} rejected"
+            )
             for r in summary.rejections:
                 print(f"  row {r.index}: {common_pb2.RejectReason.Name(r.reason)} ({r.detail})")
             transactional_pb2_grpc.TransactionalStub(ch).SendMessage(
@@ -100,7 +109,8 @@ def run(workdir: Path) -> int:
                     sender=common_pb2.Sender(from_address=f"orders@{DOMAIN}"),
                     to=common_pb2.Recipient(email="buyer@example.com", fields={"order": "1001"}),
                     content=common_pb2.Content(subject="Order {{ order }}", text="Thank you!"),
-                ))
+                )
+            )
             ref = campaigns_pb2.CampaignRef(campaign_id=c.id)
             campaigns.StartCampaign(ref)
             final = _follow(campaigns, ref)
@@ -110,12 +120,17 @@ def run(workdir: Path) -> int:
     per_recipient, signed = sink.tally()
     expected = {f"user{i}@example.com" for i in range(RECIPIENTS)} | {"buyer@example.com"}
     once = set(per_recipient) == expected and all(n == 1 for n in per_recipient.values())
-    print(f"tally: campaign {campaigns_pb2.CampaignState.Name(final.state)}, "
-          f"{final.counts.delivered} delivered of {final.counts.total}; the sink received "
-          f"{sum(per_recipient.values())} messages for {len(per_recipient)} recipients, "
-          f"{signed} DKIM-signed")
-    print("check: every recipient received exactly one message" if once
-          else "check FAILED: the sink's tally does not match the recipients")
+    print(
+        f"tally: campaign {campaigns_pb2.CampaignState.Name(final.state)}, "
+        f"{final.counts.delivered} delivered of {final.counts.total}; the sink received "
+        f"{sum(per_recipient.values())} messages for {len(per_recipient)} recipients, "
+        f"{signed} DKIM-signed"
+    )
+    print(
+        "check: every recipient received exactly one message"
+        if once
+        else "check FAILED: the sink's tally does not match the recipients"
+    )
     print("agent stopped cleanly" if code == 0 else f"agent exited with {code}")
     ok = once and signed == len(expected) and summary.accepted == RECIPIENTS
     return 0 if ok and code == 0 else 1
