@@ -30,6 +30,8 @@ from agent.store.queue import Claimed, Settled
 log = logging.getLogger("mailfleet.agent.delivery")
 
 _IDLE_WAIT = 0.1
+# Outcomes and freed slots are gathered this long before the store records or refills them.
+_COALESCE = 0.05
 _SWEEP_EVERY = 10.0
 _COMPLETION_EVERY = 1.0
 # Share of the in-flight window that bulk mail leaves free for transactional mail.
@@ -94,6 +96,7 @@ class Scheduler:
         self._rng = random.Random()
         self._stopping = asyncio.Event()
         self._last_sweep = self._last_completion = time.monotonic()
+        self._last_settle = self._last_claim = 0.0
         self.settled_total = 0
 
     @property
@@ -108,10 +111,18 @@ class Scheduler:
             log.info("returned %d messages leased before the last stop to the queue", returned)
         self.pool.start()
         while not self._stopping.is_set():
-            await self._settle_pending()
+            if self._orphans or len(self._pending) >= self._d.batch_size or (
+                self._pending and time.monotonic() - self._last_settle >= _COALESCE
+            ):
+                await self._settle_pending()
             dispatched = await self._claim_and_dispatch()
             await self._housekeeping()
-            if dispatched or self._pending or self._orphans:
+            if dispatched:
+                continue
+            # Outcomes arrive a destination at a time; settling and claiming them in groups of
+            # at least _COALESCE seconds keeps the store's transactions few and large.
+            if self._pending:
+                await asyncio.sleep(_COALESCE)
                 continue
             # Wake for outcomes, for a stop, and (with room to fill) for others' commits: new
             # uploads and sends. Our own commits are behind us, so they cannot wake us in a loop;
@@ -157,6 +168,7 @@ class Scheduler:
             await self._store.write(lambda c: queue.requeue(c, orphans, time.time()), durable=False)
         if not self._pending:
             return
+        self._last_settle = time.monotonic()
         results, self._pending = self._pending, []
         now = time.time()
         settled: list[Settled] = []
@@ -226,6 +238,10 @@ class Scheduler:
         room = self._d.max_in_flight - len(self._leased)
         if room <= 0:
             return 0
+        mono = time.monotonic()
+        if room < self._d.batch_size // 4 and mono - self._last_claim < _COALESCE:
+            return 0  # a few freed slots: wait for more rather than claim in dribs
+        self._last_claim = mono
         bulk_room = int(self._d.max_in_flight * (1 - _TRANSACTIONAL_RESERVE)) - len(self._leased)
         room = min(room, self._d.batch_size * self.pool.size)
         now = time.time()
