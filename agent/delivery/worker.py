@@ -25,22 +25,39 @@ log = logging.getLogger("mailfleet.agent.delivery")
 
 # Campaign jobs built between two looks at the inbox (about 0.05 s of rendering and signing).
 _BULK_CHUNK = 50
+# Outcomes are gathered this long before they go back to the coordinator.
+_REPORT_EVERY = 0.02
 # Messages built between two turns of the event loop (a few milliseconds of CPU).
 _YIELD_EVERY = 4
 
 
 class _Reporter:
-    """Sends outcome lists back to the coordinator (one writer at a time)."""
+    """Sends outcomes back to the coordinator, gathered for a few milliseconds.
 
-    def __init__(self, conn: Connection) -> None:
+    Deliveries finish a destination at a time; one pipe message per destination would wake
+    the coordinator hundreds of times a second. Used on the worker's event loop only.
+    """
+
+    def __init__(self, conn: Connection, loop: asyncio.AbstractEventLoop) -> None:
         self._conn = conn
-        self._lock = threading.Lock()
+        self._loop = loop
+        self._buffer: list[Outcome] = []
+        self._flush_at: asyncio.TimerHandle | None = None
 
     def send(self, outcomes: list[Outcome]) -> None:
-        if not outcomes:
-            return
-        with self._lock:
-            self._conn.send(outcomes)
+        """Queue outcomes; they leave within _REPORT_EVERY seconds."""
+        self._buffer.extend(outcomes)
+        if self._buffer and self._flush_at is None:
+            self._flush_at = self._loop.call_later(_REPORT_EVERY, self.flush)
+
+    def flush(self) -> None:
+        """Send what is gathered now."""
+        if self._flush_at is not None:
+            self._flush_at.cancel()
+            self._flush_at = None
+        if self._buffer:
+            batch, self._buffer = self._buffer, []
+            self._conn.send(batch)
 
 
 class _Inbox:
@@ -141,7 +158,7 @@ async def serve(settings: AgentSettings, conn: Connection) -> None:
     loop = asyncio.get_running_loop()
     inbox = _Inbox()
     threading.Thread(target=_inbox_reader, args=(conn, loop, inbox), daemon=True).start()
-    reporter = _Reporter(conn)
+    reporter = _Reporter(conn, loop)
     pipeline = Pipeline.from_settings(settings)
     tasks: set[asyncio.Task[None]] = set()
     try:
@@ -157,6 +174,7 @@ async def serve(settings: AgentSettings, conn: Connection) -> None:
             await asyncio.sleep(0)  # let the new deliveries start before the next chunk
         if tasks:
             await asyncio.wait(tasks)
+        reporter.flush()
     finally:
         await pipeline.close()
 
