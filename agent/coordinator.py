@@ -46,9 +46,7 @@ async def serve(settings: AgentSettings) -> None:
         await health_servicer.enter_graceful_shutdown()
         await server.stop(_GRACE_SECONDS)
         await scheduler.stop(_DRAIN_SECONDS)
-        if scheduling.done() and not scheduling.cancelled() and scheduling.exception():
-            raise RuntimeError("the scheduler failed") from scheduling.exception()
-        await scheduling
+        await scheduling  # re-raises whatever made a failed scheduler stop the agent
     finally:
         store.close()
         log.info("agent stopped")

@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
-
-from agent import client
-from agent.identity.pairing import Pairing, parse
+from agent.identity.pairing import Pairing
+from agent.localagent import LocalAgent
 
 
 def peak_rss_mib(pid: int) -> float:
@@ -27,34 +22,12 @@ def peak_rss_mib(pid: int) -> float:
 
 @contextmanager
 def running_agent(port: int) -> Iterator[tuple[Pairing, subprocess.Popen[bytes]]]:
-    """Initialise and serve an agent; stop it by its PID afterwards."""
+    """Initialise and serve an agent in a temporary directory; stop it by its PID afterwards."""
     with tempfile.TemporaryDirectory(prefix="mailfleet-bench-") as tmp:
-        data = Path(tmp) / "agent"
-        cmd = [sys.executable, "-m", "agent.cli"]
-        out = subprocess.run(
-            [*cmd, "init", "--data-dir", str(data), "--grpc-listen", f"127.0.0.1:{port}"],
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        pairing = parse(out.stdout.strip())
-        proc = subprocess.Popen(
-            [*cmd, "serve", "--config", str(data / "agent.toml")], stderr=subprocess.DEVNULL
-        )
+        agent = LocalAgent(Path(tmp) / "agent", f"127.0.0.1:{port}")
+        agent.start(Path(tmp) / "agent.log")  # keeps the figures readable
+        assert agent.proc is not None
         try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    with client.channel(pairing) as ch:
-                        health_pb2_grpc.HealthStub(ch).Check(
-                            health_pb2.HealthCheckRequest(), timeout=2
-                        )
-                    break
-                except (OSError, grpc.RpcError):
-                    if time.monotonic() > deadline or proc.poll() is not None:
-                        raise RuntimeError("the agent did not start") from None
-                    time.sleep(0.1)
-            yield pairing, proc
+            yield agent.pairing, agent.proc
         finally:
-            proc.terminate()
-            proc.wait(30)
+            agent.stop()
