@@ -25,6 +25,11 @@ def _parser() -> argparse.ArgumentParser:
         metavar="HOST:PORT",
         help="address of the gRPC API (default 127.0.0.1:8470)",
     )
+    p_init.add_argument(
+        "--http-listen",
+        metavar="HOST:PORT",
+        help="address of the HTTP endpoints (default 127.0.0.1:8480)",
+    )
     p_serve = sub.add_parser("serve", help="run the agent")
     p_serve.add_argument("--config", type=Path, required=True)
     p_pair = sub.add_parser("pairing", help="print the pairing string again")
@@ -44,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "init":
-            result = init(args.data_dir, args.grpc_listen)
+            result = init(args.data_dir, args.grpc_listen, args.http_listen)
             if not result.created:
                 print(
                     f"already initialised: {result.config_path} (nothing overwritten)",

@@ -44,6 +44,37 @@ class GrpcSettings(BaseModel):
         return value
 
 
+class HttpSettings(BaseModel):
+    """The public HTTP endpoints: unsubscribe, tracking, webhooks, metrics and health."""
+
+    listen: str = "127.0.0.1:8480"
+    # The address recipients' mail clients reach this server at, e.g. https://mail.example.com
+    # behind a TLS-terminating proxy; empty means http://LISTEN, which only suits testing.
+    public_url: str = ""
+    # Requests per minute one client address may make; more get 429.
+    rate_limit_per_minute: int = Field(600, ge=1)
+    # Take the client address from X-Forwarded-For: only behind a proxy that sets it.
+    trust_forwarded_for: bool = False
+
+    @field_validator("listen")
+    @classmethod
+    def _check_listen(cls, value: str) -> str:
+        split_host_port(value)
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _check_public_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError(f"{value!r} is not an http:// or https:// URL")
+        return value.rstrip("/")
+
+    @property
+    def base_url(self) -> str:
+        """The URL links in messages start with."""
+        return self.public_url or f"http://{self.listen}"
+
+
 class DestinationLimits(BaseModel):
     """Limits towards one destination (a recipient domain), per worker process."""
 
@@ -148,6 +179,7 @@ class AgentSettings(BaseSettings):
 
     data_dir: Path
     grpc: GrpcSettings = GrpcSettings()
+    http: HttpSettings = HttpSettings()
     log: LogSettings = LogSettings()
     delivery: DeliverySettings = DeliverySettings()
     routes: dict[str, RouteSettings] = {"capture": CaptureRoute()}
@@ -224,6 +256,12 @@ listen = "{listen}"
 # Largest request and response, in MiB; bigger calls get RESOURCE_EXHAUSTED.
 max_receive_mib = 32
 max_send_mib = 64
+
+[http]
+# Unsubscribe links, tracking, provider webhooks, /metrics and /healthz (plain HTTP: put a
+# TLS-terminating proxy in front and set public_url to the address recipients reach).
+listen = "{http_listen}"
+public_url = ""
 
 [log]
 # DEBUG, INFO, WARNING or ERROR. Secrets are never logged at any level.

@@ -11,10 +11,11 @@ import time
 from grpc_health.v1 import health_pb2
 
 from agent.api.server import build_server
-from agent.config import AgentSettings
+from agent.config import AgentSettings, ConfigError
 from agent.delivery.scheduler import Scheduler
 from agent.store import meta
 from agent.store.handle import Store
+from agent.web.server import WebServer
 
 log = logging.getLogger("mailfleet.agent")
 
@@ -34,6 +35,14 @@ async def serve(settings: AgentSettings) -> None:
     server, health_servicer = build_server(
         settings, store, await store.write(meta.agent_id), time.time()
     )
+    web = WebServer(settings.http, store)
+    try:
+        await web.start()
+    except OSError as exc:
+        store.close()
+        raise ConfigError(
+            f"cannot listen for HTTP on {settings.http.listen}: {exc.strerror}"
+        ) from None
     scheduler = Scheduler(settings, store)
     scheduling = asyncio.create_task(scheduler.run())
     scheduling.add_done_callback(lambda _: stop.set())  # a scheduler that dies stops the agent
@@ -45,6 +54,7 @@ async def serve(settings: AgentSettings) -> None:
         log.info("stopping: finishing calls for up to %.0f s", _GRACE_SECONDS)
         await health_servicer.enter_graceful_shutdown()
         await server.stop(_GRACE_SECONDS)
+        await web.stop()
         await scheduler.stop(_DRAIN_SECONDS)
         await scheduling  # re-raises whatever made a failed scheduler stop the agent
     finally:

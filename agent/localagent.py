@@ -28,8 +28,11 @@ def free_port() -> int:
 class LocalAgent:
     """An agent child process with its own data directory on 127.0.0.1."""
 
-    def __init__(self, data_dir: Path, listen: str, extra_config: str = "") -> None:
-        result = init(data_dir, listen)
+    def __init__(
+        self, data_dir: Path, listen: str, extra_config: str = "", http_listen: str | None = None
+    ) -> None:
+        # Each local agent gets its own HTTP port unless told one, so several can run at once.
+        result = init(data_dir, listen, http_listen or f"127.0.0.1:{free_port()}")
         self.config = result.config_path
         if extra_config and result.created:  # more TOML sections, added once to a new config
             with self.config.open("a", encoding="utf-8") as f:

@@ -19,6 +19,7 @@ from agent.store.db import open_and_migrate
 
 DEFAULT_TENANT = "default"
 DEFAULT_LISTEN = "127.0.0.1:8470"
+DEFAULT_HTTP_LISTEN = "127.0.0.1:8480"
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ def pairing_for(settings: AgentSettings) -> Pairing:
     )
 
 
-def init(data_dir: Path, listen: str | None) -> InitResult:
+def init(data_dir: Path, listen: str | None, http_listen: str | None = None) -> InitResult:
     """Create whatever is missing of the agent's data directory."""
     data_dir = data_dir.resolve()
     _private_dir(data_dir)
@@ -57,7 +58,12 @@ def init(data_dir: Path, listen: str | None) -> InitResult:
     created = False
     if not config_path.exists():
         config_path.write_text(
-            CONFIG_TEMPLATE.format(data_dir=".", listen=listen or DEFAULT_LISTEN), encoding="utf-8"
+            CONFIG_TEMPLATE.format(
+                data_dir=".",
+                listen=listen or DEFAULT_LISTEN,
+                http_listen=http_listen or DEFAULT_HTTP_LISTEN,
+            ),
+            encoding="utf-8",
         )
         created = True
     settings = load(config_path)

@@ -65,9 +65,16 @@ def agent_command() -> list[str]:
 class AgentProcess:
     """Initialises, starts, stops and kills one agent; hands out authenticated stubs."""
 
-    def __init__(self, data_dir: Path, port: int | None = None, extra_config: str = "") -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        port: int | None = None,
+        extra_config: str = "",
+        http_config: str = "",
+    ) -> None:
         self.data_dir = data_dir
         self.port = port or free_port()
+        self.http_port = free_port()
         self.log_path = data_dir.parent / f"{data_dir.name}.log"
         self.proc: subprocess.Popen[bytes] | None = None
         self._channels: list[grpc.Channel] = []
@@ -79,6 +86,8 @@ class AgentProcess:
                 str(data_dir),
                 "--grpc-listen",
                 f"127.0.0.1:{self.port}",
+                "--http-listen",
+                f"127.0.0.1:{self.http_port}",
             ],
             check=True,
             capture_output=True,
@@ -86,6 +95,9 @@ class AgentProcess:
         )
         self.pairing: Pairing = parse(out.stdout.strip())
         self.config = data_dir / "agent.toml"
+        if http_config:  # more settings of the [http] table the config file already has
+            text = self.config.read_text()
+            self.config.write_text(text.replace("[http]\n", f"[http]\n{http_config}\n", 1))
         if extra_config:  # more TOML sections: routes, delivery settings, limits
             with self.config.open("a") as f:
                 f.write("\n" + extra_config)
@@ -114,6 +126,11 @@ class AgentProcess:
                 pass
             time.sleep(0.1)
         raise RuntimeError(f"agent did not become healthy:\n{self.log()}")
+
+    @property
+    def http_url(self) -> str:
+        """Base URL of the agent's HTTP endpoints."""
+        return f"http://127.0.0.1:{self.http_port}"
 
     def log(self) -> str:
         """Everything the agent wrote to stdout and stderr."""

@@ -41,6 +41,11 @@ class _EventTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_EventType.V
     EVENT_TYPE_MESSAGE_FAILED: _EventType.ValueType  # 12
     EVENT_TYPE_MESSAGE_SUPPRESSED: _EventType.ValueType  # 13
     EVENT_TYPE_MESSAGE_CANCELLED: _EventType.ValueType  # 14
+    EVENT_TYPE_MESSAGE_COMPLAINED: _EventType.ValueType  # 15
+    """Feedback from recipients and their providers (bounce domain, HTTP endpoints, ESP webhooks)."""
+    EVENT_TYPE_MESSAGE_UNSUBSCRIBED: _EventType.ValueType  # 16
+    EVENT_TYPE_MESSAGE_OPENED: _EventType.ValueType  # 17
+    EVENT_TYPE_MESSAGE_CLICKED: _EventType.ValueType  # 18
 
 class EventType(_EventType, metaclass=_EventTypeEnumTypeWrapper): ...
 
@@ -59,6 +64,11 @@ EVENT_TYPE_MESSAGE_BOUNCED: EventType.ValueType  # 11
 EVENT_TYPE_MESSAGE_FAILED: EventType.ValueType  # 12
 EVENT_TYPE_MESSAGE_SUPPRESSED: EventType.ValueType  # 13
 EVENT_TYPE_MESSAGE_CANCELLED: EventType.ValueType  # 14
+EVENT_TYPE_MESSAGE_COMPLAINED: EventType.ValueType  # 15
+"""Feedback from recipients and their providers (bounce domain, HTTP endpoints, ESP webhooks)."""
+EVENT_TYPE_MESSAGE_UNSUBSCRIBED: EventType.ValueType  # 16
+EVENT_TYPE_MESSAGE_OPENED: EventType.ValueType  # 17
+EVENT_TYPE_MESSAGE_CLICKED: EventType.ValueType  # 18
 Global___EventType: _TypeAlias = EventType  # noqa: Y015
 
 @_typing.final

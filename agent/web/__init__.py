@@ -1,0 +1,1 @@
+"""The agent's public HTTP server: unsubscribe, tracking, webhooks, metrics and health."""
