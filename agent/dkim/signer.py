@@ -3,11 +3,11 @@
 ``dkim.sign`` re-parses the PEM key on every call and signs RSA in pure Python (about 114
 signatures a second here); through ``cryptography`` a loaded key signs about 1,400 a second.
 So the keys are loaded once, and the signature is built from dkimpy's own pieces, the same
-steps as ``dkim.DomainSigner.gen_header``: header parsing (``rfc822_parse``), relaxed header
-canonicalisation, ``fold`` and ``hash_headers`` (which blanks ``b=``); only the digest is
-signed with the pre-loaded key. The body's relaxed canonicalisation, which costs
-more than everything else but the RSA operation when done with dkimpy's regular expressions,
-is an equivalent shortcut.
+steps as ``dkim.DomainSigner.gen_header``: header parsing (``rfc822_parse``), ``fold`` and
+``RE_BTAG`` (which blanks ``b=``); only the digest is signed with the pre-loaded key. The
+relaxed canonicalisation of body and header fields, and the choice of the signed header
+instances, are equivalent shortcuts (tests compare them with dkimpy's): done with dkimpy's
+regular expressions they cost more than everything else but the RSA operation.
 """
 
 from __future__ import annotations
@@ -23,11 +23,10 @@ import dkim
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
-from dkim.canonicalization import CanonicalizationPolicy, correct_empty_body, strip_trailing_lines
+from dkim.canonicalization import correct_empty_body, strip_trailing_lines
 
 from agent.dkim.keys import DkimKey
 
-_RELAXED = CanonicalizationPolicy.from_c_value(b"relaxed/relaxed")
 _NAME = b"DKIM-Signature"
 # Header fields signed when present, in this order, each as often as it occurs.
 _SIGNED = (
@@ -91,6 +90,39 @@ def _canonical_body(body: bytes) -> bytes:
     return canonical
 
 
+def relaxed_header(name: bytes, value: bytes) -> tuple[bytes, bytes]:
+    """A header field's relaxed canonical name and value (RFC 6376 section 3.4.2), CRLF-less.
+
+    As dkimpy: name lower-cased, line ends removed (unfolding), WSP runs made one space, and
+    the value stripped.
+    """
+    if b"\n" in value:
+        value = value.replace(b"\r\n", b"").replace(b"\n", b"")
+    if b"\t" in value:
+        value = value.translate(_TAB_TO_SPACE)
+    if b"  " in value:
+        value = _SPACE_RUN.sub(b" ", value)
+    return name.lower().rstrip(), value.strip()
+
+
+def signed_header_input(headers: list[list[bytes]], include: list[bytes]) -> bytes:
+    """The hash input of the fields named in ``include``, canonicalised relaxed.
+
+    Repeated names take instances from the bottom up; a name with no instance left adds
+    nothing (RFC 6376 section 5.4.2), which is what makes over-signing work.
+    """
+    positions: dict[bytes, list[bytes]] = {}
+    for name, value in headers:
+        lower, canonical = relaxed_header(name, value)
+        positions.setdefault(lower, []).append(canonical)
+    chunks = []
+    for name in include:
+        instances = positions.get(name)
+        if instances:
+            chunks.append(name + b":" + instances.pop() + b"\r\n")
+    return b"".join(chunks)
+
+
 def _from_domain(headers: list[list[bytes]]) -> str | None:
     """The domain of the (first) From address, lower-case."""
     for name, value in headers:
@@ -145,17 +177,17 @@ class DkimSigner:
         if not keys:
             return message
         include = _signed_fields(headers)
-        canonical = _RELAXED.canonicalize_headers(headers)
+        signed = signed_header_input(headers, include)
         body_hash = base64.b64encode(hashlib.sha256(_canonical_body(body)).digest())
         now = str(int(time.time())).encode("ascii")
-        signatures = [self._signature(key, include, canonical, body_hash, now) for key in keys]
+        signatures = [self._signature(key, include, signed, body_hash, now) for key in keys]
         return b"".join(signatures) + message
 
     @staticmethod
     def _signature(
         key: DkimKey,
         include: list[bytes],
-        canonical: list[tuple[bytes, bytes]],
+        signed: bytes,
         body_hash: bytes,
         now: bytes,
     ) -> bytes:
@@ -173,10 +205,9 @@ class DkimSigner:
             (b"b", b"0" * 60),
         ]
         value = dkim.fold(b"; ".join(b"=".join(f) for f in fields), namelen=len(_NAME))
-        # No b= blanking here (gen_header does it twice): hash_headers blanks it itself.
-        hasher = hashlib.sha256()
-        dkim.hash_headers(hasher, _RELAXED, canonical, include, (_NAME, b" " + value), None)
-        digest = hasher.digest()
+        # The signature field itself is hashed with b= empty and without its final CRLF.
+        name, blanked = relaxed_header(_NAME, dkim.RE_BTAG.sub(rb"\1", b" " + value))
+        digest = hashlib.sha256(signed + name + b":" + blanked).digest()
         private = key.private_key
         if isinstance(private, rsa.RSAPrivateKey):
             signature = private.sign(digest, padding.PKCS1v15(), Prehashed(hashes.SHA256()))
