@@ -1,4 +1,4 @@
-"""``mailfleet-agent``: init, serve, pairing, dkim generate."""
+"""``mailfleet-agent``: init, serve, pairing, dkim generate, smtp-user, sending-domain."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from agent import logs
 from agent.config import ConfigError, load
 from agent.coordinator import serve
 from agent.dkim import cli as dkim_cli
+from agent.intake import cli as intake_cli
 from agent.routes.factory import check_routes
 from agent.setup import init, pairing_for
 
@@ -41,6 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     p_gen.add_argument("--selector", required=True)
     p_gen.add_argument("--algorithm", choices=["rsa", "ed25519"], default="rsa")
     p_gen.add_argument("--config", type=Path, required=True)
+    intake_cli.add_parsers(sub)
     return parser
 
 
@@ -68,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "dkim":
             return dkim_cli.generate(settings, args.domain, args.selector, args.algorithm)
+        if args.command in intake_cli.COMMANDS:
+            return intake_cli.run(settings, args)
         check_routes(settings)
         logs.configure(settings.log.level, settings.log.json_lines)
         asyncio.run(serve(settings))

@@ -17,6 +17,8 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from agent.intake.settings import IntakeSettings
+
 
 class ConfigError(Exception):
     """The configuration file is missing, unreadable or invalid; the message says where."""
@@ -184,6 +186,7 @@ class AgentSettings(BaseSettings):
     delivery: DeliverySettings = DeliverySettings()
     routes: dict[str, RouteSettings] = {"capture": CaptureRoute()}
     limits: LimitsSettings = LimitsSettings()
+    intake: IntakeSettings = IntakeSettings()
 
     @property
     def db_path(self) -> Path:

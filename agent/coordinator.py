@@ -13,6 +13,7 @@ from grpc_health.v1 import health_pb2
 from agent.api.server import build_server
 from agent.config import AgentSettings, ConfigError
 from agent.delivery.scheduler import Scheduler
+from agent.intake.listeners import Listeners
 from agent.store import meta
 from agent.store.handle import Store
 from agent.web.server import WebServer
@@ -46,6 +47,8 @@ async def serve(settings: AgentSettings) -> None:
     scheduler = Scheduler(settings, store)
     scheduling = asyncio.create_task(scheduler.run())
     scheduling.add_done_callback(lambda _: stop.set())  # a scheduler that dies stops the agent
+    intake = Listeners(settings, store)
+    await intake.start()
     await server.start()
     await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
     log.info("agent serving gRPC on %s with %d workers", settings.grpc.listen, scheduler.pool.size)
@@ -53,6 +56,7 @@ async def serve(settings: AgentSettings) -> None:
         await stop.wait()
         log.info("stopping: finishing calls for up to %.0f s", _GRACE_SECONDS)
         await health_servicer.enter_graceful_shutdown()
+        await intake.stop()
         await server.stop(_GRACE_SECONDS)
         await web.stop()
         await scheduler.stop(_DRAIN_SECONDS)

@@ -14,6 +14,7 @@ from agent.api.services.capture import CaptureService
 from agent.api.services.events import EventsService
 from agent.api.services.info import AgentInfoService
 from agent.api.services.messages import MessagesService
+from agent.api.services.smtp_users import SmtpUsersService
 from agent.api.services.transactional import TransactionalService
 from agent.config import AgentSettings
 from agent.store.handle import Store
@@ -30,6 +31,8 @@ from mailfleet.v1 import (
     events_pb2_grpc,
     messages_pb2,
     messages_pb2_grpc,
+    smtp_users_pb2,
+    smtp_users_pb2_grpc,
     transactional_pb2,
     transactional_pb2_grpc,
 )
@@ -61,6 +64,7 @@ def build_server(
     transactional_pb2_grpc.add_TransactionalServicer_to_server(TransactionalService(store), server)
     events_pb2_grpc.add_EventsServicer_to_server(EventsService(store), server)
     capture_pb2_grpc.add_CaptureServicer_to_server(CaptureService(store), server)
+    smtp_users_pb2_grpc.add_SmtpUsersServicer_to_server(SmtpUsersService(store), server)
 
     health_servicer = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
@@ -74,6 +78,7 @@ def build_server(
             (transactional_pb2.DESCRIPTOR, "Transactional"),
             (events_pb2.DESCRIPTOR, "Events"),
             (capture_pb2.DESCRIPTOR, "Capture"),
+            (smtp_users_pb2.DESCRIPTOR, "SmtpUsers"),
         )
     ]
     reflection.enable_server_reflection(

@@ -111,8 +111,10 @@ class Scheduler:
             log.info("returned %d messages leased before the last stop to the queue", returned)
         self.pool.start()
         while not self._stopping.is_set():
-            if self._orphans or len(self._pending) >= self._d.batch_size or (
-                self._pending and time.monotonic() - self._last_settle >= _COALESCE
+            if (
+                self._orphans
+                or len(self._pending) >= self._d.batch_size
+                or (self._pending and time.monotonic() - self._last_settle >= _COALESCE)
             ):
                 await self._settle_pending()
             dispatched = await self._claim_and_dispatch()

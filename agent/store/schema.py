@@ -104,6 +104,32 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX captured_tenant ON captured (tenant_id, id);
     """,
+    # 3: the SMTP intake: its users, the tenants' sending domains, mail for the bounce domain
+    """
+    CREATE TABLE smtp_users (
+        id INTEGER PRIMARY KEY,
+        tenant_id INTEGER NOT NULL REFERENCES tenants(id),
+        username TEXT NOT NULL,
+        password_hash TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        revoked_at REAL
+    );
+    CREATE UNIQUE INDEX smtp_users_active ON smtp_users (username) WHERE revoked_at IS NULL;
+    CREATE TABLE sending_domains (
+        tenant_id INTEGER NOT NULL REFERENCES tenants(id),
+        domain TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        PRIMARY KEY (tenant_id, domain)
+    );
+    CREATE TABLE inbound_mail (
+        id INTEGER PRIMARY KEY,
+        received_at REAL NOT NULL,
+        peer TEXT NOT NULL,
+        mail_from TEXT NOT NULL,
+        rcpt_to TEXT NOT NULL,
+        data BLOB NOT NULL
+    );
+    """,
 )
 
 

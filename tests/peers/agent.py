@@ -23,6 +23,7 @@ from mailfleet.v1 import (
     capture_pb2_grpc,
     events_pb2_grpc,
     messages_pb2_grpc,
+    smtp_users_pb2_grpc,
     transactional_pb2_grpc,
 )
 
@@ -41,6 +42,7 @@ class Stubs:
     transactional: transactional_pb2_grpc.TransactionalStub
     events: events_pb2_grpc.EventsStub
     capture: capture_pb2_grpc.CaptureStub
+    smtp_users: smtp_users_pb2_grpc.SmtpUsersStub
 
     @classmethod
     def on(cls, channel: grpc.Channel) -> Stubs:
@@ -54,6 +56,7 @@ class Stubs:
             transactional_pb2_grpc.TransactionalStub(channel),
             events_pb2_grpc.EventsStub(channel),
             capture_pb2_grpc.CaptureStub(channel),
+            smtp_users_pb2_grpc.SmtpUsersStub(channel),
         )
 
 

@@ -1,0 +1,1 @@
+"""The SMTP intake: listeners, sessions, AUTH, limits and durable queueing of submissions."""

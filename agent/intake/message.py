@@ -1,0 +1,125 @@
+"""Checks of a submitted message's bytes, its From domains and its control headers.
+
+Pure functions of bytes: the session calls them once the final dot has arrived. Each problem
+is an :class:`Refusal` carrying the SMTP reply to send.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from email.utils import format_datetime, getaddresses
+
+from agent.api import requests
+from agent.errors import InvalidArgument
+from agent.intake.accounts import normalize_domain
+
+CONTROL_PREFIX = b"x-mailfleet-"
+_TAGS = "x-mailfleet-tags"
+_ROUTE = "x-mailfleet-route"
+_CAMPAIGN = "x-mailfleet-campaign"
+_KNOWN = frozenset({_TAGS, _ROUTE, _CAMPAIGN})
+
+
+class Refusal(Exception):
+    """The message (or command) is refused with ``reply``."""
+
+    def __init__(self, reply: str) -> None:
+        super().__init__(reply)
+        self.reply = reply
+
+
+@dataclass(frozen=True)
+class Controls:
+    """What the control headers asked for; they are gone from the message itself."""
+
+    tags: tuple[str, ...] = ()
+    route: str = ""
+    campaign: str = ""
+
+
+def check_framing(data: bytes) -> None:
+    """Refuse NUL bytes and any CR or LF that is not part of a CRLF pair.
+
+    Bare LF and bare CR are how end-of-data smuggling (``\\n.\\n``, ``\\r.\\r`` …) hides a
+    second message inside the first; refusing them whole means no variant yields one.
+    """
+    if b"\x00" in data:
+        raise Refusal("554 5.6.0 Message refused: it contains NUL bytes")
+    pairs = data.count(b"\r\n")
+    if data.count(b"\n") != pairs or data.count(b"\r") != pairs:
+        raise Refusal("554 5.6.0 Message refused: bare CR or LF; end every line with CRLF")
+
+
+def split_header(data: bytes) -> tuple[list[bytes], bytes]:
+    """The header fields (each with its folded lines and CRLFs) and the rest of the message."""
+    end = data.find(b"\r\n\r\n")
+    if data.startswith(b"\r\n"):
+        return [], data
+    head, body = (data, b"") if end < 0 else (data[: end + 2], data[end + 2 :])
+    fields: list[bytes] = []
+    for line in head.split(b"\r\n")[:-1]:
+        if line[:1] in (b" ", b"\t") and fields:
+            fields[-1] += line + b"\r\n"
+        else:
+            fields.append(line + b"\r\n")
+    return fields, body
+
+
+def _name(field: bytes) -> str:
+    return field.partition(b":")[0].strip().decode("ascii", "replace").lower()
+
+
+def _value(field: bytes) -> str:
+    raw = field.partition(b":")[2].decode("utf-8", "replace")
+    return " ".join(raw.split())
+
+
+def take_controls(fields: list[bytes], routes: frozenset[str]) -> tuple[list[bytes], Controls]:
+    """Remove every ``X-Mailfleet-*`` field; return the others and what the known ones say."""
+    kept: list[bytes] = []
+    values: dict[str, str] = {}
+    for field in fields:
+        if not field.lower().startswith(CONTROL_PREFIX):
+            kept.append(field)
+            continue
+        name = _name(field)
+        if name not in _KNOWN:
+            raise Refusal(f"554 5.6.0 Unknown control header {name!r}")
+        if name in values:
+            raise Refusal(f"554 5.6.0 More than one {name} header")
+        values[name] = _value(field)
+    try:
+        tags = requests.tags(
+            "X-Mailfleet-Tags", [t.strip() for t in values.get(_TAGS, "").split(",") if t.strip()]
+        )
+        campaign = requests.text_line("X-Mailfleet-Campaign", values.get(_CAMPAIGN, ""))
+    except InvalidArgument as exc:
+        raise Refusal(f"554 5.6.0 {exc}") from None
+    route = values.get(_ROUTE, "")
+    if route and route not in routes:
+        raise Refusal(f"554 5.6.0 X-Mailfleet-Route: no route named {route!r} on this agent")
+    return kept, Controls(tags, route, campaign)
+
+
+def from_domains(fields: list[bytes]) -> list[str]:
+    """Domains of the addresses in the one From field; refuse none, several or unparsable."""
+    froms = [f for f in fields if _name(f) == "from"]
+    if len(froms) != 1:
+        raise Refusal(
+            f"554 5.6.0 Message refused: it needs exactly one From header (it has {len(froms)})"
+        )
+    addresses = [a for _, a in getaddresses([_value(froms[0])]) if a]
+    if not addresses or any("@" not in a for a in addresses):
+        raise Refusal("554 5.6.0 Message refused: its From header holds no usable address")
+    return [normalize_domain(a.rpartition("@")[2]) for a in addresses]
+
+
+def received(helo: str, peer: str, hostname: str, protocol: str, now: float) -> bytes:
+    """A ``Received:`` field for the top of the message (RFC 5321 section 4.4)."""
+    helo_text = "".join(c for c in helo if c.isprintable() and c not in "()")[:100] or "unknown"
+    stamp = format_datetime(datetime.fromtimestamp(now).astimezone())
+    return (
+        f"Received: from {helo_text} ([{peer}])\r\n\tby {hostname} (Mailfleet) with {protocol};"
+        f"\r\n\t{stamp}\r\n"
+    ).encode("utf-8", "replace")
