@@ -44,11 +44,16 @@ async def serve(settings: AgentSettings) -> None:
         raise ConfigError(
             f"cannot listen for HTTP on {settings.http.listen}: {exc.strerror}"
         ) from None
+    intake = Listeners(settings, store)
+    try:
+        await intake.start()
+    except OSError as exc:
+        await web.stop()
+        store.close()
+        raise ConfigError(str(exc)) from None
     scheduler = Scheduler(settings, store)
     scheduling = asyncio.create_task(scheduler.run())
     scheduling.add_done_callback(lambda _: stop.set())  # a scheduler that dies stops the agent
-    intake = Listeners(settings, store)
-    await intake.start()
     await server.start()
     await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
     log.info("agent serving gRPC on %s with %d workers", settings.grpc.listen, scheduler.pool.size)
