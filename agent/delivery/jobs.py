@@ -14,6 +14,7 @@ class MessageSpec:
     sender: Sender
     content: Content | None  # templates, or None for raw MIME
     raw_mime: bytes | None = None
+    route: str = ""  # the route the message asked for (SMTP's X-Mailfleet-Route); "": default
 
 
 @dataclass(frozen=True)

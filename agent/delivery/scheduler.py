@@ -24,7 +24,7 @@ from agent.routes.base import Outcome
 from agent.store import queue
 from agent.store.campaigns import spec_from_json
 from agent.store.handle import Store
-from agent.store.messages import content_spec_from_json
+from agent.store.messages import content_route, content_spec_from_json
 from agent.store.queue import Claimed, Settled
 
 log = logging.getLogger("mailfleet.agent.delivery")
@@ -232,7 +232,7 @@ class Scheduler:
         assert m.content_id is not None
         text, raw = queue.content_spec(conn, m.content_id)
         sender, content = content_spec_from_json(text)
-        return MessageSpec(sender, content, raw)
+        return MessageSpec(sender, content, raw, content_route(text))
 
     async def _claim_and_dispatch(self) -> int:
         if self._stopping.is_set():
@@ -270,7 +270,8 @@ class Scheduler:
             if not self.pool.knows(worker, key):
                 batch.specs[key] = spec
             names = self._field_sets.get(m.field_set_id, ()) if m.field_set_id else ()
-            batch.jobs.append(Job(m.id, key, m.email, m.payload, names, route, transactional))
+            job = Job(m.id, key, m.email, m.payload, names, spec.route or route, transactional)
+            batch.jobs.append(job)
             self._leased[m.id] = _Leased(m, worker, lease_until, spec.sender.from_address)
         for (worker, _), batch in batches.items():
             if not self.pool.send(worker, batch):  # it just died: requeued on the next pass

@@ -104,6 +104,11 @@ def content_spec_from_json(text: str) -> tuple[Sender, Content | None]:
     return Sender(**data["sender"]), content
 
 
+def content_route(text: str) -> str:
+    """The route a stored message asked for ("" for the default), e.g. by X-Mailfleet-Route."""
+    return str(json.loads(text).get("route", ""))
+
+
 def get(conn: sqlite3.Connection, tenant_id: int, message_id: int) -> StoredMessage:
     """One message of the tenant."""
     row = conn.execute(
