@@ -49,11 +49,6 @@ class Identity:
     username: str  # "" for a trusted network
     domains: frozenset[str]
 
-    @property
-    def rate_key(self) -> str:
-        """The key of this sender's message rate."""
-        return self.username or f"tenant:{self.tenant_id}"
-
 
 class IntakeSession(Session):
     """aiosmtpd's session plus who is submitting and how much."""
@@ -214,7 +209,7 @@ class Intake:
             domain = accounts.normalize_domain(sender.rpartition("@")[2])
             if norm is None or domain not in identity.domains:
                 return f"553 5.7.1 Sender <{sender}> is not in a sending domain of your account"
-            if not self._rate.take(identity.rate_key):
+            if identity.username and not self._rate.take(identity.username):
                 return "451 4.7.1 Message rate limit reached for your account; try again later"
         # aiosmtpd takes an empty mail_from for "no MAIL yet", so the null sender stays "<>".
         envelope.mail_from = sender or "<>"

@@ -46,6 +46,9 @@ host = "127.0.0.1"
 port = {relay_port}
 tls = "none"
 
+[routes.capture]
+type = "capture"
+
 [intake]
 bounce_domain = "{BOUNCE}"
 {intake}

@@ -11,8 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from mailfleet.v1 import events_pb2, messages_pb2, smtp_users_pb2
-from tests.agent.intake.peer import BOUNCE, DOMAIN, IntakeAgent, delivered, message, raw
+from mailfleet.v1 import capture_pb2, events_pb2, messages_pb2, smtp_users_pb2
+from tests.agent.intake.peer import (
+    BOUNCE,
+    DOMAIN,
+    IntakeAgent,
+    delivered,
+    message,
+    raw,
+    wait_for,
+)
 from tests.peers.dkimverify import mail_dkim
 from tests.peers.dns import LocalDns
 from tests.peers.smtp import SmtpSink
@@ -208,6 +216,24 @@ def test_trusted_network_submits_without_auth_but_only_in_its_domains(
     assert code == 250
     assert intake.queued()[-1].id == _queue_id(reply.decode())
     assert len(intake.queued()) == before + 1
+
+
+def test_the_route_header_picks_the_route(intake: IntakeAgent, sink: SmtpSink) -> None:
+    with smtplib.SMTP("127.0.0.1", intake.ports.trusted, timeout=20) as smtp:
+        smtp.ehlo()
+        extra = "X-Mailfleet-Route: capture\r\n"
+        refused = smtp.sendmail(f"app@{DOMAIN}", ["cap@dest.example"], message(extra=extra))
+        assert refused == {}
+        assert smtp.sendmail(f"app@{DOMAIN}", ["relayed@dest.example"], message()) == {}
+    delivered(sink, {"relayed@dest.example"})
+
+    def captured() -> list[str]:
+        listing = intake.stubs.capture.ListCaptured(capture_pb2.ListCapturedRequest())
+        return [m.rcpt_to for m in listing.messages]
+
+    wait_for(lambda: "cap@dest.example" in captured())
+    assert "cap@dest.example" not in {r for m in sink.received for r in m.rcpt_to}
+    assert "relayed@dest.example" not in captured()
 
 
 def test_control_headers_are_checked(intake: IntakeAgent) -> None:
