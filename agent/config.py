@@ -271,4 +271,14 @@ public_url = ""
 level = "INFO"
 # One JSON object per line, for log shippers.
 json_lines = false
+
+# The SMTP intake (README, "SMTP intake"): uncomment to let applications submit mail over SMTP
+# with logins from `mailfleet-agent smtp-user add`.
+# [intake]
+# bounce_domain = ""              # mail for it is taken without AUTH, for the feedback loop
+# [[intake.listeners]]
+# address = "0.0.0.0"
+# port = 587
+# tls = "starttls"                # starttls | implicit (465) | none (loopback only)
+# auth_required = true
 """
