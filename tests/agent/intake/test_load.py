@@ -2,16 +2,9 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 
-import pytest
-
 from tests.agent.intake.peer import DOMAIN, IntakeAgent
-
-pytestmark = pytest.mark.skipif(
-    shutil.which("smtp-source") is None, reason="needs Postfix's smtp-source (apt: postfix)"
-)
 
 
 def test_smtp_source_sessions_each_get_their_message_queued(intake: IntakeAgent) -> None:
