@@ -13,12 +13,15 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
+    Boolean,
     CheckConstraint,
     ForeignKey,
     Index,
     Integer,
     MetaData,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -220,3 +223,164 @@ class EngagementEvent(Base):
     campaign_id: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(16))
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CampaignState(enum.StrEnum):
+    """Where a desktop campaign is: saved, uploading to its agents, sending, or done."""
+
+    DRAFT = "draft"
+    UPLOADING = "uploading"
+    SENDING = "sending"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+class PartState(enum.StrEnum):
+    """One agent's share of a campaign."""
+
+    PENDING = "pending"  # recipients assigned, nothing confirmed on the agent yet
+    UPLOADING = "uploading"
+    STARTED = "started"
+    COMPLETED = "completed"
+    # Its unsent recipients went to other agents; the agent's campaign must be cancelled.
+    MOVED = "moved"
+    CANCELLED = "cancelled"
+
+
+class RecipientStatus(enum.StrEnum):
+    """What the desktop last heard about one recipient of a campaign."""
+
+    PENDING = "pending"  # assigned to a part, not yet confirmed by the agent
+    QUEUED = "queued"
+    DEFERRED = "deferred"
+    DELIVERED = "delivered"
+    BOUNCED = "bounced"
+    FAILED = "failed"
+    SUPPRESSED = "suppressed"
+    CANCELLED = "cancelled"
+    REJECTED = "rejected"  # the agent refused the address at upload
+    MOVED = "moved"  # handed to another agent's part
+
+
+class Agent(Base):
+    """A paired sending agent. Its API key lives in the OS keyring under ``key_ref``."""
+
+    __tablename__ = "agents"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "name"),
+        UniqueConstraint("workspace_id", "host", "port"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    host: Mapped[str] = mapped_column(String(255))
+    port: Mapped[int] = mapped_column(Integer)
+    # Lower-case hex SHA-256 of the agent's certificate; a different certificate is refused.
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    key_ref: Mapped[str] = mapped_column(String(100))
+    # Set for the agent the desktop started itself on 127.0.0.1 (its data directory).
+    local_dir: Mapped[str | None] = mapped_column(String(1000))
+    # The last event seq applied to this database, advanced in the same transaction.
+    event_cursor: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Template(Base):
+    """A reusable message: subject, HTML and text as Jinja2 templates (the agent's renderer)."""
+
+    __tablename__ = "templates"
+    __table_args__ = (UniqueConstraint("workspace_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    subject: Mapped[str] = mapped_column(String(1000), default="")
+    html: Mapped[str] = mapped_column(Text, default="")
+    text: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Campaign(Base):
+    """A campaign as the marketer composed it; its parts say which agents send it."""
+
+    __tablename__ = "campaigns"
+    __table_args__ = (CheckConstraint(f"state IN {_in(CampaignState)}", name="state"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(16), default=CampaignState.DRAFT.value)
+    # {"lists": [ids], "segments": [ids]}: contacts in any of them, mailable ones only.
+    audience: Mapped[dict[str, Any]] = mapped_column(JSON)
+    subject: Mapped[str] = mapped_column(String(1000))
+    html: Mapped[str] = mapped_column(Text, default="")
+    text: Mapped[str] = mapped_column(Text, default="")
+    from_name: Mapped[str] = mapped_column(String(200), default="")
+    from_address: Mapped[str] = mapped_column(String(320))
+    reply_to: Mapped[str] = mapped_column(String(320), default="")
+    throttle_per_minute: Mapped[int] = mapped_column(Integer, default=0)
+    start_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # Prefix of the idempotency keys sent to agents: a retried upload finds its campaigns.
+    key_prefix: Mapped[str] = mapped_column(String(64))
+    recipients: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CampaignPart(Base):
+    """One agent's share of a campaign and how far its upload got."""
+
+    __tablename__ = "campaign_parts"
+    __table_args__ = (
+        Index(None, "agent_id", "agent_campaign_id"),
+        CheckConstraint(f"state IN {_in(PartState)}", name="state"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"))
+    weight: Mapped[int] = mapped_column(Integer, default=1)
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    agent_campaign_id: Mapped[int | None] = mapped_column(BigInteger)
+    state: Mapped[str] = mapped_column(String(16), default=PartState.PENDING.value)
+    # Recipients of this part with an id up to this one are confirmed on the agent.
+    uploaded_through: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class CampaignRecipient(Base):
+    """One recipient of a campaign, the part that sends it and what became of it."""
+
+    __tablename__ = "campaign_recipients"
+    __table_args__ = (
+        Index(None, "part_id", "email"),
+        Index(None, "campaign_id", "status"),
+        Index(None, "part_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    part_id: Mapped[int] = mapped_column(ForeignKey("campaign_parts.id", ondelete="CASCADE"))
+    contact_id: Mapped[int | None] = mapped_column(Integer)
+    email: Mapped[str] = mapped_column(String(320))
+    domain: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16), default=RecipientStatus.PENDING.value)
+    deferrals: Mapped[int] = mapped_column(Integer, default=0)
+    opened: Mapped[bool] = mapped_column(Boolean, default=False)
+    clicked: Mapped[bool] = mapped_column(Boolean, default=False)
+    complained: Mapped[bool] = mapped_column(Boolean, default=False)
+    unsubscribed: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class CampaignTimeline(Base):
+    """Events of one kind for a campaign in one minute: the dashboard's chart over time."""
+
+    __tablename__ = "campaign_timeline"
+
+    campaign_id: Mapped[int] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True
+    )
+    minute: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)

@@ -189,8 +189,10 @@ class ContactsPage(QWidget):
         """Unsubscribe the selected contacts (and suppress their addresses)."""
         ids = self.selected_ids()
         if ids:
-            self._write("Unsubscribing",
-                        lambda c: contacts.unsubscribe(c, self.workspace_id, ids, "desktop"))
+            self._write(
+                "Unsubscribing",
+                lambda c: contacts.unsubscribe(c, self.workspace_id, ids, "desktop"),
+            )
 
     def delete_selected(self, *, confirm: bool = True) -> None:
         """Delete the selected contacts after asking."""

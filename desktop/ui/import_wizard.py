@@ -61,8 +61,9 @@ class FilePage(QWizardPage):
         row.addWidget(browse)
 
     def _browse(self) -> None:
-        name, _ = QFileDialog.getOpenFileName(self, "Import contacts", "",
-                                              "CSV/TSV (*.csv *.tsv *.txt);;All files (*)")
+        name, _ = QFileDialog.getOpenFileName(
+            self, "Import contacts", "", "CSV/TSV (*.csv *.tsv *.txt);;All files (*)"
+        )
         if name:
             self.path.setText(name)
 

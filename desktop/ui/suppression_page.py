@@ -31,9 +31,7 @@ from desktop.ui.tasks import Task, TaskRunner
 T = TypeVar("T")
 
 
-def import_addresses(
-    engine: Engine, workspace_id: int, path: Path, source: str
-) -> tuple[int, int]:
+def import_addresses(engine: Engine, workspace_id: int, path: Path, source: str) -> tuple[int, int]:
     """Suppress every address in the first column of a CSV file.
 
     Returns (newly suppressed, refused as not an address).
@@ -188,5 +186,3 @@ class SuppressionPage(QWidget):
         name, _ = QFileDialog.getSaveFileName(self, "Export", "suppressions.csv", "CSV (*.csv)")
         if name:
             self.export_file(Path(name))
-
-

@@ -17,6 +17,7 @@ from sqlalchemy import Engine, create_engine
 
 from desktop.db.engine import open_database
 from desktop.services.workspaces import ensure_workspace
+from tests.desktop.keyring_backend import FileKeyring, install
 from tests.desktop.postgres import PostgresMissing, PostgresServer, start_postgres
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "desktop"
@@ -70,6 +71,16 @@ def workspace(engine: Engine) -> int:
     """The id of a fresh workspace in ``engine``."""
     with engine.begin() as conn:
         return ensure_workspace(conn, "Test")
+
+
+@pytest.fixture
+def secure_keyring(tmp_path: Path) -> Iterator[FileKeyring]:
+    """A real keyring backend (a 0600 file) registered with ``keyring`` for one test."""
+    import keyring
+
+    before = keyring.get_keyring()
+    yield install(tmp_path / "keyring.json")
+    keyring.set_keyring(before)
 
 
 @pytest.fixture

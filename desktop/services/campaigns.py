@@ -1,0 +1,339 @@
+"""Campaigns on the desktop: the audience, the saved campaign and its split across agents.
+
+A campaign is saved, with every recipient assigned to an agent's part, in one transaction
+before anything is uploaded; the upload (``services.upload``) then only moves what is saved, so
+a crash mid-upload resumes from the saved state instead of starting a second campaign.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    and_,
+    case,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
+
+from desktop.db.models import (
+    Campaign,
+    CampaignPart,
+    CampaignRecipient,
+    CampaignState,
+    Contact,
+    ContactStatus,
+    ListMembership,
+    MailingList,
+    PartState,
+    RecipientStatus,
+    Segment,
+)
+from desktop.services import segments
+from desktop.services.emails import check_address
+from desktop.services.suppression import not_suppressed
+
+
+class CampaignError(ValueError):
+    """The campaign cannot be saved or changed as asked; the message says why."""
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Contacts on any of these lists or in any of these segments (mailable ones only)."""
+
+    lists: tuple[int, ...] = ()
+    segments: tuple[int, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        """The form kept in ``Campaign.audience``."""
+        return {"lists": list(self.lists), "segments": list(self.segments)}
+
+
+@dataclass(frozen=True)
+class Draft:
+    """Everything the wizard collects."""
+
+    name: str
+    audience: Audience
+    subject: str
+    from_address: str
+    html: str = ""
+    text: str = ""
+    from_name: str = ""
+    reply_to: str = ""
+    throttle_per_minute: int = 0
+    start_at: datetime | None = None
+    time_zone: str = "UTC"
+    # (agent id, weight): the share of recipients each agent sends.
+    agents: tuple[tuple[int, int], ...] = field(default_factory=tuple)
+
+
+def audience_condition(
+    conn: Connection, workspace_id: int, audience: Audience
+) -> ColumnElement[bool]:
+    """Mailable contacts (subscribed, not suppressed) on the lists or in the segments."""
+    options: list[ColumnElement[bool]] = []
+    if audience.lists:
+        owned = set(
+            conn.scalars(
+                select(MailingList.id).where(
+                    MailingList.workspace_id == workspace_id, MailingList.id.in_(audience.lists)
+                )
+            )
+        )
+        if owned != set(audience.lists):
+            raise CampaignError("a chosen list is not in this workspace")
+        options.append(
+            exists().where(
+                ListMembership.contact_id == Contact.id, ListMembership.list_id.in_(audience.lists)
+            )
+        )
+    if audience.segments:
+        rows = conn.execute(
+            select(Segment.id, Segment.rules).where(
+                Segment.workspace_id == workspace_id, Segment.id.in_(audience.segments)
+            )
+        ).all()
+        if len(rows) != len(set(audience.segments)):
+            raise CampaignError("a chosen segment is not in this workspace")
+        kinds = segments.field_kinds(conn, workspace_id)
+        options.extend(segments.compile_rules(rules, kinds) for _, rules in rows)
+    if not options:
+        raise CampaignError("choose at least one list or segment")
+    return and_(
+        Contact.workspace_id == workspace_id,
+        Contact.status == ContactStatus.SUBSCRIBED.value,
+        not_suppressed(workspace_id),
+        or_(*options),
+    )
+
+
+def count_audience(conn: Connection, workspace_id: int, audience: Audience) -> int:
+    """How many contacts the campaign would go to (after suppression)."""
+    condition = audience_condition(conn, workspace_id, audience)
+    return int(conn.scalar(select(func.count()).select_from(Contact).where(condition)) or 0)
+
+
+def _domain(conn: Connection) -> ColumnElement[str]:
+    if conn.dialect.name == "postgresql":
+        return func.substring(Contact.email, "@([^@]*)$")
+    return func.substr(Contact.email, func.instr(Contact.email, "@") + 1)
+
+
+def _check(draft: Draft) -> None:
+    if not draft.name.strip():
+        raise CampaignError("the campaign needs a name")
+    if not draft.subject.strip():
+        raise CampaignError("the subject is empty")
+    if not (draft.html.strip() or draft.text.strip()):
+        raise CampaignError("the message needs an HTML or a text body")
+    for label, address in (("from", draft.from_address), ("reply-to", draft.reply_to)):
+        if (address or label == "from") and check_address(address).email is None:
+            raise CampaignError(f"the {label} address {address!r} is not a valid address")
+    if not draft.agents:
+        raise CampaignError("choose at least one agent to send through")
+    if any(weight < 1 for _, weight in draft.agents):
+        raise CampaignError("agent weights are whole numbers from 1")
+    if draft.throttle_per_minute < 0:
+        raise CampaignError("the throttle cannot be negative")
+
+
+def weighted_parts(
+    conn: Connection, part_ids: Sequence[tuple[int, int]], slot: ColumnElement[int]
+) -> ColumnElement[int]:
+    """A CASE choosing a part id from ``slot`` (0…total weight-1) in proportion to weights."""
+    whens = []
+    upper = 0
+    for part_id, weight in part_ids[:-1]:
+        upper += weight
+        whens.append((slot < upper, part_id))
+    last = literal(part_ids[-1][0])
+    return case(*whens, else_=last) if whens else last
+
+
+def create(engine: Engine, workspace_id: int, draft: Draft) -> int:
+    """Save the campaign with its parts and every recipient assigned to a part; return its id.
+
+    The state is ``uploading``: the upload can start (or resume after a crash) from here.
+    """
+    _check(draft)
+    prefix = uuid.uuid4().hex
+    with engine.begin() as conn:
+        condition = audience_condition(conn, workspace_id, draft.audience)
+        campaign_id = conn.scalar(
+            insert(Campaign)
+            .values(
+                workspace_id=workspace_id,
+                name=draft.name.strip(),
+                state=CampaignState.UPLOADING.value,
+                audience=draft.audience.to_json(),
+                subject=draft.subject,
+                html=draft.html,
+                text=draft.text,
+                from_name=draft.from_name,
+                from_address=draft.from_address,
+                reply_to=draft.reply_to,
+                throttle_per_minute=draft.throttle_per_minute,
+                start_at=draft.start_at,
+                time_zone=draft.time_zone,
+                key_prefix=prefix,
+            )
+            .returning(Campaign.id)
+        )
+        assert campaign_id is not None
+        parts = add_parts(conn, campaign_id, prefix, draft.agents, first_number=1)
+        total = sum(w for _, w in parts)
+        slot = (func.row_number().over(order_by=Contact.id) - 1) % total
+        source = select(
+            literal(campaign_id),
+            weighted_parts(conn, parts, slot),
+            Contact.id,
+            Contact.email,
+            _domain(conn),
+            literal(RecipientStatus.PENDING.value),
+        ).where(condition)
+        conn.execute(
+            insert(CampaignRecipient).from_select(
+                ["campaign_id", "part_id", "contact_id", "email", "domain", "status"], source
+            )
+        )
+        recipients = conn.scalar(
+            select(func.count())
+            .select_from(CampaignRecipient)
+            .where(CampaignRecipient.campaign_id == campaign_id)
+        )
+        if not recipients:
+            raise CampaignError("nobody in this audience can be mailed")
+        conn.execute(
+            update(Campaign).where(Campaign.id == campaign_id).values(recipients=recipients)
+        )
+        return int(campaign_id)
+
+
+def add_parts(
+    conn: Connection,
+    campaign_id: int,
+    prefix: str,
+    agents: Sequence[tuple[int, int]],
+    first_number: int,
+) -> list[tuple[int, int]]:
+    """Insert one part per agent; returns (part id, weight) pairs."""
+    parts = []
+    for number, (agent_id, weight) in enumerate(agents, start=first_number):
+        part_id = conn.scalar(
+            insert(CampaignPart)
+            .values(
+                campaign_id=campaign_id,
+                agent_id=agent_id,
+                weight=weight,
+                idempotency_key=f"mailfleet-{prefix}-{number}",
+                state=PartState.PENDING.value,
+                uploaded_through=0,
+            )
+            .returning(CampaignPart.id)
+        )
+        assert part_id is not None
+        parts.append((int(part_id), weight))
+    return parts
+
+
+@dataclass(frozen=True)
+class CampaignRow:
+    """A campaign in the campaigns list."""
+
+    id: int
+    name: str
+    state: CampaignState
+    recipients: int
+    created_at: datetime
+    start_at: datetime | None
+
+
+def list_campaigns(conn: Connection, workspace_id: int) -> list[CampaignRow]:
+    """The workspace's campaigns, newest first."""
+    rows = conn.execute(
+        select(
+            Campaign.id,
+            Campaign.name,
+            Campaign.state,
+            Campaign.recipients,
+            Campaign.created_at,
+            Campaign.start_at,
+        )
+        .where(Campaign.workspace_id == workspace_id)
+        .order_by(Campaign.id.desc())
+    )
+    return [CampaignRow(i, n, CampaignState(s), r, c, a) for i, n, s, r, c, a in rows]
+
+
+def get(conn: Connection, workspace_id: int, campaign_id: int) -> Campaign:
+    """The campaign's row (detached values); ``LookupError`` if not in the workspace."""
+    row = conn.execute(
+        select(Campaign.__table__).where(
+            Campaign.id == campaign_id, Campaign.workspace_id == workspace_id
+        )
+    ).first()
+    if row is None:
+        raise LookupError(f"no campaign {campaign_id} in this workspace")
+    return Campaign(**row._mapping)
+
+
+@dataclass(frozen=True)
+class Part:
+    """One agent's share of a campaign."""
+
+    id: int
+    agent_id: int
+    weight: int
+    idempotency_key: str
+    agent_campaign_id: int | None
+    state: PartState
+    uploaded_through: int
+
+
+def parts(conn: Connection, campaign_id: int) -> list[Part]:
+    """The campaign's parts in creation order."""
+    rows = conn.execute(
+        select(
+            CampaignPart.id,
+            CampaignPart.agent_id,
+            CampaignPart.weight,
+            CampaignPart.idempotency_key,
+            CampaignPart.agent_campaign_id,
+            CampaignPart.state,
+            CampaignPart.uploaded_through,
+        )
+        .where(CampaignPart.campaign_id == campaign_id)
+        .order_by(CampaignPart.id)
+    )
+    return [Part(i, a, w, k, c, PartState(s), u) for i, a, w, k, c, s, u in rows]
+
+
+def set_state(conn: Connection, campaign_id: int, state: CampaignState) -> None:
+    """Record the campaign's state."""
+    conn.execute(update(Campaign).where(Campaign.id == campaign_id).values(state=state.value))
+
+
+def unfinished_uploads(conn: Connection, workspace_id: int) -> list[int]:
+    """Campaigns whose upload was interrupted (e.g. the app was closed or crashed)."""
+    return list(
+        conn.scalars(
+            select(Campaign.id).where(
+                Campaign.workspace_id == workspace_id,
+                Campaign.state == CampaignState.UPLOADING.value,
+            )
+        )
+    )

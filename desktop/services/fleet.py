@@ -1,0 +1,201 @@
+"""Controlling a campaign on every agent that sends it, and moving work between agents.
+
+Pause, resume and cancel go to each part's agent; an agent that cannot be reached is reported
+by name and the others still get the command. Moving an unreachable agent's unsent recipients
+hands them to other agents' new parts; the old part is marked ``moved`` and cancelled on its
+agent as soon as it is reachable again (``cancel_moved_parts``), before it can send any more.
+Recipients the desktop knows to be finished (delivered, bounced, …) are never moved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import grpc
+from sqlalchemy import Engine, func, select, update
+
+from desktop.db.models import (
+    Campaign,
+    CampaignPart,
+    CampaignRecipient,
+    CampaignState,
+    PartState,
+    RecipientStatus,
+)
+from desktop.services import agents, campaigns
+from mailfleet.v1 import campaigns_pb2, campaigns_pb2_grpc
+
+_ACTIONS = {
+    "pause": (CampaignState.PAUSED, "PauseCampaign"),
+    "resume": (CampaignState.SENDING, "ResumeCampaign"),
+    "cancel": (CampaignState.CANCELLED, "CancelCampaign"),
+}
+# Recipients that may still be sent: never confirmed finished by their agent.
+UNSENT = (RecipientStatus.PENDING.value, RecipientStatus.DEFERRED.value)
+
+
+@dataclass(frozen=True)
+class ControlResult:
+    """Which agents took the command and which could not be reached (with why)."""
+
+    done: tuple[str, ...]
+    failed: tuple[tuple[str, str], ...]
+
+
+def control(engine: Engine, workspace_id: int, campaign_id: int, action: str) -> ControlResult:
+    """Pause, resume or cancel the campaign on every agent sending a part of it."""
+    state, method = _ACTIONS[action]
+    with engine.connect() as conn:
+        campaign = campaigns.get(conn, workspace_id, campaign_id)
+        if campaign.state in (CampaignState.COMPLETED.value, CampaignState.CANCELLED.value):
+            raise campaigns.CampaignError(f"the campaign is already {campaign.state}")
+        live = [
+            p
+            for p in campaigns.parts(conn, campaign_id)
+            if p.state in (PartState.STARTED, PartState.UPLOADING)
+            and p.agent_campaign_id is not None
+        ]
+        records = {p.agent_id: agents.get_agent(conn, workspace_id, p.agent_id) for p in live}
+    done: list[str] = []
+    failed: list[tuple[str, str]] = []
+    for part in live:
+        record = records[part.agent_id]
+        try:
+            with agents.channel(record) as ch:
+                call = getattr(campaigns_pb2_grpc.CampaignsStub(ch), method)
+                call(
+                    campaigns_pb2.CampaignRef(campaign_id=part.agent_campaign_id or 0),
+                    timeout=agents.CALL_TIMEOUT,
+                )
+            done.append(record.name)
+        except grpc.RpcError as exc:
+            if exc.code() == grpc.StatusCode.FAILED_PRECONDITION:
+                done.append(record.name)  # that part finished meanwhile: nothing to change
+            else:
+                failed.append((record.name, agents.describe_rpc_error(exc)))
+        except (agents.AgentError, agents.FingerprintMismatch) as exc:
+            failed.append((record.name, str(exc)))
+    with engine.begin() as conn:
+        if not failed or action == "cancel":
+            campaigns.set_state(conn, campaign_id, state)
+        if action == "cancel":
+            conn.execute(
+                update(CampaignRecipient)
+                .where(
+                    CampaignRecipient.campaign_id == campaign_id,
+                    CampaignRecipient.status == RecipientStatus.PENDING.value,
+                    CampaignRecipient.part_id.in_(
+                        select(CampaignPart.id).where(
+                            CampaignPart.campaign_id == campaign_id,
+                            CampaignPart.state == PartState.PENDING.value,
+                        )
+                    ),
+                )
+                .values(status=RecipientStatus.CANCELLED.value)
+            )
+    return ControlResult(tuple(done), tuple(failed))
+
+
+def unsent_on(engine: Engine, campaign_id: int, agent_id: int) -> int:
+    """How many of the agent's recipients in the campaign are not known to be finished."""
+    with engine.connect() as conn:
+        return int(
+            conn.scalar(
+                select(func.count())
+                .select_from(CampaignRecipient)
+                .join(CampaignPart, CampaignPart.id == CampaignRecipient.part_id)
+                .where(
+                    CampaignPart.campaign_id == campaign_id,
+                    CampaignPart.agent_id == agent_id,
+                    CampaignPart.state != PartState.MOVED.value,
+                    CampaignRecipient.status.in_(UNSENT),
+                )
+            )
+            or 0
+        )
+
+
+def move_unsent(
+    engine: Engine,
+    workspace_id: int,
+    campaign_id: int,
+    from_agent: int,
+    to_agents: Sequence[tuple[int, int]],
+) -> int:
+    """Give ``from_agent``'s unsent recipients of the campaign to ``to_agents`` (id, weight);
+    returns how many moved. Upload them with ``upload.upload_campaign`` afterwards."""
+    if not to_agents or any(a == from_agent for a, _ in to_agents):
+        raise campaigns.CampaignError("choose other agents to take over the recipients")
+    with engine.begin() as conn:
+        campaign = campaigns.get(conn, workspace_id, campaign_id)
+        if campaign.state in (CampaignState.COMPLETED.value, CampaignState.CANCELLED.value):
+            raise campaigns.CampaignError(f"the campaign is already {campaign.state}")
+        for agent_id, _ in to_agents:
+            agents.get_agent(conn, workspace_id, agent_id)
+        old = [
+            p.id
+            for p in campaigns.parts(conn, campaign_id)
+            if p.agent_id == from_agent and p.state is not PartState.MOVED
+        ]
+        if not old:
+            raise campaigns.CampaignError("that agent sends no part of this campaign")
+        conn.execute(
+            update(CampaignPart).where(CampaignPart.id.in_(old)).values(state=PartState.MOVED.value)
+        )
+        count = len(campaigns.parts(conn, campaign_id))
+        new = campaigns.add_parts(
+            conn, campaign_id, campaign.key_prefix, to_agents, first_number=count + 1
+        )
+        total = sum(w for _, w in new)
+        moved = conn.execute(
+            update(CampaignRecipient)
+            .where(CampaignRecipient.part_id.in_(old), CampaignRecipient.status.in_(UNSENT))
+            .values(
+                part_id=campaigns.weighted_parts(conn, new, CampaignRecipient.id % total),
+                status=RecipientStatus.PENDING.value,
+            )
+        ).rowcount
+        conn.execute(
+            update(Campaign)
+            .where(Campaign.id == campaign_id)
+            .values(state=CampaignState.UPLOADING.value)
+        )
+        return int(moved)
+
+
+def cancel_moved_parts(engine: Engine, workspace_id: int, agent_id: int) -> int:
+    """Cancel, on the agent, the parts whose recipients went elsewhere; returns how many.
+
+    Called whenever the agent is reached again, before its events are read.
+    """
+    with engine.connect() as conn:
+        record = agents.get_agent(conn, workspace_id, agent_id)
+        pending = conn.execute(
+            select(CampaignPart.id, CampaignPart.agent_campaign_id).where(
+                CampaignPart.agent_id == agent_id,
+                CampaignPart.state == PartState.MOVED.value,
+            )
+        ).all()
+    if not pending:
+        return 0
+    with agents.channel(record) as ch:
+        stub = campaigns_pb2_grpc.CampaignsStub(ch)
+        for part_id, remote_id in pending:
+            if remote_id is not None:
+                try:
+                    stub.CancelCampaign(
+                        campaigns_pb2.CampaignRef(campaign_id=remote_id),
+                        timeout=agents.CALL_TIMEOUT,
+                    )
+                except grpc.RpcError as exc:
+                    # Already completed or cancelled there: nothing left to stop.
+                    if exc.code() != grpc.StatusCode.FAILED_PRECONDITION:
+                        raise
+            with engine.begin() as conn:
+                conn.execute(
+                    update(CampaignPart)
+                    .where(CampaignPart.id == part_id)
+                    .values(state=PartState.CANCELLED.value)
+                )
+    return len(pending)

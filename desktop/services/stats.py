@@ -1,0 +1,216 @@
+"""Campaign figures from the synced events: totals, per domain, over time, comparisons.
+
+Everything is read from ``campaign_recipients`` (one row per recipient, updated by the event
+sync) and ``campaign_timeline`` (events per minute), so the figures are those of the desktop's
+own database and survive restarts.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, fields
+from datetime import datetime, timedelta
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Integer,
+    SQLColumnExpression,
+    case,
+    cast,
+    func,
+    select,
+)
+
+from desktop.db.models import (
+    Campaign,
+    CampaignRecipient,
+    CampaignTimeline,
+    RecipientStatus,
+)
+
+# Gmail's bulk sender guideline: keep spam complaints under 0.3 %.
+COMPLAINT_LINE = 0.003
+
+
+@dataclass(frozen=True)
+class Totals:
+    """A campaign's (or all campaigns') recipients by what became of them."""
+
+    recipients: int = 0
+    queued: int = 0
+    deferred: int = 0
+    delivered: int = 0
+    bounced: int = 0
+    failed: int = 0
+    suppressed: int = 0
+    cancelled: int = 0
+    rejected: int = 0
+    complained: int = 0
+    unsubscribed: int = 0
+    opened: int = 0
+    clicked: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        """Name → count, in display order."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def _scope(workspace_id: int, campaign_id: int | None) -> list[ColumnElement[bool]]:
+    condition: list[ColumnElement[bool]] = [
+        CampaignRecipient.campaign_id.in_(
+            select(Campaign.id).where(Campaign.workspace_id == workspace_id)
+        )
+    ]
+    if campaign_id is not None:
+        condition.append(CampaignRecipient.campaign_id == campaign_id)
+    return condition
+
+
+def _flag(column: SQLColumnExpression[bool]) -> ColumnElement[int]:
+    return func.coalesce(func.sum(cast(column, Integer)), 0)
+
+
+def totals(conn: Connection, workspace_id: int, campaign_id: int | None = None) -> Totals:
+    """The totals of one campaign, or of every campaign in the workspace."""
+    where = _scope(workspace_id, campaign_id)
+    by_status = dict(
+        conn.execute(
+            select(CampaignRecipient.status, func.count())
+            .where(*where)
+            .group_by(CampaignRecipient.status)
+        ).all()
+    )
+    flags = conn.execute(
+        select(
+            *(
+                _flag(c)
+                for c in (
+                    CampaignRecipient.complained,
+                    CampaignRecipient.unsubscribed,
+                    CampaignRecipient.opened,
+                    CampaignRecipient.clicked,
+                )
+            )
+        ).where(*where)
+    ).one()
+    s = RecipientStatus
+    return Totals(
+        recipients=sum(by_status.values()) - by_status.get(s.MOVED.value, 0),
+        queued=by_status.get(s.PENDING.value, 0),
+        deferred=by_status.get(s.DEFERRED.value, 0),
+        delivered=by_status.get(s.DELIVERED.value, 0),
+        bounced=by_status.get(s.BOUNCED.value, 0),
+        failed=by_status.get(s.FAILED.value, 0),
+        suppressed=by_status.get(s.SUPPRESSED.value, 0),
+        cancelled=by_status.get(s.CANCELLED.value, 0),
+        rejected=by_status.get(s.REJECTED.value, 0),
+        complained=int(flags[0]),
+        unsubscribed=int(flags[1]),
+        opened=int(flags[2]),
+        clicked=int(flags[3]),
+    )
+
+
+@dataclass(frozen=True)
+class DomainRow:
+    """Deliverability to one recipient domain."""
+
+    domain: str
+    recipients: int
+    delivered: int
+    deferred: int  # recipients deferred at least once
+    bounced: int
+    complained: int
+
+    @property
+    def bounce_rate(self) -> float:
+        """Bounces per recipient reached or refused."""
+        done = self.delivered + self.bounced
+        return self.bounced / done if done else 0.0
+
+    @property
+    def complaint_rate(self) -> float:
+        """Complaints per delivered message (Gmail's measure)."""
+        return self.complained / self.delivered if self.delivered else 0.0
+
+    @property
+    def over_complaint_line(self) -> bool:
+        """True when complaints pass Gmail's 0.3 % line."""
+        return self.complaint_rate > COMPLAINT_LINE
+
+
+def per_domain(
+    conn: Connection, workspace_id: int, campaign_id: int | None = None, limit: int = 100
+) -> list[DomainRow]:
+    """The biggest recipient domains with their figures."""
+    r = CampaignRecipient
+
+    def count_if(condition: SQLColumnExpression[bool]) -> ColumnElement[int]:
+        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+    rows = conn.execute(
+        select(
+            r.domain,
+            func.count(),
+            count_if(r.status == RecipientStatus.DELIVERED.value),
+            count_if(r.deferrals > 0),
+            count_if(r.status == RecipientStatus.BOUNCED.value),
+            count_if(r.complained),
+        )
+        .where(*_scope(workspace_id, campaign_id), r.status != RecipientStatus.MOVED.value)
+        .group_by(r.domain)
+        .order_by(func.count().desc(), r.domain)
+        .limit(limit)
+    )
+    return [DomainRow(d, int(n), int(dl), int(df), int(b), int(c)) for d, n, dl, df, b, c in rows]
+
+
+def timeline(
+    conn: Connection, workspace_id: int, campaign_id: int | None = None, bucket_minutes: int = 1
+) -> dict[str, list[tuple[datetime, int]]]:
+    """Kind → [(bucket start, count)] in time order, buckets of ``bucket_minutes``."""
+    query = select(CampaignTimeline.minute, CampaignTimeline.kind, CampaignTimeline.count).where(
+        CampaignTimeline.campaign_id.in_(
+            select(Campaign.id).where(Campaign.workspace_id == workspace_id)
+        )
+    )
+    if campaign_id is not None:
+        query = query.where(CampaignTimeline.campaign_id == campaign_id)
+    buckets: dict[str, dict[datetime, int]] = defaultdict(lambda: defaultdict(int))
+    for minute, kind, count in conn.execute(query):
+        offset = (minute.hour * 60 + minute.minute) % bucket_minutes
+        start = minute - timedelta(minutes=offset)
+        buckets[kind][start] += count
+    return {kind: sorted(values.items()) for kind, values in buckets.items()}
+
+
+@dataclass(frozen=True)
+class CampaignFigures:
+    """One line of the campaign comparison."""
+
+    id: int
+    name: str
+    state: str
+    created_at: datetime
+    totals: Totals
+
+    def rate(self, name: str) -> float:
+        """``name`` (e.g. "opened") per delivered message."""
+        delivered = self.totals.delivered
+        return getattr(self.totals, name) / delivered if delivered else 0.0
+
+
+def compare(conn: Connection, workspace_id: int) -> list[CampaignFigures]:
+    """Every campaign's figures, newest first."""
+    rows = conn.execute(
+        select(Campaign.id, Campaign.name, Campaign.state, Campaign.created_at)
+        .where(Campaign.workspace_id == workspace_id)
+        .order_by(Campaign.id.desc())
+    ).all()
+    return [CampaignFigures(i, n, s, c, totals(conn, workspace_id, i)) for i, n, s, c in rows]
+
+
+def daily_trend(conn: Connection, workspace_id: int) -> dict[str, list[tuple[datetime, int]]]:
+    """Kind → [(day, count)] across every campaign."""
+    return timeline(conn, workspace_id, None, bucket_minutes=24 * 60)

@@ -1,0 +1,261 @@
+"""Uploading a saved campaign to its agents, resumably.
+
+Each part creates its agent campaign with the part's idempotency key (a retry gets the same
+campaign back), then streams its recipients in chunks. After each chunk's summary, which the
+agent sends only once the chunk is on disk, ``uploaded_through`` moves past it in the database.
+A crash mid-chunk re-sends at most that chunk, and the agent rejects the rows it already has as
+duplicates, so nobody is queued twice. Blocking: run it off the GUI thread.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
+from sqlalchemy import Engine, bindparam, select, update
+
+from desktop.db.models import (
+    Campaign,
+    CampaignPart,
+    CampaignRecipient,
+    CampaignState,
+    Contact,
+    PartState,
+    RecipientStatus,
+)
+from desktop.services import agents, campaigns, fields
+from mailfleet.v1 import campaigns_pb2, campaigns_pb2_grpc, common_pb2
+
+CHUNK = 100_000  # recipients per upload stream: the unit of resumption
+BATCH = 5_000  # recipients per message on the stream
+_DUPLICATE = common_pb2.REJECT_REASON_DUPLICATE
+
+
+class UploadCancelled(Exception):
+    """The marketer stopped the upload; it resumes from the last confirmed chunk."""
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far the upload is: recipients confirmed on agents out of all of them."""
+
+    done: int
+    total: int
+    note: str = ""
+
+
+def _fields_json(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return "" if value is None else str(value)
+
+
+def _request(
+    campaign: Campaign, part: campaigns.Part, total_weight: int
+) -> campaigns_pb2.CreateCampaignRequest:
+    throttle = 0
+    if campaign.throttle_per_minute:
+        throttle = max(1, campaign.throttle_per_minute * part.weight // total_weight)
+    request = campaigns_pb2.CreateCampaignRequest(
+        name=campaign.name,
+        sender=common_pb2.Sender(
+            from_name=campaign.from_name,
+            from_address=campaign.from_address,
+            reply_to=campaign.reply_to,
+        ),
+        content=common_pb2.Content(
+            subject=campaign.subject, html=campaign.html, text=campaign.text
+        ),
+        tags=[f"desktop-campaign-{campaign.id}"],
+        throttle_per_minute=throttle,
+        idempotency_key=part.idempotency_key,
+    )
+    if campaign.start_at is not None:
+        stamp = Timestamp()
+        stamp.FromDatetime(campaign.start_at)
+        request.start_at.CopyFrom(stamp)
+    return request
+
+
+def _chunk(
+    engine: Engine, part_id: int, after: int
+) -> list[tuple[int, str, str, str, dict[str, Any] | str | None]]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(
+                CampaignRecipient.id,
+                CampaignRecipient.email,
+                Contact.first_name,
+                Contact.last_name,
+                Contact.fields,
+            )
+            .outerjoin(Contact, Contact.id == CampaignRecipient.contact_id)
+            .where(
+                CampaignRecipient.part_id == part_id,
+                CampaignRecipient.id > after,
+                CampaignRecipient.status == RecipientStatus.PENDING.value,
+            )
+            .order_by(CampaignRecipient.id)
+            .limit(CHUNK)
+        ).all()
+    return [tuple(r) for r in rows]
+
+
+def _batches(
+    agent_campaign_id: int,
+    names: list[str],
+    keys: Sequence[str],
+    rows: list[tuple[int, str, str, str, Any]],
+    cancel: threading.Event,
+) -> Iterator[campaigns_pb2.RecipientBatch]:
+    Recipient = common_pb2.Recipient
+    for start in range(0, len(rows), BATCH):
+        if cancel.is_set():
+            return  # the stream ends early; the summary then covers fewer rows
+        batch = campaigns_pb2.RecipientBatch(campaign_id=agent_campaign_id)
+        if start == 0:
+            batch.field_names.extend(names)
+        out = batch.recipients
+        for _, email, first, last, values in rows[start : start + BATCH]:
+            custom = json.loads(values) if isinstance(values, str) else (values or {})
+            out.append(
+                Recipient(
+                    email=email,
+                    name=f"{first or ''} {last or ''}".strip(),
+                    values=[first or "", last or "", *(_fields_json(custom.get(k)) for k in keys)],
+                )
+            )
+        yield batch
+
+
+def upload_campaign(
+    engine: Engine,
+    workspace_id: int,
+    campaign_id: int,
+    progress: Callable[[Progress], None] = lambda _p: None,
+    cancel: threading.Event | None = None,
+) -> None:
+    """Upload every part that is not on its agent yet, start them, mark the campaign sending."""
+    stop = cancel or threading.Event()
+    with engine.connect() as conn:
+        campaign = campaigns.get(conn, workspace_id, campaign_id)
+        all_parts = campaigns.parts(conn, campaign_id)
+        keys = [f.key for f in fields.list_fields(conn, workspace_id)]
+    active = [p for p in all_parts if p.state in (PartState.PENDING, PartState.UPLOADING)]
+    total_weight = sum(p.weight for p in all_parts if p.state is not PartState.MOVED) or 1
+    done = 0
+    total = campaign.recipients
+
+    def advanced(count: int, note: str) -> None:
+        nonlocal done
+        done += count
+        progress(Progress(done, total, note))
+
+    for part in active:
+        if stop.is_set():
+            raise UploadCancelled
+        _upload_part(
+            engine,
+            workspace_id,
+            campaign,
+            part,
+            total_weight,
+            keys,
+            stop,
+            advanced,
+        )
+    with engine.begin() as conn:
+        if campaigns.get(conn, workspace_id, campaign_id).state == CampaignState.UPLOADING:
+            campaigns.set_state(conn, campaign_id, CampaignState.SENDING)
+    progress(Progress(total, total, "sending"))
+
+
+def _upload_part(
+    engine: Engine,
+    workspace_id: int,
+    campaign: Campaign,
+    part: campaigns.Part,
+    total_weight: int,
+    keys: list[str],
+    stop: threading.Event,
+    advanced: Callable[[int, str], None],
+) -> None:
+    with engine.connect() as conn:
+        record = agents.get_agent(conn, workspace_id, part.agent_id)
+    names = ["first_name", "last_name", *keys]
+    try:
+        with agents.channel(record) as ch:
+            stub = campaigns_pb2_grpc.CampaignsStub(ch)
+            remote = stub.CreateCampaign(
+                _request(campaign, part, total_weight), timeout=agents.CALL_TIMEOUT
+            )
+            with engine.begin() as conn:
+                conn.execute(
+                    update(CampaignPart)
+                    .where(CampaignPart.id == part.id)
+                    .values(agent_campaign_id=remote.id, state=PartState.UPLOADING.value)
+                )
+            if remote.state == campaigns_pb2.CAMPAIGN_STATE_DRAFT:
+                _stream(engine, stub, remote.id, part, names, keys, stop, record.name, advanced)
+                remote = stub.StartCampaign(
+                    campaigns_pb2.CampaignRef(campaign_id=remote.id), timeout=agents.CALL_TIMEOUT
+                )
+            with engine.begin() as conn:
+                conn.execute(
+                    update(CampaignPart)
+                    .where(CampaignPart.id == part.id)
+                    .values(state=PartState.STARTED.value)
+                )
+    except grpc.RpcError as exc:
+        raise agents.AgentError(f"{record.name}: {agents.describe_rpc_error(exc)}") from exc
+
+
+def _stream(
+    engine: Engine,
+    stub: campaigns_pb2_grpc.CampaignsStub,
+    remote_id: int,
+    part: campaigns.Part,
+    names: list[str],
+    keys: list[str],
+    stop: threading.Event,
+    agent_name: str,
+    advanced: Callable[[int, str], None],
+) -> None:
+    after = part.uploaded_through
+    while True:
+        if stop.is_set():
+            raise UploadCancelled
+        rows = _chunk(engine, part.id, after)
+        if not rows:
+            return
+        summary = stub.UploadRecipients(_batches(remote_id, names, keys, rows, stop))
+        if stop.is_set() and summary.received < len(rows):
+            raise UploadCancelled
+        rejected = [
+            {"p": part.id, "e": r.email} for r in summary.rejections if r.reason != _DUPLICATE
+        ]
+        after = rows[-1][0]
+        with engine.begin() as conn:
+            if rejected:
+                conn.execute(
+                    update(CampaignRecipient)
+                    .where(
+                        CampaignRecipient.part_id == bindparam("p"),
+                        CampaignRecipient.email == bindparam("e"),
+                    )
+                    .values(status=RecipientStatus.REJECTED.value),
+                    rejected,
+                )
+            conn.execute(
+                update(CampaignPart)
+                .where(CampaignPart.id == part.id)
+                .values(uploaded_through=after)
+            )
+        advanced(len(rows), f"uploaded to {agent_name}")

@@ -1,0 +1,65 @@
+"""Helpers for the fleet tests: a secure test keyring, seeded contacts, waiting."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy import Engine, insert, select
+
+from desktop.db.models import Contact, ListMembership
+from desktop.services import agents, stats
+from desktop.services.agents import AgentRecord
+from desktop.services.workspaces import create_list
+from tests.peers.agent import AgentProcess
+
+
+def seed_contacts(
+    engine: Engine,
+    workspace: int,
+    n: int,
+    domains: tuple[str, ...] = ("example.com",),
+    list_name: str = "Everyone",
+) -> int:
+    """``n`` subscribed contacts spread over ``domains``, all on one new list; its id."""
+    with engine.begin() as conn:
+        list_id = create_list(conn, workspace, list_name)
+        rows = [
+            {
+                "workspace_id": workspace,
+                "email": f"user{i}@{domains[i % len(domains)]}",
+                "first_name": f"First{i}",
+                "fields": {"city": "Paris"},
+            }
+            for i in range(n)
+        ]
+        conn.execute(insert(Contact), rows)
+        ids = conn.scalars(select(Contact.id).where(Contact.workspace_id == workspace)).all()
+        conn.execute(insert(ListMembership), [{"contact_id": i, "list_id": list_id} for i in ids])
+    return list_id
+
+
+def pair(engine: Engine, workspace: int, proc: AgentProcess, name: str) -> AgentRecord:
+    """Pair a running test agent under ``name``."""
+    return agents.pair(engine, workspace, str(proc.pairing), name)
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    """Poll ``predicate`` every 0.1 s until true, else fail naming ``what``."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def totals(engine: Engine, workspace: int, campaign_id: int) -> stats.Totals:
+    """The dashboard's totals for one campaign."""
+    with engine.connect() as conn:
+        return stats.totals(conn, workspace, campaign_id)
+
+
+def keyring_file(tmp_path: Path) -> Path:
+    """Where the test keyring keeps its secrets."""
+    return tmp_path / "keyring.json"
