@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy import Engine
 
+from desktop.ui.agents_page import AgentsPage
 from desktop.ui.contacts_page import ContactsPage
+from desktop.ui.fleet_sync import FleetSync
 from desktop.ui.import_wizard import ImportWizard
 from desktop.ui.qt import (
     QAction,
@@ -32,7 +36,6 @@ _PLACEHOLDERS = {
     "Dashboard": "live campaign progress and delivery figures",
     "Templates": "email templates with preview",
     "Campaigns": "composing, scheduling and sending campaigns through your agents",
-    "Agents": "pairing and watching the sending agents",
 }
 GEOMETRY_KEY = "window/geometry"
 
@@ -41,13 +44,14 @@ class MainWindow(QMainWindow):
     """The Mailfleet desktop window for one workspace."""
 
     def __init__(self, engine: Engine, workspace_id: int, workspace_name: str,
-                 settings: QSettings) -> None:  # fmt: skip
+                 settings: QSettings, local_agent_dir: Path | None = None) -> None:  # fmt: skip
         super().__init__()
         self.setWindowTitle(f"Mailfleet — {workspace_name}")
         self.settings = settings
         self.engine = engine
         self.workspace_id = workspace_id
         self.runner = TaskRunner(self)
+        self.sync = FleetSync(engine, workspace_id, self)
         self.sidebar = QListWidget()
         self.sidebar.addItems(list(PAGES))
         self.sidebar.setFixedWidth(160)
@@ -55,6 +59,7 @@ class MainWindow(QMainWindow):
         self.contacts = ContactsPage(engine, workspace_id, self.runner)
         self.segments = SegmentBuilder(engine, workspace_id, self.runner)
         self.suppression = SuppressionPage(engine, workspace_id, self.runner)
+        self.agents = AgentsPage(engine, workspace_id, self.runner, self.sync, local_agent_dir)
         self.settings_page = SettingsPage(
             settings, engine.url.render_as_string(hide_password=True), workspace_name
         )
@@ -62,6 +67,7 @@ class MainWindow(QMainWindow):
             "Contacts": self.contacts,
             "Segments": self.segments,
             "Suppression": self.suppression,
+            "Agents": self.agents,
             "Settings": self.settings_page,
         }
         for name in PAGES:
@@ -85,6 +91,8 @@ class MainWindow(QMainWindow):
         self.runner.busy_changed.connect(self._busy)
         self._actions()
         self.go("Contacts")
+        self.agents.resume_local()
+        self.sync.start_all()
         geometry = settings.value(GEOMETRY_KEY)
         if isinstance(geometry, QByteArray):
             self.restoreGeometry(geometry)
@@ -139,4 +147,5 @@ class MainWindow(QMainWindow):
         self.settings.setValue(GEOMETRY_KEY, self.saveGeometry())
         self.settings.sync()
         self.runner.cancel_all()
+        self.agents.shutdown()
         super().closeEvent(event)

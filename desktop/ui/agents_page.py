@@ -1,0 +1,280 @@
+"""The Agents page: pair agents, see their live status, start a local agent, read captured mail."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from agent.localagent import LocalAgent
+from desktop.services import agents, localagent
+from desktop.services.agents import AgentRecord, AgentStatus
+from desktop.ui.capture_viewer import CaptureViewer
+from desktop.ui.fleet_sync import FleetSync
+from desktop.ui.qt import (
+    QAbstractItemView,
+    QBrush,
+    QColor,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QTimer,
+    QVBoxLayout,
+    QWidget,
+    Signal,
+)
+from desktop.ui.tasks import Task, TaskRunner
+
+COLUMNS = ("Name", "Address", "Status", "Version", "Queue", "Rate /min", "Event sync",
+           "Sending domains")  # fmt: skip
+POLL_MS = 5000
+
+
+class AgentsPage(QWidget):
+    """Paired agents with live status, pairing, the local agent and the capture viewer."""
+
+    paired = Signal(object)
+
+    def __init__(self, engine: Engine, workspace_id: int, runner: TaskRunner, sync: FleetSync,
+                 local_dir: Path | None = None) -> None:  # fmt: skip
+        super().__init__()
+        self.engine = engine
+        self.workspace_id = workspace_id
+        self.runner = runner
+        self.sync = sync
+        self.local_dir = local_dir or localagent.default_dir()
+        self.local: LocalAgent | None = None
+        self.records: list[AgentRecord] = []
+        self.status: dict[int, AgentStatus] = {}
+        self.rates: dict[int, float] = {}
+        self.unreachable_since: dict[int, float] = {}
+        self._polling = False
+
+        self.pairing = QLineEdit()
+        self.pairing.setPlaceholderText("Paste a pairing string: mailfleet://host:port?fp=…&key=…")
+        self.name = QLineEdit()
+        self.name.setPlaceholderText("Name (optional)")
+        self.name.setMaximumWidth(200)
+        self.add_button = QPushButton("Pair agent")
+        self.add_button.clicked.connect(self.pair)
+        self.local_button = QPushButton("Start a local agent")
+        self.local_button.setToolTip(
+            "Runs an agent on this computer whose mail stays in its capture mailbox"
+        )
+        self.local_button.clicked.connect(self.start_local)
+        self.capture_button = QPushButton("Captured mail…")
+        self.capture_button.clicked.connect(self.open_capture)
+        self.remove_button = QPushButton("Remove")
+        self.remove_button.clicked.connect(self.remove)
+        self.message = QLabel("")
+        self.message.setWordWrap(True)
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(list(COLUMNS))
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.empty = QLabel(
+            "No agent is paired yet. Paste the pairing string printed by "
+            "<code>mailfleet-agent init</code> on your send server, or start a local agent: "
+            "it keeps every message in its capture mailbox, so nobody is mailed by accident."
+        )
+        self.empty.setWordWrap(True)
+
+        top = QHBoxLayout()
+        top.addWidget(self.pairing, 1)
+        top.addWidget(self.name)
+        top.addWidget(self.add_button)
+        buttons = QHBoxLayout()
+        for button in (self.local_button, self.capture_button, self.remove_button):
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel("<h2>Agents</h2>"))
+        layout.addLayout(top)
+        layout.addWidget(self.message)
+        layout.addWidget(self.empty)
+        layout.addWidget(self.table, 1)
+        layout.addLayout(buttons)
+
+        self.sync.agent_state.connect(lambda _i, _s: self._fill())
+        self.timer = QTimer(self)
+        self.timer.setInterval(POLL_MS)
+        self.timer.timeout.connect(self.poll)
+        self.timer.start()
+        self.refresh()
+
+    # -- data ---------------------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Reload the agent list from the database and poll their status."""
+        with self.engine.connect() as conn:
+            self.records = agents.list_agents(conn, self.workspace_id)
+        self.empty.setVisible(not self.records)
+        self.local_button.setEnabled(
+            self.local is None and not any(r.local_dir for r in self.records)
+        )
+        self._fill()
+        self.poll()
+
+    def poll(self) -> None:
+        """Ask every agent for its status, in the background."""
+        if self._polling or not self.records:
+            return
+        self._polling = True
+        records = list(self.records)
+
+        def work(task: Task[list[AgentStatus]]) -> list[AgentStatus]:
+            return [agents.status(r) for r in records]
+
+        self.runner.run("Checking agents", work, self._polled, on_error=self._poll_failed)
+
+    def _poll_failed(self, exc: Exception) -> None:
+        self._polling = False
+        self.message.setText(f"Could not check the agents: {exc}")
+
+    def _polled(self, statuses: list[AgentStatus]) -> None:
+        self._polling = False
+        for st in statuses:
+            self.rates[st.agent_id] = st.rate_per_minute(self.status.get(st.agent_id))
+            self.status[st.agent_id] = st
+            if st.reachable:
+                self.unreachable_since.pop(st.agent_id, None)
+            else:
+                self.unreachable_since.setdefault(st.agent_id, st.at)
+        self._fill()
+
+    def _fill(self) -> None:
+        self.table.setRowCount(len(self.records))
+        for row, record in enumerate(self.records):
+            st = self.status.get(record.id)
+            if st is None:
+                health, version, queue, rate = "checking…", "", "", ""
+            elif st.reachable:
+                health, version = st.health, st.version
+                queue, rate = f"{st.queue_depth:,}", f"{self.rates.get(record.id, 0.0):,.0f}"
+            else:
+                health, version, queue, rate = st.health, "", "", ""
+            cells = (record.name + (" (local)" if record.local_dir else ""), record.target,
+                     health, version, queue, rate, self.sync.states.get(record.id, "starting"),
+                     "not reported by this agent version")  # fmt: skip
+            for column, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                if st is not None and not st.reachable:
+                    item.setToolTip(st.error)
+                    if column == 2:
+                        item.setForeground(QBrush(QColor("#b00020")))
+                self.table.setItem(row, column, item)
+
+    def selected(self) -> AgentRecord | None:
+        """The agent of the selected row."""
+        rows = self.table.selectionModel().selectedRows()
+        return self.records[rows[0].row()] if rows else None
+
+    # -- actions ------------------------------------------------------------------------------
+    def pair(self) -> None:
+        """Pair the agent of the pasted pairing string (network work in the background)."""
+        text, name = self.pairing.text(), self.name.text()
+        if not text.strip():
+            self.message.setText("Paste the agent's pairing string first.")
+            return
+        self.add_button.setEnabled(False)
+        self.message.setText("Pairing…")
+
+        def work(task: Task[AgentRecord]) -> AgentRecord:
+            return agents.pair(self.engine, self.workspace_id, text, name)
+
+        self.runner.run("Pairing an agent", work, self._paired, on_error=self._pair_failed)
+
+    def _paired(self, record: AgentRecord) -> None:
+        self.add_button.setEnabled(True)
+        self.pairing.clear()
+        self.name.clear()
+        self.message.setText(f"Paired {record.name} ({record.target}).")
+        self.sync.follow(record)
+        self.paired.emit(record)
+        self.refresh()
+
+    def _pair_failed(self, exc: Exception) -> None:
+        self.add_button.setEnabled(True)
+        self.local_button.setEnabled(self.local is None)
+        if isinstance(exc, agents.FingerprintMismatch):
+            self.message.setText(
+                "<b>Refused: certificate mismatch.</b> " + str(exc) + ". The agent is not the "
+                "one the pairing string names (or its certificate was replaced); ask its "
+                "operator for a fresh pairing string."
+            )
+        else:
+            self.message.setText(f"<b>Not paired.</b> {exc}")
+
+    def start_local(self) -> None:
+        """Start and pair the local agent (its default route is the capture mailbox)."""
+        self.local_button.setEnabled(False)
+        self.message.setText("Starting the local agent…")
+        data_dir = self.local_dir
+
+        def work(task: Task[tuple[LocalAgent, AgentRecord]]) -> tuple[LocalAgent, AgentRecord]:
+            return localagent.start_and_pair(self.engine, self.workspace_id, data_dir)
+
+        def done(result: tuple[LocalAgent, AgentRecord]) -> None:
+            self.local = result[0]
+            self._paired(result[1])
+            self.message.setText(
+                "The local agent runs on this computer. Its mail is kept in the capture "
+                "mailbox: open “Captured mail…” to read it."
+            )
+
+        self.runner.run("Starting the local agent", work, done, on_error=self._pair_failed)
+
+    def resume_local(self) -> None:
+        """Start the paired local agent again (at app start), in the background."""
+        record = next((r for r in self.records if r.local_dir), None)
+        if record is None or self.local is not None or record.local_dir is None:
+            return
+        data_dir = Path(record.local_dir)
+
+        def work(task: Task[LocalAgent]) -> LocalAgent:
+            return localagent.start(data_dir)
+
+        def done(local: LocalAgent) -> None:
+            self.local = local
+            self.poll()
+
+        self.runner.run("Starting the local agent", work, done, on_error=self._pair_failed)
+
+    def shutdown(self) -> None:
+        """Stop polling and following, and stop the local agent (the window is closing)."""
+        self.timer.stop()
+        self.sync.stop_all()
+        if self.local is not None:
+            self.local.stop()
+            self.local = None
+
+    def open_capture(self) -> CaptureViewer | None:
+        """Open the captured-mail viewer for the selected (or the local) agent."""
+        record = self.selected() or next((r for r in self.records if r.local_dir), None)
+        if record is None:
+            self.message.setText("Select an agent to read its captured mail.")
+            return None
+        viewer = CaptureViewer(record, self.runner, self)
+        viewer.show()
+        return viewer
+
+    def remove(self) -> None:
+        """Unpair the selected agent."""
+        record = self.selected()
+        if record is None:
+            self.message.setText("Select the agent to remove.")
+            return
+        try:
+            agents.remove(self.engine, self.workspace_id, record.id)
+        except agents.AgentError as exc:
+            self.message.setText(str(exc))
+            return
+        self.sync.forget(record.id)
+        self.message.setText(f"Removed {record.name}.")
+        self.refresh()
