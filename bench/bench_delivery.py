@@ -55,7 +55,8 @@ HTML = (
     "{{ f6 }} points, tier {{ f7 }}, code {{ f8 }}.</p>"
     + "<p>Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor "
     "incididunt ut labore et dolore magna aliqua. Ut enim ad minim veniam, quis nostrud "
-    "exercitation ullamco laboris nisi ut aliquip ex ea commodo consequat.</p>" * 26
+    "exercitation ullamco laboris nisi ut aliquip ex ea commodo consequat.</p>"
+    * 26
     + '<p><a href="https://shop.example/offers?u={{ f9 }}">See the offers, {{ f0 }}</a></p>'
     "</body></html>"
 )

@@ -36,8 +36,11 @@ from desktop.services import suppression
 from mailfleet.v1 import events_pb2
 
 E = events_pb2.EventType
-# Feedback events (the agent's feedback loop); matched by number so older stubs still work.
-COMPLAINED, UNSUBSCRIBED, OPENED, CLICKED = 15, 16, 17, 18
+# Feedback from recipients and their providers (the agent's feedback loop).
+COMPLAINED = E.EVENT_TYPE_MESSAGE_COMPLAINED
+UNSUBSCRIBED = E.EVENT_TYPE_MESSAGE_UNSUBSCRIBED
+OPENED = E.EVENT_TYPE_MESSAGE_OPENED
+CLICKED = E.EVENT_TYPE_MESSAGE_CLICKED
 
 _MESSAGE_STATUS = {
     E.EVENT_TYPE_MESSAGE_DELIVERED: RecipientStatus.DELIVERED,

@@ -38,8 +38,9 @@ def start_and_pair(
     """Start the local agent and pair it as "This computer"."""
     local = start(data_dir)
     try:
-        record = agents.pair(engine, workspace_id, str(local.pairing), LOCAL_NAME,
-                             local_dir=str(data_dir))  # fmt: skip
+        record = agents.pair(
+            engine, workspace_id, str(local.pairing), LOCAL_NAME, local_dir=str(data_dir)
+        )
     except Exception:
         local.stop()
         raise

@@ -29,8 +29,16 @@ from desktop.ui.qt import (
 )
 from desktop.ui.tasks import Task, TaskRunner
 
-COLUMNS = ("Name", "Address", "Status", "Version", "Queue", "Rate /min", "Event sync",
-           "Sending domains")  # fmt: skip
+COLUMNS = (
+    "Name",
+    "Address",
+    "Status",
+    "Version",
+    "Queue",
+    "Rate /min",
+    "Event sync",
+    "Sending domains",
+)
 POLL_MS = 5000
 
 
@@ -39,8 +47,14 @@ class AgentsPage(QWidget):
 
     paired = Signal(object)
 
-    def __init__(self, engine: Engine, workspace_id: int, runner: TaskRunner, sync: FleetSync,
-                 local_dir: Path | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        engine: Engine,
+        workspace_id: int,
+        runner: TaskRunner,
+        sync: FleetSync,
+        local_dir: Path | None = None,
+    ) -> None:
         super().__init__()
         self.engine = engine
         self.workspace_id = workspace_id
@@ -159,9 +173,16 @@ class AgentsPage(QWidget):
                 queue, rate = f"{st.queue_depth:,}", f"{self.rates.get(record.id, 0.0):,.0f}"
             else:
                 health, version, queue, rate = st.health, "", "", ""
-            cells = (record.name + (" (local)" if record.local_dir else ""), record.target,
-                     health, version, queue, rate, self.sync.states.get(record.id, "starting"),
-                     "not reported by this agent version")  # fmt: skip
+            cells = (
+                record.name + (" (local)" if record.local_dir else ""),
+                record.target,
+                health,
+                version,
+                queue,
+                rate,
+                self.sync.states.get(record.id, "starting"),
+                "not reported by this agent version",
+            )
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 if st is not None and not st.reachable:

@@ -48,8 +48,11 @@ def parse_message(data: bytes) -> Shown:
     body = ""
     if part is not None:
         content = part.get_content()
-        body = content if part.get_content_subtype() == "html" else (
-            f"<pre>{html.escape(content)}</pre>")  # fmt: skip
+        body = (
+            content
+            if part.get_content_subtype() == "html"
+            else (f"<pre>{html.escape(content)}</pre>")
+        )
     return Shown(str(message.get("Subject", "")), headers, body)
 
 
@@ -60,8 +63,10 @@ def list_captured(record: AgentRecord) -> list[capture_pb2.CapturedMessage]:
         stub = capture_pb2_grpc.CaptureStub(ch)
         after = 0
         while True:
-            page = stub.ListCaptured(capture_pb2.ListCapturedRequest(after_id=after, limit=1000),
-                                     timeout=agents.CALL_TIMEOUT)  # fmt: skip
+            page = stub.ListCaptured(
+                capture_pb2.ListCapturedRequest(after_id=after, limit=1000),
+                timeout=agents.CALL_TIMEOUT,
+            )
             found.extend(page.messages)
             if len(page.messages) < 1000:
                 break
@@ -81,8 +86,9 @@ def fetch(record: AgentRecord, captured_id: int) -> bytes:
 class CaptureViewer(QDialog):
     """Lists an agent's captured messages and shows the selected one."""
 
-    def __init__(self, record: AgentRecord, runner: TaskRunner, parent: QWidget | None = None
-                 ) -> None:  # fmt: skip
+    def __init__(
+        self, record: AgentRecord, runner: TaskRunner, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle(f"Captured mail — {record.name}")
         self.resize(1000, 640)
@@ -124,8 +130,9 @@ class CaptureViewer(QDialog):
         """Reload the list in the background."""
         record = self.record
 
-        def work(task: Task[list[capture_pb2.CapturedMessage]]
-                 ) -> list[capture_pb2.CapturedMessage]:  # fmt: skip
+        def work(
+            task: Task[list[capture_pb2.CapturedMessage]],
+        ) -> list[capture_pb2.CapturedMessage]:
             return list_captured(record)
 
         self.runner.run("Reading captured mail", work, self._listed, on_error=self._failed)
@@ -142,8 +149,9 @@ class CaptureViewer(QDialog):
                 self.table.setItem(row, col, QTableWidgetItem(text))
         self.status.setText(
             f"{len(messages)} captured message(s): kept on the agent, never sent."
-            if messages else "Nothing captured yet."
-        )  # fmt: skip
+            if messages
+            else "Nothing captured yet."
+        )
         if messages:
             self.table.selectRow(0)
 

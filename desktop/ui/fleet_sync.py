@@ -37,8 +37,9 @@ class FleetSync(QObject):
         """Start following one agent (no-op if it is followed already)."""
         if record.id in self.followers:
             return
-        follower = Follower(self.engine, self.workspace_id, record, self.applied.emit,
-                            self.agent_state.emit)  # fmt: skip
+        follower = Follower(
+            self.engine, self.workspace_id, record, self.applied.emit, self.agent_state.emit
+        )
         self.followers[record.id] = follower
         follower.start()
 

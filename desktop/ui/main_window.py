@@ -7,7 +7,10 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from desktop.ui.agents_page import AgentsPage
+from desktop.ui.analytics_page import AnalyticsPage
+from desktop.ui.campaigns_page import CampaignsPage
 from desktop.ui.contacts_page import ContactsPage
+from desktop.ui.dashboard_page import DashboardPage
 from desktop.ui.fleet_sync import FleetSync
 from desktop.ui.import_wizard import ImportWizard
 from desktop.ui.qt import (
@@ -25,18 +28,13 @@ from desktop.ui.qt import (
     QWidget,
 )
 from desktop.ui.segment_builder import SegmentBuilder
-from desktop.ui.simple_pages import PlaceholderPage, SettingsPage
+from desktop.ui.simple_pages import SettingsPage
 from desktop.ui.suppression_page import SuppressionPage
 from desktop.ui.tasks import TaskRunner
+from desktop.ui.templates_page import TemplatesPage
 
-PAGES = ("Dashboard", "Contacts", "Segments", "Templates", "Campaigns", "Suppression", "Agents",
-         "Settings")  # fmt: skip
-_LATER = "This page arrives with the campaigns issue: {}."
-_PLACEHOLDERS = {
-    "Dashboard": "live campaign progress and delivery figures",
-    "Templates": "email templates with preview",
-    "Campaigns": "composing, scheduling and sending campaigns through your agents",
-}
+PAGES = ("Dashboard", "Contacts", "Segments", "Templates", "Campaigns", "Analytics",
+         "Suppression", "Agents", "Settings")  # fmt: skip
 GEOMETRY_KEY = "window/geometry"
 
 
@@ -60,10 +58,19 @@ class MainWindow(QMainWindow):
         self.segments = SegmentBuilder(engine, workspace_id, self.runner)
         self.suppression = SuppressionPage(engine, workspace_id, self.runner)
         self.agents = AgentsPage(engine, workspace_id, self.runner, self.sync, local_agent_dir)
+        self.templates = TemplatesPage(engine, workspace_id, self.runner)
+        self.campaigns = CampaignsPage(engine, workspace_id, self.runner, self.sync, self.agents)
+        self.dashboard = DashboardPage(engine, workspace_id, self.runner,
+                                       self.campaigns.run_control)  # fmt: skip
+        self.analytics = AnalyticsPage(engine, workspace_id, self.runner)
         self.settings_page = SettingsPage(
             settings, engine.url.render_as_string(hide_password=True), workspace_name
         )
         pages: dict[str, QWidget] = {
+            "Dashboard": self.dashboard,
+            "Templates": self.templates,
+            "Campaigns": self.campaigns,
+            "Analytics": self.analytics,
             "Contacts": self.contacts,
             "Segments": self.segments,
             "Suppression": self.suppression,
@@ -71,10 +78,12 @@ class MainWindow(QMainWindow):
             "Settings": self.settings_page,
         }
         for name in PAGES:
-            page = pages.get(name) or PlaceholderPage(name, _LATER.format(_PLACEHOLDERS[name]))
-            self.stack.addWidget(page)
+            self.stack.addWidget(pages[name])
         self.sidebar.currentRowChanged.connect(self.stack.setCurrentIndex)
         self.segments.saved.connect(self.contacts.refresh)
+        self.sync.applied.connect(self.dashboard.events_applied)
+        self.campaigns.open_dashboard.connect(self._open_dashboard)
+        self.agents.paired.connect(lambda _r: self.templates.refresh())
         central = QWidget()
         row = QHBoxLayout(central)
         row.addWidget(self.sidebar)
@@ -93,6 +102,7 @@ class MainWindow(QMainWindow):
         self.go("Contacts")
         self.agents.resume_local()
         self.sync.start_all()
+        self.campaigns.resume_uploads()
         geometry = settings.value(GEOMETRY_KEY)
         if isinstance(geometry, QByteArray):
             self.restoreGeometry(geometry)
@@ -121,6 +131,10 @@ class MainWindow(QMainWindow):
         """Show the page called ``name``."""
         self.sidebar.setCurrentRow(PAGES.index(name))
 
+    def _open_dashboard(self, campaign_id: int) -> None:
+        self.dashboard.show_campaign(campaign_id)
+        self.go("Dashboard")
+
     def _find(self) -> None:
         self.go("Contacts")
         self.contacts.focus_search()
@@ -130,6 +144,8 @@ class MainWindow(QMainWindow):
         self.contacts.refresh()
         self.segments.refresh()
         self.suppression.refresh()
+        self.campaigns.refresh()
+        self.dashboard.refresh()
 
     def open_import(self) -> ImportWizard:
         """Open the import wizard (non-modal); the contacts reload after an import."""
@@ -147,5 +163,6 @@ class MainWindow(QMainWindow):
         self.settings.setValue(GEOMETRY_KEY, self.saveGeometry())
         self.settings.sync()
         self.runner.cancel_all()
+        self.campaigns.stop_uploads()
         self.agents.shutdown()
         super().closeEvent(event)

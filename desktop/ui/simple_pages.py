@@ -1,4 +1,4 @@
-"""Small pages: placeholders for what later issues fill, and Settings."""
+"""Small pages: Settings."""
 
 from __future__ import annotations
 
@@ -8,26 +8,10 @@ from desktop.ui.qt import (
     QLineEdit,
     QPushButton,
     QSettings,
-    Qt,
-    QVBoxLayout,
     QWidget,
 )
 
 DATABASE_URL_KEY = "database/url"
-
-
-class PlaceholderPage(QWidget):
-    """A page whose content arrives with a later issue, saying so plainly."""
-
-    def __init__(self, title: str, text: str) -> None:
-        super().__init__()
-        heading = QLabel(f"<h2>{title}</h2>")
-        body = QLabel(text)
-        body.setWordWrap(True)
-        body.setAlignment(Qt.AlignmentFlag.AlignTop)
-        layout = QVBoxLayout(self)
-        layout.addWidget(heading)
-        layout.addWidget(body, 1)
 
 
 class SettingsPage(QWidget):

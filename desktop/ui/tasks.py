@@ -66,6 +66,9 @@ class TaskRunner(QObject):
         self.reads.setMaxThreadCount(2)
         self.writes = QThreadPool(self)
         self.writes.setMaxThreadCount(1)
+        # Talking to agents (uploads, status, commands) waits on the network, not the database.
+        self.network = QThreadPool(self)
+        self.network.setMaxThreadCount(4)
         self._running: dict[int, Task[Any]] = {}
 
     def run(
@@ -77,9 +80,11 @@ class TaskRunner(QObject):
         on_error: Callable[[Exception], None] | None = None,
         on_progress: Callable[[object], None] | None = None,
         write: bool = False,
+        network: bool = False,
     ) -> Task[T]:
         """Run ``function(task)`` off the GUI thread; ``on_done(result)`` runs on the GUI
-        thread. ``write=True`` queues it behind the other database writes."""
+        thread. ``write=True`` queues it behind the other database writes; ``network=True``
+        runs it beside them (agent calls that mostly wait)."""
         task: Task[T] = Task(description)
         self._running[id(task)] = task
 
@@ -104,7 +109,8 @@ class TaskRunner(QObject):
         if on_progress is not None:
             task.signals.progress.connect(on_progress)
         self.busy_changed.emit(len(self._running), description)
-        (self.writes if write else self.reads).start(_Runnable(task, function))
+        pool = self.writes if write else self.network if network else self.reads
+        pool.start(_Runnable(task, function))
         return task
 
     def cancel_all(self) -> None:
@@ -117,4 +123,4 @@ class TaskRunner(QObject):
 
     def wait(self, msecs: int = 30000) -> bool:
         """Block until every task has finished (for shutdown and tests)."""
-        return self.reads.waitForDone(msecs) and self.writes.waitForDone(msecs)
+        return all(p.waitForDone(msecs) for p in (self.reads, self.writes, self.network))

@@ -8,9 +8,10 @@ from pathlib import Path
 
 from sqlalchemy import Engine, insert, select
 
-from desktop.db.models import Contact, ListMembership
+from desktop.db.models import Contact, FieldType, ListMembership
 from desktop.services import agents, stats
 from desktop.services.agents import AgentRecord
+from desktop.services.fields import create_field, list_fields
 from desktop.services.workspaces import create_list
 from tests.peers.agent import AgentProcess
 
@@ -22,8 +23,11 @@ def seed_contacts(
     domains: tuple[str, ...] = ("example.com",),
     list_name: str = "Everyone",
 ) -> int:
-    """``n`` subscribed contacts spread over ``domains``, all on one new list; its id."""
+    """``n`` subscribed contacts spread over ``domains`` with a "city" field, all on one new
+    list; its id."""
     with engine.begin() as conn:
+        if "city" not in {f.key for f in list_fields(conn, workspace)}:
+            create_field(conn, workspace, "City", FieldType.TEXT)
         list_id = create_list(conn, workspace, list_name)
         rows = [
             {

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, update
 
 from desktop.db.models import CampaignPart, CampaignRecipient, CampaignTimeline, PartState
 from desktop.services import agents, campaigns, eventsync, fleet, upload
@@ -216,3 +217,46 @@ def _part_state(engine: Engine, agent_id: int) -> PartState:
     with engine.connect() as conn:
         state = conn.scalar(select(CampaignPart.state).where(CampaignPart.agent_id == agent_id))
     return PartState(state or "")
+
+
+def test_an_upload_cut_off_mid_way_resumes_without_duplicates(
+    sqlite_engine: Engine,
+    agent_factory: AgentFactory,
+    sinks: tuple[SmtpSink, SmtpSink],
+    secure_keyring: FileKeyring,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    engine = sqlite_engine
+    with engine.begin() as conn:
+        ws = ensure_workspace(conn)
+    list_id = seed_contacts(engine, ws, 50)
+    proc = agent_factory(relay_config(sinks[0]))
+    record = pair(engine, ws, proc, "one")
+    campaign_id = campaigns.create(engine, ws, draft(list_id, ((record.id, 1),)))
+    monkeypatch.setattr(upload, "CHUNK", 20)  # small chunks, so 50 recipients take three
+    stop = threading.Event()
+    seen: list[upload.Progress] = []
+
+    def progress(p: upload.Progress) -> None:
+        seen.append(p)
+        stop.set()  # the app closes after the first confirmed chunk
+
+    with pytest.raises(upload.UploadCancelled):
+        upload.upload_campaign(engine, ws, campaign_id, progress, stop)
+    with engine.connect() as conn:
+        (part,) = campaigns.parts(conn, campaign_id)
+        assert campaigns.get(conn, ws, campaign_id).state == "uploading"
+    assert seen[0].done == 20 and part.uploaded_through > 0 and part.agent_campaign_id
+    # A crash before the chunk's confirmation was recorded: the resumed upload sends it again,
+    # the agent's campaign (found again by its idempotency key) refuses the repeats.
+    with engine.begin() as conn:
+        conn.execute(update(CampaignPart).values(uploaded_through=0))
+    upload.upload_campaign(engine, ws, campaign_id, seen.append)
+    assert seen[-1].total == 50
+    stubs = proc.stubs()
+    remote = stubs.campaigns.ListCampaigns(campaigns_pb2.ListCampaignsRequest())
+    assert len(remote.campaigns) == 1 and remote.campaigns[0].counts.total == 50
+    sinks[0].wait_for(50, timeout=60)
+    assert sinks[0].duplicates() == [] and sinks[0].count == 50
+    with engine.connect() as conn:
+        assert campaigns.get(conn, ws, campaign_id).state == "sending"

@@ -1,0 +1,429 @@
+"""The campaign wizard: audience, content, sender, delivery, review, send."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine
+
+from desktop.services import agents, campaigns, segments, templates, workspaces
+from desktop.services.agents import AgentRecord
+from desktop.services.campaigns import Audience, Draft
+from desktop.ui.qt import (
+    QCheckBox,
+    QComboBox,
+    QDateTime,
+    QDateTimeEdit,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPlainTextEdit,
+    QSpinBox,
+    Qt,
+    QTableWidget,
+    QTableWidgetItem,
+    QTimeZone,
+    QVBoxLayout,
+    QWidget,
+    QWizard,
+    QWizardPage,
+    Signal,
+)
+from desktop.ui.tasks import Task, TaskRunner
+
+TIME_ZONES = (
+    "UTC",
+    "Europe/London",
+    "Europe/Paris",
+    "Europe/Berlin",
+    "America/New_York",
+    "America/Chicago",
+    "America/Los_Angeles",
+    "Asia/Tokyo",
+    "Australia/Sydney",
+)
+
+
+def estimate_minutes(recipients: int, rates_per_minute: list[float], throttle: int) -> float | None:
+    """Minutes to send ``recipients`` at the agents' combined rate, capped by the throttle;
+    None when nothing is known about the rate."""
+    rate = sum(rates_per_minute)
+    if throttle:
+        rate = min(rate, throttle) if rate else float(throttle)
+    return recipients / rate if rate > 0 else None
+
+
+class AudiencePage(QWizardPage):
+    """Lists and segments; the count excludes suppressed and unsubscribed contacts."""
+
+    def __init__(self, wizard: CampaignWizard) -> None:
+        super().__init__()
+        self.w = wizard
+        self.setTitle("Audience")
+        self.setSubTitle("Contacts on any chosen list or in any chosen segment, minus suppression.")
+        self.choices = QListWidget()
+        self.count = QLabel("Choose lists or segments.")
+        self.recipients = 0
+        with wizard.engine.connect() as conn:
+            for list_id, name in workspaces.lists(conn, wizard.workspace_id):
+                self._add(f"List: {name}", ("list", list_id))
+            for seg_id, name, _ in segments.saved(conn, wizard.workspace_id):
+                self._add(f"Segment: {name}", ("segment", seg_id))
+        self.choices.itemChanged.connect(lambda _i: self.recount())
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.choices, 1)
+        layout.addWidget(self.count)
+
+    def _add(self, text: str, data: tuple[str, int]) -> None:
+        item = QListWidgetItem(text)
+        item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+        item.setCheckState(Qt.CheckState.Unchecked)
+        item.setData(Qt.ItemDataRole.UserRole, data)
+        self.choices.addItem(item)
+
+    def audience(self) -> Audience:
+        """The checked lists and segments."""
+        lists: list[int] = []
+        segs: list[int] = []
+        for row in range(self.choices.count()):
+            item = self.choices.item(row)
+            if item.checkState() == Qt.CheckState.Checked:
+                kind, ident = item.data(Qt.ItemDataRole.UserRole)
+                (lists if kind == "list" else segs).append(ident)
+        return Audience(tuple(lists), tuple(segs))
+
+    def recount(self) -> None:
+        """Count the audience in the background."""
+        audience = self.audience()
+        self.recipients = 0
+        self.completeChanged.emit()
+        if not (audience.lists or audience.segments):
+            self.count.setText("Choose lists or segments.")
+            return
+        self.count.setText("Counting…")
+        engine, ws = self.w.engine, self.w.workspace_id
+
+        def work(task: Task[int]) -> int:
+            with engine.connect() as conn:
+                return campaigns.count_audience(conn, ws, audience)
+
+        def done(n: int) -> None:
+            if audience != self.audience():
+                return  # the choice changed meanwhile; a newer count is on its way
+            self.recipients = n
+            self.count.setText(f"<b>{n:,}</b> recipients (after suppression)")
+            self.completeChanged.emit()
+
+        self.w.runner.run("Counting recipients", work, done)
+
+    def isComplete(self) -> bool:
+        """Only an audience with someone in it can go on."""
+        return self.recipients > 0
+
+
+class ContentPage(QWizardPage):
+    """Subject and bodies, optionally from a saved template."""
+
+    def __init__(self, wizard: CampaignWizard) -> None:
+        super().__init__()
+        self.setTitle("Content")
+        self.template = QComboBox()
+        self.template.addItem("(write it here)", None)
+        with wizard.engine.connect() as conn:
+            self.saved = templates.list_templates(conn, wizard.workspace_id)
+        for t in self.saved:
+            self.template.addItem(t.name, t.id)
+        self.template.currentIndexChanged.connect(self._load)
+        self.subject = QLineEdit()
+        self.html = QPlainTextEdit()
+        self.text = QPlainTextEdit()
+        self.text.setPlaceholderText("Optional: derived from the HTML when empty")
+        self.subject.textChanged.connect(self.completeChanged)
+        self.html.textChanged.connect(self.completeChanged)
+        self.text.textChanged.connect(self.completeChanged)
+        form = QFormLayout(self)
+        form.addRow("Template", self.template)
+        form.addRow("Subject", self.subject)
+        form.addRow("HTML", self.html)
+        form.addRow("Text", self.text)
+
+    def _load(self) -> None:
+        ident = self.template.currentData()
+        chosen = next((t for t in self.saved if t.id == ident), None)
+        if chosen is not None:
+            self.subject.setText(chosen.subject)
+            self.html.setPlainText(chosen.html)
+            self.text.setPlainText(chosen.text)
+
+    def isComplete(self) -> bool:
+        """A subject and a body."""
+        body = self.html.toPlainText().strip() or self.text.toPlainText().strip()
+        return bool(self.subject.text().strip() and body)
+
+
+class SenderPage(QWizardPage):
+    """From, reply-to and the sending domain that follows from them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setTitle("Sender")
+        self.from_name = QLineEdit()
+        self.from_address = QLineEdit()
+        self.reply_to = QLineEdit()
+        self.domain = QLabel("")
+        self.from_address.textChanged.connect(self._domain)
+        form = QFormLayout(self)
+        form.addRow("From name", self.from_name)
+        form.addRow("From address", self.from_address)
+        form.addRow("Reply-to", self.reply_to)
+        form.addRow("Sending domain", self.domain)
+
+    def _domain(self, text: str) -> None:
+        domain = text.rpartition("@")[2].lower() if "@" in text else ""
+        self.domain.setText(
+            f"{domain} — the agents sign with its DKIM key if they have one" if domain else ""
+        )
+        self.completeChanged.emit()
+
+    def isComplete(self) -> bool:
+        """A from address with a domain."""
+        return "@" in self.from_address.text() and "." in self.from_address.text()
+
+
+class DeliveryPage(QWizardPage):
+    """Agents with weights, throttle and the start time in a time zone."""
+
+    def __init__(self, wizard: CampaignWizard) -> None:
+        super().__init__()
+        self.setTitle("Delivery")
+        self.setSubTitle("Recipients are split across the chosen agents in proportion to weight.")
+        self.records = wizard.records
+        self.table = QTableWidget(len(self.records), 3)
+        self.table.setHorizontalHeaderLabels(["Agent", "Address", "Weight"])
+        self.checks: list[QCheckBox] = []
+        self.weights: list[QSpinBox] = []
+        for row, record in enumerate(self.records):
+            check = QCheckBox(record.name)
+            check.setChecked(True)
+            check.toggled.connect(self.completeChanged)
+            weight = QSpinBox()
+            weight.setRange(1, 100)
+            weight.setValue(1)
+            self.table.setCellWidget(row, 0, check)
+            self.table.setItem(row, 1, QTableWidgetItem(record.target))
+            self.table.setCellWidget(row, 2, weight)
+            self.checks.append(check)
+            self.weights.append(weight)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.throttle = QSpinBox()
+        self.throttle.setRange(0, 1_000_000)
+        self.throttle.setSpecialValueText("no limit")
+        self.throttle.setSuffix(" / minute")
+        self.later = QCheckBox("Start at")
+        self.start = QDateTimeEdit(QDateTime.currentDateTime().addSecs(3600))
+        self.start.setCalendarPopup(True)
+        self.zone = QComboBox()
+        self.zone.addItems(list(TIME_ZONES))
+        local = bytes(QTimeZone.systemTimeZoneId().data()).decode()
+        if local and local not in TIME_ZONES:
+            self.zone.insertItem(0, local)
+        form = QFormLayout(self)
+        form.addRow(self.table)
+        form.addRow("Throttle", self.throttle)
+        form.addRow(self.later, self.start)
+        form.addRow("Time zone", self.zone)
+
+    def chosen(self) -> tuple[tuple[int, int], ...]:
+        """(agent id, weight) of the checked agents."""
+        return tuple(
+            (r.id, w.value())
+            for r, c, w in zip(self.records, self.checks, self.weights, strict=True)
+            if c.isChecked()
+        )
+
+    def start_at(self) -> datetime | None:
+        """The start time in UTC, or None for "now"."""
+        if not self.later.isChecked():
+            return None
+        local = QDateTime(
+            self.start.date(), self.start.time(), QTimeZone(self.zone.currentText().encode())
+        )
+        return datetime.fromtimestamp(local.toSecsSinceEpoch(), UTC)
+
+    def isComplete(self) -> bool:
+        """At least one agent."""
+        return bool(self.chosen())
+
+
+class ReviewPage(QWizardPage):
+    """What will happen, in numbers, before anything is sent."""
+
+    def __init__(self, wizard: CampaignWizard) -> None:
+        super().__init__()
+        self.w = wizard
+        self.setTitle("Review")
+        self.name = QLineEdit()
+        self.name.textChanged.connect(self.completeChanged)
+        self.summary = QLabel("")
+        self.summary.setWordWrap(True)
+        self.summary.setTextFormat(Qt.TextFormat.RichText)
+        self.checks = QLabel("Checking the content…")
+        self.checks.setWordWrap(True)
+        self.found: list[templates.Check] | None = None
+        form = QFormLayout(self)
+        form.addRow("Campaign name", self.name)
+        form.addRow(self.summary)
+        form.addRow("Checks", self.checks)
+        self.setButtonText(QWizard.WizardButton.FinishButton, "Send")
+
+    def initializePage(self) -> None:
+        """Summarise the earlier pages."""
+        w = self.w
+        n = w.audience_page.recipients
+        chosen = w.delivery_page.chosen()
+        total = sum(weight for _, weight in chosen) or 1
+        names = {r.id: r.name for r in w.records}
+        split = ", ".join(f"{names[a]} {n * weight // total:,}" for a, weight in chosen)
+        throttle = w.delivery_page.throttle.value()
+        minutes = estimate_minutes(n, [w.rates.get(a, 0.0) for a, _ in chosen], throttle)
+        finish = (
+            "unknown until the agents report a sending rate"
+            if minutes is None
+            else (f"about {minutes:,.0f} minutes after the start")
+        )
+        start = w.delivery_page.start_at()
+        when = (
+            "now"
+            if start is None
+            else (
+                f"{w.delivery_page.start.dateTime().toString('yyyy-MM-dd HH:mm')} "
+                f"({w.delivery_page.zone.currentText()})"
+            )
+        )
+        sender = w.sender_page
+        self.summary.setText(
+            f"<p><b>{n:,}</b> recipients: {split}.</p>"
+            f"<p>Subject: {_escape(w.content_page.subject.text())}<br>"
+            f"From: {_escape(sender.from_name.text())} "
+            f"&lt;{_escape(sender.from_address.text())}&gt;</p>"
+            f"<p>Start: {when}. Estimated finish: {finish}.</p>"
+        )
+        if not self.name.text():
+            self.name.setText(w.content_page.subject.text()[:100])
+        self._run_checks()
+
+    def _run_checks(self) -> None:
+        w = self.w
+        content = w.content_page
+        subject, html, text = (
+            content.subject.text(),
+            content.html.toPlainText(),
+            (content.text.toPlainText()),
+        )
+        audience, engine, ws = w.audience_page.audience(), w.engine, w.workspace_id
+        self.found = None
+        self.checks.setText("Checking the content…")
+        self.completeChanged.emit()
+
+        def work(task: Task[list[templates.Check]]) -> list[templates.Check]:
+            with engine.connect() as conn:
+                return templates.checks(conn, ws, subject, html, text, audience)
+
+        def done(found: list[templates.Check]) -> None:
+            self.found = found
+            marks = {"error": "✖", "warning": "⚠"}
+            self.checks.setText(
+                "<br>".join(f"{marks[c.level]} {c.message}" for c in found)
+                or "✔ All checks passed."
+            )
+            self.completeChanged.emit()
+
+        w.runner.run("Checking the content", work, done)
+
+    def isComplete(self) -> bool:
+        """A name, and checks done without errors (warnings do not block)."""
+        blocked = self.found is None or any(c.level == "error" for c in self.found)
+        return bool(self.name.text().strip()) and not blocked
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+class CampaignWizard(QWizard):
+    """Collects a campaign; on Send it is saved (state first) and ``created`` is emitted."""
+
+    created = Signal(int)
+
+    def __init__(
+        self,
+        engine: Engine,
+        workspace_id: int,
+        runner: TaskRunner,
+        rates: dict[int, float] | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("New campaign")
+        self.resize(760, 600)
+        self.engine = engine
+        self.workspace_id = workspace_id
+        self.runner = runner
+        self.rates = rates or {}
+        with engine.connect() as conn:
+            self.records: list[AgentRecord] = agents.list_agents(conn, workspace_id)
+        self.audience_page = AudiencePage(self)
+        self.content_page = ContentPage(self)
+        self.sender_page = SenderPage()
+        self.delivery_page = DeliveryPage(self)
+        self.review_page = ReviewPage(self)
+        for page in (
+            self.audience_page,
+            self.content_page,
+            self.sender_page,
+            self.delivery_page,
+            self.review_page,
+        ):
+            self.addPage(page)
+        self.error = QLabel("")
+        self.error.setStyleSheet("color: #b00020")
+        self.setSideWidget(self.error)
+
+    def draft(self) -> Draft:
+        """The campaign as entered."""
+        content, sender, delivery = self.content_page, self.sender_page, self.delivery_page
+        return Draft(
+            name=self.review_page.name.text().strip(),
+            audience=self.audience_page.audience(),
+            subject=content.subject.text(),
+            html=content.html.toPlainText(),
+            text=content.text.toPlainText(),
+            from_name=sender.from_name.text().strip(),
+            from_address=sender.from_address.text().strip(),
+            reply_to=sender.reply_to.text().strip(),
+            throttle_per_minute=delivery.throttle.value(),
+            start_at=delivery.start_at(),
+            time_zone=delivery.zone.currentText(),
+            agents=delivery.chosen(),
+        )
+
+    def accept(self) -> None:
+        """Save the campaign in the background; close when it is saved, else show why not."""
+        draft = self.draft()
+        self.button(QWizard.WizardButton.FinishButton).setEnabled(False)
+        self.error.setText("Saving…")
+
+        def work(task: Task[int]) -> int:
+            return campaigns.create(self.engine, self.workspace_id, draft)
+
+        def failed(exc: Exception) -> None:
+            self.button(QWizard.WizardButton.FinishButton).setEnabled(True)
+            self.error.setText(str(exc))
+
+        def done(campaign_id: int) -> None:
+            self.created.emit(campaign_id)
+            super(CampaignWizard, self).accept()
+
+        self.runner.run("Saving the campaign", work, done, on_error=failed, write=True)

@@ -1,0 +1,308 @@
+"""The Campaigns page: the list, the wizard, background uploads, control and moving work
+away from an unreachable agent."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from sqlalchemy import Engine
+
+from desktop.services import agents, campaigns, fleet, upload
+from desktop.services.campaigns import CampaignRow
+from desktop.ui.agents_page import AgentsPage
+from desktop.ui.campaign_wizard import CampaignWizard
+from desktop.ui.fleet_sync import FleetSync
+from desktop.ui.qt import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QTimer,
+    QVBoxLayout,
+    QWidget,
+    Signal,
+)
+from desktop.ui.tasks import Task, TaskRunner
+
+COLUMNS = ("Name", "State", "Recipients", "Created", "Starts")
+# An agent must be unreachable this long before its recipients may be moved elsewhere.
+MOVE_AFTER_SECONDS = 300.0
+
+
+class CampaignsPage(QWidget):
+    """Every campaign; new ones through the wizard; uploads run in the background."""
+
+    open_dashboard = Signal(int)
+
+    def __init__(
+        self,
+        engine: Engine,
+        workspace_id: int,
+        runner: TaskRunner,
+        sync: FleetSync,
+        agents_page: AgentsPage,
+        move_after: float = MOVE_AFTER_SECONDS,
+    ) -> None:
+        super().__init__()
+        self.engine = engine
+        self.workspace_id = workspace_id
+        self.runner = runner
+        self.sync = sync
+        self.agents_page = agents_page
+        self.move_after = move_after
+        self.rows: list[CampaignRow] = []
+        self.uploading: dict[int, threading.Event] = {}
+
+        self.new_button = QPushButton("New campaign…")
+        self.new_button.clicked.connect(self.new_campaign)
+        self.dashboard_button = QPushButton("Dashboard")
+        self.dashboard_button.clicked.connect(self._dashboard)
+        self.pause_button = QPushButton("Pause")
+        self.resume_button = QPushButton("Resume")
+        self.cancel_button = QPushButton("Cancel campaign")
+        for button, action in (
+            (self.pause_button, "pause"),
+            (self.resume_button, "resume"),
+            (self.cancel_button, "cancel"),
+        ):
+            button.clicked.connect(lambda _=False, a=action: self.control(a))
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(list(COLUMNS))
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.table.doubleClicked.connect(lambda _i: self._dashboard())
+        self.progress = QProgressBar()
+        self.progress.hide()
+        self.message = QLabel("")
+        self.message.setWordWrap(True)
+        self.move_from = QComboBox()
+        self.move_button = QPushButton("Move its unsent recipients to the other agents")
+        self.move_button.clicked.connect(self.move_unsent)
+        self.move_box = QWidget()
+        move_row = QHBoxLayout(self.move_box)
+        move_row.setContentsMargins(0, 0, 0, 0)
+        move_row.addWidget(QLabel("Unreachable agent:"))
+        move_row.addWidget(self.move_from)
+        move_row.addWidget(self.move_button)
+        move_row.addStretch(1)
+        self.move_box.hide()
+
+        buttons = QHBoxLayout()
+        for b in (
+            self.new_button,
+            self.dashboard_button,
+            self.pause_button,
+            self.resume_button,
+            self.cancel_button,
+        ):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel("<h2>Campaigns</h2>"))
+        layout.addLayout(buttons)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.message)
+        layout.addWidget(self.move_box)
+
+        self.sync.applied.connect(self._changed)
+        self.timer = QTimer(self)
+        self.timer.setInterval(2000)
+        self.timer.timeout.connect(self._check_unreachable)
+        self.timer.start()
+        self.refresh()
+
+    # -- list ---------------------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Reload the list (small: one row per campaign)."""
+        with self.engine.connect() as conn:
+            self.rows = campaigns.list_campaigns(conn, self.workspace_id)
+        selected = self.selected()
+        self.table.setRowCount(len(self.rows))
+        for row, c in enumerate(self.rows):
+            starts = c.start_at.strftime("%Y-%m-%d %H:%M UTC") if c.start_at else "at once"
+            cells = (
+                c.name,
+                c.state.value,
+                f"{c.recipients:,}",
+                c.created_at.strftime("%Y-%m-%d %H:%M"),
+                starts,
+            )
+            for column, text in enumerate(cells):
+                self.table.setItem(row, column, QTableWidgetItem(text))
+            if selected is not None and c.id == selected:
+                self.table.selectRow(row)
+
+    def _changed(self, applied: object) -> None:
+        # Only a state change (e.g. completed) alters the list; counts live on the dashboard.
+        self.refresh()
+
+    def selected(self) -> int | None:
+        """The selected campaign's id."""
+        model = self.table.selectionModel()
+        rows = model.selectedRows() if model is not None else []
+        if not rows or rows[0].row() >= len(self.rows):
+            return None
+        return self.rows[rows[0].row()].id
+
+    def _dashboard(self) -> None:
+        campaign_id = self.selected()
+        if campaign_id is not None:
+            self.open_dashboard.emit(campaign_id)
+
+    # -- new and upload -----------------------------------------------------------------------
+    def new_campaign(self) -> CampaignWizard | None:
+        """Open the wizard; a saved campaign starts uploading at once."""
+        if not self.agents_page.records:
+            self.message.setText("Pair an agent (or start the local one) on the Agents page first.")
+            return None
+        wizard = CampaignWizard(
+            self.engine, self.workspace_id, self.runner, dict(self.agents_page.rates), self
+        )
+        wizard.created.connect(self._created)
+        wizard.show()
+        return wizard
+
+    def _created(self, campaign_id: int) -> None:
+        self.refresh()
+        self.upload(campaign_id)
+
+    def resume_uploads(self) -> None:
+        """Resume every upload that was interrupted (the app closed or crashed mid-upload)."""
+        with self.engine.connect() as conn:
+            waiting = campaigns.unfinished_uploads(conn, self.workspace_id)
+        for campaign_id in waiting:
+            self.upload(campaign_id)
+
+    def upload(self, campaign_id: int) -> None:
+        """Upload (or resume uploading) a saved campaign in the background, with progress."""
+        if campaign_id in self.uploading:
+            return
+        cancel = threading.Event()
+        self.uploading[campaign_id] = cancel
+        self.progress.setRange(0, 0)
+        self.progress.show()
+        self.message.setText("Uploading recipients to the agents…")
+        engine, ws = self.engine, self.workspace_id
+
+        def work(task: Task[None]) -> None:
+            upload.upload_campaign(engine, ws, campaign_id, task.report, cancel)
+
+        def progress(value: object) -> None:
+            assert isinstance(value, upload.Progress)
+            self.progress.setRange(0, max(value.total, 1))
+            self.progress.setValue(value.done)
+            self.progress.setFormat(f"%v of %m recipients — {value.note}")
+
+        def finished() -> None:
+            self.uploading.pop(campaign_id, None)
+            self.progress.setVisible(bool(self.uploading))
+            self.refresh()
+
+        def done(_: None) -> None:
+            finished()
+            self.message.setText("Uploaded: the agents are sending.")
+
+        def failed(exc: Exception) -> None:
+            finished()
+            if isinstance(exc, upload.UploadCancelled):
+                self.message.setText("Upload stopped; it resumes from where it was.")
+            else:
+                self.message.setText(
+                    f"The upload stopped: {exc}. It resumes from where it "
+                    "was the next time Mailfleet starts or you retry."
+                )
+
+        self.runner.run(
+            "Uploading recipients", work, done, on_error=failed, on_progress=progress, network=True
+        )
+
+    def stop_uploads(self) -> None:
+        """Ask running uploads to stop at the next batch (the window is closing)."""
+        for cancel in self.uploading.values():
+            cancel.set()
+
+    # -- control ------------------------------------------------------------------------------
+    def control(self, action: str) -> None:
+        """Pause, resume or cancel the selected campaign on its agents."""
+        campaign_id = self.selected()
+        if campaign_id is None:
+            self.message.setText("Select a campaign first.")
+            return
+        self.run_control(campaign_id, action)
+
+    def run_control(self, campaign_id: int, action: str) -> None:
+        """Send ``action`` to every agent of the campaign in the background."""
+        engine, ws = self.engine, self.workspace_id
+
+        def work(task: Task[fleet.ControlResult]) -> fleet.ControlResult:
+            return fleet.control(engine, ws, campaign_id, action)
+
+        def done(result: fleet.ControlResult) -> None:
+            if result.failed:
+                names = "; ".join(f"{n}: {why}" for n, why in result.failed)
+                self.message.setText(f"Could not {action} on {names}.")
+            else:
+                self.message.setText(f"Done: {action} on {', '.join(result.done) or 'no agent'}.")
+            self.refresh()
+
+        self.runner.run(
+            f"Campaign: {action}",
+            work,
+            done,
+            on_error=lambda e: self.message.setText(str(e)),
+            network=True,
+        )
+
+    # -- moving work away from an unreachable agent -------------------------------------------
+    def _check_unreachable(self) -> None:
+        now = time.monotonic()
+        long_gone = [
+            r
+            for r in self.agents_page.records
+            if now - self.agents_page.unreachable_since.get(r.id, now) >= self.move_after
+        ]
+        current = [self.move_from.itemData(i) for i in range(self.move_from.count())]
+        if [r.id for r in long_gone] != current:
+            self.move_from.clear()
+            for r in long_gone:
+                self.move_from.addItem(f"{r.name} ({r.target})", r.id)
+        self.move_box.setVisible(bool(long_gone))
+
+    def move_unsent(self) -> None:
+        """Move the unreachable agent's unsent recipients of the selected campaign to the
+        campaign's other agents (or every other agent), then upload them."""
+        campaign_id = self.selected()
+        from_agent = self.move_from.currentData()
+        if campaign_id is None or from_agent is None:
+            self.message.setText("Select the campaign and the unreachable agent.")
+            return
+        with self.engine.connect() as conn:
+            used = {p.agent_id for p in campaigns.parts(conn, campaign_id)}
+            others = [
+                r.id
+                for r in agents.list_agents(conn, self.workspace_id)
+                if r.id != from_agent and self.agents_page.unreachable_since.get(r.id) is None
+            ]
+        targets = [a for a in others if a in used] or others
+        if not targets:
+            self.message.setText("No other reachable agent can take the recipients over.")
+            return
+        try:
+            moved = fleet.move_unsent(
+                self.engine, self.workspace_id, campaign_id, from_agent, [(a, 1) for a in targets]
+            )
+        except campaigns.CampaignError as exc:
+            self.message.setText(str(exc))
+            return
+        self.message.setText(f"Moved {moved:,} unsent recipients; uploading them now.")
+        self.refresh()
+        self.upload(campaign_id)

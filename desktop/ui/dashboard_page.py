@@ -1,0 +1,297 @@
+"""The live dashboard: counts, a chart over time and deliverability per domain.
+
+Fed by the agents' watch streams: each batch of events the followers apply triggers one
+background re-read (at most every ``REFRESH_MS``), so a fast campaign never floods the GUI
+thread; only finished figures cross to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine
+
+from desktop.services import campaigns, stats
+from desktop.services.eventsync import Applied
+from desktop.ui.qt import (
+    QBrush,
+    QChart,
+    QChartView,
+    QColor,
+    QComboBox,
+    QDateTime,
+    QDateTimeAxis,
+    QGridLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineSeries,
+    QPainter,
+    QPushButton,
+    Qt,
+    QTableWidget,
+    QTableWidgetItem,
+    QTimer,
+    QValueAxis,
+    QVBoxLayout,
+    QWidget,
+)
+from desktop.ui.tasks import Task, TaskRunner
+
+TILES = (
+    "queued",
+    "delivered",
+    "deferred",
+    "bounced",
+    "complained",
+    "unsubscribed",
+    "opened",
+    "clicked",
+)
+CHARTED = ("delivered", "deferred", "bounced", "opened", "clicked", "complained")
+DOMAIN_COLUMNS = (
+    "Domain",
+    "Recipients",
+    "Delivered",
+    "Deferred",
+    "Bounced",
+    "Bounce rate",
+    "Complaint rate",
+)
+REFRESH_MS = 500
+MAX_POINTS = 1440
+RED = QColor("#b00020")
+
+
+@dataclass(frozen=True)
+class Figures:
+    """Everything the dashboard shows, read in the background."""
+
+    campaign_id: int | None
+    campaigns: list[campaigns.CampaignRow]
+    totals: stats.Totals
+    domains: list[stats.DomainRow]
+    timeline: dict[str, list[tuple[datetime, int]]]
+
+
+def read_figures(engine: Engine, workspace_id: int, campaign_id: int | None) -> Figures:
+    """The dashboard's figures for one campaign or all (blocking)."""
+    with engine.connect() as conn:
+        return Figures(
+            campaign_id,
+            campaigns.list_campaigns(conn, workspace_id),
+            stats.totals(conn, workspace_id, campaign_id),
+            stats.per_domain(conn, workspace_id, campaign_id, limit=50),
+            stats.timeline(conn, workspace_id, campaign_id),
+        )
+
+
+class DashboardPage(QWidget):
+    """Per campaign or overall; pause, resume and cancel act through the Campaigns page."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        workspace_id: int,
+        runner: TaskRunner,
+        control: Callable[[int, str], None],
+    ) -> None:
+        super().__init__()
+        self.engine = engine
+        self.workspace_id = workspace_id
+        self.runner = runner
+        self.control = control
+        self.figures: Figures | None = None
+        self._reading = False
+        self._again = False
+
+        self.campaign = QComboBox()
+        self.campaign.currentIndexChanged.connect(lambda _i: self.refresh())
+        self.pause_button = QPushButton("Pause")
+        self.resume_button = QPushButton("Resume")
+        self.cancel_button = QPushButton("Cancel")
+        for button, action in (
+            (self.pause_button, "pause"),
+            (self.resume_button, "resume"),
+            (self.cancel_button, "cancel"),
+        ):
+            button.clicked.connect(lambda _=False, a=action: self._act(a))
+        self.tiles: dict[str, QLabel] = {}
+        grid = QGridLayout()
+        for i, name in enumerate(TILES):
+            value = QLabel("0")
+            value.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            value.setStyleSheet("font-size: 20px; font-weight: bold")
+            caption = QLabel(name)
+            caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            grid.addWidget(value, 0, i)
+            grid.addWidget(caption, 1, i)
+            self.tiles[name] = value
+        self.chart = QChart()
+        self.chart.setTitle("Events per minute")
+        self.chart.legend().setAlignment(Qt.AlignmentFlag.AlignBottom)
+        self.chart_view = QChartView(self.chart)
+        self.chart_view.setRenderHint(QPainter.RenderHint.Antialiasing)
+        self.chart_view.setMinimumHeight(220)
+        self.domains = QTableWidget(0, len(DOMAIN_COLUMNS))
+        self.domains.setHorizontalHeaderLabels(list(DOMAIN_COLUMNS))
+        self.domains.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.domains.setToolTip("Complaint rates over Gmail's 0.3 % line are shown in red.")
+        self.updated = QLabel("")
+
+        top = QHBoxLayout()
+        top.addWidget(QLabel("<h2>Dashboard</h2>"))
+        top.addWidget(self.campaign, 1)
+        for b in (self.pause_button, self.resume_button, self.cancel_button):
+            top.addWidget(b)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addLayout(grid)
+        layout.addWidget(self.chart_view, 2)
+        layout.addWidget(self.domains, 1)
+        layout.addWidget(self.updated)
+
+        self.pending = QTimer(self)
+        self.pending.setSingleShot(True)
+        self.pending.setInterval(REFRESH_MS)
+        self.pending.timeout.connect(self.refresh)
+        self.reload_campaigns()
+
+    def reload_campaigns(self, select: int | None = None) -> None:
+        """Refill the campaign chooser ("All campaigns" first)."""
+        current = select if select is not None else self.campaign.currentData()
+        with self.engine.connect() as conn:
+            rows = campaigns.list_campaigns(conn, self.workspace_id)
+        self.campaign.blockSignals(True)
+        self.campaign.clear()
+        self.campaign.addItem("All campaigns", None)
+        for row in rows:
+            self.campaign.addItem(f"{row.name} — {row.state.value}", row.id)
+        index = self.campaign.findData(current) if current is not None else 0
+        self.campaign.setCurrentIndex(max(index, 0))
+        self.campaign.blockSignals(False)
+        self.refresh()
+
+    def show_campaign(self, campaign_id: int) -> None:
+        """Switch to one campaign."""
+        self.reload_campaigns(select=campaign_id)
+
+    def events_applied(self, applied: object) -> None:
+        """New events reached the database: re-read soon (coalesced)."""
+        assert isinstance(applied, Applied)
+        chosen = self.campaign.currentData()
+        if (chosen is None or chosen in applied.campaigns) and not self.pending.isActive():
+            self.pending.start()
+
+    def refresh(self) -> None:
+        """Re-read the figures in the background; one read at a time."""
+        if self._reading:
+            self._again = True
+            return
+        self._reading = True
+        campaign_id = self.campaign.currentData()
+        engine, ws = self.engine, self.workspace_id
+
+        def work(task: Task[Figures]) -> Figures:
+            return read_figures(engine, ws, campaign_id)
+
+        def failed(exc: Exception) -> None:
+            self._reading = False
+            self.updated.setText(f"Could not read the figures: {exc}")
+
+        self.runner.run("Reading campaign figures", work, self._show, on_error=failed)
+
+    def _show(self, figures: Figures) -> None:
+        self._reading = False
+        if self._again:
+            self._again = False
+            self.refresh()
+        self.figures = figures
+        labels = {row.id: f"{row.name} — {row.state.value}" for row in figures.campaigns}
+        for index in range(1, self.campaign.count()):
+            text = labels.get(self.campaign.itemData(index))
+            if text is not None and text != self.campaign.itemText(index):
+                self.campaign.setItemText(index, text)
+        counts = figures.totals.as_dict()
+        for name, label in self.tiles.items():
+            label.setText(f"{counts[name]:,}")
+        self._chart(figures.timeline)
+        self._domains(figures.domains)
+        chosen = figures.campaign_id is not None
+        for b in (self.pause_button, self.resume_button, self.cancel_button):
+            b.setEnabled(chosen)
+        self.updated.setText(
+            f"{figures.totals.recipients:,} recipients · updated {datetime.now():%H:%M:%S}"
+        )
+
+    def _chart(self, timeline: dict[str, list[tuple[datetime, int]]]) -> None:
+        self.chart.removeAllSeries()
+        for axis in self.chart.axes():
+            self.chart.removeAxis(axis)
+        x_axis = QDateTimeAxis()
+        x_axis.setFormat("HH:mm")
+        y_axis = QValueAxis()
+        y_axis.setLabelFormat("%d")
+        self.chart.addAxis(x_axis, Qt.AlignmentFlag.AlignBottom)
+        self.chart.addAxis(y_axis, Qt.AlignmentFlag.AlignLeft)
+        times = [t for points in timeline.values() for t, _ in points]
+        top = max((n for points in timeline.values() for _, n in points), default=0)
+        minutes = _minutes(min(times), max(times)) if times else []
+        if len(minutes) > MAX_POINTS:  # a long campaign: plot the minutes that had events
+            minutes = sorted(set(times))
+        for kind in CHARTED:
+            series = QLineSeries()
+            series.setName(kind)
+            series.setPointsVisible(True)
+            counts = dict(timeline.get(kind, []))
+            # Every minute of the campaign, quiet ones as zero, so each line is continuous.
+            for when in minutes:
+                series.append(when.timestamp() * 1000, counts.get(when, 0))
+            self.chart.addSeries(series)
+            series.attachAxis(x_axis)
+            series.attachAxis(y_axis)
+        if times:
+            start, end = minutes[0], minutes[-1]
+            x_axis.setRange(
+                QDateTime.fromSecsSinceEpoch(int(start.timestamp()) - 60),
+                QDateTime.fromSecsSinceEpoch(int(end.timestamp()) + 60),
+            )
+        y_axis.setRange(0, max(top, 1) * 1.1)
+
+    def _domains(self, rows: list[stats.DomainRow]) -> None:
+        self.domains.setRowCount(len(rows))
+        for r, d in enumerate(rows):
+            cells = (
+                d.domain,
+                f"{d.recipients:,}",
+                f"{d.delivered:,}",
+                f"{d.deferred:,}",
+                f"{d.bounced:,}",
+                f"{d.bounce_rate:.2%}",
+                f"{d.complaint_rate:.2%}",
+            )
+            for c, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                if c >= 1:
+                    item.setTextAlignment(
+                        Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+                    )
+                if c == 6 and d.over_complaint_line:
+                    item.setForeground(QBrush(RED))
+                    item.setToolTip("Over Gmail's 0.3 % complaint line")
+                self.domains.setItem(r, c, item)
+
+    def _act(self, action: str) -> None:
+        campaign_id = self.campaign.currentData()
+        if campaign_id is not None:
+            self.control(campaign_id, action)
+
+
+def _minutes(first: datetime, last: datetime) -> list[datetime]:
+    """Each minute from the one before ``first`` to ``last`` (the line starts from zero)."""
+    out = [first - timedelta(minutes=1)]
+    while out[-1] < last:
+        out.append(out[-1] + timedelta(minutes=1))
+    return out
