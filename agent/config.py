@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import (
@@ -18,6 +18,29 @@ from pydantic_settings import (
 )
 
 from agent.intake.settings import IntakeSettings
+from agent.routes.config import (  # re-exported: the routes' settings
+    CaptureRoute,
+    DestinationLimits,
+    DirectMxRoute,
+    LimitsSettings,
+    RouteSettings,
+    RoutingRule,
+    RoutingSettings,
+    SmtpRelayRoute,
+    SplitRoute,
+)
+
+__all__ = [
+    "CaptureRoute",
+    "DestinationLimits",
+    "DirectMxRoute",
+    "LimitsSettings",
+    "RouteSettings",
+    "RoutingRule",
+    "RoutingSettings",
+    "SmtpRelayRoute",
+    "SplitRoute",
+]
 
 
 class ConfigError(Exception):
@@ -77,76 +100,12 @@ class HttpSettings(BaseModel):
         return self.public_url or f"http://{self.listen}"
 
 
-class DestinationLimits(BaseModel):
-    """Limits towards one destination (a recipient domain), per worker process."""
-
-    # Concurrent SMTP connections to the destination.
-    connections: int = Field(20, ge=1, le=2000)
-    # Messages sent over one connection before it is closed and a new one opened.
-    messages_per_connection: int = Field(100, ge=1, le=100_000)
-    # Messages per minute to the destination; 0 means unlimited.
-    per_minute: int = Field(0, ge=0)
-
-
-class LimitsSettings(BaseModel):
-    """Default destination limits plus overrides per recipient domain."""
-
-    default: DestinationLimits = DestinationLimits()
-    domains: dict[str, DestinationLimits] = {}
-
-    def for_domain(self, domain: str) -> DestinationLimits:
-        """The limits that apply to ``domain`` (lower-case)."""
-        return self.domains.get(domain, self.default)
-
-
-class CaptureRoute(BaseModel):
-    """Keeps messages in the agent's capture mailbox; nothing leaves the machine."""
-
-    type: Literal["capture"] = "capture"
-
-
-class SmtpRelayRoute(BaseModel):
-    """Hands every message to one SMTP relay (a smarthost or an ESP's SMTP endpoint)."""
-
-    type: Literal["smtp"] = "smtp"
-    host: str
-    port: int = Field(587, ge=1, le=65535)
-    tls: Literal["none", "starttls", "implicit"] = "starttls"
-    # Verify the relay's certificate (turn off only for a relay with a self-signed one).
-    verify_tls: bool = True
-    username: str = ""
-    # A file (mode 0600, relative to data_dir) holding the password; never the password itself.
-    password_file: str = ""
-    helo: str = ""
-    timeout_seconds: float = Field(60.0, gt=0)
-    limits: DestinationLimits = DestinationLimits(connections=50, messages_per_connection=1000)
-
-
-class DirectMxRoute(BaseModel):
-    """Delivers straight to each recipient domain's MX hosts."""
-
-    type: Literal["mx"] = "mx"
-    # DNS servers as HOST or HOST:PORT; empty means the system's resolvers.
-    resolvers: list[str] = []
-    port: int = Field(25, ge=1, le=65535)
-    source_address: str = ""
-    helo: str = ""
-    # "opportunistic" uses STARTTLS when offered (without verifying, as MTAs do).
-    tls: Literal["none", "opportunistic", "required"] = "opportunistic"
-    timeout_seconds: float = Field(60.0, gt=0)
-
-
-RouteSettings = Annotated[
-    CaptureRoute | SmtpRelayRoute | DirectMxRoute, Field(discriminator="type")
-]
-
-
 class DeliverySettings(BaseModel):
     """The scheduler and its workers."""
 
     # Worker processes; 0 means one per CPU.
     workers: int = Field(0, ge=0, le=64)
-    # The route for every message until routing rules exist; a fresh agent captures.
+    # The route of every message that no routing rule matches; a fresh agent captures.
     default_route: str = "capture"
     # Messages claimed per scheduler pass and handed out per worker batch.
     batch_size: int = Field(500, ge=1, le=10_000)
@@ -187,6 +146,7 @@ class AgentSettings(BaseSettings):
     routes: dict[str, RouteSettings] = {"capture": CaptureRoute()}
     limits: LimitsSettings = LimitsSettings()
     intake: IntakeSettings = IntakeSettings()
+    routing: RoutingSettings = RoutingSettings()
 
     @property
     def db_path(self) -> Path:

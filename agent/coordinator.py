@@ -14,6 +14,7 @@ from agent.api.server import build_server
 from agent.config import AgentSettings, ConfigError
 from agent.delivery.scheduler import Scheduler
 from agent.intake.listeners import Listeners
+from agent.routes.table import RoutingState
 from agent.store import meta
 from agent.store.handle import Store
 from agent.web.server import WebServer
@@ -33,8 +34,9 @@ async def serve(settings: AgentSettings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    routing = RoutingState(settings)
     server, health_servicer = build_server(
-        settings, store, await store.write(meta.agent_id), time.time()
+        settings, store, await store.write(meta.agent_id), time.time(), routing
     )
     web = WebServer(settings.http, store)
     try:
@@ -51,7 +53,7 @@ async def serve(settings: AgentSettings) -> None:
         await web.stop()
         store.close()
         raise ConfigError(str(exc)) from None
-    scheduler = Scheduler(settings, store)
+    scheduler = Scheduler(settings, store, routing)
     scheduling = asyncio.create_task(scheduler.run())
     scheduling.add_done_callback(lambda _: stop.set())  # a scheduler that dies stops the agent
     await server.start()

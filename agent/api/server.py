@@ -14,9 +14,11 @@ from agent.api.services.capture import CaptureService
 from agent.api.services.events import EventsService
 from agent.api.services.info import AgentInfoService
 from agent.api.services.messages import MessagesService
+from agent.api.services.routing import RoutingService
 from agent.api.services.smtp_users import SmtpUsersService
 from agent.api.services.transactional import TransactionalService
 from agent.config import AgentSettings
+from agent.routes.table import RoutingState
 from agent.store.handle import Store
 from mailfleet.v1 import (
     admin_pb2,
@@ -31,6 +33,8 @@ from mailfleet.v1 import (
     events_pb2_grpc,
     messages_pb2,
     messages_pb2_grpc,
+    routing_pb2,
+    routing_pb2_grpc,
     smtp_users_pb2,
     smtp_users_pb2_grpc,
     transactional_pb2,
@@ -41,9 +45,14 @@ _MIB = 1024 * 1024
 
 
 def build_server(
-    settings: AgentSettings, store: Store, agent_id: str, started_at: float
+    settings: AgentSettings,
+    store: Store,
+    agent_id: str,
+    started_at: float,
+    routing: RoutingState | None = None,
 ) -> tuple[grpc.aio.Server, health_aio.HealthServicer]:
-    """Create the server with every service registered and its TLS port bound."""
+    """Create the server with every service registered and its TLS port bound (``routing``:
+    the rules the scheduler uses, shared so that edits reach it)."""
     ring = KeyRing(store)
     server = grpc.aio.server(
         interceptors=[AuthInterceptor(ring)],
@@ -64,6 +73,9 @@ def build_server(
     transactional_pb2_grpc.add_TransactionalServicer_to_server(TransactionalService(store), server)
     events_pb2_grpc.add_EventsServicer_to_server(EventsService(store), server)
     capture_pb2_grpc.add_CaptureServicer_to_server(CaptureService(store), server)
+    routing_pb2_grpc.add_RoutingServicer_to_server(
+        RoutingService(routing or RoutingState(settings)), server
+    )
     smtp_users_pb2_grpc.add_SmtpUsersServicer_to_server(SmtpUsersService(store), server)
 
     health_servicer = health_aio.HealthServicer()
@@ -78,6 +90,7 @@ def build_server(
             (transactional_pb2.DESCRIPTOR, "Transactional"),
             (events_pb2.DESCRIPTOR, "Events"),
             (capture_pb2.DESCRIPTOR, "Capture"),
+            (routing_pb2.DESCRIPTOR, "Routing"),
             (smtp_users_pb2.DESCRIPTOR, "SmtpUsers"),
         )
     ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from agent.model import Content, Sender
+from agent.routes.rules import RoutingTable
 
 
 @dataclass(frozen=True)
@@ -15,6 +16,8 @@ class MessageSpec:
     content: Content | None  # templates, or None for raw MIME
     raw_mime: bytes | None = None
     route: str = ""  # the route the message asked for (SMTP's X-Mailfleet-Route); "": default
+    tenant: str = ""  # the tenant's name, for routing rules
+    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -26,13 +29,13 @@ class Job:
     rcpt_to: str
     payload: str  # base64 of a serialised mailfleet.v1.Recipient (name and merge fields)
     field_names: tuple[str, ...]  # names of the payload's positional values
-    route: str
     transactional: bool = False  # sent over the lane's own connections, never queued behind bulk
 
 
 @dataclass
 class WorkBatch:
-    """Jobs for one worker, with the specs it has not been sent yet."""
+    """Jobs for one worker, with the specs (and routing table) it has not been sent yet."""
 
     jobs: list[Job]
     specs: dict[str, MessageSpec] = field(default_factory=dict)
+    routing: RoutingTable | None = None

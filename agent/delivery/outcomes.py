@@ -29,6 +29,10 @@ def _attrs(outcome: Outcome) -> dict[str, str]:
         attrs["host"] = outcome.host
     if outcome.enhanced:
         attrs["enhanced"] = outcome.enhanced
+    if outcome.route:
+        attrs["route"] = outcome.route
+    if outcome.remote_id:
+        attrs["remote_id"] = outcome.remote_id
     return attrs
 
 

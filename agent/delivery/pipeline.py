@@ -3,32 +3,17 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Sequence
 
 from agent.config import AgentSettings
 from agent.delivery.jobs import Job, MessageSpec
 from agent.dkim.keys import load_keys
 from agent.dkim.signer import DkimSigner, SignError
 from agent.render.message import Renderer, RenderError
-from agent.routes.base import Envelope, Outcome, OutcomeKind, Route
+from agent.routes.base import Envelope, Outcome, OutcomeKind
 from agent.routes.factory import build_routes
+from agent.routes.router import Router
+from agent.routes.rules import MessageFacts, Plan, RoutingTable
 from mailfleet.v1 import common_pb2
-
-
-class _MissingRoute:
-    """Stands in for a route name the configuration does not define: fails, never sends."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    async def deliver(self, batch: Sequence[Envelope]) -> list[Outcome]:
-        return [
-            Outcome(e.message_id, OutcomeKind.FAILED, f"no route named {self.name!r}")
-            for e in batch
-        ]
-
-    async def close(self) -> None:
-        return None
 
 
 def _crlf(raw: bytes) -> bytes:
@@ -37,42 +22,66 @@ def _crlf(raw: bytes) -> bytes:
 
 
 class Pipeline:
-    """The renderer, the DKIM signer and the routes of one worker."""
+    """The renderer, the DKIM signer and the routers of one worker."""
 
     def __init__(
         self,
         renderer: Renderer,
         signer: DkimSigner,
-        routes: dict[str, Route],
-        transactional_routes: dict[str, Route],
+        router: Router,
+        transactional_router: Router,
     ) -> None:
         self._renderer = renderer
         self._signer = signer
-        self._routes = routes
+        self._router = router
         # The same routes again, with their own connection pools: a transactional message
         # never waits for a connection behind thousands of queued campaign messages.
-        self._transactional_routes = transactional_routes
+        self._transactional_router = transactional_router
 
     @classmethod
     def from_settings(cls, settings: AgentSettings) -> Pipeline:
-        """Everything a worker needs, from the agent's settings and data directory."""
+        """Everything a worker needs, from the agent's settings and data directory.
+
+        Its rules are the config's until the scheduler sends the table in force."""
         d = settings.delivery
         renderer = Renderer(
             hostname=d.hostname or socket.getfqdn(),
             timeout_seconds=d.render_timeout_seconds,
             max_bytes=d.render_max_bytes,
         )
+        table = RoutingTable(tuple(settings.routing.rules), d.default_route)
+        resolvers = settings.routing.resolvers
         return cls(
             renderer,
             DkimSigner(load_keys(settings.dkim_dir)),
-            build_routes(settings),
-            build_routes(settings),
+            Router(table, build_routes(settings), settings.routes, resolvers),
+            Router(table, build_routes(settings), settings.routes, resolvers),
         )
 
-    def route(self, name: str, *, transactional: bool = False) -> Route:
-        """The route called ``name`` for a lane (one that fails every message if there is none)."""
-        routes = self._transactional_routes if transactional else self._routes
-        return routes.get(name) or _MissingRoute(name)
+    def set_table(self, table: RoutingTable) -> None:
+        """Route by ``table`` from now on."""
+        self._router.table = self._transactional_router.table = table
+
+    async def plan(self, job: Job, spec: MessageSpec, envelope: Envelope) -> Plan:
+        """The route (and failover) the rules pick for one built message; a route the
+        message asked for itself (SMTP's X-Mailfleet-Route) comes before every rule."""
+        if spec.route:
+            return Plan("requested", spec.route)
+        facts = MessageFacts(
+            tenant=spec.tenant,
+            sender_domain=spec.sender.from_address.rpartition("@")[2].lower(),
+            recipient_domain=envelope.domain,
+            tags=spec.tags,
+            transactional=job.transactional,
+        )
+        return await self._router.plan(facts)
+
+    async def deliver(
+        self, plan: Plan, envelopes: list[Envelope], *, transactional: bool = False
+    ) -> list[Outcome]:
+        """Deliver one domain's envelopes of one lane as ``plan`` says."""
+        router = self._transactional_router if transactional else self._router
+        return await router.deliver(plan, envelopes)
 
     def build(self, job: Job, spec: MessageSpec, payload: bytes) -> Envelope | Outcome:
         """The signed message for one job, or a FAILED outcome saying why it cannot be built."""
@@ -102,5 +111,5 @@ class Pipeline:
 
     async def close(self) -> None:
         """Close every route's connections."""
-        for route in [*self._routes.values(), *self._transactional_routes.values()]:
-            await route.close()
+        await self._router.close()
+        await self._transactional_router.close()

@@ -8,6 +8,7 @@ to workers by recipient domain, so each domain's connections and limits live in 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
 import sqlite3
@@ -21,6 +22,7 @@ from agent.delivery import outcomes
 from agent.delivery.jobs import Job, MessageSpec, WorkBatch
 from agent.delivery.pool import WorkerPool
 from agent.routes.base import Outcome
+from agent.routes.table import RoutingState
 from agent.store import queue
 from agent.store.campaigns import spec_from_json
 from agent.store.handle import Store
@@ -81,10 +83,14 @@ def _spec_key(m: Claimed) -> str:
 class Scheduler:
     """Feeds the worker pool from the store and records what comes back."""
 
-    def __init__(self, settings: AgentSettings, store: Store) -> None:
+    def __init__(
+        self, settings: AgentSettings, store: Store, routing: RoutingState | None = None
+    ) -> None:
         self._settings = settings
         self._d = settings.delivery
         self._store = store
+        # The rules in force; the API replaces its table and workers get it with their next batch.
+        self.routing = routing or RoutingState(settings)
         self.pool = WorkerPool(settings, self._on_outcomes, self._on_worker_exit)
         self._leased: dict[int, _Leased] = {}
         self._pending: list[Outcome] = []
@@ -226,13 +232,15 @@ class Scheduler:
 
     @staticmethod
     def _load_spec(conn: sqlite3.Connection, m: Claimed) -> MessageSpec:
+        (tenant,) = conn.execute("SELECT name FROM tenants WHERE id = ?", (m.tenant_id,)).fetchone()
         if m.campaign_id is not None:
             spec = spec_from_json(queue.campaign_spec(conn, m.campaign_id))
-            return MessageSpec(spec.sender, spec.content)
+            return MessageSpec(spec.sender, spec.content, tenant=tenant, tags=spec.tags)
         assert m.content_id is not None
         text, raw = queue.content_spec(conn, m.content_id)
         sender, content = content_spec_from_json(text)
-        return MessageSpec(sender, content, raw, content_route(text))
+        tags = tuple(json.loads(text).get("tags", ()))
+        return MessageSpec(sender, content, raw, content_route(text), tenant=tenant, tags=tags)
 
     async def _claim_and_dispatch(self) -> int:
         if self._stopping.is_set():
@@ -259,7 +267,7 @@ class Scheduler:
     async def _dispatch(self, messages: Iterable[Claimed], lease_until: float) -> None:
         # Transactional jobs travel in batches of their own, which workers take first.
         batches: dict[tuple[int, bool], WorkBatch] = {}
-        route = self._d.default_route
+        table = self.routing.table
         for m in messages:
             domain = m.email.rpartition("@")[2].lower()
             worker = zlib.crc32(domain.encode()) % self.pool.size
@@ -270,10 +278,12 @@ class Scheduler:
             if not self.pool.knows(worker, key):
                 batch.specs[key] = spec
             names = self._field_sets.get(m.field_set_id, ()) if m.field_set_id else ()
-            job = Job(m.id, key, m.email, m.payload, names, spec.route or route, transactional)
-            batch.jobs.append(job)
+            batch.jobs.append(Job(m.id, key, m.email, m.payload, names, transactional))
             self._leased[m.id] = _Leased(m, worker, lease_until, spec.sender.from_address)
+        stale = {w for w, _ in batches if not self.pool.knows(w, f"routing:{table.version}")}
         for (worker, _), batch in batches.items():
+            if worker in stale:  # every batch carries it: either may be built first
+                batch.routing = table
             if not self.pool.send(worker, batch):  # it just died: requeued on the next pass
                 for job in batch.jobs:
                     self._leased.pop(job.message_id, None)

@@ -20,6 +20,7 @@ from agent.config import AgentSettings
 from agent.delivery.jobs import Job, MessageSpec, WorkBatch
 from agent.delivery.pipeline import Pipeline
 from agent.routes.base import Envelope, Outcome, OutcomeKind
+from agent.routes.rules import Plan
 
 log = logging.getLogger("mailfleet.agent.delivery")
 
@@ -69,6 +70,7 @@ class _Inbox:
 
     def __init__(self) -> None:
         self.specs: dict[str, MessageSpec] = {}
+        self.pipeline: Pipeline | None = None
         self._transactional: deque[Job] = deque()
         self._bulk: deque[Job] = deque()
         self._arrived = asyncio.Event()
@@ -80,6 +82,8 @@ class _Inbox:
             self.closed = True
         else:
             self.specs.update(batch.specs)
+            if batch.routing is not None and self.pipeline is not None:
+                self.pipeline.set_table(batch.routing)
             for job in batch.jobs:
                 (self._transactional if job.transactional else self._bulk).append(job)
         self._arrived.set()
@@ -112,15 +116,15 @@ def _inbox_reader(conn: Connection, loop: asyncio.AbstractEventLoop, inbox: _Inb
 
 async def _deliver(
     pipeline: Pipeline,
-    route: str,
+    plan: Plan,
     transactional: bool,
     envelopes: list[Envelope],
     reporter: _Reporter,
 ) -> None:
     try:
-        outcomes = await pipeline.route(route, transactional=transactional).deliver(envelopes)
+        outcomes = await pipeline.deliver(plan, envelopes, transactional=transactional)
     except Exception as exc:  # a route must not raise; if one does, nothing is lost
-        log.exception("route %s raised; deferring %d messages", route, len(envelopes))
+        log.exception("route %s raised; deferring %d messages", plan.route, len(envelopes))
         outcomes = [
             Outcome(e.message_id, OutcomeKind.DEFERRED, f"internal route error: {exc}")
             for e in envelopes
@@ -130,13 +134,14 @@ async def _deliver(
 
 async def _prepare(
     pipeline: Pipeline, jobs: list[Job], specs: dict[str, MessageSpec]
-) -> tuple[dict[tuple[str, bool, str], list[Envelope]], list[Outcome]]:
-    """Build every job's message; group them by (route, lane, recipient domain).
+) -> tuple[dict[tuple[Plan, bool, str], list[Envelope]], list[Outcome]]:
+    """Build every job's message and pick its route; group them by (plan, lane, recipient
+    domain).
 
     Building is CPU work on the loop's thread: it yields every few messages so that the open
     SMTP sessions keep moving (each message needs several round trips).
     """
-    groups: dict[tuple[str, bool, str], list[Envelope]] = defaultdict(list)
+    groups: dict[tuple[Plan, bool, str], list[Envelope]] = defaultdict(list)
     failed: list[Outcome] = []
     for n, job in enumerate(jobs, 1):
         if n % _YIELD_EVERY == 0:
@@ -149,7 +154,8 @@ async def _prepare(
         if isinstance(built, Outcome):
             failed.append(built)
         else:
-            groups[(job.route, job.transactional, built.domain)].append(built)
+            plan = await pipeline.plan(job, spec, built)
+            groups[(plan, job.transactional, built.domain)].append(built)
     return groups, failed
 
 
@@ -157,17 +163,17 @@ async def serve(settings: AgentSettings, conn: Connection) -> None:
     """Take batches until the coordinator says stop, then finish what is under way."""
     loop = asyncio.get_running_loop()
     inbox = _Inbox()
+    pipeline = inbox.pipeline = Pipeline.from_settings(settings)
     threading.Thread(target=_inbox_reader, args=(conn, loop, inbox), daemon=True).start()
     reporter = _Reporter(conn, loop)
-    pipeline = Pipeline.from_settings(settings)
     tasks: set[asyncio.Task[None]] = set()
     try:
         while (jobs := await inbox.take()) is not None:
             groups, failed = await _prepare(pipeline, jobs, inbox.specs)
             reporter.send(failed)
-            for (route, transactional, _domain), envelopes in groups.items():
+            for (plan, transactional, _domain), envelopes in groups.items():
                 task = asyncio.create_task(
-                    _deliver(pipeline, route, transactional, envelopes, reporter)
+                    _deliver(pipeline, plan, transactional, envelopes, reporter)
                 )
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)

@@ -57,6 +57,13 @@ class Outcome:
     enhanced: str = ""
     # For the capture route: the message as it would have been sent.
     captured: bytes | None = None
+    # The route never reached anyone who judged the message (connection refused, TLS or AUTH
+    # failed, a provider's 5xx): nothing was accepted, so another route may safely try it.
+    infrastructure: bool = False
+    # The route that produced the outcome, set by the pipeline for events.
+    route: str = ""
+    # The provider's id for the accepted message (ESP routes).
+    remote_id: str = ""
 
 
 class Route(Protocol):

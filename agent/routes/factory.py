@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import socket
 
-from agent.config import AgentSettings, CaptureRoute, DirectMxRoute, SmtpRelayRoute
+from agent.config import (
+    AgentSettings,
+    CaptureRoute,
+    DirectMxRoute,
+    SmtpRelayRoute,
+    SplitRoute,
+)
 from agent.routes.base import Route, RouteConfigError
 from agent.routes.capture import Capture
 from agent.routes.direct_mx import DirectMx
 from agent.routes.smtp_relay import SmtpRelay, read_password
+from agent.routes.split import Split
+from agent.routes.table import RoutingState
 
 
 def build_routes(settings: AgentSettings) -> dict[str, Route]:
@@ -34,6 +42,13 @@ def build_routes(settings: AgentSettings) -> dict[str, Route]:
             routes[name] = SmtpRelay(name, config, helo=helo, password=password)
         elif isinstance(config, DirectMxRoute):
             routes[name] = DirectMx(name, config, settings.limits, helo=helo)
+    # Splits last: they hand messages to the routes built above.
+    for name, config in settings.routes.items():
+        if isinstance(config, SplitRoute):
+            missing = [part for part in config.routes if part not in routes]
+            if missing:
+                raise RouteConfigError(f"route {name}: cannot split over {', '.join(missing)}")
+            routes[name] = Split(name, [(routes[p], w) for p, w in config.routes.items()])
     return routes
 
 
@@ -41,11 +56,8 @@ def check_routes(settings: AgentSettings) -> None:
     """Refuse, before any worker starts, settings that would make every worker fail.
 
     Workers build their own routes; a bad password file found only there would make them die
-    and restart in a loop instead of stopping the agent with a clear message.
+    and restart in a loop instead of stopping the agent with a clear message. The routing
+    rules must name configured routes.
     """
-    routes = build_routes(settings)
-    if settings.delivery.default_route not in routes:
-        raise RouteConfigError(
-            f"delivery.default_route: no route named {settings.delivery.default_route!r} "
-            f"(configured: {', '.join(sorted(routes)) or 'none'})"
-        )
+    RoutingState(settings)
+    build_routes(settings)

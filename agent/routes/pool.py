@@ -148,7 +148,15 @@ class DestinationPool:
                         outcomes.append(await session.send(envelope))
                     except SessionLost as exc:
                         if envelope.message_id in retried:
-                            outcomes.append(deferred(envelope.message_id, str(exc), session.host))
+                            # Lost before its first command again: nothing was sent.
+                            outcomes.append(
+                                deferred(
+                                    envelope.message_id,
+                                    str(exc),
+                                    session.host,
+                                    infrastructure=True,
+                                )
+                            )
                         else:
                             # Nothing was sent: try it once more on a fresh connection.
                             retried.add(envelope.message_id)

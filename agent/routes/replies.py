@@ -54,14 +54,23 @@ def from_reply(message_id: int, code: int, text: str, host: str) -> Outcome:
     )
 
 
-def deferred(message_id: int, reason: str, host: str = "", enhanced: str = "") -> Outcome:
-    """A try that must be repeated later, with a short human reason."""
+def deferred(
+    message_id: int,
+    reason: str,
+    host: str = "",
+    enhanced: str = "",
+    *,
+    infrastructure: bool = False,
+) -> Outcome:
+    """A try that must be repeated later, with a short human reason (``infrastructure``: the
+    route itself failed and nothing was sent)."""
     return Outcome(
         message_id=message_id,
         kind=OutcomeKind.DEFERRED,
         reply=reason,
         host=host,
         enhanced=enhanced,
+        infrastructure=infrastructure,
     )
 
 
@@ -93,7 +102,7 @@ def session_failure(message_id: int, exc: BaseException, host: str) -> Outcome:
     enhanced = ""
     if isinstance(exc, aiosmtplib.SMTPResponseException):
         enhanced = enhanced_code(exc.code, exc.message)
-    return deferred(message_id, describe_error(exc), host, enhanced)
+    return deferred(message_id, describe_error(exc), host, enhanced, infrastructure=True)
 
 
 def failed(message_id: int, reason: str) -> Outcome:

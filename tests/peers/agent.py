@@ -23,6 +23,7 @@ from mailfleet.v1 import (
     capture_pb2_grpc,
     events_pb2_grpc,
     messages_pb2_grpc,
+    routing_pb2_grpc,
     smtp_users_pb2_grpc,
     transactional_pb2_grpc,
 )
@@ -42,6 +43,7 @@ class Stubs:
     transactional: transactional_pb2_grpc.TransactionalStub
     events: events_pb2_grpc.EventsStub
     capture: capture_pb2_grpc.CaptureStub
+    routing: routing_pb2_grpc.RoutingStub
     smtp_users: smtp_users_pb2_grpc.SmtpUsersStub
 
     @classmethod
@@ -56,6 +58,7 @@ class Stubs:
             transactional_pb2_grpc.TransactionalStub(channel),
             events_pb2_grpc.EventsStub(channel),
             capture_pb2_grpc.CaptureStub(channel),
+            routing_pb2_grpc.RoutingStub(channel),
             smtp_users_pb2_grpc.SmtpUsersStub(channel),
         )
 

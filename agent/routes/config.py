@@ -1,0 +1,165 @@
+"""Settings of routes, routing rules and destination limits (pydantic models, no I/O).
+
+They live apart from :mod:`agent.config` because they are many; ``agent.config`` re-exports
+them and holds one field per section.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+# A domain pattern: labels of a-z, 0-9, '-', '_' and '*' wildcards ("*.example.com", "*").
+_PATTERN = re.compile(r"[a-z0-9*_-]+(\.[a-z0-9*_-]+)*\.?")
+# Route names appear in rules, logs and RPCs: keep them plain.
+ROUTE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def domain_patterns(values: list[str]) -> list[str]:
+    """Lower-cased, validated domain patterns; raises ValueError naming the bad one."""
+    patterns = []
+    for value in values:
+        pattern = value.strip().lower().rstrip(".")
+        if not _PATTERN.fullmatch(pattern):
+            raise ValueError(f"{value!r} is not a domain pattern (e.g. example.com, *.example.com)")
+        patterns.append(pattern)
+    return patterns
+
+
+class DestinationLimits(BaseModel):
+    """Limits towards one destination (a recipient domain), per worker process."""
+
+    # Concurrent SMTP connections to the destination.
+    connections: int = Field(20, ge=1, le=2000)
+    # Messages sent over one connection before it is closed and a new one opened.
+    messages_per_connection: int = Field(100, ge=1, le=100_000)
+    # Messages per minute to the destination; 0 means unlimited.
+    per_minute: int = Field(0, ge=0)
+
+
+class LimitsSettings(BaseModel):
+    """Default destination limits plus overrides per recipient domain."""
+
+    default: DestinationLimits = DestinationLimits()
+    domains: dict[str, DestinationLimits] = {}
+
+    def for_domain(self, domain: str) -> DestinationLimits:
+        """The limits that apply to ``domain`` (lower-case)."""
+        return self.domains.get(domain, self.default)
+
+
+class CaptureRoute(BaseModel):
+    """Keeps messages in the agent's capture mailbox; nothing leaves the machine."""
+
+    type: Literal["capture"] = "capture"
+
+
+class SmtpRelayRoute(BaseModel):
+    """Hands every message to one SMTP relay (a smarthost or an ESP's SMTP endpoint)."""
+
+    type: Literal["smtp"] = "smtp"
+    host: str
+    port: int = Field(587, ge=1, le=65535)
+    tls: Literal["none", "starttls", "implicit"] = "starttls"
+    # Verify the relay's certificate (turn off only for a relay with a self-signed one).
+    verify_tls: bool = True
+    username: str = ""
+    # A file (mode 0600, relative to data_dir) holding the password; never the password itself.
+    password_file: str = ""
+    helo: str = ""
+    timeout_seconds: float = Field(60.0, gt=0)
+    limits: DestinationLimits = DestinationLimits(connections=50, messages_per_connection=1000)
+
+
+class DirectMxRoute(BaseModel):
+    """Delivers straight to each recipient domain's MX hosts."""
+
+    type: Literal["mx"] = "mx"
+    # DNS servers as HOST or HOST:PORT; empty means the system's resolvers.
+    resolvers: list[str] = []
+    port: int = Field(25, ge=1, le=65535)
+    source_address: str = ""
+    helo: str = ""
+    # "opportunistic" uses STARTTLS when offered (without verifying, as MTAs do).
+    tls: Literal["none", "opportunistic", "required"] = "opportunistic"
+    timeout_seconds: float = Field(60.0, gt=0)
+
+
+class SplitRoute(BaseModel):
+    """Spreads messages over other routes by weight (e.g. ``{ses = 3, sendgrid = 1}``).
+
+    A message keeps its share on every try (the choice is a hash of its id), so a retry does
+    not hop between providers.
+    """
+
+    type: Literal["split"] = "split"
+    routes: dict[str, int]
+
+    @field_validator("routes")
+    @classmethod
+    def _check_weights(cls, value: dict[str, int]) -> dict[str, int]:
+        if not value:
+            raise ValueError("name at least one route")
+        for name, weight in value.items():
+            if weight < 0:
+                raise ValueError(f"weight of {name!r} is negative")
+        if not any(value.values()):
+            raise ValueError("at least one weight must be above 0")
+        return value
+
+
+RouteSettings = Annotated[
+    CaptureRoute | SmtpRelayRoute | DirectMxRoute | SplitRoute, Field(discriminator="type")
+]
+
+
+class RoutingRule(BaseModel):
+    """One rule: every condition given must hold (a list matches if any entry does)."""
+
+    model_config = {"extra": "forbid"}
+
+    # Shown in logs and events; defaults to the rule's position.
+    name: str = ""
+    tenants: list[str] = []
+    # Patterns with '*' wildcards: "example.com", "*.example.com", "*".
+    sender_domains: list[str] = []
+    recipient_domains: list[str] = []
+    # MX rollup: matches when any MX host of the recipient domain matches, e.g.
+    # ["*.google.com", "*.googlemail.com"] for every Google-hosted domain.
+    recipient_mx: list[str] = []
+    # Campaign or transactional message tags; any one of them matches.
+    tags: list[str] = []
+    lane: Literal["any", "transactional", "bulk"] = "any"
+    route: str
+    # Used instead of ``route`` once it has failed with connection or infrastructure errors
+    # (never a recipient's refusal) for ``failover_after_seconds``.
+    failover: str = ""
+    failover_after_seconds: float = Field(300.0, ge=0)
+
+    @field_validator("sender_domains", "recipient_domains", "recipient_mx")
+    @classmethod
+    def _check_patterns(cls, value: list[str]) -> list[str]:
+        return domain_patterns(value)
+
+    @field_validator("route", "failover")
+    @classmethod
+    def _check_route_name(cls, value: str) -> str:
+        if value and not ROUTE_NAME.fullmatch(value):
+            raise ValueError(f"{value!r} is not a route name")
+        return value
+
+    @model_validator(mode="after")
+    def _check_failover(self) -> RoutingRule:
+        if self.failover and self.failover == self.route:
+            raise ValueError("failover must be another route than route")
+        return self
+
+
+class RoutingSettings(BaseModel):
+    """Ordered routing rules: the first that matches a message picks its route."""
+
+    rules: list[RoutingRule] = []
+    # DNS servers for MX rollup lookups (HOST or HOST:PORT); empty means the system's.
+    resolvers: list[str] = []

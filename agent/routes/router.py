@@ -1,0 +1,85 @@
+"""A worker's routing: the rules in force, its routes, and their health for failover."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Hashable, Mapping, Sequence
+
+from agent.config import DirectMxRoute, RouteSettings
+from agent.routes.base import Envelope, Outcome, OutcomeKind, Route
+from agent.routes.failover import Health, deliver_with_failover
+from agent.routes.mx import DestinationError, MxResolver
+from agent.routes.rules import MessageFacts, Plan, RoutingTable, choose
+
+
+class _MissingRoute:
+    """Stands in for a route name the configuration does not define: fails, never sends."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    async def deliver(self, batch: Sequence[Envelope]) -> list[Outcome]:
+        return [
+            Outcome(e.message_id, OutcomeKind.FAILED, f"no route named {self.name!r}")
+            for e in batch
+        ]
+
+    async def close(self) -> None:
+        return None
+
+
+class Router:
+    """Picks each message's plan by the rules and delivers it with failover."""
+
+    def __init__(
+        self,
+        table: RoutingTable,
+        routes: Mapping[str, Route],
+        configs: Mapping[str, RouteSettings],
+        resolvers: list[str],
+    ) -> None:
+        self.table = table
+        self._routes = routes
+        self._configs = configs
+        self._resolvers = resolvers
+        self._resolver: MxResolver | None = None  # made on first need: most rules need no DNS
+        self._health = Health()
+
+    async def plan(self, facts: MessageFacts) -> Plan:
+        """Where a message with ``facts`` goes under the current rules."""
+        mx_hosts: list[str] = []
+        if self.table.needs_mx:
+            if self._resolver is None:
+                self._resolver = MxResolver(self._resolvers)
+            # No MX to roll up by: the route itself reports the domain's fate.
+            with contextlib.suppress(DestinationError):
+                mx_hosts = [h.name for h in await self._resolver.hosts(facts.recipient_domain)]
+        return choose(self.table, facts, mx_hosts)
+
+    def route(self, name: str) -> Route:
+        """The route called ``name`` (one that fails every message if there is none)."""
+        return self._routes.get(name) or _MissingRoute(name)
+
+    async def deliver(self, plan: Plan, batch: Sequence[Envelope]) -> list[Outcome]:
+        """Deliver ``batch`` (one recipient domain) as ``plan`` says."""
+        failover = self.route(plan.failover) if plan.failover else None
+        return await deliver_with_failover(
+            batch,
+            self.route(plan.route),
+            failover,
+            plan.failover_after_seconds,
+            self._health,
+            self._health_key(plan.route, batch),
+        )
+
+    def _health_key(self, route: str, batch: Sequence[Envelope]) -> Hashable:
+        # Direct MX fails per destination (one domain's dead MX says nothing of the others);
+        # a relay or a provider fails as a whole.
+        if isinstance(self._configs.get(route), DirectMxRoute) and batch:
+            return (route, batch[0].domain)
+        return route
+
+    async def close(self) -> None:
+        """Close every route's connections."""
+        for route in self._routes.values():
+            await route.close()
