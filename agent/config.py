@@ -18,7 +18,7 @@ from pydantic_settings import (
 )
 
 from agent.intake.settings import IntakeSettings
-from agent.routes.config import (  # re-exported: the routes' settings
+from agent.routes.config import (
     CaptureRoute,
     DestinationLimits,
     DirectMxRoute,
@@ -30,6 +30,7 @@ from agent.routes.config import (  # re-exported: the routes' settings
     SplitRoute,
 )
 
+# The routes' settings live in their own module and are re-exported for the rest of the agent.
 __all__ = [
     "CaptureRoute",
     "DestinationLimits",
