@@ -63,7 +63,8 @@ def settle(
             attrs["expired"] = f"still deferred after {settings.max_age_hours:g} h"
         else:
             state, event = MessageState.DEFERRED, EventType.MESSAGE_DEFERRED
-            next_at = min(now + retry_delay(message.attempts, settings, rng), expires)
+            delay = max(retry_delay(message.attempts, settings, rng), outcome.retry_after)
+            next_at = min(now + delay, expires)
             attrs["next_attempt_at"] = f"{next_at:.0f}"
     return Settled(
         message=message,

@@ -64,6 +64,8 @@ class Outcome:
     route: str = ""
     # The provider's id for the accepted message (ESP routes).
     remote_id: str = ""
+    # For a deferral: the earliest retry the destination asked for (e.g. HTTP Retry-After), s.
+    retry_after: float = 0.0
 
 
 class Route(Protocol):

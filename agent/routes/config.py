@@ -110,8 +110,77 @@ class SplitRoute(BaseModel):
         return value
 
 
+class EspSettings(BaseModel):
+    """What every ESP route has: its API key file, endpoint, concurrency and retries."""
+
+    # A file (mode 0600, relative to data_dir) holding the API key; never the key itself.
+    api_key_file: str
+    # The provider's API address; set only for a regional endpoint or a test stand-in.
+    base_url: str = ""
+    timeout_seconds: float = Field(30.0, gt=0)
+    # Requests in flight at once, per worker process.
+    connections: int = Field(8, ge=1, le=500)
+    # Requests per minute, per worker process; 0 means as fast as the provider answers.
+    per_minute: int = Field(0, ge=0)
+    # A 5xx reply or a broken connection is tried again this many times, waiting
+    # retry_backoff_seconds, then twice that, ...; after that the messages are deferred.
+    retries: int = Field(2, ge=0, le=10)
+    retry_backoff_seconds: float = Field(1.0, ge=0)
+
+    @field_validator("base_url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        if value and not value.startswith(("https://", "http://")):
+            raise ValueError(f"{value!r} is not an http(s):// URL")
+        return value.rstrip("/")
+
+
+class SendGridRoute(EspSettings):
+    """SendGrid's v3 ``mail/send`` API (structured: it does not take raw MIME)."""
+
+    type: Literal["sendgrid"] = "sendgrid"
+
+
+class MailgunRoute(EspSettings):
+    """Mailgun's ``messages.mime`` API: the DKIM-signed message as it is."""
+
+    type: Literal["mailgun"] = "mailgun"
+    # The sending domain configured at Mailgun (part of the API path).
+    domain: str
+
+
+class SesRoute(EspSettings):
+    """Amazon SES v2 ``SendEmail`` with raw content, signed with SigV4 (botocore)."""
+
+    type: Literal["ses"] = "ses"
+    region: str
+    access_key_id: str
+    # ``api_key_file`` holds the secret access key.
+    configuration_set: str = ""
+
+
+class PostmarkRoute(EspSettings):
+    """Postmark's ``email`` and ``email/batch`` APIs (structured)."""
+
+    type: Literal["postmark"] = "postmark"
+    # "outbound" for transactional mail, "broadcast" (or another stream) for bulk.
+    message_stream: str = "outbound"
+    # Messages per /email/batch call (Postmark takes at most 500).
+    batch_size: int = Field(500, ge=1, le=500)
+
+
+EspRouteSettings = SendGridRoute | MailgunRoute | SesRoute | PostmarkRoute
+
 RouteSettings = Annotated[
-    CaptureRoute | SmtpRelayRoute | DirectMxRoute | SplitRoute, Field(discriminator="type")
+    CaptureRoute
+    | SmtpRelayRoute
+    | DirectMxRoute
+    | SplitRoute
+    | SendGridRoute
+    | MailgunRoute
+    | SesRoute
+    | PostmarkRoute,
+    Field(discriminator="type"),
 ]
 
 

@@ -13,7 +13,18 @@ from agent.config import (
 )
 from agent.routes.base import Route, RouteConfigError
 from agent.routes.capture import Capture
+from agent.routes.config import (
+    EspSettings,
+    MailgunRoute,
+    PostmarkRoute,
+    SendGridRoute,
+    SesRoute,
+)
 from agent.routes.direct_mx import DirectMx
+from agent.routes.esp.mailgun import Mailgun
+from agent.routes.esp.postmark import Postmark
+from agent.routes.esp.sendgrid import SendGrid
+from agent.routes.esp.ses import Ses
 from agent.routes.smtp_relay import SmtpRelay, read_password
 from agent.routes.split import Split
 from agent.routes.table import RoutingState
@@ -42,6 +53,8 @@ def build_routes(settings: AgentSettings) -> dict[str, Route]:
             routes[name] = SmtpRelay(name, config, helo=helo, password=password)
         elif isinstance(config, DirectMxRoute):
             routes[name] = DirectMx(name, config, settings.limits, helo=helo)
+        elif isinstance(config, EspSettings):
+            routes[name] = _esp_route(name, config, _api_key(settings, name, config))
     # Splits last: they hand messages to the routes built above.
     for name, config in settings.routes.items():
         if isinstance(config, SplitRoute):
@@ -50,6 +63,27 @@ def build_routes(settings: AgentSettings) -> dict[str, Route]:
                 raise RouteConfigError(f"route {name}: cannot split over {', '.join(missing)}")
             routes[name] = Split(name, [(routes[p], w) for p, w in config.routes.items()])
     return routes
+
+
+def _api_key(settings: AgentSettings, name: str, config: EspSettings) -> str:
+    try:
+        key = read_password(settings.data_dir / config.api_key_file)
+    except RouteConfigError as exc:
+        raise RouteConfigError(f"route {name}: {exc}") from None
+    if not key:
+        raise RouteConfigError(f"route {name}: {config.api_key_file} is empty")
+    return key
+
+
+def _esp_route(name: str, config: EspSettings, key: str) -> Route:
+    if isinstance(config, SendGridRoute):
+        return SendGrid(name, config, key)
+    if isinstance(config, MailgunRoute):
+        return Mailgun(name, config, key)
+    if isinstance(config, SesRoute):
+        return Ses(name, config, key)
+    assert isinstance(config, PostmarkRoute)
+    return Postmark(name, config, key)
 
 
 def check_routes(settings: AgentSettings) -> None:

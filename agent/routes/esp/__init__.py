@@ -1,0 +1,1 @@
+"""Routes that hand messages to an email service provider's HTTP API."""
