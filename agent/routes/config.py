@@ -39,11 +39,33 @@ class DestinationLimits(BaseModel):
     per_minute: int = Field(0, ge=0)
 
 
+class BackoffSettings(BaseModel):
+    """How a destination that throttles us (421, 4.7.x "too many") is slowed and recovers."""
+
+    # Each throttling reply halves the destination's connections and message rate, down to
+    # 1/2**max_level of its limits...
+    max_level: int = Field(5, ge=1, le=10)
+    # ...and every this many seconds without one, a step of that is given back.
+    recover_seconds: float = Field(60.0, gt=0)
+    # The rate (per minute) a destination without a per_minute limit starts backing off from.
+    unlimited_per_minute: int = Field(600, ge=1)
+
+
 class LimitsSettings(BaseModel):
-    """Default destination limits plus overrides per recipient domain."""
+    """Default destination limits plus overrides per recipient domain or per MX rollup."""
 
     default: DestinationLimits = DestinationLimits()
     domains: dict[str, DestinationLimits] = {}
+    # Keyed by an MX host pattern ("*.google.com"): every domain whose MX matches shares these
+    # limits and one set of connections, as the provider sees them as one sender.
+    rollups: dict[str, DestinationLimits] = {}
+    backoff: BackoffSettings = BackoffSettings()
+
+    @field_validator("domains", "rollups")
+    @classmethod
+    def _check_keys(cls, value: dict[str, DestinationLimits]) -> dict[str, DestinationLimits]:
+        keys = domain_patterns(list(value))
+        return dict(zip(keys, value.values(), strict=True))
 
     def for_domain(self, domain: str) -> DestinationLimits:
         """The limits that apply to ``domain`` (lower-case)."""

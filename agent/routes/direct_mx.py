@@ -21,6 +21,7 @@ from agent.routes.session import (
     check_helo,
     open_session,
 )
+from agent.routes.shaping import Backoff, destination
 
 log = logging.getLogger("mailfleet.agent.routes")
 
@@ -61,6 +62,8 @@ class DirectMx:
         self._rate_period = rate_period
         self._idle_seconds = idle_seconds
         self._pools: dict[str, DestinationPool] = {}
+        # Outlive their pools: a quiet destination that throttled us stays slowed down.
+        self._backoffs: dict[str, Backoff] = {}
         self._down: dict[str, float] = {}  # address -> until when it is tried last
         self._last_sweep = time.monotonic()
 
@@ -84,20 +87,27 @@ class DirectMx:
     async def _deliver_domain(self, domain: str, batch: list[Envelope]) -> list[Outcome]:
         try:
             # Looked up here as well as on connect so a null MX bounces without a connection.
-            await self._resolver.hosts(domain)
+            hosts = await self._resolver.hosts(domain)
         except DestinationError as exc:
             return [
                 Outcome(e.message_id, exc.kind, reply=exc.reply, enhanced=exc.enhanced)
                 for e in batch
             ]
-        pool = self._pools.get(domain)
+        key, limits = destination(domain, [h.name for h in hosts], self._limits)
+        pool = self._pools.get(key)
         if pool is None:
-            pool = self._pools[domain] = DestinationPool(
-                domain,
-                self._limits.for_domain(domain),
+            backoff = self._backoffs.get(key)
+            if backoff is None:
+                backoff = self._backoffs[key] = Backoff(self._limits.backoff)
+            # A rollup's connections go to the MX of the domain that opened the pool: every
+            # domain of the rollup is served by the same hosts.
+            pool = self._pools[key] = DestinationPool(
+                key,
+                limits,
                 lambda: self._connect(domain),
                 rate_period=self._rate_period,
                 idle_seconds=self._idle_seconds,
+                backoff=backoff,
             )
         return await pool.deliver(batch)
 
@@ -153,6 +163,7 @@ class DirectMx:
             return
         self._last_sweep = now
         self._pools = {d: p for d, p in self._pools.items() if not p.quiet}
+        self._backoffs = {d: b for d, b in self._backoffs.items() if b.level or d in self._pools}
         self._down = {a: until for a, until in self._down.items() if until > now}
 
     async def close(self) -> None:

@@ -18,9 +18,10 @@ from collections.abc import Awaitable, Callable, Sequence
 import aiosmtplib
 
 from agent.config import DestinationLimits
-from agent.routes.base import Envelope, Outcome
+from agent.routes.base import Envelope, Outcome, OutcomeKind
 from agent.routes.replies import deferred, describe_error, session_failure
 from agent.routes.session import Session, SessionLost
+from agent.routes.shaping import Backoff, is_throttling
 
 log = logging.getLogger("mailfleet.agent.routes")
 
@@ -38,8 +39,13 @@ class RateLimiter:
     """
 
     def __init__(self, rate: int, period: float = 60.0) -> None:
+        self._period = period
         self._interval = period / rate if rate else 0.0
         self._next = 0.0
+
+    def set_rate(self, rate: int) -> None:
+        """Change the rate from the next reservation on (0 means unlimited)."""
+        self._interval = self._period / rate if rate else 0.0
 
     @property
     def idle(self) -> bool:
@@ -68,16 +74,15 @@ class DestinationPool:
         *,
         rate_period: float = 60.0,
         idle_seconds: float = 30.0,
+        backoff: Backoff | None = None,
     ) -> None:
         self.name = name
         self._limits = limits
         self._connect = connect
-        self._rate = RateLimiter(limits.per_minute, rate_period)
-        # Under a rate limit, more lanes than messages per second would only hold connections
-        # open while they wait for their turn.
-        self._max_lanes = limits.connections
-        if limits.per_minute:
-            self._max_lanes = min(self._max_lanes, math.ceil(limits.per_minute / rate_period))
+        self._rate_period = rate_period
+        # Slows the pool down while the destination throttles (None: never).
+        self.backoff = backoff
+        self._rate = RateLimiter(self._per_minute(), rate_period)
         self._idle_seconds = idle_seconds
         self._idle: list[Session] = []
         self._open = 0  # connections open or being opened, idle ones included
@@ -85,12 +90,48 @@ class DestinationPool:
         self._changed = asyncio.Condition()
         self._reaper: asyncio.Task[None] | None = None
 
+    def _connections(self) -> int:
+        limit = self._limits.connections
+        return self.backoff.connections(limit) if self.backoff else limit
+
+    def _per_minute(self) -> int:
+        limit = self._limits.per_minute
+        return self.backoff.per_minute(limit) if self.backoff else limit
+
+    def _max_lanes(self) -> int:
+        # Under a rate limit, more lanes than messages per second would only hold connections
+        # open while they wait for their turn.
+        lanes = self._connections()
+        if per_minute := self._per_minute():
+            lanes = min(lanes, math.ceil(per_minute / self._rate_period))
+        return lanes
+
+    def _observe(self, outcome: Outcome) -> None:
+        """Feed a reply to the backoff; re-pace the pool when its level changes."""
+        if self.backoff is None:
+            return
+        level = self.backoff.level
+        if is_throttling(outcome):
+            self.backoff.throttled()
+        elif outcome.kind is OutcomeKind.DELIVERED:
+            self.backoff.succeeded()
+        if self.backoff.level != level:
+            log.info(
+                "%s: backoff level %d -> %d (%d connections, %s/min)",
+                self.name,
+                level,
+                self.backoff.level,
+                self._connections(),
+                self._per_minute() or "unlimited",
+            )
+            self._rate.set_rate(self._per_minute())
+
     async def deliver(self, batch: Sequence[Envelope]) -> list[Outcome]:
         """Send every envelope once over up to ``limits.connections`` connections."""
         queue = deque(batch)
         outcomes: list[Outcome] = []
         errors: list[BaseException] = []
-        lanes = min(len(batch), self._max_lanes)
+        lanes = min(len(batch), self._max_lanes())
         self._users += 1
         try:
             async with asyncio.TaskGroup() as group:
@@ -145,7 +186,9 @@ class DestinationPool:
                     envelope = queue.popleft()
                     await self._rate.wait()
                     try:
-                        outcomes.append(await session.send(envelope))
+                        outcome = await session.send(envelope)
+                        outcomes.append(outcome)
+                        self._observe(outcome)
                     except SessionLost as exc:
                         if envelope.message_id in retried:
                             # Lost before its first command again: nothing was sent.
@@ -163,6 +206,8 @@ class DestinationPool:
                             queue.appendleft(envelope)
             finally:
                 await self._checkin(session)
+            if self._open > self._connections():
+                return  # backed off: fewer lanes now; the others take the rest of the queue
 
     async def _checkout(self) -> Session | None:
         """An idle open session, or ``None`` with a connection slot reserved for a new one."""
@@ -173,14 +218,19 @@ class DestinationPool:
                     if session.usable:
                         return session
                     self._open -= 1  # the server closed it while idle
-                if self._open < self._limits.connections:
+                if self._open < self._connections():
                     self._open += 1
                     return None
                 await self._changed.wait()
 
     async def _checkin(self, session: Session) -> None:
-        """Keep a session for reuse, or close it once spent or broken."""
-        if session.usable and session.sent < self._limits.messages_per_connection:
+        """Keep a session for reuse, or close it once spent, broken or over the backoff's
+        connection allowance."""
+        if (
+            session.usable
+            and session.sent < self._limits.messages_per_connection
+            and self._open <= self._connections()
+        ):
             session.idle_since = time.monotonic()
             async with self._changed:
                 self._idle.append(session)

@@ -338,6 +338,11 @@ class SmtpSink:
         with self._lock:
             self._received.clear()
 
+    def reset_peak(self) -> None:
+        """Start measuring ``max_concurrent`` afresh (from the sessions open now)."""
+        with self._lock:
+            self._max_concurrent = self._active
+
     def duplicates(self) -> list[tuple[str, str]]:
         """(recipient, message digest) pairs that arrived more than once."""
         seen = Counter((rcpt, r.digest) for r in self.received for rcpt in r.rcpt_to)
