@@ -95,6 +95,16 @@ class SmtpRelayRoute(BaseModel):
     limits: DestinationLimits = DestinationLimits(connections=50, messages_per_connection=1000)
 
 
+class MtaStsSettings(BaseModel):
+    """MTA-STS (RFC 8461) for direct MX: recipient domains' published TLS policies."""
+
+    enabled: bool = True
+    # Extra trusted CA certificates (PEM) for policy hosts and MX hosts, besides the system's.
+    ca_file: str = ""
+    # The policy hosts' HTTPS port: 443 by the RFC; another only for a local test stand-in.
+    port: int = Field(443, ge=1, le=65535)
+
+
 class DirectMxRoute(BaseModel):
     """Delivers straight to each recipient domain's MX hosts."""
 
@@ -106,7 +116,15 @@ class DirectMxRoute(BaseModel):
     helo: str = ""
     # "opportunistic" uses STARTTLS when offered (without verifying, as MTAs do).
     tls: Literal["none", "opportunistic", "required"] = "opportunistic"
+    # Recipient domains (patterns) whose MX must offer STARTTLS, or the mail waits.
+    tls_required: list[str] = []
+    mta_sts: MtaStsSettings = MtaStsSettings()
     timeout_seconds: float = Field(60.0, gt=0)
+
+    @field_validator("tls_required")
+    @classmethod
+    def _check_tls_required(cls, value: list[str]) -> list[str]:
+        return domain_patterns(value)
 
 
 class SplitRoute(BaseModel):

@@ -11,13 +11,16 @@ from dataclasses import replace
 
 from agent.config import DirectMxRoute, LimitsSettings
 from agent.routes.base import Envelope, Outcome
+from agent.routes.mta_sts import MtaSts
 from agent.routes.mx import DestinationError, MxResolver
 from agent.routes.pool import CONNECT_ERRORS, DestinationPool
 from agent.routes.replies import describe_error, failed
+from agent.routes.rules import domain_matches
 from agent.routes.session import (
     Session,
     SessionOptions,
     StartTlsFailed,
+    TlsMode,
     check_helo,
     open_session,
 )
@@ -59,6 +62,10 @@ class DirectMx:
         self._limits = limits
         self._helo = check_helo(settings.helo or helo)
         self._resolver = resolver or MxResolver(settings.resolvers, settings.timeout_seconds)
+        sts = settings.mta_sts
+        self._sts = (
+            MtaSts(self._resolver, port=sts.port, ca_file=sts.ca_file) if sts.enabled else None
+        )
         self._rate_period = rate_period
         self._idle_seconds = idle_seconds
         self._pools: dict[str, DestinationPool] = {}
@@ -117,6 +124,23 @@ class DirectMx:
             hosts = await self._resolver.hosts(domain)
         except DestinationError as exc:
             raise NoMxAnswered(exc.reply) from None
+        tls, verify = self._tls_for(domain)
+        policy = await self._sts.policy(domain) if self._sts else None
+        if policy is not None and policy.mode != "none":
+            allowed = [h for h in hosts if policy.allows(h.name)]
+            if len(allowed) < len(hosts):
+                log.info(
+                    "MTA-STS (%s) of %s does not name MX %s",
+                    policy.mode,
+                    domain,
+                    ", ".join(h.name for h in hosts if h not in allowed),
+                )
+            if policy.mode == "enforce":
+                if not allowed:
+                    raise NoMxAnswered(
+                        f"451 4.7.5 MTA-STS policy of {domain} names none of its MX hosts"
+                    )
+                hosts, tls, verify = allowed, "required", True
         candidates = [(h.name, a) for h in hosts for a in await self._resolver.addresses(h.name)]
         # Addresses that failed lately go last (stable sort keeps MX order otherwise), so a
         # dead primary costs one timeout per minute rather than one per connection.
@@ -125,7 +149,7 @@ class DirectMx:
         last: BaseException | None = None
         for name, address in candidates:
             try:
-                session = await self._open(name, address)
+                session = await self._open(name, address, tls, verify)
             except CONNECT_ERRORS as exc:
                 log.info("MX %s [%s]: %s", name, address, describe_error(exc))
                 self._down[address] = time.monotonic() + _DOWN_SECONDS
@@ -136,21 +160,29 @@ class DirectMx:
         reason = describe_error(last) if last else "no MX host has an address"
         raise NoMxAnswered(f"no MX host of {domain} answered: {reason}") from last
 
-    async def _open(self, host: str, address: str) -> Session:
+    def _tls_for(self, domain: str) -> tuple[TlsMode, bool]:
+        """The TLS mode for ``domain`` before MTA-STS, and whether to verify the MX."""
+        if domain_matches(domain, self._settings.tls_required):
+            return "required", False
+        return self._settings.tls, False
+
+    async def _open(self, host: str, address: str, tls: TlsMode, verify: bool) -> Session:
         options = SessionOptions(
             address=address,
             port=self._settings.port,
             host=host,
             helo=self._helo,
             timeout=self._settings.timeout_seconds,
-            tls=self._settings.tls,
-            verify_tls=False,  # MTAs do not authenticate MX hosts without DANE/MTA-STS
+            tls=tls,
+            # MTAs authenticate MX hosts only when a policy says so (here MTA-STS enforce).
+            verify_tls=verify,
             source_address=self._settings.source_address,
+            ca_file=self._settings.mta_sts.ca_file if verify else "",
         )
         try:
             return await open_session(options)
         except StartTlsFailed:
-            if self._settings.tls != "opportunistic":
+            if tls != "opportunistic":
                 raise
             # Opportunistic TLS falls back to plain text, as other MTAs do.
             log.info("STARTTLS with %s [%s] failed; retrying without TLS", host, address)
@@ -169,3 +201,5 @@ class DirectMx:
     async def close(self) -> None:
         """Close every destination's pooled connections."""
         await asyncio.gather(*(pool.close() for pool in self._pools.values()))
+        if self._sts is not None:
+            await self._sts.close()

@@ -93,5 +93,5 @@ def check_routes(settings: AgentSettings) -> None:
     and restart in a loop instead of stopping the agent with a clear message. The routing
     rules must name configured routes.
     """
-    RoutingState(settings)
     build_routes(settings)
+    RoutingState(settings)

@@ -110,6 +110,19 @@ class MxResolver:
             ]
         )
 
+    async def txt(self, name: str) -> list[str]:
+        """The TXT strings of ``name`` (each record's strings joined); [] when it has none.
+
+        Raises OSError when DNS fails, so callers can tell "no record" from "no answer".
+        """
+        try:
+            answer = await self._resolver.resolve(name, "TXT")
+        except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
+            return []
+        except dns.exception.DNSException as exc:
+            raise OSError(f"TXT lookup of {name} failed: {exc}") from None
+        return [b"".join(r.strings).decode("utf-8", "replace") for r in answer]
+
     async def addresses(self, name: str) -> list[str]:
         """IPv4 then IPv6 addresses of ``name``; empty when it has none or DNS fails."""
         try:

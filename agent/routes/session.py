@@ -64,6 +64,8 @@ class SessionOptions:
     username: str = ""
     password: str = ""
     source_address: str = ""
+    # Extra trusted CA certificates (PEM file) when verifying.
+    ca_file: str = ""
 
     def __repr__(self) -> str:
         # Never let the password reach a log line or a traceback through repr().
@@ -78,9 +80,11 @@ def check_helo(name: str) -> str:
 
 
 @functools.cache
-def _tls_context(verify: bool) -> ssl.SSLContext:
+def _tls_context(verify: bool, ca_file: str = "") -> ssl.SSLContext:
     # Built once per process: loading the system's CA store costs milliseconds per call.
     context = ssl.create_default_context()
+    if verify and ca_file:
+        context.load_verify_locations(ca_file)
     if not verify:
         # MTAs encrypt opportunistically without authenticating the peer (RFC 7435).
         context.check_hostname = False
@@ -94,7 +98,8 @@ async def open_session(options: SessionOptions) -> Session:
     Raises aiosmtplib's errors, ``OSError`` or :class:`TlsUnavailable`; the caller decides
     whether to try another host.
     """
-    verify = options.verify_tls and options.tls in ("starttls", "implicit")
+    # An MX is verified only when asked (MTA-STS enforce); relays with starttls or implicit.
+    verify = options.verify_tls and options.tls in ("starttls", "implicit", "required")
     smtp = aiosmtplib.SMTP(
         hostname=options.address,
         port=options.port,
@@ -104,7 +109,7 @@ async def open_session(options: SessionOptions) -> Session:
         use_tls=options.tls == "implicit",
         start_tls=False,  # upgraded below, so a missing STARTTLS is ours to judge
         validate_certs=verify,
-        tls_context=_tls_context(verify) if options.tls != "none" else None,
+        tls_context=_tls_context(verify, options.ca_file) if options.tls != "none" else None,
     )
     await smtp.connect()
     try:

@@ -225,8 +225,11 @@ class SmtpSink:
         ehlo_delay: float = 0.0,
         keep_data: bool = True,
         esmtp: bool = True,
+        certificate: tuple[Path, Path] | None = None,
     ) -> None:
         self.host = host
+        # (cert file, key file) to present instead of a fresh self-signed one.
+        self.certificate = certificate
         self.keep_data = keep_data
         self.esmtp = esmtp
         self.port = port or free_port(host)
@@ -256,7 +259,7 @@ class SmtpSink:
         kwargs: dict[str, Any] = {"hostname": self.host, "port": self.port, "ready_timeout": 10}
         if self.tls != "none":
             self._tmp = Path(tempfile.mkdtemp(prefix="mailfleet-sink-"))
-            self.cert_file, key_file = make_certificate(self._tmp)
+            self.cert_file, key_file = self.certificate or make_certificate(self._tmp)
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             context.load_cert_chain(self.cert_file, key_file)
             if self.tls == "broken_starttls":
