@@ -14,6 +14,7 @@ from agent.api.server import build_server
 from agent.config import AgentSettings, ConfigError
 from agent.delivery.scheduler import Scheduler
 from agent.intake.listeners import Listeners
+from agent.routes.esp import webhooks
 from agent.routes.table import RoutingState
 from agent.store import meta
 from agent.store.handle import Store
@@ -38,7 +39,7 @@ async def serve(settings: AgentSettings) -> None:
     server, health_servicer = build_server(
         settings, store, await store.write(meta.agent_id), time.time(), routing
     )
-    web = WebServer(settings.http, store)
+    web = WebServer(settings.http, store, [webhooks.mount(settings)])
     try:
         await web.start()
     except OSError as exc:

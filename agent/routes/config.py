@@ -179,6 +179,9 @@ class SendGridRoute(EspSettings):
     """SendGrid's v3 ``mail/send`` API (structured: it does not take raw MIME)."""
 
     type: Literal["sendgrid"] = "sendgrid"
+    # The Signed Event Webhook's verification key (base64, as SendGrid shows it; public).
+    # Events are accepted at POST /webhooks/<route name> only when it is set.
+    webhook_public_key: str = ""
 
 
 class MailgunRoute(EspSettings):
@@ -187,6 +190,8 @@ class MailgunRoute(EspSettings):
     type: Literal["mailgun"] = "mailgun"
     # The sending domain configured at Mailgun (part of the API path).
     domain: str
+    # A file (0600) holding the HTTP webhook signing key; webhooks are accepted only with it.
+    webhook_signing_key_file: str = ""
 
 
 class SesRoute(EspSettings):
@@ -207,6 +212,9 @@ class PostmarkRoute(EspSettings):
     message_stream: str = "outbound"
     # Messages per /email/batch call (Postmark takes at most 500).
     batch_size: int = Field(500, ge=1, le=500)
+    # A file (0600) holding "user:password" for the webhook URL's basic auth (Postmark signs
+    # nothing); webhooks are accepted only with it.
+    webhook_credentials_file: str = ""
 
 
 EspRouteSettings = SendGridRoute | MailgunRoute | SesRoute | PostmarkRoute

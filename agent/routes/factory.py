@@ -21,6 +21,7 @@ from agent.routes.config import (
     SesRoute,
 )
 from agent.routes.direct_mx import DirectMx
+from agent.routes.esp import webhooks
 from agent.routes.esp.mailgun import Mailgun
 from agent.routes.esp.postmark import Postmark
 from agent.routes.esp.sendgrid import SendGrid
@@ -95,3 +96,4 @@ def check_routes(settings: AgentSettings) -> None:
     """
     build_routes(settings)
     RoutingState(settings)
+    webhooks.mount(settings)  # reads the webhook secret files

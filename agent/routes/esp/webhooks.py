@@ -1,0 +1,378 @@
+"""ESP event webhooks: verify each provider's request, turn its events into ours.
+
+``POST /webhooks/<route name>`` on the agent's HTTP server takes the events of the ESP route of
+that name: SendGrid's Signed Event Webhook (ECDSA over timestamp + body), Mailgun's webhooks
+(HMAC-SHA256 of timestamp + token with the signing key) and Postmark's (basic auth, as Postmark
+signs nothing). Each event names our message by the ``mailfleet_message_id`` metadata the route
+sent with it, and is recorded only if that message went to the event's recipient.
+
+A bounce turns a delivered message into a bounced one; complaints, unsubscribes, deferrals and
+the provider's final delivery are added to the events log (``attrs.source`` names the provider).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import logging
+import sqlite3
+import time
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import load_der_public_key
+
+from agent.config import AgentSettings
+from agent.model import EventType, MessageState
+from agent.routes.base import RouteConfigError
+from agent.routes.config import MailgunRoute, PostmarkRoute, SendGridRoute
+from agent.routes.esp.base import METADATA_KEY
+from agent.routes.smtp_relay import read_password
+from agent.store import events
+from agent.web.server import STORE_KEY, Mount
+
+log = logging.getLogger("mailfleet.agent.webhooks")
+
+# Signed requests older (or newer) than this are refused, so a captured one cannot be replayed.
+MAX_SKEW_SECONDS = 600
+# Provider event ids remembered to drop the provider's retries of an event already recorded.
+_SEEN_EVENTS = 100_000
+
+
+class Refused(Exception):
+    """The request is not the provider's (bad signature or credentials): 401."""
+
+
+class Malformed(ValueError):
+    """The body is not the provider's documented shape: 400."""
+
+
+@dataclass(frozen=True)
+class WebhookEvent:
+    """One provider event about one of our messages."""
+
+    message_id: int
+    email: str
+    type: EventType
+    reason: str = ""
+    event_id: str = ""  # the provider's id of the event, for dropping repeats
+    detail: str = ""  # the provider's own event name ("bounce", "HardBounce", ...)
+
+
+def _message_id(metadata: Any) -> int | None:
+    value = metadata.get(METADATA_KEY) if isinstance(metadata, Mapping) else None
+    if isinstance(value, list):  # SES tags are lists
+        value = value[0] if value else None
+    return int(value) if isinstance(value, str | int) and str(value).isdigit() else None
+
+
+# ---- SendGrid ------------------------------------------------------------------------------
+
+_SENDGRID = {
+    "delivered": EventType.MESSAGE_DELIVERED,
+    "bounce": EventType.MESSAGE_BOUNCED,
+    "deferred": EventType.MESSAGE_DEFERRED,
+    "dropped": EventType.MESSAGE_FAILED,
+    "spamreport": EventType.MESSAGE_COMPLAINED,
+    "unsubscribe": EventType.MESSAGE_UNSUBSCRIBED,
+    "group_unsubscribe": EventType.MESSAGE_UNSUBSCRIBED,
+}
+
+
+def verify_sendgrid(public_key: str, headers: Mapping[str, str], body: bytes, now: float) -> None:
+    """Check the Signed Event Webhook signature; raises :class:`Refused`."""
+    signature = headers.get("X-Twilio-Email-Event-Webhook-Signature", "")
+    timestamp = headers.get("X-Twilio-Email-Event-Webhook-Timestamp", "")
+    if not signature or not timestamp.isdigit():
+        raise Refused("missing signature headers")
+    if abs(now - int(timestamp)) > MAX_SKEW_SECONDS:
+        raise Refused("timestamp too far from now")
+    try:
+        key = load_der_public_key(base64.b64decode(public_key))
+        assert isinstance(key, ec.EllipticCurvePublicKey)
+        key.verify(
+            base64.b64decode(signature), timestamp.encode() + body, ec.ECDSA(hashes.SHA256())
+        )
+    except (InvalidSignature, ValueError, binascii.Error) as exc:
+        raise Refused("bad signature") from exc
+
+
+def parse_sendgrid(body: bytes) -> list[WebhookEvent]:
+    """Events from SendGrid's JSON array."""
+    data = _json(body)
+    if not isinstance(data, list):
+        raise Malformed("SendGrid sends a JSON array of events")
+    found = []
+    for item in data:
+        if not isinstance(item, dict):
+            raise Malformed("an event is not an object")
+        kind = _SENDGRID.get(str(item.get("event", "")))
+        message_id = _message_id(item)
+        if kind is None or message_id is None:
+            continue
+        reason = str(item.get("reason") or item.get("response") or "")
+        detail = str(item.get("event"))
+        if item.get("type"):
+            detail += f" ({item['type']})"
+        found.append(
+            WebhookEvent(
+                message_id,
+                str(item.get("email", "")),
+                kind,
+                reason,
+                str(item.get("sg_event_id", "")),
+                detail,
+            )
+        )
+    return found
+
+
+# ---- Mailgun -------------------------------------------------------------------------------
+
+
+def verify_mailgun(signing_key: str, data: Mapping[str, Any], now: float) -> None:
+    """Check the HMAC in the payload's ``signature`` object; raises :class:`Refused`."""
+    sig = data.get("signature")
+    if not isinstance(sig, dict):
+        raise Refused("no signature object")
+    timestamp, token, signature = (str(sig.get(k, "")) for k in ("timestamp", "token", "signature"))
+    if not timestamp.isdigit() or abs(now - int(timestamp)) > MAX_SKEW_SECONDS:
+        raise Refused("timestamp missing or too far from now")
+    expected = hmac.new(
+        signing_key.encode(), (timestamp + token).encode(), hashlib.sha256
+    ).hexdigest()
+    if not hmac.compare_digest(expected, signature):
+        raise Refused("bad signature")
+
+
+def parse_mailgun(data: Mapping[str, Any]) -> list[WebhookEvent]:
+    """The one event of a Mailgun webhook payload."""
+    event = data.get("event-data")
+    if not isinstance(event, dict):
+        raise Malformed("no event-data object")
+    name = str(event.get("event", ""))
+    if name == "failed":
+        permanent = event.get("severity") == "permanent"
+        kind = EventType.MESSAGE_BOUNCED if permanent else EventType.MESSAGE_DEFERRED
+    else:
+        kind = {
+            "delivered": EventType.MESSAGE_DELIVERED,
+            "complained": EventType.MESSAGE_COMPLAINED,
+            "unsubscribed": EventType.MESSAGE_UNSUBSCRIBED,
+        }.get(name, EventType.MESSAGE_QUEUED)
+    message_id = _message_id(event.get("user-variables"))
+    if kind is EventType.MESSAGE_QUEUED or message_id is None:
+        return []
+    status = event.get("delivery-status")
+    reason = ""
+    if isinstance(status, dict):
+        code = status.get("code")
+        text = status.get("message") or status.get("description") or ""
+        reason = f"{code} {text}".strip() if code else str(text)
+    detail = name + (f" ({event['severity']})" if event.get("severity") else "")
+    return [
+        WebhookEvent(
+            message_id,
+            str(event.get("recipient", "")),
+            kind,
+            reason,
+            str(event.get("id", "")),
+            detail,
+        )
+    ]
+
+
+# ---- Postmark ------------------------------------------------------------------------------
+
+_POSTMARK_BOUNCES = {"HardBounce", "BadEmailAddress", "ManuallyDeactivated", "Blocked"}
+
+
+def verify_postmark(credentials: str, headers: Mapping[str, str]) -> None:
+    """Check the basic auth Postmark was configured to send; raises :class:`Refused`."""
+    expected = "Basic " + base64.b64encode(credentials.encode()).decode("ascii")
+    if not hmac.compare_digest(headers.get("Authorization", ""), expected):
+        raise Refused("bad credentials")
+
+
+def parse_postmark(data: Mapping[str, Any]) -> list[WebhookEvent]:
+    """The one event of a Postmark webhook payload."""
+    record = str(data.get("RecordType", ""))
+    message_id = _message_id(data.get("Metadata"))
+    if message_id is None:
+        return []
+    email = str(data.get("Email") or data.get("Recipient") or "")
+    reason = str(data.get("Description") or data.get("Details") or "")
+    event_id = str(data.get("ID", "")) if data.get("ID") is not None else ""
+    if record == "Bounce":
+        bounce_type = str(data.get("Type", ""))
+        if bounce_type == "SpamComplaint":
+            kind = EventType.MESSAGE_COMPLAINED
+        elif bounce_type in _POSTMARK_BOUNCES:
+            kind = EventType.MESSAGE_BOUNCED
+        else:
+            kind = EventType.MESSAGE_DEFERRED
+        return [WebhookEvent(message_id, email, kind, reason, event_id, f"Bounce ({bounce_type})")]
+    kinds = {
+        "Delivery": EventType.MESSAGE_DELIVERED,
+        "SpamComplaint": EventType.MESSAGE_COMPLAINED,
+    }
+    if record == "SubscriptionChange" and data.get("SuppressSending"):
+        return [
+            WebhookEvent(
+                message_id, email, EventType.MESSAGE_UNSUBSCRIBED, reason, event_id, record
+            )
+        ]
+    if record in kinds:
+        return [WebhookEvent(message_id, email, kinds[record], reason, event_id, record)]
+    return []
+
+
+# ---- recording -----------------------------------------------------------------------------
+
+
+def record(conn: sqlite3.Connection, found: list[WebhookEvent], provider: str, route: str) -> int:
+    """Record the events of messages that exist and went to the event's recipient; returns
+    how many were recorded. Runs on the store's writer thread."""
+    recorded = 0
+    now = time.time()
+    for event in found:
+        row = conn.execute(
+            "SELECT tenant_id, campaign_id, email, state FROM messages WHERE id = ?",
+            (event.message_id,),
+        ).fetchone()
+        if row is None or row[2].lower() != event.email.lower():
+            log.info(
+                "%s webhook: no message %d to %s; event ignored",
+                provider,
+                event.message_id,
+                event.email,
+            )
+            continue
+        tenant_id, campaign_id, email, state = row
+        if event.type is EventType.MESSAGE_BOUNCED:
+            if state == MessageState.BOUNCED:
+                continue  # already known
+            if state == MessageState.DELIVERED:
+                conn.execute(
+                    "UPDATE messages SET state = ?, last_reply = ?, updated_at = ? WHERE id = ?",
+                    (int(MessageState.BOUNCED), event.reason, now, event.message_id),
+                )
+        attrs = {"source": f"{provider} webhook", "route": route, "event": event.detail}
+        if event.reason:
+            attrs["reply"] = event.reason
+        if event.event_id:
+            attrs["remote_event_id"] = event.event_id
+        events.append(
+            conn,
+            tenant_id,
+            event.type,
+            campaign_id=campaign_id,
+            message_id=event.message_id,
+            email=email,
+            attrs=attrs,
+        )
+        recorded += 1
+    return recorded
+
+
+def _json(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError as exc:
+        raise Malformed(f"not JSON: {exc}") from None
+
+
+class _Receiver:
+    """The handler of one route's webhooks, with what it needs to verify them."""
+
+    def __init__(self, route: str, provider: str, secret: str) -> None:
+        self.route = route
+        self.provider = provider
+        self._secret = secret
+        self._seen: OrderedDict[str, None] = OrderedDict()
+
+    def events(self, headers: Mapping[str, str], body: bytes) -> list[WebhookEvent]:
+        """Verify the request and parse its events; raises Refused or Malformed."""
+        now = time.time()
+        if self.provider == "sendgrid":
+            verify_sendgrid(self._secret, headers, body, now)
+            return parse_sendgrid(body)
+        data = _json(body)
+        if not isinstance(data, dict):
+            raise Malformed("the body is not a JSON object")
+        if self.provider == "mailgun":
+            verify_mailgun(self._secret, data, now)
+            return parse_mailgun(data)
+        verify_postmark(self._secret, headers)
+        return parse_postmark(data)
+
+    def fresh(self, found: list[WebhookEvent]) -> list[WebhookEvent]:
+        """Drop events this agent has recorded already (providers retry until they get 2xx)."""
+        kept = []
+        for event in found:
+            key = f"{event.event_id}/{event.message_id}/{int(event.type)}" if event.event_id else ""
+            if key and key in self._seen:
+                continue
+            if key:
+                self._seen[key] = None
+                if len(self._seen) > _SEEN_EVENTS:
+                    self._seen.popitem(last=False)
+            kept.append(event)
+        return kept
+
+
+def _receivers(settings: AgentSettings) -> dict[str, _Receiver]:
+    found: dict[str, _Receiver] = {}
+    for name, config in settings.routes.items():
+        try:
+            if isinstance(config, SendGridRoute) and config.webhook_public_key:
+                found[name] = _Receiver(name, "sendgrid", config.webhook_public_key)
+            elif isinstance(config, MailgunRoute) and config.webhook_signing_key_file:
+                key = read_password(settings.data_dir / config.webhook_signing_key_file)
+                found[name] = _Receiver(name, "mailgun", key)
+            elif isinstance(config, PostmarkRoute) and config.webhook_credentials_file:
+                pair = read_password(settings.data_dir / config.webhook_credentials_file)
+                if ":" not in pair:
+                    raise RouteConfigError(f"{config.webhook_credentials_file}: not user:password")
+                found[name] = _Receiver(name, "postmark", pair)
+        except RouteConfigError as exc:
+            raise RouteConfigError(f"route {name}: webhook: {exc}") from None
+    return found
+
+
+def mount(settings: AgentSettings) -> Mount:
+    """The webhook endpoints of every ESP route that has its verification secret configured.
+
+    Raises RouteConfigError at start-up for an unreadable or unsafe secret file.
+    """
+    receivers = _receivers(settings)
+
+    async def handle(request: web.Request) -> web.Response:
+        receiver = receivers.get(request.match_info["route"])
+        if receiver is None:
+            return web.json_response({"error": "no webhooks for this route"}, status=404)
+        body = await request.read()
+        try:
+            found = receiver.fresh(receiver.events(request.headers, body))
+        except Refused as exc:
+            log.warning("%s webhook refused: %s", receiver.route, exc)
+            return web.json_response({"error": "verification failed"}, status=401)
+        except Malformed as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        store = request.app[STORE_KEY]
+        recorded = await store.write(lambda c: record(c, found, receiver.provider, receiver.route))
+        return web.json_response({"recorded": recorded})
+
+    def add(app: web.Application) -> None:
+        app.router.add_post("/webhooks/{route}", handle)
+
+    return add
