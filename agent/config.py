@@ -22,6 +22,7 @@ from agent.routes.config import (
     CaptureRoute,
     DestinationLimits,
     DirectMxRoute,
+    IpPoolsSettings,
     LimitsSettings,
     RouteSettings,
     RoutingRule,
@@ -35,6 +36,7 @@ __all__ = [
     "CaptureRoute",
     "DestinationLimits",
     "DirectMxRoute",
+    "IpPoolsSettings",
     "LimitsSettings",
     "RouteSettings",
     "RoutingRule",
@@ -148,6 +150,7 @@ class AgentSettings(BaseSettings):
     limits: LimitsSettings = LimitsSettings()
     intake: IntakeSettings = IntakeSettings()
     routing: RoutingSettings = RoutingSettings()
+    ip_pools: IpPoolsSettings = IpPoolsSettings()
 
     @property
     def db_path(self) -> Path:

@@ -74,7 +74,7 @@ def build_server(
     events_pb2_grpc.add_EventsServicer_to_server(EventsService(store), server)
     capture_pb2_grpc.add_CaptureServicer_to_server(CaptureService(store), server)
     routing_pb2_grpc.add_RoutingServicer_to_server(
-        RoutingService(routing or RoutingState(settings)), server
+        RoutingService(routing or RoutingState(settings), store, settings), server
     )
     smtp_users_pb2_grpc.add_SmtpUsersServicer_to_server(SmtpUsersService(store), server)
 

@@ -56,6 +56,12 @@ def settle(
     next_at = None
     if outcome.kind in _FINAL:
         state, event = _FINAL[outcome.kind]
+    elif outcome.held:
+        # Not tried (the route has no capacity today): waiting never expires a message.
+        state, event = MessageState.DEFERRED, EventType.MESSAGE_DEFERRED
+        next_at = now + outcome.retry_after
+        attrs["held"] = "yes"
+        attrs["next_attempt_at"] = f"{next_at:.0f}"
     else:
         expires = message.created_at + settings.max_age_hours * 3600
         if now >= expires:

@@ -10,7 +10,7 @@ from agent.dkim.keys import load_keys
 from agent.dkim.signer import DkimSigner, SignError
 from agent.render.message import Renderer, RenderError
 from agent.routes.base import Envelope, Outcome, OutcomeKind
-from agent.routes.factory import build_routes
+from agent.routes.factory import build_routes, build_sources
 from agent.routes.router import Router
 from agent.routes.rules import MessageFacts, Plan, RoutingTable
 from mailfleet.v1 import common_pb2
@@ -39,7 +39,7 @@ class Pipeline:
         self._transactional_router = transactional_router
 
     @classmethod
-    def from_settings(cls, settings: AgentSettings) -> Pipeline:
+    def from_settings(cls, settings: AgentSettings, worker: int = 0) -> Pipeline:
         """Everything a worker needs, from the agent's settings and data directory.
 
         Its rules are the config's until the scheduler sends the table in force."""
@@ -51,11 +51,12 @@ class Pipeline:
         )
         table = RoutingTable(tuple(settings.routing.rules), d.default_route)
         resolvers = settings.routing.resolvers
+        sources = build_sources(settings, worker)  # shared by both lanes: one set of quotas
         return cls(
             renderer,
             DkimSigner(load_keys(settings.dkim_dir)),
-            Router(table, build_routes(settings), settings.routes, resolvers),
-            Router(table, build_routes(settings), settings.routes, resolvers),
+            Router(table, build_routes(settings, sources), settings.routes, resolvers),
+            Router(table, build_routes(settings, sources), settings.routes, resolvers),
         )
 
     def set_table(self, table: RoutingTable) -> None:

@@ -99,6 +99,8 @@ class Scheduler:
         self._specs: dict[str, MessageSpec] = {}
         self._field_sets: dict[int, tuple[str, ...]] = {}
         self._buckets: dict[int, _Bucket] = {}
+        # Campaigns whose route holds their messages (warm-up quota used) until a time.
+        self._holds: dict[int, float] = {}
         self._rng = random.Random()
         self._stopping = asyncio.Event()
         self._last_sweep = self._last_completion = time.monotonic()
@@ -184,6 +186,11 @@ class Scheduler:
             entry = self._leased.pop(outcome.message_id, None)
             if entry is None:  # its lease expired and it was handed out again
                 continue
+            cid = entry.message.campaign_id
+            if outcome.held and cid is not None:
+                # Its route has no capacity until then (a warm-up quota): claiming more of the
+                # campaign would only hand the workers messages to hold.
+                self._holds[cid] = max(self._holds.get(cid, 0.0), now + outcome.retry_after)
             settled.append(
                 outcomes.settle(
                     entry.message, outcome, now, self._d, self._rng, mail_from=entry.mail_from
@@ -206,6 +213,7 @@ class Scheduler:
         left = min(room - len(found.messages), bulk_room - len(found.messages))
         campaigns = queue.runnable_campaigns(conn, now) if left > 0 else []
         mono = time.monotonic()
+        campaigns = [(cid, pm) for cid, pm in campaigns if self._holds.get(cid, 0.0) <= now]
         for i, (cid, per_minute) in enumerate(campaigns):
             share = max(1, left // (len(campaigns) - i))
             if per_minute:
@@ -314,4 +322,5 @@ class Scheduler:
 
             for cid in await self._store.write(complete):
                 self._buckets.pop(cid, None)
+                self._holds.pop(cid, None)
                 log.info("campaign %d completed", cid)

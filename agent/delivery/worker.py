@@ -159,11 +159,11 @@ async def _prepare(
     return groups, failed
 
 
-async def serve(settings: AgentSettings, conn: Connection) -> None:
+async def serve(settings: AgentSettings, conn: Connection, index: int = 0) -> None:
     """Take batches until the coordinator says stop, then finish what is under way."""
     loop = asyncio.get_running_loop()
     inbox = _Inbox()
-    pipeline = inbox.pipeline = Pipeline.from_settings(settings)
+    pipeline = inbox.pipeline = Pipeline.from_settings(settings, index)
     threading.Thread(target=_inbox_reader, args=(conn, loop, inbox), daemon=True).start()
     reporter = _Reporter(conn, loop)
     tasks: set[asyncio.Task[None]] = set()
@@ -192,4 +192,4 @@ def main(settings_json: str, conn: Connection, index: int) -> None:
     settings = AgentSettings.model_validate_json(settings_json)
     logs.configure(settings.log.level, settings.log.json_lines)
     log.debug("worker %d serving", index)
-    asyncio.run(serve(settings, conn))
+    asyncio.run(serve(settings, conn, index))

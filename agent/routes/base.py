@@ -66,6 +66,9 @@ class Outcome:
     remote_id: str = ""
     # For a deferral: the earliest retry the destination asked for (e.g. HTTP Retry-After), s.
     retry_after: float = 0.0
+    # Not tried at all: the route has no capacity left (an IP pool's warm-up quota for today)
+    # until ``retry_after``; it does not count towards the message's expiry.
+    held: bool = False
 
 
 class Route(Protocol):

@@ -6,6 +6,8 @@ them and holds one field per section.
 
 from __future__ import annotations
 
+import datetime
+import ipaddress
 import re
 from typing import Annotated, Literal
 
@@ -105,6 +107,56 @@ class MtaStsSettings(BaseModel):
     port: int = Field(443, ge=1, le=65535)
 
 
+class PoolAddress(BaseModel):
+    """One source address of an IP pool."""
+
+    address: str
+    # The HELO name for connections from this address (its PTR name); empty: the route's.
+    helo: str = ""
+    # Share of the pool's traffic, relative to the other addresses (weighted round robin).
+    weight: int = Field(1, ge=1, le=1000)
+    # A plan of [ip_pools.plans] this address follows, counted in days from warmup_start.
+    warmup: str = ""
+    warmup_start: datetime.date | None = None
+
+    @field_validator("address")
+    @classmethod
+    def _check_address(cls, value: str) -> str:
+        ipaddress.ip_address(value)
+        return value
+
+    @model_validator(mode="after")
+    def _check_warmup(self) -> PoolAddress:
+        if self.warmup and self.warmup_start is None:
+            raise ValueError(f"{self.address}: warmup needs warmup_start (its first day)")
+        return self
+
+
+class IpPool(BaseModel):
+    """Source addresses a direct MX route sends from, by weight."""
+
+    addresses: list[PoolAddress] = Field(min_length=1)
+    # Limits per (source address, destination), per worker process.
+    limits: DestinationLimits = DestinationLimits(connections=5)
+
+
+class IpPoolsSettings(BaseModel):
+    """Named IP pools and the warm-up plans their addresses follow."""
+
+    # Messages per day per address for each day of a plan (day 1 first); after its last day
+    # an address has no daily limit. E.g. new_ip = [50, 100, 250, 500, 1000, 2500, 5000].
+    plans: dict[str, list[Annotated[int, Field(ge=0)]]] = {}
+    pools: dict[str, IpPool] = {}
+
+    @model_validator(mode="after")
+    def _check_plans(self) -> IpPoolsSettings:
+        for name, pool in self.pools.items():
+            for entry in pool.addresses:
+                if entry.warmup and entry.warmup not in self.plans:
+                    raise ValueError(f"pools.{name}: no warm-up plan named {entry.warmup!r}")
+        return self
+
+
 class DirectMxRoute(BaseModel):
     """Delivers straight to each recipient domain's MX hosts."""
 
@@ -113,6 +165,8 @@ class DirectMxRoute(BaseModel):
     resolvers: list[str] = []
     port: int = Field(25, ge=1, le=65535)
     source_address: str = ""
+    # Send from the addresses of this [ip_pools.pools] entry instead of source_address.
+    pool: str = ""
     helo: str = ""
     # "opportunistic" uses STARTTLS when offered (without verifying, as MTAs do).
     tls: Literal["none", "opportunistic", "required"] = "opportunistic"

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
 import logging
 import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import replace
 
-from agent.config import DirectMxRoute, LimitsSettings
-from agent.routes.base import Envelope, Outcome
+from agent.config import DestinationLimits, DirectMxRoute, LimitsSettings
+from agent.routes.base import Envelope, Outcome, OutcomeKind
+from agent.routes.config import PoolAddress
+from agent.routes.ip_pool import SourcePool, seconds_until_tomorrow
 from agent.routes.mta_sts import MtaSts
 from agent.routes.mx import DestinationError, MxResolver
 from agent.routes.pool import CONNECT_ERRORS, DestinationPool
@@ -56,8 +59,10 @@ class DirectMx:
         resolver: MxResolver | None = None,
         rate_period: float = 60.0,
         idle_seconds: float = 30.0,
+        sources: SourcePool | None = None,
     ) -> None:
         self.name = name
+        self._sources = sources  # the IP pool to send from, if any
         self._settings = settings
         self._limits = limits
         self._helo = check_helo(settings.helo or helo)
@@ -101,6 +106,43 @@ class DirectMx:
                 for e in batch
             ]
         key, limits = destination(domain, [h.name for h in hosts], self._limits)
+        if self._sources is None:
+            return await self._pool(key, limits, domain, None).deliver(batch)
+        # From an IP pool: each message gets a source address in turn; each (address,
+        # destination) has its own connections and limits.
+        chosen = self._sources.assign(len(batch), datetime.datetime.now(datetime.UTC))
+        groups: dict[str, tuple[PoolAddress, list[Envelope]]] = {}
+        outcomes: list[Outcome] = []
+        wait = seconds_until_tomorrow(datetime.datetime.now(datetime.UTC))
+        for envelope, entry in zip(batch, chosen, strict=True):
+            if entry is None:
+                outcomes.append(
+                    Outcome(
+                        envelope.message_id,
+                        OutcomeKind.DEFERRED,
+                        f"held: IP pool {self._sources.name} has used today's warm-up quota",
+                        retry_after=wait,
+                        held=True,
+                    )
+                )
+            else:
+                groups.setdefault(entry.address, (entry, []))[1].append(envelope)
+        self._sources.save()
+        limits = self._sources.pool.limits
+        results = await asyncio.gather(
+            *(
+                self._pool(f"{key}@{address}", limits, domain, entry).deliver(group)
+                for address, (entry, group) in groups.items()
+            )
+        )
+        for result in results:
+            outcomes.extend(result)
+        return outcomes
+
+    def _pool(
+        self, key: str, limits: DestinationLimits, domain: str, source: PoolAddress | None
+    ) -> DestinationPool:
+        """The connections to one destination (from one source address)."""
         pool = self._pools.get(key)
         if pool is None:
             backoff = self._backoffs.get(key)
@@ -111,14 +153,14 @@ class DirectMx:
             pool = self._pools[key] = DestinationPool(
                 key,
                 limits,
-                lambda: self._connect(domain),
+                lambda: self._connect(domain, source),
                 rate_period=self._rate_period,
                 idle_seconds=self._idle_seconds,
                 backoff=backoff,
             )
-        return await pool.deliver(batch)
+        return pool
 
-    async def _connect(self, domain: str) -> Session:
+    async def _connect(self, domain: str, source: PoolAddress | None) -> Session:
         """A session with the first MX host (in preference order) that answers."""
         try:
             hosts = await self._resolver.hosts(domain)
@@ -149,7 +191,7 @@ class DirectMx:
         last: BaseException | None = None
         for name, address in candidates:
             try:
-                session = await self._open(name, address, tls, verify)
+                session = await self._open(name, address, tls, verify, source)
             except CONNECT_ERRORS as exc:
                 log.info("MX %s [%s]: %s", name, address, describe_error(exc))
                 self._down[address] = time.monotonic() + _DOWN_SECONDS
@@ -166,17 +208,19 @@ class DirectMx:
             return "required", False
         return self._settings.tls, False
 
-    async def _open(self, host: str, address: str, tls: TlsMode, verify: bool) -> Session:
+    async def _open(
+        self, host: str, address: str, tls: TlsMode, verify: bool, source: PoolAddress | None
+    ) -> Session:
         options = SessionOptions(
             address=address,
             port=self._settings.port,
             host=host,
-            helo=self._helo,
+            helo=check_helo(source.helo) if source and source.helo else self._helo,
             timeout=self._settings.timeout_seconds,
             tls=tls,
             # MTAs authenticate MX hosts only when a policy says so (here MTA-STS enforce).
             verify_tls=verify,
-            source_address=self._settings.source_address,
+            source_address=source.address if source else self._settings.source_address,
             ca_file=self._settings.mta_sts.ca_file if verify else "",
         )
         try:

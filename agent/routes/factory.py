@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import socket
 
 from agent.config import (
@@ -26,17 +27,43 @@ from agent.routes.esp.mailgun import Mailgun
 from agent.routes.esp.postmark import Postmark
 from agent.routes.esp.sendgrid import SendGrid
 from agent.routes.esp.ses import Ses
+from agent.routes.ip_pool import SourcePool
 from agent.routes.smtp_relay import SmtpRelay, read_password
 from agent.routes.split import Split
 from agent.routes.table import RoutingState
 
 
-def build_routes(settings: AgentSettings) -> dict[str, Route]:
+def build_sources(settings: AgentSettings, worker: int = 0) -> dict[str, SourcePool]:
+    """The IP pool of each direct MX route that sends from one, as worker ``worker`` sees it
+    (its share of every warm-up quota); raises :class:`RouteConfigError` for an unknown pool.
+
+    Build them once per worker and hand them to every :func:`build_routes` of that worker, so
+    both lanes count against the same quotas.
+    """
+    workers = settings.delivery.workers or multiprocessing.cpu_count()
+    sources: dict[str, SourcePool] = {}
+    for name, config in settings.routes.items():
+        if isinstance(config, DirectMxRoute) and config.pool:
+            pool = settings.ip_pools.pools.get(config.pool)
+            if pool is None:
+                raise RouteConfigError(f"route {name}: no IP pool named {config.pool!r}")
+            state = settings.data_dir / "warmup" / f"{name}-{config.pool}-worker{worker}.json"
+            sources[name] = SourcePool(
+                config.pool, pool, settings.ip_pools, share=1 / workers, state_file=state
+            )
+    return sources
+
+
+def build_routes(
+    settings: AgentSettings, sources: dict[str, SourcePool] | None = None
+) -> dict[str, Route]:
     """One route per configured name; raises :class:`RouteConfigError` for unusable settings.
 
     Call it in each worker process: routes hold connection pools bound to that process's loop
     (they open nothing until the first ``deliver``).
     """
+    if sources is None:
+        sources = build_sources(settings)
     helo = settings.delivery.hostname or socket.getfqdn()
     routes: dict[str, Route] = {}
     for name, config in settings.routes.items():
@@ -53,7 +80,9 @@ def build_routes(settings: AgentSettings) -> dict[str, Route]:
                 raise RouteConfigError(f"route {name}: username given without password_file")
             routes[name] = SmtpRelay(name, config, helo=helo, password=password)
         elif isinstance(config, DirectMxRoute):
-            routes[name] = DirectMx(name, config, settings.limits, helo=helo)
+            routes[name] = DirectMx(
+                name, config, settings.limits, helo=helo, sources=sources.get(name)
+            )
         elif isinstance(config, EspSettings):
             routes[name] = _esp_route(name, config, _api_key(settings, name, config))
     # Splits last: they hand messages to the routes built above.

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import datetime
+import sqlite3
 from typing import Any
 
 import grpc
 
-from agent.api import auth
-from agent.config import RouteSettings, RoutingRule
+from agent.api import auth, convert
+from agent.config import AgentSettings, RouteSettings, RoutingRule
 from agent.errors import FailedPrecondition, InvalidArgument
+from agent.model import Campaign, MessageState
+from agent.routes.estimate import estimate
+from agent.routes.ip_pool import sent_today
 from agent.routes.rules import MessageFacts, RoutingTable, choose
 from agent.routes.table import RoutingState, RulesError, StaleVersion, parse_rules
+from agent.store import campaigns
+from agent.store.handle import Store
 from mailfleet.v1 import routing_pb2, routing_pb2_grpc
 
 _LANES = {
@@ -76,11 +83,32 @@ def _rule_set(table: RoutingTable) -> routing_pb2.RuleSet:
     )
 
 
-class RoutingService(routing_pb2_grpc.RoutingServicer):
-    """Shows the routes and reads, replaces and explains the rules."""
+def _remaining_by_domain(
+    conn: sqlite3.Connection, tenant_id: int, campaign_id: int
+) -> tuple[Campaign, str, dict[str, int]]:
+    """The campaign, its tenant's name and its unsent messages per recipient domain."""
+    campaign = campaigns.get(conn, tenant_id, campaign_id)
+    (tenant,) = conn.execute("SELECT name FROM tenants WHERE id = ?", (tenant_id,)).fetchone()
+    rows = conn.execute(
+        "SELECT substr(email_norm, instr(email_norm, '@') + 1), count(*) FROM messages"
+        " WHERE campaign_id = ? AND state IN (?, ?, ?) GROUP BY 1",
+        (
+            campaign_id,
+            int(MessageState.QUEUED),
+            int(MessageState.IN_FLIGHT),
+            int(MessageState.DEFERRED),
+        ),
+    ).fetchall()
+    return campaign, str(tenant), {str(d): int(n) for d, n in rows}
 
-    def __init__(self, state: RoutingState) -> None:
+
+class RoutingService(routing_pb2_grpc.RoutingServicer):
+    """Shows the routes and reads, replaces and explains the rules; estimates finishes."""
+
+    def __init__(self, state: RoutingState, store: Store, settings: AgentSettings) -> None:
         self._state = state
+        self._store = store
+        self._settings = settings
 
     async def ListRoutes(
         self, request: routing_pb2.ListRoutesRequest, context: grpc.aio.ServicerContext[Any, Any]
@@ -126,3 +154,44 @@ class RoutingService(routing_pb2_grpc.RoutingServicer):
         return routing_pb2.ExplainRouteResponse(
             rule=plan.rule, route=plan.route, failover=plan.failover
         )
+
+    async def EstimateFinish(
+        self,
+        request: routing_pb2.EstimateFinishRequest,
+        context: grpc.aio.ServicerContext[Any, Any],
+    ) -> routing_pb2.EstimateFinishResponse:
+        principal = auth.caller()
+        campaign, tenant, by_domain = await self._store.read(
+            lambda c: _remaining_by_domain(c, principal.tenant_id, request.campaign_id)
+        )
+        now = datetime.datetime.now(datetime.UTC)
+        spec = campaign.spec
+        found = estimate(
+            by_domain=by_domain,
+            facts=MessageFacts(
+                tenant=tenant,
+                sender_domain=spec.sender.from_address.rpartition("@")[2].lower(),
+                recipient_domain="",
+                tags=spec.tags,
+                transactional=False,
+            ),
+            table=self._state.table,
+            routes=self._state.routes,
+            pools=self._settings.ip_pools,
+            now=now,
+            sent_today=sent_today(self._settings.data_dir / "warmup", now.date()),
+            throttle_per_minute=spec.throttle_per_minute,
+        )
+        reply = routing_pb2.EstimateFinishResponse(
+            remaining=found.remaining, finish_by=convert.timestamp(found.finish_by.timestamp())
+        )
+        for r in found.routes:
+            item = reply.routes.add(
+                route=r.route,
+                pool=r.pool,
+                remaining=r.remaining,
+                finish_by=convert.timestamp(r.finish_by.timestamp()),
+            )
+            if r.today_capacity is not None:
+                item.today_capacity = r.today_capacity
+        return reply

@@ -22,9 +22,10 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1amailfleet/v1/routing.proto\x12\x0cmailfleet.v1\"\xa5\x01\n\tRouteInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\x37\n\x08settings\x18\x03 \x03(\x0b\x32%.mailfleet.v1.RouteInfo.SettingsEntry\x12\x12\n\nhas_secret\x18\x04 \x01(\x08\x1a/\n\rSettingsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x13\n\x11ListRoutesRequest\"=\n\x12ListRoutesResponse\x12\'\n\x06routes\x18\x01 \x03(\x0b\x32\x17.mailfleet.v1.RouteInfo\"\xed\x01\n\x0bRoutingRule\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07tenants\x18\x02 \x03(\t\x12\x16\n\x0esender_domains\x18\x03 \x03(\t\x12\x19\n\x11recipient_domains\x18\x04 \x03(\t\x12\x14\n\x0crecipient_mx\x18\x05 \x03(\t\x12\x0c\n\x04tags\x18\x06 \x03(\t\x12\'\n\x04lane\x18\x07 \x01(\x0e\x32\x19.mailfleet.v1.RoutingLane\x12\r\n\x05route\x18\x08 \x01(\t\x12\x10\n\x08\x66\x61ilover\x18\t \x01(\t\x12\x1e\n\x16\x66\x61ilover_after_seconds\x18\n \x01(\x01\"[\n\x07RuleSet\x12(\n\x05rules\x18\x01 \x03(\x0b\x32\x19.mailfleet.v1.RoutingRule\x12\x15\n\rdefault_route\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\x04\"\x11\n\x0fGetRulesRequest\"o\n\x0fSetRulesRequest\x12(\n\x05rules\x18\x01 \x03(\x0b\x32\x19.mailfleet.v1.RoutingRule\x12\x1d\n\x10\x65xpected_version\x18\x02 \x01(\x04H\x00\x88\x01\x01\x42\x13\n\x11_expected_version\"\x91\x01\n\x13\x45xplainRouteRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x15\n\rsender_domain\x18\x02 \x01(\t\x12\x18\n\x10recipient_domain\x18\x03 \x01(\t\x12\x14\n\x0crecipient_mx\x18\x04 \x03(\t\x12\x0c\n\x04tags\x18\x05 \x03(\t\x12\x15\n\rtransactional\x18\x06 \x01(\x08\"E\n\x14\x45xplainRouteResponse\x12\x0c\n\x04rule\x18\x01 \x01(\t\x12\r\n\x05route\x18\x02 \x01(\t\x12\x10\n\x08\x66\x61ilover\x18\x03 \x01(\t*Z\n\x0bRoutingLane\x12\x14\n\x10ROUTING_LANE_ANY\x10\x00\x12\x1e\n\x1aROUTING_LANE_TRANSACTIONAL\x10\x01\x12\x15\n\x11ROUTING_LANE_BULK\x10\x02\x32\xb5\x02\n\x07Routing\x12O\n\nListRoutes\x12\x1f.mailfleet.v1.ListRoutesRequest\x1a .mailfleet.v1.ListRoutesResponse\x12@\n\x08GetRules\x12\x1d.mailfleet.v1.GetRulesRequest\x1a\x15.mailfleet.v1.RuleSet\x12@\n\x08SetRules\x12\x1d.mailfleet.v1.SetRulesRequest\x1a\x15.mailfleet.v1.RuleSet\x12U\n\x0c\x45xplainRoute\x12!.mailfleet.v1.ExplainRouteRequest\x1a\".mailfleet.v1.ExplainRouteResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1amailfleet/v1/routing.proto\x12\x0cmailfleet.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa5\x01\n\tRouteInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\x37\n\x08settings\x18\x03 \x03(\x0b\x32%.mailfleet.v1.RouteInfo.SettingsEntry\x12\x12\n\nhas_secret\x18\x04 \x01(\x08\x1a/\n\rSettingsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x13\n\x11ListRoutesRequest\"=\n\x12ListRoutesResponse\x12\'\n\x06routes\x18\x01 \x03(\x0b\x32\x17.mailfleet.v1.RouteInfo\"\xed\x01\n\x0bRoutingRule\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07tenants\x18\x02 \x03(\t\x12\x16\n\x0esender_domains\x18\x03 \x03(\t\x12\x19\n\x11recipient_domains\x18\x04 \x03(\t\x12\x14\n\x0crecipient_mx\x18\x05 \x03(\t\x12\x0c\n\x04tags\x18\x06 \x03(\t\x12\'\n\x04lane\x18\x07 \x01(\x0e\x32\x19.mailfleet.v1.RoutingLane\x12\r\n\x05route\x18\x08 \x01(\t\x12\x10\n\x08\x66\x61ilover\x18\t \x01(\t\x12\x1e\n\x16\x66\x61ilover_after_seconds\x18\n \x01(\x01\"[\n\x07RuleSet\x12(\n\x05rules\x18\x01 \x03(\x0b\x32\x19.mailfleet.v1.RoutingRule\x12\x15\n\rdefault_route\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\x04\"\x11\n\x0fGetRulesRequest\"o\n\x0fSetRulesRequest\x12(\n\x05rules\x18\x01 \x03(\x0b\x32\x19.mailfleet.v1.RoutingRule\x12\x1d\n\x10\x65xpected_version\x18\x02 \x01(\x04H\x00\x88\x01\x01\x42\x13\n\x11_expected_version\"\x91\x01\n\x13\x45xplainRouteRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x15\n\rsender_domain\x18\x02 \x01(\t\x12\x18\n\x10recipient_domain\x18\x03 \x01(\t\x12\x14\n\x0crecipient_mx\x18\x04 \x03(\t\x12\x0c\n\x04tags\x18\x05 \x03(\t\x12\x15\n\rtransactional\x18\x06 \x01(\x08\"E\n\x14\x45xplainRouteResponse\x12\x0c\n\x04rule\x18\x01 \x01(\t\x12\r\n\x05route\x18\x02 \x01(\t\x12\x10\n\x08\x66\x61ilover\x18\x03 \x01(\t\",\n\x15\x45stimateFinishRequest\x12\x13\n\x0b\x63\x61mpaign_id\x18\x01 \x01(\x04\"\x9e\x01\n\rRouteEstimate\x12\r\n\x05route\x18\x01 \x01(\t\x12\x0c\n\x04pool\x18\x02 \x01(\t\x12\x11\n\tremaining\x18\x03 \x01(\x04\x12\x1b\n\x0etoday_capacity\x18\x04 \x01(\x04H\x00\x88\x01\x01\x12-\n\tfinish_by\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x11\n\x0f_today_capacity\"\x87\x01\n\x16\x45stimateFinishResponse\x12\x11\n\tremaining\x18\x01 \x01(\x04\x12-\n\tfinish_by\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x06routes\x18\x03 \x03(\x0b\x32\x1b.mailfleet.v1.RouteEstimate*Z\n\x0bRoutingLane\x12\x14\n\x10ROUTING_LANE_ANY\x10\x00\x12\x1e\n\x1aROUTING_LANE_TRANSACTIONAL\x10\x01\x12\x15\n\x11ROUTING_LANE_BULK\x10\x02\x32\x92\x03\n\x07Routing\x12O\n\nListRoutes\x12\x1f.mailfleet.v1.ListRoutesRequest\x1a .mailfleet.v1.ListRoutesResponse\x12@\n\x08GetRules\x12\x1d.mailfleet.v1.GetRulesRequest\x1a\x15.mailfleet.v1.RuleSet\x12@\n\x08SetRules\x12\x1d.mailfleet.v1.SetRulesRequest\x1a\x15.mailfleet.v1.RuleSet\x12U\n\x0c\x45xplainRoute\x12!.mailfleet.v1.ExplainRouteRequest\x1a\".mailfleet.v1.ExplainRouteResponse\x12[\n\x0e\x45stimateFinish\x12#.mailfleet.v1.EstimateFinishRequest\x1a$.mailfleet.v1.EstimateFinishResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,28 +34,34 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_ROUTEINFO_SETTINGSENTRY']._loaded_options = None
   _globals['_ROUTEINFO_SETTINGSENTRY']._serialized_options = b'8\001'
-  _globals['_ROUTINGLANE']._serialized_start=980
-  _globals['_ROUTINGLANE']._serialized_end=1070
-  _globals['_ROUTEINFO']._serialized_start=45
-  _globals['_ROUTEINFO']._serialized_end=210
-  _globals['_ROUTEINFO_SETTINGSENTRY']._serialized_start=163
-  _globals['_ROUTEINFO_SETTINGSENTRY']._serialized_end=210
-  _globals['_LISTROUTESREQUEST']._serialized_start=212
-  _globals['_LISTROUTESREQUEST']._serialized_end=231
-  _globals['_LISTROUTESRESPONSE']._serialized_start=233
-  _globals['_LISTROUTESRESPONSE']._serialized_end=294
-  _globals['_ROUTINGRULE']._serialized_start=297
-  _globals['_ROUTINGRULE']._serialized_end=534
-  _globals['_RULESET']._serialized_start=536
-  _globals['_RULESET']._serialized_end=627
-  _globals['_GETRULESREQUEST']._serialized_start=629
-  _globals['_GETRULESREQUEST']._serialized_end=646
-  _globals['_SETRULESREQUEST']._serialized_start=648
-  _globals['_SETRULESREQUEST']._serialized_end=759
-  _globals['_EXPLAINROUTEREQUEST']._serialized_start=762
-  _globals['_EXPLAINROUTEREQUEST']._serialized_end=907
-  _globals['_EXPLAINROUTERESPONSE']._serialized_start=909
-  _globals['_EXPLAINROUTERESPONSE']._serialized_end=978
-  _globals['_ROUTING']._serialized_start=1073
-  _globals['_ROUTING']._serialized_end=1382
+  _globals['_ROUTINGLANE']._serialized_start=1358
+  _globals['_ROUTINGLANE']._serialized_end=1448
+  _globals['_ROUTEINFO']._serialized_start=78
+  _globals['_ROUTEINFO']._serialized_end=243
+  _globals['_ROUTEINFO_SETTINGSENTRY']._serialized_start=196
+  _globals['_ROUTEINFO_SETTINGSENTRY']._serialized_end=243
+  _globals['_LISTROUTESREQUEST']._serialized_start=245
+  _globals['_LISTROUTESREQUEST']._serialized_end=264
+  _globals['_LISTROUTESRESPONSE']._serialized_start=266
+  _globals['_LISTROUTESRESPONSE']._serialized_end=327
+  _globals['_ROUTINGRULE']._serialized_start=330
+  _globals['_ROUTINGRULE']._serialized_end=567
+  _globals['_RULESET']._serialized_start=569
+  _globals['_RULESET']._serialized_end=660
+  _globals['_GETRULESREQUEST']._serialized_start=662
+  _globals['_GETRULESREQUEST']._serialized_end=679
+  _globals['_SETRULESREQUEST']._serialized_start=681
+  _globals['_SETRULESREQUEST']._serialized_end=792
+  _globals['_EXPLAINROUTEREQUEST']._serialized_start=795
+  _globals['_EXPLAINROUTEREQUEST']._serialized_end=940
+  _globals['_EXPLAINROUTERESPONSE']._serialized_start=942
+  _globals['_EXPLAINROUTERESPONSE']._serialized_end=1011
+  _globals['_ESTIMATEFINISHREQUEST']._serialized_start=1013
+  _globals['_ESTIMATEFINISHREQUEST']._serialized_end=1057
+  _globals['_ROUTEESTIMATE']._serialized_start=1060
+  _globals['_ROUTEESTIMATE']._serialized_end=1218
+  _globals['_ESTIMATEFINISHRESPONSE']._serialized_start=1221
+  _globals['_ESTIMATEFINISHRESPONSE']._serialized_end=1356
+  _globals['_ROUTING']._serialized_start=1451
+  _globals['_ROUTING']._serialized_end=1853
 # @@protoc_insertion_point(module_scope)

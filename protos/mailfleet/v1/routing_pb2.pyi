@@ -9,6 +9,7 @@ keys, passwords) live in files on the agent and are never returned.
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
@@ -317,3 +318,86 @@ class ExplainRouteResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ExplainRouteResponse: _TypeAlias = ExplainRouteResponse  # noqa: Y015
+
+@_typing.final
+class EstimateFinishRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CAMPAIGN_ID_FIELD_NUMBER: _builtins.int
+    campaign_id: _builtins.int
+    def __init__(
+        self,
+        *,
+        campaign_id: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["campaign_id", b"campaign_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EstimateFinishRequest: _TypeAlias = EstimateFinishRequest  # noqa: Y015
+
+@_typing.final
+class RouteEstimate(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ROUTE_FIELD_NUMBER: _builtins.int
+    POOL_FIELD_NUMBER: _builtins.int
+    REMAINING_FIELD_NUMBER: _builtins.int
+    TODAY_CAPACITY_FIELD_NUMBER: _builtins.int
+    FINISH_BY_FIELD_NUMBER: _builtins.int
+    route: _builtins.str
+    pool: _builtins.str
+    """The IP pool the route sends from, or empty."""
+    remaining: _builtins.int
+    today_capacity: _builtins.int
+    """What the pool may still send today; unset when it has no daily limit."""
+    @_builtins.property
+    def finish_by(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        route: _builtins.str = ...,
+        pool: _builtins.str = ...,
+        remaining: _builtins.int = ...,
+        today_capacity: _builtins.int | None = ...,
+        finish_by: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_today_capacity", b"_today_capacity", "finish_by", b"finish_by", "today_capacity", b"today_capacity"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_today_capacity", b"_today_capacity", "finish_by", b"finish_by", "pool", b"pool", "remaining", b"remaining", "route", b"route", "today_capacity", b"today_capacity"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__today_capacity: _TypeAlias = _typing.Literal["today_capacity"]  # noqa: Y015
+    _WhichOneofArgType__today_capacity: _TypeAlias = _typing.Literal["_today_capacity", b"_today_capacity"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__today_capacity) -> _WhichOneofReturnType__today_capacity | None: ...
+
+Global___RouteEstimate: _TypeAlias = RouteEstimate  # noqa: Y015
+
+@_typing.final
+class EstimateFinishResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REMAINING_FIELD_NUMBER: _builtins.int
+    FINISH_BY_FIELD_NUMBER: _builtins.int
+    ROUTES_FIELD_NUMBER: _builtins.int
+    remaining: _builtins.int
+    """Messages still queued or deferred."""
+    @_builtins.property
+    def finish_by(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def routes(self) -> _containers.RepeatedCompositeFieldContainer[Global___RouteEstimate]: ...
+    def __init__(
+        self,
+        *,
+        remaining: _builtins.int = ...,
+        finish_by: _timestamp_pb2.Timestamp | None = ...,
+        routes: _abc.Iterable[Global___RouteEstimate] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["finish_by", b"finish_by"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["finish_by", b"finish_by", "remaining", b"remaining", "routes", b"routes"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EstimateFinishResponse: _TypeAlias = EstimateFinishResponse  # noqa: Y015

@@ -54,6 +54,11 @@ class RoutingStub:
                 request_serializer=mailfleet_dot_v1_dot_routing__pb2.ExplainRouteRequest.SerializeToString,
                 response_deserializer=mailfleet_dot_v1_dot_routing__pb2.ExplainRouteResponse.FromString,
                 _registered_method=True)
+        self.EstimateFinish = channel.unary_unary(
+                '/mailfleet.v1.Routing/EstimateFinish',
+                request_serializer=mailfleet_dot_v1_dot_routing__pb2.EstimateFinishRequest.SerializeToString,
+                response_deserializer=mailfleet_dot_v1_dot_routing__pb2.EstimateFinishResponse.FromString,
+                _registered_method=True)
 
 
 class RoutingServicer:
@@ -88,6 +93,14 @@ class RoutingServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def EstimateFinish(self, request, context):
+        """When a campaign's remaining messages will have gone, given the rules and the warm-up
+        plans of the IP pools they send from. Any key may ask about its tenant's campaigns.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RoutingServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -110,6 +123,11 @@ def add_RoutingServicer_to_server(servicer, server):
                     servicer.ExplainRoute,
                     request_deserializer=mailfleet_dot_v1_dot_routing__pb2.ExplainRouteRequest.FromString,
                     response_serializer=mailfleet_dot_v1_dot_routing__pb2.ExplainRouteResponse.SerializeToString,
+            ),
+            'EstimateFinish': grpc.unary_unary_rpc_method_handler(
+                    servicer.EstimateFinish,
+                    request_deserializer=mailfleet_dot_v1_dot_routing__pb2.EstimateFinishRequest.FromString,
+                    response_serializer=mailfleet_dot_v1_dot_routing__pb2.EstimateFinishResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -220,6 +238,33 @@ class Routing:
             '/mailfleet.v1.Routing/ExplainRoute',
             mailfleet_dot_v1_dot_routing__pb2.ExplainRouteRequest.SerializeToString,
             mailfleet_dot_v1_dot_routing__pb2.ExplainRouteResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EstimateFinish(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mailfleet.v1.Routing/EstimateFinish',
+            mailfleet_dot_v1_dot_routing__pb2.EstimateFinishRequest.SerializeToString,
+            mailfleet_dot_v1_dot_routing__pb2.EstimateFinishResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -44,6 +44,10 @@ class RoutingStub:
     """
     ExplainRoute: _grpc.UnaryUnaryMultiCallable[_routing_pb2.ExplainRouteRequest, _routing_pb2.ExplainRouteResponse]
     """Which rule and route a message with these facts would take under the rules in force."""
+    EstimateFinish: _grpc.UnaryUnaryMultiCallable[_routing_pb2.EstimateFinishRequest, _routing_pb2.EstimateFinishResponse]
+    """When a campaign's remaining messages will have gone, given the rules and the warm-up
+    plans of the IP pools they send from. Any key may ask about its tenant's campaigns.
+    """
 
 @_typing.type_check_only
 class RoutingAsyncStub(RoutingStub):
@@ -58,6 +62,10 @@ class RoutingAsyncStub(RoutingStub):
     """
     ExplainRoute: _aio.UnaryUnaryMultiCallable[_routing_pb2.ExplainRouteRequest, _routing_pb2.ExplainRouteResponse]  # type: ignore[assignment]
     """Which rule and route a message with these facts would take under the rules in force."""
+    EstimateFinish: _aio.UnaryUnaryMultiCallable[_routing_pb2.EstimateFinishRequest, _routing_pb2.EstimateFinishResponse]  # type: ignore[assignment]
+    """When a campaign's remaining messages will have gone, given the rules and the warm-up
+    plans of the IP pools they send from. Any key may ask about its tenant's campaigns.
+    """
 
 class RoutingServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -93,5 +101,15 @@ class RoutingServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_routing_pb2.ExplainRouteResponse, _abc.Awaitable[_routing_pb2.ExplainRouteResponse]]:
         """Which rule and route a message with these facts would take under the rules in force."""
+
+    @_abc_1.abstractmethod
+    def EstimateFinish(
+        self,
+        request: _routing_pb2.EstimateFinishRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_routing_pb2.EstimateFinishResponse, _abc.Awaitable[_routing_pb2.EstimateFinishResponse]]:
+        """When a campaign's remaining messages will have gone, given the rules and the warm-up
+        plans of the IP pools they send from. Any key may ask about its tenant's campaigns.
+        """
 
 def add_RoutingServicer_to_server(servicer: RoutingServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
