@@ -6,9 +6,11 @@ rule matches takes the default route.
 
 from __future__ import annotations
 
+import fnmatch
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from fnmatch import fnmatchcase
+from functools import cached_property
 
 from agent.routes.config import RoutingRule
 
@@ -43,6 +45,11 @@ class RoutingTable:
     default_route: str
     version: int = 0
 
+    @cached_property
+    def compiled(self) -> tuple[_Compiled, ...]:
+        """The rules prepared for matching (made once per table)."""
+        return tuple(_Compiled.of(rule, i) for i, rule in enumerate(self.rules))
+
     @property
     def needs_mx(self) -> bool:
         """Whether some rule matches on MX hosts (so the caller must look them up)."""
@@ -55,7 +62,7 @@ def domain_matches(domain: str, patterns: Sequence[str]) -> bool:
     ``*.example.com`` matches every subdomain of example.com but not example.com itself.
     """
     domain = domain.lower().rstrip(".")
-    return any(fnmatchcase(domain, pattern) for pattern in patterns)
+    return any(fnmatch.fnmatchcase(domain, pattern) for pattern in patterns)
 
 
 def rule_name(rule: RoutingRule, index: int) -> str:
@@ -63,30 +70,62 @@ def rule_name(rule: RoutingRule, index: int) -> str:
     return rule.name or f"rule {index + 1}"
 
 
-def _matches(rule: RoutingRule, facts: MessageFacts, mx_hosts: Sequence[str]) -> bool:
-    if rule.tenants and facts.tenant not in rule.tenants:
-        return False
-    if rule.lane != "any" and (rule.lane == "transactional") != facts.transactional:
-        return False
-    if rule.tags and not set(rule.tags) & set(facts.tags):
-        return False
-    if rule.sender_domains and not domain_matches(facts.sender_domain, rule.sender_domains):
-        return False
-    if rule.recipient_domains and not domain_matches(
-        facts.recipient_domain, rule.recipient_domains
-    ):
-        return False
-    return not rule.recipient_mx or any(domain_matches(h, rule.recipient_mx) for h in mx_hosts)
+def _pattern(patterns: Sequence[str]) -> re.Pattern[str] | None:
+    """One regular expression for a list of domain patterns (None: no condition)."""
+    if not patterns:
+        return None
+    return re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in patterns))
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    """A rule prepared for matching many messages: sets and one regex per condition."""
+
+    rule: RoutingRule
+    plan: Plan
+    tenants: frozenset[str]
+    tags: frozenset[str]
+    lane: bool | None  # True: transactional only, False: bulk only
+    sender: re.Pattern[str] | None
+    recipient: re.Pattern[str] | None
+    mx: re.Pattern[str] | None
+
+    @classmethod
+    def of(cls, rule: RoutingRule, index: int) -> _Compiled:
+        plan = Plan(rule_name(rule, index), rule.route, rule.failover, rule.failover_after_seconds)
+        lane = None if rule.lane == "any" else rule.lane == "transactional"
+        return cls(
+            rule,
+            plan,
+            frozenset(rule.tenants),
+            frozenset(rule.tags),
+            lane,
+            _pattern(rule.sender_domains),
+            _pattern(rule.recipient_domains),
+            _pattern(rule.recipient_mx),
+        )
+
+    def matches(self, facts: MessageFacts, mx_hosts: Sequence[str]) -> bool:
+        if self.tenants and facts.tenant not in self.tenants:
+            return False
+        if self.lane is not None and self.lane != facts.transactional:
+            return False
+        if self.tags and self.tags.isdisjoint(facts.tags):
+            return False
+        if self.sender and not self.sender.match(facts.sender_domain):
+            return False
+        if self.recipient and not self.recipient.match(facts.recipient_domain):
+            return False
+        return self.mx is None or any(self.mx.match(h.lower().rstrip(".")) for h in mx_hosts)
 
 
 def choose(table: RoutingTable, facts: MessageFacts, mx_hosts: Sequence[str] = ()) -> Plan:
     """The plan of the first rule that matches ``facts`` (``mx_hosts``: the recipient domain's
-    MX host names, needed only when :attr:`RoutingTable.needs_mx`)."""
-    for index, rule in enumerate(table.rules):
-        if _matches(rule, facts, mx_hosts):
-            return Plan(
-                rule_name(rule, index), rule.route, rule.failover, rule.failover_after_seconds
-            )
+    MX host names, needed only when :attr:`RoutingTable.needs_mx`). Domains in ``facts`` are
+    lower-case."""
+    for compiled in table.compiled:
+        if compiled.matches(facts, mx_hosts):
+            return compiled.plan
     return Plan("default", table.default_route)
 
 
