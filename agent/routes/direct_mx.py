@@ -9,12 +9,12 @@ import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from agent.config import DestinationLimits, DirectMxRoute, LimitsSettings
 from agent.routes.base import Envelope, Outcome, OutcomeKind
 from agent.routes.config import PoolAddress
 from agent.routes.ip_pool import SourcePool, seconds_until_tomorrow
-from agent.routes.mta_sts import MtaSts
 from agent.routes.mx import DestinationError, MxResolver
 from agent.routes.pool import CONNECT_ERRORS, DestinationPool
 from agent.routes.replies import describe_error, failed
@@ -28,6 +28,9 @@ from agent.routes.session import (
     open_session,
 )
 from agent.routes.shaping import Backoff, destination
+
+if TYPE_CHECKING:
+    from agent.routes.mta_sts import MtaSts
 
 log = logging.getLogger("mailfleet.agent.routes")
 
@@ -68,9 +71,12 @@ class DirectMx:
         self._helo = check_helo(settings.helo or helo)
         self._resolver = resolver or MxResolver(settings.resolvers, settings.timeout_seconds)
         sts = settings.mta_sts
-        self._sts = (
-            MtaSts(self._resolver, port=sts.port, ca_file=sts.ca_file) if sts.enabled else None
-        )
+        self._sts: MtaSts | None = None
+        if sts.enabled:
+            # Imported here: its HTTPS client (aiohttp) costs a worker without direct MX nothing.
+            from agent.routes.mta_sts import MtaSts
+
+            self._sts = MtaSts(self._resolver, port=sts.port, ca_file=sts.ca_file)
         self._rate_period = rate_period
         self._idle_seconds = idle_seconds
         self._pools: dict[str, DestinationPool] = {}

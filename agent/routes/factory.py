@@ -22,11 +22,6 @@ from agent.routes.config import (
     SesRoute,
 )
 from agent.routes.direct_mx import DirectMx
-from agent.routes.esp import webhooks
-from agent.routes.esp.mailgun import Mailgun
-from agent.routes.esp.postmark import Postmark
-from agent.routes.esp.sendgrid import SendGrid
-from agent.routes.esp.ses import Ses
 from agent.routes.ip_pool import SourcePool
 from agent.routes.smtp_relay import SmtpRelay, read_password
 from agent.routes.split import Split
@@ -106,6 +101,13 @@ def _api_key(settings: AgentSettings, name: str, config: EspSettings) -> str:
 
 
 def _esp_route(name: str, config: EspSettings, key: str) -> Route:
+    # Imported here: aiohttp and botocore add a second to the start of every worker, which
+    # only agents with ESP routes need to pay.
+    from agent.routes.esp.mailgun import Mailgun
+    from agent.routes.esp.postmark import Postmark
+    from agent.routes.esp.sendgrid import SendGrid
+    from agent.routes.esp.ses import Ses
+
     if isinstance(config, SendGridRoute):
         return SendGrid(name, config, key)
     if isinstance(config, MailgunRoute):
@@ -123,6 +125,8 @@ def check_routes(settings: AgentSettings) -> None:
     and restart in a loop instead of stopping the agent with a clear message. The routing
     rules must name configured routes.
     """
+    from agent.routes.esp import webhooks  # the coordinator's, never a worker's
+
     build_routes(settings)
     RoutingState(settings)
     webhooks.mount(settings)  # reads the webhook secret files
