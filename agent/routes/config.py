@@ -256,6 +256,13 @@ class SesRoute(EspSettings):
     access_key_id: str
     # ``api_key_file`` holds the secret access key.
     configuration_set: str = ""
+    # The SNS topic SES publishes this route's events to; its notifications are accepted at
+    # POST /webhooks/<route name> (signatures checked) only when set.
+    webhook_topic_arn: str = ""
+    # Where SNS signing certificates may come from (empty: https://sns.<region>.amazonaws.com/)
+    # and extra CAs to trust for them; other values only for a local test stand-in.
+    webhook_cert_url_prefix: str = ""
+    webhook_ca_file: str = ""
 
 
 class PostmarkRoute(EspSettings):

@@ -28,10 +28,16 @@ _LANES = {
 _LANE_NAMES = {number: name for name, number in _LANES.items()}
 
 
+# Settings that name files holding secrets: reported as present, never shown.
+SECRET_FIELDS = frozenset(
+    {"password_file", "api_key_file", "webhook_signing_key_file", "webhook_credentials_file"}
+)
+
+
 def route_info(name: str, config: RouteSettings) -> routing_pb2.RouteInfo:
     """A route as the API shows it: settings that name secret files are left out."""
     data = config.model_dump(mode="json")
-    secret_fields = [k for k in data if k.endswith("_file")]
+    secret_fields = [k for k in data if k in SECRET_FIELDS]
     has_secret = any(data[k] for k in secret_fields)
     settings = {
         k: str(v) for k, v in data.items() if k != "type" and k not in secret_fields and v != ""

@@ -2,9 +2,11 @@
 
 ``POST /webhooks/<route name>`` on the agent's HTTP server takes the events of the ESP route of
 that name: SendGrid's Signed Event Webhook (ECDSA over timestamp + body), Mailgun's webhooks
-(HMAC-SHA256 of timestamp + token with the signing key) and Postmark's (basic auth, as Postmark
-signs nothing). Each event names our message by the ``mailfleet_message_id`` metadata the route
-sent with it, and is recorded only if that message went to the event's recipient.
+(HMAC-SHA256 of timestamp + token with the signing key), Amazon SES's through SNS (RSA
+signatures checked with SNS's signing certificate; subscriptions confirmed) and Postmark's
+(basic auth, as Postmark signs nothing). Each event names our message by the
+``mailfleet_message_id`` metadata the route sent with it, and is recorded only if that message
+went to the event's recipient.
 
 A bounce turns a delivered message into a bounced one; complaints, unsubscribes, deferrals and
 the provider's final delivery are added to the events log (``attrs.source`` names the provider).
@@ -19,22 +21,25 @@ import hmac
 import json
 import logging
 import sqlite3
+import ssl
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 from aiohttp import web
+from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
 from agent.config import AgentSettings
 from agent.model import EventType, MessageState
 from agent.routes.base import RouteConfigError
-from agent.routes.config import MailgunRoute, PostmarkRoute, SendGridRoute
+from agent.routes.config import MailgunRoute, PostmarkRoute, SendGridRoute, SesRoute
 from agent.routes.esp.base import METADATA_KEY
 from agent.routes.smtp_relay import read_password
 from agent.store import events
@@ -236,6 +241,161 @@ def parse_postmark(data: Mapping[str, Any]) -> list[WebhookEvent]:
     return []
 
 
+# ---- Amazon SES through SNS --------------------------------------------------------------
+
+# The fields SNS signs, in order, per message type (AWS: "Verifying the signatures of Amazon
+# SNS messages").
+_SNS_SIGNED = {
+    "Notification": ("Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"),
+    "SubscriptionConfirmation": (
+        "Message",
+        "MessageId",
+        "SubscribeURL",
+        "Timestamp",
+        "Token",
+        "TopicArn",
+        "Type",
+    ),
+    "UnsubscribeConfirmation": (
+        "Message",
+        "MessageId",
+        "SubscribeURL",
+        "Timestamp",
+        "Token",
+        "TopicArn",
+        "Type",
+    ),
+}
+
+
+def sns_string_to_sign(data: Mapping[str, Any]) -> bytes:
+    """The text SNS signed for a message; raises :class:`Malformed` for an unknown type."""
+    fields = _SNS_SIGNED.get(str(data.get("Type", "")))
+    if fields is None:
+        raise Malformed(f"unknown SNS message type {data.get('Type')!r}")
+    parts = []
+    for name in fields:
+        if name in data and data[name] is not None:
+            parts.append(f"{name}\n{data[name]}\n")
+        elif name != "Subject":
+            raise Malformed(f"the SNS message has no {name}")
+    return "".join(parts).encode()
+
+
+def verify_sns(data: Mapping[str, Any], certificate_pem: bytes) -> None:
+    """Check an SNS message's signature with its signing certificate; raises Refused."""
+    version = str(data.get("SignatureVersion", ""))
+    digest: hashes.HashAlgorithm
+    if version == "1":
+        digest = hashes.SHA1()  # noqa: S303 - SNS signature version 1 is defined with SHA1
+    elif version == "2":
+        digest = hashes.SHA256()
+    else:
+        raise Refused(f"unknown SignatureVersion {version!r}")
+    try:
+        key = x509.load_pem_x509_certificate(certificate_pem).public_key()
+        assert isinstance(key, rsa.RSAPublicKey)
+        key.verify(
+            base64.b64decode(str(data.get("Signature", ""))),
+            sns_string_to_sign(data),
+            padding.PKCS1v15(),
+            digest,
+        )
+    except (InvalidSignature, ValueError, binascii.Error, AssertionError) as exc:
+        raise Refused("bad SNS signature") from exc
+
+
+def parse_ses(message: Mapping[str, Any]) -> list[WebhookEvent]:
+    """Events of an SES event (configuration set) or notification (identity) record."""
+    kind = str(message.get("eventType") or message.get("notificationType") or "")
+    mail = message.get("mail")
+    if not isinstance(mail, dict):
+        raise Malformed("the SES record has no mail object")
+    message_id = _message_id(mail.get("tags"))
+    if message_id is None:
+        return []
+    found: list[WebhookEvent] = []
+    if kind == "Bounce":
+        bounce = message.get("bounce") or {}
+        permanent = bounce.get("bounceType") == "Permanent"
+        event_type = EventType.MESSAGE_BOUNCED if permanent else EventType.MESSAGE_DEFERRED
+        for r in bounce.get("bouncedRecipients") or []:
+            found.append(
+                WebhookEvent(
+                    message_id,
+                    str(r.get("emailAddress", "")),
+                    event_type,
+                    str(r.get("diagnosticCode") or r.get("status") or ""),
+                    str(bounce.get("feedbackId", "")),
+                    f"Bounce ({bounce.get('bounceType')}/{bounce.get('bounceSubType')})",
+                )
+            )
+    elif kind == "Complaint":
+        complaint = message.get("complaint") or {}
+        for r in complaint.get("complainedRecipients") or []:
+            found.append(
+                WebhookEvent(
+                    message_id,
+                    str(r.get("emailAddress", "")),
+                    EventType.MESSAGE_COMPLAINED,
+                    str(complaint.get("complaintFeedbackType", "")),
+                    str(complaint.get("feedbackId", "")),
+                    "Complaint",
+                )
+            )
+    elif kind == "Delivery":
+        delivery = message.get("delivery") or {}
+        for address in delivery.get("recipients") or []:
+            found.append(
+                WebhookEvent(
+                    message_id,
+                    str(address),
+                    EventType.MESSAGE_DELIVERED,
+                    str(delivery.get("smtpResponse", "")),
+                    f"{mail.get('messageId', '')}/delivery",
+                    "Delivery",
+                )
+            )
+    return found
+
+
+class SnsCertificates:
+    """Fetches and caches SNS signing certificates, only from the allowed URL prefix."""
+
+    def __init__(self, prefix: str, ca_file: str) -> None:
+        self._prefix = prefix
+        self._context = ssl.create_default_context()
+        if ca_file:
+            self._context.load_verify_locations(ca_file)
+        self._cache: dict[str, bytes] = {}
+
+    def allowed(self, url: str) -> bool:
+        """Whether ``url`` is under the SNS prefix (https only)."""
+        return url.startswith(self._prefix) and url.startswith("https://")
+
+    async def get(self, url: str) -> bytes:
+        """The PEM certificate at ``url``; raises Refused when it is not SNS's."""
+        if not self.allowed(url):
+            raise Refused(f"signing certificate URL {url!r} is not SNS's")
+        if url not in self._cache:
+            self._cache[url] = await self.fetch(url)
+        return self._cache[url]
+
+    async def fetch(self, url: str) -> bytes:
+        """GET ``url`` over verified HTTPS (also used to confirm subscriptions)."""
+        timeout = aiohttp.ClientTimeout(total=30)
+        try:
+            async with (
+                aiohttp.ClientSession(timeout=timeout) as session,
+                session.get(url, ssl=self._context, allow_redirects=False) as response,
+            ):
+                if response.status != 200:
+                    raise Refused(f"{url} answered {response.status}")
+                return await response.content.read(64 * 1024)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise Refused(f"cannot fetch {url}: {exc}") from exc
+
+
 # ---- recording -----------------------------------------------------------------------------
 
 
@@ -294,15 +454,43 @@ def _json(body: bytes) -> Any:
 class _Receiver:
     """The handler of one route's webhooks, with what it needs to verify them."""
 
-    def __init__(self, route: str, provider: str, secret: str) -> None:
+    def __init__(
+        self, route: str, provider: str, secret: str, sns: SnsCertificates | None = None
+    ) -> None:
         self.route = route
         self.provider = provider
-        self._secret = secret
+        self._secret = secret  # for SES: the topic ARN
+        self._sns = sns
         self._seen: OrderedDict[str, None] = OrderedDict()
 
-    def events(self, headers: Mapping[str, str], body: bytes) -> list[WebhookEvent]:
+    async def _ses(self, data: Mapping[str, Any]) -> list[WebhookEvent]:
+        assert self._sns is not None
+        if data.get("TopicArn") != self._secret:
+            raise Refused(f"topic {data.get('TopicArn')!r} is not this route's")
+        verify_sns(data, await self._sns.get(str(data.get("SigningCertURL", ""))))
+        kind = data.get("Type")
+        if kind == "SubscriptionConfirmation":
+            url = str(data.get("SubscribeURL", ""))
+            if not self._sns.allowed(url):
+                raise Refused(f"SubscribeURL {url!r} is not SNS's")
+            await self._sns.fetch(url)
+            log.info("%s: SNS subscription to %s confirmed", self.route, self._secret)
+            return []
+        if kind != "Notification":
+            return []
+        message = _json(str(data.get("Message", "")).encode())
+        if not isinstance(message, dict):
+            raise Malformed("the SNS Message is not a JSON object")
+        return parse_ses(message)
+
+    async def events(self, headers: Mapping[str, str], body: bytes) -> list[WebhookEvent]:
         """Verify the request and parse its events; raises Refused or Malformed."""
         now = time.time()
+        if self.provider == "ses":
+            data = _json(body)
+            if not isinstance(data, dict):
+                raise Malformed("the body is not a JSON object")
+            return await self._ses(data)
         if self.provider == "sendgrid":
             verify_sendgrid(self._secret, headers, body, now)
             return parse_sendgrid(body)
@@ -339,6 +527,12 @@ def _receivers(settings: AgentSettings) -> dict[str, _Receiver]:
             elif isinstance(config, MailgunRoute) and config.webhook_signing_key_file:
                 key = read_password(settings.data_dir / config.webhook_signing_key_file)
                 found[name] = _Receiver(name, "mailgun", key)
+            elif isinstance(config, SesRoute) and config.webhook_topic_arn:
+                prefix = (
+                    config.webhook_cert_url_prefix or f"https://sns.{config.region}.amazonaws.com/"
+                )
+                sns = SnsCertificates(prefix, config.webhook_ca_file)
+                found[name] = _Receiver(name, "ses", config.webhook_topic_arn, sns)
             elif isinstance(config, PostmarkRoute) and config.webhook_credentials_file:
                 pair = read_password(settings.data_dir / config.webhook_credentials_file)
                 if ":" not in pair:
@@ -362,7 +556,7 @@ def mount(settings: AgentSettings) -> Mount:
             return web.json_response({"error": "no webhooks for this route"}, status=404)
         body = await request.read()
         try:
-            found = receiver.fresh(receiver.events(request.headers, body))
+            found = receiver.fresh(await receiver.events(request.headers, body))
         except Refused as exc:
             log.warning("%s webhook refused: %s", receiver.route, exc)
             return web.json_response({"error": "verification failed"}, status=401)

@@ -1,0 +1,209 @@
+"""Amazon SES events through SNS on a real agent: the subscription is confirmed, notifications
+are checked with SNS's signing certificate (fetched over verified HTTPS from the allowed place)
+and a permanent bounce bounces our message."""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.x509.oid import NameOID
+
+from agent.routes.esp.webhooks import sns_string_to_sign
+from mailfleet.v1 import events_pb2, messages_pb2
+from tests.agent.builders import transactional, wait_until
+from tests.peers.agent import AgentProcess, Stubs
+from tests.peers.esp import ProviderStandIn
+from tests.peers.https import FileServer
+from tests.peers.pki import LocalCa
+
+TOPIC = "arn:aws:sns:eu-west-1:123456789012:ses-events"
+CERT_HOST = "127.0.0.5"
+
+
+def signing_certificate() -> tuple[rsa.RSAPrivateKey, bytes]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sns.amazonaws.com")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    return key, cert.public_bytes(serialization.Encoding.PEM)
+
+
+@dataclass
+class Setup:
+    agent: AgentProcess
+    stubs: Stubs
+    key: rsa.RSAPrivateKey
+    cert_server: FileServer
+    message_id: int
+
+    @property
+    def prefix(self) -> str:
+        return f"https://{CERT_HOST}:{self.cert_server.port}/"
+
+    def sns(self, kind: str, message: str, **extra: str) -> dict[str, str]:
+        data = {
+            "Type": kind,
+            "MessageId": "22b80b92-fdea-4c2c-8f9d-bdfb0c7bf324",
+            "TopicArn": TOPIC,
+            "Message": message,
+            "Timestamp": "2026-11-28T17:00:00.000Z",
+            "SignatureVersion": "2",
+            "SigningCertURL": self.prefix + "SimpleNotificationService-abc.pem",
+            **extra,
+        }
+        signature = self.key.sign(sns_string_to_sign(data), padding.PKCS1v15(), hashes.SHA256())
+        data["Signature"] = base64.b64encode(signature).decode()
+        return data
+
+    def post(self, data: dict[str, str]) -> tuple[int, Any]:
+        request = urllib.request.Request(  # noqa: S310 - loopback test URL
+            f"{self.agent.http_url}/webhooks/ses",
+            data=json.dumps(data).encode(),
+            headers={"Content-Type": "text/plain; charset=UTF-8"},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read())
+
+    def state(self) -> int:
+        request = messages_pb2.GetMessageRequest(message_id=self.message_id)
+        return self.stubs.messages.GetMessage(request).state
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
+    tmp = tmp_path_factory.mktemp("ses")
+    ca = LocalCa.create(tmp)
+    key, pem = signing_certificate()
+    cert_server = FileServer(CERT_HOST, ca.issue(CERT_HOST)).start()
+    cert_server.files["/SimpleNotificationService-abc.pem"] = ("application/x-pem-file", pem)
+    cert_server.files["/confirm"] = ("text/xml", b"<ConfirmSubscriptionResponse/>")
+    with ProviderStandIn("ses", "ses-secret") as ses:
+        config = (
+            '[delivery]\nworkers = 1\n\n[routes.capture]\ntype = "capture"\n\n'
+            f'[routes.ses]\ntype = "ses"\nregion = "eu-west-1"\naccess_key_id = "AKIDEXAMPLE"\n'
+            f'api_key_file = "ses.key"\nbase_url = "{ses.url}"\nwebhook_topic_arn = "{TOPIC}"\n'
+            f'webhook_cert_url_prefix = "https://{CERT_HOST}:{cert_server.port}/"\n'
+            f'webhook_ca_file = "{ca.cert_file}"\n\n'
+            '[[routing.rules]]\nroute = "ses"\n'
+        )
+        agent = AgentProcess(tmp / "agent", extra_config=config)
+        secret = agent.data_dir / "ses.key"
+        secret.write_text("ses-secret")
+        secret.chmod(0o600)
+        try:
+            agent.start()
+            stubs = agent.stubs()
+            sent = stubs.transactional.SendMessage(transactional("s1", "user@ses.test"))
+            setup = Setup(agent, stubs, key, cert_server, sent.message_id)
+            wait_until(
+                lambda: setup.state() == messages_pb2.MESSAGE_STATE_DELIVERED, 30, "delivery"
+            )
+            yield setup
+        finally:
+            agent.close()
+            cert_server.stop()
+
+
+def test_the_subscription_is_confirmed(setup: Setup) -> None:
+    data = setup.sns(
+        "SubscriptionConfirmation",
+        "You have chosen to subscribe to the topic.",
+        SubscribeURL=setup.prefix + "confirm?Action=ConfirmSubscription&Token=2336412f37",
+        Token="2336412f37",
+    )
+    assert setup.post(data) == (200, {"recorded": 0})
+    assert f"{CERT_HOST}:{setup.cert_server.port}/confirm" in setup.cert_server.requests
+
+
+def bounce_record(message_id: int, recipient: str = "user@ses.test") -> str:
+    return json.dumps(
+        {
+            "eventType": "Bounce",
+            "bounce": {
+                "bounceType": "Permanent",
+                "bounceSubType": "General",
+                "feedbackId": "0102017f-bounce-000000",
+                "bouncedRecipients": [
+                    {
+                        "emailAddress": recipient,
+                        "action": "failed",
+                        "status": "5.1.1",
+                        "diagnosticCode": "smtp; 550 5.1.1 user unknown",
+                    }
+                ],
+            },
+            "mail": {
+                "messageId": "0102017f-mail-000000",
+                "destination": [recipient],
+                "tags": {"mailfleet_message_id": [str(message_id)]},
+            },
+        }
+    )
+
+
+def test_forged_notifications_change_nothing(setup: Setup) -> None:
+    good = setup.sns("Notification", bounce_record(setup.message_id))
+    tampered = dict(good, Message=bounce_record(setup.message_id).replace("General", "x"))
+    assert setup.post(tampered)[0] == 401
+    elsewhere = setup.sns(
+        "Notification",
+        bounce_record(setup.message_id),
+        SigningCertURL="https://attacker.example/cert.pem",
+    )
+    assert setup.post(elsewhere)[0] == 401
+    other_topic = setup.sns(
+        "Notification", bounce_record(setup.message_id), TopicArn=TOPIC + "-other"
+    )
+    assert setup.post(other_topic)[0] == 401
+    assert setup.state() == messages_pb2.MESSAGE_STATE_DELIVERED
+
+
+def test_a_permanent_bounce_bounces_the_message(setup: Setup) -> None:
+    data = setup.sns("Notification", bounce_record(setup.message_id))
+    assert setup.post(data) == (200, {"recorded": 1})
+    assert setup.post(data) == (200, {"recorded": 0})  # SNS redelivers
+    assert setup.state() == messages_pb2.MESSAGE_STATE_BOUNCED
+    events = setup.stubs.events.ListEvents(events_pb2.ListEventsRequest(limit=100)).events
+    [bounce] = [
+        e
+        for e in events
+        if e.type == events_pb2.EVENT_TYPE_MESSAGE_BOUNCED and e.message_id == setup.message_id
+    ]
+    assert bounce.attrs["source"] == "ses webhook"
+    assert bounce.attrs["reply"] == "smtp; 550 5.1.1 user unknown"
+    assert bounce.attrs["event"] == "Bounce (Permanent/General)"
+
+
+def test_cert_urls_outside_the_prefix_are_refused_even_with_a_valid_signature(
+    setup: Setup,
+) -> None:
+    data = setup.sns(
+        "Notification",
+        bounce_record(setup.message_id),
+        SigningCertURL=f"http://{CERT_HOST}:{setup.cert_server.port}/SimpleNotificationService-abc.pem",
+    )
+    assert setup.post(data)[0] == 401
