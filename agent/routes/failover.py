@@ -16,6 +16,8 @@ from dataclasses import replace
 from agent.routes.base import Envelope, Outcome, Route
 
 PROBE_SECONDS = 30.0
+# Routes (or route and destination pairs) whose failures are tracked at once, per worker.
+_MAX_TRACKED = 50_000
 
 
 class Health:
@@ -33,6 +35,11 @@ class Health:
             self._failing_since.pop(key, None)
             self._probed_at.pop(key, None)
         elif outcomes:
+            if key not in self._failing_since and len(self._failing_since) >= _MAX_TRACKED:
+                # Bounded memory: forget the oldest failure (dicts keep insertion order).
+                oldest = next(iter(self._failing_since))
+                del self._failing_since[oldest]
+                self._probed_at.pop(oldest, None)
             self._failing_since.setdefault(key, self._clock())
 
     def failed_over(self, key: Hashable, after_seconds: float) -> bool:
