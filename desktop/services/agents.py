@@ -20,7 +20,7 @@ from agent.client import FingerprintMismatch
 from agent.identity.pairing import Pairing, PairingError, parse
 from desktop.db.models import Agent, CampaignPart
 from desktop.services import secrets
-from mailfleet.v1 import agent_pb2, agent_pb2_grpc
+from mailfleet.v1 import agent_pb2, agent_pb2_grpc, smtp_users_pb2, smtp_users_pb2_grpc
 
 __all__ = ["AgentError", "AgentRecord", "AgentStatus", "FingerprintMismatch", "pair"]
 
@@ -86,10 +86,11 @@ def get_agent(conn: Connection, workspace_id: int, agent_id: int) -> AgentRecord
 
 def channel(record: AgentRecord) -> grpc.Channel:
     """A blocking channel to the agent, after checking its certificate against the pin."""
-    return _open(record.pairing())
+    return open_channel(record.pairing())
 
 
-def _open(pairing: Pairing) -> grpc.Channel:
+def open_channel(pairing: Pairing) -> grpc.Channel:
+    """A blocking channel for ``pairing``, its certificate checked against the pin."""
     try:
         return client.channel(pairing)
     except FingerprintMismatch:
@@ -113,7 +114,7 @@ def describe_rpc_error(exc: grpc.RpcError) -> str:
 
 def probe(pairing: Pairing) -> agent_pb2.GetInfoResponse:
     """The agent's info, proving its certificate matches the pin and the key is accepted."""
-    with _open(pairing) as ch:
+    with open_channel(pairing) as ch:
         try:
             return agent_pb2_grpc.AgentInfoStub(ch).GetInfo(
                 agent_pb2.GetInfoRequest(), timeout=CALL_TIMEOUT
@@ -205,6 +206,8 @@ class AgentStatus:
     at: float = 0.0
     error: str = ""
     blocked: bool = False  # the certificate changed: never connect until re-paired
+    # The tenant's sending domains; None when the agent does not report them.
+    domains: tuple[str, ...] | None = None
 
     def rate_per_minute(self, before: AgentStatus | None) -> float:
         """Messages finished per minute since ``before`` (0 without a previous sample)."""
@@ -224,6 +227,7 @@ def status(record: AgentRecord) -> AgentStatus:
             info = agent_pb2_grpc.AgentInfoStub(ch).GetInfo(
                 agent_pb2.GetInfoRequest(), timeout=CALL_TIMEOUT
             )
+            domains = _sending_domains(ch)
     except FingerprintMismatch as exc:
         return AgentStatus(
             record.id, False, "certificate changed", at=now, error=str(exc), blocked=True
@@ -242,4 +246,18 @@ def status(record: AgentRecord) -> AgentStatus:
         queue_depth=q.queued + q.in_flight + q.deferred,
         finished=q.delivered + q.bounced + q.failed,
         at=now,
+        domains=domains,
     )
+
+
+def _sending_domains(ch: grpc.Channel) -> tuple[str, ...] | None:
+    """The caller's sending domains, or None from an agent without that service."""
+    try:
+        reply = smtp_users_pb2_grpc.SmtpUsersStub(ch).ListSendingDomains(
+            smtp_users_pb2.ListSendingDomainsRequest(), timeout=CALL_TIMEOUT
+        )
+    except grpc.RpcError as exc:
+        if exc.code() in (grpc.StatusCode.UNIMPLEMENTED, grpc.StatusCode.PERMISSION_DENIED):
+            return None
+        raise
+    return tuple(reply.domains)

@@ -10,14 +10,15 @@ duplicates, so nobody is queued twice. Blocking: run it off the GUI thread.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy import Engine, bindparam, select, update
 
+from agent.identity.pairing import Pairing
 from desktop.db.models import (
     Campaign,
     CampaignPart,
@@ -33,6 +34,14 @@ from mailfleet.v1 import campaigns_pb2, campaigns_pb2_grpc, common_pb2
 CHUNK = 100_000  # recipients per upload stream: the unit of resumption
 BATCH = 5_000  # recipients per message on the stream
 _DUPLICATE = common_pb2.REJECT_REASON_DUPLICATE
+
+
+class Flag(Protocol):
+    """A stop flag: a ``threading.Event`` or a multiprocessing one."""
+
+    def is_set(self) -> bool:
+        """True once stopping was asked for."""
+        ...
 
 
 class UploadCancelled(Exception):
@@ -103,7 +112,7 @@ def _batches(
     names: list[str],
     specs: Sequence[fields.FieldSpec],
     rows: list[Row],
-    cancel: threading.Event,
+    cancel: Flag,
 ) -> Iterator[campaigns_pb2.RecipientBatch]:
     convert = [templates.converter(spec.type) for spec in specs]
     for start in range(0, len(rows), BATCH):
@@ -127,10 +136,15 @@ def upload_campaign(
     workspace_id: int,
     campaign_id: int,
     progress: Callable[[Progress], None] = lambda _p: None,
-    cancel: threading.Event | None = None,
+    cancel: Flag | None = None,
+    pairings: Mapping[int, Pairing] | None = None,
 ) -> None:
-    """Upload every part that is not on its agent yet, start them, mark the campaign sending."""
-    stop = cancel or threading.Event()
+    """Upload every part that is not on its agent yet, start them, mark the campaign sending.
+
+    ``pairings`` (agent id → pairing with its key) replaces reading keys from the keyring, for
+    an upload process that has no access to the app's keyring session.
+    """
+    stop: Flag = cancel or threading.Event()
     with engine.connect() as conn:
         campaign = campaigns.get(conn, workspace_id, campaign_id)
         all_parts = campaigns.parts(conn, campaign_id)
@@ -157,6 +171,7 @@ def upload_campaign(
             specs,
             stop,
             advanced,
+            pairings,
         )
     with engine.begin() as conn:
         if campaigns.get(conn, workspace_id, campaign_id).state == CampaignState.UPLOADING:
@@ -171,14 +186,16 @@ def _upload_part(
     part: campaigns.Part,
     total_weight: int,
     specs: list[fields.FieldSpec],
-    stop: threading.Event,
+    stop: Flag,
     advanced: Callable[[int, str], None],
+    pairings: Mapping[int, Pairing] | None,
 ) -> None:
     with engine.connect() as conn:
         record = agents.get_agent(conn, workspace_id, part.agent_id)
     names = ["first_name", "last_name", *(spec.key for spec in specs)]
+    pairing = pairings[record.id] if pairings is not None else record.pairing()
     try:
-        with agents.channel(record) as ch:
+        with agents.open_channel(pairing) as ch:
             stub = campaigns_pb2_grpc.CampaignsStub(ch)
             remote = stub.CreateCampaign(
                 _request(campaign, part, total_weight), timeout=agents.CALL_TIMEOUT
@@ -211,7 +228,7 @@ def _stream(
     part: campaigns.Part,
     names: list[str],
     specs: list[fields.FieldSpec],
-    stop: threading.Event,
+    stop: Flag,
     agent_name: str,
     advanced: Callable[[int, str], None],
 ) -> None:

@@ -173,6 +173,15 @@ class AgentsPage(QWidget):
                 queue, rate = f"{st.queue_depth:,}", f"{self.rates.get(record.id, 0.0):,.0f}"
             else:
                 health, version, queue, rate = st.health, "", "", ""
+            domains = (
+                ""
+                if st is None or not st.reachable
+                else (
+                    "not reported by this agent version"
+                    if st.domains is None
+                    else ", ".join(st.domains) or "none yet (mailfleet-agent sending-domain add)"
+                )
+            )
             cells = (
                 record.name + (" (local)" if record.local_dir else ""),
                 record.target,
@@ -181,7 +190,7 @@ class AgentsPage(QWidget):
                 queue,
                 rate,
                 self.sync.states.get(record.id, "starting"),
-                "not reported by this agent version",
+                domains,
             )
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)

@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 
 from desktop.services import agents, campaigns, fleet, upload
 from desktop.services.campaigns import CampaignRow
+from desktop.services.upload_process import upload_in_process
 from desktop.ui.agents_page import AgentsPage
 from desktop.ui.campaign_wizard import CampaignWizard
 from desktop.ui.fleet_sync import FleetSync
@@ -194,7 +195,7 @@ class CampaignsPage(QWidget):
         engine, ws = self.engine, self.workspace_id
 
         def work(task: Task[None]) -> None:
-            upload.upload_campaign(engine, ws, campaign_id, task.report, cancel)
+            upload_in_process(engine, ws, campaign_id, task.report, cancel)
 
         def progress(value: object) -> None:
             assert isinstance(value, upload.Progress)
@@ -303,6 +304,6 @@ class CampaignsPage(QWidget):
         except campaigns.CampaignError as exc:
             self.message.setText(str(exc))
             return
-        self.message.setText(f"Moved {moved:,} unsent recipients; uploading them now.")
         self.refresh()
         self.upload(campaign_id)
+        self.message.setText(f"Moved {moved:,} unsent recipients; uploading them now.")

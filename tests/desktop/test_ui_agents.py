@@ -13,7 +13,12 @@ from desktop.services.workspaces import ensure_workspace
 from desktop.ui.agents_page import AgentsPage
 from desktop.ui.fleet_sync import FleetSync
 from desktop.ui.tasks import TaskRunner
-from mailfleet.v1 import common_pb2, transactional_pb2, transactional_pb2_grpc
+from mailfleet.v1 import (
+    common_pb2,
+    smtp_users_pb2,
+    transactional_pb2,
+    transactional_pb2_grpc,
+)
 from tests.desktop.keyring_backend import FileKeyring
 from tests.peers.agent import AgentProcess
 
@@ -51,6 +56,9 @@ def test_pairing_shows_live_status_and_a_wrong_fingerprint_is_refused(
     assert page.table.rowCount() == 0
     page.grab().save(str(artifacts / "agents-fingerprint-refused.png"))
 
+    shared_agent.stubs().smtp_users.AddSendingDomain(
+        smtp_users_pb2.SendingDomainRequest(domain="shop.example.com")
+    )
     page.pairing.setText(str(real))
     page.name.setText("Paris")
     page.add_button.click()
@@ -58,6 +66,7 @@ def test_pairing_shows_live_status_and_a_wrong_fingerprint_is_refused(
     qtbot.waitUntil(lambda: cell(page, 0, 2) == "serving", timeout=15_000)
     assert cell(page, 0, 0) == "Paris" and cell(page, 0, 3)
     qtbot.waitUntil(lambda: cell(page, 0, 6) == "following", timeout=15_000)
+    assert "shop.example.com" in cell(page, 0, 7)
     page.grab().save(str(artifacts / "agents-paired.png"))
     close(qtbot, page)
 

@@ -21,7 +21,7 @@ from tests.agent.builders import relay_config
 from tests.desktop.fleetkit import pair, seed_contacts, totals
 from tests.desktop.keyring_backend import FileKeyring
 from tests.peers.agent import AgentProcess
-from tests.peers.smtp import SmtpSink
+from tests.peers.smtp import SmtpSink, defer
 
 AgentFactory = Callable[[str], AgentProcess]
 DOMAINS = ("gmail.example.com", "outlook.example.com", "web.example.org")
@@ -177,3 +177,50 @@ def _remote_state(stubs: Any, engine: Engine, ws: int, campaign_id: int) -> int:
         campaigns_pb2.CampaignRef(campaign_id=part.agent_campaign_id or 0)
     )
     return int(reply.state)
+
+
+def test_an_agent_unreachable_past_the_threshold_can_hand_its_recipients_over(
+    qtbot: QtBot,
+    sqlite_engine: Engine,
+    qsettings: Any,
+    agent_factory: AgentFactory,
+    sinks: tuple[SmtpSink, SmtpSink],
+    secure_keyring: FileKeyring,
+    tmp_path: Path,
+    artifacts: Path,
+) -> None:
+    with sqlite_engine.begin() as conn:
+        ws = ensure_workspace(conn)
+    list_id = seed_contacts(sqlite_engine, ws, 20)
+    healthy = pair(sqlite_engine, ws, agent_factory(relay_config(sinks[0])), "Healthy")
+    failing_proc = agent_factory(relay_config(sinks[1], "retry_base_seconds = 600"))
+    failing = pair(sqlite_engine, ws, failing_proc, "Failing")
+    draft = Draft(name="Handover", audience=Audience(lists=(list_id,)), subject="Hi",
+                  text="Hello", from_address="news@shop.example.com",
+                  agents=((healthy.id, 1), (failing.id, 1)))  # fmt: skip
+    campaign_id = campaigns.create(sqlite_engine, ws, draft)
+    for n in range(20):
+        sinks[1].rule(f"user{n}@example.com", defer())  # the failing agent's destination
+    window = open_window(qtbot, sqlite_engine, qsettings, tmp_path)  # resumes the upload
+    window.campaigns.move_after = 1.0
+    window.dashboard.show_campaign(campaign_id)
+    qtbot.waitUntil(lambda: tile(window, "delivered") == 10, timeout=60_000)
+    qtbot.waitUntil(lambda: tile(window, "deferred") == 10, timeout=60_000)
+    assert not window.campaigns.move_box.isVisibleTo(window.campaigns)
+
+    failing_proc.kill()
+    window.agents.poll()
+    qtbot.waitUntil(lambda: failing.id in window.agents.unreachable_since, timeout=15_000)
+    window.go("Campaigns")
+    qtbot.waitUntil(lambda: window.campaigns.move_box.isVisibleTo(window.campaigns),
+                    timeout=10_000)  # fmt: skip
+    assert window.campaigns.move_from.currentData() == failing.id
+    window.campaigns.table.selectRow(0)
+    window.grab().save(str(artifacts / "campaigns-move-unsent.png"))
+    window.campaigns.move_button.click()
+    assert "Moved 10 unsent recipients" in window.campaigns.message.text()
+    sinks[0].wait_for(20, timeout=60)
+    qtbot.waitUntil(lambda: tile(window, "delivered") == 20, timeout=30_000)
+    delivered = [r for m in sinks[0].received for r in m.rcpt_to]
+    assert len(set(delivered)) == 20 and sinks[1].count == 0
+    close(qtbot, window)
