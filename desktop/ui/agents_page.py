@@ -145,7 +145,9 @@ class AgentsPage(QWidget):
         def work(task: Task[list[AgentStatus]]) -> list[AgentStatus]:
             return [agents.status(r) for r in records]
 
-        self.runner.run("Checking agents", work, self._polled, on_error=self._poll_failed)
+        self.runner.run(
+            "Checking agents", work, self._polled, on_error=self._poll_failed, network=True
+        )
 
     def _poll_failed(self, exc: Exception) -> None:
         self._polling = False
@@ -218,7 +220,9 @@ class AgentsPage(QWidget):
         def work(task: Task[AgentRecord]) -> AgentRecord:
             return agents.pair(self.engine, self.workspace_id, text, name)
 
-        self.runner.run("Pairing an agent", work, self._paired, on_error=self._pair_failed)
+        self.runner.run(
+            "Pairing an agent", work, self._paired, on_error=self._pair_failed, network=True
+        )
 
     def _paired(self, record: AgentRecord) -> None:
         self.add_button.setEnabled(True)
@@ -258,7 +262,9 @@ class AgentsPage(QWidget):
                 "mailbox: open “Captured mail…” to read it."
             )
 
-        self.runner.run("Starting the local agent", work, done, on_error=self._pair_failed)
+        self.runner.run(
+            "Starting the local agent", work, done, on_error=self._pair_failed, network=True
+        )
 
     def resume_local(self) -> None:
         """Start the paired local agent again (at app start), in the background."""
@@ -274,7 +280,9 @@ class AgentsPage(QWidget):
             self.local = local
             self.poll()
 
-        self.runner.run("Starting the local agent", work, done, on_error=self._pair_failed)
+        self.runner.run(
+            "Starting the local agent", work, done, on_error=self._pair_failed, network=True
+        )
 
     def shutdown(self) -> None:
         """Stop polling and following, and stop the local agent (the window is closing)."""

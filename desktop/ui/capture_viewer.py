@@ -135,7 +135,9 @@ class CaptureViewer(QDialog):
         ) -> list[capture_pb2.CapturedMessage]:
             return list_captured(record)
 
-        self.runner.run("Reading captured mail", work, self._listed, on_error=self._failed)
+        self.runner.run(
+            "Reading captured mail", work, self._listed, on_error=self._failed, network=True
+        )
 
     def _failed(self, exc: Exception) -> None:
         self.status.setText(f"Could not read the capture mailbox: {exc}")
@@ -164,7 +166,9 @@ class CaptureViewer(QDialog):
         def work(task: Task[Shown]) -> Shown:
             return parse_message(fetch(record, captured_id))
 
-        self.runner.run("Opening a captured message", work, self._show, on_error=self._failed)
+        self.runner.run(
+            "Opening a captured message", work, self._show, on_error=self._failed, network=True
+        )
 
     def _show(self, shown: Shown) -> None:
         self.headers.setText(f"<pre>{html.escape(shown.headers)}</pre>")
