@@ -4,13 +4,16 @@ the queue id in the 250, delivery signed through the agent's route, control head
 from __future__ import annotations
 
 import json
+import shutil
 import smtplib
 import sqlite3
+import ssl
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from agent.localagent import free_port
 from mailfleet.v1 import capture_pb2, events_pb2, messages_pb2, smtp_users_pb2
 from tests.agent.intake.peer import (
     BOUNCE,
@@ -21,9 +24,10 @@ from tests.agent.intake.peer import (
     raw,
     wait_for,
 )
+from tests.peers.agent import AgentProcess
 from tests.peers.dkimverify import mail_dkim
 from tests.peers.dns import LocalDns
-from tests.peers.smtp import SmtpSink
+from tests.peers.smtp import SmtpSink, make_certificate
 
 
 def _submit(intake: IntakeAgent, user: str, password: str, msg: str, rcpts: list[str]) -> str:
@@ -257,3 +261,25 @@ def test_control_headers_are_checked(intake: IntakeAgent) -> None:
     conn.close()
     assert json.loads(spec)["route"] == "relay"
     assert b"X-Mailfleet" not in raw_mime
+
+
+def test_a_listener_with_its_own_certificate_presents_it(tmp_path: Path) -> None:
+    port = free_port()
+    agent = AgentProcess(
+        tmp_path / "agent",
+        extra_config=(
+            f'[[intake.listeners]]\nport = {port}\ntls = "implicit"\n'
+            'cert_file = "tls/intake.crt"\nkey_file = "tls/intake.key"\n'
+        ),
+    )
+    made_cert, made_key = make_certificate(tmp_path)
+    shutil.copy(made_cert, tmp_path / "agent" / "tls" / "intake.crt")
+    shutil.copy(made_key, tmp_path / "agent" / "tls" / "intake.key")
+    agent.start()
+    try:
+        ctx = ssl.create_default_context(cafile=str(made_cert))  # trusts only that certificate
+        with smtplib.SMTP_SSL("127.0.0.1", port, context=ctx, timeout=20) as smtp:
+            assert smtp.ehlo()[0] == 250
+            assert "PLAIN" in smtp.esmtp_features["auth"]
+    finally:
+        agent.close()
