@@ -13,7 +13,7 @@ import threading
 import time
 from pathlib import Path
 
-from tests.agent.intake.peer import DOMAIN, IntakeAgent, message, wait_for
+from tests.agent.intake.peer import DOMAIN, IntakeAgent, message, raw, wait_for
 from tests.peers.smtp import SmtpSink
 
 CLIENTS = 4
@@ -83,5 +83,28 @@ def test_kill_9_while_submitting_loses_no_acknowledged_message(
         for m in got:  # and every one whole
             assert f"X-Seq: {m.rcpt_to[0]}".encode() in m.data
             assert m.data.endswith(b"Thank you for your order.\r\n")
+    finally:
+        intake.close()
+
+
+def test_sigterm_tells_open_sessions_and_keeps_what_was_accepted(
+    sink: SmtpSink, tmp_path: Path
+) -> None:
+    intake = IntakeAgent(tmp_path / "agent", sink.port)
+    try:
+        with raw(intake.ports.trusted) as idle, raw(intake.ports.trusted) as busy:
+            assert idle.cmd("EHLO client.test").startswith("250")
+            assert busy.cmd("EHLO client.test").startswith("250")
+            assert busy.cmd(f"MAIL FROM:<app@{DOMAIN}>").startswith("250")
+            assert busy.cmd("RCPT TO:<before-stop@dest.example>").startswith("250")
+            assert busy.cmd("DATA").startswith("354")
+            busy.send(message(to="before-stop@dest.example").encode() + b".\r\n")
+            reply = busy.reply()
+            assert reply.startswith("250 2.0.0")
+            assert intake.process.terminate() == 0
+            assert idle.reply().startswith("421 4.3.2")
+            assert idle.closed()
+        intake.process.start()
+        assert [m.email for m in intake.queued()] == ["before-stop@dest.example"]
     finally:
         intake.close()
