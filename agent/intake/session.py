@@ -1,9 +1,10 @@
 """One SMTP connection (aiosmtpd's protocol, tightened) and the hooks that decide each reply.
 
-aiosmtpd parses commands, runs STARTTLS (dropping anything pipelined behind it) and reads DATA
-up to the only end-of-data it knows, CRLF.CRLF. This module adds what a trusted MTA needs:
-connection caps, a refused pre-greeting talker, AUTH against the store with brute-force
-protection, sender and recipient policy, and the 250 only after the message is committed.
+aiosmtpd parses commands and runs STARTTLS (dropping anything pipelined behind it). This module
+adds what a trusted MTA needs: connection caps, a refused pre-greeting talker, AUTH against the
+store with brute-force protection, sender and recipient policy, DATA read in large pieces up to
+the only end of data, CRLF.CRLF (:mod:`agent.intake.data`), and the 250 only after the message
+is committed.
 """
 
 from __future__ import annotations
