@@ -7,7 +7,7 @@ import asyncio
 import sys
 from pathlib import Path
 
-from agent import logs
+from agent import __version__, logs
 from agent.config import ConfigError, load
 from agent.coordinator import serve
 from agent.dkim import cli as dkim_cli
@@ -18,6 +18,7 @@ from agent.setup import init, pairing_for
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mailfleet-agent", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"mailfleet-agent {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     p_init = sub.add_parser("init", help="create a data directory, keys and config")
     p_init.add_argument("--data-dir", type=Path, required=True)
@@ -30,6 +31,9 @@ def _parser() -> argparse.ArgumentParser:
         "--http-listen",
         metavar="HOST:PORT",
         help="address of the HTTP endpoints (default 127.0.0.1:8480)",
+    )
+    p_init.add_argument(
+        "--config", type=Path, help="where to write the config (default DATA_DIR/agent.toml)"
     )
     p_serve = sub.add_parser("serve", help="run the agent")
     p_serve.add_argument("--config", type=Path, required=True)
@@ -51,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "init":
-            result = init(args.data_dir, args.grpc_listen, args.http_listen)
+            result = init(args.data_dir, args.grpc_listen, args.http_listen, args.config)
             if not result.created:
                 print(
                     f"already initialised: {result.config_path} (nothing overwritten)",

@@ -50,16 +50,26 @@ def pairing_for(settings: AgentSettings) -> Pairing:
     )
 
 
-def init(data_dir: Path, listen: str | None, http_listen: str | None = None) -> InitResult:
-    """Create whatever is missing of the agent's data directory."""
+def init(
+    data_dir: Path,
+    listen: str | None,
+    http_listen: str | None = None,
+    config_path: Path | None = None,
+) -> InitResult:
+    """Create whatever is missing of the agent's data directory.
+
+    The config file goes in the data directory unless ``config_path`` names another place
+    (``/etc/mailfleet/agent.toml`` for an installed agent).
+    """
     data_dir = data_dir.resolve()
     _private_dir(data_dir)
-    config_path = data_dir / "agent.toml"
+    data_dir_entry = "." if config_path is None else str(data_dir)
+    config_path = data_dir / "agent.toml" if config_path is None else config_path.resolve()
     created = False
     if not config_path.exists():
         config_path.write_text(
             CONFIG_TEMPLATE.format(
-                data_dir=".",
+                data_dir=data_dir_entry,
                 listen=listen or DEFAULT_LISTEN,
                 http_listen=http_listen or DEFAULT_HTTP_LISTEN,
             ),
