@@ -14,6 +14,7 @@ from agent.api.server import build_server
 from agent.config import AgentSettings, ConfigError
 from agent.delivery.scheduler import Scheduler
 from agent.intake.listeners import Listeners
+from agent.ops import metrics
 from agent.routes.esp import webhooks
 from agent.routes.table import RoutingState
 from agent.store import meta
@@ -39,7 +40,10 @@ async def serve(settings: AgentSettings) -> None:
     server, health_servicer = build_server(
         settings, store, await store.write(meta.agent_id), time.time(), routing
     )
-    web = WebServer(settings.http, store, [webhooks.mount(settings)])
+    scheduler = Scheduler(settings, store, routing)
+    web = WebServer(
+        settings.http, store, [webhooks.mount(settings), metrics.mount(store, scheduler.stats)]
+    )
     try:
         await web.start()
     except OSError as exc:
@@ -54,7 +58,6 @@ async def serve(settings: AgentSettings) -> None:
         await web.stop()
         store.close()
         raise ConfigError(str(exc)) from None
-    scheduler = Scheduler(settings, store, routing)
     scheduling = asyncio.create_task(scheduler.run())
     scheduling.add_done_callback(lambda _: stop.set())  # a scheduler that dies stops the agent
     await server.start()

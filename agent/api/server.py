@@ -18,6 +18,7 @@ from agent.api.services.routing import RoutingService
 from agent.api.services.smtp_users import SmtpUsersService
 from agent.api.services.transactional import TransactionalService
 from agent.config import AgentSettings
+from agent.ops.grpc_metrics import MetricsInterceptor
 from agent.routes.table import RoutingState
 from agent.store.handle import Store
 from mailfleet.v1 import (
@@ -55,7 +56,7 @@ def build_server(
     the rules the scheduler uses, shared so that edits reach it)."""
     ring = KeyRing(store)
     server = grpc.aio.server(
-        interceptors=[AuthInterceptor(ring)],
+        interceptors=[MetricsInterceptor(), AuthInterceptor(ring)],
         options=[
             ("grpc.max_receive_message_length", settings.grpc.max_receive_mib * _MIB),
             ("grpc.max_send_message_length", settings.grpc.max_send_mib * _MIB),

@@ -21,6 +21,7 @@ from agent.config import AgentSettings
 from agent.delivery import outcomes
 from agent.delivery.jobs import Job, MessageSpec, WorkBatch
 from agent.delivery.pool import WorkerPool
+from agent.ops import metrics
 from agent.routes.base import Outcome
 from agent.routes.table import RoutingState
 from agent.store import queue
@@ -112,6 +113,10 @@ class Scheduler:
         """Messages leased to workers and not answered yet."""
         return len(self._leased)
 
+    def stats(self) -> metrics.DeliveryStats:
+        """Workers, their restarts and the messages in flight, for ``/metrics``."""
+        return metrics.DeliveryStats(self.pool.size, self.pool.restarts, len(self._leased))
+
     async def run(self) -> None:
         """Recover leases left by a crash, start the workers and schedule until stopped."""
         returned = await self._store.write(lambda c: queue.reset_leases(c, time.time(), every=True))
@@ -199,6 +204,7 @@ class Scheduler:
         if settled:
             await self._store.write(lambda c: queue.settle(c, settled, now), durable=False)
             self.settled_total += len(settled)
+            metrics.record_settled(settled)
 
     # -- claiming ---------------------------------------------------------------------------
 

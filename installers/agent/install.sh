@@ -13,6 +13,7 @@ set -eu
 ROOT="${MAILFLEET_ROOT:-${DESTDIR:-}}"
 SOURCE=""
 LISTEN="0.0.0.0:8470"
+HTTP_LISTEN="127.0.0.1:8480"
 PYTHON=""
 SYSTEMCTL=auto
 ACTION=install
@@ -29,6 +30,8 @@ usage: install.sh [options]
                       mailfleet==0.2.0 (default: the source tree this script belongs to)
   --listen HOST:PORT  the gRPC address desktops pair with, on a first install
                       (default 0.0.0.0:8470; later changes go in /etc/mailfleet/agent.toml)
+  --http-listen HOST:PORT  the HTTP endpoints (unsubscribe, tracking, /metrics), on a first
+                      install (default 127.0.0.1:8480, for a TLS proxy in front)
   --python PATH       the Python (3.11 or newer) to build the virtualenv with
   --root DIR          install under DIR instead of / (image builds and tests; also taken from
                       MAILFLEET_ROOT or DESTDIR); implies --no-systemctl
@@ -46,6 +49,7 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --source) SOURCE="${2:?--source needs a value}"; shift 2 ;;
         --listen) LISTEN="${2:?--listen needs HOST:PORT}"; shift 2 ;;
+        --http-listen) HTTP_LISTEN="${2:?--http-listen needs HOST:PORT}"; shift 2 ;;
         --python) PYTHON="${2:?--python needs a path}"; shift 2 ;;
         --root) ROOT="${2:?--root needs a directory}"; shift 2 ;;
         --no-systemctl) SYSTEMCTL=no; shift ;;
@@ -151,12 +155,12 @@ install_program() {
 configure() {
     mkdir -p "$ROOT$CONF_DIR" "$ROOT$DATA_DIR"
     if [ ! -f "$ROOT$CONFIG" ]; then
-        say "creating $CONFIG (gRPC on $LISTEN)"
+        say "creating $CONFIG (gRPC on $LISTEN, HTTP on $HTTP_LISTEN)"
     fi
     # init creates only what is missing: on an upgrade it keeps keys, tenants and the config,
     # and brings the store's schema up to date.
     if ! out="$(agent init --data-dir "$ROOT$DATA_DIR" --config "$ROOT$CONFIG" \
-        --grpc-listen "$LISTEN" 2>&1)"; then
+        --grpc-listen "$LISTEN" --http-listen "$HTTP_LISTEN" 2>&1)"; then
         printf '%s\n' "$out" >&2
         die "mailfleet-agent init failed; nothing was started"
     fi

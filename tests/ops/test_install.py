@@ -97,7 +97,9 @@ def test_install_upgrade_uninstall_into_a_temporary_root(tmp_path: Path) -> None
     _seed_root(root)
     port = free_port()
 
-    first = _install(root, "--listen", f"127.0.0.1:{port}")
+    first = _install(
+        root, "--listen", f"127.0.0.1:{port}", "--http-listen", f"127.0.0.1:{free_port()}"
+    )
     assert first.returncode == 0, first.stderr
     pairing = parse(first.stdout.strip().splitlines()[-1])
     assert (pairing.host, pairing.port) == ("127.0.0.1", port)

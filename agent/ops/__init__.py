@@ -1,0 +1,1 @@
+"""Operating the agent: metrics, retention, backups, DNS checks, reloads and status."""

@@ -1,0 +1,196 @@
+"""The agent's Prometheus metrics, served at ``/metrics`` on its HTTP server.
+
+Every part of the agent records into the metrics defined here, e.g. SMTP intake::
+
+    from agent.ops import metrics
+    metrics.INTAKE_SESSIONS.labels(listener="submission", result="accepted").inc()
+
+Counters live in the coordinator process (workers report outcomes to it, so it sees them all).
+Queue depths are read from the store at each scrape, so they are never stale.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from aiohttp import web
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    disable_created_metrics,
+    generate_latest,
+)
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from agent.model import EventType, Lane, MessageState
+from agent.store.handle import Store
+from agent.store.queue import Settled
+
+# No *_created series: they double the series count and dashboards never use them.
+disable_created_metrics()
+REGISTRY = CollectorRegistry()
+ProcessCollector(registry=REGISTRY)
+PlatformCollector(registry=REGISTRY)
+
+OUTCOMES = Counter(
+    "mailfleet_outcomes",
+    "Delivery attempts by how they ended (rate() of it is outcomes per second).",
+    ["outcome", "lane"],
+    registry=REGISTRY,
+)
+DEFERRALS = Counter(
+    "mailfleet_destination_deferrals",
+    "Deferred delivery attempts by recipient domain.",
+    ["destination"],
+    registry=REGISTRY,
+)
+BOUNCES = Counter(
+    "mailfleet_destination_bounces",
+    "Bounced messages by recipient domain.",
+    ["destination"],
+    registry=REGISTRY,
+)
+INTAKE_SESSIONS = Counter(
+    "mailfleet_intake_sessions",
+    "SMTP intake sessions by listener and result (accepted, rejected, auth_failed, error).",
+    ["listener", "result"],
+    registry=REGISTRY,
+)
+QUEUE = Gauge(
+    "mailfleet_queue_messages",
+    "Messages not yet final, by state (queued, in_flight, deferred) and lane.",
+    ["state", "lane"],
+    registry=REGISTRY,
+)
+GRPC_SECONDS = Histogram(
+    "mailfleet_grpc_server_handling_seconds",
+    "Time from a gRPC call's start to its end (streams: the whole stream), by method.",
+    ["method"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+    registry=REGISTRY,
+)
+GRPC_HANDLED = Counter(
+    "mailfleet_grpc_server_handled",
+    "Finished gRPC calls by method and status code.",
+    ["method", "code"],
+    registry=REGISTRY,
+)
+
+# Recipient domains get their own label up to this many; the rest share "other", so a list
+# with a million distinct domains cannot blow up the number of time series.
+MAX_DESTINATIONS = 500
+_destinations: set[str] = set()
+
+_OUTCOME_NAMES = {
+    EventType.MESSAGE_DELIVERED: "delivered",
+    EventType.MESSAGE_DEFERRED: "deferred",
+    EventType.MESSAGE_BOUNCED: "bounced",
+    EventType.MESSAGE_FAILED: "failed",
+}
+_QUEUE_STATES = {
+    MessageState.QUEUED: "queued",
+    MessageState.IN_FLIGHT: "in_flight",
+    MessageState.DEFERRED: "deferred",
+}
+_LANES = {Lane.TRANSACTIONAL: "transactional", Lane.BULK: "bulk"}
+
+
+def destination_label(email: str) -> str:
+    """The ``destination`` label for a recipient: its domain, or "other" past the cap."""
+    domain = email.rpartition("@")[2].lower()
+    if domain in _destinations:
+        return domain
+    if len(_destinations) < MAX_DESTINATIONS:
+        _destinations.add(domain)
+        return domain
+    return "other"
+
+
+def record_settled(results: Iterable[Settled]) -> None:
+    """Count the outcomes the scheduler has just committed."""
+    for r in results:
+        outcome = _OUTCOME_NAMES.get(r.event)
+        if outcome is None:
+            continue
+        lane = "transactional" if r.message.campaign_id is None else "bulk"
+        OUTCOMES.labels(outcome=outcome, lane=lane).inc()
+        if r.event == EventType.MESSAGE_DEFERRED:
+            DEFERRALS.labels(destination=destination_label(r.message.email)).inc()
+        elif r.event == EventType.MESSAGE_BOUNCED:
+            BOUNCES.labels(destination=destination_label(r.message.email)).inc()
+
+
+def queue_depths(conn: sqlite3.Connection) -> dict[tuple[str, str], int]:
+    """Messages not yet final by (state, lane) label values, zeros included."""
+    depths = {(s, lane): 0 for s in _QUEUE_STATES.values() for lane in _LANES.values()}
+    placeholders = ", ".join("?" * len(_QUEUE_STATES))
+    for state, lane, count in conn.execute(
+        f"SELECT state, lane, count(*) FROM messages WHERE state IN ({placeholders})"
+        " GROUP BY state, lane",
+        [int(s) for s in _QUEUE_STATES],
+    ):
+        depths[(_QUEUE_STATES[MessageState(state)], _LANES[Lane(lane)])] = count
+    return depths
+
+
+@dataclass(frozen=True)
+class DeliveryStats:
+    """What the scheduler knows about its workers at the moment of a scrape."""
+
+    workers: int
+    worker_restarts: int
+    in_flight: int
+
+
+class _DeliveryCollector(Collector):
+    """Reads the running scheduler's figures at each scrape (nothing before it runs)."""
+
+    def __init__(self) -> None:
+        self.stats: Callable[[], DeliveryStats] | None = None
+
+    def collect(self) -> Iterable[Metric]:
+        if self.stats is None:
+            return
+        s = self.stats()
+        yield GaugeMetricFamily("mailfleet_workers", "Worker processes configured.", s.workers)
+        yield CounterMetricFamily(
+            "mailfleet_worker_restarts",
+            "Worker processes that died and were started again.",
+            s.worker_restarts,
+        )
+        yield GaugeMetricFamily(
+            "mailfleet_in_flight_messages",
+            "Messages leased to workers and not answered yet.",
+            s.in_flight,
+        )
+
+
+_delivery = _DeliveryCollector()
+REGISTRY.register(_delivery)
+
+Mount = Callable[[web.Application], None]
+
+
+def mount(store: Store, stats: Callable[[], DeliveryStats]) -> Mount:
+    """The ``/metrics`` route for the agent's HTTP server (see ``agent.web.server.Mount``)."""
+    _delivery.stats = stats
+
+    async def scrape(request: web.Request) -> web.Response:
+        for (state, lane), count in (await store.read(queue_depths)).items():
+            QUEUE.labels(state=state, lane=lane).set(count)
+        return web.Response(
+            body=generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST}
+        )
+
+    def add(app: web.Application) -> None:
+        app.router.add_get("/metrics", scrape)
+
+    return add
