@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
             return intake_cli.run(settings, args)
         check_routes(settings)
         logs.configure(settings.log.level, settings.log.json_lines)
-        asyncio.run(serve(settings))
+        asyncio.run(serve(settings, args.config))
         return 0
     except ConfigError as exc:
         print(f"mailfleet-agent: {exc}", file=sys.stderr)

@@ -1,5 +1,5 @@
 """The coordinator process: opens the store, serves the API, runs the scheduler and its
-workers, and stops cleanly on SIGTERM."""
+workers, reloads its settings on SIGHUP and stops cleanly on SIGTERM."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import asyncio
 import logging
 import signal
 import time
+from pathlib import Path
 
 from grpc_health.v1 import health_pb2
 
@@ -15,6 +16,7 @@ from agent.config import AgentSettings, ConfigError
 from agent.delivery.scheduler import Scheduler
 from agent.intake.listeners import Listeners
 from agent.ops import metrics
+from agent.ops.reload import Reloader
 from agent.routes.esp import webhooks
 from agent.routes.table import RoutingState
 from agent.store import meta
@@ -28,8 +30,11 @@ _GRACE_SECONDS = 5.0
 _DRAIN_SECONDS = 10.0
 
 
-async def serve(settings: AgentSettings) -> None:
-    """Run until SIGTERM or SIGINT, then stop accepting calls, drain deliveries and exit."""
+async def serve(settings: AgentSettings, config_path: Path | None = None) -> None:
+    """Run until SIGTERM or SIGINT, then stop accepting calls, drain deliveries and exit.
+
+    SIGHUP reloads ``config_path`` (routes, limits, delivery settings, listeners).
+    """
     store = Store(settings.db_path)
     store.open()
     stop = asyncio.Event()
@@ -58,6 +63,16 @@ async def serve(settings: AgentSettings) -> None:
         await web.stop()
         store.close()
         raise ConfigError(str(exc)) from None
+    reloader = Reloader(settings, config_path)
+    reloader.register("delivery", scheduler.reload)
+    reloads: set[asyncio.Task[bool]] = set()
+
+    def on_hangup() -> None:
+        task = asyncio.create_task(reloader.reload())
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
+
+    loop.add_signal_handler(signal.SIGHUP, on_hangup)
     scheduling = asyncio.create_task(scheduler.run())
     scheduling.add_done_callback(lambda _: stop.set())  # a scheduler that dies stops the agent
     await server.start()

@@ -53,6 +53,8 @@ class WorkerPool:
         self._slots: list[_Slot] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self.restarts = 0
+        # Workers replaced on a reload that are still finishing their deliveries.
+        self._retiring: list[_Slot] = []
 
     def start(self) -> None:
         """Start every worker; call from the coordinator's event loop."""
@@ -104,6 +106,18 @@ class WorkerPool:
         slot.process.join(timeout=5)
         if self._slots and self._slots[slot.index] is slot:  # not stopping, not replaced yet
             self._on_exit(slot.index)
+        elif slot in self._retiring:  # replaced on a reload and done
+            self._retiring.remove(slot)
+            slot.conn.close()
+
+    def replace(self, settings: AgentSettings) -> None:
+        """Start every worker afresh with new settings (routes, limits); the old ones finish
+        the deliveries they hold, report them, and exit."""
+        self._settings_json = settings.model_dump_json()
+        old, self._slots = self._slots, [self._spawn(i) for i in range(self.size)]
+        for slot in old:
+            slot.outbox.put(None)
+        self._retiring.extend(old)
 
     def restart(self, index: int) -> None:
         """Start a new process in a slot whose worker has died."""
@@ -142,7 +156,8 @@ class WorkerPool:
     async def stop(self, grace: float) -> None:
         """Ask every worker to finish its deliveries and exit; kill any still running after
         ``grace`` seconds."""
-        slots, self._slots = self._slots, []
+        slots, self._slots = self._slots + self._retiring, []
+        self._retiring = []
         for slot in slots:
             slot.outbox.put(None)
         deadline = asyncio.get_running_loop().time() + grace

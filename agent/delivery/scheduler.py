@@ -113,6 +113,22 @@ class Scheduler:
         """Messages leased to workers and not answered yet."""
         return len(self._leased)
 
+    async def reload(self, settings: AgentSettings) -> None:
+        """Use new delivery settings, routes and limits from the next claim on (SIGHUP).
+
+        Messages in flight finish on the workers that hold them; nothing queued moves.
+        """
+        if settings.delivery.workers != self._d.workers:
+            log.warning("reload: delivery.workers changes at the next restart")
+            settings = settings.model_copy(
+                update={
+                    "delivery": settings.delivery.model_copy(update={"workers": self._d.workers})
+                }
+            )
+        self._settings = settings
+        self._d = settings.delivery
+        self.pool.replace(settings)
+
     def stats(self) -> metrics.DeliveryStats:
         """Workers, their restarts and the messages in flight, for ``/metrics``."""
         return metrics.DeliveryStats(self.pool.size, self.pool.restarts, len(self._leased))

@@ -7,6 +7,7 @@ interrupted migration leaves the previous version intact and simply runs again.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: tenants, keys, campaigns, messages, events
@@ -138,14 +139,26 @@ def current_version(conn: sqlite3.Connection) -> int:
     return int(conn.execute("PRAGMA user_version").fetchone()[0])
 
 
-def migrate(conn: sqlite3.Connection) -> int:
-    """Apply every pending migration; return the resulting version."""
+def migrate(conn: sqlite3.Connection, migrations: Sequence[str] = MIGRATIONS) -> int:
+    """Apply every pending migration; return the resulting version.
+
+    A migration that fails part-way is rolled back before the error is raised, so the store
+    stays at the version before it (a crash or kill has the same effect through SQLite's
+    journal).
+    """
     version = current_version(conn)
-    if version > len(MIGRATIONS):
+    if version > len(migrations):
         raise RuntimeError(
             f"the store is at schema version {version}, newer than this agent knows "
-            f"({len(MIGRATIONS)}); upgrade the agent"
+            f"({len(migrations)}); upgrade the agent"
         )
-    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-        conn.executescript(f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;")
+    for number, script in enumerate(migrations[version:], start=version + 1):
+        try:
+            conn.executescript(
+                f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;"
+            )
+        except sqlite3.Error:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
     return current_version(conn)
