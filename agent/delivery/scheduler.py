@@ -22,6 +22,7 @@ from agent.delivery import outcomes
 from agent.delivery.jobs import Job, MessageSpec, WorkBatch
 from agent.delivery.pool import WorkerPool
 from agent.ops import metrics
+from agent.ops.outcomelog import log_settled
 from agent.routes.base import Outcome
 from agent.routes.table import RoutingState
 from agent.store import queue
@@ -221,6 +222,7 @@ class Scheduler:
             await self._store.write(lambda c: queue.settle(c, settled, now), durable=False)
             self.settled_total += len(settled)
             metrics.record_settled(settled)
+            log_settled(settled)
 
     # -- claiming ---------------------------------------------------------------------------
 
@@ -345,4 +347,4 @@ class Scheduler:
             for cid in await self._store.write(complete):
                 self._buckets.pop(cid, None)
                 self._holds.pop(cid, None)
-                log.info("campaign %d completed", cid)
+                log.info("campaign %d completed", cid, extra={"campaign_id": cid})

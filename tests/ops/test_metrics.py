@@ -58,8 +58,8 @@ def value(samples: Samples, name: str, **labels: str) -> float:
 def event_counts(stubs: Stubs) -> tuple[Counter[int], Counter[tuple[int, str]]]:
     """Events by type, and by (type, recipient domain)."""
     found = stubs.events.ListEvents(events_pb2.ListEventsRequest(limit=10_000)).events
-    by_domain = Counter((e.type, e.email.rpartition("@")[2]) for e in found if e.email)
-    return Counter(e.type for e in found), by_domain
+    by_domain = Counter((int(e.type), e.email.rpartition("@")[2]) for e in found if e.email)
+    return Counter(int(e.type) for e in found), by_domain
 
 
 def test_metrics_during_a_campaign_match_the_events(
