@@ -1,4 +1,5 @@
-"""``mailfleet-agent``: init, serve, pairing, dkim generate, smtp-user, sending-domain."""
+"""``mailfleet-agent``: init, serve, pairing, dkim generate, smtp-user, sending-domain,
+status, backup, restore, dns-check."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from agent.config import ConfigError, load
 from agent.coordinator import serve
 from agent.dkim import cli as dkim_cli
 from agent.intake import cli as intake_cli
+from agent.ops import cli as ops_cli
 from agent.routes.factory import check_routes
 from agent.setup import init, pairing_for
 
@@ -47,6 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     p_gen.add_argument("--algorithm", choices=["rsa", "ed25519"], default="rsa")
     p_gen.add_argument("--config", type=Path, required=True)
     intake_cli.add_parsers(sub)
+    ops_cli.add_parsers(sub)
     return parser
 
 
@@ -76,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
             return dkim_cli.generate(settings, args.domain, args.selector, args.algorithm)
         if args.command in intake_cli.COMMANDS:
             return intake_cli.run(settings, args)
+        if args.command in ops_cli.COMMANDS:
+            return ops_cli.run(args, settings)
         check_routes(settings)
         logs.configure(settings.log.level, settings.log.json_lines)
         asyncio.run(serve(settings, args.config))

@@ -1,0 +1,145 @@
+"""``backup`` and ``restore``: the store and the agent's keys in one archive.
+
+The store is copied with SQLite's online backup in a single read transaction, so the copy is
+one consistent moment of a running agent (writers go on meanwhile; WAL readers never block
+them). The archive also holds the TLS key and certificate, the kept admin key and secrets, and
+the DKIM keys, so a restored agent keeps its pairing string; it is written with mode 0600.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import sqlite3
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from agent.config import AgentSettings, split_host_port
+from agent.store.db import open_and_migrate
+from agent.store.schema import current_version
+
+_STORE = "agent.db"
+# Folders of the data directory that hold keys; the store's WAL files are never copied.
+_KEY_DIRS = ("tls", "secrets", "dkim")
+
+
+class BackupError(Exception):
+    """The backup or restore cannot be done; the message says why and changes nothing."""
+
+
+@dataclass(frozen=True)
+class BackupSummary:
+    """What went into (or came out of) an archive."""
+
+    path: Path
+    schema_version: int
+    messages: int
+    events: int
+    files: int
+
+
+def _check_store(path: Path) -> tuple[int, int, int]:
+    """Integrity-check a store file; return (schema version, messages, events)."""
+    conn = sqlite3.connect(path)
+    try:
+        problems = conn.execute("PRAGMA integrity_check").fetchall()
+        if problems != [("ok",)]:
+            raise BackupError(f"{path} fails SQLite's integrity check: {problems[:3]}")
+        version = current_version(conn)
+        messages = conn.execute("SELECT count(*) FROM messages").fetchone()[0]
+        events = conn.execute("SELECT count(*) FROM events").fetchone()[0]
+    except sqlite3.DatabaseError as exc:
+        raise BackupError(f"{path} is not a Mailfleet store: {exc}") from None
+    finally:
+        conn.close()
+    return version, int(messages), int(events)
+
+
+def backup(settings: AgentSettings, target: Path, *, overwrite: bool = False) -> BackupSummary:
+    """Write a ``.tar.gz`` of the store (copied online) and the key folders to ``target``."""
+    if not settings.db_path.exists():
+        raise BackupError(f"no store at {settings.db_path}; is the config the agent's?")
+    if target.exists() and not overwrite:
+        raise BackupError(f"{target} exists; choose another name or pass --force")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".mailfleet-backup-") as tmp:
+        snapshot = Path(tmp) / _STORE
+        source = sqlite3.connect(settings.db_path)  # only read: WAL readers never block
+        copy = sqlite3.connect(snapshot)
+        try:
+            source.execute("PRAGMA busy_timeout = 10000")
+            with copy:
+                source.backup(copy)  # every page in one step: one consistent snapshot
+        finally:
+            copy.close()
+            source.close()
+        version, messages, events = _check_store(snapshot)
+        partial = Path(tmp) / "archive.tar.gz"
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        files = 1
+        with os.fdopen(fd, "wb") as raw, tarfile.open(fileobj=raw, mode="w:gz") as tar:
+            tar.add(snapshot, arcname=_STORE)
+            for name in _KEY_DIRS:
+                folder = settings.data_dir / name
+                if folder.is_dir():
+                    tar.add(folder, arcname=name)
+                    files += sum(1 for p in folder.rglob("*") if p.is_file())
+        os.replace(partial, target)
+    return BackupSummary(target, version, messages, events, files)
+
+
+def _agent_running(settings: AgentSettings) -> bool:
+    host, port = split_host_port(settings.grpc.listen)
+    if host in ("0.0.0.0", "::", ""):  # noqa: S104 - a wildcard listener answers on loopback
+        host = "127.0.0.1"
+    with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=1):
+        return True
+    return False
+
+
+def _private_tree(path: Path) -> None:
+    for p in [path, *path.rglob("*")]:
+        os.chmod(p, 0o700 if p.is_dir() else 0o600)
+
+
+def restore(settings: AgentSettings, archive: Path, *, overwrite: bool = False) -> BackupSummary:
+    """Put an archive's store and keys into the (stopped) agent's data directory."""
+    if _agent_running(settings):
+        raise BackupError(
+            f"an agent answers on {settings.grpc.listen}; stop it first "
+            "(systemctl stop mailfleet-agent)"
+        )
+    if settings.db_path.exists() and not overwrite:
+        raise BackupError(f"{settings.db_path} exists; pass --force to replace it")
+    data = settings.data_dir
+    data.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=data, prefix=".restore-") as tmp:
+        staging = Path(tmp)
+        try:
+            with tarfile.open(archive, "r:gz") as tar:
+                wanted = [
+                    m for m in tar.getmembers() if m.name.split("/", 1)[0] in (_STORE, *_KEY_DIRS)
+                ]
+                tar.extractall(staging, members=wanted, filter="data")
+        except (OSError, tarfile.TarError) as exc:
+            raise BackupError(f"cannot read {archive}: {exc}") from None
+        if not (staging / _STORE).is_file():
+            raise BackupError(f"{archive} holds no {_STORE}; is it a Mailfleet backup?")
+        _check_store(staging / _STORE)
+        _private_tree(staging)
+        for suffix in ("-wal", "-shm"):
+            Path(f"{settings.db_path}{suffix}").unlink(missing_ok=True)
+        os.replace(staging / _STORE, settings.db_path)
+        files = 1
+        for name in _KEY_DIRS:
+            if (staging / name).is_dir():
+                shutil.rmtree(data / name, ignore_errors=True)
+                os.replace(staging / name, data / name)
+                files += sum(1 for p in (data / name).rglob("*") if p.is_file())
+    open_and_migrate(settings.db_path).close()  # a backup from an older agent is brought up to date
+    version, messages, events = _check_store(settings.db_path)
+    return BackupSummary(archive, version, messages, events, files)
