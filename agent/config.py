@@ -18,6 +18,7 @@ from pydantic_settings import (
 )
 
 from agent.intake.settings import IntakeSettings
+from agent.ops.retention_config import RetentionSettings
 from agent.routes.config import (
     CaptureRoute,
     DestinationLimits,
@@ -151,6 +152,7 @@ class AgentSettings(BaseSettings):
     intake: IntakeSettings = IntakeSettings()
     routing: RoutingSettings = RoutingSettings()
     ip_pools: IpPoolsSettings = IpPoolsSettings()
+    retention: RetentionSettings = RetentionSettings()
 
     @property
     def db_path(self) -> Path:

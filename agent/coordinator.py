@@ -17,6 +17,7 @@ from agent.delivery.scheduler import Scheduler
 from agent.intake.listeners import Listeners
 from agent.ops import metrics
 from agent.ops.reload import Reloader
+from agent.ops.retention import Retention
 from agent.routes.esp import webhooks
 from agent.routes.table import RoutingState
 from agent.store import meta
@@ -65,6 +66,9 @@ async def serve(settings: AgentSettings, config_path: Path | None = None) -> Non
         raise ConfigError(str(exc)) from None
     reloader = Reloader(settings, config_path)
     reloader.register("delivery", scheduler.reload)
+    retention = Retention(store, settings.retention)
+    reloader.register("retention", retention.reload)
+    pruning = asyncio.create_task(retention.run())
     reloads: set[asyncio.Task[bool]] = set()
 
     def on_hangup() -> None:
@@ -85,7 +89,9 @@ async def serve(settings: AgentSettings, config_path: Path | None = None) -> Non
         await intake.stop()
         await server.stop(_GRACE_SECONDS)
         await web.stop()
+        retention.stop()
         await scheduler.stop(_DRAIN_SECONDS)
+        await pruning
         await scheduling  # re-raises whatever made a failed scheduler stop the agent
     finally:
         store.close()

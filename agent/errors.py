@@ -53,3 +53,9 @@ class PermissionDenied(AgentError):
     """The key is valid but may not do this."""
 
     status = grpc.StatusCode.PERMISSION_DENIED
+
+
+class OutOfRange(AgentError):
+    """A cursor points before what the agent still keeps (e.g. events past retention)."""
+
+    status = grpc.StatusCode.OUT_OF_RANGE

@@ -11,6 +11,8 @@ from typing import Any
 import grpc
 
 from agent.api import auth, convert, requests
+from agent.errors import OutOfRange
+from agent.ops.retention import events_pruned_through
 from agent.store import events
 from agent.store.handle import Store
 from mailfleet.v1 import events_pb2, events_pb2_grpc
@@ -26,11 +28,26 @@ class EventsService(events_pb2_grpc.EventsServicer):
     def __init__(self, store: Store) -> None:
         self._store = store
 
+    async def _check_cursor(self, after_seq: int) -> None:
+        """A cursor from before the oldest kept event would silently skip the pruned ones.
+
+        0 means "from the oldest kept event": a new client starts there.
+        """
+        if after_seq == 0:
+            return
+        pruned = await self._store.read(events_pruned_through)
+        if after_seq < pruned:
+            raise OutOfRange(
+                f"after_seq: events up to {pruned} were pruned by retention; resync what you "
+                f"need and continue from after_seq={pruned} (or 0 for the oldest kept)"
+            )
+
     async def ListEvents(
         self, request: events_pb2.ListEventsRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> events_pb2.ListEventsResponse:
         who = auth.caller()
         limit = requests.limit("limit", request.limit, 1000, 10_000)
+        await self._check_cursor(request.after_seq)
         found = await self._store.read(
             lambda c: events.list_after(c, who.tenant_id, request.after_seq, limit)
         )
@@ -44,6 +61,7 @@ class EventsService(events_pb2_grpc.EventsServicer):
     ) -> AsyncIterator[events_pb2.Event]:
         who = auth.caller()
         after = request.after_seq
+        await self._check_cursor(after)
         while True:
             ticket = self._store.commits.ticket()
             page = await self._store.read(
