@@ -159,8 +159,19 @@ def test_grpc_calls_are_timed_and_counted_by_status(agent_process: AgentProcess)
     ):
         Stubs.on(ch).campaigns.CreateCampaign(campaign_request("two"))
     assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
-    samples = scrape(agent_process)
     method = "/mailfleet.v1.Campaigns/CreateCampaign"
+    # gRPC sends an aborted call's status before the interceptor's bookkeeping runs.
+    wait_until(
+        lambda: (
+            value(
+                scrape(agent_process), "mailfleet_grpc_server_handling_seconds_count", method=method
+            )
+            == 2
+        ),
+        10,
+        "the refused call to be counted",
+    )
+    samples = scrape(agent_process)
     assert value(samples, "mailfleet_grpc_server_handled_total", method=method, code="OK") == 1
     assert (
         value(samples, "mailfleet_grpc_server_handled_total", method=method, code="UNAUTHENTICATED")
