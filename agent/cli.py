@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in intake_cli.COMMANDS:
             return intake_cli.run(settings, args)
         if args.command in ops_cli.COMMANDS:
-            return ops_cli.run(args, settings)
+            return ops_cli.run(settings, args)
         check_routes(settings)
         logs.configure(settings.log.level, settings.log.json_lines)
         asyncio.run(serve(settings, args.config))

@@ -45,7 +45,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     )
 
 
-def run(args: argparse.Namespace, settings: AgentSettings) -> int:
+def run(settings: AgentSettings, args: argparse.Namespace) -> int:
     """Run one of :data:`COMMANDS`; return the exit code."""
     try:
         if args.command == "status":

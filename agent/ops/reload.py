@@ -12,7 +12,7 @@ keeps running on the settings it had and logs why.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from pathlib import Path
 
 from agent.config import AgentSettings, ConfigError, load
@@ -25,11 +25,17 @@ ReloadHook = Callable[[AgentSettings], Awaitable[None]]
 
 # Settings bound at start-up: a change is reported, and applied at the next restart.
 _RESTART_ONLY = ("data_dir", "grpc", "http")
+# Sections whose owner applies changes through a hook of the same name, once it registers one.
+_HOOKED = ("intake",)
 
 
-def restart_only_changes(old: AgentSettings, new: AgentSettings) -> list[str]:
-    """Names of the changed settings that only a restart applies."""
-    return [name for name in _RESTART_ONLY if getattr(old, name) != getattr(new, name)]
+def restart_only_changes(
+    old: AgentSettings, new: AgentSettings, hooked: Collection[str] = ()
+) -> list[str]:
+    """Names of the changed settings that only a restart applies (``hooked``: sections a
+    registered hook applies)."""
+    names = [*_RESTART_ONLY, *(n for n in _HOOKED if n not in hooked and hasattr(old, n))]
+    return [name for name in names if getattr(old, name) != getattr(new, name)]
 
 
 class Reloader:
@@ -56,7 +62,8 @@ class Reloader:
         except (ConfigError, RouteConfigError) as exc:
             log.error("reload refused, still running on the previous settings: %s", exc)
             return False
-        for name in restart_only_changes(self.settings, new):
+        hooked = {name for name, _ in self._hooks}
+        for name in restart_only_changes(self.settings, new, hooked):
             log.warning("reload: [%s] changed; it takes effect at the next restart", name)
         logging.getLogger().setLevel(new.log.level.upper())
         for name, hook in self._hooks:
