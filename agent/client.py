@@ -1,19 +1,39 @@
 """Connecting to an agent from a pairing string, with its certificate pinned.
 
-Used by the desktop, the tests and the benchmarks alike.
+Used by the desktop, the tests and the benchmarks alike. :class:`AgentClient` is the typed
+client for scripts and automation (see ``examples/`` and docs/automation.md); the channel
+functions below are what it and the desktop build on.
 """
 
 from __future__ import annotations
 
 import socket
 import ssl
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 
 import grpc
 
-from agent.identity.pairing import Pairing
+from agent.identity.pairing import Pairing, parse
 from agent.identity.tls import TLS_NAME, fingerprint_pem
+from mailfleet.v1 import (
+    admin_pb2_grpc,
+    agent_pb2,
+    agent_pb2_grpc,
+    campaigns_pb2,
+    campaigns_pb2_grpc,
+    capture_pb2_grpc,
+    common_pb2,
+    events_pb2,
+    events_pb2_grpc,
+    messages_pb2_grpc,
+    transactional_pb2,
+    transactional_pb2_grpc,
+)
 
 _MIB = 1024 * 1024
+# Deadline of the unary calls the client wraps.
+_TIMEOUT = 60.0
 
 
 class FingerprintMismatch(Exception):
@@ -73,3 +93,206 @@ def channel(pairing: Pairing, max_receive_mib: int = 64) -> grpc.Channel:
     return grpc.secure_channel(
         pairing.target, _credentials(pairing, cert), options=_options(max_receive_mib)
     )
+
+
+@dataclass(frozen=True)
+class AgentStubs:
+    """The generated stub of every service, on one channel."""
+
+    info: agent_pb2_grpc.AgentInfoStub
+    admin: admin_pb2_grpc.AdminStub
+    campaigns: campaigns_pb2_grpc.CampaignsStub
+    messages: messages_pb2_grpc.MessagesStub
+    transactional: transactional_pb2_grpc.TransactionalStub
+    events: events_pb2_grpc.EventsStub
+    capture: capture_pb2_grpc.CaptureStub
+
+    @classmethod
+    def on(cls, channel: grpc.Channel) -> AgentStubs:
+        """Stubs sharing ``channel``."""
+        return cls(
+            agent_pb2_grpc.AgentInfoStub(channel),
+            admin_pb2_grpc.AdminStub(channel),
+            campaigns_pb2_grpc.CampaignsStub(channel),
+            messages_pb2_grpc.MessagesStub(channel),
+            transactional_pb2_grpc.TransactionalStub(channel),
+            events_pb2_grpc.EventsStub(channel),
+            capture_pb2_grpc.CaptureStub(channel),
+        )
+
+
+@dataclass(frozen=True)
+class Upload:
+    """What an upload of recipients came to: ``received == accepted + len(rejected)``."""
+
+    received: int
+    accepted: int
+    # (position in the upload, address, why) of each refused row
+    rejected: list[tuple[int, str, str]]
+
+
+class AgentClient:
+    """A typed, blocking client of one agent, for scripts and automation.
+
+    ::
+
+        from agent.client import AgentClient
+
+        with AgentClient.connect(os.environ["MAILFLEET_PAIRING"]) as agent:
+            agent.send_message("receipt-1042", "buyer@example.com", "orders@shop.example",
+                               subject="Order {{ order }}", text="Thanks!",
+                               fields={"order": "1042"})
+
+    Every call goes over TLS pinned to the pairing's fingerprint with the pairing's API key.
+    Errors are ``grpc.RpcError`` with the agent's status and message (``INVALID_ARGUMENT``
+    names the field). The generated stubs of every service are in :attr:`stubs` for calls
+    this class does not wrap.
+    """
+
+    def __init__(self, pairing: Pairing, max_receive_mib: int = 64) -> None:
+        self.pairing = pairing
+        self._channel = channel(pairing, max_receive_mib)
+        self.stubs = AgentStubs.on(self._channel)
+
+    @classmethod
+    def connect(cls, pairing: str | Pairing) -> AgentClient:
+        """Connect with a pairing string (``mailfleet://HOST:PORT?fp=...&key=...``)."""
+        return cls(parse(pairing) if isinstance(pairing, str) else pairing)
+
+    def close(self) -> None:
+        """Close the channel."""
+        self._channel.close()
+
+    def __enter__(self) -> AgentClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def info(self) -> agent_pb2.GetInfoResponse:
+        """The agent's id, version and uptime."""
+        return self.stubs.info.GetInfo(agent_pb2.GetInfoRequest(), timeout=_TIMEOUT)
+
+    def send_message(
+        self,
+        idempotency_key: str,
+        to: str,
+        from_address: str,
+        *,
+        subject: str,
+        text: str = "",
+        html: str = "",
+        fields: Mapping[str, str] | None = None,
+        from_name: str = "",
+        tags: Sequence[str] = (),
+    ) -> transactional_pb2.SendMessageResponse:
+        """Queue one transactional message (Jinja2 templates rendered with ``fields``).
+
+        Sending the same ``idempotency_key`` again returns the first message (``duplicate``).
+        """
+        request = transactional_pb2.SendMessageRequest(
+            idempotency_key=idempotency_key,
+            sender=common_pb2.Sender(from_address=from_address, from_name=from_name),
+            to=common_pb2.Recipient(email=to, fields=dict(fields or {})),
+            content=common_pb2.Content(subject=subject, text=text, html=html),
+            tags=list(tags),
+        )
+        return self.stubs.transactional.SendMessage(request, timeout=_TIMEOUT)
+
+    def create_campaign(
+        self,
+        idempotency_key: str,
+        name: str,
+        from_address: str,
+        *,
+        subject: str,
+        text: str = "",
+        html: str = "",
+        from_name: str = "",
+        throttle_per_minute: int = 0,
+    ) -> campaigns_pb2.Campaign:
+        """Create a campaign in draft; upload recipients, then :meth:`start_campaign`."""
+        request = campaigns_pb2.CreateCampaignRequest(
+            idempotency_key=idempotency_key,
+            name=name,
+            sender=common_pb2.Sender(from_address=from_address, from_name=from_name),
+            content=common_pb2.Content(subject=subject, text=text, html=html),
+            throttle_per_minute=throttle_per_minute,
+        )
+        return self.stubs.campaigns.CreateCampaign(request, timeout=_TIMEOUT)
+
+    def upload_recipients(
+        self,
+        campaign_id: int,
+        rows: Iterable[Mapping[str, str]],
+        *,
+        email_field: str = "email",
+        batch_size: int = 1000,
+    ) -> Upload:
+        """Stream recipients: each row's ``email_field`` is the address, the other keys are
+        merge fields (the first row's keys name them). Sending rows again rejects them as
+        duplicates, so an interrupted upload is resumed by uploading everything again."""
+        batches = _recipient_batches(campaign_id, rows, email_field, batch_size)
+        summary = self.stubs.campaigns.UploadRecipients(batches)
+        return Upload(
+            summary.received,
+            summary.accepted,
+            [
+                (r.index, r.email, r.detail or common_pb2.RejectReason.Name(r.reason))
+                for r in summary.rejections
+            ],
+        )
+
+    def start_campaign(self, campaign_id: int) -> campaigns_pb2.Campaign:
+        """Start sending a campaign."""
+        ref = campaigns_pb2.CampaignRef(campaign_id=campaign_id)
+        return self.stubs.campaigns.StartCampaign(ref, timeout=_TIMEOUT)
+
+    def watch_campaign(
+        self, campaign_id: int, timeout: float | None = None
+    ) -> Iterator[campaigns_pb2.Campaign]:
+        """The campaign's state and counts as they change, until it is finished."""
+        ref = campaigns_pb2.CampaignRef(campaign_id=campaign_id)
+        yield from self.stubs.campaigns.WatchCampaign(ref, timeout=timeout)
+
+    def events(
+        self, after_seq: int = 0, *, follow: bool = False, timeout: float | None = None
+    ) -> Iterator[events_pb2.Event]:
+        """Events after ``after_seq`` in order; with ``follow``, keep waiting for new ones.
+
+        Remember the last ``seq`` you handled and pass it back after a reconnect: nothing is
+        missed or repeated. A cursor older than the agent's retention is ``OUT_OF_RANGE``.
+        """
+        if follow:
+            request = events_pb2.WatchEventsRequest(after_seq=after_seq)
+            yield from self.stubs.events.WatchEvents(request, timeout=timeout)
+            return
+        while True:
+            page = self.stubs.events.ListEvents(
+                events_pb2.ListEventsRequest(after_seq=after_seq, limit=1000), timeout=_TIMEOUT
+            )
+            yield from page.events
+            if len(page.events) < 1000:
+                return
+            after_seq = page.next_after_seq
+
+
+def _recipient_batches(
+    campaign_id: int, rows: Iterable[Mapping[str, str]], email_field: str, batch_size: int
+) -> Iterator[campaigns_pb2.RecipientBatch]:
+    names: list[str] | None = None
+    batch = campaigns_pb2.RecipientBatch(campaign_id=campaign_id)
+    for row in rows:
+        if names is None:
+            names = [k for k in row if k != email_field]
+            batch.field_names.extend(names)
+        batch.recipients.append(
+            common_pb2.Recipient(
+                email=row.get(email_field, ""), values=[row.get(n, "") for n in names]
+            )
+        )
+        if len(batch.recipients) >= batch_size:
+            yield batch
+            batch = campaigns_pb2.RecipientBatch(campaign_id=campaign_id)
+    if batch.recipients or names is None:
+        yield batch

@@ -1,0 +1,1 @@
+"""Runnable scripts that automate an agent with ``agent.client`` (see README.md here)."""
