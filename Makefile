@@ -13,7 +13,7 @@ APT_TEST_PEERS := postgresql libmail-dkim-perl swaks postfix libegl1 libgl1 libg
 # Benchmark peers: Postfix with its smtp-source and smtp-sink, for the side-by-side figures.
 APT_BENCH_PEERS := postfix
 
-.PHONY: venv run demo agent test lint typecheck pytest bench protos test-peers bench-peers clean
+.PHONY: venv run demo agent test lint typecheck pytest bench protos test-peers bench-peers dist clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -68,6 +68,13 @@ bench: venv bench-peers
 ## protos: regenerate the committed gRPC stubs from protos/*.proto
 protos: venv
 	$(BIN)/python protos/generate.py
+
+## dist: the desktop as a one-folder bundle, dist/mailfleet-desktop/ (with its .desktop and icon)
+dist: venv
+	$(BIN)/pyinstaller --noconfirm --log-level WARN --distpath dist --workpath build/pyinstaller \
+		installers/desktop/mailfleet-desktop.spec
+	cp installers/desktop/mailfleet-desktop.desktop installers/desktop/mailfleet.svg \
+		dist/mailfleet-desktop/
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
