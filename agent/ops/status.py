@@ -122,6 +122,13 @@ def collect(settings: AgentSettings, now: float | None = None) -> Status:
         f"gRPC {settings.grpc.listen}": _listening(settings.grpc.listen),
         f"HTTP {settings.http.listen}": _listening(settings.http.listen),
     }
+    for smtp in settings.intake.listeners:
+        listen = (
+            f"[{smtp.address}]:{smtp.port}"
+            if ":" in smtp.address
+            else (f"{smtp.address}:{smtp.port}")
+        )
+        status.listeners[f"SMTP {listen} ({smtp.tls})"] = _listening(listen)
     _live_figures(settings, status)
     return status
 

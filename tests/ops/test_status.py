@@ -6,7 +6,9 @@ import json
 import sqlite3
 import subprocess
 import time
+from pathlib import Path
 
+from agent.localagent import free_port
 from agent.ops.status import first_seq_since
 from tests.agent.builders import transactional, wait_until
 from tests.peers.agent import AgentProcess, agent_command
@@ -24,7 +26,23 @@ def status(agent: AgentProcess) -> dict[str, object]:
     return result
 
 
-def test_status_shows_queue_rates_workers_and_listeners(agent_process: AgentProcess) -> None:
+def test_status_shows_queue_rates_workers_and_listeners(tmp_path: Path) -> None:
+    smtp_port = free_port()
+    agent_process = AgentProcess(
+        tmp_path / "agent",
+        extra_config=(
+            f'[[intake.listeners]]\naddress = "127.0.0.1"\nport = {smtp_port}\ntls = "none"\n'
+            "auth_required = false\n"
+        ),
+    )
+    agent_process.start()
+    try:
+        check_status(agent_process)
+    finally:
+        agent_process.close()
+
+
+def check_status(agent_process: AgentProcess) -> None:
     stubs = agent_process.stubs()
     for i in range(3):
         stubs.transactional.SendMessage(transactional(f"receipt-{i}", f"buyer{i}@example.com"))
@@ -43,7 +61,8 @@ def test_status_shows_queue_rates_workers_and_listeners(agent_process: AgentProc
         for lane in ("transactional", "bulk")
     }
     listeners = live["listeners"]
-    assert isinstance(listeners, dict) and len(listeners) == 2 and all(listeners.values())
+    assert isinstance(listeners, dict) and all(listeners.values())
+    assert [name.split()[0] for name in listeners] == ["gRPC", "HTTP", "SMTP"]
     text = subprocess.run(
         [*agent_command(), "status", "--config", str(agent_process.config)],
         capture_output=True,
