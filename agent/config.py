@@ -45,6 +45,7 @@ __all__ = [
     "SmtpRelayRoute",
     "SplitRoute",
 ]
+from agent.feedback.settings import FeedbackSettings
 
 
 class ConfigError(Exception):
@@ -153,6 +154,7 @@ class AgentSettings(BaseSettings):
     routing: RoutingSettings = RoutingSettings()
     ip_pools: IpPoolsSettings = IpPoolsSettings()
     retention: RetentionSettings = RetentionSettings()
+    feedback: FeedbackSettings = FeedbackSettings()
 
     @property
     def db_path(self) -> Path:
@@ -173,6 +175,11 @@ class AgentSettings(BaseSettings):
     def dkim_dir(self) -> Path:
         """DKIM private keys: ``<domain>/<selector>.<rsa|ed25519>.pem``, each 0600."""
         return self.data_dir / "dkim"
+
+    @property
+    def feedback_key_file(self) -> Path:
+        """The key (0600) that signs unsubscribe, tracking, VERP and feedback-ID tokens."""
+        return self.data_dir / "secrets" / "feedback.key"
 
     @property
     def admin_key_file(self) -> Path:

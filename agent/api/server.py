@@ -16,6 +16,7 @@ from agent.api.services.info import AgentInfoService
 from agent.api.services.messages import MessagesService
 from agent.api.services.routing import RoutingService
 from agent.api.services.smtp_users import SmtpUsersService
+from agent.api.services.suppression import SuppressionService
 from agent.api.services.transactional import TransactionalService
 from agent.config import AgentSettings
 from agent.ops.grpc_metrics import MetricsInterceptor
@@ -38,6 +39,8 @@ from mailfleet.v1 import (
     routing_pb2_grpc,
     smtp_users_pb2,
     smtp_users_pb2_grpc,
+    suppression_pb2,
+    suppression_pb2_grpc,
     transactional_pb2,
     transactional_pb2_grpc,
 )
@@ -78,6 +81,9 @@ def build_server(
         RoutingService(routing or RoutingState(settings), store, settings), server
     )
     smtp_users_pb2_grpc.add_SmtpUsersServicer_to_server(SmtpUsersService(store), server)
+    suppression_pb2_grpc.add_SuppressionServicer_to_server(
+        SuppressionService(store, settings), server
+    )
 
     health_servicer = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
@@ -93,6 +99,7 @@ def build_server(
             (capture_pb2.DESCRIPTOR, "Capture"),
             (routing_pb2.DESCRIPTOR, "Routing"),
             (smtp_users_pb2.DESCRIPTOR, "SmtpUsers"),
+            (suppression_pb2.DESCRIPTOR, "Suppression"),
         )
     ]
     reflection.enable_server_reflection(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from agent.model import Content, Sender
+from agent.model import Content, Sender, Tracking
 from agent.routes.rules import RoutingTable
 
 
@@ -18,6 +18,7 @@ class MessageSpec:
     route: str = ""  # the route the message asked for (SMTP's X-Mailfleet-Route); "": default
     tenant: str = ""  # the tenant's name, for routing rules
     tags: tuple[str, ...] = ()
+    tracking: Tracking = field(default_factory=Tracking)
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,8 @@ class Job:
     payload: str  # base64 of a serialised mailfleet.v1.Recipient (name and merge fields)
     field_names: tuple[str, ...]  # names of the payload's positional values
     transactional: bool = False  # sent over the lane's own connections, never queued behind bulk
+    tenant_id: int = 0  # named in the message's VERP, unsubscribe and tracking tokens
+    campaign_id: int = 0  # 0 for a transactional message
 
 
 @dataclass

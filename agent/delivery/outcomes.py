@@ -8,6 +8,7 @@ from __future__ import annotations
 import random
 
 from agent.config import DeliverySettings
+from agent.feedback.classify import classify
 from agent.model import EventType, MessageState
 from agent.routes.base import Outcome, OutcomeKind
 from agent.store.queue import Claimed, Settled
@@ -56,6 +57,12 @@ def settle(
     next_at = None
     if outcome.kind in _FINAL:
         state, event = _FINAL[outcome.kind]
+        if outcome.kind is OutcomeKind.BOUNCED:
+            # RFC 3463: hard (the address is dead: suppressed) or soft (scored); the feedback
+            # module records the effect in the same transaction as this outcome.
+            verdict = classify(outcome.enhanced, outcome.reply)
+            attrs["bounce"] = verdict.severity.value
+            attrs["bounce_reason"] = verdict.reason
     elif outcome.held:
         # Not tried (the route has no capacity today): waiting never expires a message.
         state, event = MessageState.DEFERRED, EventType.MESSAGE_DEFERRED

@@ -21,6 +21,8 @@ from agent.config import AgentSettings
 from agent.delivery import outcomes
 from agent.delivery.jobs import Job, MessageSpec, WorkBatch
 from agent.delivery.pool import WorkerPool
+from agent.feedback import record, suppression
+from agent.model import Tracking
 from agent.ops import metrics
 from agent.ops.outcomelog import log_settled
 from agent.routes.base import Outcome
@@ -219,7 +221,13 @@ class Scheduler:
                 )
             )
         if settled:
-            await self._store.write(lambda c: queue.settle(c, settled, now), durable=False)
+            feedback = self._settings.feedback
+
+            def write(conn: sqlite3.Connection) -> None:
+                queue.settle(conn, settled, now)
+                record.settled(conn, settled, now, feedback)
+
+            await self._store.write(write, durable=False)
             self.settled_total += len(settled)
             metrics.record_settled(settled)
             log_settled(settled)
@@ -260,6 +268,14 @@ class Scheduler:
             fs = m.field_set_id
             if fs is not None and fs not in self._field_sets and fs not in found.field_sets:
                 found.field_sets[fs] = queue.field_names(conn, fs)
+
+        def tags_of(m: Claimed) -> tuple[str, ...]:
+            key = _spec_key(m)
+            return (found.specs.get(key) or self._specs[key]).tags
+
+        # Checked again at dequeue: an address suppressed after its message was queued (an
+        # unsubscribe, a complaint) is not sent to, in the same transaction as the claim.
+        found.messages = suppression.screen_claimed(conn, found.messages, tags_of, now)
         return found
 
     @staticmethod
@@ -267,12 +283,18 @@ class Scheduler:
         (tenant,) = conn.execute("SELECT name FROM tenants WHERE id = ?", (m.tenant_id,)).fetchone()
         if m.campaign_id is not None:
             spec = spec_from_json(queue.campaign_spec(conn, m.campaign_id))
-            return MessageSpec(spec.sender, spec.content, tenant=tenant, tags=spec.tags)
+            return MessageSpec(
+                spec.sender, spec.content, tenant=tenant, tags=spec.tags, tracking=spec.tracking
+            )
         assert m.content_id is not None
         text, raw = queue.content_spec(conn, m.content_id)
         sender, content = content_spec_from_json(text)
-        tags = tuple(json.loads(text).get("tags", ()))
-        return MessageSpec(sender, content, raw, content_route(text), tenant=tenant, tags=tags)
+        extra = json.loads(text)
+        tags = tuple(extra.get("tags", ()))
+        tracking = Tracking(**extra["tracking"]) if "tracking" in extra else Tracking()
+        return MessageSpec(
+            sender, content, raw, content_route(text), tenant=tenant, tags=tags, tracking=tracking
+        )
 
     async def _claim_and_dispatch(self) -> int:
         if self._stopping.is_set():
@@ -310,7 +332,17 @@ class Scheduler:
             if not self.pool.knows(worker, key):
                 batch.specs[key] = spec
             names = self._field_sets.get(m.field_set_id, ()) if m.field_set_id else ()
-            batch.jobs.append(Job(m.id, key, m.email, m.payload, names, transactional))
+            job = Job(
+                m.id,
+                key,
+                m.email,
+                m.payload,
+                names,
+                transactional,
+                tenant_id=m.tenant_id,
+                campaign_id=m.campaign_id or 0,
+            )
+            batch.jobs.append(job)
             self._leased[m.id] = _Leased(m, worker, lease_until, spec.sender.from_address)
         stale = {w for w, _ in batches if not self.pool.knows(w, f"routing:{table.version}")}
         for (worker, _), batch in batches.items():

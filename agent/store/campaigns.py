@@ -9,6 +9,7 @@ from dataclasses import asdict
 from typing import Any
 
 from agent.errors import FailedPrecondition, NotFound
+from agent.feedback import suppression
 from agent.model import (
     Campaign,
     CampaignSpec,
@@ -174,6 +175,11 @@ def transition(conn: sqlite3.Connection, tenant_id: int, campaign_id: int, actio
     return get(conn, tenant_id, campaign_id)
 
 
+def _tags(conn: sqlite3.Connection, campaign_id: int) -> tuple[str, ...]:
+    row = conn.execute("SELECT spec FROM campaigns WHERE id = ?", (campaign_id,)).fetchone()
+    return tuple(json.loads(row[0])["tags"])
+
+
 def _field_set_id(conn: sqlite3.Connection, names: tuple[str, ...]) -> int | None:
     if not names:
         return None
@@ -250,6 +256,9 @@ def add_recipients(
             EventType.RECIPIENTS_ADDED,
             campaign_id=campaign_id,
             attrs={"count": str(inserted)},
+        )
+        suppression.screen_new_recipients(
+            conn, tenant_id, campaign_id, _tags(conn, campaign_id), last_id, now
         )
     conn.execute("UPDATE campaigns SET updated_at = ? WHERE id = ?", (now, campaign_id))
     return duplicates

@@ -9,6 +9,7 @@ import time
 from dataclasses import asdict
 
 from agent.errors import NotFound
+from agent.feedback import suppression
 from agent.model import (
     Content,
     EventType,
@@ -93,6 +94,7 @@ def enqueue_transactional(
         email=msg.email,
         attrs={"lane": "transactional"},
     )
+    suppression.screen_message(conn, tenant_id, cur.lastrowid, msg.email, msg.tags, now)
     return get(conn, tenant_id, cur.lastrowid), False
 
 

@@ -131,6 +131,39 @@ MIGRATIONS: tuple[str, ...] = (
         data BLOB NOT NULL
     );
     """,
+    # 4: feedback: suppression list, soft-bounce score, per-domain counts, inbound counters
+    """
+    CREATE TABLE suppressions (
+        tenant_id INTEGER NOT NULL,
+        -- the normalised address with ASCII letters lower-case
+        email_key TEXT NOT NULL,
+        -- '' for every message, else a tag the entry is limited to
+        scope TEXT NOT NULL,
+        email TEXT NOT NULL,
+        reason INTEGER NOT NULL,
+        source TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        PRIMARY KEY (tenant_id, email_key, scope)
+    ) WITHOUT ROWID;
+    CREATE TABLE soft_bounces (
+        tenant_id INTEGER NOT NULL,
+        email_key TEXT NOT NULL,
+        time REAL NOT NULL
+    );
+    CREATE INDEX soft_bounces_address ON soft_bounces (tenant_id, email_key, time);
+    CREATE TABLE domain_feedback (
+        tenant_id INTEGER NOT NULL,
+        domain TEXT NOT NULL,
+        day INTEGER NOT NULL,
+        delivered INTEGER NOT NULL,
+        complaints INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, domain, day)
+    ) WITHOUT ROWID;
+    CREATE TABLE feedback_counters (
+        name TEXT PRIMARY KEY,
+        count INTEGER NOT NULL
+    );
+    """,
 )
 
 

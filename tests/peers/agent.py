@@ -25,6 +25,7 @@ from mailfleet.v1 import (
     messages_pb2_grpc,
     routing_pb2_grpc,
     smtp_users_pb2_grpc,
+    suppression_pb2_grpc,
     transactional_pb2_grpc,
 )
 
@@ -45,6 +46,7 @@ class Stubs:
     capture: capture_pb2_grpc.CaptureStub
     routing: routing_pb2_grpc.RoutingStub
     smtp_users: smtp_users_pb2_grpc.SmtpUsersStub
+    suppression: suppression_pb2_grpc.SuppressionStub
 
     @classmethod
     def on(cls, channel: grpc.Channel) -> Stubs:
@@ -60,6 +62,7 @@ class Stubs:
             capture_pb2_grpc.CaptureStub(channel),
             routing_pb2_grpc.RoutingStub(channel),
             smtp_users_pb2_grpc.SmtpUsersStub(channel),
+            suppression_pb2_grpc.SuppressionStub(channel),
         )
 
 

@@ -1,0 +1,210 @@
+"""What bounces, complaints and unsubscribes do to the store: suppression entries, the
+soft-bounce score, message states, events and the per-domain counts behind complaint rates.
+
+The one API for every source of feedback: synchronous SMTP replies, DSNs and ARF reports
+that come back to the bounce domain, one-click unsubscribes, and ESP webhooks. Each function
+runs inside the caller's transaction (on the store's writer thread).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from agent.feedback import suppression
+from agent.feedback.classify import EXPIRED, Verdict, classify
+from agent.feedback.settings import FeedbackSettings
+from agent.feedback.suppression import Entry, Reason
+from agent.model import EventType, MessageState
+from agent.store import events
+from agent.store.queue import Settled
+
+_DAY = 86400
+
+
+@dataclass(frozen=True)
+class About:
+    """The message a piece of feedback is about (None when only the address is known)."""
+
+    tenant_id: int
+    email: str
+    campaign_id: int | None = None
+    message_id: int | None = None
+
+
+def day_of(now: float) -> int:
+    """Days since the epoch: the unit of the per-domain counts."""
+    return int(now // _DAY)
+
+
+def domain_of(email: str) -> str:
+    """The address's domain, lower-case."""
+    return email.rpartition("@")[2].strip().lower()
+
+
+def _event(conn: sqlite3.Connection, about: About, type_: EventType, attrs: dict[str, str]) -> None:
+    events.append(
+        conn,
+        about.tenant_id,
+        type_,
+        campaign_id=about.campaign_id,
+        message_id=about.message_id,
+        email=about.email,
+        attrs=attrs,
+    )
+
+
+def _soft_bounces_reached(
+    conn: sqlite3.Connection, about: About, now: float, settings: FeedbackSettings
+) -> int:
+    """Score one soft bounce; return how many the address has within the window."""
+    address = suppression.key(about.email)
+    since = now - settings.soft_bounce_days * _DAY
+    conn.execute(
+        "DELETE FROM soft_bounces WHERE tenant_id = ? AND email_key = ? AND time < ?",
+        (about.tenant_id, address, since),
+    )
+    conn.execute(
+        "INSERT INTO soft_bounces (tenant_id, email_key, time) VALUES (?, ?, ?)",
+        (about.tenant_id, address, now),
+    )
+    row = conn.execute(
+        "SELECT count(*) FROM soft_bounces WHERE tenant_id = ? AND email_key = ?",
+        (about.tenant_id, address),
+    ).fetchone()
+    return int(row[0])
+
+
+def bounce(
+    conn: sqlite3.Connection,
+    about: About,
+    verdict: Verdict,
+    source: str,
+    now: float,
+    settings: FeedbackSettings,
+) -> bool:
+    """Record a bounce's effect on its address; True when the address is now suppressed.
+
+    A hard bounce suppresses at once; a scored soft bounce suppresses once the address has
+    ``soft_bounce_limit`` of them within ``soft_bounce_days``. No event: the caller records
+    the bounce itself (see :func:`async_bounce` for bounces that arrive later by mail).
+    """
+    if verdict.hard:
+        entry = Entry(about.email, Reason.HARD_BOUNCE, f"{source}: {verdict.reason}")
+        return suppression.add(conn, about.tenant_id, [entry], now) > 0
+    if not verdict.scored:
+        return False
+    reached = _soft_bounces_reached(conn, about, now, settings)
+    if reached < settings.soft_bounce_limit:
+        return False
+    entry = Entry(
+        about.email,
+        Reason.HARD_BOUNCE,
+        f"{reached} soft bounces within {settings.soft_bounce_days:g} days ({verdict.reason})",
+    )
+    return suppression.add(conn, about.tenant_id, [entry], now) > 0
+
+
+def async_bounce(
+    conn: sqlite3.Connection,
+    about: About,
+    verdict: Verdict,
+    source: str,
+    now: float,
+    settings: FeedbackSettings,
+    attrs: dict[str, str],
+) -> bool:
+    """A bounce that came back after the message was accepted (a DSN, an ESP webhook).
+
+    The message, if known and delivered, becomes bounced; a MESSAGE_BOUNCED event says so.
+    Returns whether the address is now suppressed.
+    """
+    if about.message_id is not None:
+        conn.execute(
+            "UPDATE messages SET state = ?, last_reply = ?, updated_at = ? WHERE id = ?"
+            " AND tenant_id = ? AND state = ?",
+            (
+                int(MessageState.BOUNCED),
+                attrs.get("reply", "")[:1000],
+                now,
+                about.message_id,
+                about.tenant_id,
+                int(MessageState.DELIVERED),
+            ),
+        )
+    suppressed = bounce(conn, about, verdict, source, now, settings)
+    _event(
+        conn,
+        about,
+        EventType.MESSAGE_BOUNCED,
+        {
+            **attrs,
+            "bounce": verdict.severity.value,
+            "bounce_reason": verdict.reason,
+            "source": source,
+            **({"suppressed": "1"} if suppressed else {}),
+        },
+    )
+    return suppressed
+
+
+def complaint(
+    conn: sqlite3.Connection, about: About, source: str, now: float, attrs: dict[str, str]
+) -> bool:
+    """A spam complaint: suppress the address at once, count it for its domain, log it.
+
+    Returns whether the address was newly suppressed.
+    """
+    entry = Entry(about.email, Reason.COMPLAINT, source)
+    added = suppression.add(conn, about.tenant_id, [entry], now)
+    conn.execute(
+        "INSERT INTO domain_feedback (tenant_id, domain, day, delivered, complaints)"
+        " VALUES (?, ?, ?, 0, 1) ON CONFLICT DO UPDATE SET complaints = complaints + 1",
+        (about.tenant_id, domain_of(about.email), day_of(now)),
+    )
+    _event(conn, about, EventType.MESSAGE_COMPLAINED, {**attrs, "source": source})
+    return added > 0
+
+
+def unsubscribe(
+    conn: sqlite3.Connection, about: About, source: str, now: float, scope: str = ""
+) -> bool:
+    """An unsubscribe: suppress the address for bulk mail; the event is logged only the first
+    time, so a repeated click or a second mail changes nothing. True when it was new."""
+    entry = Entry(about.email, Reason.UNSUBSCRIBE, source, scope)
+    if not suppression.add(conn, about.tenant_id, [entry], now):
+        return False
+    attrs = {"source": source, **({"scope": scope} if scope else {})}
+    _event(conn, about, EventType.MESSAGE_UNSUBSCRIBED, attrs)
+    return True
+
+
+def settled(
+    conn: sqlite3.Connection, results: Sequence[Settled], now: float, settings: FeedbackSettings
+) -> None:
+    """The feedback side of a group of delivery outcomes: delivered mail counted by domain,
+    synchronous bounces (classified in :mod:`agent.delivery.outcomes`) and expiries scored."""
+    delivered: Counter[tuple[int, str]] = Counter()
+    for r in results:
+        if r.state is MessageState.DELIVERED:
+            delivered[(r.message.tenant_id, domain_of(r.message.email))] += 1
+            continue
+        if r.state is MessageState.BOUNCED:
+            verdict = classify(r.attrs.get("enhanced", ""), r.reply)
+        elif r.state is MessageState.FAILED and "expired" in r.attrs:
+            verdict = EXPIRED
+        else:
+            continue
+        m = r.message
+        about = About(m.tenant_id, m.email, m.campaign_id, m.id)
+        bounce(conn, about, verdict, "smtp", now, settings)
+    if delivered:
+        day = day_of(now)
+        conn.executemany(
+            "INSERT INTO domain_feedback (tenant_id, domain, day, delivered, complaints)"
+            " VALUES (?, ?, ?, ?, 0)"
+            " ON CONFLICT DO UPDATE SET delivered = delivered + excluded.delivered",
+            [(tenant, domain, day, n) for (tenant, domain), n in delivered.items()],
+        )

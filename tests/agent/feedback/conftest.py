@@ -1,0 +1,25 @@
+"""A migrated store file opened directly, for the feedback module's store-level tests."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from agent.store.schema import migrate
+from agent.store.tenants import create_tenant
+
+
+@pytest.fixture
+def conn(tmp_path: Path) -> Iterator[sqlite3.Connection]:
+    """A real SQLite file at the current schema, in autocommit mode, with tenants 1 and 2."""
+    db = sqlite3.connect(tmp_path / "agent.db", isolation_level=None)
+    migrate(db)
+    create_tenant(db, "one")
+    create_tenant(db, "two")
+    try:
+        yield db
+    finally:
+        db.close()
