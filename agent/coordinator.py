@@ -14,6 +14,8 @@ from grpc_health.v1 import health_pb2
 from agent.api.server import build_server
 from agent.config import AgentSettings, ConfigError
 from agent.delivery.scheduler import Scheduler
+from agent.feedback import web as feedback_web
+from agent.feedback.tokens import TokenKey
 from agent.intake.listeners import Listeners
 from agent.ops import metrics
 from agent.ops.reload import Reloader
@@ -47,8 +49,16 @@ async def serve(settings: AgentSettings, config_path: Path | None = None) -> Non
         settings, store, await store.write(meta.agent_id), time.time(), routing
     )
     scheduler = Scheduler(settings, store, routing)
+    # Made here, before any worker starts: workers only read it.
+    feedback_key = TokenKey.load_or_create(settings.feedback_key_file)
     web = WebServer(
-        settings.http, store, [webhooks.mount(settings), metrics.mount(store, scheduler.stats)]
+        settings.http,
+        store,
+        [
+            webhooks.mount(settings),
+            metrics.mount(store, scheduler.stats),
+            feedback_web.mount(feedback_key),
+        ],
     )
     try:
         await web.start()

@@ -8,6 +8,9 @@ from agent.config import AgentSettings
 from agent.delivery.jobs import Job, MessageSpec
 from agent.dkim.keys import load_keys
 from agent.dkim.signer import DkimSigner, SignError
+from agent.feedback.links import FeedbackLinks
+from agent.feedback.settings import bounce_domain
+from agent.feedback.tokens import Subject, TokenKey
 from agent.render.message import Renderer, RenderError
 from agent.routes.base import Envelope, Outcome, OutcomeKind
 from agent.routes.factory import build_routes, build_sources
@@ -30,9 +33,11 @@ class Pipeline:
         signer: DkimSigner,
         router: Router,
         transactional_router: Router,
+        links: FeedbackLinks,
     ) -> None:
         self._renderer = renderer
         self._signer = signer
+        self._links = links
         self._router = router
         # The same routes again, with their own connection pools: a transactional message
         # never waits for a connection behind thousands of queued campaign messages.
@@ -57,6 +62,11 @@ class Pipeline:
             DkimSigner(load_keys(settings.dkim_dir)),
             Router(table, build_routes(settings, sources), settings.routes, resolvers),
             Router(table, build_routes(settings, sources), settings.routes, resolvers),
+            FeedbackLinks(
+                TokenKey.load_or_create(settings.feedback_key_file),
+                settings.http.base_url,
+                bounce_domain(settings),
+            ),
         )
 
     def set_table(self, table: RoutingTable) -> None:
@@ -85,7 +95,13 @@ class Pipeline:
         return await router.deliver(plan, envelopes)
 
     def build(self, job: Job, spec: MessageSpec, payload: bytes) -> Envelope | Outcome:
-        """The signed message for one job, or a FAILED outcome saying why it cannot be built."""
+        """The signed message for one job, or a FAILED outcome saying why it cannot be built.
+
+        Campaign messages carry List-Unsubscribe (covered by DKIM) and, when tracked, an open
+        pixel and rewritten links; every message goes out from its VERP return path.
+        """
+        subject = Subject(job.tenant_id, job.campaign_id, job.message_id)
+        links = self._links
         if spec.raw_mime is not None:
             data = _crlf(spec.raw_mime)
         else:
@@ -101,6 +117,11 @@ class Pipeline:
                     to_email=job.rcpt_to,
                     to_name=recipient.name,
                     fields=fields,
+                    agent_headers=links.headers(subject, bulk=not job.transactional),
+                    agent_variables={"unsubscribe_url": links.unsubscribe_url(subject)},
+                    html_filter=links.tracker(
+                        subject, opens=spec.tracking.opens, clicks=spec.tracking.clicks
+                    ),
                 )
             except RenderError as exc:
                 return Outcome(job.message_id, OutcomeKind.FAILED, f"rendering failed: {exc}")
@@ -108,7 +129,8 @@ class Pipeline:
             signed = self._signer.sign(data)
         except SignError as exc:  # only a client's raw MIME can be this malformed
             return Outcome(job.message_id, OutcomeKind.FAILED, f"DKIM signing failed: {exc}")
-        return Envelope(job.message_id, spec.sender.from_address, job.rcpt_to, signed)
+        mail_from = links.return_path(subject) or spec.sender.from_address
+        return Envelope(job.message_id, mail_from, job.rcpt_to, signed)
 
     async def close(self) -> None:
         """Close every route's connections."""

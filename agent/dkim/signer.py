@@ -43,10 +43,19 @@ _SIGNED = (
     b"content-transfer-encoding",
     b"list-unsubscribe",
     b"list-unsubscribe-post",
+    b"cfbl-address",
+    b"cfbl-feedback-id",
 )
-# Listed once more than they occur, so none can be added (or, for the List-Unsubscribe pair,
-# added to a message that had none) without breaking the signature.
-_OVERSIGNED = (b"from", b"list-unsubscribe", b"list-unsubscribe-post")
+# Listed once more than they occur, so none can be added (or, for the List-Unsubscribe pair
+# and the CFBL fields of RFC 9477, added to a message that had none) without breaking the
+# signature.
+_OVERSIGNED = (
+    b"from",
+    b"list-unsubscribe",
+    b"list-unsubscribe-post",
+    b"cfbl-address",
+    b"cfbl-feedback-id",
+)
 _ALGORITHM = {"rsa": b"rsa-sha256", "ed25519": b"ed25519-sha256"}
 _ANGLE_ADDRESS = re.compile(rb"<[^<>@]*@([^<>@]+)>\s*$")
 # Relaxed body canonicalisation in C-speed steps: tabs become spaces, runs of spaces one.

@@ -59,7 +59,6 @@ _BY_DETAIL: dict[str, Verdict] = {
     "1.7": _soft("sender", scored=False),
     "1.8": _soft("sender", scored=False),
     "1.10": _hard("bad_domain"),  # null MX (RFC 7505)
-    "2.1": _soft("mailbox_disabled"),
     "2.2": _soft("mailbox_full"),
     "2.3": _soft("message_too_large", scored=False),
     "2.4": _soft("system"),
@@ -103,6 +102,21 @@ _TEXT: tuple[tuple[re.Pattern[str], Verdict], ...] = (
             r"not enough (disk )?space",
         ),
         _soft("mailbox_full"),
+    ),
+    (
+        _patterns(
+            r"name service error",
+            r"host not found, try again",
+            r"temporary (dns |lookup )?failure",
+            r"connection (timed out|refused)",
+        ),
+        _soft("network"),
+    ),
+    (
+        _patterns(
+            r"recipient address rejected: access denied", r"invalid (final delivery )?userid"
+        ),
+        _hard("user_unknown"),
     ),
     (
         _patterns(
@@ -155,7 +169,8 @@ _TEXT: tuple[tuple[re.Pattern[str], Verdict], ...] = (
             r"null mx",
             r"hostname lookup failed",
             r"unknown domain",
-            r"domain (is )?not (found|valid|exist)",
+            r"domain (is )?not (found|valid|exist|reachable)",
+            r"domain (does not|doesn'?t) (exist|receive)",
         ),
         _hard("bad_domain"),
     ),
@@ -185,6 +200,9 @@ _TEXT: tuple[tuple[re.Pattern[str], Verdict], ...] = (
             r"(user|recipient) (not|is not) in (the )?(local )?(recipient table|directory)",
             r"(recipient|address) (not|is not) (listed|valid)",
             r"not listed in",
+            r"address (couldn'?t|could not) be found",
+            r"address not found",
+            r"(recipient|user) name is not recognized",
             r"doesn'?t have an? .* account",
         ),
         _hard("user_unknown"),
@@ -212,13 +230,25 @@ def status_code(text: str) -> str:
     return ".".join(match.groups()) if match else ""
 
 
-def classify(status: str, text: str = "") -> Verdict:
+def classify(status: str, text: str = "", *, after_data: bool = False) -> Verdict:
     """Classify a permanent failure by its status code (found in ``text`` when empty).
 
     A precise code decides (5.1.1 is hard whatever the text says); a generic one (5.0.0,
     5.1.0, 5.2.0, …) or none leaves it to the text, and failing that to the code's subject.
+    ``after_data``: the refusal came after the server had accepted the recipient (at DATA),
+    so an "unknown user" there is a filter's verdict on the message, not a dead address.
     """
     status = status or status_code(text)
+    verdict = _by_code_or_text(status, text)
+    if verdict.reason == "user_unknown" and after_data and is_generic(status):
+        return _soft("filtered", scored=False)
+    if verdict.reason == "bad_domain" and status.startswith("4"):
+        # A DNS failure reported with a transient status (4.x.x) may well pass.
+        return _soft(verdict.reason)
+    return verdict
+
+
+def _by_code_or_text(status: str, text: str) -> Verdict:
     parts = status.split(".")
     detail = ".".join(parts[1:3]) if len(parts) == 3 else ""
     if detail in _BY_DETAIL:
@@ -229,6 +259,12 @@ def classify(status: str, text: str = "") -> Verdict:
     if len(parts) == 3 and parts[1] in _BY_SUBJECT:
         return _BY_SUBJECT[parts[1]]
     return _soft("undetermined")
+
+
+def is_generic(status: str) -> bool:
+    """True when a status code names no precise cause (none, X.0.0, or an unknown detail)."""
+    parts = status.split(".")
+    return len(parts) != 3 or ".".join(parts[1:3]) not in _BY_DETAIL
 
 
 def is_permanent(status: str, text: str = "") -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from email.utils import format_datetime
 
@@ -70,6 +70,9 @@ class Renderer:
         to_name: str,
         fields: Mapping[str, str],
         extra_headers: Mapping[str, str] = _NO_HEADERS,
+        agent_headers: Sequence[tuple[str, str]] = (),
+        agent_variables: Mapping[str, str] = _NO_HEADERS,
+        html_filter: Callable[[str], str] | None = None,
     ) -> bytes:
         """The complete message with CRLF line ends, ready for SMTP DATA (not dot-stuffed).
 
@@ -78,10 +81,17 @@ class Renderer:
         ``extra_headers`` values are templates; an extra header replaces a content header of
         the same name (any case). The text part is the text template's output, or else text
         derived from the HTML; with both, the message is multipart/alternative.
+
+        ``agent_headers`` are added as they are (not templates) and replace template headers
+        of the same name; ``agent_variables`` (e.g. ``unsubscribe_url``) win over every
+        merge field; ``html_filter`` rewrites the rendered HTML part (tracking), after the
+        text part was derived from it.
         """
-        variables = {**fields, "email": to_email, "name": to_name}
+        variables = {**fields, "email": to_email, "name": to_name, **agent_variables}
         headers = {name.lower(): (name, value) for name, value in content.headers.items()}
         headers.update((name.lower(), (name, value)) for name, value in extra_headers.items())
+        for name, _ in agent_headers:
+            headers.pop(name.lower(), None)
 
         budget = _Budget(self._max_bytes)
 
@@ -102,6 +112,8 @@ class Renderer:
             subject, html, text, custom = run_capped(self._timeout, run)
         except RenderTimeout:
             raise RenderError(f"rendering took longer than {self._timeout:g} s") from None
+        if html and html_filter is not None:
+            html = html_filter(html)
 
         head = [
             mime.mailbox("From", sender.from_name, sender.from_address),
@@ -117,6 +129,8 @@ class Renderer:
             mime.check_field_name(name)
             if name.lower() in _OWN_HEADERS:
                 raise RenderError(f"header {name} is set by the agent and cannot be replaced")
+            head.append(mime.unstructured(name, value))
+        for name, value in agent_headers:
             head.append(mime.unstructured(name, value))
         parts = []
         if text or not html:

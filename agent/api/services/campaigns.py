@@ -14,7 +14,7 @@ import grpc
 from agent.api import auth, convert, requests
 from agent.api.recipients import check_rows
 from agent.errors import FailedPrecondition, InvalidArgument
-from agent.model import CampaignSpec, CampaignState
+from agent.model import CampaignSpec, CampaignState, Tracking
 from agent.store import campaigns
 from agent.store.handle import Store
 from mailfleet.v1 import campaigns_pb2, campaigns_pb2_grpc, common_pb2
@@ -42,7 +42,10 @@ def _spec(request: campaigns_pb2.CreateCampaignRequest) -> CampaignSpec:
         tags=requests.tags("tags", list(request.tags)),
         throttle_per_minute=request.throttle_per_minute,
         start_at=start_at,
-        tracking=requests.tracking(request.tracking),
+        # Opens and clicks are tracked unless the request says otherwise.
+        tracking=requests.tracking(request.tracking)
+        if request.HasField("tracking")
+        else Tracking(opens=True, clicks=True),
     )
 
 

@@ -78,7 +78,9 @@ class CreateCampaignRequest(_message.Message):
         """Unset means "as soon as started"."""
 
     @_builtins.property
-    def tracking(self) -> _common_pb2.Tracking: ...
+    def tracking(self) -> _common_pb2.Tracking:
+        """Open pixel and tracked links. Unset means both on; set it (even empty) to choose."""
+
     def __init__(
         self,
         *,

@@ -129,6 +129,8 @@ def test_signature_tags_and_signed_fields(signer: DkimSigner) -> None:
             b"list-unsubscribe",
             b"list-unsubscribe",
             b"list-unsubscribe-post",
+            b"cfbl-address",
+            b"cfbl-feedback-id",
         ]
         assert int(tags[b"t"]) > 0
 
