@@ -58,7 +58,7 @@ _BY_DETAIL: dict[str, Verdict] = {
     "1.6": _hard("moved"),
     "1.7": _soft("sender", scored=False),
     "1.8": _soft("sender", scored=False),
-    "1.10": _hard("bad_domain"),  # null MX (RFC 7505)
+    "1.10": _hard("bad_domain"),  # null MX (RFC 7505); Microsoft uses it for unknown users
     "2.2": _soft("mailbox_full"),
     "2.3": _soft("message_too_large", scored=False),
     "2.4": _soft("system"),
@@ -248,9 +248,14 @@ def classify(status: str, text: str = "", *, after_data: bool = False) -> Verdic
     return verdict
 
 
+_RECIPIENT_NOT_FOUND = re.compile(r"recipientnotfound|recipient .* not found", re.IGNORECASE)
+
+
 def _by_code_or_text(status: str, text: str) -> Verdict:
     parts = status.split(".")
     detail = ".".join(parts[1:3]) if len(parts) == 3 else ""
+    if detail == "1.10" and _RECIPIENT_NOT_FOUND.search(text):
+        return _hard("user_unknown")
     if detail in _BY_DETAIL:
         return _BY_DETAIL[detail]
     for pattern, verdict in _TEXT:

@@ -8,6 +8,7 @@ Pure: bytes in, findings out.
 from __future__ import annotations
 
 import email
+import logging
 import re
 from dataclasses import dataclass, field
 from email.message import Message
@@ -65,6 +66,8 @@ class Report:
                 return kind
         return Kind.NONE
 
+
+log = logging.getLogger("mailfleet.agent.feedback")
 
 _WS = re.compile(r"\s+")
 _ADDRESS = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
@@ -285,8 +288,18 @@ def _dsn_in_text(raw: bytes) -> list[Message]:
     return blocks
 
 
+def _failures(msg: Message) -> tuple[frozenset[bytes], frozenset[bytes]]:
+    """flufl.bounce's (temporary, permanent) recipients; nothing when a detector trips over a
+    malformed message (some index into headers that are not there)."""
+    try:
+        return all_failures(msg)
+    except Exception:
+        log.debug("flufl.bounce could not read a message", exc_info=True)
+        return frozenset(), frozenset()
+
+
 def _non_standard(msg: Message, original: Message | None) -> list[Finding]:
-    temporary, permanent = all_failures(msg)
+    temporary, permanent = _failures(msg)
     body = _body_text(msg)
     findings = []
     found: list[tuple[str, Kind]] = []

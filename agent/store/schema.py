@@ -163,6 +163,15 @@ MIGRATIONS: tuple[str, ...] = (
         name TEXT PRIMARY KEY,
         count INTEGER NOT NULL
     );
+    -- inbound feedback mail whose processing failed unexpectedly, kept for a person to see
+    CREATE TABLE feedback_shunt (
+        id INTEGER PRIMARY KEY,
+        time REAL NOT NULL,
+        rcpt_to TEXT NOT NULL,
+        mail_from TEXT NOT NULL,
+        data BLOB NOT NULL,
+        error TEXT NOT NULL
+    );
     """,
 )
 

@@ -1,0 +1,171 @@
+"""Inbound feedback mail: what one message to the bounce domain means, and its effects.
+
+The recipient's local part says what the message is for:
+
+- ``b-<token>``: the VERP return path of one message; the mail is a bounce (an RFC 3464 DSN
+  or an older MTA's own format), a complaint report, or an auto-reply (ignored);
+- ``u-<token>``: a mailto unsubscribe (the List-Unsubscribe header's second target);
+- anything else (``fbl@``, the CFBL-Address): complaint reports, matched to a message by the
+  CFBL-Feedback-ID or the VERP return path in the reported message's headers.
+
+A token that does not verify is dropped and counted ("forged"), as is a genuine token for a
+message that no longer exists ("unknown"). Every message ends in one counted outcome.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sqlite3
+from dataclasses import dataclass
+from email.message import Message
+
+from agent.feedback import record, stats
+from agent.feedback.record import About
+from agent.feedback.reports import Finding, Kind, Report, parse
+from agent.feedback.settings import FeedbackSettings
+from agent.feedback.tokens import Purpose, Subject, TokenKey
+
+log = logging.getLogger("mailfleet.agent.feedback")
+
+# ARF feedback types that are a recipient's complaint; "not-spam", "auth-failure" and
+# "virus" reports are not, and change nothing.
+_COMPLAINT_TYPES = frozenset({"abuse", "fraud", "other"})
+_VERP = re.compile(r"\bb-([a-z2-7]{16,64})@", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class InboundMail:
+    """One message as the SMTP intake stored it, for one recipient."""
+
+    rcpt_to: str
+    data: bytes
+    mail_from: str = ""
+
+
+def _lookup(conn: sqlite3.Connection, subject: Subject) -> About | None:
+    row = conn.execute(
+        "SELECT tenant_id, campaign_id, email FROM messages WHERE id = ?", (subject.message_id,)
+    ).fetchone()
+    if row is None:
+        return None
+    tenant_id, campaign_id, email = row
+    if tenant_id != subject.tenant_id or (campaign_id or 0) != subject.campaign_id:
+        return None
+    return About(tenant_id, email, campaign_id, subject.message_id)
+
+
+def _subject_in(original: Message | None, key: TokenKey) -> Subject | None:
+    """The message a reported copy names: by its CFBL-Feedback-ID, else its VERP path."""
+    if original is None:
+        return None
+    for value in original.get_all("CFBL-Feedback-ID") or []:
+        subject = key.read(Purpose.FEEDBACK_ID, str(value).strip())
+        if subject is not None:
+            return subject
+    for name in ("Return-Path", "X-Original-Return-Path", "Received"):
+        for value in original.get_all(name) or []:
+            for token in _VERP.findall(str(value)):
+                subject = key.read(Purpose.BOUNCE, token.lower())
+                if subject is not None:
+                    return subject
+    return None
+
+
+def _finding_for(report: Report, kind: Kind, email: str) -> Finding | None:
+    """The report's finding of ``kind`` for ``email``, else its first of that kind."""
+    found = [f for f in report.findings if f.kind is kind]
+    for f in found:
+        if f.recipient.lower() == email.lower():
+            return f
+    return found[0] if found else None
+
+
+def _apply(
+    conn: sqlite3.Connection,
+    about: About,
+    report: Report,
+    now: float,
+    settings: FeedbackSettings,
+) -> str:
+    complaint = _finding_for(report, Kind.COMPLAINT, about.email)
+    if complaint is not None:
+        if complaint.feedback_type not in _COMPLAINT_TYPES:
+            return "ignored"
+        record.complaint(conn, about, "arf", now, {"feedback_type": complaint.feedback_type})
+        return "complaint"
+    bounce = _finding_for(report, Kind.BOUNCE, about.email)
+    if bounce is not None and bounce.verdict is not None:
+        attrs = {"status": bounce.status, "reply": bounce.diagnostic[:1000]}
+        record.async_bounce(
+            conn, about, bounce.verdict, "dsn", now, settings, {k: v for k, v in attrs.items() if v}
+        )
+        return "bounce"
+    return "ignored"
+
+
+def _outcome(
+    conn: sqlite3.Connection,
+    key: TokenKey,
+    mail: InboundMail,
+    now: float,
+    settings: FeedbackSettings,
+) -> str:
+    local = mail.rcpt_to.rpartition("@")[0].lower()
+    if local.startswith("u-"):
+        subject = key.read(Purpose.UNSUBSCRIBE, local[2:])
+        if subject is None:
+            return "forged"
+        about = _lookup(conn, subject)
+        if about is None:
+            return "unknown"
+        record.unsubscribe(conn, about, "mailto", now)
+        return "unsubscribe"
+    if local.startswith("b-"):
+        subject = key.read(Purpose.BOUNCE, local[2:])
+        if subject is None:
+            return "forged"
+        report = parse(mail.data)
+    else:
+        report = parse(mail.data)
+        if report.kind is not Kind.COMPLAINT:
+            return "ignored"
+        subject = _subject_in(report.original, key)
+        if subject is None:
+            return "unmatched"
+    about = _lookup(conn, subject)
+    if about is None:
+        return "unknown"
+    return _apply(conn, about, report, now, settings)
+
+
+def process(
+    conn: sqlite3.Connection,
+    key: TokenKey,
+    mail: InboundMail,
+    now: float,
+    settings: FeedbackSettings,
+) -> str:
+    """Apply one inbound message's effects in the caller's transaction and count it.
+
+    Returns the outcome: bounce, complaint, unsubscribe, ignored (auto-replies, delay
+    notices, non-complaint reports), forged, unknown, unmatched (a complaint naming none of
+    our messages), or shunted (processing failed; the message is kept in feedback_shunt).
+    """
+    conn.execute("SAVEPOINT inbound")
+    try:
+        outcome = _outcome(conn, key, mail, now, settings)
+    except Exception as exc:
+        conn.execute("ROLLBACK TO inbound")
+        log.exception("inbound feedback mail for %s could not be processed; shunted", mail.rcpt_to)
+        conn.execute(
+            "INSERT INTO feedback_shunt (time, rcpt_to, mail_from, data, error)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (now, mail.rcpt_to, mail.mail_from, mail.data, f"{type(exc).__name__}: {exc}"),
+        )
+        outcome = "shunted"
+    conn.execute("RELEASE inbound")
+    stats.count_inbound(conn, outcome)
+    if outcome in ("forged", "unknown", "unmatched"):
+        log.info("inbound feedback mail for %s dropped: %s", mail.rcpt_to, outcome)
+    return outcome
