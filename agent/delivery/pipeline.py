@@ -100,8 +100,12 @@ class Pipeline:
         Campaign messages carry List-Unsubscribe (covered by DKIM) and, when tracked, an open
         pixel and rewritten links; every message goes out from its VERP return path.
         """
-        subject = Subject(job.tenant_id, job.campaign_id, job.message_id)
-        links = self._links
+        feedback = self._links.for_message(
+            Subject(job.tenant_id, job.campaign_id, job.message_id),
+            bulk=not job.transactional,
+            opens=spec.tracking.opens,
+            clicks=spec.tracking.clicks,
+        )
         if spec.raw_mime is not None:
             data = _crlf(spec.raw_mime)
         else:
@@ -117,11 +121,9 @@ class Pipeline:
                     to_email=job.rcpt_to,
                     to_name=recipient.name,
                     fields=fields,
-                    agent_headers=links.headers(subject, bulk=not job.transactional),
-                    agent_variables={"unsubscribe_url": links.unsubscribe_url(subject)},
-                    html_filter=links.tracker(
-                        subject, opens=spec.tracking.opens, clicks=spec.tracking.clicks
-                    ),
+                    agent_headers=feedback.headers,
+                    agent_variables={"unsubscribe_url": feedback.unsubscribe_url},
+                    html_filter=feedback.tracker,
                 )
             except RenderError as exc:
                 return Outcome(job.message_id, OutcomeKind.FAILED, f"rendering failed: {exc}")
@@ -129,7 +131,7 @@ class Pipeline:
             signed = self._signer.sign(data)
         except SignError as exc:  # only a client's raw MIME can be this malformed
             return Outcome(job.message_id, OutcomeKind.FAILED, f"DKIM signing failed: {exc}")
-        mail_from = links.return_path(subject) or spec.sender.from_address
+        mail_from = feedback.return_path or spec.sender.from_address
         return Envelope(job.message_id, mail_from, job.rcpt_to, signed)
 
     async def close(self) -> None:

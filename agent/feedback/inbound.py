@@ -31,7 +31,7 @@ log = logging.getLogger("mailfleet.agent.feedback")
 # ARF feedback types that are a recipient's complaint; "not-spam", "auth-failure" and
 # "virus" reports are not, and change nothing.
 _COMPLAINT_TYPES = frozenset({"abuse", "fraud", "other"})
-_VERP = re.compile(r"\bb-([a-z2-7]{16,64})@", re.IGNORECASE)
+_VERP = re.compile(r"\bb-([0-9a-f]{16,64})@", re.IGNORECASE)
 
 
 @dataclass(frozen=True)

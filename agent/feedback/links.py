@@ -12,84 +12,74 @@ from urllib.parse import quote
 
 from agent.feedback.tokens import Purpose, Subject, TokenKey
 
-_HREF = re.compile(r"""(<a\b[^>]*?\bhref\s*=\s*)(["'])(https?://[^"'<>]+)\2""", re.IGNORECASE)
-_BODY_END = re.compile(r"</body\s*>", re.IGNORECASE)
+_HREF = re.compile(r"""(<a\s[^>]*?\bhref\s*=\s*)(["'])(https?://[^"'<>]+)\2""", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class MessageFeedback:
+    """One message's feedback addresses, header fields and HTML tracker."""
+
+    return_path: str | None  # None without a bounce domain: the sender's address is used
+    unsubscribe_url: str  # also ``{{ unsubscribe_url }}`` in templates
+    headers: list[tuple[str, str]]
+    tracker: Callable[[str], str] | None  # adds the pixel, rewrites links; None: no tracking
 
 
 @dataclass(frozen=True)
 class FeedbackLinks:
-    """Builds one message's feedback addresses and URLs."""
+    """Builds messages' feedback addresses and URLs."""
 
     key: TokenKey
     base_url: str  # the agent's public HTTP base URL, without a trailing slash
     bounce_domain: str  # "" when the agent receives no mail: no VERP, no mailto unsubscribe
 
-    def return_path(self, subject: Subject) -> str | None:
-        """``b-<token>@<bounce domain>``, or None without a bounce domain."""
-        if not self.bounce_domain:
-            return None
-        return f"b-{self.key.make(Purpose.BOUNCE, subject)}@{self.bounce_domain}"
-
-    def unsubscribe_url(self, subject: Subject) -> str:
-        """The one-click unsubscribe URL (also ``{{ unsubscribe_url }}`` in templates)."""
-        return f"{self.base_url}/u/{self.key.make(Purpose.UNSUBSCRIBE, subject)}"
-
-    def headers(self, subject: Subject, bulk: bool) -> list[tuple[str, str]]:
-        """Header fields for the message: List-Unsubscribe and List-Unsubscribe-Post for bulk
-        mail, CFBL-Address and CFBL-Feedback-ID whenever there is a bounce domain."""
-        fields: list[tuple[str, str]] = []
+    def for_message(
+        self, subject: Subject, *, bulk: bool, opens: bool, clicks: bool
+    ) -> MessageFeedback:
+        """Everything one message needs. Bulk mail gets List-Unsubscribe and
+        List-Unsubscribe-Post; every message gets CFBL-Address and CFBL-Feedback-ID and its
+        VERP return path when there is a bounce domain."""
+        unsubscribe = self.key.make(Purpose.UNSUBSCRIBE, subject)
+        unsubscribe_url = f"{self.base_url}/u/{unsubscribe}"
+        headers: list[tuple[str, str]] = []
+        return_path = None
         if bulk:
-            targets = [f"<{self.unsubscribe_url(subject)}>"]
+            targets = [f"<{unsubscribe_url}>"]
             if self.bounce_domain:
-                token = self.key.make(Purpose.UNSUBSCRIBE, subject)
-                targets.append(f"<mailto:u-{token}@{self.bounce_domain}?subject=unsubscribe>")
-            fields.append(("List-Unsubscribe", ", ".join(targets)))
-            fields.append(("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
+                targets.append(f"<mailto:u-{unsubscribe}@{self.bounce_domain}?subject=unsubscribe>")
+            headers.append(("List-Unsubscribe", ", ".join(targets)))
+            headers.append(("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
         if self.bounce_domain:
-            fields.append(("CFBL-Address", f"fbl@{self.bounce_domain}; report=arf"))
-            fields.append(("CFBL-Feedback-ID", self.key.make(Purpose.FEEDBACK_ID, subject)))
-        return fields
+            return_path = f"b-{self.key.make(Purpose.BOUNCE, subject)}@{self.bounce_domain}"
+            headers.append(("CFBL-Address", f"fbl@{self.bounce_domain}; report=arf"))
+            headers.append(("CFBL-Feedback-ID", self.key.make(Purpose.FEEDBACK_ID, subject)))
+        tracker = None
+        if opens or clicks:
+            tracker = self._tracker(subject, unsubscribe_url, opens=opens, clicks=clicks)
+        return MessageFeedback(return_path, unsubscribe_url, headers, tracker)
 
-    def open_url(self, subject: Subject) -> str:
-        """The open pixel's URL."""
-        return f"{self.base_url}/o/{self.key.make(Purpose.OPEN, subject)}"
-
-    def click_url(self, subject: Subject, target: str) -> str:
-        """A tracked link to ``target``: the token signs the target too."""
-        token = self.key.make(Purpose.CLICK, subject, target.encode("utf-8"))
-        return f"{self.base_url}/c/{token}?u={quote(target, safe='')}"
-
-    def tracker(
-        self, subject: Subject, *, opens: bool, clicks: bool
-    ) -> Callable[[str], str] | None:
-        """A function that adds the open pixel and rewrites the links of an HTML body, or
-        None when neither is tracked."""
-        if not (opens or clicks):
-            return None
-        unsubscribe = self.unsubscribe_url(subject)
+    def _tracker(
+        self, subject: Subject, unsubscribe_url: str, *, opens: bool, clicks: bool
+    ) -> Callable[[str], str]:
+        def rewrite(match: re.Match[str]) -> str:
+            target = html.unescape(match.group(3))
+            if target.startswith(self.base_url) or target == unsubscribe_url:
+                return match.group(0)  # our own links stay as they are
+            token = self.key.make(Purpose.CLICK, subject, target.encode("utf-8"))
+            tracked = html.escape(f"{self.base_url}/c/{token}?u={quote(target, safe='')}")
+            return f"{match.group(1)}{match.group(2)}{tracked}{match.group(2)}"
 
         def track(body: str) -> str:
             if clicks:
-
-                def rewrite(match: re.Match[str]) -> str:
-                    target = html.unescape(match.group(3))
-                    if target.startswith(self.base_url) or target == unsubscribe:
-                        return match.group(0)  # our own links stay as they are
-                    tracked = html.escape(self.click_url(subject, target), quote=True)
-                    return f"{match.group(1)}{match.group(2)}{tracked}{match.group(2)}"
-
                 body = _HREF.sub(rewrite, body)
             if opens:
+                url = f"{self.base_url}/o/{self.key.make(Purpose.OPEN, subject)}"
                 pixel = (
-                    f'<img src="{html.escape(self.open_url(subject))}" width="1" height="1"'
-                    ' alt="" style="display:block;border:0;width:1px;height:1px">'
+                    f'<img src="{html.escape(url)}" width="1" height="1" alt=""'
+                    ' style="display:block;border:0;width:1px;height:1px">'
                 )
-                ends = list(_BODY_END.finditer(body))
-                if ends:
-                    at = ends[-1].start()
-                    body = body[:at] + pixel + body[at:]
-                else:
-                    body += pixel
+                at = body.lower().rfind("</body")
+                body = body[:at] + pixel + body[at:] if at >= 0 else body + pixel
             return body
 
         return track

@@ -1,8 +1,8 @@
 """Signed tokens that name a message: for unsubscribe links, tracking links, VERP return paths
 and CFBL feedback IDs.
 
-A token is base32 (lower-case, so it survives MTAs that fold the case of a local part) of
-the tenant, campaign and message ids as varints followed by an 80-bit HMAC-SHA256 over a
+A token is lower-case hex (so it survives MTAs that fold the case of a local part) of the
+tenant, campaign and message ids as varints followed by an 80-bit HMAC-SHA256 over a
 purpose byte, those ids and any extra data (a click's target URL). A token made for one
 purpose never verifies for another, and a changed id, URL or MAC never verifies at all.
 
@@ -12,7 +12,6 @@ coordinator; workers only read it.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import os
@@ -125,16 +124,14 @@ class TokenKey:
         payload = (
             _varint(subject.tenant_id) + _varint(subject.campaign_id) + _varint(subject.message_id)
         )
-        raw = payload + self._mac(purpose, payload, extra)
-        return base64.b32encode(raw).decode("ascii").rstrip("=").lower()
+        return (payload + self._mac(purpose, payload, extra)).hex()
 
     def read(self, purpose: Purpose, token: str, extra: bytes = b"") -> Subject | None:
         """The subject of a genuine token, or None for anything forged, altered or malformed."""
         if not token or len(token) > _MAX_TOKEN:
             return None
-        text = token.upper()
         try:
-            raw = base64.b32decode(text + "=" * (-len(text) % 8))
+            raw = bytes.fromhex(token)
         except ValueError:
             return None
         parsed = _read_varints(raw, 3)

@@ -48,7 +48,7 @@ def test_unsubscribe_headers_are_signed(tmp_path: Path, local_dns: LocalDns) -> 
         finally:
             agent.close()
     data = got.data
-    assert re.search(rb"^List-Unsubscribe: <http://127\.0\.0\.1:\d+/u/[a-z2-7]+>", data, re.M)
+    assert re.search(rb"^List-Unsubscribe: <http://127\.0\.0\.1:\d+/u/[0-9a-f]+>", data, re.M)
     assert b"\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n" in data
     headers, _ = dkim.rfc822_parse(data)
     (signature,) = [v for n, v in headers if n.lower() == b"dkim-signature"]
@@ -57,7 +57,7 @@ def test_unsubscribe_headers_are_signed(tmp_path: Path, local_dns: LocalDns) -> 
     assert signed.count(b"list-unsubscribe") == 2  # once more than present: none can be added
     assert signed.count(b"list-unsubscribe-post") == 2
     assert mail_dkim(data, local_dns, tmp_path) == {"rsa-sha256": "pass"}
-    changed = re.sub(rb"/u/[a-z2-7]+>", b"/u/aaaaaaaaaaaaaaaaaaaaaaaa>", data, count=1)
+    changed = re.sub(rb"/u/[0-9a-f]+>", b"/u/aaaaaaaaaaaaaaaaaaaaaaaa>", data, count=1)
     assert mail_dkim(changed, local_dns, tmp_path)["rsa-sha256"].startswith("fail")
     head, body = data.split(b"\r\n\r\n", 1)
     added = head + b"\r\nList-Unsubscribe: <https://evil.example/>\r\n\r\n" + body

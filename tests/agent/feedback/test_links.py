@@ -22,6 +22,7 @@ LINKS = FeedbackLinks(KEY, "https://mail.shop.example", "bounce.shop.example")
 def _render(
     content: Content, *, opens: bool = True, clicks: bool = True, bulk: bool = True
 ) -> email.message.EmailMessage:
+    feedback = LINKS.for_message(SUBJECT, bulk=bulk, opens=opens, clicks=clicks)
     raw = Renderer("mta.shop.example", 2.0, 1_000_000).render(
         message_id=99,
         sender=Sender("news@shop.example", "Shop"),
@@ -29,9 +30,9 @@ def _render(
         to_email="ann@example.com",
         to_name="Ann",
         fields={"unsubscribe_url": "https://attacker.example/"},
-        agent_headers=LINKS.headers(SUBJECT, bulk=bulk),
-        agent_variables={"unsubscribe_url": LINKS.unsubscribe_url(SUBJECT)},
-        html_filter=LINKS.tracker(SUBJECT, opens=opens, clicks=clicks),
+        agent_headers=feedback.headers,
+        agent_variables={"unsubscribe_url": feedback.unsubscribe_url},
+        html_filter=feedback.tracker,
     )
     msg = email.message_from_bytes(raw, policy=email.policy.default)
     assert isinstance(msg, email.message.EmailMessage)
@@ -65,12 +66,13 @@ def test_transactional_messages_get_no_unsubscribe_headers() -> None:
 
 
 def test_the_return_path_is_a_verp_address_with_a_bounce_token() -> None:
-    path = LINKS.return_path(SUBJECT)
+    path = LINKS.for_message(SUBJECT, bulk=True, opens=False, clicks=False).return_path
     assert path is not None
     local, _, domain = path.partition("@")
     assert domain == "bounce.shop.example" and local.startswith("b-")
     assert KEY.read(Purpose.BOUNCE, local[2:]) == SUBJECT
-    assert FeedbackLinks(KEY, "https://x", "").return_path(SUBJECT) is None
+    no_domain = FeedbackLinks(KEY, "https://x", "")
+    assert no_domain.for_message(SUBJECT, bulk=True, opens=False, clicks=False).return_path is None
 
 
 def test_links_are_rewritten_through_signed_click_urls_and_a_pixel_is_added() -> None:
@@ -91,7 +93,11 @@ def test_links_are_rewritten_through_signed_click_urls_and_a_pixel_is_added() ->
     assert target == "https://shop.example/sale?a=1&b=2"
     assert KEY.read(Purpose.CLICK, token, target.encode()) == SUBJECT
     assert mailto == "mailto:help@shop.example"
-    assert unsubscribe == LINKS.unsubscribe_url(SUBJECT)  # never routed through tracking
+    # The unsubscribe link is never routed through tracking.
+    assert (
+        unsubscribe
+        == LINKS.for_message(SUBJECT, bulk=True, opens=False, clicks=False).unsubscribe_url
+    )
     (pixel,) = re.findall(r'<img src="([^"]+)"', body)
     assert KEY.read(Purpose.OPEN, pixel.rpartition("/o/")[2]) == SUBJECT
     assert body.index("<img") < body.index("</body>")

@@ -16,7 +16,8 @@ SUBJECT = Subject(tenant_id=3, campaign_id=41, message_id=1_234_567)
 def test_a_token_names_its_message_for_its_purpose_only() -> None:
     key = TokenKey(os.urandom(32))
     token = key.make(Purpose.UNSUBSCRIBE, SUBJECT)
-    assert token == token.lower() and token.isalnum()
+    assert token == token.lower() and len(token) <= 64
+    int(token, 16)  # hex: safe in a URL path and in a local part whose case gets folded
     assert key.read(Purpose.UNSUBSCRIBE, token) == SUBJECT
     assert key.read(Purpose.UNSUBSCRIBE, token.upper()) == SUBJECT  # a local part folded
     for other in (Purpose.BOUNCE, Purpose.OPEN, Purpose.CLICK, Purpose.FEEDBACK_ID):
