@@ -191,7 +191,9 @@ def screen_new_recipients(
         return 0
     matches = conn.execute(
         "SELECT id, email FROM messages WHERE campaign_id = ? AND id > ? AND state = ?"
-        " AND lower(email_norm) IN (SELECT email_key FROM suppressions WHERE tenant_id = ?)",
+        # One primary-key probe per new row, however long the list is.
+        " AND EXISTS (SELECT 1 FROM suppressions AS s WHERE s.tenant_id = ?"
+        " AND s.email_key = lower(messages.email_norm))",
         (campaign_id, after_id, int(MessageState.QUEUED), tenant_id),
     ).fetchall()
     rows = [(tenant_id, campaign_id, mid, email) for mid, email in matches]
