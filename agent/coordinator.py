@@ -15,6 +15,7 @@ from agent.api.server import build_server
 from agent.config import AgentSettings, ConfigError
 from agent.delivery.scheduler import Scheduler
 from agent.feedback import web as feedback_web
+from agent.feedback.consumer import InboundConsumer
 from agent.feedback.tokens import TokenKey
 from agent.intake.listeners import Listeners
 from agent.ops import metrics
@@ -89,6 +90,10 @@ async def serve(settings: AgentSettings, config_path: Path | None = None) -> Non
     loop.add_signal_handler(signal.SIGHUP, on_hangup)
     scheduling = asyncio.create_task(scheduler.run())
     scheduling.add_done_callback(lambda _: stop.set())  # a scheduler that dies stops the agent
+    # Bounces, complaints and mailto unsubscribes the intake stored for the bounce domain.
+    feedback = InboundConsumer(store, feedback_key, settings.feedback)
+    consuming = asyncio.create_task(feedback.run())
+    consuming.add_done_callback(lambda _: stop.set())
     await server.start()
     await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
     log.info("agent serving gRPC on %s with %d workers", settings.grpc.listen, scheduler.pool.size)
@@ -100,8 +105,10 @@ async def serve(settings: AgentSettings, config_path: Path | None = None) -> Non
         await server.stop(_GRACE_SECONDS)
         await web.stop()
         retention.stop()
+        feedback.stop()
         await scheduler.stop(_DRAIN_SECONDS)
         await pruning
+        await consuming
         await scheduling  # re-raises whatever made a failed scheduler stop the agent
     finally:
         store.close()

@@ -9,7 +9,6 @@ from agent.delivery.jobs import Job, MessageSpec
 from agent.dkim.keys import load_keys
 from agent.dkim.signer import DkimSigner, SignError
 from agent.feedback.links import FeedbackLinks
-from agent.feedback.settings import bounce_domain
 from agent.feedback.tokens import Subject, TokenKey
 from agent.render.message import Renderer, RenderError
 from agent.routes.base import Envelope, Outcome, OutcomeKind
@@ -65,7 +64,7 @@ class Pipeline:
             FeedbackLinks(
                 TokenKey.load_or_create(settings.feedback_key_file),
                 settings.http.base_url,
-                bounce_domain(settings),
+                settings.intake.bounce_domain,
             ),
         )
 

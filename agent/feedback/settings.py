@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import BaseModel, Field
 
 
@@ -18,9 +16,3 @@ class FeedbackSettings(BaseModel):
     complaint_rate_days: int = Field(30, ge=1, le=365)
     # Above this share of delivered mail a domain's complaint rate is flagged (Gmail: 0.3 %).
     complaint_rate_threshold: float = Field(0.003, gt=0, lt=1)
-
-
-def bounce_domain(settings: Any) -> str:
-    """The agent's bounce domain (``[intake] bounce_domain``), "" when it receives no mail."""
-    intake = getattr(settings, "intake", None)
-    return str(getattr(intake, "bounce_domain", "") or "").lower()

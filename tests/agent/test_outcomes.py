@@ -35,11 +35,10 @@ def test_final_outcomes_keep_the_reply(
     s = settle(_claimed(), outcome, NOW, SETTINGS, random.Random(1), mail_from="n@shop.example")
     assert (s.state, s.event, s.next_at) == (state, event, None)
     assert s.reply == "550 5.1.1 No such user" and s.host == "mx1.example.com"
-    assert s.attrs == {
-        "reply": "550 5.1.1 No such user",
-        "host": "mx1.example.com",
-        "enhanced": "5.1.1",
-    }
+    expected = {"reply": "550 5.1.1 No such user", "host": "mx1.example.com", "enhanced": "5.1.1"}
+    if kind is OutcomeKind.BOUNCED:  # classified by its RFC 3463 code
+        expected.update(bounce="hard", bounce_reason="user_unknown")
+    assert s.attrs == expected
     assert s.mail_from == "n@shop.example"
 
 

@@ -1,0 +1,73 @@
+"""The coordinator's background consumer of inbound feedback mail.
+
+The SMTP intake stores each message for the bounce domain durably, one ``inbound_mail`` row per
+recipient. This task processes the rows in order and deletes each in the same transaction as
+its effects, so a crash never loses a message nor applies one twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sqlite3
+import time
+
+from agent.feedback.inbound import InboundMail, process
+from agent.feedback.settings import FeedbackSettings
+from agent.feedback.tokens import TokenKey
+from agent.store.handle import Store
+
+log = logging.getLogger("mailfleet.agent.feedback")
+
+_BATCH = 50
+# Between two looks at the table; a commit (the intake storing mail) wakes it sooner.
+_IDLE_WAIT = 5.0
+# A busy store commits hundreds of times a second: look at most this often.
+_MIN_INTERVAL = 0.2
+
+
+class InboundConsumer:
+    """Drains ``inbound_mail`` until stopped."""
+
+    def __init__(self, store: Store, key: TokenKey, settings: FeedbackSettings) -> None:
+        self._store = store
+        self._key = key
+        self._settings = settings
+        self._stopping = asyncio.Event()
+        self.processed = 0
+
+    def _pending(self, conn: sqlite3.Connection) -> bool:
+        return conn.execute("SELECT 1 FROM inbound_mail LIMIT 1").fetchone() is not None
+
+    def _batch(self, conn: sqlite3.Connection) -> int:
+        rows = conn.execute(
+            "SELECT id, rcpt_to, mail_from, data FROM inbound_mail ORDER BY id LIMIT ?", (_BATCH,)
+        ).fetchall()
+        now = time.time()
+        for row_id, rcpt_to, mail_from, data in rows:
+            process(
+                conn, self._key, InboundMail(rcpt_to, bytes(data), mail_from), now, self._settings
+            )
+            conn.execute("DELETE FROM inbound_mail WHERE id = ?", (row_id,))
+        return len(rows)
+
+    async def run(self) -> None:
+        """Process rows as they come, until :meth:`stop`."""
+        while not self._stopping.is_set():
+            ticket = self._store.commits.ticket()
+            if await self._store.read(self._pending):
+                done = await self._store.write(self._batch)
+                self.processed += done
+                if done == _BATCH:
+                    continue
+            waits = [asyncio.ensure_future(e.wait()) for e in (ticket, self._stopping)]
+            await asyncio.wait(waits, timeout=_IDLE_WAIT, return_when=asyncio.FIRST_COMPLETED)
+            for w in waits:
+                w.cancel()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), _MIN_INTERVAL)
+
+    def stop(self) -> None:
+        """Finish the batch under way, then return from :meth:`run`."""
+        self._stopping.set()
