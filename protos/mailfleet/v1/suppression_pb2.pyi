@@ -479,7 +479,9 @@ class FeedbackStats(_message.Message):
     @_builtins.property
     def inbound(self) -> _containers.ScalarMap[_builtins.str, _builtins.int]:
         """Inbound feedback mail by outcome, agent-wide: "bounce", "complaint", "unsubscribe",
-        "ignored" (auto-replies, delays), "forged" (a token that does not verify), "unparsable".
+        "ignored" (auto-replies, delay notices), "forged" (a token that does not verify),
+        "unknown" (a genuine token for no existing message), "unmatched" (a complaint naming none
+        of our messages), "shunted" (processing failed; the mail is kept for inspection).
         """
 
     def __init__(
