@@ -97,7 +97,7 @@ class Pipeline:
         """The signed message for one job, or a FAILED outcome saying why it cannot be built.
 
         Campaign messages carry List-Unsubscribe (covered by DKIM) and, when tracked, an open
-        pixel and rewritten links; every message goes out from its VERP return path.
+        pixel and rewritten links; rendered messages go out from their VERP return path.
         """
         feedback = self._links.for_message(
             Subject(job.tenant_id, job.campaign_id, job.message_id),
@@ -130,7 +130,11 @@ class Pipeline:
             signed = self._signer.sign(data)
         except SignError as exc:  # only a client's raw MIME can be this malformed
             return Outcome(job.message_id, OutcomeKind.FAILED, f"DKIM signing failed: {exc}")
-        mail_from = feedback.return_path or spec.sender.from_address
+        # Raw MIME (SMTP submission, raw_mime) keeps the envelope sender its client chose;
+        # what the agent renders goes out from its VERP return path.
+        mail_from = spec.sender.from_address
+        if spec.raw_mime is None and feedback.return_path:
+            mail_from = feedback.return_path
         return Envelope(job.message_id, mail_from, job.rcpt_to, signed)
 
     async def close(self) -> None:
