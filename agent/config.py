@@ -17,6 +17,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from agent.feedback.settings import FeedbackSettings
 from agent.intake.settings import IntakeSettings
 from agent.ops.retention_config import RetentionSettings
 from agent.routes.config import (
@@ -45,7 +46,6 @@ __all__ = [
     "SmtpRelayRoute",
     "SplitRoute",
 ]
-from agent.feedback.settings import FeedbackSettings
 
 
 class ConfigError(Exception):
