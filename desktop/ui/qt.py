@@ -70,6 +70,7 @@ from PySide6.QtWidgets import (
     QWizard,
     QWizardPage,
 )
+from shiboken6 import isValid
 
 __all__ = [
     "QAbstractItemView",
@@ -142,4 +143,5 @@ __all__ = [
     "QWizardPage",
     "Qt",
     "Signal",
+    "isValid",
 ]  # fmt: skip

@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
-from desktop.ui.qt import QObject, QRunnable, QThreadPool, Signal
+from desktop.ui.qt import QObject, QRunnable, QThreadPool, Signal, isValid
 
 T = TypeVar("T")
 
@@ -92,11 +92,17 @@ class TaskRunner(QObject):
             self._running.pop(id(task), None)
             self.busy_changed.emit(len(self._running), self._latest())
 
+        # A result can arrive after the window that asked for it closed and deleted this runner:
+        # there is nothing left to show it in, so it is dropped.
         def done(result: object) -> None:
+            if not isValid(self):
+                return
             finish()
             on_done(result)  # type: ignore[arg-type]
 
         def failed(exc: object) -> None:
+            if not isValid(self):
+                return
             finish()
             assert isinstance(exc, Exception)
             if on_error is not None:
@@ -107,7 +113,8 @@ class TaskRunner(QObject):
         task.signals.done.connect(done)
         task.signals.failed.connect(failed)
         if on_progress is not None:
-            task.signals.progress.connect(on_progress)
+            report = on_progress
+            task.signals.progress.connect(lambda value: report(value) if isValid(self) else None)
         self.busy_changed.emit(len(self._running), description)
         pool = self.writes if write else self.network if network else self.reads
         pool.start(_Runnable(task, function))
