@@ -26,6 +26,7 @@ from PySide6.QtCore import (
     QTimer,
     QTimeZone,
     Signal,
+    Slot,
 )
 from PySide6.QtGui import QAction, QBrush, QCloseEvent, QColor, QKeySequence, QPainter, QShortcut
 from PySide6.QtWidgets import (
@@ -143,5 +144,6 @@ __all__ = [
     "QWizardPage",
     "Qt",
     "Signal",
+    "Slot",
     "isValid",
 ]  # fmt: skip

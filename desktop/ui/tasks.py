@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
-from desktop.ui.qt import QObject, QRunnable, QThreadPool, Signal, isValid
+from desktop.ui.qt import QObject, QRunnable, QThreadPool, Signal, Slot
 
 T = TypeVar("T")
 
@@ -55,6 +55,53 @@ class _Runnable(QRunnable, Generic[T]):
             self.task.signals.done.emit(result)
 
 
+class _Receiver(QObject):
+    """Hears one task on the GUI thread, on behalf of the runner that is its parent.
+
+    The task's signals are emitted on a pool thread, so Qt queues them to this object. Deleting
+    the runner (its window closed) deletes this child, and Qt then disconnects it and discards
+    the calls still queued to it: a late result or progress report finds nobody and is dropped.
+    """
+
+    def __init__(
+        self,
+        runner: TaskRunner,
+        task: Task[Any],
+        on_done: Callable[[Any], None],
+        on_error: Callable[[Exception], None] | None,
+        on_progress: Callable[[object], None] | None,
+    ) -> None:
+        super().__init__(runner)
+        self._runner = runner
+        self._task = task
+        self._on_done = on_done
+        self._on_error = on_error
+        self._on_progress = on_progress
+
+    @Slot(object)
+    def done(self, result: object) -> None:
+        self._finish()
+        self._on_done(result)
+
+    @Slot(object)
+    def failed(self, exc: object) -> None:
+        self._finish()
+        assert isinstance(exc, Exception)
+        if self._on_error is None:
+            raise exc
+        self._on_error(exc)
+
+    @Slot(object)
+    def progress(self, value: object) -> None:
+        if self._on_progress is not None:
+            self._on_progress(value)
+
+    def _finish(self) -> None:
+        self._runner._finished(self._task)
+        # Progress reports queued before the result were delivered before it; nothing follows.
+        self.deleteLater()
+
+
 class TaskRunner(QObject):
     """Starts background tasks and tells the status bar how many are running."""
 
@@ -87,38 +134,19 @@ class TaskRunner(QObject):
         runs it beside them (agent calls that mostly wait)."""
         task: Task[T] = Task(description)
         self._running[id(task)] = task
-
-        def finish() -> None:
-            self._running.pop(id(task), None)
-            self.busy_changed.emit(len(self._running), self._latest())
-
-        # A result can arrive after the window that asked for it closed and deleted this runner:
-        # there is nothing left to show it in, so it is dropped.
-        def done(result: object) -> None:
-            if not isValid(self):
-                return
-            finish()
-            on_done(result)  # type: ignore[arg-type]
-
-        def failed(exc: object) -> None:
-            if not isValid(self):
-                return
-            finish()
-            assert isinstance(exc, Exception)
-            if on_error is not None:
-                on_error(exc)
-            else:
-                raise exc
-
-        task.signals.done.connect(done)
-        task.signals.failed.connect(failed)
+        receiver = _Receiver(self, task, on_done, on_error, on_progress)
+        task.signals.done.connect(receiver.done)
+        task.signals.failed.connect(receiver.failed)
         if on_progress is not None:
-            report = on_progress
-            task.signals.progress.connect(lambda value: report(value) if isValid(self) else None)
+            task.signals.progress.connect(receiver.progress)
         self.busy_changed.emit(len(self._running), description)
         pool = self.writes if write else self.network if network else self.reads
         pool.start(_Runnable(task, function))
         return task
+
+    def _finished(self, task: Task[Any]) -> None:
+        self._running.pop(id(task), None)
+        self.busy_changed.emit(len(self._running), self._latest())
 
     def cancel_all(self) -> None:
         """Ask every running task to stop (on shutdown: an import then rolls back)."""
