@@ -55,6 +55,9 @@ class WorkerPool:
         self.restarts = 0
         # Workers replaced on a reload that are still finishing their deliveries.
         self._retiring: list[_Slot] = []
+        # Counts reloads: a message leased in an earlier generation is held by a retiring
+        # worker, which a death in its slot's new process must not take back.
+        self.generation = 0
 
     def start(self) -> None:
         """Start every worker; call from the coordinator's event loop."""
@@ -114,6 +117,7 @@ class WorkerPool:
         """Start every worker afresh with new settings (routes, limits); the old ones finish
         the deliveries they hold, report them, and exit."""
         self._settings_json = settings.model_dump_json()
+        self.generation += 1
         old, self._slots = self._slots, [self._spawn(i) for i in range(self.size)]
         for slot in old:
             slot.outbox.put(None)

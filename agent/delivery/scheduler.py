@@ -50,6 +50,7 @@ class _Leased:
     worker: int
     lease_until: float
     mail_from: str
+    generation: int = 0  # the pool's, when it was leased
 
 
 @dataclass
@@ -117,10 +118,13 @@ class Scheduler:
         return len(self._leased)
 
     async def reload(self, settings: AgentSettings) -> None:
-        """Use new delivery settings, routes and limits from the next claim on (SIGHUP).
+        """Use new delivery settings, routes, routing rules and limits from the next claim on
+        (SIGHUP): new workers are built from them and sent the new rules with their first
+        batch.
 
         Messages in flight finish on the workers that hold them; nothing queued moves.
         """
+        self.routing.reload(settings)
         if settings.delivery.workers != self._d.workers:
             log.warning("reload: delivery.workers changes at the next restart")
             settings = settings.model_copy(
@@ -184,7 +188,12 @@ class Scheduler:
         self._wake.set()
 
     def _on_worker_exit(self, worker: int) -> None:
-        orphans = [mid for mid, entry in self._leased.items() if entry.worker == worker]
+        generation = self.pool.generation
+        orphans = [
+            mid
+            for mid, entry in self._leased.items()
+            if entry.worker == worker and entry.generation == generation
+        ]
         for mid in orphans:
             del self._leased[mid]
         log.warning(
@@ -343,7 +352,9 @@ class Scheduler:
                 campaign_id=m.campaign_id or 0,
             )
             batch.jobs.append(job)
-            self._leased[m.id] = _Leased(m, worker, lease_until, spec.sender.from_address)
+            self._leased[m.id] = _Leased(
+                m, worker, lease_until, spec.sender.from_address, self.pool.generation
+            )
         stale = {w for w, _ in batches if not self.pool.knows(w, f"routing:{table.version}")}
         for (worker, _), batch in batches.items():
             if worker in stale:  # every batch carries it: either may be built first

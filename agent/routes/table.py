@@ -7,6 +7,7 @@ Rules replaced over the API are kept in ``<data_dir>/routing.json`` (written ato
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -15,6 +16,8 @@ from pydantic import ValidationError
 
 from agent.config import AgentSettings, ConfigError, RouteSettings, RoutingRule, SplitRoute
 from agent.routes.rules import RoutingTable, rule_name
+
+log = logging.getLogger("mailfleet.agent.routes")
 
 
 class RulesError(ConfigError):
@@ -62,6 +65,7 @@ class RoutingState:
 
     def __init__(self, settings: AgentSettings) -> None:
         self._routes = settings.routes
+        self.pools = settings.ip_pools
         self._path = settings.data_dir / "routing.json"
         self.table = self._load(settings)
         check_table(self.table, self._routes)
@@ -86,6 +90,29 @@ class RoutingState:
         except (ValueError, KeyError, TypeError) as exc:
             raise RulesError(f"{self._path}: {exc}") from None
         return RoutingTable(rules, default, version)
+
+    def reload(self, settings: AgentSettings) -> RoutingTable:
+        """Take the routes and rules of reloaded settings (SIGHUP); raises :class:`RulesError`
+        (and keeps the table it had) if the rules in force name a route that is gone.
+
+        Rules set over the API (``routing.json``) stay in force; otherwise the config's
+        ``[routing]`` rules do. A table whose rules changed gets a new version, so workers
+        and API clients holding the old one see that it is stale.
+        """
+        table = self._load(settings)
+        check_table(table, settings.routes)
+        if self._path.exists() and tuple(settings.routing.rules) != table.rules:
+            log.warning(
+                "reload: the [routing] rules of the config are not in force: rules set over"
+                " the API (%s) are",
+                self._path,
+            )
+        same = (table.rules, table.default_route) == (self.table.rules, self.table.default_route)
+        version = self.table.version if same else max(table.version, self.table.version + 1)
+        self._routes = settings.routes
+        self.pools = settings.ip_pools
+        self.table = RoutingTable(table.rules, table.default_route, version)
+        return self.table
 
     def replace(self, rules: tuple[RoutingRule, ...], expected_version: int | None) -> RoutingTable:
         """Put ``rules`` in force and on disk; raises :class:`RulesError` if they name unknown

@@ -17,8 +17,14 @@ import pytest
 
 from agent.store.db import connect
 from agent.store.schema import MIGRATIONS, current_version, migrate
-from mailfleet.v1 import campaigns_pb2, common_pb2, events_pb2
-from tests.agent.builders import batches, campaign_request, relay_config, wait_until
+from mailfleet.v1 import campaigns_pb2, capture_pb2, common_pb2, events_pb2, routing_pb2
+from tests.agent.builders import (
+    batches,
+    campaign_request,
+    relay_config,
+    transactional,
+    wait_until,
+)
 from tests.peers.agent import AgentProcess, Stubs
 from tests.peers.smtp import SmtpSink, stall
 
@@ -82,6 +88,65 @@ def test_sighup_reloads_routes_and_limits_without_dropping_queued_mail(
         assert sorted(arrived) == sorted(emails)  # each exactly once, across both
         assert second.count >= len(emails) - at_reload - 2 * 50  # all but what was in flight
         assert second.max_concurrent <= 2  # one connection in each of the 2 workers
+
+
+def captured(stubs: Stubs) -> list[str]:
+    """Recipients of every message in the capture mailbox."""
+    reply = stubs.capture.ListCaptured(capture_pb2.ListCapturedRequest(limit=1000))
+    return [m.rcpt_to for m in reply.messages]
+
+
+def delivered_routes(stubs: Stubs) -> dict[str, str]:
+    """The route each delivered recipient went by, from the events."""
+    found = stubs.events.ListEvents(events_pb2.ListEventsRequest(limit=10_000)).events
+    return {
+        e.email: e.attrs["route"]
+        for e in found
+        if e.type == events_pb2.EVENT_TYPE_MESSAGE_DELIVERED
+    }
+
+
+_CAPTURE_RULE = """
+[routes.capture]
+type = "capture"
+
+[[routing.rules]]
+name = "shop"
+recipient_domains = ["example.com"]
+route = "capture"
+"""
+
+
+def test_sighup_rebuilds_the_routing_rules_without_losing_or_repeating_mail(
+    agent_factory: AgentFactory, sink: SmtpSink
+) -> None:
+    emails = [f"user{i}@example.com" for i in range(240)]
+    agent = agent_factory(relay_config(sink) + _CAPTURE_RULE)
+    stubs = agent.stubs()
+    before = stubs.routing.GetRules(routing_pb2.GetRulesRequest())
+    assert [r.route for r in before.rules] == ["capture"]
+    start_campaign(stubs, emails, "rules", throttle=1800)
+    wait_until(lambda: delivered(stubs) >= 30, 60, "the first deliveries")
+
+    # The rule now sends example.com through the relay; mail in flight finishes where it was.
+    moved = agent.config.read_text().replace('route = "capture"', 'route = "relay"')
+    agent.config.write_text(moved)
+    hangup(agent, "reloaded ")
+    at_reload = len(captured(stubs))
+    stubs.transactional.SendMessage(transactional("after", "late@example.com"))
+    wait_until(lambda: delivered(stubs) == len(emails) + 1, 90, "every delivery")
+
+    after = stubs.routing.GetRules(routing_pb2.GetRulesRequest())
+    assert [r.route for r in after.rules] == ["relay"] and after.version > before.version
+    in_capture = captured(stubs)
+    in_sink = [r.rcpt_to[0] for r in sink.received]
+    assert sorted(in_capture + in_sink) == sorted([*emails, "late@example.com"])  # once each
+    assert 0 < at_reload < len(emails)
+    assert len(in_capture) <= at_reload + 2 * 50  # only what the old workers held
+    assert "late@example.com" in in_sink
+    routes = delivered_routes(stubs)
+    assert {routes[e] for e in in_capture} == {"capture"}
+    assert {routes[e] for e in in_sink} == {"relay"}
 
 
 def test_sigterm_drains_in_flight_deliveries_within_its_bound(

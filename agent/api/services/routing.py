@@ -183,7 +183,7 @@ class RoutingService(routing_pb2_grpc.RoutingServicer):
             ),
             table=self._state.table,
             routes=self._state.routes,
-            pools=self._settings.ip_pools,
+            pools=self._state.pools,
             now=now,
             sent_today=sent_today(self._settings.data_dir / "warmup", now.date()),
             throttle_per_minute=spec.throttle_per_minute,

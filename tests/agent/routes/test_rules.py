@@ -149,3 +149,26 @@ def test_rules_set_over_the_api_are_kept_and_versioned(tmp_path: Path) -> None:
     assert path.stat().st_mode & 0o777 == 0o600
     reloaded = RoutingState(settings)
     assert reloaded.table == new
+
+
+def test_a_reload_takes_the_configs_new_rules_unless_the_api_set_them(tmp_path: Path) -> None:
+    routes = {"capture": CaptureRoute(), "relay": SmtpRelayRoute(host="relay.test")}
+    settings = AgentSettings(
+        data_dir=tmp_path, routes=routes, routing={"rules": [{"route": "relay"}]}
+    )
+    state = RoutingState(settings)
+    edited = settings.model_copy(
+        update={
+            "routing": settings.routing.model_copy(update={"rules": [RoutingRule(route="capture")]})
+        }
+    )
+    table = state.reload(edited)
+    assert table.rules[0].route == "capture" and table.version == 1
+    assert state.reload(edited).version == 1  # nothing changed: the same version
+    gone = edited.model_copy(update={"routes": {"relay": routes["relay"]}})
+    with pytest.raises(RulesError, match="no route named 'capture'"):
+        state.reload(gone)
+    assert state.table == table and set(state.routes) == {"capture", "relay"}
+    # Rules set over the API stay in force over the config's.
+    by_api = state.replace((RoutingRule(route="relay", tags=["api"]),), expected_version=1)
+    assert state.reload(edited) == by_api
