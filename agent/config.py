@@ -250,6 +250,7 @@ json_lines = false
 # [intake]
 # bounce_domain = ""              # mail for it is taken without AUTH, for the feedback loop
 # [[intake.listeners]]
+# name = "submission"             # in metrics and logs; default "ADDRESS:PORT"
 # address = "0.0.0.0"
 # port = 587
 # tls = "starttls"                # starttls | implicit (465) | none (loopback only)

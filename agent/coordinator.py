@@ -76,6 +76,7 @@ async def serve(settings: AgentSettings, config_path: Path | None = None) -> Non
         store.close()
         raise ConfigError(str(exc)) from None
     reloader = Reloader(settings, config_path)
+    reloader.register("intake", intake.reload, check=intake.check)
     reloader.register("delivery", scheduler.reload)
     retention = Retention(store, settings.retention)
     reloader.register("retention", retention.reload)

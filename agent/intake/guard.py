@@ -24,6 +24,9 @@ class _Counter:
         self._failures: dict[str, deque[float]] = {}
         self._blocked_until: dict[str, float] = {}
 
+    def set_limits(self, limit: int, window: float, cooldown: float) -> None:
+        self._limit, self._window, self._cooldown = limit, window, cooldown
+
     def blocked(self, key: str, now: float) -> bool:
         until = self._blocked_until.get(key)
         if until is None:
@@ -70,6 +73,11 @@ class AuthGuard:
         self._known: dict[str, set[str]] = {}
         self._clock = clock
 
+    def set_limits(self, max_failures: int, window_seconds: float, cooldown_seconds: float) -> None:
+        """Use new limits from now on; failures counted so far and cool-downs under way stay."""
+        for counter in (self._by_ip, self._by_user):
+            counter.set_limits(max_failures, window_seconds, cooldown_seconds)
+
     def refused(self, ip: str, username: str) -> bool:
         """Whether this attempt is refused without looking at the password."""
         now = self._clock()
@@ -94,10 +102,14 @@ class RateLimiter:
     """A token bucket per key: ``per_minute`` messages, in bursts of up to that many."""
 
     def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
-        self._rate = per_minute / 60.0
-        self._capacity = float(per_minute)
         self._buckets: dict[str, tuple[float, float]] = {}
         self._clock = clock
+        self.set_rate(per_minute)
+
+    def set_rate(self, per_minute: int) -> None:
+        """Use a new rate from now on; what each key has spent is kept."""
+        self._rate = per_minute / 60.0
+        self._capacity = float(per_minute)
 
     def take(self, key: str) -> bool:
         """Spend one token of ``key``'s bucket; False when it is empty (or always True at 0)."""
@@ -117,10 +129,14 @@ class ConnectionCounter:
     """Open connections in all and per client address."""
 
     def __init__(self, max_total: int, max_per_ip: int) -> None:
-        self._max_total = max_total
-        self._max_per_ip = max_per_ip
         self._per_ip: dict[str, int] = {}
         self.total = 0
+        self.set_limits(max_total, max_per_ip)
+
+    def set_limits(self, max_total: int, max_per_ip: int) -> None:
+        """Use new caps for the next connections; open ones are not closed."""
+        self._max_total = max_total
+        self._max_per_ip = max_per_ip
 
     def admit(self, ip: str) -> str | None:
         """Count a new connection, or return the reply that refuses it."""

@@ -9,7 +9,7 @@ import socket
 import ssl
 import weakref
 
-from agent.config import AgentSettings
+from agent.config import AgentSettings, ConfigError
 from agent.intake.session import Intake, IntakeSMTP
 from agent.intake.settings import ListenerSettings
 from agent.store.handle import Store
@@ -32,55 +32,128 @@ def tls_context(settings: AgentSettings, listener: ListenerSettings) -> ssl.SSLC
     return ctx
 
 
+def _hostname(settings: AgentSettings) -> str:
+    return settings.intake.hostname or settings.delivery.hostname or socket.getfqdn()
+
+
 class Listeners:
-    """Every configured SMTP listener, sharing one :class:`Intake`."""
+    """Every configured SMTP listener, sharing one :class:`Intake`.
+
+    ``reload`` (SIGHUP) opens listeners that were added, closes those removed and reopens
+    those whose settings changed; sessions on listeners that did not change go on.
+    """
 
     def __init__(self, settings: AgentSettings, store: Store) -> None:
         self._settings = settings
-        hostname = settings.intake.hostname or settings.delivery.hostname or socket.getfqdn()
-        self.intake = Intake(settings.intake, hostname, frozenset(settings.routes), store)
-        self._servers: list[asyncio.Server] = []
+        self.intake = Intake(
+            settings.intake, _hostname(settings), frozenset(settings.routes), store
+        )
+        self._servers: dict[tuple[str, int], tuple[ListenerSettings, asyncio.Server]] = {}
         self._sessions: weakref.WeakSet[IntakeSMTP] = weakref.WeakSet()
 
     async def start(self) -> None:
         """Bind every listener; raises (naming the address) if one cannot be bound."""
-        loop = asyncio.get_running_loop()
         for listener in self._settings.intake.listeners:
-            ctx = tls_context(self._settings, listener) if listener.tls != "none" else None
-
-            def session(
-                listener: ListenerSettings = listener, ctx: ssl.SSLContext | None = ctx
-            ) -> IntakeSMTP:
-                proto = IntakeSMTP(self.intake, listener, ctx)
-                self._sessions.add(proto)
-                return proto
-
             try:
-                server = await loop.create_server(
-                    session,
-                    listener.address,
-                    listener.port,
-                    ssl=ctx if listener.tls == "implicit" else None,
-                    reuse_address=True,
-                    backlog=1024,
-                )
-            except OSError as exc:
+                await self._open(listener)
+            except OSError:
                 await self.stop()
-                raise OSError(
-                    f"intake cannot listen on {listener.address}:{listener.port}: {exc.strerror}"
-                ) from None
-            self._servers.append(server)
-            log.info(
-                "SMTP intake on %s:%d (tls=%s, auth %s)",
+                raise
+
+    async def _open(self, listener: ListenerSettings) -> None:
+        ctx = tls_context(self._settings, listener) if listener.tls != "none" else None
+
+        def session() -> IntakeSMTP:
+            proto = IntakeSMTP(self.intake, listener, ctx)
+            self._sessions.add(proto)
+            return proto
+
+        try:
+            server = await asyncio.get_running_loop().create_server(
+                session,
                 listener.address,
                 listener.port,
-                listener.tls,
-                "required" if listener.auth_required else "optional",
+                ssl=ctx if listener.tls == "implicit" else None,
+                reuse_address=True,
+                backlog=1024,
             )
+        except OSError as exc:
+            raise OSError(
+                f"intake cannot listen on {listener.address}:{listener.port}: {exc.strerror}"
+            ) from None
+        self._servers[listener.key] = (listener, server)
+        log.info(
+            "SMTP intake %s on %s:%d (tls=%s, auth %s)",
+            listener.label,
+            listener.address,
+            listener.port,
+            listener.tls,
+            "required" if listener.auth_required else "optional",
+        )
+
+    def _close(self, key: tuple[str, int]) -> ListenerSettings:
+        """Stop accepting on a listener and close its sessions (each finishes the message it
+        is handing in first)."""
+        listener, server = self._servers.pop(key)
+        server.close()
+        for proto in list(self._sessions):
+            if proto.listener is listener:
+                proto.retire()
+        return listener
+
+    async def check(self, settings: AgentSettings) -> None:
+        """Raise :class:`ConfigError` if ``settings`` name listeners that cannot work: a
+        certificate that does not load, an address that cannot be bound."""
+        loop = asyncio.get_running_loop()
+        for listener in settings.intake.listeners:
+            try:
+                if listener.tls != "none":
+                    tls_context(settings, listener)
+            except (OSError, ssl.SSLError) as exc:
+                raise ConfigError(
+                    f"intake listener {listener.label}: cannot load its certificate: {exc}"
+                ) from None
+            if listener.key in self._servers:
+                continue
+            try:  # bound and let go at once: the real bind follows in reload
+                probe = await loop.create_server(
+                    asyncio.Protocol, listener.address, listener.port, reuse_address=True
+                )
+            except OSError as exc:
+                raise ConfigError(
+                    f"intake cannot listen on {listener.address}:{listener.port}: {exc.strerror}"
+                ) from None
+            probe.close()
+            await probe.wait_closed()
+
+    async def reload(self, settings: AgentSettings) -> None:
+        """Apply new intake settings (SIGHUP): new limits for new sessions, listeners opened,
+        closed or reopened as the config now says."""
+        self._settings = settings
+        self.intake.reload(settings.intake, _hostname(settings), frozenset(settings.routes))
+        wanted = {listener.key: listener for listener in settings.intake.listeners}
+        reopen: dict[tuple[str, int], ListenerSettings] = {}
+        for key, (listener, _) in list(self._servers.items()):
+            if wanted.get(key) != listener:
+                self._close(key)
+                if key in wanted:
+                    reopen[key] = listener
+                else:
+                    log.info("SMTP intake %s closed", listener.label)
+        for key, listener in wanted.items():
+            if key in self._servers:
+                continue
+            try:
+                await self._open(listener)
+            except OSError as exc:
+                log.error("reload: %s", exc)
+                if key in reopen:  # back to how it listened before
+                    with contextlib.suppress(OSError):
+                        await self._open(reopen[key])
 
     async def stop(self, grace_seconds: float = 5.0) -> None:
         """Stop accepting, let messages being committed get their reply, close the rest."""
-        for server in self._servers:
+        for _, server in self._servers.values():
             server.close()
         self._servers.clear()
         with contextlib.suppress(TimeoutError):

@@ -33,7 +33,9 @@ from agent.intake.message import (
     take_controls,
 )
 from agent.intake.queueing import Submission, enqueue, store_inbound
+from agent.intake.results import SessionTally
 from agent.intake.settings import IntakeSettings, ListenerSettings
+from agent.ops import metrics
 from agent.store import tenants
 from agent.store.handle import Store
 from agent.validation import normalize_address
@@ -98,6 +100,21 @@ class Intake:
         self._trusted: dict[str, tuple[float, Identity | None]] = {}
         self._idle = asyncio.Event()
         self._idle.set()
+
+    def reload(self, settings: IntakeSettings, hostname: str, routes: frozenset[str]) -> None:
+        """Use new settings (SIGHUP): sessions that start from now on get the new limits;
+        the connection caps, AUTH cool-downs and per-user rates, shared by every session,
+        apply at once and keep what they have counted."""
+        self.settings = settings
+        self.hostname = hostname
+        self._routes = routes
+        self.connections.set_limits(settings.max_connections, settings.max_connections_per_ip)
+        self._guard.set_limits(
+            settings.auth_max_failures,
+            settings.auth_window_seconds,
+            settings.auth_cooldown_seconds,
+        )
+        self._rate.set_rate(settings.messages_per_minute_per_user)
 
     async def drain(self) -> None:
         """Return once no message is waiting for its commit."""
@@ -214,13 +231,14 @@ class Intake:
         options: list[str],
     ) -> str:
         """Sender policy: an identity's own domains, or anything towards the bounce domain."""
-        if session.messages >= self.settings.max_messages_per_session:
+        limits = server.limits
+        if session.messages >= limits.max_messages_per_session:
             server.close_after_reply()
             return "421 4.7.0 Too many messages in one session; reconnect to send more"
         sender = "" if address == "<>" else address
         identity = await self._identity(server, session)
         if identity is None:
-            if server.listener.auth_required or not self.settings.bounce_domain:
+            if server.listener.auth_required or not limits.bounce_domain:
                 return "530 5.7.0 Authentication required"
         else:
             norm = normalize_address(sender)
@@ -243,13 +261,14 @@ class Intake:
         options: list[str],
     ) -> str:
         """Recipient policy: never a relay for anyone without an identity."""
-        if len(envelope.rcpt_tos) >= self.settings.max_recipients:
+        limits = server.limits
+        if len(envelope.rcpt_tos) >= limits.max_recipients:
             return "452 4.5.3 Too many recipients"
         if normalize_address(address) is None:
             return "553 5.1.3 Bad recipient address syntax"
         if session.identity is None:
             domain = address.rpartition("@")[2].lower().rstrip(".")
-            if not self.settings.bounce_domain or domain != self.settings.bounce_domain:
+            if not limits.bounce_domain or domain != limits.bounce_domain:
                 return "550 5.7.1 Relay access denied"
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(options)
@@ -323,7 +342,8 @@ class IntakeSMTP(SMTP):
     def __init__(
         self, intake: Intake, listener: ListenerSettings, tls_context: ssl.SSLContext | None
     ) -> None:
-        s = intake.settings
+        # The limits in force when the session began; a reload changes those of later ones.
+        self.limits = s = intake.settings
         # Read by aiosmtpd's __init__ for its stream limit: a line plus CRLF and a stuffed dot.
         self.line_length_limit = s.max_line_length + 3
         super().__init__(
@@ -345,6 +365,9 @@ class IntakeSMTP(SMTP):
         self._greeted = False
         self._early = False
         self._refusal: str | None = None
+        self._tally = SessionTally()
+        self._in_data = False
+        self._retired = False
 
     def __dir__(self) -> list[str]:
         # aiosmtpd finds its command and AUTH methods with dir() on each new connection; naming
@@ -372,10 +395,14 @@ class IntakeSMTP(SMTP):
             self._counted = self._refusal is None
 
     def connection_lost(self, error: Exception | None) -> None:
-        """Release the connection's place."""
-        if self._counted and self._ip is not None:
-            self._counted = False
-            self._intake.connections.release(self._ip)
+        """Release the connection's place and count the session by its result."""
+        if self._ip is not None:
+            if self._counted:
+                self._counted = False
+                self._intake.connections.release(self._ip)
+            result = self._tally.result()
+            metrics.INTAKE_SESSIONS.labels(listener=self.listener.label, result=result).inc()
+            self._ip = None
         super().connection_lost(error)
 
     def data_received(self, data: bytes) -> None:
@@ -396,8 +423,18 @@ class IntakeSMTP(SMTP):
         if arg:
             await self.push("501 5.5.4 Syntax: DATA")
             return
+        self._in_data = True  # until the reply: a retiring listener lets it finish
+        try:
+            await self._receive_message()
+        finally:
+            self._in_data = False
+        if self._retired:
+            self.shut_down()
+
+    async def _receive_message(self) -> None:
+        assert self.envelope is not None
         await self.push("354 End data with <CR><LF>.<CR><LF>")
-        limits = self._intake.settings
+        limits = self.limits
         try:
             data = await read_data(self._reader, limits.max_message_bytes, limits.max_line_length)
         except asyncio.IncompleteReadError:  # the client went away in the middle
@@ -415,6 +452,13 @@ class IntakeSMTP(SMTP):
         """Close the connection once the reply being prepared has been written."""
         self.loop.call_soon(self._close)
 
+    def retire(self) -> None:
+        """Close the session because its listener is gone (a reload): at once when it is
+        between commands, after the reply to the message it is handing in otherwise."""
+        self._retired = True
+        if not self._in_data:
+            self.shut_down()
+
     def shut_down(self) -> None:
         """Tell the client the agent is stopping and close the connection."""
         if isinstance(self.transport, asyncio.WriteTransport) and not self.transport.is_closing():
@@ -428,7 +472,7 @@ class IntakeSMTP(SMTP):
     async def push(self, status: Any) -> None:
         """Send a reply; the first one is the greeting, or the refusal of the connection."""
         if not self._greeted:
-            pause = self._intake.settings.greet_pause_seconds
+            pause = self.limits.greet_pause_seconds
             if pause and self._refusal is None:
                 await asyncio.sleep(pause)
             self._greeted = True
@@ -436,9 +480,13 @@ class IntakeSMTP(SMTP):
                 self._refusal = "554 5.5.1 Commands sent before the greeting; goodbye"
                 log.warning("%s talked before the greeting; connection refused", self._ip)
             if self._refusal is not None:
+                self._tally.refused = True
                 await super().push(self._refusal)
                 self._close()
                 raise asyncio.CancelledError  # ends the session before any command is read
+        self._tally.note(
+            status if isinstance(status, str) else bytes(status).decode("ascii", "replace")
+        )
         await super().push(status)
 
 

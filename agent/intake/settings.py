@@ -18,6 +18,8 @@ def _is_loopback(address: str) -> bool:
 class ListenerSettings(BaseModel):
     """One SMTP listener: where it listens, how it does TLS, whether AUTH is required."""
 
+    # Its name in metrics and logs (e.g. "submission"); empty: "ADDRESS:PORT".
+    name: str = Field("", max_length=64, pattern=r"^[A-Za-z0-9._:-]*$")
     address: str = "127.0.0.1"
     port: int = Field(ge=1, le=65535)
     # starttls: plain connect, STARTTLS offered (587, 25, 2525); implicit: TLS from the first
@@ -39,6 +41,16 @@ class ListenerSettings(BaseModel):
         for net in value:
             ipaddress.ip_network(net, strict=False)  # raises ValueError naming the bad entry
         return value
+
+    @property
+    def key(self) -> tuple[str, int]:
+        """Where it listens: two listeners never share this."""
+        return self.address, self.port
+
+    @property
+    def label(self) -> str:
+        """Its name, or where it listens."""
+        return self.name or f"{self.address}:{self.port}"
 
     @model_validator(mode="after")
     def _check(self) -> ListenerSettings:
@@ -86,3 +98,14 @@ class IntakeSettings(BaseModel):
     @classmethod
     def _lower(cls, value: str) -> str:
         return value.strip().lower().rstrip(".")
+
+    @field_validator("listeners")
+    @classmethod
+    def _distinct(cls, value: list[ListenerSettings]) -> list[ListenerSettings]:
+        seen: set[object] = set()
+        for listener in value:
+            for mark in (listener.key, listener.label):
+                if mark in seen:
+                    raise ValueError(f"two listeners on {listener.label}")
+                seen.add(mark)
+        return value

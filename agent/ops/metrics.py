@@ -60,7 +60,8 @@ BOUNCES = Counter(
 )
 INTAKE_SESSIONS = Counter(
     "mailfleet_intake_sessions",
-    "SMTP intake sessions by listener and result (accepted, rejected, auth_failed, error).",
+    "SMTP intake sessions by listener and result (refused, accepted, error, auth_failed,"
+    " rejected, idle; see agent.intake.results).",
     ["listener", "result"],
     registry=REGISTRY,
 )

@@ -1,12 +1,14 @@
 """SIGHUP: read the config file again and hand the new settings to each part that can use them.
 
-Routes, destination limits, delivery settings and the log level change without a restart and
-without touching queued mail. Parts that own listeners (e.g. SMTP intake) register a hook::
+Routes, routing rules, destination limits, delivery settings, SMTP listeners and the log
+level change without a restart and without touching queued mail. Parts that can apply new
+settings register a hook, and optionally a check that runs before any hook does::
 
-    reloader.register("intake", intake.reload)   # async def reload(settings) -> None
+    reloader.register("intake", intake.reload, check=intake.check)
+    # async def reload(settings) -> None; async def check(settings) -> None raises ConfigError
 
-A config that does not load, or whose routes cannot work, is refused as a whole: the agent
-keeps running on the settings it had and logs why.
+A config that does not load, whose routes cannot work, or that a check refuses is refused as a
+whole: the agent keeps running on the settings it had and logs why.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from agent.routes.factory import check_routes
 log = logging.getLogger("mailfleet.agent.ops")
 
 ReloadHook = Callable[[AgentSettings], Awaitable[None]]
+# Raises ConfigError (saying what is wrong) for settings its part could not apply.
+ReloadCheck = Callable[[AgentSettings], Awaitable[None]]
 
 # Settings bound at start-up: a change is reported, and applied at the next restart.
 _RESTART_ONLY = ("data_dir", "grpc", "http")
@@ -45,11 +49,15 @@ class Reloader:
         self.settings = settings
         self._config_path = config_path
         self._hooks: list[tuple[str, ReloadHook]] = []
+        self._checks: list[ReloadCheck] = []
         self.generation = 0
 
-    def register(self, name: str, hook: ReloadHook) -> None:
-        """Call ``hook`` with the new settings on every successful reload."""
+    def register(self, name: str, hook: ReloadHook, check: ReloadCheck | None = None) -> None:
+        """Call ``hook`` with the new settings on every successful reload; ``check`` first
+        (with every other check, before any hook) to refuse settings it cannot apply."""
         self._hooks.append((name, hook))
+        if check is not None:
+            self._checks.append(check)
 
     async def reload(self) -> bool:
         """Load the config file again and apply it; False (and nothing changed) if it is bad."""
@@ -59,6 +67,8 @@ class Reloader:
         try:
             new = load(self._config_path)
             check_routes(new)
+            for check in self._checks:
+                await check(new)
         except (ConfigError, RouteConfigError) as exc:
             log.error("reload refused, still running on the previous settings: %s", exc)
             return False
