@@ -16,6 +16,7 @@ class MessageSpec:
     content: Content | None  # templates, or None for raw MIME
     raw_mime: bytes | None = None
     route: str = ""  # the route the message asked for (SMTP's X-Mailfleet-Route); "": default
+    pool: str = ""  # the IP pool it asked for (SMTP's X-Mailfleet-Pool); "": any
     tenant: str = ""  # the tenant's name, for routing rules
     tags: tuple[str, ...] = ()
     tracking: Tracking = field(default_factory=Tracking)

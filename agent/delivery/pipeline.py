@@ -73,10 +73,12 @@ class Pipeline:
         self._router.table = self._transactional_router.table = table
 
     async def plan(self, job: Job, spec: MessageSpec, envelope: Envelope) -> Plan:
-        """The route (and failover) the rules pick for one built message; a route the
-        message asked for itself (SMTP's X-Mailfleet-Route) comes before every rule."""
+        """The route (and failover) the rules pick for one built message; a route or IP pool
+        the message asked for itself (SMTP's X-Mailfleet-Route, -Pool) comes before every rule."""
         if spec.route:
             return Plan("requested", spec.route)
+        if spec.pool:
+            return Plan("requested", self._router.pool_route(spec.pool))
         facts = MessageFacts(
             tenant=spec.tenant,
             sender_domain=spec.sender.from_address.rpartition("@")[2].lower(),

@@ -302,7 +302,14 @@ class Scheduler:
         tags = tuple(extra.get("tags", ()))
         tracking = Tracking(**extra["tracking"]) if "tracking" in extra else Tracking()
         return MessageSpec(
-            sender, content, raw, content_route(text), tenant=tenant, tags=tags, tracking=tracking
+            sender,
+            content,
+            raw,
+            content_route(text),
+            pool=str(extra.get("pool", "")),
+            tenant=tenant,
+            tags=tags,
+            tracking=tracking,
         )
 
     async def _claim_and_dispatch(self) -> int:

@@ -10,8 +10,10 @@ import ssl
 import weakref
 
 from agent.config import AgentSettings, ConfigError
+from agent.intake.message import Choices
 from agent.intake.session import Intake, IntakeSMTP
 from agent.intake.settings import ListenerSettings
+from agent.routes.ip_pool import routes_by_pool
 from agent.store.handle import Store
 
 log = logging.getLogger("mailfleet.agent.intake")
@@ -36,6 +38,13 @@ def _hostname(settings: AgentSettings) -> str:
     return settings.intake.hostname or settings.delivery.hostname or socket.getfqdn()
 
 
+def choices(settings: AgentSettings) -> Choices:
+    """The routes and IP pools that control headers may name."""
+    senders = routes_by_pool(settings.routes)
+    pools = {name: senders.get(name, ()) for name in settings.ip_pools.pools}
+    return Choices(frozenset(settings.routes), pools)
+
+
 class Listeners:
     """Every configured SMTP listener, sharing one :class:`Intake`.
 
@@ -45,9 +54,7 @@ class Listeners:
 
     def __init__(self, settings: AgentSettings, store: Store) -> None:
         self._settings = settings
-        self.intake = Intake(
-            settings.intake, _hostname(settings), frozenset(settings.routes), store
-        )
+        self.intake = Intake(settings.intake, _hostname(settings), choices(settings), store)
         self._servers: dict[tuple[str, int], tuple[ListenerSettings, asyncio.Server]] = {}
         self._sessions: weakref.WeakSet[IntakeSMTP] = weakref.WeakSet()
 
@@ -130,7 +137,7 @@ class Listeners:
         """Apply new intake settings (SIGHUP): new limits for new sessions, listeners opened,
         closed or reopened as the config now says."""
         self._settings = settings
-        self.intake.reload(settings.intake, _hostname(settings), frozenset(settings.routes))
+        self.intake.reload(settings.intake, _hostname(settings), choices(settings))
         wanted = {listener.key: listener for listener in settings.intake.listeners}
         reopen: dict[tuple[str, int], ListenerSettings] = {}
         for key, (listener, _) in list(self._servers.items()):

@@ -6,7 +6,9 @@ is an :class:`Refusal` carrying the SMTP reply to send.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import datetime
 from email.utils import format_datetime, getaddresses
 
@@ -18,7 +20,8 @@ CONTROL_PREFIX = b"x-mailfleet-"
 _TAGS = "x-mailfleet-tags"
 _ROUTE = "x-mailfleet-route"
 _CAMPAIGN = "x-mailfleet-campaign"
-_KNOWN = frozenset({_TAGS, _ROUTE, _CAMPAIGN})
+_POOL = "x-mailfleet-pool"
+_KNOWN = frozenset({_TAGS, _ROUTE, _CAMPAIGN, _POOL})
 
 
 class Refusal(Exception):
@@ -36,6 +39,16 @@ class Controls:
     tags: tuple[str, ...] = ()
     route: str = ""
     campaign: str = ""
+    pool: str = ""
+
+
+@dataclass(frozen=True)
+class Choices:
+    """What control headers may name on this agent: its routes, and its IP pools each with
+    the direct MX routes that send from it (none for a pool no route uses)."""
+
+    routes: frozenset[str] = frozenset()
+    pools: Mapping[str, tuple[str, ...]] = dataclass_field(default_factory=dict)
 
 
 def check_framing(data: bytes) -> None:
@@ -75,7 +88,7 @@ def _value(field: bytes) -> str:
     return " ".join(raw.split())
 
 
-def take_controls(fields: list[bytes], routes: frozenset[str]) -> tuple[list[bytes], Controls]:
+def take_controls(fields: list[bytes], choices: Choices) -> tuple[list[bytes], Controls]:
     """Remove every ``X-Mailfleet-*`` field; return the others and what the known ones say."""
     kept: list[bytes] = []
     values: dict[str, str] = {}
@@ -97,9 +110,24 @@ def take_controls(fields: list[bytes], routes: frozenset[str]) -> tuple[list[byt
     except InvalidArgument as exc:
         raise Refusal(f"554 5.6.0 {exc}") from None
     route = values.get(_ROUTE, "")
-    if route and route not in routes:
+    if route and route not in choices.routes:
         raise Refusal(f"554 5.6.0 X-Mailfleet-Route: no route named {route!r} on this agent")
-    return kept, Controls(tags, route, campaign)
+    pool = values.get(_POOL, "")
+    if pool:
+        _check_pool(pool, route, choices)
+    return kept, Controls(tags, route, campaign, pool)
+
+
+def _check_pool(pool: str, route: str, choices: Choices) -> None:
+    senders = choices.pools.get(pool)
+    if senders is None:
+        raise Refusal(f"554 5.6.0 X-Mailfleet-Pool: no IP pool named {pool!r} on this agent")
+    if not senders:
+        raise Refusal(f"554 5.6.0 X-Mailfleet-Pool: no direct MX route sends from IP pool {pool!r}")
+    if route and route not in senders:
+        raise Refusal(
+            f"554 5.6.0 X-Mailfleet-Route {route!r} does not send from X-Mailfleet-Pool {pool!r}"
+        )
 
 
 def from_domains(fields: list[bytes]) -> list[str]:

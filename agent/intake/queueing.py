@@ -27,6 +27,7 @@ class Submission:
     tags: tuple[str, ...] = ()
     route: str = ""
     campaign: str = ""
+    pool: str = ""
 
 
 def enqueue(conn: sqlite3.Connection, sub: Submission) -> list[int]:
@@ -40,6 +41,7 @@ def enqueue(conn: sqlite3.Connection, sub: Submission) -> list[int]:
         "smtp_user": sub.username,
         "route": sub.route,
         "campaign": sub.campaign,
+        "pool": sub.pool,
     }
     content = conn.execute(
         "INSERT INTO contents (spec, raw_mime) VALUES (?, ?)", (json.dumps(spec), sub.data)
@@ -52,6 +54,8 @@ def enqueue(conn: sqlite3.Connection, sub: Submission) -> list[int]:
         attrs["campaign"] = sub.campaign
     if sub.tags:
         attrs["tags"] = ",".join(sub.tags)
+    if sub.pool:
+        attrs["pool"] = sub.pool
     ids = []
     for email, norm in sub.recipients:
         payload = base64.b64encode(common_pb2.Recipient(email=email).SerializeToString())

@@ -25,6 +25,7 @@ from agent.intake import accounts, passwords
 from agent.intake.data import read_data
 from agent.intake.guard import AuthGuard, ConnectionCounter, RateLimiter
 from agent.intake.message import (
+    Choices,
     Refusal,
     check_framing,
     from_domains,
@@ -81,11 +82,11 @@ class Intake:
     """The hooks shared by every listener's sessions, with the state they share."""
 
     def __init__(
-        self, settings: IntakeSettings, hostname: str, routes: frozenset[str], store: Store
+        self, settings: IntakeSettings, hostname: str, choices: Choices, store: Store
     ) -> None:
         self.settings = settings
         self.hostname = hostname
-        self._routes = routes
+        self._choices = choices
         self._store = store
         self.connections = ConnectionCounter(
             settings.max_connections, settings.max_connections_per_ip
@@ -101,13 +102,13 @@ class Intake:
         self._idle = asyncio.Event()
         self._idle.set()
 
-    def reload(self, settings: IntakeSettings, hostname: str, routes: frozenset[str]) -> None:
+    def reload(self, settings: IntakeSettings, hostname: str, choices: Choices) -> None:
         """Use new settings (SIGHUP): sessions that start from now on get the new limits;
         the connection caps, AUTH cool-downs and per-user rates, shared by every session,
         apply at once and keep what they have counted."""
         self.settings = settings
         self.hostname = hostname
-        self._routes = routes
+        self._choices = choices
         self.connections.set_limits(settings.max_connections, settings.max_connections_per_ip)
         self._guard.set_limits(
             settings.auth_max_failures,
@@ -309,7 +310,7 @@ class Intake:
         identity = session.identity
         assert identity is not None
         fields, body = split_header(data)
-        kept, controls = take_controls(fields, self._routes)
+        kept, controls = take_controls(fields, self._choices)
         for domain in from_domains(kept):
             if domain not in identity.domains:
                 raise Refusal(f"553 5.7.1 From: {domain} is not a sending domain of your account")
@@ -333,6 +334,7 @@ class Intake:
             tags=controls.tags,
             route=controls.route,
             campaign=controls.campaign,
+            pool=controls.pool,
         )
 
 

@@ -13,13 +13,23 @@ import json
 import logging
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.routes.config import IpPool, IpPoolsSettings, PoolAddress
+from agent.routes.config import DirectMxRoute, IpPool, IpPoolsSettings, PoolAddress, RouteSettings
 
 log = logging.getLogger("mailfleet.agent.routes")
+
+
+def routes_by_pool(routes: Mapping[str, RouteSettings]) -> dict[str, tuple[str, ...]]:
+    """The direct MX routes that send from each IP pool, in config order (pools no route
+    sends from are left out). A message that asks for a pool goes by the first of them."""
+    found: dict[str, tuple[str, ...]] = {}
+    for name, config in routes.items():
+        if isinstance(config, DirectMxRoute) and config.pool:
+            found[config.pool] = (*found.get(config.pool, ()), name)
+    return found
 
 
 def warmup_quota(plan: Sequence[int], start: datetime.date, today: datetime.date) -> int | None:

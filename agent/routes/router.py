@@ -8,8 +8,12 @@ from collections.abc import Hashable, Mapping, Sequence
 from agent.config import DirectMxRoute, RouteSettings
 from agent.routes.base import Envelope, Outcome, OutcomeKind, Route
 from agent.routes.failover import Health, deliver_with_failover
+from agent.routes.ip_pool import routes_by_pool
 from agent.routes.mx import DestinationError, MxResolver
 from agent.routes.rules import MessageFacts, Plan, RoutingTable, choose
+
+# Stands for "the direct MX route of this pool" when no route sends from it (any more).
+_POOL_PREFIX = "pool:"
 
 
 class _MissingRoute:
@@ -17,12 +21,14 @@ class _MissingRoute:
 
     def __init__(self, name: str) -> None:
         self.name = name
+        if name.startswith(_POOL_PREFIX):
+            pool = name.removeprefix(_POOL_PREFIX)
+            self._reason = f"no direct MX route sends from IP pool {pool!r}"
+        else:
+            self._reason = f"no route named {name!r}"
 
     async def deliver(self, batch: Sequence[Envelope]) -> list[Outcome]:
-        return [
-            Outcome(e.message_id, OutcomeKind.FAILED, f"no route named {self.name!r}")
-            for e in batch
-        ]
+        return [Outcome(e.message_id, OutcomeKind.FAILED, self._reason) for e in batch]
 
     async def close(self) -> None:
         return None
@@ -44,6 +50,7 @@ class Router:
         self._resolvers = resolvers
         self._resolver: MxResolver | None = None  # made on first need: most rules need no DNS
         self._health = Health()
+        self._pool_routes = {pool: names[0] for pool, names in routes_by_pool(configs).items()}
 
     async def plan(self, facts: MessageFacts) -> Plan:
         """Where a message with ``facts`` goes under the current rules."""
@@ -55,6 +62,10 @@ class Router:
             with contextlib.suppress(DestinationError):
                 mx_hosts = [h.name for h in await self._resolver.hosts(facts.recipient_domain)]
         return choose(self.table, facts, mx_hosts)
+
+    def pool_route(self, pool: str) -> str:
+        """The route that sends from IP pool ``pool`` (the first configured, if several)."""
+        return self._pool_routes.get(pool) or f"{_POOL_PREFIX}{pool}"
 
     def route(self, name: str) -> Route:
         """The route called ``name`` (one that fails every message if there is none)."""

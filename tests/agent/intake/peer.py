@@ -78,10 +78,10 @@ trusted_tenant = "default"
 class IntakeAgent:
     """An :class:`AgentProcess` with intake listeners, a sending domain and helpers."""
 
-    def __init__(self, data_dir: Path, relay_port: int, intake: str = "") -> None:
+    def __init__(self, data_dir: Path, relay_port: int, intake: str = "", extra: str = "") -> None:
         self.ports = Ports()
         self.process = AgentProcess(
-            data_dir, extra_config=intake_config(self.ports, relay_port, intake)
+            data_dir, extra_config=intake_config(self.ports, relay_port, intake) + extra
         )
         # Submitted mail is signed like any other: a key for the sending domain.
         self.dkim: DnsRecord = generate_key(data_dir / "dkim", DOMAIN, "intake", "rsa")

@@ -8,6 +8,7 @@ from pydantic import ValidationError
 from agent.intake import passwords
 from agent.intake.guard import AuthGuard, ConnectionCounter, RateLimiter
 from agent.intake.message import (
+    Choices,
     Refusal,
     check_framing,
     from_domains,
@@ -83,22 +84,34 @@ def test_framing_accepts_crlf() -> None:
     check_framing(b"Subject: x\r\n\r\nbody\r\n\r\n")
 
 
+CHOICES = Choices(frozenset({"relay", "mx", "mx2"}), {"bulk": ("mx", "mx2"), "unused": ()})
+
+
 def test_controls_are_stripped_with_their_folded_lines() -> None:
     data = (
         b"From: <a@shop.example>\r\nX-Mailfleet-Tags: one,\r\n two\r\nSubject: s\r\n"
         b"x-mailfleet-campaign: Winter\r\n\r\nX-Mailfleet-Tags: in the body stays\r\n"
     )
     fields, body = split_header(data)
-    kept, controls = take_controls(fields, frozenset({"relay"}))
+    kept, controls = take_controls(fields, CHOICES)
     assert b"".join(kept) == b"From: <a@shop.example>\r\nSubject: s\r\n"
     assert body == b"\r\nX-Mailfleet-Tags: in the body stays\r\n"
     assert controls.tags == ("one", "two") and controls.campaign == "Winter"
+
+
+def test_a_pool_may_come_with_a_route_that_sends_from_it() -> None:
+    fields, _ = split_header(b"X-Mailfleet-Pool: bulk\r\nX-Mailfleet-Route: mx2\r\n\r\n")
+    kept, controls = take_controls(fields, CHOICES)
+    assert kept == [] and (controls.pool, controls.route) == ("bulk", "mx2")
 
 
 @pytest.mark.parametrize(
     "header",
     [
         b"X-Mailfleet-Route: nowhere\r\n",
+        b"X-Mailfleet-Pool: nowhere\r\n",
+        b"X-Mailfleet-Pool: unused\r\n",
+        b"X-Mailfleet-Pool: bulk\r\nX-Mailfleet-Route: relay\r\n",
         b"X-Mailfleet-Other: x\r\n",
         b"X-Mailfleet-Campaign: a\r\nX-Mailfleet-Campaign: b\r\n",
         b"X-Mailfleet-Tags: " + b",".join(b"t%d" % i for i in range(51)) + b"\r\n",
@@ -107,7 +120,7 @@ def test_controls_are_stripped_with_their_folded_lines() -> None:
 def test_bad_controls_are_refused(header: bytes) -> None:
     fields, _ = split_header(b"From: <a@x.example>\r\n" + header + b"\r\nbody\r\n")
     with pytest.raises(Refusal):
-        take_controls(fields, frozenset({"relay"}))
+        take_controls(fields, CHOICES)
 
 
 def test_from_domains() -> None:

@@ -8,8 +8,18 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from agent.config import AgentSettings, CaptureRoute, RoutingRule, SmtpRelayRoute, SplitRoute
+from agent.config import (
+    AgentSettings,
+    CaptureRoute,
+    DirectMxRoute,
+    RouteSettings,
+    RoutingRule,
+    SmtpRelayRoute,
+    SplitRoute,
+)
+from agent.routes.base import OutcomeKind
 from agent.routes.capture import Capture
+from agent.routes.router import Router
 from agent.routes.rules import MessageFacts, Plan, RoutingTable, choose, domain_matches
 from agent.routes.split import Split
 from agent.routes.table import RoutingState, RulesError, StaleVersion, check_table, parse_rules
@@ -172,3 +182,17 @@ def test_a_reload_takes_the_configs_new_rules_unless_the_api_set_them(tmp_path: 
     # Rules set over the API stay in force over the config's.
     by_api = state.replace((RoutingRule(route="relay", tags=["api"]),), expected_version=1)
     assert state.reload(edited) == by_api
+
+
+async def test_a_pool_goes_by_the_first_route_that_sends_from_it() -> None:
+    configs: dict[str, RouteSettings] = {
+        "relay": SmtpRelayRoute(host="relay.test"),
+        "mx": DirectMxRoute(pool="bulk"),
+        "mx2": DirectMxRoute(pool="bulk"),
+    }
+    router = Router(RoutingTable((), "relay"), {}, configs, [])
+    assert router.pool_route("bulk") == "mx"
+    # A pool no route sends from any more (a reload after the message was queued) fails it.
+    [outcome] = await router.route(router.pool_route("gone")).deliver([envelope(1, "a@b.test")])
+    assert outcome.kind is OutcomeKind.FAILED
+    assert outcome.reply == "no direct MX route sends from IP pool 'gone'"
