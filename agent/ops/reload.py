@@ -72,6 +72,9 @@ class Reloader:
         except (ConfigError, RouteConfigError) as exc:
             log.error("reload refused, still running on the previous settings: %s", exc)
             return False
+        except Exception:
+            log.exception("reload refused, still running on the previous settings")
+            return False
         hooked = {name for name, _ in self._hooks}
         for name in restart_only_changes(self.settings, new, hooked):
             log.warning("reload: [%s] changed; it takes effect at the next restart", name)
