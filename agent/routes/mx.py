@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 from dataclasses import dataclass
 
@@ -62,7 +63,8 @@ def nameserver(entry: str) -> dns.nameserver.Do53Nameserver:
 class MxResolver:
     """Finds the hosts to try for a domain and their addresses (dnspython's asyncio resolver).
 
-    Answers, negative ones included, are cached for their TTL by dnspython's cache.
+    Answers, negative ones included, are cached for their TTL by dnspython's cache, and
+    concurrent asks for the same name and type share one query.
     """
 
     def __init__(self, nameservers: list[str], timeout: float = 10.0) -> None:
@@ -71,6 +73,27 @@ class MxResolver:
             self._resolver.nameservers = [nameserver(n) for n in nameservers]
         self._resolver.lifetime = timeout
         self._resolver.cache = dns.resolver.LRUCache(_CACHE_ENTRIES)
+        self._pending: dict[tuple[str, str], asyncio.Future[dns.resolver.Answer]] = {}
+
+    async def _resolve(self, name: str, rdtype: str) -> dns.resolver.Answer:
+        """dnspython's answer for ``name``/``rdtype``, raising as it does.
+
+        A campaign's first messages to a domain open several connections at once; without
+        sharing, each would send its own queries before the first answer reached the cache.
+        """
+        key = (name, rdtype)
+        pending = self._pending.get(key)
+        if pending is None:
+            pending = asyncio.ensure_future(self._resolver.resolve(name, rdtype))
+            self._pending[key] = pending
+            pending.add_done_callback(lambda done: self._settled(key, done))
+        # Shielded: one asker giving up (a cancelled delivery) must not cancel the others'.
+        return await asyncio.shield(pending)
+
+    def _settled(self, key: tuple[str, str], done: asyncio.Future[dns.resolver.Answer]) -> None:
+        del self._pending[key]
+        if not done.cancelled():
+            done.exception()  # retrieved here too, in case every asker was cancelled
 
     async def hosts(self, domain: str) -> list[MxHost]:
         """The hosts to try for ``domain``, best first.
@@ -79,7 +102,7 @@ class MxResolver:
         (bounce) and for DNS failures (defer).
         """
         try:
-            answer = await self._resolver.resolve(domain, "MX")
+            answer = await self._resolve(domain, "MX")
         except dns.exception.SyntaxError as exc:
             # Not a domain name at all (an empty or over-long label): no retry can help.
             reason = f"invalid domain {domain!r}: {exc}"
@@ -116,7 +139,7 @@ class MxResolver:
         Raises OSError when DNS fails, so callers can tell "no record" from "no answer".
         """
         try:
-            answer = await self._resolver.resolve(name, "TXT")
+            answer = await self._resolve(name, "TXT")
         except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
             return []
         except dns.exception.DNSException as exc:
@@ -136,7 +159,7 @@ class MxResolver:
         found: list[str] = []
         for rdtype in ("A", "AAAA"):
             try:
-                answer = await self._resolver.resolve(name, rdtype)
+                answer = await self._resolve(name, rdtype)
             except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
                 continue
             found.extend(r.address for r in answer)

@@ -48,6 +48,8 @@ class LocalDns:
         self._servers: list[socketserver.BaseServer] = []
         self._threads: list[threading.Thread] = []
         self.port = 0
+        # Every question asked, as (name, type) texts, for tests that count queries.
+        self.queries: list[tuple[str, str]] = []
 
     def add(self, name: str, rdtype: str, text: str) -> None:
         """Add one record, e.g. ``add("example.test", "A", "127.0.0.2")``."""
@@ -141,6 +143,9 @@ class LocalDns:
             return reply.to_wire()
         question = query.question[0]
         with self._lock:
+            self.queries.append(
+                (question.name.to_text(), dns.rdatatype.to_text(question.rdtype))
+            )
             known = self._records.get(question.name)
             texts = list(known.get(question.rdtype, [])) if known is not None else []
         if known is None:
