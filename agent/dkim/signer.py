@@ -214,8 +214,10 @@ class DkimSigner:
             (b"b", b"0" * 60),
         ]
         value = dkim.fold(b"; ".join(b"=".join(f) for f in fields), namelen=len(_NAME))
-        # The signature field itself is hashed with b= empty and without its final CRLF.
-        name, blanked = relaxed_header(_NAME, dkim.RE_BTAG.sub(rb"\1", b" " + value))
+        # The signature field itself is hashed with b= empty and without its final CRLF. b= is
+        # the last tag and its placeholder has no "b=" in it, so cutting after the last "b="
+        # blanks it exactly as dkimpy's RE_BTAG does, without that costly expression.
+        name, blanked = relaxed_header(_NAME, b" " + value[: value.rindex(b"b=") + 2])
         digest = hashlib.sha256(signed + name + b":" + blanked).digest()
         private = key.private_key
         if isinstance(private, rsa.RSAPrivateKey):
