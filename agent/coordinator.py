@@ -77,7 +77,7 @@ async def serve(settings: AgentSettings, config_path: Path | None = None) -> Non
         raise ConfigError(str(exc)) from None
     reloader = Reloader(settings, config_path)
     reloader.register("intake", intake.reload, check=intake.check)
-    reloader.register("delivery", scheduler.reload)
+    reloader.register("delivery", scheduler.reload, check=scheduler.check)
     retention = Retention(store, settings.retention)
     reloader.register("retention", retention.reload)
     pruning = asyncio.create_task(retention.run())

@@ -17,7 +17,7 @@ import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from agent.config import AgentSettings
+from agent.config import AgentSettings, ConfigError
 from agent.delivery import outcomes
 from agent.delivery.jobs import Job, MessageSpec, WorkBatch
 from agent.delivery.pool import WorkerPool
@@ -26,11 +26,12 @@ from agent.model import Tracking
 from agent.ops import metrics
 from agent.ops.outcomelog import log_settled
 from agent.routes.base import Outcome
+from agent.routes.ip_pool import routes_by_pool
 from agent.routes.table import RoutingState
 from agent.store import queue
 from agent.store.campaigns import spec_from_json
 from agent.store.handle import Store
-from agent.store.messages import content_route, content_spec_from_json
+from agent.store.messages import content_route, content_spec_from_json, requested_destinations
 from agent.store.queue import Claimed, Settled
 
 log = logging.getLogger("mailfleet.agent.delivery")
@@ -116,6 +117,24 @@ class Scheduler:
     def in_flight(self) -> int:
         """Messages leased to workers and not answered yet."""
         return len(self._leased)
+
+    async def check(self, settings: AgentSettings) -> None:
+        """Refuse settings (SIGHUP) that take away a route or IP pool that messages still to
+        be sent asked for themselves: they would fail instead of going out."""
+        routes, pools = await self._store.read(requested_destinations)
+        gone = sorted(r for r in routes if r not in settings.routes)
+        if gone:
+            raise ConfigError(
+                f"queued messages asked for route {', '.join(map(repr, gone))}"
+                " (X-Mailfleet-Route); keep it until they are sent"
+            )
+        senders = routes_by_pool(settings.routes)
+        gone = sorted(p for p in pools if p not in senders)
+        if gone:
+            raise ConfigError(
+                f"queued messages asked for IP pool {', '.join(map(repr, gone))}"
+                " (X-Mailfleet-Pool); keep a direct MX route sending from it until they are sent"
+            )
 
     async def reload(self, settings: AgentSettings) -> None:
         """Use new delivery settings, routes, routing rules and limits from the next claim on

@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from mailfleet.v1 import events_pb2
+from mailfleet.v1 import events_pb2, messages_pb2
+from tests.agent.builders import wait_until
 from tests.agent.intake.peer import DOMAIN, IntakeAgent, delivered, message
+from tests.agent.intake.test_reload import hangup
 from tests.peers.dns import LocalDns
-from tests.peers.smtp import SmtpSink, free_port
+from tests.peers.smtp import SmtpSink, free_port, stall
 
 
 @pytest.fixture
@@ -102,3 +104,19 @@ def test_a_pool_that_cannot_be_used_is_refused_at_data(agent: IntakeAgent) -> No
         code, reply = submit(agent, ["x@pooled.test"], header)
         assert code == 554 and reply.startswith("5.6.0") and says in reply, reply
     assert agent.queued() == []
+
+
+def test_a_reload_that_takes_away_a_pool_queued_mail_asked_for_is_refused(
+    agent: IntakeAgent, mx: SmtpSink
+) -> None:
+    mx.rule("held@pooled.test", stall(6))
+    assert submit(agent, ["held@pooled.test"], "X-Mailfleet-Pool: outbound\r\n")[0] == 250
+    wait_until(lambda: mx.active >= 1, 30, "the held delivery")
+    config = agent.process.config
+    good = config.read_text()
+    config.write_text(good.replace('pool = "outbound"\n', ""))
+    hangup(agent, "reload refused")
+    assert "queued messages asked for IP pool 'outbound'" in agent.process.log()
+    delivered(mx, {"held@pooled.test"})
+    wait_until(lambda: agent.queued()[0].state == messages_pb2.MESSAGE_STATE_DELIVERED, 30, "it")
+    hangup(agent, "reloaded ")  # nothing asks for it any more
