@@ -80,7 +80,9 @@ def build_server(
     routing_pb2_grpc.add_RoutingServicer_to_server(
         RoutingService(routing or RoutingState(settings), store, settings), server
     )
-    smtp_users_pb2_grpc.add_SmtpUsersServicer_to_server(SmtpUsersService(store), server)
+    smtp_users_pb2_grpc.add_SmtpUsersServicer_to_server(
+        SmtpUsersService(store, settings.dkim_dir), server
+    )
     suppression_pb2_grpc.add_SuppressionServicer_to_server(
         SuppressionService(store, settings), server
     )

@@ -192,6 +192,36 @@ def remove(engine: Engine, workspace_id: int, agent_id: int) -> None:
     secrets.delete_key(record.key_ref)
 
 
+_ALGORITHM_NAMES = {"rsa-sha256": "rsa", "ed25519-sha256": "ed25519"}
+
+
+@dataclass(frozen=True)
+class SendingDomain:
+    """One of the agent's sending domains and whether it DKIM-signs mail from it."""
+
+    domain: str
+    # None: the agent does not report DKIM (a version before it did).
+    signs: bool | None = None
+    # (selector, algorithm) of each key the agent loaded, e.g. ("s1", "ed25519-sha256").
+    keys: tuple[tuple[str, str], ...] = ()
+
+    def describe(self) -> str:
+        """``shop.example — DKIM rsa+ed25519 (s1, s2)``, or why it is not signed."""
+        if self.signs is None:
+            return self.domain
+        if not self.signs or not self.keys:
+            return f"{self.domain} — no DKIM key"
+        names = {_ALGORITHM_NAMES.get(a, a) for _, a in self.keys}
+        algorithms = "+".join(sorted(names, key=lambda n: (n != "rsa", n)))
+        selectors = ", ".join(sorted({selector for selector, _ in self.keys}))
+        return f"{self.domain} — DKIM {algorithms} ({selectors})"
+
+    @property
+    def unsigned(self) -> bool:
+        """The agent reports it signs nothing for this domain: mail from it fails DKIM."""
+        return self.signs is False
+
+
 @dataclass(frozen=True)
 class AgentStatus:
     """What the agents list shows for one agent."""
@@ -207,7 +237,7 @@ class AgentStatus:
     error: str = ""
     blocked: bool = False  # the certificate changed: never connect until re-paired
     # The tenant's sending domains; None when the agent does not report them.
-    domains: tuple[str, ...] | None = None
+    domains: tuple[SendingDomain, ...] | None = None
 
     def rate_per_minute(self, before: AgentStatus | None) -> float:
         """Messages finished per minute since ``before`` (0 without a previous sample)."""
@@ -250,8 +280,9 @@ def status(record: AgentRecord) -> AgentStatus:
     )
 
 
-def _sending_domains(ch: grpc.Channel) -> tuple[str, ...] | None:
-    """The caller's sending domains, or None from an agent without that service."""
+def _sending_domains(ch: grpc.Channel) -> tuple[SendingDomain, ...] | None:
+    """The caller's sending domains with their DKIM state, or None from an agent without that
+    service."""
     try:
         reply = smtp_users_pb2_grpc.SmtpUsersStub(ch).ListSendingDomains(
             smtp_users_pb2.ListSendingDomainsRequest(), timeout=CALL_TIMEOUT
@@ -260,4 +291,13 @@ def _sending_domains(ch: grpc.Channel) -> tuple[str, ...] | None:
         if exc.code() in (grpc.StatusCode.UNIMPLEMENTED, grpc.StatusCode.PERMISSION_DENIED):
             return None
         raise
-    return tuple(reply.domains)
+    dkim = {d.domain: d for d in reply.statuses}
+    found = []
+    for name in reply.domains:
+        status = dkim.get(name)
+        if status is None:  # an agent that does not report DKIM
+            found.append(SendingDomain(name))
+        else:
+            keys = tuple((k.selector, k.algorithm) for k in status.keys)
+            found.append(SendingDomain(name, status.signs, keys))
+    return tuple(found)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from html import escape
 from pathlib import Path
 
 from sqlalchemy import Engine
 
 from agent.localagent import LocalAgent
 from desktop.services import agents, localagent
-from desktop.services.agents import AgentRecord, AgentStatus
+from desktop.services.agents import AgentRecord, AgentStatus, SendingDomain
 from desktop.ui.capture_viewer import CaptureViewer
 from desktop.ui.fleet_sync import FleetSync
 from desktop.ui.qt import (
@@ -20,6 +21,7 @@ from desktop.ui.qt import (
     QLabel,
     QLineEdit,
     QPushButton,
+    Qt,
     QTableWidget,
     QTableWidgetItem,
     QTimer,
@@ -40,6 +42,29 @@ COLUMNS = (
     "Sending domains",
 )
 POLL_MS = 5000
+DOMAINS_COLUMN = COLUMNS.index("Sending domains")
+# Mail from a domain the agent does not sign fails DKIM (and DMARC, unless SPF aligns).
+WARNING = "#b35900"
+NO_DOMAINS = "none yet (mailfleet-agent sending-domain add)"
+
+
+def domains_text(domains: tuple[SendingDomain, ...] | None) -> str:
+    """The sending-domains cell: each domain with its DKIM state."""
+    if domains is None:
+        return "not reported by this agent version"
+    return "; ".join(d.describe() for d in domains) or NO_DOMAINS
+
+
+def domain_html(domain: SendingDomain) -> str:
+    """One domain for the detail panel, in the warning colour when nothing signs its mail."""
+    text = escape(domain.describe())
+    if domain.unsigned:
+        return (
+            f'<span style="color:{WARNING}">{text}: mail from it goes out unsigned; create a key '
+            f"with <code>mailfleet-agent dkim generate {escape(domain.domain)} --selector s1"
+            "</code>, publish its record and restart the agent</span>"
+        )
+    return text
 
 
 class AgentsPage(QWidget):
@@ -99,6 +124,11 @@ class AgentsPage(QWidget):
             "it keeps every message in its capture mailbox, so nobody is mailed by accident."
         )
         self.empty.setWordWrap(True)
+        # The selected agent's sending domains, one a line, each with its DKIM state.
+        self.details = QLabel("")
+        self.details.setWordWrap(True)
+        self.details.setTextFormat(Qt.TextFormat.RichText)
+        self.table.itemSelectionChanged.connect(self._show_details)
 
         top = QHBoxLayout()
         top.addWidget(self.pairing, 1)
@@ -114,6 +144,7 @@ class AgentsPage(QWidget):
         layout.addWidget(self.message)
         layout.addWidget(self.empty)
         layout.addWidget(self.table, 1)
+        layout.addWidget(self.details)
         layout.addLayout(buttons)
 
         self.sync.agent_state.connect(lambda _i, _s: self._fill())
@@ -175,15 +206,8 @@ class AgentsPage(QWidget):
                 queue, rate = f"{st.queue_depth:,}", f"{self.rates.get(record.id, 0.0):,.0f}"
             else:
                 health, version, queue, rate = st.health, "", "", ""
-            domains = (
-                ""
-                if st is None or not st.reachable
-                else (
-                    "not reported by this agent version"
-                    if st.domains is None
-                    else ", ".join(st.domains) or "none yet (mailfleet-agent sending-domain add)"
-                )
-            )
+            found = st.domains if st is not None and st.reachable else None
+            domains = "" if st is None or not st.reachable else domains_text(found)
             cells = (
                 record.name + (" (local)" if record.local_dir else ""),
                 record.target,
@@ -200,7 +224,21 @@ class AgentsPage(QWidget):
                     item.setToolTip(st.error)
                     if column == 2:
                         item.setForeground(QBrush(QColor("#b00020")))
+                if column == DOMAINS_COLUMN and found:
+                    item.setToolTip("\n".join(d.describe() for d in found))
+                    if any(d.unsigned for d in found):
+                        item.setForeground(QBrush(QColor(WARNING)))
                 self.table.setItem(row, column, item)
+        self._show_details()
+
+    def _show_details(self) -> None:
+        record = self.selected() or (self.records[0] if len(self.records) == 1 else None)
+        st = self.status.get(record.id) if record is not None else None
+        if record is None or st is None or not st.reachable or not st.domains:
+            self.details.setText("")
+            return
+        lines = "".join(f"<li>{domain_html(d)}</li>" for d in st.domains)
+        self.details.setText(f"<b>Sending domains of {escape(record.name)}</b><ul>{lines}</ul>")
 
     def selected(self) -> AgentRecord | None:
         """The agent of the selected row."""

@@ -8,9 +8,10 @@ from pathlib import Path
 from pytestqt.qtbot import QtBot
 from sqlalchemy import Engine
 
+from agent.dkim.keys import generate_key
 from desktop.services import agents
 from desktop.services.workspaces import ensure_workspace
-from desktop.ui.agents_page import AgentsPage
+from desktop.ui.agents_page import DOMAINS_COLUMN, WARNING, AgentsPage
 from desktop.ui.fleet_sync import FleetSync
 from desktop.ui.tasks import TaskRunner
 from mailfleet.v1 import (
@@ -120,3 +121,41 @@ def test_a_local_agent_captures_instead_of_sending_and_the_viewer_shows_it(
         page.grab().save(str(artifacts / "agents-local.png"))
     finally:
         close(qtbot, page)
+
+
+def test_the_agents_sending_domains_show_their_dkim_keys_and_unsigned_ones_warn(
+    qtbot: QtBot,
+    sqlite_engine: Engine,
+    secure_keyring: FileKeyring,
+    tmp_path: Path,
+    artifacts: Path,
+) -> None:
+    proc = AgentProcess(tmp_path / "agent")
+    generate_key(proc.data_dir / "dkim", "shop.example.com", "s1", "rsa")
+    generate_key(proc.data_dir / "dkim", "shop.example.com", "s2", "ed25519")
+    proc.start()
+    try:
+        for domain in ("shop.example.com", "plain.example.com"):
+            proc.stubs().smtp_users.AddSendingDomain(
+                smtp_users_pb2.SendingDomainRequest(domain=domain)
+            )
+        page = make_page(qtbot, sqlite_engine, tmp_path / "local")
+        page.pairing.setText(str(proc.pairing))
+        page.name.setText("Lyon")
+        page.add_button.click()
+        qtbot.waitUntil(lambda: page.table.rowCount() == 1, timeout=15_000)
+        qtbot.waitUntil(lambda: cell(page, 0, 2) == "serving", timeout=15_000)
+        assert cell(page, 0, DOMAINS_COLUMN) == (
+            "plain.example.com — no DKIM key; shop.example.com — DKIM rsa+ed25519 (s1, s2)"
+        )
+        item = page.table.item(0, DOMAINS_COLUMN)
+        assert item is not None and item.foreground().color().name() == WARNING
+        page.table.selectRow(0)
+        details = page.details.text()
+        assert "shop.example.com — DKIM rsa+ed25519 (s1, s2)" in details
+        assert f'color:{WARNING}">plain.example.com — no DKIM key' in details
+        assert "mailfleet-agent dkim generate plain.example.com" in details
+        page.grab().save(str(artifacts / "agents-dkim.png"))
+        close(qtbot, page)
+    finally:
+        proc.close()

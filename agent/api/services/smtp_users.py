@@ -1,18 +1,26 @@
-"""SmtpUsers: the intake's logins and the tenants' sending domains."""
+"""SmtpUsers: the intake's logins and the tenants' sending domains with their DKIM state."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import grpc
 
 from agent.api import auth, convert
+from agent.dkim.keys import DkimKey, DkimKeyError, load_keys
 from agent.errors import InvalidArgument, PermissionDenied
 from agent.intake import accounts, passwords
 from agent.intake.accounts import SmtpUser
 from agent.store.handle import Store
 from mailfleet.v1 import smtp_users_pb2, smtp_users_pb2_grpc
+
+log = logging.getLogger(__name__)
+
+_ALGORITHM = {"rsa": "rsa-sha256", "ed25519": "ed25519-sha256"}
 
 
 def _tenant(requested: int) -> int:
@@ -34,11 +42,33 @@ def _user(u: SmtpUser) -> smtp_users_pb2.SmtpUser:
     return msg
 
 
-class SmtpUsersService(smtp_users_pb2_grpc.SmtpUsersServicer):
-    """Creates, lists and revokes SMTP logins; manages sending domains."""
+def dkim_by_domain(keys: Iterable[DkimKey]) -> dict[str, list[smtp_users_pb2.DkimKeyStatus]]:
+    """The selector and algorithm of each key, by domain, as the workers sign with them."""
+    found: dict[str, list[smtp_users_pb2.DkimKeyStatus]] = {}
+    for key in keys:
+        found.setdefault(key.domain, []).append(
+            smtp_users_pb2.DkimKeyStatus(selector=key.selector, algorithm=_ALGORITHM[key.algorithm])
+        )
+    return found
 
-    def __init__(self, store: Store) -> None:
+
+def _load_dkim(dkim_dir: Path | None) -> dict[str, list[smtp_users_pb2.DkimKeyStatus]]:
+    if dkim_dir is None:
+        return {}
+    try:
+        return dkim_by_domain(load_keys(dkim_dir))
+    except DkimKeyError as exc:  # the workers refuse to start with it too; say so, sign nothing
+        log.error("DKIM keys: %s", exc)
+        return {}
+
+
+class SmtpUsersService(smtp_users_pb2_grpc.SmtpUsersServicer):
+    """Creates, lists and revokes SMTP logins; manages sending domains and reports, for each,
+    the DKIM keys loaded at start-up (when the workers load theirs)."""
+
+    def __init__(self, store: Store, dkim_dir: Path | None = None) -> None:
         self._store = store
+        self._dkim = _load_dkim(dkim_dir)
 
     async def CreateSmtpUser(
         self,
@@ -80,8 +110,14 @@ class SmtpUsersService(smtp_users_pb2_grpc.SmtpUsersServicer):
         return _user(user)
 
     async def _domains(self, tenant_id: int) -> smtp_users_pb2.ListSendingDomainsResponse:
-        found = await self._store.read(lambda c: accounts.domains(c, tenant_id))
-        return smtp_users_pb2.ListSendingDomainsResponse(domains=sorted(found))
+        found = sorted(await self._store.read(lambda c: accounts.domains(c, tenant_id)))
+        statuses = [
+            smtp_users_pb2.SendingDomainStatus(
+                domain=d, signs=bool(self._dkim.get(d)), keys=self._dkim.get(d, [])
+            )
+            for d in found
+        ]
+        return smtp_users_pb2.ListSendingDomainsResponse(domains=found, statuses=statuses)
 
     async def AddSendingDomain(
         self,

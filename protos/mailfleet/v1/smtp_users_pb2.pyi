@@ -219,19 +219,79 @@ class ListSendingDomainsResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     DOMAINS_FIELD_NUMBER: _builtins.int
+    STATUSES_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def domains(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Lower case, IDNA-encoded, sorted."""
+
+    @_builtins.property
+    def statuses(self) -> _containers.RepeatedCompositeFieldContainer[Global___SendingDomainStatus]:
+        """The DKIM state of each domain of `domains`, in the same order."""
 
     def __init__(
         self,
         *,
         domains: _abc.Iterable[_builtins.str] | None = ...,
+        statuses: _abc.Iterable[Global___SendingDomainStatus] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["domains", b"domains"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["domains", b"domains", "statuses", b"statuses"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListSendingDomainsResponse: _TypeAlias = ListSendingDomainsResponse  # noqa: Y015
+
+@_typing.final
+class SendingDomainStatus(_message.Message):
+    """A sending domain and the DKIM keys the agent loaded for it at start-up (a key created later
+    signs after a restart).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOMAIN_FIELD_NUMBER: _builtins.int
+    SIGNS_FIELD_NUMBER: _builtins.int
+    KEYS_FIELD_NUMBER: _builtins.int
+    domain: _builtins.str
+    signs: _builtins.bool
+    """Mail whose From: is in this domain is DKIM-signed (with every key of `keys`)."""
+    @_builtins.property
+    def keys(self) -> _containers.RepeatedCompositeFieldContainer[Global___DkimKeyStatus]: ...
+    def __init__(
+        self,
+        *,
+        domain: _builtins.str = ...,
+        signs: _builtins.bool = ...,
+        keys: _abc.Iterable[Global___DkimKeyStatus] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["domain", b"domain", "keys", b"keys", "signs", b"signs"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SendingDomainStatus: _TypeAlias = SendingDomainStatus  # noqa: Y015
+
+@_typing.final
+class DkimKeyStatus(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SELECTOR_FIELD_NUMBER: _builtins.int
+    ALGORITHM_FIELD_NUMBER: _builtins.int
+    selector: _builtins.str
+    algorithm: _builtins.str
+    """"rsa-sha256" or "ed25519-sha256"."""
+    def __init__(
+        self,
+        *,
+        selector: _builtins.str = ...,
+        algorithm: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["algorithm", b"algorithm", "selector", b"selector"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DkimKeyStatus: _TypeAlias = DkimKeyStatus  # noqa: Y015
