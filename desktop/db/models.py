@@ -184,6 +184,8 @@ class Suppression(Base):
     __table_args__ = (
         UniqueConstraint("workspace_id", "email_hash"),
         CheckConstraint(f"reason IN {_in(SuppressionReason)}", name="reason"),
+        # Ids never come back after a delete: the agents' push cursor depends on it.
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -192,6 +194,21 @@ class Suppression(Base):
     email_hash: Mapped[str] = mapped_column(String(64))
     reason: Mapped[str] = mapped_column(String(16))
     source: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SuppressionRemoval(Base):
+    """An address taken off the suppression list, kept until every agent has been told.
+
+    Erasing a contact deletes these rows for its address, as it holds it in clear.
+    """
+
+    __tablename__ = "suppression_removals"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(320))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -284,6 +301,9 @@ class Agent(Base):
     local_dir: Mapped[str | None] = mapped_column(String(1000))
     # The last event seq applied to this database, advanced in the same transaction.
     event_cursor: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The last suppression entry and the last removal pushed to this agent.
+    suppression_cursor: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    removal_cursor: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -15,6 +15,7 @@ from desktop.db.models import (
     MailingList,
     Suppression,
     SuppressionReason,
+    SuppressionRemoval,
 )
 from desktop.services import suppression
 
@@ -89,6 +90,13 @@ def erase_contact(conn: Connection, workspace_id: int, contact_id: int) -> None:
         update(Suppression)
         .where(Suppression.workspace_id == workspace_id, Suppression.email_hash == digest)
         .values(email=None)
+    )
+    # Removals waiting for the agents hold the address in clear: they go too (the agents then
+    # keep suppressing it, which errs on the side of not mailing).
+    conn.execute(
+        delete(SuppressionRemoval).where(
+            SuppressionRemoval.workspace_id == workspace_id, SuppressionRemoval.email == email
+        )
     )
     suppression.add(
         conn, workspace_id, email, SuppressionReason.ERASED, "privacy erasure", keep_address=False

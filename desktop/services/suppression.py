@@ -6,10 +6,17 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Connection, delete, exists, func, select, update
+from sqlalchemy import ColumnElement, Connection, delete, exists, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from desktop.db.models import Contact, ContactStatus, Suppression, SuppressionReason, Workspace
+from desktop.db.models import (
+    Contact,
+    ContactStatus,
+    Suppression,
+    SuppressionReason,
+    SuppressionRemoval,
+    Workspace,
+)
 from desktop.db.types import utcnow
 from desktop.services.emails import check_address
 
@@ -92,12 +99,21 @@ def add(
 
 
 def remove(conn: Connection, workspace_id: int, entry_id: int) -> None:
-    """Delete one entry. Contacts keep their status: removing an entry does not resubscribe."""
-    conn.execute(
-        delete(Suppression).where(
-            Suppression.id == entry_id, Suppression.workspace_id == workspace_id
-        )
+    """Delete one entry. Contacts keep their status: removing an entry does not resubscribe.
+
+    The removal is kept for the agents (``suppression_push``) when the entry has an address.
+    """
+    email = conn.scalar(
+        delete(Suppression)
+        .where(Suppression.id == entry_id, Suppression.workspace_id == workspace_id)
+        .returning(Suppression.email)
     )
+    if email is not None:
+        conn.execute(
+            insert(SuppressionRemoval).values(
+                workspace_id=workspace_id, email=email, created_at=utcnow()
+            )
+        )
 
 
 def entries(conn: Connection, workspace_id: int, search: str = "", limit: int = 500) -> list[Entry]:

@@ -1,5 +1,6 @@
-"""The window's link to the agents' event streams: one follower per agent, signals on the GUI
-thread. Followers run on their own threads; the window only hears what changed."""
+"""The window's link to the agents: per agent, a follower of its event stream and a pusher of
+the suppression list, each on its own thread; the window only hears what changed, as signals
+on the GUI thread."""
 
 from __future__ import annotations
 
@@ -8,23 +9,52 @@ from sqlalchemy import Engine
 from desktop.services import agents
 from desktop.services.agents import AgentRecord
 from desktop.services.follow import Follower
-from desktop.ui.qt import QObject, Signal
+from desktop.services.suppression_push import PushResult
+from desktop.services.suppression_pusher import RETRY_SECONDS, SuppressionPusher
+from desktop.ui.qt import QObject, Signal, Slot
 
 
 class FleetSync(QObject):
-    """Follows every paired agent while the window is open."""
+    """Follows every paired agent, and pushes suppressions to it, while the window is open."""
 
-    # Emitted from follower threads; Qt queues them to the GUI thread's slots.
+    # Emitted from follower and pusher threads; Qt queues them to the GUI thread's slots.
     applied = Signal(object)
     agent_state = Signal(int, str)
+    # An agent's id and what a push did there (a PushResult), or why it could not (a str).
+    pushed = Signal(int, object)
 
-    def __init__(self, engine: Engine, workspace_id: int, parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        workspace_id: int,
+        parent: QObject | None = None,
+        push_retry_seconds: float = RETRY_SECONDS,
+    ) -> None:
         super().__init__(parent)
         self.engine = engine
         self.workspace_id = workspace_id
+        self.push_retry_seconds = push_retry_seconds
         self.followers: dict[int, Follower] = {}
+        self.pushers: dict[int, SuppressionPusher] = {}
         self.states: dict[int, str] = {}
-        self.agent_state.connect(self.states.__setitem__)
+        self.pushes: dict[int, PushResult | str] = {}
+        self.agent_state.connect(self._state)
+        self.pushed.connect(self.pushes.__setitem__)
+        # Events may have suppressed addresses (bounces, complaints): the other agents need them.
+        self.applied.connect(self.push_suppressions)
+
+    @Slot(int, str)
+    def _state(self, agent_id: int, state: str) -> None:
+        self.states[agent_id] = state
+        pusher = self.pushers.get(agent_id)
+        if state == "following" and pusher is not None:
+            pusher.wake()  # reachable again: give it what it missed now, not at the next retry
+
+    @Slot()
+    def push_suppressions(self) -> None:
+        """Push the suppression list's changes to every agent (in the background)."""
+        for pusher in self.pushers.values():
+            pusher.wake()
 
     def start_all(self) -> None:
         """Follow every agent of the workspace that is not followed yet."""
@@ -42,15 +72,27 @@ class FleetSync(QObject):
         )
         self.followers[record.id] = follower
         follower.start()
+        pusher = SuppressionPusher(
+            self.engine, self.workspace_id, record, self.pushed.emit, self.push_retry_seconds
+        )
+        self.pushers[record.id] = pusher
+        pusher.start()
 
     def forget(self, agent_id: int) -> None:
         """Stop following an agent (it was removed)."""
         follower = self.followers.pop(agent_id, None)
         if follower is not None:
             follower.stop()
+        pusher = self.pushers.pop(agent_id, None)
+        if pusher is not None:
+            pusher.stop()
 
     def stop_all(self) -> None:
-        """Stop every follower; events already received are applied first."""
+        """Stop every follower and pusher; events already received are applied first, and a
+        push stops after the chunk under way (the rest goes at the next start)."""
+        for pusher in self.pushers.values():
+            pusher.stop()
+        self.pushers.clear()
         for follower in self.followers.values():
             follower.stop()
         self.followers.clear()

@@ -84,6 +84,8 @@ class MainWindow(QMainWindow):
         self.sync.applied.connect(self.dashboard.events_applied)
         self.campaigns.open_dashboard.connect(self._open_dashboard)
         self.agents.paired.connect(lambda _r: self.templates.refresh())
+        self.suppression.changed.connect(self.sync.push_suppressions)
+        self.sync.pushed.connect(lambda _agent, _result: self.suppression.refresh_agents())
         central = QWidget()
         row = QHBoxLayout(central)
         row.addWidget(self.sidebar)

@@ -1,4 +1,8 @@
-"""The Suppression page: the workspace's do-not-mail list; add, remove, import, export."""
+"""The Suppression page: the workspace's do-not-mail list; add, remove, import, export.
+
+Every change is pushed to the paired agents (``FleetSync.push_suppressions``, wired by the
+window to ``changed``); the page says which agents still wait for changes.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from typing import TypeVar
 from sqlalchemy import Engine
 
 from desktop.db.models import SuppressionReason
-from desktop.services import export, suppression
+from desktop.services import export, suppression, suppression_push
 from desktop.services.csvformat import RecordReader, sniff
 from desktop.services.emails import check_address
 from desktop.ui.qt import (
@@ -25,6 +29,7 @@ from desktop.ui.qt import (
     QTimer,
     QVBoxLayout,
     QWidget,
+    Signal,
 )
 from desktop.ui.tasks import Task, TaskRunner
 
@@ -55,6 +60,9 @@ def import_addresses(engine: Engine, workspace_id: int, path: Path, source: str)
 
 class SuppressionPage(QWidget):
     """List, search, add, remove, import and export suppression entries."""
+
+    # The list changed (after the write finished): the agents should get it.
+    changed = Signal()
 
     def __init__(self, engine: Engine, workspace_id: int, runner: TaskRunner) -> None:
         super().__init__()
@@ -87,6 +95,8 @@ class SuppressionPage(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.status = QLabel("")
+        self.agents_status = QLabel("")
+        self.agents_status.setWordWrap(True)
         top = QHBoxLayout()
         top.addWidget(self.search, 2)
         top.addWidget(self.address, 2)
@@ -100,6 +110,7 @@ class SuppressionPage(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(self.table, 1)
+        layout.addWidget(self.agents_status)
         layout.addLayout(bottom)
         self._ids: list[int] = []
         self.refresh()
@@ -118,11 +129,25 @@ class SuppressionPage(QWidget):
                 self.table.setItem(row, column, QTableWidgetItem(text))
         self.table.resizeColumnToContents(0)
         self.status.setText(f"{total:,} suppressed addresses")
+        self.refresh_agents()
+
+    def refresh_agents(self) -> None:
+        """Say which agents still wait for changes of the list."""
+        with self.engine.connect() as conn:
+            waiting = suppression_push.pending_by_agent(conn, self.workspace_id)
+        self.agents_status.setText(
+            "Agents waiting for changes: "
+            + ", ".join(f"{name} ({count:,})" for name, count in sorted(waiting.items()))
+            + ". They get them as soon as they can be reached."
+            if waiting
+            else ""
+        )
 
     def _write(self, description: str, work: Callable[[Task[T]], T],
                done: Callable[[T], None] | None = None) -> None:  # fmt: skip
         def finished(result: T) -> None:
             self.refresh()
+            self.changed.emit()
             if done is not None:
                 done(result)
 
