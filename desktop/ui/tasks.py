@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from desktop.ui.qt import QObject, QRunnable, QThreadPool, Signal, Slot
@@ -18,9 +19,10 @@ T = TypeVar("T")
 
 
 class _Signals(QObject):
-    done = Signal(object)
-    failed = Signal(object)
-    progress = Signal(object)
+    # Each carries the task it is about, so that one receiver can serve every task.
+    done = Signal(object, object)
+    failed = Signal(object, object)
+    progress = Signal(object, object)
 
 
 class Task(Generic[T]):
@@ -33,7 +35,7 @@ class Task(Generic[T]):
 
     def report(self, value: object) -> None:
         """Send a progress value to the GUI thread (safe from any thread)."""
-        self.signals.progress.emit(value)
+        self.signals.progress.emit(self, value)
 
     def cancel(self) -> None:
         """Ask the function to stop; it checks ``cancel_event`` when it can."""
@@ -50,60 +52,27 @@ class _Runnable(QRunnable, Generic[T]):
         try:
             result = self.function(self.task)
         except Exception as exc:  # handed to the GUI thread, which shows it
-            self.task.signals.failed.emit(exc)
+            self.task.signals.failed.emit(self.task, exc)
         else:
-            self.task.signals.done.emit(result)
+            self.task.signals.done.emit(self.task, result)
 
 
-class _Receiver(QObject):
-    """Hears one task on the GUI thread, on behalf of the runner that is its parent.
-
-    The task's signals are emitted on a pool thread, so Qt queues them to this object. Deleting
-    the runner (its window closed) deletes this child, and Qt then disconnects it and discards
-    the calls still queued to it: a late result or progress report finds nobody and is dropped.
-    """
-
-    def __init__(
-        self,
-        runner: TaskRunner,
-        task: Task[Any],
-        on_done: Callable[[Any], None],
-        on_error: Callable[[Exception], None] | None,
-        on_progress: Callable[[object], None] | None,
-    ) -> None:
-        super().__init__(runner)
-        self._runner = runner
-        self._task = task
-        self._on_done = on_done
-        self._on_error = on_error
-        self._on_progress = on_progress
-
-    @Slot(object)
-    def done(self, result: object) -> None:
-        self._finish()
-        self._on_done(result)
-
-    @Slot(object)
-    def failed(self, exc: object) -> None:
-        self._finish()
-        assert isinstance(exc, Exception)
-        if self._on_error is None:
-            raise exc
-        self._on_error(exc)
-
-    @Slot(object)
-    def progress(self, value: object) -> None:
-        if self._on_progress is not None:
-            self._on_progress(value)
-
-    def _finish(self) -> None:
-        self._runner._finished(self._task)
-        # Progress reports queued before the result were delivered before it; nothing follows.
-        self.deleteLater()
+@dataclass(frozen=True)
+class _Callbacks:
+    task: Task[Any]
+    on_done: Callable[[Any], None]
+    on_error: Callable[[Exception], None] | None
+    on_progress: Callable[[object], None] | None
 
 
 class TaskRunner(QObject):
-    """Starts background tasks and tells the status bar how many are running."""
+    """Starts background tasks and tells the status bar how many are running.
+
+    The runner itself receives every task's signals: they are emitted on pool threads, so Qt
+    queues them to the runner's (the GUI) thread. When the runner is deleted (its window
+    closed), Qt disconnects it and discards the calls still queued to it, so a late result or
+    progress report finds nobody and is dropped; no callback runs on a deleted window.
+    """
 
     busy_changed = Signal(int, str)
 
@@ -116,7 +85,7 @@ class TaskRunner(QObject):
         # Talking to agents (uploads, status, commands) waits on the network, not the database.
         self.network = QThreadPool(self)
         self.network.setMaxThreadCount(4)
-        self._running: dict[int, Task[Any]] = {}
+        self._running: dict[int, _Callbacks] = {}
 
     def run(
         self,
@@ -133,28 +102,50 @@ class TaskRunner(QObject):
         thread. ``write=True`` queues it behind the other database writes; ``network=True``
         runs it beside them (agent calls that mostly wait)."""
         task: Task[T] = Task(description)
-        self._running[id(task)] = task
-        receiver = _Receiver(self, task, on_done, on_error, on_progress)
-        task.signals.done.connect(receiver.done)
-        task.signals.failed.connect(receiver.failed)
+        self._running[id(task)] = _Callbacks(task, on_done, on_error, on_progress)
+        task.signals.done.connect(self._done)
+        task.signals.failed.connect(self._failed)
         if on_progress is not None:
-            task.signals.progress.connect(receiver.progress)
+            task.signals.progress.connect(self._progress)
         self.busy_changed.emit(len(self._running), description)
         pool = self.writes if write else self.network if network else self.reads
         pool.start(_Runnable(task, function))
         return task
 
-    def _finished(self, task: Task[Any]) -> None:
-        self._running.pop(id(task), None)
+    @Slot(object, object)
+    def _done(self, task: Task[Any], result: object) -> None:
+        callbacks = self._finish(task)
+        if callbacks is not None:
+            callbacks.on_done(result)
+
+    @Slot(object, object)
+    def _failed(self, task: Task[Any], exc: object) -> None:
+        callbacks = self._finish(task)
+        assert isinstance(exc, Exception)
+        if callbacks is None:
+            return
+        if callbacks.on_error is None:
+            raise exc
+        callbacks.on_error(exc)
+
+    @Slot(object, object)
+    def _progress(self, task: Task[Any], value: object) -> None:
+        callbacks = self._running.get(id(task))
+        if callbacks is not None and callbacks.on_progress is not None:
+            callbacks.on_progress(value)
+
+    def _finish(self, task: Task[Any]) -> _Callbacks | None:
+        callbacks = self._running.pop(id(task), None)
         self.busy_changed.emit(len(self._running), self._latest())
+        return callbacks
 
     def cancel_all(self) -> None:
         """Ask every running task to stop (on shutdown: an import then rolls back)."""
-        for task in list(self._running.values()):
-            task.cancel()
+        for callbacks in list(self._running.values()):
+            callbacks.task.cancel()
 
     def _latest(self) -> str:
-        return next(reversed(self._running.values())).description if self._running else ""
+        return next(reversed(self._running.values())).task.description if self._running else ""
 
     def wait(self, msecs: int = 30000) -> bool:
         """Block until every task has finished (for shutdown and tests)."""
