@@ -63,11 +63,13 @@ class PushResult:
     removed: int = 0
     kept: int = 0  # removed on the desktop, but the agent's own entry stays
     invalid: list[tuple[str, str]] = field(default_factory=list)  # (address, the agent's reason)
+    # Entries and removals of the desktop's list handled (the cursors moved past them).
+    sent: int = 0
 
     @property
     def changed(self) -> bool:
-        """Whether anything was sent."""
-        return bool(self.added or self.existing or self.removed or self.kept or self.invalid)
+        """Whether anything was pending and has been pushed."""
+        return self.sent > 0
 
 
 def agent_source(source: str) -> str:
@@ -185,6 +187,7 @@ def _push_removals(
         )
         result.removed += reply.removed
     _advance(engine, agent_id, removal_cursor=rows[-1].id)
+    result.sent += len(rows)
     return True
 
 
@@ -222,6 +225,7 @@ def _push_additions(
     result.existing += summary.existing
     result.invalid.extend((i.email, i.problem) for i in summary.invalid)
     _advance(engine, agent_id, suppression_cursor=rows[-1].id)
+    result.sent += len(rows)
     return True
 
 

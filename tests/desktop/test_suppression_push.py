@@ -55,10 +55,7 @@ def test_a_suppression_reaches_every_agent_and_a_stopped_one_when_it_is_back(
         pair(engine, ws, running, "one")
         pair(engine, ws, stopped, "two")
         stopped.terminate()
-        window = MainWindow(engine, ws, "Default", qsettings, tmp_path / "local-agent")
-        qtbot.addWidget(window)
-        window.resize(1100, 600)
-        window.show()
+        window = open_window(qtbot, engine, ws, qsettings, tmp_path)
         try:
             window.go("Suppression")
             page = window.suppression
@@ -81,9 +78,7 @@ def test_a_suppression_reaches_every_agent_and_a_stopped_one_when_it_is_back(
             qtbot.waitUntil(lambda: page.agents_status.text() == "", timeout=10_000)
             page.grab().save(str(artifacts / "suppression-pushed.png"))
         finally:
-            window.close()
-            window.runner.wait()
-            qtbot.wait(200)
+            close(qtbot, window)
 
         # A campaign from the agent that was offline leaves the address out and says so.
         with AgentClient.connect(stopped.pairing) as agent:
@@ -104,6 +99,44 @@ def test_a_suppression_reaches_every_agent_and_a_stopped_one_when_it_is_back(
                 "the suppressed event",
             )
         assert [r for m in sink_two.received for r in m.rcpt_to] == ["stays@example.com"]
+
+        # The app starts again and the entry is removed: both agents drop the desktop's entry.
+        window = open_window(qtbot, engine, ws, qsettings, tmp_path)
+        try:
+            window.go("Suppression")
+            page = window.suppression
+            page.table.selectRow(0)
+            remove = next(
+                b for b in page.findChildren(QPushButton) if b.text().startswith("Remove")
+            )
+            remove.click()
+            qtbot.waitUntil(lambda: page.table.rowCount() == 0, timeout=10_000)
+            for proc in (running, stopped):
+                qtbot.waitUntil(
+                    lambda p=proc: not on_agent(p, "gone@example.com"),  # type: ignore[misc]
+                    timeout=30_000,
+                )
+            qtbot.waitUntil(lambda: page.agents_status.text() == "", timeout=10_000)
+        finally:
+            close(qtbot, window)
+
+
+def open_window(
+    qtbot: QtBot, engine: Engine, ws: int, qsettings: Any, tmp_path: Path
+) -> MainWindow:
+    """The app's window, as it opens at start (following and pushing to every agent)."""
+    window = MainWindow(engine, ws, "Default", qsettings, tmp_path / "local-agent")
+    qtbot.addWidget(window)
+    window.resize(1100, 600)
+    window.show()
+    return window
+
+
+def close(qtbot: QtBot, window: MainWindow) -> None:
+    """Close the window and let its last background results arrive."""
+    window.close()
+    window.runner.wait()
+    qtbot.wait(200)
 
 
 def test_removals_remove_only_the_desktops_own_entries_and_repeats_change_nothing(
