@@ -198,9 +198,10 @@ class Suppression(Base):
 
 
 class SuppressionRemoval(Base):
-    """An address taken off the suppression list, kept until every agent has been told.
+    """An address taken off the suppression list, for the agents' push (``removal_cursor``).
 
-    Erasing a contact deletes these rows for its address, as it holds it in clear.
+    Rows are kept (an agent paired later, or paired again, replays them from its own cursor);
+    erasing a contact deletes the rows of its address, as they hold it in clear.
     """
 
     __tablename__ = "suppression_removals"
