@@ -169,15 +169,21 @@ def complaint(
 
 
 def unsubscribe(
-    conn: sqlite3.Connection, about: About, source: str, now: float, scope: str = ""
+    conn: sqlite3.Connection,
+    about: About,
+    source: str,
+    now: float,
+    scope: str = "",
+    attrs: dict[str, str] | None = None,
 ) -> bool:
-    """An unsubscribe: suppress the address for bulk mail; the event is logged only the first
-    time, so a repeated click or a second mail changes nothing. True when it was new."""
+    """An unsubscribe: suppress the address for bulk mail; the event (with ``attrs``) is
+    logged only the first time, so a repeated click or a second mail changes nothing. True
+    when it was new."""
     entry = Entry(about.email, Reason.UNSUBSCRIBE, source, scope)
     if not suppression.add(conn, about.tenant_id, [entry], now):
         return False
-    attrs = {"source": source, **({"scope": scope} if scope else {})}
-    _event(conn, about, EventType.MESSAGE_UNSUBSCRIBED, attrs)
+    logged = {**(attrs or {}), "source": source, **({"scope": scope} if scope else {})}
+    _event(conn, about, EventType.MESSAGE_UNSUBSCRIBED, logged)
     return True
 
 

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator, Sequence
 from google.protobuf.message import Message
 
 from mailfleet.v1 import campaigns_pb2, common_pb2, transactional_pb2
+from tests.peers.agent import Stubs
 from tests.peers.smtp import SmtpSink
 
 
@@ -67,6 +68,21 @@ def transactional(
             subject="Order {{ order }}", text="Thanks for order {{ order }}"
         ),
     )
+
+
+def run_campaign(stubs: Stubs, key: str, emails: Sequence[str]) -> campaigns_pb2.Campaign:
+    """Create, fill and start a campaign to ``emails``; return it once it has completed."""
+    c = stubs.campaigns.CreateCampaign(campaign_request(key))
+    rows = [common_pb2.Recipient(email=e, values=["Ann", "Paris"]) for e in emails]
+    stubs.campaigns.UploadRecipients(batches(c.id, rows))
+    ref = campaigns_pb2.CampaignRef(campaign_id=c.id)
+    stubs.campaigns.StartCampaign(ref)
+    wait_until(
+        lambda: stubs.campaigns.GetCampaign(ref).state == campaigns_pb2.CAMPAIGN_STATE_COMPLETED,
+        60,
+        f"campaign {key} to complete",
+    )
+    return stubs.campaigns.GetCampaign(ref)
 
 
 def relay_config(sink: SmtpSink, delivery: str = "") -> str:

@@ -8,8 +8,17 @@ signatures checked with SNS's signing certificate; subscriptions confirmed) and 
 ``mailfleet_message_id`` metadata the route sent with it, and is recorded only if that message
 went to the event's recipient.
 
-A bounce turns a delivered message into a bounced one; complaints, unsubscribes, deferrals and
-the provider's final delivery are added to the events log (``attrs.source`` names the provider).
+Each event has the effect the same feedback has when it reaches the agent directly (see
+:mod:`agent.feedback.record`): a hard bounce bounces the message and suppresses the address; a
+soft bounce (the provider gave up, but the address may be fine) bounces the message and counts
+towards the address's soft-bounce score; a complaint suppresses at once; an unsubscribe (also
+SendGrid's group unsubscribe, which names a SendGrid group our tags know nothing of) suppresses
+the address for bulk mail. Deferrals (the provider is still retrying) and the provider's final
+delivery are only logged. ``attrs.source`` of each event names the provider.
+
+Whether a bounce is hard is the provider's word checked against our own classifier: a
+permanent failure whose diagnostic says the message or the sender was refused (a spam or
+policy block, content, size) does not suppress a good address, just as a direct one would not.
 """
 
 from __future__ import annotations
@@ -37,6 +46,10 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
 from agent.config import AgentSettings
+from agent.feedback import record as feedback
+from agent.feedback.classify import EXPIRED, Severity, Verdict, classify
+from agent.feedback.record import About
+from agent.feedback.settings import FeedbackSettings
 from agent.model import EventType, MessageState
 from agent.routes.base import RouteConfigError
 from agent.routes.config import MailgunRoute, PostmarkRoute, SendGridRoute, SesRoute
@@ -71,6 +84,25 @@ class WebhookEvent:
     reason: str = ""
     event_id: str = ""  # the provider's id of the event, for dropping repeats
     detail: str = ""  # the provider's own event name ("bounce", "HardBounce", ...)
+    verdict: Verdict | None = None  # what a bounce means for the address (bounces only)
+
+
+def provider_verdict(permanent: bool, status: str, text: str) -> Verdict:
+    """What a bounce the provider called permanent (or transient) means for the address.
+
+    Our classifier reads the status code and diagnostic; the provider's word decides what
+    the classifier cannot know. A permanent bounce is hard unless the diagnostic says the
+    message or the sender was refused (a block says nothing about the address); a transient
+    one (the provider gave up retrying) is soft and scored, even if its text sounds hard.
+    """
+    verdict = classify(status, text)
+    if permanent:
+        if verdict.hard or not verdict.scored:
+            return verdict
+        return Verdict(Severity.HARD, verdict.reason, scored=False)
+    if verdict.hard:
+        return Verdict(Severity.SOFT, verdict.reason, scored=True)
+    return verdict
 
 
 def _message_id(metadata: Any) -> int | None:
@@ -128,6 +160,12 @@ def parse_sendgrid(body: bytes) -> list[WebhookEvent]:
         detail = str(item.get("event"))
         if item.get("type"):
             detail += f" ({item['type']})"
+        verdict = None
+        if kind is EventType.MESSAGE_BOUNCED:
+            # "bounce" is SendGrid's permanent failure, "blocked" its temporary one that it
+            # stopped retrying.
+            permanent = item.get("type", "bounce") != "blocked"
+            verdict = provider_verdict(permanent, str(item.get("status", "")), reason)
         found.append(
             WebhookEvent(
                 message_id,
@@ -136,6 +174,7 @@ def parse_sendgrid(body: bytes) -> list[WebhookEvent]:
                 reason,
                 str(item.get("sg_event_id", "")),
                 detail,
+                verdict,
             )
         )
     return found
@@ -184,6 +223,9 @@ def parse_mailgun(data: Mapping[str, Any]) -> list[WebhookEvent]:
         text = status.get("message") or status.get("description") or ""
         reason = f"{code} {text}".strip() if code else str(text)
     detail = name + (f" ({event['severity']})" if event.get("severity") else "")
+    verdict = None
+    if kind is EventType.MESSAGE_BOUNCED:
+        verdict = _mailgun_verdict(str(event.get("reason", "")), status, reason)
     return [
         WebhookEvent(
             message_id,
@@ -192,13 +234,34 @@ def parse_mailgun(data: Mapping[str, Any]) -> list[WebhookEvent]:
             reason,
             str(event.get("id", "")),
             detail,
+            verdict,
         )
     ]
 
 
+def _mailgun_verdict(why: str, status: Any, reply: str) -> Verdict:
+    """A permanent Mailgun failure by its ``reason``: "old" means Mailgun gave up retrying
+    (the address kept deferring), "espblock" that Mailgun itself refused to send."""
+    if why == "old":
+        return EXPIRED
+    if why == "espblock":
+        return Verdict(Severity.SOFT, "policy", scored=False)
+    code = ""
+    if isinstance(status, dict):
+        code = str(status.get("enhanced-code") or "")
+    return provider_verdict(True, code, reply)
+
+
 # ---- Postmark ------------------------------------------------------------------------------
 
-_POSTMARK_BOUNCES = {"HardBounce", "BadEmailAddress", "ManuallyDeactivated", "Blocked"}
+_POSTMARK_BOUNCES = {"HardBounce", "BadEmailAddress", "ManuallyDeactivated"}
+# Postmark's bounce types that end the message without saying the address is dead: a soft
+# bounce (Postmark stopped retrying) scores; an ISP block or DMARC refusal does not.
+_POSTMARK_SOFT = {
+    "SoftBounce": True,
+    "Blocked": False,
+    "DMARCPolicy": False,
+}
 
 
 def verify_postmark(credentials: str, headers: Mapping[str, str]) -> None:
@@ -218,14 +281,27 @@ def parse_postmark(data: Mapping[str, Any]) -> list[WebhookEvent]:
     reason = str(data.get("Description") or data.get("Details") or "")
     event_id = str(data.get("ID", "")) if data.get("ID") is not None else ""
     if record == "Bounce":
+        # A bounce's Details hold the receiving server's reply, its Description Postmark's
+        # explanation of the type.
+        reason = str(data.get("Details") or data.get("Description") or "")
         bounce_type = str(data.get("Type", ""))
+        verdict = None
         if bounce_type == "SpamComplaint":
             kind = EventType.MESSAGE_COMPLAINED
+        elif bounce_type == "Unsubscribe":  # the recipient asked by mail to be removed
+            kind = EventType.MESSAGE_UNSUBSCRIBED
         elif bounce_type in _POSTMARK_BOUNCES:
             kind = EventType.MESSAGE_BOUNCED
+            verdict = provider_verdict(True, "", reason)
+        elif bounce_type in _POSTMARK_SOFT:
+            kind = EventType.MESSAGE_BOUNCED
+            verdict = provider_verdict(False, "", reason)
+            if not _POSTMARK_SOFT[bounce_type]:
+                verdict = Verdict(Severity.SOFT, "policy", scored=False)
         else:
             kind = EventType.MESSAGE_DEFERRED
-        return [WebhookEvent(message_id, email, kind, reason, event_id, f"Bounce ({bounce_type})")]
+        detail = f"Bounce ({bounce_type})"
+        return [WebhookEvent(message_id, email, kind, reason, event_id, detail, verdict)]
     kinds = {
         "Delivery": EventType.MESSAGE_DELIVERED,
         "SpamComplaint": EventType.MESSAGE_COMPLAINED,
@@ -305,6 +381,16 @@ def verify_sns(data: Mapping[str, Any], certificate_pem: bytes) -> None:
         raise Refused("bad SNS signature") from exc
 
 
+# SES's transient bounce subtypes that name their cause (SES sends a transient bounce once it
+# stopped retrying, so each ends the message).
+_SES_TRANSIENT = {
+    "MailboxFull": Verdict(Severity.SOFT, "mailbox_full", scored=True),
+    "MessageTooLarge": Verdict(Severity.SOFT, "message_too_large", scored=False),
+    "ContentRejected": Verdict(Severity.SOFT, "content", scored=False),
+    "AttachmentRejected": Verdict(Severity.SOFT, "content", scored=False),
+}
+
+
 def parse_ses(message: Mapping[str, Any]) -> list[WebhookEvent]:
     """Events of an SES event (configuration set) or notification (identity) record."""
     kind = str(message.get("eventType") or message.get("notificationType") or "")
@@ -317,17 +403,23 @@ def parse_ses(message: Mapping[str, Any]) -> list[WebhookEvent]:
     found: list[WebhookEvent] = []
     if kind == "Bounce":
         bounce = message.get("bounce") or {}
-        permanent = bounce.get("bounceType") == "Permanent"
-        event_type = EventType.MESSAGE_BOUNCED if permanent else EventType.MESSAGE_DEFERRED
+        bounce_type = bounce.get("bounceType")  # Permanent, Transient or Undetermined
         for r in bounce.get("bouncedRecipients") or []:
+            text = str(r.get("diagnosticCode") or r.get("status") or "")
+            verdict = _SES_TRANSIENT.get(str(bounce.get("bounceSubType")))
+            if bounce_type == "Permanent" or verdict is None:
+                verdict = provider_verdict(
+                    bounce_type == "Permanent", str(r.get("status") or ""), text
+                )
             found.append(
                 WebhookEvent(
                     message_id,
                     str(r.get("emailAddress", "")),
-                    event_type,
-                    str(r.get("diagnosticCode") or r.get("status") or ""),
+                    EventType.MESSAGE_BOUNCED,
+                    text,
                     str(bounce.get("feedbackId", "")),
-                    f"Bounce ({bounce.get('bounceType')}/{bounce.get('bounceSubType')})",
+                    f"Bounce ({bounce_type}/{bounce.get('bounceSubType')})",
+                    verdict,
                 )
             )
     elif kind == "Complaint":
@@ -399,11 +491,19 @@ class SnsCertificates:
 # ---- recording -----------------------------------------------------------------------------
 
 
-def record(conn: sqlite3.Connection, found: list[WebhookEvent], provider: str, route: str) -> int:
-    """Record the events of messages that exist and went to the event's recipient; returns
-    how many were recorded. Runs on the store's writer thread."""
+def record(
+    conn: sqlite3.Connection,
+    found: list[WebhookEvent],
+    provider: str,
+    route: str,
+    settings: FeedbackSettings,
+) -> int:
+    """Record the events of messages that exist and went to the event's recipient, with
+    their effect on the suppression list; returns how many were recorded. Runs on the
+    store's writer thread."""
     recorded = 0
     now = time.time()
+    source = f"{provider} webhook"
     for event in found:
         row = conn.execute(
             "SELECT tenant_id, campaign_id, email, state FROM messages WHERE id = ?",
@@ -418,28 +518,32 @@ def record(conn: sqlite3.Connection, found: list[WebhookEvent], provider: str, r
             )
             continue
         tenant_id, campaign_id, email, state = row
-        if event.type is EventType.MESSAGE_BOUNCED:
-            if state == MessageState.BOUNCED:
-                continue  # already known
-            if state == MessageState.DELIVERED:
-                conn.execute(
-                    "UPDATE messages SET state = ?, last_reply = ?, updated_at = ? WHERE id = ?",
-                    (int(MessageState.BOUNCED), event.reason, now, event.message_id),
-                )
-        attrs = {"source": f"{provider} webhook", "route": route, "event": event.detail}
+        about = About(tenant_id, email, campaign_id, event.message_id)
+        attrs = {"route": route, "event": event.detail}
         if event.reason:
             attrs["reply"] = event.reason
         if event.event_id:
             attrs["remote_event_id"] = event.event_id
-        events.append(
-            conn,
-            tenant_id,
-            event.type,
-            campaign_id=campaign_id,
-            message_id=event.message_id,
-            email=email,
-            attrs=attrs,
-        )
+        if event.type is EventType.MESSAGE_BOUNCED:
+            if state == MessageState.BOUNCED:
+                continue  # already known
+            verdict = event.verdict or provider_verdict(True, "", event.reason)
+            feedback.async_bounce(conn, about, verdict, source, now, settings, attrs)
+        elif event.type is EventType.MESSAGE_COMPLAINED:
+            feedback.complaint(conn, about, source, now, attrs)
+        elif event.type is EventType.MESSAGE_UNSUBSCRIBED:
+            if not feedback.unsubscribe(conn, about, source, now, attrs=attrs):
+                continue  # suppressed already: nothing changed
+        else:
+            events.append(
+                conn,
+                tenant_id,
+                event.type,
+                campaign_id=campaign_id,
+                message_id=event.message_id,
+                email=email,
+                attrs={"source": source, **attrs},
+            )
         recorded += 1
     return recorded
 
@@ -563,7 +667,9 @@ def mount(settings: AgentSettings) -> Mount:
         except Malformed as exc:
             return web.json_response({"error": str(exc)}, status=400)
         store = request.app[STORE_KEY]
-        recorded = await store.write(lambda c: record(c, found, receiver.provider, receiver.route))
+        recorded = await store.write(
+            lambda c: record(c, found, receiver.provider, receiver.route, settings.feedback)
+        )
         return web.json_response({"recorded": recorded})
 
     def add(app: web.Application) -> None:

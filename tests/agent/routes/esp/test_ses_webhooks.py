@@ -20,8 +20,8 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
 from agent.routes.esp.webhooks import sns_string_to_sign
-from mailfleet.v1 import events_pb2, messages_pb2
-from tests.agent.builders import transactional, wait_until
+from mailfleet.v1 import events_pb2, messages_pb2, suppression_pb2
+from tests.agent.builders import run_campaign, transactional, wait_until
 from tests.peers.agent import AgentProcess, Stubs
 from tests.peers.esp import ProviderStandIn
 from tests.peers.https import FileServer
@@ -55,6 +55,7 @@ class Setup:
     key: rsa.RSAPrivateKey
     cert_server: FileServer
     message_id: int
+    provider: ProviderStandIn
 
     @property
     def prefix(self) -> str:
@@ -108,7 +109,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
             f'api_key_file = "ses.key"\nbase_url = "{ses.url}"\nwebhook_topic_arn = "{TOPIC}"\n'
             f'webhook_cert_url_prefix = "https://{CERT_HOST}:{cert_server.port}/"\n'
             f'webhook_ca_file = "{ca.cert_file}"\n\n'
-            '[[routing.rules]]\nroute = "ses"\n'
+            '[feedback]\nsoft_bounce_limit = 2\n\n[[routing.rules]]\nroute = "ses"\n'
         )
         agent = AgentProcess(tmp / "agent", extra_config=config)
         secret = agent.data_dir / "ses.key"
@@ -118,7 +119,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
             agent.start()
             stubs = agent.stubs()
             sent = stubs.transactional.SendMessage(transactional("s1", "user@ses.test"))
-            setup = Setup(agent, stubs, key, cert_server, sent.message_id)
+            setup = Setup(agent, stubs, key, cert_server, sent.message_id, ses)
             wait_until(
                 lambda: setup.state() == messages_pb2.MESSAGE_STATE_DELIVERED, 30, "delivery"
             )
@@ -139,20 +140,25 @@ def test_the_subscription_is_confirmed(setup: Setup) -> None:
     assert f"{CERT_HOST}:{setup.cert_server.port}/confirm" in setup.cert_server.requests
 
 
-def bounce_record(message_id: int, recipient: str = "user@ses.test") -> str:
+def bounce_record(
+    message_id: int,
+    recipient: str = "user@ses.test",
+    kind: tuple[str, str] = ("Permanent", "General"),
+    diagnostic: tuple[str, str] = ("5.1.1", "smtp; 550 5.1.1 user unknown"),
+) -> str:
     return json.dumps(
         {
             "eventType": "Bounce",
             "bounce": {
-                "bounceType": "Permanent",
-                "bounceSubType": "General",
-                "feedbackId": "0102017f-bounce-000000",
+                "bounceType": kind[0],
+                "bounceSubType": kind[1],
+                "feedbackId": f"0102017f-bounce-{message_id:06d}",
                 "bouncedRecipients": [
                     {
                         "emailAddress": recipient,
                         "action": "failed",
-                        "status": "5.1.1",
-                        "diagnosticCode": "smtp; 550 5.1.1 user unknown",
+                        "status": diagnostic[0],
+                        "diagnosticCode": diagnostic[1],
                     }
                 ],
             },
@@ -207,3 +213,83 @@ def test_cert_urls_outside_the_prefix_are_refused_even_with_a_valid_signature(
         SigningCertURL=f"http://{CERT_HOST}:{setup.cert_server.port}/SimpleNotificationService-abc.pem",
     )
     assert setup.post(data)[0] == 401
+
+
+def complaint_record(message_id: int, recipient: str) -> str:
+    return json.dumps(
+        {
+            "eventType": "Complaint",
+            "complaint": {
+                "complainedRecipients": [{"emailAddress": recipient}],
+                "timestamp": "2026-11-28T17:05:00.000Z",
+                "feedbackId": f"0102017f-complaint-{message_id:06d}",
+                "userAgent": "ExampleCorp Feedback Loop (V0.01)",
+                "complaintFeedbackType": "abuse",
+            },
+            "mail": {
+                "messageId": f"0102017f-mail-{message_id:06d}",
+                "destination": [recipient],
+                "tags": {"mailfleet_message_id": [str(message_id)]},
+            },
+        }
+    )
+
+
+def test_bounces_and_complaints_suppress_so_a_later_campaign_sends_nothing_to_them(
+    setup: Setup,
+) -> None:
+    hard, spam, full, ok = "gone@ses.test", "spam@ses.test", "full@ses.test", "ok@ses.test"
+    ids: list[tuple[str, int]] = []
+    for key, email in (("h", hard), ("s", spam), ("f1", full), ("f2", full)):
+        sent = setup.stubs.transactional.SendMessage(transactional(f"sup-{key}", email))
+        ids.append((email, sent.message_id))
+
+    def delivered() -> bool:
+        return all(
+            setup.stubs.messages.GetMessage(messages_pb2.GetMessageRequest(message_id=i)).state
+            == messages_pb2.MESSAGE_STATE_DELIVERED
+            for _, i in ids
+        )
+
+    wait_until(delivered, 30, "the messages to be delivered")
+    (_, hard_id), (_, spam_id), (_, full1), (_, full2) = ids
+    assert setup.post(setup.sns("Notification", bounce_record(hard_id, hard))) == (
+        200,
+        {"recorded": 1},
+    )
+    assert setup.post(setup.sns("Notification", complaint_record(spam_id, spam))) == (
+        200,
+        {"recorded": 1},
+    )
+
+    def suppressed() -> dict[str, list[int]]:
+        checked = setup.stubs.suppression.CheckSuppressions(
+            suppression_pb2.CheckSuppressionsRequest(emails=[hard, spam, full, ok])
+        )
+        return {s.email: [e.reason for e in s.entries] for s in checked.statuses if s.suppressed}
+
+    assert suppressed() == {
+        hard: [suppression_pb2.SUPPRESSION_REASON_HARD_BOUNCE],
+        spam: [suppression_pb2.SUPPRESSION_REASON_COMPLAINT],
+    }
+    # SES gave up on a full mailbox twice: soft bounces, the second reaches the limit (2).
+    mailbox_full = ("Transient", "MailboxFull")
+    full_reply = ("4.2.2", "smtp; 452 4.2.2 mailbox full")
+    data = setup.sns("Notification", bounce_record(full1, full, mailbox_full, full_reply))
+    assert setup.post(data) == (200, {"recorded": 1})
+    assert full not in suppressed()
+    data = setup.sns("Notification", bounce_record(full2, full, mailbox_full, full_reply))
+    assert setup.post(data) == (200, {"recorded": 1})
+    assert suppressed()[full] == [suppression_pb2.SUPPRESSION_REASON_HARD_BOUNCE]
+
+    already = len(setup.provider.accepted)
+    campaign = run_campaign(setup.stubs, "after-ses-webhooks", [hard, spam, full, ok])
+    assert (campaign.counts.suppressed, campaign.counts.delivered) == (3, 1)
+    [request] = setup.provider.accepted[already:]
+    assert request.json()["Destination"]["ToAddresses"] == [ok]
+    events = setup.stubs.events.ListEvents(events_pb2.ListEventsRequest(limit=1000)).events
+    assert sorted(
+        e.email
+        for e in events
+        if e.type == events_pb2.EVENT_TYPE_MESSAGE_SUPPRESSED and e.campaign_id == campaign.id
+    ) == sorted([hard, spam, full])

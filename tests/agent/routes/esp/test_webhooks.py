@@ -20,10 +20,10 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from mailfleet.v1 import events_pb2, messages_pb2
-from tests.agent.builders import transactional, wait_until
+from mailfleet.v1 import events_pb2, messages_pb2, suppression_pb2
+from tests.agent.builders import run_campaign, transactional, wait_until
 from tests.peers.agent import AgentProcess, Stubs
-from tests.peers.esp import ProviderStandIn
+from tests.peers.esp import ProviderStandIn, Recorded
 
 MAILGUN_SIGNING_KEY = "mailgun-signing-key-0123456789"
 POSTMARK_AUTH = "hooks:pm-hook-secret"
@@ -35,6 +35,7 @@ class Setup:
     stubs: Stubs
     sendgrid_key: ec.EllipticCurvePrivateKey
     ids: dict[str, int]  # provider -> our message id
+    providers: dict[str, ProviderStandIn]  # route name -> its stand-in
 
     def post(self, route: str, body: bytes, headers: dict[str, str]) -> tuple[int, Any]:
         request = urllib.request.Request(  # noqa: S310 - loopback test URL
@@ -109,7 +110,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
                 p: stubs.transactional.SendMessage(transactional(p, f"user@{p}.test")).message_id
                 for p in ("mg", "pm", "sg")
             }
-            setup = Setup(agent, stubs, key, ids)
+            setup = Setup(agent, stubs, key, ids, {"mg": mg, "pm": pm, "sg": sg})
             for p in ids:
                 wait_until(
                     lambda p=p: setup.state(p) == messages_pb2.MESSAGE_STATE_DELIVERED,  # type: ignore[misc]
@@ -253,3 +254,166 @@ def test_unknown_routes_and_garbage_are_refused(setup: Setup) -> None:
     assert setup.post("nope", b"[]", {})[0] == 404
     auth = "Basic " + base64.b64encode(POSTMARK_AUTH.encode()).decode()
     assert setup.post("pm", b"not json", {"Authorization": auth})[0] == 400
+
+
+def _send(setup: Setup, emails: list[str]) -> dict[str, int]:
+    """Send a transactional message to each address; wait until every one is delivered."""
+    ids = {
+        e: setup.stubs.transactional.SendMessage(transactional(f"fb-{e}", e)).message_id
+        for e in emails
+    }
+
+    def delivered() -> bool:
+        return all(
+            setup.stubs.messages.GetMessage(messages_pb2.GetMessageRequest(message_id=i)).state
+            == messages_pb2.MESSAGE_STATE_DELIVERED
+            for i in ids.values()
+        )
+
+    wait_until(delivered, 30, "the messages to be delivered")
+    return ids
+
+
+def _carried(request: Recorded, email: str) -> bool:
+    return email.encode() in request.body or any(email.encode() in v for v in request.form.values())
+
+
+def test_bounces_complaints_and_unsubscribes_suppress_so_a_later_campaign_sends_nothing_to_them(
+    setup: Setup,
+) -> None:
+    hard = ["hard@mg.test", "hard@pm.test", "hard@sg.test"]
+    spam = ["spam@mg.test", "spam@pm.test", "spam@sg.test"]
+    ok = ["ok@mg.test", "ok@pm.test", "ok@sg.test"]
+    soft, blocked, unsubscribed = "soft@pm.test", "blocked@sg.test", "unsub@sg.test"
+    ids = _send(setup, [*hard, *spam, soft, blocked, unsubscribed])
+    now = int(time.time())
+
+    def sendgrid(event: dict[str, Any]) -> None:
+        body = json.dumps([event]).encode()
+        assert setup.post("sg", body, sendgrid_headers(setup, body)) == (200, {"recorded": 1})
+
+    def mailgun(event: dict[str, Any]) -> None:
+        assert setup.post("mg", mailgun_payload(event), {}) == (200, {"recorded": 1})
+
+    def postmark(payload: dict[str, Any]) -> None:
+        auth = "Basic " + base64.b64encode(POSTMARK_AUTH.encode()).decode()
+        body = json.dumps(payload).encode()
+        assert setup.post("pm", body, {"Authorization": auth}) == (200, {"recorded": 1})
+
+    # SendGrid's Event Webhook: a bounce, a spam report, a temporary block it gave up on and
+    # an unsubscribe from a suppression group (custom_args arrive as top-level fields).
+    for email, event in (
+        (
+            "hard@sg.test",
+            {
+                "event": "bounce",
+                "type": "bounce",
+                "status": "5.1.1",
+                "reason": "550 5.1.1 The email account that you tried to reach does not exist",
+            },
+        ),
+        ("spam@sg.test", {"event": "spamreport"}),
+        (
+            blocked,
+            {"event": "bounce", "type": "blocked", "reason": "550 5.7.1 Blocked by Spamhaus"},
+        ),
+        ("unsub@sg.test", {"event": "group_unsubscribe", "asm_group_id": 42}),
+    ):
+        sendgrid(
+            {
+                "email": email,
+                "timestamp": now,
+                "sg_event_id": f"sg-{email}",
+                "sg_message_id": "14c5d75ce93.dfd.64b469.filter0001.16648.5515E0B88.0",
+                "mailfleet_message_id": str(ids[email]),
+                **event,
+            }
+        )
+    # Mailgun's webhooks: a permanent failure and a complaint.
+    mailgun(
+        {
+            "id": "mg-hard",
+            "event": "failed",
+            "severity": "permanent",
+            "reason": "bounce",
+            "recipient": "hard@mg.test",
+            "delivery-status": {"code": 550, "message": "5.1.1 The email account does not exist"},
+            "user-variables": {"mailfleet_message_id": str(ids["hard@mg.test"])},
+        }
+    )
+    mailgun(
+        {
+            "id": "mg-spam",
+            "event": "complained",
+            "recipient": "spam@mg.test",
+            "user-variables": {"mailfleet_message_id": str(ids["spam@mg.test"])},
+        }
+    )
+    # Postmark's bounce webhook (a hard and a soft bounce) and spam complaint webhook.
+    for email, record_type, kind, details in (
+        ("hard@pm.test", "Bounce", "HardBounce", "smtp;550 5.1.1 user unknown"),
+        (soft, "Bounce", "SoftBounce", "smtp;452 4.2.2 mailbox full"),
+        ("spam@pm.test", "SpamComplaint", "SpamComplaint", ""),
+    ):
+        postmark(
+            {
+                "RecordType": record_type,
+                "ID": 4000 + ids[email],
+                "Type": kind,
+                "MessageID": "883953f4-6105-42a2-a16a-77a8eac79483",
+                "Email": email,
+                "Details": details,
+                "Metadata": {"mailfleet_message_id": str(ids[email])},
+            }
+        )
+
+    checked = setup.stubs.suppression.CheckSuppressions(
+        suppression_pb2.CheckSuppressionsRequest(emails=[*hard, *spam, soft, blocked, *ok])
+    )
+    reasons = {
+        s.email: [(e.reason, e.source) for e in s.entries] for s in checked.statuses if s.suppressed
+    }
+    assert reasons == {
+        **{
+            e: [(suppression_pb2.SUPPRESSION_REASON_HARD_BOUNCE, f"{p} webhook: user_unknown")]
+            for e, p in zip(hard, ("mailgun", "postmark", "sendgrid"), strict=True)
+        },
+        **{
+            e: [(suppression_pb2.SUPPRESSION_REASON_COMPLAINT, f"{p} webhook")]
+            for e, p in zip(spam, ("mailgun", "postmark", "sendgrid"), strict=True)
+        },
+    }
+    # A soft bounce and a block end their messages but keep the addresses (the soft bounce
+    # scores: one of five); the unsubscribe suppresses bulk mail only.
+    for email, verdict in ((soft, "soft"), (blocked, "soft"), ("hard@pm.test", "hard")):
+        [bounce] = [
+            e
+            for e in setup.events(events_pb2.EVENT_TYPE_MESSAGE_BOUNCED)
+            if e.message_id == ids[email]
+        ]
+        assert bounce.attrs["bounce"] == verdict
+        request = messages_pb2.GetMessageRequest(message_id=ids[email])
+        assert setup.stubs.messages.GetMessage(request).state == messages_pb2.MESSAGE_STATE_BOUNCED
+    [unsubscribe] = setup.events(events_pb2.EVENT_TYPE_MESSAGE_UNSUBSCRIBED)
+    assert (unsubscribe.email, unsubscribe.attrs["event"]) == (unsubscribed, "group_unsubscribe")
+    [entry] = (
+        setup.stubs.suppression.CheckSuppressions(
+            suppression_pb2.CheckSuppressionsRequest(emails=[unsubscribed])
+        )
+        .statuses[0]
+        .entries
+    )
+    assert entry.reason == suppression_pb2.SUPPRESSION_REASON_UNSUBSCRIBE
+
+    already = {name: len(p.accepted) for name, p in setup.providers.items()}
+    campaign = run_campaign(setup.stubs, "after-webhooks", [*hard, *spam, unsubscribed, *ok])
+    assert (campaign.counts.suppressed, campaign.counts.delivered) == (7, 3)
+    for name, provider in setup.providers.items():
+        new = provider.accepted[already[name] :]
+        assert [r for r in new if _carried(r, f"ok@{name}.test")] == new and len(new) == 1
+    listed = setup.stubs.events.ListEvents(events_pb2.ListEventsRequest(limit=1000)).events
+    assert sorted(
+        e.email
+        for e in listed
+        if e.type == events_pb2.EVENT_TYPE_MESSAGE_SUPPRESSED and e.campaign_id == campaign.id
+    ) == sorted([*hard, *spam, unsubscribed])
