@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 
 from agent.config import AgentSettings
@@ -17,10 +18,18 @@ from agent.routes.router import Router
 from agent.routes.rules import MessageFacts, Plan, RoutingTable
 from mailfleet.v1 import common_pb2
 
+_LINE_END = re.compile(rb"\r\n|\n|\r")
+
 
 def _crlf(raw: bytes) -> bytes:
-    """Raw MIME from clients may use bare LF; SMTP wants CRLF."""
-    return raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    """Raw MIME from clients may end lines with bare LF or bare CR; SMTP wants CRLF.
+
+    Every bare CR and LF becomes CRLF here, before signing, exactly as the SMTP session
+    would turn them on the wire, so the signature covers the bytes that are sent."""
+    pairs = raw.count(b"\r\n")
+    if raw.count(b"\r") == pairs and raw.count(b"\n") == pairs:
+        return raw
+    return _LINE_END.sub(b"\r\n", raw)
 
 
 class Pipeline:

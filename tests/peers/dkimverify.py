@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+from tests.peers.agent import agent_command
 from tests.peers.dns import LocalDns
 
 VERIFY_PL = r"""
@@ -44,3 +45,24 @@ def mail_dkim(message: bytes, dns: LocalDns, tmp_path: Path) -> dict[str, str]:
         _selector, algorithm, result = line.split(" ", 2)
         results[algorithm] = result
     return results
+
+
+def publish_key(config: Path, domain: str, selector: str, dns: LocalDns) -> None:
+    """Make the agent's DKIM key for ``domain`` with its CLI and publish it in ``dns``."""
+    generated = subprocess.run(
+        [
+            *agent_command(),
+            "dkim",
+            "generate",
+            domain,
+            "--selector",
+            selector,
+            "--config",
+            str(config),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    name, _, value = generated.stdout.strip().partition(" ")
+    dns.add_txt(name.strip(), value.strip().strip('"'))
