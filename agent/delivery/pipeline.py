@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import socket
+from email.errors import MessageError
 
 from agent.config import AgentSettings
 from agent.delivery.jobs import Job, MessageSpec
 from agent.dkim.keys import load_keys
 from agent.dkim.signer import DkimSigner, SignError
-from agent.feedback.links import FeedbackLinks
+from agent.feedback import raw_mime
+from agent.feedback.links import FeedbackLinks, MessageFeedback
 from agent.feedback.tokens import Subject, TokenKey
 from agent.render.message import Renderer, RenderError
 from agent.routes.base import Envelope, Outcome, OutcomeKind
@@ -17,6 +20,8 @@ from agent.routes.factory import build_routes, build_sources
 from agent.routes.router import Router
 from agent.routes.rules import MessageFacts, Plan, RoutingTable
 from mailfleet.v1 import common_pb2
+
+log = logging.getLogger("mailfleet.agent.delivery")
 
 _LINE_END = re.compile(rb"\r\n|\n|\r")
 
@@ -30,6 +35,20 @@ def _crlf(raw: bytes) -> bytes:
     if raw.count(b"\r") == pairs and raw.count(b"\n") == pairs:
         return raw
     return _LINE_END.sub(b"\r\n", raw)
+
+
+def _own_mime(raw: bytes, feedback: MessageFeedback) -> bytes:
+    """A client's MIME with the feedback header fields and, when tracked, its HTML tracked.
+
+    Tracking that fails on MIME too broken to re-serialise sends the message untracked:
+    losing an open or a click is better than losing the message."""
+    data = _crlf(raw)
+    if feedback.tracker is not None:
+        try:
+            data = raw_mime.track_html(data, feedback.tracker)
+        except (MessageError, LookupError, UnicodeError, ValueError, TypeError) as exc:
+            log.warning("a submitted message is sent untracked: its MIME is broken (%s)", exc)
+    return raw_mime.add_fields(data, feedback.headers)
 
 
 class Pipeline:
@@ -107,8 +126,9 @@ class Pipeline:
     def build(self, job: Job, spec: MessageSpec, payload: bytes) -> Envelope | Outcome:
         """The signed message for one job, or a FAILED outcome saying why it cannot be built.
 
-        Campaign messages carry List-Unsubscribe (covered by DKIM) and, when tracked, an open
-        pixel and rewritten links; rendered messages go out from their VERP return path.
+        Campaign messages carry List-Unsubscribe (covered by DKIM); every message carries the
+        CFBL fields and, when tracked, an open pixel and rewritten links (a client's raw MIME
+        in its HTML parts), and goes out from its VERP return path.
         """
         feedback = self._links.for_message(
             Subject(job.tenant_id, job.campaign_id, job.message_id),
@@ -117,7 +137,7 @@ class Pipeline:
             clicks=spec.tracking.clicks,
         )
         if spec.raw_mime is not None:
-            data = _crlf(spec.raw_mime)
+            data = _own_mime(spec.raw_mime, feedback)
         else:
             assert spec.content is not None
             recipient = common_pb2.Recipient.FromString(payload)
@@ -141,11 +161,10 @@ class Pipeline:
             signed = self._signer.sign(data)
         except SignError as exc:  # only a client's raw MIME can be this malformed
             return Outcome(job.message_id, OutcomeKind.FAILED, f"DKIM signing failed: {exc}")
-        # Raw MIME (SMTP submission, raw_mime) keeps the envelope sender its client chose;
-        # what the agent renders goes out from its VERP return path.
-        mail_from = spec.sender.from_address
-        if spec.raw_mime is None and feedback.return_path:
-            mail_from = feedback.return_path
+        # Every message goes out from its VERP return path when the agent has a bounce
+        # domain, a client's own MIME too (its From: and Reply-To: stay as the client wrote
+        # them), so bounces of submitted mail come back to the agent like campaign bounces.
+        mail_from = feedback.return_path or spec.sender.from_address
         return Envelope(job.message_id, mail_from, job.rcpt_to, signed)
 
     async def close(self) -> None:

@@ -15,13 +15,17 @@ from email.utils import format_datetime, getaddresses
 from agent.api import requests
 from agent.errors import InvalidArgument
 from agent.intake.accounts import normalize_domain
+from agent.model import Tracking
 
 CONTROL_PREFIX = b"x-mailfleet-"
 _TAGS = "x-mailfleet-tags"
 _ROUTE = "x-mailfleet-route"
 _CAMPAIGN = "x-mailfleet-campaign"
 _POOL = "x-mailfleet-pool"
-_KNOWN = frozenset({_TAGS, _ROUTE, _CAMPAIGN, _POOL})
+_TRACK = "x-mailfleet-track"
+_KNOWN = frozenset({_TAGS, _ROUTE, _CAMPAIGN, _POOL, _TRACK})
+# Submitted mail is tracked like campaign mail unless X-Mailfleet-Track says otherwise.
+TRACK_BY_DEFAULT = Tracking(opens=True, clicks=True)
 
 
 class Refusal(Exception):
@@ -40,6 +44,7 @@ class Controls:
     route: str = ""
     campaign: str = ""
     pool: str = ""
+    tracking: Tracking = TRACK_BY_DEFAULT
 
 
 @dataclass(frozen=True)
@@ -115,7 +120,8 @@ def take_controls(fields: list[bytes], choices: Choices) -> tuple[list[bytes], C
     pool = values.get(_POOL, "")
     if pool:
         _check_pool(pool, route, choices)
-    return kept, Controls(tags, route, campaign, pool)
+    tracking = TRACK_BY_DEFAULT if _TRACK not in values else tracking_asked(values[_TRACK])
+    return kept, Controls(tags, route, campaign, pool, tracking)
 
 
 def _check_pool(pool: str, route: str, choices: Choices) -> None:
@@ -128,6 +134,19 @@ def _check_pool(pool: str, route: str, choices: Choices) -> None:
         raise Refusal(
             f"554 5.6.0 X-Mailfleet-Route {route!r} does not send from X-Mailfleet-Pool {pool!r}"
         )
+
+
+def tracking_asked(value: str) -> Tracking:
+    """What ``X-Mailfleet-Track`` asks for: ``none``, or ``opens``, ``clicks`` or both
+    separated by commas (case and spaces do not matter)."""
+    words = {w.strip().lower() for w in value.split(",")} - {""}
+    if words == {"none"}:
+        return Tracking(opens=False, clicks=False)
+    if not words or not words <= {"opens", "clicks"}:
+        raise Refusal(
+            f"554 5.6.0 X-Mailfleet-Track: {value!r} is not none, opens, clicks or opens,clicks"
+        )
+    return Tracking(opens="opens" in words, clicks="clicks" in words)
 
 
 def from_domains(fields: list[bytes]) -> list[str]:

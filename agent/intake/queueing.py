@@ -10,6 +10,8 @@ import sqlite3
 import time
 from dataclasses import asdict, dataclass
 
+from agent.feedback import suppression
+from agent.intake.message import TRACK_BY_DEFAULT
 from agent.model import EventType, Lane, MessageState, Sender, Tracking
 from agent.store import events
 from mailfleet.v1 import common_pb2
@@ -28,6 +30,7 @@ class Submission:
     route: str = ""
     campaign: str = ""
     pool: str = ""
+    tracking: Tracking = TRACK_BY_DEFAULT
 
 
 def enqueue(conn: sqlite3.Connection, sub: Submission) -> list[int]:
@@ -36,7 +39,7 @@ def enqueue(conn: sqlite3.Connection, sub: Submission) -> list[int]:
         "sender": asdict(Sender(sub.mail_from)),
         "content": None,
         "tags": list(sub.tags),
-        "tracking": asdict(Tracking()),
+        "tracking": asdict(sub.tracking),
         "source": "smtp",
         "smtp_user": sub.username,
         "route": sub.route,
@@ -84,6 +87,8 @@ def enqueue(conn: sqlite3.Connection, sub: Submission) -> list[int]:
             email=email,
             attrs=attrs,
         )
+        # Checked here like any enqueued message, and again when it is about to be sent.
+        suppression.screen_message(conn, sub.tenant_id, cur.lastrowid, email, sub.tags, now)
     return ids
 
 

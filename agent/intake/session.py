@@ -335,6 +335,7 @@ class Intake:
             route=controls.route,
             campaign=controls.campaign,
             pool=controls.pool,
+            tracking=controls.tracking,
         )
 
 

@@ -4,6 +4,7 @@ the queue id in the 250, delivery signed through the agent's route, control head
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import smtplib
 import sqlite3
@@ -65,8 +66,10 @@ def test_starttls_auth_plain_queues_in_the_transactional_lane_and_answers_with_t
     assert got.email == "a1@dest.example"
     assert got.lane == messages_pb2.LANE_TRANSACTIONAL
     got_mail = delivered(sink, {"a1@dest.example"})
-    assert got_mail[0].mail_from == f"app@{DOMAIN}"
+    # Out from the message's VERP return path; the client's address stays in From:.
+    assert re.fullmatch(rf"b-[0-9a-f]+@{re.escape(BOUNCE)}", got_mail[0].mail_from)
     data = got_mail[0].data
+    assert f"\r\nFrom: Shop <app@{DOMAIN}>\r\n".encode() in data
     assert b"x-mailfleet" not in data.lower()  # control headers never leave the agent
     assert b"Received: from " in data and b"with ESMTPSA" in data
     assert mail_dkim(data, local_dns, tmp_path) == {"rsa-sha256": "pass"}
@@ -89,7 +92,8 @@ def test_implicit_tls_with_auth_login(intake: IntakeAgent, sink: SmtpSink) -> No
         assert code == 235
         refused = smtp.sendmail(f"app@{DOMAIN}", ["b1@dest.example"], message(to="b1@dest.example"))
     assert refused == {}
-    assert delivered(sink, {"b1@dest.example"})[0].mail_from == f"app@{DOMAIN}"
+    verp = delivered(sink, {"b1@dest.example"})[0].mail_from
+    assert re.fullmatch(rf"b-[0-9a-f]+@{re.escape(BOUNCE)}", verp)
 
 
 def test_swaks_with_several_recipients_gets_one_queue_id_range(
