@@ -115,12 +115,32 @@ def test_a_pool_may_come_with_a_route_that_sends_from_it() -> None:
         b"X-Mailfleet-Other: x\r\n",
         b"X-Mailfleet-Campaign: a\r\nX-Mailfleet-Campaign: b\r\n",
         b"X-Mailfleet-Tags: " + b",".join(b"t%d" % i for i in range(51)) + b"\r\n",
+        b"X-Mailfleet-Track: all\r\n",
+        b"X-Mailfleet-Track: none, opens\r\n",
+        b"X-Mailfleet-Track: ,\r\n",
     ],
 )
 def test_bad_controls_are_refused(header: bytes) -> None:
     fields, _ = split_header(b"From: <a@x.example>\r\n" + header + b"\r\nbody\r\n")
     with pytest.raises(Refusal):
         take_controls(fields, CHOICES)
+
+
+@pytest.mark.parametrize(
+    ("header", "opens", "clicks"),
+    [
+        (b"", True, True),  # tracked unless the client says otherwise
+        (b"X-Mailfleet-Track: none\r\n", False, False),
+        (b"X-Mailfleet-Track: Opens\r\n", True, False),
+        (b"X-Mailfleet-Track: clicks\r\n", False, True),
+        (b"X-Mailfleet-Track: clicks , opens\r\n", True, True),
+    ],
+)
+def test_the_track_control_switches_tracking(header: bytes, opens: bool, clicks: bool) -> None:
+    fields, _ = split_header(b"From: <a@x.example>\r\n" + header + b"\r\nbody\r\n")
+    kept, controls = take_controls(fields, frozenset())
+    assert kept == [b"From: <a@x.example>\r\n"]
+    assert (controls.tracking.opens, controls.tracking.clicks) == (opens, clicks)
 
 
 def test_from_domains() -> None:
