@@ -138,7 +138,7 @@ def test_bad_controls_are_refused(header: bytes) -> None:
 )
 def test_the_track_control_switches_tracking(header: bytes, opens: bool, clicks: bool) -> None:
     fields, _ = split_header(b"From: <a@x.example>\r\n" + header + b"\r\nbody\r\n")
-    kept, controls = take_controls(fields, frozenset())
+    kept, controls = take_controls(fields, Choices())
     assert kept == [b"From: <a@x.example>\r\n"]
     assert (controls.tracking.opens, controls.tracking.clicks) == (opens, clicks)
 
