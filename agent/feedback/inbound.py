@@ -43,18 +43,6 @@ class InboundMail:
     mail_from: str = ""
 
 
-def _lookup(conn: sqlite3.Connection, subject: Subject) -> About | None:
-    row = conn.execute(
-        "SELECT tenant_id, campaign_id, email FROM messages WHERE id = ?", (subject.message_id,)
-    ).fetchone()
-    if row is None:
-        return None
-    tenant_id, campaign_id, email = row
-    if tenant_id != subject.tenant_id or (campaign_id or 0) != subject.campaign_id:
-        return None
-    return About(tenant_id, email, campaign_id, subject.message_id)
-
-
 def _subject_in(original: Message | None, key: TokenKey) -> Subject | None:
     """The message a reported copy names: by its CFBL-Feedback-ID, else its VERP path."""
     if original is None:
@@ -116,7 +104,7 @@ def _outcome(
         subject = key.read(Purpose.UNSUBSCRIBE, local[2:])
         if subject is None:
             return "forged"
-        about = _lookup(conn, subject)
+        about = record.lookup(conn, subject)
         if about is None:
             return "unknown"
         record.unsubscribe(conn, about, "mailto", now)
@@ -133,7 +121,7 @@ def _outcome(
         subject = _subject_in(report.original, key)
         if subject is None:
             return "unmatched"
-    about = _lookup(conn, subject)
+    about = record.lookup(conn, subject)
     if about is None:
         return "unknown"
     return _apply(conn, about, report, now, settings)

@@ -17,6 +17,7 @@ from agent.feedback import suppression
 from agent.feedback.classify import EXPIRED, Verdict, classify
 from agent.feedback.settings import FeedbackSettings
 from agent.feedback.suppression import Entry, Reason
+from agent.feedback.tokens import Subject
 from agent.model import EventType, MessageState
 from agent.store import events
 from agent.store.queue import Settled
@@ -44,7 +45,21 @@ def domain_of(email: str) -> str:
     return email.rpartition("@")[2].strip().lower()
 
 
-def _event(conn: sqlite3.Connection, about: About, type_: EventType, attrs: dict[str, str]) -> None:
+def lookup(conn: sqlite3.Connection, subject: Subject) -> About | None:
+    """The message a genuine token names, if it exists with the tenant and campaign named."""
+    row = conn.execute(
+        "SELECT tenant_id, campaign_id, email FROM messages WHERE id = ?", (subject.message_id,)
+    ).fetchone()
+    if row is None:
+        return None
+    tenant_id, campaign_id, email = row
+    if tenant_id != subject.tenant_id or (campaign_id or 0) != subject.campaign_id:
+        return None
+    return About(tenant_id, email, campaign_id, subject.message_id)
+
+
+def event(conn: sqlite3.Connection, about: About, type_: EventType, attrs: dict[str, str]) -> None:
+    """Append one event about the message ``about`` names."""
     events.append(
         conn,
         about.tenant_id,
@@ -135,7 +150,7 @@ def async_bounce(
             ),
         )
     suppressed = bounce(conn, about, verdict, source, now, settings)
-    _event(
+    event(
         conn,
         about,
         EventType.MESSAGE_BOUNCED,
@@ -164,7 +179,7 @@ def complaint(
         " VALUES (?, ?, ?, 0, 1) ON CONFLICT DO UPDATE SET complaints = complaints + 1",
         (about.tenant_id, domain_of(about.email), day_of(now)),
     )
-    _event(conn, about, EventType.MESSAGE_COMPLAINED, {**attrs, "source": source})
+    event(conn, about, EventType.MESSAGE_COMPLAINED, {**attrs, "source": source})
     return added > 0
 
 
@@ -183,7 +198,7 @@ def unsubscribe(
     if not suppression.add(conn, about.tenant_id, [entry], now):
         return False
     logged = {**(attrs or {}), "source": source, **({"scope": scope} if scope else {})}
-    _event(conn, about, EventType.MESSAGE_UNSUBSCRIBED, logged)
+    event(conn, about, EventType.MESSAGE_UNSUBSCRIBED, logged)
     return True
 
 

@@ -23,10 +23,8 @@ from aiohttp import web
 
 from agent.feedback import record
 from agent.feedback.bots import automated
-from agent.feedback.record import About
 from agent.feedback.tokens import Purpose, Subject, TokenKey
 from agent.model import EventType
-from agent.store import events
 from agent.web.server import STORE_KEY, Mount
 
 log = logging.getLogger("mailfleet.agent.feedback")
@@ -57,19 +55,6 @@ def _not_found() -> web.Response:
     return _page("Link not valid", "<p>This link is not valid.</p>", status=404)
 
 
-def _about(conn: sqlite3.Connection, subject: Subject) -> About | None:
-    """The message a genuine token names, if it exists with the tenant and campaign named."""
-    row = conn.execute(
-        "SELECT tenant_id, campaign_id, email FROM messages WHERE id = ?", (subject.message_id,)
-    ).fetchone()
-    if row is None:
-        return None
-    tenant_id, campaign_id, email = row
-    if tenant_id != subject.tenant_id or (campaign_id or 0) != subject.campaign_id:
-        return None
-    return About(tenant_id, email, campaign_id, subject.message_id)
-
-
 def _client_attrs(request: web.Request) -> dict[str, str]:
     user_agent = request.headers.get("User-Agent", "")[:_MAX_USER_AGENT]
     reason = automated(user_agent, request.headers)
@@ -97,7 +82,7 @@ class FeedbackEndpoints:
         subject = self._key.read(Purpose.UNSUBSCRIBE, request.match_info["token"])
         if subject is None:
             return _not_found()
-        about = await request.app[STORE_KEY].read(lambda c: _about(c, subject))
+        about = await request.app[STORE_KEY].read(lambda c: record.lookup(c, subject))
         if about is None:
             return _not_found()
         return _page(
@@ -117,7 +102,7 @@ class FeedbackEndpoints:
         now = time.time()
 
         def write(conn: sqlite3.Connection) -> bool:
-            about = _about(conn, subject)
+            about = record.lookup(conn, subject)
             if about is None:
                 return False
             record.unsubscribe(conn, about, "one-click", now)
@@ -133,18 +118,10 @@ class FeedbackEndpoints:
         self, request: web.Request, subject: Subject, type_: EventType, attrs: dict[str, str]
     ) -> bool:
         def write(conn: sqlite3.Connection) -> bool:
-            about = _about(conn, subject)
+            about = record.lookup(conn, subject)
             if about is None:
                 return False
-            events.append(
-                conn,
-                about.tenant_id,
-                type_,
-                campaign_id=about.campaign_id,
-                message_id=about.message_id,
-                email=about.email,
-                attrs=attrs,
-            )
+            record.event(conn, about, type_, attrs)
             return True
 
         # Opens and clicks are many and worth less than an fsync each: group-committed.
