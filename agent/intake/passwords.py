@@ -19,8 +19,14 @@ def _derive(password: bytes, salt: bytes, n: int, r: int, p: int) -> bytes:
 
 
 def generate() -> str:
-    """A new random password (32 URL-safe characters)."""
-    return secrets.token_urlsafe(24)
+    """A new random password (32 URL-safe characters) that does not begin with "-".
+
+    One in 64 would otherwise, and command-line clients (swaks, scripts calling them) then
+    take the password for an option.
+    """
+    while (password := secrets.token_urlsafe(24)).startswith("-"):
+        pass
+    return password
 
 
 def hash_password(password: str) -> str:

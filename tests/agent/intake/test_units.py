@@ -171,3 +171,9 @@ def test_listener_settings_are_checked() -> None:
     with pytest.raises(ValidationError):
         ListenerSettings(port=2525, trusted_networks=["not a network"], trusted_tenant="t")
     assert IntakeSettings(bounce_domain="Bounce.Example.COM.").bounce_domain == "bounce.example.com"
+
+
+def test_generated_passwords_never_begin_with_a_dash() -> None:
+    made = [passwords.generate() for _ in range(2000)]
+    assert len(set(made)) == 2000
+    assert all(len(p) == 32 and not p.startswith("-") for p in made)
