@@ -27,6 +27,9 @@ from mailfleet.v1 import (
     events_pb2,
     events_pb2_grpc,
     messages_pb2_grpc,
+    routing_pb2_grpc,
+    smtp_users_pb2_grpc,
+    suppression_pb2_grpc,
     transactional_pb2,
     transactional_pb2_grpc,
 )
@@ -97,8 +100,9 @@ def channel(pairing: Pairing, max_receive_mib: int = 64) -> grpc.Channel:
 
 @dataclass(frozen=True)
 class AgentStubs:
-    """The generated stub of every service, on one channel."""
+    """The generated stub of every service of the contract, on one channel."""
 
+    channel: grpc.Channel
     info: agent_pb2_grpc.AgentInfoStub
     admin: admin_pb2_grpc.AdminStub
     campaigns: campaigns_pb2_grpc.CampaignsStub
@@ -106,11 +110,15 @@ class AgentStubs:
     transactional: transactional_pb2_grpc.TransactionalStub
     events: events_pb2_grpc.EventsStub
     capture: capture_pb2_grpc.CaptureStub
+    routing: routing_pb2_grpc.RoutingStub
+    smtp_users: smtp_users_pb2_grpc.SmtpUsersStub
+    suppression: suppression_pb2_grpc.SuppressionStub
 
     @classmethod
     def on(cls, channel: grpc.Channel) -> AgentStubs:
         """Stubs sharing ``channel``."""
         return cls(
+            channel,
             agent_pb2_grpc.AgentInfoStub(channel),
             admin_pb2_grpc.AdminStub(channel),
             campaigns_pb2_grpc.CampaignsStub(channel),
@@ -118,6 +126,9 @@ class AgentStubs:
             transactional_pb2_grpc.TransactionalStub(channel),
             events_pb2_grpc.EventsStub(channel),
             capture_pb2_grpc.CaptureStub(channel),
+            routing_pb2_grpc.RoutingStub(channel),
+            smtp_users_pb2_grpc.SmtpUsersStub(channel),
+            suppression_pb2_grpc.SuppressionStub(channel),
         )
 
 

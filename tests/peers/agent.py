@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
@@ -16,54 +15,12 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from agent import client
 from agent.identity.pairing import Pairing, parse
 from agent.localagent import free_port
-from mailfleet.v1 import (
-    admin_pb2_grpc,
-    agent_pb2_grpc,
-    campaigns_pb2_grpc,
-    capture_pb2_grpc,
-    events_pb2_grpc,
-    messages_pb2_grpc,
-    routing_pb2_grpc,
-    smtp_users_pb2_grpc,
-    suppression_pb2_grpc,
-    transactional_pb2_grpc,
-)
 
 _START_TIMEOUT = 30.0
 
 
-@dataclass
-class Stubs:
-    """Every service of the contract on one channel."""
-
-    channel: grpc.Channel
-    info: agent_pb2_grpc.AgentInfoStub
-    admin: admin_pb2_grpc.AdminStub
-    campaigns: campaigns_pb2_grpc.CampaignsStub
-    messages: messages_pb2_grpc.MessagesStub
-    transactional: transactional_pb2_grpc.TransactionalStub
-    events: events_pb2_grpc.EventsStub
-    capture: capture_pb2_grpc.CaptureStub
-    routing: routing_pb2_grpc.RoutingStub
-    smtp_users: smtp_users_pb2_grpc.SmtpUsersStub
-    suppression: suppression_pb2_grpc.SuppressionStub
-
-    @classmethod
-    def on(cls, channel: grpc.Channel) -> Stubs:
-        """Stubs sharing ``channel``."""
-        return cls(
-            channel,
-            agent_pb2_grpc.AgentInfoStub(channel),
-            admin_pb2_grpc.AdminStub(channel),
-            campaigns_pb2_grpc.CampaignsStub(channel),
-            messages_pb2_grpc.MessagesStub(channel),
-            transactional_pb2_grpc.TransactionalStub(channel),
-            events_pb2_grpc.EventsStub(channel),
-            capture_pb2_grpc.CaptureStub(channel),
-            routing_pb2_grpc.RoutingStub(channel),
-            smtp_users_pb2_grpc.SmtpUsersStub(channel),
-            suppression_pb2_grpc.SuppressionStub(channel),
-        )
+# The tests' name for the stubs of every service on one channel.
+Stubs = client.AgentStubs
 
 
 def agent_command() -> list[str]:

@@ -40,9 +40,7 @@ said EHLO/HELO), ``active`` and ``max_concurrent`` (sessions open at once),
 from __future__ import annotations
 
 import asyncio
-import datetime
 import hashlib
-import ipaddress
 import shutil
 import socket
 import ssl
@@ -59,10 +57,8 @@ from typing import Any, Literal
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+
+from tests.peers.pki import self_signed_server
 
 Stage = Literal["mail", "rcpt", "data"]
 
@@ -122,35 +118,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 def make_certificate(directory: Path) -> tuple[Path, Path]:
     """A self-signed certificate for localhost and 127.0.0.1: (cert file, key file)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
-            critical=False,
-        )
-        .sign(key, hashes.SHA256())
-    )
-    cert_file, key_file = directory / "sink.crt", directory / "sink.key"
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_file, key_file
+    return self_signed_server(directory, "sink", ["localhost", "127.0.0.1"])
 
 
 class _Server(SMTP):

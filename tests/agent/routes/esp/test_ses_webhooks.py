@@ -5,7 +5,6 @@ and a permanent bounce bounces our message."""
 from __future__ import annotations
 
 import base64
-import datetime
 import json
 import urllib.error
 import urllib.request
@@ -14,10 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from cryptography.x509.oid import NameOID
 
 from agent.routes.esp.webhooks import sns_string_to_sign
 from mailfleet.v1 import events_pb2, messages_pb2, suppression_pb2
@@ -25,7 +22,7 @@ from tests.agent.builders import run_campaign, transactional, wait_until
 from tests.peers.agent import AgentProcess, Stubs
 from tests.peers.esp import ProviderStandIn
 from tests.peers.https import FileServer
-from tests.peers.pki import LocalCa
+from tests.peers.pki import LocalCa, self_signed
 
 TOPIC = "arn:aws:sns:eu-west-1:123456789012:ses-events"
 CERT_HOST = "127.0.0.5"
@@ -33,18 +30,7 @@ CERT_HOST = "127.0.0.5"
 
 def signing_certificate() -> tuple[rsa.RSAPrivateKey, bytes]:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sns.amazonaws.com")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
+    cert = self_signed(key, "sns.amazonaws.com")
     return key, cert.public_bytes(serialization.Encoding.PEM)
 
 
