@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+import sqlite3
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -119,23 +120,28 @@ class SmtpUsersService(smtp_users_pb2_grpc.SmtpUsersServicer):
         ]
         return smtp_users_pb2.ListSendingDomainsResponse(domains=found, statuses=statuses)
 
+    async def _change_domain(
+        self,
+        request: smtp_users_pb2.SendingDomainRequest,
+        change: Callable[[sqlite3.Connection, int, str], None],
+    ) -> smtp_users_pb2.ListSendingDomainsResponse:
+        tenant_id = _tenant(request.tenant_id)
+        await self._store.write(lambda c: change(c, tenant_id, request.domain))
+        return await self._domains(tenant_id)
+
     async def AddSendingDomain(
         self,
         request: smtp_users_pb2.SendingDomainRequest,
         context: grpc.aio.ServicerContext[Any, Any],
     ) -> smtp_users_pb2.ListSendingDomainsResponse:
-        tenant_id = _tenant(request.tenant_id)
-        await self._store.write(lambda c: accounts.add_domain(c, tenant_id, request.domain))
-        return await self._domains(tenant_id)
+        return await self._change_domain(request, accounts.add_domain)
 
     async def RemoveSendingDomain(
         self,
         request: smtp_users_pb2.SendingDomainRequest,
         context: grpc.aio.ServicerContext[Any, Any],
     ) -> smtp_users_pb2.ListSendingDomainsResponse:
-        tenant_id = _tenant(request.tenant_id)
-        await self._store.write(lambda c: accounts.remove_domain(c, tenant_id, request.domain))
-        return await self._domains(tenant_id)
+        return await self._change_domain(request, accounts.remove_domain)
 
     async def ListSendingDomains(
         self,

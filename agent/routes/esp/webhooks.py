@@ -321,26 +321,19 @@ def parse_postmark(data: Mapping[str, Any]) -> list[WebhookEvent]:
 
 # The fields SNS signs, in order, per message type (AWS: "Verifying the signatures of Amazon
 # SNS messages").
+_SNS_SUBSCRIPTION_SIGNED = (
+    "Message",
+    "MessageId",
+    "SubscribeURL",
+    "Timestamp",
+    "Token",
+    "TopicArn",
+    "Type",
+)
 _SNS_SIGNED = {
     "Notification": ("Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"),
-    "SubscriptionConfirmation": (
-        "Message",
-        "MessageId",
-        "SubscribeURL",
-        "Timestamp",
-        "Token",
-        "TopicArn",
-        "Type",
-    ),
-    "UnsubscribeConfirmation": (
-        "Message",
-        "MessageId",
-        "SubscribeURL",
-        "Timestamp",
-        "Token",
-        "TopicArn",
-        "Type",
-    ),
+    "SubscriptionConfirmation": _SNS_SUBSCRIPTION_SIGNED,
+    "UnsubscribeConfirmation": _SNS_SUBSCRIPTION_SIGNED,
 }
 
 
@@ -555,6 +548,13 @@ def _json(body: bytes) -> Any:
         raise Malformed(f"not JSON: {exc}") from None
 
 
+def _json_object(body: bytes, what: str) -> dict[str, Any]:
+    data = _json(body)
+    if not isinstance(data, dict):
+        raise Malformed(f"{what} is not a JSON object")
+    return data
+
+
 class _Receiver:
     """The handler of one route's webhooks, with what it needs to verify them."""
 
@@ -582,25 +582,17 @@ class _Receiver:
             return []
         if kind != "Notification":
             return []
-        message = _json(str(data.get("Message", "")).encode())
-        if not isinstance(message, dict):
-            raise Malformed("the SNS Message is not a JSON object")
-        return parse_ses(message)
+        return parse_ses(_json_object(str(data.get("Message", "")).encode(), "the SNS Message"))
 
     async def events(self, headers: Mapping[str, str], body: bytes) -> list[WebhookEvent]:
         """Verify the request and parse its events; raises Refused or Malformed."""
         now = time.time()
-        if self.provider == "ses":
-            data = _json(body)
-            if not isinstance(data, dict):
-                raise Malformed("the body is not a JSON object")
-            return await self._ses(data)
         if self.provider == "sendgrid":
             verify_sendgrid(self._secret, headers, body, now)
             return parse_sendgrid(body)
-        data = _json(body)
-        if not isinstance(data, dict):
-            raise Malformed("the body is not a JSON object")
+        data = _json_object(body, "the body")
+        if self.provider == "ses":
+            return await self._ses(data)
         if self.provider == "mailgun":
             verify_mailgun(self._secret, data, now)
             return parse_mailgun(data)
