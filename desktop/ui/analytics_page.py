@@ -11,6 +11,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from desktop.services import analytics_export, stats
+from desktop.ui.domain_table import COMPLAINT_COLUMN, DOMAIN_COLUMNS, domain_cells
 from desktop.ui.qt import (
     QBarCategoryAxis,
     QBarSeries,
@@ -45,15 +46,6 @@ COMPARE_COLUMNS = (
     "Open rate",
     "Click rate",
     "Unsubscribe rate",
-)
-DOMAIN_COLUMNS = (
-    "Domain",
-    "Recipients",
-    "Delivered",
-    "Deferred",
-    "Bounced",
-    "Bounce rate",
-    "Complaint rate",
 )
 TREND_KINDS = ("delivered", "bounced", "opened", "clicked")
 
@@ -167,21 +159,8 @@ class AnalyticsPage(QWidget):
                 )
             )
         _fill(self.compare, rows, red)
-        drows, dred = [], set()
-        for r, d in enumerate(data.domains):
-            if d.over_complaint_line:
-                dred.add((r, 6))
-            drows.append(
-                (
-                    d.domain,
-                    f"{d.recipients:,}",
-                    f"{d.delivered:,}",
-                    f"{d.deferred:,}",
-                    f"{d.bounced:,}",
-                    f"{d.bounce_rate:.2%}",
-                    f"{d.complaint_rate:.2%}",
-                )
-            )
+        drows = [domain_cells(d) for d in data.domains]
+        dred = {(r, COMPLAINT_COLUMN) for r, d in enumerate(data.domains) if d.over_complaint_line}
         _fill(self.domains, drows, dred)
         self._trend(data.trend)
         self.message.setText(f"{len(data.campaigns)} campaign(s).")

@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 
 from desktop.services import campaigns, stats
 from desktop.services.eventsync import Applied
+from desktop.ui.domain_table import COMPLAINT_COLUMN, DOMAIN_COLUMNS, domain_cells
 from desktop.ui.qt import (
     QBrush,
     QChart,
@@ -51,15 +52,6 @@ TILES = (
     "clicked",
 )
 CHARTED = ("delivered", "deferred", "bounced", "opened", "clicked", "complained")
-DOMAIN_COLUMNS = (
-    "Domain",
-    "Recipients",
-    "Delivered",
-    "Deferred",
-    "Bounced",
-    "Bounce rate",
-    "Complaint rate",
-)
 REFRESH_MS = 500
 MAX_POINTS = 1440
 RED = QColor("#b00020")
@@ -263,22 +255,13 @@ class DashboardPage(QWidget):
     def _domains(self, rows: list[stats.DomainRow]) -> None:
         self.domains.setRowCount(len(rows))
         for r, d in enumerate(rows):
-            cells = (
-                d.domain,
-                f"{d.recipients:,}",
-                f"{d.delivered:,}",
-                f"{d.deferred:,}",
-                f"{d.bounced:,}",
-                f"{d.bounce_rate:.2%}",
-                f"{d.complaint_rate:.2%}",
-            )
-            for c, text in enumerate(cells):
+            for c, text in enumerate(domain_cells(d)):
                 item = QTableWidgetItem(text)
                 if c >= 1:
                     item.setTextAlignment(
                         Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
                     )
-                if c == 6 and d.over_complaint_line:
+                if c == COMPLAINT_COLUMN and d.over_complaint_line:
                     item.setForeground(QBrush(RED))
                     item.setToolTip("Over Gmail's 0.3 % complaint line")
                 self.domains.setItem(r, c, item)

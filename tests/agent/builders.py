@@ -95,6 +95,7 @@ def relay_config(sink: SmtpSink, delivery: str = "") -> str:
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    """Poll ``predicate`` every 0.1 s until true, else fail naming ``what``."""
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:

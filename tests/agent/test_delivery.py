@@ -6,7 +6,6 @@ import email
 import email.policy
 import os
 import signal
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,8 +22,8 @@ from tests.agent.builders import (
     transactional,
     wait_until,
 )
-from tests.peers.agent import AgentProcess, Stubs, agent_command
-from tests.peers.dkimverify import mail_dkim
+from tests.peers.agent import AgentProcess, Stubs
+from tests.peers.dkimverify import mail_dkim, publish_key
 from tests.peers.dns import LocalDns
 from tests.peers.smtp import SmtpSink, accept, defer, refuse
 
@@ -225,23 +224,7 @@ def test_sent_messages_carry_dkim_signatures_an_independent_verifier_accepts(
     tmp_path: Path, sink: SmtpSink, local_dns: LocalDns
 ) -> None:
     agent = AgentProcess(tmp_path / "agent", extra_config=relay_config(sink))
-    generated = subprocess.run(
-        [
-            *agent_command(),
-            "dkim",
-            "generate",
-            "shop.example",
-            "--selector",
-            "e2e",
-            "--config",
-            str(agent.config),
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    name, _, value = generated.stdout.strip().partition(" ")
-    local_dns.add_txt(name.strip(), value.strip().strip('"'))
+    publish_key(agent.config, "shop.example", "e2e", local_dns)
     agent.start()
     try:
         stubs = agent.stubs()

@@ -1,11 +1,11 @@
-"""Helpers for the fleet tests: a secure test keyring, seeded contacts, waiting."""
+"""Helpers for the fleet tests: seeded contacts, paired agents, the app's window."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+from pytestqt.qtbot import QtBot
 from sqlalchemy import Engine, insert, select
 
 from desktop.db.models import Contact, FieldType, ListMembership
@@ -13,6 +13,7 @@ from desktop.services import agents, stats
 from desktop.services.agents import AgentRecord
 from desktop.services.fields import create_field, list_fields
 from desktop.services.workspaces import create_list
+from desktop.ui.main_window import MainWindow
 from tests.peers.agent import AgentProcess
 
 
@@ -49,13 +50,22 @@ def pair(engine: Engine, workspace: int, proc: AgentProcess, name: str) -> Agent
     return agents.pair(engine, workspace, str(proc.pairing), name)
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    """Poll ``predicate`` every 0.1 s until true, else fail naming ``what``."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
+def open_window(
+    qtbot: QtBot, engine: Engine, workspace: int, qsettings: Any, tmp_path: Path
+) -> MainWindow:
+    """The app's window, as it opens at start (following and pushing to every agent)."""
+    window = MainWindow(engine, workspace, "Default", qsettings, tmp_path / "local-agent")
+    qtbot.addWidget(window)
+    window.resize(1200, 800)
+    window.show()
+    return window
+
+
+def close(qtbot: QtBot, window: MainWindow) -> None:
+    """Close the window and let its last background results arrive."""
+    window.close()
+    window.runner.wait()
+    qtbot.wait(200)
 
 
 def totals(engine: Engine, workspace: int, campaign_id: int) -> stats.Totals:

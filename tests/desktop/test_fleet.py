@@ -15,8 +15,8 @@ from desktop.services.campaigns import Audience, Draft
 from desktop.services.follow import Follower
 from desktop.services.workspaces import ensure_workspace
 from mailfleet.v1 import campaigns_pb2, campaigns_pb2_grpc, events_pb2
-from tests.agent.builders import relay_config
-from tests.desktop.fleetkit import pair, seed_contacts, totals, wait_until
+from tests.agent.builders import relay_config, wait_until
+from tests.desktop.fleetkit import pair, seed_contacts, totals
 from tests.desktop.keyring_backend import FileKeyring
 from tests.peers.agent import AgentProcess
 from tests.peers.smtp import SmtpSink, accept, defer

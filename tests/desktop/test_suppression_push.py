@@ -15,12 +15,11 @@ from agent.client import AgentClient
 from desktop.db.models import Agent, SuppressionReason
 from desktop.services import suppression, suppression_push
 from desktop.services.workspaces import ensure_workspace
-from desktop.ui.main_window import MainWindow
 from desktop.ui.qt import QPushButton
 from desktop.ui.suppression_page import import_addresses
 from mailfleet.v1 import events_pb2, suppression_pb2
-from tests.agent.builders import relay_config
-from tests.desktop.fleetkit import pair, wait_until
+from tests.agent.builders import relay_config, wait_until
+from tests.desktop.fleetkit import close, open_window, pair
 from tests.desktop.keyring_backend import FileKeyring
 from tests.peers.agent import AgentProcess
 from tests.peers.smtp import SmtpSink
@@ -119,24 +118,6 @@ def test_a_suppression_reaches_every_agent_and_a_stopped_one_when_it_is_back(
             qtbot.waitUntil(lambda: page.agents_status.text() == "", timeout=10_000)
         finally:
             close(qtbot, window)
-
-
-def open_window(
-    qtbot: QtBot, engine: Engine, ws: int, qsettings: Any, tmp_path: Path
-) -> MainWindow:
-    """The app's window, as it opens at start (following and pushing to every agent)."""
-    window = MainWindow(engine, ws, "Default", qsettings, tmp_path / "local-agent")
-    qtbot.addWidget(window)
-    window.resize(1100, 600)
-    window.show()
-    return window
-
-
-def close(qtbot: QtBot, window: MainWindow) -> None:
-    """Close the window and let its last background results arrive."""
-    window.close()
-    window.runner.wait()
-    qtbot.wait(200)
 
 
 def test_removals_remove_only_the_desktops_own_entries_and_repeats_change_nothing(

@@ -18,7 +18,7 @@ from desktop.ui.main_window import MainWindow
 from desktop.ui.qt import Qt, QWizard
 from mailfleet.v1 import campaigns_pb2
 from tests.agent.builders import relay_config
-from tests.desktop.fleetkit import pair, seed_contacts, totals
+from tests.desktop.fleetkit import close, open_window, pair, seed_contacts, totals
 from tests.desktop.keyring_backend import FileKeyring
 from tests.peers.agent import AgentProcess
 from tests.peers.smtp import SmtpSink, defer
@@ -31,22 +31,6 @@ DOMAINS = ("gmail.example.com", "outlook.example.com", "web.example.org")
 def sinks() -> Iterator[tuple[SmtpSink, SmtpSink]]:
     with SmtpSink() as one, SmtpSink() as two:
         yield one, two
-
-
-def open_window(qtbot: QtBot, engine: Engine, qsettings: Any, tmp_path: Path) -> MainWindow:
-    with engine.begin() as conn:
-        ws = ensure_workspace(conn)
-    window = MainWindow(engine, ws, "Default", qsettings, tmp_path / "local-agent")
-    qtbot.addWidget(window)
-    window.resize(1200, 800)
-    window.show()
-    return window
-
-
-def close(qtbot: QtBot, window: MainWindow) -> None:
-    window.close()
-    window.runner.wait()
-    qtbot.wait(200)
 
 
 def tile(window: MainWindow, name: str) -> int:
@@ -68,7 +52,7 @@ def test_the_wizard_sends_through_two_agents_and_the_dashboard_matches_the_sinks
     seed_contacts(sqlite_engine, ws, 60, DOMAINS)
     pair(sqlite_engine, ws, agent_factory(relay_config(sinks[0])), "Paris")
     pair(sqlite_engine, ws, agent_factory(relay_config(sinks[1])), "Frankfurt")
-    window = open_window(qtbot, sqlite_engine, qsettings, tmp_path)
+    window = open_window(qtbot, sqlite_engine, ws, qsettings, tmp_path)
     qtbot.waitUntil(lambda: len(window.agents.records) == 2)
     window.go("Campaigns")
     wizard = window.campaigns.new_campaign()
@@ -144,7 +128,7 @@ def test_pause_resume_and_a_restart_mid_campaign_catch_up_exactly(
                   text="Hello {{ first_name }}", from_address="news@shop.example.com",
                   throttle_per_minute=120, agents=((record.id, 1),))  # fmt: skip
     campaign_id = campaigns.create(sqlite_engine, ws, draft)
-    window = open_window(qtbot, sqlite_engine, qsettings, tmp_path)  # resumes the upload
+    window = open_window(qtbot, sqlite_engine, ws, qsettings, tmp_path)  # resumes the upload
     window.dashboard.show_campaign(campaign_id)
     qtbot.waitUntil(lambda: tile(window, "delivered") >= 2, timeout=60_000)
 
@@ -162,7 +146,7 @@ def test_pause_resume_and_a_restart_mid_campaign_catch_up_exactly(
     sinks[0].wait_for(30, timeout=90)
     assert totals(sqlite_engine, ws, campaign_id).delivered == seen
 
-    again = open_window(qtbot, sqlite_engine, qsettings, tmp_path)
+    again = open_window(qtbot, sqlite_engine, ws, qsettings, tmp_path)
     again.dashboard.show_campaign(campaign_id)
     qtbot.waitUntil(lambda: tile(again, "delivered") == 30, timeout=30_000)
     assert sinks[0].count == 30 and sinks[0].duplicates() == []
@@ -201,7 +185,7 @@ def test_an_agent_unreachable_past_the_threshold_can_hand_its_recipients_over(
     campaign_id = campaigns.create(sqlite_engine, ws, draft)
     for n in range(20):
         sinks[1].rule(f"user{n}@example.com", defer())  # the failing agent's destination
-    window = open_window(qtbot, sqlite_engine, qsettings, tmp_path)  # resumes the upload
+    window = open_window(qtbot, sqlite_engine, ws, qsettings, tmp_path)  # resumes the upload
     window.campaigns.move_after = 1.0
     window.dashboard.show_campaign(campaign_id)
     qtbot.waitUntil(lambda: tile(window, "delivered") == 10, timeout=60_000)

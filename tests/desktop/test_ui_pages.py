@@ -35,14 +35,20 @@ def seed(engine: Engine, tmp_path: Path) -> int:
     return ws
 
 
+def seeded_page(qtbot: QtBot, engine: Engine, ws: int) -> ContactsPage:
+    """The Contacts page once it shows the six seeded contacts."""
+    page = ContactsPage(engine, ws, TaskRunner())
+    qtbot.addWidget(page)
+    qtbot.waitUntil(lambda: page.count_label.text() == "6 contacts")
+    return page
+
+
 def test_search_as_you_type_and_bulk_unsubscribe(
     qtbot: QtBot, sqlite_engine: Engine, tmp_path: Path
 ) -> None:
     ws = seed(sqlite_engine, tmp_path)
-    page = ContactsPage(sqlite_engine, ws, TaskRunner())
-    qtbot.addWidget(page)
+    page = seeded_page(qtbot, sqlite_engine, ws)
     page.show()
-    qtbot.waitUntil(lambda: page.count_label.text() == "6 contacts")
     qtbot.keyClicks(page.search, "ann")  # type: ignore[no-untyped-call]
     qtbot.waitUntil(lambda: page.count_label.text() == "2 contacts")
     assert [page.model.index(r, 0).data() for r in range(2)] == ["ann@a.org", "flo@c.org"]
@@ -60,9 +66,7 @@ def test_edit_dialog_saves_typed_values(
     qtbot: QtBot, sqlite_engine: Engine, tmp_path: Path
 ) -> None:
     ws = seed(sqlite_engine, tmp_path)
-    page = ContactsPage(sqlite_engine, ws, TaskRunner())
-    qtbot.addWidget(page)
-    qtbot.waitUntil(lambda: page.count_label.text() == "6 contacts")
+    page = seeded_page(qtbot, sqlite_engine, ws)
     contact = page.model.contact(1)
     assert contact is not None and contact.email == "bob@a.org"
     dialog = ContactDialog(sqlite_engine, ws, contact.id, page)
@@ -187,9 +191,7 @@ def test_export_privacy_export_and_erase_from_the_contacts_page(
     qtbot: QtBot, sqlite_engine: Engine, tmp_path: Path
 ) -> None:
     ws = seed(sqlite_engine, tmp_path)
-    page = ContactsPage(sqlite_engine, ws, TaskRunner())
-    qtbot.addWidget(page)
-    qtbot.waitUntil(lambda: page.count_label.text() == "6 contacts")
+    page = seeded_page(qtbot, sqlite_engine, ws)
     page.search.setText("@b.org")
     page.apply_filter()
     qtbot.waitUntil(lambda: page.count_label.text() == "2 contacts")
@@ -220,9 +222,7 @@ def test_sort_by_header_and_filter_by_list(
         ids = {email: cid for email, cid in conn.execute(text("SELECT email, id FROM contacts"))}
         list_id = conn.scalar(text("SELECT id FROM lists"))
         contacts.add_to_list(conn, ws, [ids["cy@b.org"], ids["ed@c.org"]], list_id)
-    page = ContactsPage(sqlite_engine, ws, TaskRunner())
-    qtbot.addWidget(page)
-    qtbot.waitUntil(lambda: page.count_label.text() == "6 contacts")
+    page = seeded_page(qtbot, sqlite_engine, ws)
     page.table.sortByColumn(1, Qt.SortOrder.DescendingOrder)
     qtbot.waitUntil(lambda: page.model.index(0, 1).data() == "Ed")
     assert [page.model.index(r, 1).data() for r in range(6)] == [

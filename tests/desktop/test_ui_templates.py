@@ -21,8 +21,8 @@ from desktop.ui.analytics_page import AnalyticsPage
 from desktop.ui.tasks import TaskRunner
 from desktop.ui.templates_page import TemplatesPage
 from mailfleet.v1 import capture_pb2
-from tests.agent.builders import relay_config
-from tests.desktop.fleetkit import pair, seed_contacts, totals, wait_until
+from tests.agent.builders import relay_config, wait_until
+from tests.desktop.fleetkit import pair, seed_contacts, totals
 from tests.desktop.keyring_backend import FileKeyring
 from tests.peers.agent import AgentProcess
 from tests.peers.smtp import SmtpSink

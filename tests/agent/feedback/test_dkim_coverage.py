@@ -4,7 +4,6 @@ DKIM signature: an independent verifier passes it, and changing or adding them f
 from __future__ import annotations
 
 import re
-import subprocess
 from pathlib import Path
 
 import dkim
@@ -12,8 +11,8 @@ from dkim.util import parse_tag_value
 
 from mailfleet.v1 import campaigns_pb2
 from tests.agent.builders import batches, campaign_request, recipients, relay_config
-from tests.peers.agent import AgentProcess, agent_command
-from tests.peers.dkimverify import mail_dkim
+from tests.peers.agent import AgentProcess
+from tests.peers.dkimverify import mail_dkim, publish_key
 from tests.peers.dns import LocalDns
 from tests.peers.smtp import SmtpSink
 
@@ -21,23 +20,7 @@ from tests.peers.smtp import SmtpSink
 def test_unsubscribe_headers_are_signed(tmp_path: Path, local_dns: LocalDns) -> None:
     with SmtpSink() as sink:
         agent = AgentProcess(tmp_path / "agent", extra_config=relay_config(sink))
-        generated = subprocess.run(
-            [
-                *agent_command(),
-                "dkim",
-                "generate",
-                "shop.example",
-                "--selector",
-                "fb",
-                "--config",
-                str(agent.config),
-            ],
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        name, _, value = generated.stdout.strip().partition(" ")
-        local_dns.add_txt(name.strip(), value.strip().strip('"'))
+        publish_key(agent.config, "shop.example", "fb", local_dns)
         agent.start()
         try:
             stubs = agent.stubs()

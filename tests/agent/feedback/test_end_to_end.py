@@ -17,8 +17,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from agent.localagent import free_port
-from mailfleet.v1 import campaigns_pb2, common_pb2, events_pb2, suppression_pb2
-from tests.agent.builders import batches, campaign_request, wait_until
+from mailfleet.v1 import events_pb2, suppression_pb2
+from tests.agent.builders import run_campaign, wait_until
 from tests.peers.agent import AgentProcess, Stubs
 from tests.peers.dns import LocalDns
 from tests.peers.smtp import Received, SmtpSink, refuse
@@ -81,20 +81,6 @@ auth_required = false
         proc.close()
 
 
-def _campaign(stubs: Stubs, key: str) -> campaigns_pb2.Campaign:
-    c = stubs.campaigns.CreateCampaign(campaign_request(key))
-    rows = [common_pb2.Recipient(email=e, values=["Ann", "Paris"]) for e in LIST]
-    stubs.campaigns.UploadRecipients(batches(c.id, rows))
-    ref = campaigns_pb2.CampaignRef(campaign_id=c.id)
-    stubs.campaigns.StartCampaign(ref)
-    wait_until(
-        lambda: stubs.campaigns.GetCampaign(ref).state == campaigns_pb2.CAMPAIGN_STATE_COMPLETED,
-        60,
-        f"campaign {key} to complete",
-    )
-    return stubs.campaigns.GetCampaign(ref)
-
-
 def _suppressed(stubs: Stubs) -> list[str]:
     checked = stubs.suppression.CheckSuppressions(
         suppression_pb2.CheckSuppressionsRequest(emails=LIST)
@@ -113,7 +99,7 @@ def test_bounces_complaints_and_unsubscribes_keep_the_next_campaign_off_those_ad
     agent: AgentProcess, mx: SmtpSink
 ) -> None:
     stubs = agent.stubs()
-    first = _campaign(stubs, "first")
+    first = run_campaign(stubs, "first", LIST)
     assert (first.counts.delivered, first.counts.bounced) == (5, 2)
     # The refusals at RCPT were hard bounces: suppressed already.
     assert _suppressed(stubs) == ["dead1@example.com", "dead2@example.com"]
@@ -178,6 +164,6 @@ def test_bounces_complaints_and_unsubscribes_keep_the_next_campaign_off_those_ad
     }
 
     mx.clear()
-    second = _campaign(stubs, "second")
+    second = run_campaign(stubs, "second", LIST)
     assert (second.counts.suppressed, second.counts.delivered) == (5, 2)
     assert sorted(r.rcpt_to[0] for r in mx.received) == ["ok1@example.com", "ok2@example.com"]
