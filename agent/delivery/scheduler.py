@@ -109,6 +109,9 @@ class Scheduler:
         self._holds: dict[int, float] = {}
         self._rng = random.Random()
         self._stopping = asyncio.Event()
+        # Clear while run() runs: stop() lets its last pass end before the workers stop.
+        self._idle = asyncio.Event()
+        self._idle.set()
         self._last_sweep = self._last_completion = time.monotonic()
         self._last_settle = self._last_claim = 0.0
         self.settled_total = 0
@@ -161,6 +164,13 @@ class Scheduler:
 
     async def run(self) -> None:
         """Recover leases left by a crash, start the workers and schedule until stopped."""
+        self._idle.clear()
+        try:
+            await self._schedule()
+        finally:
+            self._idle.set()
+
+    async def _schedule(self) -> None:
         returned = await self._store.write(lambda c: queue.reset_leases(c, time.time(), every=True))
         if returned:
             log.info("returned %d messages leased before the last stop to the queue", returned)
@@ -196,6 +206,9 @@ class Scheduler:
     async def stop(self, grace: float) -> None:
         """Stop claiming, let the workers finish (up to ``grace`` s) and record their outcomes."""
         self._stopping.set()
+        # A pass under way (a claim waiting for the store) must not hand its messages to a
+        # pool that has stopped: it ends at its next look at _stopping, its messages sent.
+        await self._idle.wait()
         await self.pool.stop(grace)
         await asyncio.sleep(0)  # outcomes read just before the pipes closed
         await self._settle_pending()
