@@ -18,11 +18,28 @@ from agent.setup import init
 _START_TIMEOUT = 30.0
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port on ``host`` that nothing listens on, held back from other programs a while.
+
+    A port only picked and released could be taken before its server binds it, by another
+    program's pick or by the local end of any outgoing connection. So the port is left in
+    TIME_WAIT (one connection, closed from the listening side): for a minute the kernel hands
+    it to no one else, yet a server that binds with SO_REUSEADDR, as asyncio, aiohttp, gRPC,
+    PostgreSQL and Postfix do, gets it at once.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        if sys.platform == "win32":  # SO_REUSEADDR means something else there: a plain pick
+            listener.bind((host, 0))
+            return int(listener.getsockname()[1])
+        # The connection left in TIME_WAIT keeps this option, without which nobody could bind.
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((host, 0))
+        port = int(listener.getsockname()[1])
+        listener.listen(1)
+        with socket.create_connection((host, port)):
+            accepted, _ = listener.accept()
+            accepted.close()
+    return port
 
 
 class LocalAgent:

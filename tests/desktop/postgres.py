@@ -7,12 +7,13 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from agent.localagent import free_port
 
 
 class PostgresMissing(RuntimeError):
@@ -31,13 +32,6 @@ def _bindir() -> Path:
 
 def _major(path: str) -> int:
     return int(Path(path).parent.parent.name.split(".")[0])
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -86,7 +80,7 @@ def start_postgres() -> PostgresServer:
          "--auth=trust", "-E", "UTF8", "--no-sync"],
         check=True, capture_output=True,
     )  # fmt: skip
-    port = _free_port()
+    port = free_port()
     options = (
         f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off "
         "-c synchronous_commit=off -c full_page_writes=off"

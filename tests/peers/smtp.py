@@ -42,7 +42,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import shutil
-import socket
 import ssl
 import tempfile
 import threading
@@ -58,6 +57,7 @@ from typing import Any, Literal
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
+from agent.localagent import free_port as free_port  # tests and benches also import it here
 from tests.peers.pki import self_signed_server
 
 Stage = Literal["mail", "rcpt", "data"]
@@ -106,14 +106,6 @@ class Received:
     tls: bool
     user: str | None
     at: float  # time.monotonic() on arrival
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port nothing listens on at ``host`` right now."""
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def make_certificate(directory: Path) -> tuple[Path, Path]:
