@@ -1,7 +1,8 @@
 """The Suppression page: the workspace's do-not-mail list; add, remove, import, export.
 
 Every change is pushed to the paired agents (``FleetSync.push_suppressions``, wired by the
-window to ``changed``); the page says which agents still wait for changes.
+window to ``changed``); the page says which agents still wait for changes, counted in the
+background.
 """
 
 from __future__ import annotations
@@ -113,6 +114,7 @@ class SuppressionPage(QWidget):
         layout.addWidget(self.agents_status)
         layout.addLayout(bottom)
         self._ids: list[int] = []
+        self._agents_generation = 0
         self.refresh()
 
     def refresh(self) -> None:
@@ -132,16 +134,31 @@ class SuppressionPage(QWidget):
         self.refresh_agents()
 
     def refresh_agents(self) -> None:
-        """Say which agents still wait for changes of the list."""
-        with self.engine.connect() as conn:
-            waiting = suppression_push.pending_by_agent(conn, self.workspace_id)
-        self.agents_status.setText(
-            "Agents waiting for changes: "
-            + ", ".join(f"{name} ({count:,})" for name, count in sorted(waiting.items()))
-            + ". They get them as soon as they can be reached."
-            if waiting
-            else ""
-        )
+        """Say which agents still wait for changes of the list (counted in the background;
+        only the latest count is shown)."""
+        self._agents_generation += 1
+        generation, engine, ws = self._agents_generation, self.engine, self.workspace_id
+
+        def count(_task: Task[dict[str, int]]) -> dict[str, int]:
+            with engine.connect() as conn:
+                return suppression_push.pending_by_agent(conn, ws)
+
+        def show(waiting: dict[str, int]) -> None:
+            if generation != self._agents_generation:
+                return
+            self.agents_status.setText(
+                "Agents waiting for changes: "
+                + ", ".join(f"{name} ({n:,})" for name, n in sorted(waiting.items()))
+                + ". They get them as soon as they can be reached."
+                if waiting
+                else ""
+            )
+
+        def fail(exc: Exception) -> None:
+            if generation == self._agents_generation:
+                self.agents_status.setText(f"⚠ Cannot count the changes agents wait for: {exc}")
+
+        self.runner.run("Counting changes for the agents", count, show, on_error=fail)
 
     def _write(self, description: str, work: Callable[[Task[T]], T],
                done: Callable[[T], None] | None = None) -> None:  # fmt: skip
