@@ -131,7 +131,13 @@ def test_a_restart_mid_campaign_catches_up_exactly(
         fresh = agents.get_agent(conn, ws, record.id)
     (follower,) = follow_all(engine, ws, [fresh])
     try:
-        wait_until(lambda: totals(engine, ws, campaign_id).delivered == 40, 30, "catch-up")
+        # The agent logs the campaign's completion after its last delivery: wait for both.
+        wait_until(
+            lambda: totals(engine, ws, campaign_id).delivered == 40
+            and _state(engine, ws, campaign_id) == "completed",
+            30,
+            "catch-up",
+        )
     finally:
         follower.stop()
     stubs = proc.stubs()
