@@ -12,7 +12,7 @@ Start one on loopback, point a route (or any SMTP client) at it, then look at wh
         assert sink.duplicates() == []
 
 ``SmtpSink(host="127.0.0.1", port=0, tls="none", users=None, reply_delay=0.0,
-ehlo_delay=0.0, keep_data=True, esmtp=True)``:
+ehlo_delay=0.0, keep_data=True, esmtp=True, pipelining=True)``:
 
 - ``port=0`` picks a free port (read ``sink.port``);
 - ``tls``: "none", "starttls", "implicit", or "broken_starttls" (offers STARTTLS whose
@@ -22,7 +22,9 @@ ehlo_delay=0.0, keep_data=True, esmtp=True)``:
 - ``reply_delay`` delays every reply to MAIL, RCPT and DATA, ``ehlo_delay`` the reply to
   EHLO/HELO (a slow destination);
 - ``keep_data=False`` keeps only each message's digest (for big runs);
-- ``esmtp=False`` refuses EHLO (502), like an old server that only knows HELO.
+- ``esmtp=False`` refuses EHLO (502), like an old server that only knows HELO;
+- ``pipelining`` offers PIPELINING (RFC 2920) in the EHLO reply, as real MTAs do; aiosmtpd
+  reads pipelined commands one after another either way.
 
 Rules (``sink.rule(address, rule)``, checked per address): ``refuse(reply, at=...)``,
 ``defer(reply, at=...)``, ``stall(seconds, at=...)`` and ``accept()``; ``at`` is "mail"
@@ -185,6 +187,7 @@ class SmtpSink:
         ehlo_delay: float = 0.0,
         keep_data: bool = True,
         esmtp: bool = True,
+        pipelining: bool = True,
         certificate: tuple[Path, Path] | None = None,
     ) -> None:
         self.host = host
@@ -192,6 +195,7 @@ class SmtpSink:
         self.certificate = certificate
         self.keep_data = keep_data
         self.esmtp = esmtp
+        self.pipelining = pipelining
         self.port = port or free_port(host)
         self.tls = tls
         self.users = dict(users or {})
@@ -351,6 +355,14 @@ class SmtpSink:
             return None
         await asyncio.sleep(rule.stall)
         return rule.reply
+
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname
+        if self.pipelining:
+            responses.insert(-1, "250-PIPELINING")
+        return responses
 
     async def handle_MAIL(
         self, server: Any, session: Any, envelope: Any, address: str, options: list[str]

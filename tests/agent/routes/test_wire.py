@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.routes.session import wire_data
+from agent.routes.wire import wire_data
 
 
 @pytest.mark.parametrize(
