@@ -116,10 +116,16 @@ class Pipeline:
         )
         return await self._router.plan(facts)
 
+    def destination(self, plan: Plan, envelope: Envelope) -> str:
+        """What ``envelope`` is delivered together with under ``plan``: its recipient domain
+        by direct MX, where a slow domain must not hold back another's outcomes; "" (all in
+        one batch, over the same connections) through a relay or a provider."""
+        return envelope.domain if self._router.per_domain(plan) else ""
+
     async def deliver(
         self, plan: Plan, envelopes: list[Envelope], *, transactional: bool = False
     ) -> list[Outcome]:
-        """Deliver one domain's envelopes of one lane as ``plan`` says."""
+        """Deliver one destination's envelopes of one lane as ``plan`` says."""
         router = self._transactional_router if transactional else self._router
         return await router.deliver(plan, envelopes)
 

@@ -1,8 +1,9 @@
 """A worker process: render, sign and deliver the jobs it is sent; report every outcome.
 
 It never opens the store. Jobs arrive in batches over a pipe; each batch is rendered and signed
-on the main thread (CPU work, with a time cap per message), then split by route and recipient
-domain into independent delivery tasks, so a slow destination never holds back another.
+on the main thread (CPU work, with a time cap per message), then split by route and destination
+(the recipient domain, by direct MX) into independent delivery tasks, so a slow destination
+never holds back another.
 """
 
 from __future__ import annotations
@@ -136,8 +137,7 @@ async def _deliver(
 async def _prepare(
     pipeline: Pipeline, jobs: list[Job], specs: dict[str, MessageSpec]
 ) -> tuple[dict[tuple[Plan, bool, str], list[Envelope]], list[Outcome]]:
-    """Build every job's message and pick its route; group them by (plan, lane, recipient
-    domain).
+    """Build every job's message and pick its route; group them by (plan, lane, destination).
 
     Building is CPU work on the loop's thread: it yields every few messages so that the open
     SMTP sessions keep moving (each message needs several round trips).
@@ -156,7 +156,7 @@ async def _prepare(
             failed.append(built)
         else:
             plan = await pipeline.plan(job, spec, built)
-            groups[(plan, job.transactional, built.domain)].append(built)
+            groups[(plan, job.transactional, pipeline.destination(plan, built))].append(built)
     return groups, failed
 
 
@@ -172,7 +172,7 @@ async def serve(settings: AgentSettings, conn: Connection, index: int = 0) -> No
         while (jobs := await inbox.take()) is not None:
             groups, failed = await _prepare(pipeline, jobs, inbox.specs)
             reporter.send(failed)
-            for (plan, transactional, _domain), envelopes in groups.items():
+            for (plan, transactional, _destination), envelopes in groups.items():
                 task = asyncio.create_task(
                     _deliver(pipeline, plan, transactional, envelopes, reporter)
                 )

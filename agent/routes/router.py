@@ -67,12 +67,22 @@ class Router:
         """The route that sends from IP pool ``pool`` (the first configured, if several)."""
         return self._pool_routes.get(pool) or f"{_POOL_PREFIX}{pool}"
 
+    def per_domain(self, plan: Plan) -> bool:
+        """Whether ``plan`` sends by direct MX (first or as failover), where each recipient
+        domain is a destination of its own; a relay or a provider is one destination."""
+        return any(
+            isinstance(self._configs.get(name), DirectMxRoute)
+            for name in (plan.route, plan.failover)
+            if name
+        )
+
     def route(self, name: str) -> Route:
         """The route called ``name`` (one that fails every message if there is none)."""
         return self._routes.get(name) or _MissingRoute(name)
 
     async def deliver(self, plan: Plan, batch: Sequence[Envelope]) -> list[Outcome]:
-        """Deliver ``batch`` (one recipient domain) as ``plan`` says."""
+        """Deliver ``batch`` as ``plan`` says: one recipient domain's envelopes when the plan
+        is :meth:`per_domain`, any recipients' otherwise."""
         failover = self.route(plan.failover) if plan.failover else None
         return await deliver_with_failover(
             batch,

@@ -143,9 +143,7 @@ class LocalDns:
             return reply.to_wire()
         question = query.question[0]
         with self._lock:
-            self.queries.append(
-                (question.name.to_text(), dns.rdatatype.to_text(question.rdtype))
-            )
+            self.queries.append((question.name.to_text(), dns.rdatatype.to_text(question.rdtype)))
             known = self._records.get(question.name)
             texts = list(known.get(question.rdtype, [])) if known is not None else []
         if known is None:

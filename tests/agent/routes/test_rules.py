@@ -196,3 +196,19 @@ async def test_a_pool_goes_by_the_first_route_that_sends_from_it() -> None:
     [outcome] = await router.route(router.pool_route("gone")).deliver([envelope(1, "a@b.test")])
     assert outcome.kind is OutcomeKind.FAILED
     assert outcome.reply == "no direct MX route sends from IP pool 'gone'"
+
+
+def test_only_direct_mx_plans_are_delivered_a_recipient_domain_at_a_time() -> None:
+    configs: dict[str, RouteSettings] = {
+        "relay": SmtpRelayRoute(host="relay.test"),
+        "capture": CaptureRoute(),
+        "mx": DirectMxRoute(),
+    }
+    router = Router(RoutingTable((), "relay"), {}, configs, [])
+    # A relay, a provider or the capture mailbox is one destination whatever the recipients.
+    assert not router.per_domain(Plan("default", "relay"))
+    assert not router.per_domain(Plan("r", "relay", failover="capture"))
+    # By direct MX each domain is its own destination, also when MX is only the failover.
+    assert router.per_domain(Plan("r", "mx"))
+    assert router.per_domain(Plan("r", "relay", failover="mx", failover_after_seconds=60))
+    assert not router.per_domain(Plan("r", "gone"))
