@@ -21,6 +21,7 @@ from agent import logs
 from agent.config import AgentSettings
 from agent.delivery.jobs import Job, MessageSpec, WorkBatch
 from agent.delivery.pipeline import Pipeline
+from agent.render.limits import keep_handler
 from agent.routes.base import Envelope, Outcome, OutcomeKind
 from agent.routes.rules import Plan
 
@@ -190,6 +191,7 @@ def main(settings_json: str, conn: Connection, index: int) -> None:
     """Entry point of a worker process."""
     # The coordinator decides when workers stop; Ctrl-C on the terminal reaches it first.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    keep_handler()
     settings = AgentSettings.model_validate_json(settings_json)
     logs.configure(settings.log.level, settings.log.json_lines)
     log.debug("worker %d serving", index)

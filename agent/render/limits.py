@@ -27,6 +27,13 @@ def _on_alarm(signum: int, frame: FrameType | None) -> None:
     raise RenderTimeout
 
 
+def keep_handler() -> None:
+    """Leave the cap's SIGALRM handler installed for good, for a process that renders all
+    day and whose signals are its own (a worker): each capped call then only arms and
+    disarms the timer, without two handler swaps per message."""
+    signal.signal(signal.SIGALRM, _on_alarm)
+
+
 def run_capped(seconds: float, render: Callable[[], T]) -> T:
     """Call ``render``, interrupted with :class:`RenderTimeout` after ``seconds``.
 
@@ -37,7 +44,9 @@ def run_capped(seconds: float, render: Callable[[], T]) -> T:
     if threading.current_thread() is not threading.main_thread():
         return render()
     began = time.monotonic()
-    previous = signal.signal(signal.SIGALRM, _on_alarm)
+    previous = signal.getsignal(signal.SIGALRM)
+    if previous is not _on_alarm:
+        signal.signal(signal.SIGALRM, _on_alarm)
     outer, interval = signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
         if 0 < outer < seconds:
@@ -50,8 +59,10 @@ def run_capped(seconds: float, render: Callable[[], T]) -> T:
             # restore is simply tried again (the rendering has ended either way).
             try:
                 signal.setitimer(signal.ITIMER_REAL, 0)
-                # None: a handler installed outside Python, which cannot be put back.
-                signal.signal(signal.SIGALRM, signal.SIG_DFL if previous is None else previous)
+                if previous is not _on_alarm:
+                    # None: a handler installed outside Python, which cannot be put back.
+                    restore = signal.SIG_DFL if previous is None else previous
+                    signal.signal(signal.SIGALRM, restore)
                 break
             except RenderTimeout:
                 continue

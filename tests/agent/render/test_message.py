@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from agent.model import Content, Sender
+from agent.render.limits import keep_handler
 from agent.render.message import Renderer, RenderError
 from agent.render.templates import compile_template
 
@@ -266,6 +267,25 @@ def test_a_template_that_loops_forever_is_stopped_by_the_time_cap() -> None:
         render(renderer, Content(subject="s", text=forever))
     assert signal.getsignal(signal.SIGALRM) is before
     assert parse(render(renderer))["Subject"] == "Hello Ann, your gold plan"
+
+
+def test_the_time_cap_works_with_its_handler_kept_installed() -> None:
+    # A worker installs the handler once; each render then only arms and disarms the timer.
+    renderer = Renderer("mx.test.example", timeout_seconds=0.2, max_bytes=1_000_000)
+    forever = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"
+    previous = signal.getsignal(signal.SIGALRM)
+    keep_handler()
+    installed = signal.getsignal(signal.SIGALRM)
+    try:
+        with pytest.raises(RenderError, match=r"longer than 0\.2 s"):
+            render(renderer, Content(subject="s", text=forever))
+        assert parse(render(renderer))["Subject"] == "Hello Ann, your gold plan"
+        assert signal.getsignal(signal.SIGALRM) is installed
+        # The cap is not left armed (an outer timer, such as pytest-timeout's, may run on).
+        remaining, _ = signal.getitimer(signal.ITIMER_REAL)
+        assert not 0.0 < remaining <= 0.2
+    finally:
+        signal.signal(signal.SIGALRM, previous)
 
 
 def test_an_outer_timer_survives_a_render(renderer: Renderer) -> None:
