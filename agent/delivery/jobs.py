@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from agent.model import Content, Sender, Tracking
 from agent.routes.rules import RoutingTable
@@ -22,9 +23,12 @@ class MessageSpec:
     tracking: Tracking = field(default_factory=Tracking)
 
 
-@dataclass(frozen=True)
-class Job:
-    """One message to render, sign and deliver once."""
+class Job(NamedTuple):
+    """One message to render, sign and deliver once.
+
+    A named tuple: thousands cross the pipe each second, and a tuple pickles smaller and
+    builds faster than a frozen dataclass (whose __init__ sets each field through object).
+    """
 
     message_id: int
     spec_key: str  # "c<campaign id>" or "t<content id>"; the spec travels once per worker

@@ -142,6 +142,7 @@ class Pipeline:
             opens=spec.tracking.opens,
             clicks=spec.tracking.clicks,
         )
+        rendered = spec.raw_mime is None
         if spec.raw_mime is not None:
             data = _own_mime(spec.raw_mime, feedback)
         else:
@@ -164,7 +165,7 @@ class Pipeline:
             except RenderError as exc:
                 return Outcome(job.message_id, OutcomeKind.FAILED, f"rendering failed: {exc}")
         try:
-            signed = self._signer.sign(data)
+            signed = self._signer.sign(data, crlf=rendered)
         except SignError as exc:  # only a client's raw MIME can be this malformed
             return Outcome(job.message_id, OutcomeKind.FAILED, f"DKIM signing failed: {exc}")
         # Every message goes out from its VERP return path when the agent has a bounce

@@ -67,14 +67,15 @@ class SignError(ValueError):
     """The message cannot be signed (its header section does not parse); fail only it."""
 
 
-def _parse(message: bytes) -> tuple[list[list[bytes]], bytes]:
+def _parse(message: bytes, crlf: bool) -> tuple[list[list[bytes]], bytes]:
     """``dkim.rfc822_parse(message)``, without splitting a CRLF-only body into lines.
 
     dkimpy splits the whole message at every line end to rejoin the body with CRLF; when the
-    message has no bare LF the body already is that, so only the header block is parsed.
+    message has no bare LF (``crlf``: known not to, else counted) the body already is that,
+    so only the header block is parsed.
     """
     end = message.find(b"\r\n\r\n")
-    if end < 0 or message.count(b"\n") != message.count(b"\r\n"):
+    if end < 0 or not (crlf or message.count(b"\n") == message.count(b"\r\n")):
         headers, body = dkim.rfc822_parse(message)
         return headers, body
     headers, _ = dkim.rfc822_parse(message[: end + 4])
@@ -170,15 +171,17 @@ class DkimSigner:
         """Domains that have at least one key."""
         return frozenset(self._keys)
 
-    def sign(self, message: bytes) -> bytes:
+    def sign(self, message: bytes, *, crlf: bool = False) -> bytes:
         """``message`` with one DKIM-Signature per key of its From domain prepended.
 
         A message whose From domain has no key is returned unchanged. Signatures are
         relaxed/relaxed, rsa-sha256 or ed25519-sha256, with ``t=`` but no expiry. Raises
         :class:`SignError` for a header section that does not parse (raw MIME from a client).
+        ``crlf`` says the caller built the message with CRLF line ends only (the renderer
+        does), which spares two scans of the whole message.
         """
         try:
-            headers, body = _parse(message)
+            headers, body = _parse(message, crlf)
         except dkim.MessageFormatError as exc:
             raise SignError(f"cannot DKIM-sign: {exc}") from None
         domain = _from_domain(headers)

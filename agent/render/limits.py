@@ -27,11 +27,16 @@ def _on_alarm(signum: int, frame: FrameType | None) -> None:
     raise RenderTimeout
 
 
+_kept = False  # the handler stays installed for good (keep_handler)
+
+
 def keep_handler() -> None:
     """Leave the cap's SIGALRM handler installed for good, for a process that renders all
     day and whose signals are its own (a worker): each capped call then only arms and
     disarms the timer, without two handler swaps per message."""
+    global _kept
     signal.signal(signal.SIGALRM, _on_alarm)
+    _kept = True
 
 
 def run_capped(seconds: float, render: Callable[[], T]) -> T:
@@ -44,7 +49,8 @@ def run_capped(seconds: float, render: Callable[[], T]) -> T:
     if threading.current_thread() is not threading.main_thread():
         return render()
     began = time.monotonic()
-    previous = signal.getsignal(signal.SIGALRM)
+    # signal.getsignal wraps the handler in an enum lookup: the flag is cheaper to read.
+    previous = _on_alarm if _kept else signal.getsignal(signal.SIGALRM)
     if previous is not _on_alarm:
         signal.signal(signal.SIGALRM, _on_alarm)
     outer, interval = signal.setitimer(signal.ITIMER_REAL, seconds)

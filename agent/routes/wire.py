@@ -25,6 +25,8 @@ _CODE = re.compile(rb"[2-5]\d\d")
 
 # Any line end that is not CRLF: a bare LF, or a CR not followed by LF.
 _LINE_END = re.compile(rb"\r\n|\n|\r(?!\n)")
+# A line that begins with a dot, which DATA must double.
+_DOT_LINE = re.compile(rb"\r\n\.")
 
 
 class ReplyError(aiosmtplib.SMTPServerDisconnected):
@@ -40,7 +42,9 @@ def wire_data(message: bytes) -> bytes:
         message += b"\r\n"
     if message.startswith(b"."):
         message = b"." + message
-    return message.replace(b"\r\n.", b"\r\n..") + b".\r\n"
+    if _DOT_LINE.search(message):  # found by a regular expression faster than by bytes.find
+        message = message.replace(b"\r\n.", b"\r\n..")
+    return message + b".\r\n"
 
 
 class Wire(asyncio.Protocol):

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from agent.model import Content, Sender
+from agent.render import limits
 from agent.render.limits import keep_handler
 from agent.render.message import Renderer, RenderError
 from agent.render.templates import compile_template
@@ -269,8 +270,11 @@ def test_a_template_that_loops_forever_is_stopped_by_the_time_cap() -> None:
     assert parse(render(renderer))["Subject"] == "Hello Ann, your gold plan"
 
 
-def test_the_time_cap_works_with_its_handler_kept_installed() -> None:
+def test_the_time_cap_works_with_its_handler_kept_installed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     # A worker installs the handler once; each render then only arms and disarms the timer.
+    monkeypatch.setattr(limits, "_kept", False)  # put back afterwards, for the other tests
     renderer = Renderer("mx.test.example", timeout_seconds=0.2, max_bytes=1_000_000)
     forever = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"
     previous = signal.getsignal(signal.SIGALRM)
