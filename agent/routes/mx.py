@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from dataclasses import dataclass
 
 import dns.asyncresolver
@@ -74,6 +75,9 @@ class MxResolver:
         self._resolver.lifetime = timeout
         self._resolver.cache = dns.resolver.LRUCache(_CACHE_ENTRIES)
         self._pending: dict[tuple[str, str], asyncio.Future[dns.resolver.Answer]] = {}
+        # Answers by the name as asked, in front of dnspython's cache: a hit there parses the
+        # name and runs a task, which cost more than the rest of a delivery's routing.
+        self._answers: dict[tuple[str, str], dns.resolver.Answer] = {}
 
     async def _resolve(self, name: str, rdtype: str) -> dns.resolver.Answer:
         """dnspython's answer for ``name``/``rdtype``, raising as it does.
@@ -82,6 +86,11 @@ class MxResolver:
         sharing, each would send its own queries before the first answer reached the cache.
         """
         key = (name, rdtype)
+        answer = self._answers.get(key)
+        if answer is not None:
+            if answer.expiration > time.time():
+                return answer
+            del self._answers[key]
         pending = self._pending.get(key)
         if pending is None:
             pending = asyncio.ensure_future(self._resolver.resolve(name, rdtype))
@@ -92,8 +101,11 @@ class MxResolver:
 
     def _settled(self, key: tuple[str, str], done: asyncio.Future[dns.resolver.Answer]) -> None:
         del self._pending[key]
-        if not done.cancelled():
-            done.exception()  # retrieved here too, in case every asker was cancelled
+        if done.cancelled() or done.exception() is not None:  # retrieved, in case every
+            return  # asker was cancelled; failures and negative answers: dnspython's cache
+        if len(self._answers) >= _CACHE_ENTRIES:
+            del self._answers[next(iter(self._answers))]  # the oldest
+        self._answers[key] = done.result()
 
     async def hosts(self, domain: str) -> list[MxHost]:
         """The hosts to try for ``domain``, best first.

@@ -50,6 +50,7 @@ class LocalDns:
         self.port = 0
         # Every question asked, as (name, type) texts, for tests that count queries.
         self.queries: list[tuple[str, str]] = []
+        self.ttl = _TTL  # of every answer from now on
 
     def add(self, name: str, rdtype: str, text: str) -> None:
         """Add one record, e.g. ``add("example.test", "A", "127.0.0.2")``."""
@@ -150,7 +151,9 @@ class LocalDns:
             reply.set_rcode(dns.rcode.NXDOMAIN)
         elif texts:
             reply.answer.append(
-                dns.rrset.from_text(question.name, _TTL, dns.rdataclass.IN, question.rdtype, *texts)
+                dns.rrset.from_text(
+                    question.name, self.ttl, dns.rdataclass.IN, question.rdtype, *texts
+                )
             )
         if query.edns >= 0:
             max_size = max(max_size, query.payload)

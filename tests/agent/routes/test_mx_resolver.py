@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 from agent.routes.mx import MxResolver
 from tests.peers.dns import LocalDns
@@ -51,3 +52,18 @@ def test_a_cancelled_asker_does_not_cancel_the_shared_lookup(local_dns: LocalDns
         return await stayer
 
     assert asyncio.run(one_gives_up()) == ["127.0.0.9"]
+
+
+def test_answers_are_kept_for_their_ttl_then_asked_again(local_dns: LocalDns) -> None:
+    local_dns.ttl = 1
+    local_dns.add("shop.test", "MX", "10 mx.shop.test.")
+    resolver = MxResolver([f"127.0.0.1:{local_dns.port}"])
+
+    async def deliveries(count: int) -> list[list[str]]:
+        return [[h.name for h in await resolver.hosts("shop.test")] for _ in range(count)]
+
+    assert asyncio.run(deliveries(5)) == [["mx.shop.test"]] * 5
+    assert local_dns.queries == [("shop.test.", "MX")]
+    time.sleep(1.2)
+    assert asyncio.run(deliveries(2)) == [["mx.shop.test"]] * 2
+    assert local_dns.queries == [("shop.test.", "MX")] * 2
