@@ -95,6 +95,9 @@ class DirectMx:
                 outcomes.append(failed(envelope.message_id, f"no domain in {envelope.rcpt_to!r}"))
             else:
                 by_domain[envelope.domain].append(envelope)
+        if len(by_domain) == 1:  # the worker's usual batch: no task needed to run it
+            [(domain, group)] = by_domain.items()
+            return outcomes + await self._deliver_domain(domain, group)
         results = await asyncio.gather(
             *(self._deliver_domain(domain, group) for domain, group in by_domain.items())
         )

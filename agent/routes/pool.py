@@ -134,9 +134,12 @@ class DestinationPool:
         lanes = min(len(batch), self._max_lanes())
         self._users += 1
         try:
-            async with asyncio.TaskGroup() as group:
-                for _ in range(lanes):
-                    group.create_task(self._lane(queue, outcomes, errors))
+            if lanes == 1:  # one message, or one connection allowed: no task needed
+                await self._lane(queue, outcomes, errors)
+            else:
+                async with asyncio.TaskGroup() as group:
+                    for _ in range(lanes):
+                        group.create_task(self._lane(queue, outcomes, errors))
         finally:
             self._users -= 1
         if queue:
