@@ -23,6 +23,7 @@ from agent.dkim.signer import (
     DkimSigner,
     SignError,
     _canonical_body,
+    _parse,
     relaxed_header,
     signed_header_input,
 )
@@ -195,6 +196,13 @@ def test_bare_lf_messages_are_signed_as_dkimpy_reads_them(
 ) -> None:
     message = b"From: news@shop.example\nTo: b@example.com\nSubject: s\n\nline one  \nline two\n"
     assert dkimpy_results(signer.sign(message), local_dns) == [True, True]
+
+
+def test_rendered_headers_split_as_dkimpy_splits_them() -> None:
+    folded = rendered({"X-Campaign": "spring " * 30, "X-Note": "Grüße aus Köln " * 8})
+    assert b"\r\n " in folded.partition(b"\r\n\r\n")[0]  # continuation lines to join
+    for message in (rendered(), folded):
+        assert _parse(message, crlf=True) == dkim.rfc822_parse(message)
 
 
 def test_fast_body_canonicalisation_matches_dkimpy() -> None:
