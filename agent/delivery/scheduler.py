@@ -270,6 +270,10 @@ class Scheduler:
 
             await self._store.write(write, durable=False)
             self.settled_total += len(settled)
+            if not self._leased and any(r.message.campaign_id is not None for r in settled):
+                # The last answer the scheduler waited for: a campaign may have just ended, so
+                # the completion check runs now rather than up to a second later.
+                self._last_completion = 0.0
             metrics.record_settled(settled)
             log_settled(settled)
 

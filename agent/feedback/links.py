@@ -12,7 +12,22 @@ from urllib.parse import quote
 
 from agent.feedback.tokens import Purpose, Subject, TokenKey
 
+# How much of the end of an HTML part is searched first for its closing body tag.
+_TAIL = 1024
 _HREF = re.compile(r"""(<a\s[^>]*?\bhref\s*=\s*)(["'])(https?://[^"'<>]+)\2""", re.IGNORECASE)
+
+
+def _body_end(html: str) -> int:
+    """Where the last ``</body`` tag (any case) starts, or -1.
+
+    It is nearly always within the last few hundred characters; lower-casing only those
+    spares a copy of the whole document per message."""
+    tail = len(html) - _TAIL
+    if tail > 0:
+        at = html[tail:].lower().rfind("</body")
+        if at >= 0:
+            return tail + at
+    return html.lower().rfind("</body")
 
 
 @dataclass(frozen=True)
@@ -78,7 +93,7 @@ class FeedbackLinks:
                     f'<img src="{html.escape(url)}" width="1" height="1" alt=""'
                     ' style="display:block;border:0;width:1px;height:1px">'
                 )
-                at = body.lower().rfind("</body")
+                at = _body_end(body)
                 body = body[:at] + pixel + body[at:] if at >= 0 else body + pixel
             return body
 

@@ -146,7 +146,7 @@ def text_part(subtype: str, text: str) -> bytes:
     if not data.endswith(b"\r\n"):
         # Also makes binascii use CRLF for its soft line breaks: it copies the first line end.
         data += b"\r\n"
-    high = len(data) - len(data.translate(None, _HIGH_BYTES))
+    high = 0 if data.isascii() else len(data) - len(data.translate(None, _HIGH_BYTES))
     if high * 5 > len(data):
         encoding = "base64"
         body = base64.encodebytes(data).replace(b"\n", b"\r\n")

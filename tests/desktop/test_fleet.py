@@ -133,8 +133,10 @@ def test_a_restart_mid_campaign_catches_up_exactly(
     try:
         # The agent logs the campaign's completion after its last delivery: wait for both.
         wait_until(
-            lambda: totals(engine, ws, campaign_id).delivered == 40
-            and _state(engine, ws, campaign_id) == "completed",
+            lambda: (
+                totals(engine, ws, campaign_id).delivered == 40
+                and _state(engine, ws, campaign_id) == "completed"
+            ),
             30,
             "catch-up",
         )

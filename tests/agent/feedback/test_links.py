@@ -112,3 +112,17 @@ def test_tracking_switched_off_leaves_the_html_alone() -> None:
     msg = _render(Content("Hi", html=source), opens=False, clicks=False)
     part = msg.get_body(("html",))
     assert part is not None and part.get_content().strip() == source
+
+
+def test_the_pixel_goes_before_the_last_closing_body_tag_wherever_it_is() -> None:
+    text = "<p>" + "x" * 3000 + "</p>"
+    cases = {
+        f"<html><body>{text}</BODY></html>": f"<html><body>{text}",  # near the end, any case
+        f"<body>{text}</body>" + " " * 2000: f"<body>{text}",  # far from the end
+        f"<body>a</body><body>{text}</Body>": f"<body>a</body><body>{text}",  # the last one
+        "<p>short</p>": "<p>short</p>",  # no tag: at the end
+    }
+    track = LINKS.for_message(SUBJECT, bulk=True, opens=True, clicks=False).tracker
+    assert track is not None
+    for document, before in cases.items():
+        assert track(document).startswith(before + '<img src="'), document[-40:]
