@@ -276,7 +276,8 @@ class AgentClient:
         """
         if follow:
             request = events_pb2.WatchEventsRequest(after_seq=after_seq)
-            yield from self.stubs.events.WatchEvents(request, timeout=timeout)
+            for batch in self.stubs.events.WatchEventBatches(request, timeout=timeout):
+                yield from batch.events
             return
         while True:
             page = self.stubs.events.ListEvents(

@@ -1,10 +1,12 @@
 """Following one agent's events: catch up by cursor, then its watch stream, off the GUI thread.
 
-Two threads per agent: the reader iterates the agent's ``WatchEvents`` stream into a queue, the
-applier drains the queue and applies what arrived every ``FLUSH_SECONDS`` (or every ``BATCH``
-events) in one transaction, so a busy campaign costs a few transactions a second, not one per
-event. When the agent cannot be reached it tries again with a growing pause; a changed
-certificate stops it for good (the marketer must re-pair).
+Two threads per agent: the reader iterates the agent's ``WatchEventBatches`` stream (events as
+they were committed together, rather than one gRPC message each, which would cost the agent more
+than the deliveries they tell of) into a queue, the applier drains the queue and applies what
+arrived every ``FLUSH_SECONDS`` (or every ``BATCH`` events) in one transaction, so a busy
+campaign costs a few transactions a second, not one per event. When the agent cannot be
+reached it tries again with a growing pause; a changed certificate stops it for good (the
+marketer must re-pair).
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ class Follower:
         self.on_applied = on_applied
         self.on_state = on_state
         self._stop = threading.Event()
-        self._stream: grpc.CallIterator[events_pb2.Event] | None = None
+        self._stream: grpc.CallIterator[events_pb2.EventBatch] | None = None
         self._thread = threading.Thread(target=self._run, name=f"follow-{record.name}", daemon=True)
 
     def start(self) -> None:
@@ -107,7 +109,7 @@ class Follower:
             stub = events_pb2_grpc.EventsStub(ch)
             cursor = self._catch_up(stub)
             self.on_state(self.record.id, "following")
-            stream = stub.WatchEvents(events_pb2.WatchEventsRequest(after_seq=cursor))
+            stream = stub.WatchEventBatches(events_pb2.WatchEventsRequest(after_seq=cursor))
             self._stream = stream
             inbox: queue.Queue[object] = queue.Queue()
             reader = threading.Thread(target=self._read, args=(stream, inbox), daemon=True)
@@ -120,11 +122,11 @@ class Follower:
                 self._stream = None
 
     def _read(
-        self, stream: grpc.CallIterator[events_pb2.Event], inbox: queue.Queue[object]
+        self, stream: grpc.CallIterator[events_pb2.EventBatch], inbox: queue.Queue[object]
     ) -> None:
         try:
-            for event in stream:
-                inbox.put(event)
+            for batch in stream:
+                inbox.put(batch)
             inbox.put(_END)
         except grpc.RpcError as exc:
             inbox.put(exc)
@@ -136,8 +138,8 @@ class Follower:
             try:
                 item = inbox.get(timeout=FLUSH_SECONDS)
                 while True:
-                    if isinstance(item, events_pb2.Event):
-                        pending.append(item)
+                    if isinstance(item, events_pb2.EventBatch):
+                        pending.extend(item.events)
                     else:
                         failure = item
                         break

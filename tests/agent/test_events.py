@@ -62,3 +62,33 @@ def test_watch_resumes_after_reconnect_without_gaps_or_repeats(
     assert all(e.type == EventType.EVENT_TYPE_MESSAGE_QUEUED for e in seen)
     listed = admin.events.ListEvents(events_pb2.ListEventsRequest()).events
     assert [e.seq for e in listed] == [e.seq for e in seen]
+
+
+def test_batched_watch_sends_what_was_committed_together_and_resumes_by_seq(
+    agent_process: AgentProcess, admin: Stubs
+) -> None:
+    for i in range(6):
+        admin.transactional.SendMessage(transactional(f"batch-before-{i}"))
+    watcher = agent_process.stubs()
+    request = events_pb2.WatchEventsRequest(after_seq=0)
+    stream = iter(watcher.events.WatchEventBatches(request, timeout=30))
+    first = next(stream)
+    # Everything already committed comes in one message, not one message per event.
+    assert len(first.events) == 6
+    seen = list(first.events)
+    admin.transactional.SendMessage(transactional("batch-live-0"))
+    seen.extend(next(stream).events)
+    watcher.channel.close()
+
+    for i in range(3):  # written while nobody watches
+        admin.transactional.SendMessage(transactional(f"batch-after-{i}"))
+    again = agent_process.stubs()
+    resumed = again.events.WatchEventBatches(
+        events_pb2.WatchEventsRequest(after_seq=seen[-1].seq), timeout=30
+    )
+    seen.extend(next(iter(resumed)).events)
+    again.channel.close()
+
+    listed = admin.events.ListEvents(events_pb2.ListEventsRequest()).events
+    assert len(seen) == 10
+    assert seen == list(listed)  # the same events, in order, none missed or repeated

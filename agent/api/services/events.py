@@ -59,8 +59,20 @@ class EventsService(events_pb2_grpc.EventsServicer):
     async def WatchEvents(
         self, request: events_pb2.WatchEventsRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[events_pb2.Event]:
+        async for page in self._pages(request.after_seq):
+            for event in page:
+                yield event
+
+    async def WatchEventBatches(
+        self, request: events_pb2.WatchEventsRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[events_pb2.EventBatch]:
+        async for page in self._pages(request.after_seq):
+            yield events_pb2.EventBatch(events=page)
+
+    async def _pages(self, after: int) -> AsyncIterator[list[events_pb2.Event]]:
+        """The caller's events after ``after``, a page (of what was committed) at a time, then
+        each new page as it is committed, until the client goes away."""
         who = auth.caller()
-        after = request.after_seq
         await self._check_cursor(after)
         while True:
             ticket = self._store.commits.ticket()
@@ -69,9 +81,9 @@ class EventsService(events_pb2_grpc.EventsServicer):
                     events.list_after, tenant_id=who.tenant_id, after_seq=after, limit=_WATCH_PAGE
                 )
             )
-            for event in page:
-                yield convert.event(event)
-                after = event.seq
+            if page:
+                yield [convert.event(e) for e in page]
+                after = page[-1].seq
             if len(page) < _WATCH_PAGE:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(ticket.wait(), _WATCH_IDLE_RECHECK)

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19mailfleet/v1/events.proto\x12\x0cmailfleet.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfa\x01\n\x05\x45vent\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12%\n\x04type\x18\x03 \x01(\x0e\x32\x17.mailfleet.v1.EventType\x12\x13\n\x0b\x63\x61mpaign_id\x18\x04 \x01(\x04\x12\x12\n\nmessage_id\x18\x05 \x01(\x04\x12\r\n\x05\x65mail\x18\x06 \x01(\t\x12-\n\x05\x61ttrs\x18\x07 \x03(\x0b\x32\x1e.mailfleet.v1.Event.AttrsEntry\x1a,\n\nAttrsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"5\n\x11ListEventsRequest\x12\x11\n\tafter_seq\x18\x01 \x01(\x04\x12\r\n\x05limit\x18\x02 \x01(\r\"Q\n\x12ListEventsResponse\x12#\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x13.mailfleet.v1.Event\x12\x16\n\x0enext_after_seq\x18\x02 \x01(\x04\"\'\n\x12WatchEventsRequest\x12\x11\n\tafter_seq\x18\x01 \x01(\x04*\xfe\x04\n\tEventType\x12\x1a\n\x16\x45VENT_TYPE_UNSPECIFIED\x10\x00\x12\x1f\n\x1b\x45VENT_TYPE_CAMPAIGN_CREATED\x10\x01\x12\x1f\n\x1b\x45VENT_TYPE_RECIPIENTS_ADDED\x10\x02\x12\x1f\n\x1b\x45VENT_TYPE_CAMPAIGN_STARTED\x10\x03\x12\x1e\n\x1a\x45VENT_TYPE_CAMPAIGN_PAUSED\x10\x04\x12\x1f\n\x1b\x45VENT_TYPE_CAMPAIGN_RESUMED\x10\x05\x12!\n\x1d\x45VENT_TYPE_CAMPAIGN_CANCELLED\x10\x06\x12!\n\x1d\x45VENT_TYPE_CAMPAIGN_COMPLETED\x10\x07\x12\x1d\n\x19\x45VENT_TYPE_MESSAGE_QUEUED\x10\x08\x12 \n\x1c\x45VENT_TYPE_MESSAGE_DELIVERED\x10\t\x12\x1f\n\x1b\x45VENT_TYPE_MESSAGE_DEFERRED\x10\n\x12\x1e\n\x1a\x45VENT_TYPE_MESSAGE_BOUNCED\x10\x0b\x12\x1d\n\x19\x45VENT_TYPE_MESSAGE_FAILED\x10\x0c\x12!\n\x1d\x45VENT_TYPE_MESSAGE_SUPPRESSED\x10\r\x12 \n\x1c\x45VENT_TYPE_MESSAGE_CANCELLED\x10\x0e\x12!\n\x1d\x45VENT_TYPE_MESSAGE_COMPLAINED\x10\x0f\x12#\n\x1f\x45VENT_TYPE_MESSAGE_UNSUBSCRIBED\x10\x10\x12\x1d\n\x19\x45VENT_TYPE_MESSAGE_OPENED\x10\x11\x12\x1e\n\x1a\x45VENT_TYPE_MESSAGE_CLICKED\x10\x12\x32\xa1\x01\n\x06\x45vents\x12O\n\nListEvents\x12\x1f.mailfleet.v1.ListEventsRequest\x1a .mailfleet.v1.ListEventsResponse\x12\x46\n\x0bWatchEvents\x12 .mailfleet.v1.WatchEventsRequest\x1a\x13.mailfleet.v1.Event0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19mailfleet/v1/events.proto\x12\x0cmailfleet.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfa\x01\n\x05\x45vent\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12%\n\x04type\x18\x03 \x01(\x0e\x32\x17.mailfleet.v1.EventType\x12\x13\n\x0b\x63\x61mpaign_id\x18\x04 \x01(\x04\x12\x12\n\nmessage_id\x18\x05 \x01(\x04\x12\r\n\x05\x65mail\x18\x06 \x01(\t\x12-\n\x05\x61ttrs\x18\x07 \x03(\x0b\x32\x1e.mailfleet.v1.Event.AttrsEntry\x1a,\n\nAttrsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"5\n\x11ListEventsRequest\x12\x11\n\tafter_seq\x18\x01 \x01(\x04\x12\r\n\x05limit\x18\x02 \x01(\r\"Q\n\x12ListEventsResponse\x12#\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x13.mailfleet.v1.Event\x12\x16\n\x0enext_after_seq\x18\x02 \x01(\x04\"\'\n\x12WatchEventsRequest\x12\x11\n\tafter_seq\x18\x01 \x01(\x04\"1\n\nEventBatch\x12#\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x13.mailfleet.v1.Event*\xfe\x04\n\tEventType\x12\x1a\n\x16\x45VENT_TYPE_UNSPECIFIED\x10\x00\x12\x1f\n\x1b\x45VENT_TYPE_CAMPAIGN_CREATED\x10\x01\x12\x1f\n\x1b\x45VENT_TYPE_RECIPIENTS_ADDED\x10\x02\x12\x1f\n\x1b\x45VENT_TYPE_CAMPAIGN_STARTED\x10\x03\x12\x1e\n\x1a\x45VENT_TYPE_CAMPAIGN_PAUSED\x10\x04\x12\x1f\n\x1b\x45VENT_TYPE_CAMPAIGN_RESUMED\x10\x05\x12!\n\x1d\x45VENT_TYPE_CAMPAIGN_CANCELLED\x10\x06\x12!\n\x1d\x45VENT_TYPE_CAMPAIGN_COMPLETED\x10\x07\x12\x1d\n\x19\x45VENT_TYPE_MESSAGE_QUEUED\x10\x08\x12 \n\x1c\x45VENT_TYPE_MESSAGE_DELIVERED\x10\t\x12\x1f\n\x1b\x45VENT_TYPE_MESSAGE_DEFERRED\x10\n\x12\x1e\n\x1a\x45VENT_TYPE_MESSAGE_BOUNCED\x10\x0b\x12\x1d\n\x19\x45VENT_TYPE_MESSAGE_FAILED\x10\x0c\x12!\n\x1d\x45VENT_TYPE_MESSAGE_SUPPRESSED\x10\r\x12 \n\x1c\x45VENT_TYPE_MESSAGE_CANCELLED\x10\x0e\x12!\n\x1d\x45VENT_TYPE_MESSAGE_COMPLAINED\x10\x0f\x12#\n\x1f\x45VENT_TYPE_MESSAGE_UNSUBSCRIBED\x10\x10\x12\x1d\n\x19\x45VENT_TYPE_MESSAGE_OPENED\x10\x11\x12\x1e\n\x1a\x45VENT_TYPE_MESSAGE_CLICKED\x10\x12\x32\xf4\x01\n\x06\x45vents\x12O\n\nListEvents\x12\x1f.mailfleet.v1.ListEventsRequest\x1a .mailfleet.v1.ListEventsResponse\x12\x46\n\x0bWatchEvents\x12 .mailfleet.v1.WatchEventsRequest\x1a\x13.mailfleet.v1.Event0\x01\x12Q\n\x11WatchEventBatches\x12 .mailfleet.v1.WatchEventsRequest\x1a\x18.mailfleet.v1.EventBatch0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,8 +34,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_EVENT_ATTRSENTRY']._loaded_options = None
   _globals['_EVENT_ATTRSENTRY']._serialized_options = b'8\001'
-  _globals['_EVENTTYPE']._serialized_start=509
-  _globals['_EVENTTYPE']._serialized_end=1147
+  _globals['_EVENTTYPE']._serialized_start=560
+  _globals['_EVENTTYPE']._serialized_end=1198
   _globals['_EVENT']._serialized_start=77
   _globals['_EVENT']._serialized_end=327
   _globals['_EVENT_ATTRSENTRY']._serialized_start=283
@@ -46,6 +46,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTEVENTSRESPONSE']._serialized_end=465
   _globals['_WATCHEVENTSREQUEST']._serialized_start=467
   _globals['_WATCHEVENTSREQUEST']._serialized_end=506
-  _globals['_EVENTS']._serialized_start=1150
-  _globals['_EVENTS']._serialized_end=1311
+  _globals['_EVENTBATCH']._serialized_start=508
+  _globals['_EVENTBATCH']._serialized_end=557
+  _globals['_EVENTS']._serialized_start=1201
+  _globals['_EVENTS']._serialized_end=1445
 # @@protoc_insertion_point(module_scope)

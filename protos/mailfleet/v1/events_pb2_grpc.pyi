@@ -37,6 +37,11 @@ class EventsStub:
     """Events with seq > after_seq, then each new one as it is committed. Reconnect with the
     last seq received to miss nothing and see nothing twice.
     """
+    WatchEventBatches: _grpc.UnaryStreamMultiCallable[_events_pb2.WatchEventsRequest, _events_pb2.EventBatch]
+    """The same events as WatchEvents, as many in each message as were committed together (up
+    to 1,000). For followers of a busy agent: one gRPC message per event costs the agent
+    more CPU than delivering the message the event tells of.
+    """
 
 @_typing.type_check_only
 class EventsAsyncStub(EventsStub):
@@ -46,6 +51,11 @@ class EventsAsyncStub(EventsStub):
     WatchEvents: _aio.UnaryStreamMultiCallable[_events_pb2.WatchEventsRequest, _events_pb2.Event]  # type: ignore[assignment]
     """Events with seq > after_seq, then each new one as it is committed. Reconnect with the
     last seq received to miss nothing and see nothing twice.
+    """
+    WatchEventBatches: _aio.UnaryStreamMultiCallable[_events_pb2.WatchEventsRequest, _events_pb2.EventBatch]  # type: ignore[assignment]
+    """The same events as WatchEvents, as many in each message as were committed together (up
+    to 1,000). For followers of a busy agent: one gRPC message per event costs the agent
+    more CPU than delivering the message the event tells of.
     """
 
 class EventsServicer(metaclass=_abc_1.ABCMeta):
@@ -65,6 +75,17 @@ class EventsServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_abc.Iterator[_events_pb2.Event], _abc.AsyncIterator[_events_pb2.Event]]:
         """Events with seq > after_seq, then each new one as it is committed. Reconnect with the
         last seq received to miss nothing and see nothing twice.
+        """
+
+    @_abc_1.abstractmethod
+    def WatchEventBatches(
+        self,
+        request: _events_pb2.WatchEventsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_events_pb2.EventBatch], _abc.AsyncIterator[_events_pb2.EventBatch]]:
+        """The same events as WatchEvents, as many in each message as were committed together (up
+        to 1,000). For followers of a busy agent: one gRPC message per event costs the agent
+        more CPU than delivering the message the event tells of.
         """
 
 def add_EventsServicer_to_server(servicer: EventsServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
