@@ -220,7 +220,8 @@ class DestinationPool:
                     session = self._idle.pop()  # the most recent: least likely to have timed out
                     if session.usable:
                         return session
-                    self._open -= 1  # the server closed it while idle
+                    session.drop()  # the server closed it, or said it would, while idle
+                    self._open -= 1
                 if self._open < self._connections():
                     self._open += 1
                     return None

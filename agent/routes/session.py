@@ -163,8 +163,9 @@ class Session:
 
     @property
     def usable(self) -> bool:
-        """Whether the connection is still open (the server may have closed it)."""
-        return self._wire.open
+        """Whether the connection is still open and quiet (the server may have closed it, or
+        be about to: it says 421 first)."""
+        return self._wire.idle
 
     async def send(self, envelope: Envelope) -> Outcome:
         """Run one transaction; the reply that ended it becomes the outcome.
@@ -253,6 +254,10 @@ class Session:
                 wire.close()
         except (aiosmtplib.SMTPException, OSError):
             wire.close()
+
+    def drop(self) -> None:
+        """Close the connection without a word (the server has said goodbye already)."""
+        self._wire.close()
 
     async def close(self) -> None:
         """QUIT politely, then drop the connection whatever the answer."""

@@ -66,6 +66,12 @@ class Wire(asyncio.Protocol):
         """Whether commands can still be written (the server may have closed the connection)."""
         return self._error is None and not self._transport.is_closing()
 
+    @property
+    def idle(self) -> bool:
+        """Open, with no reply waiting to be read: a reply nobody asked for (a server's 421
+        before it hangs up an idle connection) would be taken for the next command's."""
+        return self.open and not self._replies
+
     def write(self, data: bytes) -> None:
         """Queue ``data`` for sending; raises when the connection is gone."""
         if self._error is not None:

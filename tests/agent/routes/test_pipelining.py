@@ -201,3 +201,43 @@ async def test_refusals_at_each_step_map_exactly_with_and_without_pipelining(
         "user4@example.test",
     ]
     assert sink.sessions == 2
+
+
+async def test_a_421_sent_to_an_idle_connection_is_not_taken_for_the_next_reply(
+    scripted: Start,
+) -> None:
+    sessions = 0
+    said_goodbye = asyncio.Event()
+    hung_up = asyncio.Event()
+
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter, seen: list[bytes]) -> None:
+        nonlocal sessions
+        sessions += 1
+        await _greet(r, w)
+        await _lines(r, 3, seen)
+        w.write(b"250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 Go ahead\r\n")
+        await _message(r)
+        w.write(b"250 2.0.0 queued\r\n")
+        if sessions == 1:
+            # Unprompted, once the connection is back in the pool, as servers do before they
+            # close an idle connection; and left open.
+            await asyncio.sleep(0.1)
+            w.write(b"421 4.4.2 Idle too long, closing\r\n")
+            said_goodbye.set()
+            await r.read()
+            hung_up.set()
+            return
+        await r.readline()
+        w.write(b"221 2.0.0 Bye\r\n")
+
+    port, _ = await scripted(script)
+    route = _relay(port)
+    [first] = await route.deliver([envelope(1)])
+    await said_goodbye.wait()
+    await asyncio.sleep(0.05)  # the 421 reaches the client
+    [second] = await route.deliver([envelope(2)])
+    await route.close()
+
+    assert (first.kind, second.kind) == (OutcomeKind.DELIVERED, OutcomeKind.DELIVERED)
+    assert sessions == 2  # a fresh connection for the second message, no deferral
+    await asyncio.wait_for(hung_up.wait(), 5)  # and the old one was closed, not leaked
