@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 
 import pytest
@@ -173,3 +174,24 @@ async def test_a_server_without_ehlo_is_greeted_with_helo(make_sink: SinkFactory
 
     assert outcome.kind is OutcomeKind.DELIVERED
     assert [r.helo for r in sink.received] == ["agent.test"]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="workers use uvloop only where it exists")
+@pytest.mark.parametrize("tls", ["starttls", "implicit"])
+def test_tls_sessions_work_on_uvloop_as_the_workers_run_them(
+    make_sink: SinkFactory, tls: str
+) -> None:
+    # The wire takes the transport over from aiosmtplib after TLS: uvloop's own TLS transport
+    # must hand its protocol over as asyncio's does.
+    import uvloop
+
+    sink = make_sink(tls=tls)
+    route = SmtpRelay("relay", relay_settings(sink, tls=tls, verify_tls=False), helo="agent.test")
+
+    async def send() -> list[OutcomeKind]:
+        outcomes = await route.deliver([envelope(i) for i in range(4)])
+        await route.close()
+        return [o.kind for o in outcomes]
+
+    assert uvloop.run(send()) == [OutcomeKind.DELIVERED] * 4
+    assert sink.count == 4 and all(r.tls for r in sink.received)
