@@ -8,12 +8,9 @@ import email.policy
 import html
 import http.client
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
-
-import pytest
 
 from mailfleet.v1 import campaigns_pb2, capture_pb2, common_pb2, events_pb2, suppression_pb2
 from tests.agent.builders import batches, campaign_request, wait_until
@@ -33,13 +30,13 @@ class Reply:
 
 
 def request(
-    agent: AgentProcess,
+    agent_process: AgentProcess,
     method: str,
     path: str,
     body: bytes | None = None,
     headers: dict[str, str] | None = None,
 ) -> Reply:
-    conn = http.client.HTTPConnection("127.0.0.1", agent.http_port, timeout=10)
+    conn = http.client.HTTPConnection("127.0.0.1", agent_process.http_port, timeout=10)
     try:
         conn.request(method, path, body=body, headers=headers or {})
         reply = conn.getresponse()
@@ -123,25 +120,15 @@ def _suppressed(stubs: Stubs, address: str) -> bool:
     return checked.statuses[0].suppressed
 
 
-@pytest.fixture
-def agent(tmp_path: Path) -> Iterator[AgentProcess]:
-    proc = AgentProcess(tmp_path / "agent")
-    proc.start()
-    try:
-        yield proc
-    finally:
-        proc.close()
-
-
 def test_one_click_post_unsubscribes_and_the_next_campaign_skips_the_address(
-    agent: AgentProcess,
+    agent_process: AgentProcess,
 ) -> None:
-    stubs = agent.stubs()
+    stubs = agent_process.stubs()
     (ann,) = run_campaign(stubs, ["ann@example.com"], "c1")
     # The visible link and the List-Unsubscribe header name the same URL.
     assert ann.unsubscribe == ann.list_unsubscribe
     reply = request(
-        agent,
+        agent_process,
         "POST",
         ann.unsubscribe,
         b"List-Unsubscribe=One-Click",
@@ -157,7 +144,9 @@ def test_one_click_post_unsubscribes_and_the_next_campaign_skips_the_address(
         "one-click",
     )
     # Pressing again changes nothing more.
-    assert request(agent, "POST", ann.unsubscribe, b"List-Unsubscribe=One-Click").status == 200
+    assert (
+        request(agent_process, "POST", ann.unsubscribe, b"List-Unsubscribe=One-Click").status == 200
+    )
     assert len(_events(stubs, events_pb2.EVENT_TYPE_MESSAGE_UNSUBSCRIBED)) == 1
     c2 = stubs.campaigns.CreateCampaign(campaign_request("c2"))
     stubs.campaigns.UploadRecipients(
@@ -167,11 +156,11 @@ def test_one_click_post_unsubscribes_and_the_next_campaign_skips_the_address(
     assert (counts.suppressed, counts.queued) == (1, 0)
 
 
-def test_get_shows_a_confirmation_page_and_changes_nothing(agent: AgentProcess) -> None:
-    stubs = agent.stubs()
+def test_get_shows_a_confirmation_page_and_changes_nothing(agent_process: AgentProcess) -> None:
+    stubs = agent_process.stubs()
     (ann,) = run_campaign(stubs, ["ann@example.com"], "c1")
     for _ in range(3):  # a link scanner following the URL
-        reply = request(agent, "GET", ann.unsubscribe)
+        reply = request(agent_process, "GET", ann.unsubscribe)
         assert reply.status == 200
         page = reply.body.decode()
         assert "ann@example.com" in page and "<form method=post>" in page
@@ -180,7 +169,7 @@ def test_get_shows_a_confirmation_page_and_changes_nothing(agent: AgentProcess) 
     assert _events(stubs, events_pb2.EVENT_TYPE_MESSAGE_UNSUBSCRIBED) == []
     # The page's button posts its form to the same URL: that unsubscribes.
     reply = request(
-        agent,
+        agent_process,
         "POST",
         ann.unsubscribe,
         b"List-Unsubscribe=One-Click",
@@ -189,8 +178,8 @@ def test_get_shows_a_confirmation_page_and_changes_nothing(agent: AgentProcess) 
     assert reply.status == 200 and _suppressed(stubs, "ann@example.com")
 
 
-def test_forged_and_altered_unsubscribe_tokens_change_nothing(agent: AgentProcess) -> None:
-    stubs = agent.stubs()
+def test_forged_and_altered_unsubscribe_tokens_change_nothing(agent_process: AgentProcess) -> None:
+    stubs = agent_process.stubs()
     (ann,) = run_campaign(stubs, ["ann@example.com"], "c1")
     token = ann.unsubscribe.rpartition("/")[2]
     forged = [
@@ -201,8 +190,8 @@ def test_forged_and_altered_unsubscribe_tokens_change_nothing(agent: AgentProces
         "/u/" + quote("<script>"),
     ]
     for path in forged:
-        assert request(agent, "POST", path, b"List-Unsubscribe=One-Click").status == 404
-        assert request(agent, "GET", path).status == 404
+        assert request(agent_process, "POST", path, b"List-Unsubscribe=One-Click").status == 404
+        assert request(agent_process, "GET", path).status == 404
     assert not _suppressed(stubs, "ann@example.com")
     assert _events(stubs, events_pb2.EVENT_TYPE_MESSAGE_UNSUBSCRIBED) == []
 
@@ -242,15 +231,17 @@ def test_a_burst_of_forged_posts_is_rate_limited_and_changes_nothing(tmp_path: P
 
 
 def test_opens_and_clicks_are_events_with_the_user_agent_and_a_bot_flag(
-    agent: AgentProcess,
+    agent_process: AgentProcess,
 ) -> None:
-    stubs = agent.stubs()
+    stubs = agent_process.stubs()
     (ann,) = run_campaign(stubs, ["ann@example.com"], "c1")
     firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
-    reply = request(agent, "GET", ann.pixel, headers={"User-Agent": firefox})
+    reply = request(agent_process, "GET", ann.pixel, headers={"User-Agent": firefox})
     assert reply.status == 200 and reply.body.startswith(b"GIF89a")
     assert (
-        request(agent, "GET", ann.pixel, headers={"User-Agent": "Barracuda Sentinel (EE)"}).status
+        request(
+            agent_process, "GET", ann.pixel, headers={"User-Agent": "Barracuda Sentinel (EE)"}
+        ).status
         == 200
     )
     opens = _events(stubs, events_pb2.EVENT_TYPE_MESSAGE_OPENED)
@@ -258,15 +249,15 @@ def test_opens_and_clicks_are_events_with_the_user_agent_and_a_bot_flag(
         ("ann@example.com", ann.message_id, firefox, "0"),
         ("ann@example.com", ann.message_id, "Barracuda Sentinel (EE)", "1"),
     ]
-    reply = request(agent, "GET", ann.click, headers={"User-Agent": firefox})
+    reply = request(agent_process, "GET", ann.click, headers={"User-Agent": firefox})
     assert reply.status == 302
     assert reply.headers["Location"] == "https://shop.example/sale?x=1&y=2"
     (click,) = _events(stubs, events_pb2.EVENT_TYPE_MESSAGE_CLICKED)
     assert (click.attrs["url"], click.attrs["bot"]) == ("https://shop.example/sale?x=1&y=2", "0")
 
 
-def test_a_tampered_click_link_is_404_and_never_redirects(agent: AgentProcess) -> None:
-    stubs = agent.stubs()
+def test_a_tampered_click_link_is_404_and_never_redirects(agent_process: AgentProcess) -> None:
+    stubs = agent_process.stubs()
     (ann,) = run_campaign(stubs, ["ann@example.com"], "c1")
     parts = urlsplit(ann.click)
     token = parts.path.rpartition("/")[2]
@@ -279,15 +270,15 @@ def test_a_tampered_click_link_is_404_and_never_redirects(agent: AgentProcess) -
         f"/o/{token}",  # a click token is not an open token
     ]
     for path in tampered:
-        reply = request(agent, "GET", path)
+        reply = request(agent_process, "GET", path)
         assert reply.status == 404, path
         assert reply.headers.get("Location") is None
     assert _events(stubs, events_pb2.EVENT_TYPE_MESSAGE_CLICKED) == []
     assert _events(stubs, events_pb2.EVENT_TYPE_MESSAGE_OPENED) == []
 
 
-def test_tracking_is_on_by_default_and_can_be_switched_off(agent: AgentProcess) -> None:
-    stubs = agent.stubs()
+def test_tracking_is_on_by_default_and_can_be_switched_off(agent_process: AgentProcess) -> None:
+    stubs = agent_process.stubs()
     c = stubs.campaigns.CreateCampaign(campaign_request("default"))
     assert (c.tracking.opens, c.tracking.clicks) == (True, True)
     off = stubs.campaigns.CreateCampaign(campaign_request("off", tracking=common_pb2.Tracking()))
