@@ -109,9 +109,10 @@ class Scheduler:
         self._holds: dict[int, float] = {}
         self._rng = random.Random()
         self._stopping = asyncio.Event()
-        # Clear while run() runs: stop() lets its last pass end before the workers stop.
-        self._idle = asyncio.Event()
-        self._idle.set()
+        # Set whenever run() is not running: stop() waits for it, so a pass under way ends
+        # before the workers stop.
+        self._not_running = asyncio.Event()
+        self._not_running.set()
         self._last_sweep = self._last_completion = time.monotonic()
         self._last_settle = self._last_claim = 0.0
         self.settled_total = 0
@@ -164,11 +165,11 @@ class Scheduler:
 
     async def run(self) -> None:
         """Recover leases left by a crash, start the workers and schedule until stopped."""
-        self._idle.clear()
+        self._not_running.clear()
         try:
             await self._schedule()
         finally:
-            self._idle.set()
+            self._not_running.set()
 
     async def _schedule(self) -> None:
         returned = await self._store.write(lambda c: queue.reset_leases(c, time.time(), every=True))
@@ -208,7 +209,7 @@ class Scheduler:
         self._stopping.set()
         # A pass under way (a claim waiting for the store) must not hand its messages to a
         # pool that has stopped: it ends at its next look at _stopping, its messages sent.
-        await self._idle.wait()
+        await self._not_running.wait()
         await self.pool.stop(grace)
         await asyncio.sleep(0)  # outcomes read just before the pipes closed
         await self._settle_pending()
