@@ -74,10 +74,8 @@ class Wire(asyncio.Protocol):
 
     def write(self, data: bytes) -> None:
         """Queue ``data`` for sending; raises when the connection is gone."""
-        if self._error is not None:
-            raise self._error
-        if self._transport.is_closing():
-            raise aiosmtplib.SMTPServerDisconnected("Connection lost")
+        if not self.open:
+            raise self._error or aiosmtplib.SMTPServerDisconnected("Connection lost")
         self._transport.write(data)
 
     async def drain(self) -> None:
