@@ -15,10 +15,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from agent import client
+from agent.client.localagent import LocalAgent, free_port
 from agent.config import load
 from agent.demosink import CountingSink
 from agent.dkim.keys import generate_key
-from agent.localagent import LocalAgent, free_port
 from mailfleet.v1 import (
     agent_pb2,
     agent_pb2_grpc,

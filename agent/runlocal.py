@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from agent.localagent import LocalAgent
+from agent.client.localagent import LocalAgent
 
 DEFAULT_LISTEN = "127.0.0.1:8470"
 

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from agent.identity.pairing import Pairing
-from agent.localagent import LocalAgent
+from agent.client import Pairing
+from agent.client.localagent import LocalAgent
 
 
 def peak_rss_mib(pid: int) -> float:

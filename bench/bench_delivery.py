@@ -25,9 +25,9 @@ from pathlib import Path
 import grpc
 
 from agent import client
+from agent.client.localagent import LocalAgent, free_port
 from agent.config import load
 from agent.dkim.keys import generate_key
-from agent.localagent import LocalAgent, free_port
 from bench import postfix
 from bench.agentproc import peak_rss_mib
 from mailfleet.v1 import (

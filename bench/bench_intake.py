@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from agent import client
-from agent.localagent import LocalAgent, free_port
+from agent.client.localagent import LocalAgent, free_port
 from bench import postfix
 from mailfleet.v1 import smtp_users_pb2, smtp_users_pb2_grpc
 

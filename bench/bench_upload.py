@@ -11,7 +11,7 @@ import statistics
 import time
 
 from agent import client
-from agent.localagent import free_port
+from agent.client.localagent import free_port
 from bench.agentproc import peak_rss_mib, running_agent
 from mailfleet.v1 import campaigns_pb2, campaigns_pb2_grpc, common_pb2
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import keyring
 from sqlalchemy import Engine
 
-from agent.localagent import free_port
+from agent.client.localagent import free_port
 from bench.agentproc import running_agent
 from desktop.services import agents, campaigns, segments
 from desktop.services.campaigns import Audience, Draft

@@ -16,8 +16,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from sqlalchemy import Connection, Engine, delete, func, insert, select
 
 from agent import client
-from agent.client import FingerprintMismatch
-from agent.identity.pairing import Pairing, PairingError, parse
+from agent.client import FingerprintMismatch, Pairing, PairingError, parse_pairing
 from desktop.db.models import Agent, CampaignPart
 from desktop.services import secrets
 from mailfleet.v1 import agent_pb2, agent_pb2_grpc, smtp_users_pb2, smtp_users_pb2_grpc
@@ -132,7 +131,7 @@ def pair(
     the pinned one, a refused key and an agent already paired in this workspace.
     """
     try:
-        pairing = parse(text)
+        pairing = parse_pairing(text)
     except PairingError as exc:
         raise AgentError(f"that is not a valid pairing string: {exc}") from exc
     secrets.check_backend()

@@ -12,7 +12,7 @@ from pathlib import Path
 import platformdirs
 from sqlalchemy import Engine
 
-from agent.localagent import LocalAgent, free_port
+from agent.client.localagent import LocalAgent, free_port
 from desktop.db.engine import APP_NAME
 from desktop.services import agents
 from desktop.services.agents import AgentRecord

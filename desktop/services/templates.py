@@ -1,9 +1,9 @@
 """Message templates: storage, merge tags, preview with the agent's own renderer, checks and
 test sends.
 
-The preview renders through ``agent.render.message.Renderer``, the code the agents' workers
-run, so what the marketer sees is what recipients get (the sandbox, the escaping, the text part
-derived from the HTML).
+The preview renders through ``agent.client.preview``, the code the agents' workers run, so what
+the marketer sees is what recipients get (the sandbox, the escaping, the text part derived from
+the HTML).
 """
 
 from __future__ import annotations
@@ -20,12 +20,10 @@ from html.parser import HTMLParser
 from typing import Any
 
 import grpc
-from jinja2 import TemplateSyntaxError, meta
+from jinja2 import TemplateSyntaxError
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
-from agent.model import Content, Sender
-from agent.render.message import Renderer, RenderError
-from agent.render.templates import environment
+from agent.client import preview as rendering
 from desktop.db.models import Contact, ContactStatus, FieldType, Template
 from desktop.db.types import utcnow
 from desktop.services import agents, campaigns, fields
@@ -191,17 +189,18 @@ def preview(
     sender: str = "preview@example.com",
 ) -> Preview:
     """Render the template for one recipient with the agent's renderer."""
-    renderer = Renderer("preview.mailfleet", timeout_seconds=5.0, max_bytes=PREVIEW_MAX_BYTES)
     try:
-        raw = renderer.render(
-            message_id=0,
-            sender=Sender(from_address=sender),
-            content=Content(subject=subject, html=html, text=text),
+        raw = rendering.render(
+            subject,
+            html,
+            text,
             to_email=to_email,
             to_name=to_name,
             fields=values,
+            sender=sender,
+            max_bytes=PREVIEW_MAX_BYTES,
         )
-    except (RenderError, ValueError) as exc:
+    except rendering.PreviewError as exc:
         return Preview("", "", "", 0, error=str(exc))
     message = email.message_from_bytes(raw, policy=email.policy.default)
     assert isinstance(message, EmailMessage)
@@ -242,7 +241,7 @@ def used_tags(subject: str, html: str, text: str) -> set[str]:
     used: set[str] = set()
     for source, is_html in ((subject, False), (html, True), (text, False)):
         if source:
-            used |= meta.find_undeclared_variables(environment(html=is_html).parse(source))
+            used |= rendering.template_variables(source, html=is_html)
     return used
 
 

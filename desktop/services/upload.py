@@ -18,7 +18,7 @@ import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy import Engine, bindparam, select, update
 
-from agent.identity.pairing import Pairing
+from agent.client import Pairing
 from desktop.db.models import (
     Campaign,
     CampaignPart,

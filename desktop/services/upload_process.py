@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from agent.identity.pairing import Pairing
+from agent.client import Pairing
 from desktop.db.engine import make_engine
 from desktop.services import agents, campaigns
 from desktop.services.upload import Flag, Progress, UploadCancelled, upload_campaign

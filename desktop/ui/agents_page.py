@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from agent.localagent import LocalAgent
+from agent.client.localagent import LocalAgent
 from desktop.services import agents, localagent
 from desktop.services.agents import AgentRecord, AgentStatus, SendingDomain
 from desktop.ui.capture_viewer import CaptureViewer

@@ -15,8 +15,8 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from agent import client
+from agent.client.localagent import free_port
 from agent.identity.pairing import Pairing, parse
-from agent.localagent import free_port
 from mailfleet.v1 import admin_pb2, admin_pb2_grpc
 
 REPO = Path(__file__).resolve().parents[2]

@@ -8,7 +8,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from agent.localagent import free_port
+from agent.client.localagent import free_port
 from agent.ops.status import first_seq_since
 from tests.agent.builders import transactional, wait_until
 from tests.peers.agent import AgentProcess, agent_command

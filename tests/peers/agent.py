@@ -13,8 +13,8 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from agent import client
+from agent.client.localagent import free_port
 from agent.identity.pairing import Pairing, parse
-from agent.localagent import free_port
 
 _START_TIMEOUT = 30.0
 

@@ -1,4 +1,5 @@
-"""Start and stop a local agent process: used by ``make run`` and ``make demo``."""
+"""Start and stop an agent process on this machine: for ``make run``, ``make demo``, the
+desktop's own local agent, benchmarks and tests."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ import time
 from pathlib import Path
 
 import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2
 
-from agent import client
+from agent.client.channel import channel
+from agent.client.stubs import AgentStubs
 from agent.identity.pairing import Pairing
 from agent.setup import init
 
@@ -70,8 +72,8 @@ class LocalAgent:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"the agent exited with code {self.proc.returncode}")
             try:
-                with client.channel(self.pairing) as ch:
-                    health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(), timeout=2)
+                with channel(self.pairing) as ch:
+                    AgentStubs.on(ch).health.Check(health_pb2.HealthCheckRequest(), timeout=2)
                 return
             except (OSError, grpc.RpcError):
                 if time.monotonic() > deadline:

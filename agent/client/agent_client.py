@@ -1,135 +1,27 @@
-"""Connecting to an agent from a pairing string, with its certificate pinned.
+"""A typed, blocking client of one agent, for scripts and automation.
 
-Used by the desktop, the tests and the benchmarks alike. :class:`AgentClient` is the typed
-client for scripts and automation (see ``examples/`` and docs/automation.md); the channel
-functions below are what it and the desktop build on.
+See ``examples/`` and docs/automation.md; it is built on the pinned channel and the stubs of
+this package.
 """
 
 from __future__ import annotations
 
-import socket
-import ssl
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
-import grpc
-
+from agent.client.channel import channel
+from agent.client.stubs import AgentStubs
 from agent.identity.pairing import Pairing, parse
-from agent.identity.tls import TLS_NAME, fingerprint_pem
 from mailfleet.v1 import (
-    admin_pb2_grpc,
     agent_pb2,
-    agent_pb2_grpc,
     campaigns_pb2,
-    campaigns_pb2_grpc,
-    capture_pb2_grpc,
     common_pb2,
     events_pb2,
-    events_pb2_grpc,
-    messages_pb2_grpc,
-    routing_pb2_grpc,
-    smtp_users_pb2_grpc,
-    suppression_pb2_grpc,
     transactional_pb2,
-    transactional_pb2_grpc,
 )
 
-_MIB = 1024 * 1024
 # Deadline of the unary calls the client wraps.
 _TIMEOUT = 60.0
-
-
-class FingerprintMismatch(Exception):
-    """The agent presented a certificate other than the one pinned in the pairing string."""
-
-
-def fetch_pinned_certificate(pairing: Pairing, timeout: float = 10.0) -> bytes:
-    """The agent's certificate (PEM), after checking it against the pinned fingerprint."""
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    # Trust comes from the pinned fingerprint below, not from a CA.
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    ctx.set_alpn_protocols(["h2"])
-    with (
-        socket.create_connection((pairing.host, pairing.port), timeout=timeout) as raw,
-        ctx.wrap_socket(raw) as tls,
-    ):
-        der = tls.getpeercert(binary_form=True)
-    if der is None:
-        raise FingerprintMismatch("the agent presented no certificate")
-    pem = ssl.DER_cert_to_PEM_cert(der).encode()
-    found = fingerprint_pem(pem)
-    if found != pairing.fingerprint:
-        raise FingerprintMismatch(
-            f"the agent at {pairing.target} presented certificate sha256:{found}, "
-            f"not the paired sha256:{pairing.fingerprint}; refusing to connect"
-        )
-    return pem
-
-
-def _credentials(pairing: Pairing, cert_pem: bytes) -> grpc.ChannelCredentials:
-    return grpc.composite_channel_credentials(
-        grpc.ssl_channel_credentials(root_certificates=cert_pem),
-        grpc.access_token_call_credentials(pairing.api_key),
-    )
-
-
-def _options(max_receive_mib: int) -> list[tuple[str, str | int]]:
-    return [
-        ("grpc.ssl_target_name_override", TLS_NAME),
-        ("grpc.default_authority", TLS_NAME),
-        ("grpc.max_receive_message_length", max_receive_mib * _MIB),
-    ]
-
-
-def aio_channel(pairing: Pairing, max_receive_mib: int = 64) -> grpc.aio.Channel:
-    """An asyncio channel to the agent; every call carries the pairing's API key."""
-    cert = fetch_pinned_certificate(pairing)
-    return grpc.aio.secure_channel(
-        pairing.target, _credentials(pairing, cert), options=_options(max_receive_mib)
-    )
-
-
-def channel(pairing: Pairing, max_receive_mib: int = 64) -> grpc.Channel:
-    """A blocking channel to the agent; every call carries the pairing's API key."""
-    cert = fetch_pinned_certificate(pairing)
-    return grpc.secure_channel(
-        pairing.target, _credentials(pairing, cert), options=_options(max_receive_mib)
-    )
-
-
-@dataclass(frozen=True)
-class AgentStubs:
-    """The generated stub of every service of the contract, on one channel."""
-
-    channel: grpc.Channel
-    info: agent_pb2_grpc.AgentInfoStub
-    admin: admin_pb2_grpc.AdminStub
-    campaigns: campaigns_pb2_grpc.CampaignsStub
-    messages: messages_pb2_grpc.MessagesStub
-    transactional: transactional_pb2_grpc.TransactionalStub
-    events: events_pb2_grpc.EventsStub
-    capture: capture_pb2_grpc.CaptureStub
-    routing: routing_pb2_grpc.RoutingStub
-    smtp_users: smtp_users_pb2_grpc.SmtpUsersStub
-    suppression: suppression_pb2_grpc.SuppressionStub
-
-    @classmethod
-    def on(cls, channel: grpc.Channel) -> AgentStubs:
-        """Stubs sharing ``channel``."""
-        return cls(
-            channel,
-            agent_pb2_grpc.AgentInfoStub(channel),
-            admin_pb2_grpc.AdminStub(channel),
-            campaigns_pb2_grpc.CampaignsStub(channel),
-            messages_pb2_grpc.MessagesStub(channel),
-            transactional_pb2_grpc.TransactionalStub(channel),
-            events_pb2_grpc.EventsStub(channel),
-            capture_pb2_grpc.CaptureStub(channel),
-            routing_pb2_grpc.RoutingStub(channel),
-            smtp_users_pb2_grpc.SmtpUsersStub(channel),
-            suppression_pb2_grpc.SuppressionStub(channel),
-        )
 
 
 @dataclass(frozen=True)

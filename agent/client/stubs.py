@@ -1,0 +1,58 @@
+"""The generated stub of every service of the contract, built in this one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import grpc
+from grpc_health.v1 import health_pb2_grpc
+
+from mailfleet.v1 import (
+    admin_pb2_grpc,
+    agent_pb2_grpc,
+    campaigns_pb2_grpc,
+    capture_pb2_grpc,
+    events_pb2_grpc,
+    messages_pb2_grpc,
+    routing_pb2_grpc,
+    smtp_users_pb2_grpc,
+    suppression_pb2_grpc,
+    transactional_pb2_grpc,
+)
+
+
+@dataclass(frozen=True)
+class AgentStubs:
+    """The generated stub of every service of the contract, on one channel."""
+
+    channel: grpc.Channel
+    info: agent_pb2_grpc.AgentInfoStub
+    admin: admin_pb2_grpc.AdminStub
+    campaigns: campaigns_pb2_grpc.CampaignsStub
+    messages: messages_pb2_grpc.MessagesStub
+    transactional: transactional_pb2_grpc.TransactionalStub
+    events: events_pb2_grpc.EventsStub
+    capture: capture_pb2_grpc.CaptureStub
+    routing: routing_pb2_grpc.RoutingStub
+    smtp_users: smtp_users_pb2_grpc.SmtpUsersStub
+    suppression: suppression_pb2_grpc.SuppressionStub
+    # The standard gRPC health service, which every agent serves beside the contract.
+    health: health_pb2_grpc.HealthStub
+
+    @classmethod
+    def on(cls, channel: grpc.Channel) -> AgentStubs:
+        """Stubs sharing ``channel``."""
+        return cls(
+            channel,
+            agent_pb2_grpc.AgentInfoStub(channel),
+            admin_pb2_grpc.AdminStub(channel),
+            campaigns_pb2_grpc.CampaignsStub(channel),
+            messages_pb2_grpc.MessagesStub(channel),
+            transactional_pb2_grpc.TransactionalStub(channel),
+            events_pb2_grpc.EventsStub(channel),
+            capture_pb2_grpc.CaptureStub(channel),
+            routing_pb2_grpc.RoutingStub(channel),
+            smtp_users_pb2_grpc.SmtpUsersStub(channel),
+            suppression_pb2_grpc.SuppressionStub(channel),
+            health_pb2_grpc.HealthStub(channel),
+        )
