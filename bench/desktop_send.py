@@ -22,9 +22,10 @@ from sqlalchemy import Engine
 
 from agent.client.localagent import free_port
 from bench.agentproc import running_agent
-from desktop.services import agents, campaigns, segments
+from desktop.agents import registry
+from desktop.agents.upload_process import upload_in_process
+from desktop.services import campaigns, segments
 from desktop.services.campaigns import Audience, Draft
-from desktop.services.upload_process import upload_in_process
 from desktop.ui.qt import QApplication, QEventLoop, QTimer
 from desktop.ui.tasks import Task, TaskRunner
 from tests.desktop.keyring_backend import install
@@ -57,7 +58,7 @@ def send_figures(engine: Engine, workspace_id: int) -> None:
             running_agent(free_port()) as (pairing, proc):  # fmt: skip
         install(Path(tmp) / "keyring.json")
         try:
-            record = agents.pair(engine, workspace_id, str(pairing), "bench")
+            record = registry.pair(engine, workspace_id, str(pairing), "bench")
             with engine.begin() as conn:
                 everyone = {"match": "all", "rules": [{"field": "field:score", "op": ">=",
                                                        "value": 0}]}  # fmt: skip

@@ -1,9 +1,8 @@
-"""Message templates: storage, merge tags, preview with the agent's own renderer, checks and
-test sends.
+"""Message templates: storage, merge tags, preview with the agent's own renderer and checks.
 
 The preview renders through ``agent.client.preview``, the code the agents' workers run, so what
 the marketer sees is what recipients get (the sandbox, the escaping, the text part derived from
-the HTML).
+the HTML). Test sends go through an agent: ``desktop.agents.send_test``.
 """
 
 from __future__ import annotations
@@ -11,7 +10,6 @@ from __future__ import annotations
 import email
 import email.policy
 import re
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,17 +17,13 @@ from email.message import EmailMessage
 from html.parser import HTMLParser
 from typing import Any
 
-import grpc
 from jinja2 import TemplateSyntaxError
-from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 
 from agent.client import preview as rendering
 from desktop.db.models import Contact, ContactStatus, FieldType, Template
 from desktop.db.types import utcnow
-from desktop.services import agents, campaigns, fields
-from desktop.services.agents import AgentRecord
-from desktop.services.emails import check_address
-from mailfleet.v1 import common_pb2, transactional_pb2, transactional_pb2_grpc
+from desktop.services import campaigns, fields
 
 BUILT_IN_TAGS = ("email", "name", "first_name", "last_name")
 # Gmail clips messages whose HTML is over about 102 KB, hiding the rest (and the unsubscribe link).
@@ -318,56 +312,3 @@ def _missing(
         value = Contact.fields[tag].as_string()
         empty = value.is_(None) | (value == "")
     return int(conn.scalar(select(func.count()).select_from(Contact).where(scope, empty)) or 0)
-
-
-def send_test(
-    engine: Engine,
-    workspace_id: int,
-    record: AgentRecord,
-    addresses: list[str],
-    subject: str,
-    html: str,
-    text: str,
-    from_address: str,
-    sample_contact: str = "",
-) -> list[str]:
-    """Send the template to a few addresses through one agent; returns what was queued.
-
-    Merge fields come from ``sample_contact`` when given (else they are empty); the subject is
-    marked "[Test]".
-    """
-    good = []
-    for raw in addresses:
-        checked = check_address(raw)
-        if checked.email is None:
-            raise ValueError(f"{raw!r} is not an email address: {checked.error}")
-        good.append(checked.email)
-    if not good or len(good) > 10:
-        raise ValueError("send a test to 1-10 addresses")
-    values: dict[str, str] = {}
-    if sample_contact.strip():
-        with engine.connect() as conn:
-            _, _, values = contact_values(conn, workspace_id, sample_contact)
-    batch = transactional_pb2.SendBatchRequest(
-        messages=[
-            transactional_pb2.SendMessageRequest(
-                idempotency_key=f"test-{uuid.uuid4().hex}",
-                sender=common_pb2.Sender(from_address=from_address),
-                to=common_pb2.Recipient(email=address, fields=values),
-                content=common_pb2.Content(subject=f"[Test] {subject}", html=html, text=text),
-                tags=["test-send"],
-            )
-            for address in good
-        ]
-    )
-    with agents.channel(record) as ch:
-        try:
-            reply = transactional_pb2_grpc.TransactionalStub(ch).SendBatch(
-                batch, timeout=agents.CALL_TIMEOUT
-            )
-        except grpc.RpcError as exc:
-            raise agents.AgentError(agents.describe_rpc_error(exc)) from exc
-    refused = [r.rejected for r in reply.results if r.HasField("rejected")]
-    if refused:
-        raise ValueError("; ".join(f"{r.email}: {r.detail}" for r in refused))
-    return good

@@ -8,8 +8,8 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from agent.client.localagent import LocalAgent
-from desktop.services import agents, localagent
-from desktop.services.agents import AgentRecord, AgentStatus, SendingDomain
+from desktop.agents import localagent, registry
+from desktop.agents.registry import AgentRecord, AgentStatus, SendingDomain
 from desktop.ui.capture_viewer import CaptureViewer
 from desktop.ui.fleet_sync import FleetSync
 from desktop.ui.qt import (
@@ -158,7 +158,7 @@ class AgentsPage(QWidget):
     def refresh(self) -> None:
         """Reload the agent list from the database and poll their status."""
         with self.engine.connect() as conn:
-            self.records = agents.list_agents(conn, self.workspace_id)
+            self.records = registry.list_agents(conn, self.workspace_id)
         self.empty.setVisible(not self.records)
         self.local_button.setEnabled(
             self.local is None and not any(r.local_dir for r in self.records)
@@ -174,7 +174,7 @@ class AgentsPage(QWidget):
         records = list(self.records)
 
         def work(task: Task[list[AgentStatus]]) -> list[AgentStatus]:
-            return [agents.status(r) for r in records]
+            return [registry.status(r) for r in records]
 
         self.runner.run(
             "Checking agents", work, self._polled, on_error=self._poll_failed, network=True
@@ -256,7 +256,7 @@ class AgentsPage(QWidget):
         self.message.setText("Pairing…")
 
         def work(task: Task[AgentRecord]) -> AgentRecord:
-            return agents.pair(self.engine, self.workspace_id, text, name)
+            return registry.pair(self.engine, self.workspace_id, text, name)
 
         self.runner.run(
             "Pairing an agent", work, self._paired, on_error=self._pair_failed, network=True
@@ -274,7 +274,7 @@ class AgentsPage(QWidget):
     def _pair_failed(self, exc: Exception) -> None:
         self.add_button.setEnabled(True)
         self.local_button.setEnabled(self.local is None)
-        if isinstance(exc, agents.FingerprintMismatch):
+        if isinstance(exc, registry.FingerprintMismatch):
             self.message.setText(
                 "<b>Refused: certificate mismatch.</b> " + str(exc) + ". The agent is not the "
                 "one the pairing string names (or its certificate was replaced); ask its "
@@ -347,8 +347,8 @@ class AgentsPage(QWidget):
             self.message.setText("Select the agent to remove.")
             return
         try:
-            agents.remove(self.engine, self.workspace_id, record.id)
-        except agents.AgentError as exc:
+            registry.remove(self.engine, self.workspace_id, record.id)
+        except registry.AgentError as exc:
             self.message.setText(str(exc))
             return
         self.sync.forget(record.id)

@@ -6,8 +6,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 
-from desktop.services import agents, campaigns, segments, templates, workspaces
-from desktop.services.agents import AgentRecord
+from desktop.agents import registry
+from desktop.agents.registry import AgentRecord
+from desktop.services import campaigns, segments, templates, workspaces
 from desktop.services.campaigns import Audience, Draft
 from desktop.ui.qt import (
     QCheckBox,
@@ -236,7 +237,7 @@ class DeliveryPage(QWizardPage):
         form.addRow("Time zone", self.zone)
 
     def chosen(self) -> tuple[tuple[int, int], ...]:
-        """(agent id, weight) of the checked agents."""
+        """(agent id, weight) of the checked registry."""
         return tuple(
             (r.id, w.value())
             for r, c, w in zip(self.records, self.checks, self.weights, strict=True)
@@ -373,7 +374,7 @@ class CampaignWizard(QWizard):
         self.runner = runner
         self.rates = rates or {}
         with engine.connect() as conn:
-            self.records: list[AgentRecord] = agents.list_agents(conn, workspace_id)
+            self.records: list[AgentRecord] = registry.list_agents(conn, workspace_id)
         self.audience_page = AudiencePage(self)
         self.content_page = ContentPage(self)
         self.sender_page = SenderPage()

@@ -8,9 +8,10 @@ import time
 
 from sqlalchemy import Engine
 
-from desktop.services import agents, campaigns, fleet, upload
+from desktop.agents import fleet, registry, upload
+from desktop.agents.upload_process import upload_in_process
+from desktop.services import campaigns
 from desktop.services.campaigns import CampaignRow
-from desktop.services.upload_process import upload_in_process
 from desktop.ui.agents_page import AgentsPage
 from desktop.ui.campaign_wizard import CampaignWizard
 from desktop.ui.fleet_sync import FleetSync
@@ -233,7 +234,7 @@ class CampaignsPage(QWidget):
 
     # -- control ------------------------------------------------------------------------------
     def control(self, action: str) -> None:
-        """Pause, resume or cancel the selected campaign on its agents."""
+        """Pause, resume or cancel the selected campaign on its registry."""
         campaign_id = self.selected()
         if campaign_id is None:
             self.message.setText("Select a campaign first.")
@@ -290,7 +291,7 @@ class CampaignsPage(QWidget):
             used = {p.agent_id for p in campaigns.parts(conn, campaign_id)}
             others = [
                 r.id
-                for r in agents.list_agents(conn, self.workspace_id)
+                for r in registry.list_agents(conn, self.workspace_id)
                 if r.id != from_agent and self.agents_page.unreachable_since.get(r.id) is None
             ]
         targets = [a for a in others if a in used] or others

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import email
-import email.policy
 import html
-from dataclasses import dataclass
-from email.message import EmailMessage
 
-from desktop.services import agents
-from desktop.services.agents import AgentRecord
+from desktop.agents import capture
+from desktop.agents.capture import Shown
+from desktop.agents.registry import AgentRecord
 from desktop.ui.qt import (
     QAbstractItemView,
     QDialog,
@@ -25,62 +22,7 @@ from desktop.ui.qt import (
     QWidget,
 )
 from desktop.ui.tasks import Task, TaskRunner
-from mailfleet.v1 import capture_pb2, capture_pb2_grpc
-
-PAGE = 500
-
-
-@dataclass(frozen=True)
-class Shown:
-    """A captured message ready to display."""
-
-    subject: str
-    headers: str
-    body_html: str
-
-
-def parse_message(data: bytes) -> Shown:
-    """Headers and the best body of an RFC 5322 message (HTML preferred, else text)."""
-    message = email.message_from_bytes(data, policy=email.policy.default)
-    assert isinstance(message, EmailMessage)
-    headers = "\n".join(f"{k}: {v}" for k, v in message.items())
-    part = message.get_body(preferencelist=("html", "plain"))
-    body = ""
-    if part is not None:
-        content = part.get_content()
-        body = (
-            content
-            if part.get_content_subtype() == "html"
-            else (f"<pre>{html.escape(content)}</pre>")
-        )
-    return Shown(str(message.get("Subject", "")), headers, body)
-
-
-def list_captured(record: AgentRecord) -> list[capture_pb2.CapturedMessage]:
-    """The newest captured messages of the agent, newest first (blocking)."""
-    found: list[capture_pb2.CapturedMessage] = []
-    with agents.channel(record) as ch:
-        stub = capture_pb2_grpc.CaptureStub(ch)
-        after = 0
-        while True:
-            page = stub.ListCaptured(
-                capture_pb2.ListCapturedRequest(after_id=after, limit=1000),
-                timeout=agents.CALL_TIMEOUT,
-            )
-            found.extend(page.messages)
-            if len(page.messages) < 1000:
-                break
-            after = page.messages[-1].id
-    return list(reversed(found[-PAGE:]))
-
-
-def fetch(record: AgentRecord, captured_id: int) -> bytes:
-    """One captured message's bytes (blocking)."""
-    with agents.channel(record) as ch:
-        reply = capture_pb2_grpc.CaptureStub(ch).GetCaptured(
-            capture_pb2.GetCapturedRequest(captured_id=captured_id), timeout=agents.CALL_TIMEOUT
-        )
-    return bytes(reply.data)
+from mailfleet.v1 import capture_pb2
 
 
 class CaptureViewer(QDialog):
@@ -133,7 +75,7 @@ class CaptureViewer(QDialog):
         def work(
             task: Task[list[capture_pb2.CapturedMessage]],
         ) -> list[capture_pb2.CapturedMessage]:
-            return list_captured(record)
+            return capture.list_captured(record)
 
         self.runner.run(
             "Reading captured mail", work, self._listed, on_error=self._failed, network=True
@@ -164,7 +106,7 @@ class CaptureViewer(QDialog):
         record, captured_id = self.record, self.messages[rows[0].row()].id
 
         def work(task: Task[Shown]) -> Shown:
-            return parse_message(fetch(record, captured_id))
+            return capture.parse_message(capture.fetch(record, captured_id))
 
         self.runner.run(
             "Opening a captured message", work, self._show, on_error=self._failed, network=True

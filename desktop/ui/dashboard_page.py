@@ -13,8 +13,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 
+from desktop.agents.eventsync import Applied
 from desktop.services import campaigns, stats
-from desktop.services.eventsync import Applied
 from desktop.ui.domain_table import COMPLAINT_COLUMN, DOMAIN_COLUMNS, domain_cells
 from desktop.ui.qt import (
     QBrush,

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
-from desktop.services import agents
-from desktop.services.agents import AgentRecord
-from desktop.services.follow import Follower
-from desktop.services.suppression_push import PushResult
-from desktop.services.suppression_pusher import RETRY_SECONDS, SuppressionPusher
+from desktop.agents import registry
+from desktop.agents.follow import Follower
+from desktop.agents.registry import AgentRecord
+from desktop.agents.suppression_sync import PushResult
+from desktop.agents.suppression_sync_thread import RETRY_SECONDS, SuppressionSyncThread
 from desktop.ui.qt import QObject, Signal, Slot
 
 
@@ -35,7 +35,7 @@ class FleetSync(QObject):
         self.workspace_id = workspace_id
         self.push_retry_seconds = push_retry_seconds
         self.followers: dict[int, Follower] = {}
-        self.pushers: dict[int, SuppressionPusher] = {}
+        self.pushers: dict[int, SuppressionSyncThread] = {}
         self.states: dict[int, str] = {}
         self.pushes: dict[int, PushResult | str] = {}
         self.agent_state.connect(self._state)
@@ -59,7 +59,7 @@ class FleetSync(QObject):
     def start_all(self) -> None:
         """Follow every agent of the workspace that is not followed yet."""
         with self.engine.connect() as conn:
-            records = agents.list_agents(conn, self.workspace_id)
+            records = registry.list_agents(conn, self.workspace_id)
         for record in records:
             self.follow(record)
 
@@ -72,7 +72,7 @@ class FleetSync(QObject):
         )
         self.followers[record.id] = follower
         follower.start()
-        pusher = SuppressionPusher(
+        pusher = SuppressionSyncThread(
             self.engine, self.workspace_id, record, self.pushed.emit, self.push_retry_seconds
         )
         self.pushers[record.id] = pusher

@@ -13,8 +13,9 @@ from typing import TypeVar
 
 from sqlalchemy import Engine
 
+from desktop.agents import suppression_sync
 from desktop.db.models import SuppressionReason
-from desktop.services import export, suppression, suppression_push
+from desktop.services import export, suppression
 from desktop.services.csvformat import RecordReader, sniff
 from desktop.services.emails import check_address
 from desktop.ui.qt import (
@@ -141,7 +142,7 @@ class SuppressionPage(QWidget):
 
         def count(_task: Task[dict[str, int]]) -> dict[str, int]:
             with engine.connect() as conn:
-                return suppression_push.pending_by_agent(conn, ws)
+                return suppression_sync.pending_by_agent(conn, ws)
 
         def show(waiting: dict[str, int]) -> None:
             if generation != self._agents_generation:

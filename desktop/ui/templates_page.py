@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
-from desktop.services import agents, templates
+from desktop.agents import registry, send_test
+from desktop.services import templates
 from desktop.services.templates import Check, Preview, TemplateRow
 from desktop.ui.qt import (
     QComboBox,
@@ -144,11 +145,11 @@ class TemplatesPage(QWidget):
         return False
 
     def refresh(self) -> None:
-        """Reload templates, merge tags and agents."""
+        """Reload templates, merge tags and registry."""
         with self.engine.connect() as conn:
             self.saved = templates.list_templates(conn, self.workspace_id)
             tags = templates.merge_tags(conn, self.workspace_id)
-            records = agents.list_agents(conn, self.workspace_id)
+            records = registry.list_agents(conn, self.workspace_id)
         self.list.blockSignals(True)
         self.list.clear()
         self.list.addItems([t.name for t in self.saved])
@@ -259,8 +260,8 @@ class TemplatesPage(QWidget):
 
         def work(task: Task[list[str]]) -> list[str]:
             with engine.connect() as conn:
-                record = agents.get_agent(conn, ws, agent_id)
-            return templates.send_test(
+                record = registry.get_agent(conn, ws, agent_id)
+            return send_test.send(
                 engine, ws, record, addresses, subject, html, text, sender, contact
             )
 

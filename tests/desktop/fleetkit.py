@@ -8,9 +8,10 @@ from typing import Any
 from pytestqt.qtbot import QtBot
 from sqlalchemy import Engine, insert, select
 
+from desktop.agents import registry
+from desktop.agents.registry import AgentRecord
 from desktop.db.models import Contact, FieldType, ListMembership
-from desktop.services import agents, stats
-from desktop.services.agents import AgentRecord
+from desktop.services import stats
 from desktop.services.fields import create_field, list_fields
 from desktop.services.workspaces import create_list
 from desktop.ui.main_window import MainWindow
@@ -47,7 +48,7 @@ def seed_contacts(
 
 def pair(engine: Engine, workspace: int, proc: AgentProcess, name: str) -> AgentRecord:
     """Pair a running test agent under ``name``."""
-    return agents.pair(engine, workspace, str(proc.pairing), name)
+    return registry.pair(engine, workspace, str(proc.pairing), name)
 
 
 def open_window(

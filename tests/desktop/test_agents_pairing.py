@@ -9,8 +9,9 @@ from keyring.backends import fail, null
 from sqlalchemy import Engine, select, update
 
 from agent.client import FingerprintMismatch
+from desktop.agents import registry
 from desktop.db.models import Agent
-from desktop.services import agents, secrets
+from desktop.services import secrets
 from desktop.services.workspaces import ensure_workspace
 from tests.desktop.keyring_backend import FileKeyring
 from tests.peers.agent import AgentProcess
@@ -21,7 +22,7 @@ def test_pairing_keeps_the_key_in_the_keyring_and_pins_the_certificate(
 ) -> None:
     with engine.begin() as conn:
         ws = ensure_workspace(conn, "Pairing")
-    record = agents.pair(engine, ws, str(shared_agent.pairing), "Paris")
+    record = registry.pair(engine, ws, str(shared_agent.pairing), "Paris")
     assert record.fingerprint == shared_agent.pairing.fingerprint
     assert secure_keyring.get_password(secrets.SERVICE, record.key_ref) == (
         shared_agent.pairing.api_key
@@ -29,11 +30,11 @@ def test_pairing_keeps_the_key_in_the_keyring_and_pins_the_certificate(
     with engine.connect() as conn:
         row = conn.execute(select(Agent.__table__)).one()._mapping
     assert shared_agent.pairing.api_key not in repr(dict(row))
-    status = agents.status(record)
+    status = registry.status(record)
     assert status.reachable and status.health == "serving" and status.version
 
-    with pytest.raises(agents.AgentError, match="already paired as 'Paris'"):
-        agents.pair(engine, ws, str(shared_agent.pairing), "Again")
+    with pytest.raises(registry.AgentError, match="already paired as 'Paris'"):
+        registry.pair(engine, ws, str(shared_agent.pairing), "Again")
 
 
 def test_a_wrong_fingerprint_is_refused_and_nothing_is_stored(
@@ -44,9 +45,9 @@ def test_a_wrong_fingerprint_is_refused_and_nothing_is_stored(
     real = shared_agent.pairing
     forged = str(real).replace(real.fingerprint, "0" * 64)
     with pytest.raises(FingerprintMismatch, match="refusing to connect"):
-        agents.pair(sqlite_engine, ws, forged, "Forged")
+        registry.pair(sqlite_engine, ws, forged, "Forged")
     with sqlite_engine.connect() as conn:
-        assert agents.list_agents(conn, ws) == []
+        assert registry.list_agents(conn, ws) == []
     assert not secure_keyring.path.exists() or "mailfleet" not in secure_keyring.path.read_text()
 
 
@@ -55,11 +56,11 @@ def test_a_certificate_changed_after_pairing_blocks_the_agent(
 ) -> None:
     with sqlite_engine.begin() as conn:
         ws = ensure_workspace(conn)
-    record = agents.pair(sqlite_engine, ws, str(shared_agent.pairing), "Paris")
+    record = registry.pair(sqlite_engine, ws, str(shared_agent.pairing), "Paris")
     with sqlite_engine.begin() as conn:
         conn.execute(update(Agent).values(fingerprint="1" * 64))
-        changed = agents.get_agent(conn, ws, record.id)
-    status = agents.status(changed)
+        changed = registry.get_agent(conn, ws, record.id)
+    status = registry.status(changed)
     assert status.blocked and not status.reachable
     assert "refusing to connect" in status.error
 
@@ -69,11 +70,11 @@ def test_bad_pairing_strings_and_keys_are_explained(
 ) -> None:
     with sqlite_engine.begin() as conn:
         ws = ensure_workspace(conn)
-    with pytest.raises(agents.AgentError, match="not a valid pairing string"):
-        agents.pair(sqlite_engine, ws, "https://example.com")
+    with pytest.raises(registry.AgentError, match="not a valid pairing string"):
+        registry.pair(sqlite_engine, ws, "https://example.com")
     wrong_key = str(shared_agent.pairing).replace(shared_agent.pairing.api_key, "mf_nope")
-    with pytest.raises(agents.AgentError, match="refused the API key"):
-        agents.pair(sqlite_engine, ws, wrong_key)
+    with pytest.raises(registry.AgentError, match="refused the API key"):
+        registry.pair(sqlite_engine, ws, wrong_key)
 
 
 class PlaintextKeyring(KeyringBackend):
@@ -101,8 +102,8 @@ def test_an_insecure_keyring_is_refused_with_a_way_out(
     keyring.set_keyring(backend())
     try:
         with pytest.raises(secrets.KeyringUnavailable, match="Secret Service"):
-            agents.pair(sqlite_engine, ws, str(shared_agent.pairing), "Paris")
+            registry.pair(sqlite_engine, ws, str(shared_agent.pairing), "Paris")
     finally:
         keyring.set_keyring(before)
     with sqlite_engine.connect() as conn:
-        assert agents.list_agents(conn, ws) == []
+        assert registry.list_agents(conn, ws) == []

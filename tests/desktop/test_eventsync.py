@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Engine, func, insert, select, update
 
+from desktop.agents import eventsync
 from desktop.db.models import (
     Agent,
     CampaignPart,
@@ -13,7 +14,7 @@ from desktop.db.models import (
     EngagementEvent,
     Suppression,
 )
-from desktop.services import campaigns, eventsync, stats
+from desktop.services import campaigns, stats
 from desktop.services.campaigns import Audience, Draft
 from mailfleet.v1 import events_pb2
 from tests.desktop.fleetkit import seed_contacts

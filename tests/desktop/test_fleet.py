@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select, update
 
+from desktop.agents import eventsync, fleet, registry, upload
+from desktop.agents.follow import Follower
 from desktop.db.models import CampaignPart, CampaignRecipient, CampaignTimeline, PartState
-from desktop.services import agents, campaigns, eventsync, fleet, upload
+from desktop.services import campaigns
 from desktop.services.campaigns import Audience, Draft
-from desktop.services.follow import Follower
 from desktop.services.workspaces import ensure_workspace
 from mailfleet.v1 import campaigns_pb2, campaigns_pb2_grpc, events_pb2
 from tests.agent.builders import relay_config, wait_until
@@ -43,7 +44,7 @@ def draft(list_id: int, agent_weights: tuple[tuple[int, int], ...], **kw: object
     return Draft(**values)  # type: ignore[arg-type]
 
 
-def follow_all(engine: Engine, ws: int, records: list[agents.AgentRecord]) -> list[Follower]:
+def follow_all(engine: Engine, ws: int, records: list[registry.AgentRecord]) -> list[Follower]:
     followers = [Follower(engine, ws, r, lambda _a: None, lambda _i, _s: None) for r in records]
     for f in followers:
         f.start()
@@ -128,7 +129,7 @@ def test_a_restart_mid_campaign_catches_up_exactly(
 
     # Reopened: the events since the cursor are applied once, and a replay changes nothing.
     with engine.connect() as conn:
-        fresh = agents.get_agent(conn, ws, record.id)
+        fresh = registry.get_agent(conn, ws, record.id)
     (follower,) = follow_all(engine, ws, [fresh])
     try:
         # The agent logs the campaign's completion after its last delivery: wait for both.

@@ -12,8 +12,9 @@ from pytestqt.qtbot import QtBot
 from sqlalchemy import Engine, select, update
 
 from agent.client import AgentClient
+from desktop.agents import suppression_sync
 from desktop.db.models import Agent, SuppressionReason
-from desktop.services import suppression, suppression_push
+from desktop.services import suppression
 from desktop.services.workspaces import ensure_workspace
 from desktop.ui.qt import QPushButton
 from desktop.ui.suppression_page import import_addresses
@@ -67,7 +68,7 @@ def test_a_suppression_reaches_every_agent_and_a_stopped_one_when_it_is_back(
             qtbot.waitUntil(lambda: bool(on_agent(running, "gone@example.com")), timeout=30_000)
             [entry] = on_agent(running, "gone@example.com")
             assert entry.reason == suppression_pb2.SUPPRESSION_REASON_COMPLAINT
-            assert entry.source.startswith(suppression_push.DESKTOP_SOURCE)
+            assert entry.source.startswith(suppression_sync.DESKTOP_SOURCE)
             waiting = "Agents waiting for changes: two (1)."
             qtbot.waitUntil(lambda: page.agents_status.text().startswith(waiting), timeout=10_000)
             page.grab().save(str(artifacts / "suppression-waiting-for-agent.png"))
@@ -148,7 +149,7 @@ def test_removals_remove_only_the_desktops_own_entries_and_repeats_change_nothin
         suppression.add(
             conn, ws, "erased@example.com", SuppressionReason.ERASED, keep_address=False
         )
-    first = suppression_push.push(engine, ws, record)
+    first = suppression_sync.push(engine, ws, record)
     assert (first.added, first.existing) == (2, 1)
     assert not on_agent(proc, "erased@example.com")  # no address is left to push
 
@@ -157,7 +158,7 @@ def test_removals_remove_only_the_desktops_own_entries_and_repeats_change_nothin
         for email in ("manual@example.com", "bounced@example.com", "again@example.com"):
             suppression.remove(conn, ws, ids[email])
         suppression.add(conn, ws, "again@example.com", SuppressionReason.MANUAL, "desktop")
-    second = suppression_push.push(engine, ws, record)
+    second = suppression_sync.push(engine, ws, record)
     assert (second.removed, second.kept, second.added) == (2, 1, 1)
     assert not on_agent(proc, "manual@example.com")
     [kept] = on_agent(proc, "bounced@example.com")
@@ -166,12 +167,12 @@ def test_removals_remove_only_the_desktops_own_entries_and_repeats_change_nothin
 
     # Nothing is pending, so nothing is sent; replaying everything from the start (a lost
     # cursor) ends in the same list.
-    assert not suppression_push.push(engine, ws, record).changed
+    assert not suppression_sync.push(engine, ws, record).changed
     before = listed(proc)
     assert before == {"again@example.com", "bounced@example.com"}
     with engine.begin() as conn:
         conn.execute(update(Agent).values(suppression_cursor=0, removal_cursor=0))
-    assert suppression_push.push(engine, ws, record).changed
+    assert suppression_sync.push(engine, ws, record).changed
     assert listed(proc) == before
 
 
@@ -199,21 +200,21 @@ def test_a_large_import_is_pushed_through_the_bulk_import_in_chunks(
     csv.write_text("email\n" + "".join(f"user{i}@example.org\n" for i in range(2_500)))
     assert import_addresses(engine, ws, csv, "import: suppress.csv") == (2_500, 0)
     calls: list[bool] = []
-    real = suppression_push._push_additions
+    real = suppression_sync._push_additions
 
     def counted(*args: Any) -> bool:
         more = real(*args)
         calls.append(more)
         return more
 
-    monkeypatch.setattr(suppression_push, "CHUNK", 1_000)
-    monkeypatch.setattr(suppression_push, "_push_additions", counted)
-    result = suppression_push.push(engine, ws, record)
+    monkeypatch.setattr(suppression_sync, "CHUNK", 1_000)
+    monkeypatch.setattr(suppression_sync, "_push_additions", counted)
+    result = suppression_sync.push(engine, ws, record)
     assert (result.added, result.existing, result.invalid) == (2_500, 0, [])
     assert calls == [True, True, True, False]  # three chunks of at most 1,000, then done
     listed = proc.stubs().suppression.ListSuppressions(suppression_pb2.ListSuppressionsRequest())
     assert listed.total == 2_500
     with engine.connect() as conn:
-        assert suppression_push.pending(conn, ws, record.id) == 0
+        assert suppression_sync.pending(conn, ws, record.id) == 0
         cursor = conn.scalar(select(Agent.suppression_cursor).where(Agent.id == record.id))
     assert cursor and cursor >= 2_500

@@ -9,7 +9,7 @@ from pytestqt.qtbot import QtBot
 from sqlalchemy import Engine
 
 from agent.dkim.keys import generate_key
-from desktop.services import agents
+from desktop.agents import registry
 from desktop.services.workspaces import ensure_workspace
 from desktop.ui.agents_page import DOMAINS_COLUMN, WARNING, AgentsPage
 from desktop.ui.fleet_sync import FleetSync
@@ -95,7 +95,7 @@ def test_a_local_agent_captures_instead_of_sending_and_the_viewer_shows_it(
         assert not page.local_button.isEnabled()
         record = page.records[0]
         assert record.host == "127.0.0.1"
-        with agents.channel(record) as ch:
+        with registry.channel(record) as ch:
             transactional_pb2_grpc.TransactionalStub(ch).SendMessage(
                 transactional_pb2.SendMessageRequest(
                     idempotency_key="welcome-1",

@@ -12,10 +12,11 @@ from pathlib import Path
 from pytestqt.qtbot import QtBot
 from sqlalchemy import Engine, select, update
 
+from desktop.agents import upload
+from desktop.agents.follow import Follower
 from desktop.db.models import CampaignRecipient, Contact
-from desktop.services import campaigns, templates, upload
+from desktop.services import campaigns, templates
 from desktop.services.campaigns import Audience, Draft
-from desktop.services.follow import Follower
 from desktop.services.workspaces import ensure_workspace
 from desktop.ui.analytics_page import AnalyticsPage
 from desktop.ui.tasks import TaskRunner

@@ -1,4 +1,4 @@
-"""Controlling a campaign on every agent that sends it, and moving work between agents.
+"""Controlling a campaign on every agent that sends it, and moving work between registry.
 
 Pause, resume and cancel go to each part's agent; an agent that cannot be reached is reported
 by name and the others still get the command. Moving an unreachable agent's unsent recipients
@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import grpc
 from sqlalchemy import Engine, func, select, update
 
+from desktop.agents import registry
 from desktop.db.models import (
     Campaign,
     CampaignPart,
@@ -23,8 +24,8 @@ from desktop.db.models import (
     PartState,
     RecipientStatus,
 )
-from desktop.services import agents, campaigns
-from mailfleet.v1 import campaigns_pb2, campaigns_pb2_grpc
+from desktop.services import campaigns
+from mailfleet.v1 import campaigns_pb2
 
 _ACTIONS = {
     "pause": (CampaignState.PAUSED, "PauseCampaign"),
@@ -56,25 +57,25 @@ def control(engine: Engine, workspace_id: int, campaign_id: int, action: str) ->
             if p.state in (PartState.STARTED, PartState.UPLOADING)
             and p.agent_campaign_id is not None
         ]
-        records = {p.agent_id: agents.get_agent(conn, workspace_id, p.agent_id) for p in live}
+        records = {p.agent_id: registry.get_agent(conn, workspace_id, p.agent_id) for p in live}
     done: list[str] = []
     failed: list[tuple[str, str]] = []
     for part in live:
         record = records[part.agent_id]
         try:
-            with agents.channel(record) as ch:
-                call = getattr(campaigns_pb2_grpc.CampaignsStub(ch), method)
+            with registry.stubs(record) as agent:
+                call = getattr(agent.campaigns, method)
                 call(
                     campaigns_pb2.CampaignRef(campaign_id=part.agent_campaign_id or 0),
-                    timeout=agents.CALL_TIMEOUT,
+                    timeout=registry.CALL_TIMEOUT,
                 )
             done.append(record.name)
         except grpc.RpcError as exc:
             if exc.code() == grpc.StatusCode.FAILED_PRECONDITION:
                 done.append(record.name)  # that part finished meanwhile: nothing to change
             else:
-                failed.append((record.name, agents.describe_rpc_error(exc)))
-        except (agents.AgentError, agents.FingerprintMismatch) as exc:
+                failed.append((record.name, registry.describe_rpc_error(exc)))
+        except (registry.AgentError, registry.FingerprintMismatch) as exc:
             failed.append((record.name, str(exc)))
     with engine.begin() as conn:
         if not failed or action == "cancel":
@@ -132,7 +133,7 @@ def move_unsent(
         if campaign.state in (CampaignState.COMPLETED.value, CampaignState.CANCELLED.value):
             raise campaigns.CampaignError(f"the campaign is already {campaign.state}")
         for agent_id, _ in to_agents:
-            agents.get_agent(conn, workspace_id, agent_id)
+            registry.get_agent(conn, workspace_id, agent_id)
         old = [
             p.id
             for p in campaigns.parts(conn, campaign_id)
@@ -170,7 +171,7 @@ def cancel_moved_parts(engine: Engine, workspace_id: int, agent_id: int) -> int:
     Called whenever the agent is reached again, before its events are read.
     """
     with engine.connect() as conn:
-        record = agents.get_agent(conn, workspace_id, agent_id)
+        record = registry.get_agent(conn, workspace_id, agent_id)
         pending = conn.execute(
             select(CampaignPart.id, CampaignPart.agent_campaign_id).where(
                 CampaignPart.agent_id == agent_id,
@@ -179,14 +180,13 @@ def cancel_moved_parts(engine: Engine, workspace_id: int, agent_id: int) -> int:
         ).all()
     if not pending:
         return 0
-    with agents.channel(record) as ch:
-        stub = campaigns_pb2_grpc.CampaignsStub(ch)
+    with registry.stubs(record) as agent:
         for part_id, remote_id in pending:
             if remote_id is not None:
                 try:
-                    stub.CancelCampaign(
+                    agent.campaigns.CancelCampaign(
                         campaigns_pb2.CampaignRef(campaign_id=remote_id),
-                        timeout=agents.CALL_TIMEOUT,
+                        timeout=registry.CALL_TIMEOUT,
                     )
                 except grpc.RpcError as exc:
                     # Already completed or cancelled there: nothing left to stop.

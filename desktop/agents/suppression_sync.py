@@ -30,10 +30,11 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, Engine, func, select, update
 
+from agent.client import AgentStubs
+from desktop.agents import registry
+from desktop.agents.registry import AgentRecord
 from desktop.db.models import Agent, Suppression, SuppressionReason, SuppressionRemoval
-from desktop.services import agents
-from desktop.services.agents import AgentRecord
-from mailfleet.v1 import suppression_pb2, suppression_pb2_grpc
+from mailfleet.v1 import suppression_pb2
 
 # The agent-side source of every entry the desktop pushed: how a removal recognises its own.
 DESKTOP_SOURCE = "mailfleet desktop"
@@ -113,7 +114,7 @@ def pending(conn: Connection, workspace_id: int, agent_id: int) -> int:
 def pending_by_agent(conn: Connection, workspace_id: int) -> dict[str, int]:
     """Agents with something left to push, by name, and how much."""
     found = {}
-    for record in agents.list_agents(conn, workspace_id):
+    for record in registry.list_agents(conn, workspace_id):
         count = pending(conn, workspace_id, record.id)
         if count:
             found[record.name] = count
@@ -129,19 +130,17 @@ def push(
     """Push what ``record``'s agent has not had yet (blocking: run it off the GUI thread).
 
     Nothing is sent, and the agent is not contacted, when nothing is pending. Raises
-    ``agents.AgentError``, ``FingerprintMismatch`` or ``grpc.RpcError`` when the agent cannot
+    ``registry.AgentError``, ``FingerprintMismatch`` or ``grpc.RpcError`` when the agent cannot
     be reached; what was confirmed before that stays pushed.
     """
     result = PushResult()
     with engine.connect() as conn:
         if not pending(conn, workspace_id, record.id):
             return result
-    with agents.channel(record) as ch:
-        stub = suppression_pb2_grpc.SuppressionStub(ch)
-        while not _stopped(stop) and _push_removals(engine, workspace_id, record.id, stub, result):
-            pass
-        while not _stopped(stop) and _push_additions(engine, workspace_id, record.id, stub, result):
-            pass
+    with registry.stubs(record) as agent:
+        for step in (_push_removals, _push_additions):
+            while not _stopped(stop) and step(engine, workspace_id, record.id, agent, result):
+                pass
     return result
 
 
@@ -153,7 +152,7 @@ def _push_removals(
     engine: Engine,
     workspace_id: int,
     agent_id: int,
-    stub: suppression_pb2_grpc.SuppressionStub,
+    agent: AgentStubs,
     result: PushResult,
 ) -> bool:
     """One step of removals; False when there were none left."""
@@ -171,8 +170,8 @@ def _push_removals(
     if not rows:
         return False
     emails = list(dict.fromkeys(email for _, email in rows))
-    checked = stub.CheckSuppressions(
-        suppression_pb2.CheckSuppressionsRequest(emails=emails), timeout=agents.CALL_TIMEOUT
+    checked = agent.suppression.CheckSuppressions(
+        suppression_pb2.CheckSuppressionsRequest(emails=emails), timeout=registry.CALL_TIMEOUT
     )
     ours = []
     for status in checked.statuses:
@@ -182,8 +181,8 @@ def _push_removals(
         elif status.suppressed:
             result.kept += 1
     if ours:
-        reply = stub.RemoveSuppressions(
-            suppression_pb2.RemoveSuppressionsRequest(emails=ours), timeout=agents.CALL_TIMEOUT
+        reply = agent.suppression.RemoveSuppressions(
+            suppression_pb2.RemoveSuppressionsRequest(emails=ours), timeout=registry.CALL_TIMEOUT
         )
         result.removed += reply.removed
     _advance(engine, agent_id, removal_cursor=rows[-1].id)
@@ -195,7 +194,7 @@ def _push_additions(
     engine: Engine,
     workspace_id: int,
     agent_id: int,
-    stub: suppression_pb2_grpc.SuppressionStub,
+    agent: AgentStubs,
     result: PushResult,
 ) -> bool:
     """One chunk of additions through the bulk import; False when there were none left."""
@@ -220,7 +219,9 @@ def _push_additions(
         for _, email, reason, source in rows
         if email is not None  # the query leaves erased entries out; this tells the type checker
     ]
-    summary = stub.ImportSuppressions(_batches(entries), timeout=agents.CALL_TIMEOUT * 12)
+    summary = agent.suppression.ImportSuppressions(
+        _batches(entries), timeout=registry.CALL_TIMEOUT * 12
+    )
     result.added += summary.added
     result.existing += summary.existing
     result.invalid.extend((i.email, i.problem) for i in summary.invalid)

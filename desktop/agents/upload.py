@@ -18,7 +18,8 @@ import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy import Engine, bindparam, select, update
 
-from agent.client import Pairing
+from agent.client import AgentStubs, Pairing
+from desktop.agents import registry
 from desktop.db.models import (
     Campaign,
     CampaignPart,
@@ -28,8 +29,8 @@ from desktop.db.models import (
     PartState,
     RecipientStatus,
 )
-from desktop.services import agents, campaigns, fields, templates
-from mailfleet.v1 import campaigns_pb2, campaigns_pb2_grpc, common_pb2
+from desktop.services import campaigns, fields, templates
+from mailfleet.v1 import campaigns_pb2, common_pb2
 
 CHUNK = 100_000  # recipients per upload stream: the unit of resumption
 BATCH = 5_000  # recipients per message on the stream
@@ -191,14 +192,13 @@ def _upload_part(
     pairings: Mapping[int, Pairing] | None,
 ) -> None:
     with engine.connect() as conn:
-        record = agents.get_agent(conn, workspace_id, part.agent_id)
+        record = registry.get_agent(conn, workspace_id, part.agent_id)
     names = ["first_name", "last_name", *(spec.key for spec in specs)]
     pairing = pairings[record.id] if pairings is not None else record.pairing()
     try:
-        with agents.open_channel(pairing) as ch:
-            stub = campaigns_pb2_grpc.CampaignsStub(ch)
-            remote = stub.CreateCampaign(
-                _request(campaign, part, total_weight), timeout=agents.CALL_TIMEOUT
+        with registry.connect(pairing) as agent:
+            remote = agent.campaigns.CreateCampaign(
+                _request(campaign, part, total_weight), timeout=registry.CALL_TIMEOUT
             )
             with engine.begin() as conn:
                 conn.execute(
@@ -207,9 +207,9 @@ def _upload_part(
                     .values(agent_campaign_id=remote.id, state=PartState.UPLOADING.value)
                 )
             if remote.state == campaigns_pb2.CAMPAIGN_STATE_DRAFT:
-                _stream(engine, stub, remote.id, part, names, specs, stop, record.name, advanced)
-                remote = stub.StartCampaign(
-                    campaigns_pb2.CampaignRef(campaign_id=remote.id), timeout=agents.CALL_TIMEOUT
+                _stream(engine, agent, remote.id, part, names, specs, stop, record.name, advanced)
+                remote = agent.campaigns.StartCampaign(
+                    campaigns_pb2.CampaignRef(campaign_id=remote.id), timeout=registry.CALL_TIMEOUT
                 )
             with engine.begin() as conn:
                 conn.execute(
@@ -218,12 +218,12 @@ def _upload_part(
                     .values(state=PartState.STARTED.value)
                 )
     except grpc.RpcError as exc:
-        raise agents.AgentError(f"{record.name}: {agents.describe_rpc_error(exc)}") from exc
+        raise registry.AgentError(f"{record.name}: {registry.describe_rpc_error(exc)}") from exc
 
 
 def _stream(
     engine: Engine,
-    stub: campaigns_pb2_grpc.CampaignsStub,
+    agent: AgentStubs,
     remote_id: int,
     part: campaigns.Part,
     names: list[str],
@@ -239,7 +239,7 @@ def _stream(
         rows = _chunk(engine, part.id, after, specs)
         if not rows:
             return
-        summary = stub.UploadRecipients(_batches(remote_id, names, specs, rows, stop))
+        summary = agent.campaigns.UploadRecipients(_batches(remote_id, names, specs, rows, stop))
         if stop.is_set() and summary.received < len(rows):
             raise UploadCancelled
         rejected = [

@@ -16,9 +16,10 @@ from typing import Any
 from sqlalchemy import Engine
 
 from agent.client import Pairing
+from desktop.agents import registry
+from desktop.agents.upload import Flag, Progress, UploadCancelled, upload_campaign
 from desktop.db.engine import make_engine
-from desktop.services import agents, campaigns
-from desktop.services.upload import Flag, Progress, UploadCancelled, upload_campaign
+from desktop.services import campaigns
 
 
 class UploadFailed(Exception):
@@ -35,7 +36,7 @@ def upload_in_process(
     """Like :func:`upload_campaign` (same outcome and exceptions), in a separate process."""
     with engine.connect() as conn:
         agent_ids = {p.agent_id for p in campaigns.parts(conn, campaign_id)}
-        records = [agents.get_agent(conn, workspace_id, a) for a in agent_ids]
+        records = [registry.get_agent(conn, workspace_id, a) for a in agent_ids]
     pairings = {record.id: record.pairing() for record in records}
     # "spawn", not "fork": forking a process that runs Qt and database threads is unsafe.
     context = multiprocessing.get_context("spawn")
@@ -62,7 +63,7 @@ def upload_in_process(
                 return
             else:
                 kind, message = item
-                raise {"cancelled": UploadCancelled, "agent": agents.AgentError}.get(
+                raise {"cancelled": UploadCancelled, "agent": registry.AgentError}.get(
                     kind, UploadFailed
                 )(message)
     finally:
@@ -87,7 +88,7 @@ def _child(
         messages.put(None)
     except UploadCancelled:
         messages.put(("cancelled", "the upload was stopped"))
-    except agents.AgentError as exc:
+    except registry.AgentError as exc:
         messages.put(("agent", str(exc)))
     except Exception as exc:  # handed to the app, which shows it
         messages.put(("error", f"{type(exc).__name__}: {exc}"))

@@ -13,16 +13,17 @@ from collections.abc import Callable
 import grpc
 from sqlalchemy import Engine
 
-from desktop.services import agents, secrets, suppression_push
-from desktop.services.agents import AgentRecord, FingerprintMismatch
-from desktop.services.suppression_push import PushResult
+from desktop.agents import registry, suppression_sync
+from desktop.agents.registry import AgentRecord, FingerprintMismatch
+from desktop.agents.suppression_sync import PushResult
+from desktop.services import secrets
 
 log = logging.getLogger(__name__)
 
 RETRY_SECONDS = 30.0
 
 
-class SuppressionPusher:
+class SuppressionSyncThread:
     """Pushes the workspace's suppressions to one agent until ``stop``.
 
     ``on_result(agent_id, result_or_error)`` is called from the thread after each push that sent
@@ -68,15 +69,15 @@ class SuppressionPusher:
             if self._stop.is_set():
                 return
             try:
-                result = suppression_push.push(
+                result = suppression_sync.push(
                     self.engine, self.workspace_id, self.record, self._stop
                 )
             except FingerprintMismatch as exc:
                 self.on_result(self.record.id, f"blocked: {exc}")
                 return
             except grpc.RpcError as exc:
-                self.on_result(self.record.id, agents.describe_rpc_error(exc))
-            except (agents.AgentError, secrets.KeyringUnavailable) as exc:
+                self.on_result(self.record.id, registry.describe_rpc_error(exc))
+            except (registry.AgentError, secrets.KeyringUnavailable) as exc:
                 self.on_result(self.record.id, str(exc))
             except Exception as exc:  # reported; the next round tries again
                 log.warning("pushing suppressions to %s: %s", self.record.name, exc)

@@ -19,9 +19,10 @@ from collections.abc import Callable
 import grpc
 from sqlalchemy import Engine
 
-from desktop.services import agents, eventsync, fleet
-from desktop.services.agents import AgentRecord, FingerprintMismatch
-from mailfleet.v1 import events_pb2, events_pb2_grpc
+from agent.client import AgentStubs
+from desktop.agents import eventsync, fleet, registry
+from desktop.agents.registry import AgentRecord, FingerprintMismatch
+from mailfleet.v1 import events_pb2
 
 log = logging.getLogger(__name__)
 
@@ -75,19 +76,19 @@ class Follower:
             except grpc.RpcError as exc:
                 if self._stop.is_set():
                     return
-                self.on_state(self.record.id, f"unreachable: {agents.describe_rpc_error(exc)}")
+                self.on_state(self.record.id, f"unreachable: {registry.describe_rpc_error(exc)}")
             except Exception as exc:  # reported to the window; following goes on after a pause
                 log.warning("following %s: %s", self.record.name, exc)
                 self.on_state(self.record.id, f"unreachable: {exc}")
             self._stop.wait(pause)
             pause = min(pause * 2, 15.0)
 
-    def _catch_up(self, stub: events_pb2_grpc.EventsStub) -> int:
+    def _catch_up(self, agent: AgentStubs) -> int:
         cursor = self._cursor()
         while not self._stop.is_set():
-            page = stub.ListEvents(
+            page = agent.events.ListEvents(
                 events_pb2.ListEventsRequest(after_seq=cursor, limit=PAGE),
-                timeout=agents.CALL_TIMEOUT * 3,
+                timeout=registry.CALL_TIMEOUT * 3,
             )
             applied = eventsync.apply_events(
                 self.engine, self.workspace_id, self.record.id, page.events, page.next_after_seq
@@ -105,11 +106,10 @@ class Follower:
 
     def _follow(self) -> None:
         fleet.cancel_moved_parts(self.engine, self.workspace_id, self.record.id)
-        with agents.channel(self.record) as ch:
-            stub = events_pb2_grpc.EventsStub(ch)
-            cursor = self._catch_up(stub)
+        with registry.stubs(self.record) as agent:
+            cursor = self._catch_up(agent)
             self.on_state(self.record.id, "following")
-            stream = stub.WatchEventBatches(events_pb2.WatchEventsRequest(after_seq=cursor))
+            stream = agent.events.WatchEventBatches(events_pb2.WatchEventsRequest(after_seq=cursor))
             self._stream = stream
             inbox: queue.Queue[object] = queue.Queue()
             reader = threading.Thread(target=self._read, args=(stream, inbox), daemon=True)

@@ -7,19 +7,21 @@ Network calls happen outside database transactions.
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2
 from sqlalchemy import Connection, Engine, delete, func, insert, select
 
 from agent import client
-from agent.client import FingerprintMismatch, Pairing, PairingError, parse_pairing
+from agent.client import AgentStubs, FingerprintMismatch, Pairing, PairingError, parse_pairing
 from desktop.db.models import Agent, CampaignPart
 from desktop.services import secrets
-from mailfleet.v1 import agent_pb2, agent_pb2_grpc, smtp_users_pb2, smtp_users_pb2_grpc
+from mailfleet.v1 import agent_pb2, smtp_users_pb2
 
 __all__ = ["AgentError", "AgentRecord", "AgentStatus", "FingerprintMismatch", "pair"]
 
@@ -98,6 +100,18 @@ def open_channel(pairing: Pairing) -> grpc.Channel:
         raise AgentError(f"cannot reach the agent at {pairing.target}: {exc}") from exc
 
 
+@contextlib.contextmanager
+def connect(pairing: Pairing) -> Iterator[AgentStubs]:
+    """The contract's stubs on a channel to ``pairing``'s agent (pin checked), closed after."""
+    with open_channel(pairing) as ch:
+        yield AgentStubs.on(ch)
+
+
+def stubs(record: AgentRecord) -> contextlib.AbstractContextManager[AgentStubs]:
+    """The contract's stubs on a channel to a paired agent (pin checked), closed after."""
+    return connect(record.pairing())
+
+
 def describe_rpc_error(exc: grpc.RpcError) -> str:
     """A gRPC failure in words."""
     code = exc.code() if isinstance(exc, grpc.Call) else None
@@ -113,11 +127,9 @@ def describe_rpc_error(exc: grpc.RpcError) -> str:
 
 def probe(pairing: Pairing) -> agent_pb2.GetInfoResponse:
     """The agent's info, proving its certificate matches the pin and the key is accepted."""
-    with open_channel(pairing) as ch:
+    with connect(pairing) as agent:
         try:
-            return agent_pb2_grpc.AgentInfoStub(ch).GetInfo(
-                agent_pb2.GetInfoRequest(), timeout=CALL_TIMEOUT
-            )
+            return agent.info.GetInfo(agent_pb2.GetInfoRequest(), timeout=CALL_TIMEOUT)
         except grpc.RpcError as exc:
             raise AgentError(describe_rpc_error(exc)) from exc
 
@@ -249,14 +261,10 @@ def status(record: AgentRecord) -> AgentStatus:
     """Ask the agent for its health, version and queue (blocking; run it off the GUI thread)."""
     now = time.monotonic()
     try:
-        with channel(record) as ch:
-            health = health_pb2_grpc.HealthStub(ch).Check(
-                health_pb2.HealthCheckRequest(), timeout=CALL_TIMEOUT
-            )
-            info = agent_pb2_grpc.AgentInfoStub(ch).GetInfo(
-                agent_pb2.GetInfoRequest(), timeout=CALL_TIMEOUT
-            )
-            domains = _sending_domains(ch)
+        with stubs(record) as agent:
+            health = agent.health.Check(health_pb2.HealthCheckRequest(), timeout=CALL_TIMEOUT)
+            info = agent.info.GetInfo(agent_pb2.GetInfoRequest(), timeout=CALL_TIMEOUT)
+            domains = _sending_domains(agent)
     except FingerprintMismatch as exc:
         return AgentStatus(
             record.id, False, "certificate changed", at=now, error=str(exc), blocked=True
@@ -279,11 +287,11 @@ def status(record: AgentRecord) -> AgentStatus:
     )
 
 
-def _sending_domains(ch: grpc.Channel) -> tuple[SendingDomain, ...] | None:
+def _sending_domains(agent: AgentStubs) -> tuple[SendingDomain, ...] | None:
     """The caller's sending domains with their DKIM state, or None from an agent without that
     service."""
     try:
-        reply = smtp_users_pb2_grpc.SmtpUsersStub(ch).ListSendingDomains(
+        reply = agent.smtp_users.ListSendingDomains(
             smtp_users_pb2.ListSendingDomainsRequest(), timeout=CALL_TIMEOUT
         )
     except grpc.RpcError as exc:

@@ -13,9 +13,9 @@ import platformdirs
 from sqlalchemy import Engine
 
 from agent.client.localagent import LocalAgent, free_port
+from desktop.agents import registry
+from desktop.agents.registry import AgentRecord
 from desktop.db.engine import APP_NAME
-from desktop.services import agents
-from desktop.services.agents import AgentRecord
 
 LOCAL_NAME = "This computer"
 
@@ -38,7 +38,7 @@ def start_and_pair(
     """Start the local agent and pair it as "This computer"."""
     local = start(data_dir)
     try:
-        record = agents.pair(
+        record = registry.pair(
             engine, workspace_id, str(local.pairing), LOCAL_NAME, local_dir=str(data_dir)
         )
     except Exception:
