@@ -1,0 +1,1 @@
+"""Tests of the data layer (desktop/db): models, migrations, both databases."""
