@@ -21,14 +21,14 @@ from agent.config import AgentSettings, ConfigError
 from agent.delivery import outcomes
 from agent.delivery.jobs import Job, MessageSpec, WorkBatch
 from agent.delivery.pool import WorkerPool
-from agent.feedback import record, suppression
+from agent.feedback import record
 from agent.model import Tracking
 from agent.ops import metrics
 from agent.ops.outcomelog import log_settled
 from agent.routes.base import Outcome
 from agent.routes.ip_pool import routes_by_pool
 from agent.routes.table import RoutingState
-from agent.store import queue
+from agent.store import queue, suppression, tenants
 from agent.store.campaigns import spec_from_json
 from agent.store.handle import Store
 from agent.store.messages import content_route, content_spec_from_json, requested_destinations
@@ -326,7 +326,7 @@ class Scheduler:
 
     @staticmethod
     def _load_spec(conn: sqlite3.Connection, m: Claimed) -> MessageSpec:
-        (tenant,) = conn.execute("SELECT name FROM tenants WHERE id = ?", (m.tenant_id,)).fetchone()
+        tenant = tenants.get_tenant(conn, m.tenant_id).name
         if m.campaign_id is not None:
             spec = spec_from_json(queue.campaign_spec(conn, m.campaign_id))
             return MessageSpec(

@@ -16,6 +16,7 @@ import time
 from agent.feedback.inbound import InboundMail, process
 from agent.feedback.settings import FeedbackSettings
 from agent.feedback.tokens import TokenKey
+from agent.store import inbound_mail
 from agent.store.handle import Store
 
 log = logging.getLogger("mailfleet.agent.feedback")
@@ -37,26 +38,20 @@ class InboundConsumer:
         self._stopping = asyncio.Event()
         self.processed = 0
 
-    def _pending(self, conn: sqlite3.Connection) -> bool:
-        return conn.execute("SELECT 1 FROM inbound_mail LIMIT 1").fetchone() is not None
-
     def _batch(self, conn: sqlite3.Connection) -> int:
-        rows = conn.execute(
-            "SELECT id, rcpt_to, mail_from, data FROM inbound_mail ORDER BY id LIMIT ?", (_BATCH,)
-        ).fetchall()
+        rows = inbound_mail.oldest(conn, _BATCH)
         now = time.time()
-        for row_id, rcpt_to, mail_from, data in rows:
-            process(
-                conn, self._key, InboundMail(rcpt_to, bytes(data), mail_from), now, self._settings
-            )
-            conn.execute("DELETE FROM inbound_mail WHERE id = ?", (row_id,))
+        for row in rows:
+            mail = InboundMail(row.rcpt_to, row.data, row.mail_from)
+            process(conn, self._key, mail, now, self._settings)
+            inbound_mail.delete(conn, row.id)
         return len(rows)
 
     async def run(self) -> None:
         """Process rows as they come, until :meth:`stop`."""
         while not self._stopping.is_set():
             ticket = self._store.commits.ticket()
-            if await self._store.read(self._pending):
+            if await self._store.read(inbound_mail.pending):
                 done = await self._store.write(self._batch)
                 self.processed += done
                 if done == _BATCH:

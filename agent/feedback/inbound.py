@@ -20,11 +20,14 @@ import sqlite3
 from dataclasses import dataclass
 from email.message import Message
 
-from agent.feedback import record, stats
+from agent.feedback import record
 from agent.feedback.record import About
 from agent.feedback.reports import Finding, Kind, Report, parse
 from agent.feedback.settings import FeedbackSettings
 from agent.feedback.tokens import Purpose, Subject, TokenKey
+from agent.store import feedback
+from agent.store.db import savepoint
+from agent.store.feedback import ShuntedMail
 
 log = logging.getLogger("mailfleet.agent.feedback")
 
@@ -140,20 +143,15 @@ def process(
     notices, non-complaint reports), forged, unknown, unmatched (a complaint naming none of
     our messages), or shunted (processing failed; the message is kept in feedback_shunt).
     """
-    conn.execute("SAVEPOINT inbound")
     try:
-        outcome = _outcome(conn, key, mail, now, settings)
+        with savepoint(conn, "inbound"):
+            outcome = _outcome(conn, key, mail, now, settings)
     except Exception as exc:
-        conn.execute("ROLLBACK TO inbound")
         log.exception("inbound feedback mail for %s could not be processed; shunted", mail.rcpt_to)
-        conn.execute(
-            "INSERT INTO feedback_shunt (time, rcpt_to, mail_from, data, error)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (now, mail.rcpt_to, mail.mail_from, mail.data, f"{type(exc).__name__}: {exc}"),
-        )
+        error = f"{type(exc).__name__}: {exc}"
+        feedback.shunt(conn, ShuntedMail(now, mail.rcpt_to, mail.mail_from, mail.data, error))
         outcome = "shunted"
-    conn.execute("RELEASE inbound")
-    stats.count_inbound(conn, outcome)
+    feedback.count_inbound(conn, outcome)
     if outcome in ("forged", "unknown", "unmatched"):
         log.info("inbound feedback mail for %s dropped: %s", mail.rcpt_to, outcome)
     return outcome

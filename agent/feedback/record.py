@@ -13,14 +13,13 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from agent.feedback import suppression
 from agent.feedback.classify import EXPIRED, Verdict, classify
 from agent.feedback.settings import FeedbackSettings
-from agent.feedback.suppression import Entry, Reason
 from agent.feedback.tokens import Subject
 from agent.model import EventType, MessageState
-from agent.store import events
+from agent.store import events, feedback, messages, suppression
 from agent.store.queue import Settled
+from agent.store.suppression import Entry, Reason
 
 _DAY = 86400
 
@@ -35,11 +34,6 @@ class About:
     message_id: int | None = None
 
 
-def day_of(now: float) -> int:
-    """Days since the epoch: the unit of the per-domain counts."""
-    return int(now // _DAY)
-
-
 def domain_of(email: str) -> str:
     """The address's domain, lower-case."""
     return email.rpartition("@")[2].strip().lower()
@@ -47,15 +41,12 @@ def domain_of(email: str) -> str:
 
 def lookup(conn: sqlite3.Connection, subject: Subject) -> About | None:
     """The message a genuine token names, if it exists with the tenant and campaign named."""
-    row = conn.execute(
-        "SELECT tenant_id, campaign_id, email FROM messages WHERE id = ?", (subject.message_id,)
-    ).fetchone()
-    if row is None:
+    found = messages.addressee(conn, subject.message_id)
+    if found is None:
         return None
-    tenant_id, campaign_id, email = row
-    if tenant_id != subject.tenant_id or (campaign_id or 0) != subject.campaign_id:
+    if found.tenant_id != subject.tenant_id or (found.campaign_id or 0) != subject.campaign_id:
         return None
-    return About(tenant_id, email, campaign_id, subject.message_id)
+    return About(found.tenant_id, found.email, found.campaign_id, found.id)
 
 
 def event(conn: sqlite3.Connection, about: About, type_: EventType, attrs: dict[str, str]) -> None:
@@ -75,21 +66,10 @@ def _soft_bounces_reached(
     conn: sqlite3.Connection, about: About, now: float, settings: FeedbackSettings
 ) -> int:
     """Score one soft bounce; return how many the address has within the window."""
-    address = suppression.key(about.email)
     since = now - settings.soft_bounce_days * _DAY
-    conn.execute(
-        "DELETE FROM soft_bounces WHERE tenant_id = ? AND email_key = ? AND time < ?",
-        (about.tenant_id, address, since),
+    return feedback.score_soft_bounce(
+        conn, about.tenant_id, suppression.key(about.email), now, since
     )
-    conn.execute(
-        "INSERT INTO soft_bounces (tenant_id, email_key, time) VALUES (?, ?, ?)",
-        (about.tenant_id, address, now),
-    )
-    row = conn.execute(
-        "SELECT count(*) FROM soft_bounces WHERE tenant_id = ? AND email_key = ?",
-        (about.tenant_id, address),
-    ).fetchone()
-    return int(row[0])
 
 
 def bounce(
@@ -137,18 +117,8 @@ def async_bounce(
     Returns whether the address is now suppressed.
     """
     if about.message_id is not None:
-        conn.execute(
-            "UPDATE messages SET state = ?, last_reply = ?, updated_at = ? WHERE id = ?"
-            " AND tenant_id = ? AND state = ?",
-            (
-                int(MessageState.BOUNCED),
-                attrs.get("reply", "")[:1000],
-                now,
-                about.message_id,
-                about.tenant_id,
-                int(MessageState.DELIVERED),
-            ),
-        )
+        reply = attrs.get("reply", "")[:1000]
+        messages.mark_bounced(conn, about.tenant_id, about.message_id, reply, now)
     suppressed = bounce(conn, about, verdict, source, now, settings)
     event(
         conn,
@@ -174,11 +144,7 @@ def complaint(
     """
     entry = Entry(about.email, Reason.COMPLAINT, source)
     added = suppression.add(conn, about.tenant_id, [entry], now)
-    conn.execute(
-        "INSERT INTO domain_feedback (tenant_id, domain, day, delivered, complaints)"
-        " VALUES (?, ?, ?, 0, 1) ON CONFLICT DO UPDATE SET complaints = complaints + 1",
-        (about.tenant_id, domain_of(about.email), day_of(now)),
-    )
+    feedback.count_complaint(conn, about.tenant_id, domain_of(about.email), now)
     event(conn, about, EventType.MESSAGE_COMPLAINED, {**attrs, "source": source})
     return added > 0
 
@@ -222,10 +188,4 @@ def settled(
         about = About(m.tenant_id, m.email, m.campaign_id, m.id)
         bounce(conn, about, verdict, "smtp", now, settings)
     if delivered:
-        day = day_of(now)
-        conn.executemany(
-            "INSERT INTO domain_feedback (tenant_id, domain, day, delivered, complaints)"
-            " VALUES (?, ?, ?, ?, 0)"
-            " ON CONFLICT DO UPDATE SET delivered = delivered + excluded.delivered",
-            [(tenant, domain, day, n) for (tenant, domain), n in delivered.items()],
-        )
+        feedback.count_delivered(conn, delivered, now)

@@ -1,19 +1,17 @@
-"""Store jobs for accepted mail: submissions into the transactional lane, bounce-domain mail
-into ``inbound_mail``. Each runs inside the writer's group commit; the session answers 250
-only after that commit returned."""
+"""The store job for accepted mail: a submission into the transactional lane. It runs inside
+the writer's group commit; the session answers 250 only after that commit returned."""
 
 from __future__ import annotations
 
 import base64
 import json
 import sqlite3
-import time
 from dataclasses import asdict, dataclass
 
-from agent.feedback import suppression
 from agent.intake.message import TRACK_BY_DEFAULT
-from agent.model import EventType, Lane, MessageState, Sender, Tracking
-from agent.store import events
+from agent.model import Lane, Sender, Tracking
+from agent.store.enqueue import Enqueue, StoredContent
+from agent.store.enqueue import enqueue as store_enqueue
 from mailfleet.v1 import common_pb2
 
 
@@ -33,6 +31,11 @@ class Submission:
     tracking: Tracking = TRACK_BY_DEFAULT
 
 
+def _payload(email: str) -> str:
+    """The recipient as campaign uploads store theirs (a submission has no merge fields)."""
+    return base64.b64encode(common_pb2.Recipient(email=email).SerializeToString()).decode("ascii")
+
+
 def enqueue(conn: sqlite3.Connection, sub: Submission) -> list[int]:
     """Queue one message per recipient, sharing one stored copy; return their ids."""
     spec = {
@@ -46,10 +49,6 @@ def enqueue(conn: sqlite3.Connection, sub: Submission) -> list[int]:
         "campaign": sub.campaign,
         "pool": sub.pool,
     }
-    content = conn.execute(
-        "INSERT INTO contents (spec, raw_mime) VALUES (?, ?)", (json.dumps(spec), sub.data)
-    )
-    now = time.time()
     attrs = {"lane": "transactional", "source": "smtp"}
     if sub.username:
         attrs["smtp_user"] = sub.username
@@ -59,51 +58,16 @@ def enqueue(conn: sqlite3.Connection, sub: Submission) -> list[int]:
         attrs["tags"] = ",".join(sub.tags)
     if sub.pool:
         attrs["pool"] = sub.pool
-    ids = []
-    for email, norm in sub.recipients:
-        payload = base64.b64encode(common_pb2.Recipient(email=email).SerializeToString())
-        cur = conn.execute(
-            "INSERT INTO messages (tenant_id, content_id, lane, state, email, email_norm,"
-            " payload, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                sub.tenant_id,
-                content.lastrowid,
-                int(Lane.TRANSACTIONAL),
-                int(MessageState.QUEUED),
-                email,
-                norm,
-                payload.decode("ascii"),
-                now,
-                now,
-            ),
-        )
-        assert cur.lastrowid is not None
-        ids.append(cur.lastrowid)
-        events.append(
-            conn,
+    rows = [(email, norm, _payload(email)) for email, norm in sub.recipients]
+    queued = store_enqueue(
+        conn,
+        Enqueue(
             sub.tenant_id,
-            EventType.MESSAGE_QUEUED,
-            message_id=cur.lastrowid,
-            email=email,
-            attrs=attrs,
-        )
-        # Checked here like any enqueued message, and again when it is about to be sent.
-        suppression.screen_message(conn, sub.tenant_id, cur.lastrowid, email, sub.tags, now)
-    return ids
-
-
-def store_inbound(
-    conn: sqlite3.Connection, peer: str, mail_from: str, recipients: list[str], data: bytes
-) -> list[int]:
-    """Keep mail for the bounce domain, one row per recipient, for the feedback loop."""
-    now = time.time()
-    ids = []
-    for rcpt in recipients:
-        cur = conn.execute(
-            "INSERT INTO inbound_mail (received_at, peer, mail_from, rcpt_to, data)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (now, peer, mail_from, rcpt, data),
-        )
-        assert cur.lastrowid is not None
-        ids.append(cur.lastrowid)
-    return ids
+            Lane.TRANSACTIONAL,
+            json.dumps(rows),
+            sub.tags,
+            content=StoredContent(json.dumps(spec), sub.data),
+            queued_attrs=attrs,
+        ),
+    )
+    return list(queued.ids)

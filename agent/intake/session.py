@@ -33,11 +33,11 @@ from agent.intake.message import (
     split_header,
     take_controls,
 )
-from agent.intake.queueing import Submission, enqueue, store_inbound
+from agent.intake.queueing import Submission, enqueue
 from agent.intake.results import SessionTally
 from agent.intake.settings import IntakeSettings, ListenerSettings
 from agent.ops import metrics
-from agent.store import tenants
+from agent.store import inbound_mail, tenants
 from agent.store.handle import Store
 from agent.validation import normalize_address
 
@@ -288,7 +288,9 @@ class Intake:
             check_framing(data)
             if session.identity is None:
                 peer, sender, rcpts = _ip(session.peer), _sender(envelope), envelope.rcpt_tos
-                ids = await self._store.write(lambda c: store_inbound(c, peer, sender, rcpts, data))
+                ids = await self._store.write(
+                    lambda c: inbound_mail.store(c, peer, sender, rcpts, data)
+                )
             else:
                 sub = self._submission(server, session, envelope, data)
                 ids = await self._store.write(lambda c: enqueue(c, sub))

@@ -9,7 +9,6 @@ from dataclasses import asdict
 from typing import Any
 
 from agent.errors import FailedPrecondition, NotFound
-from agent.feedback import suppression
 from agent.model import (
     Campaign,
     CampaignSpec,
@@ -23,6 +22,7 @@ from agent.model import (
     Tracking,
 )
 from agent.store import events
+from agent.store.enqueue import Enqueue, enqueue
 
 _COLUMNS = "id, tenant_id, state, spec, created_at, updated_at"
 _UPLOADABLE = {CampaignState.DRAFT, CampaignState.RUNNING, CampaignState.PAUSED}
@@ -211,54 +211,34 @@ def add_recipients(
         raise FailedPrecondition(
             f"campaign {campaign_id} is {state.name.lower()}; it takes no more recipients"
         )
-    field_set = _field_set_id(conn, field_names)
     now = time.time()
-    before_changes = conn.total_changes
-    last_id = conn.execute("SELECT max(id) FROM messages").fetchone()[0] or 0
-    # The unique index refuses addresses the campaign already has; finding which ones afterwards
-    # costs nothing in the usual case where every row is new. json_each keeps the upload order.
-    conn.execute(
-        "INSERT INTO messages (tenant_id, campaign_id, lane, state, email, email_norm,"
-        " field_set_id, payload, created_at, updated_at)"
-        " SELECT ?, ?, ?, ?, json_extract(value, '$[0]'), json_extract(value, '$[1]'), ?,"
-        " json_extract(value, '$[2]'), ?, ? FROM json_each(?) WHERE true"
-        " ON CONFLICT DO NOTHING",
-        (
+    queued = enqueue(
+        conn,
+        Enqueue(
             tenant_id,
-            campaign_id,
-            int(Lane.BULK),
-            int(MessageState.QUEUED),
-            field_set,
-            now,
-            now,
+            Lane.BULK,
             document,
+            _tags(conn, campaign_id),
+            campaign_id=campaign_id,
+            field_set_id=_field_set_id(conn, field_names),
         ),
+        now,
     )
-    inserted = conn.total_changes - before_changes
     duplicates = list(batch.repeats)
-    if inserted < len(batch.rows):
+    # The unique index refused addresses the campaign already had; finding which ones
+    # afterwards costs nothing in the usual case where every row is new.
+    if queued.count < len(batch.rows):
         stored = {
             row[0]
             for row in conn.execute(
                 "SELECT email_norm FROM messages WHERE id > ? AND campaign_id = ?",
-                (last_id, campaign_id),
+                (queued.after_id, campaign_id),
             )
         }
         duplicates.extend(
             (position, email)
             for position, (email, norm, _) in zip(batch.positions, batch.rows, strict=True)
             if norm not in stored
-        )
-    if inserted:
-        events.append(
-            conn,
-            tenant_id,
-            EventType.RECIPIENTS_ADDED,
-            campaign_id=campaign_id,
-            attrs={"count": str(inserted)},
-        )
-        suppression.screen_new_recipients(
-            conn, tenant_id, campaign_id, _tags(conn, campaign_id), last_id, now
         )
     conn.execute("UPDATE campaigns SET updated_at = ? WHERE id = ?", (now, campaign_id))
     return duplicates

@@ -37,6 +37,23 @@ def append(
     return cur.lastrowid
 
 
+def append_for_messages(
+    conn: sqlite3.Connection,
+    type_: EventType,
+    after_id: int,
+    attrs: dict[str, str] | None,
+    now: float,
+) -> None:
+    """Append one event for each message with id > ``after_id`` (the ones the caller's
+    transaction just inserted), in id order: one statement, however many there are."""
+    conn.execute(
+        "INSERT INTO events (tenant_id, time, type, campaign_id, message_id, email, attrs)"
+        " SELECT tenant_id, ?, ?, campaign_id, id, email, ? FROM messages WHERE id > ?"
+        " ORDER BY id",
+        (now, int(type_), json.dumps(attrs) if attrs else None, after_id),
+    )
+
+
 def list_after(conn: sqlite3.Connection, tenant_id: int, after_seq: int, limit: int) -> list[Event]:
     """The tenant's events with seq > after_seq, oldest first."""
     rows = conn.execute(

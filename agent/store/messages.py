@@ -5,21 +5,18 @@ from __future__ import annotations
 import base64
 import json
 import sqlite3
-import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 
 from agent.errors import NotFound
-from agent.feedback import suppression
 from agent.model import (
     Content,
-    EventType,
     Lane,
     MessageState,
     Sender,
     StoredMessage,
     TransactionalMessage,
 )
-from agent.store import events
+from agent.store.enqueue import Enqueue, StoredContent, enqueue
 
 _COLUMNS = (
     "id, campaign_id, lane, email, state, attempts, created_at, updated_at, next_at,"
@@ -53,49 +50,28 @@ def enqueue_transactional(
 
     Returns the message and whether it was a duplicate.
     """
-    row = conn.execute(
-        f"SELECT {_COLUMNS} FROM messages WHERE tenant_id = ? AND idempotency_key = ?",
-        (tenant_id, msg.idempotency_key),
-    ).fetchone()
-    if row is not None:
-        return _message(row), True
     spec = {
         "sender": asdict(msg.sender),
         "content": asdict(msg.content) if msg.content else None,
         "tags": list(msg.tags),
         "tracking": asdict(msg.tracking),
     }
-    content = conn.execute(
-        "INSERT INTO contents (spec, raw_mime) VALUES (?, ?)", (json.dumps(spec), msg.raw_mime)
-    )
-    now = time.time()
-    cur = conn.execute(
-        "INSERT INTO messages (tenant_id, content_id, lane, state, email, email_norm, payload,"
-        " idempotency_key, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
+    payload = base64.b64encode(msg.payload).decode("ascii")
+    queued = enqueue(
+        conn,
+        Enqueue(
             tenant_id,
-            content.lastrowid,
-            int(Lane.TRANSACTIONAL),
-            int(MessageState.QUEUED),
-            msg.email,
-            msg.email_norm,
-            base64.b64encode(msg.payload).decode("ascii"),
-            msg.idempotency_key,
-            now,
-            now,
+            Lane.TRANSACTIONAL,
+            json.dumps([[msg.email, msg.email_norm, payload]]),
+            msg.tags,
+            content=StoredContent(json.dumps(spec), msg.raw_mime),
+            idempotency_key=msg.idempotency_key,
+            queued_attrs={"lane": "transactional"},
         ),
     )
-    assert cur.lastrowid is not None
-    events.append(
-        conn,
-        tenant_id,
-        EventType.MESSAGE_QUEUED,
-        message_id=cur.lastrowid,
-        email=msg.email,
-        attrs={"lane": "transactional"},
-    )
-    suppression.screen_message(conn, tenant_id, cur.lastrowid, msg.email, msg.tags, now)
-    return get(conn, tenant_id, cur.lastrowid), False
+    if queued.existing is not None:
+        return get(conn, tenant_id, queued.existing), True
+    return get(conn, tenant_id, queued.ids[0]), False
 
 
 def content_spec_from_json(text: str) -> tuple[Sender, Content | None]:
@@ -184,3 +160,43 @@ def tenant_counts(conn: sqlite3.Connection, tenant_id: int) -> dict[MessageState
         for state, n in conn.execute(sql, (tenant_id,)):
             result[MessageState(state)] += n
     return result
+
+
+@dataclass(frozen=True)
+class Addressee:
+    """Whom a message of any tenant went to, for feedback that names it by id."""
+
+    id: int
+    tenant_id: int
+    campaign_id: int | None
+    email: str
+    state: MessageState
+
+
+def addressee(conn: sqlite3.Connection, message_id: int) -> Addressee | None:
+    """The message's tenant, campaign, recipient and state, or None if it does not exist."""
+    row = conn.execute(
+        "SELECT tenant_id, campaign_id, email, state FROM messages WHERE id = ?", (message_id,)
+    ).fetchone()
+    if row is None:
+        return None
+    tenant_id, campaign_id, email, state = row
+    return Addressee(message_id, tenant_id, campaign_id, email, MessageState(state))
+
+
+def mark_bounced(
+    conn: sqlite3.Connection, tenant_id: int, message_id: int, reply: str, now: float
+) -> None:
+    """A delivered message bounced after all (a DSN, an ESP webhook); others stay as they are."""
+    conn.execute(
+        "UPDATE messages SET state = ?, last_reply = ?, updated_at = ? WHERE id = ?"
+        " AND tenant_id = ? AND state = ?",
+        (
+            int(MessageState.BOUNCED),
+            reply,
+            now,
+            message_id,
+            tenant_id,
+            int(MessageState.DELIVERED),
+        ),
+    )

@@ -16,9 +16,9 @@ import grpc
 from agent.api import auth, convert, requests
 from agent.config import AgentSettings
 from agent.errors import InvalidArgument
-from agent.feedback import stats, suppression
-from agent.feedback.suppression import Entry, Reason
+from agent.store import feedback, suppression
 from agent.store.handle import Store
+from agent.store.suppression import Entry, Reason
 from agent.validation import normalize_address
 from mailfleet.v1 import suppression_pb2, suppression_pb2_grpc
 
@@ -220,8 +220,9 @@ class SuppressionService(suppression_pb2_grpc.SuppressionServicer):
             raise InvalidArgument("days", "at most 3660")
         now = time.time()
 
-        def read(conn: Any) -> tuple[list[stats.DomainRate], dict[str, int]]:
-            return stats.complaint_rates(conn, who.tenant_id, days, now), stats.inbound_counts(conn)
+        def read(conn: Any) -> tuple[list[feedback.DomainRate], dict[str, int]]:
+            rates = feedback.complaint_rates(conn, who.tenant_id, days, now)
+            return rates, feedback.inbound_counts(conn)
 
         rates, inbound = await self._store.read(read)
         return suppression_pb2.FeedbackStats(

@@ -11,12 +11,12 @@ import sqlite3
 import time
 from pathlib import Path
 
-from agent.feedback import stats, suppression
 from agent.feedback.consumer import InboundConsumer
 from agent.feedback.settings import FeedbackSettings
 from agent.feedback.tokens import Purpose, Subject, TokenKey
 from agent.model import CampaignSpec, Content, MessageState, RecipientRows, Sender
-from agent.store import campaigns
+from agent.store import campaigns, suppression
+from agent.store import feedback as stats
 from agent.store.handle import Store
 from agent.store.tenants import create_tenant
 

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from agent.feedback import stats, suppression
 from agent.feedback.inbound import InboundMail, process
 from agent.feedback.settings import FeedbackSettings
 from agent.feedback.tokens import Purpose, Subject, TokenKey
 from agent.model import CampaignSpec, Content, EventType, MessageState, RecipientRows, Sender
-from agent.store import campaigns
+from agent.store import campaigns, suppression
+from agent.store import feedback as stats
 
 SAMPLES = Path(__file__).resolve().parents[2] / "fixtures" / "bounces"
 NOW = 1_800_000_000.0

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import sqlite3
 
-from agent.feedback import record, stats, suppression
+from agent.feedback import record
 from agent.feedback.classify import classify
 from agent.feedback.record import About
 from agent.feedback.settings import FeedbackSettings
 from agent.model import EventType, MessageState
+from agent.store import feedback as stats
+from agent.store import suppression
 from agent.store.queue import Claimed, Settled
 
 NOW = 1_800_000_000.0

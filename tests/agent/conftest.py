@@ -1,4 +1,4 @@
-"""A migrated store file opened directly, for the feedback module's store-level tests."""
+"""A migrated store file opened directly, for the tests of store-level functions."""
 
 from __future__ import annotations
 

@@ -9,7 +9,9 @@ Addresses are keyed by their normalised form with ASCII letters lower-cased (mai
 providers treat the local part case-insensitively in practice, and SQLite's ``lower`` does
 exactly this, so SQL and Python agree on the key).
 
-Every function runs inside the caller's transaction on the store's writer thread.
+Every function runs inside the caller's transaction on the store's writer thread. Screening
+is the store's own operation: :mod:`agent.store.enqueue` screens what it inserts, and the
+scheduler asks :func:`screen_claimed` about what it is about to send.
 """
 
 from __future__ import annotations
@@ -177,42 +179,28 @@ def _blocking(entries: list[Entry] | None, tags: Sequence[str], bulk: bool) -> E
     return None
 
 
-def screen_new_recipients(
+def screen_enqueued(
     conn: sqlite3.Connection,
     tenant_id: int,
-    campaign_id: int,
-    tags: Sequence[str],
     after_id: int,
+    tags: Sequence[str],
+    bulk: bool,
     now: float,
 ) -> int:
-    """At enqueue: mark the campaign's queued messages with id > ``after_id`` whose address is
-    suppressed as suppressed, each with its event. Returns how many."""
+    """At enqueue: mark the tenant's queued messages with id > ``after_id`` (the ones just
+    inserted) whose address is suppressed as suppressed, each with its event. ``bulk`` says
+    whether they belong to a campaign. Returns how many."""
     if not _any(conn, tenant_id):
         return 0
     matches = conn.execute(
-        "SELECT id, email FROM messages WHERE campaign_id = ? AND id > ? AND state = ?"
+        "SELECT id, campaign_id, email FROM messages WHERE id > ? AND state = ?"
         # One primary-key probe per new row, however long the list is.
         " AND EXISTS (SELECT 1 FROM suppressions AS s WHERE s.tenant_id = ?"
         " AND s.email_key = lower(messages.email_norm))",
-        (campaign_id, after_id, int(MessageState.QUEUED), tenant_id),
+        (after_id, int(MessageState.QUEUED), tenant_id),
     ).fetchall()
-    rows = [(tenant_id, campaign_id, mid, email) for mid, email in matches]
-    return len(_suppress_messages(conn, rows, lambda _: tags, True, now, "enqueue"))
-
-
-def screen_message(
-    conn: sqlite3.Connection,
-    tenant_id: int,
-    message_id: int,
-    email: str,
-    tags: Sequence[str],
-    now: float,
-) -> bool:
-    """At enqueue of a transactional message: suppress it if its address is; True if so."""
-    if not _any(conn, tenant_id):
-        return False
-    rows = [(tenant_id, None, message_id, email)]
-    return bool(_suppress_messages(conn, rows, lambda _: tags, False, now, "enqueue"))
+    rows = [(tenant_id, campaign_id, mid, email) for mid, campaign_id, email in matches]
+    return len(_suppress_messages(conn, rows, lambda _: tags, bulk, now, "enqueue"))
 
 
 def screen_claimed(

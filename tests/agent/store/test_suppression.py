@@ -7,8 +7,6 @@ import json
 import sqlite3
 import time
 
-from agent.feedback import suppression
-from agent.feedback.suppression import Entry, Reason
 from agent.model import (
     CampaignSpec,
     Content,
@@ -18,7 +16,8 @@ from agent.model import (
     Sender,
     TransactionalMessage,
 )
-from agent.store import campaigns, messages, queue
+from agent.store import campaigns, messages, queue, suppression
+from agent.store.suppression import Entry, Reason
 
 NOW = 1_800_000_000.0
 
