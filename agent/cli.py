@@ -12,10 +12,11 @@ from agent import __version__, logs
 from agent.config import ConfigError, load
 from agent.coordinator import serve
 from agent.dkim import cli as dkim_cli
+from agent.feedback.webhooks import receiver as webhooks
+from agent.init import init, pairing_for
 from agent.intake import cli as intake_cli
 from agent.ops import cli as ops_cli
-from agent.routes.factory import check_routes
-from agent.setup import init, pairing_for
+from agent.routing.build import check_routes
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -82,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in ops_cli.COMMANDS:
             return ops_cli.run(settings, args)
         check_routes(settings)
+        webhooks.check_secrets(settings)
         logs.configure(settings.log.level, settings.log.json_lines)
         asyncio.run(serve(settings, args.config))
         return 0

@@ -20,18 +20,17 @@ from pydantic_settings import (
 from agent.feedback.settings import FeedbackSettings
 from agent.intake.settings import IntakeSettings
 from agent.ops.retention_config import RetentionSettings
-from agent.routes.config import (
+from agent.routes.settings import (
     CaptureRoute,
     DestinationLimits,
     DirectMxRoute,
     IpPoolsSettings,
     LimitsSettings,
     RouteSettings,
-    RoutingRule,
-    RoutingSettings,
     SmtpRelayRoute,
     SplitRoute,
 )
+from agent.routing.settings import RoutingRule, RoutingSettings
 
 # The routes' settings live in their own module and are re-exported for the rest of the agent.
 __all__ = [

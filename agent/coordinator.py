@@ -17,12 +17,12 @@ from agent.delivery.scheduler import Scheduler
 from agent.feedback import web as feedback_web
 from agent.feedback.consumer import InboundConsumer
 from agent.feedback.tokens import TokenKey
+from agent.feedback.webhooks import receiver as webhooks
 from agent.intake.listeners import Listeners
 from agent.ops import metrics
 from agent.ops.reload import Reloader
 from agent.ops.retention import Retention
-from agent.routes.esp import webhooks
-from agent.routes.table import RoutingState
+from agent.routing.table import RoutingState
 from agent.store import meta
 from agent.store.handle import Store
 from agent.web.server import WebServer
@@ -32,6 +32,10 @@ log = logging.getLogger("mailfleet.agent")
 _GRACE_SECONDS = 5.0
 # In-flight deliveries get this long to finish after SIGTERM; what is left returns to the queue.
 _DRAIN_SECONDS = 10.0
+
+
+async def _check_webhooks(settings: AgentSettings) -> None:
+    webhooks.check_secrets(settings)
 
 
 async def serve(settings: AgentSettings, config_path: Path | None = None) -> None:
@@ -80,6 +84,7 @@ async def serve(settings: AgentSettings, config_path: Path | None = None) -> Non
     reloader.register("delivery", scheduler.reload, check=scheduler.check)
     retention = Retention(store, settings.retention)
     reloader.register("retention", retention.reload)
+    reloader.add_check(_check_webhooks)
     pruning = asyncio.create_task(retention.run())
     reloads: set[asyncio.Task[bool]] = set()
 

@@ -20,7 +20,7 @@ from agent.api.services.suppression import SuppressionService
 from agent.api.services.transactional import TransactionalService
 from agent.config import AgentSettings
 from agent.ops.grpc_metrics import MetricsInterceptor
-from agent.routes.table import RoutingState
+from agent.routing.table import RoutingState
 from agent.store.handle import Store
 from mailfleet.v1 import (
     admin_pb2,

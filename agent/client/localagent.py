@@ -15,7 +15,7 @@ from grpc_health.v1 import health_pb2
 from agent.client.channel import channel
 from agent.client.stubs import AgentStubs
 from agent.identity.pairing import Pairing
-from agent.setup import init
+from agent.init import init
 
 _START_TIMEOUT = 30.0
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from agent.model import Content, Sender, Tracking
-from agent.routes.rules import RoutingTable
+from agent.routing.rules import RoutingTable
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,9 @@ from agent.feedback.links import FeedbackLinks, MessageFeedback
 from agent.feedback.tokens import Subject, TokenKey
 from agent.render.message import Renderer, RenderError
 from agent.routes.base import Envelope, Outcome, OutcomeKind
-from agent.routes.factory import build_routes, build_sources
-from agent.routes.router import Router
-from agent.routes.rules import MessageFacts, Plan, RoutingTable
+from agent.routing.build import build_routes, build_sources
+from agent.routing.router import Router
+from agent.routing.rules import MessageFacts, Plan, RoutingTable
 from mailfleet.v1 import common_pb2
 
 log = logging.getLogger("mailfleet.agent.delivery")

@@ -20,14 +20,14 @@ from dataclasses import dataclass, field
 from agent.config import AgentSettings, ConfigError
 from agent.delivery import outcomes
 from agent.delivery.jobs import Job, MessageSpec, WorkBatch
-from agent.delivery.pool import WorkerPool
+from agent.delivery.worker_pool import WorkerPool
 from agent.feedback import record
 from agent.model import Tracking
 from agent.ops import metrics
 from agent.ops.outcomelog import log_settled
 from agent.routes.base import Outcome
-from agent.routes.ip_pool import routes_by_pool
-from agent.routes.table import RoutingState
+from agent.routes.source_ips import routes_by_pool
+from agent.routing.table import RoutingState
 from agent.store import queue, suppression, tenants
 from agent.store.campaigns import spec_from_json
 from agent.store.handle import Store

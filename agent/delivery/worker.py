@@ -23,7 +23,7 @@ from agent.delivery.jobs import Job, MessageSpec, WorkBatch
 from agent.delivery.pipeline import Pipeline
 from agent.render.limits import keep_handler
 from agent.routes.base import Envelope, Outcome, OutcomeKind
-from agent.routes.rules import Plan
+from agent.routing.rules import Plan
 
 log = logging.getLogger("mailfleet.agent.delivery")
 

@@ -16,8 +16,8 @@ from typing import TypeVar
 
 from agent.config import AgentSettings
 from agent.errors import AgentError, NotFound
+from agent.init import DEFAULT_TENANT
 from agent.intake import accounts, passwords
-from agent.setup import DEFAULT_TENANT
 from agent.store import tenants
 from agent.store.db import open_and_migrate
 

@@ -13,7 +13,7 @@ from agent.config import AgentSettings, ConfigError
 from agent.intake.message import Choices
 from agent.intake.session import Intake, IntakeSMTP
 from agent.intake.settings import ListenerSettings
-from agent.routes.ip_pool import routes_by_pool
+from agent.routes.source_ips import routes_by_pool
 from agent.store.handle import Store
 
 log = logging.getLogger("mailfleet.agent.intake")

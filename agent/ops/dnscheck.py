@@ -21,7 +21,7 @@ import dns.reversename
 
 from agent.config import AgentSettings, DirectMxRoute
 from agent.dkim.keys import DnsRecord, dns_record, load_keys, normalise_domain
-from agent.routes.mx import nameserver
+from agent.routes.smtp.mx import nameserver
 
 # RFC 7208 section 4.6.4: more DNS lookups than this make SPF a permanent error.
 _SPF_LOOKUP_LIMIT = 10

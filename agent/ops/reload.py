@@ -19,7 +19,7 @@ from pathlib import Path
 
 from agent.config import AgentSettings, ConfigError, load
 from agent.routes.base import RouteConfigError
-from agent.routes.factory import check_routes
+from agent.routing.build import check_routes
 
 log = logging.getLogger("mailfleet.agent.ops")
 
@@ -58,6 +58,10 @@ class Reloader:
         self._hooks.append((name, hook))
         if check is not None:
             self._checks.append(check)
+
+    def add_check(self, check: ReloadCheck) -> None:
+        """Run ``check`` on every reload's new settings, beside the registered parts' checks."""
+        self._checks.append(check)
 
     async def reload(self) -> bool:
         """Load the config file again and apply it; False (and nothing changed) if it is bad."""

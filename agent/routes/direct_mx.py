@@ -13,13 +13,12 @@ from typing import TYPE_CHECKING
 
 from agent.config import DestinationLimits, DirectMxRoute, LimitsSettings
 from agent.routes.base import Envelope, Outcome, OutcomeKind
-from agent.routes.config import PoolAddress
-from agent.routes.ip_pool import SourcePool, seconds_until_tomorrow
-from agent.routes.mx import DestinationError, MxResolver
-from agent.routes.pool import CONNECT_ERRORS, DestinationPool
-from agent.routes.replies import describe_error, failed
-from agent.routes.rules import domain_matches
-from agent.routes.session import (
+from agent.routes.settings import PoolAddress, domain_matches
+from agent.routes.shaping import Backoff, destination
+from agent.routes.smtp.connection_pool import CONNECT_ERRORS, DestinationPool
+from agent.routes.smtp.mx import DestinationError, MxResolver
+from agent.routes.smtp.replies import describe_error, failed
+from agent.routes.smtp.session import (
     Session,
     SessionOptions,
     StartTlsFailed,
@@ -27,10 +26,10 @@ from agent.routes.session import (
     check_helo,
     open_session,
 )
-from agent.routes.shaping import Backoff, destination
+from agent.routes.source_ips import SourcePool, seconds_until_tomorrow
 
 if TYPE_CHECKING:
-    from agent.routes.mta_sts import MtaSts
+    from agent.routes.smtp.mta_sts import MtaSts
 
 log = logging.getLogger("mailfleet.agent.routes")
 
@@ -74,7 +73,7 @@ class DirectMx:
         self._sts: MtaSts | None = None
         if sts.enabled:
             # Imported here: its HTTPS client (aiohttp) costs a worker without direct MX nothing.
-            from agent.routes.mta_sts import MtaSts
+            from agent.routes.smtp.mta_sts import MtaSts
 
             self._sts = MtaSts(self._resolver, port=sts.port, ca_file=sts.ca_file)
         self._rate_period = rate_period

@@ -8,13 +8,13 @@ it has been quiet for a while.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import Callable, Sequence
 
 from agent.routes.base import Outcome, OutcomeKind
-from agent.routes.config import BackoffSettings, DestinationLimits, LimitsSettings
-from agent.routes.rules import domain_matches
+from agent.routes.settings import BackoffSettings, DestinationLimits, LimitsSettings, domain_matches
 
 # Words receivers use in 4xx replies that mean "you send too fast" rather than "try later".
 _THROTTLE_TEXT = re.compile(
@@ -86,3 +86,35 @@ class Backoff:
             return limit
         base = limit or self._settings.unlimited_per_minute
         return max(1, base >> self.level)
+
+
+class RateLimiter:
+    """At most ``rate`` messages per ``period`` seconds, evenly spaced (0 means unlimited).
+
+    Spacing rather than bursting is kinder to receivers, and a reservation is taken without a
+    lock, so waiting callers never block each other's network I/O.
+    """
+
+    def __init__(self, rate: int, period: float = 60.0) -> None:
+        self._period = period
+        self._interval = period / rate if rate else 0.0
+        self._next = 0.0
+
+    def set_rate(self, rate: int) -> None:
+        """Change the rate from the next reservation on (0 means unlimited)."""
+        self._interval = self._period / rate if rate else 0.0
+
+    @property
+    def idle(self) -> bool:
+        """Whether forgetting this limiter now could not let a message out early."""
+        return self._next <= time.monotonic()
+
+    async def wait(self) -> None:
+        """Return when the caller may send its next message."""
+        if not self._interval:
+            return
+        now = time.monotonic()
+        slot = max(now, self._next)
+        self._next = slot + self._interval
+        if slot > now:
+            await asyncio.sleep(slot - now)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from agent.config import SmtpRelayRoute
 from agent.routes.base import Envelope, Outcome, RouteConfigError
-from agent.routes.pool import DestinationPool
-from agent.routes.session import Session, SessionOptions, check_helo, open_session
+from agent.routes.smtp.connection_pool import DestinationPool
+from agent.routes.smtp.session import Session, SessionOptions, check_helo, open_session
 
 
 def read_password(path: Path) -> str:

@@ -12,10 +12,10 @@ from agent.api import auth, convert
 from agent.config import AgentSettings, RouteSettings, RoutingRule
 from agent.errors import FailedPrecondition, InvalidArgument
 from agent.model import Campaign, MessageState
-from agent.routes.estimate import estimate
-from agent.routes.ip_pool import sent_today
-from agent.routes.rules import MessageFacts, RoutingTable, choose
-from agent.routes.table import RoutingState, RulesError, StaleVersion, parse_rules
+from agent.routes.source_ips import sent_today
+from agent.routing.estimate import estimate
+from agent.routing.rules import MessageFacts, RoutingTable, choose
+from agent.routing.table import RoutingState, RulesError, StaleVersion, parse_rules
 from agent.store import campaigns
 from agent.store.handle import Store
 from mailfleet.v1 import routing_pb2, routing_pb2_grpc

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from typing import Generic, TypeVar
 
 from agent.routes.base import Envelope, Outcome, OutcomeKind
-from agent.routes.config import EspSettings
 from agent.routes.esp.http import (
     HttpClient,
     HttpReply,
@@ -16,6 +15,7 @@ from agent.routes.esp.http import (
     unreachable,
 )
 from agent.routes.esp.structured import UnusableMessage
+from agent.routes.settings import EspSettings
 
 # The message's id travels with it as provider metadata, so webhooks can name it.
 METADATA_KEY = "mailfleet_message_id"

@@ -23,8 +23,8 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from agent.routes.base import Outcome, OutcomeKind
-from agent.routes.config import EspSettings
-from agent.routes.pool import RateLimiter
+from agent.routes.settings import EspSettings
+from agent.routes.shaping import RateLimiter
 
 log = logging.getLogger("mailfleet.agent.routes")
 

@@ -11,9 +11,9 @@ import base64
 import aiohttp
 
 from agent.routes.base import Envelope, Outcome
-from agent.routes.config import MailgunRoute
 from agent.routes.esp.base import METADATA_KEY, EspRoute
 from agent.routes.esp.http import HttpReply, accepted, refused
+from agent.routes.settings import MailgunRoute
 
 DEFAULT_URL = "https://api.mailgun.net"
 

@@ -11,10 +11,10 @@ from email.headerregistry import Address
 from typing import Any
 
 from agent.routes.base import Envelope, Outcome, OutcomeKind
-from agent.routes.config import PostmarkRoute
 from agent.routes.esp.base import METADATA_KEY, EspRoute
 from agent.routes.esp.http import HttpReply, accepted, json_bytes, refused
 from agent.routes.esp.structured import take_apart
+from agent.routes.settings import PostmarkRoute
 
 DEFAULT_URL = "https://api.postmarkapp.com"
 

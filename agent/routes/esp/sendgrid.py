@@ -10,10 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from agent.routes.base import Envelope, Outcome
-from agent.routes.config import SendGridRoute
 from agent.routes.esp.base import METADATA_KEY, EspRoute
 from agent.routes.esp.http import HttpReply, accepted, json_bytes, refused
 from agent.routes.esp.structured import take_apart
+from agent.routes.settings import SendGridRoute
 
 DEFAULT_URL = "https://api.sendgrid.com"
 

@@ -16,9 +16,9 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from agent.routes.base import Envelope, Outcome, OutcomeKind
-from agent.routes.config import SesRoute
 from agent.routes.esp.base import METADATA_KEY, EspRoute
 from agent.routes.esp.http import HttpReply, accepted, json_bytes, refused
+from agent.routes.settings import SesRoute
 
 # Error types that say our account or setup cannot send now, not that the message is bad.
 _ACCOUNT_ERRORS = {

@@ -10,10 +10,10 @@ from agent.config import AgentSettings, CaptureRoute, DirectMxRoute, SmtpRelayRo
 from agent.routes.base import OutcomeKind, RouteConfigError
 from agent.routes.capture import Capture
 from agent.routes.direct_mx import DirectMx
-from agent.routes.factory import build_routes
-from agent.routes.mx import nameserver, order_mx
-from agent.routes.replies import enhanced_code, from_reply
+from agent.routes.smtp.mx import nameserver, order_mx
+from agent.routes.smtp.replies import enhanced_code, from_reply
 from agent.routes.smtp_relay import SmtpRelay
+from agent.routing.build import build_routes
 from tests.agent.routes.conftest import envelope
 
 

@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 
 from agent.routes.base import Envelope, OutcomeKind
-from agent.routes.config import MailgunRoute, PostmarkRoute, SendGridRoute, SesRoute
 from agent.routes.esp.base import EspRoute
 from agent.routes.esp.http import retry_after
 from agent.routes.esp.mailgun import Mailgun
 from agent.routes.esp.postmark import Postmark
 from agent.routes.esp.sendgrid import SendGrid
 from agent.routes.esp.ses import Ses
+from agent.routes.settings import MailgunRoute, PostmarkRoute, SendGridRoute, SesRoute
 from tests.peers.esp import Provider, ProviderStandIn, Scripted
 
 KEY = "test-key-0123456789"

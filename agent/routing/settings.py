@@ -1,0 +1,59 @@
+"""The ``[routing]`` settings: the ordered rules that pick each message's route."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+from agent.routes.settings import ROUTE_NAME, domain_patterns
+
+
+class RoutingRule(BaseModel):
+    """One rule: every condition given must hold (a list matches if any entry does)."""
+
+    model_config = {"extra": "forbid"}
+
+    # Shown in logs and events; defaults to the rule's position.
+    name: str = ""
+    tenants: list[str] = []
+    # Patterns with '*' wildcards: "example.com", "*.example.com", "*".
+    sender_domains: list[str] = []
+    recipient_domains: list[str] = []
+    # MX rollup: matches when any MX host of the recipient domain matches, e.g.
+    # ["*.google.com", "*.googlemail.com"] for every Google-hosted domain.
+    recipient_mx: list[str] = []
+    # Campaign or transactional message tags; any one of them matches.
+    tags: list[str] = []
+    lane: Literal["any", "transactional", "bulk"] = "any"
+    route: str
+    # Used instead of ``route`` once it has failed with connection or infrastructure errors
+    # (never a recipient's refusal) for ``failover_after_seconds``.
+    failover: str = ""
+    failover_after_seconds: float = Field(300.0, ge=0)
+
+    @field_validator("sender_domains", "recipient_domains", "recipient_mx")
+    @classmethod
+    def _check_patterns(cls, value: list[str]) -> list[str]:
+        return domain_patterns(value)
+
+    @field_validator("route", "failover")
+    @classmethod
+    def _check_route_name(cls, value: str) -> str:
+        if value and not ROUTE_NAME.fullmatch(value):
+            raise ValueError(f"{value!r} is not a route name")
+        return value
+
+    @model_validator(mode="after")
+    def _check_failover(self) -> RoutingRule:
+        if self.failover and self.failover == self.route:
+            raise ValueError("failover must be another route than route")
+        return self
+
+
+class RoutingSettings(BaseModel):
+    """Ordered routing rules: the first that matches a message picks its route."""
+
+    rules: list[RoutingRule] = []
+    # DNS servers for MX rollup lookups (HOST or HOST:PORT); empty means the system's.
+    resolvers: list[str] = []
