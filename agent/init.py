@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from agent.identity import keys
 from agent.identity.pairing import Pairing
 from agent.identity.tls import create_self_signed, fingerprint_pem, write_private
 from agent.store import tenants
-from agent.store.db import open_and_migrate
+from agent.store.db import write_once
 
 DEFAULT_TENANT = "default"
 DEFAULT_LISTEN = "127.0.0.1:8470"
@@ -83,19 +84,18 @@ def init(
         host, _ = split_host_port(settings.grpc.listen)
         create_self_signed(settings.tls_key, settings.tls_cert, [host, socket.getfqdn()])
         created = True
-    conn = open_and_migrate(settings.db_path)
-    try:
-        with conn:
-            conn.execute("BEGIN IMMEDIATE")
-            tenant = tenants.find_tenant(conn, DEFAULT_TENANT) or tenants.create_tenant(
-                conn, DEFAULT_TENANT
-            )
-            if not settings.admin_key_file.exists():
-                new = keys.mint()
-                tenants.create_key(conn, tenant.id, "initial admin key", True, new)
-                write_private(settings.admin_key_file, (new.full_key + "\n").encode())
-                created = True
-    finally:
-        conn.close()
+
+    def first_tenant(conn: sqlite3.Connection) -> bool:
+        tenant = tenants.find_tenant(conn, DEFAULT_TENANT) or tenants.create_tenant(
+            conn, DEFAULT_TENANT
+        )
+        if settings.admin_key_file.exists():
+            return False
+        new = keys.mint()
+        tenants.create_key(conn, tenant.id, "initial admin key", True, new)
+        write_private(settings.admin_key_file, (new.full_key + "\n").encode())
+        return True
+
+    created = write_once(settings.db_path, first_tenant) or created
     os.chmod(settings.db_path, 0o600)
     return InitResult(config_path, settings, pairing_for(settings), created)

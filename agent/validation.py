@@ -23,6 +23,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 _HEADER_NAME = re.compile(r"[!-9;-~]{1,76}")
 _IDEMPOTENCY_KEY = re.compile(r"[!-~]{1,200}")
+_DOMAIN = re.compile(r"(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}")
 _MAX_ADDRESS = 254
 _MAX_LOCAL = 64
 
@@ -105,3 +106,17 @@ def is_header_name(name: str) -> bool:
 def is_idempotency_key(key: str) -> bool:
     """True for a client idempotency key: 1-200 printable ASCII characters."""
     return _IDEMPOTENCY_KEY.fullmatch(key) is not None
+
+
+def normalize_domain(domain: str) -> str:
+    """A domain as stored and compared: lower case, IDNA, no final dot."""
+    text = domain.strip().rstrip(".").lower()
+    try:
+        return text.encode("idna").decode("ascii")
+    except UnicodeError:
+        return text
+
+
+def is_domain_name(norm: str) -> bool:
+    """True for a domain name in the form :func:`normalize_domain` gives."""
+    return _DOMAIN.fullmatch(norm) is not None

@@ -18,9 +18,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from agent.model import EventType, Lane, MessageState
-from agent.ops.retention import prune_capture, prune_events, prune_transactional, sweep_bodies
 from agent.store import tenants
 from agent.store.db import open_and_migrate
+from agent.store.retention import prune_capture, prune_events, prune_transactional, sweep_bodies
 
 DAY, HOUR = 86400.0, 3600.0
 PER_HOUR = int(os.environ.get("BENCH_RETENTION_PER_HOUR", "1000"))

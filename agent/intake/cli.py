@@ -9,19 +9,16 @@ from __future__ import annotations
 import argparse
 import sqlite3
 import sys
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
 
 from agent.config import AgentSettings
 from agent.errors import AgentError, NotFound
 from agent.init import DEFAULT_TENANT
 from agent.intake import accounts, passwords
-from agent.store import tenants
-from agent.store.db import open_and_migrate
+from agent.store import smtp_accounts, tenants
+from agent.store.db import write_once
 
-T = TypeVar("T")
 COMMANDS = ("smtp-user", "sending-domain")
 
 
@@ -47,21 +44,6 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     dom_sub.add_parser("list").add_argument("--tenant", default=DEFAULT_TENANT)
     for leaf in (p_add, p_list, p_rm, *dom_sub.choices.values()):
         leaf.add_argument("--config", type=Path, required=True)
-
-
-def _write(settings: AgentSettings, fn: Callable[[sqlite3.Connection], T]) -> T:
-    conn = open_and_migrate(settings.db_path)
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            result = fn(conn)
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-        return result
-    finally:
-        conn.close()
 
 
 def _tenant_id(conn: sqlite3.Connection, name: str) -> int:
@@ -94,9 +76,9 @@ def _user(settings: AgentSettings, args: argparse.Namespace) -> int:
         else:
             password = passwords.generate()
         hashed = passwords.hash_password(password)
-        user = _write(
-            settings,
-            lambda c: accounts.create_user(c, _tenant_id(c, args.tenant), username, hashed),
+        user = write_once(
+            settings.db_path,
+            lambda c: smtp_accounts.create_user(c, _tenant_id(c, args.tenant), username, hashed),
         )
         print(f"SMTP user {user.username!r} created for tenant {args.tenant!r}", file=sys.stderr)
         if not args.password_stdin:
@@ -104,11 +86,11 @@ def _user(settings: AgentSettings, args: argparse.Namespace) -> int:
             print(password)
         return 0
     if args.action == "list":
-        rows = _write(
-            settings,
+        rows = write_once(
+            settings.db_path,
             lambda c: [
                 (u, tenants.get_tenant(c, u.tenant_id).name)
-                for u in accounts.list_users(
+                for u in smtp_accounts.list_users(
                     c, _tenant_id(c, args.tenant) if args.tenant else None, revoked=args.revoked
                 )
             ],
@@ -120,7 +102,7 @@ def _user(settings: AgentSettings, args: argparse.Namespace) -> int:
                 f" {_when(user.revoked_at)}"
             )
         return 0
-    user = _write(settings, lambda c: accounts.revoke_user(c, None, args.username))
+    user = write_once(settings.db_path, lambda c: smtp_accounts.revoke_user(c, None, args.username))
     print(f"SMTP user {user.username!r} revoked", file=sys.stderr)
     return 0
 
@@ -129,11 +111,11 @@ def _domain(settings: AgentSettings, args: argparse.Namespace) -> int:
     def act(conn: sqlite3.Connection) -> frozenset[str]:
         tenant_id = _tenant_id(conn, args.tenant)
         if args.action == "add":
-            accounts.add_domain(conn, tenant_id, args.domain)
+            smtp_accounts.add_domain(conn, tenant_id, args.domain)
         elif args.action == "remove":
-            accounts.remove_domain(conn, tenant_id, args.domain)
-        return accounts.domains(conn, tenant_id)
+            smtp_accounts.remove_domain(conn, tenant_id, args.domain)
+        return smtp_accounts.domains(conn, tenant_id)
 
-    for domain in sorted(_write(settings, act)):
+    for domain in sorted(write_once(settings.db_path, act)):
         print(domain)
     return 0

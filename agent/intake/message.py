@@ -14,8 +14,8 @@ from email.utils import format_datetime, getaddresses
 
 from agent.api import requests
 from agent.errors import InvalidArgument
-from agent.intake.accounts import normalize_domain
 from agent.model import Tracking
+from agent.validation import normalize_domain
 
 CONTROL_PREFIX = b"x-mailfleet-"
 _TAGS = "x-mailfleet-tags"

@@ -21,7 +21,7 @@ from typing import Any
 
 from aiosmtpd.smtp import MISSING, SMTP, Envelope, Session, syntax
 
-from agent.intake import accounts, passwords
+from agent.intake import passwords
 from agent.intake.data import read_data
 from agent.intake.guard import AuthGuard, ConnectionCounter, RateLimiter
 from agent.intake.message import (
@@ -37,9 +37,9 @@ from agent.intake.queueing import Submission, enqueue
 from agent.intake.results import SessionTally
 from agent.intake.settings import IntakeSettings, ListenerSettings
 from agent.ops import metrics
-from agent.store import inbound_mail, tenants
+from agent.store import inbound_mail, smtp_accounts, tenants
 from agent.store.handle import Store
-from agent.validation import normalize_address
+from agent.validation import normalize_address, normalize_domain
 
 log = logging.getLogger("mailfleet.agent.intake")
 
@@ -139,7 +139,7 @@ class Intake:
         if self._guard.refused(ip, username):
             log.warning("AUTH refused during cool-down: user %r from %s", username, ip)
             return "454 4.7.0 Too many failed logins; try again later"
-        login = await self._store.read(lambda c: accounts.find_login(c, username))
+        login = await self._store.read(lambda c: smtp_accounts.find_login(c, username))
         ok = await asyncio.to_thread(
             passwords.verify, password, login.password_hash if login else None
         )
@@ -148,7 +148,7 @@ class Intake:
             log.warning("AUTH failed: user %r from %s", username, ip)
             return "535 5.7.8 Authentication credentials invalid"
         self._guard.succeeded(ip, username)
-        domains = await self._store.read(lambda c: accounts.domains(c, login.tenant_id))
+        domains = await self._store.read(lambda c: smtp_accounts.domains(c, login.tenant_id))
         session.identity = Identity(login.tenant_id, login.username, domains)
         session.authenticated = True
         log.info("AUTH ok: user %r from %s", username, ip)
@@ -215,7 +215,7 @@ class Intake:
             tenant = tenants.find_tenant(conn, name)
             if tenant is None:
                 return None
-            return Identity(tenant.id, "", accounts.domains(conn, tenant.id))
+            return Identity(tenant.id, "", smtp_accounts.domains(conn, tenant.id))
 
         identity = await self._store.read(lookup)
         if identity is None:
@@ -243,7 +243,7 @@ class Intake:
                 return "530 5.7.0 Authentication required"
         else:
             norm = normalize_address(sender)
-            domain = accounts.normalize_domain(sender.rpartition("@")[2])
+            domain = normalize_domain(sender.rpartition("@")[2])
             if norm is None or domain not in identity.domains:
                 return f"553 5.7.1 Sender <{sender}> is not in a sending domain of your account"
             if identity.username and not self._rate.take(identity.username):

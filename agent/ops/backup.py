@@ -12,15 +12,15 @@ import contextlib
 import os
 import shutil
 import socket
-import sqlite3
 import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from agent.config import AgentSettings, split_host_port
+from agent.store import integrity
 from agent.store.db import open_and_migrate
-from agent.store.schema import current_version
+from agent.store.integrity import StoreSummary
 
 _STORE = "agent.db"
 # Folders of the data directory that hold keys; the store's WAL files are never copied.
@@ -42,21 +42,11 @@ class BackupSummary:
     files: int
 
 
-def _check_store(path: Path) -> tuple[int, int, int]:
-    """Integrity-check a store file; return (schema version, messages, events)."""
-    conn = sqlite3.connect(path)
+def _check_store(path: Path) -> StoreSummary:
     try:
-        problems = conn.execute("PRAGMA integrity_check").fetchall()
-        if problems != [("ok",)]:
-            raise BackupError(f"{path} fails SQLite's integrity check: {problems[:3]}")
-        version = current_version(conn)
-        messages = conn.execute("SELECT count(*) FROM messages").fetchone()[0]
-        events = conn.execute("SELECT count(*) FROM events").fetchone()[0]
-    except sqlite3.DatabaseError as exc:
-        raise BackupError(f"{path} is not a Mailfleet store: {exc}") from None
-    finally:
-        conn.close()
-    return version, int(messages), int(events)
+        return integrity.check(path)
+    except integrity.DamagedStore as exc:
+        raise BackupError(str(exc)) from None
 
 
 def backup(settings: AgentSettings, target: Path, *, overwrite: bool = False) -> BackupSummary:
@@ -68,16 +58,8 @@ def backup(settings: AgentSettings, target: Path, *, overwrite: bool = False) ->
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".mailfleet-backup-") as tmp:
         snapshot = Path(tmp) / _STORE
-        source = sqlite3.connect(settings.db_path)  # only read: WAL readers never block
-        copy = sqlite3.connect(snapshot)
-        try:
-            source.execute("PRAGMA busy_timeout = 10000")
-            with copy:
-                source.backup(copy)  # every page in one step: one consistent snapshot
-        finally:
-            copy.close()
-            source.close()
-        version, messages, events = _check_store(snapshot)
+        integrity.copy_online(settings.db_path, snapshot)
+        found = _check_store(snapshot)
         partial = Path(tmp) / "archive.tar.gz"
         fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         files = 1
@@ -89,7 +71,7 @@ def backup(settings: AgentSettings, target: Path, *, overwrite: bool = False) ->
                     tar.add(folder, arcname=name)
                     files += sum(1 for p in folder.rglob("*") if p.is_file())
         os.replace(partial, target)
-    return BackupSummary(target, version, messages, events, files)
+    return BackupSummary(target, found.schema_version, found.messages, found.events, files)
 
 
 def _agent_running(settings: AgentSettings) -> bool:
@@ -141,5 +123,5 @@ def restore(settings: AgentSettings, archive: Path, *, overwrite: bool = False) 
                 os.replace(staging / name, data / name)
                 files += sum(1 for p in (data / name).rglob("*") if p.is_file())
     open_and_migrate(settings.db_path).close()  # a backup from an older agent is brought up to date
-    version, messages, events = _check_store(settings.db_path)
-    return BackupSummary(archive, version, messages, events, files)
+    found = _check_store(settings.db_path)
+    return BackupSummary(archive, found.schema_version, found.messages, found.events, files)

@@ -32,6 +32,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from agent.model import EventType, Lane, MessageState
+from agent.store import messages
 from agent.store.handle import Store
 from agent.store.queue import Settled
 
@@ -144,13 +145,8 @@ def record_settled(results: Iterable[Settled]) -> None:
 def queue_depths(conn: sqlite3.Connection) -> dict[tuple[str, str], int]:
     """Messages not yet final by (state, lane) label values, zeros included."""
     depths = {(s, lane): 0 for s in _QUEUE_STATES.values() for lane in _LANES.values()}
-    placeholders = ", ".join("?" * len(_QUEUE_STATES))
-    for state, lane, count in conn.execute(
-        f"SELECT state, lane, count(*) FROM messages WHERE state IN ({placeholders})"
-        " GROUP BY state, lane",
-        [int(s) for s in _QUEUE_STATES],
-    ):
-        depths[(_QUEUE_STATES[MessageState(state)], _LANES[Lane(lane)])] = count
+    for (state, lane), count in messages.count_by_state_and_lane(conn, _QUEUE_STATES).items():
+        depths[(_QUEUE_STATES[state], _LANES[lane])] = count
     return depths
 
 

@@ -17,8 +17,9 @@ from dataclasses import asdict, dataclass, field
 from prometheus_client.parser import text_string_to_metric_families
 
 from agent.config import AgentSettings, split_host_port
-from agent.model import CampaignState, EventType
+from agent.model import EventType
 from agent.ops.metrics import queue_depths
+from agent.store import campaigns, events
 
 _RATE_WINDOWS = (60, 3600)
 _OUTCOMES = {
@@ -43,33 +44,11 @@ class Status:
     in_flight: int | None = None
 
 
-def first_seq_since(conn: sqlite3.Connection, since: float) -> int:
-    """The first event seq at or after ``since``: a binary search over seq, since events are
-    appended in time order (no index on time needed)."""
-    low, high = 1, int(conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0])
-    first = high + 1
-    while low <= high:
-        mid = (low + high) // 2
-        row = conn.execute(
-            "SELECT seq, time FROM events WHERE seq >= ? ORDER BY seq LIMIT 1", (mid,)
-        )
-        found = row.fetchone()
-        if found is None or found[1] >= since:
-            first = found[0] if found else first
-            high = mid - 1
-        else:
-            low = found[0] + 1
-    return first
-
-
 def outcome_counts(conn: sqlite3.Connection, since: float) -> dict[str, int]:
     """Outcomes recorded since ``since``, by name."""
     counts = dict.fromkeys(_OUTCOMES.values(), 0)
-    for type_, n in conn.execute(
-        "SELECT type, count(*) FROM events WHERE seq >= ? GROUP BY type",
-        (first_seq_since(conn, since),),
-    ):
-        if (name := _OUTCOMES.get(EventType(type_))) is not None:
+    for type_, n in events.counts_since(conn, since).items():
+        if (name := _OUTCOMES.get(type_)) is not None:
             counts[name] = n
     return counts
 
@@ -110,9 +89,7 @@ def collect(settings: AgentSettings, now: float | None = None) -> Status:
     conn = sqlite3.connect(settings.db_path, timeout=10)
     try:
         status.queue = {f"{s}/{lane}": n for (s, lane), n in queue_depths(conn).items()}
-        status.running_campaigns = conn.execute(
-            "SELECT count(*) FROM campaigns WHERE state = ?", (int(CampaignState.RUNNING),)
-        ).fetchone()[0]
+        status.running_campaigns = campaigns.count_running(conn)
         for window in _RATE_WINDOWS:
             label = f"{window // 60}m" if window < 3600 else f"{window // 3600}h"
             status.outcomes[label] = outcome_counts(conn, now - window)

@@ -242,3 +242,27 @@ def add_recipients(
         )
     conn.execute("UPDATE campaigns SET updated_at = ? WHERE id = ?", (now, campaign_id))
     return duplicates
+
+
+def count_running(conn: sqlite3.Connection) -> int:
+    """How many campaigns of every tenant are running."""
+    row = conn.execute(
+        "SELECT count(*) FROM campaigns WHERE state = ?", (int(CampaignState.RUNNING),)
+    ).fetchone()
+    return int(row[0])
+
+
+def unsent_by_domain(conn: sqlite3.Connection, campaign_id: int) -> dict[str, int]:
+    """The campaign's messages still to be sent (queued, in flight, deferred) per recipient
+    domain."""
+    rows = conn.execute(
+        "SELECT substr(email_norm, instr(email_norm, '@') + 1), count(*) FROM messages"
+        " WHERE campaign_id = ? AND state IN (?, ?, ?) GROUP BY 1",
+        (
+            campaign_id,
+            int(MessageState.QUEUED),
+            int(MessageState.IN_FLIGHT),
+            int(MessageState.DEFERRED),
+        ),
+    ).fetchall()
+    return {str(domain): int(n) for domain, n in rows}

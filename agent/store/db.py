@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 from agent.store.schema import migrate
+
+T = TypeVar("T")
 
 # Large enough that the recipients' unique index stays in memory during a big upload.
 _CACHE_KIB = 65536
@@ -51,3 +54,26 @@ def savepoint(conn: sqlite3.Connection, name: str) -> Iterator[None]:
         raise
     finally:
         conn.execute(f"RELEASE {name}")
+
+
+def write_once(path: Path, fn: Callable[[sqlite3.Connection], T]) -> T:
+    """Run ``fn`` in one short write transaction on a connection of its own, migrating the
+    store first: for command-line tools, which work beside a running agent's writer (the
+    busy timeout waits for its commit) and while the agent is stopped."""
+    conn = open_and_migrate(path)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            result = fn(conn)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return result
+    finally:
+        conn.close()
+
+
+def ping(conn: sqlite3.Connection) -> None:
+    """Ask the store the smallest question; raises sqlite3.Error if it cannot answer."""
+    conn.execute("SELECT 1").fetchone()

@@ -71,3 +71,31 @@ def last_seq(conn: sqlite3.Connection) -> int:
     """The newest sequence number of the agent, 0 when the log is empty."""
     row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
     return int(row[0]) if row else 0
+
+
+def first_seq_since(conn: sqlite3.Connection, since: float) -> int:
+    """The first event seq at or after ``since``: a binary search over seq, since events are
+    appended in time order (no index on time needed)."""
+    low, high = 1, int(conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0])
+    first = high + 1
+    while low <= high:
+        mid = (low + high) // 2
+        row = conn.execute(
+            "SELECT seq, time FROM events WHERE seq >= ? ORDER BY seq LIMIT 1", (mid,)
+        )
+        found = row.fetchone()
+        if found is None or found[1] >= since:
+            first = found[0] if found else first
+            high = mid - 1
+        else:
+            low = found[0] + 1
+    return first
+
+
+def counts_since(conn: sqlite3.Connection, since: float) -> dict[EventType, int]:
+    """Events of every tenant appended since ``since``, by type (types without any absent)."""
+    rows = conn.execute(
+        "SELECT type, count(*) FROM events WHERE seq >= ? GROUP BY type",
+        (first_seq_since(conn, since),),
+    )
+    return {EventType(type_): int(n) for type_, n in rows}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
 from agent.errors import NotFound
@@ -200,3 +201,17 @@ def mark_bounced(
             int(MessageState.DELIVERED),
         ),
     )
+
+
+def count_by_state_and_lane(
+    conn: sqlite3.Connection, states: Iterable[MessageState]
+) -> dict[tuple[MessageState, Lane], int]:
+    """Messages of every tenant in ``states``, by state and lane (pairs without any absent)."""
+    wanted = [int(s) for s in states]
+    placeholders = ", ".join("?" * len(wanted))
+    rows = conn.execute(
+        f"SELECT state, lane, count(*) FROM messages WHERE state IN ({placeholders})"
+        " GROUP BY state, lane",
+        wanted,
+    )
+    return {(MessageState(state), Lane(lane)): int(n) for state, lane, n in rows}

@@ -14,6 +14,7 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from agent.config import HttpSettings, split_host_port
+from agent.store.db import ping
 from agent.store.handle import Store
 from agent.web.ratelimit import RateLimiter
 
@@ -56,7 +57,7 @@ async def _healthz(request: web.Request) -> web.Response:
     """200 while the store answers; 503 otherwise, so a load balancer stops sending."""
     store = request.app[STORE_KEY]
     try:
-        await store.read(lambda conn: conn.execute("SELECT 1").fetchone())
+        await store.read(ping)
     except sqlite3.Error as exc:
         log.warning("health check: store unavailable: %s", exc)
         return web.json_response({"status": "unavailable"}, status=503)

@@ -12,9 +12,9 @@ import grpc
 
 from agent.api import auth, convert, requests
 from agent.errors import OutOfRange
-from agent.ops.retention import events_pruned_through
 from agent.store import events
 from agent.store.handle import Store
+from agent.store.retention import events_pruned_through
 from mailfleet.v1 import events_pb2, events_pb2_grpc
 
 _WATCH_PAGE = 1000

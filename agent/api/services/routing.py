@@ -11,12 +11,12 @@ import grpc
 from agent.api import auth, convert
 from agent.config import AgentSettings, RouteSettings, RoutingRule
 from agent.errors import FailedPrecondition, InvalidArgument
-from agent.model import Campaign, MessageState
+from agent.model import Campaign
 from agent.routes.source_ips import sent_today
 from agent.routing.estimate import estimate
 from agent.routing.rules import MessageFacts, RoutingTable, choose
 from agent.routing.table import RoutingState, RulesError, StaleVersion, parse_rules
-from agent.store import campaigns
+from agent.store import campaigns, tenants
 from agent.store.handle import Store
 from mailfleet.v1 import routing_pb2, routing_pb2_grpc
 
@@ -94,18 +94,8 @@ def _remaining_by_domain(
 ) -> tuple[Campaign, str, dict[str, int]]:
     """The campaign, its tenant's name and its unsent messages per recipient domain."""
     campaign = campaigns.get(conn, tenant_id, campaign_id)
-    (tenant,) = conn.execute("SELECT name FROM tenants WHERE id = ?", (tenant_id,)).fetchone()
-    rows = conn.execute(
-        "SELECT substr(email_norm, instr(email_norm, '@') + 1), count(*) FROM messages"
-        " WHERE campaign_id = ? AND state IN (?, ?, ?) GROUP BY 1",
-        (
-            campaign_id,
-            int(MessageState.QUEUED),
-            int(MessageState.IN_FLIGHT),
-            int(MessageState.DEFERRED),
-        ),
-    ).fetchall()
-    return campaign, str(tenant), {str(d): int(n) for d, n in rows}
+    tenant = tenants.get_tenant(conn, tenant_id).name
+    return campaign, tenant, campaigns.unsent_by_domain(conn, campaign_id)
 
 
 class RoutingService(routing_pb2_grpc.RoutingServicer):

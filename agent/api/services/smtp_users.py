@@ -15,8 +15,9 @@ from agent.api import auth, convert
 from agent.dkim.keys import DkimKey, DkimKeyError, load_keys
 from agent.errors import InvalidArgument, PermissionDenied
 from agent.intake import accounts, passwords
-from agent.intake.accounts import SmtpUser
+from agent.store import smtp_accounts
 from agent.store.handle import Store
+from agent.store.smtp_accounts import SmtpUser
 from mailfleet.v1 import smtp_users_pb2, smtp_users_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -82,7 +83,7 @@ class SmtpUsersService(smtp_users_pb2_grpc.SmtpUsersServicer):
         password = password or passwords.generate()
         hashed = await asyncio.to_thread(passwords.hash_password, password)
         user = await self._store.write(
-            lambda c: accounts.create_user(c, tenant_id, username, hashed)
+            lambda c: smtp_accounts.create_user(c, tenant_id, username, hashed)
         )
         return smtp_users_pb2.CreateSmtpUserResponse(user=_user(user), password=password)
 
@@ -93,7 +94,7 @@ class SmtpUsersService(smtp_users_pb2_grpc.SmtpUsersServicer):
     ) -> smtp_users_pb2.ListSmtpUsersResponse:
         tenant_id = _tenant(request.tenant_id)
         found = await self._store.read(
-            lambda c: accounts.list_users(c, tenant_id, revoked=request.include_revoked)
+            lambda c: smtp_accounts.list_users(c, tenant_id, revoked=request.include_revoked)
         )
         return smtp_users_pb2.ListSmtpUsersResponse(users=[_user(u) for u in found])
 
@@ -106,12 +107,12 @@ class SmtpUsersService(smtp_users_pb2_grpc.SmtpUsersServicer):
         if not request.username:
             raise InvalidArgument("username", "required")
         user = await self._store.write(
-            lambda c: accounts.revoke_user(c, tenant_id, request.username)
+            lambda c: smtp_accounts.revoke_user(c, tenant_id, request.username)
         )
         return _user(user)
 
     async def _domains(self, tenant_id: int) -> smtp_users_pb2.ListSendingDomainsResponse:
-        found = sorted(await self._store.read(lambda c: accounts.domains(c, tenant_id)))
+        found = sorted(await self._store.read(lambda c: smtp_accounts.domains(c, tenant_id)))
         statuses = [
             smtp_users_pb2.SendingDomainStatus(
                 domain=d, signs=bool(self._dkim.get(d)), keys=self._dkim.get(d, [])
@@ -134,14 +135,14 @@ class SmtpUsersService(smtp_users_pb2_grpc.SmtpUsersServicer):
         request: smtp_users_pb2.SendingDomainRequest,
         context: grpc.aio.ServicerContext[Any, Any],
     ) -> smtp_users_pb2.ListSendingDomainsResponse:
-        return await self._change_domain(request, accounts.add_domain)
+        return await self._change_domain(request, smtp_accounts.add_domain)
 
     async def RemoveSendingDomain(
         self,
         request: smtp_users_pb2.SendingDomainRequest,
         context: grpc.aio.ServicerContext[Any, Any],
     ) -> smtp_users_pb2.ListSendingDomainsResponse:
-        return await self._change_domain(request, accounts.remove_domain)
+        return await self._change_domain(request, smtp_accounts.remove_domain)
 
     async def ListSendingDomains(
         self,

@@ -12,15 +12,15 @@ import grpc
 import pytest
 
 from agent.model import EventType, MessageState
-from agent.ops.retention import (
+from agent.store import events, tenants
+from agent.store.db import open_and_migrate
+from agent.store.retention import (
     events_pruned_through,
     prune_capture,
     prune_events,
     prune_transactional,
     sweep_bodies,
 )
-from agent.store import events, tenants
-from agent.store.db import open_and_migrate
 from mailfleet.v1 import events_pb2
 from tests.agent.builders import transactional, wait_until
 from tests.peers.agent import AgentProcess

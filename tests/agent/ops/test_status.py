@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from agent.client.localagent import free_port
-from agent.ops.status import first_seq_since
+from agent.store.events import first_seq_since
 from tests.agent.builders import transactional, wait_until
 from tests.peers.agent import AgentProcess, agent_command
 
