@@ -14,7 +14,7 @@ from agent.feedback.webhooks.events import (
     provider_verdict,
 )
 from agent.model import EventType, MessageState
-from agent.store import events
+from agent.store import messages
 
 log = logging.getLogger("mailfleet.agent.webhooks")
 
@@ -33,11 +33,8 @@ def record(
     now = time.time()
     source = f"{provider} webhook"
     for event in found:
-        row = conn.execute(
-            "SELECT tenant_id, campaign_id, email, state FROM messages WHERE id = ?",
-            (event.message_id,),
-        ).fetchone()
-        if row is None or row[2].lower() != event.email.lower():
+        sent = messages.addressee(conn, event.message_id)
+        if sent is None or sent.email.lower() != event.email.lower():
             log.info(
                 "%s webhook: no message %d to %s; event ignored",
                 provider,
@@ -45,15 +42,14 @@ def record(
                 event.email,
             )
             continue
-        tenant_id, campaign_id, email, state = row
-        about = About(tenant_id, email, campaign_id, event.message_id)
+        about = About(sent.tenant_id, sent.email, sent.campaign_id, sent.id)
         attrs = {"route": route, "event": event.detail}
         if event.reason:
             attrs["reply"] = event.reason
         if event.event_id:
             attrs["remote_event_id"] = event.event_id
         if event.type is EventType.MESSAGE_BOUNCED:
-            if state == MessageState.BOUNCED:
+            if sent.state is MessageState.BOUNCED:
                 continue  # already known
             verdict = event.verdict or provider_verdict(True, "", event.reason)
             feedback.async_bounce(conn, about, verdict, source, now, settings, attrs)
@@ -63,14 +59,6 @@ def record(
             if not feedback.unsubscribe(conn, about, source, now, attrs=attrs):
                 continue  # suppressed already: nothing changed
         else:
-            events.append(
-                conn,
-                tenant_id,
-                event.type,
-                campaign_id=campaign_id,
-                message_id=event.message_id,
-                email=email,
-                attrs={"source": source, **attrs},
-            )
+            feedback.event(conn, about, event.type, {"source": source, **attrs})
         recorded += 1
     return recorded
