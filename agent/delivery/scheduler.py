@@ -291,7 +291,7 @@ class Scheduler:
         left = min(room - len(found.messages), bulk_room - len(found.messages))
         campaigns = queue.runnable_campaigns(conn, now) if left > 0 else []
         mono = time.monotonic()
-        campaigns = [(cid, pm) for cid, pm in campaigns if self._holds.get(cid, 0.0) <= now]
+        campaigns = [c for c in campaigns if self._holds.get(c.id, 0.0) <= now]
         for i, (cid, per_minute) in enumerate(campaigns):
             share = max(1, left // (len(campaigns) - i))
             if per_minute:
@@ -428,7 +428,7 @@ class Scheduler:
             now = time.time()
 
             def complete(conn: sqlite3.Connection) -> list[int]:
-                running = [cid for cid, _ in queue.runnable_campaigns(conn, now)]
+                running = [c.id for c in queue.runnable_campaigns(conn, now)]
                 return queue.complete_finished(conn, running, now)
 
             for cid in await self._store.write(complete):

@@ -6,14 +6,22 @@ import json
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from agent.model import CampaignState, EventType, MessageState
 
 _CLAIM_COLUMNS = (
     "id, tenant_id, campaign_id, content_id, email, payload, field_set_id, attempts, created_at"
 )
+# States written into the SQL text rather than bound: the planner then knows at prepare time
+# that a query matches a partial index (messages_deferred, messages_leased) and never has to
+# prepare the statement again for the values bound to it.
+_QUEUED = int(MessageState.QUEUED)
+_IN_FLIGHT = int(MessageState.IN_FLIGHT)
+_DEFERRED = int(MessageState.DEFERRED)
 _SET_LEASE = (
-    "UPDATE messages SET state = 2, lease_until = ?, attempts = attempts + 1, updated_at = ?"
+    f"UPDATE messages SET state = {_IN_FLIGHT}, lease_until = ?, attempts = attempts + 1,"
+    " updated_at = ?"
 )
 
 
@@ -56,8 +64,8 @@ def _claimed(
 def reset_leases(conn: sqlite3.Connection, now: float, *, every: bool = False) -> int:
     """Return expired leases (or, at start-up, every lease) to the queue."""
     cur = conn.execute(
-        "UPDATE messages SET state = 1, lease_until = NULL, updated_at = ?"
-        " WHERE state = 2 AND (? OR lease_until < ?)",
+        f"UPDATE messages SET state = {_QUEUED}, lease_until = NULL, updated_at = ?"
+        f" WHERE state = {_IN_FLIGHT} AND (? OR lease_until < ?)",
         (now, every, now),
     )
     return cur.rowcount
@@ -66,8 +74,8 @@ def reset_leases(conn: sqlite3.Connection, now: float, *, every: bool = False) -
 def requeue(conn: sqlite3.Connection, message_ids: Sequence[int], now: float) -> None:
     """Return leased messages to the queue (their worker died before answering)."""
     conn.executemany(
-        "UPDATE messages SET state = 1, lease_until = NULL, updated_at = ?"
-        " WHERE id = ? AND state = 2",
+        f"UPDATE messages SET state = {_QUEUED}, lease_until = NULL, updated_at = ?"
+        f" WHERE id = ? AND state = {_IN_FLIGHT}",
         [(now, mid) for mid in message_ids],
     )
 
@@ -78,7 +86,7 @@ def claim_transactional(
     """Lease the oldest queued transactional messages."""
     rows = conn.execute(
         f"{_SET_LEASE} WHERE id IN (SELECT id FROM messages WHERE campaign_id IS NULL"
-        f" AND state = 1 ORDER BY id LIMIT ?) RETURNING {_CLAIM_COLUMNS}",
+        f" AND state = {_QUEUED} ORDER BY id LIMIT ?) RETURNING {_CLAIM_COLUMNS}",
         (lease_until, now, limit),
     ).fetchall()
     return _claimed(rows)
@@ -91,7 +99,8 @@ def claim_deferred(
     rows = conn.execute(
         f"{_SET_LEASE} WHERE id IN (SELECT m.id FROM messages AS m"
         " LEFT JOIN campaigns AS c ON c.id = m.campaign_id"
-        " WHERE m.state = 4 AND m.next_at <= ? AND (m.campaign_id IS NULL OR c.state = ?)"
+        f" WHERE m.state = {_DEFERRED} AND m.next_at <= ?"
+        " AND (m.campaign_id IS NULL OR c.state = ?)"
         " ORDER BY m.campaign_id IS NOT NULL, m.next_at LIMIT ?)"
         f" RETURNING {_CLAIM_COLUMNS}",
         (lease_until, now, now, int(CampaignState.RUNNING), limit),
@@ -105,7 +114,7 @@ def claim_campaign(
     """Lease a running campaign's next queued messages, in upload order."""
     rows = conn.execute(
         f"{_SET_LEASE} WHERE id IN (SELECT id FROM messages WHERE campaign_id = ?"
-        " AND state = 1 ORDER BY id LIMIT ?)"
+        f" AND state = {_QUEUED} ORDER BY id LIMIT ?)"
         " AND (SELECT state FROM campaigns WHERE id = ?) = ?"
         f" RETURNING {_CLAIM_COLUMNS}",
         (lease_until, now, campaign_id, limit, campaign_id, int(CampaignState.RUNNING)),
@@ -113,13 +122,21 @@ def claim_campaign(
     return _claimed(rows)
 
 
-def runnable_campaigns(conn: sqlite3.Connection, now: float) -> list[tuple[int, int]]:
-    """(id, messages per minute or 0) of running campaigns whose start time has come."""
-    return conn.execute(
+class Runnable(NamedTuple):
+    """A running campaign whose start time has come."""
+
+    id: int
+    per_minute: int  # its throttle, 0 for none
+
+
+def runnable_campaigns(conn: sqlite3.Connection, now: float) -> list[Runnable]:
+    """Running campaigns whose start time has come, oldest first."""
+    rows = conn.execute(
         "SELECT id, throttle_per_minute FROM campaigns WHERE state = ?"
         " AND (start_at IS NULL OR start_at <= ?) ORDER BY id",
         (int(CampaignState.RUNNING), now),
-    ).fetchall()
+    )
+    return [Runnable(cid, per_minute) for cid, per_minute in rows]
 
 
 def field_names(conn: sqlite3.Connection, field_set_id: int) -> tuple[str, ...]:
@@ -128,12 +145,19 @@ def field_names(conn: sqlite3.Connection, field_set_id: int) -> tuple[str, ...]:
     return tuple(json.loads(row[0])) if row else ()
 
 
-def content_spec(conn: sqlite3.Connection, content_id: int) -> tuple[str, bytes | None]:
+class ContentSpec(NamedTuple):
+    """What a message without a campaign is made of, as stored."""
+
+    spec: str  # JSON
+    raw_mime: bytes | None
+
+
+def content_spec(conn: sqlite3.Connection, content_id: int) -> ContentSpec:
     """A transactional message's stored spec (JSON) and raw MIME."""
     spec, raw = conn.execute(
         "SELECT spec, raw_mime FROM contents WHERE id = ?", (content_id,)
     ).fetchone()
-    return str(spec), raw
+    return ContentSpec(str(spec), raw)
 
 
 def campaign_spec(conn: sqlite3.Connection, campaign_id: int) -> str:
@@ -147,7 +171,7 @@ def settle(conn: sqlite3.Connection, results: Sequence[Settled], now: float) -> 
     """Record outcomes, their events and captured messages in the caller's transaction."""
     conn.executemany(
         "UPDATE messages SET state = ?, last_reply = ?, last_host = ?, next_at = ?,"
-        " lease_until = NULL, updated_at = ? WHERE id = ? AND state = 2",
+        f" lease_until = NULL, updated_at = ? WHERE id = ? AND state = {_IN_FLIGHT}",
         [(int(r.state), r.reply, r.host, r.next_at, now, r.message.id) for r in results],
     )
     conn.executemany(
@@ -185,7 +209,8 @@ def complete_finished(
     for cid in campaign_ids:
         row = conn.execute(
             "SELECT tenant_id FROM campaigns WHERE id = ? AND state = ? AND NOT EXISTS"
-            " (SELECT 1 FROM messages WHERE campaign_id = ? AND state IN (1, 2, 4))",
+            " (SELECT 1 FROM messages WHERE campaign_id = ?"
+            f" AND state IN ({_QUEUED}, {_IN_FLIGHT}, {_DEFERRED}))",
             (cid, int(CampaignState.RUNNING), cid),
         ).fetchone()
         if row is None:

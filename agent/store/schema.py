@@ -9,6 +9,12 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 
+from agent.model import MessageState
+
+# The states of the partial indexes, written into their SQL as the queue's queries write them.
+_DEFERRED = int(MessageState.DEFERRED)
+_IN_FLIGHT = int(MessageState.IN_FLIGHT)
+
 MIGRATIONS: tuple[str, ...] = (
     # 1: tenants, keys, campaigns, messages, events
     """
@@ -90,10 +96,10 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX events_tenant_seq ON events (tenant_id, seq);
     """,
     # 2: delivery: due deferrals, leases, the capture mailbox
-    """
+    f"""
     ALTER TABLE messages ADD COLUMN last_host TEXT NOT NULL DEFAULT '';
-    CREATE INDEX messages_deferred ON messages (next_at) WHERE state = 4;
-    CREATE INDEX messages_leased ON messages (lease_until) WHERE state = 2;
+    CREATE INDEX messages_deferred ON messages (next_at) WHERE state = {_DEFERRED};
+    CREATE INDEX messages_leased ON messages (lease_until) WHERE state = {_IN_FLIGHT};
     CREATE TABLE captured (
         id INTEGER PRIMARY KEY,
         tenant_id INTEGER NOT NULL,
