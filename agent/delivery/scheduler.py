@@ -8,7 +8,6 @@ to workers by recipient domain, so each domain's connections and limits live in 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import random
 import sqlite3
@@ -22,16 +21,14 @@ from agent.delivery import outcomes
 from agent.delivery.jobs import Job, MessageSpec, WorkBatch
 from agent.delivery.worker_pool import WorkerPool
 from agent.feedback import record
-from agent.model import Tracking
 from agent.ops import metrics
 from agent.ops.outcomelog import log_settled
 from agent.routes.base import Outcome
 from agent.routes.source_ips import routes_by_pool
 from agent.routing.table import RoutingState
-from agent.store import queue, suppression, tenants
-from agent.store.campaigns import spec_from_json
+from agent.store import campaigns, contents, queue, suppression, tenants
 from agent.store.handle import Store
-from agent.store.messages import content_route, content_spec_from_json, requested_destinations
+from agent.store.messages import requested_destinations
 from agent.store.queue import Claimed, Settled
 
 log = logging.getLogger("mailfleet.agent.delivery")
@@ -289,11 +286,11 @@ class Scheduler:
         if left > 0:
             found.messages += queue.claim_deferred(conn, left, now, lease_until)
         left = min(room - len(found.messages), bulk_room - len(found.messages))
-        campaigns = queue.runnable_campaigns(conn, now) if left > 0 else []
+        runnable = queue.runnable_campaigns(conn, now) if left > 0 else []
         mono = time.monotonic()
-        campaigns = [c for c in campaigns if self._holds.get(c.id, 0.0) <= now]
-        for i, (cid, per_minute) in enumerate(campaigns):
-            share = max(1, left // (len(campaigns) - i))
+        runnable = [c for c in runnable if self._holds.get(c.id, 0.0) <= now]
+        for i, (cid, per_minute) in enumerate(runnable):
+            share = max(1, left // (len(runnable) - i))
             if per_minute:
                 bucket = self._buckets.setdefault(cid, _Bucket(per_minute))
                 bucket.per_minute = per_minute
@@ -328,25 +325,21 @@ class Scheduler:
     def _load_spec(conn: sqlite3.Connection, m: Claimed) -> MessageSpec:
         tenant = tenants.get_tenant(conn, m.tenant_id).name
         if m.campaign_id is not None:
-            spec = spec_from_json(queue.campaign_spec(conn, m.campaign_id))
+            spec = campaigns.get_spec(conn, m.campaign_id)
             return MessageSpec(
                 spec.sender, spec.content, tenant=tenant, tags=spec.tags, tracking=spec.tracking
             )
         assert m.content_id is not None
-        text, raw = queue.content_spec(conn, m.content_id)
-        sender, content = content_spec_from_json(text)
-        extra = json.loads(text)
-        tags = tuple(extra.get("tags", ()))
-        tracking = Tracking(**extra["tracking"]) if "tracking" in extra else Tracking()
+        c = contents.get(conn, m.content_id)
         return MessageSpec(
-            sender,
-            content,
-            raw,
-            content_route(text),
-            pool=str(extra.get("pool", "")),
+            c.sender,
+            c.content,
+            c.raw_mime,
+            c.route,
+            pool=c.pool,
             tenant=tenant,
-            tags=tags,
-            tracking=tracking,
+            tags=c.tags,
+            tracking=c.tracking,
         )
 
     async def _claim_and_dispatch(self) -> int:

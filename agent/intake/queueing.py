@@ -6,11 +6,12 @@ from __future__ import annotations
 import base64
 import json
 import sqlite3
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from agent.intake.message import TRACK_BY_DEFAULT
 from agent.model import Lane, Sender, Tracking
-from agent.store.enqueue import Enqueue, StoredContent
+from agent.store.contents import MessageContent
+from agent.store.enqueue import Enqueue
 from agent.store.enqueue import enqueue as store_enqueue
 from mailfleet.v1 import common_pb2
 
@@ -38,17 +39,18 @@ def _payload(email: str) -> str:
 
 def enqueue(conn: sqlite3.Connection, sub: Submission) -> list[int]:
     """Queue one message per recipient, sharing one stored copy; return their ids."""
-    spec = {
-        "sender": asdict(Sender(sub.mail_from)),
-        "content": None,
-        "tags": list(sub.tags),
-        "tracking": asdict(sub.tracking),
-        "source": "smtp",
-        "smtp_user": sub.username,
-        "route": sub.route,
-        "campaign": sub.campaign,
-        "pool": sub.pool,
-    }
+    content = MessageContent(
+        Sender(sub.mail_from),
+        None,
+        sub.data,
+        sub.tags,
+        sub.tracking,
+        route=sub.route,
+        pool=sub.pool,
+        source="smtp",
+        smtp_user=sub.username,
+        campaign=sub.campaign,
+    )
     attrs = {"lane": "transactional", "source": "smtp"}
     if sub.username:
         attrs["smtp_user"] = sub.username
@@ -66,7 +68,7 @@ def enqueue(conn: sqlite3.Connection, sub: Submission) -> list[int]:
             Lane.TRANSACTIONAL,
             json.dumps(rows),
             sub.tags,
-            content=StoredContent(json.dumps(spec), sub.data),
+            content=content,
             queued_attrs=attrs,
         ),
     )

@@ -175,6 +175,12 @@ def transition(conn: sqlite3.Connection, tenant_id: int, campaign_id: int, actio
     return get(conn, tenant_id, campaign_id)
 
 
+def get_spec(conn: sqlite3.Connection, campaign_id: int) -> CampaignSpec:
+    """What the campaign's messages share, whichever tenant it belongs to."""
+    row = conn.execute("SELECT spec FROM campaigns WHERE id = ?", (campaign_id,)).fetchone()
+    return spec_from_json(row[0])
+
+
 def _tags(conn: sqlite3.Connection, campaign_id: int) -> tuple[str, ...]:
     row = conn.execute("SELECT spec FROM campaigns WHERE id = ?", (campaign_id,)).fetchone()
     return tuple(json.loads(row[0])["tags"])

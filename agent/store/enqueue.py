@@ -16,7 +16,8 @@ import time
 from dataclasses import dataclass
 
 from agent.model import EventType, Lane, MessageState
-from agent.store import events, suppression
+from agent.store import contents, events, suppression
+from agent.store.contents import MessageContent
 
 # json_each keeps the document's order, so ids follow it. A unique index (a campaign's
 # addresses, a tenant's idempotency keys) refuses a repeat, which is then not stored.
@@ -27,14 +28,6 @@ _INSERT = (
     " json_extract(value, '$[2]'), ?, ?, ? FROM json_each(?) WHERE true"
     " ON CONFLICT DO NOTHING"
 )
-
-
-@dataclass(frozen=True)
-class StoredContent:
-    """What a message without a campaign is made of, stored once for all its recipients."""
-
-    spec: str  # JSON: sender, templates, tags, tracking and the lane's own keys
-    raw_mime: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -49,7 +42,7 @@ class Enqueue:
     tags: tuple[str, ...] = ()  # what scoped suppressions are matched against
     campaign_id: int | None = None
     field_set_id: int | None = None
-    content: StoredContent | None = None
+    content: MessageContent | None = None  # stored once, shared by every message
     idempotency_key: str | None = None
     # Attributes of the MESSAGE_QUEUED event each message gets; None: one RECIPIENTS_ADDED
     # event for the whole batch instead (a campaign upload of a million rows).
@@ -82,15 +75,6 @@ def _existing(conn: sqlite3.Connection, tenant_id: int, key: str) -> int | None:
     return int(row[0]) if row else None
 
 
-def _content_id(conn: sqlite3.Connection, content: StoredContent | None) -> int | None:
-    if content is None:
-        return None
-    cur = conn.execute(
-        "INSERT INTO contents (spec, raw_mime) VALUES (?, ?)", (content.spec, content.raw_mime)
-    )
-    return cur.lastrowid
-
-
 def enqueue(conn: sqlite3.Connection, req: Enqueue, now: float | None = None) -> Enqueued:
     """Queue ``req``'s messages in the caller's transaction, with their events, and suppress
     at once those whose address is suppressed; or, when its idempotency key was used before,
@@ -100,7 +84,7 @@ def enqueue(conn: sqlite3.Connection, req: Enqueue, now: float | None = None) ->
         if existing is not None:
             return Enqueued(existing, 0, 0, existing)
     now = time.time() if now is None else now
-    content_id = _content_id(conn, req.content)
+    content_id = None if req.content is None else contents.insert(conn, req.content)
     after_id = conn.execute("SELECT coalesce(max(id), 0) FROM messages").fetchone()[0]
     before = conn.total_changes
     conn.execute(

@@ -6,18 +6,17 @@ import base64
 import json
 import sqlite3
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from agent.errors import NotFound
 from agent.model import (
-    Content,
     Lane,
     MessageState,
-    Sender,
     StoredMessage,
     TransactionalMessage,
 )
-from agent.store.enqueue import Enqueue, StoredContent, enqueue
+from agent.store.contents import MessageContent
+from agent.store.enqueue import Enqueue, enqueue
 
 _COLUMNS = (
     "id, campaign_id, lane, email, state, attempts, created_at, updated_at, next_at,"
@@ -51,12 +50,6 @@ def enqueue_transactional(
 
     Returns the message and whether it was a duplicate.
     """
-    spec = {
-        "sender": asdict(msg.sender),
-        "content": asdict(msg.content) if msg.content else None,
-        "tags": list(msg.tags),
-        "tracking": asdict(msg.tracking),
-    }
     payload = base64.b64encode(msg.payload).decode("ascii")
     queued = enqueue(
         conn,
@@ -65,7 +58,7 @@ def enqueue_transactional(
             Lane.TRANSACTIONAL,
             json.dumps([[msg.email, msg.email_norm, payload]]),
             msg.tags,
-            content=StoredContent(json.dumps(spec), msg.raw_mime),
+            content=MessageContent(msg.sender, msg.content, msg.raw_mime, msg.tags, msg.tracking),
             idempotency_key=msg.idempotency_key,
             queued_attrs={"lane": "transactional"},
         ),
@@ -73,19 +66,6 @@ def enqueue_transactional(
     if queued.existing is not None:
         return get(conn, tenant_id, queued.existing), True
     return get(conn, tenant_id, queued.ids[0]), False
-
-
-def content_spec_from_json(text: str) -> tuple[Sender, Content | None]:
-    """Sender and templates of a transactional message, as :func:`enqueue_transactional`
-    stored them."""
-    data = json.loads(text)
-    content = Content(**data["content"]) if data["content"] else None
-    return Sender(**data["sender"]), content
-
-
-def content_route(text: str) -> str:
-    """The route a stored message asked for ("" for the default), e.g. by X-Mailfleet-Route."""
-    return str(json.loads(text).get("route", ""))
 
 
 def requested_destinations(conn: sqlite3.Connection) -> tuple[set[str], set[str]]:

@@ -145,28 +145,6 @@ def field_names(conn: sqlite3.Connection, field_set_id: int) -> tuple[str, ...]:
     return tuple(json.loads(row[0])) if row else ()
 
 
-class ContentSpec(NamedTuple):
-    """What a message without a campaign is made of, as stored."""
-
-    spec: str  # JSON
-    raw_mime: bytes | None
-
-
-def content_spec(conn: sqlite3.Connection, content_id: int) -> ContentSpec:
-    """A transactional message's stored spec (JSON) and raw MIME."""
-    spec, raw = conn.execute(
-        "SELECT spec, raw_mime FROM contents WHERE id = ?", (content_id,)
-    ).fetchone()
-    return ContentSpec(str(spec), raw)
-
-
-def campaign_spec(conn: sqlite3.Connection, campaign_id: int) -> str:
-    """A campaign's stored spec (JSON)."""
-    return str(
-        conn.execute("SELECT spec FROM campaigns WHERE id = ?", (campaign_id,)).fetchone()[0]
-    )
-
-
 def settle(conn: sqlite3.Connection, results: Sequence[Settled], now: float) -> None:
     """Record outcomes, their events and captured messages in the caller's transaction."""
     conn.executemany(
