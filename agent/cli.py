@@ -9,9 +9,10 @@ import sys
 from pathlib import Path
 
 from agent import __version__, logs
-from agent.config import ConfigError, load
+from agent.config import load
 from agent.coordinator import serve
 from agent.dkim import cli as dkim_cli
+from agent.errors import ConfigError
 from agent.feedback.webhooks import receiver as webhooks
 from agent.init import init, pairing_for
 from agent.intake import cli as intake_cli

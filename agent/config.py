@@ -10,129 +10,28 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
 
+from agent.api.settings import GrpcSettings
+from agent.delivery.settings import DeliverySettings
+from agent.errors import ConfigError
 from agent.feedback.settings import FeedbackSettings
 from agent.intake.settings import IntakeSettings
+from agent.logs import LogSettings
 from agent.ops.retention_config import RetentionSettings
 from agent.routes.settings import (
     CaptureRoute,
-    DestinationLimits,
-    DirectMxRoute,
     IpPoolsSettings,
     LimitsSettings,
     RouteSettings,
-    SmtpRelayRoute,
-    SplitRoute,
 )
-from agent.routing.settings import RoutingRule, RoutingSettings
-
-# The routes' settings live in their own module and are re-exported for the rest of the agent.
-__all__ = [
-    "CaptureRoute",
-    "DestinationLimits",
-    "DirectMxRoute",
-    "IpPoolsSettings",
-    "LimitsSettings",
-    "RouteSettings",
-    "RoutingRule",
-    "RoutingSettings",
-    "SmtpRelayRoute",
-    "SplitRoute",
-]
-
-
-class ConfigError(Exception):
-    """The configuration file is missing, unreadable or invalid; the message says where."""
-
-
-def split_host_port(listen: str) -> tuple[str, int]:
-    """Split ``HOST:PORT`` (``[v6]:PORT`` for IPv6) and check the port's range."""
-    host, sep, port_text = listen.rpartition(":")
-    if not sep or not host or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
-        raise ValueError(f"{listen!r} is not HOST:PORT")
-    return host.strip("[]"), int(port_text)
-
-
-class GrpcSettings(BaseModel):
-    """The gRPC API listener."""
-
-    listen: str = "127.0.0.1:8470"
-    max_receive_mib: int = Field(32, ge=1, le=1024)
-    max_send_mib: int = Field(64, ge=1, le=1024)
-
-    @field_validator("listen")
-    @classmethod
-    def _check_listen(cls, value: str) -> str:
-        split_host_port(value)
-        return value
-
-
-class HttpSettings(BaseModel):
-    """The public HTTP endpoints: unsubscribe, tracking, webhooks, metrics and health."""
-
-    listen: str = "127.0.0.1:8480"
-    # The address recipients' mail clients reach this server at, e.g. https://mail.example.com
-    # behind a TLS-terminating proxy; empty means http://LISTEN, which only suits testing.
-    public_url: str = ""
-    # Requests per minute one client address may make; more get 429.
-    rate_limit_per_minute: int = Field(600, ge=1)
-    # Take the client address from X-Forwarded-For: only behind a proxy that sets it.
-    trust_forwarded_for: bool = False
-
-    @field_validator("listen")
-    @classmethod
-    def _check_listen(cls, value: str) -> str:
-        split_host_port(value)
-        return value
-
-    @field_validator("public_url")
-    @classmethod
-    def _check_public_url(cls, value: str) -> str:
-        if value and not value.startswith(("http://", "https://")):
-            raise ValueError(f"{value!r} is not an http:// or https:// URL")
-        return value.rstrip("/")
-
-    @property
-    def base_url(self) -> str:
-        """The URL links in messages start with."""
-        return self.public_url or f"http://{self.listen}"
-
-
-class DeliverySettings(BaseModel):
-    """The scheduler and its workers."""
-
-    # Worker processes; 0 means one per CPU.
-    workers: int = Field(0, ge=0, le=64)
-    # The route of every message that no routing rule matches; a fresh agent captures.
-    default_route: str = "capture"
-    # Messages claimed per scheduler pass and handed out per worker batch.
-    batch_size: int = Field(500, ge=1, le=10_000)
-    # Messages leased to workers at once: after a crash, at most this many are tried twice.
-    max_in_flight: int = Field(5000, ge=1, le=1_000_000)
-    # A lease not answered by then returns its message to the queue.
-    lease_seconds: float = Field(600.0, ge=5)
-    retry_base_seconds: float = Field(60.0, gt=0)
-    retry_max_seconds: float = Field(3600.0, gt=0)
-    # A message still deferred after this long fails.
-    max_age_hours: float = Field(72.0, gt=0)
-    # HELO name and Message-ID domain; empty means the machine's FQDN.
-    hostname: str = ""
-    # A message's rendering is stopped after this long or this size and the message fails.
-    render_timeout_seconds: float = Field(2.0, gt=0)
-    render_max_bytes: int = Field(10_000_000, ge=10_000)
-
-
-class LogSettings(BaseModel):
-    """Where and how the agent logs (stderr, so journald picks it up)."""
-
-    level: str = "INFO"
-    json_lines: bool = False
+from agent.routing.settings import RoutingSettings
+from agent.web.settings import HttpSettings
 
 
 class AgentSettings(BaseSettings):

@@ -12,8 +12,9 @@ from pathlib import Path
 from grpc_health.v1 import health_pb2
 
 from agent.api.server import build_server
-from agent.config import AgentSettings, ConfigError
+from agent.config import AgentSettings
 from agent.delivery.scheduler import Scheduler
+from agent.errors import ConfigError
 from agent.feedback import web as feedback_web
 from agent.feedback.consumer import InboundConsumer
 from agent.feedback.tokens import TokenKey

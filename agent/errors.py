@@ -59,3 +59,11 @@ class OutOfRange(AgentError):
     """A cursor points before what the agent still keeps (e.g. events past retention)."""
 
     status = grpc.StatusCode.OUT_OF_RANGE
+
+
+class ConfigError(Exception):
+    """The operator's configuration is missing, unreadable or invalid; the message says where.
+
+    Not an :class:`AgentError`: it stops the agent (or refuses a reload), and never reaches a
+    client.
+    """

@@ -11,12 +11,13 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.config import CONFIG_TEMPLATE, AgentSettings, load, split_host_port
+from agent.config import CONFIG_TEMPLATE, AgentSettings, load
 from agent.identity import keys
 from agent.identity.pairing import Pairing
 from agent.identity.tls import create_self_signed, fingerprint_pem, write_private
 from agent.store import tenants
 from agent.store.db import write_once
+from agent.validation import split_host_port
 
 DEFAULT_TENANT = "default"
 DEFAULT_LISTEN = "127.0.0.1:8470"

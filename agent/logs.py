@@ -6,9 +6,18 @@ import json
 import logging
 import sys
 
+from pydantic import BaseModel
+
 # Ids a log call may attach with ``extra={...}``; they become fields of a JSON line and a
 # ``[campaign=… message=…]`` suffix of a plain one, so one campaign's lines can be found.
 CONTEXT_FIELDS = ("campaign_id", "message_id", "tenant_id")
+
+
+class LogSettings(BaseModel):
+    """Where and how the agent logs (stderr, so journald picks it up)."""
+
+    level: str = "INFO"
+    json_lines: bool = False
 
 
 def _context(record: logging.LogRecord) -> dict[str, object]:

@@ -120,3 +120,11 @@ def normalize_domain(domain: str) -> str:
 def is_domain_name(norm: str) -> bool:
     """True for a domain name in the form :func:`normalize_domain` gives."""
     return _DOMAIN.fullmatch(norm) is not None
+
+
+def split_host_port(listen: str) -> tuple[str, int]:
+    """Split ``HOST:PORT`` (``[v6]:PORT`` for IPv6) and check the port's range."""
+    host, sep, port_text = listen.rpartition(":")
+    if not sep or not host or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+        raise ValueError(f"{listen!r} is not HOST:PORT")
+    return host.strip("[]"), int(port_text)

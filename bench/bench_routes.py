@@ -24,14 +24,14 @@ import time
 from multiprocessing.synchronize import Event
 from typing import Any
 
-from agent.config import DestinationLimits, RoutingRule, SmtpRelayRoute
 from agent.routes.base import Envelope, OutcomeKind
 from agent.routes.esp.base import EspRoute
 from agent.routes.esp.mailgun import Mailgun
 from agent.routes.esp.ses import Ses
-from agent.routes.settings import MailgunRoute, SesRoute
+from agent.routes.settings import DestinationLimits, MailgunRoute, SesRoute, SmtpRelayRoute
 from agent.routes.smtp_relay import SmtpRelay
 from agent.routing.rules import MessageFacts, RoutingTable, choose
+from agent.routing.settings import RoutingRule
 from tests.peers.esp import Provider, ProviderStandIn
 from tests.peers.smtp import SmtpSink, free_port
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import random
 
-from agent.config import DeliverySettings
+from agent.delivery.settings import DeliverySettings
 from agent.feedback.classify import classify
 from agent.model import EventType, MessageState
 from agent.routes.base import Outcome, OutcomeKind

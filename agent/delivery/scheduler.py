@@ -16,10 +16,11 @@ import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from agent.config import AgentSettings, ConfigError
+from agent.config import AgentSettings
 from agent.delivery import outcomes
 from agent.delivery.jobs import Job, MessageSpec, WorkBatch
 from agent.delivery.worker_pool import WorkerPool
+from agent.errors import ConfigError
 from agent.feedback import record
 from agent.ops import metrics
 from agent.ops.outcomelog import log_settled

@@ -9,7 +9,8 @@ import socket
 import ssl
 import weakref
 
-from agent.config import AgentSettings, ConfigError
+from agent.config import AgentSettings
+from agent.errors import ConfigError
 from agent.intake.message import Choices
 from agent.intake.session import Intake, IntakeSMTP
 from agent.intake.settings import ListenerSettings

@@ -17,10 +17,11 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.config import AgentSettings, split_host_port
+from agent.config import AgentSettings
 from agent.store import integrity
 from agent.store.db import open_and_migrate
 from agent.store.integrity import StoreSummary
+from agent.validation import split_host_port
 
 _STORE = "agent.db"
 # Folders of the data directory that hold keys; the store's WAL files are never copied.

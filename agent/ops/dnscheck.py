@@ -19,8 +19,9 @@ import dns.exception
 import dns.resolver
 import dns.reversename
 
-from agent.config import AgentSettings, DirectMxRoute
+from agent.config import AgentSettings
 from agent.dkim.keys import DnsRecord, dns_record, load_keys, normalise_domain
+from agent.routes.settings import DirectMxRoute
 from agent.routes.smtp.mx import nameserver
 
 # RFC 7208 section 4.6.4: more DNS lookups than this make SPF a permanent error.

@@ -17,7 +17,8 @@ import logging
 from collections.abc import Awaitable, Callable, Collection
 from pathlib import Path
 
-from agent.config import AgentSettings, ConfigError, load
+from agent.config import AgentSettings, load
+from agent.errors import ConfigError
 from agent.routes.base import RouteConfigError
 from agent.routing.build import check_routes
 

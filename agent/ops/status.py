@@ -16,10 +16,11 @@ from dataclasses import asdict, dataclass, field
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from agent.config import AgentSettings, split_host_port
+from agent.config import AgentSettings
 from agent.model import EventType
 from agent.ops.metrics import queue_depths
 from agent.store import campaigns, events
+from agent.validation import split_host_port
 
 _RATE_WINDOWS = (60, 3600)
 _OUTCOMES = {

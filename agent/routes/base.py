@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol
 
-from agent.config import ConfigError
+from agent.errors import ConfigError
 
 
 class RouteConfigError(ConfigError):

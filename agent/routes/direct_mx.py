@@ -11,9 +11,14 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from agent.config import DestinationLimits, DirectMxRoute, LimitsSettings
 from agent.routes.base import Envelope, Outcome, OutcomeKind
-from agent.routes.settings import PoolAddress, domain_matches
+from agent.routes.settings import (
+    DestinationLimits,
+    DirectMxRoute,
+    LimitsSettings,
+    PoolAddress,
+    domain_matches,
+)
 from agent.routes.shaping import Backoff, destination
 from agent.routes.smtp.connection_pool import CONNECT_ERRORS, DestinationPool
 from agent.routes.smtp.mx import DestinationError, MxResolver

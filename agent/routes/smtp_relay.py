@@ -6,8 +6,8 @@ import stat
 from collections.abc import Sequence
 from pathlib import Path
 
-from agent.config import SmtpRelayRoute
 from agent.routes.base import Envelope, Outcome, RouteConfigError
+from agent.routes.settings import SmtpRelayRoute
 from agent.routes.smtp.connection_pool import DestinationPool
 from agent.routes.smtp.session import Session, SessionOptions, check_helo, open_session
 

@@ -5,22 +5,20 @@ from __future__ import annotations
 import multiprocessing
 import socket
 
-from agent.config import (
-    AgentSettings,
-    CaptureRoute,
-    DirectMxRoute,
-    SmtpRelayRoute,
-    SplitRoute,
-)
+from agent.config import AgentSettings
 from agent.routes.base import Route, RouteConfigError
 from agent.routes.capture import Capture
 from agent.routes.direct_mx import DirectMx
 from agent.routes.settings import (
+    CaptureRoute,
+    DirectMxRoute,
     EspSettings,
     MailgunRoute,
     PostmarkRoute,
     SendGridRoute,
     SesRoute,
+    SmtpRelayRoute,
+    SplitRoute,
 )
 from agent.routes.smtp_relay import SmtpRelay, read_password
 from agent.routes.source_ips import SourcePool

@@ -5,8 +5,8 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Hashable, Mapping, Sequence
 
-from agent.config import DirectMxRoute, RouteSettings
 from agent.routes.base import Envelope, Outcome, OutcomeKind, Route
+from agent.routes.settings import DirectMxRoute, RouteSettings
 from agent.routes.smtp.mx import DestinationError, MxResolver
 from agent.routes.source_ips import routes_by_pool
 from agent.routing.failover import Health, deliver_with_failover

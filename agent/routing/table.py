@@ -14,8 +14,11 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from agent.config import AgentSettings, ConfigError, RouteSettings, RoutingRule, SplitRoute
+from agent.config import AgentSettings
+from agent.errors import ConfigError
+from agent.routes.settings import RouteSettings, SplitRoute
 from agent.routing.rules import RoutingTable, rule_name
+from agent.routing.settings import RoutingRule
 
 log = logging.getLogger("mailfleet.agent.routes")
 

@@ -13,10 +13,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from agent.config import HttpSettings, split_host_port
 from agent.store.db import ping
 from agent.store.handle import Store
+from agent.validation import split_host_port
 from agent.web.ratelimit import RateLimiter
+from agent.web.settings import HttpSettings
 
 log = logging.getLogger("mailfleet.agent.web")
 

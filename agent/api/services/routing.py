@@ -9,12 +9,14 @@ from typing import Any
 import grpc
 
 from agent.api import auth, convert
-from agent.config import AgentSettings, RouteSettings, RoutingRule
+from agent.config import AgentSettings
 from agent.errors import FailedPrecondition, InvalidArgument
 from agent.model import Campaign
+from agent.routes.settings import RouteSettings
 from agent.routes.source_ips import sent_today
 from agent.routing.estimate import estimate
 from agent.routing.rules import MessageFacts, RoutingTable, choose
+from agent.routing.settings import RoutingRule
 from agent.routing.table import RoutingState, RulesError, StaleVersion, parse_rules
 from agent.store import campaigns, tenants
 from agent.store.handle import Store

@@ -17,8 +17,8 @@ from collections.abc import Awaitable, Callable, Sequence
 
 import aiosmtplib
 
-from agent.config import DestinationLimits
 from agent.routes.base import Envelope, Outcome, OutcomeKind
+from agent.routes.settings import DestinationLimits
 from agent.routes.shaping import Backoff, RateLimiter, is_throttling
 from agent.routes.smtp.replies import deferred, describe_error, session_failure
 from agent.routes.smtp.session import Session, SessionLost

@@ -14,8 +14,8 @@ import dns.nameserver
 import dns.rdatatype
 import dns.resolver
 
-from agent.config import split_host_port
 from agent.routes.base import OutcomeKind
+from agent.validation import split_host_port
 
 # Enough answers for the domains one worker sends to; older entries are evicted first.
 _CACHE_ENTRIES = 50_000

@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from agent.config import DeliverySettings
 from agent.delivery.outcomes import retry_delay, settle
+from agent.delivery.settings import DeliverySettings
 from agent.model import EventType, MessageState
 from agent.routes.base import Outcome, OutcomeKind
 from agent.store.queue import Claimed

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from agent.config import DestinationLimits, SmtpRelayRoute
 from agent.routes.base import Envelope
+from agent.routes.settings import DestinationLimits, SmtpRelayRoute
 from tests.peers.smtp import SmtpSink
 
 SinkFactory = Callable[..., SmtpSink]

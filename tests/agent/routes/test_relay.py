@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from agent.config import DestinationLimits, SmtpRelayRoute
 from agent.routes.base import OutcomeKind
+from agent.routes.settings import DestinationLimits, SmtpRelayRoute
 from agent.routes.smtp_relay import SmtpRelay
 from tests.agent.routes.conftest import SinkFactory, envelope, relay_settings
 from tests.peers.smtp import defer, free_port, refuse, stall

@@ -10,10 +10,15 @@ from pathlib import Path
 import grpc
 import pytest
 
-from agent.config import DirectMxRoute, LimitsSettings
 from agent.routes.base import OutcomeKind
 from agent.routes.direct_mx import DirectMx
-from agent.routes.settings import IpPool, IpPoolsSettings, PoolAddress
+from agent.routes.settings import (
+    DirectMxRoute,
+    IpPool,
+    IpPoolsSettings,
+    LimitsSettings,
+    PoolAddress,
+)
 from agent.routes.source_ips import (
     SourcePool,
     WeightedRoundRobin,

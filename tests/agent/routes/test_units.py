@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from agent.config import AgentSettings, CaptureRoute, DirectMxRoute, SmtpRelayRoute
+from agent.config import AgentSettings
 from agent.routes.base import OutcomeKind, RouteConfigError
 from agent.routes.capture import Capture
 from agent.routes.direct_mx import DirectMx
+from agent.routes.settings import CaptureRoute, DirectMxRoute, SmtpRelayRoute
 from agent.routes.smtp.mx import nameserver, order_mx
 from agent.routes.smtp.replies import enhanced_code, from_reply
 from agent.routes.smtp_relay import SmtpRelay

@@ -8,20 +8,20 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from agent.config import (
-    AgentSettings,
+from agent.config import AgentSettings
+from agent.routes.base import OutcomeKind
+from agent.routes.capture import Capture
+from agent.routes.settings import (
     CaptureRoute,
     DirectMxRoute,
     RouteSettings,
-    RoutingRule,
     SmtpRelayRoute,
     SplitRoute,
+    domain_matches,
 )
-from agent.routes.base import OutcomeKind
-from agent.routes.capture import Capture
-from agent.routes.settings import domain_matches
 from agent.routing.router import Router
 from agent.routing.rules import MessageFacts, Plan, RoutingTable, choose
+from agent.routing.settings import RoutingRule
 from agent.routing.split import Split
 from agent.routing.table import RoutingState, RulesError, StaleVersion, check_table, parse_rules
 from tests.agent.routes.conftest import envelope

@@ -6,8 +6,8 @@ import asyncio
 import contextlib
 import time
 
-from agent.config import DestinationLimits
 from agent.routes.base import OutcomeKind
+from agent.routes.settings import DestinationLimits
 from agent.routes.smtp_relay import SmtpRelay
 from tests.agent.routes.conftest import SinkFactory, envelope, relay_settings
 from tests.peers.smtp import stall

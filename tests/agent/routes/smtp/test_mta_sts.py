@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.config import DirectMxRoute, LimitsSettings
 from agent.routes.base import OutcomeKind
 from agent.routes.direct_mx import DirectMx
-from agent.routes.settings import MtaStsSettings
+from agent.routes.settings import DirectMxRoute, LimitsSettings, MtaStsSettings
 from agent.routes.smtp.mta_sts import Policy, PolicyError, parse_policy, txt_id
 from tests.agent.routes.conftest import SinkFactory, envelope
 from tests.peers.dns import LocalDns

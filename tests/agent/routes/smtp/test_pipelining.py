@@ -12,8 +12,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
-from agent.config import DestinationLimits, SmtpRelayRoute
 from agent.routes.base import OutcomeKind
+from agent.routes.settings import DestinationLimits, SmtpRelayRoute
 from agent.routes.smtp_relay import SmtpRelay
 from tests.agent.routes.conftest import SinkFactory, envelope, relay_settings
 from tests.peers.smtp import defer
