@@ -20,12 +20,12 @@ from agent.feedback.consumer import InboundConsumer
 from agent.feedback.tokens import TokenKey
 from agent.feedback.webhooks import receiver as webhooks
 from agent.intake.listeners import Listeners
-from agent.ops import metrics
 from agent.ops.reload import Reloader
 from agent.ops.retention import Retention
 from agent.routing.table import RoutingState
 from agent.store import meta
 from agent.store.handle import Store
+from agent.telemetry import metrics
 from agent.web.server import WebServer
 
 log = logging.getLogger("mailfleet.agent")

@@ -8,6 +8,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from agent.api.auth import AuthInterceptor, KeyRing
+from agent.api.call_metrics import MetricsInterceptor
 from agent.api.services.admin import AdminService
 from agent.api.services.campaigns import CampaignsService
 from agent.api.services.capture import CaptureService
@@ -19,7 +20,6 @@ from agent.api.services.smtp_users import SmtpUsersService
 from agent.api.services.suppression import SuppressionService
 from agent.api.services.transactional import TransactionalService
 from agent.config import AgentSettings
-from agent.ops.grpc_metrics import MetricsInterceptor
 from agent.routing.table import RoutingState
 from agent.store.handle import Store
 from mailfleet.v1 import (

@@ -22,8 +22,6 @@ from agent.delivery.jobs import Job, MessageSpec, WorkBatch
 from agent.delivery.worker_pool import WorkerPool
 from agent.errors import ConfigError
 from agent.feedback import record
-from agent.ops import metrics
-from agent.ops.outcomelog import log_settled
 from agent.routes.base import Outcome
 from agent.routes.source_ips import routes_by_pool
 from agent.routing.table import RoutingState
@@ -31,6 +29,8 @@ from agent.store import campaigns, contents, queue, suppression, tenants
 from agent.store.handle import Store
 from agent.store.messages import requested_destinations
 from agent.store.queue import Claimed, Settled
+from agent.telemetry import metrics
+from agent.telemetry.outcome_log import log_settled
 
 log = logging.getLogger("mailfleet.agent.delivery")
 

@@ -36,9 +36,9 @@ from agent.intake.message import (
 from agent.intake.queueing import Submission, enqueue
 from agent.intake.results import SessionTally
 from agent.intake.settings import IntakeSettings, ListenerSettings
-from agent.ops import metrics
 from agent.store import inbound_mail, smtp_accounts, tenants
 from agent.store.handle import Store
+from agent.telemetry import metrics
 from agent.validation import normalize_address, normalize_domain
 
 log = logging.getLogger("mailfleet.agent.intake")

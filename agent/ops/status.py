@@ -18,8 +18,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from agent.config import AgentSettings
 from agent.model import EventType
-from agent.ops.metrics import queue_depths
 from agent.store import campaigns, events
+from agent.telemetry.metrics import queue_depths
 from agent.validation import split_host_port
 
 _RATE_WINDOWS = (60, 3600)

@@ -9,14 +9,14 @@ import sys
 from pathlib import Path
 
 from agent import __version__, logs
+from agent.cli import dkim as dkim_cli
+from agent.cli import ops as ops_cli
+from agent.cli import smtp_users as intake_cli
 from agent.config import load
 from agent.coordinator import serve
-from agent.dkim import cli as dkim_cli
 from agent.errors import ConfigError
 from agent.feedback.webhooks import receiver as webhooks
 from agent.init import init, pairing_for
-from agent.intake import cli as intake_cli
-from agent.ops import cli as ops_cli
 from agent.routing.build import check_routes
 
 
@@ -92,6 +92,3 @@ def main(argv: list[str] | None = None) -> int:
         print(f"mailfleet-agent: {exc}", file=sys.stderr)
         return 2
 
-
-if __name__ == "__main__":
-    sys.exit(main())

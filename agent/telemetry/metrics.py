@@ -2,7 +2,7 @@
 
 Every part of the agent records into the metrics defined here, e.g. SMTP intake::
 
-    from agent.ops import metrics
+    from agent.telemetry import metrics
     metrics.INTAKE_SESSIONS.labels(listener="submission", result="accepted").inc()
 
 Counters live in the coordinator process (workers report outcomes to it, so it sees them all).

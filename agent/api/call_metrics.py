@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import grpc
 
-from agent.ops.metrics import GRPC_HANDLED, GRPC_SECONDS
+from agent.telemetry.metrics import GRPC_HANDLED, GRPC_SECONDS
 
 if TYPE_CHECKING:  # grpc's classes are generic only in the type stubs
     Handler = grpc.RpcMethodHandler[Any, Any]

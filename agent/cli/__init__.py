@@ -1,0 +1,1 @@
+"""``mailfleet-agent``: the operator's command line, one module per group of subcommands."""
