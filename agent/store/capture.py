@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from agent.errors import NotFound
 
@@ -19,6 +21,25 @@ class Captured:
     rcpt_to: str
     size: int
     data: bytes = b""
+
+
+class NewCapture(NamedTuple):
+    """A message a capture route kept, to store."""
+
+    tenant_id: int
+    message_id: int
+    mail_from: str
+    rcpt_to: str
+    data: bytes
+
+
+def keep(conn: sqlite3.Connection, kept: Iterable[NewCapture], now: float) -> None:
+    """Store captured messages inside the caller's transaction."""
+    conn.executemany(
+        "INSERT INTO captured (tenant_id, message_id, time, mail_from, rcpt_to, data)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        [(c.tenant_id, c.message_id, now, c.mail_from, c.rcpt_to, c.data) for c in kept],
+    )
 
 
 def list_(conn: sqlite3.Connection, tenant_id: int, after_id: int, limit: int) -> list[Captured]:

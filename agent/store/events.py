@@ -5,8 +5,29 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from collections.abc import Iterable
+from typing import NamedTuple
 
 from agent.model import Event, EventType
+
+_COLUMNS = "tenant_id, time, type, campaign_id, message_id, email, attrs"
+_INSERT = f"INSERT INTO events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
+
+
+class NewEvent(NamedTuple):
+    """An event to append; the store gives it its seq."""
+
+    tenant_id: int
+    type: EventType
+    campaign_id: int | None = None
+    message_id: int | None = None
+    email: str = ""
+    attrs: dict[str, str] | None = None
+
+
+def _row(e: NewEvent, now: float) -> tuple[object, ...]:
+    attrs = json.dumps(e.attrs) if e.attrs else None
+    return (e.tenant_id, now, int(e.type), e.campaign_id, e.message_id, e.email, attrs)
 
 
 def append(
@@ -18,23 +39,18 @@ def append(
     message_id: int | None = None,
     email: str = "",
     attrs: dict[str, str] | None = None,
+    now: float | None = None,
 ) -> int:
     """Append one event inside the caller's transaction; return its sequence number."""
-    cur = conn.execute(
-        "INSERT INTO events (tenant_id, time, type, campaign_id, message_id, email, attrs)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (
-            tenant_id,
-            time.time(),
-            int(type_),
-            campaign_id,
-            message_id,
-            email,
-            json.dumps(attrs) if attrs else None,
-        ),
-    )
+    event = NewEvent(tenant_id, type_, campaign_id, message_id, email, attrs)
+    cur = conn.execute(_INSERT, _row(event, time.time() if now is None else now))
     assert cur.lastrowid is not None
     return cur.lastrowid
+
+
+def append_many(conn: sqlite3.Connection, entries: Iterable[NewEvent], now: float) -> None:
+    """Append events inside the caller's transaction, in order, all at time ``now``."""
+    conn.executemany(_INSERT, [_row(e, now) for e in entries])
 
 
 def append_for_messages(
@@ -47,7 +63,7 @@ def append_for_messages(
     """Append one event for each message with id > ``after_id`` (the ones the caller's
     transaction just inserted), in id order: one statement, however many there are."""
     conn.execute(
-        "INSERT INTO events (tenant_id, time, type, campaign_id, message_id, email, attrs)"
+        f"INSERT INTO events ({_COLUMNS})"
         " SELECT tenant_id, ?, ?, campaign_id, id, email, ? FROM messages WHERE id > ?"
         " ORDER BY id",
         (now, int(type_), json.dumps(attrs) if attrs else None, after_id),

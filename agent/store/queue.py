@@ -9,6 +9,9 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from agent.model import CampaignState, EventType, MessageState
+from agent.store import capture, events
+from agent.store.capture import NewCapture
+from agent.store.events import NewEvent
 
 _CLAIM_COLUMNS = (
     "id, tenant_id, campaign_id, content_id, email, payload, field_set_id, attempts, created_at"
@@ -145,6 +148,11 @@ def field_names(conn: sqlite3.Connection, field_set_id: int) -> tuple[str, ...]:
     return tuple(json.loads(row[0])) if row else ()
 
 
+def _event(r: Settled) -> NewEvent:
+    m = r.message
+    return NewEvent(m.tenant_id, r.event, m.campaign_id, m.id, m.email, r.attrs)
+
+
 def settle(conn: sqlite3.Connection, results: Sequence[Settled], now: float) -> None:
     """Record outcomes, their events and captured messages in the caller's transaction."""
     conn.executemany(
@@ -152,30 +160,15 @@ def settle(conn: sqlite3.Connection, results: Sequence[Settled], now: float) -> 
         f" lease_until = NULL, updated_at = ? WHERE id = ? AND state = {_IN_FLIGHT}",
         [(int(r.state), r.reply, r.host, r.next_at, now, r.message.id) for r in results],
     )
-    conn.executemany(
-        "INSERT INTO events (tenant_id, time, type, campaign_id, message_id, email, attrs)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [
-            (
-                r.message.tenant_id,
-                now,
-                int(r.event),
-                r.message.campaign_id,
-                r.message.id,
-                r.message.email,
-                json.dumps(r.attrs) if r.attrs else None,
-            )
-            for r in results
-        ],
-    )
-    conn.executemany(
-        "INSERT INTO captured (tenant_id, message_id, time, mail_from, rcpt_to, data)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
-        [
-            (r.message.tenant_id, r.message.id, now, r.mail_from, r.message.email, r.captured)
+    events.append_many(conn, (_event(r) for r in results), now)
+    capture.keep(
+        conn,
+        (
+            NewCapture(r.message.tenant_id, r.message.id, r.mail_from, r.message.email, r.captured)
             for r in results
             if r.captured is not None
-        ],
+        ),
+        now,
     )
 
 
@@ -197,9 +190,6 @@ def complete_finished(
             "UPDATE campaigns SET state = ?, updated_at = ? WHERE id = ?",
             (int(CampaignState.COMPLETED), now, cid),
         )
-        conn.execute(
-            "INSERT INTO events (tenant_id, time, type, campaign_id) VALUES (?, ?, ?, ?)",
-            (row[0], now, int(EventType.CAMPAIGN_COMPLETED), cid),
-        )
+        events.append(conn, row[0], EventType.CAMPAIGN_COMPLETED, campaign_id=cid, now=now)
         done.append(cid)
     return done
