@@ -91,4 +91,3 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"mailfleet-agent: {exc}", file=sys.stderr)
         return 2
-

@@ -19,6 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from agent.config import AgentSettings
 from agent.model import EventType
 from agent.store import campaigns, events
+from agent.store.db import read_once
 from agent.telemetry.metrics import queue_depths
 from agent.validation import split_host_port
 
@@ -87,15 +88,15 @@ def collect(settings: AgentSettings, now: float | None = None) -> Status:
     """Read the store, probe the listeners and ask the running agent for its figures."""
     now = time.time() if now is None else now
     status = Status()
-    conn = sqlite3.connect(settings.db_path, timeout=10)
-    try:
+
+    def read(conn: sqlite3.Connection) -> None:
         status.queue = {f"{s}/{lane}": n for (s, lane), n in queue_depths(conn).items()}
         status.running_campaigns = campaigns.count_running(conn)
         for window in _RATE_WINDOWS:
             label = f"{window // 60}m" if window < 3600 else f"{window // 3600}h"
             status.outcomes[label] = outcome_counts(conn, now - window)
-    finally:
-        conn.close()
+
+    read_once(settings.db_path, read)
     status.listeners = {
         f"gRPC {settings.grpc.listen}": _listening(settings.grpc.listen),
         f"HTTP {settings.http.listen}": _listening(settings.http.listen),

@@ -74,6 +74,16 @@ def write_once(path: Path, fn: Callable[[sqlite3.Connection], T]) -> T:
         conn.close()
 
 
+def read_once(path: Path, fn: Callable[[sqlite3.Connection], T]) -> T:
+    """Run ``fn`` on a connection of its own: for tools that read a store whether its agent
+    runs or not (WAL readers never block its writer)."""
+    conn = sqlite3.connect(path, timeout=10)
+    try:
+        return fn(conn)
+    finally:
+        conn.close()
+
+
 def ping(conn: sqlite3.Connection) -> None:
     """Ask the store the smallest question; raises sqlite3.Error if it cannot answer."""
     conn.execute("SELECT 1").fetchone()
