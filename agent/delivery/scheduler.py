@@ -27,7 +27,6 @@ from agent.routes.source_ips import routes_by_pool
 from agent.routing.table import RoutingState
 from agent.store import campaigns, contents, queue, suppression, tenants
 from agent.store.handle import Store
-from agent.store.messages import requested_destinations
 from agent.store.queue import Claimed, Settled
 from agent.telemetry import metrics
 from agent.telemetry.outcome_log import log_settled
@@ -123,7 +122,7 @@ class Scheduler:
     async def check(self, settings: AgentSettings) -> None:
         """Refuse settings (SIGHUP) that take away a route or IP pool that messages still to
         be sent asked for themselves: they would fail instead of going out."""
-        routes, pools = await self._store.read(requested_destinations)
+        routes, pools = await self._store.read(contents.requested_destinations)
         gone = sorted(r for r in routes if r not in settings.routes)
         if gone:
             raise ConfigError(

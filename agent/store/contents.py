@@ -7,9 +7,9 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
-from agent.model import Content, Sender, Tracking
+from agent.model import Content, MessageState, Sender, Tracking
 
 
 @dataclass(frozen=True)
@@ -76,3 +76,27 @@ def get(conn: sqlite3.Connection, content_id: int) -> MessageContent:
         "SELECT spec, raw_mime FROM contents WHERE id = ?", (content_id,)
     ).fetchone()
     return _content(str(spec), raw)
+
+
+class Requested(NamedTuple):
+    """Destinations that messages still to be sent asked for themselves."""
+
+    routes: set[str]  # X-Mailfleet-Route
+    pools: set[str]  # X-Mailfleet-Pool
+
+
+def requested_destinations(conn: sqlite3.Connection) -> Requested:
+    """The routes and IP pools that messages still to be sent asked for themselves."""
+    rows = conn.execute(
+        "SELECT DISTINCT json_extract(c.spec, '$.route'), json_extract(c.spec, '$.pool')"
+        " FROM messages m JOIN contents c ON c.id = m.content_id"
+        " WHERE m.campaign_id IS NULL AND m.state IN (?, ?, ?)",
+        (int(MessageState.QUEUED), int(MessageState.IN_FLIGHT), int(MessageState.DEFERRED)),
+    )
+    found = Requested(set(), set())
+    for route, pool in rows:
+        if route:
+            found.routes.add(str(route))
+        if pool:
+            found.pools.add(str(pool))
+    return found

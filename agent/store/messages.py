@@ -68,25 +68,6 @@ def enqueue_transactional(
     return get(conn, tenant_id, queued.ids[0]), False
 
 
-def requested_destinations(conn: sqlite3.Connection) -> tuple[set[str], set[str]]:
-    """The routes and IP pools that messages still to be sent asked for themselves
-    (X-Mailfleet-Route, X-Mailfleet-Pool)."""
-    rows = conn.execute(
-        "SELECT DISTINCT json_extract(c.spec, '$.route'), json_extract(c.spec, '$.pool')"
-        " FROM messages m JOIN contents c ON c.id = m.content_id"
-        " WHERE m.campaign_id IS NULL AND m.state IN (?, ?, ?)",
-        (int(MessageState.QUEUED), int(MessageState.IN_FLIGHT), int(MessageState.DEFERRED)),
-    )
-    routes: set[str] = set()
-    pools: set[str] = set()
-    for route, pool in rows:
-        if route:
-            routes.add(str(route))
-        if pool:
-            pools.add(str(pool))
-    return routes, pools
-
-
 def get(conn: sqlite3.Connection, tenant_id: int, message_id: int) -> StoredMessage:
     """One message of the tenant."""
     row = conn.execute(

@@ -6,6 +6,7 @@ transaction with the clock passed in.
 from __future__ import annotations
 
 import sqlite3
+from typing import NamedTuple
 
 from agent.model import FINAL_STATES, Lane
 
@@ -49,9 +50,14 @@ def prune_capture(conn: sqlite3.Connection, before: float, limit: int) -> int:
     ).rowcount
 
 
-def sweep_bodies(
-    conn: sqlite3.Connection, after_id: int, before: float, limit: int
-) -> tuple[int, int]:
+class Sweep(NamedTuple):
+    """Where a sweep of message bodies got to."""
+
+    after_id: int  # the last id looked at, or 0 at the end of the table
+    cleared: int  # messages whose bodies were cleared
+
+
+def sweep_bodies(conn: sqlite3.Connection, after_id: int, before: float, limit: int) -> Sweep:
     """Clear recipient data and transactional content of final messages last touched before
     ``before``, among the ``limit`` messages after id ``after_id``.
 
@@ -64,7 +70,7 @@ def sweep_bodies(
         (after_id, limit),
     ).fetchall()
     if not rows:
-        return 0, 0
+        return Sweep(0, 0)
     old = [
         (mid, content)
         for mid, content, state, has_payload, updated in rows
@@ -76,7 +82,7 @@ def sweep_bodies(
         " WHERE id = ? AND (raw_mime IS NOT NULL OR json_extract(spec, '$.content') IS NOT NULL)",
         [(c,) for _, c in old if c is not None],
     )
-    return (rows[-1][0] if len(rows) == limit else 0), len(old)
+    return Sweep(rows[-1][0] if len(rows) == limit else 0, len(old))
 
 
 def prune_transactional(conn: sqlite3.Connection, before: float, limit: int) -> int:
