@@ -19,7 +19,7 @@ from agent.api.services.routing import RoutingService
 from agent.api.services.smtp_users import SmtpUsersService
 from agent.api.services.suppression import SuppressionService
 from agent.api.services.transactional import TransactionalService
-from agent.config import AgentSettings
+from agent.api.settings import ApiInputs
 from agent.routing.table import RoutingState
 from agent.store.handle import Store
 from mailfleet.v1 import (
@@ -49,7 +49,7 @@ _MIB = 1024 * 1024
 
 
 def build_server(
-    settings: AgentSettings,
+    settings: ApiInputs,
     store: Store,
     agent_id: str,
     started_at: float,
@@ -78,13 +78,13 @@ def build_server(
     events_pb2_grpc.add_EventsServicer_to_server(EventsService(store), server)
     capture_pb2_grpc.add_CaptureServicer_to_server(CaptureService(store), server)
     routing_pb2_grpc.add_RoutingServicer_to_server(
-        RoutingService(routing or RoutingState(settings), store, settings), server
+        RoutingService(routing or RoutingState(settings), store, settings.data_dir), server
     )
     smtp_users_pb2_grpc.add_SmtpUsersServicer_to_server(
         SmtpUsersService(store, settings.dkim_dir), server
     )
     suppression_pb2_grpc.add_SuppressionServicer_to_server(
-        SuppressionService(store, settings), server
+        SuppressionService(store, settings.feedback), server
     )
 
     health_servicer = health_aio.HealthServicer()

@@ -1,9 +1,15 @@
-"""The ``[grpc]`` settings: the API's listener and its size limits."""
+"""The ``[grpc]`` settings: the API's listener and its size limits; and the settings the API
+reads from the rest of the agent's (:class:`ApiInputs`)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Protocol
+
 from pydantic import BaseModel, Field, field_validator
 
+from agent.feedback.settings import FeedbackSettings
+from agent.routing.settings import RoutingInputs
 from agent.validation import split_host_port
 
 
@@ -19,3 +25,23 @@ class GrpcSettings(BaseModel):
     def _check_listen(cls, value: str) -> str:
         split_host_port(value)
         return value
+
+
+class ApiInputs(RoutingInputs, Protocol):
+    """The settings the gRPC server and its services read; :class:`agent.config.AgentSettings`
+    has them all."""
+
+    @property
+    def grpc(self) -> GrpcSettings: ...
+
+    @property
+    def tls_key(self) -> Path: ...
+
+    @property
+    def tls_cert(self) -> Path: ...
+
+    @property
+    def dkim_dir(self) -> Path: ...
+
+    @property
+    def feedback(self) -> FeedbackSettings: ...

@@ -7,8 +7,8 @@ import re
 import socket
 from email.errors import MessageError
 
-from agent.config import AgentSettings
 from agent.delivery.jobs import Job, MessageSpec
+from agent.delivery.settings import DeliveryInputs
 from agent.dkim.keys import load_keys
 from agent.dkim.signer import DkimSigner, SignError
 from agent.feedback import raw_mime
@@ -71,7 +71,7 @@ class Pipeline:
         self._transactional_router = transactional_router
 
     @classmethod
-    def from_settings(cls, settings: AgentSettings, worker: int = 0) -> Pipeline:
+    def from_settings(cls, settings: DeliveryInputs, worker: int = 0) -> Pipeline:
         """Everything a worker needs, from the agent's settings and data directory.
 
         Its rules are the config's until the scheduler sends the table in force."""

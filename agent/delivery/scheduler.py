@@ -16,9 +16,9 @@ import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from agent.config import AgentSettings
 from agent.delivery import outcomes
 from agent.delivery.jobs import Job, MessageSpec, WorkBatch
+from agent.delivery.settings import DeliveryInputs
 from agent.delivery.worker_pool import WorkerPool
 from agent.errors import ConfigError
 from agent.feedback import record
@@ -87,7 +87,7 @@ class Scheduler:
     """Feeds the worker pool from the store and records what comes back."""
 
     def __init__(
-        self, settings: AgentSettings, store: Store, routing: RoutingState | None = None
+        self, settings: DeliveryInputs, store: Store, routing: RoutingState | None = None
     ) -> None:
         self._settings = settings
         self._d = settings.delivery
@@ -119,7 +119,7 @@ class Scheduler:
         """Messages leased to workers and not answered yet."""
         return len(self._leased)
 
-    async def check(self, settings: AgentSettings) -> None:
+    async def check(self, settings: DeliveryInputs) -> None:
         """Refuse settings (SIGHUP) that take away a route or IP pool that messages still to
         be sent asked for themselves: they would fail instead of going out."""
         routes, pools = await self._store.read(contents.requested_destinations)
@@ -137,7 +137,7 @@ class Scheduler:
                 " (X-Mailfleet-Pool); keep a direct MX route sending from it until they are sent"
             )
 
-    async def reload(self, settings: AgentSettings) -> None:
+    async def reload(self, settings: DeliveryInputs) -> None:
         """Use new delivery settings, routes, routing rules and limits from the next claim on
         (SIGHUP): new workers are built from them and sent the new rules with their first
         batch.

@@ -1,8 +1,18 @@
-"""The ``[delivery]`` settings: the scheduler, its workers, retries and the render caps."""
+"""The ``[delivery]`` settings: the scheduler, its workers, retries and the render caps; and
+the settings the scheduler and its workers read from the rest of the agent's
+(:class:`DeliveryInputs`)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Protocol, Self
+
 from pydantic import BaseModel, Field
+
+from agent.feedback.settings import FeedbackSettings
+from agent.logs import LogSettings
+from agent.routing.settings import RoutingInputs
 
 
 class DeliverySettings(BaseModel):
@@ -27,3 +37,48 @@ class DeliverySettings(BaseModel):
     # A message's rendering is stopped after this long or this size and the message fails.
     render_timeout_seconds: float = Field(2.0, gt=0)
     render_max_bytes: int = Field(10_000_000, ge=10_000)
+
+
+class _LinkBase(Protocol):
+    """What the workers read of ``[http]``: where links in messages point."""
+
+    @property
+    def base_url(self) -> str: ...
+
+
+class _BounceDomain(Protocol):
+    """What the workers read of ``[intake]``: the domain of VERP return paths."""
+
+    @property
+    def bounce_domain(self) -> str: ...
+
+
+class DeliveryInputs(RoutingInputs, Protocol):
+    """The settings the scheduler hands its workers, who build routes, signer and links from
+    them. :class:`agent.config.AgentSettings` has them all; delivery names only what it reads.
+    They cross to the worker processes pickled."""
+
+    @property
+    def delivery(self) -> DeliverySettings: ...
+
+    @property
+    def dkim_dir(self) -> Path: ...
+
+    @property
+    def feedback_key_file(self) -> Path: ...
+
+    @property
+    def feedback(self) -> FeedbackSettings: ...
+
+    @property
+    def http(self) -> _LinkBase: ...
+
+    @property
+    def intake(self) -> _BounceDomain: ...
+
+    @property
+    def log(self) -> LogSettings: ...
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy with ``update`` applied (pydantic's)."""
+        ...

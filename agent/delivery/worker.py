@@ -18,9 +18,9 @@ from collections import defaultdict, deque
 from multiprocessing.connection import Connection
 
 from agent import logs
-from agent.config import AgentSettings
 from agent.delivery.jobs import Job, MessageSpec, WorkBatch
 from agent.delivery.pipeline import Pipeline
+from agent.delivery.settings import DeliveryInputs
 from agent.render.limits import keep_handler
 from agent.routes.base import Envelope, Outcome, OutcomeKind
 from agent.routing.rules import Plan
@@ -161,7 +161,7 @@ async def _prepare(
     return groups, failed
 
 
-async def serve(settings: AgentSettings, conn: Connection, index: int = 0) -> None:
+async def serve(settings: DeliveryInputs, conn: Connection, index: int = 0) -> None:
     """Take batches until the coordinator says stop, then finish what is under way."""
     loop = asyncio.get_running_loop()
     inbox = _Inbox()
@@ -187,12 +187,11 @@ async def serve(settings: AgentSettings, conn: Connection, index: int = 0) -> No
         await pipeline.close()
 
 
-def main(settings_json: str, conn: Connection, index: int) -> None:
+def main(settings: DeliveryInputs, conn: Connection, index: int) -> None:
     """Entry point of a worker process."""
     # The coordinator decides when workers stop; Ctrl-C on the terminal reaches it first.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     keep_handler()
-    settings = AgentSettings.model_validate_json(settings_json)
     logs.configure(settings.log.level, settings.log.json_lines)
     log.debug("worker %d serving", index)
     if sys.platform == "win32":  # no uvloop there: the standard loop, with more CPU

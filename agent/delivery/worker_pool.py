@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 
-from agent.config import AgentSettings
 from agent.delivery import worker
 from agent.delivery.jobs import WorkBatch
+from agent.delivery.settings import DeliveryInputs
 from agent.routes.base import Outcome
 
 log = logging.getLogger("mailfleet.agent.delivery")
@@ -43,10 +43,10 @@ class WorkerPool:
     """N worker processes (spawned, so they share nothing with the coordinator's threads)."""
 
     def __init__(
-        self, settings: AgentSettings, on_outcomes: OutcomeHandler, on_exit: ExitHandler
+        self, settings: DeliveryInputs, on_outcomes: OutcomeHandler, on_exit: ExitHandler
     ) -> None:
         self.size = settings.delivery.workers or multiprocessing.cpu_count()
-        self._settings_json = settings.model_dump_json()
+        self._settings = settings
         self._on_outcomes = on_outcomes
         self._on_exit = on_exit
         self._context = multiprocessing.get_context("spawn")
@@ -68,7 +68,7 @@ class WorkerPool:
         parent, child = self._context.Pipe(duplex=True)
         process = self._context.Process(
             target=worker.main,
-            args=(self._settings_json, child, index),
+            args=(self._settings, child, index),
             name=f"mailfleet-worker-{index}",
             daemon=True,
         )
@@ -113,10 +113,10 @@ class WorkerPool:
             self._retiring.remove(slot)
             slot.conn.close()
 
-    def replace(self, settings: AgentSettings) -> None:
+    def replace(self, settings: DeliveryInputs) -> None:
         """Start every worker afresh with new settings (routes, limits); the old ones finish
         the deliveries they hold, report them, and exit."""
-        self._settings_json = settings.model_dump_json()
+        self._settings = settings
         self.generation += 1
         old, self._slots = self._slots, [self._spawn(i) for i in range(self.size)]
         for slot in old:

@@ -8,12 +8,15 @@ import logging
 import socket
 import ssl
 import weakref
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Protocol
 
-from agent.config import AgentSettings
 from agent.errors import ConfigError
 from agent.intake.message import Choices
 from agent.intake.session import Intake, IntakeSMTP
-from agent.intake.settings import ListenerSettings
+from agent.intake.settings import IntakeSettings, ListenerSettings
+from agent.routes.settings import IpPoolsSettings, RouteSettings
 from agent.routes.source_ips import routes_by_pool
 from agent.store.handle import Store
 
@@ -23,7 +26,38 @@ log = logging.getLogger("mailfleet.agent.intake")
 logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 
-def tls_context(settings: AgentSettings, listener: ListenerSettings) -> ssl.SSLContext:
+
+class _DeliveryHostname(Protocol):
+    @property
+    def hostname(self) -> str: ...
+
+
+class IntakeInputs(Protocol):
+    """The settings the listeners read; :class:`agent.config.AgentSettings` has them all."""
+
+    @property
+    def data_dir(self) -> Path: ...
+
+    @property
+    def tls_key(self) -> Path: ...
+
+    @property
+    def tls_cert(self) -> Path: ...
+
+    @property
+    def intake(self) -> IntakeSettings: ...
+
+    @property
+    def delivery(self) -> _DeliveryHostname: ...
+
+    @property
+    def routes(self) -> Mapping[str, RouteSettings]: ...
+
+    @property
+    def ip_pools(self) -> IpPoolsSettings: ...
+
+
+def tls_context(settings: IntakeInputs, listener: ListenerSettings) -> ssl.SSLContext:
     """A server context with the listener's certificate, or the agent's own."""
     if listener.cert_file:
         cert, key = settings.data_dir / listener.cert_file, settings.data_dir / listener.key_file
@@ -35,11 +69,11 @@ def tls_context(settings: AgentSettings, listener: ListenerSettings) -> ssl.SSLC
     return ctx
 
 
-def _hostname(settings: AgentSettings) -> str:
+def _hostname(settings: IntakeInputs) -> str:
     return settings.intake.hostname or settings.delivery.hostname or socket.getfqdn()
 
 
-def choices(settings: AgentSettings) -> Choices:
+def choices(settings: IntakeInputs) -> Choices:
     """The routes and IP pools that control headers may name."""
     senders = routes_by_pool(settings.routes)
     pools = {name: senders.get(name, ()) for name in settings.ip_pools.pools}
@@ -53,7 +87,7 @@ class Listeners:
     those whose settings changed; sessions on listeners that did not change go on.
     """
 
-    def __init__(self, settings: AgentSettings, store: Store) -> None:
+    def __init__(self, settings: IntakeInputs, store: Store) -> None:
         self._settings = settings
         self.intake = Intake(settings.intake, _hostname(settings), choices(settings), store)
         self._servers: dict[tuple[str, int], tuple[ListenerSettings, asyncio.Server]] = {}
@@ -109,7 +143,7 @@ class Listeners:
                 proto.retire()
         return listener
 
-    async def check(self, settings: AgentSettings) -> None:
+    async def check(self, settings: IntakeInputs) -> None:
         """Raise :class:`ConfigError` if ``settings`` name listeners that cannot work: a
         certificate that does not load, an address that cannot be bound."""
         loop = asyncio.get_running_loop()
@@ -134,7 +168,7 @@ class Listeners:
             probe.close()
             await probe.wait_closed()
 
-    async def reload(self, settings: AgentSettings) -> None:
+    async def reload(self, settings: IntakeInputs) -> None:
         """Apply new intake settings (SIGHUP): new limits for new sessions, listeners opened,
         closed or reopened as the config now says."""
         self._settings = settings

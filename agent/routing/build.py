@@ -5,7 +5,6 @@ from __future__ import annotations
 import multiprocessing
 import socket
 
-from agent.config import AgentSettings
 from agent.routes.base import Route, RouteConfigError
 from agent.routes.capture import Capture
 from agent.routes.direct_mx import DirectMx
@@ -22,11 +21,12 @@ from agent.routes.settings import (
 )
 from agent.routes.smtp_relay import SmtpRelay, read_password
 from agent.routes.source_ips import SourcePool
+from agent.routing.settings import RoutingInputs
 from agent.routing.split import Split
 from agent.routing.table import RoutingState
 
 
-def build_sources(settings: AgentSettings, worker: int = 0) -> dict[str, SourcePool]:
+def build_sources(settings: RoutingInputs, worker: int = 0) -> dict[str, SourcePool]:
     """The IP pool of each direct MX route that sends from one, as worker ``worker`` sees it
     (its share of every warm-up quota); raises :class:`RouteConfigError` for an unknown pool.
 
@@ -48,7 +48,7 @@ def build_sources(settings: AgentSettings, worker: int = 0) -> dict[str, SourceP
 
 
 def build_routes(
-    settings: AgentSettings, sources: dict[str, SourcePool] | None = None
+    settings: RoutingInputs, sources: dict[str, SourcePool] | None = None
 ) -> dict[str, Route]:
     """One route per configured name; raises :class:`RouteConfigError` for unusable settings.
 
@@ -88,7 +88,7 @@ def build_routes(
     return routes
 
 
-def _api_key(settings: AgentSettings, name: str, config: EspSettings) -> str:
+def _api_key(settings: RoutingInputs, name: str, config: EspSettings) -> str:
     try:
         key = read_password(settings.data_dir / config.api_key_file)
     except RouteConfigError as exc:
@@ -116,7 +116,7 @@ def _esp_route(name: str, config: EspSettings, key: str) -> Route:
     return Postmark(name, config, key)
 
 
-def check_routes(settings: AgentSettings) -> None:
+def check_routes(settings: RoutingInputs) -> None:
     """Refuse, before any worker starts, settings that would make every worker fail.
 
     Workers build their own routes; a bad password file found only there would make them die

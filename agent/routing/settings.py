@@ -1,12 +1,21 @@
-"""The ``[routing]`` settings: the ordered rules that pick each message's route."""
+"""The ``[routing]`` settings: the ordered rules that pick each message's route; and the
+settings routing reads from the rest of the agent's (:class:`RoutingInputs`)."""
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal, Protocol
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from agent.routes.settings import ROUTE_NAME, domain_patterns
+from agent.routes.settings import (
+    ROUTE_NAME,
+    IpPoolsSettings,
+    LimitsSettings,
+    RouteSettings,
+    domain_patterns,
+)
 
 
 class RoutingRule(BaseModel):
@@ -57,3 +66,42 @@ class RoutingSettings(BaseModel):
     rules: list[RoutingRule] = []
     # DNS servers for MX rollup lookups (HOST or HOST:PORT); empty means the system's.
     resolvers: list[str] = []
+
+
+class _DeliveryFacts(Protocol):
+    """What routing reads of the ``[delivery]`` section."""
+
+    @property
+    def workers(self) -> int: ...
+
+    @property
+    def hostname(self) -> str: ...
+
+    @property
+    def default_route(self) -> str: ...
+
+
+class RoutingInputs(Protocol):
+    """The settings routing builds routes and rules from.
+
+    :class:`agent.config.AgentSettings` has them all; routing names only what it reads, so it
+    never imports the assembly above it.
+    """
+
+    @property
+    def data_dir(self) -> Path: ...
+
+    @property
+    def delivery(self) -> _DeliveryFacts: ...
+
+    @property
+    def routes(self) -> Mapping[str, RouteSettings]: ...
+
+    @property
+    def routing(self) -> RoutingSettings: ...
+
+    @property
+    def ip_pools(self) -> IpPoolsSettings: ...
+
+    @property
+    def limits(self) -> LimitsSettings: ...

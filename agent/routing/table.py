@@ -14,11 +14,10 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from agent.config import AgentSettings
 from agent.errors import ConfigError
 from agent.routes.settings import RouteSettings, SplitRoute
 from agent.routing.rules import RoutingTable, rule_name
-from agent.routing.settings import RoutingRule
+from agent.routing.settings import RoutingInputs, RoutingRule
 
 log = logging.getLogger("mailfleet.agent.routes")
 
@@ -66,7 +65,7 @@ def parse_rules(items: list[dict[str, object]]) -> tuple[RoutingRule, ...]:
 class RoutingState:
     """Holds the table the scheduler hands to workers; replaced atomically by the API."""
 
-    def __init__(self, settings: AgentSettings) -> None:
+    def __init__(self, settings: RoutingInputs) -> None:
         self._routes = settings.routes
         self.pools = settings.ip_pools
         self._path = settings.data_dir / "routing.json"
@@ -78,7 +77,7 @@ class RoutingState:
         """The configured routes by name."""
         return self._routes
 
-    def _load(self, settings: AgentSettings) -> RoutingTable:
+    def _load(self, settings: RoutingInputs) -> RoutingTable:
         default = settings.delivery.default_route
         try:
             text = self._path.read_text(encoding="utf-8")
@@ -94,7 +93,7 @@ class RoutingState:
             raise RulesError(f"{self._path}: {exc}") from None
         return RoutingTable(rules, default, version)
 
-    def reload(self, settings: AgentSettings) -> RoutingTable:
+    def reload(self, settings: RoutingInputs) -> RoutingTable:
         """Take the routes and rules of reloaded settings (SIGHUP); raises :class:`RulesError`
         (and keeps the table it had) if the rules in force name a route that is gone.
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import datetime
 import sqlite3
+from pathlib import Path
 from typing import Any
 
 import grpc
 
 from agent.api import auth, convert
-from agent.config import AgentSettings
 from agent.errors import FailedPrecondition, InvalidArgument
 from agent.model import Campaign
 from agent.routes.settings import RouteSettings
@@ -103,10 +103,10 @@ def _remaining_by_domain(
 class RoutingService(routing_pb2_grpc.RoutingServicer):
     """Shows the routes and reads, replaces and explains the rules; estimates finishes."""
 
-    def __init__(self, state: RoutingState, store: Store, settings: AgentSettings) -> None:
+    def __init__(self, state: RoutingState, store: Store, data_dir: Path) -> None:
         self._state = state
         self._store = store
-        self._settings = settings
+        self._warmup_dir = data_dir / "warmup"
 
     async def ListRoutes(
         self, request: routing_pb2.ListRoutesRequest, context: grpc.aio.ServicerContext[Any, Any]
@@ -177,7 +177,7 @@ class RoutingService(routing_pb2_grpc.RoutingServicer):
             routes=self._state.routes,
             pools=self._state.pools,
             now=now,
-            sent_today=sent_today(self._settings.data_dir / "warmup", now.date()),
+            sent_today=sent_today(self._warmup_dir, now.date()),
             throttle_per_minute=spec.throttle_per_minute,
         )
         reply = routing_pb2.EstimateFinishResponse(

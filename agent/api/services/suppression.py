@@ -14,8 +14,8 @@ from typing import Any
 import grpc
 
 from agent.api import auth, convert, requests
-from agent.config import AgentSettings
 from agent.errors import InvalidArgument
+from agent.feedback.settings import FeedbackSettings
 from agent.store import feedback, suppression
 from agent.store.handle import Store
 from agent.store.suppression import Entry, Reason
@@ -82,9 +82,9 @@ def _cursor(token: str) -> tuple[str, str]:
 class SuppressionService(suppression_pb2_grpc.SuppressionServicer):
     """The caller's suppression list."""
 
-    def __init__(self, store: Store, settings: AgentSettings) -> None:
+    def __init__(self, store: Store, feedback: FeedbackSettings) -> None:
         self._store = store
-        self._settings = settings
+        self._feedback = feedback
 
     async def AddSuppressions(
         self,
@@ -214,7 +214,7 @@ class SuppressionService(suppression_pb2_grpc.SuppressionServicer):
         context: grpc.aio.ServicerContext[Any, Any],
     ) -> suppression_pb2.FeedbackStats:
         who = auth.caller()
-        f = self._settings.feedback
+        f = self._feedback
         days = request.days or f.complaint_rate_days
         if days > 3660:
             raise InvalidArgument("days", "at most 3660")

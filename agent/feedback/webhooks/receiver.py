@@ -6,11 +6,12 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
 from aiohttp import web
 
-from agent.config import AgentSettings
+from agent.feedback.settings import FeedbackSettings
 from agent.feedback.webhooks import mailgun, postmark, sendgrid, ses
 from agent.feedback.webhooks.events import (
     Malformed,
@@ -20,7 +21,13 @@ from agent.feedback.webhooks.events import (
 )
 from agent.feedback.webhooks.record import record
 from agent.routes.base import RouteConfigError
-from agent.routes.settings import MailgunRoute, PostmarkRoute, SendGridRoute, SesRoute
+from agent.routes.settings import (
+    MailgunRoute,
+    PostmarkRoute,
+    RouteSettings,
+    SendGridRoute,
+    SesRoute,
+)
 from agent.routes.smtp_relay import read_password
 from agent.web.server import STORE_KEY, Mount
 
@@ -28,6 +35,21 @@ log = logging.getLogger("mailfleet.agent.webhooks")
 
 # Provider event ids remembered to drop the provider's retries of an event already recorded.
 _SEEN_EVENTS = 100_000
+
+
+
+class WebhookInputs(Protocol):
+    """The settings the webhook receivers read; :class:`agent.config.AgentSettings` has them
+    all."""
+
+    @property
+    def data_dir(self) -> Path: ...
+
+    @property
+    def routes(self) -> Mapping[str, RouteSettings]: ...
+
+    @property
+    def feedback(self) -> FeedbackSettings: ...
 
 
 class _Receiver:
@@ -89,7 +111,7 @@ class _Receiver:
         return kept
 
 
-def _receivers(settings: AgentSettings) -> dict[str, _Receiver]:
+def _receivers(settings: WebhookInputs) -> dict[str, _Receiver]:
     found: dict[str, _Receiver] = {}
     for name, config in settings.routes.items():
         try:
@@ -114,14 +136,14 @@ def _receivers(settings: AgentSettings) -> dict[str, _Receiver]:
     return found
 
 
-def check_secrets(settings: AgentSettings) -> None:
+def check_secrets(settings: WebhookInputs) -> None:
     """Read every ESP route's webhook secret; raises RouteConfigError for an unreadable or
     unsafe file, so a bad one stops the agent at start-up or a reload rather than at the first
     webhook."""
     _receivers(settings)
 
 
-def mount(settings: AgentSettings) -> Mount:
+def mount(settings: WebhookInputs) -> Mount:
     """The webhook endpoints of every ESP route that has its verification secret configured.
 
     Raises RouteConfigError at start-up for an unreadable or unsafe secret file.
