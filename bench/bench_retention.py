@@ -9,7 +9,6 @@ the store reaching its steady size and staying there. Prints the size at the end
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import sqlite3
@@ -17,7 +16,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from agent.model import EventType, Lane, MessageState
+from agent.model import EventType, Lane, MessageState, payload
 from agent.store import tenants
 from agent.store.db import open_and_migrate
 from agent.store.retention import prune_capture, prune_events, prune_transactional, sweep_bodies
@@ -52,7 +51,7 @@ def _hour(conn: sqlite3.Connection, start: float) -> None:
                     int(MessageState.DELIVERED),
                     f"buyer{i}@example.com",
                     f"buyer{i}@example.com",
-                    base64.b64encode(b"order=12345;name=Someone").decode(),
+                    payload.encode("Someone", fields={"order": "12345"}),
                     f"k{start}-{i}",
                     t,
                     t,

@@ -5,11 +5,10 @@ Every row ends as accepted or as a rejection with a reason; nothing is dropped s
 
 from __future__ import annotations
 
-from binascii import b2a_base64
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from agent.model import RecipientRows
+from agent.model import RecipientRows, payload
 from agent.validation import (
     AddressProblem,
     address_problem,
@@ -79,10 +78,9 @@ def check_rows(rows: Iterable[common_pb2.Recipient], n_names: int, first_index: 
                 )
             )
             continue
-        payload = r.SerializeToString()
-        # A zero byte in the wire form means an empty string or a NUL somewhere: only then, or
-        # when there is a name, named fields or too many values, is the slow check needed.
-        if r.name or r.fields or b"\x00" in payload or len(r.values) > n_names:
+        values = r.values[:]  # one copy out of protobuf, for the check and the payload
+        # Only a name, named fields, too many values or a NUL in a value need the slow check.
+        if r.name or r.fields or len(values) > n_names or "\x00" in "".join(values):
             row_problem = _row_problem(r, n_names)
             if row_problem is not None:
                 out.rejected.append(
@@ -96,5 +94,5 @@ def check_rows(rows: Iterable[common_pb2.Recipient], n_names: int, first_index: 
             continue
         seen.add(norm)
         keep_position(index)
-        keep_row((email, norm, b2a_base64(payload, newline=False).decode("ascii")))
+        keep_row((email, norm, payload.encode_text(r.name, values, r.fields)))
     return out

@@ -33,7 +33,7 @@ class Job(NamedTuple):
     message_id: int
     spec_key: str  # "c<campaign id>" or "t<content id>"; the spec travels once per worker
     rcpt_to: str
-    payload: str  # base64 of a serialised mailfleet.v1.Recipient (name and merge fields)
+    payload: bytes  # agent.model.payload: the recipient's name and merge fields, as stored
     field_names: tuple[str, ...]  # names of the payload's positional values
     transactional: bool = False  # sent over the lane's own connections, never queued behind bulk
     tenant_id: int = 0  # named in the message's VERP, unsubscribe and tracking tokens

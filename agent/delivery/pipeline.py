@@ -14,12 +14,12 @@ from agent.dkim.signer import DkimSigner, SignError
 from agent.feedback import raw_mime
 from agent.feedback.links import FeedbackLinks, MessageFeedback
 from agent.feedback.tokens import Subject, TokenKey
+from agent.model import payload
 from agent.render.message import Renderer, RenderError
 from agent.routes.base import Envelope, Outcome, OutcomeKind
 from agent.routing.build import build_routes, build_sources
 from agent.routing.router import Router
 from agent.routing.rules import MessageFacts, Plan, RoutingTable
-from mailfleet.v1 import common_pb2
 
 log = logging.getLogger("mailfleet.agent.delivery")
 
@@ -129,7 +129,7 @@ class Pipeline:
         router = self._transactional_router if transactional else self._router
         return await router.deliver(plan, envelopes)
 
-    def build(self, job: Job, spec: MessageSpec, payload: bytes) -> Envelope | Outcome:
+    def build(self, job: Job, spec: MessageSpec) -> Envelope | Outcome:
         """The signed message for one job, or a FAILED outcome saying why it cannot be built.
 
         Campaign messages carry List-Unsubscribe (covered by DKIM); every message carries the
@@ -147,9 +147,13 @@ class Pipeline:
             data = _own_mime(spec.raw_mime, feedback)
         else:
             assert spec.content is not None
-            recipient = common_pb2.Recipient.FromString(payload)
-            fields = dict(zip(job.field_names, recipient.values, strict=False))
-            fields.update(recipient.fields)
+            try:
+                recipient = payload.decode(job.payload)
+            except payload.PayloadError as exc:
+                log.warning("message %d: unreadable recipient data: %s", job.message_id, exc)
+                return Outcome(
+                    job.message_id, OutcomeKind.FAILED, "the stored recipient data is unreadable"
+                )
             try:
                 data = self._renderer.render(
                     message_id=job.message_id,
@@ -157,7 +161,7 @@ class Pipeline:
                     content=spec.content,
                     to_email=job.rcpt_to,
                     to_name=recipient.name,
-                    fields=fields,
+                    fields=recipient.merge_fields(job.field_names),
                     agent_headers=feedback.headers,
                     agent_variables={"unsubscribe_url": feedback.unsubscribe_url},
                     html_filter=feedback.tracker,

@@ -9,7 +9,6 @@ never holds back another.
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 import signal
 import sys
@@ -152,7 +151,7 @@ async def _prepare(
         if spec is None:
             failed.append(Outcome(job.message_id, OutcomeKind.DEFERRED, "spec not received yet"))
             continue
-        built = pipeline.build(job, spec, base64.b64decode(job.payload))
+        built = pipeline.build(job, spec)
         if isinstance(built, Outcome):
             failed.append(built)
         else:

@@ -3,17 +3,15 @@ the writer's group commit; the session answers 250 only after that commit return
 
 from __future__ import annotations
 
-import base64
 import json
 import sqlite3
 from dataclasses import dataclass
 
 from agent.intake.message import TRACK_BY_DEFAULT
-from agent.model import Lane, Sender, Tracking
+from agent.model import Lane, Sender, Tracking, payload
 from agent.store.contents import MessageContent
 from agent.store.enqueue import Enqueue
 from agent.store.enqueue import enqueue as store_enqueue
-from mailfleet.v1 import common_pb2
 
 
 @dataclass(frozen=True)
@@ -32,9 +30,8 @@ class Submission:
     tracking: Tracking = TRACK_BY_DEFAULT
 
 
-def _payload(email: str) -> str:
-    """The recipient as campaign uploads store theirs (a submission has no merge fields)."""
-    return base64.b64encode(common_pb2.Recipient(email=email).SerializeToString()).decode("ascii")
+# Submitted MIME is sent as it is: its recipients have no name or merge fields to keep.
+_NO_FIELDS = payload.encode_text()
 
 
 def enqueue(conn: sqlite3.Connection, sub: Submission) -> list[int]:
@@ -60,7 +57,7 @@ def enqueue(conn: sqlite3.Connection, sub: Submission) -> list[int]:
         attrs["tags"] = ",".join(sub.tags)
     if sub.pool:
         attrs["pool"] = sub.pool
-    rows = [(email, norm, _payload(email)) for email, norm in sub.recipients]
+    rows = [(email, norm, _NO_FIELDS) for email, norm in sub.recipients]
     queued = store_enqueue(
         conn,
         Enqueue(

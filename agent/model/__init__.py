@@ -139,8 +139,8 @@ class RecipientRows:
 
     # Position of each row in the upload stream.
     positions: list[int] = field(default_factory=list)
-    # (email, email_norm, payload): the payload is the recipient with its merge fields, a
-    # serialised mailfleet.v1.Recipient in base64, parsed back in microseconds by the renderer.
+    # (email, email_norm, payload): the payload is the recipient with its merge fields, as
+    # agent.model.payload.encode_text wrote it, for the document below to carry.
     rows: list[tuple[str, str, str]] = field(default_factory=list)
     # (position, email) of rows that repeat an address earlier in the same batch.
     repeats: list[tuple[int, str]] = field(default_factory=list)
@@ -162,7 +162,7 @@ class TransactionalMessage:
     sender: Sender
     email: str
     email_norm: str
-    payload: bytes  # the recipient with its fields, as for campaign recipients
+    payload: bytes  # agent.model.payload: the recipient's name and fields
     content: Content | None
     raw_mime: bytes | None
     tags: tuple[str, ...] = ()

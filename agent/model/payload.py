@@ -7,10 +7,10 @@ once, when a message is queued, and decoded once, in the worker that renders the
 The bytes are a compact JSON array in UTF-8, ``[name, [value, ...], {"field": value, ...}]``:
 the recipient's display name, the positional values of an upload (named by the upload's field
 names, kept once per upload rather than in every row) and named fields. JSON because the
-stdlib reads and writes it in C, and because it is text: a million-row upload carries every
-payload inside the one JSON document its single INSERT reads, and stores it with
-``CAST(... AS BLOB)``, which keeps exactly these bytes (a binary encoding could not travel
-that way and would cost a Python call per row on the store's writer thread).
+stdlib reads and writes it in C, and because it is text: the store's one enqueue carries
+every row's payload inside the JSON document its single INSERT reads (a million rows for an
+upload), and stores it with ``CAST(... AS BLOB)``, which keeps exactly these bytes; a binary
+encoding could not travel that way and would cost a Python call per row on the writer.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def encode_text(
 ) -> str:
     """The payload as text: its UTF-8 bytes are what :func:`encode` returns.
 
-    For callers that carry payloads inside a JSON document (the upload's batch insert).
+    For callers that carry payloads inside a JSON document (the store's enqueue).
     Strings must be valid Unicode (no lone surrogates); protobuf's strings always are.
     """
     named = _fields_json(dict(fields)) if fields else "{}"

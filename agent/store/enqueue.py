@@ -20,12 +20,13 @@ from agent.store import contents, events, suppression
 from agent.store.contents import MessageContent
 
 # json_each keeps the document's order, so ids follow it. A unique index (a campaign's
-# addresses, a tenant's idempotency keys) refuses a repeat, which is then not stored.
+# addresses, a tenant's idempotency keys) refuses a repeat, which is then not stored. Each
+# payload travels as text (agent.model.payload.encode_text) and is stored as its UTF-8 bytes.
 _INSERT = (
     "INSERT INTO messages (tenant_id, campaign_id, content_id, lane, state, email, email_norm,"
     " field_set_id, payload, idempotency_key, created_at, updated_at)"
     " SELECT ?, ?, ?, ?, ?, json_extract(value, '$[0]'), json_extract(value, '$[1]'), ?,"
-    " json_extract(value, '$[2]'), ?, ?, ? FROM json_each(?) WHERE true"
+    " CAST(json_extract(value, '$[2]') AS BLOB), ?, ?, ? FROM json_each(?) WHERE true"
     " ON CONFLICT DO NOTHING"
 )
 
@@ -36,7 +37,7 @@ class Enqueue:
 
     tenant_id: int
     lane: Lane
-    # JSON array of [email, email_norm, payload] rows, encoded by whoever prepared them so
+    # JSON array of [email, email_norm, payload text] rows, encoded by whoever prepared them so
     # the writer thread does not spend its time on it (see RecipientRows.document).
     document: str
     tags: tuple[str, ...] = ()  # what scoped suppressions are matched against

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import sqlite3
 from collections.abc import Iterable
@@ -50,7 +49,7 @@ def enqueue_transactional(
 
     Returns the message and whether it was a duplicate.
     """
-    payload = base64.b64encode(msg.payload).decode("ascii")
+    payload = msg.payload.decode("utf-8")  # agent.model.payload bytes are UTF-8 text
     queued = enqueue(
         conn,
         Enqueue(

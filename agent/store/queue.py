@@ -37,7 +37,7 @@ class Claimed:
     campaign_id: int | None
     content_id: int | None
     email: str
-    payload: str  # base64 of a serialised mailfleet.v1.Recipient
+    payload: bytes  # agent.model.payload: the recipient's name and merge fields
     field_set_id: int | None
     attempts: int  # including this try
     created_at: float
@@ -59,7 +59,7 @@ class Settled:
 
 
 def _claimed(
-    rows: list[tuple[int, int, int | None, int | None, str, str, int | None, int, float]],
+    rows: list[tuple[int, int, int | None, int | None, str, bytes, int | None, int, float]],
 ) -> list[Claimed]:
     return sorted((Claimed(*r) for r in rows), key=lambda c: c.id)
 

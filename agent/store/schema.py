@@ -1,21 +1,25 @@
 """Versioned schema migrations, applied at start-up.
 
 Each entry moves ``PRAGMA user_version`` up by one inside a single transaction, so an
-interrupted migration leaves the previous version intact and simply runs again.
+interrupted migration leaves the previous version intact and simply runs again. An entry is
+an SQL script, or a function for the rare step that needs Python to read old data.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from agent.model import MessageState
+from agent.store.payload_migration import payloads_to_blobs
 
 # The states of the partial indexes, written into their SQL as the queue's queries write them.
 _DEFERRED = int(MessageState.DEFERRED)
 _IN_FLIGHT = int(MessageState.IN_FLIGHT)
 
-MIGRATIONS: tuple[str, ...] = (
+Migration = str | Callable[[sqlite3.Connection], None]
+
+MIGRATIONS: tuple[Migration, ...] = (
     # 1: tenants, keys, campaigns, messages, events
     """
     CREATE TABLE agent_meta (
@@ -69,6 +73,7 @@ MIGRATIONS: tuple[str, ...] = (
         email_norm TEXT NOT NULL,
         field_set_id INTEGER REFERENCES field_sets(id),
         -- the recipient with its merge fields: a serialised mailfleet.v1.Recipient, base64
+        -- (until version 5)
         payload TEXT,
         attempts INTEGER NOT NULL DEFAULT 0,
         next_at REAL,
@@ -179,6 +184,8 @@ MIGRATIONS: tuple[str, ...] = (
         error TEXT NOT NULL
     );
     """,
+    # 5: messages.payload holds agent.model.payload bytes (a BLOB), no longer protobuf in base64
+    payloads_to_blobs,
 )
 
 
@@ -187,7 +194,19 @@ def current_version(conn: sqlite3.Connection) -> int:
     return int(conn.execute("PRAGMA user_version").fetchone()[0])
 
 
-def migrate(conn: sqlite3.Connection, migrations: Sequence[str] = MIGRATIONS) -> int:
+def _apply(conn: sqlite3.Connection, number: int, migration: Migration) -> None:
+    if isinstance(migration, str):
+        conn.executescript(
+            f"BEGIN IMMEDIATE;\n{migration}\nPRAGMA user_version = {number};\nCOMMIT;"
+        )
+    else:
+        conn.execute("BEGIN IMMEDIATE")
+        migration(conn)
+        conn.execute(f"PRAGMA user_version = {number}")
+        conn.execute("COMMIT")
+
+
+def migrate(conn: sqlite3.Connection, migrations: Sequence[Migration] = MIGRATIONS) -> int:
     """Apply every pending migration; return the resulting version.
 
     A migration that fails part-way is rolled back before the error is raised, so the store
@@ -200,12 +219,10 @@ def migrate(conn: sqlite3.Connection, migrations: Sequence[str] = MIGRATIONS) ->
             f"the store is at schema version {version}, newer than this agent knows "
             f"({len(migrations)}); upgrade the agent"
         )
-    for number, script in enumerate(migrations[version:], start=version + 1):
+    for number, migration in enumerate(migrations[version:], start=version + 1):
         try:
-            conn.executescript(
-                f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;"
-            )
-        except sqlite3.Error:
+            _apply(conn, number, migration)
+        except Exception:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise

@@ -10,7 +10,7 @@ import grpc
 
 from agent.api import auth, requests
 from agent.errors import InvalidArgument
-from agent.model import StoredMessage, TransactionalMessage
+from agent.model import StoredMessage, TransactionalMessage, payload
 from agent.store import messages
 from agent.store.handle import Store
 from agent.validation import AddressProblem, address_problem, is_field_name, normalize_address
@@ -60,9 +60,7 @@ def _message(req: transactional_pb2.SendMessageRequest, prefix: str) -> Transact
         sender=sender,
         email=email,
         email_norm=norm,
-        payload=common_pb2.Recipient(
-            email=email, name=name, fields=req.to.fields
-        ).SerializeToString(),
+        payload=payload.encode(name, fields=req.to.fields),
         content=content,
         raw_mime=raw,
         tags=requests.tags(f"{prefix}tags", list(req.tags)),

@@ -17,7 +17,7 @@ NOW = 1_800_000_000.0
 
 
 def _claimed(attempts: int = 1, age: float = 0.0) -> Claimed:
-    return Claimed(7, 1, 3, None, "a@example.com", "", None, attempts, NOW - age)
+    return Claimed(7, 1, 3, None, "a@example.com", b"", None, attempts, NOW - age)
 
 
 @pytest.mark.parametrize(

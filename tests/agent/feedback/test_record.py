@@ -53,7 +53,7 @@ def test_policy_blocks_never_count_against_the_address(conn: sqlite3.Connection)
 
 
 def _settled(mid: int, email: str, state: MessageState, **attrs: str) -> Settled:
-    claimed = Claimed(mid, 1, 7, None, email, "", None, 1, NOW)
+    claimed = Claimed(mid, 1, 7, None, email, b"", None, 1, NOW)
     event = (
         EventType.MESSAGE_DELIVERED
         if state is MessageState.DELIVERED
