@@ -23,7 +23,7 @@ from agent.errors import ConfigError
 from agent.feedback.settings import FeedbackSettings
 from agent.intake.settings import IntakeSettings
 from agent.logs import LogSettings
-from agent.ops.retention_config import RetentionSettings
+from agent.retention.settings import RetentionSettings
 from agent.routes.settings import (
     CaptureRoute,
     IpPoolsSettings,

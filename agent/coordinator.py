@@ -21,7 +21,7 @@ from agent.feedback.tokens import TokenKey
 from agent.feedback.webhooks import receiver as webhooks
 from agent.intake.listeners import Listeners
 from agent.ops.reload import Reloader
-from agent.ops.retention import Retention
+from agent.retention.pruner import Retention
 from agent.routing.table import RoutingState
 from agent.store import meta
 from agent.store.handle import Store

@@ -12,6 +12,8 @@ from enum import Enum
 
 from email_validator import EmailNotValidError, validate_email
 
+from agent.errors import InvalidArgument
+
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 # Possessive quantifiers: nothing here needs backtracking, and a million checks add up.
@@ -128,3 +130,29 @@ def split_host_port(listen: str) -> tuple[str, int]:
     if not sep or not host or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
         raise ValueError(f"{listen!r} is not HOST:PORT")
     return host.strip("[]"), int(port_text)
+
+
+# Checks of one client field that raise InvalidArgument naming it (the API's and the SMTP
+# intake's control headers share them).
+MAX_NAME = 200
+MAX_TAGS = 50
+
+
+def text_line(field: str, value: str, *, required: bool = False, limit: int = MAX_NAME) -> str:
+    """A one-line text: no control characters, bounded length."""
+    if required and not value.strip():
+        raise InvalidArgument(field, "required")
+    if len(value) > limit:
+        raise InvalidArgument(field, f"longer than {limit} characters")
+    if not is_header_safe(value):
+        raise InvalidArgument(field, "must not contain CR, LF, NUL or other control characters")
+    return value
+
+
+def tags(field: str, values: list[str]) -> tuple[str, ...]:
+    """Short labels used by routing rules and reports."""
+    if len(values) > MAX_TAGS:
+        raise InvalidArgument(field, f"at most {MAX_TAGS} tags")
+    for i, tag in enumerate(values):
+        text_line(f"{field}[{i}]", tag, required=True, limit=100)
+    return tuple(values)

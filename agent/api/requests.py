@@ -8,14 +8,12 @@ from agent.render.templates import TemplateError, compile_template
 from agent.validation import (
     is_field_name,
     is_header_name,
-    is_header_safe,
     is_idempotency_key,
     normalize_address,
+    text_line,
 )
 from mailfleet.v1 import common_pb2
 
-MAX_NAME = 200
-MAX_TAGS = 50
 MAX_TEMPLATE = 1_000_000
 
 
@@ -24,17 +22,6 @@ def idempotency_key(field: str, key: str) -> str:
     if not is_idempotency_key(key):
         raise InvalidArgument(field, "required: 1-200 printable ASCII characters")
     return key
-
-
-def text_line(field: str, value: str, *, required: bool = False, limit: int = MAX_NAME) -> str:
-    """A one-line text: no control characters, bounded length."""
-    if required and not value.strip():
-        raise InvalidArgument(field, "required")
-    if len(value) > limit:
-        raise InvalidArgument(field, f"longer than {limit} characters")
-    if not is_header_safe(value):
-        raise InvalidArgument(field, "must not contain CR, LF, NUL or other control characters")
-    return value
 
 
 def address(field: str, value: str, *, required: bool = True) -> str:
@@ -84,15 +71,6 @@ def content(field: str, msg: common_pb2.Content) -> Content:
         text_line(f"{field}.headers[{name}]", value, limit=2000)
         _template(f"{field}.headers[{name}]", value, html=False)
     return Content(msg.subject, msg.html, msg.text, dict(msg.headers))
-
-
-def tags(field: str, values: list[str]) -> tuple[str, ...]:
-    """Short labels used by routing rules and reports."""
-    if len(values) > MAX_TAGS:
-        raise InvalidArgument(field, f"at most {MAX_TAGS} tags")
-    for i, tag in enumerate(values):
-        text_line(f"{field}[{i}]", tag, required=True, limit=100)
-    return tuple(values)
 
 
 def tracking(msg: common_pb2.Tracking) -> Tracking:

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from agent.config import AgentSettings
 from agent.errors import AgentError, NotFound
+from agent.identity import passwords, smtp_logins
 from agent.init import DEFAULT_TENANT
-from agent.intake import accounts, passwords
 from agent.store import smtp_accounts, tenants
 from agent.store.db import write_once
 
@@ -70,9 +70,9 @@ def run(settings: AgentSettings, args: argparse.Namespace) -> int:
 
 def _user(settings: AgentSettings, args: argparse.Namespace) -> int:
     if args.action == "add":
-        username = accounts.check_username(args.username)
+        username = smtp_logins.check_username(args.username)
         if args.password_stdin:
-            password = accounts.check_password(sys.stdin.readline().rstrip("\r\n"))
+            password = smtp_logins.check_password(sys.stdin.readline().rstrip("\r\n"))
         else:
             password = passwords.generate()
         hashed = passwords.hash_password(password)

@@ -1,1 +1,2 @@
-"""The agent's identity: its TLS certificate, API keys and the pairing string."""
+"""Who may talk to the agent: its TLS certificate, API keys, the pairing string, and the
+SMTP intake's login rules and password hashes."""

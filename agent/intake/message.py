@@ -12,7 +12,7 @@ from dataclasses import field as dataclass_field
 from datetime import datetime
 from email.utils import format_datetime, getaddresses
 
-from agent.api import requests
+from agent import validation
 from agent.errors import InvalidArgument
 from agent.model import Tracking
 from agent.validation import normalize_domain
@@ -108,10 +108,10 @@ def take_controls(fields: list[bytes], choices: Choices) -> tuple[list[bytes], C
             raise Refusal(f"554 5.6.0 More than one {name} header")
         values[name] = _value(field)
     try:
-        tags = requests.tags(
+        tags = validation.tags(
             "X-Mailfleet-Tags", [t.strip() for t in values.get(_TAGS, "").split(",") if t.strip()]
         )
-        campaign = requests.text_line("X-Mailfleet-Campaign", values.get(_CAMPAIGN, ""))
+        campaign = validation.text_line("X-Mailfleet-Campaign", values.get(_CAMPAIGN, ""))
     except InvalidArgument as exc:
         raise Refusal(f"554 5.6.0 {exc}") from None
     route = values.get(_ROUTE, "")

@@ -21,7 +21,7 @@ from typing import Any
 
 from aiosmtpd.smtp import MISSING, SMTP, Envelope, Session, syntax
 
-from agent.intake import passwords
+from agent.identity import passwords
 from agent.intake.data import read_data
 from agent.intake.guard import AuthGuard, ConnectionCounter, RateLimiter
 from agent.intake.message import (

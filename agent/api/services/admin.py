@@ -7,7 +7,8 @@ from typing import Any
 
 import grpc
 
-from agent.api import auth, convert, requests
+from agent import validation
+from agent.api import auth, convert
 from agent.api.auth import KeyRing
 from agent.errors import FailedPrecondition, InvalidArgument
 from agent.identity import keys
@@ -62,7 +63,7 @@ class AdminService(admin_pb2_grpc.AdminServicer):
         self, request: admin_pb2.CreateApiKeyRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> admin_pb2.CreateApiKeyResponse:
         auth.require_admin()
-        name = requests.text_line("name", request.name, required=True)
+        name = validation.text_line("name", request.name, required=True)
         if request.tenant_id == 0:
             raise InvalidArgument("tenant_id", "required")
         new = keys.mint()

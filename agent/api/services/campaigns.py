@@ -11,6 +11,7 @@ from typing import Any
 
 import grpc
 
+from agent import validation
 from agent.api import auth, convert, requests
 from agent.api.recipients import check_rows
 from agent.errors import FailedPrecondition, InvalidArgument
@@ -35,11 +36,11 @@ def _spec(request: campaigns_pb2.CreateCampaignRequest) -> CampaignSpec:
     if request.HasField("start_at"):
         start_at = request.start_at.ToNanoseconds() / 1e9
     return CampaignSpec(
-        name=requests.text_line("name", request.name, required=True),
+        name=validation.text_line("name", request.name, required=True),
         sender=requests.sender("sender", request.sender),
         content=requests.content("content", request.content),
         idempotency_key=requests.idempotency_key("idempotency_key", request.idempotency_key),
-        tags=requests.tags("tags", list(request.tags)),
+        tags=validation.tags("tags", list(request.tags)),
         throttle_per_minute=request.throttle_per_minute,
         start_at=start_at,
         # Opens and clicks are tracked unless the request says otherwise.

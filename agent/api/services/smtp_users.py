@@ -14,7 +14,7 @@ import grpc
 from agent.api import auth, convert
 from agent.dkim.keys import DkimKey, DkimKeyError, load_keys
 from agent.errors import InvalidArgument, PermissionDenied
-from agent.intake import accounts, passwords
+from agent.identity import passwords, smtp_logins
 from agent.store import smtp_accounts
 from agent.store.handle import Store
 from agent.store.smtp_accounts import SmtpUser
@@ -78,8 +78,8 @@ class SmtpUsersService(smtp_users_pb2_grpc.SmtpUsersServicer):
         context: grpc.aio.ServicerContext[Any, Any],
     ) -> smtp_users_pb2.CreateSmtpUserResponse:
         tenant_id = _tenant(request.tenant_id)
-        username = accounts.check_username(request.username)
-        password = accounts.check_password(request.password) if request.password else None
+        username = smtp_logins.check_username(request.username)
+        password = smtp_logins.check_password(request.password) if request.password else None
         password = password or passwords.generate()
         hashed = await asyncio.to_thread(passwords.hash_password, password)
         user = await self._store.write(

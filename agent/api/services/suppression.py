@@ -13,6 +13,7 @@ from typing import Any
 
 import grpc
 
+from agent import validation
 from agent.api import auth, convert, requests
 from agent.errors import InvalidArgument
 from agent.feedback.settings import FeedbackSettings
@@ -54,15 +55,15 @@ def _entry(field: str, msg: suppression_pb2.SuppressionEntry, source: str) -> En
     return Entry(
         msg.email.strip(),
         reason,
-        requests.text_line(f"{field}.source", msg.source, limit=500) or source,
-        requests.text_line(f"{field}.scope", msg.scope, limit=100),
+        validation.text_line(f"{field}.source", msg.source, limit=500) or source,
+        validation.text_line(f"{field}.scope", msg.scope, limit=100),
     )
 
 
 def _addresses(field: str, emails: Sequence[str]) -> list[str]:
     if len(emails) > MAX_ADDRESSES:
         raise InvalidArgument(field, f"at most {MAX_ADDRESSES} addresses per call")
-    return [requests.text_line(f"{field}[{i}]", e, required=True) for i, e in enumerate(emails)]
+    return [validation.text_line(f"{field}[{i}]", e, required=True) for i, e in enumerate(emails)]
 
 
 def _page_token(cursor: tuple[str, str]) -> str:
@@ -106,7 +107,7 @@ class SuppressionService(suppression_pb2_grpc.SuppressionServicer):
     ) -> suppression_pb2.RemoveSuppressionsResponse:
         who = auth.caller()
         emails = _addresses("emails", request.emails)
-        scope = requests.text_line("scope", request.scope, limit=100)
+        scope = validation.text_line("scope", request.scope, limit=100)
         removed = await self._store.write(
             lambda c: suppression.remove(c, who.tenant_id, emails, scope)
         )

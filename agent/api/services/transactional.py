@@ -8,6 +8,7 @@ from typing import Any
 
 import grpc
 
+from agent import validation
 from agent.api import auth, requests
 from agent.errors import InvalidArgument
 from agent.model import StoredMessage, TransactionalMessage, payload
@@ -44,7 +45,7 @@ def _message(req: transactional_pb2.SendMessageRequest, prefix: str) -> Transact
             if problem is AddressProblem.SYNTAX
             else "holds CR, LF, NUL or another control character",
         )
-    name = requests.text_line(f"{prefix}to.name", req.to.name)
+    name = validation.text_line(f"{prefix}to.name", req.to.name)
     if req.to.values:
         raise InvalidArgument(f"{prefix}to.values", "use to.fields for a single message")
     for field_name, value in req.to.fields.items():
@@ -63,7 +64,7 @@ def _message(req: transactional_pb2.SendMessageRequest, prefix: str) -> Transact
         payload=payload.encode(name, fields=req.to.fields),
         content=content,
         raw_mime=raw,
-        tags=requests.tags(f"{prefix}tags", list(req.tags)),
+        tags=validation.tags(f"{prefix}tags", list(req.tags)),
         tracking=requests.tracking(req.tracking),
     )
 

@@ -10,7 +10,7 @@ import pytest
 
 from tests.agent.builders import wait_until
 from tests.agent.intake.peer import DOMAIN, IntakeAgent, RawSmtp, message, raw
-from tests.agent.ops.test_metrics import scrape
+from tests.agent.telemetry.test_metrics import scrape
 from tests.peers.smtp import SmtpSink
 
 METRIC = "mailfleet_intake_sessions_total"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from agent.intake import passwords
+from agent.identity import passwords
 from agent.intake.guard import AuthGuard, ConnectionCounter, RateLimiter
 from agent.intake.message import (
     Choices,

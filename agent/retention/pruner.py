@@ -17,9 +17,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
+from typing import Protocol
 
-from agent.config import AgentSettings
-from agent.ops.retention_config import RetentionSettings
+from agent.retention.settings import RetentionSettings
 from agent.store.handle import Store
 from agent.store.retention import (
     prune_capture,
@@ -40,6 +40,11 @@ class PassResult:
     counts: dict[str, int] = field(default_factory=dict)
 
 
+class _HasRetention(Protocol):
+    @property
+    def retention(self) -> RetentionSettings: ...
+
+
 class Retention:
     """The background pruning task of the coordinator."""
 
@@ -48,7 +53,7 @@ class Retention:
         self.settings = settings
         self._stop = asyncio.Event()
 
-    async def reload(self, settings: AgentSettings) -> None:
+    async def reload(self, settings: _HasRetention) -> None:
         """Use new windows from the next pass on (SIGHUP)."""
         self.settings = settings.retention
 
