@@ -88,7 +88,7 @@ class Backoff:
         return max(1, base >> self.level)
 
 
-class RateLimiter:
+class Pacer:
     """At most ``rate`` messages per ``period`` seconds, evenly spaced (0 means unlimited).
 
     Spacing rather than bursting is kinder to receivers, and a reservation is taken without a

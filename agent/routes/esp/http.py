@@ -24,7 +24,7 @@ from yarl import URL
 
 from agent.routes.base import Outcome, OutcomeKind
 from agent.routes.settings import EspSettings
-from agent.routes.shaping import RateLimiter
+from agent.routes.shaping import Pacer
 
 log = logging.getLogger("mailfleet.agent.routes")
 
@@ -102,7 +102,7 @@ class HttpClient:
         self._settings = settings
         self._session: aiohttp.ClientSession | None = None  # made on the worker's loop
         self._gate = asyncio.Semaphore(settings.connections)
-        self._rate = RateLimiter(settings.per_minute)
+        self._rate = Pacer(settings.per_minute)
         self._paused_until = 0.0
 
     @property

@@ -19,7 +19,7 @@ import aiosmtplib
 
 from agent.routes.base import Envelope, Outcome, OutcomeKind
 from agent.routes.settings import DestinationLimits
-from agent.routes.shaping import Backoff, RateLimiter, is_throttling
+from agent.routes.shaping import Backoff, Pacer, is_throttling
 from agent.routes.smtp.replies import deferred, describe_error, session_failure
 from agent.routes.smtp.session import Session, SessionLost
 
@@ -50,7 +50,7 @@ class DestinationPool:
         self._rate_period = rate_period
         # Slows the pool down while the destination throttles (None: never).
         self.backoff = backoff
-        self._rate = RateLimiter(self._per_minute(), rate_period)
+        self._rate = Pacer(self._per_minute(), rate_period)
         self._idle_seconds = idle_seconds
         self._idle: list[Session] = []
         self._open = 0  # connections open or being opened, idle ones included
