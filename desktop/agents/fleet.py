@@ -1,4 +1,4 @@
-"""Controlling a campaign on every agent that sends it, and moving work between registry.
+"""Controlling a campaign on every agent that sends it, and moving work between agents.
 
 Pause, resume and cancel go to each part's agent; an agent that cannot be reached is reported
 by name and the others still get the command. Moving an unreachable agent's unsent recipients
@@ -9,7 +9,7 @@ Recipients the desktop knows to be finished (delivered, bounced, …) are never 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import grpc
@@ -163,6 +163,29 @@ def move_unsent(
             .values(state=CampaignState.UPLOADING.value)
         )
         return int(moved)
+
+
+def move_to_reachable(
+    engine: Engine,
+    workspace_id: int,
+    campaign_id: int,
+    from_agent: int,
+    unreachable: Collection[int],
+) -> int | None:
+    """Move ``from_agent``'s unsent recipients to the campaign's other reachable agents (or, if
+    it has none, every other reachable agent), in equal shares; returns how many moved, or None
+    when no agent can take them."""
+    with engine.connect() as conn:
+        used = {p.agent_id for p in campaigns.parts(conn, campaign_id)}
+        others = [
+            r.id
+            for r in registry.list_agents(conn, workspace_id)
+            if r.id != from_agent and r.id not in unreachable
+        ]
+    targets = [a for a in others if a in used] or others
+    if not targets:
+        return None
+    return move_unsent(engine, workspace_id, campaign_id, from_agent, [(a, 1) for a in targets])
 
 
 def cancel_moved_parts(engine: Engine, workspace_id: int, agent_id: int) -> int:

@@ -8,7 +8,6 @@ import grpc
 from sqlalchemy import Engine
 
 from desktop.agents import registry
-from desktop.agents.registry import AgentRecord
 from desktop.services import templates
 from desktop.services.emails import check_address
 from mailfleet.v1 import common_pb2, transactional_pb2
@@ -17,7 +16,7 @@ from mailfleet.v1 import common_pb2, transactional_pb2
 def send(
     engine: Engine,
     workspace_id: int,
-    record: AgentRecord,
+    agent_id: int,
     addresses: list[str],
     subject: str,
     html: str,
@@ -25,7 +24,8 @@ def send(
     from_address: str,
     sample_contact: str = "",
 ) -> list[str]:
-    """Send the template to a few addresses through one agent; returns what was queued.
+    """Send the template to a few addresses through one of the workspace's agents; returns what
+    was queued.
 
     Merge fields come from ``sample_contact`` when given (else they are empty); the subject is
     marked "[Test]".
@@ -39,8 +39,9 @@ def send(
     if not good or len(good) > 10:
         raise ValueError("send a test to 1-10 addresses")
     values: dict[str, str] = {}
-    if sample_contact.strip():
-        with engine.connect() as conn:
+    with engine.connect() as conn:
+        record = registry.get_agent(conn, workspace_id, agent_id)
+        if sample_contact.strip():
             _, _, values = templates.contact_values(conn, workspace_id, sample_contact)
     batch = transactional_pb2.SendBatchRequest(
         messages=[

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy import ColumnElement, Connection, delete, exists, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -18,6 +19,7 @@ from desktop.db.models import (
     Workspace,
 )
 from desktop.db.types import utcnow
+from desktop.services.csvformat import RecordReader, sniff
 from desktop.services.emails import check_address
 
 # What a suppressed address becomes when it is imported or suppressed as a contact.
@@ -191,3 +193,27 @@ def not_suppressed(workspace_id: int) -> ColumnElement[bool]:
     return ~exists().where(
         Suppression.workspace_id == workspace_id, Suppression.email == Contact.email
     )
+
+
+def import_addresses(
+    conn: Connection, workspace_id: int, path: Path, source: str
+) -> tuple[int, int]:
+    """Suppress every address in the first column of a CSV file.
+
+    Returns (newly suppressed, refused as not an address).
+    """
+    fmt = sniff(path)
+    added = refused = 0
+    with RecordReader(path, fmt) as reader:
+        records = iter(reader)
+        if fmt.has_header:
+            next(records, None)
+        for record in records:
+            cell = record.cells[0] if record.cells else ""
+            if not cell.strip():
+                continue
+            if check_address(cell).email is None:
+                refused += 1
+                continue
+            added += add(conn, workspace_id, cell, SuppressionReason.MANUAL, source)
+    return added, refused

@@ -71,6 +71,8 @@ class AgentsPage(QWidget):
     """Paired agents with live status, pairing, the local agent and the capture viewer."""
 
     paired = Signal(object)
+    # The paired agents as just read from the database (a list of AgentRecord).
+    loaded = Signal(object)
 
     def __init__(
         self,
@@ -92,6 +94,8 @@ class AgentsPage(QWidget):
         self.rates: dict[int, float] = {}
         self.unreachable_since: dict[int, float] = {}
         self._polling = False
+        self._resume_local = False
+        self._read_once = False
 
         self.pairing = QLineEdit()
         self.pairing.setPlaceholderText("Paste a pairing string: mailfleet://host:port?fp=…&key=…")
@@ -124,6 +128,7 @@ class AgentsPage(QWidget):
             "it keeps every message in its capture mailbox, so nobody is mailed by accident."
         )
         self.empty.setWordWrap(True)
+        self.empty.hide()
         # The selected agent's sending domains, one a line, each with its DKIM state.
         self.details = QLabel("")
         self.details.setWordWrap(True)
@@ -156,15 +161,29 @@ class AgentsPage(QWidget):
 
     # -- data ---------------------------------------------------------------------------------
     def refresh(self) -> None:
-        """Reload the agent list from the database and poll their status."""
-        with self.engine.connect() as conn:
-            self.records = registry.list_agents(conn, self.workspace_id)
+        """Reload the agent list from the database (in the background), then poll them."""
+        if not self._read_once:
+            self.message.setText("Loading…")
+        ws = self.workspace_id
+        self.runner.read(
+            self.engine, "Reading agents", lambda c: registry.list_agents(c, ws), self._loaded
+        )
+
+    def _loaded(self, records: list[AgentRecord]) -> None:
+        if not self._read_once:
+            self._read_once = True
+            self.message.setText("")
+        self.records = records
         self.empty.setVisible(not self.records)
         self.local_button.setEnabled(
             self.local is None and not any(r.local_dir for r in self.records)
         )
         self._fill()
         self.poll()
+        self.loaded.emit(records)
+        if self._resume_local:
+            self._resume_local = False
+            self._start_paired_local()
 
     def poll(self) -> None:
         """Ask every agent for its status, in the background."""
@@ -305,7 +324,14 @@ class AgentsPage(QWidget):
         )
 
     def resume_local(self) -> None:
-        """Start the paired local agent again (at app start), in the background."""
+        """Start the paired local agent again (at app start), in the background, once the
+        agents are read."""
+        if self._read_once:
+            self._start_paired_local()
+        else:
+            self._resume_local = True
+
+    def _start_paired_local(self) -> None:
         record = next((r for r in self.records if r.local_dir), None)
         if record is None or self.local is not None or record.local_dir is None:
             return
@@ -346,11 +372,19 @@ class AgentsPage(QWidget):
         if record is None:
             self.message.setText("Select the agent to remove.")
             return
-        try:
-            registry.remove(self.engine, self.workspace_id, record.id)
-        except registry.AgentError as exc:
+        ws = self.workspace_id
+
+        def work(_task: Task[None]) -> None:
+            registry.remove(self.engine, ws, record.id)
+
+        def done(_: None) -> None:
+            self.sync.forget(record.id)
+            self.message.setText(f"Removed {record.name}.")
+            self.refresh()
+
+        def failed(exc: Exception) -> None:
+            if not isinstance(exc, registry.AgentError):
+                raise exc
             self.message.setText(str(exc))
-            return
-        self.sync.forget(record.id)
-        self.message.setText(f"Removed {record.name}.")
-        self.refresh()
+
+        self.runner.run("Removing an agent", work, done, on_error=failed, write=True)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from desktop.services import analytics_export, stats
 from desktop.ui.domain_table import COMPLAINT_COLUMN, DOMAIN_COLUMNS, domain_cells
@@ -33,7 +33,7 @@ from desktop.ui.qt import (
     QVBoxLayout,
     QWidget,
 )
-from desktop.ui.tasks import Task, TaskRunner
+from desktop.ui.tasks import Latest, TaskRunner
 
 COMPARE_COLUMNS = (
     "Campaign",
@@ -59,14 +59,13 @@ class Analytics:
     domains: list[stats.DomainRow]
 
 
-def read_analytics(engine: Engine, workspace_id: int) -> Analytics:
+def read_analytics(conn: Connection, workspace_id: int) -> Analytics:
     """All the page's figures (blocking)."""
-    with engine.connect() as conn:
-        return Analytics(
-            stats.compare(conn, workspace_id),
-            stats.daily_trend(conn, workspace_id),
-            stats.per_domain(conn, workspace_id, None, limit=200),
-        )
+    return Analytics(
+        stats.compare(conn, workspace_id),
+        stats.daily_trend(conn, workspace_id),
+        stats.per_domain(conn, workspace_id, None, limit=200),
+    )
 
 
 def _table(columns: tuple[str, ...]) -> QTableWidget:
@@ -96,6 +95,7 @@ class AnalyticsPage(QWidget):
         self.workspace_id = workspace_id
         self.runner = runner
         self.data: Analytics | None = None
+        self._latest = Latest()
         self.compare = _table(COMPARE_COLUMNS)
         self.domains = _table(DOMAIN_COLUMNS)
         self.chart = QChart()
@@ -122,14 +122,10 @@ class AnalyticsPage(QWidget):
 
     def refresh(self) -> None:
         """Re-read every figure in the background."""
-        engine, ws = self.engine, self.workspace_id
-
-        def work(task: Task[Analytics]) -> Analytics:
-            return read_analytics(engine, ws)
-
-        self.runner.run(
-            "Reading analytics", work, self._show, on_error=lambda e: self.message.setText(str(e))
-        )
+        ws = self.workspace_id
+        self.runner.read(self.engine, "Reading analytics", lambda c: read_analytics(c, ws),
+                         self._latest.only(self._show),
+                         on_error=lambda e: self.message.setText(str(e)))  # fmt: skip
 
     def showEvent(self, event: object) -> None:
         """Fresh figures whenever the page is shown."""
@@ -197,9 +193,10 @@ class AnalyticsPage(QWidget):
             self.export(Path(path))
 
     def export(self, path: Path) -> int:
-        """Write the open tab's figures to ``path``; returns the rows written."""
+        """Write the open tab's figures, as shown, to ``path``; returns the rows written."""
         if self.data is None:
-            self.data = read_analytics(self.engine, self.workspace_id)
+            self.message.setText("The figures are still loading: export them once they show.")
+            return 0
         which = ("campaigns", "trend", "domains")[self.tabs.currentIndex()]
         count = analytics_export.write(
             self.data.campaigns, self.data.trend, self.data.domains, which, path

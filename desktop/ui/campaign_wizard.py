@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
-from desktop.agents import registry
 from desktop.agents.registry import AgentRecord
 from desktop.services import campaigns, segments, templates, workspaces
 from desktop.services.campaigns import Audience, Draft
@@ -65,17 +66,24 @@ class AudiencePage(QWizardPage):
         self.setTitle("Audience")
         self.setSubTitle("Contacts on any chosen list or in any chosen segment, minus suppression.")
         self.choices = QListWidget()
-        self.count = QLabel("Choose lists or segments.")
+        self.count = QLabel("Loading…")
         self.recipients = 0
-        with wizard.engine.connect() as conn:
-            for list_id, name in workspaces.lists(conn, wizard.workspace_id):
-                self._add(f"List: {name}", ("list", list_id))
-            for seg_id, name, _ in segments.saved(conn, wizard.workspace_id):
-                self._add(f"Segment: {name}", ("segment", seg_id))
         self.choices.itemChanged.connect(lambda _i: self.recount())
         layout = QVBoxLayout(self)
         layout.addWidget(self.choices, 1)
         layout.addWidget(self.count)
+
+    def fill(
+        self, lists: list[tuple[int, str]], saved: list[tuple[int, str, dict[str, Any]]]
+    ) -> None:
+        """Offer the workspace's lists and saved segments (read by the wizard)."""
+        self.choices.blockSignals(True)
+        for list_id, name in lists:
+            self._add(f"List: {name}", ("list", list_id))
+        for seg_id, name, _ in saved:
+            self._add(f"Segment: {name}", ("segment", seg_id))
+        self.choices.blockSignals(False)
+        self.count.setText("Choose lists or segments.")
 
     def _add(self, text: str, data: tuple[str, int]) -> None:
         item = QListWidgetItem(text)
@@ -104,11 +112,7 @@ class AudiencePage(QWizardPage):
             self.count.setText("Choose lists or segments.")
             return
         self.count.setText("Counting…")
-        engine, ws = self.w.engine, self.w.workspace_id
-
-        def work(task: Task[int]) -> int:
-            with engine.connect() as conn:
-                return campaigns.count_audience(conn, ws, audience)
+        ws = self.w.workspace_id
 
         def done(n: int) -> None:
             if audience != self.audience():
@@ -117,7 +121,8 @@ class AudiencePage(QWizardPage):
             self.count.setText(f"<b>{n:,}</b> recipients (after suppression)")
             self.completeChanged.emit()
 
-        self.w.runner.run("Counting recipients", work, done)
+        self.w.runner.read(self.w.engine, "Counting recipients",
+                           lambda c: campaigns.count_audience(c, ws, audience), done)  # fmt: skip
 
     def isComplete(self) -> bool:
         """Only an audience with someone in it can go on."""
@@ -127,15 +132,12 @@ class AudiencePage(QWizardPage):
 class ContentPage(QWizardPage):
     """Subject and bodies, optionally from a saved template."""
 
-    def __init__(self, wizard: CampaignWizard) -> None:
+    def __init__(self) -> None:
         super().__init__()
         self.setTitle("Content")
         self.template = QComboBox()
         self.template.addItem("(write it here)", None)
-        with wizard.engine.connect() as conn:
-            self.saved = templates.list_templates(conn, wizard.workspace_id)
-        for t in self.saved:
-            self.template.addItem(t.name, t.id)
+        self.saved: list[templates.TemplateRow] = []
         self.template.currentIndexChanged.connect(self._load)
         self.subject = QLineEdit()
         self.html = QPlainTextEdit()
@@ -149,6 +151,12 @@ class ContentPage(QWizardPage):
         form.addRow("Subject", self.subject)
         form.addRow("HTML", self.html)
         form.addRow("Text", self.text)
+
+    def fill(self, saved: list[templates.TemplateRow]) -> None:
+        """Offer the saved templates (read by the wizard)."""
+        self.saved = saved
+        for t in saved:
+            self.template.addItem(t.name, t.id)
 
     def _load(self) -> None:
         ident = self.template.currentData()
@@ -237,7 +245,7 @@ class DeliveryPage(QWizardPage):
         form.addRow("Time zone", self.zone)
 
     def chosen(self) -> tuple[tuple[int, int], ...]:
-        """(agent id, weight) of the checked registry."""
+        """(agent id, weight) of the checked agents."""
         return tuple(
             (r.id, w.value())
             for r, c, w in zip(self.records, self.checks, self.weights, strict=True)
@@ -328,10 +336,6 @@ class ReviewPage(QWizardPage):
         self.checks.setText("Checking the content…")
         self.completeChanged.emit()
 
-        def work(task: Task[list[templates.Check]]) -> list[templates.Check]:
-            with engine.connect() as conn:
-                return templates.checks(conn, ws, subject, html, text, audience)
-
         def done(found: list[templates.Check]) -> None:
             self.found = found
             marks = {"error": "✖", "warning": "⚠"}
@@ -341,7 +345,12 @@ class ReviewPage(QWizardPage):
             )
             self.completeChanged.emit()
 
-        w.runner.run("Checking the content", work, done)
+        w.runner.read(
+            engine,
+            "Checking the content",
+            lambda c: templates.checks(c, ws, subject, html, text, audience),
+            done,
+        )
 
     def isComplete(self) -> bool:
         """A name, and checks done without errors (warnings do not block)."""
@@ -351,6 +360,23 @@ class ReviewPage(QWizardPage):
 
 def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+@dataclass(frozen=True)
+class _Choices:
+    """What the wizard offers: the workspace's lists, saved segments and templates."""
+
+    lists: list[tuple[int, str]]
+    segments: list[tuple[int, str, dict[str, Any]]]
+    templates: list[templates.TemplateRow]
+
+    @classmethod
+    def read(cls, conn: Connection, workspace_id: int) -> _Choices:
+        return cls(
+            workspaces.lists(conn, workspace_id),
+            segments.saved(conn, workspace_id),
+            templates.list_templates(conn, workspace_id),
+        )
 
 
 class CampaignWizard(QWizard):
@@ -363,6 +389,7 @@ class CampaignWizard(QWizard):
         engine: Engine,
         workspace_id: int,
         runner: TaskRunner,
+        records: list[AgentRecord],
         rates: dict[int, float] | None = None,
         parent: QWidget | None = None,
     ) -> None:
@@ -373,10 +400,9 @@ class CampaignWizard(QWizard):
         self.workspace_id = workspace_id
         self.runner = runner
         self.rates = rates or {}
-        with engine.connect() as conn:
-            self.records: list[AgentRecord] = registry.list_agents(conn, workspace_id)
+        self.records = records
         self.audience_page = AudiencePage(self)
-        self.content_page = ContentPage(self)
+        self.content_page = ContentPage()
         self.sender_page = SenderPage()
         self.delivery_page = DeliveryPage(self)
         self.review_page = ReviewPage(self)
@@ -391,6 +417,12 @@ class CampaignWizard(QWizard):
         self.error = QLabel("")
         self.error.setStyleSheet("color: #b00020")
         self.setSideWidget(self.error)
+        runner.read(engine, "Reading lists, segments and templates",
+                    lambda c: _Choices.read(c, workspace_id), self._loaded)  # fmt: skip
+
+    def _loaded(self, choices: _Choices) -> None:
+        self.audience_page.fill(choices.lists, choices.segments)
+        self.content_page.fill(choices.templates)
 
     def draft(self) -> Draft:
         """The campaign as entered."""

@@ -8,7 +8,7 @@ import time
 
 from sqlalchemy import Engine
 
-from desktop.agents import fleet, registry, upload
+from desktop.agents import fleet, upload
 from desktop.agents.upload_process import upload_in_process
 from desktop.services import campaigns
 from desktop.services.campaigns import CampaignRow
@@ -30,7 +30,7 @@ from desktop.ui.qt import (
     QWidget,
     Signal,
 )
-from desktop.ui.tasks import Task, TaskRunner
+from desktop.ui.tasks import Latest, Task, TaskRunner
 
 COLUMNS = ("Name", "State", "Recipients", "Created", "Starts")
 # An agent must be unreachable this long before its recipients may be moved elsewhere.
@@ -60,6 +60,9 @@ class CampaignsPage(QWidget):
         self.move_after = move_after
         self.rows: list[CampaignRow] = []
         self.uploading: dict[int, threading.Event] = {}
+        # Campaigns given more to upload (moved recipients) while their upload was finishing.
+        self._upload_again: set[int] = set()
+        self._latest = Latest()
 
         self.new_button = QPushButton("New campaign…")
         self.new_button.clicked.connect(self.new_campaign)
@@ -83,7 +86,7 @@ class CampaignsPage(QWidget):
         self.table.doubleClicked.connect(lambda _i: self._dashboard())
         self.progress = QProgressBar()
         self.progress.hide()
-        self.message = QLabel("")
+        self.message = QLabel("Loading…")
         self.message.setWordWrap(True)
         self.move_from = QComboBox()
         self.move_button = QPushButton("Move its unsent recipients to the other agents")
@@ -124,10 +127,20 @@ class CampaignsPage(QWidget):
 
     # -- list ---------------------------------------------------------------------------------
     def refresh(self) -> None:
-        """Reload the list (small: one row per campaign)."""
-        with self.engine.connect() as conn:
-            self.rows = campaigns.list_campaigns(conn, self.workspace_id)
+        """Reload the list in the background (small: one row per campaign)."""
+        ws = self.workspace_id
+        self.runner.read(
+            self.engine,
+            "Reading campaigns",
+            lambda c: campaigns.list_campaigns(c, ws),
+            self._latest.only(self._show),
+        )
+
+    def _show(self, rows: list[CampaignRow]) -> None:
+        if self.message.text() == "Loading…":
+            self.message.setText("")
         selected = self.selected()
+        self.rows = rows
         self.table.setRowCount(len(self.rows))
         for row, c in enumerate(self.rows):
             starts = c.start_at.strftime("%Y-%m-%d %H:%M UTC") if c.start_at else "at once"
@@ -167,7 +180,12 @@ class CampaignsPage(QWidget):
             self.message.setText("Pair an agent (or start the local one) on the Agents page first.")
             return None
         wizard = CampaignWizard(
-            self.engine, self.workspace_id, self.runner, dict(self.agents_page.rates), self
+            self.engine,
+            self.workspace_id,
+            self.runner,
+            list(self.agents_page.records),
+            dict(self.agents_page.rates),
+            self,
         )
         wizard.created.connect(self._created)
         wizard.show()
@@ -179,14 +197,24 @@ class CampaignsPage(QWidget):
 
     def resume_uploads(self) -> None:
         """Resume every upload that was interrupted (the app closed or crashed mid-upload)."""
-        with self.engine.connect() as conn:
-            waiting = campaigns.unfinished_uploads(conn, self.workspace_id)
-        for campaign_id in waiting:
-            self.upload(campaign_id)
+        ws = self.workspace_id
+
+        def resume(waiting: list[int]) -> None:
+            for campaign_id in waiting:
+                self.upload(campaign_id)
+
+        self.runner.read(
+            self.engine,
+            "Looking for interrupted uploads",
+            lambda c: campaigns.unfinished_uploads(c, ws),
+            resume,
+        )
 
     def upload(self, campaign_id: int) -> None:
         """Upload (or resume uploading) a saved campaign in the background, with progress."""
         if campaign_id in self.uploading:
+            # The running upload may have read its parts already: go again once it is done.
+            self._upload_again.add(campaign_id)
             return
         cancel = threading.Event()
         self.uploading[campaign_id] = cancel
@@ -208,10 +236,13 @@ class CampaignsPage(QWidget):
             self.uploading.pop(campaign_id, None)
             self.progress.setVisible(bool(self.uploading))
             self.refresh()
+            if campaign_id in self._upload_again:
+                self._upload_again.discard(campaign_id)
+                self.upload(campaign_id)
 
         def done(_: None) -> None:
-            finished()
             self.message.setText("Uploaded: the agents are sending.")
+            finished()
 
         def failed(exc: Exception) -> None:
             finished()
@@ -234,7 +265,7 @@ class CampaignsPage(QWidget):
 
     # -- control ------------------------------------------------------------------------------
     def control(self, action: str) -> None:
-        """Pause, resume or cancel the selected campaign on its registry."""
+        """Pause, resume or cancel the selected campaign on its agents."""
         campaign_id = self.selected()
         if campaign_id is None:
             self.message.setText("Select a campaign first.")
@@ -287,24 +318,23 @@ class CampaignsPage(QWidget):
         if campaign_id is None or from_agent is None:
             self.message.setText("Select the campaign and the unreachable agent.")
             return
-        with self.engine.connect() as conn:
-            used = {p.agent_id for p in campaigns.parts(conn, campaign_id)}
-            others = [
-                r.id
-                for r in registry.list_agents(conn, self.workspace_id)
-                if r.id != from_agent and self.agents_page.unreachable_since.get(r.id) is None
-            ]
-        targets = [a for a in others if a in used] or others
-        if not targets:
-            self.message.setText("No other reachable agent can take the recipients over.")
-            return
-        try:
-            moved = fleet.move_unsent(
-                self.engine, self.workspace_id, campaign_id, from_agent, [(a, 1) for a in targets]
-            )
-        except campaigns.CampaignError as exc:
+        engine, ws = self.engine, self.workspace_id
+        unreachable = set(self.agents_page.unreachable_since)
+
+        def work(_task: Task[int | None]) -> int | None:
+            return fleet.move_to_reachable(engine, ws, campaign_id, from_agent, unreachable)
+
+        def done(moved: int | None) -> None:
+            if moved is None:
+                self.message.setText("No other reachable agent can take the recipients over.")
+                return
+            self.refresh()
+            self.upload(campaign_id)
+            self.message.setText(f"Moved {moved:,} unsent recipients; uploading them now.")
+
+        def failed(exc: Exception) -> None:
+            if not isinstance(exc, campaigns.CampaignError):
+                raise exc
             self.message.setText(str(exc))
-            return
-        self.refresh()
-        self.upload(campaign_id)
-        self.message.setText(f"Moved {moved:,} unsent recipients; uploading them now.")
+
+        self.runner.run("Moving unsent recipients", work, done, on_error=failed, write=True)

@@ -4,26 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Engine
-
 from desktop.db.models import ContactStatus
-from desktop.services import contacts
-from desktop.services.fields import FieldValueError, list_fields, parse_value
+from desktop.services.fields import FieldSpec, FieldValueError, parse_value
 from desktop.ui.qt import QComboBox, QDialog, QDialogButtonBox, QFormLayout, QLineEdit, QWidget
 
 
 class ContactDialog(QDialog):
-    """A form for one contact; ``changes()`` gives what was entered."""
+    """A form for one contact (``values`` as ``contacts.get_contact`` reads them, with the
+    workspace's field ``specs``); ``changes()`` gives what was entered."""
 
     def __init__(
-        self, engine: Engine, workspace_id: int, contact_id: int, parent: QWidget | None = None
+        self, values: dict[str, Any], specs: list[FieldSpec], parent: QWidget | None = None
     ) -> None:
         super().__init__(parent)
-        self.workspace_id = workspace_id
-        self.contact_id = contact_id
-        with engine.connect() as conn:
-            values = contacts.get_contact(conn, workspace_id, contact_id)
-            self.specs = list_fields(conn, workspace_id)
+        self.specs = specs
         self.setWindowTitle(values["email"])
         form = QFormLayout(self)
         self.first_name = QLineEdit(values["first_name"])

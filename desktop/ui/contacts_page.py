@@ -11,7 +11,7 @@ from sqlalchemy import Connection, Engine
 from desktop.db.models import ContactStatus
 from desktop.services import contacts, export, privacy, segments, workspaces
 from desktop.services.contacts import ContactFilter
-from desktop.services.fields import FieldValueError
+from desktop.services.fields import FieldSpec, FieldValueError, list_fields
 from desktop.ui.contact_dialog import ContactDialog
 from desktop.ui.contacts_model import ContactsModel
 from desktop.ui.qt import (
@@ -33,9 +33,14 @@ from desktop.ui.qt import (
     QWidget,
     Signal,
 )
-from desktop.ui.tasks import Task, TaskRunner
+from desktop.ui.tasks import Latest, TaskRunner
 
 SEARCH_DELAY_MS = 250
+
+
+# (id, name) of the workspace's lists, and (id, name, rules) of its saved segments.
+_Lists = list[tuple[int, str]]
+_Segments = list[tuple[int, str, dict[str, Any]]]
 
 
 class ContactsPage(QWidget):
@@ -49,6 +54,7 @@ class ContactsPage(QWidget):
         self.workspace_id = workspace_id
         self.runner = runner
         self.model = ContactsModel(engine, workspace_id, runner)
+        self._latest = Latest()
 
         self.search = QLineEdit(placeholderText="Search email or name…")
         self.search.setClearButtonEnabled(True)
@@ -58,7 +64,7 @@ class ContactsPage(QWidget):
         for status in ContactStatus:
             self.status_filter.addItem(status.value.capitalize(), status.value)
         self.segment_filter = QComboBox()
-        self.count_label = QLabel("")
+        self.count_label = QLabel("Loading…")
         self._debounce = QTimer(self, singleShot=True, interval=SEARCH_DELAY_MS)
         self._debounce.timeout.connect(self.apply_filter)
         self.search.textChanged.connect(self._debounce.start)
@@ -67,6 +73,8 @@ class ContactsPage(QWidget):
 
         self.table = QTableView()
         self.table.setModel(self.model)
+        # By address, A to Z (Qt's default indicator is descending, which sorting then applies).
+        self.table.horizontalHeader().setSortIndicator(0, Qt.SortOrder.AscendingOrder)
         self.table.setSortingEnabled(True)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
@@ -112,10 +120,16 @@ class ContactsPage(QWidget):
         self.refresh()
 
     def refresh(self) -> None:
-        """Reload the filter choices and the table."""
-        with self.engine.connect() as conn:
-            lists = workspaces.lists(conn, self.workspace_id)
-            saved = segments.saved(conn, self.workspace_id)
+        """Reload the filter choices (in the background), then the table."""
+        ws = self.workspace_id
+
+        def read(conn: Connection) -> tuple[_Lists, _Segments]:
+            return workspaces.lists(conn, ws), segments.saved(conn, ws)
+
+        self.runner.read(self.engine, "Reading lists and segments", read,
+                         self._latest.only(lambda found: self._show_choices(*found)))  # fmt: skip
+
+    def _show_choices(self, lists: _Lists, saved: _Segments) -> None:
         for combo, first, items in (
             (self.list_filter, "All lists", [(name, lid) for lid, name in lists]),
             (self.segment_filter, "No segment", [(name, rules) for _, name, rules in saved]),
@@ -156,21 +170,23 @@ class ContactsPage(QWidget):
         return [c.id for c in found if c is not None]
 
     def _write(self, description: str, action: Callable[[Connection], Any]) -> None:
-        def work(_task: Task[None]) -> None:
-            with self.engine.begin() as conn:
-                action(conn)
-
-        self.runner.run(description, work, lambda _: self.apply_filter(), write=True,
-                        on_error=self._error)  # fmt: skip
+        self.runner.write(self.engine, description, action, lambda _: self.apply_filter(),
+                          on_error=self._error)  # fmt: skip
 
     def _error(self, exc: Exception) -> None:
         QMessageBox.warning(self, "Contacts", str(exc))
 
     def _list_action(self, *, add: bool) -> None:
         ids = self.selected_ids()
-        with self.engine.connect() as conn:
-            lists = workspaces.lists(conn, self.workspace_id)
-        if not ids or not lists:
+        if not ids:
+            return
+        ws = self.workspace_id
+        self.runner.read(self.engine, "Reading lists", lambda c: workspaces.lists(c, ws),
+                         lambda lists: self._ask_list(ids, lists, add=add),
+                         on_error=self._error)  # fmt: skip
+
+    def _ask_list(self, ids: list[int], lists: _Lists, *, add: bool) -> None:
+        if not lists:
             return
         names = [name for _, name in lists]
         name, ok = QInputDialog.getItem(self, "Lists", "List:", names, 0, False)
@@ -215,11 +231,11 @@ class ContactsPage(QWidget):
         ``exported`` fires with the row count."""
         engine, ws, flt = self.engine, self.workspace_id, self.current_filter()
 
-        def work(_task: Task[int]) -> int:
-            with engine.connect() as conn:
-                return export.export_contacts(conn, ws, path, contacts.condition(conn, ws, flt))
+        def work(conn: Connection) -> int:
+            return export.export_contacts(conn, ws, path, contacts.condition(conn, ws, flt))
 
-        self.runner.run("Exporting contacts", work, self.exported.emit, on_error=self._error)
+        self.runner.read(engine, "Exporting contacts", work, self.exported.emit,
+                         on_error=self._error)  # fmt: skip
 
     def privacy_export_to(self, path: Path) -> None:
         """Write everything held about the (first) selected contact to ``path`` as JSON."""
@@ -228,13 +244,12 @@ class ContactsPage(QWidget):
             return
         engine, ws = self.engine, self.workspace_id
 
-        def work(_task: Task[int]) -> int:
-            with engine.connect() as conn:
-                privacy.export_contact(conn, ws, ids[0], path)
+        def work(conn: Connection) -> int:
+            privacy.export_contact(conn, ws, ids[0], path)
             return 1
 
-        self.runner.run("Exporting contact data", work, self.exported.emit,
-                        on_error=self._error)  # fmt: skip
+        self.runner.read(engine, "Exporting contact data", work, self.exported.emit,
+                         on_error=self._error)  # fmt: skip
 
     def erase_selected(self, *, confirm: bool = True) -> None:
         """Erase the selected contacts: personal data removed, a hashed suppression kept."""
@@ -261,7 +276,16 @@ class ContactsPage(QWidget):
         contact = self.model.contact(index.row())
         if contact is None:
             return
-        dialog = ContactDialog(self.engine, self.workspace_id, contact.id, self)
+        ws, cid = self.workspace_id, contact.id
+
+        def read(conn: Connection) -> tuple[dict[str, Any], list[FieldSpec]]:
+            return contacts.get_contact(conn, ws, cid), list_fields(conn, ws)
+
+        self.runner.read(self.engine, "Reading a contact", read,
+                         lambda found: self._edit(cid, *found), on_error=self._error)  # fmt: skip
+
+    def _edit(self, cid: int, values: dict[str, Any], specs: list[FieldSpec]) -> None:
+        dialog = ContactDialog(values, specs, self)
         if not dialog.exec():
             return
         try:
@@ -269,7 +293,7 @@ class ContactsPage(QWidget):
         except FieldValueError as exc:
             self._error(exc)
             return
-        ws, cid = self.workspace_id, contact.id
+        ws = self.workspace_id
         self._write("Saving contact", lambda c: contacts.update_contact(c, ws, cid, **changes))
 
     def focus_search(self) -> None:

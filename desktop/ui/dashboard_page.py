@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from desktop.agents.eventsync import Applied
 from desktop.services import campaigns, stats
@@ -39,7 +39,7 @@ from desktop.ui.qt import (
     QVBoxLayout,
     QWidget,
 )
-from desktop.ui.tasks import Task, TaskRunner
+from desktop.ui.tasks import Latest, TaskRunner
 
 TILES = (
     "queued",
@@ -68,16 +68,15 @@ class Figures:
     timeline: dict[str, list[tuple[datetime, int]]]
 
 
-def read_figures(engine: Engine, workspace_id: int, campaign_id: int | None) -> Figures:
+def read_figures(conn: Connection, workspace_id: int, campaign_id: int | None) -> Figures:
     """The dashboard's figures for one campaign or all (blocking)."""
-    with engine.connect() as conn:
-        return Figures(
-            campaign_id,
-            campaigns.list_campaigns(conn, workspace_id),
-            stats.totals(conn, workspace_id, campaign_id),
-            stats.per_domain(conn, workspace_id, campaign_id, limit=50),
-            stats.timeline(conn, workspace_id, campaign_id),
-        )
+    return Figures(
+        campaign_id,
+        campaigns.list_campaigns(conn, workspace_id),
+        stats.totals(conn, workspace_id, campaign_id),
+        stats.per_domain(conn, workspace_id, campaign_id, limit=50),
+        stats.timeline(conn, workspace_id, campaign_id),
+    )
 
 
 class DashboardPage(QWidget):
@@ -98,6 +97,7 @@ class DashboardPage(QWidget):
         self.figures: Figures | None = None
         self._reading = False
         self._again = False
+        self._latest = Latest()
 
         self.campaign = QComboBox()
         self.campaign.currentIndexChanged.connect(lambda _i: self.refresh())
@@ -131,7 +131,7 @@ class DashboardPage(QWidget):
         self.domains.setHorizontalHeaderLabels(list(DOMAIN_COLUMNS))
         self.domains.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.domains.setToolTip("Complaint rates over Gmail's 0.3 % line are shown in red.")
-        self.updated = QLabel("")
+        self.updated = QLabel("Loading…")
 
         top = QHBoxLayout()
         top.addWidget(QLabel("<h2>Dashboard</h2>"))
@@ -152,10 +152,18 @@ class DashboardPage(QWidget):
         self.reload_campaigns()
 
     def reload_campaigns(self, select: int | None = None) -> None:
-        """Refill the campaign chooser ("All campaigns" first)."""
+        """Refill the campaign chooser ("All campaigns" first) from the database, in the
+        background, then the figures."""
         current = select if select is not None else self.campaign.currentData()
-        with self.engine.connect() as conn:
-            rows = campaigns.list_campaigns(conn, self.workspace_id)
+        ws = self.workspace_id
+        self.runner.read(
+            self.engine,
+            "Reading campaigns",
+            lambda c: campaigns.list_campaigns(c, ws),
+            self._latest.only(lambda rows: self._fill_chooser(rows, current)),
+        )
+
+    def _fill_chooser(self, rows: list[campaigns.CampaignRow], current: int | None) -> None:
         self.campaign.blockSignals(True)
         self.campaign.clear()
         self.campaign.addItem("All campaigns", None)
@@ -183,17 +191,19 @@ class DashboardPage(QWidget):
             self._again = True
             return
         self._reading = True
-        campaign_id = self.campaign.currentData()
-        engine, ws = self.engine, self.workspace_id
-
-        def work(task: Task[Figures]) -> Figures:
-            return read_figures(engine, ws, campaign_id)
+        campaign_id, ws = self.campaign.currentData(), self.workspace_id
 
         def failed(exc: Exception) -> None:
             self._reading = False
             self.updated.setText(f"Could not read the figures: {exc}")
 
-        self.runner.run("Reading campaign figures", work, self._show, on_error=failed)
+        self.runner.read(
+            self.engine,
+            "Reading campaign figures",
+            lambda c: read_figures(c, ws, campaign_id),
+            self._show,
+            on_error=failed,
+        )
 
     def _show(self, figures: Figures) -> None:
         self._reading = False

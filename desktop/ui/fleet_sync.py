@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
-from desktop.agents import registry
 from desktop.agents.follow import Follower
 from desktop.agents.registry import AgentRecord
 from desktop.agents.suppression_sync import PushResult
@@ -56,10 +55,9 @@ class FleetSync(QObject):
         for pusher in self.pushers.values():
             pusher.wake()
 
-    def start_all(self) -> None:
-        """Follow every agent of the workspace that is not followed yet."""
-        with self.engine.connect() as conn:
-            records = registry.list_agents(conn, self.workspace_id)
+    @Slot(object)
+    def follow_all(self, records: list[AgentRecord]) -> None:
+        """Follow each of ``records`` that is not followed yet (the Agents page read them)."""
         for record in records:
             self.follow(record)
 

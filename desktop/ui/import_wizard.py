@@ -68,8 +68,8 @@ class FilePage(QWizardPage):
             self.path.setText(name)
 
     def isComplete(self) -> bool:
-        """Next is enabled once an existing file is named."""
-        return Path(self.path.text()).is_file()
+        """Next is enabled once an existing file is named (and the fields are read)."""
+        return self.owner.ready and Path(self.path.text()).is_file()
 
     def validatePage(self) -> bool:
         """Detect the file's format before moving on."""
@@ -353,9 +353,10 @@ class ImportWizard(QWizard):
         self.path = Path()
         self.format = CsvFormat("utf-8", ",", True)
         self.header: list[str] = []
-        with engine.connect() as conn:
-            self.fields: list[FieldSpec] = list_fields(conn, workspace_id)
-            self.lists = workspaces.lists(conn, workspace_id)
+        # The workspace's fields and lists, read in the background; Next waits for them.
+        self.fields: list[FieldSpec] = []
+        self.lists: list[tuple[int, str]] = []
+        self.ready = False
         self.file_page = FilePage(self)
         self.mapping_page = MappingPage(self)
         self.options_page = OptionsPage(self)
@@ -363,6 +364,13 @@ class ImportWizard(QWizard):
         for page in (self.file_page, self.mapping_page, self.options_page, self.run_page):
             self.addPage(page)
         self.resize(820, 560)
+        runner.read(engine, "Reading fields and lists",
+                    lambda c: (list_fields(c, workspace_id), workspaces.lists(c, workspace_id)),
+                    lambda found: self._loaded(*found))  # fmt: skip
+
+    def _loaded(self, fields: list[FieldSpec], lists: list[tuple[int, str]]) -> None:
+        self.fields, self.lists, self.ready = fields, lists, True
+        self.file_page.completeChanged.emit()
 
     def plan(self) -> ImportPlan:
         """The plan the pages describe."""

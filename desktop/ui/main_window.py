@@ -102,8 +102,8 @@ class MainWindow(QMainWindow):
         self.runner.busy_changed.connect(self._busy)
         self._actions()
         self.go("Contacts")
+        self.agents.loaded.connect(self.sync.follow_all)
         self.agents.resume_local()
-        self.sync.start_all()
         self.campaigns.resume_uploads()
         geometry = settings.value(GEOMETRY_KEY)
         if isinstance(geometry, QByteArray):

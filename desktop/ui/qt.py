@@ -13,6 +13,7 @@ from PySide6.QtCharts import (
 from PySide6.QtCore import (
     QAbstractTableModel,
     QByteArray,
+    QCoreApplication,
     QDateTime,
     QEvent,
     QEventLoop,
@@ -90,6 +91,7 @@ __all__ = [
     "QCloseEvent",
     "QColor",
     "QComboBox",
+    "QCoreApplication",
     "QDateTime",
     "QDateTimeAxis",
     "QDateTimeEdit",

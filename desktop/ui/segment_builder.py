@@ -6,9 +6,10 @@ its view as a parameter so it can be driven without the widgets.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from desktop.db.models import ContactStatus
 from desktop.services import segments, workspaces
@@ -25,7 +26,7 @@ from desktop.ui.qt import (
     QWidget,
     Signal,
 )
-from desktop.ui.tasks import Task, TaskRunner
+from desktop.ui.tasks import Latest, TaskRunner
 
 _LABELS = {"email": "Email", "first_name": "First name", "last_name": "Last name",
            "status": "Status", "created_at": "Added", "consent_at": "Consent time",
@@ -72,10 +73,9 @@ class SegmentCounter:
         generation, rules = self._generation, self.view.rules()
         engine, ws = self.engine, self.workspace_id
 
-        def count(_task: Task[tuple[int, int]]) -> tuple[int, int]:
-            with engine.connect() as conn:
-                return (segments.count(conn, ws, rules),
-                        segments.count(conn, ws, rules, mailable=True))  # fmt: skip
+        def count(conn: Connection) -> tuple[int, int]:
+            return (segments.count(conn, ws, rules),
+                    segments.count(conn, ws, rules, mailable=True))  # fmt: skip
 
         def show(result: tuple[int, int]) -> None:
             if generation == self._generation:
@@ -85,7 +85,7 @@ class SegmentCounter:
             if generation == self._generation:
                 self.view.show_error(str(exc))
 
-        self.runner.run("Counting segment", count, show, on_error=fail)
+        self.runner.read(engine, "Counting segment", count, show, on_error=fail)
 
 
 class RuleRow(QWidget):
@@ -255,6 +255,13 @@ class GroupBox(QFrame):
                           for i in self.items]}  # fmt: skip
 
 
+@dataclass(frozen=True)
+class _Choices:
+    kinds: dict[str, str]
+    lists: list[tuple[int, str]]
+    saved: list[tuple[int, str, dict[str, Any]]]
+
+
 class SegmentBuilder(QWidget):
     """The Segments page: build rules, see the count live, save the segment."""
 
@@ -265,13 +272,13 @@ class SegmentBuilder(QWidget):
         self.engine = engine
         self.workspace_id = workspace_id
         self.runner = runner
-        with engine.connect() as conn:
-            kinds = segments.field_kinds(conn, workspace_id)
-            lists = workspaces.lists(conn, workspace_id)
-        self.root = GroupBox(kinds, lists)
+        # Filled in by refresh(); the rules cannot be edited until the fields are known.
+        self.root = GroupBox({}, [])
+        self.root.setEnabled(False)
+        self._latest = Latest()
         self.picker = QComboBox()
         self.picker.activated.connect(self._open)
-        self.count_label = QLabel("")
+        self.count_label = QLabel("Loading…")
         self.count_label.setObjectName("segmentCount")
         self.save_button = QPushButton("Save segment…")
         self.save_button.clicked.connect(self._save)
@@ -290,18 +297,30 @@ class SegmentBuilder(QWidget):
         layout.addLayout(foot)
         self.saved.connect(self.refresh)
         self.refresh()
-        self.counter.count_now()
 
     def refresh(self) -> None:
-        """Re-read the fields, lists and saved segments (an import may have added some)."""
-        with self.engine.connect() as conn:
-            self.root.kinds.update(segments.field_kinds(conn, self.workspace_id))
-            self.root.lists[:] = workspaces.lists(conn, self.workspace_id)
-            stored = segments.saved(conn, self.workspace_id)
+        """Re-read the fields, lists and saved segments in the background (an import may have
+        added some)."""
+        ws = self.workspace_id
+
+        def read(conn: Connection) -> _Choices:
+            return _Choices(
+                segments.field_kinds(conn, ws), workspaces.lists(conn, ws), segments.saved(conn, ws)
+            )
+
+        self.runner.read(self.engine, "Reading fields and segments", read,
+                         self._latest.only(self._loaded))  # fmt: skip
+
+    def _loaded(self, choices: _Choices) -> None:
+        self.root.kinds.update(choices.kinds)
+        self.root.lists[:] = choices.lists
         self.picker.clear()
         self.picker.addItem("New segment", None)
-        for _, name, rules in stored:
+        for _, name, rules in choices.saved:
             self.picker.addItem(name, rules)
+        if not self.root.isEnabled():  # the first read: the rules can be edited and counted
+            self.root.setEnabled(True)
+            self.counter.count_now()
 
     def _open(self, index: int) -> None:
         rules = self.picker.itemData(index)
@@ -323,12 +342,9 @@ class SegmentBuilder(QWidget):
         """Save the rules under ``name`` (on the write worker); ``saved`` fires when done."""
         engine, ws, rules = self.engine, self.workspace_id, self.rules()
 
-        def save(_task: Task[int]) -> int:
-            with engine.begin() as conn:
-                return segments.save(conn, ws, name, rules)
-
-        self.runner.run("Saving segment", save, lambda _: self.saved.emit(), write=True,
-                        on_error=lambda exc: self.show_error(f"not saved: {exc}"))  # fmt: skip
+        self.runner.write(engine, "Saving segment", lambda c: segments.save(c, ws, name, rules),
+                          lambda _: self.saved.emit(),
+                          on_error=lambda exc: self.show_error(f"not saved: {exc}"))  # fmt: skip
 
     def _save(self) -> None:
         name, ok = QInputDialog.getText(self, "Save segment", "Name:")

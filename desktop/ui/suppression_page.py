@@ -11,13 +11,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from desktop.agents import suppression_sync
 from desktop.db.models import SuppressionReason
 from desktop.services import export, suppression
-from desktop.services.csvformat import RecordReader, sniff
-from desktop.services.emails import check_address
 from desktop.ui.qt import (
     QAbstractItemView,
     QComboBox,
@@ -33,31 +31,9 @@ from desktop.ui.qt import (
     QWidget,
     Signal,
 )
-from desktop.ui.tasks import Task, TaskRunner
+from desktop.ui.tasks import Latest, TaskRunner
 
 T = TypeVar("T")
-
-
-def import_addresses(engine: Engine, workspace_id: int, path: Path, source: str) -> tuple[int, int]:
-    """Suppress every address in the first column of a CSV file.
-
-    Returns (newly suppressed, refused as not an address).
-    """
-    fmt = sniff(path)
-    added = refused = 0
-    with engine.begin() as conn, RecordReader(path, fmt) as reader:
-        records = iter(reader)
-        if fmt.has_header:
-            next(records, None)
-        for record in records:
-            cell = record.cells[0] if record.cells else ""
-            if not cell.strip():
-                continue
-            if check_address(cell).email is None:
-                refused += 1
-                continue
-            added += suppression.add(conn, workspace_id, cell, SuppressionReason.MANUAL, source)
-    return added, refused
 
 
 class SuppressionPage(QWidget):
@@ -96,7 +72,7 @@ class SuppressionPage(QWidget):
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.status = QLabel("")
+        self.status = QLabel("Loading…")
         self.agents_status = QLabel("")
         self.agents_status.setWordWrap(True)
         top = QHBoxLayout()
@@ -116,13 +92,25 @@ class SuppressionPage(QWidget):
         layout.addLayout(bottom)
         self._ids: list[int] = []
         self._agents_generation = 0
+        self._latest = Latest()
         self.refresh()
 
-    def refresh(self) -> None:
-        """Show the newest entries matching the search."""
-        with self.engine.connect() as conn:
-            entries = suppression.entries(conn, self.workspace_id, self.search.text().strip())
-            total = suppression.count(conn, self.workspace_id)
+    def refresh(self, then: Callable[[], None] | None = None) -> None:
+        """Show the newest entries matching the search (read in the background), then call
+        ``then``."""
+        ws, search = self.workspace_id, self.search.text().strip()
+
+        def read(conn: Connection) -> tuple[list[suppression.Entry], int]:
+            return suppression.entries(conn, ws, search), suppression.count(conn, ws)
+
+        def show(found: tuple[list[suppression.Entry], int]) -> None:
+            self._show(*found)
+            if then is not None:
+                then()
+
+        self.runner.read(self.engine, "Reading suppressions", read, self._latest.only(show))
+
+    def _show(self, entries: list[suppression.Entry], total: int) -> None:
         self._ids = [e.id for e in entries]
         self.table.setRowCount(len(entries))
         for row, entry in enumerate(entries):
@@ -138,11 +126,7 @@ class SuppressionPage(QWidget):
         """Say which agents still wait for changes of the list (counted in the background;
         only the latest count is shown)."""
         self._agents_generation += 1
-        generation, engine, ws = self._agents_generation, self.engine, self.workspace_id
-
-        def count(_task: Task[dict[str, int]]) -> dict[str, int]:
-            with engine.connect() as conn:
-                return suppression_sync.pending_by_agent(conn, ws)
+        generation, ws = self._agents_generation, self.workspace_id
 
         def show(waiting: dict[str, int]) -> None:
             if generation != self._agents_generation:
@@ -159,18 +143,19 @@ class SuppressionPage(QWidget):
             if generation == self._agents_generation:
                 self.agents_status.setText(f"⚠ Cannot count the changes agents wait for: {exc}")
 
-        self.runner.run("Counting changes for the agents", count, show, on_error=fail)
+        self.runner.read(self.engine, "Counting changes for the agents",
+                         lambda c: suppression_sync.pending_by_agent(c, ws), show,
+                         on_error=fail)  # fmt: skip
 
-    def _write(self, description: str, work: Callable[[Task[T]], T],
+    def _write(self, description: str, change: Callable[[Connection], T],
                done: Callable[[T], None] | None = None) -> None:  # fmt: skip
         def finished(result: T) -> None:
-            self.refresh()
             self.changed.emit()
-            if done is not None:
-                done(result)
+            # The page shows what the write did once it shows the list it changed.
+            self.refresh(then=None if done is None else lambda: done(result))
 
-        self.runner.run(description, work, finished, write=True,
-                        on_error=lambda exc: self.status.setText(f"⚠ {exc}"))  # fmt: skip
+        self.runner.write(self.engine, description, change, finished,
+                          on_error=lambda exc: self.status.setText(f"⚠ {exc}"))  # fmt: skip
 
     def add_address(self) -> None:
         """Suppress the address typed in."""
@@ -178,47 +163,55 @@ class SuppressionPage(QWidget):
         reason = SuppressionReason(self.reason.currentData())
         if not text:
             return
-        engine, ws = self.engine, self.workspace_id
-
-        def work(_task: Task[bool]) -> bool:
-            with engine.begin() as conn:
-                return suppression.add(conn, ws, text, reason, "desktop")
-
+        ws = self.workspace_id
         self.address.clear()
-        self._write("Suppressing", work)
+        self._write("Suppressing", lambda c: suppression.add(c, ws, text, reason, "desktop"))
 
     def remove_selected(self) -> None:
         """Remove the selected entries."""
         rows = {index.row() for index in self.table.selectionModel().selectedRows()}
         ids = [self._ids[row] for row in rows]
-        engine, ws = self.engine, self.workspace_id
+        ws = self.workspace_id
 
-        def work(_task: Task[None]) -> None:
-            with engine.begin() as conn:
-                for entry_id in ids:
-                    suppression.remove(conn, ws, entry_id)
+        def change(conn: Connection) -> None:
+            for entry_id in ids:
+                suppression.remove(conn, ws, entry_id)
 
-        self._write("Removing suppressions", work)
+        self._write("Removing suppressions", change)
 
     def import_file(self, path: Path) -> None:
         """Suppress every address in the first column of ``path``."""
-        engine, ws = self.engine, self.workspace_id
+        ws = self.workspace_id
 
         def report(counts: tuple[int, int]) -> None:
             self.status.setText(f"Imported {counts[0]:,} new, refused {counts[1]:,} "
                                 "that are not addresses")  # fmt: skip
 
         self._write("Importing suppressions",
-                    lambda _t: import_addresses(engine, ws, path, f"import: {path.name}"),
+                    lambda c: suppression.import_addresses(c, ws, path, f"import: {path.name}"),
                     report)  # fmt: skip
 
     def export_file(self, path: Path) -> None:
-        """Export the whole list as CSV."""
-        with self.engine.connect() as conn:
-            entries = suppression.entries(conn, self.workspace_id, limit=10_000_000)
-        export.write_csv(path, ["email", "reason", "source", "created_at"],
-                         ([e.email or "", e.reason.value, e.source, e.created_at]
-                          for e in entries))  # fmt: skip
+        """Export the whole list as CSV, in the background."""
+        ws = self.workspace_id
+
+        def write(conn: Connection) -> int:
+            entries = suppression.entries(conn, ws, limit=10_000_000)
+            export.write_csv(path, ["email", "reason", "source", "created_at"],
+                             ([e.email or "", e.reason.value, e.source, e.created_at]
+                              for e in entries))  # fmt: skip
+            return len(entries)
+
+        def done(n: int) -> None:
+            self.status.setText(f"Exported {n:,} entries to {path.name}")
+
+        self.runner.read(
+            self.engine,
+            "Exporting suppressions",
+            write,
+            done,
+            on_error=lambda exc: self.status.setText(f"⚠ Not exported: {exc}"),
+        )
 
     def _import(self) -> None:
         name, _ = QFileDialog.getOpenFileName(self, "Import suppressions", "", "CSV (*.csv *.txt)")

@@ -3,7 +3,9 @@
 Background functions never touch a widget; they get a ``Task`` to report progress and check
 for cancellation, and their result (or exception) is delivered to callbacks on the GUI thread
 through queued signals. Database writes go to a pool with a single thread, so they are
-serialised in the order they were asked for; reads share a small pool of their own.
+serialised in the order they were asked for; reads share a small pool of their own. Views reach
+the database only through :meth:`TaskRunner.read` and :meth:`TaskRunner.write`: never on the GUI
+thread, which would freeze the window for as long as the query takes.
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from sqlalchemy import Connection, Engine
+
+from desktop.ui.gui_thread_gc import collect_on_gui_thread
 from desktop.ui.qt import QObject, QRunnable, QThreadPool, Signal, Slot
 
 T = TypeVar("T")
@@ -57,6 +62,25 @@ class _Runnable(QRunnable, Generic[T]):
             self.task.signals.done.emit(self.task, result)
 
 
+class Latest:
+    """Keeps only the newest of a series of results: reads run two at a time and may finish
+    out of order, and a view refreshed twice must end up showing the second read."""
+
+    def __init__(self) -> None:
+        self._asked = 0
+
+    def only(self, on_done: Callable[[T], None]) -> Callable[[T], None]:
+        """``on_done`` for the read about to start; it is skipped if a newer one started."""
+        self._asked += 1
+        asked = self._asked
+
+        def deliver(result: T) -> None:
+            if asked == self._asked:
+                on_done(result)
+
+        return deliver
+
+
 @dataclass(frozen=True)
 class _Callbacks:
     task: Task[Any]
@@ -78,6 +102,7 @@ class TaskRunner(QObject):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
+        collect_on_gui_thread()
         self.reads = QThreadPool(self)
         self.reads.setMaxThreadCount(2)
         self.writes = QThreadPool(self)
@@ -111,6 +136,42 @@ class TaskRunner(QObject):
         pool = self.writes if write else self.network if network else self.reads
         pool.start(_Runnable(task, function))
         return task
+
+    def read(
+        self,
+        engine: Engine,
+        description: str,
+        query: Callable[[Connection], T],
+        on_done: Callable[[T], None],
+        *,
+        on_error: Callable[[Exception], None] | None = None,
+    ) -> Task[T]:
+        """Run ``query(conn)`` on a connection of ``engine`` off the GUI thread; ``on_done``
+        gets its result on the GUI thread."""
+
+        def work(_task: Task[T]) -> T:
+            with engine.connect() as conn:
+                return query(conn)
+
+        return self.run(description, work, on_done, on_error=on_error)
+
+    def write(
+        self,
+        engine: Engine,
+        description: str,
+        change: Callable[[Connection], T],
+        on_done: Callable[[T], None],
+        *,
+        on_error: Callable[[Exception], None] | None = None,
+    ) -> Task[T]:
+        """Run ``change(conn)`` in one transaction, queued behind the other writes; ``on_done``
+        gets its result on the GUI thread."""
+
+        def work(_task: Task[T]) -> T:
+            with engine.begin() as conn:
+                return change(conn)
+
+        return self.run(description, work, on_done, on_error=on_error, write=True)
 
     @Slot(object, object)
     def _done(self, task: Task[Any], result: object) -> None:

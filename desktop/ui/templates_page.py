@@ -3,9 +3,13 @@ contact (the agent's own renderer), pre-send checks and a test send through an a
 
 from __future__ import annotations
 
-from sqlalchemy import Engine
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, Engine
 
 from desktop.agents import registry, send_test
+from desktop.agents.registry import AgentRecord
 from desktop.services import templates
 from desktop.services.templates import Check, Preview, TemplateRow
 from desktop.ui.qt import (
@@ -26,9 +30,16 @@ from desktop.ui.qt import (
     QVBoxLayout,
     QWidget,
 )
-from desktop.ui.tasks import Task, TaskRunner
+from desktop.ui.tasks import Latest, Task, TaskRunner
 
 PREVIEW_DELAY_MS = 300
+
+
+@dataclass(frozen=True)
+class _Choices:
+    templates: list[TemplateRow]
+    tags: list[str]
+    agents: list[AgentRecord]
 
 
 class TemplatesPage(QWidget):
@@ -41,6 +52,8 @@ class TemplatesPage(QWidget):
         self.runner = runner
         self.saved: list[TemplateRow] = []
         self.current_id: int | None = None
+        self._latest = Latest()
+        self._previews = Latest()
 
         self.list = QListWidget()
         self.list.currentRowChanged.connect(self._open)
@@ -144,20 +157,34 @@ class TemplatesPage(QWidget):
             self._target = watched
         return False
 
-    def refresh(self) -> None:
-        """Reload templates, merge tags and registry."""
-        with self.engine.connect() as conn:
-            self.saved = templates.list_templates(conn, self.workspace_id)
-            tags = templates.merge_tags(conn, self.workspace_id)
-            records = registry.list_agents(conn, self.workspace_id)
+    def refresh(self, then: Callable[[], None] | None = None) -> None:
+        """Reload the templates, merge tags and agents in the background, then call ``then``."""
+        ws = self.workspace_id
+
+        def read(conn: Connection) -> _Choices:
+            return _Choices(
+                templates.list_templates(conn, ws),
+                templates.merge_tags(conn, ws),
+                registry.list_agents(conn, ws),
+            )
+
+        def show(choices: _Choices) -> None:
+            self._show(choices)
+            if then is not None:
+                then()
+
+        self.runner.read(self.engine, "Reading templates", read, self._latest.only(show))
+
+    def _show(self, choices: _Choices) -> None:
+        self.saved = choices.templates
         self.list.blockSignals(True)
         self.list.clear()
         self.list.addItems([t.name for t in self.saved])
         self.list.blockSignals(False)
         self.tags.clear()
-        self.tags.addItems(tags)
+        self.tags.addItems(choices.tags)
         self.test_agent.clear()
-        for record in records:
+        for record in choices.agents:
             self.test_agent.addItem(record.name, record.id)
 
     def _open(self, row: int) -> None:
@@ -188,51 +215,56 @@ class TemplatesPage(QWidget):
             self._target.insertPlainText(tag)
 
     def save(self) -> None:
-        """Save the template (a quick write on the GUI thread's behalf)."""
-        try:
-            with self.engine.begin() as conn:
-                self.current_id = templates.save(
-                    conn,
-                    self.workspace_id,
-                    self.name.text(),
-                    self.subject.text(),
-                    self.html.toPlainText(),
-                    self.text.toPlainText(),
-                    self.current_id,
-                )
-        except Exception as exc:
-            self.message.setText(f"Not saved: {exc}")
-            return
-        self.message.setText("Saved.")
-        self.refresh()
+        """Save the template (on the write worker); "Saved." once the list shows it."""
+        ws, current = self.workspace_id, self.current_id
+        name, subject = self.name.text(), self.subject.text()
+        html, text = self.html.toPlainText(), self.text.toPlainText()
+
+        def saved(template_id: int) -> None:
+            self.current_id = template_id
+            self.refresh(then=lambda: self.message.setText("Saved."))
+
+        self.runner.write(
+            self.engine,
+            "Saving a template",
+            lambda c: templates.save(c, ws, name, subject, html, text, current),
+            saved,
+            on_error=lambda exc: self.message.setText(f"Not saved: {exc}"),
+        )
 
     def delete(self) -> None:
         """Delete the open template."""
         if self.current_id is None:
             return
-        with self.engine.begin() as conn:
-            templates.remove(conn, self.workspace_id, self.current_id)
+        ws, current = self.workspace_id, self.current_id
         self.new()
-        self.refresh()
+        self.runner.write(
+            self.engine,
+            "Deleting a template",
+            lambda c: templates.remove(c, ws, current),
+            lambda _: self.refresh(),
+            on_error=lambda exc: self.message.setText(f"Not deleted: {exc}"),
+        )
 
     def update_preview(self) -> None:
         """Render the preview and run the checks in the background."""
         subject, html, text = self.subject.text(), self.html.toPlainText(), self.text.toPlainText()
         contact, engine, ws = self.contact.text().strip(), self.engine, self.workspace_id
 
-        def work(task: Task[tuple[Preview, list[Check]]]) -> tuple[Preview, list[Check]]:
-            with engine.connect() as conn:
-                found = templates.checks(conn, ws, subject, html, text)
-                address, name = "someone@example.com", ""
-                values: dict[str, str] = {}
-                if contact:
-                    try:
-                        address, name, values = templates.contact_values(conn, ws, contact)
-                    except LookupError as exc:
-                        found.insert(0, Check("warning", str(exc)))
+        def work(conn: Connection) -> tuple[Preview, list[Check]]:
+            found = templates.checks(conn, ws, subject, html, text)
+            address, name = "someone@example.com", ""
+            values: dict[str, str] = {}
+            if contact:
+                try:
+                    address, name, values = templates.contact_values(conn, ws, contact)
+                except LookupError as exc:
+                    found.insert(0, Check("warning", str(exc)))
             return templates.preview(subject, html, text, address, name, values), found
 
-        self.runner.run("Rendering the preview", work, self._previewed)
+        self.runner.read(
+            engine, "Rendering the preview", work, self._previews.only(self._previewed)
+        )
 
     def _previewed(self, result: tuple[Preview, list[Check]]) -> None:
         shown, found = result
@@ -259,10 +291,8 @@ class TemplatesPage(QWidget):
         engine, ws = self.engine, self.workspace_id
 
         def work(task: Task[list[str]]) -> list[str]:
-            with engine.connect() as conn:
-                record = registry.get_agent(conn, ws, agent_id)
             return send_test.send(
-                engine, ws, record, addresses, subject, html, text, sender, contact
+                engine, ws, agent_id, addresses, subject, html, text, sender, contact
             )
 
         def done(sent: list[str]) -> None:

@@ -15,9 +15,9 @@ from agent.client import AgentClient
 from desktop.agents import suppression_sync
 from desktop.db.models import Agent, SuppressionReason
 from desktop.services import suppression
+from desktop.services.suppression import import_addresses
 from desktop.services.workspaces import ensure_workspace
 from desktop.ui.qt import QPushButton
-from desktop.ui.suppression_page import import_addresses
 from mailfleet.v1 import events_pb2, suppression_pb2
 from tests.agent.builders import relay_config, wait_until
 from tests.desktop.fleetkit import close, open_window, pair
@@ -105,6 +105,7 @@ def test_a_suppression_reaches_every_agent_and_a_stopped_one_when_it_is_back(
         try:
             window.go("Suppression")
             page = window.suppression
+            qtbot.waitUntil(lambda: page.table.rowCount() == 1, timeout=10_000)
             page.table.selectRow(0)
             remove = next(
                 b for b in page.findChildren(QPushButton) if b.text().startswith("Remove")
@@ -198,7 +199,8 @@ def test_a_large_import_is_pushed_through_the_bulk_import_in_chunks(
     record = pair(engine, ws, proc, "one")
     csv = tmp_path / "suppress.csv"
     csv.write_text("email\n" + "".join(f"user{i}@example.org\n" for i in range(2_500)))
-    assert import_addresses(engine, ws, csv, "import: suppress.csv") == (2_500, 0)
+    with engine.begin() as conn:
+        assert import_addresses(conn, ws, csv, "import: suppress.csv") == (2_500, 0)
     calls: list[bool] = []
     real = suppression_sync._push_additions
 

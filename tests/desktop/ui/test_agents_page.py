@@ -49,7 +49,7 @@ def test_pairing_shows_live_status_and_a_wrong_fingerprint_is_refused(
     artifacts: Path,
 ) -> None:
     page = make_page(qtbot, sqlite_engine, tmp_path / "local")
-    assert page.empty.isVisible()
+    qtbot.waitUntil(page.empty.isVisible)
     real = shared_agent.pairing
     page.pairing.setText(str(real).replace(real.fingerprint, "f" * 64))
     page.add_button.click()

@@ -60,6 +60,7 @@ def test_the_wizard_sends_through_two_agents_and_the_dashboard_matches_the_sinks
     qtbot.addWidget(wizard)
 
     audience = wizard.audience_page
+    qtbot.waitUntil(lambda: audience.choices.count() > 0)
     audience.choices.item(0).setCheckState(Qt.CheckState.Checked)
     qtbot.waitUntil(lambda: audience.recipients == 60)
     wizard.grab().save(str(artifacts / "wizard-1-audience.png"))
@@ -202,7 +203,7 @@ def test_an_agent_unreachable_past_the_threshold_can_hand_its_recipients_over(
     window.campaigns.table.selectRow(0)
     window.grab().save(str(artifacts / "campaigns-move-unsent.png"))
     window.campaigns.move_button.click()
-    assert "Moved 10 unsent recipients" in window.campaigns.message.text()
+    qtbot.waitUntil(lambda: "Moved 10 unsent recipients" in window.campaigns.message.text())
     sinks[0].wait_for(20, timeout=60)
     qtbot.waitUntil(lambda: tile(window, "delivered") == 20, timeout=30_000)
     delivered = [r for m in sinks[0].received for r in m.rcpt_to]

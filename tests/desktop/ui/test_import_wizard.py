@@ -23,6 +23,7 @@ def open_wizard(qtbot: QtBot, engine: Engine) -> tuple[ImportWizard, int]:
     wizard = ImportWizard(engine, ws, runner)
     qtbot.addWidget(wizard)
     wizard.show()
+    qtbot.waitUntil(lambda: wizard.ready)
     return wizard, ws
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import Engine, text
 
 from desktop.db.models import FieldType
 from desktop.services import contacts
+from desktop.services.fields import list_fields
 from desktop.services.import_report import NewField
 from desktop.services.workspaces import create_list, ensure_workspace
 from desktop.ui.contact_dialog import ContactDialog
@@ -69,7 +70,9 @@ def test_edit_dialog_saves_typed_values(
     page = seeded_page(qtbot, sqlite_engine, ws)
     contact = page.model.contact(1)
     assert contact is not None and contact.email == "bob@a.org"
-    dialog = ContactDialog(sqlite_engine, ws, contact.id, page)
+    with sqlite_engine.connect() as conn:
+        values, specs = contacts.get_contact(conn, ws, contact.id), list_fields(conn, ws)
+    dialog = ContactDialog(values, specs, page)
     qtbot.addWidget(dialog)
     dialog.first_name.setText("Robert")
     dialog.field_edits["score"].setText("4.5")
@@ -147,6 +150,7 @@ def test_suppression_page_add_and_remove(
     assert page.table.rowCount() == 2
     out = tmp_path / "supp.csv"
     page.export_file(out)
+    qtbot.waitUntil(lambda: page.status.text().startswith("Exported"))
     lines = out.read_text(encoding="utf-8-sig").splitlines()
     assert [line.split(",")[0] for line in lines] == ["email", "x@y.org", "Bob@a.org"]
 

@@ -103,6 +103,7 @@ def test_closing_the_window_cancels_a_running_import(
     path = write_csv(tmp_path / "big.csv", rows)
     window = make_window(qtbot, sqlite_engine, qsettings)
     wizard = window.open_import()
+    qtbot.waitUntil(lambda: wizard.ready)
     wizard.file_page.path.setText(str(path))
     wizard.next()
     wizard.next()

@@ -46,6 +46,7 @@ def test_preview_checks_and_test_send(
     qtbot.addWidget(page)
     page.resize(1300, 700)
     page.show()
+    qtbot.waitUntil(lambda: page.tags.count() > 0)
     assert [page.tags.itemText(i) for i in range(page.tags.count())] == [
         "email", "name", "first_name", "last_name", "city"]  # fmt: skip
 
@@ -79,12 +80,13 @@ def test_preview_checks_and_test_send(
     assert "<b>" in page.preview_html.toPlainText()
     assert "Hi First3" in page.preview_text.toPlainText()
     page.save()
-    assert page.message.text() == "Saved."
+    qtbot.waitUntil(lambda: page.message.text() == "Saved.")
     assert [t.name for t in page.saved] == ["Welcome"]
     page.grab().save(str(artifacts / "templates.png"))
 
     pair(sqlite_engine, ws, agent_process, "local")  # a fresh agent captures by default
     page.refresh()
+    qtbot.waitUntil(lambda: page.test_agent.count() == 1)
     page.test_to.setText("me@example.com, not-an-address")
     page.test_from.setText("shop@example.com")
     page.send_test()
