@@ -17,8 +17,14 @@ import grpc
 from grpc_health.v1 import health_pb2
 from sqlalchemy import Connection, Engine, delete, func, insert, select
 
-from agent import client
-from agent.client import AgentStubs, FingerprintMismatch, Pairing, PairingError, parse_pairing
+from agent.client import (
+    AgentStubs,
+    FingerprintMismatch,
+    Pairing,
+    PairingError,
+    parse_pairing,
+)
+from agent.client import channel as pinned_channel
 from desktop.db.models import Agent, CampaignPart
 from desktop.services import secrets
 from mailfleet.v1 import agent_pb2, smtp_users_pb2
@@ -93,7 +99,7 @@ def channel(record: AgentRecord) -> grpc.Channel:
 def open_channel(pairing: Pairing) -> grpc.Channel:
     """A blocking channel for ``pairing``, its certificate checked against the pin."""
     try:
-        return client.channel(pairing)
+        return pinned_channel(pairing)
     except FingerprintMismatch:
         raise
     except OSError as exc:
