@@ -25,6 +25,7 @@ from pathlib import Path
 import grpc
 
 from agent import client
+from agent.client import AgentStubs
 from agent.client.localagent import LocalAgent, free_port
 from agent.config import load
 from agent.dkim.keys import generate_key
@@ -32,12 +33,9 @@ from bench import postfix
 from bench.agentproc import peak_rss_mib
 from mailfleet.v1 import (
     campaigns_pb2,
-    campaigns_pb2_grpc,
     common_pb2,
     events_pb2,
-    events_pb2_grpc,
     transactional_pb2,
-    transactional_pb2_grpc,
 )
 from tests.peers.dns import LocalDns
 
@@ -106,8 +104,8 @@ class _LatencyProbe:
     """Sends transactional messages during the campaign and times their delivered events."""
 
     def __init__(self, channel: grpc.Channel) -> None:
-        self._tx = transactional_pb2_grpc.TransactionalStub(channel)
-        self._events = events_pb2_grpc.EventsStub(channel)
+        self._tx = AgentStubs.on(channel).transactional
+        self._events = AgentStubs.on(channel).events
         self.sent: dict[int, float] = {}
         self.latencies: list[float] = []
         self._stop = threading.Event()
@@ -163,7 +161,7 @@ def _run_campaign(
     assert agent.proc is not None
     try:
         with client.channel(agent.pairing) as ch:
-            stub = campaigns_pb2_grpc.CampaignsStub(ch)
+            stub = AgentStubs.on(ch).campaigns
             c = stub.CreateCampaign(
                 campaigns_pb2.CreateCampaignRequest(
                     name="bench",
@@ -176,7 +174,7 @@ def _run_campaign(
             )
             stub.UploadRecipients(_batches(c.id, domains))
             last_seq = (
-                events_pb2_grpc.EventsStub(ch)
+                AgentStubs.on(ch).events
                 .ListEvents(events_pb2.ListEventsRequest(limit=10000))
                 .next_after_seq
             )

@@ -19,9 +19,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from agent import client
+from agent.client import AgentStubs
 from agent.client.localagent import LocalAgent, free_port
 from bench import postfix
-from mailfleet.v1 import smtp_users_pb2, smtp_users_pb2_grpc
+from mailfleet.v1 import smtp_users_pb2
 
 MESSAGES = int(os.environ.get("BENCH_INTAKE_MESSAGES", "20000"))
 SESSIONS = 50
@@ -81,7 +82,7 @@ def _agent_case(workdir: Path) -> float:
         agent.start(workdir / "agent.log")
         try:
             with client.channel(agent.pairing) as ch:
-                smtp_users_pb2_grpc.SmtpUsersStub(ch).AddSendingDomain(
+                AgentStubs.on(ch).smtp_users.AddSendingDomain(
                     smtp_users_pb2.SendingDomainRequest(domain=DOMAIN)
                 )
             elapsed = _smtp_source(intake_port)

@@ -11,9 +11,10 @@ import statistics
 import time
 
 from agent import client
+from agent.client import AgentStubs
 from agent.client.localagent import free_port
 from bench.agentproc import peak_rss_mib, running_agent
-from mailfleet.v1 import campaigns_pb2, campaigns_pb2_grpc, common_pb2
+from mailfleet.v1 import campaigns_pb2, common_pb2
 
 ROWS = int(os.environ.get("BENCH_UPLOAD_ROWS", "1000000"))
 BATCH = 5000
@@ -40,7 +41,7 @@ def _batches(campaign_id: int) -> list[bytes]:
 
 def _one_run() -> tuple[float, float]:
     with running_agent(free_port()) as (pairing, proc), client.channel(pairing) as ch:
-        stub = campaigns_pb2_grpc.CampaignsStub(ch)
+        stub = AgentStubs.on(ch).campaigns
         campaign = stub.CreateCampaign(
             campaigns_pb2.CreateCampaignRequest(
                 name="bench",

@@ -12,12 +12,13 @@ from pathlib import Path
 
 import grpc
 import pytest
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2
 
 from agent import client
+from agent.client import AgentStubs
 from agent.client.localagent import free_port
 from agent.identity.pairing import Pairing, parse
-from mailfleet.v1 import admin_pb2, admin_pb2_grpc
+from mailfleet.v1 import admin_pb2
 
 REPO = Path(__file__).resolve().parents[2]
 INSTALLER = REPO / "installers" / "agent" / "install.sh"
@@ -76,7 +77,7 @@ def _wait_serving(pairing: Pairing, proc: subprocess.Popen[bytes]) -> None:
         assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
         try:
             with client.channel(pairing) as ch:
-                reply = health_pb2_grpc.HealthStub(ch).Check(
+                reply = AgentStubs.on(ch).health.Check(
                     health_pb2.HealthCheckRequest(), timeout=2
                 )
             if reply.status == health_pb2.HealthCheckResponse.SERVING:
@@ -144,7 +145,7 @@ def test_install_upgrade_uninstall_into_a_temporary_root(tmp_path: Path) -> None
     try:
         _wait_serving(pairing, proc)
         with client.channel(pairing) as ch:
-            admin_pb2_grpc.AdminStub(ch).CreateTenant(
+            AgentStubs.on(ch).admin.CreateTenant(
                 admin_pb2.CreateTenantRequest(name="kept-across-upgrades"), timeout=10
             )
     finally:
@@ -160,7 +161,7 @@ def test_install_upgrade_uninstall_into_a_temporary_root(tmp_path: Path) -> None
         with client.channel(pairing) as ch:
             names = [
                 t.name
-                for t in admin_pb2_grpc.AdminStub(ch)
+                for t in AgentStubs.on(ch).admin
                 .ListTenants(admin_pb2.ListTenantsRequest(), timeout=10)
                 .tenants
             ]

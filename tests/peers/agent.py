@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2
 
 from agent import client
 from agent.client.localagent import free_port
@@ -83,7 +83,7 @@ class AgentProcess:
                 raise RuntimeError(f"agent exited at start-up:\n{self.log()}")
             try:
                 with self.channel_for(self.pairing.api_key) as ch:
-                    reply = health_pb2_grpc.HealthStub(ch).Check(
+                    reply = client.AgentStubs.on(ch).health.Check(
                         health_pb2.HealthCheckRequest(), timeout=2
                     )
                 if reply.status == health_pb2.HealthCheckResponse.SERVING:

@@ -15,7 +15,7 @@ from desktop.db.models import CampaignPart, CampaignRecipient, CampaignTimeline,
 from desktop.services import campaigns
 from desktop.services.campaigns import Audience, Draft
 from desktop.services.workspaces import ensure_workspace
-from mailfleet.v1 import campaigns_pb2, campaigns_pb2_grpc, events_pb2
+from mailfleet.v1 import campaigns_pb2, events_pb2
 from tests.agent.builders import relay_config, wait_until
 from tests.desktop.fleetkit import pair, seed_contacts, totals
 from tests.desktop.keyring_backend import FileKeyring
@@ -212,7 +212,7 @@ def test_an_unreachable_agents_unsent_recipients_move_without_duplicates(
         remote_id = conn.scalar(
             select(CampaignPart.agent_campaign_id).where(CampaignPart.agent_id == failing.id)
         )
-    remote = campaigns_pb2_grpc.CampaignsStub(failing_proc.stubs().channel).GetCampaign(
+    remote = failing_proc.stubs().campaigns.GetCampaign(
         campaigns_pb2.CampaignRef(campaign_id=remote_id or 0)
     )
     assert remote.state == campaigns_pb2.CAMPAIGN_STATE_CANCELLED

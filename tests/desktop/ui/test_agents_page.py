@@ -8,6 +8,7 @@ from pathlib import Path
 from pytestqt.qtbot import QtBot
 from sqlalchemy import Engine
 
+from agent.client import AgentStubs
 from agent.dkim.keys import generate_key
 from desktop.agents import registry
 from desktop.services.workspaces import ensure_workspace
@@ -18,7 +19,6 @@ from mailfleet.v1 import (
     common_pb2,
     smtp_users_pb2,
     transactional_pb2,
-    transactional_pb2_grpc,
 )
 from tests.desktop.keyring_backend import FileKeyring
 from tests.peers.agent import AgentProcess
@@ -96,7 +96,7 @@ def test_a_local_agent_captures_instead_of_sending_and_the_viewer_shows_it(
         record = page.records[0]
         assert record.host == "127.0.0.1"
         with registry.channel(record) as ch:
-            transactional_pb2_grpc.TransactionalStub(ch).SendMessage(
+            AgentStubs.on(ch).transactional.SendMessage(
                 transactional_pb2.SendMessageRequest(
                     idempotency_key="welcome-1",
                     sender=common_pb2.Sender(from_address="shop@example.com"),
