@@ -78,9 +78,11 @@ def check_rows(rows: Iterable[common_pb2.Recipient], n_names: int, first_index: 
                 )
             )
             continue
-        values = r.values[:]  # one copy out of protobuf, for the check and the payload
-        # Only a name, named fields, too many values or a NUL in a value need the slow check.
-        if r.name or r.fields or len(values) > n_names or "\x00" in "".join(values):
+        name, fields, values = r.name, r.fields, r.values[:]
+        text = payload.encode_text(name, values, fields)
+        # Only a name, named fields, too many values or a NUL in a value (which the payload's
+        # JSON writes as \u0000) need the slow check.
+        if name or fields or len(values) > n_names or "\\u0000" in text:
             row_problem = _row_problem(r, n_names)
             if row_problem is not None:
                 out.rejected.append(
@@ -94,5 +96,5 @@ def check_rows(rows: Iterable[common_pb2.Recipient], n_names: int, first_index: 
             continue
         seen.add(norm)
         keep_position(index)
-        keep_row((email, norm, payload.encode_text(r.name, values, r.fields)))
+        keep_row((email, norm, text))
     return out
