@@ -25,6 +25,7 @@ from agent.retention.pruner import Retention
 from agent.routing.table import RoutingState
 from agent.store import meta
 from agent.store.handle import Store
+from agent.store.lock import DataDirBusy, DataDirLock
 from agent.telemetry import metrics
 from agent.web.server import WebServer
 
@@ -42,8 +43,21 @@ async def _check_webhooks(settings: AgentSettings) -> None:
 async def serve(settings: AgentSettings, config_path: Path | None = None) -> None:
     """Run until SIGTERM or SIGINT, then stop accepting calls, drain deliveries and exit.
 
-    SIGHUP reloads ``config_path`` (routes, limits, delivery settings, listeners).
+    SIGHUP reloads ``config_path`` (routes, limits, delivery settings, listeners). Refuses
+    to start while another agent serves the same data directory.
     """
+    lock = DataDirLock(settings.data_dir)
+    try:
+        lock.acquire()
+    except DataDirBusy as exc:
+        raise ConfigError(str(exc)) from None
+    try:
+        await _serve(settings, config_path)
+    finally:
+        lock.release()
+
+
+async def _serve(settings: AgentSettings, config_path: Path | None) -> None:
     store = Store(settings.db_path)
     store.open()
     stop = asyncio.Event()

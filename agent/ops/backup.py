@@ -8,10 +8,8 @@ the DKIM keys, so a restored agent keeps its pairing string; it is written with 
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import socket
 import tarfile
 import tempfile
 from dataclasses import dataclass
@@ -21,7 +19,7 @@ from agent.config import AgentSettings
 from agent.store import integrity
 from agent.store.db import open_and_migrate
 from agent.store.integrity import StoreSummary
-from agent.validation import split_host_port
+from agent.store.lock import DataDirBusy, DataDirLock
 
 _STORE = "agent.db"
 # Folders of the data directory that hold keys; the store's WAL files are never copied.
@@ -75,27 +73,28 @@ def backup(settings: AgentSettings, target: Path, *, overwrite: bool = False) ->
     return BackupSummary(target, found.schema_version, found.messages, found.events, files)
 
 
-def _agent_running(settings: AgentSettings) -> bool:
-    host, port = split_host_port(settings.grpc.listen)
-    if host in ("0.0.0.0", "::", ""):  # noqa: S104 - a wildcard listener answers on loopback
-        host = "127.0.0.1"
-    with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=1):
-        return True
-    return False
-
-
 def _private_tree(path: Path) -> None:
     for p in [path, *path.rglob("*")]:
         os.chmod(p, 0o700 if p.is_dir() else 0o600)
 
 
 def restore(settings: AgentSettings, archive: Path, *, overwrite: bool = False) -> BackupSummary:
-    """Put an archive's store and keys into the (stopped) agent's data directory."""
-    if _agent_running(settings):
-        raise BackupError(
-            f"an agent answers on {settings.grpc.listen}; stop it first "
-            "(systemctl stop mailfleet-agent)"
-        )
+    """Put an archive's store and keys into the (stopped) agent's data directory.
+
+    It holds the data directory's lock throughout: refused while an agent runs there, and no
+    agent can start on a half-restored store."""
+    lock = DataDirLock(settings.data_dir)
+    try:
+        lock.acquire()
+    except DataDirBusy as exc:
+        raise BackupError(f"{exc}; stop it first (systemctl stop mailfleet-agent)") from None
+    try:
+        return _restore(settings, archive, overwrite=overwrite)
+    finally:
+        lock.release()
+
+
+def _restore(settings: AgentSettings, archive: Path, *, overwrite: bool) -> BackupSummary:
     if settings.db_path.exists() and not overwrite:
         raise BackupError(f"{settings.db_path} exists; pass --force to replace it")
     data = settings.data_dir
