@@ -9,12 +9,15 @@ never holds back another.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import logging
+import os
 import signal
 import sys
 import threading
 from collections import defaultdict, deque
 from multiprocessing.connection import Connection
+from typing import NoReturn
 
 from agent import logs
 from agent.delivery.jobs import Job, MessageSpec, WorkBatch
@@ -32,6 +35,26 @@ _BULK_CHUNK = 50
 _REPORT_EVERY = 0.02
 # Messages built between two turns of the event loop (a few milliseconds of CPU).
 _YIELD_EVERY = 4
+# prctl(2): the signal the kernel sends this process when its parent dies.
+_PR_SET_PDEATHSIG = 1
+
+
+def _coordinator_gone(index: int) -> NoReturn:
+    """End the worker at once: nothing it sends from now on can be recorded, so finishing its
+    deliveries would only send mail the restarted agent sends again."""
+    log.info("worker %d: the coordinator is gone; exiting", index)
+    logging.shutdown()
+    os._exit(0)
+
+
+def _die_with(parent: int, index: int) -> None:
+    """Ask the kernel to kill this worker when the coordinator dies (Linux), even by kill -9;
+    the pipe's end of file covers every other system, a little later."""
+    if sys.platform == "linux":
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # it died before the request was made
+        _coordinator_gone(index)
 
 
 class _Reporter:
@@ -41,9 +64,10 @@ class _Reporter:
     the coordinator hundreds of times a second. Used on the worker's event loop only.
     """
 
-    def __init__(self, conn: Connection, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, conn: Connection, loop: asyncio.AbstractEventLoop, index: int) -> None:
         self._conn = conn
         self._loop = loop
+        self._index = index
         self._buffer: list[Outcome] = []
         self._flush_at: asyncio.TimerHandle | None = None
 
@@ -60,7 +84,10 @@ class _Reporter:
             self._flush_at = None
         if self._buffer:
             batch, self._buffer = self._buffer, []
-            self._conn.send(batch)
+            try:
+                self._conn.send(batch)
+            except (OSError, ValueError):
+                _coordinator_gone(self._index)
 
 
 class _Inbox:
@@ -105,12 +132,15 @@ class _Inbox:
         return [self._bulk.popleft() for _ in range(min(_BULK_CHUNK, len(self._bulk)))]
 
 
-def _inbox_reader(conn: Connection, loop: asyncio.AbstractEventLoop, inbox: _Inbox) -> None:
+def _inbox_reader(
+    conn: Connection, loop: asyncio.AbstractEventLoop, inbox: _Inbox, index: int
+) -> None:
     while True:
         try:
             item: WorkBatch | None = conn.recv()
         except (EOFError, OSError):
-            item = None  # the coordinator is gone: finish up and exit
+            # A coordinator that stops says so (None) before it closes the pipe.
+            _coordinator_gone(index)
         loop.call_soon_threadsafe(inbox.put, item)
         if item is None:
             return
@@ -165,8 +195,8 @@ async def serve(settings: DeliveryInputs, conn: Connection, index: int = 0) -> N
     loop = asyncio.get_running_loop()
     inbox = _Inbox()
     pipeline = inbox.pipeline = Pipeline.from_settings(settings, index)
-    threading.Thread(target=_inbox_reader, args=(conn, loop, inbox), daemon=True).start()
-    reporter = _Reporter(conn, loop)
+    threading.Thread(target=_inbox_reader, args=(conn, loop, inbox, index), daemon=True).start()
+    reporter = _Reporter(conn, loop, index)
     tasks: set[asyncio.Task[None]] = set()
     try:
         while (jobs := await inbox.take()) is not None:
@@ -186,8 +216,9 @@ async def serve(settings: DeliveryInputs, conn: Connection, index: int = 0) -> N
         await pipeline.close()
 
 
-def main(settings: DeliveryInputs, conn: Connection, index: int) -> None:
-    """Entry point of a worker process."""
+def main(settings: DeliveryInputs, conn: Connection, index: int, parent: int) -> None:
+    """Entry point of a worker process started by the coordinator of pid ``parent``."""
+    _die_with(parent, index)
     # The coordinator decides when workers stop; Ctrl-C on the terminal reaches it first.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     keep_handler()

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import multiprocessing
+import os
 import queue
 import threading
 from collections.abc import Callable
@@ -65,10 +66,12 @@ class WorkerPool:
         self._slots = [self._spawn(i) for i in range(self.size)]
 
     def _spawn(self, index: int) -> _Slot:
+        # Called on the event loop's thread only: a worker's parent-death signal follows the
+        # thread that started it, so one started by a passing thread would die with it.
         parent, child = self._context.Pipe(duplex=True)
         process = self._context.Process(
             target=worker.main,
-            args=(self._settings, child, index),
+            args=(self._settings, child, index, os.getpid()),
             name=f"mailfleet-worker-{index}",
             daemon=True,
         )

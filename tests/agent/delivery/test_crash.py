@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 
 from mailfleet.v1 import campaigns_pb2, messages_pb2
 from tests.agent.builders import (
@@ -66,3 +68,42 @@ def test_kill_9_mid_campaign_loses_nothing_and_repeats_at_most_the_in_flight_win
         assert set(arrivals) == {f"user{i}@example.com" for i in range(total)}  # none lost
         repeats = sum(n - 1 for n in arrivals.values())
         assert repeats <= window, repeats
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in path.read_text().split()]
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a zombie waiting to be reaped has ended)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state not in ("Z", "X")
+
+
+def test_workers_and_the_resource_tracker_end_with_a_killed_coordinator_without_tracebacks(
+    agent_factory: Callable[[str], AgentProcess],
+) -> None:
+    # So slow that workers left to finish what they hold would still be sending long after.
+    with SmtpSink(reply_delay=0.5) as sink:
+        agent = agent_factory(relay_config(sink))
+        stubs = agent.stubs()
+        c = stubs.campaigns.CreateCampaign(campaign_request("orphans"))
+        stubs.campaigns.UploadRecipients(batches(c.id, recipients(2000), size=1000))
+        stubs.campaigns.StartCampaign(campaigns_pb2.CampaignRef(campaign_id=c.id))
+        wait_until(lambda: len(sink.received) >= 10, 60, "delivery to be under way")
+        assert agent.proc is not None
+        workers = agent.workers()
+        children = _children(agent.proc.pid)  # the workers and multiprocessing's tracker
+        assert len(workers) == 2 and len(children) > len(workers)
+        agent.kill()
+        wait_until(
+            lambda: not any(_running(p) for p in children),
+            30,
+            "every worker and the resource tracker to end",
+        )
+        time.sleep(0.5)  # anything a dying worker wrote is in the log
+        assert "Traceback" not in agent.log()
