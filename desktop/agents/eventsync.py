@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from desktop.db.mailbox import mailbox_key
 from desktop.db.models import (
     Agent,
     Campaign,
@@ -193,7 +194,9 @@ def _engagement(
     conn: Connection, workspace_id: int, event: events_pb2.Event, campaign_id: int
 ) -> None:
     contact_id = conn.scalar(
-        select(Contact.id).where(Contact.workspace_id == workspace_id, Contact.email == event.email)
+        select(Contact.id).where(
+            Contact.workspace_id == workspace_id, Contact.email_key == mailbox_key(event.email)
+        )
     )
     if contact_id is None:
         return

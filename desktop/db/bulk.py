@@ -17,7 +17,7 @@ from sqlalchemy import Column, Connection
 
 # The columns of a new contact, in the order of the tuples handed to ``insert_contacts``.
 CONTACT_COLUMNS = (
-    "workspace_id", "email", "first_name", "last_name", "status", "consent_source",
+    "workspace_id", "email", "email_key", "first_name", "last_name", "status", "consent_source",
     "consent_at", "fields", "created_at", "updated_at",
 )  # fmt: skip
 _NAMES = ", ".join(CONTACT_COLUMNS)
@@ -33,9 +33,10 @@ class ContactBatches(Protocol):
     """The three batch statements an import needs, for one dialect."""
 
     def existing(
-        self, conn: Connection, workspace_id: int, emails: list[str], with_fields: bool
+        self, conn: Connection, workspace_id: int, keys: list[str], with_fields: bool
     ) -> Sequence[Sequence[Any]]:
-        """(id, email, fields or None) of the workspace's contacts among ``emails``."""
+        """(id, email, email_key, fields or None) of the workspace's contacts whose mailbox
+        key is among ``keys``."""
         ...
 
     def insert_contacts(self, conn: Connection, rows: list[tuple[Any, ...]]) -> list[int]:
@@ -45,16 +46,16 @@ class ContactBatches(Protocol):
 
     def add_members(
         self, conn: Connection, workspace_id: int, list_id: int, added_at: Any,
-        ids: list[int], emails: list[str],
+        ids: list[int], keys: list[str],
     ) -> None:  # fmt: skip
-        """Put contacts on a list, given by id or (new ones) by address; no duplicates."""
+        """Put contacts on a list, given by id or (new ones) by mailbox key; no duplicates."""
         ...
 
 
-def _existing_sql(with_fields: bool, emails_in: str, marker: str) -> str:
+def _existing_sql(with_fields: bool, keys_in: str, marker: str) -> str:
     return (
-        f"SELECT id, email, {'fields' if with_fields else 'NULL'} FROM contacts "
-        f"WHERE workspace_id = {marker} AND email {emails_in}"
+        f"SELECT id, email, email_key, {'fields' if with_fields else 'NULL'} FROM contacts "
+        f"WHERE workspace_id = {marker} AND email_key {keys_in}"
     )
 
 
@@ -62,11 +63,11 @@ class SqliteBatches:
     """SQLite: executemany for contacts; JSON array parameters for look-ups and list members."""
 
     def existing(
-        self, conn: Connection, workspace_id: int, emails: list[str], with_fields: bool
+        self, conn: Connection, workspace_id: int, keys: list[str], with_fields: bool
     ) -> Sequence[Sequence[Any]]:
         """See ``ContactBatches.existing``."""
         sql = _existing_sql(with_fields, "IN (SELECT value FROM json_each(?))", "?")
-        return conn.exec_driver_sql(sql, (workspace_id, json.dumps(emails))).all()
+        return conn.exec_driver_sql(sql, (workspace_id, json.dumps(keys))).all()
 
     def insert_contacts(self, conn: Connection, rows: list[tuple[Any, ...]]) -> list[int]:
         """See ``ContactBatches.insert_contacts``; ids are left to ``add_members``."""
@@ -77,7 +78,7 @@ class SqliteBatches:
 
     def add_members(
         self, conn: Connection, workspace_id: int, list_id: int, added_at: Any,
-        ids: list[int], emails: list[str],
+        ids: list[int], keys: list[str],
     ) -> None:  # fmt: skip
         """See ``ContactBatches.add_members``."""
         # "WHERE 1": SQLite needs a WHERE before ON CONFLICT in INSERT ... SELECT.
@@ -88,9 +89,9 @@ class SqliteBatches:
         )
         conn.exec_driver_sql(
             "INSERT INTO list_members (contact_id, list_id, added_at) SELECT id, ?, ? "
-            "FROM contacts WHERE workspace_id = ? AND email IN (SELECT value FROM json_each(?)) "
-            "ON CONFLICT DO NOTHING",
-            (list_id, added_at, workspace_id, json.dumps(emails)),
+            "FROM contacts WHERE workspace_id = ? "
+            "AND email_key IN (SELECT value FROM json_each(?)) ON CONFLICT DO NOTHING",
+            (list_id, added_at, workspace_id, json.dumps(keys)),
         )
 
 
@@ -98,34 +99,35 @@ class PostgresBatches:
     """PostgreSQL: each batch is one statement over array parameters (``unnest``)."""
 
     def existing(
-        self, conn: Connection, workspace_id: int, emails: list[str], with_fields: bool
+        self, conn: Connection, workspace_id: int, keys: list[str], with_fields: bool
     ) -> Sequence[Sequence[Any]]:
         """See ``ContactBatches.existing``."""
         sql = _existing_sql(with_fields, "= ANY(%s::text[])", "%s")
-        return conn.exec_driver_sql(sql, (workspace_id, emails)).all()
+        return conn.exec_driver_sql(sql, (workspace_id, keys)).all()
 
     def insert_contacts(self, conn: Connection, rows: list[tuple[Any, ...]]) -> list[int]:
         """See ``ContactBatches.insert_contacts``; returns the new ids."""
         if not rows:
             return []
-        ws, _, _, _, _, source, now, _, _, _ = rows[0]
-        emails, first, last, status, fields = (list(c) for c in zip(
-            *((r[1], r[2], r[3], r[4], r[7]) for r in rows), strict=True))  # fmt: skip
+        ws, _, _, _, _, _, source, now, _, _, _ = rows[0]
+        emails, keys, first, last, status, fields = (list(c) for c in zip(
+            *((r[1], r[2], r[3], r[4], r[5], r[8]) for r in rows), strict=True))  # fmt: skip
         result = conn.exec_driver_sql(
-            f"INSERT INTO contacts ({_NAMES}) SELECT %s, e, f, l, s, %s, %s, j::json, %s, %s "
-            "FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[]) "
-            "AS t(e, f, l, s, j) RETURNING id",
-            (ws, source, now, now, now, emails, first, last, status, fields),
+            f"INSERT INTO contacts ({_NAMES}) "
+            "SELECT %s, e, k, f, l, s, %s, %s, j::json, %s, %s FROM unnest(%s::text[], "
+            "%s::text[], %s::text[], %s::text[], %s::text[], %s::text[]) "
+            "AS t(e, k, f, l, s, j) RETURNING id",
+            (ws, source, now, now, now, emails, keys, first, last, status, fields),
         )
         return [row[0] for row in result]
 
     def add_members(
         self, conn: Connection, workspace_id: int, list_id: int, added_at: Any,
-        ids: list[int], emails: list[str],
+        ids: list[int], keys: list[str],
     ) -> None:  # fmt: skip
         """See ``ContactBatches.add_members``."""
-        if emails:
-            ids = ids + [row[0] for row in self.existing(conn, workspace_id, emails, False)]
+        if keys:
+            ids = ids + [row[0] for row in self.existing(conn, workspace_id, keys, False)]
         conn.exec_driver_sql(
             "INSERT INTO list_members (contact_id, list_id, added_at) "
             "SELECT unnest(%s::integer[]), %s, %s ON CONFLICT DO NOTHING",

@@ -26,6 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from desktop.db.mailbox import mailbox_key
 from desktop.db.types import UTCDateTime, utcnow
 
 # Stable constraint names, so Alembic migrations name things the same on SQLite and PostgreSQL.
@@ -83,6 +84,16 @@ def _in(values: type[enum.StrEnum]) -> str:
     return "(" + ", ".join(f"'{v.value}'" for v in values) + ")"
 
 
+def _key_of_email(context: Any) -> str:
+    """Column default: the mailbox key of the row's ``email``."""
+    return mailbox_key(context.get_current_parameters()["email"])
+
+
+def _key_of_email_or_none(context: Any) -> str | None:
+    email = context.get_current_parameters().get("email")
+    return None if email is None else mailbox_key(email)
+
+
 def new_salt() -> str:
     """A random per-workspace salt for hashing erased addresses."""
     return secrets.token_hex(16)
@@ -120,15 +131,17 @@ class FieldDefinition(Base):
 class Contact(Base):
     """One address in one workspace.
 
-    ``email`` is stored normalised (domain lower-cased, local part as given), so the unique
-    constraint compares domains case-insensitively. Custom field values are kept as one JSON
-    object keyed by field key: one row per contact keeps a million-row import to one insert per
-    contact, and SQLAlchemy's JSON accessors compile on SQLite and PostgreSQL alike.
+    ``email`` is the address as first written (domain lower-cased), used for display and
+    sending; ``email_key`` (``desktop.db.mailbox``) is what makes a contact unique, so case
+    variants and IDNA spellings of one mailbox are one contact. Custom field values are kept
+    as one JSON object keyed by field key: one row per contact keeps a million-row import to
+    one insert per contact, and SQLAlchemy's JSON accessors compile on SQLite and PostgreSQL
+    alike.
     """
 
     __tablename__ = "contacts"
     __table_args__ = (
-        UniqueConstraint("workspace_id", "email"),
+        UniqueConstraint("workspace_id", "email_key"),
         Index(None, "workspace_id", "status"),
         CheckConstraint(f"status IN {_in(ContactStatus)}", name="status"),
     )
@@ -136,6 +149,7 @@ class Contact(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
     email: Mapped[str] = mapped_column(String(320))
+    email_key: Mapped[str] = mapped_column(String(320), default=_key_of_email)
     first_name: Mapped[str] = mapped_column(String(200), default="")
     last_name: Mapped[str] = mapped_column(String(200), default="")
     status: Mapped[str] = mapped_column(String(16), default=ContactStatus.SUBSCRIBED.value)
@@ -176,13 +190,15 @@ class ListMembership(Base):
 class Suppression(Base):
     """An address that must never be mailed from this workspace.
 
-    ``email_hash`` is always set and is what lookups use; ``email`` is cleared when the contact
-    is erased, so the entry still blocks the address without holding it.
+    ``email_hash`` is always set and is what lookups use; ``email`` (and its ``email_key``,
+    which matches every spelling of the mailbox) is cleared when the contact is erased, so the
+    entry still blocks the address without holding it.
     """
 
     __tablename__ = "suppressions"
     __table_args__ = (
         UniqueConstraint("workspace_id", "email_hash"),
+        Index(None, "workspace_id", "email_key"),
         CheckConstraint(f"reason IN {_in(SuppressionReason)}", name="reason"),
         # Ids never come back after a delete: the agents' push cursor depends on it.
         {"sqlite_autoincrement": True},
@@ -191,6 +207,7 @@ class Suppression(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
     email: Mapped[str | None] = mapped_column(String(320))
+    email_key: Mapped[str | None] = mapped_column(String(320), default=_key_of_email_or_none)
     email_hash: Mapped[str] = mapped_column(String(64))
     reason: Mapped[str] = mapped_column(String(16))
     source: Mapped[str] = mapped_column(String(200), default="")

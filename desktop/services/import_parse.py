@@ -17,12 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from desktop.db import bulk
+from desktop.db.mailbox import mailbox_key
 from desktop.db.models import ContactStatus, FieldType
 from desktop.services import fields as fields_service
 from desktop.services import suppression
 from desktop.services.csvformat import CsvFormat, RecordReader
 from desktop.services.emails import check_address, header_unsafe
-from desktop.services.import_report import FIRST_NAME, LAST_NAME, Rejection
+from desktop.services.import_report import FIRST_NAME, LAST_NAME, Rejection, SamePerson
 
 BATCH = 5000
 # Below this size a separate process costs more (start-up, imports) than it saves.
@@ -48,16 +49,20 @@ class RowSpec:
 # A new contact's row in bulk.CONTACT_COLUMNS order. Plain tuples: they cross the process
 # boundary cheaply and go to the database driver as they are.
 ContactRow = tuple[Any, ...]
+_EMAIL = bulk.CONTACT_COLUMNS.index("email")
 _FIELDS = bulk.CONTACT_COLUMNS.index("fields")
 
 
 @dataclass(slots=True)
 class ParsedBatch:
-    """Up to ``BATCH`` records: one row per distinct address, and what happened to the rest."""
+    """Up to ``BATCH`` records: one row per distinct mailbox (keyed by its mailbox key), and
+    what happened to the rest. ``same_person`` names the repeats spelled differently from the
+    row they repeat (``USER@free.fr`` after ``user@free.fr``)."""
 
     rows_read: int = 0
     rows: dict[str, ContactRow] = field(default_factory=dict)
     duplicates: int = 0
+    same_person: list[SamePerson] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
     empty: int = 0
     position: int = 0
@@ -142,23 +147,27 @@ class _RowParser:
             if value is not None:
                 parts.append(prefix + value)
         spec, email = self.spec, checked.email
-        reason = spec.lookup.reason(email)
+        key = mailbox_key(email)
+        reason = spec.lookup.reason(email, key)
         status = (ContactStatus.SUBSCRIBED if reason is None
                   else suppression.STATUS_FOR_REASON[reason])  # fmt: skip
         custom = "{" + ",".join(parts) + "}"
         row: ContactRow = (
-            spec.workspace_id, email, names.get(FIRST_NAME, ""), names.get(LAST_NAME, ""),
+            spec.workspace_id, email, key, names.get(FIRST_NAME, ""), names.get(LAST_NAME, ""),
             status.value, spec.consent_source, spec.now, custom, spec.now, spec.now,
         )  # fmt: skip
-        first = out.rows.get(email)
+        first = out.rows.get(key)
         if first is None:
-            out.rows[email] = row
+            out.rows[key] = row
             return
         out.duplicates += 1
+        if first[_EMAIL] != email:
+            out.same_person.append(SamePerson(line, email, first[_EMAIL]))
         if spec.merge_duplicates:
-            # The later row wins, custom values key by key.
+            # The later row wins, custom values key by key; the address stays as first written.
             merged = {**json.loads(first[_FIELDS]), **json.loads(row[_FIELDS])}
-            out.rows[email] = (*row[:_FIELDS], json.dumps(merged), *row[_FIELDS + 1 :])
+            out.rows[key] = (*first[: _EMAIL + 1], *row[_EMAIL + 1 : _FIELDS], json.dumps(merged),
+                             *row[_FIELDS + 1 :])  # fmt: skip
 
 
 def parse_batches(path: Path, fmt: CsvFormat, spec: RowSpec) -> Iterator[ParsedBatch]:

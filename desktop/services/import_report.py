@@ -53,6 +53,26 @@ class Rejection:
     email: str
 
 
+@dataclass(frozen=True, slots=True)
+class SamePerson:
+    """A row whose address is another spelling of a mailbox already in the file or in the
+    workspace (``USER@free.fr`` for ``user@free.fr``): it was merged into that contact. The
+    line is None when the match was a contact already in the workspace."""
+
+    line: int | None
+    email: str
+    same_as: str
+
+    def describe(self) -> str:
+        """``USER@free.fr (line 3, as user@free.fr)``."""
+        where = "" if self.line is None else f"line {self.line:,}, "
+        return f"{self.email} ({where}as {self.same_as})"
+
+
+# How many of the rows merged as the same person the summary names (all are in the report).
+_NAMED = 5
+
+
 @dataclass(slots=True)
 class ImportReport:
     """What happened to every row read. ``suppressed`` counts imported rows that were on the
@@ -65,6 +85,7 @@ class ImportReport:
     rejected: int = 0
     suppressed: int = 0
     rejections: list[Rejection] = field(default_factory=list)
+    same_person: list[SamePerson] = field(default_factory=list)
     skip_reasons: Counter[str] = field(default_factory=Counter)
     cancelled: bool = False
     list_id: int | None = None
@@ -92,4 +113,15 @@ class ImportReport:
         )
         if self.suppressed:
             text += f" ({self.suppressed:,} imported as suppressed)"
+        if self.same_person:
+            text += ". " + self.same_person_note()
         return text
+
+    def same_person_note(self) -> str:
+        """Names the rows that were another spelling of a contact, e.g. "2 rows were the same
+        person as another row: USER@free.fr (line 3, as user@free.fr), …"."""
+        count = len(self.same_person)
+        named = ", ".join(item.describe() for item in self.same_person[:_NAMED])
+        more = f" and {count - _NAMED:,} more" if count > _NAMED else ""
+        verb = "row was" if count == 1 else "rows were"
+        return f"{count:,} {verb} the same person as another row: {named}{more}"

@@ -14,11 +14,11 @@ from sqlalchemy import Connection, bindparam, func, update
 from desktop.db import bulk
 from desktop.db.models import Base, Contact, ContactStatus
 from desktop.services.import_parse import ContactRow, ParsedBatch
-from desktop.services.import_report import FIRST_NAME, LAST_NAME
+from desktop.services.import_report import FIRST_NAME, LAST_NAME, SamePerson
 
 _CONTACTS = Base.metadata.tables[Contact.__tablename__]
-_FIRST, _LAST, _STATUS, _FIELDS = (bulk.CONTACT_COLUMNS.index(name) for name in
-                                   ("first_name", "last_name", "status", "fields"))  # fmt: skip
+_EMAIL, _FIRST, _LAST, _STATUS, _FIELDS = (bulk.CONTACT_COLUMNS.index(name) for name in
+    ("email", "first_name", "last_name", "status", "fields"))  # fmt: skip
 _SUBSCRIBED = ContactStatus.SUBSCRIBED.value
 
 
@@ -30,6 +30,8 @@ class Outcome:
     updated: int = 0
     suppressed: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
+    # Rows that are another spelling of a contact already in the workspace.
+    same_person: list[SamePerson] = field(default_factory=list)
 
 
 class BatchWriter:
@@ -59,7 +61,7 @@ class BatchWriter:
     def write(self, batch: ParsedBatch) -> Outcome:
         """Write ``batch`` and say what became of each of its rows."""
         outcome = Outcome()
-        # Repeats of an address within the batch were merged into its first row (update) or
+        # Repeats of a mailbox within the batch were merged into its first row (update) or
         # dropped (skip) by the parser; repeats across batches show up as existing contacts.
         if self.update_existing:
             outcome.updated += batch.duplicates
@@ -69,16 +71,19 @@ class BatchWriter:
             return outcome
         existing = self._existing(list(batch.rows), with_fields=self.update_existing)
         new_rows: list[ContactRow] = []
-        new_emails: list[str] = []
+        new_keys: list[str] = []
         updates: list[dict[str, Any]] = []
         touched: list[int] = []
-        for email, row in batch.rows.items():
-            found = existing.get(email)
+        for key, row in batch.rows.items():
+            found = existing.get(key)
             if found is None:
                 new_rows.append(row)
-                new_emails.append(email)
-            elif self.update_existing:
-                cid, stored = found
+                new_keys.append(key)
+                continue
+            cid, email, stored = found
+            if email != row[_EMAIL]:
+                outcome.same_person.append(SamePerson(None, row[_EMAIL], email))
+            if self.update_existing:
                 updates.append(self._update_values(cid, stored, row))
                 touched.append(cid)
         if not self.update_existing and existing:
@@ -90,20 +95,21 @@ class BatchWriter:
             self._update(updates)
             outcome.updated += len(updates)
         if self.list_id is not None:
-            # New contacts by id when the insert gave them back, else by address.
+            # New contacts by id when the insert gave them back, else by mailbox key.
             self.sql.add_members(self.conn, self.workspace_id, self.list_id, self.now_driver,
-                                 touched + new_ids, [] if new_ids else new_emails)  # fmt: skip
+                                 touched + new_ids, [] if new_ids else new_keys)  # fmt: skip
         return outcome
 
     def _existing(
-        self, emails: list[str], *, with_fields: bool
-    ) -> dict[str, tuple[int, dict[str, Any] | None]]:
-        """Contacts of the workspace among ``emails``: id and (if asked) custom values."""
-        found: dict[str, tuple[int, dict[str, Any] | None]] = {}
+        self, keys: list[str], *, with_fields: bool
+    ) -> dict[str, tuple[int, str, dict[str, Any] | None]]:
+        """Contacts of the workspace among the mailbox ``keys``, by key: id, address as
+        stored and (if asked) custom values."""
+        found: dict[str, tuple[int, str, dict[str, Any] | None]] = {}
         decode = self.json_result
-        for cid, email, stored in self.sql.existing(self.conn, self.workspace_id, emails,
-                                                     with_fields):  # fmt: skip
-            found[email] = (cid, decode(stored) if decode and stored is not None else stored)
+        for cid, email, key, stored in self.sql.existing(self.conn, self.workspace_id, keys,
+                                                          with_fields):  # fmt: skip
+            found[key] = (cid, email, decode(stored) if decode and stored is not None else stored)
         return found
 
     def _update_values(

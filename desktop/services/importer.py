@@ -92,6 +92,8 @@ def _merge(report: ImportReport, parsed: ParsedBatch, outcome: Outcome) -> None:
     for rejection in parsed.rejections:
         report.reject(rejection.line, rejection.reason, rejection.email)
     report.skip("empty row", parsed.empty)
+    report.same_person.extend(parsed.same_person)
+    report.same_person.extend(outcome.same_person)
     report.imported += outcome.imported
     report.updated += outcome.updated
     report.suppressed += outcome.suppressed

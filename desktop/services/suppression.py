@@ -10,6 +10,7 @@ from pathlib import Path
 from sqlalchemy import ColumnElement, Connection, delete, exists, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from desktop.db.mailbox import mailbox_key
 from desktop.db.models import (
     Contact,
     ContactStatus,
@@ -69,8 +70,8 @@ def add(
 
     Raises ``ValueError`` for something that is not an email address.
 
-    The matching contact, if any, stops being subscribed. ``keep_address=False`` stores only the
-    hash (used when a contact is erased).
+    The matching contact (any spelling of the mailbox), if any, stops being subscribed.
+    ``keep_address=False`` stores only the hash (used when a contact is erased).
     """
     checked = check_address(email)
     if checked.email is None:
@@ -92,7 +93,7 @@ def add(
         update(Contact)
         .where(
             Contact.workspace_id == workspace_id,
-            Contact.email == normal,
+            Contact.email_key == mailbox_key(normal),
             Contact.status == ContactStatus.SUBSCRIBED.value,
         )
         .values(status=STATUS_FOR_REASON[reason].value, updated_at=utcnow())
@@ -150,15 +151,16 @@ def count(conn: Connection, workspace_id: int) -> int:
 @dataclass(frozen=True, slots=True)
 class Lookup:
     """The suppression list held in memory for a bulk job (an import). Entries whose address
-    was erased are known by hash only."""
+    was erased are known by hash only; the others by mailbox key, so every spelling of an
+    address matches."""
 
     salt: str
-    by_email: dict[str, SuppressionReason]
+    by_key: dict[str, SuppressionReason]
     by_hash: dict[str, SuppressionReason]
 
-    def reason(self, email: str) -> SuppressionReason | None:
-        """Why ``email`` is suppressed, or None if it is not."""
-        found = self.by_email.get(email)
+    def reason(self, email: str, key: str | None = None) -> SuppressionReason | None:
+        """Why ``email`` (whose mailbox key is ``key``, if known) is suppressed, or None."""
+        found = self.by_key.get(mailbox_key(email) if key is None else key)
         if found is not None:
             return found
         # Hash only when there is something to compare with: most workspaces erase rarely.
@@ -169,29 +171,29 @@ class Lookup:
 
 def load_lookup(conn: Connection, workspace_id: int) -> Lookup:
     """Load the workspace's suppression list for fast membership checks."""
-    by_email: dict[str, SuppressionReason] = {}
+    by_key: dict[str, SuppressionReason] = {}
     by_hash: dict[str, SuppressionReason] = {}
     rows = conn.execute(
-        select(Suppression.email, Suppression.email_hash, Suppression.reason).where(
+        select(Suppression.email_key, Suppression.email_hash, Suppression.reason).where(
             Suppression.workspace_id == workspace_id
         )
     )
-    for email, email_hash, reason in rows:
-        if email is None:
+    for key, email_hash, reason in rows:
+        if key is None:
             by_hash[email_hash] = SuppressionReason(reason)
         else:
-            by_email[email] = SuppressionReason(reason)
-    return Lookup(workspace_salt(conn, workspace_id), by_email, by_hash)
+            by_key[key] = SuppressionReason(reason)
+    return Lookup(workspace_salt(conn, workspace_id), by_key, by_hash)
 
 
 def not_suppressed(workspace_id: int) -> ColumnElement[bool]:
-    """A condition on ``Contact`` that is true only for addresses not on the suppression list.
+    """A condition on ``Contact`` that is true only for mailboxes not on the suppression list.
 
     Entries whose address was erased match by status instead: erasing deletes the contact, and a
     re-imported address is caught by the import's hash check.
     """
     return ~exists().where(
-        Suppression.workspace_id == workspace_id, Suppression.email == Contact.email
+        Suppression.workspace_id == workspace_id, Suppression.email_key == Contact.email_key
     )
 
 

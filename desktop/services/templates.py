@@ -21,6 +21,7 @@ from jinja2 import TemplateSyntaxError
 from sqlalchemy import Connection, delete, func, insert, select, update
 
 from agent.client import preview as rendering
+from desktop.db.mailbox import mailbox_key
 from desktop.db.models import Contact, ContactStatus, FieldType, Template
 from desktop.db.types import utcnow
 from desktop.services import campaigns, fields
@@ -162,7 +163,8 @@ def contact_values(
     """(email, display name, merge fields) of one contact; ``LookupError`` if unknown."""
     row = conn.execute(
         select(Contact.email, Contact.first_name, Contact.last_name, Contact.fields).where(
-            Contact.workspace_id == workspace_id, Contact.email == email_address.strip()
+            Contact.workspace_id == workspace_id,
+            Contact.email_key == mailbox_key(email_address.strip()),
         )
     ).first()
     if row is None:

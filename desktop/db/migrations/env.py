@@ -12,12 +12,27 @@ engine = config.attributes.get("engine")
 if not isinstance(engine, Engine):
     raise RuntimeError("run migrations through desktop.db.engine.migrate()")
 
-with engine.begin() as connection:
-    # render_as_batch lets ALTERs work on SQLite, which rebuilds tables to change them.
-    context.configure(
-        connection=connection,
-        target_metadata=Base.metadata,
-        render_as_batch=True,
-        compare_type=True,
-    )
-    context.run_migrations()
+with engine.connect() as connection:
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        # Rebuilding a table (batch mode) drops the old one, and with foreign keys on SQLite
+        # cascades that drop to every row referring to it (a contact's list memberships). The
+        # pragma only takes effect outside a transaction, so it is set before one begins.
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        connection.commit()
+    with connection.begin():
+        # render_as_batch lets ALTERs work on SQLite, which rebuilds tables to change them.
+        context.configure(
+            connection=connection,
+            target_metadata=Base.metadata,
+            render_as_batch=True,
+            compare_type=True,
+        )
+        context.run_migrations()
+        if sqlite:
+            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").first()
+            if broken is not None:
+                raise RuntimeError(f"a migration broke a foreign key: {tuple(broken)}")
+    if sqlite:
+        connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+        connection.commit()

@@ -163,8 +163,9 @@ def test_contacts_view_on_a_million_rows(
         # A million rows straight in SQL: the view is under test here, not the importer.
         conn.execute(text(
             "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000000) "
-            "INSERT INTO contacts (workspace_id, email, first_name, last_name, status, fields, "
-            "created_at, updated_at) SELECT :ws, printf('u%07d@example.com', i), 'F', 'L', "
+            "INSERT INTO contacts (workspace_id, email, email_key, first_name, last_name, status, "
+            "fields, created_at, updated_at) SELECT :ws, printf('u%07d@example.com', i), "
+            "printf('u%07d@example.com', i), 'F', 'L', "
             "'subscribed', '{}', '2026-01-01 00:00:00', '2026-01-01 00:00:00' FROM n"
         ), {"ws": ws})  # fmt: skip
     page = ContactsPage(sqlite_engine, ws, TaskRunner())
