@@ -28,9 +28,9 @@ from desktop.services import campaigns
 from mailfleet.v1 import campaigns_pb2
 
 _ACTIONS = {
-    "pause": (CampaignState.PAUSED, "PauseCampaign"),
-    "resume": (CampaignState.SENDING, "ResumeCampaign"),
-    "cancel": (CampaignState.CANCELLED, "CancelCampaign"),
+    "pause": (CampaignState.PAUSED, "PauseCampaign", "paused"),
+    "resume": (CampaignState.SENDING, "ResumeCampaign", "resumed"),
+    "cancel": (CampaignState.CANCELLED, "CancelCampaign", "cancelled"),
 }
 # Recipients that may still be sent: never confirmed finished by their agent.
 UNSENT = (RecipientStatus.PENDING.value, RecipientStatus.DEFERRED.value)
@@ -45,12 +45,18 @@ class ControlResult:
 
 
 def control(engine: Engine, workspace_id: int, campaign_id: int, action: str) -> ControlResult:
-    """Pause, resume or cancel the campaign on every agent sending a part of it."""
-    state, method = _ACTIONS[action]
+    """Pause, resume or cancel the campaign on every agent sending a part of it.
+
+    The campaign's state changes only when its agents took the command (a cancel always
+    stops the desktop's side: nothing more is uploaded); pausing or resuming a campaign in a
+    state where that means nothing (e.g. resuming one no agent holds yet) is refused.
+    """
+    state, method, done_word = _ACTIONS[action]
     with engine.connect() as conn:
         campaign = campaigns.get(conn, workspace_id, campaign_id)
-        if campaign.state in (CampaignState.COMPLETED.value, CampaignState.CANCELLED.value):
-            raise campaigns.CampaignError(f"the campaign is already {campaign.state}")
+        current = CampaignState(campaign.state)
+        if action not in campaigns.allowed_actions(current):
+            raise campaigns.CampaignError(f"A campaign that is {current} cannot be {done_word}.")
         live = [
             p
             for p in campaigns.parts(conn, campaign_id)
@@ -78,7 +84,7 @@ def control(engine: Engine, workspace_id: int, campaign_id: int, action: str) ->
         except (registry.AgentError, registry.FingerprintMismatch) as exc:
             failed.append((record.name, str(exc)))
     with engine.begin() as conn:
-        if not failed or action == "cancel":
+        if (done and not failed) or action == "cancel":
             campaigns.set_state(conn, campaign_id, state)
         if action == "cancel":
             conn.execute(

@@ -49,6 +49,15 @@ class UploadCancelled(Exception):
     """The marketer stopped the upload; it resumes from the last confirmed chunk."""
 
 
+class UploadIncomplete(registry.AgentError):
+    """Some agents could not take their recipients; the others got theirs. Uploading again
+    (by hand, or when those agents are back) sends the rest."""
+
+    def __init__(self, agents: Sequence[str]) -> None:
+        super().__init__(", ".join(agents))
+        self.agents = tuple(agents)
+
+
 @dataclass(frozen=True)
 class Progress:
     """How far the upload is: recipients confirmed on agents out of all of them."""
@@ -142,8 +151,11 @@ def upload_campaign(
 ) -> None:
     """Upload every part that is not on its agent yet, start them, mark the campaign sending.
 
-    ``pairings`` (agent id → pairing with its key) replaces reading keys from the keyring, for
-    an upload process that has no access to the app's keyring session.
+    A part whose agent cannot be reached does not stop the others; ``UploadIncomplete`` names
+    those agents at the end and the campaign stays *uploading*: it is sending only once every
+    agent holds its recipients. ``pairings`` (agent id → pairing with its key) replaces reading
+    keys from the keyring, for an upload process that has no access to the app's keyring
+    session.
     """
     stop: Flag = cancel or threading.Event()
     with engine.connect() as conn:
@@ -151,6 +163,11 @@ def upload_campaign(
         all_parts = campaigns.parts(conn, campaign_id)
         specs = fields.list_fields(conn, workspace_id)
     active = [p for p in all_parts if p.state in (PartState.PENDING, PartState.UPLOADING)]
+    if campaign.state == CampaignState.CANCELLED:
+        return
+    if active and campaign.state == CampaignState.SENDING:
+        with engine.begin() as conn:  # not all on its agents: it is not sending yet
+            campaigns.set_state(conn, campaign_id, CampaignState.UPLOADING)
     total_weight = sum(p.weight for p in all_parts if p.state is not PartState.MOVED) or 1
     done = 0
     total = campaign.recipients
@@ -160,20 +177,21 @@ def upload_campaign(
         done += count
         progress(Progress(done, total, note))
 
+    missed: list[str] = []
     for part in active:
         if stop.is_set():
             raise UploadCancelled
-        _upload_part(
-            engine,
-            workspace_id,
-            campaign,
-            part,
-            total_weight,
-            specs,
-            stop,
-            advanced,
-            pairings,
-        )
+        with engine.connect() as conn:
+            record = registry.get_agent(conn, workspace_id, part.agent_id)
+        try:
+            pairing = pairings[record.id] if pairings is not None else record.pairing()
+            _upload_part(
+                engine, campaign, part, total_weight, specs, stop, advanced, record.name, pairing
+            )
+        except (registry.AgentError, registry.FingerprintMismatch):
+            missed.append(record.name)
+    if missed:
+        raise UploadIncomplete(missed)
     with engine.begin() as conn:
         if campaigns.get(conn, workspace_id, campaign_id).state == CampaignState.UPLOADING:
             campaigns.set_state(conn, campaign_id, CampaignState.SENDING)
@@ -182,19 +200,16 @@ def upload_campaign(
 
 def _upload_part(
     engine: Engine,
-    workspace_id: int,
     campaign: Campaign,
     part: campaigns.Part,
     total_weight: int,
     specs: list[fields.FieldSpec],
     stop: Flag,
     advanced: Callable[[int, str], None],
-    pairings: Mapping[int, Pairing] | None,
+    agent_name: str,
+    pairing: Pairing,
 ) -> None:
-    with engine.connect() as conn:
-        record = registry.get_agent(conn, workspace_id, part.agent_id)
     names = ["first_name", "last_name", *(spec.key for spec in specs)]
-    pairing = pairings[record.id] if pairings is not None else record.pairing()
     try:
         with registry.connect(pairing) as agent:
             remote = agent.campaigns.CreateCampaign(
@@ -206,19 +221,32 @@ def _upload_part(
                     .where(CampaignPart.id == part.id)
                     .values(agent_campaign_id=remote.id, state=PartState.UPLOADING.value)
                 )
+            started = PartState.STARTED
             if remote.state == campaigns_pb2.CAMPAIGN_STATE_DRAFT:
-                _stream(engine, agent, remote.id, part, names, specs, stop, record.name, advanced)
-                remote = agent.campaigns.StartCampaign(
+                _stream(engine, agent, remote.id, part, names, specs, stop, agent_name, advanced)
+                # Cancelled while this part was uploading: the agent must not start it.
+                start, started = (
+                    ("CancelCampaign", PartState.CANCELLED)
+                    if _cancelled(engine, campaign.id)
+                    else ("StartCampaign", PartState.STARTED)
+                )
+                getattr(agent.campaigns, start)(
                     campaigns_pb2.CampaignRef(campaign_id=remote.id), timeout=registry.CALL_TIMEOUT
                 )
             with engine.begin() as conn:
                 conn.execute(
                     update(CampaignPart)
                     .where(CampaignPart.id == part.id)
-                    .values(state=PartState.STARTED.value)
+                    .values(state=started.value)
                 )
     except grpc.RpcError as exc:
-        raise registry.AgentError(f"{record.name}: {registry.describe_rpc_error(exc)}") from exc
+        raise registry.AgentError(f"{agent_name}: {registry.describe_rpc_error(exc)}") from exc
+
+
+def _cancelled(engine: Engine, campaign_id: int) -> bool:
+    with engine.connect() as conn:
+        state = conn.scalar(select(Campaign.state).where(Campaign.id == campaign_id))
+    return state == CampaignState.CANCELLED.value
 
 
 def _stream(

@@ -17,7 +17,13 @@ from sqlalchemy import Engine
 
 from agent.client import Pairing
 from desktop.agents import registry
-from desktop.agents.upload import Flag, Progress, UploadCancelled, upload_campaign
+from desktop.agents.upload import (
+    Flag,
+    Progress,
+    UploadCancelled,
+    UploadIncomplete,
+    upload_campaign,
+)
 from desktop.db.engine import make_engine
 from desktop.services import campaigns
 
@@ -61,6 +67,8 @@ def upload_in_process(
                 progress(item)
             elif item is None:
                 return
+            elif item[0] == "incomplete":
+                raise UploadIncomplete(item[1])
             else:
                 kind, message = item
                 raise {"cancelled": UploadCancelled, "agent": registry.AgentError}.get(
@@ -88,6 +96,8 @@ def _child(
         messages.put(None)
     except UploadCancelled:
         messages.put(("cancelled", "the upload was stopped"))
+    except UploadIncomplete as exc:
+        messages.put(("incomplete", exc.agents))
     except registry.AgentError as exc:
         messages.put(("agent", str(exc)))
     except Exception as exc:  # handed to the app, which shows it

@@ -328,12 +328,40 @@ def set_state(conn: Connection, campaign_id: int, state: CampaignState) -> None:
 
 
 def unfinished_uploads(conn: Connection, workspace_id: int) -> list[int]:
-    """Campaigns whose upload was interrupted (e.g. the app was closed or crashed)."""
+    """Campaigns whose recipients are not all on their agents yet: the upload was interrupted
+    (the app closed or crashed, an agent could not be reached), so it has to run again.
+
+    A campaign marked *sending* with a part still waiting is included too: older versions
+    could mark a campaign sending that no agent held.
+    """
+    waiting = exists().where(
+        CampaignPart.campaign_id == Campaign.id,
+        CampaignPart.state.in_((PartState.PENDING.value, PartState.UPLOADING.value)),
+    )
     return list(
         conn.scalars(
-            select(Campaign.id).where(
+            select(Campaign.id)
+            .where(
                 Campaign.workspace_id == workspace_id,
-                Campaign.state == CampaignState.UPLOADING.value,
+                or_(
+                    Campaign.state == CampaignState.UPLOADING.value,
+                    and_(Campaign.state == CampaignState.SENDING.value, waiting),
+                ),
             )
+            .order_by(Campaign.id)
         )
     )
+
+
+# What the marketer may do to a campaign in each state. Retrying an upload is only offered
+# while its recipients are not all on their agents; a finished campaign takes no command.
+_ACTIONS: dict[CampaignState, frozenset[str]] = {
+    CampaignState.UPLOADING: frozenset({"retry", "cancel"}),
+    CampaignState.SENDING: frozenset({"pause", "cancel"}),
+    CampaignState.PAUSED: frozenset({"resume", "cancel"}),
+}
+
+
+def allowed_actions(state: CampaignState) -> frozenset[str]:
+    """The commands (``pause``, ``resume``, ``cancel``, ``retry``) that make sense in ``state``."""
+    return _ACTIONS.get(state, frozenset())

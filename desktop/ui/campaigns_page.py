@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 
 from desktop.agents import fleet, upload
 from desktop.agents.upload_process import upload_in_process
+from desktop.db.models import CampaignState
 from desktop.services import campaigns
 from desktop.services.campaigns import CampaignRow
 from desktop.ui.agents_page import AgentsPage
@@ -62,6 +63,8 @@ class CampaignsPage(QWidget):
         self.uploading: dict[int, threading.Event] = {}
         # Campaigns given more to upload (moved recipients) while their upload was finishing.
         self._upload_again: set[int] = set()
+        # Campaigns whose last upload could not reach some agents: their names.
+        self.stalled: dict[int, tuple[str, ...]] = {}
         self._latest = Latest()
 
         self.new_button = QPushButton("New campaign…")
@@ -70,6 +73,9 @@ class CampaignsPage(QWidget):
         self.dashboard_button.clicked.connect(self._dashboard)
         self.pause_button = QPushButton("Pause")
         self.resume_button = QPushButton("Resume")
+        self.retry_button = QPushButton("Retry upload")
+        self.retry_button.setToolTip("Upload the recipients the agents do not have yet")
+        self.retry_button.clicked.connect(self.retry)
         self.cancel_button = QPushButton("Cancel campaign")
         for button, action in (
             (self.pause_button, "pause"),
@@ -77,6 +83,12 @@ class CampaignsPage(QWidget):
             (self.cancel_button, "cancel"),
         ):
             button.clicked.connect(lambda _=False, a=action: self.control(a))
+        self.action_buttons = {
+            "pause": self.pause_button,
+            "resume": self.resume_button,
+            "retry": self.retry_button,
+            "cancel": self.cancel_button,
+        }
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(list(COLUMNS))
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -84,6 +96,7 @@ class CampaignsPage(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.table.doubleClicked.connect(lambda _i: self._dashboard())
+        self.table.itemSelectionChanged.connect(self.update_buttons)
         self.progress = QProgressBar()
         self.progress.hide()
         self.message = QLabel("Loading…")
@@ -106,10 +119,12 @@ class CampaignsPage(QWidget):
             self.dashboard_button,
             self.pause_button,
             self.resume_button,
-            self.cancel_button,
+            self.retry_button,
         ):
             buttons.addWidget(b)
+        # Apart from the others: cancelling cannot be undone.
         buttons.addStretch(1)
+        buttons.addWidget(self.cancel_button)
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel("<h2>Campaigns</h2>"))
         layout.addLayout(buttons)
@@ -119,10 +134,12 @@ class CampaignsPage(QWidget):
         layout.addWidget(self.move_box)
 
         self.sync.applied.connect(self._changed)
+        self.sync.agent_state.connect(self._agent_state)
         self.timer = QTimer(self)
         self.timer.setInterval(2000)
         self.timer.timeout.connect(self._check_unreachable)
         self.timer.start()
+        self.update_buttons()
         self.refresh()
 
     # -- list ---------------------------------------------------------------------------------
@@ -144,9 +161,12 @@ class CampaignsPage(QWidget):
         self.table.setRowCount(len(self.rows))
         for row, c in enumerate(self.rows):
             starts = c.start_at.strftime("%Y-%m-%d %H:%M UTC") if c.start_at else "at once"
+            state = c.state.value
+            if c.id in self.stalled and c.state is CampaignState.UPLOADING:
+                state = f"waiting for {', '.join(self.stalled[c.id])}"
             cells = (
                 c.name,
-                c.state.value,
+                state,
                 f"{c.recipients:,}",
                 c.created_at.strftime("%Y-%m-%d %H:%M"),
                 starts,
@@ -155,6 +175,17 @@ class CampaignsPage(QWidget):
                 self.table.setItem(row, column, QTableWidgetItem(text))
             if selected is not None and c.id == selected:
                 self.table.selectRow(row)
+        self.update_buttons()
+
+    def update_buttons(self) -> None:
+        """Enable only the commands that make sense for the selected campaign's state."""
+        campaign_id = self.selected()
+        row = next((r for r in self.rows if r.id == campaign_id), None)
+        allowed = campaigns.allowed_actions(row.state) if row is not None else frozenset()
+        for action, button in self.action_buttons.items():
+            button.setEnabled(action in allowed)
+        if campaign_id in self.uploading:
+            self.retry_button.setEnabled(False)
 
     def _changed(self, applied: object) -> None:
         # Only a state change (e.g. completed) alters the list; counts live on the dashboard.
@@ -195,13 +226,20 @@ class CampaignsPage(QWidget):
         self.refresh()
         self.upload(campaign_id)
 
+    def _agent_state(self, _agent_id: int, state: str) -> None:
+        # An agent is reachable again: whatever could not be uploaded to it goes now.
+        if state == "following":
+            self.resume_uploads()
+
     def resume_uploads(self) -> None:
-        """Resume every upload that was interrupted (the app closed or crashed mid-upload)."""
+        """Resume every upload that was interrupted (the app closed or crashed mid-upload, or
+        an agent could not be reached); uploads already running are left to finish."""
         ws = self.workspace_id
 
         def resume(waiting: list[int]) -> None:
             for campaign_id in waiting:
-                self.upload(campaign_id)
+                if campaign_id not in self.uploading:
+                    self.upload(campaign_id)
 
         self.runner.read(
             self.engine,
@@ -209,6 +247,12 @@ class CampaignsPage(QWidget):
             lambda c: campaigns.unfinished_uploads(c, ws),
             resume,
         )
+
+    def retry(self) -> None:
+        """Upload the selected campaign's recipients that are not on their agents yet."""
+        campaign_id = self.selected()
+        if campaign_id is not None:
+            self.upload(campaign_id)
 
     def upload(self, campaign_id: int) -> None:
         """Upload (or resume uploading) a saved campaign in the background, with progress."""
@@ -218,6 +262,7 @@ class CampaignsPage(QWidget):
             return
         cancel = threading.Event()
         self.uploading[campaign_id] = cancel
+        self.update_buttons()
         self.progress.setRange(0, 0)
         self.progress.show()
         self.message.setText("Uploading recipients to the agents…")
@@ -241,17 +286,28 @@ class CampaignsPage(QWidget):
                 self.upload(campaign_id)
 
         def done(_: None) -> None:
+            self.stalled.pop(campaign_id, None)
             self.message.setText("Uploaded: the agents are sending.")
             finished()
 
         def failed(exc: Exception) -> None:
+            if isinstance(exc, upload.UploadIncomplete):
+                self.stalled[campaign_id] = exc.agents
             finished()
             if isinstance(exc, upload.UploadCancelled):
                 self.message.setText("Upload stopped; it resumes from where it was.")
+            elif isinstance(exc, upload.UploadIncomplete):
+                self.message.setText(
+                    f"{_names(exc.agents)} could not be reached, so the campaign is not "
+                    "sending there yet. The upload continues by itself when "
+                    f"{'it is' if len(exc.agents) == 1 else 'they are'} back; "
+                    "Retry upload tries now."
+                )
             else:
                 self.message.setText(
-                    f"The upload stopped: {exc}. It resumes from where it "
-                    "was the next time Mailfleet starts or you retry."
+                    "The upload stopped before every recipient reached the agents. It "
+                    "resumes from where it was when you press Retry upload or the next "
+                    "time Mailfleet starts."
                 )
 
         self.runner.run(
@@ -275,6 +331,8 @@ class CampaignsPage(QWidget):
     def run_control(self, campaign_id: int, action: str) -> None:
         """Send ``action`` to every agent of the campaign in the background."""
         engine, ws = self.engine, self.workspace_id
+        if action == "cancel" and campaign_id in self.uploading:
+            self.uploading[campaign_id].set()  # nothing more goes to the agents
 
         def work(task: Task[fleet.ControlResult]) -> fleet.ControlResult:
             return fleet.control(engine, ws, campaign_id, action)
@@ -338,3 +396,10 @@ class CampaignsPage(QWidget):
             self.message.setText(str(exc))
 
         self.runner.run("Moving unsent recipients", work, done, on_error=failed, write=True)
+
+
+def _names(names: tuple[str, ...]) -> str:
+    """``Paris``, ``Paris and Oslo``, ``Paris, Oslo and Rome``."""
+    if len(names) == 1:
+        return names[0]
+    return f"{', '.join(names[:-1])} and {names[-1]}"
