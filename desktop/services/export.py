@@ -75,12 +75,17 @@ def export_contacts(
 
 
 def export_report(report: ImportReport, path: Path) -> int:
-    """Export an import report: the totals, then each rejected row with its line and reason."""
+    """Export an import report: the totals, the fields left empty, the rows that were another
+    spelling of a contact, then each rejected row with its line and reason."""
     totals = [
         ("rows read", report.rows_read), ("imported", report.imported),
         ("updated", report.updated), ("skipped", report.skipped), ("rejected", report.rejected),
     ]  # fmt: skip
     rows: list[list[Any]] = [["total", name, count, ""] for name, count in totals]
     rows += [["skipped", reason, count, ""] for reason, count in report.skip_reasons.items()]
+    rows += [["left empty", key, count, "unreadable value"]
+             for key, count in report.unreadable.items()]  # fmt: skip
+    rows += [["same person", p.line or "", p.email, f"as {p.same_as}"]
+             for p in report.same_person]  # fmt: skip
     rows += [["rejected", r.line, r.email, r.reason] for r in report.rejections]
     return write_csv(path, ["kind", "line", "email", "reason"], rows)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import queue as queue_module
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -28,6 +29,16 @@ from desktop.services.import_report import FIRST_NAME, LAST_NAME, Rejection, Sam
 BATCH = 5000
 # Below this size a separate process costs more (start-up, imports) than it saves.
 PROCESS_THRESHOLD = 8 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnLayout:
+    """Where a file's address, name and custom columns are: ``names`` as (column, target),
+    ``custom`` as (column, field key, field type)."""
+
+    email_index: int
+    names: tuple[tuple[int, str], ...]
+    custom: tuple[tuple[int, str, FieldType], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,13 +67,16 @@ _FIELDS = bulk.CONTACT_COLUMNS.index("fields")
 @dataclass(slots=True)
 class ParsedBatch:
     """Up to ``BATCH`` records: one row per distinct mailbox (keyed by its mailbox key), and
-    what happened to the rest. ``same_person`` names the repeats spelled differently from the
-    row they repeat (``USER@free.fr`` after ``user@free.fr``)."""
+    what happened to the rest and to unreadable custom values. ``same_person`` names the
+    repeats spelled differently from the row they repeat (``USER@free.fr`` after
+    ``user@free.fr``)."""
 
     rows_read: int = 0
     rows: dict[str, ContactRow] = field(default_factory=dict)
     duplicates: int = 0
     same_person: list[SamePerson] = field(default_factory=list)
+    # Per custom field key: rows whose value could not be read, so the field was left empty.
+    unreadable: Counter[str] = field(default_factory=Counter)
     rejections: list[Rejection] = field(default_factory=list)
     empty: int = 0
     position: int = 0
@@ -141,9 +155,11 @@ class _RowParser:
         for index, key, prefix, fragment in self.custom:
             try:
                 value = fragment(cells[index] if index < width else "")
-            except fields_service.FieldValueError as exc:
-                out.rejections.append(Rejection(line, f"field {key}: {exc}", raw))
-                return
+            except fields_service.FieldValueError:
+                # Custom fields are optional: an unreadable value leaves that field empty
+                # rather than costing the whole contact.
+                out.unreadable[key] += 1
+                continue
             if value is not None:
                 parts.append(prefix + value)
         spec, email = self.spec, checked.email

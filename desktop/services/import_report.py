@@ -53,6 +53,13 @@ class Rejection:
     email: str
 
 
+def unreadable_note(key: str, count: int, tense: str) -> str:
+    """"12 rows had an unreadable signup_date; that field was left empty" (``tense`` is "was"
+    for what an import did, "will be" for what it will do)."""
+    rows = "1 row" if count == 1 else f"{count:,} rows"
+    return f"{rows} had an unreadable {key}; that field {tense} left empty"
+
+
 @dataclass(frozen=True, slots=True)
 class SamePerson:
     """A row whose address is another spelling of a mailbox already in the file or in the
@@ -86,6 +93,8 @@ class ImportReport:
     suppressed: int = 0
     rejections: list[Rejection] = field(default_factory=list)
     same_person: list[SamePerson] = field(default_factory=list)
+    # Per custom field key: imported or updated rows whose value for it was unreadable.
+    unreadable: Counter[str] = field(default_factory=Counter)
     skip_reasons: Counter[str] = field(default_factory=Counter)
     cancelled: bool = False
     list_id: int | None = None
@@ -106,16 +115,18 @@ class ImportReport:
             self.skip_reasons[reason] += count
 
     def summary(self) -> str:
-        """One line for people: the four outcomes and the total they add up to."""
+        """For people: the four outcomes and the total they add up to, then one line per
+        note (fields left empty, rows that were the same person)."""
         text = (
             f"{self.rows_read:,} rows read: {self.imported:,} imported, {self.updated:,} "
             f"updated, {self.skipped:,} skipped, {self.rejected:,} rejected"
         )
         if self.suppressed:
             text += f" ({self.suppressed:,} imported as suppressed)"
+        notes = [unreadable_note(key, count, "was") for key, count in self.unreadable.items()]
         if self.same_person:
-            text += ". " + self.same_person_note()
-        return text
+            notes.append(self.same_person_note())
+        return "\n".join([text, *notes])
 
     def same_person_note(self) -> str:
         """Names the rows that were another spelling of a contact, e.g. "2 rows were the same

@@ -19,7 +19,7 @@ from desktop.db.models import Base, Contact, FieldType
 from desktop.db.types import utcnow
 from desktop.services import fields as fields_service
 from desktop.services import import_parse, suppression, workspaces
-from desktop.services.import_parse import ParsedBatch, RowSpec
+from desktop.services.import_parse import ColumnLayout, ParsedBatch, RowSpec
 from desktop.services.import_report import (
     EMAIL,
     FIELD_PREFIX,
@@ -47,12 +47,8 @@ class ImportCancelled(Exception):
     """Raised inside the transaction to roll it back when the user cancels."""
 
 
-def _row_spec(conn: Connection, plan: ImportPlan, now: datetime) -> RowSpec:
-    """Create the plan's new fields and work out how to turn a record into a row."""
-    known = {f.key: f.type for f in fields_service.list_fields(conn, plan.workspace_id)}
-    for new in plan.new_fields:
-        spec = fields_service.create_field(conn, plan.workspace_id, new.label, new.type)
-        known[spec.key] = spec.type
+def column_layout(plan: ImportPlan, known: dict[str, FieldType]) -> ColumnLayout:
+    """Where the plan's address, name and custom columns are (``known``: field key → type)."""
     if EMAIL not in plan.columns:
         raise ValueError("no column is mapped to the email address")
     names: list[tuple[int, str]] = []
@@ -65,10 +61,20 @@ def _row_spec(conn: Connection, plan: ImportPlan, now: datetime) -> RowSpec:
             if key not in known:
                 raise ValueError(f"unknown field {key!r}")
             custom.append((index, key, known[key]))
+    return ColumnLayout(plan.columns.index(EMAIL), tuple(names), tuple(custom))
+
+
+def _row_spec(conn: Connection, plan: ImportPlan, now: datetime) -> RowSpec:
+    """Create the plan's new fields and work out how to turn a record into a row."""
+    known = {f.key: f.type for f in fields_service.list_fields(conn, plan.workspace_id)}
+    for new in plan.new_fields:
+        spec = fields_service.create_field(conn, plan.workspace_id, new.label, new.type)
+        known[spec.key] = spec.type
+    layout = column_layout(plan, known)
     return RowSpec(
-        plan.columns.index(EMAIL),
-        tuple(names),
-        tuple(custom),
+        layout.email_index,
+        layout.names,
+        layout.custom,
         workspace_id=plan.workspace_id,
         consent_source=plan.consent_source or f"import: {plan.path.name}",
         now=bulk.driver_value(conn, _CREATED_AT, now),
@@ -93,6 +99,7 @@ def _merge(report: ImportReport, parsed: ParsedBatch, outcome: Outcome) -> None:
         report.reject(rejection.line, rejection.reason, rejection.email)
     report.skip("empty row", parsed.empty)
     report.same_person.extend(parsed.same_person)
+    report.unreadable.update(parsed.unreadable)
     report.same_person.extend(outcome.same_person)
     report.imported += outcome.imported
     report.updated += outcome.updated

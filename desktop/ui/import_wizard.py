@@ -14,6 +14,7 @@ from desktop.db.models import FieldType
 from desktop.services import export, workspaces
 from desktop.services.csvformat import CsvFormat, preview, sniff
 from desktop.services.fields import FieldSpec, field_key, list_fields
+from desktop.services.import_check import FileCheck, check_file
 from desktop.services.import_report import ImportPlan, ImportReport, NewField
 from desktop.services.importer import run_import
 from desktop.ui.qt import (
@@ -194,12 +195,17 @@ class MappingPage(QWizardPage):
 
 
 class OptionsPage(QWizardPage):
-    """Target list and what to do with contacts that exist already."""
+    """Target list and what to do with contacts that exist already, under the check of the
+    file's values (run in the background as the page opens)."""
 
     def __init__(self, wizard: ImportWizard) -> None:
         super().__init__()
         self.setTitle("Options")
         self.owner = wizard
+        self.check = QLabel("")
+        self.check.setWordWrap(True)
+        self.file_check: FileCheck | None = None
+        self.check_task: Task[FileCheck] | None = None
         self.target_list = QComboBox()
         self.new_list = QLineEdit(placeholderText="Name of the new list")
         self.skip = QRadioButton("Skip contacts that exist already (leave them untouched)")
@@ -212,15 +218,59 @@ class OptionsPage(QWizardPage):
         form.addRow("", self.new_list)
         form.addRow("Existing contacts", self.skip)
         form.addRow("", self.update_existing)
+        form.addRow("The file", self.check)
 
     def initializePage(self) -> None:
-        """Offer the workspace's lists."""
+        """Offer the workspace's lists and check the file's values."""
         self.target_list.clear()
         self.target_list.addItem("No list", None)
         for list_id, name in self.owner.lists:
             self.target_list.addItem(name, list_id)
         self.target_list.addItem("New list…", -1)
         self._list_changed()
+        self._start_check()
+
+    def cleanupPage(self) -> None:
+        """Back to the mapping: the check of the old mapping is no longer wanted."""
+        self._stop_check()
+        super().cleanupPage()
+
+    def validatePage(self) -> bool:
+        """On to the import, which reports on every row itself."""
+        self._stop_check()
+        return True
+
+    def _start_check(self) -> None:
+        self._stop_check()
+        self.file_check = None
+        self.check.setText("Checking the values in the file…")
+        plan = self.owner.plan()
+        known = {spec.key: spec.type for spec in self.owner.fields}
+        task = self.owner.runner.run(
+            "Checking the import file", lambda t: check_file(plan, known, t.cancel_event),
+            lambda check: self._checked(task, check),
+            on_error=lambda _exc: self._check_failed(task),
+        )  # fmt: skip
+        self.check_task = task
+
+    def _stop_check(self) -> None:
+        if self.check_task is not None:
+            self.check_task.cancel()
+            self.check_task = None
+
+    def _checked(self, task: Task[FileCheck], check: FileCheck) -> None:
+        if task is not self.check_task:
+            return  # a check of an earlier mapping, stopped
+        self.check_task = None
+        self.file_check = check
+        self.check.setText("\n".join(check.lines()))
+
+    def _check_failed(self, task: Task[FileCheck]) -> None:
+        if task is not self.check_task:
+            return
+        self.check_task = None
+        self.check.setText("The file could not be checked; the import will report on "
+                           "every row.")  # fmt: skip
 
     def _list_changed(self) -> None:
         self.new_list.setVisible(self.target_list.currentData() == -1)

@@ -10,6 +10,7 @@ from sqlalchemy import Engine, func, select
 from desktop.db.models import Contact, ContactStatus, FieldType, ListMembership, SuppressionReason
 from desktop.services import import_parse, suppression
 from desktop.services.csvformat import sniff
+from desktop.services.import_check import check_file
 from desktop.services.import_report import ImportReport, NewField
 from desktop.services.importer import run_import
 from desktop.services.workspaces import create_list, ensure_workspace
@@ -31,7 +32,7 @@ def test_hostile_file_is_accounted_for_row_by_row(
             ["not-an-address", "Nobody", "3"],  # line 5
             ["ANN@EXAMPLE.COM", "Ann again", "4"],  # line 6: the same mailbox, other case
             ["ann@EXAMPLE.com", "Ann dup", "5"],  # line 7: duplicate of line 2
-            ["carl@example.com", "Carl", "many"],  # line 8: not a number
+            ["carl@example.com", "Carl", "many"],  # line 8: not a number, left empty
             ["", "", ""],  # line 9: empty
             ["dora@example.com", "Do\nra", "6"],  # line 10: name with a newline
         ],
@@ -40,21 +41,22 @@ def test_hostile_file_is_accounted_for_row_by_row(
         engine, plan_for(path, workspace, COLUMNS, new_fields=NEW_SCORE, new_list_name="Hostile")
     )
     assert (report.rows_read, report.imported, report.updated, report.skipped, report.rejected) == (
-        8, 1, 0, 3, 4,
+        8, 2, 0, 3, 3,
     )  # fmt: skip
     assert [(r.line, r.reason.split(":")[0]) for r in report.rejections] == [
         (3, "address contains a control character (CR, LF, NUL or similar)"),
         (5, "invalid email address"),
-        (8, "field score"),
         (10, "first_name contains a control character"),
     ]
+    assert report.unreadable == {"score": 1}
     assert report.skip_reasons == {"duplicate address in the file": 2, "empty row": 1}
-    assert set(emails(engine, workspace)) == {"ann@example.com"}
+    assert set(emails(engine, workspace)) == {"ann@example.com", "carl@example.com"}
     assert [(p.line, p.email) for p in report.same_person] == [(6, "ANN@example.com")]
     with engine.connect() as conn:
         members = conn.scalar(select(func.count()).select_from(ListMembership))
         first = conn.scalar(select(Contact.first_name).where(Contact.email == "ann@example.com"))
-    assert members == 1
+        carl = conn.scalar(select(Contact.fields).where(Contact.email == "carl@example.com"))
+    assert members == 2 and carl == {}
     assert first == '=HYPERLINK("http://evil")'
 
 
@@ -181,10 +183,8 @@ def test_typed_values_are_stored_as_json(engine: Engine, workspace: int, tmp_pat
                     NewField("joined", FieldType.DATE), NewField("score", FieldType.NUMBER)),
     )  # fmt: skip
     report = import_file(engine, plan)
-    assert [(r.line, r.reason) for r in report.rejections] == [
-        (4, "field vip: 'maybe' is not yes/no"),
-        (5, "field joined: '2023-02-29' is not a date (use YYYY-MM-DD)"),
-    ]
+    assert report.rejections == []
+    assert report.unreadable == {"vip": 1, "joined": 1}
     with engine.connect() as conn:
         rows = conn.execute(select(Contact.email, Contact.fields))
         stored = {email: values for email, values in rows}
@@ -192,4 +192,32 @@ def test_typed_values_are_stored_as_json(engine: Engine, workspace: int, tmp_pat
         "a@x.org": {"note": 'say "hi" \\ ünï 😀', "vip": True, "joined": "2024-02-29",
                     "score": -1000.0},
         "b@x.org": {"vip": False, "joined": "2024-02-29", "score": 7.0},
+        "c@x.org": {"note": "x"},
+        "d@x.org": {"note": "x"},
     }  # fmt: skip
+
+
+def test_unreadable_optional_values_are_counted_in_the_preview_and_left_empty(
+    engine: Engine, workspace: int, tmp_path: Path
+) -> None:
+    rows = [["email", "signup_date"]] + [
+        [f"u{i}@x.org", "2026-13-45" if i % 3 == 0 else "2026-01-02"] for i in range(36)
+    ]
+    path = write_csv(tmp_path / "dates.csv", rows)
+    plan = plan_for(path, workspace, ("email", "field:signup_date"),
+                    new_fields=(NewField("signup_date", FieldType.DATE),))  # fmt: skip
+    check = check_file(plan, {})
+    assert (check.rows, check.rejected, check.unreadable) == (36, 0, {"signup_date": 12})
+    assert check.lines() == ["12 rows had an unreadable signup_date; that field will be left empty"]
+    with engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(Contact)) == 0  # only a preview
+    report = import_file(engine, plan)
+    assert (report.imported, report.rejected) == (36, 0)
+    assert report.summary().splitlines()[1] == (
+        "12 rows had an unreadable signup_date; that field was left empty"
+    )
+    with engine.connect() as conn:
+        stored = conn.execute(select(Contact.email, Contact.fields)).all()
+    assert sorted(email for email, values in stored if values == {}) == sorted(
+        f"u{i}@x.org" for i in range(0, 36, 3)
+    )

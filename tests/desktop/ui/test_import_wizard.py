@@ -45,7 +45,7 @@ def test_hostile_file_through_the_wizard(
         ["=cmd|' /C calc'!A0@example.com", "=1+1", "2"],
         ["bob@example.com\nBcc: all@example.com", "Bob", "3"],
         ["zoë@EXAMPLE.com", "Zoë twice", "4"],
-        ["ann@example.com", "Ann", "lots"],
+        ["ann@example.com", "Ann", "lots"],  # not a number: the score is left empty
     ] + [[f"broken{i}@", "X", "1"] for i in range(100)]
     with path.open("w", newline="", encoding="cp1252", errors="replace") as handle:
         csv.writer(handle).writerows(rows)
@@ -67,16 +67,23 @@ def test_hostile_file_through_the_wizard(
     wizard.grab().save(str(artifacts / "import-1-mapping.png"))
     wizard.next()
     options = wizard.options_page
+    # The values are checked before anything is imported.
+    qtbot.waitUntil(lambda: options.file_check is not None, timeout=20_000)
+    assert options.check.text().splitlines() == [
+        "1 row had an unreadable score; that field will be left empty",
+        "102 rows will be rejected: no usable email address, or a control character in a name",
+    ]
     options.target_list.setCurrentIndex(options.target_list.findData(-1))
     assert not options.isComplete()
     options.new_list.setText("Fair")
+    wizard.grab().save(str(artifacts / "import-1b-options.png"))
     wizard.next()
     run = wizard.run_page
     qtbot.waitUntil(lambda: run.report is not None, timeout=20_000)
     report = run.report
     assert report is not None and report.balanced()
-    assert (report.rows_read, report.imported, report.skipped, report.rejected) == (105, 1, 1, 103)
-    assert run.rejections.rowCount() == 103
+    assert (report.rows_read, report.imported, report.skipped, report.rejected) == (105, 2, 1, 102)
+    assert run.rejections.rowCount() == 102
     first = run.rejections.item(0, 0)
     assert first is not None and first.text() == "3"  # the "=cmd" address is refused, on line 3
     assert wizard.button(QWizard.WizardButton.FinishButton).isEnabled()
@@ -85,7 +92,10 @@ def test_hostile_file_through_the_wizard(
     run.export_report_to(out)
     exported = out.read_text(encoding="utf-8-sig")
     assert "'=cmd|" in exported and "\n=cmd" not in exported
-    assert emails(sqlite_engine, ws) == {"zoë@example.com": "subscribed"}
+    assert "left empty,score,1,unreadable value" in exported
+    assert emails(sqlite_engine, ws) == {
+        "zoë@example.com": "subscribed", "ann@example.com": "subscribed"
+    }
     with sqlite_engine.connect() as conn:
         assert conn.scalar(select(FieldDefinition.type)) == "number"
         assert conn.scalar(select(MailingList.name)) == "Fair"
