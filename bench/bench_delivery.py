@@ -174,8 +174,8 @@ def _run_campaign(
             )
             stub.UploadRecipients(_batches(c.id, domains))
             last_seq = (
-                AgentStubs.on(ch).events
-                .ListEvents(events_pb2.ListEventsRequest(limit=10000))
+                AgentStubs.on(ch)
+                .events.ListEvents(events_pb2.ListEventsRequest(limit=10000))
                 .next_after_seq
             )
             pids = [agent.proc.pid, *_children(agent.proc.pid)]

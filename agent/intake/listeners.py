@@ -26,7 +26,6 @@ log = logging.getLogger("mailfleet.agent.intake")
 logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 
-
 class _DeliveryHostname(Protocol):
     @property
     def hostname(self) -> str: ...

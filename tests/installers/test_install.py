@@ -77,9 +77,7 @@ def _wait_serving(pairing: Pairing, proc: subprocess.Popen[bytes]) -> None:
         assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
         try:
             with client.channel(pairing) as ch:
-                reply = AgentStubs.on(ch).health.Check(
-                    health_pb2.HealthCheckRequest(), timeout=2
-                )
+                reply = AgentStubs.on(ch).health.Check(health_pb2.HealthCheckRequest(), timeout=2)
             if reply.status == health_pb2.HealthCheckResponse.SERVING:
                 return
         except (OSError, grpc.RpcError):
@@ -161,8 +159,8 @@ def test_install_upgrade_uninstall_into_a_temporary_root(tmp_path: Path) -> None
         with client.channel(pairing) as ch:
             names = [
                 t.name
-                for t in AgentStubs.on(ch).admin
-                .ListTenants(admin_pb2.ListTenantsRequest(), timeout=10)
+                for t in AgentStubs.on(ch)
+                .admin.ListTenants(admin_pb2.ListTenantsRequest(), timeout=10)
                 .tenants
             ]
         assert "kept-across-upgrades" in names

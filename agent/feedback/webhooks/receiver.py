@@ -37,7 +37,6 @@ log = logging.getLogger("mailfleet.agent.webhooks")
 _SEEN_EVENTS = 100_000
 
 
-
 class WebhookInputs(Protocol):
     """The settings the webhook receivers read; :class:`agent.config.AgentSettings` has them
     all."""
