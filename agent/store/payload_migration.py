@@ -9,6 +9,7 @@ which is why this one migration is Python rather than SQL.
 from __future__ import annotations
 
 import base64
+import logging
 import sqlite3
 
 from google.protobuf.message import DecodeError
@@ -17,6 +18,8 @@ from agent.model import payload
 from mailfleet.v1 import common_pb2
 
 _CONVERT = "mailfleet_payload_v5"
+
+log = logging.getLogger("mailfleet.agent.store")
 
 
 def _converted(old: str | bytes) -> bytes:
@@ -31,6 +34,10 @@ def _converted(old: str | bytes) -> bytes:
 
 def payloads_to_blobs(conn: sqlite3.Connection) -> None:
     """Convert every stored payload, inside the migration's transaction."""
+    (count,) = conn.execute("SELECT count(*) FROM messages WHERE payload IS NOT NULL").fetchone()
+    if count:
+        # A large store takes a while (about 6 s a million messages): say why start-up waits.
+        log.info("store upgrade: converting the recipient data of %d messages", count)
     conn.create_function(_CONVERT, 1, _converted, deterministic=True)
     try:
         conn.execute("ALTER TABLE messages RENAME COLUMN payload TO payload_v4")
