@@ -79,6 +79,13 @@ _BY_SUBJECT: dict[str, Verdict] = {
     "7": _soft("policy", scored=False),
 }
 
+# Refusals that say the sender is being throttled or refused by the recipient's own choice:
+# some servers give them a recipient code (5.1.1), but they say nothing about the address.
+_NOT_THE_ADDRESS = re.compile(
+    r"too many (connections|messages|recipients)|rate limit|recipient preferences",
+    re.IGNORECASE,
+)
+
 _STATUS = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
 _REPLY_CODE = re.compile(r"^\s*([245])\d\d\b")
 
@@ -169,6 +176,7 @@ _TEXT: tuple[tuple[re.Pattern[str], Verdict], ...] = (
             r"null mx",
             r"hostname lookup failed",
             r"unknown domain",
+            r"(?<![\w.@-])[a-z0-9-]+(\.[a-z0-9-]+)+\.? does not exist",
             r"domain (is )?not (found|valid|exist|reachable)",
             r"domain (does not|doesn'?t) (exist|receive)",
         ),
@@ -194,13 +202,14 @@ _TEXT: tuple[tuple[re.Pattern[str], Verdict], ...] = (
             r"not (a )?known user",
             r"no account",
             r"address rejected",
+            r"no valid recipients",
             r"bad destination",
             r"no longer (valid|in use|available|active)",
             r"user (account )?(not|is not) (found|valid|listed)",
             r"(user|recipient) (not|is not) in (the )?(local )?(recipient table|directory)",
             r"(recipient|address) (not|is not) (listed|valid)",
             r"not listed in",
-            r"address (couldn'?t|could not) be found",
+            r"address (you entered )?(couldn.?t|could not) be found",
             r"address not found",
             r"(recipient|user) name is not recognized",
             r"doesn'?t have an? .* account",
@@ -222,6 +231,9 @@ _TEXT: tuple[tuple[re.Pattern[str], Verdict], ...] = (
 
 # A message still deferred when it expires: the address kept failing for days.
 EXPIRED = _soft("expired")
+# A local delivery program (procmail, a pipe; RFC 3464 diagnostic type X-Unix) failed: the
+# mail system's fault, not the address's.
+LOCAL_PROGRAM = _soft("system")
 
 
 def status_code(text: str) -> str:
@@ -230,14 +242,23 @@ def status_code(text: str) -> str:
     return ".".join(match.groups()) if match else ""
 
 
-def classify(status: str, text: str = "", *, after_data: bool = False) -> Verdict:
+def classify(
+    status: str, text: str = "", *, after_data: bool = False, after_mail: bool = False
+) -> Verdict:
     """Classify a permanent failure by its status code (found in ``text`` when empty).
 
-    A precise code decides (5.1.1 is hard whatever the text says); a generic one (5.0.0,
-    5.1.0, 5.2.0, …) or none leaves it to the text, and failing that to the code's subject.
+    A precise code decides (5.1.1 is hard whatever the text says) unless the text says the
+    refusal is a throttle or the recipient's filter; a generic code (5.0.0, 5.1.0, 5.2.0, …)
+    or none leaves it to the text, and failing that to the code's subject.
     ``after_data``: the refusal came after the server had accepted the recipient (at DATA),
     so an "unknown user" there is a filter's verdict on the message, not a dead address.
+    ``after_mail``: the refusal answered MAIL FROM, before any recipient was named, so it
+    is about the sender whatever it says.
     """
+    if after_mail:
+        return _soft("sender", scored=False)
+    if _NOT_THE_ADDRESS.search(text):
+        return _soft("policy", scored=False)
     status = status or status_code(text)
     verdict = _by_code_or_text(status, text)
     if verdict.reason == "user_unknown" and after_data and is_generic(status):

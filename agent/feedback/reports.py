@@ -18,7 +18,7 @@ from enum import Enum
 
 from flufl.bounce import all_failures
 
-from agent.feedback.classify import Verdict, classify, is_generic, status_code
+from agent.feedback.classify import LOCAL_PROGRAM, Verdict, classify, is_generic, status_code
 
 
 class Kind(Enum):
@@ -131,12 +131,17 @@ def _original(part: Message) -> Message | None:
     return None
 
 
+def _recipient(block: Message) -> str:
+    return _typed_address(block.get("Final-Recipient")) or _typed_address(
+        block.get("Original-Recipient")
+    )
+
+
 def _dsn(blocks: list[Message], body: str) -> list[Finding]:
     findings = []
+    everyone = tuple(r for r in map(_recipient, blocks) if r)
     for block in blocks:
-        recipient = _typed_address(block.get("Final-Recipient")) or _typed_address(
-            block.get("Original-Recipient")
-        )
+        recipient = _recipient(block)
         if not recipient:
             continue
         action = _unfold(block.get("Action")).lower()
@@ -147,10 +152,14 @@ def _dsn(blocks: list[Message], body: str) -> list[Finding]:
             action = "failed" if status.startswith("5") else "delayed"
         if not diagnostic and is_generic(status):
             # No reply text, a status that says little: the human-readable part may say more.
-            diagnostic = _context(body, recipient)[:500]
+            diagnostic = _context(body, recipient, others=everyone)[:500]
         if action.startswith("failed"):
-            after_data = _after_data(_around(body, diagnostic) or _context(body, recipient))
-            verdict = classify(status, diagnostic, after_data=after_data)
+            if _unfold(block.get("Diagnostic-Code")).lower().startswith("x-unix"):
+                # A local delivery program (procmail, a pipe) failed, not the mailbox.
+                verdict = LOCAL_PROGRAM
+            else:
+                around = _around(body, diagnostic) or _context(body, recipient, others=everyone)
+                verdict = _read(status, diagnostic, around)
             findings.append(Finding(Kind.BOUNCE, recipient, status, diagnostic, verdict))
         elif action.startswith("delayed"):
             findings.append(Finding(Kind.DELAY, recipient, status, diagnostic))
@@ -196,14 +205,43 @@ _BOUNCE_SUBJECT = re.compile(
 )
 
 
+# What a bounce's text says when its sender and subject do not (a no-reply sender, "Mail").
+_BOUNCE_TEXT = re.compile(
+    r"(could not|cannot|can't|was not|wasn't|has not) (been )?(be )?delivered to|"
+    r"delivery to the following recipients? failed|address(\(es\)|es)? failed",
+    re.IGNORECASE,
+)
+
+
 _AFTER_DATA = re.compile(
     r">>> DATA|end of DATA|SMTP command:? DATA|after DATA|DATA command", re.IGNORECASE
+)
+
+
+_AFTER_MAIL = re.compile(
+    r"after MAIL FROM|in reply to MAIL FROM command|>>> MAIL FROM:[^<>]*<[^<>]*>[^<>]*<<< [45]",
+    re.IGNORECASE,
 )
 
 
 def _after_data(text: str) -> bool:
     """The transcript around a refusal shows it came at DATA, after RCPT was accepted."""
     return bool(_AFTER_DATA.search(text))
+
+
+def _after_mail(text: str) -> bool:
+    """The transcript around a refusal shows it answered MAIL FROM: the sender's refusal."""
+    return bool(_AFTER_MAIL.search(text))
+
+
+def _read(status: str, diagnostic: str, transcript: str) -> Verdict:
+    """Classify a refusal, knowing from the transcript at which SMTP stage it came."""
+    return classify(
+        status,
+        diagnostic,
+        after_data=_after_data(transcript),
+        after_mail=_after_mail(transcript),
+    )
 
 
 def _around(body: str, diagnostic: str) -> str:
@@ -242,16 +280,55 @@ def _body_text(msg: Message) -> str:
     return "\n".join(texts)
 
 
-def _context(body: str, address: str, *, before: bool = False) -> str:
-    """The lines after the first mention of ``address``, where MTAs put the reason (or,
-    with ``before``, the lines before it, where some put it instead)."""
+def _mentions(address: str) -> re.Pattern[str]:
+    """Where a line names ``address`` itself, not a longer address that contains it."""
+    return re.compile(
+        r"(?<![\w.!#$%&'*+/=?^`{|}~-])" + re.escape(address) + r"(?![\w-]|\.[\w-])",
+        re.IGNORECASE,
+    )
+
+
+def _context(
+    body: str, address: str, *, before: bool = False, others: tuple[str, ...] = ()
+) -> str:
+    """The lines after a mention of ``address``, where MTAs put the reason (or, with
+    ``before``, the lines before it, where some put it instead).
+
+    A report about several recipients gives each its own lines: a window stops at a line
+    that names one of the ``others`` and not this one. Of the recipient's mentions (its
+    line in the list of failures, its RCPT in the transcript, …) the first whose window
+    holds a status code is the one read.
+    """
     lines = [line for line in body.splitlines() if line.strip()]
-    lowered = address.lower()
+    own = _mentions(address)
+    other = [_mentions(a) for a in others if a.lower() != address.lower()]
+    # Each line belongs to the recipient last named at or above it (None before any).
+    owners: list[bool | None] = []
+    owner: bool | None = None
+    for line in lines:
+        if own.search(line):
+            owner = True
+        elif any(p.search(line) for p in other):
+            owner = False
+        owners.append(owner)
+
+    windows = []
     for i, line in enumerate(lines):
-        if lowered in line.lower():
-            window = lines[max(i - 4, 0) : i + 1] if before else lines[max(i - 1, 0) : i + 8]
-            return _unfold(" ".join(window))
-    return "" if before else _unfold(body[:2000])
+        if not own.search(line):
+            continue
+        if before:
+            start = max(i - 4, 0)
+            while start < i and owners[start] is False:
+                start += 1
+            return _unfold(" ".join(lines[start : i + 1]))
+        start = i - 1 if i > 0 and owners[i - 1] is not False else i
+        end = i + 1
+        while end < min(i + 8, len(lines)) and owners[end] is not False:
+            end += 1
+        windows.append(_unfold(" ".join(lines[start:end])))
+    if not windows:
+        return "" if before else _unfold(body[:2000])
+    return next((w for w in windows if status_code(w)), windows[0])
 
 
 _NOT_RECIPIENT_LINE = re.compile(
@@ -298,9 +375,45 @@ def _failures(msg: Message) -> tuple[frozenset[bytes], frozenset[bytes]]:
         return frozenset(), frozenset()
 
 
+_LIST_HEADING = re.compile(
+    r"following (address(\(es\)|es)?|recipients?(\(s\))?)\b.*(fail|error|could not|"
+    r"not be|undeliver)",
+    re.IGNORECASE,
+)
+_LIST_END = re.compile(r"^\s*-{3,}|copy of|original message|transcript", re.IGNORECASE)
+_LISTED = re.compile(r"^\s*(?:>>>\s*)?<?(" + _ADDRESS.pattern + r")>?(?:[\s:,]|$)")
+
+
+def _failure_list(body: str) -> list[str]:
+    """The addresses a plain-text bounce lists under its heading ("The following address(es)
+    failed:" in Exim, "----- The following addresses had permanent fatal errors -----" in
+    Sendmail, "The following recipient(s) could not be reached:" in Exchange), one a line."""
+    lines = [line for line in body.splitlines() if line.strip()]
+    for i, line in enumerate(lines):
+        if not _LIST_HEADING.search(line):
+            continue
+        listed = []
+        for following in lines[i + 1 : i + 40]:
+            if _LIST_END.search(following):
+                break
+            match = _LISTED.match(following)
+            if match is not None:
+                listed.append(match.group(1))
+        if listed:
+            return list(dict.fromkeys(listed))
+    return []
+
+
 def _non_standard(msg: Message, original: Message | None) -> list[Finding]:
     temporary, permanent = _failures(msg)
     body = _body_text(msg)
+    listed = _failure_list(body)
+    if listed and not {a.decode("utf-8", "replace").lower() for a in permanent} & {
+        a.lower() for a in listed
+    }:
+        # The bounce's own list of failed addresses over a detector that read another one
+        # (a Received header's "for <…>", the returned message's To).
+        permanent = frozenset(a.encode() for a in listed)
     findings = []
     found: list[tuple[str, Kind]] = []
     for addresses, kind in (
@@ -311,18 +424,19 @@ def _non_standard(msg: Message, original: Message | None) -> list[Finding]:
             match = _ADDRESS.search(raw.decode("utf-8", "replace"))
             if match is not None:
                 found.append((match.group(0), kind))
-    if not found and _looks_like_bounce(msg):
+    if not found and (_looks_like_bounce(msg) or _BOUNCE_TEXT.search(body)):
         found = [(a, Kind.BOUNCE) for a in _named_recipients(msg, body, original)]
+    everyone = tuple(r for r, _ in found)
     for recipient, kind in found:
-        context = _context(body, recipient)
+        context = _context(body, recipient, others=everyone)
         status = status_code(context)
         verdict = None
         if kind is Kind.BOUNCE:
-            verdict = classify(status, context, after_data=_after_data(context))
+            verdict = _read(status, context, context)
             if verdict.reason == "undetermined":
-                earlier = _context(body, recipient, before=True)
+                earlier = _context(body, recipient, before=True, others=everyone)
                 status = status or status_code(earlier)
-                verdict = classify(status, earlier, after_data=_after_data(earlier))
+                verdict = _read(status, earlier, earlier)
                 context = f"{earlier} {context}"
         findings.append(Finding(kind, recipient, status, context[:500], verdict))
     return findings

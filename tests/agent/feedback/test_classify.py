@@ -87,3 +87,25 @@ def test_permanence_follows_the_status_class_or_the_reply_code() -> None:
     assert not is_permanent("4.2.2")
     assert is_permanent("", "550 no such user")
     assert not is_permanent("", "451 try later")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "550 5.1.1 <a@b.example> - 192.0.2.1 has sent to too many recipients this hour",
+        "550 5.1.1 RCP-P2 Refused due to recipient preferences",
+    ],
+)
+def test_a_throttle_or_the_recipients_filter_is_soft_whatever_the_code(text: str) -> None:
+    verdict = classify("5.1.1", text)
+    assert (verdict.severity, verdict.scored) == (Severity.SOFT, False)
+
+
+def test_a_refusal_of_mail_from_is_the_senders() -> None:
+    verdict = classify("5.1.1", "553 5.1.1 sender.example does not exist", after_mail=True)
+    assert (verdict.severity, verdict.reason) == (Severity.SOFT, "sender")
+
+
+def test_a_domain_that_does_not_exist_is_a_bad_domain() -> None:
+    assert classify("", "553 mail.dest.example does not exist").reason == "bad_domain"
+    assert classify("", "553 <a@dest.example> does not exist").reason == "user_unknown"

@@ -48,13 +48,16 @@ def test_garbage_is_read_as_nothing() -> None:
 
 @pytest.mark.skipif(not CORPUS.is_dir(), reason=f"no corpus at {CORPUS} (a fresh clone has none)")
 def test_the_real_corpus_agrees_with_the_reference_classifier() -> None:
-    """Agreement with Sisimai 4.25 on the recipient and on hard vs soft (goal: 90 % each).
+    """Agreement with Sisimai 4.25 on the recipient (goal: 95 %) and on hard vs soft (93 %).
 
     Where we disagree on purpose: Sisimai calls some plain "user unknown" replies "filtered"
     (soft) when it guesses a content filter from the provider; we read an unknown user as
     hard unless the transcript shows the refusal came at DATA, after the server had accepted
     the recipient. A precise code (5.1.1) decides over the text, where Sisimai sometimes lets
-    the text win ("5.1.1 ... too many recipients this hour"). Auto-replies are never bounces.
+    the text win, except for a throttle or the recipient's own filter ("5.1.1 ... too many
+    recipients this hour"), which says nothing about the address. Auto-replies are never
+    bounces. The rules are general (MTA layouts, RFC 3463/3464 meanings), never keyed to a
+    sample: half of the public corpus is held back to check that they carry over.
     """
     expected: dict[str, list[dict[str, object]]] = json.loads(
         (CORPUS / "expected.json").read_text()
@@ -83,6 +86,6 @@ def test_the_real_corpus_agrees_with_the_reference_classifier() -> None:
         f" hard vs soft {agreed}/{bounces} = {severity_rate:.1%};"
         f" complaints {complaints_found}/{complaints}"
     )
-    assert recipient_rate >= 0.90
-    assert severity_rate >= 0.90
+    assert recipient_rate >= 0.95
+    assert severity_rate >= 0.93
     assert complaints_found >= complaints - 1  # one is Sisimai's own placeholder address
