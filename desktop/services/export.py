@@ -76,7 +76,8 @@ def export_contacts(
 
 def export_report(report: ImportReport, path: Path) -> int:
     """Export an import report: the totals, the fields left empty, the rows that were another
-    spelling of a contact, then each rejected row with its line and reason."""
+    spelling of a contact, the addresses some servers refuse, then each rejected row with its
+    line and reason."""
     totals = [
         ("rows read", report.rows_read), ("imported", report.imported),
         ("updated", report.updated), ("skipped", report.skipped), ("rejected", report.rejected),
@@ -87,5 +88,7 @@ def export_report(report: ImportReport, path: Path) -> int:
              for key, count in report.unreadable.items()]  # fmt: skip
     rows += [["same person", p.line or "", p.email, f"as {p.same_as}"]
              for p in report.same_person]  # fmt: skip
+    rows += [["imported, some servers refuse", f.line, f.email,
+              "accented or non-Latin letters before the @"] for f in report.non_ascii]  # fmt: skip
     rows += [["rejected", r.line, r.email, r.reason] for r in report.rejections]
     return write_csv(path, ["kind", "line", "email", "reason"], rows)

@@ -14,7 +14,7 @@ from desktop.db.models import FieldType
 from desktop.services import fields as fields_service
 from desktop.services import suppression
 from desktop.services.import_parse import RowSpec, parse_batches
-from desktop.services.import_report import ImportPlan, unreadable_note
+from desktop.services.import_report import ImportPlan, non_ascii_note, unreadable_note
 from desktop.services.importer import CancelToken, column_layout
 
 _NO_SUPPRESSION = suppression.Lookup("", {}, {})
@@ -27,6 +27,7 @@ class FileCheck:
     rows: int = 0
     rejected: int = 0
     same_person: int = 0
+    non_ascii: int = 0
     unreadable: Counter[str] = field(default_factory=Counter)
     cancelled: bool = False
 
@@ -41,6 +42,8 @@ class FileCheck:
             rows = "1 row is" if self.same_person == 1 else f"{self.same_person:,} rows are"
             notes.append(f"{rows} another spelling of an address above it (such as capital "
                          "letters) and will count as the same person")  # fmt: skip
+        if self.non_ascii:
+            notes.append(non_ascii_note(self.non_ascii))
         if notes:
             return notes
         return ["The 1 row looks fine." if self.rows == 1
@@ -66,5 +69,6 @@ def check_file(
         check.rows += batch.rows_read
         check.rejected += len(batch.rejections)
         check.same_person += len(batch.same_person)
+        check.non_ascii += len(batch.non_ascii)
         check.unreadable.update(batch.unreadable)
     return check

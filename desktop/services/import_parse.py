@@ -24,7 +24,13 @@ from desktop.services import fields as fields_service
 from desktop.services import suppression
 from desktop.services.csvformat import CsvFormat, RecordReader
 from desktop.services.emails import check_address, header_unsafe
-from desktop.services.import_report import FIRST_NAME, LAST_NAME, Rejection, SamePerson
+from desktop.services.import_report import (
+    FIRST_NAME,
+    LAST_NAME,
+    Flagged,
+    Rejection,
+    SamePerson,
+)
 
 BATCH = 5000
 # Below this size a separate process costs more (start-up, imports) than it saves.
@@ -75,6 +81,8 @@ class ParsedBatch:
     rows: dict[str, ContactRow] = field(default_factory=dict)
     duplicates: int = 0
     same_person: list[SamePerson] = field(default_factory=list)
+    # New addresses whose local part needs SMTPUTF8 (imported, with a warning).
+    non_ascii: list[Flagged] = field(default_factory=list)
     # Per custom field key: rows whose value could not be read, so the field was left empty.
     unreadable: Counter[str] = field(default_factory=Counter)
     rejections: list[Rejection] = field(default_factory=list)
@@ -175,6 +183,8 @@ class _RowParser:
         first = out.rows.get(key)
         if first is None:
             out.rows[key] = row
+            if not email.isascii() and not email.rpartition("@")[0].isascii():
+                out.non_ascii.append(Flagged(line, email))
             return
         out.duplicates += 1
         if first[_EMAIL] != email:

@@ -76,8 +76,30 @@ class SamePerson:
         return f"{self.email} ({where}as {self.same_as})"
 
 
-# How many of the rows merged as the same person the summary names (all are in the report).
+@dataclass(frozen=True, slots=True)
+class Flagged:
+    """An imported address to warn about: its local part (before the @) is not plain ASCII, so
+    it can only be delivered to servers that offer SMTPUTF8 (RFC 6531); some refuse it."""
+
+    line: int
+    email: str
+
+
+def non_ascii_note(count: int) -> str:
+    """What a marketer needs to know about addresses that need SMTPUTF8."""
+    rows, verb = ("1 address", "has") if count == 1 else (f"{count:,} addresses", "have")
+    return (f"{rows} {verb} accented or non-Latin letters before the @, which some receiving "
+            "mail servers refuse")  # fmt: skip
+
+
+# How many addresses a note names (all are in the report's export).
 _NAMED = 5
+
+
+def _named(items: list[str], count: int) -> str:
+    """The first few of ``count`` items, and how many more there are."""
+    more = f" and {count - _NAMED:,} more" if count > _NAMED else ""
+    return ", ".join(items[:_NAMED]) + more
 
 
 @dataclass(slots=True)
@@ -93,6 +115,7 @@ class ImportReport:
     suppressed: int = 0
     rejections: list[Rejection] = field(default_factory=list)
     same_person: list[SamePerson] = field(default_factory=list)
+    non_ascii: list[Flagged] = field(default_factory=list)
     # Per custom field key: imported or updated rows whose value for it was unreadable.
     unreadable: Counter[str] = field(default_factory=Counter)
     skip_reasons: Counter[str] = field(default_factory=Counter)
@@ -116,7 +139,8 @@ class ImportReport:
 
     def summary(self) -> str:
         """For people: the four outcomes and the total they add up to, then one line per
-        note (fields left empty, rows that were the same person)."""
+        note (fields left empty, rows that were the same person, addresses some servers
+        refuse)."""
         text = (
             f"{self.rows_read:,} rows read: {self.imported:,} imported, {self.updated:,} "
             f"updated, {self.skipped:,} skipped, {self.rejected:,} rejected"
@@ -126,13 +150,16 @@ class ImportReport:
         notes = [unreadable_note(key, count, "was") for key, count in self.unreadable.items()]
         if self.same_person:
             notes.append(self.same_person_note())
+        if self.non_ascii:
+            named = _named([f"{f.email} (line {f.line:,})" for f in self.non_ascii[:_NAMED]],
+                           len(self.non_ascii))  # fmt: skip
+            notes.append(f"{non_ascii_note(len(self.non_ascii))} (imported anyway): {named}")
         return "\n".join([text, *notes])
 
     def same_person_note(self) -> str:
         """Names the rows that were another spelling of a contact, e.g. "2 rows were the same
         person as another row: USER@free.fr (line 3, as user@free.fr), …"."""
         count = len(self.same_person)
-        named = ", ".join(item.describe() for item in self.same_person[:_NAMED])
-        more = f" and {count - _NAMED:,} more" if count > _NAMED else ""
+        named = _named([item.describe() for item in self.same_person[:_NAMED]], count)
         verb = "row was" if count == 1 else "rows were"
-        return f"{count:,} {verb} the same person as another row: {named}{more}"
+        return f"{count:,} {verb} the same person as another row: {named}"

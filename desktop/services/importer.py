@@ -100,6 +100,7 @@ def _merge(report: ImportReport, parsed: ParsedBatch, outcome: Outcome) -> None:
     report.skip("empty row", parsed.empty)
     report.same_person.extend(parsed.same_person)
     report.unreadable.update(parsed.unreadable)
+    report.non_ascii.extend(parsed.non_ascii)
     report.same_person.extend(outcome.same_person)
     report.imported += outcome.imported
     report.updated += outcome.updated

@@ -221,3 +221,26 @@ def test_unreadable_optional_values_are_counted_in_the_preview_and_left_empty(
     assert sorted(email for email, values in stored if values == {}) == sorted(
         f"u{i}@x.org" for i in range(0, 36, 3)
     )
+
+
+def test_addresses_that_need_smtputf8_are_imported_with_a_note(
+    engine: Engine, workspace: int, tmp_path: Path
+) -> None:
+    path = write_csv(
+        tmp_path / "intl.csv",
+        [["email"], ["ann@exämple.com"], ["émilie.çava@exämple.com"], ["bob@x.org"]],
+    )
+    plan = plan_for(path, workspace, ("email",))
+    assert check_file(plan, {}).lines() == [
+        "1 address has accented or non-Latin letters before the @, which some receiving mail "
+        "servers refuse"
+    ]
+    report = import_file(engine, plan)
+    assert report.imported == 3
+    # An international domain alone needs nothing special (it travels as xn--…).
+    assert [(f.line, f.email) for f in report.non_ascii] == [(3, "émilie.çava@exämple.com")]
+    assert report.summary().splitlines()[1] == (
+        "1 address has accented or non-Latin letters before the @, which some receiving mail "
+        "servers refuse (imported anyway): émilie.çava@exämple.com (line 3)"
+    )
+    assert "émilie.çava@exämple.com" in emails(engine, workspace)

@@ -72,6 +72,8 @@ def test_hostile_file_through_the_wizard(
     assert options.check.text().splitlines() == [
         "1 row had an unreadable score; that field will be left empty",
         "102 rows will be rejected: no usable email address, or a control character in a name",
+        "1 address has accented or non-Latin letters before the @, which some receiving mail "
+        "servers refuse",
     ]
     options.target_list.setCurrentIndex(options.target_list.findData(-1))
     assert not options.isComplete()
@@ -124,3 +126,43 @@ def test_cancel_mid_import_leaves_nothing(
     with sqlite_engine.connect() as conn:
         assert conn.scalar(select(func.count()).select_from(Contact)) == 0
         assert conn.scalar(select(func.count()).select_from(FieldDefinition)) == 0
+
+
+def test_the_options_page_and_the_report_warn_about_what_the_file_holds(
+    qtbot: QtBot, sqlite_engine: Engine, tmp_path: Path, artifacts: Path
+) -> None:
+    path = tmp_path / "notes.csv"
+    rows = [["email", "signup_date"], ["user0002@free.fr", "2026-01-02"],
+            ["USER0002@FREE.FR", "2026-01-03"], ["émilie.çava@exämple.com", "soon"],
+            ["zoe@x.org", "2026-02-30"]]  # fmt: skip
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows(rows)
+    wizard, ws = open_wizard(qtbot, sqlite_engine)
+    run_through(wizard, path)
+    mapping = wizard.mapping_page
+    mapping.combos[1].setCurrentIndex(mapping.combos[1].findData("new:date"))
+    wizard.next()
+    options = wizard.options_page
+    qtbot.waitUntil(lambda: options.file_check is not None, timeout=20_000)
+    assert options.check.text().splitlines() == [
+        "2 rows had an unreadable signup_date; that field will be left empty",
+        "1 row is another spelling of an address above it (such as capital letters) and will "
+        "count as the same person",
+        "1 address has accented or non-Latin letters before the @, which some receiving mail "
+        "servers refuse",
+    ]
+    wizard.grab().save(str(artifacts / "import-3-options-notes.png"))
+    wizard.next()
+    run = wizard.run_page
+    qtbot.waitUntil(lambda: run.report is not None, timeout=20_000)
+    assert run.status.text().splitlines()[1:] == [
+        "2 rows had an unreadable signup_date; that field was left empty",
+        "1 row was the same person as another row: USER0002@free.fr (line 3, as "
+        "user0002@free.fr)",
+        "1 address has accented or non-Latin letters before the @, which some receiving mail "
+        "servers refuse (imported anyway): émilie.çava@exämple.com (line 4)",
+    ]
+    wizard.grab().save(str(artifacts / "import-4-report-notes.png"))
+    assert set(emails(sqlite_engine, ws)) == {
+        "user0002@free.fr", "émilie.çava@exämple.com", "zoe@x.org"
+    }
