@@ -54,7 +54,7 @@ class Rejection:
 
 
 def unreadable_note(key: str, count: int, tense: str) -> str:
-    """"12 rows had an unreadable signup_date; that field was left empty" (``tense`` is "was"
+    """ "12 rows had an unreadable signup_date; that field was left empty" (``tense`` is "was"
     for what an import did, "will be" for what it will do)."""
     rows = "1 row" if count == 1 else f"{count:,} rows"
     return f"{rows} had an unreadable {key}; that field {tense} left empty"

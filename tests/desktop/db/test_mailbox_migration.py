@@ -58,14 +58,16 @@ def _contact(conn: object, email: str, first: str, status: str, fields: str) -> 
 def test_duplicates_merge_into_the_first_contact_keeping_everything(old_engine: Engine) -> None:
     with old_engine.begin() as conn:
         conn.execute(
-            text("INSERT INTO workspaces (id, name, hash_salt, created_at) "
-                 "VALUES (1, 'W', 's', :t)"),
+            text(
+                "INSERT INTO workspaces (id, name, hash_salt, created_at) VALUES (1, 'W', 's', :t)"
+            ),
             {"t": NOW},
         )
         for list_id, name in ((1, "News"), (2, "VIP")):
             conn.execute(
-                text("INSERT INTO lists (id, workspace_id, name, created_at) "
-                     "VALUES (:i, 1, :n, :t)"),
+                text(
+                    "INSERT INTO lists (id, workspace_id, name, created_at) VALUES (:i, 1, :n, :t)"
+                ),
                 {"i": list_id, "n": name, "t": NOW},
             )
         first = _contact(conn, "user0002@free.fr", "", "subscribed", '{"city": "Paris"}')
@@ -137,9 +139,7 @@ def test_duplicates_merge_into_the_first_contact_keeping_everything(old_engine: 
         assert sorted(members) == sorted([(first, 1), (first, 2), (idn, 2)])
         history = conn.execute(text("SELECT contact_id FROM engagement_events")).scalars().all()
         assert history == [first]
-        sent = conn.execute(
-            text("SELECT contact_id, email, status FROM campaign_recipients")
-        ).all()
+        sent = conn.execute(text("SELECT contact_id, email, status FROM campaign_recipients")).all()
         assert [tuple(r) for r in sent] == [(first, "USER0002@free.fr", "delivered")]
         # The old entry of the other spelling still keeps the merged contact out of campaigns.
         assert conn.scalar(select(Suppression.email_key)) == "user0002@free.fr"

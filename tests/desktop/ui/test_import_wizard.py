@@ -96,7 +96,8 @@ def test_hostile_file_through_the_wizard(
     assert "'=cmd|" in exported and "\n=cmd" not in exported
     assert "left empty,score,1,unreadable value" in exported
     assert emails(sqlite_engine, ws) == {
-        "zoë@example.com": "subscribed", "ann@example.com": "subscribed"
+        "zoë@example.com": "subscribed",
+        "ann@example.com": "subscribed",
     }
     with sqlite_engine.connect() as conn:
         assert conn.scalar(select(FieldDefinition.type)) == "number"
@@ -157,12 +158,13 @@ def test_the_options_page_and_the_report_warn_about_what_the_file_holds(
     qtbot.waitUntil(lambda: run.report is not None, timeout=20_000)
     assert run.status.text().splitlines()[1:] == [
         "2 rows had an unreadable signup_date; that field was left empty",
-        "1 row was the same person as another row: USER0002@free.fr (line 3, as "
-        "user0002@free.fr)",
+        "1 row was the same person as another row: USER0002@free.fr (line 3, as user0002@free.fr)",
         "1 address has accented or non-Latin letters before the @, which some receiving mail "
         "servers refuse (imported anyway): émilie.çava@exämple.com (line 4)",
     ]
     wizard.grab().save(str(artifacts / "import-4-report-notes.png"))
     assert set(emails(sqlite_engine, ws)) == {
-        "user0002@free.fr", "émilie.çava@exämple.com", "zoe@x.org"
+        "user0002@free.fr",
+        "émilie.çava@exämple.com",
+        "zoe@x.org",
     }

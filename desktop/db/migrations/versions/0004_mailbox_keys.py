@@ -182,7 +182,5 @@ def downgrade() -> None:
         batch.drop_constraint("uq_contacts_workspace_id_email_key", type_="unique")
         batch.create_unique_constraint("uq_contacts_workspace_id_email", ["workspace_id", "email"])
         batch.drop_column("email_key")
-    with op.batch_alter_table(
-        "suppressions", table_kwargs={"sqlite_autoincrement": True}
-    ) as batch:
+    with op.batch_alter_table("suppressions", table_kwargs={"sqlite_autoincrement": True}) as batch:
         batch.drop_column("email_key")
