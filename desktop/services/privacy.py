@@ -6,8 +6,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, delete, or_, select, update
 
+from desktop.db.mailbox import mailbox_key
 from desktop.db.models import (
     Contact,
     EngagementEvent,
@@ -42,7 +43,10 @@ def contact_record(conn: Connection, workspace_id: int, contact_id: int) -> dict
     entries = conn.execute(
         select(Suppression.reason, Suppression.source, Suppression.created_at).where(
             Suppression.workspace_id == workspace_id,
-            Suppression.email_hash == suppression.address_hash(salt, contact.email),
+            or_(
+                Suppression.email_hash.in_(suppression.hashes(salt, contact.email)),
+                Suppression.email_key == contact.email_key,
+            ),
         )
     ).all()
     return {
@@ -85,11 +89,16 @@ def erase_contact(conn: Connection, workspace_id: int, contact_id: int) -> None:
     if email is None:
         raise LookupError(f"no contact {contact_id} in this workspace")
     salt = suppression.workspace_salt(conn, workspace_id)
-    digest = suppression.address_hash(salt, email)
     conn.execute(
         update(Suppression)
-        .where(Suppression.workspace_id == workspace_id, Suppression.email_hash == digest)
-        .values(email=None)
+        .where(
+            Suppression.workspace_id == workspace_id,
+            or_(
+                Suppression.email_hash.in_(suppression.hashes(salt, email)),
+                Suppression.email_key == mailbox_key(email),
+            ),
+        )
+        .values(email=None, email_key=None)
     )
     # Removals waiting for the agents hold the address in clear: they go too (the agents then
     # keep suppressing it, which errs on the side of not mailing).

@@ -45,8 +45,19 @@ class Entry:
 
 
 def address_hash(salt: str, email: str) -> str:
-    """The salted SHA-256 of a normalised address, as stored for every entry."""
-    return hashlib.sha256(f"{salt}:{email}".encode()).hexdigest()
+    """The salted SHA-256 of an address's mailbox key, as stored for every entry, so an erased
+    address is still recognised in any spelling. (Entries made before mailbox keys hashed the
+    address as written: ``hashes`` gives both.)"""
+    return hashlib.sha256(f"{salt}:{mailbox_key(email)}".encode()).hexdigest()
+
+
+def hashes(salt: str, email: str) -> tuple[str, ...]:
+    """Every hash an entry for ``email`` may carry: of its mailbox key and, if different, of
+    the address as written (entries made before mailbox keys)."""
+    keyed = address_hash(salt, email)
+    if mailbox_key(email) == email:
+        return (keyed,)
+    return (keyed, hashlib.sha256(f"{salt}:{email}".encode()).hexdigest())
 
 
 def workspace_salt(conn: Connection, workspace_id: int) -> str:
@@ -164,8 +175,10 @@ class Lookup:
         if found is not None:
             return found
         # Hash only when there is something to compare with: most workspaces erase rarely.
-        if self.by_hash:
-            return self.by_hash.get(address_hash(self.salt, email))
+        for digest in hashes(self.salt, email) if self.by_hash else ():
+            found = self.by_hash.get(digest)
+            if found is not None:
+                return found
         return None
 
 

@@ -95,3 +95,22 @@ def test_suppression_list_and_bulk_actions(engine: Engine, workspace: int, tmp_p
     assert emails(engine, workspace) == {"a@x.org": "unsubscribed", "b@x.org": "subscribed"}
     with pytest.raises(ValueError, match="not-an-address"), engine.begin() as conn:
         suppression.add(conn, workspace, "not-an-address", SuppressionReason.MANUAL)
+
+
+def test_erasure_forgets_every_spelling_and_still_blocks_each(
+    engine: Engine, workspace: int, tmp_path: Path
+) -> None:
+    source = write_csv(tmp_path / "in.csv", [["email"], ["Eve@Example.org"]])
+    import_file(engine, plan_for(source, workspace, ("email",)))
+    with engine.begin() as conn:
+        cid = conn.scalar(select(Contact.id))
+        assert cid is not None
+        suppression.add(conn, workspace, "EVE@example.org", SuppressionReason.MANUAL, "typed")
+        privacy.erase_contact(conn, workspace, cid)
+    with engine.connect() as conn:
+        kept = conn.execute(select(Suppression.email, Suppression.email_key)).all()
+    assert kept and all(row == (None, None) for row in kept)
+    other = write_csv(tmp_path / "again.csv", [["email"], ["eve@EXAMPLE.org"]])
+    again = import_file(engine, plan_for(other, workspace, ("email",)))
+    assert again.suppressed == 1
+    assert emails(engine, workspace) == {"eve@example.org": "unsubscribed"}
