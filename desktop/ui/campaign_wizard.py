@@ -8,7 +8,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
-from desktop.agents.registry import AgentRecord
+from desktop.agents.delivery_mode import DeliveryMode, delivery_mode
+from desktop.agents.registry import AgentRecord, AgentStatus
 from desktop.services import campaigns, segments, templates, workspaces
 from desktop.services.campaigns import Audience, Draft
 from desktop.ui.qt import (
@@ -21,6 +22,7 @@ from desktop.ui.qt import (
     QLineEdit,
     QListWidget,
     QListWidgetItem,
+    QMessageBox,
     QPlainTextEdit,
     QSpinBox,
     Qt,
@@ -281,9 +283,14 @@ class ReviewPage(QWizardPage):
         self.checks = QLabel("Checking the content…")
         self.checks.setWordWrap(True)
         self.found: list[templates.Check] | None = None
+        # Where each chosen agent's mail goes, asked of the agents when the page opens.
+        self.modes: dict[int, DeliveryMode] | None = None
+        self.delivery = QLabel("")
+        self.delivery.setWordWrap(True)
         form = QFormLayout(self)
         form.addRow("Campaign name", self.name)
         form.addRow(self.summary)
+        form.addRow("Delivery", self.delivery)
         form.addRow("Checks", self.checks)
         self.setButtonText(QWizard.WizardButton.FinishButton, "Send")
 
@@ -312,16 +319,67 @@ class ReviewPage(QWizardPage):
             )
         )
         sender = w.sender_page
+        self.when = when
         self.summary.setText(
-            f"<p><b>{n:,}</b> recipients: {split}.</p>"
+            f"<p><b>{n:,}</b> {_plural(n, 'recipient')}: {split}.</p>"
             f"<p>Subject: {_escape(w.content_page.subject.text())}<br>"
             f"From: {_escape(sender.from_name.text())} "
-            f"&lt;{_escape(sender.from_address.text())}&gt;</p>"
+            f"&lt;{_escape(sender.from_address.text())}&gt;<br>"
+            f"{_escape(self.signing())}</p>"
             f"<p>Start: {when}. Estimated finish: {finish}.</p>"
         )
         if not self.name.text():
             self.name.setText(w.content_page.subject.text()[:100])
         self._run_checks()
+        self._ask_delivery([r for r in w.records if r.id in dict(chosen)])
+
+    def _ask_delivery(self, records: list[AgentRecord]) -> None:
+        self.modes = None
+        self.delivery.setText("Asking the agents…")
+
+        def work(_task: Task[dict[int, DeliveryMode]]) -> dict[int, DeliveryMode]:
+            return {r.id: delivery_mode(r) for r in records}
+
+        def done(modes: dict[int, DeliveryMode]) -> None:
+            self.modes = modes
+            self.delivery.setText(self.delivery_text())
+
+        self.w.runner.run("Asking the agents how they deliver", work, done, network=True)
+
+    def delivery_text(self) -> str:
+        """Where the mail goes: captured on the agents, or delivered to the recipients."""
+        if self.modes is None:
+            return "Not known yet: the agents have not answered."
+        names = {r.id: r.name for r in self.w.records}
+        found = set(self.modes.values())
+        if found == {DeliveryMode.CAPTURE}:
+            return "Capture: the agents keep every message, nothing leaves this machine."
+        if found == {DeliveryMode.REAL}:
+            return "Real delivery: the messages go to the recipients."
+        words = {
+            DeliveryMode.CAPTURE: "captured, nothing leaves the agent",
+            DeliveryMode.REAL: "real delivery to the recipients",
+            DeliveryMode.UNKNOWN: "not known (the agent did not say)",
+        }
+        return "; ".join(f"{names[a]}: {words[m]}" for a, m in self.modes.items()) + "."
+
+    def signing(self) -> str:
+        """Whether the chosen agents DKIM-sign mail from the From domain, as they report it."""
+        address = self.w.sender_page.from_address.text().strip()
+        domain = address.rpartition("@")[2].lower()
+        chosen = dict(self.w.delivery_page.chosen())
+        reports = [self.w.statuses.get(a) for a in chosen]
+        known = [st.domains for st in reports if st is not None and st.domains is not None]
+        if not domain or not known:
+            return "DKIM: not reported by the agents."
+        matches = [next((d for d in ds if d.domain == domain), None) for ds in known]
+        if all(d is not None and d.signs for d in matches):
+            return f"DKIM: {domain} is signed."
+        by = " by every agent" if len(known) > 1 else ""
+        return (
+            f"DKIM: {domain} is not signed{by}; receivers may treat the mail as spam "
+            "(create its key on the agent: mailfleet-agent dkim generate)."
+        )
 
     def _run_checks(self) -> None:
         w = self.w
@@ -358,6 +416,10 @@ class ReviewPage(QWizardPage):
         return bool(self.name.text().strip()) and not blocked
 
 
+def _plural(n: int, word: str) -> str:
+    return word if n == 1 else f"{word}s"
+
+
 def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
@@ -392,6 +454,7 @@ class CampaignWizard(QWizard):
         records: list[AgentRecord],
         rates: dict[int, float] | None = None,
         parent: QWidget | None = None,
+        statuses: dict[int, AgentStatus] | None = None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("New campaign")
@@ -400,7 +463,9 @@ class CampaignWizard(QWizard):
         self.workspace_id = workspace_id
         self.runner = runner
         self.rates = rates or {}
+        self.statuses = statuses or {}
         self.records = records
+        self.confirm: QMessageBox | None = None
         self.audience_page = AudiencePage(self)
         self.content_page = ContentPage()
         self.sender_page = SenderPage()
@@ -443,8 +508,38 @@ class CampaignWizard(QWizard):
         )
 
     def accept(self) -> None:
-        """Save the campaign in the background; close when it is saved, else show why not."""
+        """Ask once, with what is about to happen; then save and send."""
+        review = self.review_page
         draft = self.draft()
+        n = self.audience_page.recipients
+        names = {r.id: r.name for r in self.records}
+        agents = ", ".join(names[a] for a, _ in draft.agents)
+        sender = draft.from_address
+        if draft.from_name:
+            sender = f"{draft.from_name} <{sender}>"
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle("Send the campaign?")
+        box.setText(f"Send “{draft.name}” to {n:,} {_plural(n, 'recipient')}?")
+        box.setInformativeText(
+            f"Through: {agents}\nFrom: {sender}\nSubject: {draft.subject}\n"
+            f"Start: {review.when}\n{review.delivery_text()}\n{review.signing()}\n\n"
+            "Once sent, a message cannot be called back."
+        )
+        send = box.addButton("Send", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton("Go back", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(send)
+
+        def clicked(button: object) -> None:
+            if button is send:
+                self._save(draft)
+
+        box.buttonClicked.connect(clicked)
+        self.confirm = box
+        box.open()
+
+    def _save(self, draft: Draft) -> None:
+        """Save the campaign in the background; close when it is saved, else show why not."""
         self.button(QWizard.WizardButton.FinishButton).setEnabled(False)
         self.error.setText("Saving…")
 

@@ -22,6 +22,7 @@ from desktop.ui.qt import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QMessageBox,
     QProgressBar,
     QPushButton,
     QTableWidget,
@@ -34,6 +35,7 @@ from desktop.ui.qt import (
 from desktop.ui.tasks import Latest, Task, TaskRunner
 
 COLUMNS = ("Name", "State", "Recipients", "Created", "Starts")
+_DONE = {"pause": "Paused", "resume": "Resumed", "cancel": "Cancelled"}
 # An agent must be unreachable this long before its recipients may be moved elsewhere.
 MOVE_AFTER_SECONDS = 300.0
 
@@ -42,6 +44,8 @@ class CampaignsPage(QWidget):
     """Every campaign; new ones through the wizard; uploads run in the background."""
 
     open_dashboard = Signal(int)
+    # A campaign's state may have changed here (a command, an upload ending): its id.
+    campaign_changed = Signal(int)
 
     def __init__(
         self,
@@ -65,6 +69,7 @@ class CampaignsPage(QWidget):
         self._upload_again: set[int] = set()
         # Campaigns whose last upload could not reach some agents: their names.
         self.stalled: dict[int, tuple[str, ...]] = {}
+        self.confirm: QMessageBox | None = None  # the question being asked, if any
         self._latest = Latest()
 
         self.new_button = QPushButton("New campaign…")
@@ -217,6 +222,7 @@ class CampaignsPage(QWidget):
             list(self.agents_page.records),
             dict(self.agents_page.rates),
             self,
+            dict(self.agents_page.status),
         )
         wizard.created.connect(self._created)
         wizard.show()
@@ -278,6 +284,7 @@ class CampaignsPage(QWidget):
             self.progress.setFormat(f"%v of %m recipients — {value.note}")
 
         def finished() -> None:
+            self.campaign_changed.emit(campaign_id)
             self.uploading.pop(campaign_id, None)
             self.progress.setVisible(bool(self.uploading))
             self.refresh()
@@ -329,7 +336,38 @@ class CampaignsPage(QWidget):
         self.run_control(campaign_id, action)
 
     def run_control(self, campaign_id: int, action: str) -> None:
-        """Send ``action`` to every agent of the campaign in the background."""
+        """Send ``action`` to every agent of the campaign in the background; a cancel is
+        asked first, saying what it stops."""
+        if action == "cancel":
+            self._confirm_cancel(campaign_id)
+        else:
+            self._send_control(campaign_id, action)
+
+    def _confirm_cancel(self, campaign_id: int) -> None:
+        row = next((r for r in self.rows if r.id == campaign_id), None)
+        name = f"“{row.name}”" if row is not None else "this campaign"
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Warning)
+        box.setWindowTitle("Cancel the campaign?")
+        box.setText(f"Cancel {name}?")
+        box.setInformativeText(
+            "Its agents stop sending it: recipients who have not received it yet never will, "
+            "and any upload still under way stops. Messages already sent stay sent. "
+            "A cancelled campaign cannot be resumed."
+        )
+        stop = box.addButton("Cancel campaign", QMessageBox.ButtonRole.DestructiveRole)
+        keep = box.addButton("Keep it", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(keep)
+
+        def clicked(button: object) -> None:
+            if button is stop:
+                self._send_control(campaign_id, "cancel")
+
+        box.buttonClicked.connect(clicked)
+        self.confirm = box
+        box.open()
+
+    def _send_control(self, campaign_id: int, action: str) -> None:
         engine, ws = self.engine, self.workspace_id
         if action == "cancel" and campaign_id in self.uploading:
             self.uploading[campaign_id].set()  # nothing more goes to the agents
@@ -341,9 +379,12 @@ class CampaignsPage(QWidget):
             if result.failed:
                 names = "; ".join(f"{n}: {why}" for n, why in result.failed)
                 self.message.setText(f"Could not {action} on {names}.")
+            elif result.done:
+                self.message.setText(f"{_DONE[action]} on {_names(result.done)}.")
             else:
-                self.message.setText(f"Done: {action} on {', '.join(result.done) or 'no agent'}.")
+                self.message.setText(f"{_DONE[action]}.")
             self.refresh()
+            self.campaign_changed.emit(campaign_id)
 
         self.runner.run(
             f"Campaign: {action}",

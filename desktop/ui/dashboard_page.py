@@ -136,8 +136,10 @@ class DashboardPage(QWidget):
         top = QHBoxLayout()
         top.addWidget(QLabel("<h2>Dashboard</h2>"))
         top.addWidget(self.campaign, 1)
-        for b in (self.pause_button, self.resume_button, self.cancel_button):
-            top.addWidget(b)
+        top.addWidget(self.pause_button)
+        top.addWidget(self.resume_button)
+        top.addSpacing(48)  # away from Resume: cancelling cannot be undone
+        top.addWidget(self.cancel_button)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addLayout(grid)
@@ -221,9 +223,14 @@ class DashboardPage(QWidget):
             label.setText(f"{counts[name]:,}")
         self._chart(figures.timeline)
         self._domains(figures.domains)
-        chosen = figures.campaign_id is not None
-        for b in (self.pause_button, self.resume_button, self.cancel_button):
-            b.setEnabled(chosen)
+        shown = next((r for r in figures.campaigns if r.id == figures.campaign_id), None)
+        allowed = campaigns.allowed_actions(shown.state) if shown is not None else frozenset()
+        for action, button in (
+            ("pause", self.pause_button),
+            ("resume", self.resume_button),
+            ("cancel", self.cancel_button),
+        ):
+            button.setEnabled(action in allowed)
         self.updated.setText(
             f"{figures.totals.recipients:,} recipients · updated {datetime.now():%H:%M:%S}"
         )

@@ -83,6 +83,7 @@ class MainWindow(QMainWindow):
         self.segments.saved.connect(self.contacts.refresh)
         self.sync.applied.connect(self.dashboard.events_applied)
         self.campaigns.open_dashboard.connect(self._open_dashboard)
+        self.campaigns.campaign_changed.connect(lambda _c: self.dashboard.refresh())
         self.agents.paired.connect(lambda _r: self.templates.refresh())
         self.suppression.changed.connect(self.sync.push_suppressions)
         self.sync.pushed.connect(lambda _agent, _result: self.suppression.refresh_agents())

@@ -86,6 +86,9 @@ def test_the_wizard_sends_through_two_agents_and_the_dashboard_matches_the_sinks
     qtbot.waitUntil(lambda: "All checks passed" in wizard.review_page.checks.text())
     wizard.grab().save(str(artifacts / "wizard-5-review.png"))
     wizard.button(QWizard.WizardButton.FinishButton).click()
+    qtbot.waitUntil(lambda: wizard.confirm is not None and wizard.confirm.isVisible())
+    assert wizard.confirm is not None
+    next(b for b in wizard.confirm.buttons() if b.text() == "Send").click()
 
     qtbot.waitUntil(lambda: "Uploaded" in window.campaigns.message.text(), timeout=30_000)
     sinks[1].wait_for(40, timeout=60)
@@ -134,9 +137,11 @@ def test_pause_resume_and_a_restart_mid_campaign_catch_up_exactly(
     qtbot.waitUntil(lambda: tile(window, "delivered") >= 2, timeout=60_000)
 
     stubs = proc.stubs()
+    qtbot.waitUntil(window.dashboard.pause_button.isEnabled)
     window.dashboard.pause_button.click()
     qtbot.waitUntil(lambda: _remote_state(stubs, sqlite_engine, ws, campaign_id)
                     == campaigns_pb2.CAMPAIGN_STATE_PAUSED, timeout=15_000)  # fmt: skip
+    qtbot.waitUntil(window.dashboard.resume_button.isEnabled)
     window.dashboard.resume_button.click()
     qtbot.waitUntil(lambda: _remote_state(stubs, sqlite_engine, ws, campaign_id)
                     == campaigns_pb2.CAMPAIGN_STATE_RUNNING, timeout=15_000)  # fmt: skip

@@ -16,7 +16,10 @@ from desktop.db.models import CampaignState
 from desktop.services import campaigns
 from desktop.services.campaigns import Audience, Draft
 from desktop.services.workspaces import ensure_workspace
+from desktop.ui.campaign_wizard import CampaignWizard
 from desktop.ui.main_window import MainWindow
+from desktop.ui.qt import QMessageBox, Qt, QWizard
+from mailfleet.v1 import capture_pb2
 from tests.agent.builders import relay_config
 from tests.desktop.fleetkit import close, open_window, pair, seed_contacts
 from tests.desktop.keyring_backend import FileKeyring
@@ -126,4 +129,140 @@ def test_a_campaign_marked_sending_that_no_agent_holds_is_uploaded_at_start(
     qtbot.waitUntil(lambda: state_of(engine, ws, campaign_id) is CampaignState.COMPLETED,
                     timeout=60_000)  # fmt: skip
     assert sink.count == 5 and sink.duplicates() == []
+    close(qtbot, window)
+
+
+def click(box: QMessageBox | None, text: str) -> None:
+    """Press the button labelled ``text`` of the question the window is asking."""
+    assert box is not None and box.isVisible()
+    next(b for b in box.buttons() if b.text() == text).click()
+
+
+def fill_wizard(qtbot: QtBot, wizard: CampaignWizard, recipients: int) -> None:
+    """Choose the first list, write a message and go to the review page."""
+    qtbot.addWidget(wizard)
+    audience = wizard.audience_page
+    qtbot.waitUntil(lambda: audience.choices.count() > 0)
+    audience.choices.item(0).setCheckState(Qt.CheckState.Checked)
+    qtbot.waitUntil(lambda: audience.recipients == recipients)
+    wizard.next()
+    wizard.content_page.subject.setText("Spring news")
+    wizard.content_page.html.setPlainText("<p>Hi</p><a href='{{ unsubscribe_url }}'>Leave</a>")
+    wizard.next()
+    wizard.sender_page.from_name.setText("The Shop")
+    wizard.sender_page.from_address.setText("news@shop.example.com")
+    wizard.next()
+    wizard.next()
+    qtbot.waitUntil(lambda: "All checks passed" in wizard.review_page.checks.text())
+
+
+def captured(proc: AgentProcess) -> int:
+    reply = proc.stubs().capture.ListCaptured(capture_pb2.ListCapturedRequest(limit=1000))
+    return len(reply.messages)
+
+
+def test_send_says_what_will_happen_and_asks_once(
+    qtbot: QtBot,
+    sqlite_engine: Engine,
+    qsettings: Any,
+    agent_factory: AgentFactory,
+    secure_keyring: FileKeyring,
+    tmp_path: Path,
+    artifacts: Path,
+) -> None:
+    engine = sqlite_engine
+    with engine.begin() as conn:
+        ws = ensure_workspace(conn)
+    seed_contacts(engine, ws, 7)
+    proc = agent_factory("")  # a new agent: its default route is the capture mailbox
+    pair(engine, ws, proc, "This computer")
+    window = open_window(qtbot, engine, ws, qsettings, tmp_path)
+    qtbot.waitUntil(lambda: window.agents.status.get(next(iter(window.agents.status), -1))
+                    is not None, timeout=15_000)  # fmt: skip
+    window.go("Campaigns")
+    wizard = window.campaigns.new_campaign()
+    assert wizard is not None
+    fill_wizard(qtbot, wizard, 7)
+    review = wizard.review_page
+    qtbot.waitUntil(lambda: review.modes is not None, timeout=15_000)
+    assert "nothing leaves this machine" in review.delivery.text()
+    wizard.grab().save(str(artifacts / "wizard-5-review-capture.png"))
+
+    wizard.button(QWizard.WizardButton.FinishButton).click()
+    qtbot.waitUntil(lambda: wizard.confirm is not None and wizard.confirm.isVisible())
+    assert wizard.confirm is not None
+    text = wizard.confirm.text() + "\n" + wizard.confirm.informativeText()
+    for expected in ("7 recipients", "This computer", "The Shop <news@shop.example.com>",
+                     "Spring news", "Start: now", "nothing leaves this machine",
+                     "shop.example.com is not signed"):  # fmt: skip
+        assert expected in text, expected
+    wizard.confirm.grab().save(str(artifacts / "send-confirmation.png"))
+    click(wizard.confirm, "Go back")  # nothing is saved or sent
+    qtbot.wait(300)
+    with engine.connect() as conn:
+        assert campaigns.list_campaigns(conn, ws) == []
+    assert wizard.isVisible()
+
+    wizard.button(QWizard.WizardButton.FinishButton).click()
+    qtbot.waitUntil(lambda: wizard.confirm is not None and wizard.confirm.isVisible())
+    click(wizard.confirm, "Send")
+    qtbot.waitUntil(lambda: captured(proc) == 7, timeout=60_000)
+    with engine.connect() as conn:
+        assert len(campaigns.list_campaigns(conn, ws)) == 1
+    close(qtbot, window)
+
+
+def test_cancel_asks_says_what_it_stops_and_a_cancelled_campaign_takes_no_command(
+    qtbot: QtBot,
+    sqlite_engine: Engine,
+    qsettings: Any,
+    agent_factory: AgentFactory,
+    sink: SmtpSink,
+    secure_keyring: FileKeyring,
+    tmp_path: Path,
+    artifacts: Path,
+) -> None:
+    engine = sqlite_engine
+    with engine.begin() as conn:
+        ws = ensure_workspace(conn)
+    list_id = seed_contacts(engine, ws, 40)
+    record = pair(engine, ws, agent_factory(relay_config(sink)), "Paris")
+    draft = Draft(name="Slow", audience=Audience(lists=(list_id,)), subject="Hi",
+                  text="Hello", from_address="news@shop.example.com",
+                  throttle_per_minute=60, agents=((record.id, 1),))  # fmt: skip
+    campaign_id = campaigns.create(engine, ws, draft)
+    window = open_window(qtbot, engine, ws, qsettings, tmp_path)  # resumes the upload
+    window.dashboard.show_campaign(campaign_id)
+    window.go("Dashboard")
+    board = window.dashboard
+    qtbot.waitUntil(lambda: state_of(engine, ws, campaign_id) is CampaignState.SENDING,
+                    timeout=60_000)  # fmt: skip
+    qtbot.waitUntil(board.pause_button.isEnabled, timeout=10_000)
+    assert board.cancel_button.isEnabled() and not board.resume_button.isEnabled()
+    # Cancel keeps its distance from Resume.
+    assert board.cancel_button.x() - board.resume_button.geometry().right() >= 40
+
+    board.cancel_button.click()
+    box = window.campaigns.confirm
+    qtbot.waitUntil(lambda: box is not None and box.isVisible())
+    assert box is not None
+    assert "Cancel “Slow”?" in box.text()
+    assert "never will" in box.informativeText() and "stay sent" in box.informativeText()
+    box.grab().save(str(artifacts / "cancel-confirmation.png"))
+    click(box, "Keep it")
+    qtbot.wait(500)
+    assert state_of(engine, ws, campaign_id) is CampaignState.SENDING
+
+    board.cancel_button.click()
+    qtbot.waitUntil(lambda: window.campaigns.confirm is not box)
+    click(window.campaigns.confirm, "Cancel campaign")
+    qtbot.waitUntil(lambda: state_of(engine, ws, campaign_id) is CampaignState.CANCELLED,
+                    timeout=15_000)  # fmt: skip
+    qtbot.waitUntil(lambda: not board.cancel_button.isEnabled(), timeout=10_000)
+    assert not board.pause_button.isEnabled() and not board.resume_button.isEnabled()
+    window.grab().save(str(artifacts / "dashboard-cancelled.png"))
+    sent = sink.count
+    assert sent < 40
+    qtbot.wait(2500)  # at 60 a minute, one more message would have gone by now
+    assert sink.count == sent
     close(qtbot, window)
