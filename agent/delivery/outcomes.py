@@ -90,3 +90,22 @@ def settle(
         captured=outcome.captured,
         mail_from=mail_from,
     )
+
+
+CRASHED_THE_WORKER = "crashed the worker"
+
+
+def crashed_worker(message: Claimed, deaths: int, mail_from: str = "") -> Settled:
+    """A message whose worker died ``deaths`` times while building it: failed rather than
+    tried again, and kept as it is (its row and recipient data) for someone to look at."""
+    return Settled(
+        message=message,
+        state=MessageState.FAILED,
+        event=EventType.MESSAGE_FAILED,
+        reply=CRASHED_THE_WORKER,
+        attrs={
+            "reply": CRASHED_THE_WORKER,
+            "shunted": f"its worker died {deaths} times building it; kept for inspection",
+        },
+        mail_from=mail_from,
+    )

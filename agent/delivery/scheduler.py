@@ -40,6 +40,8 @@ _SWEEP_EVERY = 10.0
 _COMPLETION_EVERY = 1.0
 # Share of the in-flight window that bulk mail leaves free for transactional mail.
 _TRANSACTIONAL_RESERVE = 0.1
+# A message its worker died building this many times is failed, not handed out again.
+CRASH_LIMIT = 3
 
 
 @dataclass
@@ -98,6 +100,9 @@ class Scheduler:
         self._leased: dict[int, _Leased] = {}
         self._pending: list[Outcome] = []
         self._orphans: list[int] = []  # leased to a worker that died: back to the queue
+        # Worker deaths while building a message, by message id; failed at CRASH_LIMIT.
+        self._crashes: dict[int, int] = {}
+        self._crashed: list[Settled] = []
         self._wake = asyncio.Event()
         self._specs: dict[str, MessageSpec] = {}
         self._field_sets: dict[int, tuple[str, ...]] = {}
@@ -176,6 +181,7 @@ class Scheduler:
         while not self._stopping.is_set():
             if (
                 self._orphans
+                or self._crashed
                 or len(self._pending) >= self._d.batch_size
                 or (self._pending and time.monotonic() - self._last_settle >= _COALESCE)
             ):
@@ -217,8 +223,23 @@ class Scheduler:
         self._pending.extend(results)
         self._wake.set()
 
-    def _on_worker_exit(self, worker: int) -> None:
+    def _on_worker_exit(self, worker: int, building: int) -> None:
         generation = self.pool.generation
+        if building in self._leased:
+            deaths = self._crashes[building] = self._crashes.get(building, 0) + 1
+            if deaths >= CRASH_LIMIT:
+                del self._crashes[building]
+                entry = self._leased.pop(building)
+                log.error(
+                    "message %d crashed worker %d %d times; it fails and is kept for inspection",
+                    building,
+                    worker,
+                    deaths,
+                    extra={"message_id": building},
+                )
+                self._crashed.append(
+                    outcomes.crashed_worker(entry.message, deaths, entry.mail_from)
+                )
         orphans = [
             mid
             for mid, entry in self._leased.items()
@@ -239,13 +260,15 @@ class Scheduler:
         if self._orphans:
             orphans, self._orphans = self._orphans, []
             await self._store.write(lambda c: queue.requeue(c, orphans, time.time()), durable=False)
-        if not self._pending:
+        if not (self._pending or self._crashed):
             return
         self._last_settle = time.monotonic()
         results, self._pending = self._pending, []
         now = time.time()
-        settled: list[Settled] = []
+        settled, self._crashed = self._crashed, []
         for outcome in results:
+            if self._crashes:  # a message that once crashed its worker has an answer now
+                self._crashes.pop(outcome.message_id, None)
             entry = self._leased.pop(outcome.message_id, None)
             if entry is None:  # its lease expired and it was handed out again
                 continue

@@ -20,6 +20,8 @@ from multiprocessing.connection import Connection
 from typing import NoReturn
 
 from agent import logs
+from agent.delivery import faults
+from agent.delivery.faults import Fault
 from agent.delivery.jobs import Job, MessageSpec, WorkBatch
 from agent.delivery.pipeline import Pipeline
 from agent.delivery.settings import DeliveryInputs
@@ -164,13 +166,23 @@ async def _deliver(
     reporter.send(outcomes)
 
 
+_BUILD_FAILED = "the agent could not build this message (an internal error, in its log)"
+
+
 async def _prepare(
-    pipeline: Pipeline, jobs: list[Job], specs: dict[str, MessageSpec]
+    pipeline: Pipeline,
+    jobs: list[Job],
+    specs: dict[str, MessageSpec],
+    building: ctypes.c_int64,
+    fault: Fault | None = None,
 ) -> tuple[dict[tuple[Plan, bool, str], list[Envelope]], list[Outcome]]:
     """Build every job's message and pick its route; group them by (plan, lane, destination).
 
     Building is CPU work on the loop's thread: it yields every few messages so that the open
-    SMTP sessions keep moving (each message needs several round trips).
+    SMTP sessions keep moving (each message needs several round trips). ``building`` holds the
+    id of the message being built, in memory the coordinator shares: if the worker dies, the
+    coordinator knows which message it died on. An exception for one message fails that
+    message only.
     """
     groups: dict[tuple[Plan, bool, str], list[Envelope]] = defaultdict(list)
     failed: list[Outcome] = []
@@ -181,17 +193,29 @@ async def _prepare(
         if spec is None:
             failed.append(Outcome(job.message_id, OutcomeKind.DEFERRED, "spec not received yet"))
             continue
-        built = pipeline.build(job, spec)
-        if isinstance(built, Outcome):
-            failed.append(built)
-        else:
-            plan = await pipeline.plan(job, spec, built)
-            groups[(plan, job.transactional, pipeline.destination(plan, built))].append(built)
+        building.value = job.message_id
+        try:
+            if fault is not None:
+                fault.strike(job.rcpt_to)
+            built = pipeline.build(job, spec)
+            building.value = 0
+            if isinstance(built, Outcome):
+                failed.append(built)
+            else:
+                plan = await pipeline.plan(job, spec, built)
+                groups[(plan, job.transactional, pipeline.destination(plan, built))].append(built)
+        except Exception:  # a bug for one message must not take the others down with it
+            building.value = 0
+            log.exception("message %d could not be built; it fails", job.message_id)
+            failed.append(Outcome(job.message_id, OutcomeKind.FAILED, _BUILD_FAILED))
     return groups, failed
 
 
-async def serve(settings: DeliveryInputs, conn: Connection, index: int = 0) -> None:
+async def serve(
+    settings: DeliveryInputs, conn: Connection, index: int, building: ctypes.c_int64
+) -> None:
     """Take batches until the coordinator says stop, then finish what is under way."""
+    fault = faults.from_environment()
     loop = asyncio.get_running_loop()
     inbox = _Inbox()
     pipeline = inbox.pipeline = Pipeline.from_settings(settings, index)
@@ -200,7 +224,7 @@ async def serve(settings: DeliveryInputs, conn: Connection, index: int = 0) -> N
     tasks: set[asyncio.Task[None]] = set()
     try:
         while (jobs := await inbox.take()) is not None:
-            groups, failed = await _prepare(pipeline, jobs, inbox.specs)
+            groups, failed = await _prepare(pipeline, jobs, inbox.specs, building, fault)
             reporter.send(failed)
             for (plan, transactional, _destination), envelopes in groups.items():
                 task = asyncio.create_task(
@@ -216,8 +240,15 @@ async def serve(settings: DeliveryInputs, conn: Connection, index: int = 0) -> N
         await pipeline.close()
 
 
-def main(settings: DeliveryInputs, conn: Connection, index: int, parent: int) -> None:
-    """Entry point of a worker process started by the coordinator of pid ``parent``."""
+def main(
+    settings: DeliveryInputs,
+    conn: Connection,
+    index: int,
+    parent: int,
+    building: ctypes.c_int64,
+) -> None:
+    """Entry point of a worker process started by the coordinator of pid ``parent``;
+    ``building`` is the memory it shares with it for the id of the message being built."""
     _die_with(parent, index)
     # The coordinator decides when workers stop; Ctrl-C on the terminal reaches it first.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -225,9 +256,9 @@ def main(settings: DeliveryInputs, conn: Connection, index: int, parent: int) ->
     logs.configure(settings.log.level, settings.log.json_lines)
     log.debug("worker %d serving", index)
     if sys.platform == "win32":  # no uvloop there: the standard loop, with more CPU
-        asyncio.run(serve(settings, conn, index))
+        asyncio.run(serve(settings, conn, index, building))
     else:
         # uvloop: hundreds of slow SMTP sessions per worker cost less CPU on its C loop.
         import uvloop
 
-        uvloop.run(serve(settings, conn, index))
+        uvloop.run(serve(settings, conn, index, building))

@@ -2,18 +2,21 @@
 
 Each worker has a pipe; one thread per worker writes batches to it (a busy worker never blocks
 the event loop) and one reads outcomes back and hands them to the loop. A worker that dies
-closes its pipe: the reader notices and reports the exit, and the worker is started again.
+closes its pipe: the reader notices and reports the exit (with the message it was building,
+if any), and the worker is started again, after a growing pause if it keeps dying young.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import logging
 import multiprocessing
 import os
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
@@ -27,7 +30,15 @@ from agent.routes.base import Outcome
 log = logging.getLogger("mailfleet.agent.delivery")
 
 OutcomeHandler = Callable[[int, list[Outcome]], None]
-ExitHandler = Callable[[int], None]
+# (worker index, id of the message it died building, or 0)
+ExitHandler = Callable[[int, int], None]
+
+# A worker that dies sooner than this after it started is restarted at once the first time,
+# then after a pause doubled for each further early death up to the cap: one that dies on
+# every start must not spin.
+_EARLY_DEATH = 30.0
+_FIRST_PAUSE = 1.0
+_MAX_PAUSE = 30.0
 
 
 @dataclass
@@ -35,6 +46,10 @@ class _Slot:
     index: int
     process: BaseProcess
     conn: Connection
+    building: ctypes.c_int64  # shared with the worker: the message it is building, or 0
+    child: Connection | None  # the worker's end, until its process has started
+    early_deaths: int = 0
+    started: float = 0.0
     outbox: queue.SimpleQueue[WorkBatch | None] = field(default_factory=queue.SimpleQueue)
     known_specs: set[str] = field(default_factory=set)
     alive: bool = True
@@ -65,27 +80,53 @@ class WorkerPool:
         self._loop = asyncio.get_running_loop()
         self._slots = [self._spawn(i) for i in range(self.size)]
 
-    def _spawn(self, index: int) -> _Slot:
+    def _spawn(self, index: int, pause: float = 0.0, early_deaths: int = 0) -> _Slot:
         # Called on the event loop's thread only: a worker's parent-death signal follows the
         # thread that started it, so one started by a passing thread would die with it.
         parent, child = self._context.Pipe(duplex=True)
+        building = self._context.RawValue(ctypes.c_int64, 0)
         process = self._context.Process(
             target=worker.main,
-            args=(self._settings, child, index, os.getpid()),
+            args=(self._settings, child, index, os.getpid(), building),
             name=f"mailfleet-worker-{index}",
             daemon=True,
         )
-        process.start()
-        child.close()
-        slot = _Slot(index, process, parent)
+        # Batches sent to a slot whose worker is still pausing wait in its pipe.
+        slot = _Slot(index, process, parent, building, child, early_deaths)
         threading.Thread(
             target=self._write, args=(slot,), daemon=True, name=f"worker-{index}-writer"
         ).start()
         threading.Thread(
             target=self._read, args=(slot,), daemon=True, name=f"worker-{index}-reader"
         ).start()
-        log.info("worker %d started (pid %s)", index, process.pid)
+        if pause:
+            assert self._loop is not None
+            self._loop.call_later(pause, self._launch_after_pause, slot)
+        else:
+            self._launch(slot)
         return slot
+
+    def _launch(self, slot: _Slot) -> None:
+        if slot.child is None:
+            return
+        slot.process.start()
+        slot.child.close()
+        slot.child = None
+        slot.started = time.monotonic()
+        log.info("worker %d started (pid %s)", slot.index, slot.process.pid)
+
+    def _launch_after_pause(self, slot: _Slot) -> None:
+        if self._slots and self._slots[slot.index] is slot:
+            self._launch(slot)
+        else:  # stopped or replaced during its pause: never started
+            self._abandon(slot)
+
+    @staticmethod
+    def _abandon(slot: _Slot) -> None:
+        """Let a slot whose worker never started go: its reader sees the pipe's end."""
+        if slot.child is not None:
+            slot.child.close()
+            slot.child = None
 
     def _write(self, slot: _Slot) -> None:
         while (batch := slot.outbox.get()) is not None:
@@ -109,9 +150,10 @@ class WorkerPool:
             self._loop.call_soon_threadsafe(self._exited, slot)
 
     def _exited(self, slot: _Slot) -> None:
-        slot.process.join(timeout=5)
+        if slot.process.pid is not None:
+            slot.process.join(timeout=5)
         if self._slots and self._slots[slot.index] is slot:  # not stopping, not replaced yet
-            self._on_exit(slot.index)
+            self._on_exit(slot.index, slot.building.value)
         elif slot in self._retiring:  # replaced on a reload and done
             self._retiring.remove(slot)
             slot.conn.close()
@@ -127,18 +169,22 @@ class WorkerPool:
         self._retiring.extend(old)
 
     def restart(self, index: int) -> None:
-        """Start a new process in a slot whose worker has died."""
+        """Start a new process in a slot whose worker has died: at once if it had run a
+        while or died young only once, else after a pause that doubles with each early death."""
         old = self._slots[index]
         old.outbox.put(None)
         old.conn.close()
         self.restarts += 1
+        early = old.early_deaths + 1 if time.monotonic() - old.started < _EARLY_DEATH else 0
+        pause = min(_MAX_PAUSE, _FIRST_PAUSE * 2 ** (early - 2)) if early > 1 else 0.0
         log.warning(
-            "worker %d (pid %s) exited with %s; restarting",
+            "worker %d (pid %s) exited with %s; restarting in %.0f s",
             index,
             old.process.pid,
             old.process.exitcode,
+            pause,
         )
-        self._slots[index] = self._spawn(index)
+        self._slots[index] = self._spawn(index, pause, early)
 
     def send(self, index: int, batch: WorkBatch) -> bool:
         """Queue a batch for a worker; False when that worker is dead (nothing was sent)."""
@@ -169,10 +215,13 @@ class WorkerPool:
             slot.outbox.put(None)
         deadline = asyncio.get_running_loop().time() + grace
         for slot in slots:
-            remaining = max(0.0, deadline - asyncio.get_running_loop().time())
-            await asyncio.to_thread(slot.process.join, remaining)
-            if slot.process.is_alive():
-                log.warning("worker %d did not finish in time; killing it", slot.index)
-                slot.process.kill()
-                await asyncio.to_thread(slot.process.join, 5)
+            if slot.child is not None:  # still pausing: it is never started
+                self._abandon(slot)
+            else:
+                remaining = max(0.0, deadline - asyncio.get_running_loop().time())
+                await asyncio.to_thread(slot.process.join, remaining)
+                if slot.process.is_alive():
+                    log.warning("worker %d did not finish in time; killing it", slot.index)
+                    slot.process.kill()
+                    await asyncio.to_thread(slot.process.join, 5)
             slot.conn.close()
