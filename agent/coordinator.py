@@ -14,7 +14,7 @@ from grpc_health.v1 import health_pb2
 from agent.api.server import build_server
 from agent.config import AgentSettings
 from agent.delivery.scheduler import Scheduler
-from agent.errors import ConfigError
+from agent.errors import ConfigError, why_not_listening
 from agent.feedback import web as feedback_web
 from agent.feedback.consumer import InboundConsumer
 from agent.feedback.tokens import TokenKey
@@ -65,9 +65,13 @@ async def _serve(settings: AgentSettings, config_path: Path | None) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     routing = RoutingState(settings)
-    server, health_servicer = build_server(
-        settings, store, await store.write(meta.agent_id), time.time(), routing
-    )
+    try:
+        server, health_servicer = build_server(
+            settings, store, await store.write(meta.agent_id), time.time(), routing
+        )
+    except ConfigError:
+        store.close()
+        raise
     scheduler = Scheduler(settings, store, routing)
     # Made here, before any worker starts: workers only read it.
     feedback_key = TokenKey.load_or_create(settings.feedback_key_file)
@@ -85,7 +89,7 @@ async def _serve(settings: AgentSettings, config_path: Path | None) -> None:
     except OSError as exc:
         store.close()
         raise ConfigError(
-            f"cannot listen for HTTP on {settings.http.listen}: {exc.strerror}"
+            f"cannot listen for HTTP on {settings.http.listen}: {why_not_listening(exc)}"
         ) from None
     intake = Listeners(settings, store)
     try:

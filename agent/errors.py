@@ -6,6 +6,8 @@ turns it into a gRPC status with the human message.
 
 from __future__ import annotations
 
+import os
+
 import grpc
 
 
@@ -67,3 +69,9 @@ class ConfigError(Exception):
     Not an :class:`AgentError`: it stops the agent (or refuses a reload), and never reaches a
     client.
     """
+
+
+def why_not_listening(exc: OSError) -> str:
+    """The operating system's reason a listener could not bind ("address already in use"),
+    without the address and wording asyncio and aiohttp wrap it in."""
+    return os.strerror(exc.errno).lower() if exc.errno else str(exc)

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Protocol
 
-from agent.errors import ConfigError
+from agent.errors import ConfigError, why_not_listening
 from agent.intake.message import Choices
 from agent.intake.session import Intake, IntakeSMTP
 from agent.intake.settings import IntakeSettings, ListenerSettings
@@ -119,9 +119,8 @@ class Listeners:
                 backlog=1024,
             )
         except OSError as exc:
-            raise OSError(
-                f"intake cannot listen on {listener.address}:{listener.port}: {exc.strerror}"
-            ) from None
+            where = f"{listener.address}:{listener.port}"
+            raise OSError(f"intake cannot listen on {where}: {why_not_listening(exc)}") from None
         self._servers[listener.key] = (listener, server)
         log.info(
             "SMTP intake %s on %s:%d (tls=%s, auth %s)",
@@ -161,8 +160,9 @@ class Listeners:
                     asyncio.Protocol, listener.address, listener.port, reuse_address=True
                 )
             except OSError as exc:
+                where = f"{listener.address}:{listener.port}"
                 raise ConfigError(
-                    f"intake cannot listen on {listener.address}:{listener.port}: {exc.strerror}"
+                    f"intake cannot listen on {where}: {why_not_listening(exc)}"
                 ) from None
             probe.close()
             await probe.wait_closed()
