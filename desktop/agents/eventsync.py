@@ -62,6 +62,28 @@ _SUPPRESS = {
     COMPLAINED: SuppressionReason.COMPLAINED,
     UNSUBSCRIBED: SuppressionReason.UNSUBSCRIBED,
 }
+# A capture route reports its deliveries from this host: the mail stayed on the agent.
+CAPTURE_HOST = "capture"
+# Event attributes that say why a message failed or bounced, best first: the receiving
+# server's own words before the agent's classification code.
+_REASON_ATTRS = ("reason", "reply", "bounce_reason")
+REASON_LENGTH = 200
+
+
+def _status(event: events_pb2.Event) -> RecipientStatus:
+    status = _MESSAGE_STATUS[event.type]
+    if status is RecipientStatus.DELIVERED and event.attrs.get("host") == CAPTURE_HOST:
+        return RecipientStatus.CAPTURED
+    return status
+
+
+def _reason(event: events_pb2.Event) -> str | None:
+    if event.type not in (E.EVENT_TYPE_MESSAGE_FAILED, E.EVENT_TYPE_MESSAGE_BOUNCED):
+        return None
+    found = next((event.attrs[a] for a in _REASON_ATTRS if event.attrs.get(a)), "")
+    return found[:REASON_LENGTH] or None
+
+
 # What the chart counts over time, by event type.
 TIMELINE_KIND = {
     E.EVENT_TYPE_MESSAGE_DELIVERED: "delivered",
@@ -145,10 +167,14 @@ def _apply(
         if part is not None:
             part_id, campaign_id = part
             applied.campaigns.add(campaign_id)
+            status = _status(event) if kind in _MESSAGE_STATUS else None
             if kind in TIMELINE_KIND:
-                timeline[(campaign_id, _minute(event), TIMELINE_KIND[kind])] += 1
-            if kind in _MESSAGE_STATUS:
-                statuses.append({"p": part_id, "e": event.email, "s": _MESSAGE_STATUS[kind].value})
+                charted = "captured" if status is RecipientStatus.CAPTURED else TIMELINE_KIND[kind]
+                timeline[(campaign_id, _minute(event), charted)] += 1
+            if status is not None:
+                statuses.append(
+                    {"p": part_id, "e": event.email, "s": status.value, "r": _reason(event)}
+                )
                 if kind == E.EVENT_TYPE_MESSAGE_DEFERRED:
                     deferrals[(part_id, event.email)] += 1
             elif kind in _FLAG:
@@ -172,7 +198,9 @@ def _apply(
     )
     if statuses:
         conn.execute(
-            update(CampaignRecipient).where(match).values(status=bindparam("s")),
+            update(CampaignRecipient)
+            .where(match)
+            .values(status=bindparam("s"), reason=bindparam("r")),
             statuses,
         )
     if deferrals:

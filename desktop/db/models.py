@@ -290,6 +290,7 @@ class RecipientStatus(enum.StrEnum):
     QUEUED = "queued"
     DEFERRED = "deferred"
     DELIVERED = "delivered"
+    CAPTURED = "captured"  # kept in the agent's capture mailbox: it never left that machine
     BOUNCED = "bounced"
     FAILED = "failed"
     SUPPRESSED = "suppressed"
@@ -409,6 +410,8 @@ class CampaignRecipient(Base):
     clicked: Mapped[bool] = mapped_column(Boolean, default=False)
     complained: Mapped[bool] = mapped_column(Boolean, default=False)
     unsubscribed: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Why it failed or bounced, in the agent's words (its event's reason or the SMTP reply).
+    reason: Mapped[str | None] = mapped_column(String(200))
 
 
 class CampaignTimeline(Base):

@@ -41,6 +41,7 @@ class Totals:
     queued: int = 0
     deferred: int = 0
     delivered: int = 0
+    captured: int = 0  # kept in an agent's capture mailbox: never left that machine
     bounced: int = 0
     failed: int = 0
     suppressed: int = 0
@@ -100,6 +101,7 @@ def totals(conn: Connection, workspace_id: int, campaign_id: int | None = None) 
         queued=by_status.get(s.PENDING.value, 0),
         deferred=by_status.get(s.DEFERRED.value, 0),
         delivered=by_status.get(s.DELIVERED.value, 0),
+        captured=by_status.get(s.CAPTURED.value, 0),
         bounced=by_status.get(s.BOUNCED.value, 0),
         failed=by_status.get(s.FAILED.value, 0),
         suppressed=by_status.get(s.SUPPRESSED.value, 0),
@@ -110,6 +112,31 @@ def totals(conn: Connection, workspace_id: int, campaign_id: int | None = None) 
         opened=int(flags[2]),
         clicked=int(flags[3]),
     )
+
+
+@dataclass(frozen=True)
+class Reason:
+    """How many recipients failed (or bounced) for one reason the agent gave."""
+
+    status: RecipientStatus  # FAILED or BOUNCED
+    reason: str  # empty when the agent gave none
+    count: int
+
+
+def failure_reasons(
+    conn: Connection, workspace_id: int, campaign_id: int | None = None, limit: int = 10
+) -> list[Reason]:
+    """The commonest reasons recipients failed or bounced, most frequent first."""
+    statuses = (RecipientStatus.FAILED.value, RecipientStatus.BOUNCED.value)
+    reason = func.coalesce(CampaignRecipient.reason, "")
+    rows = conn.execute(
+        select(CampaignRecipient.status, reason, func.count())
+        .where(*_scope(workspace_id, campaign_id), CampaignRecipient.status.in_(statuses))
+        .group_by(CampaignRecipient.status, reason)
+        .order_by(func.count().desc(), reason)
+        .limit(limit)
+    ).all()
+    return [Reason(RecipientStatus(s), r, int(n)) for s, r, n in rows]
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,8 @@ COMPARE_COLUMNS = (
     "Created",
     "Recipients",
     "Delivered",
+    "Captured",
+    "Failed",
     "Bounce rate",
     "Complaint rate",
     "Open rate",
@@ -139,7 +141,7 @@ class AnalyticsPage(QWidget):
             t = c.totals
             complaint = c.rate("complained")
             if complaint > stats.COMPLAINT_LINE:
-                red.add((r, 6))
+                red.add((r, 8))
             rows.append(
                 (
                     c.name,
@@ -147,6 +149,8 @@ class AnalyticsPage(QWidget):
                     f"{c.created_at:%Y-%m-%d}",
                     f"{t.recipients:,}",
                     f"{t.delivered:,}",
+                    f"{t.captured:,}",
+                    f"{t.failed:,}",
                     f"{t.bounced / max(t.delivered + t.bounced, 1):.2%}",
                     f"{complaint:.2%}",
                     f"{c.rate('opened'):.1%}",

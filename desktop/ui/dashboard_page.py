@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, Engine
 
 from desktop.agents.eventsync import Applied
+from desktop.db.models import RecipientStatus
 from desktop.services import campaigns, stats
 from desktop.ui.domain_table import COMPLAINT_COLUMN, DOMAIN_COLUMNS, domain_cells
 from desktop.ui.qt import (
@@ -44,14 +45,30 @@ from desktop.ui.tasks import Latest, TaskRunner
 TILES = (
     "queued",
     "delivered",
+    "captured",
     "deferred",
     "bounced",
+    "failed",
     "complained",
     "unsubscribed",
     "opened",
     "clicked",
 )
-CHARTED = ("delivered", "deferred", "bounced", "opened", "clicked", "complained")
+CHARTED = (
+    "delivered",
+    "captured",
+    "deferred",
+    "bounced",
+    "failed",
+    "opened",
+    "clicked",
+    "complained",
+)
+TILE_TIPS = {
+    "delivered": "Accepted by the recipients' mail servers",
+    "captured": "Kept in an agent's capture mailbox: nothing left that machine",
+    "failed": "Could not be sent; the reasons are listed under the figures",
+}
 REFRESH_MS = 500
 MAX_POINTS = 1440
 RED = QColor("#b00020")
@@ -66,6 +83,7 @@ class Figures:
     totals: stats.Totals
     domains: list[stats.DomainRow]
     timeline: dict[str, list[tuple[datetime, int]]]
+    reasons: list[stats.Reason]
 
 
 def read_figures(conn: Connection, workspace_id: int, campaign_id: int | None) -> Figures:
@@ -76,6 +94,7 @@ def read_figures(conn: Connection, workspace_id: int, campaign_id: int | None) -
         stats.totals(conn, workspace_id, campaign_id),
         stats.per_domain(conn, workspace_id, campaign_id, limit=50),
         stats.timeline(conn, workspace_id, campaign_id),
+        stats.failure_reasons(conn, workspace_id, campaign_id),
     )
 
 
@@ -118,6 +137,8 @@ class DashboardPage(QWidget):
             value.setStyleSheet("font-size: 20px; font-weight: bold")
             caption = QLabel(name)
             caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            for label in (value, caption):
+                label.setToolTip(TILE_TIPS.get(name, ""))
             grid.addWidget(value, 0, i)
             grid.addWidget(caption, 1, i)
             self.tiles[name] = value
@@ -132,6 +153,12 @@ class DashboardPage(QWidget):
         self.domains.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.domains.setToolTip("Complaint rates over Gmail's 0.3 % line are shown in red.")
         self.updated = QLabel("Loading…")
+        # What capture and failures mean, shown only when there are any.
+        self.captured_note = QLabel("")
+        self.captured_note.setWordWrap(True)
+        self.reasons = QLabel("")
+        self.reasons.setWordWrap(True)
+        self.reasons.setTextFormat(Qt.TextFormat.PlainText)
 
         top = QHBoxLayout()
         top.addWidget(QLabel("<h2>Dashboard</h2>"))
@@ -143,6 +170,8 @@ class DashboardPage(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addLayout(grid)
+        layout.addWidget(self.captured_note)
+        layout.addWidget(self.reasons)
         layout.addWidget(self.chart_view, 2)
         layout.addWidget(self.domains, 1)
         layout.addWidget(self.updated)
@@ -221,6 +250,15 @@ class DashboardPage(QWidget):
         counts = figures.totals.as_dict()
         for name, label in self.tiles.items():
             label.setText(f"{counts[name]:,}")
+        captured = figures.totals.captured
+        self.captured_note.setVisible(bool(captured))
+        self.captured_note.setText(
+            f"{captured:,} captured — nothing left this machine: the agents kept "
+            f"{'it' if captured == 1 else 'them'} in their capture mailbox (Agents ▸ Captured "
+            "mail…). Captured mail is not counted as delivered."
+        )
+        self.reasons.setVisible(bool(figures.reasons))
+        self.reasons.setText(_reasons_text(figures.reasons))
         self._chart(figures.timeline)
         self._domains(figures.domains)
         shown = next((r for r in figures.campaigns if r.id == figures.campaign_id), None)
@@ -287,6 +325,15 @@ class DashboardPage(QWidget):
         campaign_id = self.campaign.currentData()
         if campaign_id is not None:
             self.control(campaign_id, action)
+
+
+def _reasons_text(reasons: list[stats.Reason]) -> str:
+    """One line per reason: "Failed (3): needs SMTPUTF8"."""
+    lines = []
+    for r in reasons:
+        word = "Failed" if r.status is RecipientStatus.FAILED else "Bounced"
+        lines.append(f"{word} ({r.count:,}): {r.reason or 'no reason given by the agent'}")
+    return "Why messages did not arrive:\n" + "\n".join(lines) if lines else ""
 
 
 def _minutes(first: datetime, last: datetime) -> list[datetime]:

@@ -24,7 +24,7 @@ from tests.agent.builders import relay_config
 from tests.desktop.fleetkit import close, open_window, pair, seed_contacts
 from tests.desktop.keyring_backend import FileKeyring
 from tests.peers.agent import AgentProcess
-from tests.peers.smtp import SmtpSink
+from tests.peers.smtp import SmtpSink, refuse
 
 AgentFactory = Callable[[str], AgentProcess]
 
@@ -156,6 +156,10 @@ def fill_wizard(qtbot: QtBot, wizard: CampaignWizard, recipients: int) -> None:
     qtbot.waitUntil(lambda: "All checks passed" in wizard.review_page.checks.text())
 
 
+def tile(window: MainWindow, name: str) -> int:
+    return int(window.dashboard.tiles[name].text().replace(",", ""))
+
+
 def captured(proc: AgentProcess) -> int:
     reply = proc.stubs().capture.ListCaptured(capture_pb2.ListCapturedRequest(limit=1000))
     return len(reply.messages)
@@ -208,7 +212,17 @@ def test_send_says_what_will_happen_and_asks_once(
     click(wizard.confirm, "Send")
     qtbot.waitUntil(lambda: captured(proc) == 7, timeout=60_000)
     with engine.connect() as conn:
-        assert len(campaigns.list_campaigns(conn, ws)) == 1
+        (row,) = campaigns.list_campaigns(conn, ws)
+
+    # Captured mail is shown apart from delivered, with what it means.
+    window.dashboard.show_campaign(row.id)
+    window.go("Dashboard")
+    qtbot.waitUntil(lambda: tile(window, "captured") == 7, timeout=30_000)
+    assert tile(window, "delivered") == 0
+    note = window.dashboard.captured_note
+    assert note.isVisibleTo(window) and "7 captured — nothing left this machine" in note.text()
+    qtbot.wait(300)
+    window.grab().save(str(artifacts / "dashboard-captured.png"))
     close(qtbot, window)
 
 
@@ -265,4 +279,46 @@ def test_cancel_asks_says_what_it_stops_and_a_cancelled_campaign_takes_no_comman
     assert sent < 40
     qtbot.wait(2500)  # at 60 a minute, one more message would have gone by now
     assert sink.count == sent
+    close(qtbot, window)
+
+
+def test_recipients_that_did_not_arrive_are_counted_with_the_agents_reason(
+    qtbot: QtBot,
+    sqlite_engine: Engine,
+    qsettings: Any,
+    agent_factory: AgentFactory,
+    sink: SmtpSink,
+    secure_keyring: FileKeyring,
+    tmp_path: Path,
+    artifacts: Path,
+) -> None:
+    engine = sqlite_engine
+    with engine.begin() as conn:
+        ws = ensure_workspace(conn)
+    list_id = seed_contacts(engine, ws, 6)
+    for n in (1, 4):
+        sink.rule(f"user{n}@example.com", refuse("550 5.1.1 No such mailbox here"))
+    record = pair(engine, ws, agent_factory(relay_config(sink)), "Paris")
+    draft = Draft(name="Bounces", audience=Audience(lists=(list_id,)), subject="Hi",
+                  text="Hello", from_address="news@shop.example.com",
+                  agents=((record.id, 1),))  # fmt: skip
+    campaign_id = campaigns.create(engine, ws, draft)
+    window = open_window(qtbot, engine, ws, qsettings, tmp_path)  # resumes the upload
+    window.dashboard.show_campaign(campaign_id)
+    window.go("Dashboard")
+    qtbot.waitUntil(lambda: tile(window, "bounced") == 2, timeout=60_000)
+    qtbot.waitUntil(lambda: tile(window, "delivered") == 4, timeout=30_000)
+    reasons = window.dashboard.reasons
+    assert reasons.isVisibleTo(window)
+    assert "Bounced (2): " in reasons.text() and "No such mailbox here" in reasons.text()
+    assert tile(window, "captured") == 0 and not window.dashboard.captured_note.isVisibleTo(window)
+    qtbot.wait(300)
+    window.grab().save(str(artifacts / "dashboard-reasons.png"))
+    window.go("Analytics")
+    table = window.analytics.compare
+    qtbot.waitUntil(lambda: table.rowCount() == 1 and table.item(0, 4) is not None,
+                    timeout=15_000)  # fmt: skip
+    header = [table.horizontalHeaderItem(c).text() for c in range(table.columnCount())]  # type: ignore[union-attr]
+    cells = {h: table.item(0, c).text() for c, h in enumerate(header)}  # type: ignore[union-attr]
+    assert (cells["Delivered"], cells["Captured"], cells["Failed"]) == ("4", "0", "0")
     close(qtbot, window)
