@@ -79,9 +79,10 @@ def export_contact(conn: Connection, workspace_id: int, contact_id: int, path: P
 def erase_contact(conn: Connection, workspace_id: int, contact_id: int) -> None:
     """Remove a contact's personal data and keep only a hashed suppression entry.
 
-    The contact, its list memberships and engagement go; suppression entries for the address
-    keep their hash but lose the address; an ``erased`` entry is added if none existed, so the
-    address is never mailed again (a later import of it comes in unsubscribed).
+    The contact, its list memberships and engagement go; the suppression entries of its
+    mailbox (any spelling) become one that keeps its reason but only the hash of the mailbox
+    key; an ``erased`` entry is added if none existed, so the address is never mailed again in
+    any spelling (a later import of it comes in unsubscribed).
     """
     email = conn.scalar(
         select(Contact.email).where(Contact.id == contact_id, Contact.workspace_id == workspace_id)
@@ -89,17 +90,26 @@ def erase_contact(conn: Connection, workspace_id: int, contact_id: int) -> None:
     if email is None:
         raise LookupError(f"no contact {contact_id} in this workspace")
     salt = suppression.workspace_salt(conn, workspace_id)
-    conn.execute(
-        update(Suppression)
-        .where(
-            Suppression.workspace_id == workspace_id,
-            or_(
-                Suppression.email_hash.in_(suppression.hashes(salt, email)),
-                Suppression.email_key == mailbox_key(email),
-            ),
-        )
-        .values(email=None, email_key=None)
+    mailbox = or_(
+        Suppression.email_hash.in_(suppression.hashes(salt, email)),
+        Suppression.email_key == mailbox_key(email),
     )
+    # One entry per mailbox survives, known only by the hash of the mailbox key: the entries
+    # of other spellings would each keep a hash of an address as written.
+    entries = list(
+        conn.scalars(
+            select(Suppression.id)
+            .where(Suppression.workspace_id == workspace_id, mailbox)
+            .order_by(Suppression.id)
+        )
+    )
+    if entries:
+        conn.execute(delete(Suppression).where(Suppression.id.in_(entries[1:])))
+        conn.execute(
+            update(Suppression)
+            .where(Suppression.id == entries[0])
+            .values(email=None, email_key=None, email_hash=suppression.key_hash(salt, email))
+        )
     # Removals waiting for the agents hold the address in clear: they go too (the agents then
     # keep suppressing it, which errs on the side of not mailing).
     conn.execute(

@@ -45,19 +45,22 @@ class Entry:
 
 
 def address_hash(salt: str, email: str) -> str:
-    """The salted SHA-256 of an address's mailbox key, as stored for every entry, so an erased
-    address is still recognised in any spelling. (Entries made before mailbox keys hashed the
-    address as written: ``hashes`` gives both.)"""
-    return hashlib.sha256(f"{salt}:{mailbox_key(email)}".encode()).hexdigest()
+    """The salted SHA-256 of a normalised address as written, as stored for entries that keep
+    their address."""
+    return hashlib.sha256(f"{salt}:{email}".encode()).hexdigest()
+
+
+def key_hash(salt: str, email: str) -> str:
+    """The salted SHA-256 of an address's mailbox key, as stored for an erased address, so it
+    is still recognised when it comes back in another spelling."""
+    return address_hash(salt, mailbox_key(email))
 
 
 def hashes(salt: str, email: str) -> tuple[str, ...]:
     """Every hash an entry for ``email`` may carry: of its mailbox key and, if different, of
-    the address as written (entries made before mailbox keys)."""
-    keyed = address_hash(salt, email)
-    if mailbox_key(email) == email:
-        return (keyed,)
-    return (keyed, hashlib.sha256(f"{salt}:{email}".encode()).hexdigest())
+    the address as written (entries that keep their address, and erasures made before
+    mailbox keys)."""
+    return tuple(dict.fromkeys((key_hash(salt, email), address_hash(salt, email))))
 
 
 def workspace_salt(conn: Connection, workspace_id: int) -> str:
@@ -92,7 +95,7 @@ def add(
     values = {
         "workspace_id": workspace_id,
         "email": normal if keep_address else None,
-        "email_hash": address_hash(salt, normal),
+        "email_hash": (address_hash if keep_address else key_hash)(salt, normal),
         "reason": reason.value,
         "source": source,
         "created_at": utcnow(),
