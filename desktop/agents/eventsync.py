@@ -215,7 +215,7 @@ def _apply(
     if timeline:
         _add_timeline(conn, timeline)
     if completed:
-        _complete_parts(conn, completed)
+        complete_parts(conn, completed)
 
 
 def _engagement(
@@ -256,7 +256,7 @@ def _add_timeline(conn: Connection, counts: Counter[tuple[int, datetime, str]]) 
     )
 
 
-def _complete_parts(conn: Connection, part_ids: list[int]) -> None:
+def complete_parts(conn: Connection, part_ids: list[int]) -> None:
     """Mark parts completed, and their campaign once no part is still sending."""
     conn.execute(
         update(CampaignPart)

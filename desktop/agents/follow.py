@@ -20,9 +20,9 @@ import grpc
 from sqlalchemy import Engine
 
 from agent.client import AgentStubs
-from desktop.agents import eventsync, fleet, registry
+from desktop.agents import event_gap, eventsync, fleet, registry
 from desktop.agents.registry import AgentRecord, FingerprintMismatch
-from mailfleet.v1 import events_pb2
+from mailfleet.v1 import agent_pb2, events_pb2
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +85,25 @@ class Follower:
 
     def _catch_up(self, agent: AgentStubs) -> int:
         cursor = self._cursor()
+        try:
+            return self._read_from(agent, cursor)
+        except grpc.RpcError as exc:
+            if exc.code() != grpc.StatusCode.OUT_OF_RANGE:
+                raise
+        # Away longer than the agent keeps events: see desktop/agents/event_gap.py. Every seq
+        # up to the agent's newest at this moment is either read below or gone.
+        newest = agent.info.GetInfo(agent_pb2.GetInfoRequest(), timeout=registry.CALL_TIMEOUT)
+        log.warning("%s pruned events the desktop had not read; healing", self.record.name)
+        self._read_from(agent, 0)
+        applied = eventsync.apply_events(
+            self.engine, self.workspace_id, self.record.id, [], newest.last_event_seq
+        )
+        healed = event_gap.heal(self.engine, self.record.id, agent)
+        if healed.campaigns:
+            self.on_applied(healed)
+        return applied.cursor
+
+    def _read_from(self, agent: AgentStubs, cursor: int) -> int:
         while not self._stop.is_set():
             page = agent.events.ListEvents(
                 events_pb2.ListEventsRequest(after_seq=cursor, limit=PAGE),

@@ -297,6 +297,8 @@ class RecipientStatus(enum.StrEnum):
     CANCELLED = "cancelled"
     REJECTED = "rejected"  # the agent refused the address at upload
     MOVED = "moved"  # handed to another agent's part
+    # Its outcome was in events the agent pruned before the desktop read them.
+    UNKNOWN = "unknown"
 
 
 class Agent(Base):

@@ -47,6 +47,7 @@ class Totals:
     suppressed: int = 0
     cancelled: int = 0
     rejected: int = 0
+    unknown: int = 0  # outcome in events the agent pruned before the desktop read them
     complained: int = 0
     unsubscribed: int = 0
     opened: int = 0
@@ -107,6 +108,7 @@ def totals(conn: Connection, workspace_id: int, campaign_id: int | None = None) 
         suppressed=by_status.get(s.SUPPRESSED.value, 0),
         cancelled=by_status.get(s.CANCELLED.value, 0),
         rejected=by_status.get(s.REJECTED.value, 0),
+        unknown=by_status.get(s.UNKNOWN.value, 0),
         complained=int(flags[0]),
         unsubscribed=int(flags[1]),
         opened=int(flags[2]),

@@ -257,8 +257,16 @@ class DashboardPage(QWidget):
             f"{'it' if captured == 1 else 'them'} in their capture mailbox (Agents ▸ Captured "
             "mail…). Captured mail is not counted as delivered."
         )
-        self.reasons.setVisible(bool(figures.reasons))
-        self.reasons.setText(_reasons_text(figures.reasons))
+        unknown = figures.totals.unknown
+        lost = (
+            f"{unknown:,} {'recipient' if unknown == 1 else 'recipients'}: outcome unknown — "
+            "the agent deleted its records of them before this computer read them."
+            if unknown
+            else ""
+        )
+        text = "\n".join(t for t in (_reasons_text(figures.reasons), lost) if t)
+        self.reasons.setVisible(bool(text))
+        self.reasons.setText(text)
         self._chart(figures.timeline)
         self._domains(figures.domains)
         shown = next((r for r in figures.campaigns if r.id == figures.campaign_id), None)
