@@ -110,13 +110,18 @@ def erase_contact(conn: Connection, workspace_id: int, contact_id: int) -> None:
             .where(Suppression.id == entries[0])
             .values(email=None, email_key=None, email_hash=suppression.key_hash(salt, email))
         )
-    # Removals waiting for the agents hold the address in clear: they go too (the agents then
-    # keep suppressing it, which errs on the side of not mailing).
-    conn.execute(
-        delete(SuppressionRemoval).where(
-            SuppressionRemoval.workspace_id == workspace_id, SuppressionRemoval.email == email
+    # Removals waiting for the agents hold the address in clear, in any spelling: they go too
+    # (the agents then keep suppressing it, which errs on the side of not mailing). Compared
+    # in Python: SQL's lower() is ASCII-only on SQLite, and erasures are rare.
+    key = mailbox_key(email)
+    removals = conn.execute(
+        select(SuppressionRemoval.id, SuppressionRemoval.email).where(
+            SuppressionRemoval.workspace_id == workspace_id
         )
     )
+    doomed = [rid for rid, address in removals if mailbox_key(address) == key]
+    if doomed:
+        conn.execute(delete(SuppressionRemoval).where(SuppressionRemoval.id.in_(doomed)))
     suppression.add(
         conn, workspace_id, email, SuppressionReason.ERASED, "privacy erasure", keep_address=False
     )

@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select
 
-from desktop.db.models import Contact, FieldType, Suppression, SuppressionReason
+from desktop.db.models import (
+    Contact,
+    FieldType,
+    Suppression,
+    SuppressionReason,
+    SuppressionRemoval,
+)
 from desktop.services import contacts, export, privacy, suppression
 from desktop.services.import_report import ImportReport, NewField
 from desktop.services.workspaces import create_list
@@ -106,10 +112,16 @@ def test_erasure_forgets_every_spelling_and_still_blocks_each(
         cid = conn.scalar(select(Contact.id))
         assert cid is not None
         suppression.add(conn, workspace, "EVE@example.org", SuppressionReason.MANUAL, "typed")
+        suppression.add(conn, workspace, "eVe@example.org", SuppressionReason.MANUAL, "typed")
+        removed = conn.scalar(select(Suppression.id).where(Suppression.email == "eVe@example.org"))
+        assert removed is not None
+        suppression.remove(conn, workspace, removed)
         privacy.erase_contact(conn, workspace, cid)
     with engine.connect() as conn:
         kept = conn.execute(select(Suppression.email, Suppression.email_key)).all()
+        removals = conn.scalar(select(func.count()).select_from(SuppressionRemoval))
     assert kept and all(row == (None, None) for row in kept)
+    assert removals == 0
     other = write_csv(tmp_path / "again.csv", [["email"], ["eve@EXAMPLE.org"]])
     again = import_file(engine, plan_for(other, workspace, ("email",)))
     assert again.suppressed == 1
