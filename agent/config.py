@@ -143,7 +143,7 @@ level = "INFO"
 # One JSON object per line, for log shippers.
 json_lines = false
 
-# The SMTP intake (README, "SMTP intake"): uncomment to let applications submit mail over SMTP
+# The SMTP intake (docs/smtp-intake.md): uncomment to let applications submit mail over SMTP
 # with logins from `mailfleet-agent smtp-user add`.
 # [intake]
 # bounce_domain = ""              # mail for it is taken without AUTH, for the feedback loop
