@@ -64,6 +64,17 @@ CHARTED = (
     "clicked",
     "complained",
 )
+# One colour per line: the chart's default palette repeats after five.
+SERIES_COLOURS = {
+    "delivered": "#1f77b4",
+    "captured": "#7f7f7f",
+    "deferred": "#ff7f0e",
+    "bounced": "#9467bd",
+    "failed": "#d62728",
+    "opened": "#2ca02c",
+    "clicked": "#17becf",
+    "complained": "#8c564b",
+}
 TILE_TIPS = {
     "delivered": "Accepted by the recipients' mail servers",
     "captured": "Kept in an agent's capture mailbox: nothing left that machine",
@@ -299,6 +310,10 @@ class DashboardPage(QWidget):
         for kind in CHARTED:
             series = QLineSeries()
             series.setName(kind)
+            pen = series.pen()
+            pen.setColor(QColor(SERIES_COLOURS[kind]))
+            pen.setWidth(2)
+            series.setPen(pen)
             series.setPointsVisible(True)
             counts = dict(timeline.get(kind, []))
             # Every minute of the campaign, quiet ones as zero, so each line is continuous.
