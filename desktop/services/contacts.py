@@ -8,6 +8,7 @@ table view without ever loading the whole table.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -198,38 +199,50 @@ class ContactPager:
         if cached is not None:
             self._pages.move_to_end(number)
             return cached
-        if self._where is None:
-            self.refresh()
-        assert self._where is not None
-        where, size = self._where, self.page_size
-        last_number = max(self.total - 1, 0) // size
-        args: dict[str, Any] = {"descending": self.descending, "limit": size}
-        with self.engine.connect() as conn:
-            if number == 0:
-                rows = page(conn, where, self.sort, **args)
-            elif number - 1 in self._pages:
-                after = _key(self._pages[number - 1][-1], self.sort)
-                rows = page(conn, where, self.sort, after=after, **args)
-            elif number + 1 in self._pages:
-                before = _key(self._pages[number + 1][0], self.sort)
-                rows = page(conn, where, self.sort, before=before, **args)
-            elif number == last_number:
-                args["limit"] = self.total - number * size
-                rows = page(conn, where, self.sort, before=(None, 0), **args)
-            else:
-                rows = self.fetch_far(number)
+        rows = self.reader(number)()
         self.store(number, rows)
         return rows
 
-    def is_far(self, index: int) -> bool:
-        """True when showing ``index`` needs a far jump (no neighbouring page cached): an
-        offset scan that can take a moment on a filtered million rows."""
-        number = index // self.page_size
-        last_number = max(self.total - 1, 0) // self.page_size
-        return not (
-            number in self._pages or number - 1 in self._pages or number + 1 in self._pages
-            or number in (0, last_number)
-        )  # fmt: skip
+    def cached_row(self, index: int) -> ContactRow | None:
+        """The row at ``index`` if its page is cached; None when it is not (or past the end).
+        Never reads the database."""
+        if not 0 <= index < self.total:
+            return None
+        number, offset = divmod(index, self.page_size)
+        rows = self._pages.get(number)
+        return rows[offset] if rows is not None and offset < len(rows) else None
+
+    def has_page(self, index: int) -> bool:
+        """Whether the page holding ``index`` is cached."""
+        return index // self.page_size in self._pages
+
+    def reader(self, number: int) -> Callable[[], list[ContactRow]]:
+        """A read of page ``number``, set up from the cached pages now; the read itself only
+        uses what it captured, so it may run on another thread (``store`` its result on the
+        owner's)."""
+        if self._where is None:
+            self.refresh()
+        assert self._where is not None
+        where, size, sort, engine = self._where, self.page_size, self.sort, self.engine
+        last_number = max(self.total - 1, 0) // size
+        args: dict[str, Any] = {"descending": self.descending, "limit": size}
+        if number == 0:
+            bound: dict[str, Any] = {}
+        elif number - 1 in self._pages:
+            bound = {"after": _key(self._pages[number - 1][-1], sort)}
+        elif number + 1 in self._pages:
+            bound = {"before": _key(self._pages[number + 1][0], sort)}
+        elif number == last_number:
+            args["limit"] = self.total - number * size
+            bound = {"before": (None, 0)}
+        else:
+            return lambda: self.fetch_far(number)
+
+        def read() -> list[ContactRow]:
+            with engine.connect() as conn:
+                return page(conn, where, sort, **bound, **args)
+
+        return read
 
     def fetch_far(self, number: int) -> list[ContactRow]:
         """Read page ``number`` after an index-only offset look-up. Only reads the pager's

@@ -1,7 +1,8 @@
 """A table model over the contacts of a workspace that never loads the whole table.
 
-Counting (which may scan) runs in the background; rows are read a page at a time by keyset
-through ``ContactPager``, which takes a few milliseconds per page, so ``data()`` may fetch.
+Counting (which may scan) and every page read run in the background: ``data()`` answers from
+the pages ``ContactPager`` has cached, shows "…" for a row whose page is still being read, and
+the rows fill in when it arrives. The GUI thread never reads the database.
 """
 
 from __future__ import annotations
@@ -53,26 +54,26 @@ class ContactsModel(QAbstractTableModel):
         """Cell text, fetched by page on first sight."""
         if role != Qt.ItemDataRole.DisplayRole or not index.isValid():
             return None
-        if self.pager.is_far(index.row()):
-            # A far jump (scrollbar dragged) is read in the background; the rows fill in.
-            self._fetch_far(index.row() // self.pager.page_size)
-            return "…" if index.column() == 0 else None
-        row = self.pager.row(index.row())
+        row = self.pager.cached_row(index.row())
         if row is None:
-            return None
+            if not 0 <= index.row() < self.pager.total:
+                return None
+            self._fetch(index.row() // self.pager.page_size)
+            return "…" if index.column() == 0 else None
         key = COLUMNS[index.column()][0]
         if key == "created":
             return row.created_at.strftime("%Y-%m-%d %H:%M")
         return getattr(row, key)
 
-    def _fetch_far(self, number: int) -> None:
+    def _fetch(self, number: int) -> None:
         if number in self._pending:
             return
         self._pending.add(number)
         pager = self.pager
+        read = pager.reader(number)  # set up here, from the pages cached now
 
         def fetch(_task: Task[list[ContactRow]]) -> list[ContactRow]:
-            return pager.fetch_far(number)
+            return read()
 
         def store(rows: list[ContactRow]) -> None:
             if pager is not self.pager:
@@ -86,8 +87,8 @@ class ContactsModel(QAbstractTableModel):
         self.runner.run("Loading contacts", fetch, store)
 
     def contact(self, row: int) -> ContactRow | None:
-        """The contact shown on ``row``."""
-        return self.pager.row(row)
+        """The contact shown on ``row`` (None while its page is still being read)."""
+        return self.pager.cached_row(row)
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         """Sort by a column (in the database)."""
