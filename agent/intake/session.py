@@ -34,6 +34,7 @@ from agent.intake.message import (
     take_controls,
 )
 from agent.intake.queueing import Submission, enqueue
+from agent.intake.replies import has_control, printable, with_enhanced_code
 from agent.intake.results import SessionTally
 from agent.intake.settings import IntakeSettings, ListenerSettings
 from agent.store import inbound_mail, smtp_accounts, tenants
@@ -223,6 +224,20 @@ class Intake:
         self._trusted[name] = (now + _TRUSTED_TTL, identity)
         return identity
 
+    async def handle_EHLO(
+        self,
+        server: IntakeSMTP,
+        session: IntakeSession,
+        envelope: Envelope,
+        hostname: str,
+        responses: list[str],
+    ) -> list[str]:
+        """Advertise what the intake implements besides aiosmtpd's own extensions: commands
+        may be pipelined (RFC 2920; replies go out in order as each command is read) and
+        every reply carries an RFC 3463 code (RFC 2034)."""
+        session.host_name = hostname
+        return [*responses[:-1], "250-PIPELINING", "250-ENHANCEDSTATUSCODES", responses[-1]]
+
     async def handle_MAIL(
         self,
         server: IntakeSMTP,
@@ -233,6 +248,8 @@ class Intake:
     ) -> str:
         """Sender policy: an identity's own domains, or anything towards the bounce domain."""
         limits = server.limits
+        if has_control(address) or any(has_control(o) for o in options):
+            return "501 5.5.4 Control characters are not allowed in MAIL FROM"
         if session.messages >= limits.max_messages_per_session:
             server.close_after_reply()
             return "421 4.7.0 Too many messages in one session; reconnect to send more"
@@ -263,6 +280,8 @@ class Intake:
     ) -> str:
         """Recipient policy: never a relay for anyone without an identity."""
         limits = server.limits
+        if has_control(address) or any(has_control(o) for o in options):
+            return "501 5.5.4 Control characters are not allowed in RCPT TO"
         if len(envelope.rcpt_tos) >= limits.max_recipients:
             return "452 4.5.3 Too many recipients"
         if normalize_address(address) is None:
@@ -373,6 +392,7 @@ class IntakeSMTP(SMTP):
         self._tally = SessionTally()
         self._in_data = False
         self._retired = False
+        self._greeting_reply = False  # HELO's and EHLO's replies carry no RFC 3463 code
 
     def __dir__(self) -> list[str]:
         # aiosmtpd finds its command and AUTH methods with dir() on each new connection; naming
@@ -415,6 +435,24 @@ class IntakeSMTP(SMTP):
         if not self._greeted:
             self._early = True
         super().data_received(data)
+
+    @syntax("EHLO hostname")
+    async def smtp_EHLO(self, hostname: str) -> None:
+        """EHLO, as aiosmtpd answers it (with :meth:`Intake.handle_EHLO`)."""
+        self._greeting_reply = True
+        try:
+            await super().smtp_EHLO(hostname)
+        finally:
+            self._greeting_reply = False
+
+    @syntax("HELO hostname")
+    async def smtp_HELO(self, hostname: str) -> None:
+        """HELO, as aiosmtpd answers it."""
+        self._greeting_reply = True
+        try:
+            await super().smtp_HELO(hostname)
+        finally:
+            self._greeting_reply = False
 
     @syntax("DATA")
     async def smtp_DATA(self, arg: str | None) -> None:
@@ -489,6 +527,8 @@ class IntakeSMTP(SMTP):
                 await super().push(self._refusal)
                 self._close()
                 raise asyncio.CancelledError  # ends the session before any command is read
+        if isinstance(status, str):
+            status = printable(status if self._greeting_reply else with_enhanced_code(status))
         self._tally.note(
             status if isinstance(status, str) else bytes(status).decode("ascii", "replace")
         )

@@ -42,7 +42,7 @@ def _submit_raw(intake: IntakeAgent, body: bytes) -> list[str]:
         replies = [c.reply()]
         # Anything the server took for further commands would answer before this NOOP does.
         c.send(b"NOOP\r\n")
-        while not (reply := c.reply()).startswith("250 OK") and reply:
+        while not (reply := c.reply()).startswith("250 2.0.0 OK") and reply:
             replies.append(reply)
         return replies
 
