@@ -19,6 +19,7 @@ from sqlalchemy import (
     Engine,
     and_,
     case,
+    delete,
     exists,
     func,
     insert,
@@ -41,6 +42,7 @@ from desktop.db.models import (
     RecipientStatus,
     Segment,
 )
+from desktop.db.types import utcnow
 from desktop.services import segments
 from desktop.services.emails import check_address
 from desktop.services.suppression import not_suppressed
@@ -164,14 +166,18 @@ def weighted_parts(
     return case(*whens, else_=last) if whens else last
 
 
-def create(engine: Engine, workspace_id: int, draft: Draft) -> int:
+def create(engine: Engine, workspace_id: int, draft: Draft, replaces: int | None = None) -> int:
     """Save the campaign with its parts and every recipient assigned to a part; return its id.
 
-    The state is ``uploading``: the upload can start (or resume after a crash) from here.
+    The state is ``uploading``: the upload can start (or resume after a crash) from here. A
+    saved draft it was made from (``replaces``) goes in the same transaction, so one draft is
+    sent once.
     """
     _check(draft)
     prefix = uuid.uuid4().hex
     with engine.begin() as conn:
+        if replaces is not None:
+            _remove_draft(conn, workspace_id, replaces)
         condition = audience_condition(conn, workspace_id, draft.audience)
         campaign_id = conn.scalar(
             insert(Campaign)
@@ -221,6 +227,93 @@ def create(engine: Engine, workspace_id: int, draft: Draft) -> int:
             update(Campaign).where(Campaign.id == campaign_id).values(recipients=recipients)
         )
         return int(campaign_id)
+
+
+COPY_SUFFIX = " (copy)"
+
+
+def duplicate(conn: Connection, workspace_id: int, campaign_id: int) -> int:
+    """A new draft with the campaign's content, audience, sender and settings, named
+    "… (copy)"; none of its recipients or results. Returns the draft's id.
+
+    Lists and segments deleted since are left out of the audience, and a start time already
+    past becomes "at once".
+    """
+    source = get(conn, workspace_id, campaign_id)
+    audience = source.audience or {}
+    lists = conn.scalars(
+        select(MailingList.id).where(
+            MailingList.workspace_id == workspace_id,
+            MailingList.id.in_(audience.get("lists", [])),
+        )
+    )
+    kept = conn.scalars(
+        select(Segment.id).where(
+            Segment.workspace_id == workspace_id, Segment.id.in_(audience.get("segments", []))
+        )
+    )
+    start = source.start_at
+    new_id = conn.scalar(
+        insert(Campaign)
+        .values(
+            workspace_id=workspace_id,
+            name=source.name[: 200 - len(COPY_SUFFIX)] + COPY_SUFFIX,
+            state=CampaignState.DRAFT.value,
+            audience=Audience(tuple(sorted(lists)), tuple(sorted(kept))).to_json(),
+            subject=source.subject,
+            html=source.html,
+            text=source.text,
+            from_name=source.from_name,
+            from_address=source.from_address,
+            reply_to=source.reply_to,
+            throttle_per_minute=source.throttle_per_minute,
+            start_at=start if start is not None and start > utcnow() else None,
+            time_zone=source.time_zone,
+            key_prefix=uuid.uuid4().hex,
+            recipients=0,
+        )
+        .returning(Campaign.id)
+    )
+    assert new_id is not None
+    return int(new_id)
+
+
+def draft_of(conn: Connection, workspace_id: int, campaign_id: int) -> Draft:
+    """A saved draft as the wizard edits it (agents are chosen in the wizard)."""
+    row = get(conn, workspace_id, campaign_id)
+    if row.state != CampaignState.DRAFT.value:
+        raise CampaignError("only a draft can be opened for editing")
+    audience = row.audience or {}
+    return Draft(
+        name=row.name,
+        audience=Audience(tuple(audience.get("lists", [])), tuple(audience.get("segments", []))),
+        subject=row.subject,
+        from_address=row.from_address,
+        html=row.html,
+        text=row.text,
+        from_name=row.from_name,
+        reply_to=row.reply_to,
+        throttle_per_minute=row.throttle_per_minute,
+        start_at=row.start_at,
+        time_zone=row.time_zone,
+    )
+
+
+def _remove_draft(conn: Connection, workspace_id: int, campaign_id: int) -> None:
+    gone = conn.execute(
+        delete(Campaign).where(
+            Campaign.id == campaign_id,
+            Campaign.workspace_id == workspace_id,
+            Campaign.state == CampaignState.DRAFT.value,
+        )
+    )
+    if gone.rowcount != 1:
+        raise CampaignError("this draft was sent or deleted meanwhile")
+
+
+def delete_draft(conn: Connection, workspace_id: int, campaign_id: int) -> None:
+    """Delete a draft (a campaign that was never sent)."""
+    _remove_draft(conn, workspace_id, campaign_id)
 
 
 def add_parts(

@@ -21,15 +21,24 @@ from sqlalchemy import (
     delete,
     exists,
     func,
+    insert,
     or_,
     select,
     tuple_,
     update,
 )
 
-from desktop.db.models import Contact, ContactStatus, ListMembership, SuppressionReason
+from desktop.db.mailbox import mailbox_key
+from desktop.db.models import (
+    Contact,
+    ContactStatus,
+    ListMembership,
+    MailingList,
+    SuppressionReason,
+)
 from desktop.db.types import utcnow
 from desktop.services import segments, suppression, workspaces
+from desktop.services.emails import check_address, header_unsafe
 from desktop.services.segments import Rules
 
 SORT_COLUMNS: dict[str, Any] = {
@@ -264,17 +273,105 @@ class ContactPager:
             self._pages.popitem(last=False)
 
 
+MANUAL_SOURCE = "added in the desktop"
+
+
+class ExistingContact(ValueError):
+    """The address is a spelling of a mailbox that is already a contact (``contact_id``)."""
+
+    def __init__(self, contact_id: int, email: str) -> None:
+        super().__init__(f"{email} is already a contact")
+        self.contact_id = contact_id
+        self.email = email
+
+
 def get_contact(conn: Connection, workspace_id: int, contact_id: int) -> dict[str, Any]:
-    """One contact's editable values."""
+    """One contact's editable values, with the ids of the lists it is on."""
     row = conn.execute(
         select(Contact).where(Contact.id == contact_id, Contact.workspace_id == workspace_id)
     ).one_or_none()
     if row is None:
-        raise LookupError(f"no contact {contact_id} in this workspace")
+        raise LookupError("that contact no longer exists")
+    lists = conn.scalars(
+        select(ListMembership.list_id).where(ListMembership.contact_id == contact_id)
+    )
     return {
         "email": row.email, "first_name": row.first_name, "last_name": row.last_name,
-        "status": row.status, "fields": dict(row.fields or {}),
+        "status": row.status, "fields": dict(row.fields or {}), "lists": sorted(lists),
     }  # fmt: skip
+
+
+def find_mailbox(conn: Connection, workspace_id: int, email: str) -> int | None:
+    """The id of the contact for this mailbox (any spelling of it), if there is one."""
+    return conn.scalar(
+        select(Contact.id).where(
+            Contact.workspace_id == workspace_id, Contact.email_key == mailbox_key(email)
+        )
+    )
+
+
+def _check_values(
+    conn: Connection, workspace_id: int, email: str, names: tuple[str, str], status: ContactStatus
+) -> None:
+    if any(header_unsafe(name) for name in names):
+        raise ValueError("a name contains a control character (a line break or similar)")
+    lookup = suppression.load_lookup(conn, workspace_id)
+    if status is ContactStatus.SUBSCRIBED and lookup.reason(email) is not None:
+        raise ValueError(f"{email} is on the suppression list; remove it there first")
+
+
+def _set_lists(conn: Connection, workspace_id: int, contact_id: int, list_ids: list[int]) -> None:
+    """Put the contact on exactly these lists (of the workspace)."""
+    wanted = set(list_ids)
+    owned = set(
+        conn.scalars(
+            select(MailingList.id).where(
+                MailingList.workspace_id == workspace_id, MailingList.id.in_(wanted)
+            )
+        )
+    )
+    if owned != wanted:
+        raise ValueError("a chosen list no longer exists")
+    conn.execute(
+        delete(ListMembership).where(
+            ListMembership.contact_id == contact_id, ListMembership.list_id.not_in(wanted)
+        )
+    )
+    for list_id in sorted(wanted):
+        workspaces.add_members(conn, list_id, [contact_id])
+
+
+def create_contact(
+    conn: Connection,
+    workspace_id: int,
+    *,
+    email: str,
+    first_name: str,
+    last_name: str,
+    status: ContactStatus,
+    fields: dict[str, Any],
+    lists: list[int],
+) -> int:
+    """Add one contact typed in by hand; returns its id. The address is checked and normalised
+    as an import does; a mailbox that is already a contact raises ``ExistingContact``."""
+    checked = check_address(email)
+    if checked.email is None:
+        raise ValueError(checked.error or "not an email address")
+    existing = find_mailbox(conn, workspace_id, checked.email)
+    if existing is not None:
+        raise ExistingContact(existing, checked.email)
+    _check_values(conn, workspace_id, checked.email, (first_name, last_name), status)
+    now = utcnow()
+    new_id = conn.scalar(
+        insert(Contact)
+        .values(workspace_id=workspace_id, email=checked.email, first_name=first_name,
+                last_name=last_name, status=status.value, fields=fields,
+                consent_source=MANUAL_SOURCE, consent_at=now, created_at=now, updated_at=now)
+        .returning(Contact.id)
+    )  # fmt: skip
+    assert new_id is not None
+    _set_lists(conn, workspace_id, int(new_id), lists)
+    return int(new_id)
 
 
 def update_contact(
@@ -286,22 +383,24 @@ def update_contact(
     last_name: str,
     status: ContactStatus,
     fields: dict[str, Any],
+    lists: list[int] | None = None,
 ) -> None:
-    """Save an edited contact. Resubscribing a suppressed address is refused."""
+    """Save an edited contact (and, given ``lists``, the lists it is on). Resubscribing a
+    suppressed address is refused."""
     email = conn.scalar(
         select(Contact.email).where(Contact.id == contact_id, Contact.workspace_id == workspace_id)
     )
     if email is None:
-        raise LookupError(f"no contact {contact_id} in this workspace")
-    lookup = suppression.load_lookup(conn, workspace_id)
-    if status is ContactStatus.SUBSCRIBED and lookup.reason(email) is not None:
-        raise ValueError(f"{email} is on the suppression list; remove it there first")
+        raise LookupError("that contact no longer exists")
+    _check_values(conn, workspace_id, email, (first_name, last_name), status)
     conn.execute(
         update(Contact)
         .where(Contact.id == contact_id)
         .values(first_name=first_name, last_name=last_name, status=status.value,
                 fields=fields, updated_at=utcnow())
     )  # fmt: skip
+    if lists is not None:
+        _set_lists(conn, workspace_id, contact_id, lists)
 
 
 def _own(conn: Connection, workspace_id: int, ids: list[int]) -> list[int]:

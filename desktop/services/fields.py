@@ -69,6 +69,21 @@ def parse_value(ftype: FieldType, raw: str) -> str | float | bool | None:
     raise FieldValueError(f"{text!r} is not yes/no")
 
 
+def value_text(value: str | float | bool) -> str:
+    """A stored value written the way a person would type it (the input of ``parse_value``)."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def convert(value: str | float | bool, ftype: FieldType) -> str | float | bool | None:
+    """A stored value as a value of type ``ftype``; ``FieldValueError`` if it has no such
+    reading (text "lots" as a number)."""
+    return parse_value(ftype, value_text(value))
+
+
 def list_fields(conn: Connection, workspace_id: int) -> list[FieldSpec]:
     """The workspace's custom fields, in the order they were defined."""
     rows = conn.execute(
@@ -84,9 +99,16 @@ def create_field(conn: Connection, workspace_id: int, label: str, ftype: FieldTy
     spec = FieldSpec(field_key(label), label.strip() or "Field", ftype)
     if spec.key in BUILTIN_COLUMNS:
         raise ValueError(f"{label!r} is a built-in column")
+    if find_field(conn, workspace_id, spec.key) is not None:
+        raise ValueError(f"there is already a field called {spec.key}")
     conn.execute(
         insert(FieldDefinition).values(
             workspace_id=workspace_id, key=spec.key, label=spec.label, type=spec.type.value
         )
     )
     return spec
+
+
+def find_field(conn: Connection, workspace_id: int, key: str) -> FieldSpec | None:
+    """The workspace's field with this key, if there is one."""
+    return next((f for f in list_fields(conn, workspace_id) if f.key == key), None)

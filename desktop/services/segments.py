@@ -16,6 +16,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     and_,
+    delete,
     exists,
     false,
     func,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     or_,
     select,
     true,
+    update,
 )
 
 from desktop.db.models import (
@@ -34,6 +36,8 @@ from desktop.db.models import (
     ListMembership,
     Segment,
 )
+from desktop.services import audience_refs
+from desktop.services.audience_refs import AudienceUse
 from desktop.services.fields import list_fields
 from desktop.services.suppression import not_suppressed
 
@@ -280,3 +284,40 @@ def saved(conn: Connection, workspace_id: int) -> list[tuple[int, str, dict[str,
         .order_by(Segment.name)
     )
     return [(sid, name, rules) for sid, name, rules in rows]
+
+
+def _own(conn: Connection, workspace_id: int, segment_id: int) -> None:
+    found = conn.scalar(
+        select(Segment.id).where(Segment.id == segment_id, Segment.workspace_id == workspace_id)
+    )
+    if found is None:
+        raise LookupError("that segment no longer exists")
+
+
+def rename(conn: Connection, workspace_id: int, segment_id: int, name: str) -> None:
+    """Rename a saved segment; a name already in use is refused."""
+    _own(conn, workspace_id, segment_id)
+    clean = name.strip()
+    if not clean:
+        raise ValueError("a segment needs a name")
+    taken = conn.scalar(
+        select(Segment.id).where(
+            Segment.workspace_id == workspace_id, Segment.name == clean, Segment.id != segment_id
+        )
+    )
+    if taken is not None:
+        raise ValueError(f"there is already a segment called {clean}")
+    conn.execute(update(Segment).where(Segment.id == segment_id).values(name=clean))
+
+
+def campaigns_using(conn: Connection, workspace_id: int, segment_id: int) -> AudienceUse:
+    """The campaigns that chose this segment."""
+    return audience_refs.campaigns_using(conn, workspace_id, "segments", segment_id)
+
+
+def remove(conn: Connection, workspace_id: int, segment_id: int) -> None:
+    """Delete a saved segment (no contact is touched). Refused while a draft campaign's
+    audience includes it."""
+    _own(conn, workspace_id, segment_id)
+    audience_refs.refuse_if_drafts(campaigns_using(conn, workspace_id, segment_id), "This segment")
+    conn.execute(delete(Segment).where(Segment.id == segment_id))

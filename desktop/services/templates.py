@@ -17,7 +17,7 @@ from email.message import EmailMessage
 from html.parser import HTMLParser
 from typing import Any
 
-from jinja2 import TemplateSyntaxError
+from jinja2 import Environment, TemplateSyntaxError
 from sqlalchemy import Connection, delete, func, insert, select, update
 
 from agent.client import preview as rendering
@@ -239,6 +239,34 @@ def used_tags(subject: str, html: str, text: str) -> set[str]:
         if source:
             used |= rendering.template_variables(source, html=is_html)
     return used
+
+
+# Tokens after which a name is not a merge field: an attribute (x.name), a filter (|name), a
+# test (is name).
+_NOT_A_VARIABLE_AFTER = {(".", "operator"), ("|", "operator"), ("is", "name")}
+
+
+def rename_tag(source: str, old: str, new: str) -> str:
+    """``source`` with the merge field ``old`` renamed ``new`` wherever the template reads it
+    (``{{ old }}``, ``{% if old %}``, ``{{ old|upper }}``); attributes, filters and text are
+    left alone. A template Jinja cannot read is returned unchanged."""
+    lexer = Environment(autoescape=True)  # only reads the template: nothing renders
+    try:
+        lexer.parse(source)
+        tokens = list(lexer.lex(source))
+    except TemplateSyntaxError:
+        return source
+    if "".join(value for _, _, value in tokens) != source:
+        return source  # a construct the lexer does not give back verbatim: leave it be
+    out: list[str] = []
+    previous: tuple[str, str] = ("", "")
+    for _, kind, value in tokens:
+        if kind == "name" and value == old and previous not in _NOT_A_VARIABLE_AFTER:
+            value = new
+        out.append(value)
+        if kind != "whitespace":
+            previous = (value, kind)
+    return "".join(out)
 
 
 _UNSUBSCRIBE = re.compile(r"unsubscribe", re.IGNORECASE)
