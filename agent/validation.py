@@ -83,6 +83,12 @@ def normalize_address(address: str) -> str | None:
     return f"{checked.local_part}@{checked.domain.lower()}"
 
 
+def needs_smtputf8(address: str) -> bool:
+    """True when ``address`` has a non-ASCII local part, which only SMTPUTF8 (RFC 6531) can
+    carry; a non-ASCII domain alone does not, its IDNA form (A-labels) goes anywhere."""
+    return not address.isascii() and not address.rpartition("@")[0].isascii()
+
+
 def address_problem(address: str) -> AddressProblem:
     """Classify an address that :func:`normalize_address` refused."""
     if _CONTROL.search(address):

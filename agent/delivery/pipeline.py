@@ -20,6 +20,7 @@ from agent.routes.base import Envelope, Outcome, OutcomeKind
 from agent.routing.build import build_routes, build_sources
 from agent.routing.router import Router
 from agent.routing.rules import MessageFacts, Plan, RoutingTable
+from agent.validation import needs_smtputf8
 
 log = logging.getLogger("mailfleet.agent.delivery")
 
@@ -176,7 +177,15 @@ class Pipeline:
         # domain, a client's own MIME too (its From: and Reply-To: stay as the client wrote
         # them), so bounces of submitted mail come back to the agent like campaign bounces.
         mail_from = feedback.return_path or spec.sender.from_address
-        return Envelope(job.message_id, mail_from, job.rcpt_to, signed)
+        # Only the rendered header can carry the sender's UTF-8 address (RFC 6532); a
+        # client's own MIME is sent as it came, judged by its envelope alone.
+        sender = spec.sender
+        utf8_headers = (
+            rendered
+            and not (sender.from_address.isascii() and sender.reply_to.isascii())
+            and (needs_smtputf8(sender.from_address) or needs_smtputf8(sender.reply_to))
+        )
+        return Envelope(job.message_id, mail_from, job.rcpt_to, signed, utf8_headers)
 
     async def close(self) -> None:
         """Close every route's connections."""

@@ -35,6 +35,9 @@ class Envelope:
     mail_from: str
     rcpt_to: str
     data: bytes
+    # The header has an address with a UTF-8 local part (RFC 6532), so the message needs
+    # SMTPUTF8 even when the envelope's own addresses are ASCII (a UTF-8 From or Reply-To).
+    utf8_headers: bool = False
 
     @property
     def domain(self) -> str:

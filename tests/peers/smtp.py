@@ -12,7 +12,7 @@ Start one on loopback, point a route (or any SMTP client) at it, then look at wh
         assert sink.duplicates() == []
 
 ``SmtpSink(host="127.0.0.1", port=0, tls="none", users=None, reply_delay=0.0,
-ehlo_delay=0.0, keep_data=True, esmtp=True, pipelining=True)``:
+ehlo_delay=0.0, keep_data=True, esmtp=True, pipelining=True, smtputf8=False)``:
 
 - ``port=0`` picks a free port (read ``sink.port``);
 - ``tls``: "none", "starttls", "implicit", or "broken_starttls" (offers STARTTLS whose
@@ -24,7 +24,9 @@ ehlo_delay=0.0, keep_data=True, esmtp=True, pipelining=True)``:
 - ``keep_data=False`` keeps only each message's digest (for big runs);
 - ``esmtp=False`` refuses EHLO (502), like an old server that only knows HELO;
 - ``pipelining`` offers PIPELINING (RFC 2920) in the EHLO reply, as real MTAs do; aiosmtpd
-  reads pipelined commands one after another either way.
+  reads pipelined commands one after another either way;
+- ``smtputf8`` offers SMTPUTF8 (RFC 6531) and then takes UTF-8 addresses; without it,
+  aiosmtpd refuses a MAIL FROM that asks for it.
 
 Rules (``sink.rule(address, rule)``, checked per address): ``refuse(reply, at=...)``,
 ``defer(reply, at=...)``, ``stall(seconds, at=...)`` and ``accept()``; ``at`` is "mail"
@@ -32,9 +34,9 @@ Rules (``sink.rule(address, rule)``, checked per address): ``refuse(reply, at=..
 address without a rule is accepted.
 
 What it saw (safe to read from any thread): ``received`` (a list of :class:`Received`:
-sender, recipients, bytes, SHA-256, session number, peer address, HELO name, TLS,
-authenticated user, arrival time), ``count``, ``clear()``, ``sessions`` (connections that
-said EHLO/HELO), ``active`` and ``max_concurrent`` (sessions open at once),
+sender, recipients, MAIL FROM parameters, bytes, SHA-256, session number, peer address,
+HELO name, TLS, authenticated user, arrival time), ``count``, ``clear()``, ``sessions``
+(connections that said EHLO/HELO), ``active`` and ``max_concurrent`` (sessions open at once),
 ``auth_failures``, ``duplicates()`` ((recipient, digest) pairs that arrived twice),
 ``wait_for(n, timeout)``. ``start()``/``stop()``, or use it as a context manager.
 """
@@ -100,6 +102,7 @@ class Received:
 
     mail_from: str
     rcpt_to: tuple[str, ...]
+    mail_options: tuple[str, ...]  # MAIL FROM's parameters, e.g. ("BODY=8BITMIME", "SMTPUTF8")
     data: bytes  # b"" when the sink was started with keep_data=False
     digest: str  # SHA-256 of the message bytes, kept either way
     session: int
@@ -188,6 +191,7 @@ class SmtpSink:
         keep_data: bool = True,
         esmtp: bool = True,
         pipelining: bool = True,
+        smtputf8: bool = False,
         certificate: tuple[Path, Path] | None = None,
     ) -> None:
         self.host = host
@@ -196,6 +200,7 @@ class SmtpSink:
         self.keep_data = keep_data
         self.esmtp = esmtp
         self.pipelining = pipelining
+        self.smtputf8 = smtputf8
         self.port = port or free_port(host)
         self.tls = tls
         self.users = dict(users or {})
@@ -220,7 +225,12 @@ class SmtpSink:
 
     def start(self) -> SmtpSink:
         """Listen on ``host:port``; returns when the server answers."""
-        kwargs: dict[str, Any] = {"hostname": self.host, "port": self.port, "ready_timeout": 10}
+        kwargs: dict[str, Any] = {
+            "hostname": self.host,
+            "port": self.port,
+            "ready_timeout": 10,
+            "enable_SMTPUTF8": self.smtputf8,
+        }
         if self.tls != "none":
             self._tmp = Path(tempfile.mkdtemp(prefix="mailfleet-sink-"))
             self.cert_file, key_file = self.certificate or make_certificate(self._tmp)
@@ -397,6 +407,7 @@ class SmtpSink:
         received = Received(
             mail_from=envelope.mail_from,
             rcpt_to=tuple(envelope.rcpt_tos),
+            mail_options=tuple(envelope.mail_options),
             data=data if self.keep_data else b"",
             digest=hashlib.sha256(data).hexdigest(),
             session=server.number,

@@ -17,9 +17,10 @@ from typing import Literal
 
 import aiosmtplib
 
-from agent.routes.base import Envelope, Outcome, RouteConfigError
+from agent.routes.base import Envelope, Outcome, OutcomeKind, RouteConfigError
 from agent.routes.smtp.replies import deferred, describe_error, failed, from_reply
 from agent.routes.smtp.wire import Wire, wire_data
+from agent.validation import needs_smtputf8
 
 log = logging.getLogger("mailfleet.agent.routes")
 
@@ -27,6 +28,9 @@ TlsMode = Literal["none", "starttls", "implicit", "opportunistic", "required"]
 
 # What cannot appear in a bare address on a command line: spaces, brackets, controls.
 _UNSAFE = re.compile(r"[\s<>\x00-\x1f\x7f]")
+
+# Why a message with an international address fails at a server without SMTPUTF8.
+NO_SMTPUTF8 = "the receiving server does not accept international addresses (SMTPUTF8)"
 
 # QUIT is a courtesy; a destination that does not answer it quickly is simply dropped.
 _QUIT_TIMEOUT = 5.0
@@ -135,11 +139,29 @@ async def open_session(options: SessionOptions) -> Session:
     return Session(smtp, options.host)
 
 
-def _path(address: str, utf8: bool) -> bytes:
-    """``<address>`` for MAIL FROM / RCPT TO; raises ValueError for what no server could take."""
+def _path(address: str) -> bytes:
+    """``<address>`` for MAIL FROM / RCPT TO, an IDN domain in its ASCII form (A-labels);
+    raises ValueError for what no server could take."""
     if _UNSAFE.search(address):
         raise ValueError(f"{address!r} is not a bare address")
-    return f"<{address}>".encode("utf-8" if utf8 else "ascii")
+    if address.isascii():
+        return f"<{address}>".encode("ascii")
+    local, _, domain = address.rpartition("@")
+    try:
+        domain = domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise ValueError(f"{address!r} has an invalid domain") from None
+    return f"<{local}@{domain}>".encode()
+
+
+def _needs_smtputf8(envelope: Envelope) -> bool:
+    """Whether the message can only go with SMTPUTF8 (RFC 6531): a UTF-8 local part in the
+    envelope or in the header; ASCII envelopes are decided by two ``isascii`` calls."""
+    if envelope.utf8_headers:
+        return True
+    if envelope.mail_from.isascii() and envelope.rcpt_to.isascii():
+        return False
+    return needs_smtputf8(envelope.mail_from) or needs_smtputf8(envelope.rcpt_to)
 
 
 class Session:
@@ -173,15 +195,16 @@ class Session:
         Raises :class:`SessionLost` only when the connection was already gone at MAIL FROM.
         """
         self.sent += 1
-        utf8 = not (envelope.mail_from.isascii() and envelope.rcpt_to.isascii())
+        utf8 = _needs_smtputf8(envelope)
         if utf8 and not self._smtputf8:
-            return failed(envelope.message_id, f"{self.host} does not accept non-ASCII addresses")
+            return Outcome(envelope.message_id, OutcomeKind.FAILED, NO_SMTPUTF8, self.host)
         try:
-            sender, recipient = _path(envelope.mail_from, utf8), _path(envelope.rcpt_to, utf8)
+            sender, recipient = _path(envelope.mail_from), _path(envelope.rcpt_to)
         except ValueError as exc:
             return failed(envelope.message_id, f"unusable envelope: {exc}")
         commands = (
-            b"MAIL FROM:" + sender + (b" SMTPUTF8\r\n" if utf8 else b"\r\n"),
+            # UTF-8 in the header is 8-bit content: a server with SMTPUTF8 has 8BITMIME too.
+            b"MAIL FROM:" + sender + (b" BODY=8BITMIME SMTPUTF8\r\n" if utf8 else b"\r\n"),
             b"RCPT TO:" + recipient + b"\r\n",
             b"DATA\r\n",
         )

@@ -7,7 +7,7 @@ import signal
 from collections.abc import Iterator, Mapping
 from email.header import decode_header, make_header
 from email.message import EmailMessage
-from email.parser import BytesParser
+from email.parser import BytesParser, Parser
 from email.policy import default
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -182,11 +182,22 @@ def test_headers_round_trip_through_rfc_2047(
     assert msg["To"].addresses[0].addr_spec == "ann@example.com"
 
 
-def test_idn_domains_are_punycoded_and_utf8_local_parts_refused(renderer: Renderer) -> None:
-    msg = parse(render(renderer, to_email="ann@bücher.example"))
-    assert msg["To"].addresses[0].addr_spec == "ann@xn--bcher-kva.example"
-    with pytest.raises(RenderError, match="SMTPUTF8"):
-        render(renderer, to_email="änn@example.com")
+def test_idn_domains_are_punycoded_and_utf8_local_parts_written_as_utf8(
+    renderer: Renderer,
+) -> None:
+    raw = render(renderer, to_email="ann@bücher.example")
+    assert raw.split(b"\r\n\r\n", 1)[0].isascii()
+    assert parse(raw)["To"].addresses[0].addr_spec == "ann@xn--bcher-kva.example"
+    # RFC 6532: the header carries the UTF-8 local part as it is; only the address is 8-bit.
+    raw = render(renderer, to_email="émilie.çava@exämple.com", to_name="Émilie")
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    assert "To: =?utf-8?b?w4ltaWxpZQ==?= <émilie.çava@xn--exmple-cua.com>".encode() in head
+    assert head.replace("émilie.çava".encode(), b"").isascii()
+    parsed = Parser(policy=default).parsestr(raw.decode())  # a UTF-8 header is read as text
+    assert parsed["To"].addresses[0].addr_spec == "émilie.çava@xn--exmple-cua.com"
+    for bad in ("é milie@example.com", "é..a@example.com", 'é"a@example.com', "é@ex ample.com"):
+        with pytest.raises(RenderError, match="invalid address"):
+            render(renderer, to_email=bad)
 
 
 @pytest.mark.parametrize(
