@@ -94,6 +94,10 @@ def _key_of_email_or_none(context: Any) -> str | None:
     return None if email is None else mailbox_key(email)
 
 
+# How long a finished campaign's per-recipient details are kept unless the workspace says.
+DEFAULT_RETENTION_DAYS = 90
+
+
 def new_salt() -> str:
     """A random per-workspace salt for hashing erased addresses."""
     return secrets.token_hex(16)
@@ -108,6 +112,11 @@ class Workspace(Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     # Salt for suppression hashes: the same address hashes differently in each workspace.
     hash_salt: Mapped[str] = mapped_column(String(64), default=new_salt)
+    # Finished campaigns keep their per-recipient rows this long after their last event; then
+    # ``services.retention`` folds them into ``campaign_recipient_totals``.
+    recipient_retention_days: Mapped[int] = mapped_column(
+        Integer, default=DEFAULT_RETENTION_DAYS, server_default=str(DEFAULT_RETENTION_DAYS)
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -249,6 +258,7 @@ class EngagementEvent(Base):
     __tablename__ = "engagement_events"
     __table_args__ = (
         Index(None, "contact_id", "kind", "occurred_at"),
+        Index(None, "campaign_id"),  # retention deletes a campaign's events in batches
         CheckConstraint(f"kind IN {_in(EngagementKind)}", name="kind"),
     )
 
@@ -368,6 +378,8 @@ class Campaign(Base):
     key_prefix: Mapped[str] = mapped_column(String(64))
     recipients: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When retention began folding its per-recipient rows into ``campaign_recipient_totals``.
+    details_pruned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class CampaignPart(Base):
@@ -427,3 +439,27 @@ class CampaignTimeline(Base):
     minute: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
     kind: Mapped[str] = mapped_column(String(16), primary_key=True)
     count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CampaignRecipientTotals(Base):
+    """Pruned recipients of a campaign, counted: one row per domain, status and reason.
+
+    What ``services.stats`` reads from ``campaign_recipients`` is kept here once retention
+    deletes those rows, so every figure stays the same; the people are gone.
+    """
+
+    __tablename__ = "campaign_recipient_totals"
+    __table_args__ = (UniqueConstraint("campaign_id", "domain", "status", "reason"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    domain: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16))
+    # The agent's reason for failed and bounced recipients; empty when it gave none.
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    recipients: Mapped[int] = mapped_column(Integer, default=0)
+    deferred: Mapped[int] = mapped_column(Integer, default=0)  # deferred at least once
+    complained: Mapped[int] = mapped_column(Integer, default=0)
+    unsubscribed: Mapped[int] = mapped_column(Integer, default=0)
+    opened: Mapped[int] = mapped_column(Integer, default=0)
+    clicked: Mapped[int] = mapped_column(Integer, default=0)

@@ -10,6 +10,8 @@ from sqlalchemy import Connection, delete, or_, select, update
 
 from desktop.db.mailbox import mailbox_key
 from desktop.db.models import (
+    Campaign,
+    CampaignRecipient,
     Contact,
     EngagementEvent,
     ListMembership,
@@ -18,7 +20,7 @@ from desktop.db.models import (
     SuppressionReason,
     SuppressionRemoval,
 )
-from desktop.services import suppression
+from desktop.services import retention, suppression
 
 
 def contact_record(conn: Connection, workspace_id: int, contact_id: int) -> dict[str, Any]:
@@ -66,6 +68,47 @@ def contact_record(conn: Connection, workspace_id: int, contact_id: int) -> dict
         "suppression": [
             {"reason": reason, "source": source, "at": at.isoformat()}
             for reason, source, at in entries
+        ],
+        "campaigns": _campaigns(conn, workspace_id, contact_id),
+        "pruned": _pruned(conn, workspace_id),
+    }
+
+
+def _campaigns(conn: Connection, workspace_id: int, contact_id: int) -> list[dict[str, Any]]:
+    """The campaigns the contact was a recipient of, as far as their details are kept."""
+    r = CampaignRecipient
+    rows = conn.execute(
+        select(Campaign.id, Campaign.name, r.email, r.status, r.reason, r.opened, r.clicked,
+               r.complained, r.unsubscribed)
+        .join(Campaign, Campaign.id == r.campaign_id)
+        .where(Campaign.workspace_id == workspace_id, r.contact_id == contact_id)
+        .order_by(Campaign.id, r.id)
+    )  # fmt: skip
+    keys = ("campaign_id", "campaign", "email", "status", "reason", "opened", "clicked",
+            "complained", "unsubscribed")  # fmt: skip
+    return [dict(zip(keys, row, strict=True)) for row in rows]
+
+
+def _pruned(conn: Connection, workspace_id: int) -> dict[str, Any]:
+    """Which campaigns' per-recipient details retention deleted, and what that means."""
+    days = retention.retention_days(conn, workspace_id)
+    names = {
+        int(cid): name
+        for cid, name in conn.execute(
+            select(Campaign.id, Campaign.name).where(Campaign.workspace_id == workspace_id)
+        )
+    }
+    pruned = sorted(retention.pruned_campaigns(conn, workspace_id).items())
+    return {
+        "note": (
+            f"This workspace keeps who received, opened or clicked a campaign for {days} days "
+            "after the campaign's last activity, then only the campaign's totals. For the "
+            "campaigns listed here those details were deleted, so whether this contact "
+            "received them, and what they did with them, is no longer held."
+        ),
+        "campaigns": [
+            {"campaign_id": cid, "campaign": names[cid], "deleted_at": at.isoformat()}
+            for cid, at in pruned
         ],
     }
 

@@ -1,8 +1,9 @@
 """Campaign figures from the synced events: totals, per domain, over time, comparisons.
 
 Everything is read from ``campaign_recipients`` (one row per recipient, updated by the event
-sync) and ``campaign_timeline`` (events per minute), so the figures are those of the desktop's
-own database and survive restarts.
+sync), ``campaign_recipient_totals`` (the counts of recipients retention pruned, added in, so
+a pruned campaign's figures do not change) and ``campaign_timeline`` (events per minute): the
+figures are those of the desktop's own database and survive restarts.
 """
 
 from __future__ import annotations
@@ -16,15 +17,20 @@ from sqlalchemy import (
     Connection,
     Integer,
     SQLColumnExpression,
+    Subquery,
     case,
     cast,
+    exists,
     func,
+    literal,
     select,
+    union_all,
 )
 
 from desktop.db.models import (
     Campaign,
     CampaignRecipient,
+    CampaignRecipientTotals,
     CampaignTimeline,
     RecipientStatus,
 )
@@ -58,43 +64,58 @@ class Totals:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
-def _scope(workspace_id: int, campaign_id: int | None) -> list[ColumnElement[bool]]:
+def _campaigns(
+    column: SQLColumnExpression[int], workspace_id: int, campaign_id: int | None
+) -> list[ColumnElement[bool]]:
     condition: list[ColumnElement[bool]] = [
-        CampaignRecipient.campaign_id.in_(
-            select(Campaign.id).where(Campaign.workspace_id == workspace_id)
-        )
+        column.in_(select(Campaign.id).where(Campaign.workspace_id == workspace_id))
     ]
     if campaign_id is not None:
-        condition.append(CampaignRecipient.campaign_id == campaign_id)
+        condition.append(column == campaign_id)
     return condition
 
 
-def _flag(column: SQLColumnExpression[bool]) -> ColumnElement[int]:
-    return func.coalesce(func.sum(cast(column, Integer)), 0)
+def _recipients(conn: Connection, workspace_id: int, campaign_id: int | None) -> Subquery:
+    """One row per recipient still held, plus the totals of those retention pruned, as the
+    same columns: ``n`` recipients of ``domain`` in ``status`` for ``reason``, and how many of
+    them were deferred at least once, complained, unsubscribed, opened and clicked."""
+    r = CampaignRecipient
+    held = select(
+        r.domain.label("domain"),
+        r.status.label("status"),
+        func.coalesce(r.reason, "").label("reason"),
+        literal(1, Integer).label("n"),
+        case((r.deferrals > 0, 1), else_=0).label("deferred"),
+        *(
+            cast(c, Integer).label(c.key)
+            for c in (r.complained, r.unsubscribed, r.opened, r.clicked)
+        ),
+    ).where(*_campaigns(r.campaign_id, workspace_id, campaign_id))
+    t = CampaignRecipientTotals
+    in_scope = _campaigns(t.campaign_id, workspace_id, campaign_id)
+    # Without pruned totals the plain query keeps its plan (SQLite flattens it).
+    if not conn.scalar(select(exists().where(*in_scope))):
+        return held.subquery()
+    pruned = select(
+        t.domain, t.status, t.reason, t.recipients.label("n"), t.deferred,
+        t.complained, t.unsubscribed, t.opened, t.clicked,
+    ).where(*in_scope)  # fmt: skip
+    return union_all(held, pruned).subquery()
+
+
+def _sum(column: SQLColumnExpression[int]) -> ColumnElement[int]:
+    return func.coalesce(func.sum(column), 0)
 
 
 def totals(conn: Connection, workspace_id: int, campaign_id: int | None = None) -> Totals:
     """The totals of one campaign, or of every campaign in the workspace."""
-    where = _scope(workspace_id, campaign_id)
-    by_status = dict(
-        conn.execute(
-            select(CampaignRecipient.status, func.count())
-            .where(*where)
-            .group_by(CampaignRecipient.status)
-        ).all()
-    )
+    rows = _recipients(conn, workspace_id, campaign_id).c
+    by_status = {
+        status: int(n)
+        for status, n in conn.execute(select(rows.status, _sum(rows.n)).group_by(rows.status)).all()
+    }
     flags = conn.execute(
-        select(
-            *(
-                _flag(c)
-                for c in (
-                    CampaignRecipient.complained,
-                    CampaignRecipient.unsubscribed,
-                    CampaignRecipient.opened,
-                    CampaignRecipient.clicked,
-                )
-            )
-        ).where(*where)
+        select(*(_sum(c) for c in (rows.complained, rows.unsubscribed, rows.opened, rows.clicked)))
     ).one()
     s = RecipientStatus
     return Totals(
@@ -130,15 +151,16 @@ def failure_reasons(
 ) -> list[Reason]:
     """The commonest reasons recipients failed or bounced, most frequent first."""
     statuses = (RecipientStatus.FAILED.value, RecipientStatus.BOUNCED.value)
-    reason = func.coalesce(CampaignRecipient.reason, "")
-    rows = conn.execute(
-        select(CampaignRecipient.status, reason, func.count())
-        .where(*_scope(workspace_id, campaign_id), CampaignRecipient.status.in_(statuses))
-        .group_by(CampaignRecipient.status, reason)
-        .order_by(func.count().desc(), reason)
+    rows = _recipients(conn, workspace_id, campaign_id).c
+    count = _sum(rows.n)
+    found = conn.execute(
+        select(rows.status, rows.reason, count)
+        .where(rows.status.in_(statuses))
+        .group_by(rows.status, rows.reason)
+        .order_by(count.desc(), rows.reason, rows.status)
         .limit(limit)
     ).all()
-    return [Reason(RecipientStatus(s), r, int(n)) for s, r, n in rows]
+    return [Reason(RecipientStatus(s), r, int(n)) for s, r, n in found]
 
 
 @dataclass(frozen=True)
@@ -173,26 +195,27 @@ def per_domain(
     conn: Connection, workspace_id: int, campaign_id: int | None = None, limit: int = 100
 ) -> list[DomainRow]:
     """The biggest recipient domains with their figures."""
-    r = CampaignRecipient
+    rows = _recipients(conn, workspace_id, campaign_id).c
 
-    def count_if(condition: SQLColumnExpression[bool]) -> ColumnElement[int]:
-        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+    def count_if(status: RecipientStatus) -> ColumnElement[int]:
+        return _sum(case((rows.status == status.value, rows.n), else_=0))
 
-    rows = conn.execute(
+    count = _sum(rows.n)
+    found = conn.execute(
         select(
-            r.domain,
-            func.count(),
-            count_if(r.status == RecipientStatus.DELIVERED.value),
-            count_if(r.deferrals > 0),
-            count_if(r.status == RecipientStatus.BOUNCED.value),
-            count_if(r.complained),
+            rows.domain,
+            count,
+            count_if(RecipientStatus.DELIVERED),
+            _sum(rows.deferred),
+            count_if(RecipientStatus.BOUNCED),
+            _sum(rows.complained),
         )
-        .where(*_scope(workspace_id, campaign_id), r.status != RecipientStatus.MOVED.value)
-        .group_by(r.domain)
-        .order_by(func.count().desc(), r.domain)
+        .where(rows.status != RecipientStatus.MOVED.value)
+        .group_by(rows.domain)
+        .order_by(count.desc(), rows.domain)
         .limit(limit)
     )
-    return [DomainRow(d, int(n), int(dl), int(df), int(b), int(c)) for d, n, dl, df, b, c in rows]
+    return [DomainRow(d, int(n), int(dl), int(df), int(b), int(c)) for d, n, dl, df, b, c in found]
 
 
 def timeline(
@@ -200,12 +223,8 @@ def timeline(
 ) -> dict[str, list[tuple[datetime, int]]]:
     """Kind → [(bucket start, count)] in time order, buckets of ``bucket_minutes``."""
     query = select(CampaignTimeline.minute, CampaignTimeline.kind, CampaignTimeline.count).where(
-        CampaignTimeline.campaign_id.in_(
-            select(Campaign.id).where(Campaign.workspace_id == workspace_id)
-        )
+        *_campaigns(CampaignTimeline.campaign_id, workspace_id, campaign_id)
     )
-    if campaign_id is not None:
-        query = query.where(CampaignTimeline.campaign_id == campaign_id)
     buckets: dict[str, dict[datetime, int]] = defaultdict(lambda: defaultdict(int))
     for minute, kind, count in conn.execute(query):
         offset = (minute.hour * 60 + minute.minute) % bucket_minutes

@@ -3,20 +3,18 @@ their lists, custom values, status and history; new spellings then meet the uniq
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from alembic import command
-from sqlalchemy import Engine, create_engine, insert, select, text
+from sqlalchemy import Engine, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
-from desktop.db.engine import alembic_config, make_engine, migrate
+from desktop.db.engine import migrate
 from desktop.db.mailbox import mailbox_key
 from desktop.db.models import Contact, Suppression
 from desktop.services import suppression
-from tests.desktop.postgres import PostgresServer
+from tests.desktop.db.old_schema import engine_at
 
 NOW = "2026-01-01 00:00:00"
 
@@ -24,24 +22,7 @@ NOW = "2026-01-01 00:00:00"
 @pytest.fixture(params=["sqlite", "postgresql"])
 def old_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     """An empty database migrated only up to revision 0003."""
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'old.sqlite3'}")
-        command.upgrade(alembic_config(engine), "0003")
-        yield engine
-        engine.dispose()
-        return
-    server: PostgresServer = request.getfixturevalue("postgres")
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(server.url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    engine = make_engine(server.url.rsplit("/", 1)[0] + "/" + name)
-    command.upgrade(alembic_config(engine), "0003")
-    yield engine
-    engine.dispose()
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
-    admin.dispose()
+    yield from engine_at(request, tmp_path, "0003")
 
 
 def _contact(conn: object, email: str, first: str, status: str, fields: str) -> int:
