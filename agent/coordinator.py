@@ -14,6 +14,7 @@ from grpc_health.v1 import health_pb2
 from agent.api.server import build_server
 from agent.config import AgentSettings
 from agent.delivery.scheduler import Scheduler
+from agent.dkim import keys as dkim_keys
 from agent.errors import ConfigError, why_not_listening
 from agent.feedback import web as feedback_web
 from agent.feedback.consumer import InboundConsumer
@@ -40,6 +41,13 @@ async def _check_webhooks(settings: AgentSettings) -> None:
     webhooks.check_secrets(settings)
 
 
+def _report_unreadable_keys(settings: AgentSettings) -> None:
+    """One ERROR per DKIM folder or key the agent's user cannot read: that domain's mail
+    would otherwise go out unsigned without a word."""
+    for line in dkim_keys.unreadable_report(settings.dkim_dir):
+        log.error("DKIM: %s", line)
+
+
 async def serve(settings: AgentSettings, config_path: Path | None = None) -> None:
     """Run until SIGTERM or SIGINT, then stop accepting calls, drain deliveries and exit.
 
@@ -58,6 +66,7 @@ async def serve(settings: AgentSettings, config_path: Path | None = None) -> Non
 
 
 async def _serve(settings: AgentSettings, config_path: Path | None) -> None:
+    _report_unreadable_keys(settings)
     store = Store(settings.db_path)
     store.open()
     stop = asyncio.Event()

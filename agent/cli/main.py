@@ -12,7 +12,8 @@ from agent import __version__, logs
 from agent.cli import dkim as dkim_cli
 from agent.cli import ops as ops_cli
 from agent.cli import smtp_users as intake_cli
-from agent.config import load
+from agent.cli.ownership import writer_check
+from agent.config import AgentSettings, load
 from agent.coordinator import serve
 from agent.errors import ConfigError
 from agent.feedback.webhooks import receiver as webhooks
@@ -55,6 +56,34 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _written_by(command: str, settings: AgentSettings) -> tuple[Path, ...]:
+    """What ``command`` may write under the data directory (nothing for other commands)."""
+    if command == "dkim":
+        return (settings.dkim_dir,)
+    if command == "restore":
+        return (settings.data_dir,)
+    return ()
+
+
+def _run_writing(
+    args: argparse.Namespace, settings: AgentSettings, writes: tuple[Path, ...]
+) -> int:
+    """Run a command that writes agent files; when root ran it, the agent's user gets them."""
+    owner = writer_check(settings.data_dir, args.command)
+    if args.command == "dkim":
+        code = dkim_cli.generate(settings, args.domain, args.selector, args.algorithm)
+    else:
+        code = ops_cli.run(settings, args)
+    if owner is not None and (changed := owner.hand_back(*writes)):
+        files = "file" if changed == 1 else "files"
+        print(
+            f"gave {changed} {files} to {owner.name}, the owner of {settings.data_dir},"
+            " so the agent can read them",
+            file=sys.stderr,
+        )
+    return code
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``mailfleet-agent`` command."""
     args = _parser().parse_args(argv)
@@ -77,8 +106,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "pairing":
             print(pairing_for(settings))
             return 0
-        if args.command == "dkim":
-            return dkim_cli.generate(settings, args.domain, args.selector, args.algorithm)
+        writes = _written_by(args.command, settings)
+        if writes:
+            return _run_writing(args, settings, writes)
         if args.command in intake_cli.COMMANDS:
             return intake_cli.run(settings, args)
         if args.command in ops_cli.COMMANDS:

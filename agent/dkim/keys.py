@@ -17,6 +17,8 @@ from typing import Literal
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
+from agent.identity.accounts import user_name
+
 Algorithm = Literal["rsa", "ed25519"]
 PrivateKey = rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
 
@@ -138,12 +140,52 @@ def generate_key(
     return dns_record(DkimKey(domain, selector, algorithm, private, path))
 
 
+def unreadable(dkim_dir: Path) -> list[Path]:
+    """The domain folders and key files under ``dkim_dir`` this process cannot read.
+
+    Their domains' mail goes out unsigned: typically a key made by root in the agent's
+    folder, which the agent's own user may not open. ``load_keys`` skips them so one such
+    folder does not stop signing for every other domain; whoever starts the agent reports them.
+    """
+    if not dkim_dir.is_dir():
+        return []
+    found = []
+    for folder in sorted(p for p in dkim_dir.iterdir() if p.is_dir()):
+        if not os.access(folder, os.R_OK | os.X_OK, effective_ids=True):
+            found.append(folder)
+            continue
+        found.extend(
+            p for p in sorted(folder.glob("*.pem")) if not os.access(p, os.R_OK, effective_ids=True)
+        )
+    return found
+
+
+def unreadable_report(dkim_dir: Path) -> list[str]:
+    """For each path :func:`unreadable` finds, a line saying what it costs and the fix."""
+    me = user_name(os.geteuid())
+    lines = []
+    for path in unreadable(dkim_dir):
+        domain = (path if path.is_dir() else path.parent).name
+        lines.append(
+            f"{path} belongs to {user_name(path.stat().st_uid)} and {me} cannot read it;"
+            f" mail from {domain} goes out unsigned until you run: chown -R {me} {path}"
+        )
+    return lines
+
+
 def load_keys(dkim_dir: Path) -> list[DkimKey]:
-    """Every key under ``dkim_dir`` (none if it does not exist), sorted by path."""
+    """Every readable key under ``dkim_dir`` (none if it does not exist), sorted by path.
+
+    Keys this process may not read are left out (see :func:`unreadable`); a key that is
+    readable but malformed raises :class:`DkimKeyError`.
+    """
     if not dkim_dir.is_dir():
         return []
     keys = []
+    skipped = set(unreadable(dkim_dir))
     for path in sorted(dkim_dir.glob("*/*.pem")):
+        if path in skipped:
+            continue
         match = _KEY_FILE.fullmatch(path.name)
         if match is None:
             raise DkimKeyError(f"{path}: expected <selector>.<rsa|ed25519>.pem")
