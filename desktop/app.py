@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import sys
+from pathlib import Path
 
 from desktop.db.engine import default_database_url, open_database
 from desktop.services.workspaces import DEFAULT_WORKSPACE, ensure_workspace
@@ -18,6 +19,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="mailfleet-desktop", description=__doc__)
     parser.add_argument("--database-url", help="SQLAlchemy URL, e.g. a PostgreSQL team database")
     parser.add_argument("--workspace", default=DEFAULT_WORKSPACE, help="workspace to open")
+    parser.add_argument(
+        "--local-agent",
+        type=Path,
+        metavar="DATA_DIR",
+        help="the data directory of a local agent already running (make run starts one): it is "
+        "paired as this computer's agent, and started and stopped by whoever started it",
+    )
     return parser.parse_args(argv)
 
 
@@ -35,7 +43,9 @@ def open_window(args: argparse.Namespace) -> MainWindow:
     engine = open_database(url or default_database_url())
     with engine.begin() as conn:
         workspace_id = ensure_workspace(conn, args.workspace)
-    return MainWindow(engine, workspace_id, args.workspace, settings)
+    return MainWindow(
+        engine, workspace_id, args.workspace, settings, running_local_agent=args.local_agent
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,8 +14,9 @@ from grpc_health.v1 import health_pb2
 
 from agent.client.channel import channel
 from agent.client.stubs import AgentStubs
+from agent.config import load
 from agent.identity.pairing import Pairing
-from agent.init import init
+from agent.init import init, pairing_for
 
 _START_TIMEOUT = 30.0
 
@@ -42,6 +43,12 @@ def free_port(host: str = "127.0.0.1") -> int:
             accepted, _ = listener.accept()
             accepted.close()
     return port
+
+
+def read_pairing(data_dir: Path) -> Pairing:
+    """The pairing string of the agent initialised in ``data_dir``, read without writing there
+    (the agent may be running from it)."""
+    return pairing_for(load(data_dir.resolve() / "agent.toml"))
 
 
 class LocalAgent:

@@ -1,8 +1,9 @@
-"""The local agent: one the desktop starts itself on 127.0.0.1 when no agent is paired.
+"""The local agent: one on 127.0.0.1 whose mail stays in its capture mailbox.
 
-It lives in the user's data folder and keeps the default configuration of a new agent, whose
-default route is the capture mailbox: nothing it "sends" leaves the machine, so a new user
-cannot mail real people by accident. It runs while the desktop runs.
+Either the desktop starts it itself (in the user's data folder, when no agent is paired), or
+``make run`` started it before the desktop and the desktop attaches to it. Both keep the default
+configuration of a new agent, whose default route is the capture mailbox: nothing it "sends"
+leaves the machine, so a new user cannot mail real people by accident.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 import platformdirs
 from sqlalchemy import Engine
 
-from agent.client.localagent import LocalAgent, free_port
+from agent.client.localagent import LocalAgent, free_port, read_pairing
 from desktop.agents import registry
 from desktop.agents.registry import AgentRecord
 from desktop.db.engine import APP_NAME
@@ -45,3 +46,16 @@ def start_and_pair(
         local.stop()
         raise
     return local, record
+
+
+def attach(engine: Engine, workspace_id: int, data_dir: Path) -> AgentRecord:
+    """The paired record of the agent already running from ``data_dir`` (``make run`` started
+    it), pairing it as "This computer" the first time; blocking (it asks the agent)."""
+    pairing = read_pairing(data_dir)
+    with engine.connect() as conn:
+        for record in registry.list_agents(conn, workspace_id):
+            if (record.host, record.port) == (pairing.host, pairing.port):
+                return record
+    return registry.pair(
+        engine, workspace_id, str(pairing), LOCAL_NAME, local_dir=str(data_dir.resolve())
+    )

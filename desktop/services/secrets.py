@@ -15,11 +15,19 @@ from keyring.backends import chainer, fail, null
 
 SERVICE = "mailfleet"
 
+# What the marketer reads when no keyring will do: what is missing, why, and what to do next.
+# The technical way round (an encrypted file keyring) is in docs/desktop.md, for an admin.
+NO_KEYRING = (
+    "Mailfleet keeps each agent's key in this computer's password store (the keyring), and "
+    "none is available."
+)
+CLEAR_TEXT = (
+    "The password store on this computer keeps passwords unencrypted, so Mailfleet will not "
+    "put an agent's key in it."
+)
 HOW_TO_FIX = (
-    "Mailfleet keeps agent API keys in the operating system's keyring. On Linux start a Secret "
-    "Service (GNOME Keyring or KWallet) and unlock it; on a machine without one, install an "
-    "encrypted file keyring (pip install keyrings.cryptfile) and choose it with "
-    "PYTHON_KEYRING_BACKEND=keyrings.cryptfile.cryptfile.CryptFileKeyring."
+    "Start and unlock a password store (a Secret Service such as GNOME Keyring or KWallet; on "
+    "Debian or Ubuntu, install gnome-keyring and log in again), then click Try again."
 )
 
 
@@ -30,15 +38,15 @@ class KeyringUnavailable(Exception):
 def _insecure(backend: KeyringBackend) -> str | None:
     """Why ``backend`` cannot hold API keys, or None when it can."""
     if isinstance(backend, fail.Keyring | null.Keyring):
-        return "no keyring backend is available"
+        return NO_KEYRING
     if isinstance(backend, chainer.ChainerBackend):
         reasons = [_insecure(b) for b in backend.backends]
         if not backend.backends or all(reasons):
-            return "no keyring backend is available"
+            return NO_KEYRING
         return None
     name = type(backend).__name__
     if "plaintext" in name.lower() or "plaintext" in type(backend).__module__.lower():
-        return f"the keyring backend {name} stores secrets in clear text"
+        return CLEAR_TEXT
     return None
 
 
@@ -47,7 +55,7 @@ def check_backend() -> KeyringBackend:
     backend = keyring.get_keyring()
     reason = _insecure(backend)
     if reason is not None:
-        raise KeyringUnavailable(f"{reason} ({type(backend).__module__}). {HOW_TO_FIX}")
+        raise KeyringUnavailable(f"{reason} {HOW_TO_FIX}")
     return backend
 
 
@@ -57,7 +65,9 @@ def store_key(ref: str, secret: str) -> None:
     try:
         backend.set_password(SERVICE, ref, secret)
     except keyring.errors.KeyringError as exc:
-        raise KeyringUnavailable(f"the keyring refused the key: {exc}. {HOW_TO_FIX}") from exc
+        raise KeyringUnavailable(
+            f"The password store refused to keep the agent's key (is it locked?). {HOW_TO_FIX}"
+        ) from exc
 
 
 def load_key(ref: str) -> str:
@@ -66,8 +76,8 @@ def load_key(ref: str) -> str:
     secret = backend.get_password(SERVICE, ref)
     if secret is None:
         raise KeyringUnavailable(
-            "the agent's API key is not in the keyring any more; remove the agent and pair it "
-            "again with a new pairing string"
+            "The agent's key is not in this computer's password store any more: remove the "
+            "agent and pair it again with its pairing string."
         )
     return str(secret)
 

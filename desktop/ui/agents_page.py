@@ -9,7 +9,9 @@ from sqlalchemy import Engine
 
 from agent.client.localagent import LocalAgent
 from desktop.agents import localagent, registry
+from desktop.agents.delivery_mode import DeliveryMode, delivery_mode
 from desktop.agents.registry import AgentRecord, AgentStatus, SendingDomain
+from desktop.services import secrets
 from desktop.ui.capture_viewer import CaptureViewer
 from desktop.ui.fleet_sync import FleetSync
 from desktop.ui.qt import (
@@ -40,12 +42,22 @@ COLUMNS = (
     "Rate /min",
     "Event sync",
     "Sending domains",
+    "Delivery",
 )
 POLL_MS = 5000
 DOMAINS_COLUMN = COLUMNS.index("Sending domains")
 # Mail from a domain the agent does not sign fails DKIM (and DMARC, unless SPF aligns).
 WARNING = "#b35900"
 NO_DOMAINS = "none yet (mailfleet-agent sending-domain add)"
+LOCAL_PAIRED = (
+    "The local agent runs on this computer. Its mail is kept in the capture mailbox: nothing "
+    "leaves this machine. Open “Captured mail…” to read it."
+)
+DELIVERY_TEXT = {
+    DeliveryMode.CAPTURE: "capture — nothing leaves this machine",
+    DeliveryMode.REAL: "real delivery",
+    DeliveryMode.UNKNOWN: "",
+}
 
 
 def domains_text(domains: tuple[SendingDomain, ...] | None) -> str:
@@ -81,7 +93,10 @@ class AgentsPage(QWidget):
         runner: TaskRunner,
         sync: FleetSync,
         local_dir: Path | None = None,
+        running_local: Path | None = None,
     ) -> None:
+        """``running_local`` is the data directory of a local agent someone else started and
+        stops (``make run``): the page pairs it and never starts a second one."""
         super().__init__()
         self.engine = engine
         self.workspace_id = workspace_id
@@ -89,6 +104,9 @@ class AgentsPage(QWidget):
         self.sync = sync
         self.local_dir = local_dir or localagent.default_dir()
         self.local: LocalAgent | None = None
+        self.running_local = running_local.resolve() if running_local else None
+        self.delivery: dict[int, DeliveryMode] = {}
+        self._attach_pending = self.running_local is not None  # pair it once the list is read
         self.records: list[AgentRecord] = []
         self.status: dict[int, AgentStatus] = {}
         self.rates: dict[int, float] = {}
@@ -109,6 +127,13 @@ class AgentsPage(QWidget):
             "Runs an agent on this computer whose mail stays in its capture mailbox"
         )
         self.local_button.clicked.connect(self.start_local)
+        if self.running_local is not None:
+            self.local_button.setText("Pair the running local agent")
+        # After a refusal that the user can fix outside the app (the keyring): do it again.
+        self.retry_button = QPushButton("Try again")
+        self.retry_button.hide()
+        self.retry_button.clicked.connect(self._retry)
+        self._last_action = self.start_local
         self.capture_button = QPushButton("Captured mail…")
         self.capture_button.clicked.connect(self.open_capture)
         self.remove_button = QPushButton("Remove")
@@ -147,6 +172,7 @@ class AgentsPage(QWidget):
         layout.addWidget(QLabel("<h2>Agents</h2>"))
         layout.addLayout(top)
         layout.addWidget(self.message)
+        layout.addWidget(self.retry_button, 0, Qt.AlignmentFlag.AlignLeft)
         layout.addWidget(self.empty)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.details)
@@ -175,15 +201,29 @@ class AgentsPage(QWidget):
             self.message.setText("")
         self.records = records
         self.empty.setVisible(not self.records)
-        self.local_button.setEnabled(
-            self.local is None and not any(r.local_dir for r in self.records)
-        )
+        has_local = self.local is not None or any(r.local_dir for r in self.records)
+        # One local agent is enough: a second would split campaigns between two capture boxes.
+        self.local_button.setVisible(not has_local)
+        self.local_button.setEnabled(not has_local)
         self._fill()
         self.poll()
         self.loaded.emit(records)
         if self._resume_local:
             self._resume_local = False
             self._start_paired_local()
+        if self._attach_pending and not self._is_running_local_paired():
+            self.start_local()
+        self._attach_pending = False
+
+    def _is_running_local_paired(self) -> bool:
+        return any(self._is_running_local(r) for r in self.records)
+
+    def _is_running_local(self, record: AgentRecord) -> bool:
+        return bool(
+            self.running_local
+            and record.local_dir
+            and Path(record.local_dir).resolve() == self.running_local
+        )
 
     def poll(self) -> None:
         """Ask every agent for its status, in the background."""
@@ -192,8 +232,12 @@ class AgentsPage(QWidget):
         self._polling = True
         records = list(self.records)
 
-        def work(task: Task[list[AgentStatus]]) -> list[AgentStatus]:
-            return [registry.status(r) for r in records]
+        def work(
+            task: Task[list[tuple[AgentStatus, DeliveryMode]]],
+        ) -> list[tuple[AgentStatus, DeliveryMode]]:
+            found = [(r, registry.status(r)) for r in records]
+            return [(st, delivery_mode(r) if st.reachable else DeliveryMode.UNKNOWN)
+                    for r, st in found]  # fmt: skip
 
         self.runner.run(
             "Checking agents", work, self._polled, on_error=self._poll_failed, network=True
@@ -203,9 +247,10 @@ class AgentsPage(QWidget):
         self._polling = False
         self.message.setText(f"Could not check the agents: {exc}")
 
-    def _polled(self, statuses: list[AgentStatus]) -> None:
+    def _polled(self, statuses: list[tuple[AgentStatus, DeliveryMode]]) -> None:
         self._polling = False
-        for st in statuses:
+        for st, mode in statuses:
+            self.delivery[st.agent_id] = mode
             self.rates[st.agent_id] = st.rate_per_minute(self.status.get(st.agent_id))
             self.status[st.agent_id] = st
             if st.reachable:
@@ -236,6 +281,7 @@ class AgentsPage(QWidget):
                 rate,
                 self.sync.states.get(record.id, "starting"),
                 domains,
+                DELIVERY_TEXT[self.delivery.get(record.id, DeliveryMode.UNKNOWN)],
             )
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
@@ -272,6 +318,8 @@ class AgentsPage(QWidget):
             self.message.setText("Paste the agent's pairing string first.")
             return
         self.add_button.setEnabled(False)
+        self.retry_button.hide()
+        self._last_action = self.pair
         self.message.setText("Pairing…")
 
         def work(task: Task[AgentRecord]) -> AgentRecord:
@@ -293,7 +341,10 @@ class AgentsPage(QWidget):
     def _pair_failed(self, exc: Exception) -> None:
         self.add_button.setEnabled(True)
         self.local_button.setEnabled(self.local is None)
-        if isinstance(exc, registry.FingerprintMismatch):
+        self.retry_button.setVisible(isinstance(exc, secrets.KeyringUnavailable))
+        if isinstance(exc, secrets.KeyringUnavailable):
+            self.message.setText(f"<b>Not paired yet.</b> {exc}")
+        elif isinstance(exc, registry.FingerprintMismatch):
             self.message.setText(
                 "<b>Refused: certificate mismatch.</b> " + str(exc) + ". The agent is not the "
                 "one the pairing string names (or its certificate was replaced); ask its "
@@ -302,9 +353,19 @@ class AgentsPage(QWidget):
         else:
             self.message.setText(f"<b>Not paired.</b> {exc}")
 
+    def _retry(self) -> None:
+        self.retry_button.hide()
+        self._last_action()
+
     def start_local(self) -> None:
-        """Start and pair the local agent (its default route is the capture mailbox)."""
+        """Pair the local agent (its default route is the capture mailbox): the one already
+        running when there is one (``make run``), else one started now."""
         self.local_button.setEnabled(False)
+        self.retry_button.hide()
+        self._last_action = self.start_local
+        if self.running_local is not None:
+            self._attach_local(self.running_local)
+            return
         self.message.setText("Starting the local agent…")
         data_dir = self.local_dir
 
@@ -314,13 +375,24 @@ class AgentsPage(QWidget):
         def done(result: tuple[LocalAgent, AgentRecord]) -> None:
             self.local = result[0]
             self._paired(result[1])
-            self.message.setText(
-                "The local agent runs on this computer. Its mail is kept in the capture "
-                "mailbox: open “Captured mail…” to read it."
-            )
+            self.message.setText(LOCAL_PAIRED)
 
         self.runner.run(
             "Starting the local agent", work, done, on_error=self._pair_failed, network=True
+        )
+
+    def _attach_local(self, data_dir: Path) -> None:
+        self.message.setText("Pairing the local agent…")
+
+        def work(task: Task[AgentRecord]) -> AgentRecord:
+            return localagent.attach(self.engine, self.workspace_id, data_dir)
+
+        def done(record: AgentRecord) -> None:
+            self._paired(record)
+            self.message.setText(LOCAL_PAIRED)
+
+        self.runner.run(
+            "Pairing the local agent", work, done, on_error=self._pair_failed, network=True
         )
 
     def resume_local(self) -> None:
@@ -332,7 +404,10 @@ class AgentsPage(QWidget):
             self._resume_local = True
 
     def _start_paired_local(self) -> None:
-        record = next((r for r in self.records if r.local_dir), None)
+        # An agent someone else runs (make run) is theirs to start and stop.
+        record = next(
+            (r for r in self.records if r.local_dir and not self._is_running_local(r)), None
+        )
         if record is None or self.local is not None or record.local_dir is None:
             return
         data_dir = Path(record.local_dir)

@@ -42,7 +42,10 @@ class MainWindow(QMainWindow):
     """The Mailfleet desktop window for one workspace."""
 
     def __init__(self, engine: Engine, workspace_id: int, workspace_name: str,
-                 settings: QSettings, local_agent_dir: Path | None = None) -> None:  # fmt: skip
+                 settings: QSettings, local_agent_dir: Path | None = None,
+                 running_local_agent: Path | None = None) -> None:  # fmt: skip
+        """``running_local_agent`` is the data directory of a local agent already running
+        (``make run``): it is paired, and no second local agent is offered."""
         super().__init__()
         self.setWindowTitle(f"Mailfleet — {workspace_name}")
         self.settings = settings
@@ -57,7 +60,8 @@ class MainWindow(QMainWindow):
         self.contacts = ContactsPage(engine, workspace_id, self.runner)
         self.segments = SegmentBuilder(engine, workspace_id, self.runner)
         self.suppression = SuppressionPage(engine, workspace_id, self.runner)
-        self.agents = AgentsPage(engine, workspace_id, self.runner, self.sync, local_agent_dir)
+        self.agents = AgentsPage(engine, workspace_id, self.runner, self.sync, local_agent_dir,
+                                 running_local_agent)  # fmt: skip
         self.templates = TemplatesPage(engine, workspace_id, self.runner)
         self.campaigns = CampaignsPage(engine, workspace_id, self.runner, self.sync, self.agents)
         self.dashboard = DashboardPage(engine, workspace_id, self.runner,

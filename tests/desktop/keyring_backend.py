@@ -14,15 +14,20 @@ import keyring
 from keyring.backend import KeyringBackend
 from keyring.errors import PasswordDeleteError
 
+PATH_VARIABLE = "MAILFLEET_TEST_KEYRING"
+
 
 class FileKeyring(KeyringBackend):
     """Secrets in one owner-only file."""
 
     priority = 1
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path | None = None) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
-        self.path = path
+        # A child process (the desktop ``make run`` starts) chooses this backend by name in
+        # PYTHON_KEYRING_BACKEND, which constructs it without arguments: the file is named
+        # in the environment then.
+        self.path = path or Path(os.environ[PATH_VARIABLE])
 
     def _load(self) -> dict[str, str]:
         return json.loads(self.path.read_text()) if self.path.exists() else {}
