@@ -1,7 +1,11 @@
-"""The main window: a sidebar of pages, shortcuts and a status bar for background work."""
+"""The main window: a sidebar of pages, a menu bar with the shortcuts, and a status bar for
+background work."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+from importlib.metadata import version
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -22,6 +26,8 @@ from desktop.ui.qt import (
     QLabel,
     QListWidget,
     QMainWindow,
+    QMenu,
+    QMessageBox,
     QProgressBar,
     QSettings,
     QStackedWidget,
@@ -117,22 +123,70 @@ class MainWindow(QMainWindow):
             self.resize(1100, 700)
 
     def _actions(self) -> None:
-        def add(text: str, shortcut: QKeySequence.StandardKey | str, slot: object) -> QAction:
-            action = QAction(text, self)
-            action.setShortcut(QKeySequence(shortcut))
-            action.triggered.connect(slot)
-            self.addAction(action)
+        """The menu bar, where every command and its shortcut can be found."""
+        bar = self.menuBar()
+
+        def add(menu: QMenu, text: str, shortcut: str, slot: Callable[[], object]) -> QAction:
+            action = menu.addAction(text)
+            if shortcut:
+                action.setShortcut(QKeySequence(shortcut))
+            action.triggered.connect(lambda _=False: slot())
             return action
 
+        file = bar.addMenu("&File")
+        self.import_action = add(file, "&Import contacts…", "Ctrl+I", self.open_import)
+        file.addSeparator()
+        add(file, "&Quit", "Ctrl+Q", self.close)
+        edit = bar.addMenu("&Edit")
+        add(edit, "&Find contacts…", "Ctrl+F", self._find)
+        view = bar.addMenu("&View")
         for number, name in enumerate(PAGES, start=1):
-            add(f"Go to {name}", f"Ctrl+{number}", lambda _=False, n=name: self.go(n))
-        self.import_action = add("Import contacts…", "Ctrl+I", self.open_import)
-        add("Find", QKeySequence.StandardKey.Find, self._find)
-        add("Refresh", QKeySequence.StandardKey.Refresh, self.refresh)
-        add("Quit", QKeySequence.StandardKey.Quit, self.close)
+            add(view, name, f"Ctrl+{number}", partial(self.go, name))
+        view.addSeparator()
+        add(view, "&Refresh", "F5", self.refresh)
+        campaign = bar.addMenu("&Campaign")
+        add(campaign, "&New campaign…", "Ctrl+N", self.new_campaign)
+        add(campaign, "New &template", "Ctrl+T", self._new_template)
+        add(campaign, "Open the &dashboard", "Ctrl+D", lambda: self.go("Dashboard"))
+        help_menu = bar.addMenu("&Help")
+        add(help_menu, "&Keyboard shortcuts", "", self.show_shortcuts)
+        add(help_menu, "&About Mailfleet", "", self._about)
+        self.menus = (file, edit, view, campaign, help_menu)
         toolbar = self.addToolBar("Main")
         toolbar.setObjectName("main-toolbar")
         toolbar.addAction(self.import_action)
+
+    def new_campaign(self) -> None:
+        """Open the campaign wizard from the Campaigns page."""
+        self.go("Campaigns")
+        self.campaigns.new_campaign()
+
+    def _new_template(self) -> None:
+        self.go("Templates")
+        self.templates.new()
+
+    def shortcut_text(self) -> str:
+        """Every menu command that has a shortcut, one a line: "Ctrl+N  New campaign…"."""
+        lines = []
+        for menu in self.menus:
+            for action in menu.actions():
+                keys = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+                if keys:
+                    lines.append(f"{keys}\t{action.text().replace('&', '')}")
+        return "\n".join(lines)
+
+    def show_shortcuts(self) -> QMessageBox:
+        """A window listing the keyboard shortcuts (non-modal)."""
+        box = QMessageBox(QMessageBox.Icon.Information, "Keyboard shortcuts",
+                          self.shortcut_text(), QMessageBox.StandardButton.Close, self)  # fmt: skip
+        box.setModal(False)
+        box.show()
+        return box
+
+    def _about(self) -> None:
+        text = (f"<b>Mailfleet</b> {version('mailfleet')}<br>An open-source bulk mailer: this "
+                "desktop and its sending agents.")  # fmt: skip
+        QMessageBox.about(self, "About Mailfleet", text)
 
     def go(self, name: str) -> None:
         """Show the page called ``name``."""

@@ -53,13 +53,13 @@ def test_every_page_is_reachable_by_its_shortcut(
 
 def test_geometry_is_remembered(qtbot: QtBot, sqlite_engine: Engine, qsettings: Any) -> None:
     first = make_window(qtbot, sqlite_engine, qsettings)
-    first.resize(820, 530)
+    first.resize(820, 600)
     qtbot.wait(50)
     first.close()
     second = make_window(qtbot, sqlite_engine, qsettings)
     # The offscreen screen is 800 px wide and restoring clamps the width to it, so the height
-    # (530, not the default 700) is what shows the geometry came back.
-    assert second.height() == 530
+    # (600, not the default 700) is what shows the geometry came back.
+    assert second.height() == 600
 
 
 def test_status_bar_shows_background_work(
@@ -114,3 +114,32 @@ def test_closing_the_window_cancels_a_running_import(
     qtbot.waitUntil(lambda: wizard.run_page.report is not None)
     assert wizard.run_page.report is not None and wizard.run_page.report.cancelled
     assert emails(sqlite_engine, window.workspace_id) == {}
+
+
+def test_the_menu_bar_shows_every_command_with_its_shortcut(
+    qtbot: QtBot, sqlite_engine: Engine, qsettings: Any, artifacts: Path
+) -> None:
+    window = make_window(qtbot, sqlite_engine, qsettings)
+    bar = window.menuBar()
+    assert bar.isVisible()
+    titles = [a.text().replace("&", "") for a in bar.actions()]
+    assert titles == ["File", "Edit", "View", "Campaign", "Help"]
+    listed = window.shortcut_text()
+    for keys, command in (("Ctrl+N", "New campaign…"), ("Ctrl+I", "Import contacts…"),
+                          ("F5", "Refresh"), ("Ctrl+Q", "Quit"), ("Ctrl+F", "Find contacts…"),
+                          ("Ctrl+9", "Settings")):  # fmt: skip
+        assert f"{keys}\t{command}" in listed.splitlines()
+    # Ctrl+N with no agent paired goes to Campaigns, which says what to do first.
+    qtbot.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)  # type: ignore[no-untyped-call]
+    assert window.stack.currentWidget() is window.campaigns
+    assert "Pair an agent" in window.campaigns.message.text()
+    window.grab().save(str(artifacts / "menu-bar.png"))
+    view = window.menus[2]
+    view.popup(bar.mapToGlobal(bar.actionGeometry(bar.actions()[2]).bottomLeft()))
+    qtbot.waitUntil(view.isVisible)
+    view.grab().save(str(artifacts / "menu-view.png"))
+    view.close()
+    box = window.show_shortcuts()
+    qtbot.waitUntil(box.isVisible)
+    box.grab().save(str(artifacts / "shortcuts.png"))
+    box.close()
