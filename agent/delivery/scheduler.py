@@ -34,8 +34,12 @@ from agent.telemetry.outcome_log import log_settled
 log = logging.getLogger("mailfleet.agent.delivery")
 
 _IDLE_WAIT = 0.1
-# Outcomes and freed slots are gathered this long before the store records or refills them.
+# Freed slots are gathered this long before they are refilled.
 _COALESCE = 0.05
+# Outcomes wait at most this long after the last group was recorded: a crash repeats what was
+# delivered and not yet recorded, so this is short; the store's group commit gathers more of
+# them into one transaction when it is busy.
+_SETTLE_EVERY = 0.01
 _SWEEP_EVERY = 10.0
 _COMPLETION_EVERY = 1.0
 # Share of the in-flight window that bulk mail leaves free for transactional mail.
@@ -183,17 +187,17 @@ class Scheduler:
                 self._orphans
                 or self._crashed
                 or len(self._pending) >= self._d.batch_size
-                or (self._pending and time.monotonic() - self._last_settle >= _COALESCE)
+                or (self._pending and time.monotonic() - self._last_settle >= _SETTLE_EVERY)
             ):
                 await self._settle_pending()
             dispatched = await self._claim_and_dispatch()
             await self._housekeeping()
             if dispatched:
                 continue
-            # Outcomes arrive a destination at a time; settling and claiming them in groups of
-            # at least _COALESCE seconds keeps the store's transactions few and large.
+            # Outcomes arrive a destination at a time; settling them in groups at most every
+            # _SETTLE_EVERY seconds keeps the store's transactions few.
             if self._pending:
-                await asyncio.sleep(_COALESCE)
+                await asyncio.sleep(self._last_settle + _SETTLE_EVERY - time.monotonic())
                 continue
             # Wake for outcomes, for a stop, and (with room to fill) for others' commits: new
             # uploads and sends. Our own commits are behind us, so they cannot wake us in a loop;

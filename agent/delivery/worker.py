@@ -31,10 +31,13 @@ from agent.routing.rules import Plan
 
 log = logging.getLogger("mailfleet.agent.delivery")
 
-# Campaign jobs built between two looks at the inbox (about 0.05 s of rendering and signing).
-_BULK_CHUNK = 50
-# Outcomes are gathered this long before they go back to the coordinator.
-_REPORT_EVERY = 0.02
+# Jobs built between two looks at the inbox (about 0.05 s of rendering and signing), and so
+# the most one delivery carries: its outcomes come back when its last message is answered, and
+# a crash before they are recorded sends them again.
+_CHUNK = 50
+# Outcomes go back to the coordinator at most this often (the first after a pause at once):
+# until they are recorded, a crash sends them again.
+_REPORT_EVERY = 0.01
 # Messages built between two turns of the event loop (a few milliseconds of CPU).
 _YIELD_EVERY = 4
 # prctl(2): the signal the kernel sends this process when its parent dies.
@@ -60,10 +63,11 @@ def _die_with(parent: int, index: int) -> None:
 
 
 class _Reporter:
-    """Sends outcomes back to the coordinator, gathered for a few milliseconds.
+    """Sends outcomes back to the coordinator: at once after a quiet spell, else gathered
+    until _REPORT_EVERY seconds after the last report.
 
     Deliveries finish a destination at a time; one pipe message per destination would wake
-    the coordinator hundreds of times a second. Used on the worker's event loop only.
+    the coordinator thousands of times a second. Used on the worker's event loop only.
     """
 
     def __init__(self, conn: Connection, loop: asyncio.AbstractEventLoop, index: int) -> None:
@@ -72,12 +76,18 @@ class _Reporter:
         self._index = index
         self._buffer: list[Outcome] = []
         self._flush_at: asyncio.TimerHandle | None = None
+        self._last = 0.0
 
     def send(self, outcomes: list[Outcome]) -> None:
         """Queue outcomes; they leave within _REPORT_EVERY seconds."""
         self._buffer.extend(outcomes)
-        if self._buffer and self._flush_at is None:
-            self._flush_at = self._loop.call_later(_REPORT_EVERY, self.flush)
+        if not self._buffer or self._flush_at is not None:
+            return
+        wait = self._last + _REPORT_EVERY - self._loop.time()
+        if wait > 0:
+            self._flush_at = self._loop.call_later(wait, self.flush)
+        else:
+            self.flush()
 
     def flush(self) -> None:
         """Send what is gathered now."""
@@ -85,6 +95,7 @@ class _Reporter:
             self._flush_at.cancel()
             self._flush_at = None
         if self._buffer:
+            self._last = self._loop.time()
             batch, self._buffer = self._buffer, []
             try:
                 self._conn.send(batch)
@@ -96,7 +107,9 @@ class _Inbox:
     """Jobs waiting to be built, transactional ones first.
 
     Batches are taken apart as they arrive, so a transactional job waits behind at most one
-    chunk of campaign jobs being rendered, never behind everything already sent to this worker.
+    chunk of campaign jobs being rendered, never behind everything already sent to this worker;
+    and a large batch (the leases returned after a restart) goes out a chunk at a time, each
+    chunk's outcomes recorded while the next is sent.
     """
 
     def __init__(self) -> None:
@@ -120,18 +133,15 @@ class _Inbox:
         self._arrived.set()
 
     async def take(self) -> list[Job] | None:
-        """The next jobs to build: every waiting transactional job, else a chunk of bulk ones;
-        None once the coordinator has said stop and nothing is left."""
+        """The next chunk of jobs to build, transactional ones first; None once the
+        coordinator has said stop and nothing is left."""
         while not (self._transactional or self._bulk):
             if self.closed:
                 return None
             self._arrived.clear()
             await self._arrived.wait()
-        if self._transactional:
-            jobs = list(self._transactional)
-            self._transactional.clear()
-            return jobs
-        return [self._bulk.popleft() for _ in range(min(_BULK_CHUNK, len(self._bulk)))]
+        lane = self._transactional or self._bulk
+        return [lane.popleft() for _ in range(min(_CHUNK, len(lane)))]
 
 
 def _inbox_reader(
