@@ -25,6 +25,7 @@ from desktop.db.mailbox import mailbox_key
 from desktop.db.models import Contact, ContactStatus, FieldType, Template
 from desktop.db.types import utcnow
 from desktop.services import campaigns, fields
+from desktop.services.plurals import counted, plural
 
 BUILT_IN_TAGS = ("email", "name", "first_name", "last_name")
 # Gmail clips messages whose HTML is over about 102 KB, hiding the rest (and the unsubscribe link).
@@ -319,8 +320,8 @@ def checks(
             found.append(
                 Check(
                     "warning",
-                    f"{missing:,} recipients have no {tag}: the message "
-                    "shows nothing there for them.",
+                    f"{counted(missing, 'recipient')} {plural(missing, 'has', 'have')} no "
+                    f"{tag}: the message shows nothing there for them.",
                 )
             )
     return found

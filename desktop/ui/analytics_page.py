@@ -11,6 +11,8 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine
 
 from desktop.services import analytics_export, stats
+from desktop.services.plurals import counted
+from desktop.ui import dates
 from desktop.ui.domain_table import COMPLAINT_COLUMN, DOMAIN_COLUMNS, domain_cells
 from desktop.ui.qt import (
     QBarCategoryAxis,
@@ -146,7 +148,7 @@ class AnalyticsPage(QWidget):
                 (
                     c.name,
                     c.state,
-                    f"{c.created_at:%Y-%m-%d}",
+                    dates.show_date(c.created_at),
                     f"{t.recipients:,}",
                     f"{t.delivered:,}",
                     f"{t.captured:,}",
@@ -163,7 +165,7 @@ class AnalyticsPage(QWidget):
         dred = {(r, COMPLAINT_COLUMN) for r, d in enumerate(data.domains) if d.over_complaint_line}
         _fill(self.domains, drows, dred)
         self._trend(data.trend)
-        self.message.setText(f"{len(data.campaigns)} campaign(s).")
+        self.message.setText(f"{counted(len(data.campaigns), 'campaign')}.")
 
     def _trend(self, trend: dict[str, list[tuple[datetime, int]]]) -> None:
         self.chart.removeAllSeries()
@@ -181,7 +183,7 @@ class AnalyticsPage(QWidget):
             series.append(bar)
         self.chart.addSeries(series)
         x_axis = QBarCategoryAxis()
-        x_axis.append([f"{d:%Y-%m-%d}" for d in days])
+        x_axis.append([dates.show_day(d) for d in days])
         y_axis = QValueAxis()
         y_axis.setRange(0, max(top, 1) * 1.1)
         y_axis.setLabelFormat("%d")
@@ -205,5 +207,5 @@ class AnalyticsPage(QWidget):
         count = analytics_export.write(
             self.data.campaigns, self.data.trend, self.data.domains, which, path
         )
-        self.message.setText(f"Exported {count:,} rows to {path}.")
+        self.message.setText(f"Exported {counted(count, 'row')} to {path}.")
         return count

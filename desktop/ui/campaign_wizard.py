@@ -12,6 +12,8 @@ from desktop.agents.delivery_mode import DeliveryMode, delivery_mode
 from desktop.agents.registry import AgentRecord, AgentStatus
 from desktop.services import campaigns, segments, templates, workspaces
 from desktop.services.campaigns import Audience, Draft
+from desktop.services.plurals import counted, plural
+from desktop.ui import dates
 from desktop.ui.qt import (
     QCheckBox,
     QComboBox,
@@ -37,6 +39,7 @@ from desktop.ui.qt import (
 )
 from desktop.ui.tasks import Task, TaskRunner
 
+NO_LIMIT = "no limit (as fast as the agents send)"
 TIME_ZONES = (
     "UTC",
     "Europe/London",
@@ -48,6 +51,13 @@ TIME_ZONES = (
     "Asia/Tokyo",
     "Australia/Sydney",
 )
+
+
+def throttle_text(per_minute: int) -> str:
+    """The throttle with its unit: "no limit (…)" or "at most 600 messages per minute"."""
+    if not per_minute:
+        return NO_LIMIT
+    return f"at most {counted(per_minute, 'message')} per minute"
 
 
 def estimate_minutes(recipients: int, rates_per_minute: list[float], throttle: int) -> float | None:
@@ -120,7 +130,7 @@ class AudiencePage(QWizardPage):
             if audience != self.audience():
                 return  # the choice changed meanwhile; a newer count is on its way
             self.recipients = n
-            self.count.setText(f"<b>{n:,}</b> recipients (after suppression)")
+            self.count.setText(f"<b>{n:,}</b> {plural(n, 'recipient')} (after suppression)")
             self.completeChanged.emit()
 
         self.w.runner.read(self.w.engine, "Counting recipients",
@@ -230,16 +240,19 @@ class DeliveryPage(QWizardPage):
         self.table.horizontalHeader().setStretchLastSection(True)
         self.throttle = QSpinBox()
         self.throttle.setRange(0, 1_000_000)
-        self.throttle.setSpecialValueText("no limit")
-        self.throttle.setSuffix(" / minute")
+        self.throttle.setSpecialValueText(NO_LIMIT)
+        self.throttle.setSuffix(" messages per minute")
         self.later = QCheckBox("Start at")
         self.start = QDateTimeEdit(QDateTime.currentDateTime().addSecs(3600))
+        self.start.setDisplayFormat(dates.date_time_format())
         self.start.setCalendarPopup(True)
         self.zone = QComboBox()
         self.zone.addItems(list(TIME_ZONES))
-        local = bytes(QTimeZone.systemTimeZoneId().data()).decode()
+        # The start time is read in this zone: the user's own unless they choose another.
+        local = dates.local_zone_id()
         if local and local not in TIME_ZONES:
             self.zone.insertItem(0, local)
+        self.zone.setCurrentText(local or TIME_ZONES[0])
         form = QFormLayout(self)
         form.addRow(self.table)
         form.addRow("Throttle", self.throttle)
@@ -313,20 +326,18 @@ class ReviewPage(QWizardPage):
         when = (
             "now"
             if start is None
-            else (
-                f"{w.delivery_page.start.dateTime().toString('yyyy-MM-dd HH:mm')} "
-                f"({w.delivery_page.zone.currentText()})"
-            )
+            else (f"{w.delivery_page.start.text()} ({w.delivery_page.zone.currentText()})")
         )
         sender = w.sender_page
         self.when = when
         self.summary.setText(
-            f"<p><b>{n:,}</b> {_plural(n, 'recipient')}: {split}.</p>"
+            f"<p><b>{n:,}</b> {plural(n, 'recipient')}: {split}.</p>"
             f"<p>Subject: {_escape(w.content_page.subject.text())}<br>"
             f"From: {_escape(sender.from_name.text())} "
             f"&lt;{_escape(sender.from_address.text())}&gt;<br>"
             f"{_escape(self.signing())}</p>"
-            f"<p>Start: {when}. Estimated finish: {finish}.</p>"
+            f"<p>Start: {when}. Throttle: {throttle_text(throttle)}. "
+            f"Estimated finish: {finish}.</p>"
         )
         if not self.name.text():
             self.name.setText(w.content_page.subject.text()[:100])
@@ -414,10 +425,6 @@ class ReviewPage(QWizardPage):
         """A name, and checks done without errors (warnings do not block)."""
         blocked = self.found is None or any(c.level == "error" for c in self.found)
         return bool(self.name.text().strip()) and not blocked
-
-
-def _plural(n: int, word: str) -> str:
-    return word if n == 1 else f"{word}s"
 
 
 def _escape(text: str) -> str:
@@ -520,7 +527,7 @@ class CampaignWizard(QWizard):
         box = QMessageBox(self)
         box.setIcon(QMessageBox.Icon.Question)
         box.setWindowTitle("Send the campaign?")
-        box.setText(f"Send “{draft.name}” to {n:,} {_plural(n, 'recipient')}?")
+        box.setText(f"Send “{draft.name}” to {counted(n, 'recipient')}?")
         box.setInformativeText(
             f"Through: {agents}\nFrom: {sender}\nSubject: {draft.subject}\n"
             f"Start: {review.when}\n{review.delivery_text()}\n{review.signing()}\n\n"

@@ -13,6 +13,8 @@ from desktop.agents.upload_process import upload_in_process
 from desktop.db.models import CampaignState
 from desktop.services import campaigns
 from desktop.services.campaigns import CampaignRow
+from desktop.services.plurals import counted
+from desktop.ui import dates
 from desktop.ui.agents_page import AgentsPage
 from desktop.ui.campaign_wizard import CampaignWizard
 from desktop.ui.fleet_sync import FleetSync
@@ -165,7 +167,7 @@ class CampaignsPage(QWidget):
         self.rows = rows
         self.table.setRowCount(len(self.rows))
         for row, c in enumerate(self.rows):
-            starts = c.start_at.strftime("%Y-%m-%d %H:%M UTC") if c.start_at else "at once"
+            starts = dates.show(c.start_at) if c.start_at else "at once"
             state = c.state.value
             if c.id in self.stalled and c.state is CampaignState.UPLOADING:
                 state = f"waiting for {', '.join(self.stalled[c.id])}"
@@ -173,7 +175,7 @@ class CampaignsPage(QWidget):
                 c.name,
                 state,
                 f"{c.recipients:,}",
-                c.created_at.strftime("%Y-%m-%d %H:%M"),
+                dates.show(c.created_at),
                 starts,
             )
             for column, text in enumerate(cells):
@@ -429,7 +431,7 @@ class CampaignsPage(QWidget):
                 return
             self.refresh()
             self.upload(campaign_id)
-            self.message.setText(f"Moved {moved:,} unsent recipients; uploading them now.")
+            self.message.setText(f"Moved {counted(moved, 'unsent recipient')}; uploading them now.")
 
         def failed(exc: Exception) -> None:
             if not isinstance(exc, campaigns.CampaignError):

@@ -7,6 +7,8 @@ import html
 from desktop.agents import capture
 from desktop.agents.capture import Shown
 from desktop.agents.registry import AgentRecord
+from desktop.services.plurals import counted
+from desktop.ui import dates
 from desktop.ui.qt import (
     QAbstractItemView,
     QDialog,
@@ -88,11 +90,11 @@ class CaptureViewer(QDialog):
         self.messages = messages
         self.table.setRowCount(len(messages))
         for row, m in enumerate(messages):
-            when = m.time.ToDatetime().strftime("%Y-%m-%d %H:%M:%S")
+            when = dates.show(m.time.ToDatetime(), seconds=True)
             for col, text in enumerate((when, m.mail_from, m.rcpt_to, f"{m.size:,} B")):
                 self.table.setItem(row, col, QTableWidgetItem(text))
         self.status.setText(
-            f"{len(messages)} captured message(s): kept on the agent, never sent."
+            f"{counted(len(messages), 'captured message')}: kept on the agent, never sent."
             if messages
             else "Nothing captured yet."
         )

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from desktop.services.contacts import ContactFilter, ContactPager, ContactRow
+from desktop.ui import dates
 from desktop.ui.qt import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 from desktop.ui.tasks import Task, TaskRunner
 
@@ -62,7 +63,7 @@ class ContactsModel(QAbstractTableModel):
             return "…" if index.column() == 0 else None
         key = COLUMNS[index.column()][0]
         if key == "created":
-            return row.created_at.strftime("%Y-%m-%d %H:%M")
+            return dates.show(row.created_at)
         return getattr(row, key)
 
     def _fetch(self, number: int) -> None:

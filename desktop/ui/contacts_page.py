@@ -12,6 +12,7 @@ from desktop.db.models import ContactStatus
 from desktop.services import contacts, export, privacy, segments, workspaces
 from desktop.services.contacts import ContactFilter
 from desktop.services.fields import FieldSpec, FieldValueError, list_fields
+from desktop.services.plurals import counted
 from desktop.ui.contact_dialog import ContactDialog
 from desktop.ui.contacts_model import ContactsModel
 from desktop.ui.qt import (
@@ -161,7 +162,7 @@ class ContactsPage(QWidget):
         self.model.set_filter(self.current_filter())
 
     def _show_count(self, total: int) -> None:
-        self.count_label.setText(f"{total:,} contacts")
+        self.count_label.setText(counted(total, "contact"))
 
     def selected_ids(self) -> list[int]:
         """Ids of the selected contacts."""
@@ -216,7 +217,7 @@ class ContactsPage(QWidget):
         if not ids:
             return
         if confirm:
-            answer = QMessageBox.question(self, "Delete", f"Delete {len(ids):,} contacts?")
+            answer = QMessageBox.question(self, "Delete", f"Delete {counted(len(ids), 'contact')}?")
             if answer != QMessageBox.StandardButton.Yes:
                 return
         self._write("Deleting", lambda c: contacts.delete_contacts(c, self.workspace_id, ids))
@@ -258,7 +259,7 @@ class ContactsPage(QWidget):
             return
         if confirm:
             answer = QMessageBox.question(
-                self, "Erase", f"Erase {len(ids):,} contacts? Only a hash of each address "
+                self, "Erase", f"Erase {counted(len(ids), 'contact')}? Only a hash of each address "
                 "stays, on the suppression list, so they are never mailed again.",
             )  # fmt: skip
             if answer != QMessageBox.StandardButton.Yes:

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, Engine
 
 from desktop.agents.eventsync import Applied
 from desktop.db.models import RecipientStatus
 from desktop.services import campaigns, stats
+from desktop.services.plurals import counted
+from desktop.ui import dates
 from desktop.ui.domain_table import COMPLAINT_COLUMN, DOMAIN_COLUMNS, domain_cells
 from desktop.ui.qt import (
     QBrush,
@@ -270,7 +272,7 @@ class DashboardPage(QWidget):
         )
         unknown = figures.totals.unknown
         lost = (
-            f"{unknown:,} {'recipient' if unknown == 1 else 'recipients'}: outcome unknown — "
+            f"{counted(unknown, 'recipient')}: outcome unknown — "
             "the agent deleted its records of them before this computer read them."
             if unknown
             else ""
@@ -289,7 +291,8 @@ class DashboardPage(QWidget):
         ):
             button.setEnabled(action in allowed)
         self.updated.setText(
-            f"{figures.totals.recipients:,} recipients · updated {datetime.now():%H:%M:%S}"
+            f"{counted(figures.totals.recipients, 'recipient')} · updated "
+            f"{dates.show_time(datetime.now(UTC), seconds=True)}"
         )
 
     def _chart(self, timeline: dict[str, list[tuple[datetime, int]]]) -> None:

@@ -17,6 +17,7 @@ from desktop.services.fields import FieldSpec, field_key, list_fields
 from desktop.services.import_check import FileCheck, check_file
 from desktop.services.import_report import ImportPlan, ImportReport, NewField
 from desktop.services.importer import run_import
+from desktop.services.plurals import counted
 from desktop.ui.qt import (
     QCheckBox,
     QComboBox,
@@ -341,7 +342,7 @@ class RunPage(QWizardPage):
         assert isinstance(value, tuple)
         done, total, rows = value
         self.progress.setValue(int(1000 * done / total) if total else 1000)
-        self.status.setText(f"{rows:,} rows read…")
+        self.status.setText(f"{counted(rows, 'row')} read…")
 
     def _failed(self, exc: Exception) -> None:
         self.task = None

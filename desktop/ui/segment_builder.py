@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Engine
 
 from desktop.db.models import ContactStatus
 from desktop.services import segments, workspaces
+from desktop.services.plurals import counted, plural
 from desktop.ui.qt import (
     QComboBox,
     QFrame,
@@ -332,7 +333,10 @@ class SegmentBuilder(QWidget):
 
     def show_count(self, matching: int, mailable: int) -> None:
         """Show the live counts."""
-        self.count_label.setText(f"{matching:,} contacts match · {mailable:,} can be mailed")
+        self.count_label.setText(
+            f"{counted(matching, 'contact')} {plural(matching, 'matches', 'match')} · "
+            f"{mailable:,} can be mailed"
+        )
 
     def show_error(self, message: str) -> None:
         """Show why the rules do not count."""

@@ -16,6 +16,8 @@ from sqlalchemy import Connection, Engine
 from desktop.agents import suppression_sync
 from desktop.db.models import SuppressionReason
 from desktop.services import export, suppression
+from desktop.services.plurals import counted, plural
+from desktop.ui import dates
 from desktop.ui.qt import (
     QAbstractItemView,
     QComboBox,
@@ -115,11 +117,11 @@ class SuppressionPage(QWidget):
         self.table.setRowCount(len(entries))
         for row, entry in enumerate(entries):
             cells = (entry.email or "(erased contact, hash only)", entry.reason.value,
-                     entry.source, entry.created_at.strftime("%Y-%m-%d %H:%M"))  # fmt: skip
+                     entry.source, dates.show(entry.created_at))  # fmt: skip
             for column, text in enumerate(cells):
                 self.table.setItem(row, column, QTableWidgetItem(text))
         self.table.resizeColumnToContents(0)
-        self.status.setText(f"{total:,} suppressed addresses")
+        self.status.setText(counted(total, "suppressed address", "suppressed addresses"))
         self.refresh_agents()
 
     def refresh_agents(self) -> None:
@@ -184,8 +186,8 @@ class SuppressionPage(QWidget):
         ws = self.workspace_id
 
         def report(counts: tuple[int, int]) -> None:
-            self.status.setText(f"Imported {counts[0]:,} new, refused {counts[1]:,} "
-                                "that are not addresses")  # fmt: skip
+            what = plural(counts[1], "is not an address", "are not addresses")
+            self.status.setText(f"Imported {counts[0]:,} new, refused {counts[1]:,} that {what}")
 
         self._write("Importing suppressions",
                     lambda c: suppression.import_addresses(c, ws, path, f"import: {path.name}"),
@@ -203,7 +205,7 @@ class SuppressionPage(QWidget):
             return len(entries)
 
         def done(n: int) -> None:
-            self.status.setText(f"Exported {n:,} entries to {path.name}")
+            self.status.setText(f"Exported {counted(n, 'entry', 'entries')} to {path.name}")
 
         self.runner.read(
             self.engine,

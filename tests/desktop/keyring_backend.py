@@ -26,7 +26,10 @@ class FileKeyring(KeyringBackend):
         super().__init__()  # type: ignore[no-untyped-call]
         # A child process (the desktop ``make run`` starts) chooses this backend by name in
         # PYTHON_KEYRING_BACKEND, which constructs it without arguments: the file is named
-        # in the environment then.
+        # in the environment then. keyring's own discovery also constructs every backend
+        # class without arguments, and skips those that raise TypeError.
+        if path is None and PATH_VARIABLE not in os.environ:
+            raise TypeError(f"FileKeyring needs a path, or {PATH_VARIABLE} set")
         self.path = path or Path(os.environ[PATH_VARIABLE])
 
     def _load(self) -> dict[str, str]:

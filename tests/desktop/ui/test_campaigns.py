@@ -14,6 +14,8 @@ from sqlalchemy import Engine
 from desktop.services import campaigns
 from desktop.services.campaigns import Audience, Draft
 from desktop.services.workspaces import ensure_workspace
+from desktop.ui import dates
+from desktop.ui.campaign_wizard import NO_LIMIT
 from desktop.ui.main_window import MainWindow
 from desktop.ui.qt import Qt, QWizard
 from mailfleet.v1 import campaigns_pb2
@@ -78,11 +80,15 @@ def test_the_wizard_sends_through_two_agents_and_the_dashboard_matches_the_sinks
     wizard.grab().save(str(artifacts / "wizard-3-sender.png"))
     wizard.next()
     wizard.delivery_page.weights[0].setValue(2)  # Frankfurt (by name) takes two shares
+    # The start time is read in the user's own zone unless they choose another.
+    assert wizard.delivery_page.zone.currentText() == dates.local_zone_id()
+    assert wizard.delivery_page.throttle.text() == NO_LIMIT
     wizard.grab().save(str(artifacts / "wizard-4-delivery.png"))
     wizard.next()
     summary = wizard.review_page.summary.text()
     assert "<b>60</b> recipients" in summary and "Frankfurt 40" in summary
     assert "Paris 20" in summary
+    assert f"Throttle: {NO_LIMIT}." in summary
     qtbot.waitUntil(lambda: "All checks passed" in wizard.review_page.checks.text())
     wizard.grab().save(str(artifacts / "wizard-5-review.png"))
     wizard.button(QWizard.WizardButton.FinishButton).click()

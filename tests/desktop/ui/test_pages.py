@@ -146,7 +146,7 @@ def test_suppression_page_add_and_remove(
     source = write_csv(tmp_path / "in.csv", [["email"], ["x@y.org"], ["bad"], ["Bob@a.org"]])
     page.import_file(source)
     qtbot.waitUntil(lambda: page.status.text().startswith("Imported"))
-    assert page.status.text() == "Imported 1 new, refused 1 that are not addresses"
+    assert page.status.text() == "Imported 1 new, refused 1 that is not an address"
     assert page.table.rowCount() == 2
     out = tmp_path / "supp.csv"
     page.export_file(out)
@@ -212,7 +212,7 @@ def test_export_privacy_export_and_erase_from_the_contacts_page(
         page.privacy_export_to(record)
     assert '"email": "cy@b.org"' in record.read_text()
     page.erase_selected(confirm=False)
-    qtbot.waitUntil(lambda: page.count_label.text() == "1 contacts")
+    qtbot.waitUntil(lambda: page.count_label.text() == "1 contact")
     assert "cy@b.org" not in emails(sqlite_engine, ws)
     page.search.setText("")
     page.apply_filter()
