@@ -74,9 +74,14 @@ async def _serve(settings: AgentSettings, config_path: Path | None) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     routing = RoutingState(settings)
+
+    async def keys_changed() -> None:
+        # New workers load every DKIM key; the old ones finish the messages they hold.
+        scheduler.pool.replace(reloader.settings)
+
     try:
         server, health_servicer = build_server(
-            settings, store, await store.write(meta.agent_id), time.time(), routing
+            settings, store, await store.write(meta.agent_id), time.time(), routing, keys_changed
         )
     except ConfigError:
         store.close()

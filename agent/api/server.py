@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Awaitable, Callable
 
 import grpc
 from grpc_health.v1 import _async as health_aio
@@ -11,6 +12,7 @@ from grpc_reflection.v1alpha import reflection
 
 from agent.api.auth import AuthInterceptor, KeyRing
 from agent.api.call_metrics import MetricsInterceptor
+from agent.api.dkim_state import DkimState
 from agent.api.services.admin import AdminService
 from agent.api.services.campaigns import CampaignsService
 from agent.api.services.capture import CaptureService
@@ -18,11 +20,13 @@ from agent.api.services.events import EventsService
 from agent.api.services.info import AgentInfoService
 from agent.api.services.messages import MessagesService
 from agent.api.services.routing import RoutingService
+from agent.api.services.sending_domains import SendingDomainsService
 from agent.api.services.smtp_users import SmtpUsersService
 from agent.api.services.suppression import SuppressionService
 from agent.api.services.transactional import TransactionalService
 from agent.api.settings import ApiInputs
 from agent.errors import ConfigError, why_not_listening
+from agent.routes.smtp.identity import blocking_resolver, sending_identity
 from agent.routing.table import RoutingState
 from agent.store.handle import Store
 from mailfleet.v1 import (
@@ -40,6 +44,8 @@ from mailfleet.v1 import (
     messages_pb2_grpc,
     routing_pb2,
     routing_pb2_grpc,
+    sending_domains_pb2,
+    sending_domains_pb2_grpc,
     smtp_users_pb2,
     smtp_users_pb2_grpc,
     suppression_pb2,
@@ -57,9 +63,11 @@ def build_server(
     agent_id: str,
     started_at: float,
     routing: RoutingState | None = None,
+    keys_changed: Callable[[], Awaitable[None]] | None = None,
 ) -> tuple[grpc.aio.Server, health_aio.HealthServicer]:
     """Create the server with every service registered and its TLS port bound (``routing``:
-    the rules the scheduler uses, shared so that edits reach it)."""
+    the rules the scheduler uses, shared so that edits reach it; ``keys_changed``: makes the
+    workers load the DKIM keys again after the API made one)."""
     ring = KeyRing(store)
     server = grpc.aio.server(
         interceptors=[MetricsInterceptor(), AuthInterceptor(ring)],
@@ -83,8 +91,20 @@ def build_server(
     routing_pb2_grpc.add_RoutingServicer_to_server(
         RoutingService(routing or RoutingState(settings), store, settings.data_dir), server
     )
-    smtp_users_pb2_grpc.add_SmtpUsersServicer_to_server(
-        SmtpUsersService(store, settings.dkim_dir), server
+    dkim = DkimState(settings.dkim_dir)
+    smtp_users_pb2_grpc.add_SmtpUsersServicer_to_server(SmtpUsersService(store, dkim), server)
+    addresses, helo = sending_identity(settings.routes, settings.delivery.hostname)
+    resolvers = list(settings.routing.resolvers)
+    sending_domains_pb2_grpc.add_SendingDomainsServicer_to_server(
+        SendingDomainsService(
+            store,
+            dkim,
+            addresses=addresses,
+            helo=helo or socket.getfqdn(),
+            resolver=lambda: blocking_resolver(resolvers),
+            keys_changed=keys_changed,
+        ),
+        server,
     )
     suppression_pb2_grpc.add_SuppressionServicer_to_server(
         SuppressionService(store, settings.feedback), server
@@ -104,6 +124,7 @@ def build_server(
             (capture_pb2.DESCRIPTOR, "Capture"),
             (routing_pb2.DESCRIPTOR, "Routing"),
             (smtp_users_pb2.DESCRIPTOR, "SmtpUsers"),
+            (sending_domains_pb2.DESCRIPTOR, "SendingDomains"),
             (suppression_pb2.DESCRIPTOR, "Suppression"),
         )
     ]

@@ -7,8 +7,10 @@ import sys
 from pathlib import Path
 
 from agent.config import AgentSettings
+from agent.dkim import dns_checks
 from agent.dkim.keys import DkimKeyError
 from agent.ops import backup, dnscheck, status
+from agent.routes.smtp.identity import blocking_resolver
 
 COMMANDS = ("status", "backup", "restore", "dns-check")
 
@@ -67,11 +69,11 @@ def run(settings: AgentSettings, args: argparse.Namespace) -> int:
             )
             return 0
         plan = dnscheck.plan_for(settings, args.domain, args.ip)
-        findings = dnscheck.run(dnscheck.Lookup(dnscheck.resolver(args.nameserver)), plan)
-        print(dnscheck.report(findings))
+        findings = dns_checks.run(dns_checks.Lookup(blocking_resolver(args.nameserver)), plan)
+        print(dns_checks.report(findings))
         if not plan.addresses:
             print("\nno sending address known: pass --ip to check SPF and PTR for it")
-        bad = (dnscheck.Status.MISSING, dnscheck.Status.WRONG)
+        bad = (dns_checks.Status.MISSING, dns_checks.Status.WRONG)
         return 1 if any(f.status in bad for f in findings) else 0
     except (backup.BackupError, DkimKeyError, ValueError) as exc:
         print(f"mailfleet-agent {args.command}: {exc}", file=sys.stderr)

@@ -17,6 +17,8 @@ from mailfleet.v1 import (
     campaigns_pb2,
     common_pb2,
     events_pb2,
+    sending_domains_pb2,
+    smtp_users_pb2,
     transactional_pb2,
 )
 
@@ -179,6 +181,37 @@ class AgentClient:
             if len(page.events) < 1000:
                 return
             after_seq = page.next_after_seq
+
+    def sending_domains(self) -> smtp_users_pb2.ListSendingDomainsResponse:
+        """The caller's sending domains, each with the DKIM keys the agent signs with."""
+        request = smtp_users_pb2.ListSendingDomainsRequest()
+        return self.stubs.smtp_users.ListSendingDomains(request, timeout=_TIMEOUT)
+
+    def add_sending_domain(self, domain: str) -> smtp_users_pb2.ListSendingDomainsResponse:
+        """Make ``domain`` one of the caller's sending domains (idempotent); all of them."""
+        request = smtp_users_pb2.SendingDomainRequest(domain=domain)
+        return self.stubs.smtp_users.AddSendingDomain(request, timeout=_TIMEOUT)
+
+    def generate_dkim_key(
+        self, domain: str, selector: str = "", algorithm: str = ""
+    ) -> sending_domains_pb2.GenerateDkimKeyResponse:
+        """Make a DKIM key for one of the caller's sending domains on the agent (the private
+        key stays there) and sign with it from now on; the TXT record to publish. Admin keys
+        only; an empty selector is the agent's ("mf" and the year and month)."""
+        request = sending_domains_pb2.GenerateDkimKeyRequest(
+            domain=domain, selector=selector, algorithm=algorithm
+        )
+        return self.stubs.sending_domains.GenerateDkimKey(request, timeout=_TIMEOUT)
+
+    def dns_records(self, domain: str) -> list[sending_domains_pb2.DnsRecord]:
+        """The records to publish for a sending domain: DKIM keys, SPF and DMARC."""
+        request = sending_domains_pb2.DomainRef(domain=domain)
+        return list(self.stubs.sending_domains.GetDnsRecords(request, timeout=_TIMEOUT).records)
+
+    def check_dns(self, domain: str) -> list[sending_domains_pb2.DnsVerdict]:
+        """What DNS publishes for a sending domain now, judged record by record."""
+        request = sending_domains_pb2.DomainRef(domain=domain)
+        return list(self.stubs.sending_domains.CheckDns(request, timeout=_TIMEOUT).verdicts)
 
 
 def _recipient_batches(

@@ -15,6 +15,7 @@ from mailfleet.v1 import (
     events_pb2_grpc,
     messages_pb2_grpc,
     routing_pb2_grpc,
+    sending_domains_pb2_grpc,
     smtp_users_pb2_grpc,
     suppression_pb2_grpc,
     transactional_pb2_grpc,
@@ -36,6 +37,7 @@ class AgentStubs:
     routing: routing_pb2_grpc.RoutingStub
     smtp_users: smtp_users_pb2_grpc.SmtpUsersStub
     suppression: suppression_pb2_grpc.SuppressionStub
+    sending_domains: sending_domains_pb2_grpc.SendingDomainsStub
     # The standard gRPC health service, which every agent serves beside the contract.
     health: health_pb2_grpc.HealthStub
 
@@ -54,5 +56,6 @@ class AgentStubs:
             routing_pb2_grpc.RoutingStub(channel),
             smtp_users_pb2_grpc.SmtpUsersStub(channel),
             suppression_pb2_grpc.SuppressionStub(channel),
+            sending_domains_pb2_grpc.SendingDomainsStub(channel),
             health_pb2_grpc.HealthStub(channel),
         )

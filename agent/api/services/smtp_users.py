@@ -3,26 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import sqlite3
-from collections.abc import Callable, Iterable
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import grpc
 
 from agent.api import auth, convert
-from agent.dkim.keys import DkimKey, DkimKeyError, load_keys
+from agent.api.dkim_state import DkimState
 from agent.errors import InvalidArgument, PermissionDenied
 from agent.identity import passwords, smtp_logins
 from agent.store import smtp_accounts
 from agent.store.handle import Store
 from agent.store.smtp_accounts import SmtpUser
 from mailfleet.v1 import smtp_users_pb2, smtp_users_pb2_grpc
-
-log = logging.getLogger(__name__)
-
-_ALGORITHM = {"rsa": "rsa-sha256", "ed25519": "ed25519-sha256"}
 
 
 def _tenant(requested: int) -> int:
@@ -44,33 +38,13 @@ def _user(u: SmtpUser) -> smtp_users_pb2.SmtpUser:
     return msg
 
 
-def dkim_by_domain(keys: Iterable[DkimKey]) -> dict[str, list[smtp_users_pb2.DkimKeyStatus]]:
-    """The selector and algorithm of each key, by domain, as the workers sign with them."""
-    found: dict[str, list[smtp_users_pb2.DkimKeyStatus]] = {}
-    for key in keys:
-        found.setdefault(key.domain, []).append(
-            smtp_users_pb2.DkimKeyStatus(selector=key.selector, algorithm=_ALGORITHM[key.algorithm])
-        )
-    return found
-
-
-def _load_dkim(dkim_dir: Path | None) -> dict[str, list[smtp_users_pb2.DkimKeyStatus]]:
-    if dkim_dir is None:
-        return {}
-    try:
-        return dkim_by_domain(load_keys(dkim_dir))
-    except DkimKeyError as exc:  # the workers refuse to start with it too; say so, sign nothing
-        log.error("DKIM keys: %s", exc)
-        return {}
-
-
 class SmtpUsersService(smtp_users_pb2_grpc.SmtpUsersServicer):
     """Creates, lists and revokes SMTP logins; manages sending domains and reports, for each,
-    the DKIM keys loaded at start-up (when the workers load theirs)."""
+    the DKIM keys the workers sign with."""
 
-    def __init__(self, store: Store, dkim_dir: Path | None = None) -> None:
+    def __init__(self, store: Store, dkim: DkimState | None = None) -> None:
         self._store = store
-        self._dkim = _load_dkim(dkim_dir)
+        self._dkim = dkim or DkimState(None)
 
     async def CreateSmtpUser(
         self,
@@ -113,12 +87,7 @@ class SmtpUsersService(smtp_users_pb2_grpc.SmtpUsersServicer):
 
     async def _domains(self, tenant_id: int) -> smtp_users_pb2.ListSendingDomainsResponse:
         found = sorted(await self._store.read(lambda c: smtp_accounts.domains(c, tenant_id)))
-        statuses = [
-            smtp_users_pb2.SendingDomainStatus(
-                domain=d, signs=bool(self._dkim.get(d)), keys=self._dkim.get(d, [])
-            )
-            for d in found
-        ]
+        statuses = [self._dkim.status(d) for d in found]
         return smtp_users_pb2.ListSendingDomainsResponse(domains=found, statuses=statuses)
 
     async def _change_domain(
