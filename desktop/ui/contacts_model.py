@@ -110,8 +110,16 @@ class ContactsModel(QAbstractTableModel):
         flt: ContactFilter | None = None,
         sort: str | None = None,
         descending: bool | None = None,
+        in_place: bool = False,
+        warm_row: int = 0,
     ) -> None:
-        """Recount in the background, then swap in a fresh pager (stale answers are dropped)."""
+        """Recount in the background, then swap in a fresh pager (stale answers are dropped).
+
+        ``in_place`` re-reads the same view without disturbing it: when the count is unchanged
+        the rows are updated where they stand, so the selection and the scroll position stay
+        (an automatic refresh while someone reads the list). ``warm_row``'s page is read with
+        the count, so the rows in view come back without a flicker of "…".
+        """
         self._generation += 1
         generation = self._generation
         fresh = ContactPager(
@@ -124,16 +132,23 @@ class ContactsModel(QAbstractTableModel):
 
         def count(_task: Task[ContactPager]) -> ContactPager:
             fresh.refresh()
-            fresh.row(0)  # warm the first page off the GUI thread
+            fresh.row(min(warm_row, max(fresh.total - 1, 0)))  # off the GUI thread
             return fresh
 
         def swap(pager: ContactPager) -> None:
             if generation != self._generation:
                 return
-            self.beginResetModel()
-            self.pager = pager
-            self._pending.clear()
-            self.endResetModel()
+            if in_place and pager.total == self.pager.total:
+                self.pager = pager
+                self._pending.clear()
+                if pager.total:
+                    last = self.index(pager.total - 1, self.columnCount() - 1)
+                    self.dataChanged.emit(self.index(0, 0), last)
+            else:
+                self.beginResetModel()
+                self.pager = pager
+                self._pending.clear()
+                self.endResetModel()
             self.loaded.emit(pager.total)
 
         self.runner.run("Counting contacts", count, swap)

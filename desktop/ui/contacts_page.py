@@ -130,6 +130,11 @@ class ContactsPage(QWidget):
         self.runner.read(self.engine, "Reading lists and segments", read,
                          self._latest.only(lambda found: self._show_choices(*found)))  # fmt: skip
 
+    def refresh_in_place(self) -> None:
+        """Re-read the contacts in view (the data changed underneath), keeping the selection
+        and the scroll position when the count is the same."""
+        self.model.reload(in_place=True, warm_row=max(self.table.rowAt(0), 0))
+
     def _show_choices(self, lists: _Lists, saved: _Segments) -> None:
         for combo, first, items in (
             (self.list_filter, "All lists", [(name, lid) for lid, name in lists]),

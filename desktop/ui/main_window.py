@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 
 from desktop.ui.agents_page import AgentsPage
 from desktop.ui.analytics_page import AnalyticsPage
+from desktop.ui.auto_refresh import AutoRefresh
 from desktop.ui.campaigns_page import CampaignsPage
 from desktop.ui.contacts_page import ContactsPage
 from desktop.ui.dashboard_page import DashboardPage
@@ -97,6 +98,14 @@ class MainWindow(QMainWindow):
         self.agents.paired.connect(lambda _r: self.templates.refresh())
         self.suppression.changed.connect(self.sync.push_suppressions)
         self.sync.pushed.connect(lambda _agent, _result: self.suppression.refresh_agents())
+        # Events can change contacts' status, suppressions and campaigns' figures.
+        self.auto_refresh = AutoRefresh(self.stack, {
+            self.contacts: self.contacts.refresh_in_place,
+            self.suppression: self.suppression.refresh,
+            self.campaigns: self.campaigns.refresh,
+            self.analytics: self.analytics.refresh,
+        }, self)  # fmt: skip
+        self.sync.applied.connect(self.auto_refresh.changed)
         central = QWidget()
         row = QHBoxLayout(central)
         row.addWidget(self.sidebar)
