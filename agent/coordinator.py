@@ -139,6 +139,7 @@ async def _serve(settings: AgentSettings, config_path: Path | None) -> None:
     try:
         await stop.wait()
         log.info("stopping: finishing calls for up to %.0f s", _GRACE_SECONDS)
+        store.give_up_waiting()  # on a full disk, waiting writes would hold the stop forever
         await health_servicer.enter_graceful_shutdown()
         await intake.stop()
         await server.stop(_GRACE_SECONDS)

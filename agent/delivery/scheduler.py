@@ -8,12 +8,13 @@ to workers by recipient domain, so each domain's connections and limits live in 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import sqlite3
 import time
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from agent.delivery import outcomes
@@ -28,6 +29,7 @@ from agent.routing.table import RoutingState
 from agent.store import campaigns, contents, queue, suppression, tenants
 from agent.store.handle import Store
 from agent.store.queue import Claimed, Settled
+from agent.store.space import DiskFull
 from agent.telemetry import metrics
 from agent.telemetry.outcome_log import log_settled
 
@@ -178,7 +180,12 @@ class Scheduler:
             self._not_running.set()
 
     async def _schedule(self) -> None:
-        returned = await self._store.write(lambda c: queue.reset_leases(c, time.time(), every=True))
+        try:
+            returned = await self._store.write(
+                lambda c: queue.reset_leases(c, time.time(), every=True), wait_for_space=True
+            )
+        except DiskFull:  # stopped before space came back: nothing was leased yet
+            return
         if returned:
             log.info("returned %d messages leased before the last stop to the queue", returned)
         self.pool.start()
@@ -263,7 +270,9 @@ class Scheduler:
     async def _settle_pending(self) -> None:
         if self._orphans:
             orphans, self._orphans = self._orphans, []
-            await self._store.write(lambda c: queue.requeue(c, orphans, time.time()), durable=False)
+            await self._write_results(
+                lambda c: queue.requeue(c, orphans, time.time()), len(orphans)
+            )
         if not (self._pending or self._crashed):
             return
         self._last_settle = time.monotonic()
@@ -293,7 +302,8 @@ class Scheduler:
                 queue.settle(conn, settled, now)
                 record.settled(conn, settled, now, feedback)
 
-            await self._store.write(write, durable=False)
+            if not await self._write_results(write, len(settled)):
+                return
             self.settled_total += len(settled)
             if not self._leased and any(r.message.campaign_id is not None for r in settled):
                 # The last answer the scheduler waited for: a campaign may have just ended, so
@@ -301,6 +311,22 @@ class Scheduler:
                 self._last_completion = 0.0
             metrics.record_settled(settled)
             log_settled(settled)
+
+    async def _write_results(self, fn: Callable[[sqlite3.Connection], None], count: int) -> bool:
+        """Record what became of leased messages; while the disk is full the write waits in
+        memory (the scheduler claims nothing meanwhile), so no result is lost and nothing is
+        sent twice. Only a stop on a full disk gives up: those messages go out again after
+        the restart, as after a crash."""
+        try:
+            await self._store.write(fn, durable=False, wait_for_space=True)
+        except DiskFull:
+            log.warning(
+                "disk full: the results of %d messages were not recorded;"
+                " they will be sent again after the restart",
+                count,
+            )
+            return False
+        return True
 
     # -- claiming ---------------------------------------------------------------------------
 
@@ -382,9 +408,12 @@ class Scheduler:
         bulk_room = int(self._d.max_in_flight * (1 - _TRANSACTIONAL_RESERVE)) - len(self._leased)
         room = min(room, self._d.batch_size * self.pool.size)
         now = time.time()
-        found = await self._store.write(
-            lambda c: self._claim(c, room, max(bulk_room, 0), now), durable=False
-        )
+        try:
+            found = await self._store.write(
+                lambda c: self._claim(c, room, max(bulk_room, 0), now), durable=False
+            )
+        except DiskFull:  # a lease needs a write: nothing is claimed until space is back
+            return 0
         self._specs.update(found.specs)
         self._field_sets.update(found.field_sets)
         if found.messages:
@@ -434,6 +463,8 @@ class Scheduler:
         mono = time.monotonic()
         if mono - self._last_sweep >= _SWEEP_EVERY:
             self._last_sweep = mono
+            if self._pending:  # answered, only not recorded yet (the disk was full): not expired
+                await self._settle_pending()
             now = time.time()
             expired = [mid for mid, e in self._leased.items() if e.lease_until < now]
             for mid in expired:
@@ -442,7 +473,9 @@ class Scheduler:
                 log.warning(
                     "%d leases expired unanswered; their messages return to the queue", len(expired)
                 )
-                await self._store.write(lambda c: queue.reset_leases(c, now), durable=False)
+                # On a full disk the write is refused; the next sweep returns them.
+                with contextlib.suppress(DiskFull):
+                    await self._store.write(lambda c: queue.reset_leases(c, now), durable=False)
         if mono - self._last_completion >= _COMPLETION_EVERY:
             self._last_completion = mono
             now = time.time()
@@ -451,7 +484,11 @@ class Scheduler:
                 running = [c.id for c in queue.runnable_campaigns(conn, now)]
                 return queue.complete_finished(conn, running, now)
 
-            for cid in await self._store.write(complete):
+            try:
+                completed = await self._store.write(complete)
+            except DiskFull:  # checked again in a second
+                completed = []
+            for cid in completed:
                 self._buckets.pop(cid, None)
                 self._holds.pop(cid, None)
                 log.info("campaign %d completed", cid, extra={"campaign_id": cid})

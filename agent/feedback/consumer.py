@@ -18,6 +18,7 @@ from agent.feedback.settings import FeedbackSettings
 from agent.feedback.tokens import TokenKey
 from agent.store import inbound_mail
 from agent.store.handle import Store
+from agent.store.space import DiskFull
 
 log = logging.getLogger("mailfleet.agent.feedback")
 
@@ -52,7 +53,10 @@ class InboundConsumer:
         while not self._stopping.is_set():
             ticket = self._store.commits.ticket()
             if await self._store.read(inbound_mail.pending):
-                done = await self._store.write(self._batch)
+                try:
+                    done = await self._store.write(self._batch)
+                except DiskFull:  # the rows stay stored; the next pass after space is back
+                    done = 0
                 self.processed += done
                 if done == _BATCH:
                     continue

@@ -5,7 +5,8 @@ the first of these that applies:
 
 - ``refused``: turned away before the greeting (connection caps, a client talking first);
 - ``accepted``: at least one message was committed and got its 250;
-- ``error``: the agent could not store a message (451 4.3.0) and accepted none;
+- ``error``: the agent could not store a message (451 4.3.0, or 452 4.3.1 while its disk is
+  full) and accepted none;
 - ``auth_failed``: an AUTH failed (wrong credentials, or refused during a cool-down);
 - ``rejected``: a command or message was refused (policy, limits, hostile input);
 - ``idle``: nothing was sent or refused (a probe, a connect-and-QUIT, an idle timeout).
@@ -17,7 +18,10 @@ RESULTS = ("refused", "accepted", "error", "auth_failed", "rejected", "idle")
 
 # The intake's own replies that the tally tells apart (see agent.intake.session).
 ACCEPTED = "250 2.0.0 Ok: queued"
-STORE_FAILED = "451 4.3.0"
+# RFC 3463 4.3.1 "mail system full", with RFC 5321's 452: the client keeps the message and
+# tries again later; the session stays open.
+NO_SPACE = "452 4.3.1 Insufficient system storage; try again later"
+STORE_FAILED = ("451 4.3.0", NO_SPACE)
 AUTH_FAILED = ("535 ", "454 4.7.0 Too many failed logins")
 
 

@@ -35,10 +35,11 @@ from agent.intake.message import (
 )
 from agent.intake.queueing import Submission, enqueue
 from agent.intake.replies import has_control, printable, with_enhanced_code
-from agent.intake.results import SessionTally
+from agent.intake.results import NO_SPACE, SessionTally
 from agent.intake.settings import IntakeSettings, ListenerSettings
 from agent.store import inbound_mail, smtp_accounts, tenants
 from agent.store.handle import Store
+from agent.store.space import DiskFull
 from agent.telemetry import metrics
 from agent.validation import normalize_address, normalize_domain
 
@@ -253,6 +254,8 @@ class Intake:
         if session.messages >= limits.max_messages_per_session:
             server.close_after_reply()
             return "421 4.7.0 Too many messages in one session; reconnect to send more"
+        if self._store.space.full:
+            return NO_SPACE
         sender = "" if address == "<>" else address
         identity = await self._identity(server, session)
         if identity is None:
@@ -315,6 +318,8 @@ class Intake:
                 ids = await self._store.write(lambda c: enqueue(c, sub))
         except Refusal as exc:
             return exc.reply
+        except DiskFull:
+            return NO_SPACE
         except Exception:
             log.exception("storing a message from %s failed", _ip(session.peer))
             return "451 4.3.0 Could not store the message; try again later"

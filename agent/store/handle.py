@@ -11,6 +11,7 @@ from typing import TypeVar
 
 from agent.store.checkpointer import Checkpointer
 from agent.store.reader import Reader
+from agent.store.space import SpaceState
 from agent.store.writer import Writer
 
 T = TypeVar("T")
@@ -42,8 +43,10 @@ class Store:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.commits = CommitSignal()
+        # Whether writes fail for lack of space: set by the writer, read by the layers above.
+        self.space = SpaceState(path.parent)
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._writer = Writer(path, self._committed)
+        self._writer = Writer(path, self._committed, self.space)
         self._reader = Reader(path)
         self._checkpointer = Checkpointer(path)
 
@@ -64,9 +67,24 @@ class Store:
             with contextlib.suppress(RuntimeError):  # the loop has closed: nobody listens
                 self._loop.call_soon_threadsafe(self.commits.fire)
 
-    async def write(self, fn: Callable[[sqlite3.Connection], T], *, durable: bool = True) -> T:
-        """Run a write job in the next group commit (fsync'd when ``durable``)."""
-        return await self._writer.run(fn, durable=durable)
+    async def write(
+        self,
+        fn: Callable[[sqlite3.Connection], T],
+        *,
+        durable: bool = True,
+        wait_for_space: bool = False,
+    ) -> T:
+        """Run a write job in the next group commit (fsync'd when ``durable``).
+
+        While the disk is full it raises :class:`agent.store.space.DiskFull` at once, unless
+        ``wait_for_space``: then it waits, held in memory, until the write can be committed
+        (for what must not be lost, such as delivery results).
+        """
+        return await self._writer.run(fn, durable=durable, wait_for_space=wait_for_space)
+
+    def give_up_waiting(self) -> None:
+        """Stop holding writes for space (the agent is stopping): they raise DiskFull."""
+        self._writer.give_up_waiting()
 
     async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run a read-only job on a snapshot."""

@@ -73,6 +73,16 @@ QUEUE = Gauge(
     ["state", "lane"],
     registry=REGISTRY,
 )
+STORE_DISK_FULL = Gauge(
+    "mailfleet_store_disk_full",
+    "1 while the store cannot write for lack of disk space (new mail is refused), else 0.",
+    registry=REGISTRY,
+)
+STORE_HELD_WRITES = Gauge(
+    "mailfleet_store_held_writes",
+    "Writes (groups of delivery results) held in memory until the disk has space again.",
+    registry=REGISTRY,
+)
 GRPC_SECONDS = Histogram(
     "mailfleet_grpc_server_handling_seconds",
     "Time from a gRPC call's start to its end (streams: the whole stream), by method.",
@@ -193,6 +203,8 @@ def mount(store: Store, stats: Callable[[], DeliveryStats]) -> Mount:
     _delivery.stats = stats
 
     async def scrape(request: web.Request) -> web.Response:
+        STORE_DISK_FULL.set(1 if store.space.full else 0)
+        STORE_HELD_WRITES.set(store.space.held)
         for (state, lane), count in (await store.read(queue_depths)).items():
             QUEUE.labels(state=state, lane=lane).set(count)
         return web.Response(

@@ -15,6 +15,7 @@ from aiohttp.typedefs import Middleware
 
 from agent.store.db import ping
 from agent.store.handle import Store
+from agent.store.space import DiskFull
 from agent.validation import split_host_port
 from agent.web.ratelimit import RateLimiter
 from agent.web.settings import HttpSettings
@@ -54,9 +55,28 @@ def _rate_limit(settings: HttpSettings) -> Middleware:
     return middleware
 
 
+@web.middleware
+async def _disk_full(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A request whose write the store refused for lack of space gets 503 and a retry hint
+    (the store has logged the state once), not a 500 with a traceback per request."""
+    try:
+        return await handler(request)
+    except DiskFull:
+        return web.Response(
+            status=503,
+            text="The service is short of disk space; try again later.\n",
+            headers={"Retry-After": "60"},
+        )
+
+
 async def _healthz(request: web.Request) -> web.Response:
-    """200 while the store answers; 503 otherwise, so a load balancer stops sending."""
+    """200 while the store answers and can write; 503 otherwise (with the reason), so a load
+    balancer stops sending."""
     store = request.app[STORE_KEY]
+    if store.space.full:
+        return web.json_response(
+            {"status": "unavailable", "reason": store.space.describe()}, status=503
+        )
     try:
         await store.read(ping)
     except sqlite3.Error as exc:
@@ -69,7 +89,7 @@ def build_app(
     settings: HttpSettings, store: Store, mounts: Sequence[Mount] = ()
 ) -> web.Application:
     """The application with health, the rate limit and every feature's routes."""
-    app = web.Application(middlewares=[_rate_limit(settings)], client_max_size=1024**2)
+    app = web.Application(middlewares=[_rate_limit(settings), _disk_full], client_max_size=1024**2)
     app[STORE_KEY] = store
     app[SETTINGS_KEY] = settings
     app.router.add_get("/healthz", _healthz)

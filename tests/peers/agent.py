@@ -7,6 +7,8 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import grpc
@@ -97,6 +99,15 @@ class AgentProcess:
     def http_url(self) -> str:
         """Base URL of the agent's HTTP endpoints."""
         return f"http://127.0.0.1:{self.http_port}"
+
+    def http_get(self, path: str) -> tuple[int, bytes]:
+        """GET ``path`` of the agent's HTTP server: the status and the body, errors included."""
+        try:
+            url = f"{self.http_url}{path}"
+            with urllib.request.urlopen(url, timeout=10) as reply:  # noqa: S310 - loopback URL
+                return int(reply.status), bytes(reply.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read()
 
     def log(self) -> str:
         """Everything the agent wrote to stdout and stderr."""

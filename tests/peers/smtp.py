@@ -7,6 +7,8 @@ Start one on loopback, point a route (or any SMTP client) at it, then look at wh
         sink.rule("later@example.test", defer())          # 451 4.3.0 at RCPT TO
         sink.rule("big@example.test", refuse("552 5.3.4 Too big", at="data"))
         sink.rule("slow@example.test", stall(30))         # no reply to RCPT TO for 30 s
+        gate = Gate()
+        sink.rule("held@example.test", hold(gate, at="data"))  # no reply until gate.open()
         ...deliver to sink.host:sink.port...
         sink.wait_for(3)                                  # block until 3 messages arrived
         assert sink.duplicates() == []
@@ -29,7 +31,9 @@ ehlo_delay=0.0, keep_data=True, esmtp=True, pipelining=True, smtputf8=False)``:
   aiosmtpd refuses a MAIL FROM that asks for it.
 
 Rules (``sink.rule(address, rule)``, checked per address): ``refuse(reply, at=...)``,
-``defer(reply, at=...)``, ``stall(seconds, at=...)`` and ``accept()``; ``at`` is "mail"
+``defer(reply, at=...)``, ``stall(seconds, at=...)``, ``hold(gate, at=...)`` (no reply until
+the test opens the :class:`Gate`; ``gate.reached`` is set once a client waits at it) and
+``accept()``; ``at`` is "mail"
 (the rule is keyed by the *sender*), "rcpt" (the default) or "data" (keyed by recipient). An
 address without a rule is accepted.
 
@@ -67,13 +71,32 @@ from tests.peers.pki import self_signed_server
 Stage = Literal["mail", "rcpt", "data"]
 
 
+class Gate:
+    """Where a :func:`hold` rule keeps the client waiting until the test calls :meth:`open`."""
+
+    def __init__(self) -> None:
+        self.reached = threading.Event()
+        self._open = threading.Event()
+
+    def open(self) -> None:
+        """Let every client waiting here (and any later one) through."""
+        self._open.set()
+
+    async def wait(self, seconds: float) -> None:
+        """Wait here until the gate opens, ``seconds`` at most."""
+        self.reached.set()
+        await asyncio.to_thread(self._open.wait, seconds)
+
+
 @dataclass(frozen=True)
 class Rule:
-    """What the sink does for one address: reply ``reply`` (None: accept) after ``stall`` s."""
+    """What the sink does for one address: reply ``reply`` (None: accept) after ``stall`` s
+    (or once ``gate`` opens)."""
 
     at: Stage = "rcpt"
     reply: str | None = None
     stall: float = 0.0
+    gate: Gate | None = None
 
 
 def accept() -> Rule:
@@ -94,6 +117,11 @@ def defer(reply: str = "451 4.3.0 Try again later", at: Stage = "rcpt") -> Rule:
 def stall(seconds: float = 60.0, at: Stage = "rcpt") -> Rule:
     """No reply at ``at`` for ``seconds`` (then accept), to make a client time out."""
     return Rule(at=at, stall=seconds)
+
+
+def hold(gate: Gate, at: Stage = "rcpt", timeout: float = 60.0) -> Rule:
+    """No reply at ``at`` until ``gate`` opens (``timeout`` s at most), then accept."""
+    return Rule(at=at, stall=timeout, gate=gate)
 
 
 @dataclass(frozen=True)
@@ -363,7 +391,10 @@ class SmtpSink:
         rule = self.rules.get(address.lower())
         if rule is None or rule.at != stage:
             return None
-        await asyncio.sleep(rule.stall)
+        if rule.gate is not None:
+            await rule.gate.wait(rule.stall)
+        else:
+            await asyncio.sleep(rule.stall)
         return rule.reply
 
     async def handle_EHLO(
