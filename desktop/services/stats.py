@@ -262,3 +262,43 @@ def compare(conn: Connection, workspace_id: int) -> list[CampaignFigures]:
 def daily_trend(conn: Connection, workspace_id: int) -> dict[str, list[tuple[datetime, int]]]:
     """Kind → [(day, count)] across every campaign."""
     return timeline(conn, workspace_id, None, bucket_minutes=24 * 60)
+
+
+@dataclass(frozen=True)
+class RecipientList:
+    """A campaign's recipients as far as they are kept: the drill-down under the figures."""
+
+    rows: list[tuple[str, RecipientStatus, str]]  # address, status, reason ("" if none)
+    held: int  # how many recipient rows the campaign still has (``rows`` may be fewer)
+    # When retention began deleting them; None while every recipient is kept.
+    pruned_at: datetime | None
+
+
+def recipients(
+    conn: Connection,
+    workspace_id: int,
+    campaign_id: int,
+    status: RecipientStatus | None = None,
+    limit: int = 1000,
+) -> RecipientList:
+    """The campaign's recipients (those in ``status``), first ``limit`` in upload order."""
+    r = CampaignRecipient
+    pruned_at = conn.scalar(
+        select(Campaign.details_pruned_at).where(
+            Campaign.id == campaign_id, Campaign.workspace_id == workspace_id
+        )
+    )
+    where = [
+        *_campaigns(r.campaign_id, workspace_id, campaign_id),
+        r.status != RecipientStatus.MOVED.value,
+    ]
+    if status is not None:
+        where.append(r.status == status.value)
+    held = int(conn.scalar(select(func.count()).select_from(r).where(*where)) or 0)
+    rows = conn.execute(
+        select(r.email, r.status, func.coalesce(r.reason, ""))
+        .where(*where)
+        .order_by(r.id)
+        .limit(limit)
+    )
+    return RecipientList([(e, RecipientStatus(s), why) for e, s, why in rows], held, pruned_at)

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, Engine
 
 from desktop.agents.eventsync import Applied
 from desktop.db.models import RecipientStatus
-from desktop.services import campaigns, stats
+from desktop.services import campaigns, retention, stats
 from desktop.services.plurals import counted
 from desktop.ui import dates
 from desktop.ui.domain_table import COMPLAINT_COLUMN, DOMAIN_COLUMNS, domain_cells
@@ -42,6 +42,7 @@ from desktop.ui.qt import (
     QVBoxLayout,
     QWidget,
 )
+from desktop.ui.recipients_dialog import RecipientsDialog, pruned_text
 from desktop.ui.tasks import Latest, TaskRunner
 
 TILES = (
@@ -97,6 +98,9 @@ class Figures:
     domains: list[stats.DomainRow]
     timeline: dict[str, list[tuple[datetime, int]]]
     reasons: list[stats.Reason]
+    # Campaigns whose per-recipient details retention deleted, and how long they are kept.
+    pruned: dict[int, datetime]
+    retention_days: int
 
 
 def read_figures(conn: Connection, workspace_id: int, campaign_id: int | None) -> Figures:
@@ -108,6 +112,8 @@ def read_figures(conn: Connection, workspace_id: int, campaign_id: int | None) -
         stats.per_domain(conn, workspace_id, campaign_id, limit=50),
         stats.timeline(conn, workspace_id, campaign_id),
         stats.failure_reasons(conn, workspace_id, campaign_id),
+        retention.pruned_campaigns(conn, workspace_id),
+        retention.retention_days(conn, workspace_id),
     )
 
 
@@ -142,6 +148,9 @@ class DashboardPage(QWidget):
             (self.cancel_button, "cancel"),
         ):
             button.clicked.connect(lambda _=False, a=action: self._act(a))
+        self.recipients_button = QPushButton("Recipients…")
+        self.recipients_button.setToolTip("Who received it, who bounced or failed and why")
+        self.recipients_button.clicked.connect(self.open_recipients)
         self.tiles: dict[str, QLabel] = {}
         grid = QGridLayout()
         for i, name in enumerate(TILES):
@@ -176,6 +185,7 @@ class DashboardPage(QWidget):
         top = QHBoxLayout()
         top.addWidget(QLabel("<h2>Dashboard</h2>"))
         top.addWidget(self.campaign, 1)
+        top.addWidget(self.recipients_button)
         top.addWidget(self.pause_button)
         top.addWidget(self.resume_button)
         top.addSpacing(48)  # away from Resume: cancelling cannot be undone
@@ -277,13 +287,16 @@ class DashboardPage(QWidget):
             if unknown
             else ""
         )
-        text = "\n".join(t for t in (_reasons_text(figures.reasons), lost) if t)
+        text = "\n".join(
+            t for t in (_reasons_text(figures.reasons), lost, _pruned_text(figures)) if t
+        )
         self.reasons.setVisible(bool(text))
         self.reasons.setText(text)
         self._chart(figures.timeline)
         self._domains(figures.domains)
         shown = next((r for r in figures.campaigns if r.id == figures.campaign_id), None)
         allowed = campaigns.allowed_actions(shown.state) if shown is not None else frozenset()
+        self.recipients_button.setEnabled(shown is not None)
         for action, button in (
             ("pause", self.pause_button),
             ("resume", self.resume_button),
@@ -347,6 +360,17 @@ class DashboardPage(QWidget):
                     item.setToolTip("Over Gmail's 0.3 % complaint line")
                 self.domains.setItem(r, c, item)
 
+    def open_recipients(self) -> RecipientsDialog | None:
+        """Show the chosen campaign's recipients (non-modal)."""
+        campaign_id = self.campaign.currentData()
+        if campaign_id is None:
+            return None
+        title = self.campaign.currentText()
+        dialog = RecipientsDialog(self.engine, self.workspace_id, self.runner, campaign_id, title,
+                                  self)  # fmt: skip
+        dialog.show()
+        return dialog
+
     def _act(self, action: str) -> None:
         campaign_id = self.campaign.currentData()
         if campaign_id is not None:
@@ -360,6 +384,20 @@ def _reasons_text(reasons: list[stats.Reason]) -> str:
         word = "Failed" if r.status is RecipientStatus.FAILED else "Bounced"
         lines.append(f"{word} ({r.count:,}): {r.reason or 'no reason given by the agent'}")
     return "Why messages did not arrive:\n" + "\n".join(lines) if lines else ""
+
+
+def _pruned_text(figures: Figures) -> str:
+    """Whether the figures shown come from deleted per-recipient details."""
+    if figures.campaign_id is None:
+        n = len(figures.pruned)
+        if not n:
+            return ""
+        return (
+            f"Per-recipient details of {counted(n, 'older campaign')} were deleted after "
+            f"{figures.retention_days:,} days; their figures are kept."
+        )
+    at = figures.pruned.get(figures.campaign_id)
+    return "" if at is None else pruned_text(at, figures.retention_days)
 
 
 def _minutes(first: datetime, last: datetime) -> list[datetime]:

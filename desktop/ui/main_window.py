@@ -34,6 +34,7 @@ from desktop.ui.qt import (
     QStackedWidget,
     QWidget,
 )
+from desktop.ui.retention import RetentionPass, RetentionSetting
 from desktop.ui.segment_builder import SegmentBuilder
 from desktop.ui.simple_pages import SettingsPage
 from desktop.ui.suppression_page import SuppressionPage
@@ -74,8 +75,14 @@ class MainWindow(QMainWindow):
         self.dashboard = DashboardPage(engine, workspace_id, self.runner,
                                        self.campaigns.run_control)  # fmt: skip
         self.analytics = AnalyticsPage(engine, workspace_id, self.runner)
+        self.retention = RetentionPass(engine, workspace_id, self.runner, self)
+        self.retention_setting = RetentionSetting(engine, workspace_id, self.runner,
+                                                  self.retention)  # fmt: skip
         self.settings_page = SettingsPage(
-            settings, engine.url.render_as_string(hide_password=True), workspace_name
+            settings,
+            engine.url.render_as_string(hide_password=True),
+            workspace_name,
+            self.retention_setting,
         )
         pages: dict[str, QWidget] = {
             "Dashboard": self.dashboard,
@@ -93,6 +100,7 @@ class MainWindow(QMainWindow):
         self.sidebar.currentRowChanged.connect(self.stack.setCurrentIndex)
         self.segments.saved.connect(self.contacts.refresh)
         self.sync.applied.connect(self.dashboard.events_applied)
+        self.retention.pruned.connect(self.dashboard.refresh)
         self.campaigns.open_dashboard.connect(self._open_dashboard)
         self.campaigns.campaign_changed.connect(lambda _c: self.dashboard.refresh())
         self.agents.paired.connect(lambda _r: self.templates.refresh())
@@ -125,6 +133,7 @@ class MainWindow(QMainWindow):
         self.agents.loaded.connect(self.sync.follow_all)
         self.agents.resume_local()
         self.campaigns.resume_uploads()
+        self.retention.start()
         geometry = settings.value(GEOMETRY_KEY)
         if isinstance(geometry, QByteArray):
             self.restoreGeometry(geometry)
@@ -232,6 +241,7 @@ class MainWindow(QMainWindow):
         """Remember the window geometry; stop background work (an import rolls back)."""
         self.settings.setValue(GEOMETRY_KEY, self.saveGeometry())
         self.settings.sync()
+        self.retention.stop()
         self.runner.cancel_all()
         self.campaigns.stop_uploads()
         self.agents.shutdown()

@@ -15,9 +15,16 @@ DATABASE_URL_KEY = "database/url"
 
 
 class SettingsPage(QWidget):
-    """The database URL (SQLite file or a PostgreSQL team database) and the workspace."""
+    """The database URL (SQLite file or a PostgreSQL team database), the workspace and the
+    workspace's own settings (``workspace_settings``, e.g. how long details are kept)."""
 
-    def __init__(self, settings: QSettings, current_url: str, workspace: str) -> None:
+    def __init__(
+        self,
+        settings: QSettings,
+        current_url: str,
+        workspace: str,
+        workspace_settings: QWidget | None = None,
+    ) -> None:
         super().__init__()
         self.settings = settings
         self.url = QLineEdit(str(settings.value(DATABASE_URL_KEY, "")) or "")
@@ -38,6 +45,9 @@ class SettingsPage(QWidget):
         form.addRow("Database URL", self.url)
         form.addRow("", self.note)
         form.addRow(save, self.saved)
+        if workspace_settings is not None:
+            form.addRow("<h3>This workspace</h3>", QLabel(""))
+            form.addRow("Campaign details", workspace_settings)
 
     def save(self) -> None:
         """Store the URL for the next start."""
