@@ -215,3 +215,22 @@ def test_an_interrupted_pass_resumes_where_it_stopped(engine: Engine, workspace:
         assert stats.totals(conn, workspace, old) == before
         stamp = conn.scalar(select(Campaign.details_pruned_at).where(Campaign.id == old))
     assert stamp is not None
+
+
+def test_engagement_of_mail_that_was_no_campaigns_goes_after_the_same_days(
+    engine: Engine, workspace: int
+) -> None:
+    seed_contacts(engine, workspace, 2)
+    with engine.begin() as conn:
+        contacts = conn.scalars(select(Contact.id).order_by(Contact.id)).all()
+        conn.execute(
+            insert(EngagementEvent),
+            [
+                {"workspace_id": workspace, "contact_id": c, "campaign_id": 0, "kind": "opened",
+                 "occurred_at": NOW - timedelta(days=days)}
+                for c, days in zip(contacts, (91, 89), strict=True)
+            ],
+        )  # fmt: skip
+        assert retention.prune(conn, workspace, NOW) == 0
+        left = conn.scalars(select(EngagementEvent.contact_id)).all()
+    assert left == [contacts[1]]
