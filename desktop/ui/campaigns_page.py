@@ -17,6 +17,7 @@ from desktop.services.plurals import counted
 from desktop.ui import dates
 from desktop.ui.agents_page import AgentsPage
 from desktop.ui.campaign_wizard import CampaignWizard
+from desktop.ui.empty_state import EmptyState
 from desktop.ui.fleet_sync import FleetSync
 from desktop.ui.qt import (
     QAbstractItemView,
@@ -40,6 +41,13 @@ COLUMNS = ("Name", "State", "Recipients", "Created", "Starts")
 _DONE = {"pause": "Paused", "resume": "Resumed", "cancel": "Cancelled"}
 # An agent must be unreachable this long before its recipients may be moved elsewhere.
 MOVE_AFTER_SECONDS = 300.0
+
+
+NO_CAMPAIGNS = (
+    "<h3>No campaign yet</h3><p>A campaign sends one message to a list or a segment of your "
+    "contacts through your agents. Import contacts and write a template first, then create "
+    "the campaign: nothing is sent before you confirm.</p>"
+)
 
 
 class CampaignsPage(QWidget):
@@ -104,6 +112,8 @@ class CampaignsPage(QWidget):
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.table.doubleClicked.connect(lambda _i: self._dashboard())
         self.table.itemSelectionChanged.connect(self.update_buttons)
+        self.empty = EmptyState(self.table, NO_CAMPAIGNS, "New campaign…")
+        self.empty.button.clicked.connect(self.new_campaign)
         self.progress = QProgressBar()
         self.progress.hide()
         self.message = QLabel("Loading…")
@@ -165,6 +175,7 @@ class CampaignsPage(QWidget):
             self.message.setText("")
         selected = self.selected()
         self.rows = rows
+        self.empty.set_shown(not rows)
         self.table.setRowCount(len(self.rows))
         for row, c in enumerate(self.rows):
             starts = dates.show(c.start_at) if c.start_at else "at once"

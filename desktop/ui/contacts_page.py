@@ -15,6 +15,7 @@ from desktop.services.fields import FieldSpec, FieldValueError, list_fields
 from desktop.services.plurals import counted
 from desktop.ui.contact_dialog import ContactDialog
 from desktop.ui.contacts_model import ContactsModel
+from desktop.ui.empty_state import EmptyState
 from desktop.ui.qt import (
     QAbstractItemView,
     QComboBox,
@@ -42,6 +43,13 @@ SEARCH_DELAY_MS = 250
 # (id, name) of the workspace's lists, and (id, name, rules) of its saved segments.
 _Lists = list[tuple[int, str]]
 _Segments = list[tuple[int, str, dict[str, Any]]]
+
+
+NO_CONTACTS = (
+    "<h3>No contacts yet</h3><p>Start by importing your contacts from a CSV file (any "
+    "spreadsheet can save one). Mailfleet reads its columns, checks every address and shows "
+    "what it found before anything is saved.</p>"
+)
 
 
 class ContactsPage(QWidget):
@@ -84,6 +92,7 @@ class ContactsPage(QWidget):
         self.table.verticalHeader().setDefaultSectionSize(24)
         self.table.doubleClicked.connect(self.edit)
         self.model.loaded.connect(self._show_count)
+        self.empty = EmptyState(self.table, NO_CONTACTS, "Import contacts…")
 
         buttons = QHBoxLayout()
         self.add_to_list_button = QPushButton("Add to list…")
@@ -168,6 +177,7 @@ class ContactsPage(QWidget):
 
     def _show_count(self, total: int) -> None:
         self.count_label.setText(counted(total, "contact"))
+        self.empty.set_shown(total == 0 and self.model.filter == ContactFilter())
 
     def selected_ids(self) -> list[int]:
         """Ids of the selected contacts."""

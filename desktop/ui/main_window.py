@@ -104,6 +104,7 @@ class MainWindow(QMainWindow):
         self.campaigns.open_dashboard.connect(self._open_dashboard)
         self.campaigns.campaign_changed.connect(lambda _c: self.dashboard.refresh())
         self.agents.paired.connect(lambda _r: self.templates.refresh())
+        self.contacts.empty.button.clicked.connect(self.open_import)
         self.suppression.changed.connect(self.sync.push_suppressions)
         self.sync.pushed.connect(lambda _agent, _result: self.suppression.refresh_agents())
         # Events can change contacts' status, suppressions and campaigns' figures.

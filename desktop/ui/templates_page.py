@@ -12,6 +12,7 @@ from desktop.agents import registry, send_test
 from desktop.agents.registry import AgentRecord
 from desktop.services import templates
 from desktop.services.templates import Check, Preview, TemplateRow
+from desktop.ui.empty_state import EmptyState
 from desktop.ui.qt import (
     QComboBox,
     QEvent,
@@ -33,6 +34,12 @@ from desktop.ui.qt import (
 from desktop.ui.tasks import Latest, Task, TaskRunner
 
 PREVIEW_DELAY_MS = 300
+
+
+NO_TEMPLATES = (
+    "<h3>No template yet</h3><p>A template is a message to reuse: a subject, HTML and text, "
+    "with merge tags such as {{ first_name }} filled in for each recipient.</p>"
+)
 
 
 @dataclass(frozen=True)
@@ -57,6 +64,8 @@ class TemplatesPage(QWidget):
 
         self.list = QListWidget()
         self.list.currentRowChanged.connect(self._open)
+        self.empty = EmptyState(self.list, NO_TEMPLATES, "New template")
+        self.empty.button.clicked.connect(self.new)
         new = QPushButton("New")
         new.clicked.connect(self.new)
         delete = QPushButton("Delete")
@@ -177,6 +186,7 @@ class TemplatesPage(QWidget):
 
     def _show(self, choices: _Choices) -> None:
         self.saved = choices.templates
+        self.empty.set_shown(not self.saved)
         self.list.blockSignals(True)
         self.list.clear()
         self.list.addItems([t.name for t in self.saved])
