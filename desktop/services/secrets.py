@@ -27,7 +27,7 @@ CLEAR_TEXT = (
 )
 HOW_TO_FIX = (
     "Start and unlock a password store (a Secret Service such as GNOME Keyring or KWallet; on "
-    "Debian or Ubuntu, install gnome-keyring and log in again), then click Try again."
+    "Debian or Ubuntu, install gnome-keyring and log in again), then try again."
 )
 
 

@@ -394,7 +394,7 @@ def _pruned_text(figures: Figures) -> str:
             return ""
         return (
             f"Per-recipient details of {counted(n, 'older campaign')} were deleted after "
-            f"{figures.retention_days:,} days; their figures are kept."
+            f"{counted(figures.retention_days, 'day')}; their figures are kept."
         )
     at = figures.pruned.get(figures.campaign_id)
     return "" if at is None else pruned_text(at, figures.retention_days)
