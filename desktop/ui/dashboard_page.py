@@ -313,7 +313,7 @@ class DashboardPage(QWidget):
         for axis in self.chart.axes():
             self.chart.removeAxis(axis)
         x_axis = QDateTimeAxis()
-        x_axis.setFormat("HH:mm")
+        x_axis.setFormat(dates.time_format())
         y_axis = QValueAxis()
         y_axis.setLabelFormat("%d")
         self.chart.addAxis(x_axis, Qt.AlignmentFlag.AlignBottom)

@@ -38,6 +38,11 @@ def date_time_format(seconds: bool = False) -> str:
     return f"{day} {_with_seconds(time) if seconds else time}"
 
 
+def time_format() -> str:
+    """The time-of-day format, for a chart's time axis as well."""
+    return _formats()[1]
+
+
 def local(moment: datetime, zone: QTimeZone | None = None) -> QDateTime:
     """``moment`` (aware; naive means UTC) in ``zone``, the local time zone by default."""
     aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

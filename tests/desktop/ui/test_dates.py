@@ -32,6 +32,9 @@ def test_a_set_locale_gives_its_own_format_in_the_chosen_zone() -> None:
     QLocale.setDefault(QLocale("de_DE"))
     assert dates.show(MOMENT, zone=PARIS) == "04.12.26 05:17"
     assert dates.date_time_format() == "dd.MM.yy HH:mm"
+    QLocale.setDefault(QLocale("en_US"))
+    assert dates.time_format() == QLocale("en_US").timeFormat(QLocale.FormatType.ShortFormat)
+    assert dates.show_time(MOMENT, zone=PARIS).replace("\u202f", " ") == "5:17 AM"
 
 
 @pytest.mark.usefixtures("locale")
