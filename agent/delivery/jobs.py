@@ -47,3 +47,5 @@ class WorkBatch:
     jobs: list[Job]
     specs: dict[str, MessageSpec] = field(default_factory=dict)
     routing: RoutingTable | None = None
+    # Campaign id -> its slot in the shared campaign throttles, for throttled campaigns here.
+    throttles: dict[int, int] = field(default_factory=dict)

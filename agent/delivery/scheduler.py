@@ -14,6 +14,7 @@ import random
 import sqlite3
 import time
 import zlib
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -61,10 +62,13 @@ class _Leased:
 
 @dataclass
 class _Bucket:
-    """A campaign's throttle: tokens refill at ``per_minute / 60`` a second, one second's worth
-    at most, so a paused or idle campaign does not save up a burst."""
+    """A campaign's throttle on claims: tokens refill at ``per_minute / 60`` a second, one
+    second's worth at most, so a paused or idle campaign does not save up a burst. The rate
+    holds at the wire by the workers' shared bucket in ``slot``; this one only keeps the
+    scheduler from claiming much more than will leave soon."""
 
     per_minute: int
+    slot: int
     tokens: float = 1.0
     stamp: float = field(default_factory=time.monotonic)
 
@@ -330,8 +334,16 @@ class Scheduler:
 
     # -- claiming ---------------------------------------------------------------------------
 
-    def _claim(self, conn: sqlite3.Connection, room: int, bulk_room: int, now: float) -> _Claim:
-        """Runs on the writer thread while the event loop awaits it."""
+    def _claim(
+        self,
+        conn: sqlite3.Connection,
+        room: int,
+        bulk_room: int,
+        now: float,
+        in_flight: Counter[int | None],
+    ) -> _Claim:
+        """Runs on the writer thread while the event loop awaits it; ``in_flight`` counts the
+        messages leased per campaign."""
         lease_until = now + self._d.lease_seconds
         found = _Claim()
         found.messages += queue.claim_transactional(conn, room, now, lease_until)
@@ -342,12 +354,19 @@ class Scheduler:
         runnable = queue.runnable_campaigns(conn, now) if left > 0 else []
         mono = time.monotonic()
         runnable = [c for c in runnable if self._holds.get(c.id, 0.0) <= now]
+        throttles = self.pool.throttles
         for i, (cid, per_minute) in enumerate(runnable):
             share = max(1, left // (len(runnable) - i))
             if per_minute:
-                bucket = self._buckets.setdefault(cid, _Bucket(per_minute))
-                bucket.per_minute = per_minute
-                share = min(share, bucket.allowance(mono))
+                slot = throttles.assign(cid, per_minute)
+                bucket = self._buckets.setdefault(cid, _Bucket(per_minute, slot))
+                bucket.per_minute, bucket.slot = per_minute, slot
+                # No more leased than leaves in two seconds: what waits in the workers for
+                # its tokens would keep going out after a pause.
+                held = max(2, 2 * per_minute // 60) - in_flight[cid]
+                share = min(share, bucket.allowance(mono), held)
+            elif self._buckets.pop(cid, None) is not None:  # its throttle was lifted
+                throttles.release(cid)
             if share <= 0:
                 continue
             got = queue.claim_campaign(conn, cid, share, now, lease_until)
@@ -408,9 +427,12 @@ class Scheduler:
         bulk_room = int(self._d.max_in_flight * (1 - _TRANSACTIONAL_RESERVE)) - len(self._leased)
         room = min(room, self._d.batch_size * self.pool.size)
         now = time.time()
+        in_flight: Counter[int | None] = Counter()
+        if self._buckets:
+            in_flight.update(e.message.campaign_id for e in self._leased.values())
         try:
             found = await self._store.write(
-                lambda c: self._claim(c, room, max(bulk_room, 0), now), durable=False
+                lambda c: self._claim(c, room, max(bulk_room, 0), now, in_flight), durable=False
             )
         except DiskFull:  # a lease needs a write: nothing is claimed until space is back
             return 0
@@ -429,6 +451,8 @@ class Scheduler:
             worker = zlib.crc32(domain.encode()) % self.pool.size
             transactional = m.campaign_id is None
             batch = batches.setdefault((worker, transactional), WorkBatch([]))
+            if self._buckets and (bucket := self._buckets.get(m.campaign_id or 0)):
+                batch.throttles[m.campaign_id or 0] = bucket.slot
             key = _spec_key(m)
             spec = self._specs[key]
             if not self.pool.knows(worker, key):
@@ -489,6 +513,7 @@ class Scheduler:
             except DiskFull:  # checked again in a second
                 completed = []
             for cid in completed:
-                self._buckets.pop(cid, None)
+                if self._buckets.pop(cid, None) is not None:
+                    self.pool.throttles.release(cid)
                 self._holds.pop(cid, None)
                 log.info("campaign %d completed", cid, extra={"campaign_id": cid})

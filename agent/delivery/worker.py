@@ -16,6 +16,7 @@ import signal
 import sys
 import threading
 from collections import defaultdict, deque
+from dataclasses import replace
 from multiprocessing.connection import Connection
 from typing import NoReturn
 
@@ -27,6 +28,7 @@ from agent.delivery.pipeline import Pipeline
 from agent.delivery.settings import DeliveryInputs
 from agent.render.limits import keep_handler
 from agent.routes.base import Envelope, Outcome, OutcomeKind
+from agent.routes.shaping import CampaignThrottles
 from agent.routing.rules import Plan
 
 log = logging.getLogger("mailfleet.agent.delivery")
@@ -114,6 +116,7 @@ class _Inbox:
 
     def __init__(self) -> None:
         self.specs: dict[str, MessageSpec] = {}
+        self.throttles: dict[int, int] = {}  # campaign id -> its slot in CampaignThrottles
         self.pipeline: Pipeline | None = None
         self._transactional: deque[Job] = deque()
         self._bulk: deque[Job] = deque()
@@ -126,6 +129,7 @@ class _Inbox:
             self.closed = True
         else:
             self.specs.update(batch.specs)
+            self.throttles.update(batch.throttles)
             if batch.routing is not None and self.pipeline is not None:
                 self.pipeline.set_table(batch.routing)
             for job in batch.jobs:
@@ -182,8 +186,9 @@ _BUILD_FAILED = "the agent could not build this message (an internal error, in i
 async def _prepare(
     pipeline: Pipeline,
     jobs: list[Job],
-    specs: dict[str, MessageSpec],
+    inbox: _Inbox,
     building: ctypes.c_int64,
+    throttles: CampaignThrottles,
     fault: Fault | None = None,
 ) -> tuple[dict[tuple[Plan, bool, str], list[Envelope]], list[Outcome]]:
     """Build every job's message and pick its route; group them by (plan, lane, destination).
@@ -192,8 +197,10 @@ async def _prepare(
     SMTP sessions keep moving (each message needs several round trips). ``building`` holds the
     id of the message being built, in memory the coordinator shares: if the worker dies, the
     coordinator knows which message it died on. An exception for one message fails that
-    message only.
+    message only. A throttled campaign's messages wait for its token right before they are
+    sent, not here: they may wait for a connection after this.
     """
+    specs = inbox.specs
     groups: dict[tuple[Plan, bool, str], list[Envelope]] = defaultdict(list)
     failed: list[Outcome] = []
     for n, job in enumerate(jobs, 1):
@@ -212,6 +219,9 @@ async def _prepare(
             if isinstance(built, Outcome):
                 failed.append(built)
             else:
+                slot = inbox.throttles.get(job.campaign_id) if inbox.throttles else None
+                if slot is not None:
+                    built = replace(built, gate=throttles.gate(slot))
                 plan = await pipeline.plan(job, spec, built)
                 groups[(plan, job.transactional, pipeline.destination(plan, built))].append(built)
         except Exception:  # a bug for one message must not take the others down with it
@@ -222,7 +232,11 @@ async def _prepare(
 
 
 async def serve(
-    settings: DeliveryInputs, conn: Connection, index: int, building: ctypes.c_int64
+    settings: DeliveryInputs,
+    conn: Connection,
+    index: int,
+    building: ctypes.c_int64,
+    throttles: CampaignThrottles,
 ) -> None:
     """Take batches until the coordinator says stop, then finish what is under way."""
     fault = faults.from_environment()
@@ -234,7 +248,7 @@ async def serve(
     tasks: set[asyncio.Task[None]] = set()
     try:
         while (jobs := await inbox.take()) is not None:
-            groups, failed = await _prepare(pipeline, jobs, inbox.specs, building, fault)
+            groups, failed = await _prepare(pipeline, jobs, inbox, building, throttles, fault)
             reporter.send(failed)
             for (plan, transactional, _destination), envelopes in groups.items():
                 task = asyncio.create_task(
@@ -256,9 +270,11 @@ def main(
     index: int,
     parent: int,
     building: ctypes.c_int64,
+    throttles: CampaignThrottles,
 ) -> None:
     """Entry point of a worker process started by the coordinator of pid ``parent``;
-    ``building`` is the memory it shares with it for the id of the message being built."""
+    ``building`` is the memory it shares with it for the id of the message being built, and
+    ``throttles`` the campaigns' token buckets, which every worker shares."""
     _die_with(parent, index)
     # The coordinator decides when workers stop; Ctrl-C on the terminal reaches it first.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -266,9 +282,9 @@ def main(
     logs.configure(settings.log.level, settings.log.json_lines)
     log.debug("worker %d serving", index)
     if sys.platform == "win32":  # no uvloop there: the standard loop, with more CPU
-        asyncio.run(serve(settings, conn, index, building))
+        asyncio.run(serve(settings, conn, index, building, throttles))
     else:
         # uvloop: hundreds of slow SMTP sessions per worker cost less CPU on its C loop.
         import uvloop
 
-        uvloop.run(serve(settings, conn, index, building))
+        uvloop.run(serve(settings, conn, index, building, throttles))

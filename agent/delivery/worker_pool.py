@@ -26,6 +26,7 @@ from agent.delivery import worker
 from agent.delivery.jobs import WorkBatch
 from agent.delivery.settings import DeliveryInputs
 from agent.routes.base import Outcome
+from agent.routes.shaping import CampaignThrottles
 
 log = logging.getLogger("mailfleet.agent.delivery")
 
@@ -66,6 +67,8 @@ class WorkerPool:
         self._on_outcomes = on_outcomes
         self._on_exit = on_exit
         self._context = multiprocessing.get_context("spawn")
+        # Every worker takes its throttled campaigns' tokens here, right before sending.
+        self.throttles = CampaignThrottles(self._context)
         self._slots: list[_Slot] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self.restarts = 0
@@ -87,7 +90,7 @@ class WorkerPool:
         building = self._context.RawValue(ctypes.c_int64, 0)
         process = self._context.Process(
             target=worker.main,
-            args=(self._settings, child, index, os.getpid(), building),
+            args=(self._settings, child, index, os.getpid(), building, self.throttles),
             name=f"mailfleet-worker-{index}",
             daemon=True,
         )
@@ -152,6 +155,7 @@ class WorkerPool:
     def _exited(self, slot: _Slot) -> None:
         if slot.process.pid is not None:
             slot.process.join(timeout=5)
+        self.throttles.recover()
         if self._slots and self._slots[slot.index] is slot:  # not stopping, not replaced yet
             self._on_exit(slot.index, slot.building.value)
         elif slot in self._retiring:  # replaced on a reload and done

@@ -6,7 +6,7 @@ message back. A route never raises for a message's failure: it reports it as an 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol
@@ -38,6 +38,14 @@ class Envelope:
     # The header has an address with a UTF-8 local part (RFC 6532), so the message needs
     # SMTPUTF8 even when the envelope's own addresses are ASCII (a UTF-8 From or Reply-To).
     utf8_headers: bool = False
+    # Awaited by the route right before the message goes on the wire (its campaign's
+    # throttle); None: nothing to wait for.
+    gate: Callable[[], Awaitable[None]] | None = None
+
+    async def ready(self) -> None:
+        """Return when the message may be sent: call just before sending it."""
+        if self.gate is not None:
+            await self.gate()
 
     @property
     def domain(self) -> str:

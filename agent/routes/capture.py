@@ -15,16 +15,19 @@ class Capture:
 
     async def deliver(self, batch: Sequence[Envelope]) -> list[Outcome]:
         """One DELIVERED outcome per envelope, carrying the message as it would have gone."""
-        return [
-            Outcome(
-                message_id=e.message_id,
-                kind=OutcomeKind.DELIVERED,
-                reply="250 captured",
-                host="capture",
-                captured=e.data,
+        outcomes = []
+        for e in batch:
+            await e.ready()  # a throttled campaign is captured at its rate, as it would be sent
+            outcomes.append(
+                Outcome(
+                    message_id=e.message_id,
+                    kind=OutcomeKind.DELIVERED,
+                    reply="250 captured",
+                    host="capture",
+                    captured=e.data,
+                )
             )
-            for e in batch
-        ]
+        return outcomes
 
     async def close(self) -> None:
         """Nothing to close."""

@@ -1,17 +1,27 @@
-"""Traffic shaping per destination: which limits apply, and backing off when throttled.
+"""Traffic shaping: limits per destination, backing off when throttled, campaign throttles.
 
 A destination is a recipient domain, or an MX rollup (every domain whose MX hosts match one
 pattern, e.g. all Google-hosted domains) that shares one set of limits. When it answers with
 a throttling reply, its connections and rate are halved; they come back a step at a time once
 it has been quiet for a while.
+
+A campaign's throttle (messages per minute) is a token bucket that every worker process
+shares: a message takes its token just before it goes on the wire, so mail that waited in a
+slow worker cannot leave together.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ctypes
+import functools
+import logging
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from multiprocessing.context import BaseContext
 
 from agent.routes.base import Outcome, OutcomeKind
 from agent.routes.settings import BackoffSettings, DestinationLimits, LimitsSettings, domain_matches
@@ -22,6 +32,21 @@ _THROTTLE_TEXT = re.compile(
 )
 # Replies within this long of the last step count as the same throttling episode.
 _DEBOUNCE_SECONDS = 1.0
+
+log = logging.getLogger("mailfleet.agent.routes")
+
+# Campaigns throttled at once; beyond that the least recently claimed one gives up its bucket.
+THROTTLE_SLOTS = 256
+# A campaign's bucket holds this many seconds' worth of tokens (at least one): enough that a
+# late wake-up does not lose the rate, small enough that no second sees much more than it.
+_BURST_SECONDS = 0.05
+# The shared lock is held for a few arithmetic operations; waiting longer than this means the
+# worker that held it died inside (the pool then frees it), so the caller tries again later.
+_LOCK_WAIT = 0.05
+# Per slot: campaign id, tokens per second (0: free), tokens, time of the last refill.
+_CELLS = 4
+
+Gate = Callable[[], Awaitable[None]]
 
 
 def destination(
@@ -118,3 +143,102 @@ class Pacer:
         self._next = slot + self._interval
         if slot > now:
             await asyncio.sleep(slot - now)
+
+
+class CampaignThrottles:
+    """Every throttled campaign's token bucket, in memory the coordinator shares with its
+    worker processes (made before they are spawned, handed to each).
+
+    The coordinator assigns each throttled campaign a slot and its rate; a worker takes a
+    token from the slot right before a message of that campaign goes out. The bucket holds
+    at most ``max(1, rate * 0.05)`` tokens, so in any one second at most ``rate`` messages
+    plus that many leave the machine, whichever workers send them and however long they
+    waited before.
+    """
+
+    def __init__(self, context: BaseContext) -> None:
+        self._lock = context.Lock()
+        self._cells = context.RawArray(ctypes.c_double, THROTTLE_SLOTS * _CELLS)
+        # The coordinator's own books: campaign id -> slot, least recently assigned first.
+        self._slots: OrderedDict[int, int] = OrderedDict()
+        self._free = list(reversed(range(THROTTLE_SLOTS)))
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[bool]:
+        held = self._lock.acquire(timeout=_LOCK_WAIT)
+        try:
+            yield held
+        finally:
+            if held:
+                # recover() may have freed it while this process was descheduled inside.
+                with contextlib.suppress(ValueError):
+                    self._lock.release()
+
+    def assign(self, campaign_id: int, per_minute: int) -> int:
+        """The slot of ``campaign_id`` (coordinator only), its rate set to ``per_minute``."""
+        slot = self._slots.get(campaign_id)
+        if slot is not None:
+            self._slots.move_to_end(campaign_id)
+        elif self._free:
+            slot = self._slots[campaign_id] = self._free.pop()
+        else:
+            evicted, slot = self._slots.popitem(last=False)
+            log.warning(
+                "more than %d campaigns are throttled; campaign %d shares a throttle",
+                THROTTLE_SLOTS,
+                evicted,
+            )
+            self._slots[campaign_id] = slot
+        base = slot * _CELLS
+        with self._locked():
+            if self._cells[base] != campaign_id:
+                self._cells[base : base + _CELLS] = [campaign_id, 0.0, 1.0, time.monotonic()]
+            self._cells[base + 1] = per_minute / 60.0
+        return slot
+
+    def release(self, campaign_id: int) -> None:
+        """Free the slot of a campaign that has ended (coordinator only)."""
+        slot = self._slots.pop(campaign_id, None)
+        if slot is not None:
+            with self._locked():
+                self._cells[slot * _CELLS : (slot + 1) * _CELLS] = [-1.0, 0.0, 0.0, 0.0]
+            self._free.append(slot)
+
+    def take(self, slot: int, now: float) -> float:
+        """Take one token from ``slot``: 0 when taken, else the seconds until one is due."""
+        base = slot * _CELLS
+        with self._locked() as held:
+            if not held:
+                return _LOCK_WAIT
+            rate = self._cells[base + 1]
+            if rate <= 0:
+                return 0.0
+            tokens = self._cells[base + 2] + (now - self._cells[base + 3]) * rate
+            tokens = min(max(1.0, rate * _BURST_SECONDS), tokens)
+            self._cells[base + 3] = now
+            if tokens >= 1.0:
+                self._cells[base + 2] = tokens - 1.0
+                return 0.0
+            self._cells[base + 2] = tokens
+            return (1.0 - tokens) / rate
+
+    async def wait(self, slot: int) -> None:
+        """Return once a token of ``slot`` is taken: send at once."""
+        while True:
+            wait = self.take(slot, time.monotonic())
+            if not wait:
+                return
+            await asyncio.sleep(wait)
+
+    def gate(self, slot: int) -> Gate:
+        """What a message of the campaign in ``slot`` awaits right before it is sent."""
+        return functools.partial(self.wait, slot)
+
+    def recover(self) -> None:
+        """Free the lock if a worker died holding it (coordinator, after a worker's death)."""
+        if self._lock.acquire(timeout=4 * _LOCK_WAIT):
+            self._lock.release()
+        else:
+            log.warning("a worker died inside the campaign throttle; its lock is freed")
+            with contextlib.suppress(ValueError):
+                self._lock.release()

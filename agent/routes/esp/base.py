@@ -67,6 +67,8 @@ class EspRoute(Generic[Item]):
         host = self.http.host
         if wait := self.http.paused_for():
             return [rate_limited(e.message_id, host, wait) for e, _ in items]
+        for envelope, _ in items:
+            await envelope.ready()
         try:
             reply = await self.request(items)
         except Unreachable as exc:

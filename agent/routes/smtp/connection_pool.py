@@ -156,6 +156,7 @@ class DestinationPool:
                 ):
                     envelope = queue.popleft()
                     await self._rate.wait()
+                    await envelope.ready()
                     try:
                         outcome = await session.send(envelope)
                         outcomes.append(outcome)

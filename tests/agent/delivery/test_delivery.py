@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import email
 import email.policy
 import os
@@ -139,27 +140,32 @@ def test_refusals_bounce_deferrals_retry_and_only_the_broken_message_fails(
     )
 
 
-def test_the_campaign_throttle_is_honoured_and_pause_stops_sending(
-    agent_factory: AgentFactory, sink: SmtpSink
+def test_the_campaign_throttle_holds_at_the_wire_and_pause_stops_sending(
+    agent_factory: AgentFactory,
 ) -> None:
-    agent = agent_factory(relay_config(sink))
-    stubs = agent.stubs()
-    cid = campaign_with(stubs, recipients(100), throttle_per_minute=300)  # 5 a second
-    ref = campaigns_pb2.CampaignRef(campaign_id=cid)
-    stubs.campaigns.StartCampaign(ref)
-    wait_until(lambda: len(sink.received) >= 30, 60, "30 throttled messages")
-    # The rate is read from arrival times, not from a window after start, so a slow machine
-    # cannot fail it. Messages claimed while the workers were starting leave together; the
-    # rate is measured from the first second after the first arrival.
-    times = sorted(r.at for r in sink.received)
-    steady = [t for t in times if t > times[0] + 1.0]
-    rate = (len(steady) - 1) / (steady[-1] - steady[0])
-    assert rate <= 5 * 1.5, rate
-    stubs.campaigns.PauseCampaign(ref)
-    paused_at = _settled_count(sink)
-    time.sleep(2.0)
-    assert len(sink.received) == paused_at < 100
-    assert counts(stubs, cid).queued == 100 - paused_at
+    # The relay answers EHLO only after 3 s: the workers are slow to send, as on a loaded
+    # machine, while the scheduler keeps claiming. What they held must still leave at the
+    # campaign's rate, not together once the connections are up. The two domains are
+    # sharded to the two workers, which share the rate.
+    with SmtpSink(ehlo_delay=3.0) as sink:
+        agent = agent_factory(relay_config(sink))
+        stubs = agent.stubs()
+        rows = recipients(50, domain="example.com") + recipients(50, 50, domain="example.net")
+        cid = campaign_with(stubs, rows, throttle_per_minute=300)  # 5 a second
+        ref = campaigns_pb2.CampaignRef(campaign_id=cid)
+        stubs.campaigns.StartCampaign(ref)
+        wait_until(lambda: len(sink.received) >= 30, 90, "30 throttled messages")
+        # The rate is read from the sink's arrival times, in every one-second window: the
+        # bucket lets out 5 a second and holds one token, so 6; 2 more for the sink's own
+        # timing on a loaded machine.
+        times = sorted(r.at for r in sink.received)
+        busiest = max(bisect.bisect_right(times, t + 1.0) - i for i, t in enumerate(times))
+        assert busiest <= 5 + 1 + 2, busiest
+        stubs.campaigns.PauseCampaign(ref)
+        paused_at = _settled_count(sink)
+        time.sleep(2.0)
+        assert len(sink.received) == paused_at < 100
+        assert counts(stubs, cid).queued == 100 - paused_at
 
 
 def _settled_count(sink: SmtpSink, quiet: float = 1.5, timeout: float = 30.0) -> int:
