@@ -253,6 +253,7 @@ class AgentStatus:
     at: float = 0.0
     error: str = ""
     blocked: bool = False  # the certificate changed: never connect until re-paired
+    no_keyring: bool = False  # its key cannot be read: no usable password store (for now)
     # The tenant's sending domains; None when the agent does not report them.
     domains: tuple[SendingDomain, ...] | None = None
 
@@ -275,7 +276,9 @@ def status(record: AgentRecord) -> AgentStatus:
         return AgentStatus(
             record.id, False, "certificate changed", at=now, error=str(exc), blocked=True
         )
-    except (AgentError, secrets.KeyringUnavailable) as exc:
+    except secrets.KeyringUnavailable as exc:
+        return AgentStatus(record.id, False, "no key", at=now, error=str(exc), no_keyring=True)
+    except AgentError as exc:
         return AgentStatus(record.id, False, "unreachable", at=now, error=str(exc))
     except grpc.RpcError as exc:
         return AgentStatus(record.id, False, "unreachable", at=now, error=describe_rpc_error(exc))

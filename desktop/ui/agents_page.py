@@ -211,12 +211,11 @@ class AgentsPage(QWidget):
         if self._resume_local:
             self._resume_local = False
             self._start_paired_local()
-        if self._attach_pending and not self._is_running_local_paired():
+        # One local agent at a time: with one of the desktop's own paired already, make run's
+        # is left unpaired rather than have campaigns split between two capture mailboxes.
+        if self._attach_pending and not any(r.local_dir for r in self.records):
             self.start_local()
         self._attach_pending = False
-
-    def _is_running_local_paired(self) -> bool:
-        return any(self._is_running_local(r) for r in self.records)
 
     def _is_running_local(self, record: AgentRecord) -> bool:
         return bool(
@@ -249,6 +248,16 @@ class AgentsPage(QWidget):
 
     def _polled(self, statuses: list[tuple[AgentStatus, DeliveryMode]]) -> None:
         self._polling = False
+        # The key store went away since pairing (locked, or not started): say so once, plainly.
+        keyless = next((st for st, _ in statuses if st.no_keyring), None)
+        if keyless is not None:
+            self.message.setText(f"<b>The agents cannot be reached yet.</b> {keyless.error}")
+            self.retry_button.show()
+            self._last_action = self.poll
+        elif self._last_action == self.poll:
+            self.retry_button.hide()
+            self._last_action = self.start_local
+            self.message.setText("")
         for st, mode in statuses:
             self.delivery[st.agent_id] = mode
             self.rates[st.agent_id] = st.rate_per_minute(self.status.get(st.agent_id))

@@ -146,6 +146,17 @@ def test_without_a_password_store_pairing_explains_itself_and_try_again_pairs(
         page.retry_button.click()
         qtbot.waitUntil(lambda: page.table.rowCount() == 1, timeout=30_000)
         assert page.local is None and not page.local_button.isVisibleTo(page)
+
+        # The password store goes away later (locked, not started at the next login): the page
+        # says so in the same words, and Try again checks the agents once it is back.
+        keyring.set_keyring(fail.Keyring())  # type: ignore[no-untyped-call]
+        page.poll()
+        qtbot.waitUntil(lambda: "cannot be reached yet" in page.message.text(), timeout=30_000)
+        assert "password store" in page.message.text() and page.retry_button.isVisible()
+        install(tmp_path / "keyring.json")
+        page.retry_button.click()
+        qtbot.waitUntil(lambda: page.table.item(0, 2).text() == "serving", timeout=30_000)  # type: ignore[union-attr]
+        assert not page.retry_button.isVisible() and page.message.text() == ""
     finally:
         page.shutdown()
         page.runner.wait()
