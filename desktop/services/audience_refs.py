@@ -41,15 +41,14 @@ def campaigns_using(
     return AudienceUse(tuple(drafts), tuple(others))
 
 
+def drafts_message(use: AudienceUse, what: str) -> str:
+    """Why ``what`` (a list or segment) cannot go while drafts need it, naming them."""
+    names = ", ".join(f"“{n}”" for n in use.drafts)
+    which = "the draft campaign" if len(use.drafts) == 1 else "the draft campaigns"
+    return f"{what} is the audience of {which} {names}: change their audience or delete them first"
+
+
 def refuse_if_drafts(use: AudienceUse, what: str) -> None:
     """``ValueError`` naming the drafts when some still need ``what``."""
     if use.drafts:
-        names = ", ".join(f"“{n}”" for n in use.drafts)
-        raise ValueError(
-            f"{what} is the audience of {_drafts(len(use.drafts))} {names}: "
-            "change their audience or delete them first"
-        )
-
-
-def _drafts(n: int) -> str:
-    return "the draft campaign" if n == 1 else "the draft campaigns"
+        raise ValueError(drafts_message(use, what))

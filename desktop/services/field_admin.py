@@ -25,6 +25,7 @@ from desktop.services.fields import (
     convert,
     field_key,
     find_field,
+    list_fields,
     value_text,
 )
 
@@ -89,14 +90,9 @@ def _template_uses(row: templates.TemplateRow, key: str) -> bool:
 def usage(conn: Connection, workspace_id: int, key: str) -> FieldUsage:
     """Who uses the field ``key``."""
     _field(conn, workspace_id, key)
-    held = conn.scalar(
-        select(func.count())
-        .select_from(Contact)
-        .where(Contact.workspace_id == workspace_id, _has_value(key))
-    )
     name = f"field:{key}"
     return FieldUsage(
-        contacts=int(held or 0),
+        contacts=_holding(conn, workspace_id, key),
         segments=tuple(
             seg for _, seg, rules in _segments(conn, workspace_id) if any(_rules_on(rules, name))
         ),
@@ -104,6 +100,22 @@ def usage(conn: Connection, workspace_id: int, key: str) -> FieldUsage:
             t.name for t in templates.list_templates(conn, workspace_id) if _template_uses(t, key)
         ),
     )
+
+
+def overview(conn: Connection, workspace_id: int) -> list[tuple[FieldSpec, int]]:
+    """The workspace's fields in definition order, each with how many contacts hold a value."""
+    return [
+        (spec, _holding(conn, workspace_id, spec.key)) for spec in list_fields(conn, workspace_id)
+    ]
+
+
+def _holding(conn: Connection, workspace_id: int, key: str) -> int:
+    held = conn.scalar(
+        select(func.count())
+        .select_from(Contact)
+        .where(Contact.workspace_id == workspace_id, _has_value(key))
+    )
+    return int(held or 0)
 
 
 def _rewrite_values(

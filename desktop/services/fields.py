@@ -11,6 +11,13 @@ from sqlalchemy import Connection, insert, select
 from desktop.db.models import FieldDefinition, FieldType
 
 BUILTIN_COLUMNS = ("email", "first_name", "last_name")
+# How each type is named on screen.
+TYPE_LABELS = {
+    FieldType.TEXT: "Text",
+    FieldType.NUMBER: "Number",
+    FieldType.DATE: "Date",
+    FieldType.BOOLEAN: "Yes/no",
+}
 _TRUE = frozenset({"true", "yes", "y", "1", "on"})
 _FALSE = frozenset({"false", "no", "n", "0", "off"})
 

@@ -97,6 +97,17 @@ class AudiencePage(QWizardPage):
         self.choices.blockSignals(False)
         self.count.setText("Choose lists or segments.")
 
+    def check(self, audience: Audience) -> None:
+        """Tick the lists and segments of ``audience`` (a draft's), then count."""
+        wanted = {("list", i) for i in audience.lists} | {("segment", i) for i in audience.segments}
+        self.choices.blockSignals(True)
+        for row in range(self.choices.count()):
+            item = self.choices.item(row)
+            if tuple(item.data(Qt.ItemDataRole.UserRole)) in wanted:
+                item.setCheckState(Qt.CheckState.Checked)
+        self.choices.blockSignals(False)
+        self.recount()
+
     def _add(self, text: str, data: tuple[str, int]) -> None:
         item = QListWidgetItem(text)
         item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
@@ -473,6 +484,9 @@ class CampaignWizard(QWizard):
         self.statuses = statuses or {}
         self.records = records
         self.confirm: QMessageBox | None = None
+        # The saved draft this wizard edits (sending replaces it), and its values to show.
+        self.replaces: int | None = None
+        self._draft: Draft | None = None
         self.audience_page = AudiencePage(self)
         self.content_page = ContentPage()
         self.sender_page = SenderPage()
@@ -495,6 +509,34 @@ class CampaignWizard(QWizard):
     def _loaded(self, choices: _Choices) -> None:
         self.audience_page.fill(choices.lists, choices.segments)
         self.content_page.fill(choices.templates)
+        if self._draft is not None:
+            self.audience_page.check(self._draft.audience)
+
+    def edit_draft(self, draft_id: int, draft: Draft) -> None:
+        """Show a saved draft's values; Send then sends it (and the draft goes)."""
+        self.replaces, self._draft = draft_id, draft
+        self.setWindowTitle(f"Campaign draft: {draft.name}")
+        content, sender, delivery = self.content_page, self.sender_page, self.delivery_page
+        content.subject.setText(draft.subject)
+        content.html.setPlainText(draft.html)
+        content.text.setPlainText(draft.text)
+        sender.from_name.setText(draft.from_name)
+        sender.from_address.setText(draft.from_address)
+        sender.reply_to.setText(draft.reply_to)
+        delivery.throttle.setValue(draft.throttle_per_minute)
+        if delivery.zone.findText(draft.time_zone) < 0:
+            delivery.zone.addItem(draft.time_zone)
+        delivery.zone.setCurrentText(draft.time_zone)
+        if draft.start_at is not None:
+            delivery.later.setChecked(True)
+            zone = QTimeZone(draft.time_zone.encode())
+            start = QDateTime.fromSecsSinceEpoch(int(draft.start_at.timestamp()), zone)
+            # The editor holds the wall-clock time in the chosen zone (see start_at).
+            delivery.start.setDate(start.date())
+            delivery.start.setTime(start.time())
+        self.review_page.name.setText(draft.name)
+        if self.audience_page.choices.count():  # the choices are already there
+            self.audience_page.check(draft.audience)
 
     def draft(self) -> Draft:
         """The campaign as entered."""
@@ -551,7 +593,7 @@ class CampaignWizard(QWizard):
         self.error.setText("Saving…")
 
         def work(task: Task[int]) -> int:
-            return campaigns.create(self.engine, self.workspace_id, draft)
+            return campaigns.create(self.engine, self.workspace_id, draft, self.replaces)
 
         def failed(exc: Exception) -> None:
             self.button(QWizard.WizardButton.FinishButton).setEnabled(True)

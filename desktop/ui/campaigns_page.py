@@ -16,6 +16,7 @@ from desktop.services.campaigns import CampaignRow
 from desktop.services.plurals import counted
 from desktop.ui import dates
 from desktop.ui.agents_page import AgentsPage
+from desktop.ui.campaign_drafts import Drafts
 from desktop.ui.campaign_wizard import CampaignWizard
 from desktop.ui.empty_state import EmptyState
 from desktop.ui.fleet_sync import FleetSync
@@ -82,6 +83,8 @@ class CampaignsPage(QWidget):
         self.confirm: QMessageBox | None = None  # the question being asked, if any
         self._latest = Latest()
 
+        self.message = QLabel("Loading…")
+        self.message.setWordWrap(True)
         self.new_button = QPushButton("New campaign…")
         self.new_button.clicked.connect(self.new_campaign)
         self.dashboard_button = QPushButton("Dashboard")
@@ -92,6 +95,17 @@ class CampaignsPage(QWidget):
         self.retry_button.setToolTip("Upload the recipients the agents do not have yet")
         self.retry_button.clicked.connect(self.retry)
         self.cancel_button = QPushButton("Cancel campaign")
+        self.drafts = Drafts(engine, workspace_id, runner, self.new_campaign, self)
+        self.drafts.changed.connect(lambda _id: self.refresh())
+        self.drafts.failed.connect(self.message.setText)
+        self.duplicate_button = QPushButton("Duplicate")
+        self.duplicate_button.setToolTip(
+            "A new draft with the same content, audience, sender and settings; "
+            "none of its recipients or results"
+        )
+        self.duplicate_button.clicked.connect(self._duplicate)
+        self.delete_draft_button = QPushButton("Delete draft…")
+        self.delete_draft_button.clicked.connect(self._delete_draft)
         for button, action in (
             (self.pause_button, "pause"),
             (self.resume_button, "resume"),
@@ -110,14 +124,12 @@ class CampaignsPage(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        self.table.doubleClicked.connect(lambda _i: self._dashboard())
+        self.table.doubleClicked.connect(lambda _i: self._open_selected())
         self.table.itemSelectionChanged.connect(self.update_buttons)
         self.empty = EmptyState(self.table, NO_CAMPAIGNS, "New campaign…")
         self.empty.button.clicked.connect(self.new_campaign)
         self.progress = QProgressBar()
         self.progress.hide()
-        self.message = QLabel("Loading…")
-        self.message.setWordWrap(True)
         self.move_from = QComboBox()
         self.move_button = QPushButton("Move its unsent recipients to the other agents")
         self.move_button.clicked.connect(self.move_unsent)
@@ -137,6 +149,8 @@ class CampaignsPage(QWidget):
             self.pause_button,
             self.resume_button,
             self.retry_button,
+            self.duplicate_button,
+            self.delete_draft_button,
         ):
             buttons.addWidget(b)
         # Apart from the others: cancelling cannot be undone.
@@ -204,6 +218,8 @@ class CampaignsPage(QWidget):
             button.setEnabled(action in allowed)
         if campaign_id in self.uploading:
             self.retry_button.setEnabled(False)
+        self.duplicate_button.setEnabled(row is not None)
+        self.delete_draft_button.setEnabled(row is not None and row.state is CampaignState.DRAFT)
 
     def _changed(self, applied: object) -> None:
         # Only a state change (e.g. completed) alters the list; counts live on the dashboard.
@@ -216,6 +232,28 @@ class CampaignsPage(QWidget):
         if not rows or rows[0].row() >= len(self.rows):
             return None
         return self.rows[rows[0].row()].id
+
+    def _selected_row(self) -> CampaignRow | None:
+        campaign_id = self.selected()
+        return next((r for r in self.rows if r.id == campaign_id), None)
+
+    def _open_selected(self) -> None:
+        """A draft opens in the wizard; a campaign that was sent, on the dashboard."""
+        row = self._selected_row()
+        if row is not None and row.state is CampaignState.DRAFT:
+            self.drafts.open(row.id)
+        else:
+            self._dashboard()
+
+    def _duplicate(self) -> None:
+        row = self._selected_row()
+        if row is not None:
+            self.drafts.duplicate(row.id)
+
+    def _delete_draft(self) -> None:
+        row = self._selected_row()
+        if row is not None and row.state is CampaignState.DRAFT:
+            self.drafts.delete(row.id, row.name)
 
     def _dashboard(self) -> None:
         campaign_id = self.selected()

@@ -11,11 +11,12 @@ from sqlalchemy import Connection, Engine
 from desktop.db.models import ContactStatus
 from desktop.services import contacts, export, privacy, segments, workspaces
 from desktop.services.contacts import ContactFilter
-from desktop.services.fields import FieldSpec, FieldValueError, list_fields
 from desktop.services.plurals import counted
-from desktop.ui.contact_dialog import ContactDialog
+from desktop.ui.contact_editing import ContactEditor
 from desktop.ui.contacts_model import ContactsModel
 from desktop.ui.empty_state import EmptyState
+from desktop.ui.field_manager import FieldManager
+from desktop.ui.list_manager import ListManager
 from desktop.ui.qt import (
     QAbstractItemView,
     QComboBox,
@@ -94,6 +95,20 @@ class ContactsPage(QWidget):
         self.model.loaded.connect(self._show_count)
         self.empty = EmptyState(self.table, NO_CONTACTS, "Import contacts…")
 
+        self.editor = ContactEditor(engine, workspace_id, runner, self)
+        self.editor.saved.connect(lambda _id: self.apply_filter())
+        self.editor.failed.connect(lambda message: self._error(ValueError(message)))
+        manage = QHBoxLayout()
+        self.new_button = QPushButton("Add contact…")
+        self.new_button.clicked.connect(self.editor.add)
+        self.fields_button = QPushButton("Fields…")
+        self.fields_button.clicked.connect(self.open_fields)
+        self.lists_button = QPushButton("Lists…")
+        self.lists_button.clicked.connect(self.open_lists)
+        for button in (self.new_button, self.fields_button, self.lists_button):
+            manage.addWidget(button)
+        manage.addStretch(1)
+
         buttons = QHBoxLayout()
         self.add_to_list_button = QPushButton("Add to list…")
         self.remove_from_list_button = QPushButton("Remove from list…")
@@ -124,6 +139,7 @@ class ContactsPage(QWidget):
         filters.addWidget(self.segment_filter, 1)
         filters.addWidget(self.status_filter, 1)
         layout = QVBoxLayout(self)
+        layout.addLayout(manage)
         layout.addLayout(filters)
         layout.addWidget(self.table, 1)
         layout.addLayout(buttons)
@@ -290,27 +306,22 @@ class ContactsPage(QWidget):
     def edit(self, index: QModelIndex) -> None:
         """Open the edit dialog for the contact on ``index``'s row."""
         contact = self.model.contact(index.row())
-        if contact is None:
-            return
-        ws, cid = self.workspace_id, contact.id
+        if contact is not None:
+            self.editor.edit(contact.id)
 
-        def read(conn: Connection) -> tuple[dict[str, Any], list[FieldSpec]]:
-            return contacts.get_contact(conn, ws, cid), list_fields(conn, ws)
+    def open_fields(self) -> FieldManager:
+        """Open the field manager; the view re-reads its choices after a change."""
+        manager = FieldManager(self.engine, self.workspace_id, self.runner, self)
+        manager.changed.connect(self.refresh)
+        manager.open()
+        return manager
 
-        self.runner.read(self.engine, "Reading a contact", read,
-                         lambda found: self._edit(cid, *found), on_error=self._error)  # fmt: skip
-
-    def _edit(self, cid: int, values: dict[str, Any], specs: list[FieldSpec]) -> None:
-        dialog = ContactDialog(values, specs, self)
-        if not dialog.exec():
-            return
-        try:
-            changes = dialog.changes()
-        except FieldValueError as exc:
-            self._error(exc)
-            return
-        ws = self.workspace_id
-        self._write("Saving contact", lambda c: contacts.update_contact(c, ws, cid, **changes))
+    def open_lists(self) -> ListManager:
+        """Open the list manager; the view re-reads its choices after a change."""
+        manager = ListManager(self.engine, self.workspace_id, self.runner, self)
+        manager.changed.connect(self.refresh)
+        manager.open()
+        return manager
 
     def focus_search(self) -> None:
         """Put the cursor in the search box."""

@@ -31,7 +31,16 @@ from PySide6.QtCore import (
     Signal,
     Slot,
 )
-from PySide6.QtGui import QAction, QBrush, QCloseEvent, QColor, QKeySequence, QPainter, QShortcut
+from PySide6.QtGui import (
+    QAction,
+    QBrush,
+    QCloseEvent,
+    QColor,
+    QKeySequence,
+    QPainter,
+    QShortcut,
+    QShowEvent,
+)
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
@@ -132,6 +141,7 @@ __all__ = [
     "QRunnable",
     "QSettings",
     "QShortcut",
+    "QShowEvent",
     "QSizePolicy",
     "QSpinBox",
     "QSplitter",

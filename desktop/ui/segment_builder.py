@@ -13,7 +13,9 @@ from sqlalchemy import Connection, Engine
 
 from desktop.db.models import ContactStatus
 from desktop.services import segments, workspaces
+from desktop.services.audience_refs import AudienceUse, drafts_message
 from desktop.services.plurals import counted, plural
+from desktop.ui.confirm import ask, names
 from desktop.ui.qt import (
     QComboBox,
     QFrame,
@@ -21,7 +23,9 @@ from desktop.ui.qt import (
     QInputDialog,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPushButton,
+    QShowEvent,
     QTimer,
     QVBoxLayout,
     QWidget,
@@ -283,11 +287,20 @@ class SegmentBuilder(QWidget):
         self.count_label.setObjectName("segmentCount")
         self.save_button = QPushButton("Save segment…")
         self.save_button.clicked.connect(self._save)
+        self.rename_button = QPushButton("Rename…")
+        self.rename_button.clicked.connect(self.ask_rename)
+        self.delete_button = QPushButton("Delete…")
+        self.delete_button.clicked.connect(self.ask_delete)
+        self.segment_ids: list[int | None] = [None]  # per picker entry: the saved segment's id
+        self.asking: QInputDialog | QMessageBox | None = None  # the question open now, if any
+        self.picker.currentIndexChanged.connect(lambda _i: self._picked())
         self.counter = SegmentCounter(self, engine, workspace_id, runner)
         self.root.changed.connect(self.counter.changed)
         head = QHBoxLayout()
         head.addWidget(QLabel("Segment:"))
         head.addWidget(self.picker, 1)
+        head.addWidget(self.rename_button)
+        head.addWidget(self.delete_button)
         foot = QHBoxLayout()
         foot.addWidget(self.count_label, 1)
         foot.addWidget(self.save_button)
@@ -312,13 +325,26 @@ class SegmentBuilder(QWidget):
         self.runner.read(self.engine, "Reading fields and segments", read,
                          self._latest.only(self._loaded))  # fmt: skip
 
+    def showEvent(self, event: QShowEvent) -> None:
+        """Re-read when shown: fields, lists and segments may have changed elsewhere."""
+        super().showEvent(event)
+        self.refresh()
+
     def _loaded(self, choices: _Choices) -> None:
         self.root.kinds.update(choices.kinds)
         self.root.lists[:] = choices.lists
+        shown = self.current_id()
+        self.picker.blockSignals(True)
         self.picker.clear()
         self.picker.addItem("New segment", None)
-        for _, name, rules in choices.saved:
+        self.segment_ids = [None]
+        for seg_id, name, rules in choices.saved:
             self.picker.addItem(name, rules)
+            self.segment_ids.append(seg_id)
+        self.picker.setCurrentIndex(max(self.segment_ids.index(shown), 0)
+                                    if shown in self.segment_ids else 0)  # fmt: skip
+        self.picker.blockSignals(False)
+        self._picked()
         if not self.root.isEnabled():  # the first read: the rules can be edited and counted
             self.root.setEnabled(True)
             self.counter.count_now()
@@ -326,6 +352,71 @@ class SegmentBuilder(QWidget):
     def _open(self, index: int) -> None:
         rules = self.picker.itemData(index)
         self.root.load(rules if rules is not None else segments.empty_rules())
+
+    def current_id(self) -> int | None:
+        """The id of the saved segment the picker shows (None: a new one)."""
+        index = self.picker.currentIndex()
+        return self.segment_ids[index] if 0 <= index < len(self.segment_ids) else None
+
+    def _picked(self) -> None:
+        saved = self.current_id() is not None
+        self.rename_button.setEnabled(saved)
+        self.delete_button.setEnabled(saved)
+
+    def ask_rename(self) -> None:
+        """Ask for the shown segment's new name."""
+        seg_id, old = self.current_id(), self.picker.currentText()
+        if seg_id is None:
+            return
+        box = QInputDialog(self)
+        box.setWindowTitle("Rename segment")
+        box.setLabelText(f"New name for {old}:")
+        box.setTextValue(old)
+        box.textValueSelected.connect(lambda name: self.rename_to(seg_id, name))
+        self.asking = box
+        box.open()
+
+    def rename_to(self, segment_id: int, name: str) -> None:
+        """Rename a saved segment (on the write worker)."""
+        engine, ws = self.engine, self.workspace_id
+        self.runner.write(engine, "Renaming a segment",
+                          lambda c: segments.rename(c, ws, segment_id, name),
+                          lambda _: self._changed(f"Renamed to {name.strip()}."),
+                          on_error=lambda exc: self.show_error(f"not renamed: {exc}"))  # fmt: skip
+
+    def ask_delete(self) -> None:
+        """Delete the shown segment after asking; a draft campaign that needs it keeps it."""
+        seg_id, name = self.current_id(), self.picker.currentText()
+        if seg_id is None:
+            return
+        ws = self.workspace_id
+        self.runner.read(self.engine, "Reading where a segment is used",
+                         lambda c: segments.campaigns_using(c, ws, seg_id),
+                         lambda use: self._ask_delete(seg_id, name, use))  # fmt: skip
+
+    def _ask_delete(self, segment_id: int, name: str, use: AudienceUse) -> None:
+        if use.drafts:
+            self.show_error(drafts_message(use, name) + ".")
+            return
+        details = "No contact is deleted: a segment is only a saved search."
+        if use.others:
+            details += (f" {counted(len(use.others), 'sent campaign')} chose it "
+                        f"({names(use.others)}); their recipients were fixed when they were "
+                        "sent, so nothing changes for them.")  # fmt: skip
+        engine, ws = self.engine, self.workspace_id
+
+        def delete() -> None:
+            self.runner.write(engine, "Deleting a segment",
+                              lambda c: segments.remove(c, ws, segment_id),
+                              lambda _: self._changed(f"Deleted the segment {name}."),
+                              on_error=lambda e: self.show_error(f"not deleted: {e}"))  # fmt: skip
+
+        self.asking = ask(self, "Delete the segment?", f"Delete the segment {name}?", details,
+                          "Delete segment", delete)  # fmt: skip
+
+    def _changed(self, message: str) -> None:
+        self.count_label.setText(message)
+        self.saved.emit()
 
     def rules(self) -> dict[str, Any]:
         """The rules as edited."""

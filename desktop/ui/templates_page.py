@@ -24,6 +24,7 @@ from desktop.ui.qt import (
     QObject,
     QPlainTextEdit,
     QPushButton,
+    QShowEvent,
     QSplitter,
     QTabWidget,
     QTextBrowser,
@@ -61,6 +62,7 @@ class TemplatesPage(QWidget):
         self.current_id: int | None = None
         self._latest = Latest()
         self._previews = Latest()
+        self._tags = Latest()
 
         self.list = QListWidget()
         self.list.currentRowChanged.connect(self._open)
@@ -184,6 +186,20 @@ class TemplatesPage(QWidget):
 
         self.runner.read(self.engine, "Reading templates", read, self._latest.only(show))
 
+    def showEvent(self, event: QShowEvent) -> None:
+        """Each time the page is shown, re-read the merge tags: an import or the field manager
+        may have added, renamed or deleted fields since."""
+        super().showEvent(event)
+        ws = self.workspace_id
+        self.runner.read(self.engine, "Reading merge tags", lambda c: templates.merge_tags(c, ws),
+                         self._tags.only(self._show_tags))  # fmt: skip
+
+    def _show_tags(self, tags: list[str]) -> None:
+        chosen = self.tags.currentText()
+        self.tags.clear()
+        self.tags.addItems(tags)
+        self.tags.setCurrentIndex(max(self.tags.findText(chosen), 0))
+
     def _show(self, choices: _Choices) -> None:
         self.saved = choices.templates
         self.empty.set_shown(not self.saved)
@@ -191,8 +207,7 @@ class TemplatesPage(QWidget):
         self.list.clear()
         self.list.addItems([t.name for t in self.saved])
         self.list.blockSignals(False)
-        self.tags.clear()
-        self.tags.addItems(choices.tags)
+        self._show_tags(choices.tags)
         self.test_agent.clear()
         for record in choices.agents:
             self.test_agent.addItem(record.name, record.id)

@@ -15,6 +15,7 @@ from desktop.services import stats
 from desktop.services.fields import create_field, list_fields
 from desktop.services.workspaces import create_list
 from desktop.ui.main_window import MainWindow
+from desktop.ui.qt import QMessageBox
 from tests.peers.agent import AgentProcess
 
 
@@ -78,3 +79,9 @@ def totals(engine: Engine, workspace: int, campaign_id: int) -> stats.Totals:
 def keyring_file(tmp_path: Path) -> Path:
     """Where the test keyring keeps its secrets."""
     return tmp_path / "keyring.json"
+
+
+def answer(box: QMessageBox | None, text: str) -> None:
+    """Press the button labelled ``text`` of the question the window is asking."""
+    assert box is not None and box.isVisible()
+    next(b for b in box.buttons() if b.text() == text).click()

@@ -1,0 +1,80 @@
+"""Drafts on the Campaigns page: duplicating a campaign as a draft, opening a draft in the
+wizard (sending it replaces the draft) and deleting one."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import Engine
+
+from desktop.services import campaigns
+from desktop.services.campaigns import Draft
+from desktop.ui.campaign_wizard import CampaignWizard
+from desktop.ui.confirm import ask
+from desktop.ui.qt import QMessageBox, QObject, QWidget, Signal
+from desktop.ui.tasks import TaskRunner
+
+
+class Drafts(QObject):
+    """Draft actions for a page; ``changed`` fires with the draft's id after a change,
+    ``failed`` with a message to show."""
+
+    changed = Signal(int)
+    failed = Signal(str)
+
+    def __init__(
+        self,
+        engine: Engine,
+        workspace_id: int,
+        runner: TaskRunner,
+        open_wizard: Callable[[], CampaignWizard | None],
+        page: QWidget,
+    ) -> None:
+        super().__init__(page)
+        self.engine = engine
+        self.workspace_id = workspace_id
+        self.runner = runner
+        self.open_wizard = open_wizard
+        self.page = page
+        self.confirm: QMessageBox | None = None
+        self.wizard: CampaignWizard | None = None  # the wizard open on a draft, if any
+
+    def duplicate(self, campaign_id: int) -> None:
+        """Copy the campaign as a new draft, then open the draft in the wizard."""
+        ws = self.workspace_id
+
+        def done(draft_id: int) -> None:
+            self.changed.emit(draft_id)
+            self.open(draft_id)
+
+        self.runner.write(self.engine, "Duplicating a campaign",
+                          lambda c: campaigns.duplicate(c, ws, campaign_id), done,
+                          on_error=lambda exc: self.failed.emit(str(exc)))  # fmt: skip
+
+    def open(self, draft_id: int) -> None:
+        """Open the draft in the wizard, its values filled in."""
+        ws = self.workspace_id
+
+        def show(draft: Draft) -> None:
+            wizard = self.open_wizard()
+            if wizard is not None:
+                wizard.edit_draft(draft_id, draft)
+                self.wizard = wizard
+
+        self.runner.read(self.engine, "Reading a draft",
+                         lambda c: campaigns.draft_of(c, ws, draft_id), show,
+                         on_error=lambda exc: self.failed.emit(str(exc)))  # fmt: skip
+
+    def delete(self, draft_id: int, name: str) -> None:
+        """Delete the draft after asking."""
+        ws = self.workspace_id
+
+        def delete() -> None:
+            self.runner.write(self.engine, "Deleting a draft",
+                              lambda c: campaigns.delete_draft(c, ws, draft_id),
+                              lambda _: self.changed.emit(draft_id),
+                              on_error=lambda exc: self.failed.emit(str(exc)))  # fmt: skip
+
+        self.confirm = ask(self.page, "Delete the draft?", f"Delete the draft “{name}”?",
+                           "It was never sent; nothing else changes.", "Delete draft",
+                           delete)  # fmt: skip
