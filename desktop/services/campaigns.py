@@ -299,6 +299,33 @@ def draft_of(conn: Connection, workspace_id: int, campaign_id: int) -> Draft:
     )
 
 
+def save_draft(conn: Connection, workspace_id: int, campaign_id: int, draft: Draft) -> None:
+    """Keep what the wizard shows in a saved draft (no check: a draft may be unfinished)."""
+    saved = conn.execute(
+        update(Campaign)
+        .where(
+            Campaign.id == campaign_id,
+            Campaign.workspace_id == workspace_id,
+            Campaign.state == CampaignState.DRAFT.value,
+        )
+        .values(
+            name=draft.name.strip() or "Untitled draft",
+            audience=draft.audience.to_json(),
+            subject=draft.subject,
+            html=draft.html,
+            text=draft.text,
+            from_name=draft.from_name,
+            from_address=draft.from_address,
+            reply_to=draft.reply_to,
+            throttle_per_minute=draft.throttle_per_minute,
+            start_at=draft.start_at,
+            time_zone=draft.time_zone,
+        )
+    )
+    if saved.rowcount != 1:
+        raise CampaignError("this draft was sent or deleted meanwhile")
+
+
 def _remove_draft(conn: Connection, workspace_id: int, campaign_id: int) -> None:
     gone = conn.execute(
         delete(Campaign).where(

@@ -59,6 +59,7 @@ class Drafts(QObject):
             wizard = self.open_wizard()
             if wizard is not None:
                 wizard.edit_draft(draft_id, draft)
+                wizard.draft_saved.connect(self.changed)
                 self.wizard = wizard
 
         self.runner.read(self.engine, "Reading a draft",

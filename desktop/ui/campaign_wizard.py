@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -78,6 +79,7 @@ class AudiencePage(QWizardPage):
         self.setTitle("Audience")
         self.setSubTitle("Contacts on any chosen list or in any chosen segment, minus suppression.")
         self.choices = QListWidget()
+        self.loaded = False  # the lists and segments are shown
         self.count = QLabel("Loading…")
         self.recipients = 0
         self.choices.itemChanged.connect(lambda _i: self.recount())
@@ -95,6 +97,7 @@ class AudiencePage(QWizardPage):
         for seg_id, name, _ in saved:
             self._add(f"Segment: {name}", ("segment", seg_id))
         self.choices.blockSignals(False)
+        self.loaded = True
         self.count.setText("Choose lists or segments.")
 
     def check(self, audience: Audience) -> None:
@@ -463,6 +466,7 @@ class CampaignWizard(QWizard):
     """Collects a campaign; on Send it is saved (state first) and ``created`` is emitted."""
 
     created = Signal(int)
+    draft_saved = Signal(int)  # the draft this wizard edits was saved (its id)
 
     def __init__(
         self,
@@ -535,6 +539,9 @@ class CampaignWizard(QWizard):
             delivery.start.setDate(start.date())
             delivery.start.setTime(start.time())
         self.review_page.name.setText(draft.name)
+        self.setOption(QWizard.WizardOption.HaveCustomButton1, True)
+        self.setButtonText(QWizard.WizardButton.CustomButton1, "Save draft")
+        self.customButtonClicked.connect(lambda _which: self.save_draft())
         if self.audience_page.choices.count():  # the choices are already there
             self.audience_page.check(draft.audience)
 
@@ -555,6 +562,24 @@ class CampaignWizard(QWizard):
             time_zone=delivery.zone.currentText(),
             agents=delivery.chosen(),
         )
+
+    def save_draft(self) -> None:
+        """Keep what is entered in the draft and close, sending nothing."""
+        draft_id, draft = self.replaces, self.draft()
+        if draft_id is None:
+            return
+        if not self.audience_page.loaded and self._draft is not None:
+            # Saved before the choices arrived: the audience is still the draft's.
+            draft = dataclasses.replace(draft, audience=self._draft.audience)
+        self.error.setText("Saving the draft…")
+
+        def done(_: None) -> None:
+            self.draft_saved.emit(draft_id)
+            QWizard.reject(self)
+
+        self.runner.write(self.engine, "Saving a draft",
+                          lambda c: campaigns.save_draft(c, self.workspace_id, draft_id, draft),
+                          done, on_error=lambda exc: self.error.setText(str(exc)))  # fmt: skip
 
     def accept(self) -> None:
         """Ask once, with what is about to happen; then save and send."""

@@ -17,7 +17,7 @@ from desktop.services import campaigns
 from desktop.services.campaigns import Audience
 from desktop.services.workspaces import ensure_workspace
 from desktop.ui.main_window import MainWindow
-from desktop.ui.qt import QWizard
+from desktop.ui.qt import Qt, QWizard
 from tests.desktop.fleetkit import answer, close, open_window, pair, seed_contacts
 from tests.desktop.keyring_backend import FileKeyring
 from tests.peers.agent import AgentProcess
@@ -96,6 +96,53 @@ def test_a_duplicate_opens_as_a_draft_with_the_settings_and_is_sent_once(
     # The draft became the campaign: one copy, sent to the six, the original untouched.
     assert states(engine, ws) == [("Spring sale (copy)", CampaignState.COMPLETED, 6),
                                   ("Spring sale", CampaignState.COMPLETED, 6)]  # fmt: skip
+    close(qtbot, window)
+
+
+def test_a_draft_keeps_what_was_changed_in_the_wizard(
+    qtbot: QtBot,
+    sqlite_engine: Engine,
+    qsettings: Any,
+    agent_factory: Callable[[str], AgentProcess],
+    secure_keyring: FileKeyring,
+    tmp_path: Path,
+) -> None:
+    engine = sqlite_engine
+    with engine.begin() as conn:
+        ws = ensure_workspace(conn)
+    list_id = seed_contacts(engine, ws, 2)
+    with engine.begin() as conn:
+        source = conn.scalar(insert(Campaign).values(
+            workspace_id=ws, name="Old", state=CampaignState.COMPLETED.value,
+            audience=Audience(lists=(list_id,)).to_json(), subject="Old subject", text="Hi",
+            from_address="a@shop.example.com", key_prefix="old",
+        ).returning(Campaign.id))  # fmt: skip
+        assert source is not None
+        draft_id = campaigns.duplicate(conn, ws, source)
+    pair(engine, ws, agent_factory(""), "This computer")
+    window = open_window(qtbot, engine, ws, qsettings, tmp_path)
+    qtbot.waitUntil(lambda: len(window.agents.records) == 1)
+    window.go("Campaigns")
+    page = window.campaigns
+    qtbot.waitUntil(lambda: len(page.rows) == 2)
+    row = next(i for i, r in enumerate(page.rows) if r.name == "Old (copy)")
+    point = page.table.visualRect(page.table.model().index(row, 0)).center()
+    view = page.table.viewport()
+    qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=point)  # type: ignore[no-untyped-call]
+    qtbot.mouseDClick(view, Qt.MouseButton.LeftButton, pos=point)  # type: ignore[no-untyped-call]
+    qtbot.waitUntil(lambda: page.drafts.wizard is not None and page.drafts.wizard.isVisible())
+    wizard = page.drafts.wizard
+    assert wizard is not None
+    qtbot.addWidget(wizard)
+    wizard.content_page.subject.setText("New subject")
+    wizard.button(QWizard.WizardButton.CustomButton1).click()  # Save draft
+    qtbot.waitUntil(lambda: not wizard.isVisible())
+    with engine.connect() as conn:
+        saved = campaigns.draft_of(conn, ws, draft_id)
+    assert (saved.name, saved.subject, saved.audience) == (
+        "Old (copy)", "New subject", Audience(lists=(list_id,)))  # fmt: skip
+    assert [s for _, s, _ in states(engine, ws)] == [CampaignState.DRAFT,
+                                                     CampaignState.COMPLETED]  # fmt: skip
     close(qtbot, window)
 
 

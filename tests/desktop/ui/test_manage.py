@@ -215,6 +215,7 @@ def test_add_a_contact_then_edit_it_by_double_click(
     dialog.grab().save(str(artifacts / "contact-add.png"))
     dialog.save_button.click()
     qtbot.waitUntil(lambda: page.count_label.text() == "4 contacts")
+    window.grab().save(str(artifacts / "contacts-page-manage.png"))
     with engine.connect() as conn:
         cid = contacts.find_mailbox(conn, ws, "dee.kay@example.com")
         assert cid is not None
