@@ -5,9 +5,13 @@
 #   sudo installers/agent/install.sh --uninstall     remove the service, keep data and config
 #   sudo installers/agent/install.sh --uninstall --purge   remove data, config and user too
 #
-# Layout: the program in /opt/mailfleet/venv, the config in /etc/mailfleet/agent.toml, the
+# Layout: each install or upgrade is a virtualenv of its own in /opt/mailfleet/releases/, and
+# /opt/mailfleet/venv links to the one in service; the config in /etc/mailfleet/agent.toml, the
 # store, keys and secrets in /var/lib/mailfleet (0700, owned by the mailfleet system user),
 # and the systemd unit mailfleet-agent.service. Run --help for the options.
+#
+# An upgrade installs the new release beside the running one first, and only then restarts
+# the service: the agent is down for a restart, and a failed install leaves it as it was.
 set -eu
 
 ROOT="${MAILFLEET_ROOT:-${DESTDIR:-}}"
@@ -18,6 +22,7 @@ PYTHON=""
 SYSTEMCTL=auto
 ACTION=install
 PURGE=no
+SHOW_PAIRING=no
 SERVICE_USER=mailfleet
 UNIT_NAME=mailfleet-agent.service
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -26,15 +31,19 @@ usage() {
     cat <<EOF
 usage: install.sh [options]
 
-  --source SPEC       what pip installs: a source tree, a wheel, or a requirement such as
-                      mailfleet==0.2.0 (default: the source tree this script belongs to)
+  --source SPEC       what pip installs: a source tree or a built wheel (pip wheel . -w dist;
+                      default: the source tree this script belongs to)
   --listen HOST:PORT  the gRPC address desktops pair with, on a first install
                       (default 0.0.0.0:8470; later changes go in /etc/mailfleet/agent.toml)
   --http-listen HOST:PORT  the HTTP endpoints (unsubscribe, tracking, /metrics), on a first
                       install (default 127.0.0.1:8480, for a TLS proxy in front)
   --python PATH       the Python (3.11 or newer) to build the virtualenv with
-  --root DIR          install under DIR instead of / (image builds and tests; also taken from
-                      MAILFLEET_ROOT or DESTDIR); implies --no-systemctl
+  --root DIR          install under DIR instead of / for an image build (also taken from
+                      MAILFLEET_ROOT or DESTDIR): the files name their paths as the image
+                      will see them, and the image needs the same Python at the same path;
+                      implies --no-systemctl
+  --show-pairing      print the pairing string (it holds an admin key) even on an upgrade;
+                      a first install always prints it
   --no-systemctl      install the unit file but do not enable or start it
   --uninstall         stop and remove the service and the program; data and config stay
   --purge             with --uninstall: also delete data, config and the mailfleet user
@@ -53,6 +62,7 @@ while [ $# -gt 0 ]; do
         --python) PYTHON="${2:?--python needs a path}"; shift 2 ;;
         --root) ROOT="${2:?--root needs a directory}"; shift 2 ;;
         --no-systemctl) SYSTEMCTL=no; shift ;;
+        --show-pairing) SHOW_PAIRING=yes; shift ;;
         --uninstall) ACTION=uninstall; shift ;;
         --purge) PURGE=yes; shift ;;
         -h|--help) usage; exit 0 ;;
@@ -68,12 +78,12 @@ if [ -n "$ROOT" ]; then
 fi
 # Paths as the running system sees them, and where this script writes them.
 OPT_DIR=/opt/mailfleet
+RELEASES="$OPT_DIR/releases"
 VENV="$OPT_DIR/venv"
 CONF_DIR=/etc/mailfleet
 CONFIG="$CONF_DIR/agent.toml"
 DATA_DIR=/var/lib/mailfleet
 UNIT_PATH="/etc/systemd/system/$UNIT_NAME"
-AGENT="$ROOT$VENV/bin/mailfleet-agent"
 
 if [ "$(id -u)" != 0 ] && [ -z "$ROOT" ]; then
     die "run as root (sudo $0 $*)"
@@ -84,9 +94,12 @@ use_systemctl() {
     [ "$SYSTEMCTL" != no ] && command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]
 }
 
-# The agent's own commands, pointed at the data directory under the root.
+# The agent's own commands, pointed at the data directory under the root. Through the
+# release's Python, not the mailfleet-agent script: an image build's scripts name the paths
+# of the image, which do not exist on the build host; -P so the directory the installer is
+# run from (a checkout) is not imported instead of the release.
 agent() {
-    MAILFLEET_DATA_DIR="$ROOT$DATA_DIR" "$AGENT" "$@"
+    MAILFLEET_DATA_DIR="$ROOT$DATA_DIR" "$ROOT$VENV/bin/python" -P -m agent.cli "$@"
 }
 
 user_field() {  # user_field FIELD: uid (3) or gid (4) of the service user
@@ -109,63 +122,130 @@ create_user() {
         --shell /usr/sbin/nologin --comment "Mailfleet sending agent" "$SERVICE_USER"
 }
 
+python_version() {  # python_version PYTHON: "3.11", or nothing if it does not run
+    "$1" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || true
+}
+
+python_new_enough() {
+    "$1" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null
+}
+
+has_venv() {
+    "$1" -c 'import venv, ensurepip' 2>/dev/null
+}
+
+# The Python to build a release with, checked before anything is changed: an old Python
+# (Ubuntu 22.04 has 3.10) fails here in one line instead of late, inside pip.
 find_python() {
     if [ -n "$PYTHON" ]; then
+        version="$(python_version "$PYTHON")"
+        [ -n "$version" ] || die "--python $PYTHON does not run"
+        python_new_enough "$PYTHON" \
+            || die "--python $PYTHON is Python $version; Mailfleet needs Python 3.11 or newer"
+        has_venv "$PYTHON" \
+            || die "$PYTHON has no venv module; install python$version-venv"
         echo "$PYTHON"
         return
     fi
     for candidate in python3.13 python3.12 python3.11 python3; do
-        if command -v "$candidate" >/dev/null 2>&1 \
-            && "$candidate" -c 'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 11))' \
-                2>/dev/null; then
+        if command -v "$candidate" >/dev/null 2>&1 && python_new_enough "$candidate" \
+            && has_venv "$candidate"; then
             command -v "$candidate"
             return
         fi
     done
+    if command -v python3 >/dev/null 2>&1 && ! python_new_enough python3; then
+        die "python3 here is Python $(python_version python3); Mailfleet needs 3.11 or newer." \
+            "On Ubuntu 22.04: apt install python3.11 python3.11-venv, then run this again" \
+            "with --python /usr/bin/python3.11"
+    fi
     if [ -z "$ROOT" ] && command -v apt-get >/dev/null 2>&1; then
         say "installing python3 and python3-venv with apt-get"
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-venv >&2
-        command -v python3
-        return
+        if python_new_enough python3 && has_venv python3; then
+            command -v python3
+            return
+        fi
     fi
     die "no Python 3.11 or newer with venv found; install python3 and python3-venv"
 }
 
-install_program() {
+# Builds a new release's virtualenv and installs SOURCE into it; prints its path (as the
+# running system sees it). Nothing in service is touched: on failure the release is removed.
+install_release() {
+    python="$1"
     if [ -z "$SOURCE" ]; then
         SOURCE="$(cd "$HERE/../.." && pwd)"
         [ -f "$SOURCE/pyproject.toml" ] || die "no --source given and $SOURCE is no source tree"
     fi
-    mkdir -p "$ROOT$OPT_DIR"
-    if [ ! -x "$ROOT$VENV/bin/python" ]; then
-        python="$(find_python)"
-        say "creating $VENV with $python"
-        "$python" -m venv "$ROOT$VENV"
+    release="$RELEASES/$(date -u +%Y%m%dT%H%M%SZ)-$$"
+    mkdir -p "$ROOT$RELEASES"
+    say "installing $SOURCE into $release"
+    if ! "$python" -m venv "$ROOT$release" >&2 \
+        || ! "$ROOT$release/bin/python" -m pip install --quiet --disable-pip-version-check \
+            ${ROOT:+--no-compile} "$SOURCE" >&2; then
+        rm -rf "$ROOT$release"
+        die "installing $SOURCE failed; nothing in service was changed"
     fi
-    say "installing $SOURCE into $VENV"
-    # --force-reinstall of our package alone: the same version number from a newer tree
-    # still replaces the old files, while unchanged dependencies are left as they are.
-    "$ROOT$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
-        --upgrade --upgrade-strategy only-if-needed "$SOURCE"
-    "$ROOT$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
-        --force-reinstall --no-deps "$SOURCE"
+    if [ -n "$ROOT" ]; then
+        relocate "$release"
+    fi
+    echo "$release"
+}
+
+# An image build's release names its paths as the image will see them: the scripts'
+# interpreter lines, pyvenv.cfg, and the source paths compiled into the bytecode.
+relocate() {
+    built="$ROOT$1"
+    for file in "$built"/bin/* "$built/pyvenv.cfg"; do
+        if [ -f "$file" ] && [ ! -L "$file" ] && grep -qIF "$built" "$file"; then
+            sed -i "s#$built#$1#g" "$file"
+        fi
+    done
+    # Some packages ship templates named .py that are no Python: pip skips them too.
+    "$built/bin/python" -m compileall -q -s "$ROOT" -p / "$built/lib" >/dev/null || true
+}
+
+# Puts a release in service: /opt/mailfleet/venv links to it (relatively, so the link holds
+# in an image too). A running agent keeps the release it started from until it restarts.
+switch_release() {
+    if [ -d "$ROOT$VENV" ] && [ ! -L "$ROOT$VENV" ]; then
+        # Installs before releases existed had the virtualenv itself here.
+        mv "$ROOT$VENV" "$ROOT$RELEASES/before-releases"
+    fi
+    ln -sfn "releases/$(basename "$1")" "$ROOT$VENV.new"
+    mv -T "$ROOT$VENV.new" "$ROOT$VENV"
     say "installed $(agent --version)"
+}
+
+# Keeps the release in service and the one before it (what a running agent may still use,
+# and a way back); older ones go.
+prune_releases() {
+    current="$(basename "$(readlink "$ROOT$VENV")")"
+    kept=0
+    for old in $(ls -1t "$ROOT$RELEASES"); do
+        [ "$old" = "$current" ] && continue
+        kept=$((kept + 1))
+        if [ "$kept" -gt 1 ]; then
+            rm -rf "$ROOT$RELEASES/$old"
+        fi
+    done
 }
 
 configure() {
     mkdir -p "$ROOT$CONF_DIR" "$ROOT$DATA_DIR"
-    if [ ! -f "$ROOT$CONFIG" ]; then
+    # Only a first install runs init: on an upgrade the agent still serving owns the store,
+    # and the new release brings its schema up to date when it starts.
+    if [ "$1" = yes ]; then
         say "creating $CONFIG (gRPC on $LISTEN, HTTP on $HTTP_LISTEN)"
+        if ! out="$(agent init --data-dir "$ROOT$DATA_DIR" --config "$ROOT$CONFIG" \
+            --grpc-listen "$LISTEN" --http-listen "$HTTP_LISTEN" 2>&1)"; then
+            printf '%s\n' "$out" >&2
+            die "mailfleet-agent init failed; nothing was started"
+        fi
+        # The config names the data directory as the running system sees it.
+        sed -i "s#^data_dir = \".*\"#data_dir = \"$DATA_DIR\"#" "$ROOT$CONFIG"
     fi
-    # init creates only what is missing: on an upgrade it keeps keys, tenants and the config,
-    # and brings the store's schema up to date.
-    if ! out="$(agent init --data-dir "$ROOT$DATA_DIR" --config "$ROOT$CONFIG" \
-        --grpc-listen "$LISTEN" --http-listen "$HTTP_LISTEN" 2>&1)"; then
-        printf '%s\n' "$out" >&2
-        die "mailfleet-agent init failed; nothing was started"
-    fi
-    # The config names the data directory as the running system sees it.
-    sed -i "s#^data_dir = \".*\"#data_dir = \"$DATA_DIR\"#" "$ROOT$CONFIG"
     uid="$(user_field 3)"
     gid="$(user_field 4)"
     chown -R "$uid:$gid" "$ROOT$DATA_DIR"
@@ -184,28 +264,35 @@ install_unit() {
 }
 
 do_install() {
-    was_active=no
-    if use_systemctl && systemctl is-active --quiet "$UNIT_NAME"; then
-        was_active=yes
-        say "stopping $UNIT_NAME for the upgrade (queued mail stays queued)"
-        systemctl stop "$UNIT_NAME"
-    fi
+    python="$(find_python)"
+    first=yes
+    [ -f "$ROOT$CONFIG" ] && first=no
     create_user
-    install_program
-    configure
+    release="$(install_release "$python")"
+    switch_release "$release"
+    configure "$first"
     install_unit
     if use_systemctl; then
         systemctl daemon-reload
         systemctl enable --quiet "$UNIT_NAME"
-        systemctl start "$UNIT_NAME"
-        [ "$was_active" = yes ] && say "upgraded and restarted $UNIT_NAME" \
-            || say "started $UNIT_NAME"
+        if systemctl is-active --quiet "$UNIT_NAME"; then
+            systemctl restart "$UNIT_NAME"
+            say "upgraded and restarted $UNIT_NAME (queued mail stays queued)"
+        else
+            systemctl start "$UNIT_NAME"
+            say "started $UNIT_NAME"
+        fi
     else
         say "unit installed at $UNIT_PATH; not started (no systemd here or --no-systemctl)"
     fi
+    prune_releases
     say "config: $CONFIG   data: $DATA_DIR"
-    say "pairing string (paste it into the desktop; it holds an admin key):"
-    agent pairing --config "$ROOT$CONFIG"
+    if [ "$first" = yes ] || [ "$SHOW_PAIRING" = yes ]; then
+        say "pairing string (paste it into the desktop; it holds an admin key):"
+        agent pairing --config "$ROOT$CONFIG"
+    else
+        say "pairing unchanged; --show-pairing prints it again"
+    fi
 }
 
 do_uninstall() {

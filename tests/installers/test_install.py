@@ -57,10 +57,16 @@ def _install(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def _serve(root: Path) -> subprocess.Popen[bytes]:
-    """The installed agent, started as the unit would start it (data under the root)."""
+    """The installed agent, started as the unit would start it (data under the root).
+
+    Through the release's Python: its scripts name the paths the image will have.
+    """
     return subprocess.Popen(
         [
-            str(root / "opt/mailfleet/venv/bin/mailfleet-agent"),
+            str(root / "opt/mailfleet/venv/bin/python"),
+            "-P",  # the installed package, not the checkout the tests run in
+            "-m",
+            "agent.cli",
             "serve",
             "--config",
             str(root / "etc/mailfleet/agent.toml"),
@@ -91,6 +97,8 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
     assert proc.wait(30) == 0
 
 
+# Three real installs of the agent and its dependencies: slow on a busy machine.
+@pytest.mark.timeout(900)
 def test_install_upgrade_uninstall_into_a_temporary_root(tmp_path: Path) -> None:
     root = tmp_path / "root"
     _seed_root(root)
@@ -149,10 +157,37 @@ def test_install_upgrade_uninstall_into_a_temporary_root(tmp_path: Path) -> None
     finally:
         _stop(proc)
 
-    # Re-running upgrades in place: the same keys, the same store.
-    again = _install(root)
-    assert again.returncode == 0, again.stderr
-    assert parse(again.stdout.strip().splitlines()[-1]) == pairing
+    _check_relocated(root)
+    _check_agent_only(root)
+    first_release = (root / "opt/mailfleet/venv").readlink()
+
+    # Re-running upgrades: the new release is installed beside the running agent, which
+    # serves on meanwhile; a failed install changes nothing. The pairing string (an admin
+    # key) is printed again only when asked for.
+    proc = _serve(root)
+    try:
+        _wait_serving(pairing, proc)
+        failed = _install(root, "--source", str(tmp_path / "missing.whl"))
+        assert failed.returncode != 0
+        assert "nothing in service was changed" in failed.stderr
+        assert (root / "opt/mailfleet/venv").readlink() == first_release
+        assert sorted((root / "opt/mailfleet/releases").iterdir()) == [
+            root / "opt/mailfleet" / first_release
+        ]
+        again = _install(root)
+        assert again.returncode == 0, again.stderr
+        assert again.stdout == ""
+        assert "--show-pairing prints it again" in again.stderr
+        assert proc.poll() is None
+        _wait_serving(pairing, proc)
+    finally:
+        _stop(proc)
+    assert (root / "opt/mailfleet/venv").readlink() != first_release
+    assert len(list((root / "opt/mailfleet/releases").iterdir())) == 2  # and the one before
+    shown = _install(root, "--show-pairing")
+    assert shown.returncode == 0, shown.stderr
+    assert parse(shown.stdout.strip().splitlines()[-1]) == pairing
+    assert len(list((root / "opt/mailfleet/releases").iterdir())) == 2  # the oldest went
     proc = _serve(root)
     try:
         _wait_serving(pairing, proc)
@@ -179,6 +214,47 @@ def test_install_upgrade_uninstall_into_a_temporary_root(tmp_path: Path) -> None
     assert "mailfleet:" not in (root / "etc/passwd").read_text()
 
 
+def _check_agent_only(root: Path) -> None:
+    """A send server gets the agent without the desktop's Qt and database packages."""
+    venv = root / "opt/mailfleet/venv"
+    site = next((venv / "lib").glob("python3.*/site-packages"))
+    brought = {p.name.split("-")[0].lower() for p in site.glob("*.dist-info")}
+    assert brought.isdisjoint({"pyside6_essentials", "pyside6_addons", "sqlalchemy", "alembic",
+                               "keyring", "psycopg"}), brought  # fmt: skip
+    size = sum(p.lstat().st_size for p in venv.resolve().rglob("*"))
+    assert size < 150 * 2**20, f"the agent's install is {size / 2**20:.0f} MiB"
+    desktop = subprocess.run(
+        [str(venv / "bin/python"), "-P", "-m", "desktop.launch"], capture_output=True, text=True,
+        timeout=60, check=False,
+    )  # fmt: skip
+    assert desktop.returncode == 2
+    assert desktop.stderr.strip() == (
+        "mailfleet-desktop: this install has the agent only; the desktop needs"
+        " pip install 'mailfleet[desktop]'"
+    )
+
+
+def _check_relocated(root: Path) -> None:
+    """The release names its paths as the image will see them, and runs there."""
+    venv = root / "opt/mailfleet/venv"
+    for path in [venv / "pyvenv.cfg", *(venv / "bin").iterdir()]:
+        if path.is_file() and not path.is_symlink():
+            assert str(root).encode() not in path.read_bytes(), path
+    # The image's view: the root's /opt/mailfleet mounted at /opt/mailfleet, in a mount
+    # namespace of the command's own (the host's /opt is left alone).
+    shown = subprocess.run(
+        [
+            "unshare", "--mount", "sh", "-c",
+            'mount -t tmpfs none /opt && mkdir /opt/mailfleet && mount --bind "$1" /opt/mailfleet'
+            " && /opt/mailfleet/venv/bin/mailfleet-agent --version",
+            "sh", str(root / "opt/mailfleet"),
+        ],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.startswith("mailfleet-agent ")
+
+
 def _verify_unit(root: Path, unit: str, tmp_path: Path) -> None:
     """``systemd-analyze verify`` checks the executables exist: point it at the root's."""
     verify = shutil.which("systemd-analyze")
@@ -194,6 +270,25 @@ def _verify_unit(root: Path, unit: str, tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "mailfleet-agent.service" not in result.stderr, result.stderr
+
+
+def test_a_python_older_than_311_is_refused_before_anything_changes(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    _seed_root(root)
+    old = tmp_path / "python3.10"
+    # Answers as Ubuntu 22.04's python3 does to the installer's questions.
+    old.write_text('#!/bin/sh\ncase "$2" in *print*) echo 3.10 ;; *) exit 1 ;; esac\n')
+    old.chmod(0o755)
+    result = subprocess.run(
+        ["sh", str(INSTALLER), "--root", str(root), "--python", str(old)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [
+        f"mailfleet: error: --python {old} is Python 3.10; Mailfleet needs Python 3.11 or newer"
+    ]
+    assert sorted(p.name for p in root.iterdir()) == ["etc"]
+    assert "mailfleet:" not in (root / "etc/passwd").read_text()
 
 
 def test_bad_options_are_refused_with_a_clear_message(tmp_path: Path) -> None:
