@@ -13,7 +13,7 @@ APT_TEST_PEERS := postgresql libmail-dkim-perl swaks postfix libegl1 libgl1 libg
 # Benchmark peers: Postfix with its smtp-source and smtp-sink, for the side-by-side figures.
 APT_BENCH_PEERS := postfix
 
-.PHONY: venv run demo agent test lint typecheck pytest bench protos test-peers bench-peers dist clean
+.PHONY: venv run demo agent test lint typecheck pytest bench protos constraints test-peers bench-peers dist clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -69,6 +69,11 @@ bench: venv bench-peers
 ## protos: regenerate the committed gRPC stubs from protos/*.proto
 protos: venv
 	$(BIN)/python protos/generate.py
+
+## constraints: re-pin the versions the agent's installer uses (after changing dependencies)
+constraints: venv
+	$(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --quiet \
+		--custom-compile-command "make constraints" -o installers/agent/constraints.txt
 
 ## dist: the desktop as a one-folder bundle, dist/mailfleet-desktop/ (with its .desktop and icon)
 dist: venv

@@ -178,12 +178,17 @@ install_release() {
         SOURCE="$(cd "$HERE/../.." && pwd)"
         [ -f "$SOURCE/pyproject.toml" ] || die "no --source given and $SOURCE is no source tree"
     fi
+    # The versions this release was tested with, so every server gets the same ones.
+    constraints=""
+    if [ -f "$HERE/constraints.txt" ]; then
+        constraints="$HERE/constraints.txt"
+    fi
     release="$RELEASES/$(date -u +%Y%m%dT%H%M%SZ)-$$"
     mkdir -p "$ROOT$RELEASES"
     say "installing $SOURCE into $release"
     if ! "$python" -m venv "$ROOT$release" >&2 \
         || ! "$ROOT$release/bin/python" -m pip install --quiet --disable-pip-version-check \
-            ${ROOT:+--no-compile} "$SOURCE" >&2; then
+            ${ROOT:+--no-compile} ${constraints:+-c "$constraints"} "$SOURCE" >&2; then
         rm -rf "$ROOT$release"
         die "installing $SOURCE failed; nothing in service was changed"
     fi

@@ -13,12 +13,14 @@ from pathlib import Path
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2
+from packaging.utils import canonicalize_name
 
 from agent import client
 from agent.client import AgentStubs
 from agent.client.localagent import free_port
 from agent.identity.pairing import Pairing, parse
 from mailfleet.v1 import admin_pb2
+from tests.installers.test_constraints import pins
 
 REPO = Path(__file__).resolve().parents[2]
 INSTALLER = REPO / "installers" / "agent" / "install.sh"
@@ -221,6 +223,18 @@ def _check_agent_only(root: Path) -> None:
     brought = {p.name.split("-")[0].lower() for p in site.glob("*.dist-info")}
     assert brought.isdisjoint({"pyside6_essentials", "pyside6_addons", "sqlalchemy", "alembic",
                                "keyring", "psycopg"}), brought  # fmt: skip
+    # The versions the installer pins, not whatever the index offers today.
+    listed = subprocess.run(
+        [str(venv / "bin/python"), "-m", "pip", "list", "--format=freeze"],
+        capture_output=True, text=True, timeout=120, check=True,
+    ).stdout.split()  # fmt: skip
+    versions: dict[str, str] = {}
+    for line in listed:
+        name, version = line.split("==")
+        versions[canonicalize_name(name)] = version
+    for name, pin in pins().items():
+        (version,) = (s.version for s in pin.specifier)
+        assert versions.get(name) == version, pin
     size = sum(p.lstat().st_size for p in venv.resolve().rglob("*"))
     assert size < 150 * 2**20, f"the agent's install is {size / 2**20:.0f} MiB"
     desktop = subprocess.run(
