@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from agent.model import Content, Sender, Tracking
+from agent.routes.base import Outcome
 from agent.routing.rules import RoutingTable
 
 
@@ -38,6 +39,9 @@ class Job(NamedTuple):
     transactional: bool = False  # sent over the lane's own connections, never queued behind bulk
     tenant_id: int = 0  # named in the message's VERP, unsubscribe and tracking tokens
     campaign_id: int = 0  # 0 for a transactional message
+    # A worker once died with it under way: it is sent on its own, one such job at a time, so
+    # that a death while sending it is pinned on it alone.
+    alone: bool = False
 
 
 @dataclass
@@ -49,3 +53,11 @@ class WorkBatch:
     routing: RoutingTable | None = None
     # Campaign id -> its slot in the shared campaign throttles, for throttled campaigns here.
     throttles: dict[int, int] = field(default_factory=dict)
+
+
+class Report(NamedTuple):
+    """What a worker sends back: outcomes, and the messages it is starting to send (a worker
+    that dies before their outcomes died with them under way)."""
+
+    outcomes: list[Outcome]
+    delivering: tuple[int, ...] = ()

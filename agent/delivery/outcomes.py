@@ -96,8 +96,9 @@ CRASHED_THE_WORKER = "crashed the worker"
 
 
 def crashed_worker(message: Claimed, deaths: int, mail_from: str = "") -> Settled:
-    """A message whose worker died ``deaths`` times while building it: failed rather than
-    tried again, and kept as it is (its row and recipient data) for someone to look at."""
+    """A message whose worker died ``deaths`` times in a row with it under way (building or
+    sending it): failed rather than tried again, and kept as it is (its row, recipient data
+    and strikes) for someone to look at."""
     return Settled(
         message=message,
         state=MessageState.FAILED,
@@ -105,7 +106,8 @@ def crashed_worker(message: Claimed, deaths: int, mail_from: str = "") -> Settle
         reply=CRASHED_THE_WORKER,
         attrs={
             "reply": CRASHED_THE_WORKER,
-            "shunted": f"its worker died {deaths} times building it; kept for inspection",
+            "shunted": f"its worker died {deaths} times with it under way; kept for inspection",
         },
         mail_from=mail_from,
+        strikes=deaths,
     )

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from agent.delivery import outcomes
-from agent.delivery.jobs import Job, MessageSpec, WorkBatch
+from agent.delivery.jobs import Job, MessageSpec, Report, WorkBatch
 from agent.delivery.settings import DeliveryInputs
 from agent.delivery.worker_pool import WorkerPool
 from agent.errors import ConfigError
@@ -47,7 +47,8 @@ _SWEEP_EVERY = 10.0
 _COMPLETION_EVERY = 1.0
 # Share of the in-flight window that bulk mail leaves free for transactional mail.
 _TRANSACTIONAL_RESERVE = 0.1
-# A message its worker died building this many times is failed, not handed out again.
+# A message whose worker died this many times in a row with it under way (building or sending
+# it) is failed, not handed out again.
 CRASH_LIMIT = 3
 
 
@@ -58,6 +59,8 @@ class _Leased:
     lease_until: float
     mail_from: str
     generation: int = 0  # the pool's, when it was leased
+    strikes: int = 0  # as stored, and counted on when its worker dies with it under way
+    delivering: bool = False  # its worker said it is handing it to a route
 
 
 @dataclass
@@ -106,13 +109,12 @@ class Scheduler:
         self._store = store
         # The rules in force; the API replaces its table and workers get it with their next batch.
         self.routing = routing or RoutingState(settings)
-        self.pool = WorkerPool(settings, self._on_outcomes, self._on_worker_exit)
+        self.pool = WorkerPool(settings, self._on_report, self._on_worker_exit)
         self._leased: dict[int, _Leased] = {}
         self._pending: list[Outcome] = []
-        self._orphans: list[int] = []  # leased to a worker that died: back to the queue
-        # Worker deaths while building a message, by message id; failed at CRASH_LIMIT.
-        self._crashes: dict[int, int] = {}
-        self._crashed: list[Settled] = []
+        # (id, strikes) of messages leased to a worker that died: back to the queue
+        self._orphans: list[tuple[int, int]] = []
+        self._crashed: list[Settled] = []  # failed at CRASH_LIMIT strikes
         self._wake = asyncio.Event()
         self._specs: dict[str, MessageSpec] = {}
         self._field_sets: dict[int, tuple[str, ...]] = {}
@@ -234,38 +236,52 @@ class Scheduler:
 
     # -- outcomes ---------------------------------------------------------------------------
 
-    def _on_outcomes(self, worker: int, results: list[Outcome]) -> None:
-        self._pending.extend(results)
+    def _on_report(self, worker: int, report: Report) -> None:
+        for mid in report.delivering:
+            entry = self._leased.get(mid)
+            if entry is not None:
+                entry.delivering = True
+        self._pending.extend(report.outcomes)
         self._wake.set()
 
     def _on_worker_exit(self, worker: int, building: int) -> None:
         generation = self.pool.generation
-        if building in self._leased:
-            deaths = self._crashes[building] = self._crashes.get(building, 0) + 1
-            if deaths >= CRASH_LIMIT:
-                del self._crashes[building]
-                entry = self._leased.pop(building)
-                log.error(
-                    "message %d crashed worker %d %d times; it fails and is kept for inspection",
-                    building,
-                    worker,
-                    deaths,
-                    extra={"message_id": building},
-                )
-                self._crashed.append(
-                    outcomes.crashed_worker(entry.message, deaths, entry.mail_from)
-                )
-        orphans = [
-            mid
+        held = [
+            (mid, entry)
             for mid, entry in self._leased.items()
             if entry.worker == worker and entry.generation == generation
         ]
-        for mid in orphans:
+        # Building runs alone on the worker's thread: a death then is the built message's.
+        # Otherwise every message it was sending counts a strike; sent alone from then on,
+        # the one that kills it is soon the only one still striking.
+        if building in self._leased:
+            struck = {building}
+        else:
+            struck = {mid for mid, entry in held if entry.delivering}
+        orphans = []
+        for mid, entry in held:
             del self._leased[mid]
+            if mid in struck:
+                entry.strikes += 1
+                if entry.strikes >= CRASH_LIMIT:
+                    log.error(
+                        "message %d crashed worker %d %d times; it fails and is kept for"
+                        " inspection",
+                        mid,
+                        worker,
+                        entry.strikes,
+                        extra={"message_id": mid},
+                    )
+                    self._crashed.append(
+                        outcomes.crashed_worker(entry.message, entry.strikes, entry.mail_from)
+                    )
+                    continue
+            orphans.append((mid, entry.strikes))
         log.warning(
-            "worker %d died with %d messages in flight; they return to the queue",
+            "worker %d died with %d messages in flight (%d under way); they return to the queue",
             worker,
             len(orphans),
+            len(struck),
         )
         self._orphans.extend(orphans)
         self._wake.set()
@@ -284,8 +300,6 @@ class Scheduler:
         now = time.time()
         settled, self._crashed = self._crashed, []
         for outcome in results:
-            if self._crashes:  # a message that once crashed its worker has an answer now
-                self._crashes.pop(outcome.message_id, None)
             entry = self._leased.pop(outcome.message_id, None)
             if entry is None:  # its lease expired and it was handed out again
                 continue
@@ -467,10 +481,11 @@ class Scheduler:
                 transactional,
                 tenant_id=m.tenant_id,
                 campaign_id=m.campaign_id or 0,
+                alone=m.strikes > 0,
             )
             batch.jobs.append(job)
             self._leased[m.id] = _Leased(
-                m, worker, lease_until, spec.sender.from_address, self.pool.generation
+                m, worker, lease_until, spec.sender.from_address, self.pool.generation, m.strikes
             )
         stale = {w for w, _ in batches if not self.pool.knows(w, f"routing:{table.version}")}
         for (worker, _), batch in batches.items():
@@ -478,8 +493,8 @@ class Scheduler:
                 batch.routing = table
             if not self.pool.send(worker, batch):  # it just died: requeued on the next pass
                 for job in batch.jobs:
-                    self._leased.pop(job.message_id, None)
-                    self._orphans.append(job.message_id)
+                    if (entry := self._leased.pop(job.message_id, None)) is not None:
+                        self._orphans.append((job.message_id, entry.strikes))
 
     # -- housekeeping -----------------------------------------------------------------------
 

@@ -23,7 +23,7 @@ from typing import NoReturn
 from agent import logs
 from agent.delivery import faults
 from agent.delivery.faults import Fault
-from agent.delivery.jobs import Job, MessageSpec, WorkBatch
+from agent.delivery.jobs import Job, MessageSpec, Report, WorkBatch
 from agent.delivery.pipeline import Pipeline
 from agent.delivery.settings import DeliveryInputs
 from agent.render.limits import keep_handler
@@ -77,6 +77,7 @@ class _Reporter:
         self._loop = loop
         self._index = index
         self._buffer: list[Outcome] = []
+        self._starting: list[int] = []
         self._flush_at: asyncio.TimerHandle | None = None
         self._last = 0.0
 
@@ -91,16 +92,24 @@ class _Reporter:
         else:
             self.flush()
 
+    def delivering(self, message_ids: list[int]) -> None:
+        """Tell the coordinator, before they are handed to a route, which messages are being
+        sent: if this worker dies before their outcomes, it died with them under way."""
+        if message_ids:
+            self._starting.extend(message_ids)
+            self.flush()
+
     def flush(self) -> None:
         """Send what is gathered now."""
         if self._flush_at is not None:
             self._flush_at.cancel()
             self._flush_at = None
-        if self._buffer:
+        if self._buffer or self._starting:
             self._last = self._loop.time()
-            batch, self._buffer = self._buffer, []
+            report = Report(self._buffer, tuple(self._starting))
+            self._buffer, self._starting = [], []
             try:
-                self._conn.send(batch)
+                self._conn.send(report)
             except (OSError, ValueError):
                 _coordinator_gone(self._index)
 
@@ -162,13 +171,21 @@ def _inbox_reader(
             return
 
 
+# What a chunk's messages are delivered together by: plan, lane, destination, and the message's
+# own id for a job sent alone (else 0).
+_GroupKey = tuple[Plan, bool, str, int]
+
+
 async def _deliver(
     pipeline: Pipeline,
-    plan: Plan,
-    transactional: bool,
+    key: _GroupKey,
     envelopes: list[Envelope],
     reporter: _Reporter,
+    fault: Fault | None,
 ) -> None:
+    plan, transactional, _destination, _alone = key
+    if fault is not None:
+        fault.strike_sending(e.rcpt_to for e in envelopes)
     try:
         outcomes = await pipeline.deliver(plan, envelopes, transactional=transactional)
     except Exception as exc:  # a route must not raise; if one does, nothing is lost
@@ -190,8 +207,9 @@ async def _prepare(
     building: ctypes.c_int64,
     throttles: CampaignThrottles,
     fault: Fault | None = None,
-) -> tuple[dict[tuple[Plan, bool, str], list[Envelope]], list[Outcome]]:
-    """Build every job's message and pick its route; group them by (plan, lane, destination).
+) -> tuple[dict[_GroupKey, list[Envelope]], list[Outcome]]:
+    """Build every job's message and pick its route; group them by (plan, lane, destination),
+    a job to be sent alone in a group of its own.
 
     Building is CPU work on the loop's thread: it yields every few messages so that the open
     SMTP sessions keep moving (each message needs several round trips). ``building`` holds the
@@ -201,7 +219,7 @@ async def _prepare(
     sent, not here: they may wait for a connection after this.
     """
     specs = inbox.specs
-    groups: dict[tuple[Plan, bool, str], list[Envelope]] = defaultdict(list)
+    groups: dict[_GroupKey, list[Envelope]] = defaultdict(list)
     failed: list[Outcome] = []
     for n, job in enumerate(jobs, 1):
         if n % _YIELD_EVERY == 0:
@@ -223,7 +241,9 @@ async def _prepare(
                 if slot is not None:
                     built = replace(built, gate=throttles.gate(slot))
                 plan = await pipeline.plan(job, spec, built)
-                groups[(plan, job.transactional, pipeline.destination(plan, built))].append(built)
+                destination = pipeline.destination(plan, built)
+                alone = job.message_id if job.alone else 0
+                groups[(plan, job.transactional, destination, alone)].append(built)
         except Exception:  # a bug for one message must not take the others down with it
             building.value = 0
             log.exception("message %d could not be built; it fails", job.message_id)
@@ -246,13 +266,25 @@ async def serve(
     threading.Thread(target=_inbox_reader, args=(conn, loop, inbox, index), daemon=True).start()
     reporter = _Reporter(conn, loop, index)
     tasks: set[asyncio.Task[None]] = set()
+    one_at_a_time = asyncio.Lock()  # for the jobs sent alone
+
+    async def deliver_alone(key: _GroupKey, envelopes: list[Envelope]) -> None:
+        async with one_at_a_time:
+            reporter.delivering([e.message_id for e in envelopes])
+            await _deliver(pipeline, key, envelopes, reporter, fault)
+
     try:
         while (jobs := await inbox.take()) is not None:
             groups, failed = await _prepare(pipeline, jobs, inbox, building, throttles, fault)
             reporter.send(failed)
-            for (plan, transactional, _destination), envelopes in groups.items():
+            reporter.delivering(
+                [e.message_id for key, group in groups.items() if not key[3] for e in group]
+            )
+            for key, envelopes in groups.items():
                 task = asyncio.create_task(
-                    _deliver(pipeline, plan, transactional, envelopes, reporter)
+                    deliver_alone(key, envelopes)
+                    if key[3]
+                    else _deliver(pipeline, key, envelopes, reporter, fault)
                 )
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)

@@ -23,14 +23,13 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 
 from agent.delivery import worker
-from agent.delivery.jobs import WorkBatch
+from agent.delivery.jobs import Report, WorkBatch
 from agent.delivery.settings import DeliveryInputs
-from agent.routes.base import Outcome
 from agent.routes.shaping import CampaignThrottles
 
 log = logging.getLogger("mailfleet.agent.delivery")
 
-OutcomeHandler = Callable[[int, list[Outcome]], None]
+ReportHandler = Callable[[int, Report], None]
 # (worker index, id of the message it died building, or 0)
 ExitHandler = Callable[[int, int], None]
 
@@ -60,11 +59,11 @@ class WorkerPool:
     """N worker processes (spawned, so they share nothing with the coordinator's threads)."""
 
     def __init__(
-        self, settings: DeliveryInputs, on_outcomes: OutcomeHandler, on_exit: ExitHandler
+        self, settings: DeliveryInputs, on_report: ReportHandler, on_exit: ExitHandler
     ) -> None:
         self.size = settings.delivery.workers or multiprocessing.cpu_count()
         self._settings = settings
-        self._on_outcomes = on_outcomes
+        self._on_report = on_report
         self._on_exit = on_exit
         self._context = multiprocessing.get_context("spawn")
         # Every worker takes its throttled campaigns' tokens here, right before sending.
@@ -144,10 +143,10 @@ class WorkerPool:
         assert self._loop is not None
         while True:
             try:
-                outcomes: list[Outcome] = slot.conn.recv()
+                report: Report = slot.conn.recv()
             except (EOFError, OSError):
                 break
-            self._loop.call_soon_threadsafe(self._on_outcomes, slot.index, outcomes)
+            self._loop.call_soon_threadsafe(self._on_report, slot.index, report)
         slot.alive = False
         if not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self._exited, slot)

@@ -14,7 +14,8 @@ from agent.store.capture import NewCapture
 from agent.store.events import NewEvent
 
 _CLAIM_COLUMNS = (
-    "id, tenant_id, campaign_id, content_id, email, payload, field_set_id, attempts, created_at"
+    "id, tenant_id, campaign_id, content_id, email, payload, field_set_id, attempts, created_at,"
+    " strikes"
 )
 # States written into the SQL text rather than bound: the planner then knows at prepare time
 # that a query matches a partial index (messages_deferred, messages_leased) and never has to
@@ -41,6 +42,7 @@ class Claimed:
     field_set_id: int | None
     attempts: int  # including this try
     created_at: float
+    strikes: int = 0  # times in a row a worker died with it under way (building or sending it)
 
 
 @dataclass(frozen=True)
@@ -56,10 +58,11 @@ class Settled:
     attrs: dict[str, str] = field(default_factory=dict)
     captured: bytes | None = None  # the message as sent, for the capture mailbox
     mail_from: str = ""  # its envelope sender
+    strikes: int = 0  # kept with the message: 0 once a try has an answer
 
 
 def _claimed(
-    rows: list[tuple[int, int, int | None, int | None, str, bytes, int | None, int, float]],
+    rows: list[tuple[int, int, int | None, int | None, str, bytes, int | None, int, float, int]],
 ) -> list[Claimed]:
     return sorted((Claimed(*r) for r in rows), key=lambda c: c.id)
 
@@ -74,12 +77,13 @@ def reset_leases(conn: sqlite3.Connection, now: float, *, every: bool = False) -
     return cur.rowcount
 
 
-def requeue(conn: sqlite3.Connection, message_ids: Sequence[int], now: float) -> None:
-    """Return leased messages to the queue (their worker died before answering)."""
+def requeue(conn: sqlite3.Connection, messages: Sequence[tuple[int, int]], now: float) -> None:
+    """Return leased messages to the queue (their worker died before answering), each
+    ``(id, strikes)`` with the strikes it has now."""
     conn.executemany(
-        f"UPDATE messages SET state = {_QUEUED}, lease_until = NULL, updated_at = ?"
+        f"UPDATE messages SET state = {_QUEUED}, lease_until = NULL, strikes = ?, updated_at = ?"
         f" WHERE id = ? AND state = {_IN_FLIGHT}",
-        [(now, mid) for mid in message_ids],
+        [(strikes, now, mid) for mid, strikes in messages],
     )
 
 
@@ -157,8 +161,8 @@ def settle(conn: sqlite3.Connection, results: Sequence[Settled], now: float) -> 
     """Record outcomes, their events and captured messages in the caller's transaction."""
     conn.executemany(
         "UPDATE messages SET state = ?, last_reply = ?, last_host = ?, next_at = ?,"
-        f" lease_until = NULL, updated_at = ? WHERE id = ? AND state = {_IN_FLIGHT}",
-        [(int(r.state), r.reply, r.host, r.next_at, now, r.message.id) for r in results],
+        f" lease_until = NULL, strikes = ?, updated_at = ? WHERE id = ? AND state = {_IN_FLIGHT}",
+        [(int(r.state), r.reply, r.host, r.next_at, r.strikes, now, r.message.id) for r in results],
     )
     events.append_many(conn, (_event(r) for r in results), now)
     capture.keep(

@@ -186,6 +186,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     """,
     # 5: messages.payload holds agent.model.payload bytes (a BLOB), no longer protobuf in base64
     payloads_to_blobs,
+    # 6: strikes: how many times in a row a worker died with the message under way
+    "ALTER TABLE messages ADD COLUMN strikes INTEGER NOT NULL DEFAULT 0;",
 )
 
 

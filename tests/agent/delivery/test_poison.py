@@ -96,3 +96,58 @@ def test_an_exception_building_one_message_fails_that_message_and_no_worker_dies
         assert poison.email == POISON and "could not build this message" in poison.last_reply
         _the_others_arrived(sink)
         assert agent.workers() == workers and "restarting" not in agent.log()
+
+
+def _deaths(agent: AgentProcess) -> int:
+    return agent.log().count("exited with -9")
+
+
+def test_a_message_that_crashes_its_worker_while_sent_fails_after_three_deaths(
+    agent_factory: AgentFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Its worker dies when the message is handed to the route: the messages it was sending
+    # with it each count a strike, and are then sent alone until they have an answer.
+    monkeypatch.setenv(VARIABLE, f"crash-sending {POISON}")
+    with SmtpSink() as sink:
+        agent = agent_factory(relay_config(sink))
+        stubs = agent.stubs()
+        ref = _run_campaign(stubs)
+
+        got = stubs.campaigns.GetCampaign(ref).counts
+        assert (got.delivered, got.failed) == (TOTAL - 1, 1)
+        [poison] = _failed(stubs, ref)
+        assert poison.email == POISON and poison.last_reply == CRASHED_THE_WORKER
+        _the_others_arrived(sink)
+        assert _deaths(agent) == CRASH_LIMIT
+
+
+def test_strikes_are_kept_with_the_message_across_a_restart_of_the_agent(
+    agent_factory: AgentFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(VARIABLE, f"crash-sending {POISON}")
+    with SmtpSink() as sink:
+        agent = agent_factory(relay_config(sink))
+        stubs = agent.stubs()
+        c = stubs.campaigns.CreateCampaign(campaign_request("poison"))
+        stubs.campaigns.UploadRecipients(batches(c.id, recipients(TOTAL)))
+        ref = campaigns_pb2.CampaignRef(campaign_id=c.id)
+        stubs.campaigns.StartCampaign(ref)
+        wait_until(lambda: _deaths(agent) >= 1, 120, "the poison message to kill a worker")
+        assert agent.terminate() == 0
+        before = _deaths(agent)
+        assert before < CRASH_LIMIT
+
+        agent.start()
+        after = agent.stubs()
+        wait_until(
+            lambda: (
+                after.campaigns.GetCampaign(ref).state == campaigns_pb2.CAMPAIGN_STATE_COMPLETED
+            ),
+            180,
+            "the campaign to complete after the restart",
+        )
+        [poison] = _failed(after, ref)
+        assert poison.email == POISON and poison.last_reply == CRASHED_THE_WORKER
+        # The strikes before the restart counted: the third death in all failed it.
+        assert _deaths(agent) == CRASH_LIMIT
+        _the_others_arrived(sink)

@@ -153,7 +153,7 @@ def test_the_migration_turns_old_payloads_into_codec_blobs(tmp_path: Path) -> No
         }
         pruned = add_message(conn, 1, "pruned@x.test", None, content_id=content, state=DELIVERED)
 
-        assert migrate(conn) == current_version(conn) == len(MIGRATIONS) == 5
+        assert migrate(conn) == current_version(conn) == len(MIGRATIONS) > 4
         columns = {r[1]: r[2] for r in conn.execute("PRAGMA table_info(messages)")}
         assert columns["payload"] == "BLOB" and "payload_v4" not in columns
         stored = dict(conn.execute("SELECT id, payload FROM messages").fetchall())
