@@ -4,6 +4,7 @@ workers, reloads its settings on SIGHUP and stops cleanly on SIGTERM."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import time
@@ -35,6 +36,8 @@ log = logging.getLogger("mailfleet.agent")
 _GRACE_SECONDS = 5.0
 # In-flight deliveries get this long to finish after SIGTERM; what is left returns to the queue.
 _DRAIN_SECONDS = 10.0
+# Mail is taken once the workers have started, or after this long whatever they do.
+_WORKERS_START_SECONDS = 30.0
 
 
 async def _check_webhooks(settings: AgentSettings) -> None:
@@ -105,10 +108,16 @@ async def _serve(settings: AgentSettings, config_path: Path | None) -> None:
         raise ConfigError(
             f"cannot listen for HTTP on {settings.http.listen}: {why_not_listening(exc)}"
         ) from None
+    scheduling = asyncio.create_task(scheduler.run())
+    scheduling.add_done_callback(lambda _: stop.set())  # a scheduler that dies stops the agent
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(_WORKERS_START_SECONDS):
+            await scheduler.serving()
     intake = Listeners(settings, store)
     try:
         await intake.start()
     except OSError as exc:
+        await scheduler.stop(0)
         await web.stop()
         store.close()
         raise ConfigError(str(exc)) from None
@@ -127,8 +136,6 @@ async def _serve(settings: AgentSettings, config_path: Path | None) -> None:
         task.add_done_callback(reloads.discard)
 
     loop.add_signal_handler(signal.SIGHUP, on_hangup)
-    scheduling = asyncio.create_task(scheduler.run())
-    scheduling.add_done_callback(lambda _: stop.set())  # a scheduler that dies stops the agent
     # Bounces, complaints and mailto unsubscribes the intake stored for the bounce domain.
     feedback = InboundConsumer(store, feedback_key, settings.feedback)
     consuming = asyncio.create_task(feedback.run())

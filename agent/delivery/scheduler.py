@@ -224,6 +224,14 @@ class Scheduler:
             for w in waits:
                 w.cancel()
 
+    async def serving(self) -> None:
+        """Return once every worker has started.
+
+        Taking mail only from then on, a restarted agent sends it as it comes: what it took
+        while its workers started would leave in one burst, and a crash during a burst
+        repeats more of it."""
+        await self.pool.serving.wait()
+
     async def stop(self, grace: float) -> None:
         """Stop claiming, let the workers finish (up to ``grace`` s) and record their outcomes."""
         self._stopping.set()

@@ -92,6 +92,13 @@ class _Reporter:
         else:
             self.flush()
 
+    def serving(self) -> None:
+        """Tell the coordinator this worker has started (an empty report)."""
+        try:
+            self._conn.send(Report([]))
+        except (OSError, ValueError):
+            _coordinator_gone(self._index)
+
     def delivering(self, message_ids: list[int]) -> None:
         """Tell the coordinator, before they are handed to a route, which messages are being
         sent: if this worker dies before their outcomes, it died with them under way."""
@@ -265,6 +272,7 @@ async def serve(
     pipeline = inbox.pipeline = Pipeline.from_settings(settings, index)
     threading.Thread(target=_inbox_reader, args=(conn, loop, inbox, index), daemon=True).start()
     reporter = _Reporter(conn, loop, index)
+    reporter.serving()
     tasks: set[asyncio.Task[None]] = set()
     one_at_a_time = asyncio.Lock()  # for the jobs sent alone
 

@@ -53,6 +53,7 @@ class _Slot:
     outbox: queue.SimpleQueue[WorkBatch | None] = field(default_factory=queue.SimpleQueue)
     known_specs: set[str] = field(default_factory=set)
     alive: bool = True
+    serving: bool = False  # it has said so (its first report)
 
 
 class WorkerPool:
@@ -76,6 +77,8 @@ class WorkerPool:
         # Counts reloads: a message leased in an earlier generation is held by a retiring
         # worker, which a death in its slot's new process must not take back.
         self.generation = 0
+        # Set once every worker of the first start has said it is serving.
+        self.serving = asyncio.Event()
 
     def start(self) -> None:
         """Start every worker; call from the coordinator's event loop."""
@@ -146,10 +149,17 @@ class WorkerPool:
                 report: Report = slot.conn.recv()
             except (EOFError, OSError):
                 break
-            self._loop.call_soon_threadsafe(self._on_report, slot.index, report)
+            self._loop.call_soon_threadsafe(self._heard, slot, report)
         slot.alive = False
         if not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self._exited, slot)
+
+    def _heard(self, slot: _Slot, report: Report) -> None:
+        if not slot.serving:
+            slot.serving = True
+            if all(s.serving for s in self._slots):
+                self.serving.set()
+        self._on_report(slot.index, report)
 
     def _exited(self, slot: _Slot) -> None:
         if slot.process.pid is not None:
