@@ -4,6 +4,9 @@
 
 The CSV needs an ``email`` column; every other column is a merge field the templates can
 use (``{{ first_name }}``). Rows the agent refuses are listed with their reason.
+
+It stops following once only deferred messages are left: the agent retries those by itself
+for days (``--wait-deferred`` waits for them too). A restarting agent is waited for.
 """
 
 from __future__ import annotations
@@ -25,6 +28,9 @@ def main() -> int:
     parser.add_argument("--name", default="Newsletter")
     parser.add_argument("--from-address", default="news@shop.example")
     parser.add_argument("--per-minute", type=int, default=0, help="throttle; 0: none")
+    parser.add_argument(
+        "--wait-deferred", action="store_true", help="wait until deferred messages are done too"
+    )
     args = parser.parse_args()
     with args.csv.open(newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
@@ -43,15 +49,26 @@ def main() -> int:
         for position, email, why in upload.rejected:
             print(f"  row {position + 1} <{email}> refused: {why}")
         state = agent.start_campaign(campaign.id)
-        for state in agent.watch_campaign(campaign.id):
+        for state in agent.follow_campaign(campaign.id, _waiting):
             c = state.counts
             print(
                 f"  {c.total - c.queued - c.in_flight - c.deferred} of {c.total} done", flush=True
             )
+            if c.deferred and not (c.queued or c.in_flight) and not args.wait_deferred:
+                print(
+                    f"{c.delivered} delivered, {c.bounced} bounced, {c.failed} failed;"
+                    f" {c.deferred} deferred, which the agent keeps retrying"
+                    " (follow them with follow_events.py)"
+                )
+                return 0
     name = campaigns_pb2.CampaignState.Name(state.state).removeprefix("CAMPAIGN_STATE_")
     c = state.counts
     print(f"{name.lower()}: {c.delivered} delivered, {c.bounced} bounced, {c.failed} failed")
     return 0
+
+
+def _waiting(why: str, seconds: float) -> None:
+    print(f"campaign_from_csv: {why}; trying again in {seconds:.0f} s", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
     MAILFLEET_PAIRING='mailfleet://...' python examples/follow_events.py --cursor events.seq
 
 The last handled ``seq`` is kept in the cursor file, so a restart misses nothing and repeats
-nothing. ``--once`` prints what is there and exits instead of waiting for more.
+nothing. While the agent is away (a restart, an upgrade) it waits and reconnects with back-off,
+saying so on stderr. ``--once`` prints what is there and exits instead of waiting for more.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import argparse
 import os
 import sys
 from pathlib import Path
+
+import grpc
 
 from agent.client import AgentClient
 from mailfleet.v1 import events_pb2
@@ -25,11 +28,20 @@ def main() -> int:
     args = parser.parse_args()
     after = int(args.cursor.read_text()) if args.cursor.exists() else 0
     with AgentClient.connect(os.environ["MAILFLEET_PAIRING"]) as agent:
-        for event in agent.events(after, follow=not args.once):
-            kind = events_pb2.EventType.Name(event.type).removeprefix("EVENT_TYPE_").lower()
-            print(f"{event.seq} {kind} {event.email}".rstrip(), flush=True)
-            args.cursor.write_text(str(event.seq))
+        events = agent.events(after) if args.once else agent.follow_events(after, _waiting)
+        try:
+            for event in events:
+                kind = events_pb2.EventType.Name(event.type).removeprefix("EVENT_TYPE_").lower()
+                print(f"{event.seq} {kind} {event.email}".rstrip(), flush=True)
+                args.cursor.write_text(str(event.seq))
+        except grpc.RpcError as exc:
+            print(f"follow_events: {exc.code().name.lower()}: {exc.details()}", file=sys.stderr)
+            return 1
     return 0
+
+
+def _waiting(why: str, seconds: float) -> None:
+    print(f"follow_events: {why}; trying again in {seconds:.0f} s", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from agent.client.channel import channel
+from agent.client.reconnect import OnRetry, reconnecting
 from agent.client.stubs import AgentStubs
 from agent.identity.pairing import Pairing, parse
 from mailfleet.v1 import (
@@ -159,6 +160,32 @@ class AgentClient:
         """The campaign's state and counts as they change, until it is finished."""
         ref = campaigns_pb2.CampaignRef(campaign_id=campaign_id)
         yield from self.stubs.campaigns.WatchCampaign(ref, timeout=timeout)
+
+    def follow_campaign(
+        self, campaign_id: int, on_retry: OnRetry | None = None
+    ) -> Iterator[campaigns_pb2.Campaign]:
+        """Like :meth:`watch_campaign`, across agent restarts: while the agent cannot be
+        reached the watch is reopened with back-off, and ``on_retry(why, seconds)`` is told."""
+        return reconnecting(lambda: self.watch_campaign(campaign_id), on_retry)
+
+    def follow_events(
+        self, after_seq: int = 0, on_retry: OnRetry | None = None
+    ) -> Iterator[events_pb2.Event]:
+        """Events after ``after_seq`` for as long as you read, across agent restarts.
+
+        While the agent cannot be reached it is retried with back-off (``on_retry(why,
+        seconds)`` is told), and the stream resumes after the last event yielded: nothing is
+        missed or repeated.
+        """
+        last = after_seq
+
+        def resume() -> Iterator[events_pb2.Event]:
+            nonlocal last
+            for event in self.events(last, follow=True):
+                last = event.seq
+                yield event
+
+        return reconnecting(resume, on_retry)
 
     def events(
         self, after_seq: int = 0, *, follow: bool = False, timeout: float | None = None

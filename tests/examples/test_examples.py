@@ -7,9 +7,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import IO
 
 from agent.identity.pairing import Pairing
+from tests.agent.builders import relay_config
 from tests.peers.agent import AgentProcess
+from tests.peers.smtp import SmtpSink, defer
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -77,3 +80,64 @@ def test_the_examples_send_run_a_campaign_and_follow_events(
     finally:
         follower.terminate()
         follower.wait(10)
+
+
+def test_following_events_outlives_an_agent_restart(
+    agent_process: AgentProcess, tmp_path: Path
+) -> None:
+    p = agent_process.pairing
+    cursor = tmp_path / "events.seq"
+    example(p, "send_transactional.py", "early@example.com", "--order", "1", cwd=tmp_path)
+    follower = subprocess.Popen(
+        [sys.executable, str(EXAMPLES / "follow_events.py"), "--cursor", str(cursor)],
+        env={**os.environ, "MAILFLEET_PAIRING": str(p)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert follower.stdout is not None and follower.stderr is not None
+        _read_until(follower.stdout, "message_delivered early@example.com")
+        assert agent_process.terminate() == 0
+        # Away: the follower says so on stderr, once per try, and keeps going.
+        assert "the agent is unreachable" in follower.stderr.readline()
+        assert follower.poll() is None
+        agent_process.start()
+        example(p, "send_transactional.py", "late@example.com", "--order", "2", cwd=tmp_path)
+        lines = _read_until(follower.stdout, "message_delivered late@example.com")
+    finally:
+        follower.terminate()
+        follower.wait(10)
+    # Resumed after its last event: nothing of the first message seen twice.
+    assert not any("early@example.com" in line for line in lines)
+
+
+def test_a_campaign_with_only_deferrals_left_ends_the_wait(tmp_path: Path) -> None:
+    with SmtpSink() as sink:
+        sink.rule("p1@example.com", defer())
+        agent = AgentProcess(tmp_path / "agent", extra_config=relay_config(sink))
+        agent.start()
+        try:
+            people = tmp_path / "people.csv"
+            people.write_text(
+                "email,first_name\n" + "".join(f"p{i}@example.com,P{i}\n" for i in range(3))
+            )
+            run = example(agent.pairing, "campaign_from_csv.py", str(people), cwd=tmp_path)
+        finally:
+            agent.close()
+    assert run.stdout.strip().splitlines()[-1] == (
+        "2 delivered, 0 bounced, 0 failed; 1 deferred, which the agent keeps retrying"
+        " (follow them with follow_events.py)"
+    )
+
+
+def _read_until(stream: IO[str], wanted: str, timeout: float = 60) -> list[str]:
+    """Lines read from ``stream`` up to the one holding ``wanted``."""
+    deadline = time.monotonic() + timeout
+    lines = []
+    while time.monotonic() < deadline:
+        line = stream.readline()
+        lines.append(line)
+        if wanted in line:
+            return lines
+    raise AssertionError(f"never saw {wanted!r}: {lines}")
