@@ -326,6 +326,17 @@ def save_draft(conn: Connection, workspace_id: int, campaign_id: int, draft: Dra
         raise CampaignError("this draft was sent or deleted meanwhile")
 
 
+def agents_of(conn: Connection, workspace_id: int, campaign_id: int) -> tuple[tuple[int, int], ...]:
+    """(agent id, weight) of the agents the campaign was split across, as the wizard offers
+    them again for a copy; a part whose recipients were moved away does not count."""
+    get(conn, workspace_id, campaign_id)
+    found: dict[int, int] = {}
+    for part in parts(conn, campaign_id):
+        if part.state is not PartState.MOVED:
+            found.setdefault(part.agent_id, part.weight)
+    return tuple(found.items())
+
+
 def _remove_draft(conn: Connection, workspace_id: int, campaign_id: int) -> None:
     gone = conn.execute(
         delete(Campaign).where(

@@ -16,7 +16,15 @@ from typing import Any
 from jinja2 import TemplateSyntaxError
 from sqlalchemy import ColumnElement, Connection, bindparam, delete, func, select, update
 
-from desktop.db.models import Contact, FieldDefinition, FieldType, Segment, Template
+from desktop.db.models import (
+    Campaign,
+    CampaignState,
+    Contact,
+    FieldDefinition,
+    FieldType,
+    Segment,
+    Template,
+)
 from desktop.services import segments, templates
 from desktop.services.fields import (
     BUILTIN_COLUMNS,
@@ -174,18 +182,40 @@ def rename_field(conn: Connection, workspace_id: int, key: str, label: str) -> F
             rule["field"] = f"field:{new.key}"
         if found:
             conn.execute(update(Segment).where(Segment.id == seg_id).values(rules=rules))
-    for row in templates.list_templates(conn, workspace_id):
-        if _template_uses(row, key):
-            conn.execute(
-                update(Template)
-                .where(Template.id == row.id)
-                .values(
-                    subject=templates.rename_tag(row.subject, key, new.key),
-                    html=templates.rename_tag(row.html, key, new.key),
-                    text=templates.rename_tag(row.text, key, new.key),
-                )
-            )
+    _rename_tags(conn, workspace_id, key, new.key)
     return new
+
+
+def _rename_tags(conn: Connection, workspace_id: int, old: str, new: str) -> None:
+    """Rewrite the merge tag in templates and in draft campaigns (their content is a copy, and
+    they are still to be sent)."""
+    saved: list[tuple[int, str, str, str]] = [
+        (t.id, t.subject, t.html, t.text) for t in templates.list_templates(conn, workspace_id)
+    ]
+    _rewrite_content(conn, Template, saved, old, new)
+    drafts = conn.execute(
+        select(Campaign.id, Campaign.subject, Campaign.html, Campaign.text).where(
+            Campaign.workspace_id == workspace_id, Campaign.state == CampaignState.DRAFT.value
+        )
+    )
+    _rewrite_content(conn, Campaign, [(i, s, h, t) for i, s, h, t in drafts], old, new)
+
+
+def _rewrite_content(
+    conn: Connection,
+    table: type[Template] | type[Campaign],
+    rows: list[tuple[int, str, str, str]],
+    old: str,
+    new: str,
+) -> None:
+    for ident, subject, html, text in rows:
+        renamed = [templates.rename_tag(part, old, new) for part in (subject, html, text)]
+        if renamed != [subject, html, text]:
+            conn.execute(
+                update(table)
+                .where(table.id == ident)
+                .values(subject=renamed[0], html=renamed[1], text=renamed[2])
+            )
 
 
 def plan_retype(conn: Connection, workspace_id: int, key: str, ftype: FieldType) -> RetypePlan:

@@ -3,9 +3,10 @@ wizard (sending it replaces the draft) and deleting one."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from desktop.services import campaigns
 from desktop.services.campaigns import Draft
@@ -45,15 +46,22 @@ class Drafts(QObject):
 
         def done(draft_id: int) -> None:
             self.changed.emit(draft_id)
-            self.open(draft_id)
+            self.open(draft_id, agents_of=campaign_id)
 
         self.runner.write(self.engine, "Duplicating a campaign",
                           lambda c: campaigns.duplicate(c, ws, campaign_id), done,
                           on_error=lambda exc: self.failed.emit(str(exc)))  # fmt: skip
 
-    def open(self, draft_id: int) -> None:
-        """Open the draft in the wizard, its values filled in."""
+    def open(self, draft_id: int, agents_of: int | None = None) -> None:
+        """Open the draft in the wizard, its values filled in; the agents and weights of
+        campaign ``agents_of`` (the one it copies) are chosen, if given."""
         ws = self.workspace_id
+
+        def read(conn: Connection) -> Draft:
+            draft = campaigns.draft_of(conn, ws, draft_id)
+            if agents_of is None:
+                return draft
+            return dataclasses.replace(draft, agents=campaigns.agents_of(conn, ws, agents_of))
 
         def show(draft: Draft) -> None:
             wizard = self.open_wizard()
@@ -63,7 +71,7 @@ class Drafts(QObject):
                 self.wizard = wizard
 
         self.runner.read(self.engine, "Reading a draft",
-                         lambda c: campaigns.draft_of(c, ws, draft_id), show,
+                         read, show,
                          on_error=lambda exc: self.failed.emit(str(exc)))  # fmt: skip
 
     def delete(self, draft_id: int, name: str) -> None:

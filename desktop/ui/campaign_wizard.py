@@ -273,6 +273,16 @@ class DeliveryPage(QWizardPage):
         form.addRow(self.later, self.start)
         form.addRow("Time zone", self.zone)
 
+    def choose(self, agents: tuple[tuple[int, int], ...]) -> None:
+        """Check these (agent id, weight) and no other; agents no longer paired are left out,
+        and if none is left the choice stays as it was."""
+        weights = dict(agents)
+        if not any(r.id in weights for r in self.records):
+            return
+        for record, check, weight in zip(self.records, self.checks, self.weights, strict=True):
+            check.setChecked(record.id in weights)
+            weight.setValue(weights.get(record.id, 1))
+
     def chosen(self) -> tuple[tuple[int, int], ...]:
         """(agent id, weight) of the checked agents."""
         return tuple(
@@ -528,6 +538,7 @@ class CampaignWizard(QWizard):
         sender.from_address.setText(draft.from_address)
         sender.reply_to.setText(draft.reply_to)
         delivery.throttle.setValue(draft.throttle_per_minute)
+        delivery.choose(draft.agents)
         if delivery.zone.findText(draft.time_zone) < 0:
             delivery.zone.addItem(draft.time_zone)
         delivery.zone.setCurrentText(draft.time_zone)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, insert, select
 
-from desktop.db.models import Contact, ContactStatus, FieldType
+from desktop.db.models import Campaign, CampaignState, Contact, ContactStatus, FieldType
 from desktop.services import field_admin, segments, templates
 from desktop.services.contacts import create_contact
 from desktop.services.fields import create_field, find_field, list_fields
@@ -81,6 +81,21 @@ def test_rename_moves_values_segment_rules_and_merge_tags(seeded: tuple[Engine, 
         assert welcome.html == "<p>{% if tier %}{{ tier|upper }}{% endif %} {{ x.plan }}</p>"
         assert welcome.text == "plan"
         assert field_admin.usage(conn, ws, "tier").contacts == 3
+
+
+def test_rename_follows_into_drafts_but_not_into_sent_campaigns(
+    seeded: tuple[Engine, int],
+) -> None:
+    engine, ws = seeded
+    with engine.begin() as conn:
+        for name, state in (("Next", CampaignState.DRAFT), ("Past", CampaignState.COMPLETED)):
+            conn.execute(insert(Campaign).values(
+                workspace_id=ws, name=name, state=state.value, audience={}, key_prefix=name,
+                subject="{{ plan }}", html="<b>{{ plan }}</b>", text="", from_address="a@b.org",
+            ))  # fmt: skip
+        field_admin.rename_field(conn, ws, "plan", "Tier")
+        found = dict(conn.execute(select(Campaign.name, Campaign.html)).all())
+    assert found == {"Next": "<b>{{ tier }}</b>", "Past": "<b>{{ plan }}</b>"}
 
 
 def test_rename_to_a_taken_or_built_in_name_is_refused(seeded: tuple[Engine, int]) -> None:

@@ -12,10 +12,12 @@ from sqlalchemy import Connection, Engine, delete, func, insert, select
 from desktop.db.models import (
     Agent,
     Campaign,
+    CampaignPart,
     CampaignRecipient,
     CampaignState,
     Contact,
     ContactStatus,
+    PartState,
     SuppressionReason,
 )
 from desktop.db.types import utcnow
@@ -197,3 +199,25 @@ def test_sending_a_draft_replaces_it_once(engine: Engine, workspace: int) -> Non
         campaigns.create(engine, workspace, ready, replaces=copy)
     with engine.connect() as conn:
         assert len(campaigns.list_campaigns(conn, workspace)) == 2
+
+
+def test_a_copy_is_offered_the_agents_the_original_went_through(
+    engine: Engine, workspace: int
+) -> None:
+    with engine.begin() as conn:
+        agents = [
+            conn.scalar(insert(Agent).values(workspace_id=workspace, name=n, host="127.0.0.1",
+                                             port=port, fingerprint="f", key_ref=n)
+                        .returning(Agent.id))
+            for port, n in enumerate(("Paris", "Oslo", "Rome"), start=1)
+        ]  # fmt: skip
+        source = _campaign(conn, workspace, "Spring", CampaignState.COMPLETED, Audience())
+        for number, (agent, weight, state) in enumerate(
+            [(agents[0], 2, PartState.COMPLETED), (agents[1], 1, PartState.MOVED),
+             (agents[2], 1, PartState.COMPLETED)]
+        ):  # fmt: skip
+            conn.execute(insert(CampaignPart).values(
+                campaign_id=source, agent_id=agent, weight=weight, state=state.value,
+                idempotency_key=f"k{number}"))  # fmt: skip
+        # Oslo's recipients were moved to Rome: the copy goes through Paris and Rome.
+        assert campaigns.agents_of(conn, workspace, source) == ((agents[0], 2), (agents[2], 1))

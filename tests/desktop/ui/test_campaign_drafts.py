@@ -11,7 +11,7 @@ from typing import Any
 from pytestqt.qtbot import QtBot
 from sqlalchemy import Engine, insert
 
-from desktop.db.models import Campaign, CampaignState
+from desktop.db.models import Campaign, CampaignPart, CampaignState, PartState
 from desktop.db.types import utcnow
 from desktop.services import campaigns
 from desktop.services.campaigns import Audience
@@ -47,15 +47,19 @@ def test_a_duplicate_opens_as_a_draft_with_the_settings_and_is_sent_once(
         ws = ensure_workspace(conn)
     list_id = seed_contacts(engine, ws, 6)
     with engine.begin() as conn:
-        conn.execute(insert(Campaign).values(
+        source = conn.scalar(insert(Campaign).values(
             workspace_id=ws, name="Spring sale", state=CampaignState.COMPLETED.value,
             audience=Audience(lists=(list_id,)).to_json(), subject="Spring is here",
             html="<p>Hi {{ first_name }}</p><a href='{{ unsubscribe_url }}'>Leave</a>",
             from_name="The Shop", from_address="news@shop.example.com",
             reply_to="help@shop.example.com", throttle_per_minute=1200,
             start_at=utcnow() - timedelta(days=3), time_zone="Europe/Paris",
-            key_prefix="old", recipients=6))  # fmt: skip
-    pair(engine, ws, agent_factory(""), "This computer")  # capture: nothing leaves
+            key_prefix="old", recipients=6).returning(Campaign.id))  # fmt: skip
+    record = pair(engine, ws, agent_factory(""), "This computer")  # capture: nothing leaves
+    with engine.begin() as conn:  # the original went through this agent with weight 3
+        conn.execute(insert(CampaignPart).values(
+            campaign_id=source, agent_id=record.id, weight=3, idempotency_key="old-1",
+            state=PartState.COMPLETED.value))  # fmt: skip
     window = open_window(qtbot, engine, ws, qsettings, tmp_path)
     qtbot.waitUntil(lambda: len(window.agents.records) == 1)
     window.go("Campaigns")
@@ -77,6 +81,7 @@ def test_a_duplicate_opens_as_a_draft_with_the_settings_and_is_sent_once(
     assert wizard.sender_page.from_name.text() == "The Shop"
     assert wizard.sender_page.reply_to.text() == "help@shop.example.com"
     assert wizard.delivery_page.throttle.value() == 1200
+    assert wizard.delivery_page.chosen() == ((record.id, 3),)
     assert wizard.delivery_page.zone.currentText() == "Europe/Paris"
     assert not wizard.delivery_page.later.isChecked()  # its start was past: at once
     assert wizard.review_page.name.text() == "Spring sale (copy)"
