@@ -5,12 +5,25 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from datetime import UTC, datetime
 
 from pydantic import BaseModel
 
-# Ids a log call may attach with ``extra={...}``; they become fields of a JSON line and a
-# ``[campaign=… message=…]`` suffix of a plain one, so one campaign's lines can be found.
-CONTEXT_FIELDS = ("campaign_id", "message_id", "tenant_id")
+# Fields a log call may attach with ``extra={...}``; they become keys of a JSON line and a
+# ``[campaign=… message=…]`` suffix of a plain one, so one campaign's lines can be found and
+# outcomes counted by route or status without parsing the text.
+CONTEXT_FIELDS = (
+    "campaign_id",
+    "message_id",
+    "tenant_id",
+    "recipient_domain",
+    "route",
+    "mx_host",
+    "status",
+    "enhanced_code",
+    "delay_seconds",
+    "attempt",
+)
 
 
 class LogSettings(BaseModel):
@@ -24,10 +37,16 @@ def _context(record: logging.LogRecord) -> dict[str, object]:
     return {k: v for k in CONTEXT_FIELDS if (v := record.__dict__.get(k)) is not None}
 
 
+def timestamp(record: logging.LogRecord) -> str:
+    """The record's time in RFC 3339, UTC, to the millisecond: 2026-12-07T19:12:00.123Z."""
+    moment = datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
+    return moment.replace("+00:00", "Z")
+
+
 class _JsonLines(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "time": timestamp(record),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
@@ -41,6 +60,9 @@ class _JsonLines(logging.Formatter):
 class _Plain(logging.Formatter):
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        return timestamp(record)
 
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
