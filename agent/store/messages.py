@@ -165,13 +165,17 @@ def mark_bounced(
 
 def count_by_state_and_lane(
     conn: sqlite3.Connection, states: Iterable[MessageState]
-) -> dict[tuple[MessageState, Lane], int]:
-    """Messages of every tenant in ``states``, by state and lane (pairs without any absent)."""
+) -> dict[tuple[MessageState, Lane], tuple[int, float]]:
+    """Messages of every tenant in ``states``, by state and lane (pairs without any absent):
+    how many, and when the oldest of them was queued (one pass over them for both)."""
     wanted = [int(s) for s in states]
     placeholders = ", ".join("?" * len(wanted))
     rows = conn.execute(
-        f"SELECT state, lane, count(*) FROM messages WHERE state IN ({placeholders})"
-        " GROUP BY state, lane",
+        f"SELECT state, lane, count(*), min(created_at) FROM messages"
+        f" WHERE state IN ({placeholders}) GROUP BY state, lane",
         wanted,
     )
-    return {(MessageState(state), Lane(lane)): int(n) for state, lane, n in rows}
+    return {
+        (MessageState(state), Lane(lane)): (int(n), float(oldest))
+        for state, lane, n, oldest in rows
+    }

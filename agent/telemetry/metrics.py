@@ -11,7 +11,9 @@ Queue depths are read from the store at each scrape, so they are never stale.
 
 from __future__ import annotations
 
+import platform
 import sqlite3
+import time
 from collections import Counter as TallyCounter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -31,6 +33,7 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from agent import __version__
 from agent.model import EventType, Lane, MessageState
 from agent.store import messages
 from agent.store.handle import Store
@@ -83,17 +86,48 @@ STORE_HELD_WRITES = Gauge(
     "Writes (groups of delivery results) held in memory until the disk has space again.",
     registry=REGISTRY,
 )
+OLDEST_QUEUED = Gauge(
+    "mailfleet_oldest_queued_seconds",
+    "Age of the oldest message not yet final (queued, in flight or deferred); 0 when none.",
+    registry=REGISTRY,
+)
+ROUTE_OUTCOMES = Counter(
+    "mailfleet_route_outcomes",
+    "Delivery attempts by the route that made them and how they ended.",
+    ["route", "outcome"],
+    registry=REGISTRY,
+)
+DELIVERY_LATENCY = Histogram(
+    "mailfleet_delivery_latency_seconds",
+    "Time from a message being queued to its final outcome (delivered, bounced, failed).",
+    ["lane"],
+    buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 4 * 3600, 24 * 3600),
+    registry=REGISTRY,
+)
+BUILD_INFO = Gauge(
+    "mailfleet_build_info",
+    "Always 1; its labels say which release and Python run the agent.",
+    ["version", "python"],
+    registry=REGISTRY,
+)
+BUILD_INFO.labels(version=__version__, python=platform.python_version()).set(1)
+# The gRPC server's figures under the names go-grpc-prometheus and py-grpc-prometheus use,
+# so stock dashboards and alerts work on them.
+_GRPC_LABELS = ["grpc_type", "grpc_service", "grpc_method"]
+GRPC_STARTED = Counter(
+    "grpc_server_started", "gRPC calls started on the server.", _GRPC_LABELS, registry=REGISTRY
+)
 GRPC_SECONDS = Histogram(
-    "mailfleet_grpc_server_handling_seconds",
-    "Time from a gRPC call's start to its end (streams: the whole stream), by method.",
-    ["method"],
+    "grpc_server_handling_seconds",
+    "Time from a gRPC call's start to its end (streams: the whole stream).",
+    _GRPC_LABELS,
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
     registry=REGISTRY,
 )
 GRPC_HANDLED = Counter(
-    "mailfleet_grpc_server_handled",
-    "Finished gRPC calls by method and status code.",
-    ["method", "code"],
+    "grpc_server_handled",
+    "Finished gRPC calls by status code.",
+    [*_GRPC_LABELS, "grpc_code"],
     registry=REGISTRY,
 )
 
@@ -133,31 +167,58 @@ def record_settled(results: Iterable[Settled]) -> None:
     Summed per label set first: a commit settles hundreds of messages, and each labels()
     lookup costs more than the counting."""
     outcomes: TallyCounter[tuple[str, str]] = TallyCounter()
+    by_route: TallyCounter[tuple[str, str]] = TallyCounter()
     deferrals: TallyCounter[str] = TallyCounter()
     bounces: TallyCounter[str] = TallyCounter()
+    now = time.time()
+    latency = {lane: DELIVERY_LATENCY.labels(lane=lane) for lane in _LANES.values()}
     for r in results:
         outcome = _OUTCOME_NAMES.get(r.event)
         if outcome is None:
             continue
-        outcomes[outcome, "transactional" if r.message.campaign_id is None else "bulk"] += 1
+        lane = "transactional" if r.message.campaign_id is None else "bulk"
+        outcomes[outcome, lane] += 1
+        by_route[r.attrs.get("route", "none"), outcome] += 1
+        if r.event != EventType.MESSAGE_DEFERRED:
+            latency[lane].observe(max(now - r.message.created_at, 0.0))
         if r.event == EventType.MESSAGE_DEFERRED:
             deferrals[destination_label(r.message.email)] += 1
         elif r.event == EventType.MESSAGE_BOUNCED:
             bounces[destination_label(r.message.email)] += 1
     for (outcome, lane), n in outcomes.items():
         OUTCOMES.labels(outcome=outcome, lane=lane).inc(n)
+    for (route, outcome), n in by_route.items():
+        ROUTE_OUTCOMES.labels(route=route, outcome=outcome).inc(n)
     for destination, n in deferrals.items():
         DEFERRALS.labels(destination=destination).inc(n)
     for destination, n in bounces.items():
         BOUNCES.labels(destination=destination).inc(n)
 
 
+@dataclass(frozen=True)
+class QueueFigures:
+    """The queue as a scrape reads it from the store."""
+
+    # Messages not yet final by (state, lane) label values, zeros included.
+    depths: dict[tuple[str, str], int]
+    # When the oldest message not yet final was queued (None: the queue is empty).
+    oldest_created_at: float | None
+
+
+def queue_figures(conn: sqlite3.Connection) -> QueueFigures:
+    """How many messages wait in each state and lane, and since when the oldest has."""
+    depths = {(s, lane): 0 for s in _QUEUE_STATES.values() for lane in _LANES.values()}
+    oldest: float | None = None
+    found = messages.count_by_state_and_lane(conn, _QUEUE_STATES)
+    for (state, lane), (count, created_at) in found.items():
+        depths[(_QUEUE_STATES[state], _LANES[lane])] = count
+        oldest = created_at if oldest is None else min(oldest, created_at)
+    return QueueFigures(depths, oldest)
+
+
 def queue_depths(conn: sqlite3.Connection) -> dict[tuple[str, str], int]:
     """Messages not yet final by (state, lane) label values, zeros included."""
-    depths = {(s, lane): 0 for s in _QUEUE_STATES.values() for lane in _LANES.values()}
-    for (state, lane), count in messages.count_by_state_and_lane(conn, _QUEUE_STATES).items():
-        depths[(_QUEUE_STATES[state], _LANES[lane])] = count
-    return depths
+    return queue_figures(conn).depths
 
 
 @dataclass(frozen=True)
@@ -205,8 +266,11 @@ def mount(store: Store, stats: Callable[[], DeliveryStats]) -> Mount:
     async def scrape(request: web.Request) -> web.Response:
         STORE_DISK_FULL.set(1 if store.space.full else 0)
         STORE_HELD_WRITES.set(store.space.held)
-        for (state, lane), count in (await store.read(queue_depths)).items():
+        queue = await store.read(queue_figures)
+        for (state, lane), count in queue.depths.items():
             QUEUE.labels(state=state, lane=lane).set(count)
+        oldest = queue.oldest_created_at
+        OLDEST_QUEUED.set(0.0 if oldest is None else max(time.time() - oldest, 0.0))
         return web.Response(
             body=generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST}
         )

@@ -15,6 +15,7 @@ import grpc
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+import agent
 from mailfleet.v1 import campaigns_pb2, common_pb2, events_pb2
 from tests.agent.builders import batches, campaign_request, relay_config, wait_until
 from tests.peers.agent import AgentProcess, Stubs
@@ -148,6 +149,22 @@ def test_metrics_during_a_campaign_match_the_events(
     assert value(end, "mailfleet_destination_bounces_total", destination="example.com") == 0
     assert value(end, "mailfleet_queue_messages", state="deferred", lane="bulk") == DEFERRED
     assert value(end, "mailfleet_queue_messages", state="queued", lane="bulk") == 0
+    # By route, latency of the final outcomes, the oldest still waiting (the deferred ones).
+    for outcome, event in (
+        ("delivered", events_pb2.EVENT_TYPE_MESSAGE_DELIVERED),
+        ("deferred", events_pb2.EVENT_TYPE_MESSAGE_DEFERRED),
+        ("bounced", events_pb2.EVENT_TYPE_MESSAGE_BOUNCED),
+    ):
+        assert (
+            value(end, "mailfleet_route_outcomes_total", route="relay", outcome=outcome)
+            == (counts[event])
+        )
+    finals = counts[events_pb2.EVENT_TYPE_MESSAGE_DELIVERED] + BOUNCED
+    latency = "mailfleet_delivery_latency_seconds"
+    assert value(end, f"{latency}_count", lane="bulk") == finals
+    assert value(end, f"{latency}_bucket", lane="bulk", le="+Inf") == finals
+    assert 0 < value(end, f"{latency}_sum", lane="bulk") < finals * 300
+    assert 0 < value(end, "mailfleet_oldest_queued_seconds") < 600
 
 
 def test_grpc_calls_are_timed_and_counted_by_status(agent_process: AgentProcess) -> None:
@@ -159,33 +176,28 @@ def test_grpc_calls_are_timed_and_counted_by_status(agent_process: AgentProcess)
     ):
         Stubs.on(ch).campaigns.CreateCampaign(campaign_request("two"))
     assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
-    method = "/mailfleet.v1.Campaigns/CreateCampaign"
+    # The labels stock dashboards use (go-grpc-prometheus).
+    call = {
+        "grpc_type": "unary",
+        "grpc_service": "mailfleet.v1.Campaigns",
+        "grpc_method": "CreateCampaign",
+    }
     # gRPC sends an aborted call's status before the interceptor's bookkeeping runs.
     wait_until(
-        lambda: (
-            value(
-                scrape(agent_process), "mailfleet_grpc_server_handling_seconds_count", method=method
-            )
-            == 2
-        ),
+        lambda: value(scrape(agent_process), "grpc_server_handling_seconds_count", **call) == 2,
         10,
         "the refused call to be counted",
     )
     samples = scrape(agent_process)
-    assert value(samples, "mailfleet_grpc_server_handled_total", method=method, code="OK") == 1
-    assert (
-        value(samples, "mailfleet_grpc_server_handled_total", method=method, code="UNAUTHENTICATED")
-        == 1
-    )
-    count = value(samples, "mailfleet_grpc_server_handling_seconds_count", method=method)
-    assert count == 2
-    assert value(samples, "mailfleet_grpc_server_handling_seconds_sum", method=method) > 0
-    assert (
-        value(samples, "mailfleet_grpc_server_handling_seconds_bucket", method=method, le="+Inf")
-        == 2
-    )
-    # The process's own figures come along.
+    assert value(samples, "grpc_server_started_total", **call) == 2
+    assert value(samples, "grpc_server_handled_total", **call, grpc_code="OK") == 1
+    assert value(samples, "grpc_server_handled_total", **call, grpc_code="UNAUTHENTICATED") == 1
+    assert value(samples, "grpc_server_handling_seconds_sum", **call) > 0
+    assert value(samples, "grpc_server_handling_seconds_bucket", **call, le="+Inf") == 2
+    # The process's own figures come along, and which release this is.
     assert value(samples, "process_resident_memory_bytes") > 0
+    (build,) = [labels for name, labels in samples if name == "mailfleet_build_info"]
+    assert dict(build)["version"] == agent.__version__
 
 
 def test_the_grafana_dashboard_only_uses_metrics_the_agent_exports(
@@ -196,7 +208,7 @@ def test_the_grafana_dashboard_only_uses_metrics_the_agent_exports(
     used = {
         re.sub(r"_(total|bucket|count|sum)$", "", name)
         for expr in exprs
-        for name in re.findall(r"\b((?:mailfleet|process)_[a-z_]+)\b", expr)
+        for name in re.findall(r"\b((?:mailfleet|process|grpc_server)_[a-z_]+)\b", expr)
     }
     declared = {
         re.sub(r"_total$", "", name)
