@@ -265,11 +265,16 @@ def segment_condition(
 
 
 def save(conn: Connection, workspace_id: int, name: str, rules: Rules) -> int:
-    """Store a segment (after checking its rules compile) and return its id."""
+    """Store a segment (after checking its rules compile) and return its id; a name already
+    in use is refused."""
     compile_rules(rules, field_kinds(conn, workspace_id))
     new_id = conn.scalar(
         insert(Segment)
-        .values(workspace_id=workspace_id, name=name, rules=dict(rules))
+        .values(
+            workspace_id=workspace_id,
+            name=_free_name(conn, workspace_id, name, None),
+            rules=dict(rules),
+        )
         .returning(Segment.id)
     )
     assert new_id is not None
@@ -297,17 +302,25 @@ def _own(conn: Connection, workspace_id: int, segment_id: int) -> None:
 def rename(conn: Connection, workspace_id: int, segment_id: int, name: str) -> None:
     """Rename a saved segment; a name already in use is refused."""
     _own(conn, workspace_id, segment_id)
+    clean = _free_name(conn, workspace_id, name, segment_id)
+    conn.execute(update(Segment).where(Segment.id == segment_id).values(name=clean))
+
+
+def _free_name(conn: Connection, workspace_id: int, name: str, segment_id: int | None) -> str:
+    """``name`` without surrounding spaces, if no other segment has it."""
     clean = name.strip()
     if not clean:
         raise ValueError("a segment needs a name")
     taken = conn.scalar(
         select(Segment.id).where(
-            Segment.workspace_id == workspace_id, Segment.name == clean, Segment.id != segment_id
+            Segment.workspace_id == workspace_id,
+            Segment.name == clean,
+            Segment.id != (segment_id or 0),
         )
     )
     if taken is not None:
         raise ValueError(f"there is already a segment called {clean}")
-    conn.execute(update(Segment).where(Segment.id == segment_id).values(name=clean))
+    return clean
 
 
 def campaigns_using(conn: Connection, workspace_id: int, segment_id: int) -> AudienceUse:

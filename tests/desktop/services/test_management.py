@@ -128,6 +128,8 @@ def test_segments_rename_and_delete_protect_drafts(engine: Engine, workspace: in
         segments.save(conn, workspace, "Taken", EVERYONE)
         with pytest.raises(ValueError, match="already a segment called Taken"):
             segments.rename(conn, workspace, first, "Taken")
+        with pytest.raises(ValueError, match="already a segment called Taken"):
+            segments.save(conn, workspace, " Taken ", EVERYONE)
         segments.rename(conn, workspace, first, "All of them")
         _campaign(conn, workspace, "Spring", CampaignState.DRAFT, Audience(segments=(first,)))
     with engine.connect() as conn:
