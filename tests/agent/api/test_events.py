@@ -57,11 +57,14 @@ def test_watch_resumes_after_reconnect_without_gaps_or_repeats(
     live_writer.join()
     second.channel.close()
 
-    assert len(seen) == 15 and len({e.message_id for e in seen}) == 15
-    assert [e.seq for e in seen] == sorted(e.seq for e in seen)
-    assert all(e.type == EventType.EVENT_TYPE_MESSAGE_QUEUED for e in seen)
+    # Deliveries of the first messages interleave with the later ones' queueing (outcomes
+    # are recorded within milliseconds), so what is checked is the log itself: the events
+    # seen over both connections are exactly the log's first 15, in order.
     listed = admin.events.ListEvents(events_pb2.ListEventsRequest()).events
-    assert [e.seq for e in listed] == [e.seq for e in seen]
+    assert len(seen) == 15
+    assert [(e.seq, e.type, e.message_id) for e in seen] == [
+        (e.seq, e.type, e.message_id) for e in listed[:15]
+    ]
 
 
 def test_batched_watch_sends_what_was_committed_together_and_resumes_by_seq(
@@ -69,12 +72,15 @@ def test_batched_watch_sends_what_was_committed_together_and_resumes_by_seq(
 ) -> None:
     for i in range(6):
         admin.transactional.SendMessage(transactional(f"batch-before-{i}"))
+    committed = admin.events.ListEvents(events_pb2.ListEventsRequest()).events
     watcher = agent_process.stubs()
     request = events_pb2.WatchEventsRequest(after_seq=0)
     stream = iter(watcher.events.WatchEventBatches(request, timeout=30))
     first = next(stream)
-    # Everything already committed comes in one message, not one message per event.
-    assert len(first.events) == 6
+    # Everything already committed comes in one message, not one message per event (more
+    # may have been committed meanwhile: the six messages' deliveries).
+    assert len(committed) >= 6
+    assert list(first.events)[: len(committed)] == list(committed)
     seen = list(first.events)
     admin.transactional.SendMessage(transactional("batch-live-0"))
     seen.extend(next(stream).events)
@@ -90,5 +96,6 @@ def test_batched_watch_sends_what_was_committed_together_and_resumes_by_seq(
     again.channel.close()
 
     listed = admin.events.ListEvents(events_pb2.ListEventsRequest()).events
-    assert len(seen) == 10
-    assert seen == list(listed)  # the same events, in order, none missed or repeated
+    # The same events, in order, none missed or repeated, across both connections.
+    assert seen == list(listed)[: len(seen)]
+    assert len(seen) > len(first.events)
