@@ -102,6 +102,9 @@ class ContactDialog(QDialog):
             form.addRow("Lists", self.lists)
         self.error = QLabel("")
         self.error.setWordWrap(True)
+        # A complaint about what was typed goes once the typing changes.
+        for edit in (self.email, *self.field_edits.values()):
+            edit.textEdited.connect(lambda _text: self._clear_error())
         form.addRow(self.error)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
@@ -168,6 +171,10 @@ class ContactDialog(QDialog):
         self.error.setStyleSheet("color: #b00020")
         self.error.setText(f"⚠ {message}")
         self.save_button.setEnabled(True)
+
+    def _clear_error(self) -> None:
+        if self.error.text().startswith("⚠"):
+            self.error.setText("")
 
     def show_note(self, message: str) -> None:
         """Say something about the contact shown (not an error)."""
