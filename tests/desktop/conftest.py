@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import uuid
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ os.environ["QT_QPA_PLATFORM"] = "offscreen"
 os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
 
 import pytest
+from pytestqt.qtbot import QtBot
 from sqlalchemy import Engine, create_engine
 
 from desktop.db.engine import open_database
@@ -21,6 +23,19 @@ from tests.desktop.keyring_backend import FileKeyring, install
 from tests.desktop.postgres import PostgresMissing, PostgresServer, start_postgres
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "desktop"
+
+# pytest-qt gives up a wait after 5 s unless told otherwise. A wait returns as soon as its
+# condition holds, so a longer limit costs nothing when things work, and a loaded machine
+# (CI beside other jobs) must not turn a slow page read into a failure.
+WAIT_MS = 30_000
+
+
+@pytest.fixture
+def qtbot(qtbot: QtBot) -> QtBot:
+    """pytest-qt's qtbot, whose waits allow :data:`WAIT_MS` unless a test says otherwise."""
+    for name in ("waitUntil", "waitSignal", "waitSignals", "waitCallback"):
+        setattr(qtbot, name, functools.partial(getattr(qtbot, name), timeout=WAIT_MS))
+    return qtbot
 
 
 @pytest.fixture(scope="session")
