@@ -10,8 +10,6 @@ import signal
 import time
 from pathlib import Path
 
-from grpc_health.v1 import health_pb2
-
 from agent.api.server import build_server
 from agent.config import AgentSettings
 from agent.delivery.scheduler import Scheduler
@@ -83,7 +81,7 @@ async def _serve(settings: AgentSettings, config_path: Path | None) -> None:
         scheduler.pool.replace(reloader.settings)
 
     try:
-        server, health_servicer = build_server(
+        server, health = build_server(
             settings, store, await store.write(meta.agent_id), time.time(), routing, keys_changed
         )
     except ConfigError:
@@ -141,13 +139,13 @@ async def _serve(settings: AgentSettings, config_path: Path | None) -> None:
     consuming = asyncio.create_task(feedback.run())
     consuming.add_done_callback(lambda _: stop.set())
     await server.start()
-    await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
+    await health.serving()
     log.info("agent serving gRPC on %s with %d workers", settings.grpc.listen, scheduler.pool.size)
     try:
         await stop.wait()
         log.info("stopping: finishing calls for up to %.0f s", _GRACE_SECONDS)
         store.give_up_waiting()  # on a full disk, waiting writes would hold the stop forever
-        await health_servicer.enter_graceful_shutdown()
+        await health.drain()
         await intake.stop()
         await server.stop(_GRACE_SECONDS)
         await web.stop()

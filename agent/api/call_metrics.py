@@ -7,6 +7,7 @@ The labels are the conventional ``grpc_type``, ``grpc_service``, ``grpc_method``
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -91,15 +92,20 @@ def _timed(call: _Call, handler: Handler) -> Handler:
         return grpc.stream_unary_rpc_method_handler(unary_response, **kw)
 
     streamer = cast(
-        Callable[..., AsyncIterator[Any]], handler.unary_stream or handler.stream_stream
+        Callable[..., AsyncIterator[Any] | Awaitable[None]],
+        handler.unary_stream or handler.stream_stream,
     )
 
     async def stream_response(request: Any, context: Context) -> AsyncIterator[Any]:
         GRPC_STARTED.labels(**call.labels()).inc()
         started = time.perf_counter()
         try:
-            async for item in streamer(request, context):
-                yield item
+            produced = streamer(request, context)
+            if inspect.isawaitable(produced):  # writes with context.write (the health Watch)
+                await produced
+            else:
+                async for item in produced:
+                    yield item
         except BaseException as exc:
             _observe(call, started, context, exc)
             raise

@@ -6,13 +6,13 @@ import socket
 from collections.abc import Awaitable, Callable
 
 import grpc
-from grpc_health.v1 import _async as health_aio
-from grpc_health.v1 import health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
+from grpc_health.v1 import health_pb2
 
 from agent.api.auth import AuthInterceptor, KeyRing
 from agent.api.call_metrics import MetricsInterceptor
 from agent.api.dkim_state import DkimState
+from agent.api.health import ServingHealth
+from agent.api.reflection import enable_reflection
 from agent.api.services.admin import AdminService
 from agent.api.services.campaigns import CampaignsService
 from agent.api.services.capture import CaptureService
@@ -64,7 +64,7 @@ def build_server(
     started_at: float,
     routing: RoutingState | None = None,
     keys_changed: Callable[[], Awaitable[None]] | None = None,
-) -> tuple[grpc.aio.Server, health_aio.HealthServicer]:
+) -> tuple[grpc.aio.Server, ServingHealth]:
     """Create the server with every service registered and its TLS port bound (``routing``:
     the rules the scheduler uses, shared so that edits reach it; ``keys_changed``: makes the
     workers load the DKIM keys again after the API made one)."""
@@ -110,8 +110,6 @@ def build_server(
         SuppressionService(store, settings.feedback), server
     )
 
-    health_servicer = health_aio.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     service_names = [
         d.services_by_name[name].full_name
         for d, name in (
@@ -128,13 +126,9 @@ def build_server(
             (suppression_pb2.DESCRIPTOR, "Suppression"),
         )
     ]
-    reflection.enable_server_reflection(
-        [
-            *service_names,
-            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-            reflection.SERVICE_NAME,
-        ],
-        server,
+    health = ServingHealth(service_names, server)
+    enable_reflection(
+        [*service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name], server
     )
     credentials = grpc.ssl_server_credentials(
         [(settings.tls_key.read_bytes(), settings.tls_cert.read_bytes())]
@@ -147,7 +141,7 @@ def build_server(
             problem = "the address cannot be bound"
     if problem:
         raise ConfigError(f"cannot listen for gRPC on {settings.grpc.listen}: {problem}")
-    return server, health_servicer
+    return server, health
 
 
 def _bind_failure(listen: str) -> str:
