@@ -26,7 +26,8 @@ if _version_not_supported:
 
 
 class AdminStub:
-    """Missing associated documentation comment in .proto file."""
+    """Tenants and their API keys. Every call needs an admin key.
+    """
 
     def __init__(self, channel):
         """Constructor.
@@ -62,16 +63,19 @@ class AdminStub:
 
 
 class AdminServicer:
-    """Missing associated documentation comment in .proto file."""
+    """Tenants and their API keys. Every call needs an admin key.
+    """
 
     def CreateTenant(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Creates a tenant: a separate set of campaigns, messages, events and keys.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListTenants(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Every tenant of the agent.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -84,13 +88,15 @@ class AdminServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListApiKeys(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """The keys of one tenant or of all, without their secrets.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def RevokeApiKey(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Revokes a key: calls made with it fail from now on.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -132,7 +138,8 @@ def add_AdminServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class Admin:
-    """Missing associated documentation comment in .proto file."""
+    """Tenants and their API keys. Every call needs an admin key.
+    """
 
     @staticmethod
     def CreateTenant(request,

@@ -27,41 +27,57 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class AdminStub:
+    """Tenants and their API keys. Every call needs an admin key."""
+
     @_typing.overload
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> AdminAsyncStub: ...
     CreateTenant: _grpc.UnaryUnaryMultiCallable[_admin_pb2.CreateTenantRequest, _admin_pb2.Tenant]
+    """Creates a tenant: a separate set of campaigns, messages, events and keys."""
     ListTenants: _grpc.UnaryUnaryMultiCallable[_admin_pb2.ListTenantsRequest, _admin_pb2.ListTenantsResponse]
+    """Every tenant of the agent."""
     CreateApiKey: _grpc.UnaryUnaryMultiCallable[_admin_pb2.CreateApiKeyRequest, _admin_pb2.CreateApiKeyResponse]
     """Creates a key; its secret is returned once and only its hash is kept."""
     ListApiKeys: _grpc.UnaryUnaryMultiCallable[_admin_pb2.ListApiKeysRequest, _admin_pb2.ListApiKeysResponse]
+    """The keys of one tenant or of all, without their secrets."""
     RevokeApiKey: _grpc.UnaryUnaryMultiCallable[_admin_pb2.RevokeApiKeyRequest, _admin_pb2.ApiKey]
+    """Revokes a key: calls made with it fail from now on."""
 
 @_typing.type_check_only
 class AdminAsyncStub(AdminStub):
+    """Tenants and their API keys. Every call needs an admin key."""
+
     def __init__(self, channel: _aio.Channel) -> None: ...
     CreateTenant: _aio.UnaryUnaryMultiCallable[_admin_pb2.CreateTenantRequest, _admin_pb2.Tenant]  # type: ignore[assignment]
+    """Creates a tenant: a separate set of campaigns, messages, events and keys."""
     ListTenants: _aio.UnaryUnaryMultiCallable[_admin_pb2.ListTenantsRequest, _admin_pb2.ListTenantsResponse]  # type: ignore[assignment]
+    """Every tenant of the agent."""
     CreateApiKey: _aio.UnaryUnaryMultiCallable[_admin_pb2.CreateApiKeyRequest, _admin_pb2.CreateApiKeyResponse]  # type: ignore[assignment]
     """Creates a key; its secret is returned once and only its hash is kept."""
     ListApiKeys: _aio.UnaryUnaryMultiCallable[_admin_pb2.ListApiKeysRequest, _admin_pb2.ListApiKeysResponse]  # type: ignore[assignment]
+    """The keys of one tenant or of all, without their secrets."""
     RevokeApiKey: _aio.UnaryUnaryMultiCallable[_admin_pb2.RevokeApiKeyRequest, _admin_pb2.ApiKey]  # type: ignore[assignment]
+    """Revokes a key: calls made with it fail from now on."""
 
 class AdminServicer(metaclass=_abc_1.ABCMeta):
+    """Tenants and their API keys. Every call needs an admin key."""
+
     @_abc_1.abstractmethod
     def CreateTenant(
         self,
         request: _admin_pb2.CreateTenantRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_admin_pb2.Tenant, _abc.Awaitable[_admin_pb2.Tenant]]: ...
+    ) -> _typing.Union[_admin_pb2.Tenant, _abc.Awaitable[_admin_pb2.Tenant]]:
+        """Creates a tenant: a separate set of campaigns, messages, events and keys."""
 
     @_abc_1.abstractmethod
     def ListTenants(
         self,
         request: _admin_pb2.ListTenantsRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_admin_pb2.ListTenantsResponse, _abc.Awaitable[_admin_pb2.ListTenantsResponse]]: ...
+    ) -> _typing.Union[_admin_pb2.ListTenantsResponse, _abc.Awaitable[_admin_pb2.ListTenantsResponse]]:
+        """Every tenant of the agent."""
 
     @_abc_1.abstractmethod
     def CreateApiKey(
@@ -76,13 +92,15 @@ class AdminServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _admin_pb2.ListApiKeysRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_admin_pb2.ListApiKeysResponse, _abc.Awaitable[_admin_pb2.ListApiKeysResponse]]: ...
+    ) -> _typing.Union[_admin_pb2.ListApiKeysResponse, _abc.Awaitable[_admin_pb2.ListApiKeysResponse]]:
+        """The keys of one tenant or of all, without their secrets."""
 
     @_abc_1.abstractmethod
     def RevokeApiKey(
         self,
         request: _admin_pb2.RevokeApiKeyRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_admin_pb2.ApiKey, _abc.Awaitable[_admin_pb2.ApiKey]]: ...
+    ) -> _typing.Union[_admin_pb2.ApiKey, _abc.Awaitable[_admin_pb2.ApiKey]]:
+        """Revokes a key: calls made with it fail from now on."""
 
 def add_AdminServicer_to_server(servicer: AdminServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -26,7 +26,8 @@ if _version_not_supported:
 
 
 class AgentInfoStub:
-    """Missing associated documentation comment in .proto file."""
+    """What the agent is and who the caller is.
+    """
 
     def __init__(self, channel):
         """Constructor.
@@ -42,7 +43,8 @@ class AgentInfoStub:
 
 
 class AgentInfoServicer:
-    """Missing associated documentation comment in .proto file."""
+    """What the agent is and who the caller is.
+    """
 
     def GetInfo(self, request, context):
         """Version, identity and queue depth of the agent, as seen by the caller's tenant.
@@ -68,7 +70,8 @@ def add_AgentInfoServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class AgentInfo:
-    """Missing associated documentation comment in .proto file."""
+    """What the agent is and who the caller is.
+    """
 
     @staticmethod
     def GetInfo(request,

@@ -27,6 +27,8 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class AgentInfoStub:
+    """What the agent is and who the caller is."""
+
     @_typing.overload
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
     @_typing.overload
@@ -36,11 +38,15 @@ class AgentInfoStub:
 
 @_typing.type_check_only
 class AgentInfoAsyncStub(AgentInfoStub):
+    """What the agent is and who the caller is."""
+
     def __init__(self, channel: _aio.Channel) -> None: ...
     GetInfo: _aio.UnaryUnaryMultiCallable[_agent_pb2.GetInfoRequest, _agent_pb2.GetInfoResponse]  # type: ignore[assignment]
     """Version, identity and queue depth of the agent, as seen by the caller's tenant."""
 
 class AgentInfoServicer(metaclass=_abc_1.ABCMeta):
+    """What the agent is and who the caller is."""
+
     @_abc_1.abstractmethod
     def GetInfo(
         self,

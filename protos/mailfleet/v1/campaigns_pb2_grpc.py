@@ -26,7 +26,8 @@ if _version_not_supported:
 
 
 class CampaignsStub:
-    """Missing associated documentation comment in .proto file."""
+    """Bulk campaigns of the caller's tenant: create, upload recipients, start, pause, follow.
+    """
 
     def __init__(self, channel):
         """Constructor.
@@ -82,7 +83,8 @@ class CampaignsStub:
 
 
 class CampaignsServicer:
-    """Missing associated documentation comment in .proto file."""
+    """Bulk campaigns of the caller's tenant: create, upload recipients, start, pause, follow.
+    """
 
     def CreateCampaign(self, request, context):
         """Creates a draft campaign. The same idempotency_key returns the same campaign.
@@ -100,19 +102,22 @@ class CampaignsServicer:
         raise NotImplementedError('Method not implemented!')
 
     def StartCampaign(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Starts sending a draft campaign to the recipients uploaded.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def PauseCampaign(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Stops handing the campaign's messages to delivery until it is resumed.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ResumeCampaign(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Sends a paused campaign again from where it stopped.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -125,13 +130,15 @@ class CampaignsServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetCampaign(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """One campaign with its counts.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListCampaigns(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """The tenant's campaigns, a page at a time.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -200,7 +207,8 @@ def add_CampaignsServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class Campaigns:
-    """Missing associated documentation comment in .proto file."""
+    """Bulk campaigns of the caller's tenant: create, upload recipients, start, pause, follow.
+    """
 
     @staticmethod
     def CreateCampaign(request,

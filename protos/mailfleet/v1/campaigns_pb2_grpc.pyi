@@ -27,6 +27,8 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class CampaignsStub:
+    """Bulk campaigns of the caller's tenant: create, upload recipients, start, pause, follow."""
+
     @_typing.overload
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
     @_typing.overload
@@ -38,17 +40,24 @@ class CampaignsStub:
     recipient is on disk: received = accepted + rejected.
     """
     StartCampaign: _grpc.UnaryUnaryMultiCallable[_campaigns_pb2.CampaignRef, _campaigns_pb2.Campaign]
+    """Starts sending a draft campaign to the recipients uploaded."""
     PauseCampaign: _grpc.UnaryUnaryMultiCallable[_campaigns_pb2.CampaignRef, _campaigns_pb2.Campaign]
+    """Stops handing the campaign's messages to delivery until it is resumed."""
     ResumeCampaign: _grpc.UnaryUnaryMultiCallable[_campaigns_pb2.CampaignRef, _campaigns_pb2.Campaign]
+    """Sends a paused campaign again from where it stopped."""
     CancelCampaign: _grpc.UnaryUnaryMultiCallable[_campaigns_pb2.CampaignRef, _campaigns_pb2.Campaign]
     """Cancels the campaign; its queued and deferred messages become cancelled."""
     GetCampaign: _grpc.UnaryUnaryMultiCallable[_campaigns_pb2.CampaignRef, _campaigns_pb2.Campaign]
+    """One campaign with its counts."""
     ListCampaigns: _grpc.UnaryUnaryMultiCallable[_campaigns_pb2.ListCampaignsRequest, _campaigns_pb2.ListCampaignsResponse]
+    """The tenant's campaigns, a page at a time."""
     WatchCampaign: _grpc.UnaryStreamMultiCallable[_campaigns_pb2.CampaignRef, _campaigns_pb2.Campaign]
     """The campaign now, then again whenever it changes, until it completes or is cancelled."""
 
 @_typing.type_check_only
 class CampaignsAsyncStub(CampaignsStub):
+    """Bulk campaigns of the caller's tenant: create, upload recipients, start, pause, follow."""
+
     def __init__(self, channel: _aio.Channel) -> None: ...
     CreateCampaign: _aio.UnaryUnaryMultiCallable[_campaigns_pb2.CreateCampaignRequest, _campaigns_pb2.Campaign]  # type: ignore[assignment]
     """Creates a draft campaign. The same idempotency_key returns the same campaign."""
@@ -57,16 +66,23 @@ class CampaignsAsyncStub(CampaignsStub):
     recipient is on disk: received = accepted + rejected.
     """
     StartCampaign: _aio.UnaryUnaryMultiCallable[_campaigns_pb2.CampaignRef, _campaigns_pb2.Campaign]  # type: ignore[assignment]
+    """Starts sending a draft campaign to the recipients uploaded."""
     PauseCampaign: _aio.UnaryUnaryMultiCallable[_campaigns_pb2.CampaignRef, _campaigns_pb2.Campaign]  # type: ignore[assignment]
+    """Stops handing the campaign's messages to delivery until it is resumed."""
     ResumeCampaign: _aio.UnaryUnaryMultiCallable[_campaigns_pb2.CampaignRef, _campaigns_pb2.Campaign]  # type: ignore[assignment]
+    """Sends a paused campaign again from where it stopped."""
     CancelCampaign: _aio.UnaryUnaryMultiCallable[_campaigns_pb2.CampaignRef, _campaigns_pb2.Campaign]  # type: ignore[assignment]
     """Cancels the campaign; its queued and deferred messages become cancelled."""
     GetCampaign: _aio.UnaryUnaryMultiCallable[_campaigns_pb2.CampaignRef, _campaigns_pb2.Campaign]  # type: ignore[assignment]
+    """One campaign with its counts."""
     ListCampaigns: _aio.UnaryUnaryMultiCallable[_campaigns_pb2.ListCampaignsRequest, _campaigns_pb2.ListCampaignsResponse]  # type: ignore[assignment]
+    """The tenant's campaigns, a page at a time."""
     WatchCampaign: _aio.UnaryStreamMultiCallable[_campaigns_pb2.CampaignRef, _campaigns_pb2.Campaign]  # type: ignore[assignment]
     """The campaign now, then again whenever it changes, until it completes or is cancelled."""
 
 class CampaignsServicer(metaclass=_abc_1.ABCMeta):
+    """Bulk campaigns of the caller's tenant: create, upload recipients, start, pause, follow."""
+
     @_abc_1.abstractmethod
     def CreateCampaign(
         self,
@@ -90,21 +106,24 @@ class CampaignsServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _campaigns_pb2.CampaignRef,
         context: _ServicerContext,
-    ) -> _typing.Union[_campaigns_pb2.Campaign, _abc.Awaitable[_campaigns_pb2.Campaign]]: ...
+    ) -> _typing.Union[_campaigns_pb2.Campaign, _abc.Awaitable[_campaigns_pb2.Campaign]]:
+        """Starts sending a draft campaign to the recipients uploaded."""
 
     @_abc_1.abstractmethod
     def PauseCampaign(
         self,
         request: _campaigns_pb2.CampaignRef,
         context: _ServicerContext,
-    ) -> _typing.Union[_campaigns_pb2.Campaign, _abc.Awaitable[_campaigns_pb2.Campaign]]: ...
+    ) -> _typing.Union[_campaigns_pb2.Campaign, _abc.Awaitable[_campaigns_pb2.Campaign]]:
+        """Stops handing the campaign's messages to delivery until it is resumed."""
 
     @_abc_1.abstractmethod
     def ResumeCampaign(
         self,
         request: _campaigns_pb2.CampaignRef,
         context: _ServicerContext,
-    ) -> _typing.Union[_campaigns_pb2.Campaign, _abc.Awaitable[_campaigns_pb2.Campaign]]: ...
+    ) -> _typing.Union[_campaigns_pb2.Campaign, _abc.Awaitable[_campaigns_pb2.Campaign]]:
+        """Sends a paused campaign again from where it stopped."""
 
     @_abc_1.abstractmethod
     def CancelCampaign(
@@ -119,14 +138,16 @@ class CampaignsServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _campaigns_pb2.CampaignRef,
         context: _ServicerContext,
-    ) -> _typing.Union[_campaigns_pb2.Campaign, _abc.Awaitable[_campaigns_pb2.Campaign]]: ...
+    ) -> _typing.Union[_campaigns_pb2.Campaign, _abc.Awaitable[_campaigns_pb2.Campaign]]:
+        """One campaign with its counts."""
 
     @_abc_1.abstractmethod
     def ListCampaigns(
         self,
         request: _campaigns_pb2.ListCampaignsRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_campaigns_pb2.ListCampaignsResponse, _abc.Awaitable[_campaigns_pb2.ListCampaignsResponse]]: ...
+    ) -> _typing.Union[_campaigns_pb2.ListCampaignsResponse, _abc.Awaitable[_campaigns_pb2.ListCampaignsResponse]]:
+        """The tenant's campaigns, a page at a time."""
 
     @_abc_1.abstractmethod
     def WatchCampaign(

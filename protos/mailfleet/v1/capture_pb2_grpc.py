@@ -26,7 +26,8 @@ if _version_not_supported:
 
 
 class CaptureStub:
-    """Missing associated documentation comment in .proto file."""
+    """The capture mailbox: mail the agent kept instead of delivering (capture routes).
+    """
 
     def __init__(self, channel):
         """Constructor.
@@ -47,7 +48,8 @@ class CaptureStub:
 
 
 class CaptureServicer:
-    """Missing associated documentation comment in .proto file."""
+    """The capture mailbox: mail the agent kept instead of delivering (capture routes).
+    """
 
     def ListCaptured(self, request, context):
         """Captured messages of the caller's tenant with id > after_id, oldest first (no bodies).
@@ -85,7 +87,8 @@ def add_CaptureServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class Capture:
-    """Missing associated documentation comment in .proto file."""
+    """The capture mailbox: mail the agent kept instead of delivering (capture routes).
+    """
 
     @staticmethod
     def ListCaptured(request,

@@ -27,6 +27,8 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class CaptureStub:
+    """The capture mailbox: mail the agent kept instead of delivering (capture routes)."""
+
     @_typing.overload
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
     @_typing.overload
@@ -38,6 +40,8 @@ class CaptureStub:
 
 @_typing.type_check_only
 class CaptureAsyncStub(CaptureStub):
+    """The capture mailbox: mail the agent kept instead of delivering (capture routes)."""
+
     def __init__(self, channel: _aio.Channel) -> None: ...
     ListCaptured: _aio.UnaryUnaryMultiCallable[_capture_pb2.ListCapturedRequest, _capture_pb2.ListCapturedResponse]  # type: ignore[assignment]
     """Captured messages of the caller's tenant with id > after_id, oldest first (no bodies)."""
@@ -45,6 +49,8 @@ class CaptureAsyncStub(CaptureStub):
     """One captured message with its complete RFC 5322 bytes."""
 
 class CaptureServicer(metaclass=_abc_1.ABCMeta):
+    """The capture mailbox: mail the agent kept instead of delivering (capture routes)."""
+
     @_abc_1.abstractmethod
     def ListCaptured(
         self,

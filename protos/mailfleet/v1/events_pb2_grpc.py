@@ -26,7 +26,9 @@ if _version_not_supported:
 
 
 class EventsStub:
-    """Missing associated documentation comment in .proto file."""
+    """What happened to the tenant's messages (queued, delivered, deferred, bounced, ...), by
+    sequence number: list them or follow them as they happen.
+    """
 
     def __init__(self, channel):
         """Constructor.
@@ -52,7 +54,9 @@ class EventsStub:
 
 
 class EventsServicer:
-    """Missing associated documentation comment in .proto file."""
+    """What happened to the tenant's messages (queued, delivered, deferred, bounced, ...), by
+    sequence number: list them or follow them as they happen.
+    """
 
     def ListEvents(self, request, context):
         """Events of the caller's tenant with seq > after_seq, oldest first.
@@ -105,7 +109,9 @@ def add_EventsServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class Events:
-    """Missing associated documentation comment in .proto file."""
+    """What happened to the tenant's messages (queued, delivered, deferred, bounced, ...), by
+    sequence number: list them or follow them as they happen.
+    """
 
     @staticmethod
     def ListEvents(request,

@@ -27,6 +27,10 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class EventsStub:
+    """What happened to the tenant's messages (queued, delivered, deferred, bounced, ...), by
+    sequence number: list them or follow them as they happen.
+    """
+
     @_typing.overload
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
     @_typing.overload
@@ -45,6 +49,10 @@ class EventsStub:
 
 @_typing.type_check_only
 class EventsAsyncStub(EventsStub):
+    """What happened to the tenant's messages (queued, delivered, deferred, bounced, ...), by
+    sequence number: list them or follow them as they happen.
+    """
+
     def __init__(self, channel: _aio.Channel) -> None: ...
     ListEvents: _aio.UnaryUnaryMultiCallable[_events_pb2.ListEventsRequest, _events_pb2.ListEventsResponse]  # type: ignore[assignment]
     """Events of the caller's tenant with seq > after_seq, oldest first."""
@@ -59,6 +67,10 @@ class EventsAsyncStub(EventsStub):
     """
 
 class EventsServicer(metaclass=_abc_1.ABCMeta):
+    """What happened to the tenant's messages (queued, delivered, deferred, bounced, ...), by
+    sequence number: list them or follow them as they happen.
+    """
+
     @_abc_1.abstractmethod
     def ListEvents(
         self,

@@ -26,7 +26,8 @@ if _version_not_supported:
 
 
 class MessagesStub:
-    """Missing associated documentation comment in .proto file."""
+    """Single messages of the caller's tenant, from campaigns or transactional sending.
+    """
 
     def __init__(self, channel):
         """Constructor.
@@ -47,16 +48,19 @@ class MessagesStub:
 
 
 class MessagesServicer:
-    """Missing associated documentation comment in .proto file."""
+    """Single messages of the caller's tenant, from campaigns or transactional sending.
+    """
 
     def GetMessage(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """One message and its delivery state.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListMessages(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Messages by campaign and state, a page at a time (keyset paging on the id).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -83,7 +87,8 @@ def add_MessagesServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class Messages:
-    """Missing associated documentation comment in .proto file."""
+    """Single messages of the caller's tenant, from campaigns or transactional sending.
+    """
 
     @staticmethod
     def GetMessage(request,

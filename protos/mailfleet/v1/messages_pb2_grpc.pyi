@@ -27,32 +27,44 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class MessagesStub:
+    """Single messages of the caller's tenant, from campaigns or transactional sending."""
+
     @_typing.overload
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> MessagesAsyncStub: ...
     GetMessage: _grpc.UnaryUnaryMultiCallable[_messages_pb2.GetMessageRequest, _messages_pb2.Message]
+    """One message and its delivery state."""
     ListMessages: _grpc.UnaryUnaryMultiCallable[_messages_pb2.ListMessagesRequest, _messages_pb2.ListMessagesResponse]
+    """Messages by campaign and state, a page at a time (keyset paging on the id)."""
 
 @_typing.type_check_only
 class MessagesAsyncStub(MessagesStub):
+    """Single messages of the caller's tenant, from campaigns or transactional sending."""
+
     def __init__(self, channel: _aio.Channel) -> None: ...
     GetMessage: _aio.UnaryUnaryMultiCallable[_messages_pb2.GetMessageRequest, _messages_pb2.Message]  # type: ignore[assignment]
+    """One message and its delivery state."""
     ListMessages: _aio.UnaryUnaryMultiCallable[_messages_pb2.ListMessagesRequest, _messages_pb2.ListMessagesResponse]  # type: ignore[assignment]
+    """Messages by campaign and state, a page at a time (keyset paging on the id)."""
 
 class MessagesServicer(metaclass=_abc_1.ABCMeta):
+    """Single messages of the caller's tenant, from campaigns or transactional sending."""
+
     @_abc_1.abstractmethod
     def GetMessage(
         self,
         request: _messages_pb2.GetMessageRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_messages_pb2.Message, _abc.Awaitable[_messages_pb2.Message]]: ...
+    ) -> _typing.Union[_messages_pb2.Message, _abc.Awaitable[_messages_pb2.Message]]:
+        """One message and its delivery state."""
 
     @_abc_1.abstractmethod
     def ListMessages(
         self,
         request: _messages_pb2.ListMessagesRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_messages_pb2.ListMessagesResponse, _abc.Awaitable[_messages_pb2.ListMessagesResponse]]: ...
+    ) -> _typing.Union[_messages_pb2.ListMessagesResponse, _abc.Awaitable[_messages_pb2.ListMessagesResponse]]:
+        """Messages by campaign and state, a page at a time (keyset paging on the id)."""
 
 def add_MessagesServicer_to_server(servicer: MessagesServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -26,7 +26,8 @@ if _version_not_supported:
 
 
 class RoutingStub:
-    """Missing associated documentation comment in .proto file."""
+    """How mail leaves the agent: the routes configured and the rules that choose among them.
+    """
 
     def __init__(self, channel):
         """Constructor.
@@ -62,7 +63,8 @@ class RoutingStub:
 
 
 class RoutingServicer:
-    """Missing associated documentation comment in .proto file."""
+    """How mail leaves the agent: the routes configured and the rules that choose among them.
+    """
 
     def ListRoutes(self, request, context):
         """The configured routes, without their secrets.
@@ -138,7 +140,8 @@ def add_RoutingServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class Routing:
-    """Missing associated documentation comment in .proto file."""
+    """How mail leaves the agent: the routes configured and the rules that choose among them.
+    """
 
     @staticmethod
     def ListRoutes(request,

@@ -30,6 +30,8 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class RoutingStub:
+    """How mail leaves the agent: the routes configured and the rules that choose among them."""
+
     @_typing.overload
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
     @_typing.overload
@@ -51,6 +53,8 @@ class RoutingStub:
 
 @_typing.type_check_only
 class RoutingAsyncStub(RoutingStub):
+    """How mail leaves the agent: the routes configured and the rules that choose among them."""
+
     def __init__(self, channel: _aio.Channel) -> None: ...
     ListRoutes: _aio.UnaryUnaryMultiCallable[_routing_pb2.ListRoutesRequest, _routing_pb2.ListRoutesResponse]  # type: ignore[assignment]
     """The configured routes, without their secrets."""
@@ -68,6 +72,8 @@ class RoutingAsyncStub(RoutingStub):
     """
 
 class RoutingServicer(metaclass=_abc_1.ABCMeta):
+    """How mail leaves the agent: the routes configured and the rules that choose among them."""
+
     @_abc_1.abstractmethod
     def ListRoutes(
         self,

@@ -26,7 +26,9 @@ if _version_not_supported:
 
 
 class SendingDomainsStub:
-    """Missing associated documentation comment in .proto file."""
+    """What a sending domain needs in DNS: its DKIM keys, the records to publish, and a check of
+    what is published.
+    """
 
     def __init__(self, channel):
         """Constructor.
@@ -52,7 +54,9 @@ class SendingDomainsStub:
 
 
 class SendingDomainsServicer:
-    """Missing associated documentation comment in .proto file."""
+    """What a sending domain needs in DNS: its DKIM keys, the records to publish, and a check of
+    what is published.
+    """
 
     def GenerateDkimKey(self, request, context):
         """Creates a DKIM key for the domain on the agent and starts signing with it: the workers
@@ -107,7 +111,9 @@ def add_SendingDomainsServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class SendingDomains:
-    """Missing associated documentation comment in .proto file."""
+    """What a sending domain needs in DNS: its DKIM keys, the records to publish, and a check of
+    what is published.
+    """
 
     @staticmethod
     def GenerateDkimKey(request,

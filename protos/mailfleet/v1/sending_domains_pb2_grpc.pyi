@@ -32,6 +32,10 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class SendingDomainsStub:
+    """What a sending domain needs in DNS: its DKIM keys, the records to publish, and a check of
+    what is published.
+    """
+
     @_typing.overload
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
     @_typing.overload
@@ -53,6 +57,10 @@ class SendingDomainsStub:
 
 @_typing.type_check_only
 class SendingDomainsAsyncStub(SendingDomainsStub):
+    """What a sending domain needs in DNS: its DKIM keys, the records to publish, and a check of
+    what is published.
+    """
+
     def __init__(self, channel: _aio.Channel) -> None: ...
     GenerateDkimKey: _aio.UnaryUnaryMultiCallable[_sending_domains_pb2.GenerateDkimKeyRequest, _sending_domains_pb2.GenerateDkimKeyResponse]  # type: ignore[assignment]
     """Creates a DKIM key for the domain on the agent and starts signing with it: the workers
@@ -70,6 +78,10 @@ class SendingDomainsAsyncStub(SendingDomainsStub):
     """
 
 class SendingDomainsServicer(metaclass=_abc_1.ABCMeta):
+    """What a sending domain needs in DNS: its DKIM keys, the records to publish, and a check of
+    what is published.
+    """
+
     @_abc_1.abstractmethod
     def GenerateDkimKey(
         self,

@@ -26,7 +26,8 @@ if _version_not_supported:
 
 
 class SmtpUsersStub:
-    """Missing associated documentation comment in .proto file."""
+    """SMTP submission logins of the caller's tenant and the domains they may send from.
+    """
 
     def __init__(self, channel):
         """Constructor.
@@ -67,7 +68,8 @@ class SmtpUsersStub:
 
 
 class SmtpUsersServicer:
-    """Missing associated documentation comment in .proto file."""
+    """SMTP submission logins of the caller's tenant and the domains they may send from.
+    """
 
     def CreateSmtpUser(self, request, context):
         """Creates a login; the password is returned once and only its scrypt hash is kept.
@@ -77,7 +79,8 @@ class SmtpUsersServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListSmtpUsers(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """The tenant's logins, without their passwords.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -97,13 +100,15 @@ class SmtpUsersServicer:
         raise NotImplementedError('Method not implemented!')
 
     def RemoveSendingDomain(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Takes a domain off the tenant's sending domains; returns those left.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListSendingDomains(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """The tenant's sending domains.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -150,7 +155,8 @@ def add_SmtpUsersServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class SmtpUsers:
-    """Missing associated documentation comment in .proto file."""
+    """SMTP submission logins of the caller's tenant and the domains they may send from.
+    """
 
     @staticmethod
     def CreateSmtpUser(request,

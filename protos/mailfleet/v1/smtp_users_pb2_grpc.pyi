@@ -29,6 +29,8 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class SmtpUsersStub:
+    """SMTP submission logins of the caller's tenant and the domains they may send from."""
+
     @_typing.overload
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
     @_typing.overload
@@ -36,27 +38,37 @@ class SmtpUsersStub:
     CreateSmtpUser: _grpc.UnaryUnaryMultiCallable[_smtp_users_pb2.CreateSmtpUserRequest, _smtp_users_pb2.CreateSmtpUserResponse]
     """Creates a login; the password is returned once and only its scrypt hash is kept."""
     ListSmtpUsers: _grpc.UnaryUnaryMultiCallable[_smtp_users_pb2.ListSmtpUsersRequest, _smtp_users_pb2.ListSmtpUsersResponse]
+    """The tenant's logins, without their passwords."""
     RevokeSmtpUser: _grpc.UnaryUnaryMultiCallable[_smtp_users_pb2.RevokeSmtpUserRequest, _smtp_users_pb2.SmtpUser]
     """Revokes a login at once for new sessions (a session already logged in may finish)."""
     AddSendingDomain: _grpc.UnaryUnaryMultiCallable[_smtp_users_pb2.SendingDomainRequest, _smtp_users_pb2.ListSendingDomainsResponse]
     """Sending domains: the only domains the tenant's logins may use in MAIL FROM and From:."""
     RemoveSendingDomain: _grpc.UnaryUnaryMultiCallable[_smtp_users_pb2.SendingDomainRequest, _smtp_users_pb2.ListSendingDomainsResponse]
+    """Takes a domain off the tenant's sending domains; returns those left."""
     ListSendingDomains: _grpc.UnaryUnaryMultiCallable[_smtp_users_pb2.ListSendingDomainsRequest, _smtp_users_pb2.ListSendingDomainsResponse]
+    """The tenant's sending domains."""
 
 @_typing.type_check_only
 class SmtpUsersAsyncStub(SmtpUsersStub):
+    """SMTP submission logins of the caller's tenant and the domains they may send from."""
+
     def __init__(self, channel: _aio.Channel) -> None: ...
     CreateSmtpUser: _aio.UnaryUnaryMultiCallable[_smtp_users_pb2.CreateSmtpUserRequest, _smtp_users_pb2.CreateSmtpUserResponse]  # type: ignore[assignment]
     """Creates a login; the password is returned once and only its scrypt hash is kept."""
     ListSmtpUsers: _aio.UnaryUnaryMultiCallable[_smtp_users_pb2.ListSmtpUsersRequest, _smtp_users_pb2.ListSmtpUsersResponse]  # type: ignore[assignment]
+    """The tenant's logins, without their passwords."""
     RevokeSmtpUser: _aio.UnaryUnaryMultiCallable[_smtp_users_pb2.RevokeSmtpUserRequest, _smtp_users_pb2.SmtpUser]  # type: ignore[assignment]
     """Revokes a login at once for new sessions (a session already logged in may finish)."""
     AddSendingDomain: _aio.UnaryUnaryMultiCallable[_smtp_users_pb2.SendingDomainRequest, _smtp_users_pb2.ListSendingDomainsResponse]  # type: ignore[assignment]
     """Sending domains: the only domains the tenant's logins may use in MAIL FROM and From:."""
     RemoveSendingDomain: _aio.UnaryUnaryMultiCallable[_smtp_users_pb2.SendingDomainRequest, _smtp_users_pb2.ListSendingDomainsResponse]  # type: ignore[assignment]
+    """Takes a domain off the tenant's sending domains; returns those left."""
     ListSendingDomains: _aio.UnaryUnaryMultiCallable[_smtp_users_pb2.ListSendingDomainsRequest, _smtp_users_pb2.ListSendingDomainsResponse]  # type: ignore[assignment]
+    """The tenant's sending domains."""
 
 class SmtpUsersServicer(metaclass=_abc_1.ABCMeta):
+    """SMTP submission logins of the caller's tenant and the domains they may send from."""
+
     @_abc_1.abstractmethod
     def CreateSmtpUser(
         self,
@@ -70,7 +82,8 @@ class SmtpUsersServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _smtp_users_pb2.ListSmtpUsersRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_smtp_users_pb2.ListSmtpUsersResponse, _abc.Awaitable[_smtp_users_pb2.ListSmtpUsersResponse]]: ...
+    ) -> _typing.Union[_smtp_users_pb2.ListSmtpUsersResponse, _abc.Awaitable[_smtp_users_pb2.ListSmtpUsersResponse]]:
+        """The tenant's logins, without their passwords."""
 
     @_abc_1.abstractmethod
     def RevokeSmtpUser(
@@ -93,13 +106,15 @@ class SmtpUsersServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _smtp_users_pb2.SendingDomainRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_smtp_users_pb2.ListSendingDomainsResponse, _abc.Awaitable[_smtp_users_pb2.ListSendingDomainsResponse]]: ...
+    ) -> _typing.Union[_smtp_users_pb2.ListSendingDomainsResponse, _abc.Awaitable[_smtp_users_pb2.ListSendingDomainsResponse]]:
+        """Takes a domain off the tenant's sending domains; returns those left."""
 
     @_abc_1.abstractmethod
     def ListSendingDomains(
         self,
         request: _smtp_users_pb2.ListSendingDomainsRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_smtp_users_pb2.ListSendingDomainsResponse, _abc.Awaitable[_smtp_users_pb2.ListSendingDomainsResponse]]: ...
+    ) -> _typing.Union[_smtp_users_pb2.ListSendingDomainsResponse, _abc.Awaitable[_smtp_users_pb2.ListSendingDomainsResponse]]:
+        """The tenant's sending domains."""
 
 def add_SmtpUsersServicer_to_server(servicer: SmtpUsersServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -26,7 +26,8 @@ if _version_not_supported:
 
 
 class TransactionalStub:
-    """Missing associated documentation comment in .proto file."""
+    """One-off messages (receipts, password resets) sent at once, outside any campaign.
+    """
 
     def __init__(self, channel):
         """Constructor.
@@ -47,7 +48,8 @@ class TransactionalStub:
 
 
 class TransactionalServicer:
-    """Missing associated documentation comment in .proto file."""
+    """One-off messages (receipts, password resets) sent at once, outside any campaign.
+    """
 
     def SendMessage(self, request, context):
         """Queues one message. The same idempotency_key returns the first message again.
@@ -85,7 +87,8 @@ def add_TransactionalServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class Transactional:
-    """Missing associated documentation comment in .proto file."""
+    """One-off messages (receipts, password resets) sent at once, outside any campaign.
+    """
 
     @staticmethod
     def SendMessage(request,

@@ -27,6 +27,8 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class TransactionalStub:
+    """One-off messages (receipts, password resets) sent at once, outside any campaign."""
+
     @_typing.overload
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
     @_typing.overload
@@ -38,6 +40,8 @@ class TransactionalStub:
 
 @_typing.type_check_only
 class TransactionalAsyncStub(TransactionalStub):
+    """One-off messages (receipts, password resets) sent at once, outside any campaign."""
+
     def __init__(self, channel: _aio.Channel) -> None: ...
     SendMessage: _aio.UnaryUnaryMultiCallable[_transactional_pb2.SendMessageRequest, _transactional_pb2.SendMessageResponse]  # type: ignore[assignment]
     """Queues one message. The same idempotency_key returns the first message again."""
@@ -45,6 +49,8 @@ class TransactionalAsyncStub(TransactionalStub):
     """Queues many messages in one durable write; each gets its own result."""
 
 class TransactionalServicer(metaclass=_abc_1.ABCMeta):
+    """One-off messages (receipts, password resets) sent at once, outside any campaign."""
+
     @_abc_1.abstractmethod
     def SendMessage(
         self,
