@@ -14,7 +14,8 @@ from sqlalchemy import Engine, select, update
 
 from agent.client import AgentStubs
 from desktop.agents import eventsync, registry
-from desktop.db.models import CampaignPart, CampaignRecipient, PartState, RecipientStatus
+from desktop.db.models import CampaignPart, CampaignRecipient, RecipientStatus
+from desktop.services import campaigns
 from mailfleet.v1 import campaigns_pb2
 
 # Agent campaign states with nothing left to send.
@@ -34,7 +35,7 @@ def heal(engine: Engine, agent_id: int, agent: AgentStubs) -> eventsync.Applied:
         started = conn.execute(
             select(CampaignPart.id, CampaignPart.campaign_id, CampaignPart.agent_campaign_id).where(
                 CampaignPart.agent_id == agent_id,
-                CampaignPart.state == PartState.STARTED.value,
+                CampaignPart.state.in_([s.value for s in campaigns.ON_AGENT]),
                 CampaignPart.agent_campaign_id.is_not(None),
             )
         ).all()

@@ -15,16 +15,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from desktop.db.mailbox import mailbox_key
 from desktop.db.models import (
     Agent,
-    Campaign,
     CampaignPart,
     CampaignRecipient,
-    CampaignState,
     CampaignTimeline,
     Contact,
     EngagementEvent,
@@ -33,7 +31,7 @@ from desktop.db.models import (
     RecipientStatus,
     SuppressionReason,
 )
-from desktop.services import suppression
+from desktop.services import campaigns, suppression
 from mailfleet.v1 import events_pb2
 
 E = events_pb2.EventType
@@ -257,32 +255,17 @@ def _add_timeline(conn: Connection, counts: Counter[tuple[int, datetime, str]]) 
 
 
 def complete_parts(conn: Connection, part_ids: list[int]) -> None:
-    """Mark parts completed, and their campaign once no part is still sending."""
+    """Mark parts completed (their agent finished them, whatever it was asked meanwhile), and
+    settle their campaigns' states. A part still *uploading* here was started by the upload,
+    which has not recorded it yet: a small campaign can finish first."""
+    finishing = [PartState.UPLOADING.value, *(s.value for s in campaigns.ON_AGENT)]
     conn.execute(
         update(CampaignPart)
-        .where(CampaignPart.id.in_(part_ids), CampaignPart.state == PartState.STARTED.value)
+        .where(CampaignPart.id.in_(part_ids), CampaignPart.state.in_(finishing))
         .values(state=PartState.COMPLETED.value)
     )
     campaign_ids = conn.scalars(
         select(CampaignPart.campaign_id).where(CampaignPart.id.in_(part_ids)).distinct()
     ).all()
     for campaign_id in campaign_ids:
-        busy = conn.scalar(
-            select(func.count())
-            .select_from(CampaignPart)
-            .where(
-                CampaignPart.campaign_id == campaign_id,
-                CampaignPart.state.in_(
-                    [PartState.PENDING.value, PartState.UPLOADING.value, PartState.STARTED.value]
-                ),
-            )
-        )
-        if not busy:
-            conn.execute(
-                update(Campaign)
-                .where(
-                    Campaign.id == campaign_id,
-                    Campaign.state.in_([CampaignState.SENDING.value, CampaignState.PAUSED.value]),
-                )
-                .values(state=CampaignState.COMPLETED.value)
-            )
+        campaigns.settle(conn, campaign_id)

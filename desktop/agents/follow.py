@@ -124,7 +124,9 @@ class Follower:
         return applied.cursor
 
     def _follow(self) -> None:
-        fleet.cancel_moved_parts(self.engine, self.workspace_id, self.record.id)
+        changed = fleet.deliver_to_agent(self.engine, self.workspace_id, self.record.id)
+        if changed:
+            self.on_applied(eventsync.Applied(campaigns=changed))
         with registry.stubs(self.record) as agent:
             cursor = self._catch_up(agent)
             self.on_state(self.record.id, "following")

@@ -163,7 +163,7 @@ def upload_campaign(
         all_parts = campaigns.parts(conn, campaign_id)
         specs = fields.list_fields(conn, workspace_id)
     active = [p for p in all_parts if p.state in (PartState.PENDING, PartState.UPLOADING)]
-    if campaign.state == CampaignState.CANCELLED:
+    if campaign.state in (CampaignState.CANCELLING, CampaignState.CANCELLED):
         return
     if active and campaign.state == CampaignState.SENDING:
         with engine.begin() as conn:  # not all on its agents: it is not sending yet
@@ -195,6 +195,7 @@ def upload_campaign(
     with engine.begin() as conn:
         if campaigns.get(conn, workspace_id, campaign_id).state == CampaignState.UPLOADING:
             campaigns.set_state(conn, campaign_id, CampaignState.SENDING)
+            campaigns.settle(conn, campaign_id)  # its parts may have finished already
     progress(Progress(total, total, "sending"))
 
 
@@ -219,7 +220,16 @@ def _upload_part(
                 conn.execute(
                     update(CampaignPart)
                     .where(CampaignPart.id == part.id)
-                    .values(agent_campaign_id=remote.id, state=PartState.UPLOADING.value)
+                    .values(agent_campaign_id=remote.id)
+                )
+                # A cancel recorded meanwhile is kept: the part is not uploading any more.
+                conn.execute(
+                    update(CampaignPart)
+                    .where(
+                        CampaignPart.id == part.id,
+                        CampaignPart.state == PartState.PENDING.value,
+                    )
+                    .values(state=PartState.UPLOADING.value)
                 )
             started = PartState.STARTED
             if remote.state == campaigns_pb2.CAMPAIGN_STATE_DRAFT:
@@ -233,12 +243,20 @@ def _upload_part(
                 getattr(agent.campaigns, start)(
                     campaigns_pb2.CampaignRef(campaign_id=remote.id), timeout=registry.CALL_TIMEOUT
                 )
+            # A part cancelled since it was read stays cancelled; a cancel recorded while it
+            # started is delivered like any other waiting command.
+            from_states = [PartState.UPLOADING.value]
+            if started is PartState.CANCELLED:
+                from_states.append(PartState.CANCELLING.value)
             with engine.begin() as conn:
                 conn.execute(
                     update(CampaignPart)
-                    .where(CampaignPart.id == part.id)
+                    .where(CampaignPart.id == part.id, CampaignPart.state.in_(from_states))
                     .values(state=started.value)
                 )
+                if started is PartState.CANCELLED:
+                    campaigns.cancel_unsent(conn, [part.id])
+                campaigns.settle(conn, campaign.id)
     except grpc.RpcError as exc:
         raise registry.AgentError(f"{agent_name}: {registry.describe_rpc_error(exc)}") from exc
 
@@ -246,7 +264,7 @@ def _upload_part(
 def _cancelled(engine: Engine, campaign_id: int) -> bool:
     with engine.connect() as conn:
         state = conn.scalar(select(Campaign.state).where(Campaign.id == campaign_id))
-    return state == CampaignState.CANCELLED.value
+    return state in (CampaignState.CANCELLING.value, CampaignState.CANCELLED.value)
 
 
 def _stream(

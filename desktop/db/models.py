@@ -278,6 +278,8 @@ class CampaignState(enum.StrEnum):
     SENDING = "sending"
     PAUSED = "paused"
     COMPLETED = "completed"
+    # Cancel was asked; some agent has not acknowledged it yet (it is told when it is back).
+    CANCELLING = "cancelling"
     CANCELLED = "cancelled"
 
 
@@ -291,6 +293,11 @@ class PartState(enum.StrEnum):
     # Its unsent recipients went to other agents; the agent's campaign must be cancelled.
     MOVED = "moved"
     CANCELLED = "cancelled"
+    # A command asked of the agent that it has not acknowledged yet (it is told when reached).
+    CANCELLING = "cancelling"
+    PAUSING = "pausing"
+    RESUMING = "resuming"
+    PAUSED = "paused"  # the agent acknowledged the pause
 
 
 class RecipientStatus(enum.StrEnum):

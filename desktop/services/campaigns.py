@@ -17,6 +17,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Engine,
+    Select,
     and_,
     case,
     delete,
@@ -30,6 +31,7 @@ from sqlalchemy import (
 )
 
 from desktop.db.models import (
+    Agent,
     Campaign,
     CampaignPart,
     CampaignRecipient,
@@ -381,6 +383,16 @@ def add_parts(
     return parts
 
 
+# A part's command not acknowledged by its agent yet → the command.
+COMMAND_OF = {
+    PartState.CANCELLING: "cancel",
+    PartState.PAUSING: "pause",
+    PartState.RESUMING: "resume",
+}
+# Parts whose campaign is on their agent and not finished there.
+ON_AGENT = (PartState.STARTED, PartState.PAUSED, *COMMAND_OF)
+
+
 @dataclass(frozen=True)
 class CampaignRow:
     """A campaign in the campaigns list."""
@@ -391,6 +403,9 @@ class CampaignRow:
     recipients: int
     created_at: datetime
     start_at: datetime | None
+    # A cancel, pause or resume some agents have not acknowledged yet, and those agents.
+    command: str | None = None
+    waiting_for: tuple[str, ...] = ()
 
 
 def list_campaigns(conn: Connection, workspace_id: int) -> list[CampaignRow]:
@@ -407,7 +422,76 @@ def list_campaigns(conn: Connection, workspace_id: int) -> list[CampaignRow]:
         .where(Campaign.workspace_id == workspace_id)
         .order_by(Campaign.id.desc())
     )
-    return [CampaignRow(i, n, CampaignState(s), r, c, a) for i, n, s, r, c, a in rows]
+    waiting = _waiting_commands(conn, workspace_id)
+    return [
+        CampaignRow(i, n, CampaignState(s), r, c, a, *waiting.get(i, (None, ())))
+        for i, n, s, r, c, a in rows
+    ]
+
+
+def _waiting_commands(
+    conn: Connection, workspace_id: int
+) -> dict[int, tuple[str, tuple[str, ...]]]:
+    """Campaign id → (command, agent names) for parts whose agent has not taken a command."""
+    rows = conn.execute(
+        select(CampaignPart.campaign_id, CampaignPart.state, Agent.name)
+        .join(Agent, Agent.id == CampaignPart.agent_id)
+        .where(
+            Agent.workspace_id == workspace_id,
+            CampaignPart.state.in_([s.value for s in COMMAND_OF]),
+        )
+        .order_by(CampaignPart.campaign_id, Agent.name)
+    )
+    found: dict[int, tuple[str, tuple[str, ...]]] = {}
+    for campaign_id, state, name in rows:
+        command, names = found.get(campaign_id, (COMMAND_OF[PartState(state)], ()))
+        if name not in names:
+            found[campaign_id] = (command, (*names, name))
+    return found
+
+
+def cancel_unsent(conn: Connection, part_ids: Sequence[int] | Select[Any]) -> None:
+    """Recipients of cancelled parts with no outcome yet will never get one: cancelled."""
+    conn.execute(
+        update(CampaignRecipient)
+        .where(
+            CampaignRecipient.part_id.in_(part_ids),
+            CampaignRecipient.status.in_(
+                (RecipientStatus.PENDING.value, RecipientStatus.DEFERRED.value)
+            ),
+        )
+        .values(status=RecipientStatus.CANCELLED.value)
+    )
+
+
+def command_of(conn: Connection, campaign_id: int) -> str | None:
+    """The cancel, pause or resume some agent of the campaign has not acknowledged yet."""
+    state = conn.scalar(
+        select(CampaignPart.state)
+        .where(
+            CampaignPart.campaign_id == campaign_id,
+            CampaignPart.state.in_([s.value for s in COMMAND_OF]),
+        )
+        .limit(1)
+    )
+    return None if state is None else COMMAND_OF[PartState(state)]
+
+
+_COMMAND_WORD = {"cancel": "Cancelling", "pause": "Pausing", "resume": "Resuming"}
+
+
+def state_text(row: CampaignRow) -> str:
+    """The state as the marketer reads it: "sending", or "Cancelling — waiting for Oslo"."""
+    if row.command is not None and row.waiting_for:
+        return f"{_COMMAND_WORD[row.command]} — waiting for {names_text(row.waiting_for)}"
+    return row.state.value
+
+
+def names_text(names: Sequence[str]) -> str:
+    """``Paris``, ``Paris and Oslo``, ``Paris, Oslo and Rome``."""
+    if len(names) <= 1:
+        return "".join(names)
+    return f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def get(conn: Connection, workspace_id: int, campaign_id: int) -> Campaign:
@@ -484,15 +568,60 @@ def unfinished_uploads(conn: Connection, workspace_id: int) -> list[int]:
     )
 
 
-# What the marketer may do to a campaign in each state. Retrying an upload is only offered
-# while its recipients are not all on their agents; a finished campaign takes no command.
+# What the marketer may do to a campaign in each state. Retrying is only offered while its
+# recipients (or a command) are not all on their agents; a finished campaign takes no command.
 _ACTIONS: dict[CampaignState, frozenset[str]] = {
     CampaignState.UPLOADING: frozenset({"retry", "cancel"}),
     CampaignState.SENDING: frozenset({"pause", "cancel"}),
     CampaignState.PAUSED: frozenset({"resume", "cancel"}),
+    CampaignState.CANCELLING: frozenset({"retry"}),
+}
+# While a pause (resume) waits for an agent, the marketer may retry it or change their mind.
+_WHILE_WAITING = {
+    "pause": frozenset({"retry", "resume", "cancel"}),
+    "resume": frozenset({"retry", "pause", "cancel"}),
 }
 
 
-def allowed_actions(state: CampaignState) -> frozenset[str]:
-    """The commands (``pause``, ``resume``, ``cancel``, ``retry``) that make sense in ``state``."""
+def allowed_actions(state: CampaignState, command: str | None = None) -> frozenset[str]:
+    """The commands (``pause``, ``resume``, ``cancel``, ``retry``) that make sense in ``state``
+    while ``command`` (a pause or resume some agent has not taken yet) is waiting."""
+    if command in _WHILE_WAITING and state in (CampaignState.SENDING, CampaignState.PAUSED):
+        return _WHILE_WAITING[command]
     return _ACTIONS.get(state, frozenset())
+
+
+# Parts still to be uploaded or sending: the campaign is not finished while any is left.
+_UNFINISHED = (PartState.PENDING, PartState.UPLOADING, *ON_AGENT)
+
+
+def settle(conn: Connection, campaign_id: int) -> None:
+    """Move the campaign to the state its parts acknowledged: *cancelled* once every part took
+    its cancel, *paused* once every sending part took the pause, *sending* again once every
+    paused part took the resume, *completed* once no part is left sending."""
+    campaign_state = conn.scalar(select(Campaign.state).where(Campaign.id == campaign_id))
+    if campaign_state is None:
+        return
+    current = CampaignState(campaign_state)
+    states = {
+        PartState(s)
+        for s in conn.scalars(
+            select(CampaignPart.state).where(
+                CampaignPart.campaign_id == campaign_id,
+                CampaignPart.state != PartState.MOVED.value,
+            )
+        )
+    }
+    target = current
+    if current is CampaignState.CANCELLING:
+        if not states & {PartState.PENDING, PartState.UPLOADING, *ON_AGENT}:
+            target = CampaignState.CANCELLED
+    elif current in (CampaignState.SENDING, CampaignState.PAUSED):
+        if not states & set(_UNFINISHED):
+            target = CampaignState.COMPLETED
+        elif current is CampaignState.SENDING and states & set(_UNFINISHED) == {PartState.PAUSED}:
+            target = CampaignState.PAUSED
+        elif current is CampaignState.PAUSED and not states & {PartState.PAUSED, PartState.PAUSING}:
+            target = CampaignState.SENDING
+    if target is not current:
+        set_state(conn, campaign_id, target)

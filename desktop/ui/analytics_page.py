@@ -10,7 +10,8 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine
 
-from desktop.services import analytics_export, stats
+from desktop.db.models import RecipientStatus
+from desktop.services import analytics_export, reasons, stats
 from desktop.services.plurals import counted
 from desktop.ui import dates
 from desktop.ui.domain_table import COMPLAINT_COLUMN, DOMAIN_COLUMNS, domain_cells
@@ -52,6 +53,8 @@ COMPARE_COLUMNS = (
     "Unsubscribe rate",
 )
 TREND_KINDS = ("delivered", "bounced", "opened", "clicked")
+REASON_COLUMNS = ("Outcome", "Why", "Recipients", "What the server said")
+_OUTCOME = {RecipientStatus.FAILED: "Failed", RecipientStatus.BOUNCED: "Bounced"}
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,7 @@ class Analytics:
     campaigns: list[stats.CampaignFigures]
     trend: dict[str, list[tuple[datetime, int]]]
     domains: list[stats.DomainRow]
+    reasons: list[stats.Reason]
 
 
 def read_analytics(conn: Connection, workspace_id: int) -> Analytics:
@@ -69,6 +73,7 @@ def read_analytics(conn: Connection, workspace_id: int) -> Analytics:
         stats.compare(conn, workspace_id),
         stats.daily_trend(conn, workspace_id),
         stats.per_domain(conn, workspace_id, None, limit=200),
+        stats.failure_reasons(conn, workspace_id, None, limit=200),
     )
 
 
@@ -102,6 +107,7 @@ class AnalyticsPage(QWidget):
         self._latest = Latest()
         self.compare = _table(COMPARE_COLUMNS)
         self.domains = _table(DOMAIN_COLUMNS)
+        self.reasons = _table(REASON_COLUMNS)
         self.chart = QChart()
         self.chart.setTitle("Per day, all campaigns")
         self.chart_view = QChartView(self.chart)
@@ -110,6 +116,7 @@ class AnalyticsPage(QWidget):
         self.tabs.addTab(self.compare, "Campaign comparison")
         self.tabs.addTab(self.chart_view, "Trends")
         self.tabs.addTab(self.domains, "Deliverability by domain")
+        self.tabs.addTab(self.reasons, "Why messages did not arrive")
         export = QPushButton("Export as CSV…")
         export.clicked.connect(self.ask_export)
         refresh = QPushButton("Refresh")
@@ -164,8 +171,23 @@ class AnalyticsPage(QWidget):
         drows = [domain_cells(d) for d in data.domains]
         dred = {(r, COMPLAINT_COLUMN) for r, d in enumerate(data.domains) if d.over_complaint_line}
         _fill(self.domains, drows, dred)
+        self._reasons(data.reasons)
         self._trend(data.trend)
         self.message.setText(f"{counted(len(data.campaigns), 'campaign')}.")
+
+    def _reasons(self, found: list[stats.Reason]) -> None:
+        summaries = reasons.summarise((_OUTCOME[r.status], r.reason, r.count) for r in found)
+        rows = [
+            (s.outcome, s.sentence, f"{s.count:,}", s.originals[0][0] if s.originals else "")
+            for s in summaries
+        ]
+        _fill(self.reasons, rows, set())
+        for r, summary in enumerate(summaries):
+            replies = "\n".join(f"{text} ({n:,})" for text, n in summary.originals if text)
+            for c in (1, 3):
+                item = self.reasons.item(r, c)
+                if item is not None:
+                    item.setToolTip(replies)
 
     def _trend(self, trend: dict[str, list[tuple[datetime, int]]]) -> None:
         self.chart.removeAllSeries()

@@ -39,7 +39,7 @@ from desktop.ui.qt import (
 from desktop.ui.tasks import Latest, Task, TaskRunner
 
 COLUMNS = ("Name", "State", "Recipients", "Created", "Starts")
-_DONE = {"pause": "Paused", "resume": "Resumed", "cancel": "Cancelled"}
+_DONE = {"pause": "Paused", "resume": "Resumed", "cancel": "Cancelled", "retry": "Done"}
 # An agent must be unreachable this long before its recipients may be moved elsewhere.
 MOVE_AFTER_SECONDS = 300.0
 
@@ -92,7 +92,6 @@ class CampaignsPage(QWidget):
         self.pause_button = QPushButton("Pause")
         self.resume_button = QPushButton("Resume")
         self.retry_button = QPushButton("Retry upload")
-        self.retry_button.setToolTip("Upload the recipients the agents do not have yet")
         self.retry_button.clicked.connect(self.retry)
         self.cancel_button = QPushButton("Cancel campaign")
         self.drafts = Drafts(engine, workspace_id, runner, self.new_campaign, self)
@@ -193,9 +192,9 @@ class CampaignsPage(QWidget):
         self.table.setRowCount(len(self.rows))
         for row, c in enumerate(self.rows):
             starts = dates.show(c.start_at) if c.start_at else "at once"
-            state = c.state.value
+            state = campaigns.state_text(c)
             if c.id in self.stalled and c.state is CampaignState.UPLOADING:
-                state = f"waiting for {', '.join(self.stalled[c.id])}"
+                state = f"waiting for {_names(self.stalled[c.id])}"
             cells = (
                 c.name,
                 state,
@@ -213,9 +212,18 @@ class CampaignsPage(QWidget):
         """Enable only the commands that make sense for the selected campaign's state."""
         campaign_id = self.selected()
         row = next((r for r in self.rows if r.id == campaign_id), None)
-        allowed = campaigns.allowed_actions(row.state) if row is not None else frozenset()
+        allowed = (
+            campaigns.allowed_actions(row.state, row.command) if row is not None else frozenset()
+        )
         for action, button in self.action_buttons.items():
             button.setEnabled(action in allowed)
+        command = row.command if row is not None else None
+        self.retry_button.setText("Retry upload" if command is None else f"Retry {command}")
+        self.retry_button.setToolTip(
+            "Upload the recipients the agents do not have yet"
+            if command is None
+            else f"Tell the agents that have not taken the {command} yet"
+        )
         if campaign_id in self.uploading:
             self.retry_button.setEnabled(False)
         self.duplicate_button.setEnabled(row is not None)
@@ -306,9 +314,18 @@ class CampaignsPage(QWidget):
         )
 
     def retry(self) -> None:
-        """Upload the selected campaign's recipients that are not on their agents yet."""
+        """Give the selected campaign's agents what they do not have yet: its recipients, or
+        the cancel (pause, resume) they have not taken."""
         campaign_id = self.selected()
         if campaign_id is not None:
+            self.retry_campaign(campaign_id)
+
+    def retry_campaign(self, campaign_id: int) -> None:
+        """Retry the campaign's waiting command on its agents, else its upload."""
+        row = next((r for r in self.rows if r.id == campaign_id), None)
+        if row is not None and row.command is not None:
+            self._send_control(campaign_id, "retry")
+        else:
             self.upload(campaign_id)
 
     def upload(self, campaign_id: int) -> None:
@@ -391,6 +408,8 @@ class CampaignsPage(QWidget):
         asked first, saying what it stops."""
         if action == "cancel":
             self._confirm_cancel(campaign_id)
+        elif action == "retry":
+            self.retry_campaign(campaign_id)
         else:
             self._send_control(campaign_id, action)
 
@@ -403,7 +422,8 @@ class CampaignsPage(QWidget):
         box.setText(f"Cancel {name}?")
         box.setInformativeText(
             "Its agents stop sending it: recipients who have not received it yet never will, "
-            "and any upload still under way stops. Messages already sent stay sent. "
+            "and any upload still under way stops. An agent that cannot be reached now is "
+            "told as soon as it is back. Messages already sent stay sent. "
             "A cancelled campaign cannot be resumed."
         )
         stop = box.addButton("Cancel campaign", QMessageBox.ButtonRole.DestructiveRole)
@@ -424,16 +444,12 @@ class CampaignsPage(QWidget):
             self.uploading[campaign_id].set()  # nothing more goes to the agents
 
         def work(task: Task[fleet.ControlResult]) -> fleet.ControlResult:
+            if action == "retry":
+                return fleet.deliver(engine, ws, campaign_id)
             return fleet.control(engine, ws, campaign_id, action)
 
         def done(result: fleet.ControlResult) -> None:
-            if result.failed:
-                names = "; ".join(f"{n}: {why}" for n, why in result.failed)
-                self.message.setText(f"Could not {action} on {names}.")
-            elif result.done:
-                self.message.setText(f"{_DONE[action]} on {_names(result.done)}.")
-            else:
-                self.message.setText(f"{_DONE[action]}.")
+            self.message.setText(_control_text(action, result))
             self.refresh()
             self.campaign_changed.emit(campaign_id)
 
@@ -490,8 +506,19 @@ class CampaignsPage(QWidget):
         self.runner.run("Moving unsent recipients", work, done, on_error=failed, write=True)
 
 
-def _names(names: tuple[str, ...]) -> str:
-    """``Paris``, ``Paris and Oslo``, ``Paris, Oslo and Rome``."""
-    if len(names) == 1:
-        return names[0]
-    return f"{', '.join(names[:-1])} and {names[-1]}"
+_names = campaigns.names_text
+
+
+def _control_text(action: str, result: fleet.ControlResult) -> str:
+    """What a command did, for the message line: who took it, who is still to be told."""
+    done = f"{_DONE[action]} on {_names(result.done)}." if result.done else ""
+    if not result.failed:
+        return done or f"{_DONE[action]}."
+    missed = tuple(name for name, _why in result.failed)
+    verb = "is" if len(missed) == 1 else "are"
+    waiting = (
+        f"{_names(missed)} could not be reached: {'it' if len(missed) == 1 else 'they'} "
+        f"{verb} told as soon as {'it is' if len(missed) == 1 else 'they are'} back "
+        "(Retry tries now)."
+    )
+    return f"{done} {waiting}".strip()

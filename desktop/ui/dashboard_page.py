@@ -7,15 +7,15 @@ thread; only finished figures cross to it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, Engine
 
 from desktop.agents.eventsync import Applied
-from desktop.db.models import RecipientStatus
-from desktop.services import campaigns, retention, stats
+from desktop.db.models import CampaignState, RecipientStatus
+from desktop.services import campaigns, reasons, retention, stats
 from desktop.services.plurals import counted
 from desktop.ui import dates
 from desktop.ui.domain_table import COMPLAINT_COLUMN, DOMAIN_COLUMNS, domain_cells
@@ -126,12 +126,15 @@ class DashboardPage(QWidget):
         workspace_id: int,
         runner: TaskRunner,
         control: Callable[[int, str], None],
+        stalled: Callable[[], Mapping[int, tuple[str, ...]]] = dict,
     ) -> None:
         super().__init__()
         self.engine = engine
         self.workspace_id = workspace_id
         self.runner = runner
         self.control = control
+        # Campaigns whose last upload could not reach some agents (the Campaigns page knows).
+        self.stalled = stalled
         self.figures: Figures | None = None
         self._reading = False
         self._again = False
@@ -178,6 +181,17 @@ class DashboardPage(QWidget):
         # What capture and failures mean, shown only when there are any.
         self.captured_note = QLabel("")
         self.captured_note.setWordWrap(True)
+        # What the campaign waits for (an agent that could not be reached), with Retry.
+        self.waiting = QLabel("")
+        self.waiting.setWordWrap(True)
+        self.retry_button = QPushButton("Retry now")
+        self.retry_button.clicked.connect(lambda _=False: self._act("retry"))
+        self.waiting_box = QWidget()
+        waiting_row = QHBoxLayout(self.waiting_box)
+        waiting_row.setContentsMargins(0, 0, 0, 0)
+        waiting_row.addWidget(self.waiting, 1)
+        waiting_row.addWidget(self.retry_button)
+        self.waiting_box.hide()
         self.reasons = QLabel("")
         self.reasons.setWordWrap(True)
         self.reasons.setTextFormat(Qt.TextFormat.PlainText)
@@ -192,6 +206,7 @@ class DashboardPage(QWidget):
         top.addWidget(self.cancel_button)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
+        layout.addWidget(self.waiting_box)
         layout.addLayout(grid)
         layout.addWidget(self.captured_note)
         layout.addWidget(self.reasons)
@@ -222,7 +237,7 @@ class DashboardPage(QWidget):
         self.campaign.clear()
         self.campaign.addItem("All campaigns", None)
         for row in rows:
-            self.campaign.addItem(f"{row.name} — {row.state.value}", row.id)
+            self.campaign.addItem(f"{row.name} — {campaigns.state_text(row)}", row.id)
         index = self.campaign.findData(current) if current is not None else 0
         self.campaign.setCurrentIndex(max(index, 0))
         self.campaign.blockSignals(False)
@@ -265,7 +280,7 @@ class DashboardPage(QWidget):
             self._again = False
             self.refresh()
         self.figures = figures
-        labels = {row.id: f"{row.name} — {row.state.value}" for row in figures.campaigns}
+        labels = {row.id: f"{row.name} — {campaigns.state_text(row)}" for row in figures.campaigns}
         for index in range(1, self.campaign.count()):
             text = labels.get(self.campaign.itemData(index))
             if text is not None and text != self.campaign.itemText(index):
@@ -287,15 +302,19 @@ class DashboardPage(QWidget):
             if unknown
             else ""
         )
-        text = "\n".join(
-            t for t in (_reasons_text(figures.reasons), lost, _pruned_text(figures)) if t
-        )
+        why, replies = _reasons_text(figures.reasons)
+        text = "\n".join(t for t in (why, lost, _pruned_text(figures)) if t)
         self.reasons.setVisible(bool(text))
         self.reasons.setText(text)
+        self.reasons.setToolTip(replies)
         self._chart(figures.timeline)
         self._domains(figures.domains)
         shown = next((r for r in figures.campaigns if r.id == figures.campaign_id), None)
-        allowed = campaigns.allowed_actions(shown.state) if shown is not None else frozenset()
+        allowed = (
+            campaigns.allowed_actions(shown.state, shown.command)
+            if shown is not None
+            else frozenset()
+        )
         self.recipients_button.setEnabled(shown is not None)
         for action, button in (
             ("pause", self.pause_button),
@@ -303,6 +322,10 @@ class DashboardPage(QWidget):
             ("cancel", self.cancel_button),
         ):
             button.setEnabled(action in allowed)
+        waiting = _waiting_text(shown, self.stalled()) if shown is not None else ""
+        self.waiting.setText(waiting)
+        self.waiting_box.setVisible(bool(waiting))
+        self.retry_button.setEnabled(bool(waiting) and "retry" in allowed)
         self.updated.setText(
             f"{counted(figures.totals.recipients, 'recipient')} · updated "
             f"{dates.show_time(datetime.now(UTC), seconds=True)}"
@@ -377,13 +400,50 @@ class DashboardPage(QWidget):
             self.control(campaign_id, action)
 
 
-def _reasons_text(reasons: list[stats.Reason]) -> str:
-    """One line per reason: "Failed (3): needs SMTPUTF8"."""
-    lines = []
-    for r in reasons:
-        word = "Failed" if r.status is RecipientStatus.FAILED else "Bounced"
-        lines.append(f"{word} ({r.count:,}): {r.reason or 'no reason given by the agent'}")
-    return "Why messages did not arrive:\n" + "\n".join(lines) if lines else ""
+def _waiting_text(row: campaigns.CampaignRow, stalled: Mapping[int, tuple[str, ...]]) -> str:
+    """Why the campaign waits, in plain words, or "" when it waits for nothing."""
+    if row.command is not None and row.waiting_for:
+        names = campaigns.names_text(row.waiting_for)
+        it, is_, has = ("it", "is", "has") if len(row.waiting_for) == 1 else ("they", "are", "have")
+        meanwhile = "stay paused" if it == "they" else "stays paused"
+        if row.command != "resume":
+            meanwhile = "may go on sending"
+        return (
+            f"Waiting for {names}: {it} {has} not taken the {row.command} yet, because {it} "
+            f"could not be reached. {it.capitalize()} {is_} told as soon as {it} {is_} back; "
+            f"until then {it} {meanwhile}."
+        )
+    names_stalled = stalled.get(row.id, ())
+    if row.state is CampaignState.UPLOADING and names_stalled:
+        names = campaigns.names_text(names_stalled)
+        one = len(names_stalled) == 1
+        return (
+            f"Waiting for {names}: {'it' if one else 'they'} could not be reached, so "
+            f"{'its' if one else 'their'} recipients are not uploaded yet and the campaign is "
+            f"not sending there. The upload continues by itself when "
+            f"{'it is' if one else 'they are'} back."
+        )
+    return ""
+
+
+def _reasons_text(found: list[stats.Reason]) -> tuple[str, str]:
+    """One plain line per reason ("Bounced (2): The address does not exist at that
+    provider."), and the servers' own replies behind them for the tooltip."""
+    summaries = reasons.summarise((_OUTCOME[r.status], r.reason, r.count) for r in found)
+    if not summaries:
+        return "", ""
+    lines = [f"{s.outcome} ({s.count:,}): {s.sentence}" for s in summaries]
+    replies = [
+        f"{s.outcome} ({n:,}): {original}"
+        for s in summaries
+        for original, n in s.originals
+        if original
+    ]
+    tip = "What the servers and agents said:\n" + "\n".join(replies) if replies else ""
+    return "Why messages did not arrive:\n" + "\n".join(lines), tip
+
+
+_OUTCOME = {RecipientStatus.FAILED: "Failed", RecipientStatus.BOUNCED: "Bounced"}
 
 
 def _pruned_text(figures: Figures) -> str:

@@ -73,7 +73,8 @@ class MainWindow(QMainWindow):
         self.templates = TemplatesPage(engine, workspace_id, self.runner)
         self.campaigns = CampaignsPage(engine, workspace_id, self.runner, self.sync, self.agents)
         self.dashboard = DashboardPage(engine, workspace_id, self.runner,
-                                       self.campaigns.run_control)  # fmt: skip
+                                       self.campaigns.run_control,
+                                       lambda: self.campaigns.stalled)  # fmt: skip
         self.analytics = AnalyticsPage(engine, workspace_id, self.runner)
         self.retention = RetentionPass(engine, workspace_id, self.runner, self)
         self.retention_setting = RetentionSetting(engine, workspace_id, self.runner,

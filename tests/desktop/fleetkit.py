@@ -1,7 +1,11 @@
-"""Helpers for the fleet tests: seeded contacts, paired agents, the app's window."""
+"""Helpers for the fleet tests: seeded contacts, paired agents, saved campaigns, the app's
+window and what it shows."""
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -9,14 +13,20 @@ from pytestqt.qtbot import QtBot
 from sqlalchemy import Engine, insert, select
 
 from desktop.agents import registry
+from desktop.agents.follow import Follower
 from desktop.agents.registry import AgentRecord
-from desktop.db.models import Contact, FieldType, ListMembership
-from desktop.services import stats
+from desktop.db.models import CampaignState, Contact, FieldType, ListMembership
+from desktop.services import campaigns, stats
+from desktop.services.campaigns import Audience, Draft
 from desktop.services.fields import create_field, list_fields
-from desktop.services.workspaces import create_list
+from desktop.services.workspaces import create_list, ensure_workspace
 from desktop.ui.main_window import MainWindow
 from desktop.ui.qt import QMessageBox
+from tests.agent.builders import relay_config
 from tests.peers.agent import AgentProcess
+from tests.peers.smtp import SmtpSink
+
+AgentFactory = Callable[[str], AgentProcess]
 
 
 def seed_contacts(
@@ -79,6 +89,104 @@ def totals(engine: Engine, workspace: int, campaign_id: int) -> stats.Totals:
 def keyring_file(tmp_path: Path) -> Path:
     """Where the test keyring keeps its secrets."""
     return tmp_path / "keyring.json"
+
+
+def draft(list_id: int, agent_weights: tuple[tuple[int, int], ...], **kw: object) -> Draft:
+    """A campaign to the list through the agents (id, weight); ``kw`` overrides any field."""
+    values: dict[str, object] = {
+        "name": "Spring",
+        "audience": Audience(lists=(list_id,)),
+        "subject": "Hello {{ first_name }}",
+        "html": "<p>Hi {{ first_name }} from {{ city }}</p><a href='{{ unsubscribe_url }}'>x</a>",
+        "from_address": "news@shop.example.com",
+        "agents": agent_weights,
+    }
+    values.update(kw)
+    return Draft(**values)  # type: ignore[arg-type]
+
+
+def follow_all(engine: Engine, ws: int, records: list[AgentRecord]) -> list[Follower]:
+    """Follow each agent's events as the window would, without the window."""
+    followers = [Follower(engine, ws, r, lambda _a: None, lambda _i, _s: None) for r in records]
+    for f in followers:
+        f.start()
+    return followers
+
+
+@dataclass
+class Fleet:
+    """A workspace with seeded contacts, agents relaying to one sink, paired under their
+    names, and one saved campaign to all the contacts split evenly across the agents."""
+
+    engine: Engine
+    ws: int
+    campaign_id: int
+    procs: dict[str, AgentProcess]
+    records: dict[str, AgentRecord]
+    sink: SmtpSink
+
+    def state(self) -> CampaignState:
+        """The campaign's state in the database."""
+        return state_of(self.engine, self.ws, self.campaign_id)
+
+    def row(self) -> campaigns.CampaignRow:
+        """The campaign as the lists show it."""
+        with self.engine.connect() as conn:
+            rows = campaigns.list_campaigns(conn, self.ws)
+        return next(r for r in rows if r.id == self.campaign_id)
+
+    def totals(self) -> stats.Totals:
+        """The dashboard's totals for the campaign."""
+        return totals(self.engine, self.ws, self.campaign_id)
+
+    def delivered_twice(self) -> list[str]:
+        """Recipients the sink received more than once (from any agent)."""
+        seen = Counter(rcpt for r in self.sink.received for rcpt in r.rcpt_to)
+        return sorted(rcpt for rcpt, n in seen.items() if n > 1)
+
+
+def new_fleet(
+    engine: Engine,
+    agent_factory: AgentFactory,
+    sink: SmtpSink,
+    recipients: int,
+    agents: Sequence[str] = ("Paris",),
+    **campaign: object,
+) -> Fleet:
+    """Set up a :class:`Fleet`; ``campaign`` overrides the draft's fields (e.g. its throttle).
+    Nothing is uploaded yet."""
+    with engine.begin() as conn:
+        ws = ensure_workspace(conn)
+    list_id = seed_contacts(engine, ws, recipients)
+    procs = {name: agent_factory(relay_config(sink)) for name in agents}
+    records = {name: pair(engine, ws, proc, name) for name, proc in procs.items()}
+    weights = tuple((r.id, 1) for r in records.values())
+    campaign_id = campaigns.create(engine, ws, draft(list_id, weights, **campaign))
+    return Fleet(engine, ws, campaign_id, procs, records, sink)
+
+
+def state_of(engine: Engine, ws: int, campaign_id: int) -> CampaignState:
+    """The campaign's state in the database."""
+    with engine.connect() as conn:
+        return CampaignState(campaigns.get(conn, ws, campaign_id).state)
+
+
+def select_campaign(window: MainWindow, campaign_id: int) -> None:
+    """Select the campaign's row on the Campaigns page."""
+    page = window.campaigns
+    row = next(i for i, r in enumerate(page.rows) if r.id == campaign_id)
+    page.table.selectRow(row)
+
+
+def state_cell(window: MainWindow, row: int = 0) -> str:
+    """The State column of the Campaigns page's row."""
+    item = window.campaigns.table.item(row, 1)
+    return item.text() if item is not None else ""
+
+
+def tile(window: MainWindow, name: str) -> int:
+    """The figure a dashboard tile shows."""
+    return int(window.dashboard.tiles[name].text().replace(",", ""))
 
 
 def answer(box: QMessageBox | None, text: str) -> None:

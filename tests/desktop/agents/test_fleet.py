@@ -3,52 +3,27 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, func, select, update
 
 from desktop.agents import eventsync, fleet, registry, upload
-from desktop.agents.follow import Follower
 from desktop.db.models import CampaignPart, CampaignRecipient, CampaignTimeline, PartState
 from desktop.services import campaigns
-from desktop.services.campaigns import Audience, Draft
 from desktop.services.workspaces import ensure_workspace
 from mailfleet.v1 import campaigns_pb2, events_pb2
 from tests.agent.builders import relay_config, wait_until
-from tests.desktop.fleetkit import pair, seed_contacts, totals
+from tests.desktop.fleetkit import AgentFactory, draft, follow_all, pair, seed_contacts, totals
 from tests.desktop.keyring_backend import FileKeyring
-from tests.peers.agent import AgentProcess
 from tests.peers.smtp import SmtpSink, accept, defer
-
-AgentFactory = Callable[[str], AgentProcess]
 
 
 @pytest.fixture
 def sinks() -> Iterator[tuple[SmtpSink, SmtpSink]]:
     with SmtpSink() as one, SmtpSink() as two:
         yield one, two
-
-
-def draft(list_id: int, agent_weights: tuple[tuple[int, int], ...], **kw: object) -> Draft:
-    values: dict[str, object] = {
-        "name": "Spring",
-        "audience": Audience(lists=(list_id,)),
-        "subject": "Hello {{ first_name }}",
-        "html": "<p>Hi {{ first_name }} from {{ city }}</p><a href='{{ unsubscribe_url }}'>x</a>",
-        "from_address": "news@shop.example.com",
-        "agents": agent_weights,
-    }
-    values.update(kw)
-    return Draft(**values)  # type: ignore[arg-type]
-
-
-def follow_all(engine: Engine, ws: int, records: list[registry.AgentRecord]) -> list[Follower]:
-    followers = [Follower(engine, ws, r, lambda _a: None, lambda _i, _s: None) for r in records]
-    for f in followers:
-        f.start()
-    return followers
 
 
 def test_a_campaign_split_across_two_agents_is_delivered_once_and_counted_exactly(

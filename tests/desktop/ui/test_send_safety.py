@@ -3,7 +3,7 @@ and an upload an agent missed finishes, exactly once, when the agent is back."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,41 +14,33 @@ from sqlalchemy import Engine
 from desktop.agents import fleet
 from desktop.db.models import CampaignState
 from desktop.services import campaigns
-from desktop.services.campaigns import Audience, Draft
+from desktop.services.reasons import UNKNOWN_ADDRESS
 from desktop.services.workspaces import ensure_workspace
 from desktop.ui.campaign_wizard import CampaignWizard
-from desktop.ui.main_window import MainWindow
-from desktop.ui.qt import QMessageBox, Qt, QWizard
+from desktop.ui.qt import Qt, QWizard
 from mailfleet.v1 import capture_pb2
-from tests.agent.builders import relay_config
-from tests.desktop.fleetkit import close, open_window, pair, seed_contacts
+from tests.desktop.fleetkit import (
+    AgentFactory,
+    answer,
+    close,
+    new_fleet,
+    open_window,
+    pair,
+    seed_contacts,
+    select_campaign,
+    state_cell,
+    state_of,
+    tile,
+)
 from tests.desktop.keyring_backend import FileKeyring
 from tests.peers.agent import AgentProcess
 from tests.peers.smtp import SmtpSink, refuse
-
-AgentFactory = Callable[[str], AgentProcess]
 
 
 @pytest.fixture
 def sink() -> Iterator[SmtpSink]:
     with SmtpSink() as one:
         yield one
-
-
-def state_of(engine: Engine, ws: int, campaign_id: int) -> CampaignState:
-    with engine.connect() as conn:
-        return CampaignState(campaigns.get(conn, ws, campaign_id).state)
-
-
-def select_campaign(window: MainWindow, campaign_id: int) -> None:
-    page = window.campaigns
-    row = next(i for i, r in enumerate(page.rows) if r.id == campaign_id)
-    page.table.selectRow(row)
-
-
-def state_cell(window: MainWindow) -> str:
-    item = window.campaigns.table.item(0, 1)
-    return item.text() if item is not None else ""
 
 
 def test_an_upload_the_agent_missed_is_not_sending_and_finishes_once_when_it_returns(
@@ -62,18 +54,11 @@ def test_an_upload_the_agent_missed_is_not_sending_and_finishes_once_when_it_ret
     artifacts: Path,
 ) -> None:
     engine = sqlite_engine
-    with engine.begin() as conn:
-        ws = ensure_workspace(conn)
-    list_id = seed_contacts(engine, ws, 12)
-    proc = agent_factory(relay_config(sink))
-    record = pair(engine, ws, proc, "Paris")
+    f = new_fleet(engine, agent_factory, sink, 12)
+    ws, campaign_id, proc = f.ws, f.campaign_id, f.procs["Paris"]
     proc.terminate()  # the agent is down when the marketer presses Send
     window = open_window(qtbot, engine, ws, qsettings, tmp_path)
     qtbot.waitUntil(lambda: len(window.agents.records) == 1)
-    draft = Draft(name="Spring", audience=Audience(lists=(list_id,)), subject="Hi",
-                  text="Hello {{ first_name }}", from_address="news@shop.example.com",
-                  agents=((record.id, 1),))  # fmt: skip
-    campaign_id = campaigns.create(engine, ws, draft)
     window.go("Campaigns")
     page = window.campaigns
     page.upload(campaign_id)  # what the wizard's Send does once the campaign is saved
@@ -115,14 +100,8 @@ def test_a_campaign_marked_sending_that_no_agent_holds_is_uploaded_at_start(
     tmp_path: Path,
 ) -> None:
     engine = sqlite_engine
-    with engine.begin() as conn:
-        ws = ensure_workspace(conn)
-    list_id = seed_contacts(engine, ws, 5)
-    record = pair(engine, ws, agent_factory(relay_config(sink)), "Paris")
-    draft = Draft(name="Stuck", audience=Audience(lists=(list_id,)), subject="Hi",
-                  text="Hello", from_address="news@shop.example.com",
-                  agents=((record.id, 1),))  # fmt: skip
-    campaign_id = campaigns.create(engine, ws, draft)
+    f = new_fleet(engine, agent_factory, sink, 5, name="Stuck")
+    ws, campaign_id = f.ws, f.campaign_id
     with engine.begin() as conn:  # what an older version's Resume left behind
         campaigns.set_state(conn, campaign_id, CampaignState.SENDING)
     window = open_window(qtbot, engine, ws, qsettings, tmp_path)
@@ -130,12 +109,6 @@ def test_a_campaign_marked_sending_that_no_agent_holds_is_uploaded_at_start(
                     timeout=60_000)  # fmt: skip
     assert sink.count == 5 and sink.duplicates() == []
     close(qtbot, window)
-
-
-def click(box: QMessageBox | None, text: str) -> None:
-    """Press the button labelled ``text`` of the question the window is asking."""
-    assert box is not None and box.isVisible()
-    next(b for b in box.buttons() if b.text() == text).click()
 
 
 def fill_wizard(qtbot: QtBot, wizard: CampaignWizard, recipients: int) -> None:
@@ -154,10 +127,6 @@ def fill_wizard(qtbot: QtBot, wizard: CampaignWizard, recipients: int) -> None:
     wizard.next()
     wizard.next()
     qtbot.waitUntil(lambda: "All checks passed" in wizard.review_page.checks.text())
-
-
-def tile(window: MainWindow, name: str) -> int:
-    return int(window.dashboard.tiles[name].text().replace(",", ""))
 
 
 def captured(proc: AgentProcess) -> int:
@@ -201,7 +170,7 @@ def test_send_says_what_will_happen_and_asks_once(
                      "shop.example.com is not signed"):  # fmt: skip
         assert expected in text, expected
     wizard.confirm.grab().save(str(artifacts / "send-confirmation.png"))
-    click(wizard.confirm, "Go back")  # nothing is saved or sent
+    answer(wizard.confirm, "Go back")  # nothing is saved or sent
     qtbot.wait(300)
     with engine.connect() as conn:
         assert campaigns.list_campaigns(conn, ws) == []
@@ -209,7 +178,7 @@ def test_send_says_what_will_happen_and_asks_once(
 
     wizard.button(QWizard.WizardButton.FinishButton).click()
     qtbot.waitUntil(lambda: wizard.confirm is not None and wizard.confirm.isVisible())
-    click(wizard.confirm, "Send")
+    answer(wizard.confirm, "Send")
     qtbot.waitUntil(lambda: captured(proc) == 7, timeout=60_000)
     with engine.connect() as conn:
         (row,) = campaigns.list_campaigns(conn, ws)
@@ -237,14 +206,8 @@ def test_cancel_asks_says_what_it_stops_and_a_cancelled_campaign_takes_no_comman
     artifacts: Path,
 ) -> None:
     engine = sqlite_engine
-    with engine.begin() as conn:
-        ws = ensure_workspace(conn)
-    list_id = seed_contacts(engine, ws, 40)
-    record = pair(engine, ws, agent_factory(relay_config(sink)), "Paris")
-    draft = Draft(name="Slow", audience=Audience(lists=(list_id,)), subject="Hi",
-                  text="Hello", from_address="news@shop.example.com",
-                  throttle_per_minute=60, agents=((record.id, 1),))  # fmt: skip
-    campaign_id = campaigns.create(engine, ws, draft)
+    f = new_fleet(engine, agent_factory, sink, 40, name="Slow", throttle_per_minute=60)
+    ws, campaign_id = f.ws, f.campaign_id
     window = open_window(qtbot, engine, ws, qsettings, tmp_path)  # resumes the upload
     window.dashboard.show_campaign(campaign_id)
     window.go("Dashboard")
@@ -263,13 +226,13 @@ def test_cancel_asks_says_what_it_stops_and_a_cancelled_campaign_takes_no_comman
     assert "Cancel “Slow”?" in box.text()
     assert "never will" in box.informativeText() and "stay sent" in box.informativeText()
     box.grab().save(str(artifacts / "cancel-confirmation.png"))
-    click(box, "Keep it")
+    answer(box, "Keep it")
     qtbot.wait(500)
     assert state_of(engine, ws, campaign_id) is CampaignState.SENDING
 
     board.cancel_button.click()
     qtbot.waitUntil(lambda: window.campaigns.confirm is not box)
-    click(window.campaigns.confirm, "Cancel campaign")
+    answer(window.campaigns.confirm, "Cancel campaign")
     qtbot.waitUntil(lambda: state_of(engine, ws, campaign_id) is CampaignState.CANCELLED,
                     timeout=15_000)  # fmt: skip
     qtbot.waitUntil(lambda: not board.cancel_button.isEnabled(), timeout=10_000)
@@ -293,16 +256,10 @@ def test_recipients_that_did_not_arrive_are_counted_with_the_agents_reason(
     artifacts: Path,
 ) -> None:
     engine = sqlite_engine
-    with engine.begin() as conn:
-        ws = ensure_workspace(conn)
-    list_id = seed_contacts(engine, ws, 6)
     for n in (1, 4):
         sink.rule(f"user{n}@example.com", refuse("550 5.1.1 No such mailbox here"))
-    record = pair(engine, ws, agent_factory(relay_config(sink)), "Paris")
-    draft = Draft(name="Bounces", audience=Audience(lists=(list_id,)), subject="Hi",
-                  text="Hello", from_address="news@shop.example.com",
-                  agents=((record.id, 1),))  # fmt: skip
-    campaign_id = campaigns.create(engine, ws, draft)
+    f = new_fleet(engine, agent_factory, sink, 6, name="Bounces")
+    ws, campaign_id = f.ws, f.campaign_id
     window = open_window(qtbot, engine, ws, qsettings, tmp_path)  # resumes the upload
     window.dashboard.show_campaign(campaign_id)
     window.go("Dashboard")
@@ -310,7 +267,9 @@ def test_recipients_that_did_not_arrive_are_counted_with_the_agents_reason(
     qtbot.waitUntil(lambda: tile(window, "delivered") == 4, timeout=30_000)
     reasons = window.dashboard.reasons
     assert reasons.isVisibleTo(window)
-    assert "Bounced (2): " in reasons.text() and "No such mailbox here" in reasons.text()
+    # In plain words; the server's own reply is kept in the tooltip.
+    assert "Bounced (2): The address does not exist at that provider." in reasons.text()
+    assert "Bounced (2): 550 5.1.1 No such mailbox here" in reasons.toolTip()
     assert tile(window, "captured") == 0 and not window.dashboard.captured_note.isVisibleTo(window)
     qtbot.wait(300)
     window.grab().save(str(artifacts / "dashboard-reasons.png"))
@@ -321,4 +280,12 @@ def test_recipients_that_did_not_arrive_are_counted_with_the_agents_reason(
     header = [table.horizontalHeaderItem(c).text() for c in range(table.columnCount())]  # type: ignore[union-attr]
     cells = {h: table.item(0, c).text() for c, h in enumerate(header)}  # type: ignore[union-attr]
     assert (cells["Delivered"], cells["Captured"], cells["Failed"]) == ("4", "0", "0")
+    why = window.analytics.reasons
+    qtbot.waitUntil(lambda: why.rowCount() == 1 and why.item(0, 3) is not None, timeout=15_000)
+    shown = tuple(why.item(0, c).text() for c in range(4))  # type: ignore[union-attr]
+    assert shown == ("Bounced", UNKNOWN_ADDRESS, "2", "550 5.1.1 No such mailbox here")
+    assert "No such mailbox here (2)" in why.item(0, 1).toolTip()  # type: ignore[union-attr]
+    window.analytics.tabs.setCurrentWidget(why)
+    qtbot.wait(300)
+    window.grab().save(str(artifacts / "analytics-reasons.png"))
     close(qtbot, window)
