@@ -123,6 +123,10 @@ class CampaignsPage(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        # "Cancelling — waiting for Oslo" is read whole.
+        self.table.horizontalHeader().setSectionResizeMode(
+            1, QHeaderView.ResizeMode.ResizeToContents
+        )
         self.table.doubleClicked.connect(lambda _i: self._open_selected())
         self.table.itemSelectionChanged.connect(self.update_buttons)
         self.empty = EmptyState(self.table, NO_CAMPAIGNS, "New campaign…")
@@ -515,10 +519,10 @@ def _control_text(action: str, result: fleet.ControlResult) -> str:
     if not result.failed:
         return done or f"{_DONE[action]}."
     missed = tuple(name for name, _why in result.failed)
-    verb = "is" if len(missed) == 1 else "are"
+    it, is_, gets = ("it", "is", "gets") if len(missed) == 1 else ("they", "are", "get")
+    command = "command" if action == "retry" else action
     waiting = (
-        f"{_names(missed)} could not be reached: {'it' if len(missed) == 1 else 'they'} "
-        f"{verb} told as soon as {'it is' if len(missed) == 1 else 'they are'} back "
-        "(Retry tries now)."
+        f"{_names(missed)} could not be reached: {it} {gets} the {command} as soon as {it} "
+        f"{is_} back (Retry tries now)."
     )
     return f"{done} {waiting}".strip()
