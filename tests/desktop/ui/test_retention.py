@@ -96,7 +96,11 @@ def test_a_sent_campaigns_figures_survive_pruning_and_its_recipients_say_pruned(
         assert (figures.delivered, figures.bounced) == (18, 2)
 
     window.dashboard.show_campaign(campaign_id)
-    qtbot.waitUntil(lambda: window.dashboard.recipients_button.isEnabled())
+    # The page re-reads its campaigns by itself too: wait until the list shows this one.
+    qtbot.waitUntil(
+        lambda: window.dashboard.recipients_button.isEnabled()
+        and window.dashboard.campaign.currentData() == campaign_id
+    )
     listed = window.dashboard.open_recipients()
     assert listed is not None
     qtbot.addWidget(listed)
@@ -134,6 +138,7 @@ def test_a_sent_campaigns_figures_survive_pruning_and_its_recipients_say_pruned(
     qtbot.wait(300)
     window.grab().save(str(artifacts / "dashboard-pruned.png"))
 
+    qtbot.waitUntil(lambda: window.dashboard.campaign.currentData() == campaign_id)
     dialog = window.dashboard.open_recipients()
     assert dialog is not None
     qtbot.addWidget(dialog)
