@@ -18,6 +18,7 @@ from agent.errors import AgentError, PermissionDenied, Unauthenticated
 from agent.identity import keys
 from agent.store import tenants
 from agent.store.handle import Store
+from agent.store.space import DiskFull, is_out_of_space
 from agent.store.tenants import KeyRecord
 
 log = logging.getLogger("mailfleet.agent.api")
@@ -92,6 +93,8 @@ class KeyRing:
 async def _fail(context: grpc.aio.ServicerContext[Any, Any], exc: Exception) -> None:
     if isinstance(exc, AgentError):
         await context.abort(exc.status, str(exc))
+    if is_out_of_space(exc):  # a file beside the store (routing.json) could not be written
+        await context.abort(DiskFull.status, str(DiskFull()))
     log.error("internal error in %s", type(exc).__name__, exc_info=exc)
     await context.abort(grpc.StatusCode.INTERNAL, "internal error; the agent's log has details")
 

@@ -97,6 +97,7 @@ class SourcePool:
         self._wrr = WeightedRoundRobin(pool.addresses)
         self._day = datetime.datetime.now(datetime.UTC).date()
         self._sent: dict[str, int] = {}
+        self._unsaved = False  # the last save failed (its warning is logged)
         self._load()
 
     def _load(self) -> None:
@@ -110,14 +111,29 @@ class SourcePool:
             pass  # no state yet (or a torn one): start the day's count at zero
 
     def save(self) -> None:
-        """Write today's counts (atomically); called after each delivery."""
+        """Write today's counts (atomically); called after each delivery.
+
+        A disk that is full (or unwritable) must not stop delivery: the counts stay in this
+        worker's memory and go to disk with the next save that succeeds (logged once a streak).
+        """
         if self._state_file is None:
             return
-        self._state_file.parent.mkdir(mode=0o700, exist_ok=True)
         tmp = self._state_file.with_suffix(".tmp")
         data = {"pool": self.name, "day": self._day.isoformat(), "sent": self._sent}
-        tmp.write_text(json.dumps(data))
-        os.replace(tmp, self._state_file)
+        try:
+            self._state_file.parent.mkdir(mode=0o700, exist_ok=True)
+            tmp.write_text(json.dumps(data))
+            os.replace(tmp, self._state_file)
+        except OSError as exc:
+            if not self._unsaved:
+                log.warning(
+                    "IP pool %s: today's warm-up counts cannot be saved (%s); kept in memory",
+                    self.name,
+                    os.strerror(exc.errno).lower() if exc.errno else exc,
+                )
+            self._unsaved = True
+            return
+        self._unsaved = False
 
     def _roll(self, today: datetime.date) -> None:
         if today != self._day:

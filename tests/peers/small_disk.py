@@ -5,7 +5,7 @@ says why. The test unmounts it in its teardown (``with SmallDisk(...)``)::
 
     with SmallDisk(tmp_path / "agent", mib=16) as disk:
         ...start an agent whose data directory is disk.path...
-        disk.fill()      # a filler file takes every free byte
+        disk.fill()      # a filler file takes every free byte (or all but ``leave``)
         disk.free()      # and goes again
 """
 
@@ -59,10 +59,14 @@ class SmallDisk:
         st = os.statvfs(self.path)
         return st.f_bavail * st.f_frsize
 
-    def fill(self) -> None:
-        """Write a filler file until the file system has no byte left."""
+    def fill(self, leave: int = 0) -> None:
+        """Write a filler file until the file system has no byte left, or only about
+        ``leave`` bytes (room for small writes, not for a large one)."""
         zeros = bytes(_CHUNK)
         with self._filler.open("ab", buffering=0) as f:
+            if leave:
+                f.write(bytes(max(0, self.free_bytes() - leave)))
+                return
             for size in (_CHUNK, 4096, 512, 1):
                 try:
                     while True:

@@ -162,8 +162,7 @@ def test_a_refusal_of_the_sender_or_of_a_local_program_is_soft() -> None:
         "    host mx.dest.example [192.0.2.25]\n"
         "    SMTP error from remote mail server after MAIL FROM:<news@sender.example>:\n"
         "    553 5.1.0 sender.example does not exist\n\n"
-        "------ This is a copy of the message, including all the headers. ------\n\n"
-        + _RETURNED
+        "------ This is a copy of the message, including all the headers. ------\n\n" + _RETURNED
     )
     [finding] = parse(exim_mail_from.encode()).findings
     assert finding.verdict is not None and finding.verdict.reason == "sender"

@@ -61,7 +61,7 @@ def test_a_full_disk_refuses_new_mail_with_452_keeps_results_and_recovers_alone(
             assert _metric(agent, "mailfleet_store_disk_full") == 1
 
             # The delivery under way ends on the full disk: its result is written if it fits
-            # in the store's log, else it waits in memory (tests/agent/store/test_space.py).
+            # in the store's log, else it waits in memory (as in tests/agent/api/test_disk_full.py).
             gate.open()
             delivered(sink, {"held@dest.example"})
             client.rset()

@@ -33,6 +33,7 @@ from tests.agent.builders import batches, campaign_request, recipients, wait_unt
 from tests.agent.routes.conftest import SinkFactory, envelope
 from tests.peers.agent import AgentProcess
 from tests.peers.dns import LocalDns
+from tests.peers.small_disk import SmallDisk
 from tests.peers.smtp import SmtpSink, free_port
 
 TODAY = datetime.datetime.now(datetime.UTC).date()
@@ -99,6 +100,26 @@ def test_a_workers_share_of_the_quota_survives_a_restart(tmp_path: Path) -> None
     assert sum(1 for e in more if e is not None) == 2 and more[-1] is None
     again.save()
     assert sent_today(tmp_path / "warmup", now.date()) == {"bulk": 10}
+
+
+def test_a_full_disk_keeps_the_counts_in_memory_until_they_can_be_saved(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = pool_settings([10])
+    now = datetime.datetime.now(datetime.UTC)
+    with SmallDisk(tmp_path / "data", mib=1) as disk:
+        state = disk.path / "warmup" / "w0.json"
+        pool = SourcePool("bulk", settings.pools["bulk"], settings, state_file=state)
+        pool.assign(3, now)
+        disk.fill()
+        pool.save()  # does not raise: delivery goes on
+        pool.assign(2, now)
+        pool.save()
+        warnings = [r for r in caplog.records if "cannot be saved" in r.getMessage()]
+        assert len(warnings) == 1 and "no space left on device" in warnings[0].getMessage()
+        disk.free()
+        pool.save()
+        assert sent_today(disk.path / "warmup", now.date()) == {"bulk": 5}
 
 
 def test_the_estimate_counts_days_of_warm_up() -> None:
