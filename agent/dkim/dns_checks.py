@@ -344,7 +344,8 @@ def to_publish(plan: Plan) -> list[Publish]:
                 "SPF",
                 plan.domain,
                 "v=spf1 mx ~all",
-                "add your relay's or provider's include: before ~all (their setup page names it)",
+                "add your relay's or provider's include: mechanism before ~all; their setup "
+                "page names it",
             )
         )
     found.append(Publish("DMARC", f"_dmarc.{plan.domain}", dmarc_record_for(plan.domain)))

@@ -13,6 +13,7 @@ from desktop.agents.delivery_mode import DeliveryMode, delivery_mode
 from desktop.agents.registry import AgentRecord, AgentStatus, SendingDomain
 from desktop.services import secrets
 from desktop.ui.capture_viewer import CaptureViewer
+from desktop.ui.domains_dialog import SendingDomainsDialog
 from desktop.ui.fleet_sync import FleetSync
 from desktop.ui.qt import (
     QAbstractItemView,
@@ -48,7 +49,7 @@ POLL_MS = 5000
 DOMAINS_COLUMN = COLUMNS.index("Sending domains")
 # Mail from a domain the agent does not sign fails DKIM (and DMARC, unless SPF aligns).
 WARNING = "#b35900"
-NO_DOMAINS = "none yet (mailfleet-agent sending-domain add)"
+NO_DOMAINS = "none yet (add one under “Sending domains…”)"
 LOCAL_PAIRED = (
     "The local agent runs on this computer. Its mail is kept in the capture mailbox: nothing "
     "leaves this machine. Open “Captured mail…” to read it."
@@ -72,9 +73,8 @@ def domain_html(domain: SendingDomain) -> str:
     text = escape(domain.describe())
     if domain.unsigned:
         return (
-            f'<span style="color:{WARNING}">{text}: mail from it goes out unsigned; create a key '
-            f"with <code>mailfleet-agent dkim generate {escape(domain.domain)} --selector s1"
-            "</code>, publish its record and restart the agent</span>"
+            f'<span style="color:{WARNING}">{text}: mail from it goes out unsigned; create its '
+            "key under “Sending domains…” and publish its record</span>"
         )
     return text
 
@@ -138,6 +138,10 @@ class AgentsPage(QWidget):
         self.capture_button.clicked.connect(self.open_capture)
         self.remove_button = QPushButton("Remove")
         self.remove_button.clicked.connect(self.remove)
+        self.domains_button = QPushButton("Sending domains…")
+        self.domains_button.setToolTip("Add a domain, create its DKIM key, check its DNS")
+        self.domains_button.clicked.connect(self.open_domains)
+        self.domains_dialog: SendingDomainsDialog | None = None
         self.message = QLabel("")
         self.message.setWordWrap(True)
         self.table = QTableWidget(0, len(COLUMNS))
@@ -165,7 +169,12 @@ class AgentsPage(QWidget):
         top.addWidget(self.name)
         top.addWidget(self.add_button)
         buttons = QHBoxLayout()
-        for button in (self.local_button, self.capture_button, self.remove_button):
+        for button in (
+            self.local_button,
+            self.capture_button,
+            self.domains_button,
+            self.remove_button,
+        ):
             buttons.addWidget(button)
         buttons.addStretch(1)
         layout = QVBoxLayout(self)
@@ -449,6 +458,19 @@ class AgentsPage(QWidget):
         viewer = CaptureViewer(record, self.runner, self)
         viewer.show()
         return viewer
+
+    def open_domains(self) -> SendingDomainsDialog | None:
+        """Open the sending domains of the selected agent (or of the only one); the agents'
+        DKIM state is read again when it closes."""
+        record = self.selected() or (self.records[0] if len(self.records) == 1 else None)
+        if record is None:
+            self.message.setText("Select the agent whose sending domains to manage.")
+            return None
+        dialog = SendingDomainsDialog(record, self.runner, self)
+        dialog.finished.connect(lambda _result: self.poll())
+        self.domains_dialog = dialog
+        dialog.show()
+        return dialog
 
     def remove(self) -> None:
         """Unpair the selected agent."""

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
+from desktop.agents import domains
 from desktop.agents.delivery_mode import DeliveryMode, delivery_mode
 from desktop.agents.registry import AgentRecord, AgentStatus
 from desktop.services import campaigns, segments, templates, workspaces
@@ -324,10 +325,16 @@ class ReviewPage(QWizardPage):
         self.modes: dict[int, DeliveryMode] | None = None
         self.delivery = QLabel("")
         self.delivery.setWordWrap(True)
+        # Warnings about the From domain (unsigned, SPF or DMARC), None until checked.
+        self.domain_warnings: list[str] | None = None
+        self.domain = QLabel("")
+        self.domain.setWordWrap(True)
+        self.domain.setTextFormat(Qt.TextFormat.RichText)
         form = QFormLayout(self)
         form.addRow("Campaign name", self.name)
         form.addRow(self.summary)
         form.addRow("Delivery", self.delivery)
+        form.addRow("From domain", self.domain)
         form.addRow("Checks", self.checks)
         self.setButtonText(QWizard.WizardButton.FinishButton, "Send")
 
@@ -366,7 +373,9 @@ class ReviewPage(QWizardPage):
         if not self.name.text():
             self.name.setText(w.content_page.subject.text()[:100])
         self._run_checks()
-        self._ask_delivery([r for r in w.records if r.id in dict(chosen)])
+        chosen_records = [r for r in w.records if r.id in dict(chosen)]
+        self._ask_delivery(chosen_records)
+        self._check_domain(chosen_records)
 
     def _ask_delivery(self, records: list[AgentRecord]) -> None:
         self.modes = None
@@ -400,20 +409,84 @@ class ReviewPage(QWizardPage):
 
     def signing(self) -> str:
         """Whether the chosen agents DKIM-sign mail from the From domain, as they report it."""
+        domain, signed, known = self.from_domain_state()
+        if not domain or not known:
+            return "DKIM: not reported by the agents."
+        if signed:
+            return f"DKIM: {domain} is signed."
+        by = " by every agent" if known > 1 else ""
+        return (
+            f"DKIM: {domain} is not signed{by}; receivers may treat the mail as spam "
+            "(create its key under Agents → Sending domains…)."
+        )
+
+    def from_domain_state(self) -> tuple[str, bool, int]:
+        """(the From domain, whether every chosen agent that reports DKIM signs it, how many
+        of the chosen agents report DKIM)."""
         address = self.w.sender_page.from_address.text().strip()
         domain = address.rpartition("@")[2].lower()
         chosen = dict(self.w.delivery_page.chosen())
         reports = [self.w.statuses.get(a) for a in chosen]
         known = [st.domains for st in reports if st is not None and st.domains is not None]
-        if not domain or not known:
-            return "DKIM: not reported by the agents."
         matches = [next((d for d in ds if d.domain == domain), None) for ds in known]
-        if all(d is not None and d.signs for d in matches):
-            return f"DKIM: {domain} is signed."
-        by = " by every agent" if len(known) > 1 else ""
-        return (
-            f"DKIM: {domain} is not signed{by}; receivers may treat the mail as spam "
-            "(create its key on the agent: mailfleet-agent dkim generate)."
+        signed = bool(matches) and all(d is not None and d.signs for d in matches)
+        return domain, signed, len(known)
+
+    def _check_domain(self, records: list[AgentRecord]) -> None:
+        """Warn about the From domain: unsigned, or SPF or DMARC missing or wrong in DNS, as
+        the first chosen agent that has it as a sending domain checks it."""
+        domain, signed, known = self.from_domain_state()
+        self.domain_warnings = None
+        if not domain:
+            self.domain.setText("")
+            return
+        lines = []
+        if not known:
+            lines.append("DKIM signing is not reported by the agents.")
+        elif not signed:
+            lines.append(
+                f"{domain} is not DKIM-signed: create its key under Agents → Sending domains…"
+            )
+        owner = next(
+            (
+                r
+                for r in records
+                if (st := self.w.statuses.get(r.id)) is not None
+                and any(d.domain == domain for d in st.domains or ())
+            ),
+            None,
+        )
+        if owner is None:
+            self.domain_warnings = [
+                *lines,
+                f"SPF and DMARC not checked: {domain} is not a sending domain of the chosen "
+                "agents (add it under Agents → Sending domains…).",
+            ]
+            self._show_domain()
+            return
+        self.domain.setText(f"Checking the DNS of {domain}…")
+
+        def work(_task: Task[list[str]]) -> list[str]:
+            return domains.review_warnings(domain, domains.check(owner, domain))
+
+        def done(found: list[str]) -> None:
+            self.domain_warnings = [*lines, *found]
+            self._show_domain()
+
+        def failed(exc: Exception) -> None:
+            self.domain_warnings = [*lines, f"SPF and DMARC not checked: {exc}"]
+            self._show_domain()
+
+        self.w.runner.run(
+            "Checking the From domain's DNS", work, done, on_error=failed, network=True
+        )
+
+    def _show_domain(self) -> None:
+        domain = self.from_domain_state()[0]
+        found = self.domain_warnings or []
+        self.domain.setText(
+            "<br>".join(f"⚠ {_escape(line)}" for line in found)
+            or f"✔ {_escape(domain)} is DKIM-signed and publishes SPF and DMARC."
         )
 
     def _run_checks(self) -> None:
