@@ -21,16 +21,21 @@ DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
 class Tenant(_message.Message):
+    """A tenant: its own campaigns, messages, events, suppression list, SMTP logins and keys."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     ID_FIELD_NUMBER: _builtins.int
     NAME_FIELD_NUMBER: _builtins.int
     CREATED_AT_FIELD_NUMBER: _builtins.int
     id: _builtins.int
+    """Assigned by the agent, from 1; the tenant_id of the other calls."""
     name: _builtins.str
     """Unique, 1-64 characters of [a-z0-9-_.]."""
     @_builtins.property
-    def created_at(self) -> _timestamp_pb2.Timestamp: ...
+    def created_at(self) -> _timestamp_pb2.Timestamp:
+        """When the tenant was created (set by the agent)."""
+
     def __init__(
         self,
         *,
@@ -48,10 +53,15 @@ Global___Tenant: _TypeAlias = Tenant  # noqa: Y015
 
 @_typing.final
 class CreateTenantRequest(_message.Message):
+    """The tenant to create."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     NAME_FIELD_NUMBER: _builtins.int
     name: _builtins.str
+    """1-64 characters of a-z, 0-9, '.', '_', '-', starting with a letter or digit; a name
+    already taken is ALREADY_EXISTS. Routing rules match tenants by this name.
+    """
     def __init__(
         self,
         *,
@@ -67,6 +77,8 @@ Global___CreateTenantRequest: _TypeAlias = CreateTenantRequest  # noqa: Y015
 
 @_typing.final
 class ListTenantsRequest(_message.Message):
+    """No parameters: every tenant is listed."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     def __init__(
@@ -82,11 +94,15 @@ Global___ListTenantsRequest: _TypeAlias = ListTenantsRequest  # noqa: Y015
 
 @_typing.final
 class ListTenantsResponse(_message.Message):
+    """The agent's tenants."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     TENANTS_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def tenants(self) -> _containers.RepeatedCompositeFieldContainer[Global___Tenant]: ...
+    def tenants(self) -> _containers.RepeatedCompositeFieldContainer[Global___Tenant]:
+        """Every tenant, oldest first."""
+
     def __init__(
         self,
         *,
@@ -102,6 +118,8 @@ Global___ListTenantsResponse: _TypeAlias = ListTenantsResponse  # noqa: Y015
 
 @_typing.final
 class ApiKey(_message.Message):
+    """An API key as stored: everything but its secret."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     KEY_ID_FIELD_NUMBER: _builtins.int
@@ -113,10 +131,15 @@ class ApiKey(_message.Message):
     key_id: _builtins.str
     """Public part of the key, safe to show and log."""
     tenant_id: _builtins.int
+    """The tenant whose data the key reads and writes."""
     name: _builtins.str
+    """The label given at creation, e.g. "billing service"."""
     admin: _builtins.bool
+    """True when the key may also call Admin (and the other admin-only services)."""
     @_builtins.property
-    def created_at(self) -> _timestamp_pb2.Timestamp: ...
+    def created_at(self) -> _timestamp_pb2.Timestamp:
+        """When the key was created (set by the agent)."""
+
     @_builtins.property
     def revoked_at(self) -> _timestamp_pb2.Timestamp:
         """Unset while the key is active."""
@@ -141,14 +164,19 @@ Global___ApiKey: _TypeAlias = ApiKey  # noqa: Y015
 
 @_typing.final
 class CreateApiKeyRequest(_message.Message):
+    """The key to create."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     TENANT_ID_FIELD_NUMBER: _builtins.int
     NAME_FIELD_NUMBER: _builtins.int
     ADMIN_FIELD_NUMBER: _builtins.int
     tenant_id: _builtins.int
+    """The tenant the key acts for; required (0 is INVALID_ARGUMENT)."""
     name: _builtins.str
+    """A label for people, required: one line of at most 200 characters."""
     admin: _builtins.bool
+    """True makes an admin key; false (the default) a key limited to its tenant."""
     def __init__(
         self,
         *,
@@ -166,6 +194,8 @@ Global___CreateApiKeyRequest: _TypeAlias = CreateApiKeyRequest  # noqa: Y015
 
 @_typing.final
 class CreateApiKeyResponse(_message.Message):
+    """The new key, with its secret this once."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     KEY_FIELD_NUMBER: _builtins.int
@@ -173,7 +203,9 @@ class CreateApiKeyResponse(_message.Message):
     secret: _builtins.str
     """The full key to send as "authorization: Bearer <secret>". Shown only here."""
     @_builtins.property
-    def key(self) -> Global___ApiKey: ...
+    def key(self) -> Global___ApiKey:
+        """The key as ListApiKeys will show it."""
+
     def __init__(
         self,
         *,
@@ -190,6 +222,8 @@ Global___CreateApiKeyResponse: _TypeAlias = CreateApiKeyResponse  # noqa: Y015
 
 @_typing.final
 class ListApiKeysRequest(_message.Message):
+    """Which keys to list."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     TENANT_ID_FIELD_NUMBER: _builtins.int
@@ -210,11 +244,15 @@ Global___ListApiKeysRequest: _TypeAlias = ListApiKeysRequest  # noqa: Y015
 
 @_typing.final
 class ListApiKeysResponse(_message.Message):
+    """Keys, without their secrets."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     KEYS_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def keys(self) -> _containers.RepeatedCompositeFieldContainer[Global___ApiKey]: ...
+    def keys(self) -> _containers.RepeatedCompositeFieldContainer[Global___ApiKey]:
+        """Revoked keys included, oldest first."""
+
     def __init__(
         self,
         *,
@@ -230,10 +268,15 @@ Global___ListApiKeysResponse: _TypeAlias = ListApiKeysResponse  # noqa: Y015
 
 @_typing.final
 class RevokeApiKeyRequest(_message.Message):
+    """The key to revoke."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     KEY_ID_FIELD_NUMBER: _builtins.int
     key_id: _builtins.str
+    """ApiKey.key_id; required. Revoking the calling key itself is FAILED_PRECONDITION, an
+    unknown id NOT_FOUND; revoking a revoked key again changes nothing.
+    """
     def __init__(
         self,
         *,

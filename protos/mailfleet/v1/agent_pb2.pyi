@@ -20,6 +20,8 @@ DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
 class GetInfoRequest(_message.Message):
+    """No parameters: the answer is about the agent and the calling key."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     def __init__(
@@ -35,6 +37,8 @@ Global___GetInfoRequest: _TypeAlias = GetInfoRequest  # noqa: Y015
 
 @_typing.final
 class GetInfoResponse(_message.Message):
+    """The agent and the caller."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     VERSION_FIELD_NUMBER: _builtins.int
@@ -47,16 +51,23 @@ class GetInfoResponse(_message.Message):
     LAST_EVENT_SEQ_FIELD_NUMBER: _builtins.int
     QUEUE_FIELD_NUMBER: _builtins.int
     version: _builtins.str
+    """The agent's software version, e.g. "0.1.0"."""
     agent_id: _builtins.str
+    """The agent's stable id (32 hex digits), made on first start and kept in its store."""
     hostname: _builtins.str
+    """The host name of the machine the agent runs on."""
     tenant_id: _builtins.int
+    """The calling key's tenant."""
     tenant_name: _builtins.str
+    """The calling key's tenant name."""
     admin: _builtins.bool
     """True when the calling key may use the Admin service."""
     last_event_seq: _builtins.int
     """The newest event sequence number of the agent (all tenants)."""
     @_builtins.property
-    def started_at(self) -> _timestamp_pb2.Timestamp: ...
+    def started_at(self) -> _timestamp_pb2.Timestamp:
+        """When this agent process started."""
+
     @_builtins.property
     def queue(self) -> _common_pb2.StateCounts:
         """Messages of the caller's tenant by state."""

@@ -28,30 +28,49 @@ class _CampaignState:
 class _CampaignStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_CampaignState.ValueType], _builtins.type):
     DESCRIPTOR: _descriptor.EnumDescriptor
     CAMPAIGN_STATE_UNSPECIFIED: _CampaignState.ValueType  # 0
+    """Never sent by the agent."""
     CAMPAIGN_STATE_DRAFT: _CampaignState.ValueType  # 1
     """Created; recipients may be uploaded; nothing is sent."""
     CAMPAIGN_STATE_SCHEDULED: _CampaignState.ValueType  # 2
     """Started with a start time still in the future."""
     CAMPAIGN_STATE_RUNNING: _CampaignState.ValueType  # 3
+    """Sending; recipients may still be uploaded."""
     CAMPAIGN_STATE_PAUSED: _CampaignState.ValueType  # 4
+    """Nothing more is handed to delivery until ResumeCampaign; messages already in flight
+    finish. Recipients may still be uploaded.
+    """
     CAMPAIGN_STATE_COMPLETED: _CampaignState.ValueType  # 5
+    """Started, and no message is left queued, in flight or deferred. Takes no more recipients."""
     CAMPAIGN_STATE_CANCELLED: _CampaignState.ValueType  # 6
+    """Cancelled; its queued and deferred messages were cancelled. Takes no more recipients."""
 
-class CampaignState(_CampaignState, metaclass=_CampaignStateEnumTypeWrapper): ...
+class CampaignState(_CampaignState, metaclass=_CampaignStateEnumTypeWrapper):
+    """Where a campaign is in its life: DRAFT, then RUNNING (SCHEDULED until its start time),
+    PAUSED and RUNNING again as often as asked, then COMPLETED or CANCELLED (final).
+    """
 
 CAMPAIGN_STATE_UNSPECIFIED: CampaignState.ValueType  # 0
+"""Never sent by the agent."""
 CAMPAIGN_STATE_DRAFT: CampaignState.ValueType  # 1
 """Created; recipients may be uploaded; nothing is sent."""
 CAMPAIGN_STATE_SCHEDULED: CampaignState.ValueType  # 2
 """Started with a start time still in the future."""
 CAMPAIGN_STATE_RUNNING: CampaignState.ValueType  # 3
+"""Sending; recipients may still be uploaded."""
 CAMPAIGN_STATE_PAUSED: CampaignState.ValueType  # 4
+"""Nothing more is handed to delivery until ResumeCampaign; messages already in flight
+finish. Recipients may still be uploaded.
+"""
 CAMPAIGN_STATE_COMPLETED: CampaignState.ValueType  # 5
+"""Started, and no message is left queued, in flight or deferred. Takes no more recipients."""
 CAMPAIGN_STATE_CANCELLED: CampaignState.ValueType  # 6
+"""Cancelled; its queued and deferred messages were cancelled. Takes no more recipients."""
 Global___CampaignState: _TypeAlias = CampaignState  # noqa: Y015
 
 @_typing.final
 class CreateCampaignRequest(_message.Message):
+    """The draft campaign to create."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     NAME_FIELD_NUMBER: _builtins.int
@@ -63,16 +82,25 @@ class CreateCampaignRequest(_message.Message):
     TRACKING_FIELD_NUMBER: _builtins.int
     IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
     name: _builtins.str
+    """A name for people, required: one line of at most 200 characters (not unique)."""
     throttle_per_minute: _builtins.int
     """Messages per minute; 0 means no campaign throttle."""
     idempotency_key: _builtins.str
     """Client-chosen key, 1-200 printable characters; required."""
     @_builtins.property
-    def sender(self) -> _common_pb2.Sender: ...
+    def sender(self) -> _common_pb2.Sender:
+        """Who the messages are from; from_address is required."""
+
     @_builtins.property
-    def content(self) -> _common_pb2.Content: ...
+    def content(self) -> _common_pb2.Content:
+        """The subject and body templates every recipient gets; checked (and compiled) here."""
+
     @_builtins.property
-    def tags(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def tags(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Labels for routing rules, suppression scopes and reports: at most 50, each one line of
+        1-100 characters.
+        """
+
     @_builtins.property
     def start_at(self) -> _timestamp_pb2.Timestamp:
         """Unset means "as soon as started"."""
@@ -103,6 +131,8 @@ Global___CreateCampaignRequest: _TypeAlias = CreateCampaignRequest  # noqa: Y015
 
 @_typing.final
 class Campaign(_message.Message):
+    """A campaign as it is now: what it was created with, its state and its message counts."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     ID_FIELD_NUMBER: _builtins.int
@@ -119,26 +149,47 @@ class Campaign(_message.Message):
     UPDATED_AT_FIELD_NUMBER: _builtins.int
     COUNTS_FIELD_NUMBER: _builtins.int
     id: _builtins.int
+    """The agent's id for the campaign (the campaign_id of the other calls)."""
     name: _builtins.str
+    """As created."""
     state: Global___CampaignState.ValueType
+    """Where the campaign is now."""
     throttle_per_minute: _builtins.int
+    """Messages per minute; 0: no campaign throttle."""
     idempotency_key: _builtins.str
+    """As created."""
     @_builtins.property
-    def sender(self) -> _common_pb2.Sender: ...
+    def sender(self) -> _common_pb2.Sender:
+        """As created."""
+
     @_builtins.property
-    def content(self) -> _common_pb2.Content: ...
+    def content(self) -> _common_pb2.Content:
+        """As created."""
+
     @_builtins.property
-    def tags(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def tags(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """As created."""
+
     @_builtins.property
-    def start_at(self) -> _timestamp_pb2.Timestamp: ...
+    def start_at(self) -> _timestamp_pb2.Timestamp:
+        """Unset: sends as soon as started."""
+
     @_builtins.property
-    def tracking(self) -> _common_pb2.Tracking: ...
+    def tracking(self) -> _common_pb2.Tracking:
+        """The tracking in force (both on when the request left it unset)."""
+
     @_builtins.property
-    def created_at(self) -> _timestamp_pb2.Timestamp: ...
+    def created_at(self) -> _timestamp_pb2.Timestamp:
+        """When it was created."""
+
     @_builtins.property
-    def updated_at(self) -> _timestamp_pb2.Timestamp: ...
+    def updated_at(self) -> _timestamp_pb2.Timestamp:
+        """When its state or settings last changed."""
+
     @_builtins.property
-    def counts(self) -> _common_pb2.StateCounts: ...
+    def counts(self) -> _common_pb2.StateCounts:
+        """Its messages by state (one per accepted recipient)."""
+
     def __init__(
         self,
         *,
@@ -166,10 +217,13 @@ Global___Campaign: _TypeAlias = Campaign  # noqa: Y015
 
 @_typing.final
 class CampaignRef(_message.Message):
+    """The campaign a call is about."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     CAMPAIGN_ID_FIELD_NUMBER: _builtins.int
     campaign_id: _builtins.int
+    """Campaign.id; NOT_FOUND when the caller's tenant has no such campaign."""
     def __init__(
         self,
         *,
@@ -185,6 +239,8 @@ Global___CampaignRef: _TypeAlias = CampaignRef  # noqa: Y015
 
 @_typing.final
 class RecipientBatch(_message.Message):
+    """One part of an upload stream: recipients, and the names of their positional values."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     CAMPAIGN_ID_FIELD_NUMBER: _builtins.int
@@ -197,7 +253,9 @@ class RecipientBatch(_message.Message):
         """Names for Recipient.values, e.g. ["first_name", "city"]. Kept until a batch sets new ones."""
 
     @_builtins.property
-    def recipients(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.Recipient]: ...
+    def recipients(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.Recipient]:
+        """The rows of this batch, numbered on from those of earlier batches (Rejection.index)."""
+
     def __init__(
         self,
         *,
@@ -215,6 +273,8 @@ Global___RecipientBatch: _TypeAlias = RecipientBatch  # noqa: Y015
 
 @_typing.final
 class UploadSummary(_message.Message):
+    """What became of an upload's rows."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     CAMPAIGN_ID_FIELD_NUMBER: _builtins.int
@@ -224,10 +284,15 @@ class UploadSummary(_message.Message):
     REJECTIONS_FIELD_NUMBER: _builtins.int
     REJECTIONS_OMITTED_FIELD_NUMBER: _builtins.int
     campaign_id: _builtins.int
+    """The campaign the stream fed."""
     received: _builtins.int
+    """Rows in the whole stream."""
     accepted: _builtins.int
+    """Rows that became messages of the campaign."""
     rejected: _builtins.int
+    """Rows refused (received - accepted): invalid, unsafe or already recipients."""
     rejections_omitted: _builtins.int
+    """Rejected rows beyond the first 100,000, counted but not listed."""
     @_builtins.property
     def rejections(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.Rejection]:
         """One entry per rejected row, at most 100,000; the rest are counted in rejections_omitted."""
@@ -252,6 +317,8 @@ Global___UploadSummary: _TypeAlias = UploadSummary  # noqa: Y015
 
 @_typing.final
 class ListCampaignsRequest(_message.Message):
+    """Which page of campaigns to list."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     BEFORE_ID_FIELD_NUMBER: _builtins.int
@@ -276,11 +343,17 @@ Global___ListCampaignsRequest: _TypeAlias = ListCampaignsRequest  # noqa: Y015
 
 @_typing.final
 class ListCampaignsResponse(_message.Message):
+    """One page of campaigns."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     CAMPAIGNS_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def campaigns(self) -> _containers.RepeatedCompositeFieldContainer[Global___Campaign]: ...
+    def campaigns(self) -> _containers.RepeatedCompositeFieldContainer[Global___Campaign]:
+        """Newest first; fewer than the limit on the last page. Pass the last one's id as before_id
+        for the next page.
+        """
+
     def __init__(
         self,
         *,

@@ -21,6 +21,8 @@ DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
 class CapturedMessage(_message.Message):
+    """One message a capture route kept instead of delivering."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     ID_FIELD_NUMBER: _builtins.int
@@ -31,15 +33,21 @@ class CapturedMessage(_message.Message):
     SIZE_FIELD_NUMBER: _builtins.int
     DATA_FIELD_NUMBER: _builtins.int
     id: _builtins.int
+    """The capture mailbox's own id (the after_id cursor of ListCaptured)."""
     message_id: _builtins.int
     """The queued message it was captured for."""
     mail_from: _builtins.str
+    """The envelope sender (SMTP MAIL FROM) it would have been sent with."""
     rcpt_to: _builtins.str
+    """The envelope recipient (SMTP RCPT TO)."""
     size: _builtins.int
+    """Size of the complete message in bytes (also in ListCaptured, which leaves out the data)."""
     data: _builtins.bytes
     """Only in GetCaptured."""
     @_builtins.property
-    def time(self) -> _timestamp_pb2.Timestamp: ...
+    def time(self) -> _timestamp_pb2.Timestamp:
+        """When it was captured."""
+
     def __init__(
         self,
         *,
@@ -61,11 +69,14 @@ Global___CapturedMessage: _TypeAlias = CapturedMessage  # noqa: Y015
 
 @_typing.final
 class ListCapturedRequest(_message.Message):
+    """Where to read from, and how much."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     AFTER_ID_FIELD_NUMBER: _builtins.int
     LIMIT_FIELD_NUMBER: _builtins.int
     after_id: _builtins.int
+    """The last CapturedMessage.id already seen; 0 starts at the oldest."""
     limit: _builtins.int
     """1-1000; 0 means 100."""
     def __init__(
@@ -84,11 +95,15 @@ Global___ListCapturedRequest: _TypeAlias = ListCapturedRequest  # noqa: Y015
 
 @_typing.final
 class ListCapturedResponse(_message.Message):
+    """One page of captured messages."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     MESSAGES_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def messages(self) -> _containers.RepeatedCompositeFieldContainer[Global___CapturedMessage]: ...
+    def messages(self) -> _containers.RepeatedCompositeFieldContainer[Global___CapturedMessage]:
+        """Oldest first, without their data; fewer than the limit on the last page."""
+
     def __init__(
         self,
         *,
@@ -104,13 +119,18 @@ Global___ListCapturedResponse: _TypeAlias = ListCapturedResponse  # noqa: Y015
 
 @_typing.final
 class GetCapturedRequest(_message.Message):
+    """Which captured message to read. Set exactly one of the two (INVALID_ARGUMENT otherwise);
+    NOT_FOUND when the caller's tenant has no such message.
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     CAPTURED_ID_FIELD_NUMBER: _builtins.int
     MESSAGE_ID_FIELD_NUMBER: _builtins.int
     captured_id: _builtins.int
-    """Set exactly one of the two."""
+    """CapturedMessage.id."""
     message_id: _builtins.int
+    """The queued message's id (Message.id): its latest capture."""
     def __init__(
         self,
         *,

@@ -26,6 +26,7 @@ class _RejectReason:
 class _RejectReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_RejectReason.ValueType], _builtins.type):
     DESCRIPTOR: _descriptor.EnumDescriptor
     REJECT_REASON_UNSPECIFIED: _RejectReason.ValueType  # 0
+    """Never sent by the agent."""
     REJECT_REASON_SYNTAX: _RejectReason.ValueType  # 1
     """The address is not a syntactically valid mailbox."""
     REJECT_REASON_DUPLICATE: _RejectReason.ValueType  # 2
@@ -37,9 +38,11 @@ class _RejectReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_RejectRe
     REJECT_REASON_INVALID: _RejectReason.ValueType  # 5
     """Another field of a transactional message is invalid; the detail names it."""
 
-class RejectReason(_RejectReason, metaclass=_RejectReasonEnumTypeWrapper): ...
+class RejectReason(_RejectReason, metaclass=_RejectReasonEnumTypeWrapper):
+    """Why a recipient or message was refused."""
 
 REJECT_REASON_UNSPECIFIED: RejectReason.ValueType  # 0
+"""Never sent by the agent."""
 REJECT_REASON_SYNTAX: RejectReason.ValueType  # 1
 """The address is not a syntactically valid mailbox."""
 REJECT_REASON_DUPLICATE: RejectReason.ValueType  # 2
@@ -64,8 +67,15 @@ class Sender(_message.Message):
     FROM_ADDRESS_FIELD_NUMBER: _builtins.int
     REPLY_TO_FIELD_NUMBER: _builtins.int
     from_name: _builtins.str
+    """The display name of From:, e.g. "Shop Example"; empty: the address alone. One line of at
+    most 200 characters.
+    """
     from_address: _builtins.str
+    """The From: address, e.g. "news@shop.example"; required. DKIM signs with the keys of its
+    domain.
+    """
     reply_to: _builtins.str
+    """The Reply-To: address; empty: no Reply-To header (replies go to from_address)."""
     def __init__(
         self,
         *,
@@ -114,8 +124,13 @@ class Content(_message.Message):
     TEXT_FIELD_NUMBER: _builtins.int
     HEADERS_FIELD_NUMBER: _builtins.int
     subject: _builtins.str
+    """The Subject: template; required, one line of at most 2,000 characters."""
     html: _builtins.str
+    """The HTML part's template (autoescaped), at most 1,000,000 characters; empty: no HTML
+    part. Tracking rewrites its links and adds the open pixel.
+    """
     text: _builtins.str
+    """The plain-text part's template, at most 1,000,000 characters; empty: no text part."""
     @_builtins.property
     def headers(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
         """Extra headers added to every message (names are checked; values may be templates)."""
@@ -138,12 +153,16 @@ Global___Content: _TypeAlias = Content  # noqa: Y015
 
 @_typing.final
 class Tracking(_message.Message):
+    """Which engagement the agent records for a message's recipients."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     OPENS_FIELD_NUMBER: _builtins.int
     CLICKS_FIELD_NUMBER: _builtins.int
     opens: _builtins.bool
+    """True adds an open pixel to the HTML part (MESSAGE_OPENED events)."""
     clicks: _builtins.bool
+    """True rewrites the HTML part's links through the agent (MESSAGE_CLICKED events)."""
     def __init__(
         self,
         *,
@@ -189,8 +208,11 @@ class Recipient(_message.Message):
     VALUES_FIELD_NUMBER: _builtins.int
     FIELDS_FIELD_NUMBER: _builtins.int
     email: _builtins.str
+    """The address to send to; required. An invalid one is a rejection with REJECT_REASON_SYNTAX
+    (or HEADER_UNSAFE), not an error of the call. Also the merge field {{ email }}.
+    """
     name: _builtins.str
-    """Display name for the To: header."""
+    """Display name for the To: header; empty: the address alone."""
     @_builtins.property
     def values(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Positional merge values matching RecipientBatch.field_names (the compact bulk form)."""
@@ -228,8 +250,11 @@ class Rejection(_message.Message):
     index: _builtins.int
     """Position of the row in the whole upload stream (0-based), or in the batch."""
     email: _builtins.str
+    """The address as it was sent, even when it is not valid."""
     reason: Global___RejectReason.ValueType
+    """The kind of problem."""
     detail: _builtins.str
+    """One line for a person saying what was wrong, e.g. "3 values for 2 field names"."""
     def __init__(
         self,
         *,
@@ -262,14 +287,25 @@ class StateCounts(_message.Message):
     CANCELLED_FIELD_NUMBER: _builtins.int
     TOTAL_FIELD_NUMBER: _builtins.int
     queued: _builtins.int
+    """Waiting for their first try (MESSAGE_STATE_QUEUED)."""
     in_flight: _builtins.int
+    """Being delivered by a worker now (MESSAGE_STATE_IN_FLIGHT)."""
     delivered: _builtins.int
+    """Accepted by the destination or route (MESSAGE_STATE_DELIVERED)."""
     deferred: _builtins.int
+    """Refused for now, waiting for a later try (MESSAGE_STATE_DEFERRED)."""
     bounced: _builtins.int
+    """Refused for good by the destination (MESSAGE_STATE_BOUNCED)."""
     suppressed: _builtins.int
+    """Not sent: the address is on the suppression list (MESSAGE_STATE_SUPPRESSED)."""
     failed: _builtins.int
+    """Given up on without a bounce: still deferred at its maximum age, or it could not be
+    built (MESSAGE_STATE_FAILED).
+    """
     cancelled: _builtins.int
+    """Not sent: campaign cancelled or deleted from the queue (MESSAGE_STATE_CANCELLED)."""
     total: _builtins.int
+    """All of the above together."""
     def __init__(
         self,
         *,

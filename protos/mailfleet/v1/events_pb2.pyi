@@ -27,52 +27,105 @@ class _EventType:
 class _EventTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_EventType.ValueType], _builtins.type):
     DESCRIPTOR: _descriptor.EnumDescriptor
     EVENT_TYPE_UNSPECIFIED: _EventType.ValueType  # 0
+    """Never sent by the agent."""
     EVENT_TYPE_CAMPAIGN_CREATED: _EventType.ValueType  # 1
+    """A campaign was created (as a draft)."""
     EVENT_TYPE_RECIPIENTS_ADDED: _EventType.ValueType  # 2
+    """One upload batch was stored: attrs "count" is the number of recipients queued. Campaign
+    messages get this one event per batch instead of a MESSAGE_QUEUED each.
+    """
     EVENT_TYPE_CAMPAIGN_STARTED: _EventType.ValueType  # 3
+    """StartCampaign was called."""
     EVENT_TYPE_CAMPAIGN_PAUSED: _EventType.ValueType  # 4
+    """PauseCampaign was called."""
     EVENT_TYPE_CAMPAIGN_RESUMED: _EventType.ValueType  # 5
+    """ResumeCampaign was called."""
     EVENT_TYPE_CAMPAIGN_CANCELLED: _EventType.ValueType  # 6
+    """CancelCampaign was called; attrs "messages_cancelled" counts the messages it stopped."""
     EVENT_TYPE_CAMPAIGN_COMPLETED: _EventType.ValueType  # 7
+    """A running campaign has no message left queued, in flight or deferred."""
     EVENT_TYPE_MESSAGE_QUEUED: _EventType.ValueType  # 8
+    """A transactional message (gRPC or SMTP intake) was queued."""
     EVENT_TYPE_MESSAGE_DELIVERED: _EventType.ValueType  # 9
+    """The destination or route accepted the message; attrs "reply" and "host" tell which."""
     EVENT_TYPE_MESSAGE_DEFERRED: _EventType.ValueType  # 10
+    """A try failed for now; attrs "next_attempt_at" (Unix seconds) is the next try."""
     EVENT_TYPE_MESSAGE_BOUNCED: _EventType.ValueType  # 11
+    """Refused for good; attrs "bounce" is "hard" or "soft"."""
     EVENT_TYPE_MESSAGE_FAILED: _EventType.ValueType  # 12
+    """Given up on without a bounce: attrs "expired" (deferred too long) or the reply says why."""
     EVENT_TYPE_MESSAGE_SUPPRESSED: _EventType.ValueType  # 13
+    """Not sent: the address is on the suppression list."""
     EVENT_TYPE_MESSAGE_CANCELLED: _EventType.ValueType  # 14
+    """An operator deleted the message from the queue. (The messages of a cancelled campaign
+    get no event each: CAMPAIGN_CANCELLED counts them.)
+    """
     EVENT_TYPE_MESSAGE_COMPLAINED: _EventType.ValueType  # 15
-    """Feedback from recipients and their providers (bounce domain, HTTP endpoints, ESP webhooks)."""
+    """Feedback from recipients and their providers (bounce domain, HTTP endpoints, ESP webhooks).
+    COMPLAINED: the recipient reported the message as spam (its address is suppressed).
+    """
     EVENT_TYPE_MESSAGE_UNSUBSCRIBED: _EventType.ValueType  # 16
+    """The recipient unsubscribed (List-Unsubscribe, the link, or an ESP's report)."""
     EVENT_TYPE_MESSAGE_OPENED: _EventType.ValueType  # 17
+    """The open pixel was loaded (Tracking.opens)."""
     EVENT_TYPE_MESSAGE_CLICKED: _EventType.ValueType  # 18
+    """A tracked link was followed (Tracking.clicks); attrs "url" is where it led."""
 
-class EventType(_EventType, metaclass=_EventTypeEnumTypeWrapper): ...
+class EventType(_EventType, metaclass=_EventTypeEnumTypeWrapper):
+    """What happened. CAMPAIGN_* events carry campaign_id only; MESSAGE_* events also carry
+    message_id and email.
+    """
 
 EVENT_TYPE_UNSPECIFIED: EventType.ValueType  # 0
+"""Never sent by the agent."""
 EVENT_TYPE_CAMPAIGN_CREATED: EventType.ValueType  # 1
+"""A campaign was created (as a draft)."""
 EVENT_TYPE_RECIPIENTS_ADDED: EventType.ValueType  # 2
+"""One upload batch was stored: attrs "count" is the number of recipients queued. Campaign
+messages get this one event per batch instead of a MESSAGE_QUEUED each.
+"""
 EVENT_TYPE_CAMPAIGN_STARTED: EventType.ValueType  # 3
+"""StartCampaign was called."""
 EVENT_TYPE_CAMPAIGN_PAUSED: EventType.ValueType  # 4
+"""PauseCampaign was called."""
 EVENT_TYPE_CAMPAIGN_RESUMED: EventType.ValueType  # 5
+"""ResumeCampaign was called."""
 EVENT_TYPE_CAMPAIGN_CANCELLED: EventType.ValueType  # 6
+"""CancelCampaign was called; attrs "messages_cancelled" counts the messages it stopped."""
 EVENT_TYPE_CAMPAIGN_COMPLETED: EventType.ValueType  # 7
+"""A running campaign has no message left queued, in flight or deferred."""
 EVENT_TYPE_MESSAGE_QUEUED: EventType.ValueType  # 8
+"""A transactional message (gRPC or SMTP intake) was queued."""
 EVENT_TYPE_MESSAGE_DELIVERED: EventType.ValueType  # 9
+"""The destination or route accepted the message; attrs "reply" and "host" tell which."""
 EVENT_TYPE_MESSAGE_DEFERRED: EventType.ValueType  # 10
+"""A try failed for now; attrs "next_attempt_at" (Unix seconds) is the next try."""
 EVENT_TYPE_MESSAGE_BOUNCED: EventType.ValueType  # 11
+"""Refused for good; attrs "bounce" is "hard" or "soft"."""
 EVENT_TYPE_MESSAGE_FAILED: EventType.ValueType  # 12
+"""Given up on without a bounce: attrs "expired" (deferred too long) or the reply says why."""
 EVENT_TYPE_MESSAGE_SUPPRESSED: EventType.ValueType  # 13
+"""Not sent: the address is on the suppression list."""
 EVENT_TYPE_MESSAGE_CANCELLED: EventType.ValueType  # 14
+"""An operator deleted the message from the queue. (The messages of a cancelled campaign
+get no event each: CAMPAIGN_CANCELLED counts them.)
+"""
 EVENT_TYPE_MESSAGE_COMPLAINED: EventType.ValueType  # 15
-"""Feedback from recipients and their providers (bounce domain, HTTP endpoints, ESP webhooks)."""
+"""Feedback from recipients and their providers (bounce domain, HTTP endpoints, ESP webhooks).
+COMPLAINED: the recipient reported the message as spam (its address is suppressed).
+"""
 EVENT_TYPE_MESSAGE_UNSUBSCRIBED: EventType.ValueType  # 16
+"""The recipient unsubscribed (List-Unsubscribe, the link, or an ESP's report)."""
 EVENT_TYPE_MESSAGE_OPENED: EventType.ValueType  # 17
+"""The open pixel was loaded (Tracking.opens)."""
 EVENT_TYPE_MESSAGE_CLICKED: EventType.ValueType  # 18
+"""A tracked link was followed (Tracking.clicks); attrs "url" is where it led."""
 Global___EventType: _TypeAlias = EventType  # noqa: Y015
 
 @_typing.final
 class Event(_message.Message):
+    """One entry of the events log."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     @_typing.final
@@ -105,11 +158,17 @@ class Event(_message.Message):
     seq: _builtins.int
     """Monotonically increasing per agent; gaps are other tenants' events."""
     type: Global___EventType.ValueType
+    """What happened."""
     campaign_id: _builtins.int
+    """The campaign it concerns; 0 for transactional messages."""
     message_id: _builtins.int
+    """The message it concerns; 0 for campaign-wide events."""
     email: _builtins.str
+    """The message's recipient; empty for campaign-wide events."""
     @_builtins.property
-    def time(self) -> _timestamp_pb2.Timestamp: ...
+    def time(self) -> _timestamp_pb2.Timestamp:
+        """When it happened on the agent."""
+
     @_builtins.property
     def attrs(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
         """Type-specific details, e.g. "count", "reply", "host"."""
@@ -135,11 +194,16 @@ Global___Event: _TypeAlias = Event  # noqa: Y015
 
 @_typing.final
 class ListEventsRequest(_message.Message):
+    """Where to read from, and how much."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     AFTER_SEQ_FIELD_NUMBER: _builtins.int
     LIMIT_FIELD_NUMBER: _builtins.int
     after_seq: _builtins.int
+    """The last seq already seen; 0 starts at the oldest event kept. A cursor older than what
+    retention kept is OUT_OF_RANGE (the message says where to continue).
+    """
     limit: _builtins.int
     """1-10000; 0 means 1000."""
     def __init__(
@@ -158,14 +222,18 @@ Global___ListEventsRequest: _TypeAlias = ListEventsRequest  # noqa: Y015
 
 @_typing.final
 class ListEventsResponse(_message.Message):
+    """One page of events."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     EVENTS_FIELD_NUMBER: _builtins.int
     NEXT_AFTER_SEQ_FIELD_NUMBER: _builtins.int
     next_after_seq: _builtins.int
-    """The seq to pass as after_seq next time."""
+    """The seq to pass as after_seq next time (after_seq again when the page is empty)."""
     @_builtins.property
-    def events(self) -> _containers.RepeatedCompositeFieldContainer[Global___Event]: ...
+    def events(self) -> _containers.RepeatedCompositeFieldContainer[Global___Event]:
+        """In seq order; fewer than the limit when the log has no more yet."""
+
     def __init__(
         self,
         *,
@@ -182,10 +250,15 @@ Global___ListEventsResponse: _TypeAlias = ListEventsResponse  # noqa: Y015
 
 @_typing.final
 class WatchEventsRequest(_message.Message):
+    """Where a watch starts."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     AFTER_SEQ_FIELD_NUMBER: _builtins.int
     after_seq: _builtins.int
+    """The last seq already seen; 0 starts at the oldest event kept. A cursor older than what
+    retention kept is OUT_OF_RANGE.
+    """
     def __init__(
         self,
         *,
@@ -201,6 +274,8 @@ Global___WatchEventsRequest: _TypeAlias = WatchEventsRequest  # noqa: Y015
 
 @_typing.final
 class EventBatch(_message.Message):
+    """Events committed together."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     EVENTS_FIELD_NUMBER: _builtins.int

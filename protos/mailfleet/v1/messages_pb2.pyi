@@ -27,30 +27,51 @@ class _MessageState:
 class _MessageStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_MessageState.ValueType], _builtins.type):
     DESCRIPTOR: _descriptor.EnumDescriptor
     MESSAGE_STATE_UNSPECIFIED: _MessageState.ValueType  # 0
+    """Not a state a message has; in ListMessagesRequest.state it means "every state"."""
     MESSAGE_STATE_QUEUED: _MessageState.ValueType  # 1
+    """Waiting for its first try."""
     MESSAGE_STATE_IN_FLIGHT: _MessageState.ValueType  # 2
     """Leased to a worker until the lease deadline."""
     MESSAGE_STATE_DELIVERED: _MessageState.ValueType  # 3
+    """Accepted by the destination's server (or the route: relay, ESP, capture mailbox)."""
     MESSAGE_STATE_DEFERRED: _MessageState.ValueType  # 4
     """Waiting for its next try."""
     MESSAGE_STATE_BOUNCED: _MessageState.ValueType  # 5
+    """Refused for good by the destination (a 5xx reply or a bounce report)."""
     MESSAGE_STATE_SUPPRESSED: _MessageState.ValueType  # 6
+    """Not sent: the address is on the tenant's suppression list."""
     MESSAGE_STATE_FAILED: _MessageState.ValueType  # 7
+    """Given up on without a bounce: still deferred at its maximum age, or it could not be
+    built (a template or DKIM error); last_reply says which.
+    """
     MESSAGE_STATE_CANCELLED: _MessageState.ValueType  # 8
+    """Not sent: its campaign was cancelled, or an operator deleted it from the queue."""
 
-class MessageState(_MessageState, metaclass=_MessageStateEnumTypeWrapper): ...
+class MessageState(_MessageState, metaclass=_MessageStateEnumTypeWrapper):
+    """Where a message is in its life. DELIVERED, BOUNCED, SUPPRESSED, FAILED and CANCELLED are
+    final: a message in one of them is never tried again.
+    """
 
 MESSAGE_STATE_UNSPECIFIED: MessageState.ValueType  # 0
+"""Not a state a message has; in ListMessagesRequest.state it means "every state"."""
 MESSAGE_STATE_QUEUED: MessageState.ValueType  # 1
+"""Waiting for its first try."""
 MESSAGE_STATE_IN_FLIGHT: MessageState.ValueType  # 2
 """Leased to a worker until the lease deadline."""
 MESSAGE_STATE_DELIVERED: MessageState.ValueType  # 3
+"""Accepted by the destination's server (or the route: relay, ESP, capture mailbox)."""
 MESSAGE_STATE_DEFERRED: MessageState.ValueType  # 4
 """Waiting for its next try."""
 MESSAGE_STATE_BOUNCED: MessageState.ValueType  # 5
+"""Refused for good by the destination (a 5xx reply or a bounce report)."""
 MESSAGE_STATE_SUPPRESSED: MessageState.ValueType  # 6
+"""Not sent: the address is on the tenant's suppression list."""
 MESSAGE_STATE_FAILED: MessageState.ValueType  # 7
+"""Given up on without a bounce: still deferred at its maximum age, or it could not be
+built (a template or DKIM error); last_reply says which.
+"""
 MESSAGE_STATE_CANCELLED: MessageState.ValueType  # 8
+"""Not sent: its campaign was cancelled, or an operator deleted it from the queue."""
 Global___MessageState: _TypeAlias = MessageState  # noqa: Y015
 
 class _Lane:
@@ -60,20 +81,27 @@ class _Lane:
 class _LaneEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Lane.ValueType], _builtins.type):
     DESCRIPTOR: _descriptor.EnumDescriptor
     LANE_UNSPECIFIED: _Lane.ValueType  # 0
+    """Never set on a message."""
     LANE_TRANSACTIONAL: _Lane.ValueType  # 1
     """Served before bulk."""
     LANE_BULK: _Lane.ValueType  # 2
+    """Campaign messages."""
 
-class Lane(_Lane, metaclass=_LaneEnumTypeWrapper): ...
+class Lane(_Lane, metaclass=_LaneEnumTypeWrapper):
+    """Which queue a message waits in."""
 
 LANE_UNSPECIFIED: Lane.ValueType  # 0
+"""Never set on a message."""
 LANE_TRANSACTIONAL: Lane.ValueType  # 1
 """Served before bulk."""
 LANE_BULK: Lane.ValueType  # 2
+"""Campaign messages."""
 Global___Lane: _TypeAlias = Lane  # noqa: Y015
 
 @_typing.final
 class Message(_message.Message):
+    """One message: one recipient of a campaign, or one transactional send."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     ID_FIELD_NUMBER: _builtins.int
@@ -88,19 +116,31 @@ class Message(_message.Message):
     LAST_REPLY_FIELD_NUMBER: _builtins.int
     IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
     id: _builtins.int
+    """The agent's id for the message, unique across tenants; grows with each message queued."""
     campaign_id: _builtins.int
     """0 for transactional messages."""
     lane: Global___Lane.ValueType
+    """LANE_BULK for campaign messages, LANE_TRANSACTIONAL for the others."""
     email: _builtins.str
+    """The recipient's address as it was given."""
     state: Global___MessageState.ValueType
+    """Where the message is now."""
     attempts: _builtins.int
+    """Delivery tries made so far (0 while it waits for its first)."""
     last_reply: _builtins.str
-    """The last reply of the destination or route, e.g. "250 2.0.0 Ok: queued as 1234"."""
+    """The last reply of the destination or route, e.g. "250 2.0.0 Ok: queued as 1234".
+    Empty until the first try has an answer.
+    """
     idempotency_key: _builtins.str
+    """The key the transactional message was sent with; empty for campaign messages."""
     @_builtins.property
-    def created_at(self) -> _timestamp_pb2.Timestamp: ...
+    def created_at(self) -> _timestamp_pb2.Timestamp:
+        """When it was queued."""
+
     @_builtins.property
-    def updated_at(self) -> _timestamp_pb2.Timestamp: ...
+    def updated_at(self) -> _timestamp_pb2.Timestamp:
+        """When its state last changed."""
+
     @_builtins.property
     def next_attempt_at(self) -> _timestamp_pb2.Timestamp:
         """Unset unless the message waits for a later try."""
@@ -130,10 +170,13 @@ Global___Message: _TypeAlias = Message  # noqa: Y015
 
 @_typing.final
 class GetMessageRequest(_message.Message):
+    """The message to read."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     MESSAGE_ID_FIELD_NUMBER: _builtins.int
     message_id: _builtins.int
+    """Message.id; NOT_FOUND when the caller's tenant has no such message."""
     def __init__(
         self,
         *,
@@ -149,6 +192,8 @@ Global___GetMessageRequest: _TypeAlias = GetMessageRequest  # noqa: Y015
 
 @_typing.final
 class ListMessagesRequest(_message.Message):
+    """Which messages to list, and the page."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     CAMPAIGN_ID_FIELD_NUMBER: _builtins.int
@@ -181,11 +226,17 @@ Global___ListMessagesRequest: _TypeAlias = ListMessagesRequest  # noqa: Y015
 
 @_typing.final
 class ListMessagesResponse(_message.Message):
+    """One page of messages."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     MESSAGES_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def messages(self) -> _containers.RepeatedCompositeFieldContainer[Global___Message]: ...
+    def messages(self) -> _containers.RepeatedCompositeFieldContainer[Global___Message]:
+        """Oldest first; fewer than the limit on the last page. Pass the last one's id as after_id
+        for the next page.
+        """
+
     def __init__(
         self,
         *,
