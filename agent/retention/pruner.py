@@ -22,15 +22,20 @@ from typing import Protocol
 from agent.retention.settings import RetentionSettings
 from agent.store.handle import Store
 from agent.store.retention import (
+    prune_campaign_messages,
     prune_capture,
     prune_events,
     prune_transactional,
     sweep_bodies,
 )
+from agent.store.space import DiskFull
 
 log = logging.getLogger("mailfleet.agent.ops")
 
 _DAY = 86400.0
+
+# One batch of a walk over the messages table: (the last id looked at, or 0 when done; rows).
+WalkStep = Callable[..., tuple[int, int]]
 
 
 @dataclass
@@ -67,6 +72,18 @@ class Retention:
             await asyncio.sleep(0)  # let delivery's writes in between
         return total
 
+    async def _walk(self, step: WalkStep) -> int:
+        """Run ``step(conn, after_id=...)`` a batch per transaction from the table's start
+        until it says it is done; return the rows it counted."""
+        total, after = 0, 0
+        while not self._stop.is_set():
+            after, n = await self._store.write(partial(step, after_id=after), durable=False)
+            total += n
+            if after == 0:
+                break
+            await asyncio.sleep(0)
+        return total
+
     async def prune_once(self, now: float | None = None) -> PassResult:
         """One full pass over every kind of data, as of ``now``."""
         now = time.time() if now is None else now
@@ -81,17 +98,12 @@ class Retention:
         result.counts["transactional"] = await self._drain(
             lambda c: prune_transactional(c, now - s.transactional_days * _DAY, limit)
         )
-        cleared, after = 0, 0
-        while not self._stop.is_set():
-            job = partial(
-                sweep_bodies, after_id=after, before=now - s.bodies_days * _DAY, limit=limit
-            )
-            after, n = await self._store.write(job, durable=False)
-            cleared += n
-            if after == 0:
-                break
-            await asyncio.sleep(0)
-        result.counts["bodies"] = cleared
+        result.counts["messages"] = await self._walk(
+            partial(prune_campaign_messages, before=now - s.messages_days * _DAY, limit=limit)
+        )
+        result.counts["bodies"] = await self._walk(
+            partial(sweep_bodies, before=now - s.bodies_days * _DAY, limit=limit)
+        )
         if any(result.counts.values()):
             log.info(
                 "retention pruned %s",
@@ -104,6 +116,10 @@ class Retention:
         while not self._stop.is_set():
             try:
                 await self.prune_once()
+            except DiskFull:
+                # the store's space state already says so once, at WARNING; a traceback at
+                # every pass would only fill what little room is left
+                log.debug("retention pass skipped: the disk is full")
             except sqlite3.Error:
                 log.exception("retention pass failed; trying again at the next interval")
             with contextlib.suppress(TimeoutError):

@@ -16,6 +16,9 @@ class RetentionSettings(BaseModel):
     capture_days: float = Field(7.0, gt=0)
     # Transactional messages in a final state (and so their idempotency keys) are deleted.
     transactional_days: float = Field(30.0, gt=0)
+    # Messages in a final state of ended (completed or cancelled) campaigns are deleted, their
+    # counts kept per campaign and day: the campaign's statistics stay as they were.
+    messages_days: float = Field(30.0, gt=0)
     # Seconds between pruning passes, and rows per pruning transaction.
     interval_seconds: float = Field(300.0, gt=0)
     batch: int = Field(2000, ge=10, le=100_000)

@@ -64,13 +64,16 @@ def spec_from_json(text: str) -> CampaignSpec:
 
 
 def counts(conn: sqlite3.Connection, campaign_id: int) -> dict[MessageState, int]:
-    """Messages of a campaign by state (every state present, zeros included)."""
+    """Messages of a campaign by state (every state present, zeros included): its rows, and
+    the totals of those retention has deleted."""
     result = dict.fromkeys(MessageState, 0)
     for state, n in conn.execute(
-        "SELECT state, count(*) FROM messages WHERE campaign_id = ? GROUP BY state",
-        (campaign_id,),
+        "SELECT state, count(*) FROM messages WHERE campaign_id = ? GROUP BY state"
+        " UNION ALL SELECT state, sum(count) FROM message_totals WHERE campaign_id = ?"
+        " GROUP BY state",
+        (campaign_id, campaign_id),
     ):
-        result[MessageState(state)] = n
+        result[MessageState(state)] += n
     return result
 
 

@@ -104,7 +104,7 @@ def list_(
 
 
 def tenant_counts(conn: sqlite3.Connection, tenant_id: int) -> dict[MessageState, int]:
-    """Every message of the tenant by state."""
+    """Every message of the tenant by state, those retention has deleted included."""
     result = dict.fromkeys(MessageState, 0)
     # Both queries walk the (campaign_id, state) index instead of the whole table.
     queries = (
@@ -116,6 +116,7 @@ def tenant_counts(conn: sqlite3.Connection, tenant_id: int) -> dict[MessageState
             "SELECT state, count(*) FROM messages WHERE campaign_id IS NULL AND tenant_id = ?"
             " GROUP BY state"
         ),
+        "SELECT state, sum(count) FROM message_totals WHERE tenant_id = ? GROUP BY state",
     )
     for sql in queries:
         for state, n in conn.execute(sql, (tenant_id,)):

@@ -188,6 +188,20 @@ MIGRATIONS: tuple[Migration, ...] = (
     payloads_to_blobs,
     # 6: strikes: how many times in a row a worker died with the message under way
     "ALTER TABLE messages ADD COLUMN strikes INTEGER NOT NULL DEFAULT 0;",
+    # 7: per-campaign, per-day totals of the final messages retention deleted
+    """
+    CREATE TABLE message_totals (
+        -- 0 for transactional messages
+        campaign_id INTEGER NOT NULL,
+        tenant_id INTEGER NOT NULL,
+        -- days since the epoch of the message's last change (its final state)
+        day INTEGER NOT NULL,
+        state INTEGER NOT NULL,
+        count INTEGER NOT NULL,
+        PRIMARY KEY (campaign_id, tenant_id, day, state)
+    ) WITHOUT ROWID;
+    CREATE INDEX message_totals_tenant ON message_totals (tenant_id);
+    """,
 )
 
 
