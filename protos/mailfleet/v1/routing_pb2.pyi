@@ -30,18 +30,27 @@ class _RoutingLane:
 class _RoutingLaneEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_RoutingLane.ValueType], _builtins.type):
     DESCRIPTOR: _descriptor.EnumDescriptor
     ROUTING_LANE_ANY: _RoutingLane.ValueType  # 0
+    """Both lanes (the default when unset)."""
     ROUTING_LANE_TRANSACTIONAL: _RoutingLane.ValueType  # 1
+    """Transactional messages only (gRPC Transactional and the SMTP intake)."""
     ROUTING_LANE_BULK: _RoutingLane.ValueType  # 2
+    """Campaign messages only."""
 
-class RoutingLane(_RoutingLane, metaclass=_RoutingLaneEnumTypeWrapper): ...
+class RoutingLane(_RoutingLane, metaclass=_RoutingLaneEnumTypeWrapper):
+    """Which lane a routing rule applies to."""
 
 ROUTING_LANE_ANY: RoutingLane.ValueType  # 0
+"""Both lanes (the default when unset)."""
 ROUTING_LANE_TRANSACTIONAL: RoutingLane.ValueType  # 1
+"""Transactional messages only (gRPC Transactional and the SMTP intake)."""
 ROUTING_LANE_BULK: RoutingLane.ValueType  # 2
+"""Campaign messages only."""
 Global___RoutingLane: _TypeAlias = RoutingLane  # noqa: Y015
 
 @_typing.final
 class RouteInfo(_message.Message):
+    """One configured route."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     @_typing.final
@@ -69,6 +78,7 @@ class RouteInfo(_message.Message):
     SETTINGS_FIELD_NUMBER: _builtins.int
     HAS_SECRET_FIELD_NUMBER: _builtins.int
     name: _builtins.str
+    """The route's name in the agent's config, as rules name it in `route` and `failover`."""
     type: _builtins.str
     """"capture", "smtp", "mx", "split", "sendgrid", "mailgun", "ses", "postmark"."""
     has_secret: _builtins.bool
@@ -95,6 +105,8 @@ Global___RouteInfo: _TypeAlias = RouteInfo  # noqa: Y015
 
 @_typing.final
 class ListRoutesRequest(_message.Message):
+    """No parameters: every route is listed."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     def __init__(
@@ -110,11 +122,15 @@ Global___ListRoutesRequest: _TypeAlias = ListRoutesRequest  # noqa: Y015
 
 @_typing.final
 class ListRoutesResponse(_message.Message):
+    """The configured routes."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     ROUTES_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def routes(self) -> _containers.RepeatedCompositeFieldContainer[Global___RouteInfo]: ...
+    def routes(self) -> _containers.RepeatedCompositeFieldContainer[Global___RouteInfo]:
+        """By name."""
+
     def __init__(
         self,
         *,
@@ -147,25 +163,42 @@ class RoutingRule(_message.Message):
     FAILOVER_FIELD_NUMBER: _builtins.int
     FAILOVER_AFTER_SECONDS_FIELD_NUMBER: _builtins.int
     name: _builtins.str
+    """Shown in logs, events and ExplainRoute; empty: the rule's position ("rule 3")."""
     lane: Global___RoutingLane.ValueType
+    """The lane the rule applies to; unset: both."""
     route: _builtins.str
+    """The route a matching message takes; required, the name of a configured route."""
     failover: _builtins.str
     """Used once `route` has failed with connection or infrastructure errors for
     failover_after_seconds (0 with a failover route: at the first such failure).
+    Empty: no failover. Another configured route than `route`.
     """
     failover_after_seconds: _builtins.float
+    """Seconds of such failures before the failover route takes over (0 or more); ignored
+    without a failover route.
+    """
     @_builtins.property
-    def tenants(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
-    @_builtins.property
-    def sender_domains(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
-    @_builtins.property
-    def recipient_domains(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
-    @_builtins.property
-    def recipient_mx(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """MX rollup: the recipient domain's MX host names, e.g. "*.google.com"."""
+    def tenants(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Tenant names (Tenant.name) the rule applies to; empty: every tenant."""
 
     @_builtins.property
-    def tags(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def sender_domains(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Patterns for the From: address's domain; empty: any sender domain."""
+
+    @_builtins.property
+    def recipient_domains(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Patterns for the recipient's domain; empty: any recipient domain."""
+
+    @_builtins.property
+    def recipient_mx(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """MX rollup: the recipient domain's MX host names, e.g. "*.google.com".
+        Empty: no MX condition (and no MX lookup for the rule).
+        """
+
+    @_builtins.property
+    def tags(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Message or campaign tags, any one of which matches; empty: any tags, or none."""
+
     def __init__(
         self,
         *,
@@ -190,6 +223,8 @@ Global___RoutingRule: _TypeAlias = RoutingRule  # noqa: Y015
 
 @_typing.final
 class RuleSet(_message.Message):
+    """The rules in force."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     RULES_FIELD_NUMBER: _builtins.int
@@ -200,7 +235,9 @@ class RuleSet(_message.Message):
     version: _builtins.int
     """Grows by one with every SetRules."""
     @_builtins.property
-    def rules(self) -> _containers.RepeatedCompositeFieldContainer[Global___RoutingRule]: ...
+    def rules(self) -> _containers.RepeatedCompositeFieldContainer[Global___RoutingRule]:
+        """In order: the first that matches a message picks its route."""
+
     def __init__(
         self,
         *,
@@ -218,6 +255,8 @@ Global___RuleSet: _TypeAlias = RuleSet  # noqa: Y015
 
 @_typing.final
 class GetRulesRequest(_message.Message):
+    """No parameters: the rules in force are returned."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     def __init__(
@@ -233,6 +272,8 @@ Global___GetRulesRequest: _TypeAlias = GetRulesRequest  # noqa: Y015
 
 @_typing.final
 class SetRulesRequest(_message.Message):
+    """The new rules, replacing all of the old ones."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     RULES_FIELD_NUMBER: _builtins.int
@@ -240,7 +281,9 @@ class SetRulesRequest(_message.Message):
     expected_version: _builtins.int
     """When set, the call fails unless the rules in force have this version (optimistic locking)."""
     @_builtins.property
-    def rules(self) -> _containers.RepeatedCompositeFieldContainer[Global___RoutingRule]: ...
+    def rules(self) -> _containers.RepeatedCompositeFieldContainer[Global___RoutingRule]:
+        """In order; empty: every message takes the default route."""
+
     def __init__(
         self,
         *,
@@ -259,6 +302,8 @@ Global___SetRulesRequest: _TypeAlias = SetRulesRequest  # noqa: Y015
 
 @_typing.final
 class ExplainRouteRequest(_message.Message):
+    """The facts of a message to route (nothing is looked up: give the MX hosts yourself)."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     TENANT_FIELD_NUMBER: _builtins.int
@@ -268,13 +313,23 @@ class ExplainRouteRequest(_message.Message):
     TAGS_FIELD_NUMBER: _builtins.int
     TRANSACTIONAL_FIELD_NUMBER: _builtins.int
     tenant: _builtins.str
+    """The tenant's name (Tenant.name), as rules' `tenants` match it."""
     sender_domain: _builtins.str
+    """The From: address's domain, e.g. "shop.example" (any case)."""
     recipient_domain: _builtins.str
+    """The recipient's domain, e.g. "gmail.com" (any case)."""
     transactional: _builtins.bool
+    """True: a transactional message; false: a campaign message."""
     @_builtins.property
-    def recipient_mx(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def recipient_mx(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The recipient domain's MX host names, for rules with recipient_mx; empty: no MX known,
+        so those rules do not match.
+        """
+
     @_builtins.property
-    def tags(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def tags(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The message's (or its campaign's) tags."""
+
     def __init__(
         self,
         *,
@@ -295,6 +350,8 @@ Global___ExplainRouteRequest: _TypeAlias = ExplainRouteRequest  # noqa: Y015
 
 @_typing.final
 class ExplainRouteResponse(_message.Message):
+    """Where such a message would go."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     RULE_FIELD_NUMBER: _builtins.int
@@ -303,7 +360,9 @@ class ExplainRouteResponse(_message.Message):
     rule: _builtins.str
     """The matching rule's name (its position "rule N" when unnamed), or "default"."""
     route: _builtins.str
+    """The route it would take."""
     failover: _builtins.str
+    """The rule's failover route; empty when it has none."""
     def __init__(
         self,
         *,
@@ -321,10 +380,13 @@ Global___ExplainRouteResponse: _TypeAlias = ExplainRouteResponse  # noqa: Y015
 
 @_typing.final
 class EstimateFinishRequest(_message.Message):
+    """The campaign to estimate."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     CAMPAIGN_ID_FIELD_NUMBER: _builtins.int
     campaign_id: _builtins.int
+    """Campaign.id of the caller's tenant; NOT_FOUND otherwise."""
     def __init__(
         self,
         *,
@@ -340,6 +402,8 @@ Global___EstimateFinishRequest: _TypeAlias = EstimateFinishRequest  # noqa: Y015
 
 @_typing.final
 class RouteEstimate(_message.Message):
+    """The share of a campaign's remaining messages one route takes (weighted splits divided)."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     ROUTE_FIELD_NUMBER: _builtins.int
@@ -348,13 +412,19 @@ class RouteEstimate(_message.Message):
     TODAY_CAPACITY_FIELD_NUMBER: _builtins.int
     FINISH_BY_FIELD_NUMBER: _builtins.int
     route: _builtins.str
+    """The route's name."""
     pool: _builtins.str
     """The IP pool the route sends from, or empty."""
     remaining: _builtins.int
+    """The campaign's messages still to go by this route."""
     today_capacity: _builtins.int
     """What the pool may still send today; unset when it has no daily limit."""
     @_builtins.property
-    def finish_by(self) -> _timestamp_pb2.Timestamp: ...
+    def finish_by(self) -> _timestamp_pb2.Timestamp:
+        """The end of the day on which the pool's warm-up limits let the last of them go (now for a
+        route without limits), later if the campaign's throttle is slower.
+        """
+
     def __init__(
         self,
         *,
@@ -376,6 +446,8 @@ Global___RouteEstimate: _TypeAlias = RouteEstimate  # noqa: Y015
 
 @_typing.final
 class EstimateFinishResponse(_message.Message):
+    """When a campaign will have sent everything."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     REMAINING_FIELD_NUMBER: _builtins.int
@@ -384,9 +456,15 @@ class EstimateFinishResponse(_message.Message):
     remaining: _builtins.int
     """Messages still queued or deferred."""
     @_builtins.property
-    def finish_by(self) -> _timestamp_pb2.Timestamp: ...
+    def finish_by(self) -> _timestamp_pb2.Timestamp:
+        """The latest of the routes' finish_by (and of the campaign throttle's); now when nothing
+        remains.
+        """
+
     @_builtins.property
-    def routes(self) -> _containers.RepeatedCompositeFieldContainer[Global___RouteEstimate]: ...
+    def routes(self) -> _containers.RepeatedCompositeFieldContainer[Global___RouteEstimate]:
+        """One per route the remaining messages take, by route name."""
+
     def __init__(
         self,
         *,

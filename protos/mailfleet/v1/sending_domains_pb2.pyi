@@ -32,6 +32,7 @@ class _DnsVerdictStatus:
 class _DnsVerdictStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_DnsVerdictStatus.ValueType], _builtins.type):
     DESCRIPTOR: _descriptor.EnumDescriptor
     DNS_VERDICT_STATUS_UNSPECIFIED: _DnsVerdictStatus.ValueType  # 0
+    """Never sent by the agent."""
     DNS_VERDICT_STATUS_OK: _DnsVerdictStatus.ValueType  # 1
     """Published and right."""
     DNS_VERDICT_STATUS_WARN: _DnsVerdictStatus.ValueType  # 2
@@ -47,6 +48,7 @@ class DnsVerdictStatus(_DnsVerdictStatus, metaclass=_DnsVerdictStatusEnumTypeWra
     """How one check came out."""
 
 DNS_VERDICT_STATUS_UNSPECIFIED: DnsVerdictStatus.ValueType  # 0
+"""Never sent by the agent."""
 DNS_VERDICT_STATUS_OK: DnsVerdictStatus.ValueType  # 1
 """Published and right."""
 DNS_VERDICT_STATUS_WARN: DnsVerdictStatus.ValueType  # 2
@@ -61,6 +63,8 @@ Global___DnsVerdictStatus: _TypeAlias = DnsVerdictStatus  # noqa: Y015
 
 @_typing.final
 class DomainRef(_message.Message):
+    """The sending domain a call is about."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     TENANT_ID_FIELD_NUMBER: _builtins.int
@@ -85,6 +89,8 @@ Global___DomainRef: _TypeAlias = DomainRef  # noqa: Y015
 
 @_typing.final
 class GenerateDkimKeyRequest(_message.Message):
+    """The key to create."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     TENANT_ID_FIELD_NUMBER: _builtins.int
@@ -94,6 +100,7 @@ class GenerateDkimKeyRequest(_message.Message):
     tenant_id: _builtins.int
     """0: the caller's tenant."""
     domain: _builtins.str
+    """The sending domain the key signs for; required (any case, Unicode or IDNA form)."""
     selector: _builtins.str
     """The DNS label the key is published under (SELECTOR._domainkey.DOMAIN); letters, digits,
     hyphens, underscores. Empty: "mf" and the year and month, e.g. "mf202612".
@@ -118,6 +125,8 @@ Global___GenerateDkimKeyRequest: _TypeAlias = GenerateDkimKeyRequest  # noqa: Y0
 
 @_typing.final
 class GenerateDkimKeyResponse(_message.Message):
+    """The key made, and what to publish for it."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     STATUS_FIELD_NUMBER: _builtins.int
@@ -186,6 +195,8 @@ Global___DnsRecord: _TypeAlias = DnsRecord  # noqa: Y015
 
 @_typing.final
 class DnsRecords(_message.Message):
+    """What to publish in DNS for a sending domain."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     RECORDS_FIELD_NUMBER: _builtins.int
@@ -208,6 +219,8 @@ Global___DnsRecords: _TypeAlias = DnsRecords  # noqa: Y015
 
 @_typing.final
 class DnsVerdict(_message.Message):
+    """The outcome of one DNS check."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     CHECK_FIELD_NUMBER: _builtins.int
@@ -219,6 +232,7 @@ class DnsVerdict(_message.Message):
     "MTA-STS" or "DNS" (a lookup that failed).
     """
     status: Global___DnsVerdictStatus.ValueType
+    """How it came out."""
     detail: _builtins.str
     """One line saying what was found."""
     publish: _builtins.str
@@ -241,6 +255,8 @@ Global___DnsVerdict: _TypeAlias = DnsVerdict  # noqa: Y015
 
 @_typing.final
 class DnsCheck(_message.Message):
+    """What DNS publishes for a sending domain, judged record by record."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     DOMAIN_FIELD_NUMBER: _builtins.int

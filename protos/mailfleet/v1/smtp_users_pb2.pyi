@@ -23,6 +23,8 @@ DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
 class SmtpUser(_message.Message):
+    """An SMTP submission login, without its password."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     USERNAME_FIELD_NUMBER: _builtins.int
@@ -32,8 +34,11 @@ class SmtpUser(_message.Message):
     username: _builtins.str
     """The login name, 1-128 characters of [A-Za-z0-9._@+-]; unique among active logins."""
     tenant_id: _builtins.int
+    """The tenant whose mail the login submits."""
     @_builtins.property
-    def created_at(self) -> _timestamp_pb2.Timestamp: ...
+    def created_at(self) -> _timestamp_pb2.Timestamp:
+        """When the login was created."""
+
     @_builtins.property
     def revoked_at(self) -> _timestamp_pb2.Timestamp:
         """Unset while the login is active."""
@@ -56,6 +61,8 @@ Global___SmtpUser: _TypeAlias = SmtpUser  # noqa: Y015
 
 @_typing.final
 class CreateSmtpUserRequest(_message.Message):
+    """The login to create."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     TENANT_ID_FIELD_NUMBER: _builtins.int
@@ -64,8 +71,11 @@ class CreateSmtpUserRequest(_message.Message):
     tenant_id: _builtins.int
     """0: the caller's tenant."""
     username: _builtins.str
+    """Required: 1-128 characters of A-Z, a-z, 0-9, '.', '_', '@', '+', '-'; an active login
+    of that name is ALREADY_EXISTS.
+    """
     password: _builtins.str
-    """At least 12 characters; empty: the agent generates a random one."""
+    """At least 12 printable characters; empty: the agent generates a random one."""
     def __init__(
         self,
         *,
@@ -83,6 +93,8 @@ Global___CreateSmtpUserRequest: _TypeAlias = CreateSmtpUserRequest  # noqa: Y015
 
 @_typing.final
 class CreateSmtpUserResponse(_message.Message):
+    """The new login, with its password this once."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     USER_FIELD_NUMBER: _builtins.int
@@ -90,7 +102,9 @@ class CreateSmtpUserResponse(_message.Message):
     password: _builtins.str
     """The password to configure in the submitting application. Shown only here."""
     @_builtins.property
-    def user(self) -> Global___SmtpUser: ...
+    def user(self) -> Global___SmtpUser:
+        """The login as ListSmtpUsers will show it."""
+
     def __init__(
         self,
         *,
@@ -107,6 +121,8 @@ Global___CreateSmtpUserResponse: _TypeAlias = CreateSmtpUserResponse  # noqa: Y0
 
 @_typing.final
 class ListSmtpUsersRequest(_message.Message):
+    """Whose logins to list."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     TENANT_ID_FIELD_NUMBER: _builtins.int
@@ -114,6 +130,7 @@ class ListSmtpUsersRequest(_message.Message):
     tenant_id: _builtins.int
     """0: the caller's tenant."""
     include_revoked: _builtins.bool
+    """True lists revoked logins too; false (the default) only active ones."""
     def __init__(
         self,
         *,
@@ -130,11 +147,15 @@ Global___ListSmtpUsersRequest: _TypeAlias = ListSmtpUsersRequest  # noqa: Y015
 
 @_typing.final
 class ListSmtpUsersResponse(_message.Message):
+    """The tenant's logins."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     USERS_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def users(self) -> _containers.RepeatedCompositeFieldContainer[Global___SmtpUser]: ...
+    def users(self) -> _containers.RepeatedCompositeFieldContainer[Global___SmtpUser]:
+        """Without their passwords."""
+
     def __init__(
         self,
         *,
@@ -150,6 +171,8 @@ Global___ListSmtpUsersResponse: _TypeAlias = ListSmtpUsersResponse  # noqa: Y015
 
 @_typing.final
 class RevokeSmtpUserRequest(_message.Message):
+    """The login to revoke."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     TENANT_ID_FIELD_NUMBER: _builtins.int
@@ -157,6 +180,7 @@ class RevokeSmtpUserRequest(_message.Message):
     tenant_id: _builtins.int
     """0: the caller's tenant."""
     username: _builtins.str
+    """SmtpUser.username of an active login; required (NOT_FOUND when there is none)."""
     def __init__(
         self,
         *,
@@ -173,6 +197,8 @@ Global___RevokeSmtpUserRequest: _TypeAlias = RevokeSmtpUserRequest  # noqa: Y015
 
 @_typing.final
 class SendingDomainRequest(_message.Message):
+    """A domain to add to or remove from a tenant's sending domains."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     TENANT_ID_FIELD_NUMBER: _builtins.int
@@ -180,6 +206,9 @@ class SendingDomainRequest(_message.Message):
     tenant_id: _builtins.int
     """0: the caller's tenant."""
     domain: _builtins.str
+    """The domain, e.g. "shop.example" (any case, Unicode or IDNA form; stored lower case,
+    IDNA). Adding one already there changes nothing; removing one not there is NOT_FOUND.
+    """
     def __init__(
         self,
         *,
@@ -196,6 +225,8 @@ Global___SendingDomainRequest: _TypeAlias = SendingDomainRequest  # noqa: Y015
 
 @_typing.final
 class ListSendingDomainsRequest(_message.Message):
+    """Whose sending domains to list."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     TENANT_ID_FIELD_NUMBER: _builtins.int
@@ -216,6 +247,8 @@ Global___ListSendingDomainsRequest: _TypeAlias = ListSendingDomainsRequest  # no
 
 @_typing.final
 class ListSendingDomainsResponse(_message.Message):
+    """A tenant's sending domains with their DKIM state."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     DOMAINS_FIELD_NUMBER: _builtins.int
@@ -254,10 +287,13 @@ class SendingDomainStatus(_message.Message):
     SIGNS_FIELD_NUMBER: _builtins.int
     KEYS_FIELD_NUMBER: _builtins.int
     domain: _builtins.str
+    """Lower case, IDNA-encoded."""
     signs: _builtins.bool
     """Mail whose From: is in this domain is DKIM-signed (with every key of `keys`)."""
     @_builtins.property
-    def keys(self) -> _containers.RepeatedCompositeFieldContainer[Global___DkimKeyStatus]: ...
+    def keys(self) -> _containers.RepeatedCompositeFieldContainer[Global___DkimKeyStatus]:
+        """The keys loaded for the domain; empty: its mail goes out unsigned."""
+
     def __init__(
         self,
         *,
@@ -275,11 +311,14 @@ Global___SendingDomainStatus: _TypeAlias = SendingDomainStatus  # noqa: Y015
 
 @_typing.final
 class DkimKeyStatus(_message.Message):
+    """One DKIM key the agent signs with."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     SELECTOR_FIELD_NUMBER: _builtins.int
     ALGORITHM_FIELD_NUMBER: _builtins.int
     selector: _builtins.str
+    """The DNS label the key is published under (SELECTOR._domainkey.DOMAIN)."""
     algorithm: _builtins.str
     """"rsa-sha256" or "ed25519-sha256"."""
     def __init__(
