@@ -27,6 +27,7 @@ class _SuppressionReason:
 class _SuppressionReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_SuppressionReason.ValueType], _builtins.type):
     DESCRIPTOR: _descriptor.EnumDescriptor
     SUPPRESSION_REASON_UNSPECIFIED: _SuppressionReason.ValueType  # 0
+    """Unset: MANUAL when adding or importing; every reason when listing or exporting."""
     SUPPRESSION_REASON_HARD_BOUNCE: _SuppressionReason.ValueType  # 1
     """A permanent bounce (5.1.1 and the like), or too many soft bounces."""
     SUPPRESSION_REASON_COMPLAINT: _SuppressionReason.ValueType  # 2
@@ -36,9 +37,11 @@ class _SuppressionReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Sup
     SUPPRESSION_REASON_MANUAL: _SuppressionReason.ValueType  # 4
     """Added by a person or a script."""
 
-class SuppressionReason(_SuppressionReason, metaclass=_SuppressionReasonEnumTypeWrapper): ...
+class SuppressionReason(_SuppressionReason, metaclass=_SuppressionReasonEnumTypeWrapper):
+    """Why an address is suppressed."""
 
 SUPPRESSION_REASON_UNSPECIFIED: SuppressionReason.ValueType  # 0
+"""Unset: MANUAL when adding or importing; every reason when listing or exporting."""
 SUPPRESSION_REASON_HARD_BOUNCE: SuppressionReason.ValueType  # 1
 """A permanent bounce (5.1.1 and the like), or too many soft bounces."""
 SUPPRESSION_REASON_COMPLAINT: SuppressionReason.ValueType  # 2
@@ -51,6 +54,8 @@ Global___SuppressionReason: _TypeAlias = SuppressionReason  # noqa: Y015
 
 @_typing.final
 class SuppressionEntry(_message.Message):
+    """One address on the list, for one scope."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     EMAIL_FIELD_NUMBER: _builtins.int
@@ -59,11 +64,19 @@ class SuppressionEntry(_message.Message):
     SCOPE_FIELD_NUMBER: _builtins.int
     CREATED_AT_FIELD_NUMBER: _builtins.int
     email: _builtins.str
+    """The address; required and valid when adding. Matched without regard to the case of ASCII
+    letters.
+    """
     reason: Global___SuppressionReason.ValueType
+    """Why it is on the list; unset: MANUAL."""
     source: _builtins.str
-    """Where it came from, e.g. "smtp: user_unknown", "one-click", "import"."""
+    """Where it came from, e.g. "smtp: user_unknown", "one-click", "import"; one line of at
+    most 500 characters. Empty: "api" (AddSuppressions) or "import" (ImportSuppressions).
+    """
     scope: _builtins.str
-    """Empty: every message. Otherwise a tag: only messages of campaigns with that tag."""
+    """Empty: every message. Otherwise a tag: only messages of campaigns with that tag. At most
+    100 characters.
+    """
     @_builtins.property
     def created_at(self) -> _timestamp_pb2.Timestamp:
         """Set by the agent."""
@@ -87,6 +100,8 @@ Global___SuppressionEntry: _TypeAlias = SuppressionEntry  # noqa: Y015
 
 @_typing.final
 class AddSuppressionsRequest(_message.Message):
+    """Addresses to suppress."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     ENTRIES_FIELD_NUMBER: _builtins.int
@@ -109,6 +124,8 @@ Global___AddSuppressionsRequest: _TypeAlias = AddSuppressionsRequest  # noqa: Y0
 
 @_typing.final
 class AddSuppressionsResponse(_message.Message):
+    """What the call added."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     ADDED_FIELD_NUMBER: _builtins.int
@@ -129,13 +146,20 @@ Global___AddSuppressionsResponse: _TypeAlias = AddSuppressionsResponse  # noqa: 
 
 @_typing.final
 class RemoveSuppressionsRequest(_message.Message):
+    """Addresses to take off the list, for one scope."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     EMAILS_FIELD_NUMBER: _builtins.int
     SCOPE_FIELD_NUMBER: _builtins.int
     scope: _builtins.str
+    """Only entries of this scope go; empty: the entries that stop every message (an address's
+    tag-scoped entries stay).
+    """
     @_builtins.property
-    def emails(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def emails(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """At most 10,000 addresses; each one line."""
+
     def __init__(
         self,
         *,
@@ -152,10 +176,13 @@ Global___RemoveSuppressionsRequest: _TypeAlias = RemoveSuppressionsRequest  # no
 
 @_typing.final
 class RemoveSuppressionsResponse(_message.Message):
+    """What the call removed."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     REMOVED_FIELD_NUMBER: _builtins.int
     removed: _builtins.int
+    """Entries removed; addresses that had no entry of the scope count 0."""
     def __init__(
         self,
         *,
@@ -171,11 +198,15 @@ Global___RemoveSuppressionsResponse: _TypeAlias = RemoveSuppressionsResponse  # 
 
 @_typing.final
 class CheckSuppressionsRequest(_message.Message):
+    """Addresses to look up."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     EMAILS_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def emails(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def emails(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """At most 10,000 addresses; each one line."""
+
     def __init__(
         self,
         *,
@@ -191,15 +222,21 @@ Global___CheckSuppressionsRequest: _TypeAlias = CheckSuppressionsRequest  # noqa
 
 @_typing.final
 class SuppressionStatus(_message.Message):
+    """The list's entries for one address."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     EMAIL_FIELD_NUMBER: _builtins.int
     SUPPRESSED_FIELD_NUMBER: _builtins.int
     ENTRIES_FIELD_NUMBER: _builtins.int
     email: _builtins.str
+    """The address as it was asked about."""
     suppressed: _builtins.bool
+    """True when it has at least one entry (of any scope)."""
     @_builtins.property
-    def entries(self) -> _containers.RepeatedCompositeFieldContainer[Global___SuppressionEntry]: ...
+    def entries(self) -> _containers.RepeatedCompositeFieldContainer[Global___SuppressionEntry]:
+        """Its entries, by scope; empty when it is not suppressed."""
+
     def __init__(
         self,
         *,
@@ -217,6 +254,8 @@ Global___SuppressionStatus: _TypeAlias = SuppressionStatus  # noqa: Y015
 
 @_typing.final
 class CheckSuppressionsResponse(_message.Message):
+    """One status per address asked about."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     STATUSES_FIELD_NUMBER: _builtins.int
@@ -239,6 +278,8 @@ Global___CheckSuppressionsResponse: _TypeAlias = CheckSuppressionsResponse  # no
 
 @_typing.final
 class ListSuppressionsRequest(_message.Message):
+    """Which page of the list to read."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     LIMIT_FIELD_NUMBER: _builtins.int
@@ -267,6 +308,8 @@ Global___ListSuppressionsRequest: _TypeAlias = ListSuppressionsRequest  # noqa: 
 
 @_typing.final
 class ListSuppressionsResponse(_message.Message):
+    """One page of the list."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     ENTRIES_FIELD_NUMBER: _builtins.int
@@ -277,7 +320,9 @@ class ListSuppressionsResponse(_message.Message):
     total: _builtins.int
     """Entries of the tenant in all."""
     @_builtins.property
-    def entries(self) -> _containers.RepeatedCompositeFieldContainer[Global___SuppressionEntry]: ...
+    def entries(self) -> _containers.RepeatedCompositeFieldContainer[Global___SuppressionEntry]:
+        """In address order (then scope); at most the limit."""
+
     def __init__(
         self,
         *,
@@ -295,11 +340,15 @@ Global___ListSuppressionsResponse: _TypeAlias = ListSuppressionsResponse  # noqa
 
 @_typing.final
 class SuppressionBatch(_message.Message):
+    """A part of an import or export stream."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     ENTRIES_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def entries(self) -> _containers.RepeatedCompositeFieldContainer[Global___SuppressionEntry]: ...
+    def entries(self) -> _containers.RepeatedCompositeFieldContainer[Global___SuppressionEntry]:
+        """Entries; on import, invalid ones are reported in the summary and the rest still added."""
+
     def __init__(
         self,
         *,
@@ -315,6 +364,8 @@ Global___SuppressionBatch: _TypeAlias = SuppressionBatch  # noqa: Y015
 
 @_typing.final
 class ImportSuppressionsResponse(_message.Message):
+    """What became of an import's entries."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     RECEIVED_FIELD_NUMBER: _builtins.int
@@ -322,7 +373,9 @@ class ImportSuppressionsResponse(_message.Message):
     EXISTING_FIELD_NUMBER: _builtins.int
     INVALID_FIELD_NUMBER: _builtins.int
     received: _builtins.int
+    """Entries in the whole stream."""
     added: _builtins.int
+    """Entries that were new to the list."""
     existing: _builtins.int
     """Already on the list for the same scope."""
     @_builtins.property
@@ -347,14 +400,19 @@ Global___ImportSuppressionsResponse: _TypeAlias = ImportSuppressionsResponse  # 
 
 @_typing.final
 class InvalidEntry(_message.Message):
+    """An import entry that was not added."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     INDEX_FIELD_NUMBER: _builtins.int
     EMAIL_FIELD_NUMBER: _builtins.int
     PROBLEM_FIELD_NUMBER: _builtins.int
     index: _builtins.int
+    """Position in the whole import stream (0-based)."""
     email: _builtins.str
+    """The address as it was sent."""
     problem: _builtins.str
+    """One line saying what is wrong with it."""
     def __init__(
         self,
         *,
@@ -372,10 +430,13 @@ Global___InvalidEntry: _TypeAlias = InvalidEntry  # noqa: Y015
 
 @_typing.final
 class ExportSuppressionsRequest(_message.Message):
+    """What to export."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     REASON_FIELD_NUMBER: _builtins.int
     reason: Global___SuppressionReason.ValueType
+    """Only entries with this reason; unset: the whole list."""
     def __init__(
         self,
         *,
@@ -391,11 +452,15 @@ Global___ExportSuppressionsRequest: _TypeAlias = ExportSuppressionsRequest  # no
 
 @_typing.final
 class GetFeedbackStatsRequest(_message.Message):
+    """The window of the figures."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     DAYS_FIELD_NUMBER: _builtins.int
     days: _builtins.int
-    """Days back from today; 0 means the agent's complaint_rate_days (30 by default)."""
+    """Days back from today (today included), at most 3660; 0 means the agent's
+    complaint_rate_days (30 by default).
+    """
     def __init__(
         self,
         *,
@@ -411,6 +476,8 @@ Global___GetFeedbackStatsRequest: _TypeAlias = GetFeedbackStatsRequest  # noqa: 
 
 @_typing.final
 class DomainComplaintRate(_message.Message):
+    """Complaints against one recipient domain in the window."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     DOMAIN_FIELD_NUMBER: _builtins.int
@@ -419,8 +486,11 @@ class DomainComplaintRate(_message.Message):
     RATE_FIELD_NUMBER: _builtins.int
     OVER_THRESHOLD_FIELD_NUMBER: _builtins.int
     domain: _builtins.str
+    """The recipient domain, e.g. "gmail.com"."""
     delivered: _builtins.int
+    """Messages of the tenant delivered to it in the window."""
     complaints: _builtins.int
+    """Spam complaints from its recipients in the window."""
     rate: _builtins.float
     """complaints / delivered (0 when nothing was delivered)."""
     over_threshold: _builtins.bool
@@ -444,6 +514,8 @@ Global___DomainComplaintRate: _TypeAlias = DomainComplaintRate  # noqa: Y015
 
 @_typing.final
 class FeedbackStats(_message.Message):
+    """The tenant's complaint figures and the agent's inbound feedback counts."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     @_typing.final
@@ -471,7 +543,9 @@ class FeedbackStats(_message.Message):
     DOMAINS_FIELD_NUMBER: _builtins.int
     INBOUND_FIELD_NUMBER: _builtins.int
     days: _builtins.int
+    """The window the figures cover, in days (the request's, or the agent's default)."""
     threshold: _builtins.float
+    """The complaint rate above which a domain is over_threshold, as a fraction (0.003 is 0.3 %)."""
     @_builtins.property
     def domains(self) -> _containers.RepeatedCompositeFieldContainer[Global___DomainComplaintRate]:
         """Domains with deliveries or complaints in the window, highest rate first."""

@@ -22,6 +22,8 @@ DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
 class SendMessageRequest(_message.Message):
+    """One message to send."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
@@ -36,17 +38,30 @@ class SendMessageRequest(_message.Message):
     raw_mime: _builtins.bytes
     """A complete RFC 5322 message, sent as it is (DKIM-signed on the way out)."""
     @_builtins.property
-    def sender(self) -> _common_pb2.Sender: ...
+    def sender(self) -> _common_pb2.Sender:
+        """Who it is from; from_address is required. With raw_mime only from_address is used: as
+        the envelope sender (unless the agent has a bounce domain) and the sender domain routing
+        rules see; the message's own From: header goes out as written.
+        """
+
     @_builtins.property
-    def to(self) -> _common_pb2.Recipient: ...
+    def to(self) -> _common_pb2.Recipient:
+        """The recipient; email is required. Merge fields go in `fields` (positional `values` are
+        INVALID_ARGUMENT here).
+        """
+
     @_builtins.property
     def content(self) -> _common_pb2.Content:
         """Templates rendered for `to` with its fields."""
 
     @_builtins.property
-    def tags(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def tags(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Labels for routing rules and reports: at most 50, each one line of 1-100 characters."""
+
     @_builtins.property
-    def tracking(self) -> _common_pb2.Tracking: ...
+    def tracking(self) -> _common_pb2.Tracking:
+        """Opens and clicks to track; unset: neither (unlike campaigns, where unset means both)."""
+
     def __init__(
         self,
         *,
@@ -70,13 +85,19 @@ Global___SendMessageRequest: _TypeAlias = SendMessageRequest  # noqa: Y015
 
 @_typing.final
 class SendMessageResponse(_message.Message):
+    """The message queued (or found again by its idempotency key)."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     MESSAGE_ID_FIELD_NUMBER: _builtins.int
     STATE_FIELD_NUMBER: _builtins.int
     DUPLICATE_FIELD_NUMBER: _builtins.int
     message_id: _builtins.int
+    """Message.id, for GetMessage and to match events."""
     state: _messages_pb2.MessageState.ValueType
+    """Its state now: QUEUED, or SUPPRESSED when the address is on the list (and, for a
+    duplicate, wherever the first one has got to).
+    """
     duplicate: _builtins.bool
     """True when the idempotency key had been seen and no new message was queued."""
     def __init__(
@@ -96,6 +117,8 @@ Global___SendMessageResponse: _TypeAlias = SendMessageResponse  # noqa: Y015
 
 @_typing.final
 class SendBatchRequest(_message.Message):
+    """Many messages to queue in one write."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     MESSAGES_FIELD_NUMBER: _builtins.int
@@ -118,6 +141,8 @@ Global___SendBatchRequest: _TypeAlias = SendBatchRequest  # noqa: Y015
 
 @_typing.final
 class SendResult(_message.Message):
+    """What became of one message of a batch."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     INDEX_FIELD_NUMBER: _builtins.int
@@ -126,7 +151,9 @@ class SendResult(_message.Message):
     index: _builtins.int
     """Position in SendBatchRequest.messages."""
     @_builtins.property
-    def queued(self) -> Global___SendMessageResponse: ...
+    def queued(self) -> Global___SendMessageResponse:
+        """The message was queued (or was a duplicate), as SendMessage would answer."""
+
     @_builtins.property
     def rejected(self) -> _common_pb2.Rejection:
         """The message was refused; the others in the batch are unaffected."""
@@ -150,11 +177,15 @@ Global___SendResult: _TypeAlias = SendResult  # noqa: Y015
 
 @_typing.final
 class SendBatchResponse(_message.Message):
+    """One result per message of the batch."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     RESULTS_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def results(self) -> _containers.RepeatedCompositeFieldContainer[Global___SendResult]: ...
+    def results(self) -> _containers.RepeatedCompositeFieldContainer[Global___SendResult]:
+        """In the order of SendBatchRequest.messages."""
+
     def __init__(
         self,
         *,
