@@ -20,6 +20,7 @@ from pydantic_settings import (
 from agent.api.settings import GrpcSettings
 from agent.delivery.settings import DeliverySettings
 from agent.errors import ConfigError
+from agent.eventhooks.settings import WebhookSettings
 from agent.feedback.settings import FeedbackSettings
 from agent.intake.settings import IntakeSettings
 from agent.logs import LogSettings
@@ -53,6 +54,7 @@ class AgentSettings(BaseSettings):
     ip_pools: IpPoolsSettings = IpPoolsSettings()
     retention: RetentionSettings = RetentionSettings()
     feedback: FeedbackSettings = FeedbackSettings()
+    webhooks: WebhookSettings = WebhookSettings()
 
     @property
     def db_path(self) -> Path:
@@ -153,4 +155,11 @@ json_lines = false
 # port = 587
 # tls = "starttls"                # starttls | implicit (465) | none (loopback only)
 # auth_required = true
+
+# Event webhooks (docs/automation.md#event-webhooks): endpoints are managed over gRPC; these
+# say how they are reached. Internal addresses are refused unless their network is named.
+# [webhooks]
+# allow_networks = []             # e.g. ["10.0.0.0/8"] for receivers on your own network
+# batch_events = 100
+# give_up_hours = 24
 """

@@ -15,6 +15,7 @@ from agent.config import AgentSettings
 from agent.delivery.scheduler import Scheduler
 from agent.dkim import keys as dkim_keys
 from agent.errors import ConfigError, why_not_listening
+from agent.eventhooks.deliverer import EventWebhooks
 from agent.feedback import web as feedback_web
 from agent.feedback.consumer import InboundConsumer
 from agent.feedback.tokens import TokenKey
@@ -80,10 +81,9 @@ async def _serve(settings: AgentSettings, config_path: Path | None) -> None:
         # New workers load every DKIM key; the old ones finish the messages they hold.
         scheduler.pool.replace(reloader.settings)
 
+    agent_id = await store.write(meta.agent_id)
     try:
-        server, health = build_server(
-            settings, store, await store.write(meta.agent_id), time.time(), routing, keys_changed
-        )
+        server, health = build_server(settings, store, agent_id, time.time(), routing, keys_changed)
     except ConfigError:
         store.close()
         raise
@@ -138,6 +138,10 @@ async def _serve(settings: AgentSettings, config_path: Path | None) -> None:
     feedback = InboundConsumer(store, feedback_key, settings.feedback)
     consuming = asyncio.create_task(feedback.run())
     consuming.add_done_callback(lambda _: stop.set())
+    # Event webhooks read the events log after it is committed, beside delivery.
+    hooks = EventWebhooks(store, settings.webhooks, agent_id)
+    hooking = asyncio.create_task(hooks.run())
+    hooking.add_done_callback(lambda _: stop.set())
     await server.start()
     await health.serving()
     log.info("agent serving gRPC on %s with %d workers", settings.grpc.listen, scheduler.pool.size)
@@ -151,9 +155,11 @@ async def _serve(settings: AgentSettings, config_path: Path | None) -> None:
         await web.stop()
         retention.stop()
         feedback.stop()
+        hooks.stop()
         await scheduler.stop(_DRAIN_SECONDS)
         await pruning
         await consuming
+        await hooking
         await scheduling  # re-raises whatever made a failed scheduler stop the agent
     finally:
         store.close()

@@ -24,6 +24,7 @@ from agent.api.services.sending_domains import SendingDomainsService
 from agent.api.services.smtp_users import SmtpUsersService
 from agent.api.services.suppression import SuppressionService
 from agent.api.services.transactional import TransactionalService
+from agent.api.services.webhooks import WebhooksService
 from agent.api.settings import ApiInputs
 from agent.errors import ConfigError, why_not_listening
 from agent.routes.smtp.identity import blocking_resolver, sending_identity
@@ -52,6 +53,8 @@ from mailfleet.v1 import (
     suppression_pb2_grpc,
     transactional_pb2,
     transactional_pb2_grpc,
+    webhooks_pb2,
+    webhooks_pb2_grpc,
 )
 
 _MIB = 1024 * 1024
@@ -109,6 +112,9 @@ def build_server(
     suppression_pb2_grpc.add_SuppressionServicer_to_server(
         SuppressionService(store, settings.feedback), server
     )
+    webhooks_pb2_grpc.add_WebhooksServicer_to_server(
+        WebhooksService(store, settings.webhooks, agent_id), server
+    )
 
     service_names = [
         d.services_by_name[name].full_name
@@ -124,6 +130,7 @@ def build_server(
             (smtp_users_pb2.DESCRIPTOR, "SmtpUsers"),
             (sending_domains_pb2.DESCRIPTOR, "SendingDomains"),
             (suppression_pb2.DESCRIPTOR, "Suppression"),
+            (webhooks_pb2.DESCRIPTOR, "Webhooks"),
         )
     ]
     health = ServingHealth(service_names, server)

@@ -8,6 +8,7 @@ from typing import Protocol
 
 from pydantic import BaseModel, Field, field_validator
 
+from agent.eventhooks.settings import WebhookSettings
 from agent.feedback.settings import FeedbackSettings
 from agent.routing.settings import RoutingInputs
 from agent.validation import split_host_port
@@ -45,3 +46,6 @@ class ApiInputs(RoutingInputs, Protocol):
 
     @property
     def feedback(self) -> FeedbackSettings: ...
+
+    @property
+    def webhooks(self) -> WebhookSettings: ...

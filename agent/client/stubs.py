@@ -19,6 +19,7 @@ from mailfleet.v1 import (
     smtp_users_pb2_grpc,
     suppression_pb2_grpc,
     transactional_pb2_grpc,
+    webhooks_pb2_grpc,
 )
 
 
@@ -38,6 +39,7 @@ class AgentStubs:
     smtp_users: smtp_users_pb2_grpc.SmtpUsersStub
     suppression: suppression_pb2_grpc.SuppressionStub
     sending_domains: sending_domains_pb2_grpc.SendingDomainsStub
+    webhooks: webhooks_pb2_grpc.WebhooksStub
     # The standard gRPC health service, which every agent serves beside the contract.
     health: health_pb2_grpc.HealthStub
 
@@ -57,5 +59,6 @@ class AgentStubs:
             smtp_users_pb2_grpc.SmtpUsersStub(channel),
             suppression_pb2_grpc.SuppressionStub(channel),
             sending_domains_pb2_grpc.SendingDomainsStub(channel),
+            webhooks_pb2_grpc.WebhooksStub(channel),
             health_pb2_grpc.HealthStub(channel),
         )

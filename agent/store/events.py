@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterable
-from typing import NamedTuple
+from collections.abc import Iterable, Sequence
+from typing import Any, NamedTuple
 
 from agent.model import Event, EventType
 
 _COLUMNS = "tenant_id, time, type, campaign_id, message_id, email, attrs"
 _INSERT = f"INSERT INTO events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
+_READ = f"seq, {_COLUMNS}"
 
 
 class NewEvent(NamedTuple):
@@ -73,10 +74,32 @@ def append_for_messages(
 def list_after(conn: sqlite3.Connection, tenant_id: int, after_seq: int, limit: int) -> list[Event]:
     """The tenant's events with seq > after_seq, oldest first."""
     rows = conn.execute(
-        "SELECT seq, tenant_id, time, type, campaign_id, message_id, email, attrs FROM events"
-        " WHERE tenant_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+        f"SELECT {_READ} FROM events WHERE tenant_id = ? AND seq > ? ORDER BY seq LIMIT ?",
         (tenant_id, after_seq, limit),
-    ).fetchall()
+    )
+    return _events(rows)
+
+
+def list_range(
+    conn: sqlite3.Connection,
+    tenant_id: int,
+    after_seq: int,
+    through_seq: int,
+    types: Sequence[EventType],
+    limit: int,
+) -> list[Event]:
+    """The tenant's events with after_seq < seq <= through_seq of ``types`` (every type when
+    empty), oldest first."""
+    of_type = f" AND type IN ({', '.join('?' * len(types))})" if types else ""
+    rows = conn.execute(
+        f"SELECT {_READ} FROM events WHERE tenant_id = ? AND seq > ? AND seq <= ?{of_type}"
+        " ORDER BY seq LIMIT ?",
+        (tenant_id, after_seq, through_seq, *(int(t) for t in types), limit),
+    )
+    return _events(rows)
+
+
+def _events(rows: Iterable[tuple[Any, ...]]) -> list[Event]:
     return [
         Event(seq, tid, t, EventType(ty), cid, mid, email, json.loads(attrs) if attrs else {})
         for seq, tid, t, ty, cid, mid, email, attrs in rows

@@ -202,6 +202,33 @@ MIGRATIONS: tuple[Migration, ...] = (
     ) WITHOUT ROWID;
     CREATE INDEX message_totals_tenant ON message_totals (tenant_id);
     """,
+    # 8: event webhooks: each endpoint's cursor in the events log is its durable queue
+    """
+    CREATE TABLE webhook_endpoints (
+        id INTEGER PRIMARY KEY,
+        tenant_id INTEGER NOT NULL REFERENCES tenants(id),
+        url TEXT NOT NULL,
+        -- EventType numbers, comma-separated; '' for every type
+        event_types TEXT NOT NULL,
+        description TEXT NOT NULL,
+        -- the signing secret (whsec_...): the store file is 0600
+        secret TEXT NOT NULL,
+        enabled INTEGER NOT NULL,
+        -- every event up to this seq has been delivered (or is of a type not sent)
+        after_seq INTEGER NOT NULL,
+        -- the batch under way, the events up to this seq: resent as it was until answered
+        batch_through INTEGER,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_at REAL,
+        failing_since REAL,
+        last_error TEXT NOT NULL DEFAULT '',
+        disabled_reason TEXT NOT NULL DEFAULT '',
+        delivered INTEGER NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE INDEX webhook_endpoints_tenant ON webhook_endpoints (tenant_id, id);
+    """,
 )
 
 

@@ -111,6 +111,22 @@ BUILD_INFO = Gauge(
     registry=REGISTRY,
 )
 BUILD_INFO.labels(version=__version__, python=platform.python_version()).set(1)
+WEBHOOK_POSTS = Counter(
+    "mailfleet_webhook_posts",
+    "Event webhook POSTs by result (delivered, failed).",
+    ["result"],
+    registry=REGISTRY,
+)
+WEBHOOK_EVENTS = Counter(
+    "mailfleet_webhook_events_delivered",
+    "Events that event webhook endpoints took.",
+    registry=REGISTRY,
+)
+WEBHOOK_BACKLOG = Gauge(
+    "mailfleet_webhook_backlog_events",
+    "Events the enabled event webhook endpoints have still to get, added up.",
+    registry=REGISTRY,
+)
 # The gRPC server's figures under the names go-grpc-prometheus and py-grpc-prometheus use,
 # so stock dashboards and alerts work on them.
 _GRPC_LABELS = ["grpc_type", "grpc_service", "grpc_method"]

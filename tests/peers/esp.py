@@ -26,6 +26,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from tests.peers.smtp import free_port
+from tests.peers.threaded_app import ThreadedApp
 
 Provider = Literal["sendgrid", "mailgun", "ses", "postmark"]
 
@@ -73,9 +74,7 @@ class ProviderStandIn:
         self._lock = threading.Lock()
         self._ses_access_key_id = ses_access_key_id
         self._ses_region = ses_region
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._runner: web.AppRunner | None = None
-        self._thread: threading.Thread | None = None
+        self._server = ThreadedApp(f"{provider}-standin")
 
     @property
     def url(self) -> str:
@@ -89,33 +88,13 @@ class ProviderStandIn:
     # ---- life cycle ----------------------------------------------------------------------
 
     def start(self) -> ProviderStandIn:
-        ready = threading.Event()
-
-        def run() -> None:
-            loop = asyncio.new_event_loop()
-            self._loop = loop
-            app = web.Application(client_max_size=64 * 1024**2)
-            app.router.add_route("*", "/{tail:.*}", self._handle)
-            self._runner = web.AppRunner(app)
-            loop.run_until_complete(self._runner.setup())
-            site = web.TCPSite(self._runner, "127.0.0.1", self.port)
-            loop.run_until_complete(site.start())
-            ready.set()
-            loop.run_forever()
-            loop.run_until_complete(self._runner.cleanup())
-            loop.close()
-
-        self._thread = threading.Thread(target=run, daemon=True, name=f"{self.provider}-standin")
-        self._thread.start()
-        if not ready.wait(10):
-            raise RuntimeError(f"{self.provider} stand-in did not start")
+        app = web.Application(client_max_size=64 * 1024**2)
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        self._server.start(app, "127.0.0.1", self.port)
         return self
 
     def stop(self) -> None:
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-        if self._thread is not None:
-            self._thread.join(10)
+        self._server.stop()
 
     def __enter__(self) -> ProviderStandIn:
         return self.start()

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import ssl
-import threading
 from pathlib import Path
 
 from aiohttp import web
 
 from tests.peers.smtp import free_port
+from tests.peers.threaded_app import ThreadedApp
 
 
 class FileServer:
@@ -21,8 +20,7 @@ class FileServer:
         self.files: dict[str, tuple[str, bytes]] = {}
         self.requests: list[str] = []
         self._certificate = certificate
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+        self._server = ThreadedApp("https-file-server")
 
     async def _handle(self, request: web.Request) -> web.Response:
         self.requests.append(f"{request.host}{request.path}")
@@ -35,29 +33,10 @@ class FileServer:
     def start(self) -> FileServer:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(*self._certificate)
-        ready = threading.Event()
-
-        def run() -> None:
-            loop = self._loop = asyncio.new_event_loop()
-            app = web.Application()
-            app.router.add_get("/{tail:.*}", self._handle)
-            runner = web.AppRunner(app)
-            loop.run_until_complete(runner.setup())
-            site = web.TCPSite(runner, self.host, self.port, ssl_context=context)
-            loop.run_until_complete(site.start())
-            ready.set()
-            loop.run_forever()
-            loop.run_until_complete(runner.cleanup())
-            loop.close()
-
-        self._thread = threading.Thread(target=run, daemon=True, name="https-file-server")
-        self._thread.start()
-        if not ready.wait(10):
-            raise RuntimeError("HTTPS server did not start")
+        app = web.Application()
+        app.router.add_get("/{tail:.*}", self._handle)
+        self._server.start(app, self.host, self.port, ssl_context=context)
         return self
 
     def stop(self) -> None:
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-        if self._thread is not None:
-            self._thread.join(10)
+        self._server.stop()

@@ -1,0 +1,93 @@
+"""A webhook receiver on 127.0.0.1 that verifies each POST as a receiver would, with the stock
+Standard Webhooks library, and fails while a test tells it to.
+
+The server runs on its own event loop in a thread, so a real agent can post to it.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from standardwebhooks import Webhook
+from standardwebhooks.webhooks import EmptyWebhookSecretError, WebhookVerificationError
+
+from tests.peers.smtp import free_port
+from tests.peers.threaded_app import ThreadedApp
+
+
+@dataclass(frozen=True)
+class Received:
+    """One POST as the receiver got it, and what it answered."""
+
+    headers: dict[str, str]
+    body: bytes
+    status: int
+    verified: bool  # the signature matched and the timestamp was within the replay window
+
+    @property
+    def msg_id(self) -> str:
+        return self.headers["webhook-id"]
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class WebhookReceiver:
+    """Answers 503 to the next ``fail_next`` POSTs (or all while ``failing``), else 204."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.secret = ""  # set once the endpoint is created: the signing secret
+        self.fail_next = 0
+        self.failing = False
+        self.redirect_to = ""  # answer 307 to this location instead
+        self.received: list[Received] = []
+        self._lock = threading.Lock()
+        self._server = ThreadedApp("webhook-receiver")
+
+    def url(self, host: str = "127.0.0.1") -> str:
+        return f"http://{host}:{self.port}/hooks"
+
+    def taken(self) -> list[Received]:
+        """The POSTs it answered with success, in the order they came."""
+        with self._lock:
+            return [r for r in self.received if r.status < 300]
+
+    def _verified(self, body: bytes, headers: dict[str, str]) -> bool:
+        try:
+            Webhook(self.secret).verify(body, headers)
+        except (WebhookVerificationError, EmptyWebhookSecretError, ValueError):
+            return False
+        return True
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        with self._lock:
+            fail = self.failing or self.fail_next > 0
+            if self.fail_next > 0:
+                self.fail_next -= 1
+            status = 307 if self.redirect_to else 503 if fail else 204
+            self.received.append(Received(headers, body, status, self._verified(body, headers)))
+        if self.redirect_to:
+            return web.Response(status=status, headers={"location": self.redirect_to})
+        return web.Response(status=status, text="busy, try later" if fail else None)
+
+    def start(self) -> WebhookReceiver:
+        app = web.Application()
+        app.router.add_post("/hooks", self._handle)
+        self._server.start(app, "127.0.0.1", self.port)
+        return self
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    def __enter__(self) -> WebhookReceiver:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
