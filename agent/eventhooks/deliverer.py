@@ -29,6 +29,8 @@ log = logging.getLogger("mailfleet.agent.eventhooks")
 
 # A quiet agent still looks now and then (endpoints enabled by a command-line tool).
 _IDLE_RECHECK = 30.0
+# The backlog gauge counts the log behind every endpoint: at most this often, not per batch.
+_MEASURE_EVERY = 10.0
 
 
 def batch_id(agent_id: str, endpoint: Endpoint, through: int) -> str:
@@ -51,6 +53,8 @@ class EventWebhooks:
         self._agent_id = agent_id
         self._clock = clock
         self._stopping = asyncio.Event()
+        self._measured_at = -_MEASURE_EVERY
+        self._served_since_measured = False
 
     def stop(self) -> None:
         """Ask :meth:`run` to end; a POST under way is abandoned (it is sent again later)."""
@@ -67,8 +71,14 @@ class EventWebhooks:
                     await self._until_stopped(
                         asyncio.gather(*(self._serve(sender, e) for e in found))
                     )
-                    await self._measure()
+                    self._served_since_measured = True
+                    if time.monotonic() - self._measured_at >= _MEASURE_EVERY:
+                        await self._measure()
                     continue
+                if self._served_since_measured or (
+                    time.monotonic() - self._measured_at >= _MEASURE_EVERY
+                ):
+                    await self._measure()  # caught up, or endpoints waiting fall behind
                 wait = _IDLE_RECHECK if retry_at is None else max(0.0, retry_at - now)
                 woke = await self._until_stopped(ticket.wait(), min(wait, _IDLE_RECHECK))
                 if woke and self._settings.batch_wait_ms:
@@ -128,5 +138,8 @@ class EventWebhooks:
             log.info("webhook %d (%s) failed, trying again: %s", endpoint.id, endpoint.url, error)
 
     async def _measure(self) -> None:
-        total = await self._store.read(webhooks.total_backlog)
-        metrics.WEBHOOK_BACKLOG.set(total)
+        """Set the backlog gauge (at most every ``_MEASURE_EVERY`` seconds while busy, so
+        counting the log never costs more than the batches themselves)."""
+        self._measured_at = time.monotonic()
+        self._served_since_measured = False
+        metrics.WEBHOOK_BACKLOG.set(await self._store.read(webhooks.total_backlog))

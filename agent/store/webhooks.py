@@ -257,6 +257,6 @@ def backlog(conn: sqlite3.Connection, endpoint: Endpoint) -> int:
 
 
 def total_backlog(conn: sqlite3.Connection) -> int:
-    """Events every enabled endpoint has still to get, added up (for the metrics)."""
-    rows = conn.execute(f"SELECT {_COLUMNS} FROM webhook_endpoints WHERE enabled = 1")
+    """Events every endpoint, enabled or not, has still to get, added up (for the metrics)."""
+    rows = conn.execute(f"SELECT {_COLUMNS} FROM webhook_endpoints")
     return sum(backlog(conn, _endpoint(r)) for r in rows.fetchall())

@@ -124,7 +124,7 @@ WEBHOOK_EVENTS = Counter(
 )
 WEBHOOK_BACKLOG = Gauge(
     "mailfleet_webhook_backlog_events",
-    "Events the enabled event webhook endpoints have still to get, added up.",
+    "Events the event webhook endpoints (disabled ones too) have still to get, added up.",
     registry=REGISTRY,
 )
 # The gRPC server's figures under the names go-grpc-prometheus and py-grpc-prometheus use,

@@ -7,8 +7,10 @@ The server runs on its own event loop in a thread, so a real agent can post to i
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -39,8 +41,9 @@ class Received:
 class WebhookReceiver:
     """Answers 503 to the next ``fail_next`` POSTs (or all while ``failing``), else 204."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: tuple[Path, Path] | None = None) -> None:
         self.port = free_port()
+        self._tls = tls  # (certificate, key): serve HTTPS
         self.secret = ""  # set once the endpoint is created: the signing secret
         self.fail_next = 0
         self.failing = False
@@ -50,7 +53,7 @@ class WebhookReceiver:
         self._server = ThreadedApp("webhook-receiver")
 
     def url(self, host: str = "127.0.0.1") -> str:
-        return f"http://{host}:{self.port}/hooks"
+        return f"{'https' if self._tls else 'http'}://{host}:{self.port}/hooks"
 
     def taken(self) -> list[Received]:
         """The POSTs it answered with success, in the order they came."""
@@ -80,7 +83,11 @@ class WebhookReceiver:
     def start(self) -> WebhookReceiver:
         app = web.Application()
         app.router.add_post("/hooks", self._handle)
-        self._server.start(app, "127.0.0.1", self.port)
+        context = None
+        if self._tls is not None:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(*self._tls)
+        self._server.start(app, "127.0.0.1", self.port, ssl_context=context)
         return self
 
     def stop(self) -> None:

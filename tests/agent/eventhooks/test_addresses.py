@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from agent.eventhooks import signing
 from agent.eventhooks.addresses import AddressPolicy, GuardedResolver, Refused
 from agent.eventhooks.sender import Sender
 from agent.eventhooks.settings import WebhookSettings
+from tests.peers.pki import LocalCa
 from tests.peers.webhooks import WebhookReceiver
 
 STRICT = AddressPolicy(WebhookSettings())
@@ -90,3 +93,15 @@ async def test_a_redirect_is_not_followed() -> None:
         async with Sender(allowed) as sender:
             error = await sender.post(receiver.url(), signing.new_secret(), "msg_3", b"{}")
         assert error == "it answered with a redirect (HTTP 307), which webhooks do not follow"
+
+
+async def test_an_endpoint_whose_certificate_is_not_trusted_gets_nothing(tmp_path: Path) -> None:
+    """HTTPS endpoints are verified against the system's trusted CAs; a private CA's
+    certificate is refused before anything is sent."""
+    ca = LocalCa.create(tmp_path)
+    with WebhookReceiver(tls=ca.issue("127.0.0.1")) as receiver:
+        settings = WebhookSettings(allow_networks=["127.0.0.1/32"])
+        async with Sender(settings) as sender:
+            error = await sender.post(receiver.url(), signing.new_secret(), "msg_4", b"{}")
+        assert error == "its TLS certificate is not valid for 127.0.0.1"
+        assert receiver.received == []

@@ -117,7 +117,11 @@ def test_an_endpoint_that_keeps_failing_is_disabled_with_its_reason_and_resumes(
         assert shown.HasField("failing_since") and shown.backlog == 5
         tries = len(receiver.received)
         assert tries >= 2  # it was retried before it was given up
-        assert len(receiver.received) == tries  # and nothing is posted while disabled
+        wait_until(
+            lambda: _metric(agent, "mailfleet_webhook_backlog_events") == 5.0, 60, "the gauge"
+        )
+        assert _metric(agent, 'mailfleet_webhook_posts_total{result="failed"}') == tries
+        assert len(receiver.received) == tries  # nothing is posted while disabled
 
         receiver.failing = False
         stubs.webhooks.UpdateWebhook(
@@ -130,3 +134,17 @@ def test_an_endpoint_that_keeps_failing_is_disabled_with_its_reason_and_resumes(
         assert types == {"message.delivered"}  # only the types it asked for
         shown = webhook(stubs, created.webhook.id)
         assert shown.enabled and not shown.disabled_reason and shown.backlog == 0
+        assert _metric(agent, "mailfleet_webhook_events_delivered_total") == 5.0
+        wait_until(
+            lambda: _metric(agent, "mailfleet_webhook_backlog_events") == 0.0, 60, "the gauge"
+        )
+
+
+def _metric(agent: AgentProcess, series: str) -> float:
+    status, body = agent.http_get("/metrics")
+    assert status == 200
+    for line in body.decode().splitlines():
+        name, _, value = line.rpartition(" ")
+        if name == series:
+            return float(value)
+    return -1.0
