@@ -10,8 +10,9 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # needs to run offscreen.
 APT_TEST_PEERS := postgresql libmail-dkim-perl swaks postfix libegl1 libgl1 libglib2.0-0 libxkbcommon0 libfontconfig1 libfreetype6 libdbus-1-3 libx11-6 libxcb1 fonts-dejavu-core
 
-# Benchmark peers: Postfix with its smtp-source and smtp-sink, for the side-by-side figures.
-APT_BENCH_PEERS := postfix
+# Benchmark peers: Postfix with its smtp-source and smtp-sink, and OpenDKIM (a milter signer),
+# for the side-by-side figures.
+APT_BENCH_PEERS := postfix opendkim opendkim-tools
 
 .PHONY: venv run demo agent test lint typecheck pytest bench protos constraints test-peers bench-peers dist clean
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -11,6 +12,8 @@ from pathlib import Path
 from agent.client import Pairing
 from agent.client.localagent import LocalAgent
 
+_TICKS = os.sysconf("SC_CLK_TCK")
+
 
 def peak_rss_mib(pid: int) -> float:
     """The process's peak resident set size (VmHWM), in MiB."""
@@ -18,6 +21,20 @@ def peak_rss_mib(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     raise RuntimeError("no VmHWM in /proc status")
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """The user and system CPU the processes have used so far, in seconds."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / _TICKS
+
+
+def children(pid: int) -> list[int]:
+    """The PIDs of the process's children (an agent's workers)."""
+    return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 
 
 @contextmanager

@@ -30,7 +30,7 @@ from agent.client.localagent import LocalAgent, free_port
 from agent.config import load
 from agent.dkim.keys import generate_key
 from bench import postfix
-from bench.agentproc import peak_rss_mib
+from bench.agentproc import children, cpu_seconds, peak_rss_mib
 from mailfleet.v1 import (
     campaigns_pb2,
     common_pb2,
@@ -43,7 +43,6 @@ ROWS = int(os.environ.get("BENCH_DELIVERY_ROWS", "50000"))
 FIELDS = [f"f{i}" for i in range(10)]
 DOMAIN = "shop.example"
 TX_COUNT = 40
-_TICKS = os.sysconf("SC_CLK_TCK")
 
 # ~6 KB of HTML: a personalised greeting and offer block (every merge field once or twice),
 # then the newsletter's static body, as real campaigns are built.
@@ -86,18 +85,6 @@ def _batches(campaign_id: int, domains: int) -> Iterator[campaigns_pb2.Recipient
                 )
             )
         yield batch
-
-
-def _cpu_seconds(pids: list[int]) -> float:
-    total = 0
-    for pid in pids:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / _TICKS
-
-
-def _children(pid: int) -> list[int]:
-    return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 
 
 class _LatencyProbe:
@@ -178,8 +165,8 @@ def _run_campaign(
                 .events.ListEvents(events_pb2.ListEventsRequest(limit=10000))
                 .next_after_seq
             )
-            pids = [agent.proc.pid, *_children(agent.proc.pid)]
-            cpu0, sink_cpu0 = _cpu_seconds(pids), _cpu_seconds([sink_pid])
+            pids = [agent.proc.pid, *children(agent.proc.pid)]
+            cpu0, sink_cpu0 = cpu_seconds(pids), cpu_seconds([sink_pid])
             ref = campaigns_pb2.CampaignRef(campaign_id=c.id)
             began = time.monotonic()
             stub.StartCampaign(ref)
@@ -190,8 +177,8 @@ def _run_campaign(
                 final = state
             elapsed = time.monotonic() - began
             latency.stop()
-            cpu = _cpu_seconds(pids) - cpu0
-            sink_cpu = _cpu_seconds([sink_pid]) - sink_cpu0
+            cpu = cpu_seconds(pids) - cpu0
+            sink_cpu = cpu_seconds([sink_pid]) - sink_cpu0
             rss = [peak_rss_mib(p) for p in pids]
             assert final.counts.delivered == ROWS, final.counts
         result = {

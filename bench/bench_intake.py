@@ -11,62 +11,27 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from agent import client
 from agent.client import AgentStubs
 from agent.client.localagent import LocalAgent, free_port
 from bench import postfix
+from bench.peers import SESSIONS, SIZE, smtp_sink, smtp_source
 from mailfleet.v1 import smtp_users_pb2
 
 MESSAGES = int(os.environ.get("BENCH_INTAKE_MESSAGES", "20000"))
-SESSIONS = 50
-SIZE = 5 * 1024
 DOMAIN = "shop.example"
-
-
-def _smtp_source(port: int) -> float:
-    """Run smtp-source against ``port``; return the seconds it took."""
-    began = time.monotonic()
-    subprocess.run(
-        [
-            "smtp-source",
-            "-s", str(SESSIONS),
-            "-m", str(MESSAGES),
-            "-l", str(SIZE),
-            "-f", f"app@{DOMAIN}",
-            "-t", "reader@dest.example",
-            "-M", "bench.example",
-            f"127.0.0.1:{port}",
-        ],
-        check=True,
-        capture_output=True,
-        timeout=3600,
-    )  # fmt: skip
-    return time.monotonic() - began
-
-
-@contextmanager
-def _sink() -> Iterator[int]:
-    port = free_port()
-    proc = subprocess.Popen(
-        ["smtp-sink", "-u", "nobody", "-m", "1024", f"127.0.0.1:{port}", "1024"]
-    )
-    try:
-        yield port
-    finally:
-        proc.terminate()
-        proc.wait(10)
+SENDER = f"app@{DOMAIN}"
+RECIPIENT = "reader@dest.example"
 
 
 def _agent_case(workdir: Path) -> float:
     intake_port = free_port()
-    with _sink() as sink_port:
+    sink_port = free_port()
+    with smtp_sink(sink_port):
         config = (
             '[delivery]\ndefault_route = "relay"\n\n'
             f'[routes.relay]\ntype = "smtp"\nhost = "127.0.0.1"\nport = {sink_port}\n'
@@ -85,7 +50,7 @@ def _agent_case(workdir: Path) -> float:
                 AgentStubs.on(ch).smtp_users.AddSendingDomain(
                     smtp_users_pb2.SendingDomainRequest(domain=DOMAIN)
                 )
-            elapsed = _smtp_source(intake_port)
+            elapsed = smtp_source(intake_port, MESSAGES, SENDER, RECIPIENT)
             conn = sqlite3.connect(f"file:{workdir / 'agent' / 'agent.db'}?mode=ro", uri=True)
             queued = conn.execute("SELECT count(*) FROM messages").fetchone()[0]
             conn.close()
@@ -98,9 +63,10 @@ def _agent_case(workdir: Path) -> float:
 
 def _postfix_case() -> float:
     smtpd_port = free_port()
-    with _sink() as sink_port, postfix.relaying_postfix(smtpd_port, sink_port):
+    sink_port = free_port()
+    with smtp_sink(sink_port), postfix.relaying_postfix(smtpd_port, sink_port):
         time.sleep(1.0)
-        return MESSAGES / _smtp_source(smtpd_port)
+        return MESSAGES / smtp_source(smtpd_port, MESSAGES, SENDER, RECIPIENT)
 
 
 def main() -> None:
