@@ -16,12 +16,14 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
+from urllib.parse import urlsplit
 
 from agent.eventhooks import backoff, payload
 from agent.eventhooks.sender import Sender
 from agent.eventhooks.settings import WebhookSettings
 from agent.store import webhooks
 from agent.store.handle import Store
+from agent.store.space import DiskFull
 from agent.store.webhooks import Endpoint
 from agent.telemetry import metrics
 
@@ -31,6 +33,7 @@ log = logging.getLogger("mailfleet.agent.eventhooks")
 _IDLE_RECHECK = 30.0
 # The backlog gauge counts the log behind every endpoint: at most this often, not per batch.
 _MEASURE_EVERY = 10.0
+_DISK_FULL_PAUSE = 5.0
 
 
 def batch_id(agent_id: str, endpoint: Endpoint, through: int) -> str:
@@ -68,9 +71,14 @@ class EventWebhooks:
                 now = self._clock()
                 found, retry_at = await self._store.read(functools.partial(webhooks.due, now=now))
                 if found:
-                    await self._until_stopped(
-                        asyncio.gather(*(self._serve(sender, e) for e in found))
-                    )
+                    try:
+                        await self._until_stopped(
+                            asyncio.gather(*(self._serve(sender, e) for e in found))
+                        )
+                    except DiskFull:
+                        # Nothing can be recorded, not even a failure's back-off: pause rather
+                        # than post in a loop. What was sent is sent again, under its id.
+                        await self._until_stopped(asyncio.sleep(_DISK_FULL_PAUSE))
                     self._served_since_measured = True
                     if time.monotonic() - self._measured_at >= _MEASURE_EVERY:
                         await self._measure()
@@ -131,11 +139,13 @@ class EventWebhooks:
         reason = await self._store.write(
             lambda c: webhooks.failed(c, endpoint, error, now, retry_at, give_up)
         )
-        # The URL is the operator's own setting; the secret and the body never go to the log.
+        # Only the host: a URL's path or query often holds a token; the secret and the body
+        # never go to the log either.
+        host = urlsplit(endpoint.url).hostname
         if reason:
-            log.warning("webhook %d (%s) %s", endpoint.id, endpoint.url, reason)
+            log.warning("webhook %d (%s) %s", endpoint.id, host, reason)
         else:
-            log.info("webhook %d (%s) failed, trying again: %s", endpoint.id, endpoint.url, error)
+            log.info("webhook %d (%s) failed, trying again: %s", endpoint.id, host, error)
 
     async def _measure(self) -> None:
         """Set the backlog gauge (at most every ``_MEASURE_EVERY`` seconds while busy, so

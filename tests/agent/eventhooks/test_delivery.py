@@ -122,6 +122,9 @@ def test_an_endpoint_that_keeps_failing_is_disabled_with_its_reason_and_resumes(
         )
         assert _metric(agent, 'mailfleet_webhook_posts_total{result="failed"}') == tries
         assert len(receiver.received) == tries  # nothing is posted while disabled
+        log = agent.log()
+        assert "webhook 1 (127.0.0.1) failed, trying again: it answered HTTP 503" in log
+        assert created.secret not in log and "/hooks" not in log  # nor the URL's path
 
         receiver.failing = False
         stubs.webhooks.UpdateWebhook(
