@@ -32,6 +32,7 @@ from agent.routes.settings import (
     RouteSettings,
 )
 from agent.routing.settings import RoutingSettings
+from agent.signup.settings import SignupSettings
 from agent.web.settings import HttpSettings
 
 
@@ -55,6 +56,7 @@ class AgentSettings(BaseSettings):
     retention: RetentionSettings = RetentionSettings()
     feedback: FeedbackSettings = FeedbackSettings()
     webhooks: WebhookSettings = WebhookSettings()
+    signup: SignupSettings = SignupSettings()
 
     @property
     def db_path(self) -> Path:

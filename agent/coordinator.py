@@ -24,6 +24,7 @@ from agent.intake.listeners import Listeners
 from agent.ops.reload import Reloader
 from agent.retention.pruner import Retention
 from agent.routing.table import RoutingState
+from agent.signup import web as signup_web
 from agent.store import meta
 from agent.store.handle import Store
 from agent.store.lock import DataDirBusy, DataDirLock
@@ -97,6 +98,7 @@ async def _serve(settings: AgentSettings, config_path: Path | None) -> None:
             webhooks.mount(settings),
             metrics.mount(store, scheduler.stats),
             feedback_web.mount(feedback_key),
+            signup_web.mount(feedback_key, settings.signup),
         ],
     )
     try:

@@ -21,6 +21,7 @@ from agent.api.services.info import AgentInfoService
 from agent.api.services.messages import MessagesService
 from agent.api.services.routing import RoutingService
 from agent.api.services.sending_domains import SendingDomainsService
+from agent.api.services.signups import SignupsService
 from agent.api.services.smtp_users import SmtpUsersService
 from agent.api.services.suppression import SuppressionService
 from agent.api.services.transactional import TransactionalService
@@ -47,6 +48,8 @@ from mailfleet.v1 import (
     routing_pb2_grpc,
     sending_domains_pb2,
     sending_domains_pb2_grpc,
+    signups_pb2,
+    signups_pb2_grpc,
     smtp_users_pb2,
     smtp_users_pb2_grpc,
     suppression_pb2,
@@ -115,6 +118,9 @@ def build_server(
     webhooks_pb2_grpc.add_WebhooksServicer_to_server(
         WebhooksService(store, settings.webhooks, agent_id), server
     )
+    signups_pb2_grpc.add_SignupsServicer_to_server(
+        SignupsService(store, settings.http.base_url), server
+    )
 
     service_names = [
         d.services_by_name[name].full_name
@@ -131,6 +137,7 @@ def build_server(
             (sending_domains_pb2.DESCRIPTOR, "SendingDomains"),
             (suppression_pb2.DESCRIPTOR, "Suppression"),
             (webhooks_pb2.DESCRIPTOR, "Webhooks"),
+            (signups_pb2.DESCRIPTOR, "Signups"),
         )
     ]
     health = ServingHealth(service_names, server)

@@ -12,6 +12,7 @@ from agent.eventhooks.settings import WebhookSettings
 from agent.feedback.settings import FeedbackSettings
 from agent.routing.settings import RoutingInputs
 from agent.validation import split_host_port
+from agent.web.settings import HttpSettings
 
 
 class GrpcSettings(BaseModel):
@@ -49,3 +50,6 @@ class ApiInputs(RoutingInputs, Protocol):
 
     @property
     def webhooks(self) -> WebhookSettings: ...
+
+    @property
+    def http(self) -> HttpSettings: ...

@@ -16,6 +16,7 @@ from mailfleet.v1 import (
     messages_pb2_grpc,
     routing_pb2_grpc,
     sending_domains_pb2_grpc,
+    signups_pb2_grpc,
     smtp_users_pb2_grpc,
     suppression_pb2_grpc,
     transactional_pb2_grpc,
@@ -40,6 +41,7 @@ class AgentStubs:
     suppression: suppression_pb2_grpc.SuppressionStub
     sending_domains: sending_domains_pb2_grpc.SendingDomainsStub
     webhooks: webhooks_pb2_grpc.WebhooksStub
+    signups: signups_pb2_grpc.SignupsStub
     # The standard gRPC health service, which every agent serves beside the contract.
     health: health_pb2_grpc.HealthStub
 
@@ -60,5 +62,6 @@ class AgentStubs:
             suppression_pb2_grpc.SuppressionStub(channel),
             sending_domains_pb2_grpc.SendingDomainsStub(channel),
             webhooks_pb2_grpc.WebhooksStub(channel),
+            signups_pb2_grpc.SignupsStub(channel),
             health_pb2_grpc.HealthStub(channel),
         )

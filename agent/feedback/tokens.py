@@ -1,5 +1,5 @@
 """Signed tokens that name a message: for unsubscribe links, tracking links, VERP return paths
-and CFBL feedback IDs.
+and CFBL feedback IDs; and the signup forms' tokens (:mod:`agent.signup.tokens`).
 
 A token is lower-case hex (so it survives MTAs that fold the case of a local part) of the
 tenant, campaign and message ids as varints followed by an 80-bit HMAC-SHA256 over a
@@ -39,11 +39,16 @@ class Purpose(Enum):
     OPEN = b"o"
     CLICK = b"c"
     FEEDBACK_ID = b"f"
+    # A signup form's time token: tenant, form, the second the page was served.
+    FORM_TIME = b"t"
+    # A double opt-in confirmation link: tenant, form, signup.
+    CONFIRM = b"s"
 
 
 @dataclass(frozen=True)
 class Subject:
-    """The message a token names (campaign 0 for a transactional message)."""
+    """The message a token names (campaign 0 for a transactional message); a signup token's
+    three numbers are named in :class:`Purpose`."""
 
     tenant_id: int
     campaign_id: int

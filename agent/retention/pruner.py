@@ -28,6 +28,7 @@ from agent.store.retention import (
     prune_transactional,
     sweep_bodies,
 )
+from agent.store.signups import expire_pending
 from agent.store.space import DiskFull
 
 log = logging.getLogger("mailfleet.agent.ops")
@@ -103,6 +104,10 @@ class Retention:
         )
         result.counts["bodies"] = await self._walk(
             partial(sweep_bodies, before=now - s.bodies_days * _DAY, limit=limit)
+        )
+        # Signups whose confirmation link expired: the desktop learns it from their change.
+        result.counts["unconfirmed signups"] = await self._drain(
+            lambda c: expire_pending(c, now, limit)
         )
         if any(result.counts.values()):
             log.info(

@@ -16,6 +16,8 @@ from agent.store.payload_migration import payloads_to_blobs
 # The states of the partial indexes, written into their SQL as the queue's queries write them.
 _DEFERRED = int(MessageState.DEFERRED)
 _IN_FLIGHT = int(MessageState.IN_FLIGHT)
+# signups.state of a pending signup (agent.store.signups.SignupState.PENDING)
+_PENDING_SIGNUP = 1
 
 Migration = str | Callable[[sqlite3.Connection], None]
 
@@ -228,6 +230,58 @@ MIGRATIONS: tuple[Migration, ...] = (
         updated_at REAL NOT NULL
     );
     CREATE INDEX webhook_endpoints_tenant ON webhook_endpoints (tenant_id, id);
+    """,
+    # 9: signup forms, signups and their consent records, the signup changes log
+    f"""
+    CREATE TABLE signup_forms (
+        id INTEGER PRIMARY KEY,
+        tenant_id INTEGER NOT NULL REFERENCES tenants(id),
+        -- the desktop's id, the hosted page's path: unique on the agent
+        public_id TEXT NOT NULL UNIQUE,
+        -- agent.signup.forms.Form as JSON
+        definition TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE TABLE signup_daily (
+        form_id INTEGER NOT NULL,
+        day INTEGER NOT NULL,
+        count INTEGER NOT NULL,
+        PRIMARY KEY (form_id, day)
+    ) WITHOUT ROWID;
+    CREATE TABLE signups (
+        id INTEGER PRIMARY KEY,
+        tenant_id INTEGER NOT NULL,
+        form_id INTEGER NOT NULL REFERENCES signup_forms(id),
+        email TEXT NOT NULL,
+        email_key TEXT NOT NULL,
+        fields TEXT NOT NULL,
+        lists TEXT NOT NULL,
+        language TEXT NOT NULL,
+        state INTEGER NOT NULL,
+        created_at REAL NOT NULL,
+        expires_at REAL
+    );
+    CREATE INDEX signups_pending ON signups (expires_at) WHERE state = {_PENDING_SIGNUP};
+    CREATE TABLE consents (
+        signup_id INTEGER PRIMARY KEY REFERENCES signups(id),
+        time REAL NOT NULL,
+        ip TEXT NOT NULL,
+        user_agent TEXT NOT NULL,
+        text TEXT NOT NULL,
+        version TEXT NOT NULL,
+        confirmed_at REAL,
+        confirm_ip TEXT NOT NULL DEFAULT '',
+        confirm_user_agent TEXT NOT NULL DEFAULT ''
+    );
+    CREATE TABLE signup_changes (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        tenant_id INTEGER NOT NULL,
+        time REAL NOT NULL,
+        kind INTEGER NOT NULL,
+        signup_id INTEGER NOT NULL
+    );
+    CREATE INDEX signup_changes_tenant ON signup_changes (tenant_id, seq);
     """,
 )
 

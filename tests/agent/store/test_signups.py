@@ -1,0 +1,74 @@
+"""Signups in the store: pending until confirmed within the link's time, expired by retention,
+and each change logged once for the desktop's cursor."""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+
+from agent.feedback.tokens import TokenKey
+from agent.signup.forms import Form, FormList
+from agent.signup.record import Clock, Outcome, confirm, sign_up
+from agent.store import signups
+from agent.store.signups import ChangeKind, NewSignup, SignupState, Visitor
+
+NOW = 1_800_000_000.0
+HOUR = 3600.0
+FORM = Form(
+    form_id="f1",
+    title="News",
+    lists=(FormList(list_id="news", name="News"),),
+    from_address="news@shop.example",
+)
+KEY = TokenKey(secrets.token_bytes(32))
+VISITOR = Visitor("192.0.2.7", "Firefox")
+
+
+def _sign_up(conn: sqlite3.Connection, address: str, cap: int = 100) -> Outcome:
+    stored = signups.put_form(conn, 1, FORM.form_id, FORM.model_dump_json(), NOW)
+    new = NewSignup(1, stored.row_id, address, {}, ["news"], "en", "Yes", "v1", VISITOR)
+    return sign_up(conn, FORM, new, KEY, "http://x/f/f1/confirm/", cap, Clock(NOW, 72 * HOUR))
+
+
+def test_an_unconfirmed_signup_expires_and_its_link_then_confirms_nothing(
+    conn: sqlite3.Connection,
+) -> None:
+    assert _sign_up(conn, "a@shop.example") is Outcome.PENDING
+    (signed_up,) = signups.list_changes(conn, 1, 0, 100)
+    assert signups.expire_pending(conn, NOW + 71 * HOUR, 100) == 0
+    assert signups.expire_pending(conn, NOW + 73 * HOUR, 100) == 1
+    assert signups.expire_pending(conn, NOW + 74 * HOUR, 100) == 0
+    (expired,) = signups.list_changes(conn, 1, signed_up.seq, 100)
+    assert expired.kind is ChangeKind.EXPIRED and expired.signup.state is SignupState.EXPIRED
+    outcome, _ = confirm(conn, signed_up.signup.signup_id, VISITOR, NOW + 74 * HOUR)
+    assert outcome is Outcome.EXPIRED
+    assert signups.list_changes(conn, 1, expired.seq, 100) == []
+
+
+def test_a_link_past_its_time_confirms_nothing_before_retention_runs(
+    conn: sqlite3.Connection,
+) -> None:
+    _sign_up(conn, "a@shop.example")
+    (signed_up,) = signups.list_changes(conn, 1, 0, 100)
+    late, _ = confirm(conn, signed_up.signup.signup_id, VISITOR, NOW + 73 * HOUR)
+    assert late is Outcome.EXPIRED
+    in_time, _ = confirm(conn, signed_up.signup.signup_id, VISITOR, NOW + 71 * HOUR)
+    assert in_time is Outcome.CONFIRMED
+    again, _ = confirm(conn, signed_up.signup.signup_id, VISITOR, NOW + 71 * HOUR)
+    assert again is Outcome.ALREADY
+    kinds = [c.kind for c in signups.list_changes(conn, 1, 0, 100)]
+    assert kinds == [ChangeKind.SIGNED_UP, ChangeKind.CONFIRMED]
+
+
+def test_the_daily_cap_stores_nothing_past_it_and_changes_stay_per_tenant(
+    conn: sqlite3.Connection,
+) -> None:
+    assert [_sign_up(conn, f"p{i}@shop.example", cap=2) for i in range(3)] == [
+        Outcome.PENDING,
+        Outcome.PENDING,
+        Outcome.CAPPED,
+    ]
+    assert len(signups.list_changes(conn, 1, 0, 100)) == 2
+    assert signups.list_changes(conn, 2, 0, 100) == []
+    (form,) = signups.list_forms(conn, 1, NOW)
+    assert form.signups_today == 2
