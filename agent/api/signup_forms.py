@@ -8,7 +8,7 @@ import re
 from agent.api import requests
 from agent.api.convert import timestamp
 from agent.errors import InvalidArgument
-from agent.signup.catalogue import LANGUAGES
+from agent.pages.catalogue import LANGUAGES
 from agent.signup.forms import (
     FORM_ID,
     RESERVED_NAMES,

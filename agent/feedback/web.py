@@ -3,7 +3,8 @@
 - ``/u/<token>``: RFC 8058 one-click unsubscribe. POST (what mail clients send, and what the
   confirmation page's button sends) records the unsubscribe durably, then answers 200: no
   redirect, no cookie, no login. GET only shows that page and changes nothing, so link
-  scanners that follow every URL unsubscribe nobody.
+  scanners that follow every URL unsubscribe nobody. The pages speak the first language of
+  the catalogue (:mod:`agent.pages.catalogue`) the browser's ``Accept-Language`` asks for.
 - ``/o/<token>``: the open pixel; ``/c/<token>?u=<url>``: a tracked link, redirected only when
   the token signs that very URL (anything else is 404, never a redirect).
 
@@ -25,6 +26,7 @@ from agent.feedback import record
 from agent.feedback.bots import automated
 from agent.feedback.tokens import Purpose, Subject, TokenKey
 from agent.model import EventType
+from agent.pages import catalogue
 from agent.web.server import STORE_KEY, Mount
 
 log = logging.getLogger("mailfleet.agent.feedback")
@@ -38,9 +40,13 @@ _NO_STORE = {
 _MAX_USER_AGENT = 500
 
 
-def _page(title: str, body: str, status: int = 200) -> web.Response:
+def _language(request: web.Request) -> str:
+    return catalogue.pick_language(request.headers.get("Accept-Language", ""))
+
+
+def _page(language: str, title: str, body: str, status: int = 200) -> web.Response:
     text = (
-        "<!doctype html><html lang=en><head><meta charset=utf-8>"
+        f"<!doctype html><html lang={language}><head><meta charset=utf-8>"
         '<meta name=viewport content="width=device-width, initial-scale=1">'
         f"<meta name=robots content=noindex><title>{html.escape(title)}</title></head>"
         '<body style="font-family:sans-serif;max-width:32em;margin:3em auto;padding:0 1em">'
@@ -51,8 +57,14 @@ def _page(title: str, body: str, status: int = 200) -> web.Response:
     )
 
 
-def _not_found() -> web.Response:
-    return _page("Link not valid", "<p>This link is not valid.</p>", status=404)
+def _not_found(request: web.Request) -> web.Response:
+    language = _language(request)
+    return _page(
+        language,
+        catalogue.text("not_found_title", language),
+        f"<p>{html.escape(catalogue.text('not_found', language))}</p>",
+        status=404,
+    )
 
 
 def _client_attrs(request: web.Request) -> dict[str, str]:
@@ -81,23 +93,29 @@ class FeedbackEndpoints:
         """GET: a confirmation page whose button POSTs; nothing changes until it is pressed."""
         subject = self._key.read(Purpose.UNSUBSCRIBE, request.match_info["token"])
         if subject is None:
-            return _not_found()
+            return _not_found(request)
         about = await request.app[STORE_KEY].read(lambda c: record.lookup(c, subject))
         if about is None:
-            return _not_found()
+            return _not_found(request)
+        language = _language(request)
+        title = catalogue.text("unsubscribe_title", language)
+        question = html.escape(catalogue.text("unsubscribe_question", language)).replace(
+            "{email}", f"<b>{html.escape(about.email)}</b>"
+        )
+        button = html.escape(catalogue.text("unsubscribe_button", language))
         return _page(
-            "Unsubscribe",
-            f"<h1>Unsubscribe</h1><p>Stop sending these emails to"
-            f" <b>{html.escape(about.email)}</b>?</p>"
+            language,
+            title,
+            f"<h1>{html.escape(title)}</h1><p>{question}</p>"
             "<form method=post><input type=hidden name=List-Unsubscribe value=One-Click>"
-            "<button type=submit>Unsubscribe</button></form>",
+            f"<button type=submit>{button}</button></form>",
         )
 
     async def unsubscribe(self, request: web.Request) -> web.Response:
         """POST: record the unsubscribe (durably, before answering), then 200."""
         subject = self._key.read(Purpose.UNSUBSCRIBE, request.match_info["token"])
         if subject is None:
-            return _not_found()
+            return _not_found(request)
         await request.read()  # "List-Unsubscribe=One-Click"; its absence changes nothing
         now = time.time()
 
@@ -109,10 +127,11 @@ class FeedbackEndpoints:
             return True
 
         if not await request.app[STORE_KEY].write(write):
-            return _not_found()
-        return _page(
-            "Unsubscribed", "<h1>Unsubscribed</h1><p>You will not get these emails again.</p>"
-        )
+            return _not_found(request)
+        language = _language(request)
+        title = catalogue.text("unsubscribed_title", language)
+        done = catalogue.text("unsubscribed", language)
+        return _page(language, title, f"<h1>{html.escape(title)}</h1><p>{html.escape(done)}</p>")
 
     async def _track(
         self, request: web.Request, subject: Subject, type_: EventType, attrs: dict[str, str]
@@ -133,7 +152,7 @@ class FeedbackEndpoints:
         if subject is None or not await self._track(
             request, subject, EventType.MESSAGE_OPENED, _client_attrs(request)
         ):
-            return _not_found()
+            return _not_found(request)
         return web.Response(body=_PIXEL, content_type="image/gif", headers=_NO_STORE)
 
     async def clicked(self, request: web.Request) -> web.Response:
@@ -141,10 +160,10 @@ class FeedbackEndpoints:
         target = request.query.get("u", "")
         subject = self._key.read(Purpose.CLICK, request.match_info["token"], target.encode())
         if subject is None or not target.startswith(("http://", "https://")):
-            return _not_found()
+            return _not_found(request)
         attrs = {"url": target[:2000], **_client_attrs(request)}
         if not await self._track(request, subject, EventType.MESSAGE_CLICKED, attrs):
-            return _not_found()
+            return _not_found(request)
         raise web.HTTPFound(target, headers=_NO_STORE)
 
 

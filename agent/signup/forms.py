@@ -3,7 +3,7 @@
 The API turns the desktop's ``mailfleet.v1.Form`` into a :class:`Form` (checked once, when
 pushed); the store keeps it as JSON; the web pages read it back. :func:`check_submission`
 is pure: it gets the posted values and returns either the clean values or the message id
-(:mod:`agent.signup.catalogue`) of each field's problem.
+(:mod:`agent.pages.catalogue`) of each field's problem.
 """
 
 from __future__ import annotations

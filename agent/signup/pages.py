@@ -1,6 +1,6 @@
 """The public signup pages as HTML: the form, its confirmation step and the messages after,
 in the form's branding and language. Every value is escaped; the strings are the
-catalogue's (:mod:`agent.signup.catalogue`) or the marketer's own.
+catalogue's (:mod:`agent.pages.catalogue`) or the marketer's own.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import html
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from agent.signup.catalogue import text
+from agent.pages.catalogue import text
 from agent.signup.forms import FieldType, Form, FormField
 
 _DEFAULT_ACCENT = "#2456a6"

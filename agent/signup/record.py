@@ -12,7 +12,7 @@ from enum import Enum
 
 from agent.feedback.tokens import TokenKey
 from agent.model import Content, Sender, TransactionalMessage, payload
-from agent.signup import catalogue
+from agent.pages import catalogue
 from agent.signup.forms import Form
 from agent.signup.tokens import confirm_token
 from agent.store import messages, signups

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from agent.feedback.tokens import TokenKey
-from agent.signup import catalogue, pages
+from agent.pages import catalogue
+from agent.signup import pages
 from agent.signup.forms import Form, check_submission
 from agent.signup.pages import Filled
 from agent.signup.record import Clock, Outcome, confirm, judge, sign_up

@@ -286,3 +286,29 @@ def test_tracking_is_on_by_default_and_can_be_switched_off(agent_process: AgentP
     (ann,) = run_campaign(stubs, ["ann@example.com"], "untracked", tracking=common_pb2.Tracking())
     assert ann.pixel == "" and "/c/" not in ann.html
     assert "https://shop.example/sale?x=1&amp;y=2" in ann.html
+
+
+def test_the_unsubscribe_pages_speak_the_browsers_language(agent_process: AgentProcess) -> None:
+    stubs = agent_process.stubs()
+    (ann,) = run_campaign(stubs, ["ann@example.com"], "c1")
+    for header, lang, words in [
+        ("de-AT, de;q=0.9", "de", "Keine dieser E-Mails mehr an <b>ann@example.com</b> senden?"),
+        ("es", "es", "Darse de baja"),
+        ("ja, fr;q=0.4", "fr", "Se désinscrire"),
+        ("", "en", "Stop sending these emails to <b>ann@example.com</b>?"),
+    ]:
+        reply = request(agent_process, "GET", ann.unsubscribe, headers={"Accept-Language": header})
+        page = reply.body.decode()
+        assert f"<html lang={lang}>" in page and words in page, header
+    assert not _suppressed(stubs, "ann@example.com")
+    done = request(
+        agent_process,
+        "POST",
+        ann.unsubscribe,
+        b"List-Unsubscribe=One-Click",
+        headers={"Content-Type": "application/x-www-form-urlencoded", "Accept-Language": "fr"},
+    )
+    assert done.status == 200 and "Vous ne recevrez plus ces e-mails." in done.body.decode()
+    assert _suppressed(stubs, "ann@example.com")
+    invalid = request(agent_process, "GET", "/u/00", headers={"Accept-Language": "de"})
+    assert invalid.status == 404 and "Dieser Link ist ungültig." in invalid.body.decode()

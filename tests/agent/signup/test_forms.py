@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agent.signup import catalogue
+from agent.pages import catalogue
 from agent.signup.forms import FieldType, Form, FormField, FormList, check_submission
 
 FORM = Form(

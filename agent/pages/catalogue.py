@@ -1,4 +1,5 @@
-"""Every string the public signup pages and the default confirmation mail show, per language.
+"""Every string the agent's public pages (signup forms, their confirmation, unsubscribe) and
+the default confirmation mail show, per language.
 
 One catalogue, so a translator reads one file: English, German, French and Spanish. A page
 asks :func:`text` for a message id in the form's language; a language or id the catalogue
@@ -166,6 +167,36 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "de": "Erneut anmelden",
         "fr": "S'inscrire à nouveau",
         "es": "Volver a suscribirse",
+    },
+    "unsubscribe_title": {
+        "en": "Unsubscribe",
+        "de": "Abmelden",
+        "fr": "Se désinscrire",
+        "es": "Darse de baja",
+    },
+    "unsubscribe_question": {
+        "en": "Stop sending these emails to {email}?",
+        "de": "Keine dieser E-Mails mehr an {email} senden?",
+        "fr": "Ne plus envoyer ces e-mails à {email} ?",
+        "es": "¿Dejar de enviar estos correos a {email}?",
+    },
+    "unsubscribe_button": {
+        "en": "Unsubscribe",
+        "de": "Abmelden",
+        "fr": "Se désinscrire",
+        "es": "Darse de baja",
+    },
+    "unsubscribed_title": {
+        "en": "Unsubscribed",
+        "de": "Abgemeldet",
+        "fr": "Désinscription effectuée",
+        "es": "Baja confirmada",
+    },
+    "unsubscribed": {
+        "en": "You will not get these emails again.",
+        "de": "Sie erhalten diese E-Mails nicht mehr.",
+        "fr": "Vous ne recevrez plus ces e-mails.",
+        "es": "No volverá a recibir estos correos.",
     },
     "mail_subject": {
         "en": "Please confirm your subscription",

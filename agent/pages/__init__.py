@@ -1,0 +1,1 @@
+"""What the agent's public pages share: their strings in every language they speak."""
