@@ -24,9 +24,10 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-## run: the desktop with a local agent (data in ./var/agent)
+## run: the desktop with a local agent (data in ./var/agent); PORT=7543 moves its gRPC port
+## (HTTP: PORT+10), kept for later runs
 run: venv
-	$(BIN)/python -m agent.runlocal --data-dir var/agent
+	$(BIN)/python -m agent.runlocal --data-dir var/agent $(if $(PORT),--port $(PORT))
 
 ## demo: a headless end-to-end demo in a temporary directory
 demo: venv

@@ -7,6 +7,7 @@ turns it into a gRPC status with the human message.
 from __future__ import annotations
 
 import os
+import socket
 
 import grpc
 
@@ -75,3 +76,21 @@ def why_not_listening(exc: OSError) -> str:
     """The operating system's reason a listener could not bind ("address already in use"),
     without the address and wording asyncio and aiohttp wrap it in."""
     return os.strerror(exc.errno).lower() if exc.errno else str(exc)
+
+
+def bind_failure(listen: str) -> str:
+    """Why ``HOST:PORT`` cannot be listened on ("address already in use"), or "" when it can:
+    tried with a plain socket, since gRPC's own failure is a raw log line and no reason."""
+    host, _, port = listen.rpartition(":")
+    host = host.strip("[]")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            # As servers bind (gRPC, asyncio, aiohttp): a port left in TIME_WAIT is free.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, int(port)))
+    except ValueError:
+        return "not a host:port address"
+    except OSError as exc:
+        return why_not_listening(exc)
+    return ""

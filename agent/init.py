@@ -6,12 +6,14 @@ Safe to run again: nothing that exists is overwritten, and the same pairing stri
 from __future__ import annotations
 
 import os
+import re
 import socket
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
 from agent.config import CONFIG_TEMPLATE, AgentSettings, load
+from agent.errors import ConfigError
 from agent.identity import keys
 from agent.identity.pairing import Pairing
 from agent.identity.tls import create_self_signed, fingerprint_pem, write_private
@@ -100,3 +102,18 @@ def init(
     created = write_once(settings.db_path, first_tenant) or created
     os.chmod(settings.db_path, 0o600)
     return InitResult(config_path, settings, pairing_for(settings), created)
+
+
+def set_listen(config_path: Path, section: str, listen: str) -> None:
+    """Change the ``listen`` address of ``[section]`` in the config file (``make run PORT=``),
+    leaving every other line of the file as it is."""
+    text = config_path.read_text(encoding="utf-8")
+    # The first `listen = "..."` after the section's header and before the next header.
+    setting = re.compile(
+        rf'^(\[{re.escape(section)}\][ \t]*\n(?:(?!\[).*\n)*?listen[ \t]*=[ \t]*)"[^"\n]*"',
+        re.MULTILINE,
+    )
+    changed, found = setting.subn(lambda m: f'{m.group(1)}"{listen}"', text, count=1)
+    if not found:
+        raise ConfigError(f'{config_path} has no [{section}] listen = "..." line; set it there')
+    config_path.write_text(changed, encoding="utf-8")

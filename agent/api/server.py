@@ -27,7 +27,7 @@ from agent.api.services.suppression import SuppressionService
 from agent.api.services.transactional import TransactionalService
 from agent.api.services.webhooks import WebhooksService
 from agent.api.settings import ApiInputs
-from agent.errors import ConfigError, why_not_listening
+from agent.errors import ConfigError, bind_failure
 from agent.routes.smtp.identity import blocking_resolver, sending_identity
 from agent.routing.table import RoutingState
 from agent.store.handle import Store
@@ -147,7 +147,7 @@ def build_server(
     credentials = grpc.ssl_server_credentials(
         [(settings.tls_key.read_bytes(), settings.tls_cert.read_bytes())]
     )
-    problem = _bind_failure(settings.grpc.listen)
+    problem = bind_failure(settings.grpc.listen)
     if not problem:
         try:
             server.add_secure_port(settings.grpc.listen, credentials)
@@ -156,21 +156,3 @@ def build_server(
     if problem:
         raise ConfigError(f"cannot listen for gRPC on {settings.grpc.listen}: {problem}")
     return server, health
-
-
-def _bind_failure(listen: str) -> str:
-    """Why ``listen`` cannot be bound ("address already in use"), or "" when it can: tried
-    with a plain socket first, since gRPC's own failure is a raw log line and no reason."""
-    host, _, port = listen.rpartition(":")
-    host = host.strip("[]")
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    try:
-        with socket.socket(family, socket.SOCK_STREAM) as probe:
-            # As gRPC binds: a port left in TIME_WAIT is free.
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            probe.bind((host, int(port)))
-    except ValueError:
-        return "not a host:port address"
-    except OSError as exc:
-        return why_not_listening(exc)
-    return ""

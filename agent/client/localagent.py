@@ -12,13 +12,19 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2
 
-from agent.client.channel import channel
+from agent.client.channel import FingerprintMismatch, channel
 from agent.client.stubs import AgentStubs
 from agent.config import load
 from agent.identity.pairing import Pairing
 from agent.init import init, pairing_for
 
 _START_TIMEOUT = 30.0
+# What ``mailfleet-agent`` starts the line with when it refuses to run (agent.cli.main).
+_REFUSAL = "mailfleet-agent: "
+
+
+class AgentStartError(RuntimeError):
+    """The local agent did not come up; the message is one line for the person waiting."""
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -67,26 +73,42 @@ class LocalAgent:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, log_path: Path | None = None) -> None:
-        """Run ``mailfleet-agent serve`` and wait until it answers health checks."""
+        """Run ``mailfleet-agent serve`` and wait until it answers health checks; raises
+        :class:`AgentStartError` saying why when it does not."""
         log = log_path.open("ab") if log_path else None
+        log_start = log.tell() if log else 0
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "agent.cli", "serve", "--config", str(self.config)],
             stdout=log,
             stderr=log,
         )
         deadline = time.monotonic() + _START_TIMEOUT
+        stranger = False
         while True:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"the agent exited with code {self.proc.returncode}")
+                code = self.proc.returncode
+                reason = _refusal(log_path, log_start) or f"it exited with code {code}"
+                where = f" (log: {log_path})" if log_path else ""
+                raise AgentStartError(f"The local agent did not start: {reason}{where}")
             try:
                 with channel(self.pairing) as ch:
                     AgentStubs.on(ch).health.Check(health_pb2.HealthCheckRequest(), timeout=2)
                 return
+            except FingerprintMismatch:
+                # Another program answers on the port: ours is about to give up binding it
+                # (and exit, saying so), or it is still starting.
+                stranger = True
             except (OSError, grpc.RpcError):
-                if time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError("the agent did not answer within 30 s") from None
-                time.sleep(0.1)
+                pass
+            if time.monotonic() > deadline:
+                self.stop()
+                if stranger:
+                    raise AgentStartError(
+                        f"Port {self.pairing.port} is in use by another program; "
+                        "the local agent cannot listen there"
+                    )
+                raise AgentStartError("The local agent did not answer within 30 s")
+            time.sleep(0.1)
 
     def stop(self) -> int:
         """SIGTERM the agent (it finishes its writes) and return its exit code."""
@@ -100,3 +122,15 @@ class LocalAgent:
             code = self.proc.wait(10)
         self.proc = None
         return code
+
+
+def _refusal(log_path: Path | None, offset: int) -> str:
+    """The reason the agent gave for refusing to run, from what it wrote to its log after
+    ``offset``; "" when it gave none."""
+    if log_path is None:
+        return ""
+    with log_path.open("rb") as f:
+        f.seek(offset)
+        lines = f.read().decode("utf-8", "replace").splitlines()
+    found = [line.removeprefix(_REFUSAL) for line in lines if line.startswith(_REFUSAL)]
+    return found[-1] if found else ""

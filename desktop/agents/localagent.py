@@ -53,9 +53,17 @@ def attach(engine: Engine, workspace_id: int, data_dir: Path) -> AgentRecord:
     it), pairing it as "This computer" the first time; blocking (it asks the agent)."""
     pairing = read_pairing(data_dir)
     with engine.connect() as conn:
-        for record in registry.list_agents(conn, workspace_id):
-            if (record.host, record.port) == (pairing.host, pairing.port):
-                return record
+        records = registry.list_agents(conn, workspace_id)
+    for record in records:
+        if (record.host, record.port) == (pairing.host, pairing.port):
+            return record
+    for record in records:
+        # `make run PORT=…` moved it: the same agent (its pinned certificate) on another port.
+        if (
+            record.local_dir == str(data_dir.resolve())
+            and record.fingerprint == pairing.fingerprint
+        ):
+            return registry.move(engine, workspace_id, record.id, pairing.host, pairing.port)
     return registry.pair(
         engine, workspace_id, str(pairing), LOCAL_NAME, local_dir=str(data_dir.resolve())
     )

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import grpc
 from grpc_health.v1 import health_pb2
-from sqlalchemy import Connection, Engine, delete, func, insert, select
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
 from agent.client import (
     AgentStubs,
@@ -194,6 +194,18 @@ def pair(
     except Exception:
         secrets.delete_key(ref)
         raise
+
+
+def move(engine: Engine, workspace_id: int, agent_id: int, host: str, port: int) -> AgentRecord:
+    """Point a paired agent at the address it listens on now; its pinned certificate and key
+    stay, so only the same agent is reached there."""
+    with engine.begin() as conn:
+        conn.execute(
+            update(Agent)
+            .where(Agent.id == agent_id, Agent.workspace_id == workspace_id)
+            .values(host=host, port=port)
+        )
+        return get_agent(conn, workspace_id, agent_id)
 
 
 def remove(engine: Engine, workspace_id: int, agent_id: int) -> None:
