@@ -18,6 +18,7 @@ CONTEXT_FIELDS = (
     "tenant_id",
     "recipient_domain",
     "route",
+    "pool",
     "mx_host",
     "status",
     "enhanced_code",

@@ -25,7 +25,7 @@ from agent.delivery.worker_pool import WorkerPool
 from agent.errors import ConfigError
 from agent.feedback import record
 from agent.routes.base import Outcome
-from agent.routes.source_ips import routes_by_pool
+from agent.routes.source_ips import pool_of_route, routes_by_pool
 from agent.routing.table import RoutingState
 from agent.store import campaigns, contents, queue, suppression, tenants
 from agent.store.handle import Store
@@ -110,6 +110,8 @@ class Scheduler:
         # The rules in force; the API replaces its table and workers get it with their next batch.
         self.routing = routing or RoutingState(settings)
         self.pool = WorkerPool(settings, self._on_report, self._on_worker_exit)
+        # The IP pool of each route, for the outcome counters and log lines.
+        self._route_pools = pool_of_route(settings.routes)
         self._leased: dict[int, _Leased] = {}
         self._pending: list[Outcome] = []
         # (id, strikes) of messages leased to a worker that died: back to the queue
@@ -171,11 +173,18 @@ class Scheduler:
             )
         self._settings = settings
         self._d = settings.delivery
+        self._route_pools = pool_of_route(settings.routes)
         self.pool.replace(settings)
 
     def stats(self) -> metrics.DeliveryStats:
         """Workers, their restarts and the messages in flight, for ``/metrics``."""
-        return metrics.DeliveryStats(self.pool.size, self.pool.restarts, len(self._leased))
+        return metrics.DeliveryStats(
+            self.pool.size,
+            self.pool.restarts,
+            len(self._leased),
+            tuple(self.pool.pids()),
+            self.pool.retiring_pids(),
+        )
 
     async def run(self) -> None:
         """Recover leases left by a crash, start the workers and schedule until stopped."""
@@ -335,8 +344,8 @@ class Scheduler:
                 # The last answer the scheduler waited for: a campaign may have just ended, so
                 # the completion check runs now rather than up to a second later.
                 self._last_completion = 0.0
-            metrics.record_settled(settled)
-            log_settled(settled)
+            metrics.record_settled(settled, self._route_pools)
+            log_settled(settled, self._route_pools)
 
     async def _write_results(self, fn: Callable[[sqlite3.Connection], None], count: int) -> bool:
         """Record what became of leased messages; while the disk is full the write waits in

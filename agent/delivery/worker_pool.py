@@ -219,6 +219,10 @@ class WorkerPool:
         """The workers' process ids (for status and tests)."""
         return [s.process.pid for s in self._slots]
 
+    def retiring_pids(self) -> tuple[int, ...]:
+        """The process ids of workers replaced on a reload that are still finishing."""
+        return tuple(s.process.pid for s in self._retiring if s.process.pid is not None)
+
     async def stop(self, grace: float) -> None:
         """Ask every worker to finish its deliveries and exit; kill any still running after
         ``grace`` seconds."""

@@ -32,6 +32,15 @@ def routes_by_pool(routes: Mapping[str, RouteSettings]) -> dict[str, tuple[str, 
     return found
 
 
+def pool_of_route(routes: Mapping[str, RouteSettings]) -> dict[str, str]:
+    """The IP pool each direct MX route sends from (routes without one are left out)."""
+    return {
+        name: config.pool
+        for name, config in routes.items()
+        if isinstance(config, DirectMxRoute) and config.pool
+    }
+
+
 def warmup_quota(plan: Sequence[int], start: datetime.date, today: datetime.date) -> int | None:
     """Messages ``today`` allows under ``plan`` (day 1 on ``start``); None means no limit.
 

@@ -5,8 +5,9 @@ Every part of the agent records into the metrics defined here, e.g. SMTP intake:
     from agent.telemetry import metrics
     metrics.INTAKE_SESSIONS.labels(listener="submission", result="accepted").inc()
 
-Counters live in the coordinator process (workers report outcomes to it, so it sees them all).
-Queue depths are read from the store at each scrape, so they are never stale.
+Counters live in the coordinator process (workers report outcomes to it, so it sees them all);
+the workers' memory and CPU are read from ``/proc`` at each scrape (``processes``). Queue
+depths are read from the store at each scrape, so they are never stale.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import platform
 import sqlite3
 import time
 from collections import Counter as TallyCounter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -38,6 +39,7 @@ from agent.model import EventType, Lane, MessageState
 from agent.store import messages
 from agent.store.handle import Store
 from agent.store.queue import Settled
+from agent.telemetry.processes import ProcessTally
 
 # No *_created series: they double the series count and dashboards never use them.
 disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped in the library
@@ -93,8 +95,9 @@ OLDEST_QUEUED = Gauge(
 )
 ROUTE_OUTCOMES = Counter(
     "mailfleet_route_outcomes",
-    "Delivery attempts by the route that made them and how they ended.",
-    ["route", "outcome"],
+    "Delivery attempts by the route that made them, the IP pool it sends from (empty when"
+    " none) and how they ended.",
+    ["route", "pool", "outcome"],
     registry=REGISTRY,
 )
 DELIVERY_LATENCY = Histogram(
@@ -177,8 +180,9 @@ def destination_label(email: str) -> str:
     return "other"
 
 
-def record_settled(results: Iterable[Settled]) -> None:
-    """Count the outcomes the scheduler has just committed.
+def record_settled(results: Iterable[Settled], pools: Mapping[str, str]) -> None:
+    """Count the outcomes the scheduler has just committed; ``pools`` names the IP pool each
+    route sends from (routes without one are left out).
 
     Summed per label set first: a commit settles hundreds of messages, and each labels()
     lookup costs more than the counting."""
@@ -204,7 +208,7 @@ def record_settled(results: Iterable[Settled]) -> None:
     for (outcome, lane), n in outcomes.items():
         OUTCOMES.labels(outcome=outcome, lane=lane).inc(n)
     for (route, outcome), n in by_route.items():
-        ROUTE_OUTCOMES.labels(route=route, outcome=outcome).inc(n)
+        ROUTE_OUTCOMES.labels(route=route, pool=pools.get(route, ""), outcome=outcome).inc(n)
     for destination, n in deferrals.items():
         DEFERRALS.labels(destination=destination).inc(n)
     for destination, n in bounces.items():
@@ -244,6 +248,10 @@ class DeliveryStats:
     workers: int
     worker_restarts: int
     in_flight: int
+    # Process ids by worker slot (None: not started yet), and of the workers replaced on a
+    # reload that are still finishing their deliveries.
+    worker_pids: tuple[int | None, ...] = ()
+    retiring_pids: tuple[int, ...] = ()
 
 
 class _DeliveryCollector(Collector):
@@ -251,6 +259,7 @@ class _DeliveryCollector(Collector):
 
     def __init__(self) -> None:
         self.stats: Callable[[], DeliveryStats] | None = None
+        self._processes = ProcessTally()
 
     def collect(self) -> Iterable[Metric]:
         if self.stats is None:
@@ -267,6 +276,7 @@ class _DeliveryCollector(Collector):
             "Messages leased to workers and not answered yet.",
             s.in_flight,
         )
+        yield from self._processes.collect(s.worker_pids, s.retiring_pids)
 
 
 _delivery = _DeliveryCollector()

@@ -2,24 +2,26 @@
 
 Like Postfix's ``status=sent``/``status=deferred`` lines: every outcome is logged, delivered and
 deferred ones too, with the message, campaign and tenant ids, the recipient's domain, the
-route, the host that answered, the status, the enhanced code, the delay since the message was
-queued and the attempt number as fields of their own (keys of a JSON line, ``key=value`` at
-the end of a plain one), so a log pipeline can count and filter them without parsing text.
+route and the IP pool it sends from, the host that answered, the status, the enhanced code,
+the delay since the message was queued and the attempt number as fields of their own (keys
+of a JSON line, ``key=value`` at the end of a plain one), so a log pipeline can count and
+filter them without parsing text.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from agent.store.queue import Settled
 
 log = logging.getLogger("mailfleet.agent.delivery")
 
 
-def log_settled(results: Iterable[Settled]) -> None:
-    """Log each outcome the scheduler has just committed."""
+def log_settled(results: Iterable[Settled], pools: Mapping[str, str]) -> None:
+    """Log each outcome the scheduler has just committed; ``pools`` names the IP pool each
+    route sends from."""
     if not log.isEnabledFor(logging.INFO):
         return
     now = time.time()
@@ -43,6 +45,7 @@ def log_settled(results: Iterable[Settled]) -> None:
                 "tenant_id": m.tenant_id,
                 "recipient_domain": m.email.rpartition("@")[2].lower(),
                 "route": route or None,
+                "pool": pools.get(route) or None,
                 "mx_host": host or None,
                 "status": status,
                 "enhanced_code": r.attrs.get("enhanced") or None,

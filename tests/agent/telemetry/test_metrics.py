@@ -156,7 +156,7 @@ def test_metrics_during_a_campaign_match_the_events(
         ("bounced", events_pb2.EVENT_TYPE_MESSAGE_BOUNCED),
     ):
         assert (
-            value(end, "mailfleet_route_outcomes_total", route="relay", outcome=outcome)
+            value(end, "mailfleet_route_outcomes_total", route="relay", pool="", outcome=outcome)
             == (counts[event])
         )
     finals = counts[events_pb2.EVENT_TYPE_MESSAGE_DELIVERED] + BOUNCED
@@ -210,9 +210,27 @@ def test_the_grafana_dashboard_only_uses_metrics_the_agent_exports(
         for expr in exprs
         for name in re.findall(r"\b((?:mailfleet|process|grpc_server)_[a-z_]+)\b", expr)
     }
-    declared = {
-        re.sub(r"_total$", "", name)
-        for name in re.findall(r"^# TYPE (\S+) ", exposition(agent_process), re.M)
-    }
+    text = exposition(agent_process)
+    declared = {re.sub(r"_total$", "", name) for name in re.findall(r"^# TYPE (\S+) ", text, re.M)}
     assert len(used) >= 9
     assert used <= declared, used - declared
+    # The whole agent's memory and CPU (its workers too), each worker's, outcomes by pool.
+    assert {
+        "mailfleet_agent_cpu_seconds",
+        "mailfleet_agent_resident_memory_bytes",
+        "mailfleet_worker_resident_memory_bytes",
+        "mailfleet_worker_cpu_seconds",
+    } <= used
+    assert any("by (pool," in expr for expr in exprs)
+    # A legend's labels are on the series it draws (those this idle agent already has).
+    labels: dict[str, set[str]] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            labels.setdefault(family.name, set()).update(sample.labels)
+    for panel in dashboard["panels"]:
+        for target in panel["targets"]:
+            (name, *_) = re.findall(r"\b((?:mailfleet|process)_[a-z_]+)\b", target["expr"]) or [""]
+            shown = set(re.findall(r"{{(\w+)}}", target.get("legendFormat", ""))) - {"instance"}
+            drawn = re.sub(r"_(total|bucket)$", "", name)
+            if drawn in labels:
+                assert shown <= labels[drawn], (panel["title"], shown - labels[drawn])
