@@ -2,20 +2,20 @@
 
 It reads the events log after it was committed, on its own task, so it never slows delivery:
 a commit wakes it, it waits up to ``batch_wait_ms`` for more, then posts each due endpoint
-its next batch (endpoints in parallel, one batch at a time each, so each keeps the log's
-order). A batch is recorded before it is sent and the cursor moves only once the endpoint
-took it: delivery is at least once, and a batch sent again keeps its ``webhook-id``.
+its next batch (each endpoint on a task of its own, so a slow one holds up only itself; one
+batch at a time each, so each gets the log's order). A batch is recorded before it is sent
+and the cursor moves only once the endpoint took it: delivery is at least once, and a batch
+sent again keeps its ``webhook-id``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from agent.eventhooks import backoff, payload
@@ -33,7 +33,8 @@ log = logging.getLogger("mailfleet.agent.eventhooks")
 _IDLE_RECHECK = 30.0
 # The backlog gauge counts the log behind every endpoint: at most this often, not per batch.
 _MEASURE_EVERY = 10.0
-_DISK_FULL_PAUSE = 5.0
+# After an unexpected error (or a full disk) an endpoint waits this long before it goes on.
+_PAUSE = 5.0
 
 
 def batch_id(agent_id: str, endpoint: Endpoint, through: int) -> str:
@@ -56,6 +57,10 @@ class EventWebhooks:
         self._agent_id = agent_id
         self._clock = clock
         self._stopping = asyncio.Event()
+        # Endpoints with a batch under way, each on a task of its own, so that a slow or
+        # hanging endpoint holds up only itself; set when one of them finishes.
+        self._busy: dict[int, asyncio.Task[None]] = {}
+        self._finished = asyncio.Event()
         self._measured_at = -_MEASURE_EVERY
         self._served_since_measured = False
 
@@ -66,50 +71,70 @@ class EventWebhooks:
     async def run(self) -> None:
         """Deliver until stopped."""
         async with Sender(self._settings) as sender:
-            while not self._stopping.is_set():
-                ticket = self._store.commits.ticket()
-                now = self._clock()
-                found, retry_at = await self._store.read(functools.partial(webhooks.due, now=now))
-                if found:
-                    try:
-                        await self._until_stopped(
-                            asyncio.gather(*(self._serve(sender, e) for e in found))
-                        )
-                    except DiskFull:
-                        # Nothing can be recorded, not even a failure's back-off: pause rather
-                        # than post in a loop. What was sent is sent again, under its id.
-                        await self._until_stopped(asyncio.sleep(_DISK_FULL_PAUSE))
-                    self._served_since_measured = True
-                    if time.monotonic() - self._measured_at >= _MEASURE_EVERY:
-                        await self._measure()
-                    continue
-                if self._served_since_measured or (
-                    time.monotonic() - self._measured_at >= _MEASURE_EVERY
-                ):
-                    await self._measure()  # caught up, or endpoints waiting fall behind
-                wait = _IDLE_RECHECK if retry_at is None else max(0.0, retry_at - now)
-                woke = await self._until_stopped(ticket.wait(), min(wait, _IDLE_RECHECK))
-                if woke and self._settings.batch_wait_ms:
-                    await self._until_stopped(asyncio.sleep(self._settings.batch_wait_ms / 1000))
+            try:
+                await self._dispatch(sender)
+            finally:
+                busy = list(self._busy.values())
+                for task in busy:
+                    task.cancel()
+                await asyncio.gather(*busy, return_exceptions=True)
 
-    async def _until_stopped(self, work: Awaitable[object], within: float | None = None) -> bool:
-        """Run ``work`` until it ends, ``within`` seconds pass or the task is stopped; True when
-        it ended."""
-        task = asyncio.ensure_future(work)
-        stopping = asyncio.ensure_future(self._stopping.wait())
+    async def _dispatch(self, sender: Sender) -> None:
+        """Start a batch for each due endpoint that has none under way, then wait for a
+        commit (and up to ``batch_wait_ms`` more, for the batch to fill), a batch to finish,
+        a retry to fall due, or the stop."""
+        batch_wait = self._settings.batch_wait_ms / 1000
+        while not self._stopping.is_set():
+            ticket = self._store.commits.ticket()
+            self._finished.clear()
+            now = self._clock()
+            found, retry_at = await self._store.read(functools.partial(webhooks.due, now=now))
+            for endpoint in found:
+                if endpoint.id not in self._busy:
+                    self._start(sender, endpoint)
+            stale = time.monotonic() - self._measured_at >= _MEASURE_EVERY
+            if stale or (self._served_since_measured and not self._busy):
+                await self._measure()
+            wait = _IDLE_RECHECK if retry_at is None else max(0.0, retry_at - now)
+            committed, finished = await self._wait([ticket, self._finished], wait)
+            if committed and not finished and batch_wait:
+                await self._wait([self._finished], batch_wait)
+
+    async def _wait(self, events: list[asyncio.Event], within: float) -> list[bool]:
+        """Wait until one of ``events`` is set, the stop is asked or ``within`` seconds pass
+        (at most ``_IDLE_RECHECK``); return which of ``events`` are set."""
+        waits = [asyncio.ensure_future(e.wait()) for e in (*events, self._stopping)]
         try:
-            done, _ = await asyncio.wait(
-                {task, stopping}, timeout=within, return_when=asyncio.FIRST_COMPLETED
+            await asyncio.wait(
+                waits, timeout=min(within, _IDLE_RECHECK), return_when=asyncio.FIRST_COMPLETED
             )
         finally:
-            stopping.cancel()
-        if task not in done:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-            return False
-        task.result()
-        return True
+            for w in waits:
+                w.cancel()
+        return [e.is_set() for e in events]
+
+    def _start(self, sender: Sender, endpoint: Endpoint) -> None:
+        task = asyncio.create_task(self._serve_safely(sender, endpoint))
+        self._busy[endpoint.id] = task
+
+        def finished(_: asyncio.Task[None]) -> None:
+            del self._busy[endpoint.id]
+            self._served_since_measured = True
+            self._finished.set()
+
+        task.add_done_callback(finished)
+
+    async def _serve_safely(self, sender: Sender, endpoint: Endpoint) -> None:
+        """Serve the endpoint; an error pauses it, and only it, before its next try."""
+        try:
+            await self._serve(sender, endpoint)
+        except DiskFull:
+            # Nothing can be recorded, not even a failure's back-off: pause rather than post
+            # in a loop. What was sent is sent again, under its id.
+            await self._wait([], _PAUSE)
+        except Exception:
+            log.exception("webhook %d: unexpected error, trying again shortly", endpoint.id)
+            await self._wait([], _PAUSE)
 
     async def _serve(self, sender: Sender, endpoint: Endpoint) -> None:
         """Send the endpoint its next batch and record how it went."""

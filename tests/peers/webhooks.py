@@ -6,6 +6,7 @@ The server runs on its own event loop in a thread, so a real agent can post to i
 
 from __future__ import annotations
 
+import asyncio
 import json
 import ssl
 import threading
@@ -48,6 +49,9 @@ class WebhookReceiver:
         self.fail_next = 0
         self.failing = False
         self.redirect_to = ""  # answer 307 to this location instead
+        # Cleared by hold(): requests are then recorded but not answered until release().
+        self._released = threading.Event()
+        self._released.set()
         self.received: list[Received] = []
         self._lock = threading.Lock()
         self._server = ThreadedApp("webhook-receiver")
@@ -76,9 +80,19 @@ class WebhookReceiver:
                 self.fail_next -= 1
             status = 307 if self.redirect_to else 503 if fail else 204
             self.received.append(Received(headers, body, status, self._verified(body, headers)))
+        if not self._released.is_set():
+            await asyncio.to_thread(self._released.wait)
         if self.redirect_to:
             return web.Response(status=status, headers={"location": self.redirect_to})
         return web.Response(status=status, text="busy, try later" if fail else None)
+
+    def hold(self) -> None:
+        """Take requests but answer none until :meth:`release`."""
+        self._released.clear()
+
+    def release(self) -> None:
+        """Answer the requests held, and the next ones at once."""
+        self._released.set()
 
     def start(self) -> WebhookReceiver:
         app = web.Application()
@@ -91,6 +105,7 @@ class WebhookReceiver:
         return self
 
     def stop(self) -> None:
+        self.release()
         self._server.stop()
 
     def __enter__(self) -> WebhookReceiver:

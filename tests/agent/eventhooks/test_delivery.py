@@ -151,3 +151,25 @@ def _metric(agent: AgentProcess, series: str) -> float:
         if name == series:
             return float(value)
     return -1.0
+
+
+def test_an_endpoint_that_hangs_holds_up_only_itself(
+    agent_factory: Callable[[str], AgentProcess],
+) -> None:
+    agent = agent_factory(LOOPBACK_HOOKS + "timeout_seconds = 120\n")
+    stubs = agent.stubs()
+    with WebhookReceiver() as stuck, WebhookReceiver() as quick:
+        stuck.hold()  # takes the request and never answers, until released
+        for receiver in (stuck, quick):
+            receiver.secret = stubs.webhooks.CreateWebhook(
+                webhooks_pb2.CreateWebhookRequest(url=receiver.url()), timeout=10
+            ).secret
+        for i in range(10):
+            stubs.transactional.SendMessage(transactional(f"hang-{i}", f"h{i}@example.com"))
+        wait_until(lambda: len(stuck.received) == 1, 60, "the stuck endpoint's first POST")
+        wait_until(lambda: len(_event_ids(quick.taken())) == 20, 60, "the other endpoint's")
+        assert len(stuck.received) == 1  # nothing more went to it while it had not answered
+
+        stuck.release()
+        wait_until(lambda: len(_event_ids(stuck.taken())) == 20, 60, "the stuck one to catch up")
+        assert _event_ids(stuck.taken()) == _event_ids(quick.taken())
