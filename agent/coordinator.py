@@ -24,6 +24,7 @@ from agent.intake.listeners import Listeners
 from agent.ops.reload import Reloader
 from agent.retention.pruner import Retention
 from agent.routing.table import RoutingState
+from agent.signup import preferences
 from agent.signup import web as signup_web
 from agent.store import meta
 from agent.store.handle import Store
@@ -99,6 +100,7 @@ async def _serve(settings: AgentSettings, config_path: Path | None) -> None:
             metrics.mount(store, scheduler.stats),
             feedback_web.mount(feedback_key),
             signup_web.mount(feedback_key, settings.signup),
+            preferences.mount(feedback_key),
         ],
     )
     try:

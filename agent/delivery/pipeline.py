@@ -164,7 +164,10 @@ class Pipeline:
                     to_name=recipient.name,
                     fields=recipient.merge_fields(job.field_names),
                     agent_headers=feedback.headers,
-                    agent_variables={"unsubscribe_url": feedback.unsubscribe_url},
+                    agent_variables={
+                        "unsubscribe_url": feedback.unsubscribe_url,
+                        "preferences_url": feedback.preferences_url,
+                    },
                     html_filter=feedback.tracker,
                 )
             except RenderError as exc:

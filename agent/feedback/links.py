@@ -38,6 +38,8 @@ class MessageFeedback:
     unsubscribe_url: str  # also ``{{ unsubscribe_url }}`` in templates
     headers: list[tuple[str, str]]
     tracker: Callable[[str], str] | None  # adds the pixel, rewrites links; None: no tracking
+    # ``{{ preferences_url }}``: the preference center, authorised by the unsubscribe token
+    preferences_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,8 @@ class FeedbackLinks:
         tracker = None
         if opens or clicks:
             tracker = self._tracker(subject, unsubscribe_url, opens=opens, clicks=clicks)
-        return MessageFeedback(return_path, unsubscribe_url, headers, tracker)
+        preferences_url = f"{self.base_url}/p/{unsubscribe}"
+        return MessageFeedback(return_path, unsubscribe_url, headers, tracker, preferences_url)
 
     def _tracker(
         self, subject: Subject, unsubscribe_url: str, *, opens: bool, clicks: bool

@@ -198,6 +198,42 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "fr": "Vous ne recevrez plus ces e-mails.",
         "es": "No volverá a recibir estos correos.",
     },
+    "preferences_title": {
+        "en": "Your subscriptions",
+        "de": "Ihre Abonnements",
+        "fr": "Vos abonnements",
+        "es": "Sus suscripciones",
+    },
+    "preferences_intro": {
+        "en": "The lists {email} gets mail from. Untick a list to leave it:",
+        "de": "Die Listen, von denen {email} E-Mails erhält. Ohne Häkchen verlassen Sie eine:",
+        "fr": "Les listes dont {email} reçoit des e-mails. Décochez une liste pour la quitter :",
+        "es": "Las listas de las que {email} recibe correos. Desmarque una lista para dejarla:",
+    },
+    "preferences_save": {
+        "en": "Save",
+        "de": "Speichern",
+        "fr": "Enregistrer",
+        "es": "Guardar",
+    },
+    "preferences_saved": {
+        "en": "Your choices are saved.",
+        "de": "Ihre Auswahl ist gespeichert.",
+        "fr": "Vos choix sont enregistrés.",
+        "es": "Sus preferencias se han guardado.",
+    },
+    "preferences_none": {
+        "en": "This email was not sent to a list you can leave on its own.",
+        "de": "Diese E-Mail ging an keine Liste, die Sie einzeln verlassen können.",
+        "fr": "Cet e-mail n'a été envoyé à aucune liste que vous pouvez quitter seule.",
+        "es": "Este correo no se envió a una lista que pueda dejar por separado.",
+    },
+    "leave_everything": {
+        "en": "Unsubscribe from everything",
+        "de": "Von allem abmelden",
+        "fr": "Se désinscrire de tout",
+        "es": "Darse de baja de todo",
+    },
     "mail_subject": {
         "en": "Please confirm your subscription",
         "de": "Bitte bestätigen Sie Ihre Anmeldung",

@@ -163,6 +163,45 @@ def confirm_page(form: Form, language: str, email: str) -> str:
     )
 
 
+@dataclass(frozen=True)
+class ListChoice:
+    """A list a recipient can stay on or leave in the preference center."""
+
+    list_id: str
+    name: str
+    subscribed: bool
+
+
+def preferences_page(
+    language: str, email: str, choices: list[ListChoice], unsubscribe_url: str
+) -> str:
+    """The preference center: a tick box per list of the message (the form POSTs), and a
+    button that leaves everything through the one-click unsubscribe URL."""
+    title = text("preferences_title", language)
+    parts = [f"<h1>{_e(title)}</h1>"]
+    if choices:
+        intro = _e(text("preferences_intro", language)).replace("{email}", f"<b>{_e(email)}</b>")
+        parts.append(f"<p>{intro}</p><form method=post>")
+        for choice in choices:
+            lid = _e(choice.list_id)
+            checked = " checked" if choice.subscribed else ""
+            parts.append(
+                f'<div class=check><input type=checkbox id=l-{lid} name=keep value="{lid}"'
+                f"{checked}><label for=l-{lid}>{_e(choice.name)}</label></div>"
+            )
+        parts.append(
+            f"<p><button type=submit>{_e(text('preferences_save', language))}</button></p></form>"
+        )
+    else:
+        parts.append(f"<p>{_e(text('preferences_none', language))}</p>")
+    parts.append(
+        f'<form method=post action="{_e(unsubscribe_url)}">'
+        "<input type=hidden name=List-Unsubscribe value=One-Click>"
+        f"<button type=submit>{_e(text('leave_everything', language))}</button></form>"
+    )
+    return _document(None, language, title, "".join(parts))
+
+
 def snippet(url: str, title: str) -> str:
     """The HTML that embeds the hosted form in another page."""
     return (

@@ -19,6 +19,15 @@ from agent.store import messages, signups
 from agent.store.signups import NewSignup, SignupRow, SignupState, Visitor
 from agent.validation import normalize_address
 
+LIST_TAG = "list:"
+
+
+def list_scope(list_id: str) -> str:
+    """The campaign tag (and so the suppression scope) that names a list: a campaign tagged
+    ``list:news`` is mail for the list ``news``, and an unsubscribe scoped to that tag leaves
+    only that list."""
+    return LIST_TAG + list_id
+
 
 class Outcome(Enum):
     """What became of a post or a confirmation."""
@@ -101,7 +110,8 @@ def confirm(
     found = signups.get(conn, signup_id)
     outcome = judge(found, now)
     if outcome is Outcome.PENDING and found is not None:
-        signups.confirm(conn, found, visitor, now)
+        scopes = ["", *(list_scope(list_id) for list_id in found.lists)]
+        signups.confirm(conn, found, visitor, now, scopes)
         return Outcome.CONFIRMED, found
     return outcome, found
 

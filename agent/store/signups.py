@@ -266,9 +266,11 @@ def _signup(row: Sequence[Any]) -> SignupRow:
     )
 
 
-def confirm(conn: sqlite3.Connection, signup: SignupRow, visitor: Visitor, now: float) -> None:
+def confirm(
+    conn: sqlite3.Connection, signup: SignupRow, visitor: Visitor, now: float, scopes: list[str]
+) -> None:
     """Confirm a pending signup: its consent record gets the confirmation, the address's
-    unsubscribes (everywhere and from the signup's lists) are lifted, a change is logged."""
+    unsubscribes of ``scopes`` are lifted, a change is logged."""
     conn.execute(
         "UPDATE signups SET state = ?, expires_at = NULL WHERE id = ?",
         (int(SignupState.CONFIRMED), signup.signup_id),
@@ -278,7 +280,7 @@ def confirm(conn: sqlite3.Connection, signup: SignupRow, visitor: Visitor, now: 
         " WHERE signup_id = ?",
         (now, visitor.ip, visitor.user_agent, signup.signup_id),
     )
-    lift_unsubscribes(conn, signup.tenant_id, signup.email, ["", *signup.lists])
+    lift_unsubscribes(conn, signup.tenant_id, signup.email, scopes)
     _change(conn, signup.tenant_id, ChangeKind.CONFIRMED, signup.signup_id, now)
 
 

@@ -141,18 +141,24 @@ def changes(stubs: Stubs, after: int = 0) -> list[signups_pb2.SignupChange]:
 
 
 def confirmation_link(stubs: Stubs, address: str) -> str:
-    """The confirmation link of the newest mail the capture mailbox holds for ``address``."""
+    """The confirmation link of the newest confirmation mail to ``address`` in the capture
+    mailbox (waiting for it to arrive)."""
 
-    def mails() -> list[capture_pb2.CapturedMessage]:
+    def newest_link() -> str | None:
         listed = stubs.capture.ListCaptured(capture_pb2.ListCapturedRequest(limit=1000)).messages
-        return [m for m in listed if m.rcpt_to == address]
+        for m in sorted((m for m in listed if m.rcpt_to == address), key=lambda m: -m.id):
+            item = stubs.capture.GetCaptured(capture_pb2.GetCapturedRequest(captured_id=m.id))
+            msg = email.message_from_bytes(item.data, policy=email.policy.default)
+            assert isinstance(msg, email.message.EmailMessage)
+            body = msg.get_body(("plain",))
+            links = re.findall(
+                r"https?://\S+/confirm/[0-9a-f]+", body.get_content() if body else ""
+            )
+            if links:
+                return str(links[0])
+        return None
 
-    wait_until(lambda: bool(mails()), 30, f"the confirmation mail to {address}")
-    newest = max(mails(), key=lambda m: m.id)
-    item = stubs.capture.GetCaptured(capture_pb2.GetCapturedRequest(captured_id=newest.id))
-    msg = email.message_from_bytes(item.data, policy=email.policy.default)
-    assert isinstance(msg, email.message.EmailMessage)
-    body = msg.get_body(("plain",))
-    assert body is not None
-    (link,) = re.findall(r"https?://\S+/confirm/[0-9a-f]+", body.get_content())
-    return str(link)
+    wait_until(lambda: newest_link() is not None, 30, f"the confirmation mail to {address}")
+    link = newest_link()
+    assert link is not None
+    return link

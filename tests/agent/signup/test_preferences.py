@@ -1,0 +1,130 @@
+"""The preference center of a real agent: a campaign message's {{ preferences_url }} lets its
+recipient leave one list (a scoped unsubscribe that later campaigns for that list honour)
+and a confirmed signup for the list lifts it again."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from mailfleet.v1 import (
+    campaigns_pb2,
+    capture_pb2,
+    common_pb2,
+    events_pb2,
+    signups_pb2,
+    suppression_pb2,
+)
+from tests.agent.builders import batches, campaign_request, wait_until
+from tests.agent.signup.helpers import confirmation_link, filled, form_definition, get, post
+from tests.peers.agent import AgentProcess, Stubs
+
+ADDRESS = "ann@example.com"
+
+
+@pytest.fixture
+def agent(tmp_path: Path) -> Iterator[AgentProcess]:
+    proc = AgentProcess(tmp_path / "agent", extra_config="[signup]\nmin_fill_seconds = 0\n")
+    proc.start()
+    try:
+        yield proc
+    finally:
+        proc.close()
+
+
+def _campaign(stubs: Stubs, key: str, lists: list[str]) -> common_pb2.StateCounts:
+    """Send a campaign for ``lists`` to ADDRESS; its counts once it has completed."""
+    request = campaign_request(
+        key,
+        content=common_pb2.Content(
+            subject="News", text="Hi {{ first_name }}. Your lists: {{ preferences_url }}\n"
+        ),
+    )
+    del request.tags[:]
+    request.tags.extend(f"list:{name}" for name in lists)
+    c = stubs.campaigns.CreateCampaign(request)
+    stubs.campaigns.UploadRecipients(
+        batches(c.id, [common_pb2.Recipient(email=ADDRESS, values=["Ann", "Paris"])])
+    )
+    ref = campaigns_pb2.CampaignRef(campaign_id=c.id)
+    stubs.campaigns.StartCampaign(ref)
+    wait_until(
+        lambda: stubs.campaigns.GetCampaign(ref).state == campaigns_pb2.CAMPAIGN_STATE_COMPLETED,
+        30,
+        "the campaign to complete",
+    )
+    return stubs.campaigns.GetCampaign(ref).counts
+
+
+def _preferences_url(stubs: Stubs) -> str:
+    listed = stubs.capture.ListCaptured(capture_pb2.ListCapturedRequest(limit=1000)).messages
+    newest = max((m for m in listed if m.rcpt_to == ADDRESS), key=lambda m: m.id)
+    item = stubs.capture.GetCaptured(capture_pb2.GetCapturedRequest(captured_id=newest.id))
+    msg = email.message_from_bytes(item.data, policy=email.policy.default)
+    assert isinstance(msg, email.message.EmailMessage)
+    body = msg.get_body(("plain",))
+    assert body is not None
+    (url,) = re.findall(r"https?://\S+/p/[0-9a-f]+", body.get_content())
+    return str(url)
+
+
+def _scopes(stubs: Stubs) -> list[str]:
+    checked = stubs.suppression.CheckSuppressions(
+        suppression_pb2.CheckSuppressionsRequest(emails=[ADDRESS])
+    )
+    return sorted(e.scope for e in checked.statuses[0].entries)
+
+
+def _boxes(page: str) -> dict[str, bool]:
+    found = re.findall(r'name=keep value="([^"]+)"( checked)?', page)
+    return {list_id: bool(checked) for list_id, checked in found}
+
+
+async def test_leaving_one_list_stops_only_that_lists_mail_until_a_confirmed_signup(
+    agent: AgentProcess,
+) -> None:
+    stubs = agent.stubs()
+    form = stubs.signups.PutForm(signups_pb2.PutFormRequest(form=form_definition("news-p")))
+    _campaign(stubs, "both", ["news", "sale"])
+    url = _preferences_url(stubs)
+    async with aiohttp.ClientSession() as browser:
+        for _ in range(2):  # opening the page, as a link scanner would, changes nothing
+            page = await get(browser, url, **{"Accept-Language": "de"})
+            assert page.status == 200 and "Ihre Abonnements" in page.text
+            assert "Neuigkeiten" in page.text and "Angebote" in page.text  # the form's names
+            assert _boxes(page.text) == {"news": True, "sale": True}
+        assert _scopes(stubs) == []
+
+        saved = await post(browser, url, [("keep", "news")])
+        assert saved.status == 200 and "Your choices are saved." in saved.text
+        assert _scopes(stubs) == ["list:sale"]
+        assert _boxes((await get(browser, url)).text) == {"news": True, "sale": False}
+        await post(browser, url, [("keep", "news")])  # saving again changes nothing more
+        unsubscribed = [
+            e
+            for e in stubs.events.ListEvents(events_pb2.ListEventsRequest(limit=10_000)).events
+            if e.type == events_pb2.EVENT_TYPE_MESSAGE_UNSUBSCRIBED
+        ]
+        assert [(e.attrs["scope"], e.attrs["source"]) for e in unsubscribed] == [
+            ("list:sale", "preferences")
+        ]
+
+        sale = _campaign(stubs, "sale", ["sale"])
+        news = _campaign(stubs, "news", ["news"])
+        assert (sale.suppressed, sale.delivered) == (1, 0)
+        assert (news.suppressed, news.delivered) == (0, 1)
+
+        signup_page = await get(browser, form.url)
+        data = [(k, v) for k, v in filled(signup_page.token, ADDRESS) if k != "list"]
+        await post(browser, form.url, [*data, ("list", "sale")])
+        link = confirmation_link(stubs, ADDRESS)
+        assert _scopes(stubs) == ["list:sale"], "lifted only once confirmed"
+        await post(browser, link)
+        assert _scopes(stubs) == []
+        assert (await get(browser, "/".join([*url.split("/")[:-1], "00ff"]))).status == 404
