@@ -62,6 +62,9 @@ _SUPPRESS = {
 }
 # A capture route reports its deliveries from this host: the mail stayed on the agent.
 CAPTURE_HOST = "capture"
+# The attribute of a message an operator ended by hand (the agent's queue tools): a decision
+# about waiting mail, not evidence that the address is bad, so it suppresses nothing.
+BY_OPERATOR = ("by", "operator")
 # Event attributes that say why a message failed or bounced, best first: the receiving
 # server's own words before the agent's classification code.
 _REASON_ATTRS = ("reason", "reply", "bounce_reason")
@@ -73,6 +76,11 @@ def _status(event: events_pb2.Event) -> RecipientStatus:
     if status is RecipientStatus.DELIVERED and event.attrs.get("host") == CAPTURE_HOST:
         return RecipientStatus.CAPTURED
     return status
+
+
+def _by_operator(event: events_pb2.Event) -> bool:
+    key, value = BY_OPERATOR
+    return event.attrs.get(key) == value
 
 
 def _reason(event: events_pb2.Event) -> str | None:
@@ -179,7 +187,7 @@ def _apply(
                 flags.setdefault(_FLAG[kind], []).append({"p": part_id, "e": event.email})
             elif kind == E.EVENT_TYPE_CAMPAIGN_COMPLETED:
                 completed.append(part_id)
-        if kind in _SUPPRESS and event.email:
+        if kind in _SUPPRESS and event.email and not _by_operator(event):
             # An address the agent accepted but the desktop cannot parse: nothing to suppress.
             with contextlib.suppress(ValueError):
                 suppression.add(

@@ -101,3 +101,26 @@ def test_every_event_kind_lands_once_and_a_replay_changes_nothing(
     with engine.connect() as conn:
         (gmail,) = [d for d in stats.per_domain(conn, workspace, campaign_id)]
     assert gmail.complaint_rate == 1 / 3 and gmail.over_complaint_line
+
+
+def test_a_bounce_by_an_operator_marks_the_recipient_but_suppresses_nothing(
+    engine: Engine, workspace: int
+) -> None:
+    agent_id, campaign_id = setup(engine, workspace)
+    by_hand = event(1, E.EVENT_TYPE_MESSAGE_BOUNCED, "user0@example.com")
+    by_hand.attrs.update({"reply": "destination retired", "by": "operator"})
+    eventsync.apply_events(
+        engine,
+        workspace,
+        agent_id,
+        [by_hand, event(2, E.EVENT_TYPE_MESSAGE_BOUNCED, "user1@example.com")],
+    )
+    with engine.connect() as conn:
+        suppressed = conn.scalars(select(Suppression.email)).all()
+        reasons = dict(
+            conn.execute(select(CampaignRecipient.email, CampaignRecipient.reason)).all()
+        )
+        figures = stats.totals(conn, workspace, campaign_id)
+    assert suppressed == ["user1@example.com"]
+    assert reasons["user0@example.com"] == "destination retired"
+    assert figures.bounced == 2
