@@ -13,6 +13,7 @@ from pathlib import Path
 from agent.api.server import build_server
 from agent.config import AgentSettings
 from agent.delivery.scheduler import Scheduler
+from agent.delivery.suspended import Suspended
 from agent.dkim import keys as dkim_keys
 from agent.errors import ConfigError, why_not_listening
 from agent.eventhooks.deliverer import EventWebhooks
@@ -26,7 +27,7 @@ from agent.retention.pruner import Retention
 from agent.routing.table import RoutingState
 from agent.signup import preferences
 from agent.signup import web as signup_web
-from agent.store import meta
+from agent.store import meta, suspensions
 from agent.store.handle import Store
 from agent.store.lock import DataDirBusy, DataDirLock
 from agent.telemetry import metrics
@@ -78,6 +79,7 @@ async def _serve(settings: AgentSettings, config_path: Path | None) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     routing = RoutingState(settings)
+    suspended = Suspended(await store.read(lambda c: suspensions.in_force(c, time.time())))
 
     async def keys_changed() -> None:
         # New workers load every DKIM key; the old ones finish the messages they hold.
@@ -85,11 +87,13 @@ async def _serve(settings: AgentSettings, config_path: Path | None) -> None:
 
     agent_id = await store.write(meta.agent_id)
     try:
-        server, health = build_server(settings, store, agent_id, time.time(), routing, keys_changed)
+        server, health = build_server(
+            settings, store, agent_id, time.time(), routing, keys_changed, suspended
+        )
     except ConfigError:
         store.close()
         raise
-    scheduler = Scheduler(settings, store, routing)
+    scheduler = Scheduler(settings, store, routing, suspended)
     # Made here, before any worker starts: workers only read it.
     feedback_key = TokenKey.load_or_create(settings.feedback_key_file)
     web = WebServer(

@@ -19,6 +19,7 @@ from agent.api.services.capture import CaptureService
 from agent.api.services.events import EventsService
 from agent.api.services.info import AgentInfoService
 from agent.api.services.messages import MessagesService
+from agent.api.services.queue import QueueService
 from agent.api.services.routing import RoutingService
 from agent.api.services.sending_domains import SendingDomainsService
 from agent.api.services.signups import SignupsService
@@ -27,6 +28,7 @@ from agent.api.services.suppression import SuppressionService
 from agent.api.services.transactional import TransactionalService
 from agent.api.services.webhooks import WebhooksService
 from agent.api.settings import ApiInputs
+from agent.delivery.suspended import Suspended
 from agent.errors import ConfigError, bind_failure
 from agent.routes.smtp.identity import blocking_resolver, sending_identity
 from agent.routing.table import RoutingState
@@ -44,6 +46,8 @@ from mailfleet.v1 import (
     events_pb2_grpc,
     messages_pb2,
     messages_pb2_grpc,
+    queue_pb2,
+    queue_pb2_grpc,
     routing_pb2,
     routing_pb2_grpc,
     sending_domains_pb2,
@@ -70,10 +74,12 @@ def build_server(
     started_at: float,
     routing: RoutingState | None = None,
     keys_changed: Callable[[], Awaitable[None]] | None = None,
+    suspended: Suspended | None = None,
 ) -> tuple[grpc.aio.Server, ServingHealth]:
     """Create the server with every service registered and its TLS port bound (``routing``:
     the rules the scheduler uses, shared so that edits reach it; ``keys_changed``: makes the
-    workers load the DKIM keys again after the API made one)."""
+    workers load the DKIM keys again after the API made one; ``suspended``: the suspensions the
+    scheduler holds mail back by, shared so that the Queue service's changes reach it)."""
     ring = KeyRing(store)
     server = grpc.aio.server(
         interceptors=[MetricsInterceptor(), AuthInterceptor(ring)],
@@ -94,8 +100,9 @@ def build_server(
     transactional_pb2_grpc.add_TransactionalServicer_to_server(TransactionalService(store), server)
     events_pb2_grpc.add_EventsServicer_to_server(EventsService(store), server)
     capture_pb2_grpc.add_CaptureServicer_to_server(CaptureService(store), server)
+    state = routing or RoutingState(settings)
     routing_pb2_grpc.add_RoutingServicer_to_server(
-        RoutingService(routing or RoutingState(settings), store, settings.data_dir), server
+        RoutingService(state, store, settings.data_dir), server
     )
     dkim = DkimState(settings.dkim_dir)
     smtp_users_pb2_grpc.add_SmtpUsersServicer_to_server(SmtpUsersService(store, dkim), server)
@@ -121,6 +128,9 @@ def build_server(
     signups_pb2_grpc.add_SignupsServicer_to_server(
         SignupsService(store, settings.http.base_url), server
     )
+    queue_pb2_grpc.add_QueueServicer_to_server(
+        QueueService(store, suspended or Suspended(), lambda: state.routes), server
+    )
 
     service_names = [
         d.services_by_name[name].full_name
@@ -138,6 +148,7 @@ def build_server(
             (suppression_pb2.DESCRIPTOR, "Suppression"),
             (webhooks_pb2.DESCRIPTOR, "Webhooks"),
             (signups_pb2.DESCRIPTOR, "Signups"),
+            (queue_pb2.DESCRIPTOR, "Queue"),
         )
     ]
     health = ServingHealth(service_names, server)

@@ -18,6 +18,7 @@ from mailfleet.v1 import (
     campaigns_pb2,
     common_pb2,
     events_pb2,
+    queue_pb2,
     sending_domains_pb2,
     smtp_users_pb2,
     transactional_pb2,
@@ -239,6 +240,58 @@ class AgentClient:
         """What DNS publishes for a sending domain now, judged record by record."""
         request = sending_domains_pb2.DomainRef(domain=domain)
         return list(self.stubs.sending_domains.CheckDns(request, timeout=_TIMEOUT).verdicts)
+
+    def queued(
+        self, selection: queue_pb2.QueueSelection | None = None
+    ) -> Iterator[queue_pb2.QueuedMessage]:
+        """Every waiting message of the selection (the caller's tenant by default), by id."""
+        after_id = 0
+        while True:
+            request = queue_pb2.ListQueueRequest(selection=selection, after_id=after_id, limit=1000)
+            page = self.stubs.queue.ListQueue(request, timeout=_TIMEOUT).messages
+            yield from page
+            if len(page) < 1000:
+                return
+            after_id = page[-1].id
+
+    def queue_summary(
+        self, selection: queue_pb2.QueueSelection | None = None
+    ) -> queue_pb2.SummarizeQueueResponse:
+        """Waiting mail of the selection by recipient domain and by route (most first), in
+        all, and the suspensions in force."""
+        request = queue_pb2.SummarizeQueueRequest(selection=selection)
+        return self.stubs.queue.SummarizeQueue(request, timeout=_TIMEOUT)
+
+    def retry_queued(self, selection: queue_pb2.QueueSelection) -> int:
+        """Make the selection's deferred mail due now; how many messages that was."""
+        request = queue_pb2.RetryQueuedRequest(selection=selection)
+        return self.stubs.queue.RetryQueued(request, timeout=_TIMEOUT).retried
+
+    def delete_queued(self, selection: queue_pb2.QueueSelection) -> int:
+        """End the selection's queued and deferred mail unsent; how many messages that was."""
+        request = queue_pb2.DeleteQueuedRequest(selection=selection)
+        return self.stubs.queue.DeleteQueued(request, timeout=_TIMEOUT).deleted
+
+    def bounce_queued(self, selection: queue_pb2.QueueSelection, reason: str) -> int:
+        """End the selection's queued and deferred mail as bounced with ``reason``; how many."""
+        request = queue_pb2.BounceQueuedRequest(selection=selection, reason=reason)
+        return self.stubs.queue.BounceQueued(request, timeout=_TIMEOUT).bounced
+
+    def suspend(self, request: queue_pb2.SuspendRequest) -> queue_pb2.Suspension:
+        """Hold back a recipient domain's or a route's mail until resumed (or a time)."""
+        return self.stubs.queue.Suspend(request, timeout=_TIMEOUT)
+
+    def resume(self, request: queue_pb2.ResumeRequest) -> queue_pb2.Suspension:
+        """Lift a suspension; its mail goes out again at once. The suspension lifted."""
+        return self.stubs.queue.Resume(request, timeout=_TIMEOUT).resumed
+
+    def suspensions(
+        self, tenant_id: int = 0, *, all_tenants: bool = False
+    ) -> list[queue_pb2.Suspension]:
+        """The suspensions in force for the caller's tenant (another's, every tenant's: admin
+        keys)."""
+        request = queue_pb2.ListSuspensionsRequest(tenant_id=tenant_id, all_tenants=all_tenants)
+        return list(self.stubs.queue.ListSuspensions(request, timeout=_TIMEOUT).suspensions)
 
 
 def _recipient_batches(

@@ -14,6 +14,7 @@ from mailfleet.v1 import (
     capture_pb2_grpc,
     events_pb2_grpc,
     messages_pb2_grpc,
+    queue_pb2_grpc,
     routing_pb2_grpc,
     sending_domains_pb2_grpc,
     signups_pb2_grpc,
@@ -42,6 +43,7 @@ class AgentStubs:
     sending_domains: sending_domains_pb2_grpc.SendingDomainsStub
     webhooks: webhooks_pb2_grpc.WebhooksStub
     signups: signups_pb2_grpc.SignupsStub
+    queue: queue_pb2_grpc.QueueStub
     # The standard gRPC health service, which every agent serves beside the contract.
     health: health_pb2_grpc.HealthStub
 
@@ -63,5 +65,6 @@ class AgentStubs:
             sending_domains_pb2_grpc.SendingDomainsStub(channel),
             webhooks_pb2_grpc.WebhooksStub(channel),
             signups_pb2_grpc.SignupsStub(channel),
+            queue_pb2_grpc.QueueStub(channel),
             health_pb2_grpc.HealthStub(channel),
         )

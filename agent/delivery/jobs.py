@@ -8,6 +8,7 @@ from typing import NamedTuple
 from agent.model import Content, Sender, Tracking
 from agent.routes.base import Outcome
 from agent.routing.rules import RoutingTable
+from agent.store.suspensions import Holds
 
 
 @dataclass(frozen=True)
@@ -46,11 +47,14 @@ class Job(NamedTuple):
 
 @dataclass
 class WorkBatch:
-    """Jobs for one worker, with the specs (and routing table) it has not been sent yet."""
+    """Jobs for one worker, with the specs (and routing table, suspensions) it has not been sent
+    yet."""
 
     jobs: list[Job]
     specs: dict[str, MessageSpec] = field(default_factory=dict)
     routing: RoutingTable | None = None
+    # The suspensions in force, when they changed since the worker's last batch.
+    holds: Holds | None = None
     # Campaign id -> its slot in the shared campaign throttles, for throttled campaigns here.
     throttles: dict[int, int] = field(default_factory=dict)
 

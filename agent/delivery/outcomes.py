@@ -85,6 +85,7 @@ def settle(
         event=event,
         reply=outcome.reply,
         host=outcome.host,
+        route=outcome.route,
         next_at=next_at,
         attrs=attrs,
         captured=outcome.captured,

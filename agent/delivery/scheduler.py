@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from agent.delivery import outcomes
 from agent.delivery.jobs import Job, MessageSpec, Report, WorkBatch
 from agent.delivery.settings import DeliveryInputs
+from agent.delivery.suspended import Suspended
 from agent.delivery.worker_pool import WorkerPool
 from agent.errors import ConfigError
 from agent.feedback import record
@@ -31,6 +32,7 @@ from agent.store import campaigns, contents, queue, suppression, tenants
 from agent.store.handle import Store
 from agent.store.queue import Claimed, Settled
 from agent.store.space import DiskFull
+from agent.store.suspensions import Holds
 from agent.telemetry import metrics
 from agent.telemetry.outcome_log import log_settled
 
@@ -102,13 +104,19 @@ class Scheduler:
     """Feeds the worker pool from the store and records what comes back."""
 
     def __init__(
-        self, settings: DeliveryInputs, store: Store, routing: RoutingState | None = None
+        self,
+        settings: DeliveryInputs,
+        store: Store,
+        routing: RoutingState | None = None,
+        suspended: Suspended | None = None,
     ) -> None:
         self._settings = settings
         self._d = settings.delivery
         self._store = store
         # The rules in force; the API replaces its table and workers get it with their next batch.
         self.routing = routing or RoutingState(settings)
+        # The destinations and routes on hold; the API changes them, claims leave their mail.
+        self.suspended = suspended or Suspended()
         self.pool = WorkerPool(settings, self._on_report, self._on_worker_exit)
         # The IP pool of each route, for the outcome counters and log lines.
         self._route_pools = pool_of_route(settings.routes)
@@ -372,15 +380,16 @@ class Scheduler:
         bulk_room: int,
         now: float,
         in_flight: Counter[int | None],
+        holds: Holds,
     ) -> _Claim:
         """Runs on the writer thread while the event loop awaits it; ``in_flight`` counts the
-        messages leased per campaign."""
+        messages leased per campaign, ``holds`` what the suspensions hold back."""
         lease_until = now + self._d.lease_seconds
         found = _Claim()
-        found.messages += queue.claim_transactional(conn, room, now, lease_until)
+        found.messages += queue.claim_transactional(conn, room, now, lease_until, holds)
         left = min(room - len(found.messages), bulk_room)
         if left > 0:
-            found.messages += queue.claim_deferred(conn, left, now, lease_until)
+            found.messages += queue.claim_deferred(conn, left, now, lease_until, holds)
         left = min(room - len(found.messages), bulk_room - len(found.messages))
         runnable = queue.runnable_campaigns(conn, now) if left > 0 else []
         mono = time.monotonic()
@@ -400,7 +409,7 @@ class Scheduler:
                 throttles.release(cid)
             if share <= 0:
                 continue
-            got = queue.claim_campaign(conn, cid, share, now, lease_until)
+            got = queue.claim_campaign(conn, cid, share, now, lease_until, holds)
             if per_minute:
                 self._buckets[cid].spend(len(got))
             found.messages += got
@@ -461,9 +470,12 @@ class Scheduler:
         in_flight: Counter[int | None] = Counter()
         if self._buckets:
             in_flight.update(e.message.campaign_id for e in self._leased.values())
+        # Read here on the loop, where the API changes them, not on the writer thread.
+        holds = self.suspended.holds(now)
         try:
             found = await self._store.write(
-                lambda c: self._claim(c, room, max(bulk_room, 0), now, in_flight), durable=False
+                lambda c: self._claim(c, room, max(bulk_room, 0), now, in_flight, holds),
+                durable=False,
             )
         except DiskFull:  # a lease needs a write: nothing is claimed until space is back
             return 0
@@ -505,9 +517,15 @@ class Scheduler:
                 m, worker, lease_until, spec.sender.from_address, self.pool.generation, m.strikes
             )
         stale = {w for w, _ in batches if not self.pool.knows(w, f"routing:{table.version}")}
+        holds = self.suspended.holds(time.time())
+        unheld = {
+            w for w, _ in batches if not self.pool.knows(w, f"holds:{self.suspended.version}")
+        }
         for (worker, _), batch in batches.items():
             if worker in stale:  # every batch carries it: either may be built first
                 batch.routing = table
+            if worker in unheld:
+                batch.holds = holds
             if not self.pool.send(worker, batch):  # it just died: requeued on the next pass
                 for job in batch.jobs:
                     if (entry := self._leased.pop(job.message_id, None)) is not None:

@@ -30,6 +30,7 @@ from agent.render.limits import keep_handler
 from agent.routes.base import Envelope, Outcome, OutcomeKind
 from agent.routes.shaping import CampaignThrottles
 from agent.routing.rules import Plan
+from agent.store.suspensions import Holds
 
 log = logging.getLogger("mailfleet.agent.delivery")
 
@@ -133,6 +134,7 @@ class _Inbox:
     def __init__(self) -> None:
         self.specs: dict[str, MessageSpec] = {}
         self.throttles: dict[int, int] = {}  # campaign id -> its slot in CampaignThrottles
+        self.holds = Holds()  # the suspended routes (and domains) in force
         self.pipeline: Pipeline | None = None
         self._transactional: deque[Job] = deque()
         self._bulk: deque[Job] = deque()
@@ -146,6 +148,8 @@ class _Inbox:
         else:
             self.specs.update(batch.specs)
             self.throttles.update(batch.throttles)
+            if batch.holds is not None:
+                self.holds = batch.holds
             if batch.routing is not None and self.pipeline is not None:
                 self.pipeline.set_table(batch.routing)
             for job in batch.jobs:
@@ -204,6 +208,13 @@ async def _deliver(
     reporter.send(outcomes)
 
 
+def _suspended(job: Job, plan: Plan) -> Outcome:
+    """Not tried: its route is suspended. Deferred, it waits (the scheduler claims it again
+    once the route is resumed) and waiting never expires it."""
+    reply = f"not tried: route {plan.route!r} is suspended"
+    return Outcome(job.message_id, OutcomeKind.DEFERRED, reply, route=plan.route, held=True)
+
+
 _BUILD_FAILED = "the agent could not build this message (an internal error, in its log)"
 
 
@@ -248,6 +259,9 @@ async def _prepare(
                 if slot is not None:
                     built = replace(built, gate=throttles.gate(slot))
                 plan = await pipeline.plan(job, spec, built)
+                if inbox.holds.routes and inbox.holds.holds_route(job.tenant_id, plan.route):
+                    failed.append(_suspended(job, plan))
+                    continue
                 destination = pipeline.destination(plan, built)
                 alone = job.message_id if job.alone else 0
                 groups[(plan, job.transactional, destination, alone)].append(built)

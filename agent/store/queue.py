@@ -12,6 +12,7 @@ from agent.model import CampaignState, EventType, MessageState
 from agent.store import capture, events
 from agent.store.capture import NewCapture
 from agent.store.events import NewEvent
+from agent.store.suspensions import Holds
 
 _CLAIM_COLUMNS = (
     "id, tenant_id, campaign_id, content_id, email, payload, field_set_id, attempts, created_at,"
@@ -59,6 +60,7 @@ class Settled:
     captured: bytes | None = None  # the message as sent, for the capture mailbox
     mail_from: str = ""  # its envelope sender
     strikes: int = 0  # kept with the message: 0 once a try has an answer
+    route: str = ""  # the route it was tried on (or held for)
 
 
 def _claimed(
@@ -87,44 +89,65 @@ def requeue(conn: sqlite3.Connection, messages: Sequence[tuple[int, int]], now: 
     )
 
 
+_NOTHING_HELD = Holds()
+
+
 def claim_transactional(
-    conn: sqlite3.Connection, limit: int, now: float, lease_until: float
+    conn: sqlite3.Connection,
+    limit: int,
+    now: float,
+    lease_until: float,
+    holds: Holds = _NOTHING_HELD,
 ) -> list[Claimed]:
-    """Lease the oldest queued transactional messages."""
+    """Lease the oldest queued transactional messages (not of a suspended destination)."""
+    held, params = holds.sql()
     rows = conn.execute(
         f"{_SET_LEASE} WHERE id IN (SELECT id FROM messages WHERE campaign_id IS NULL"
-        f" AND state = {_QUEUED} ORDER BY id LIMIT ?) RETURNING {_CLAIM_COLUMNS}",
-        (lease_until, now, limit),
+        f" AND state = {_QUEUED}{held} ORDER BY id LIMIT ?) RETURNING {_CLAIM_COLUMNS}",
+        (lease_until, now, *params, limit),
     ).fetchall()
     return _claimed(rows)
 
 
 def claim_deferred(
-    conn: sqlite3.Connection, limit: int, now: float, lease_until: float
+    conn: sqlite3.Connection,
+    limit: int,
+    now: float,
+    lease_until: float,
+    holds: Holds = _NOTHING_HELD,
 ) -> list[Claimed]:
-    """Lease deferred messages whose next try is due (not of paused or cancelled campaigns)."""
+    """Lease deferred messages whose next try is due (not of paused or cancelled campaigns,
+    nor of a suspended destination, nor last held for a suspended route)."""
+    held, params = holds.sql("m", routes=True)
     rows = conn.execute(
         f"{_SET_LEASE} WHERE id IN (SELECT m.id FROM messages AS m"
         " LEFT JOIN campaigns AS c ON c.id = m.campaign_id"
         f" WHERE m.state = {_DEFERRED} AND m.next_at <= ?"
-        " AND (m.campaign_id IS NULL OR c.state = ?)"
+        f" AND (m.campaign_id IS NULL OR c.state = ?){held}"
         " ORDER BY m.campaign_id IS NOT NULL, m.next_at LIMIT ?)"
         f" RETURNING {_CLAIM_COLUMNS}",
-        (lease_until, now, now, int(CampaignState.RUNNING), limit),
+        (lease_until, now, now, int(CampaignState.RUNNING), *params, limit),
     ).fetchall()
     return _claimed(rows)
 
 
 def claim_campaign(
-    conn: sqlite3.Connection, campaign_id: int, limit: int, now: float, lease_until: float
+    conn: sqlite3.Connection,
+    campaign_id: int,
+    limit: int,
+    now: float,
+    lease_until: float,
+    holds: Holds = _NOTHING_HELD,
 ) -> list[Claimed]:
-    """Lease a running campaign's next queued messages, in upload order."""
+    """Lease a running campaign's next queued messages, in upload order (not of a suspended
+    destination)."""
+    held, params = holds.sql()
     rows = conn.execute(
         f"{_SET_LEASE} WHERE id IN (SELECT id FROM messages WHERE campaign_id = ?"
-        f" AND state = {_QUEUED} ORDER BY id LIMIT ?)"
+        f" AND state = {_QUEUED}{held} ORDER BY id LIMIT ?)"
         " AND (SELECT state FROM campaigns WHERE id = ?) = ?"
         f" RETURNING {_CLAIM_COLUMNS}",
-        (lease_until, now, campaign_id, limit, campaign_id, int(CampaignState.RUNNING)),
+        (lease_until, now, campaign_id, *params, limit, campaign_id, int(CampaignState.RUNNING)),
     ).fetchall()
     return _claimed(rows)
 
@@ -160,9 +183,13 @@ def _event(r: Settled) -> NewEvent:
 def settle(conn: sqlite3.Connection, results: Sequence[Settled], now: float) -> None:
     """Record outcomes, their events and captured messages in the caller's transaction."""
     conn.executemany(
-        "UPDATE messages SET state = ?, last_reply = ?, last_host = ?, next_at = ?,"
-        f" lease_until = NULL, strikes = ?, updated_at = ? WHERE id = ? AND state = {_IN_FLIGHT}",
-        [(int(r.state), r.reply, r.host, r.next_at, r.strikes, now, r.message.id) for r in results],
+        "UPDATE messages SET state = ?, last_reply = ?, last_host = ?, last_route = ?,"
+        " next_at = ?, lease_until = NULL, strikes = ?, updated_at = ?"
+        f" WHERE id = ? AND state = {_IN_FLIGHT}",
+        [
+            (int(r.state), r.reply, r.host, r.route, r.next_at, r.strikes, now, r.message.id)
+            for r in results
+        ],
     )
     events.append_many(conn, (_event(r) for r in results), now)
     capture.keep(

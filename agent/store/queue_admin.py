@@ -26,7 +26,8 @@ _DEFERRED = int(MessageState.DEFERRED)
 _WAITING = f"state IN ({_QUEUED}, {_DEFERRED})"
 _LISTED = f"state IN ({_QUEUED}, {_IN_FLIGHT}, {_DEFERRED})"
 _COLUMNS = (
-    "id, tenant_id, campaign_id, email, state, attempts, created_at, next_at, last_reply, last_host"
+    "id, tenant_id, campaign_id, email, state, attempts, created_at, next_at, last_reply,"
+    " last_host, last_route"
 )
 # Why a deleted message's event says it ended, for whoever reads the event stream.
 DELETED_REASON = "deleted from the queue by an operator"
@@ -41,6 +42,7 @@ class Selection:
     campaign_id: int | None = None
     transactional_only: bool = False  # only messages of no campaign
     min_age: float = 0.0  # seconds since the message was queued
+    route: str = ""  # only messages last tried on (or held for) this route; '' for any
     ids: tuple[int, ...] = ()  # only these messages; () for any
 
 
@@ -58,17 +60,39 @@ class QueuedMessage:
     next_at: float | None  # when a deferred message is tried again
     last_reply: str  # the last answer it got, '' before its first try
     last_host: str  # the host that gave it
+    route: str  # the route it was last tried on (or held for), '' before its first try
+
+
+@dataclass
+class Count:
+    """Waiting mail of one recipient domain, or of one route."""
+
+    name: str  # the domain, or the route ('' for mail not tried yet)
+    queued: int = 0
+    deferred: int = 0
+    in_flight: int = 0
+    oldest_created_at: float = float("inf")
+
+    @property
+    def total(self) -> int:
+        """Every message counted."""
+        return self.queued + self.deferred + self.in_flight
+
+    def add(self, queued: int, deferred: int, in_flight: int, oldest: float) -> None:
+        """Count one more group of messages in."""
+        self.queued += queued
+        self.deferred += deferred
+        self.in_flight += in_flight
+        self.oldest_created_at = min(self.oldest_created_at, oldest)
 
 
 @dataclass(frozen=True)
-class DomainSummary:
-    """Waiting mail of one recipient domain."""
+class Summary:
+    """Waiting mail counted by recipient domain and by route, most first, and in all."""
 
-    domain: str
-    queued: int
-    deferred: int
-    in_flight: int
-    oldest_created_at: float
+    domains: list[Count]
+    routes: list[Count]
+    total: Count
 
 
 def _like_domain(domain: str) -> str:
@@ -92,6 +116,9 @@ def _where(
         params.append(sel.campaign_id)
     elif sel.transactional_only:
         clauses.append("campaign_id IS NULL")
+    if sel.route:
+        clauses.append("last_route = ?")
+        params.append(sel.route)
     if sel.min_age > 0:
         clauses.append("created_at <= ?")
         params.append(now - sel.min_age)
@@ -111,22 +138,35 @@ def list_waiting(
         [*params, after_id, limit],
     ).fetchall()
     return [
-        QueuedMessage(mid, tid, cid, email, MessageState(state), att, created, nxt, reply, host)
-        for mid, tid, cid, email, state, att, created, nxt, reply, host in rows
+        QueuedMessage(
+            mid, tid, cid, email, MessageState(state), att, created, nxt, reply, host, route
+        )
+        for mid, tid, cid, email, state, att, created, nxt, reply, host, route in rows
     ]
 
 
-def summary(conn: sqlite3.Connection, sel: Selection, now: float) -> list[DomainSummary]:
-    """Waiting and in-flight mail of the selection by recipient domain, most first."""
+def _most_first(counts: dict[str, Count]) -> list[Count]:
+    return sorted(counts.values(), key=lambda c: (-c.total, c.name))
+
+
+def summary(conn: sqlite3.Connection, sel: Selection, now: float) -> Summary:
+    """Waiting and in-flight mail of the selection by recipient domain and by route."""
     where, params = _where(sel, now, _LISTED)
     rows = conn.execute(
-        "SELECT lower(substr(email_norm, instr(email_norm, '@') + 1)) AS domain,"
+        "SELECT lower(substr(email_norm, instr(email_norm, '@') + 1)) AS domain, last_route,"
         f" sum(state = {_QUEUED}), sum(state = {_DEFERRED}), sum(state = {_IN_FLIGHT}),"
-        f" min(created_at) FROM messages WHERE {where} GROUP BY domain",
+        f" min(created_at) FROM messages WHERE {where} GROUP BY domain, last_route",
         params,
     ).fetchall()
-    found = [DomainSummary(d, int(q), int(df), int(f), float(o)) for d, q, df, f, o in rows]
-    return sorted(found, key=lambda s: (-(s.queued + s.deferred + s.in_flight), s.domain))
+    domains: dict[str, Count] = {}
+    routes: dict[str, Count] = {}
+    total = Count("")
+    for domain, route, *figures in rows:
+        counts = (int(figures[0]), int(figures[1]), int(figures[2]), float(figures[3]))
+        domains.setdefault(domain, Count(domain)).add(*counts)
+        routes.setdefault(route, Count(route)).add(*counts)
+        total.add(*counts)
+    return Summary(_most_first(domains), _most_first(routes), total)
 
 
 _Row = tuple[int, int, int | None, str]

@@ -283,6 +283,22 @@ MIGRATIONS: tuple[Migration, ...] = (
     );
     CREATE INDEX signup_changes_tenant ON signup_changes (tenant_id, seq);
     """,
+    # 10: queue tools: the route of a message's last try; destinations and routes on hold
+    """
+    ALTER TABLE messages ADD COLUMN last_route TEXT NOT NULL DEFAULT '';
+    CREATE TABLE suspensions (
+        -- 0: every tenant's mail (an admin's suspension)
+        tenant_id INTEGER NOT NULL,
+        -- 'domain' (a recipient domain) or 'route'
+        kind TEXT NOT NULL,
+        name TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        -- when it lifts by itself; NULL: when resumed
+        until REAL,
+        PRIMARY KEY (tenant_id, kind, name)
+    ) WITHOUT ROWID;
+    """,
 )
 
 

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from agent.model import (
     CampaignSpec,
+    CampaignState,
     Content,
     EventType,
     MessageState,
@@ -15,9 +16,10 @@ from agent.model import (
     Sender,
     TransactionalMessage,
 )
-from agent.store import campaigns, events, messages, queue, queue_admin
+from agent.store import campaigns, events, messages, queue, queue_admin, suspensions
 from agent.store.queue import Settled
 from agent.store.queue_admin import Selection
+from agent.store.suspensions import Holds, Kind, Suspension
 
 
 def _campaign(conn: sqlite3.Connection, tenant_id: int, emails: Sequence[str]) -> int:
@@ -94,12 +96,17 @@ def test_list_and_summary_select_by_tenant_domain_campaign_and_age(
     assert [m.email for m in rest] == ["d@two.example"]
 
     summary = queue_admin.summary(conn, mine, now)
-    assert [(s.domain, s.queued, s.deferred, s.in_flight) for s in summary] == [
+    assert [(s.name, s.queued, s.deferred, s.in_flight) for s in summary.domains] == [
         ("one.example", 2, 0, 0),
         ("two.example", 2, 0, 0),
     ]
+    assert [(s.name, s.queued) for s in summary.routes] == [("", 4)]  # none tried yet
+    assert summary.total.total == 4
     everyone = queue_admin.summary(conn, Selection(tenant_id=None), now)
-    assert [(s.domain, s.queued) for s in everyone] == [("one.example", 3), ("two.example", 2)]
+    assert [(s.name, s.queued) for s in everyone.domains] == [
+        ("one.example", 3),
+        ("two.example", 2),
+    ]
 
 
 def test_retry_now_makes_deferred_mail_due_in_batches(conn: sqlite3.Connection) -> None:
@@ -148,3 +155,65 @@ def test_delete_and_bounce_end_waiting_mail_with_an_event_and_leave_mail_in_flig
     ]
     assert ended[1].attrs["reply"] == "mailbox closed"
     assert events.list_after(conn, 2, before, 100) == []
+
+
+def test_the_route_of_the_last_try_is_kept_and_selects(conn: sqlite3.Connection) -> None:
+    ids = [_transactional(conn, 1, f"r{i}@slow.example") for i in range(2)]
+    now = time.time()
+    claimed = queue.claim_transactional(conn, 100, now, now + 600)
+    queue.settle(
+        conn,
+        [
+            Settled(c, MessageState.DEFERRED, EventType.MESSAGE_DEFERRED, "451", "mx", now + 60,
+                    route="relay" if c.id == ids[0] else "backup")
+            for c in claimed
+        ],
+        now,
+    )  # fmt: skip
+    by_route = queue_admin.list_waiting(conn, Selection(1, route="relay"), now, 0, 100)
+    assert [(m.id, m.route) for m in by_route] == [(ids[0], "relay")]
+    summary = queue_admin.summary(conn, Selection(1), now)
+    assert sorted((c.name, c.deferred) for c in summary.routes) == [("backup", 1), ("relay", 1)]
+
+
+def test_claims_leave_the_mail_of_suspended_domains_and_routes(conn: sqlite3.Connection) -> None:
+    cid = _campaign(conn, 1, ["a@held.example", "b@free.example"])
+    conn.execute("UPDATE campaigns SET state = ?", (int(CampaignState.RUNNING),))
+    mine = _transactional(conn, 1, "c@held.example")
+    theirs = _transactional(conn, 2, "d@held.example")
+    now = time.time()
+    suspensions.suspend(
+        conn, Suspension(1, Kind.DOMAIN, "held.example", "maintenance", now, until=now + 60)
+    )
+    suspensions.suspend(conn, Suspension(0, Kind.ROUTE, "relay", "", now, until=None))
+    found = suspensions.in_force(conn, now)
+    holds = Holds.of(found, now)
+    assert [(s.kind, s.name) for s in found] == [
+        (Kind.DOMAIN, "held.example"),
+        (Kind.ROUTE, "relay"),
+    ]
+    assert suspensions.in_force(conn, now, tenant_ids=(2,)) == []
+    assert suspensions.in_force(conn, now + 61) == [found[1]]  # the domain's lifted by itself
+
+    # Tenant 1's mail to held.example stays queued; tenant 2's is not held.
+    assert [c.id for c in queue.claim_transactional(conn, 100, now, now + 600, holds)] == [theirs]
+    got = queue.claim_campaign(conn, cid, 100, now, now + 600, holds)
+    assert [c.email for c in got] == ["b@free.example"]
+    assert _states(conn, 1, [mine]) == [MessageState.QUEUED]
+
+    # Deferred mail last held for the suspended route waits too, whoever's it is.
+    queue.settle(
+        conn,
+        [Settled(c, MessageState.DEFERRED, EventType.MESSAGE_DEFERRED, "held", "", now,
+                 route="relay") for c in got]
+        + [Settled(c, MessageState.DEFERRED, EventType.MESSAGE_DEFERRED, "451", "", now,
+                   route="other") for c in queue.claim_transactional(conn, 100, now, now + 1)],
+        now,
+    )  # fmt: skip
+    assert queue.claim_deferred(conn, 100, now, now + 600, holds) == []
+    assert suspensions.resume(conn, 0, Kind.ROUTE, "relay")
+    assert not suspensions.resume(conn, 0, Kind.ROUTE, "relay")
+    resumed = Holds.of(suspensions.in_force(conn, now), now)
+    assert [c.email for c in queue.claim_deferred(conn, 100, now, now + 600, resumed)] == [
+        "b@free.example"
+    ]
