@@ -1,5 +1,5 @@
 """``mailfleet-agent``: init, serve, pairing, dkim generate, smtp-user, sending-domain,
-status, backup, restore, dns-check."""
+status, backup, restore, dns-check, queue."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 from agent import __version__, logs
 from agent.cli import dkim as dkim_cli
 from agent.cli import ops as ops_cli
+from agent.cli import queue as queue_cli
 from agent.cli import smtp_users as intake_cli
 from agent.cli.ownership import writer_check
 from agent.config import AgentSettings, load
@@ -53,6 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     p_gen.add_argument("--config", type=Path, required=True)
     intake_cli.add_parsers(sub)
     ops_cli.add_parsers(sub)
+    queue_cli.add_parsers(sub)
     return parser
 
 
@@ -113,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
             return intake_cli.run(settings, args)
         if args.command in ops_cli.COMMANDS:
             return ops_cli.run(settings, args)
+        if args.command in queue_cli.COMMANDS:
+            return queue_cli.run(settings, args)
         check_routes(settings)
         webhooks.check_secrets(settings)
         logs.configure(settings.log.level, settings.log.json_lines)
