@@ -15,6 +15,7 @@ from desktop.services import secrets
 from desktop.ui.capture_viewer import CaptureViewer
 from desktop.ui.domains_dialog import SendingDomainsDialog
 from desktop.ui.fleet_sync import FleetSync
+from desktop.ui.paused_dialog import PausedDialog
 from desktop.ui.qt import (
     QAbstractItemView,
     QBrush,
@@ -142,6 +143,12 @@ class AgentsPage(QWidget):
         self.domains_button.setToolTip("Add a domain, create its DKIM key, check its DNS")
         self.domains_button.clicked.connect(self.open_domains)
         self.domains_dialog: SendingDomainsDialog | None = None
+        self.paused_button = QPushButton("Paused destinations…")
+        self.paused_button.setToolTip(
+            "Recipient domains and routes whose mail the agent holds back; resume them"
+        )
+        self.paused_button.clicked.connect(self.open_paused)
+        self.paused_dialog: PausedDialog | None = None
         self.message = QLabel("")
         self.message.setWordWrap(True)
         self.table = QTableWidget(0, len(COLUMNS))
@@ -173,6 +180,7 @@ class AgentsPage(QWidget):
             self.local_button,
             self.capture_button,
             self.domains_button,
+            self.paused_button,
             self.remove_button,
         ):
             buttons.addWidget(button)
@@ -459,16 +467,32 @@ class AgentsPage(QWidget):
         viewer.show()
         return viewer
 
+    def _chosen(self, asking: str) -> AgentRecord | None:
+        """The selected agent, or the only one; else None, saying ``asking``."""
+        record = self.selected() or (self.records[0] if len(self.records) == 1 else None)
+        if record is None:
+            self.message.setText(asking)
+        return record
+
     def open_domains(self) -> SendingDomainsDialog | None:
         """Open the sending domains of the selected agent (or of the only one); the agents'
         DKIM state is read again when it closes."""
-        record = self.selected() or (self.records[0] if len(self.records) == 1 else None)
+        record = self._chosen("Select the agent whose sending domains to manage.")
         if record is None:
-            self.message.setText("Select the agent whose sending domains to manage.")
             return None
         dialog = SendingDomainsDialog(record, self.runner, self)
         dialog.finished.connect(lambda _result: self.poll())
         self.domains_dialog = dialog
+        dialog.show()
+        return dialog
+
+    def open_paused(self) -> PausedDialog | None:
+        """Open the paused destinations of the selected agent (or of the only one)."""
+        record = self._chosen("Select the agent whose paused destinations to see.")
+        if record is None:
+            return None
+        dialog = PausedDialog(record, self.runner, self)
+        self.paused_dialog = dialog
         dialog.show()
         return dialog
 
