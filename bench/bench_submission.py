@@ -117,12 +117,12 @@ def _agent_run(workdir: Path) -> Figures:
                     )
                 _check_signed(intake_port, check, dns, workdir, "X-Mailfleet-Route: check\r\n")
                 pids = [agent.proc.pid, *children(agent.proc.pid)]
-                cpu0 = cpu_seconds(pids)
+                cpu0 = [cpu_seconds([pid]) for pid in pids]
                 began = time.monotonic()
                 accepted = smtp_source(intake_port, MESSAGES, SENDER, RECIPIENT)
                 sink.wait(TIMEOUT)
                 elapsed = time.monotonic() - began
-                cpu = cpu_seconds(pids) - cpu0
+                cpu = [cpu_seconds([pid]) - c for pid, c in zip(pids, cpu0, strict=True)]
                 rss = [peak_rss_mib(p) for p in pids]
             finally:
                 agent.stop()
@@ -132,7 +132,8 @@ def _agent_run(workdir: Path) -> Figures:
     finally:
         dns.stop()
     detail = (
-        f"CPU {cpu / MESSAGES * 1000:.2f} ms/msg (coordinator + workers), peak RSS "
+        f"CPU {sum(cpu) / MESSAGES * 1000:.2f} ms/msg (coordinator {cpu[0] / MESSAGES * 1000:.2f},"
+        f" workers {sum(cpu[1:]) / MESSAGES * 1000:.2f}), peak RSS "
         f"coordinator {rss[0]:.0f} MiB, worker {max(rss[1:], default=0.0):.0f} MiB"
     )
     return Figures(MESSAGES / elapsed, MESSAGES / accepted, detail)

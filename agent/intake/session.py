@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import inspect
 import ipaddress
 import logging
 import ssl
@@ -22,6 +23,7 @@ from typing import Any
 from aiosmtpd.smtp import MISSING, SMTP, Envelope, Session, syntax
 
 from agent.identity import passwords
+from agent.intake.addresses import plain_path
 from agent.intake.data import read_data
 from agent.intake.guard import AuthGuard, ConnectionCounter, RateLimiter
 from agent.intake.message import (
@@ -384,6 +386,9 @@ class IntakeSMTP(SMTP):
             data_size_limit=s.max_message_bytes,
             auth_required=False,  # the hooks decide, with the replies RFC 4954 and 5321 name
             auth_require_tls=listener.tls != "implicit",
+            # Made on the loop that accepted the connection; without it aiosmtpd looks the
+            # loop up again, under a warnings filter, for every connection.
+            loop=asyncio.get_running_loop(),
         )
         self.listener = listener
         self.implicit_tls = listener.tls == "implicit"
@@ -398,6 +403,7 @@ class IntakeSMTP(SMTP):
         self._in_data = False
         self._retired = False
         self._greeting_reply = False  # HELO's and EHLO's replies carry no RFC 3463 code
+        self._gathered: list[bytes] | None = None  # EHLO's reply lines, written at once
 
     def __dir__(self) -> list[str]:
         # aiosmtpd finds its command and AUTH methods with dir() on each new connection; naming
@@ -406,6 +412,16 @@ class IntakeSMTP(SMTP):
 
     def _create_session(self) -> IntakeSession:
         return IntakeSession(self.loop)
+
+    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
+        """aiosmtpd's reading of a path, a plain one without the email package's parser."""
+        plain = plain_path(arg)
+        if plain is None:
+            return super()._getaddr(arg)
+        address, rest = plain
+        if self.local_part_limit and len(address.rpartition("@")[0]) > self.local_part_limit:
+            return None, None
+        return address, rest
 
     def trusted(self, ip: str) -> bool:
         """Whether ``ip`` is in this listener's trusted networks."""
@@ -443,12 +459,17 @@ class IntakeSMTP(SMTP):
 
     @syntax("EHLO hostname")
     async def smtp_EHLO(self, hostname: str) -> None:
-        """EHLO, as aiosmtpd answers it (with :meth:`Intake.handle_EHLO`)."""
+        """EHLO, as aiosmtpd answers it (with :meth:`Intake.handle_EHLO`), in one write: aiosmtpd
+        writes (and sends) each of its lines on its own."""
         self._greeting_reply = True
+        self._gathered = []
         try:
             await super().smtp_EHLO(hostname)
         finally:
             self._greeting_reply = False
+            lines, self._gathered = self._gathered, None
+            if lines:
+                await super().push(b"\r\n".join(lines))
 
     @syntax("HELO hostname")
     async def smtp_HELO(self, hostname: str) -> None:
@@ -537,8 +558,15 @@ class IntakeSMTP(SMTP):
         self._tally.note(
             status if isinstance(status, str) else bytes(status).decode("ascii", "replace")
         )
+        if self._gathered is not None:
+            encoding = "utf-8" if self.enable_SMTPUTF8 else "ascii"
+            self._gathered.append(status.encode(encoding) if isinstance(status, str) else status)
+            return
         await super().push(status)
 
 
+# aiosmtpd reads handle_EHLO's signature on every new connection (to tell its old 4-argument
+# form); given once here, that is a look-up instead of a parse of the function each time.
+Intake.handle_EHLO.__signature__ = inspect.signature(Intake.handle_EHLO)  # type: ignore[attr-defined]
 _SMTP_NAMES = tuple(n for n in dir(IntakeSMTP) if n.startswith(("smtp_", "auth_")))
 _HANDLER_NAMES = tuple(n for n in dir(Intake) if n.startswith(("handle_", "auth_")))
