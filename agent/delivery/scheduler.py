@@ -100,6 +100,11 @@ def _spec_key(m: Claimed) -> str:
     return f"c{m.campaign_id}" if m.campaign_id is not None else f"t{m.content_id}"
 
 
+def _shared(spec_key: str) -> bool:
+    """Whether the spec is a campaign's, which the scheduler and each worker keep once sent."""
+    return spec_key.startswith("c")
+
+
 class Scheduler:
     """Feeds the worker pool from the store and records what comes back."""
 
@@ -418,7 +423,7 @@ class Scheduler:
                 break
         for m in found.messages:
             key = _spec_key(m)
-            if key not in self._specs and key not in found.specs:
+            if key not in found.specs and (m.campaign_id is None or key not in self._specs):
                 found.specs[key] = self._load_spec(conn, m)
             fs = m.field_set_id
             if fs is not None and fs not in self._field_sets and fs not in found.field_sets:
@@ -479,13 +484,18 @@ class Scheduler:
             )
         except DiskFull:  # a lease needs a write: nothing is claimed until space is back
             return 0
-        self._specs.update(found.specs)
+        # A campaign's spec serves all its messages and stays; a transactional message's is its
+        # own (one per submission), so it goes with the batch that carries its message and is
+        # forgotten: kept, every message ever sent would stay in memory here and in the workers.
+        self._specs.update((k, v) for k, v in found.specs.items() if _shared(k))
         self._field_sets.update(found.field_sets)
         if found.messages:
-            await self._dispatch(found.messages, now + self._d.lease_seconds)
+            await self._dispatch(found.messages, found.specs, now + self._d.lease_seconds)
         return len(found.messages)
 
-    async def _dispatch(self, messages: Iterable[Claimed], lease_until: float) -> None:
+    async def _dispatch(
+        self, messages: Iterable[Claimed], claimed: dict[str, MessageSpec], lease_until: float
+    ) -> None:
         # Transactional jobs travel in batches of their own, which workers take first.
         batches: dict[tuple[int, bool], WorkBatch] = {}
         table = self.routing.table
@@ -497,8 +507,8 @@ class Scheduler:
             if self._buckets and (bucket := self._buckets.get(m.campaign_id or 0)):
                 batch.throttles[m.campaign_id or 0] = bucket.slot
             key = _spec_key(m)
-            spec = self._specs[key]
-            if not self.pool.knows(worker, key):
+            spec = claimed.get(key) or self._specs[key]
+            if not (_shared(key) and self.pool.knows(worker, key)):
                 batch.specs[key] = spec
             names = self._field_sets.get(m.field_set_id, ()) if m.field_set_id else ()
             job = Job(

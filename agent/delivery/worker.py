@@ -15,7 +15,7 @@ import os
 import signal
 import sys
 import threading
-from collections import defaultdict, deque
+from collections import Counter, defaultdict, deque
 from dataclasses import replace
 from multiprocessing.connection import Connection
 from typing import NoReturn
@@ -122,7 +122,7 @@ class _Reporter:
                 _coordinator_gone(self._index)
 
 
-class _Inbox:
+class Inbox:
     """Jobs waiting to be built, transactional ones first.
 
     Batches are taken apart as they arrive, so a transactional job waits behind at most one
@@ -133,6 +133,9 @@ class _Inbox:
 
     def __init__(self) -> None:
         self.specs: dict[str, MessageSpec] = {}
+        # Jobs waiting for each transactional message's spec: it goes once they are built (a
+        # campaign's stays for the campaign's next messages).
+        self._waiting: Counter[str] = Counter()
         self.throttles: dict[int, int] = {}  # campaign id -> its slot in CampaignThrottles
         self.holds = Holds()  # the suspended routes (and domains) in force
         self.pipeline: Pipeline | None = None
@@ -153,8 +156,23 @@ class _Inbox:
             if batch.routing is not None and self.pipeline is not None:
                 self.pipeline.set_table(batch.routing)
             for job in batch.jobs:
-                (self._transactional if job.transactional else self._bulk).append(job)
+                if job.transactional:
+                    self._transactional.append(job)
+                    self._waiting[job.spec_key] += 1
+                else:
+                    self._bulk.append(job)
         self._arrived.set()
+
+    def spec_for(self, job: Job) -> MessageSpec | None:
+        """The spec to build ``job`` with (None if it has not arrived); a transactional
+        message's is let go once its last waiting job has it."""
+        spec = self.specs.get(job.spec_key)
+        if job.transactional:
+            self._waiting[job.spec_key] -= 1
+            if self._waiting[job.spec_key] <= 0:
+                del self._waiting[job.spec_key]
+                self.specs.pop(job.spec_key, None)
+        return spec
 
     async def take(self) -> list[Job] | None:
         """The next chunk of jobs to build, transactional ones first; None once the
@@ -169,7 +187,7 @@ class _Inbox:
 
 
 def _inbox_reader(
-    conn: Connection, loop: asyncio.AbstractEventLoop, inbox: _Inbox, index: int
+    conn: Connection, loop: asyncio.AbstractEventLoop, inbox: Inbox, index: int
 ) -> None:
     while True:
         try:
@@ -221,7 +239,7 @@ _BUILD_FAILED = "the agent could not build this message (an internal error, in i
 async def _prepare(
     pipeline: Pipeline,
     jobs: list[Job],
-    inbox: _Inbox,
+    inbox: Inbox,
     building: ctypes.c_int64,
     throttles: CampaignThrottles,
     fault: Fault | None = None,
@@ -236,13 +254,12 @@ async def _prepare(
     message only. A throttled campaign's messages wait for its token right before they are
     sent, not here: they may wait for a connection after this.
     """
-    specs = inbox.specs
     groups: dict[_GroupKey, list[Envelope]] = defaultdict(list)
     failed: list[Outcome] = []
     for n, job in enumerate(jobs, 1):
         if n % _YIELD_EVERY == 0:
             await asyncio.sleep(0)
-        spec = specs.get(job.spec_key)
+        spec = inbox.spec_for(job)
         if spec is None:
             failed.append(Outcome(job.message_id, OutcomeKind.DEFERRED, "spec not received yet"))
             continue
@@ -282,7 +299,7 @@ async def serve(
     """Take batches until the coordinator says stop, then finish what is under way."""
     fault = faults.from_environment()
     loop = asyncio.get_running_loop()
-    inbox = _Inbox()
+    inbox = Inbox()
     pipeline = inbox.pipeline = Pipeline.from_settings(settings, index)
     threading.Thread(target=_inbox_reader, args=(conn, loop, inbox, index), daemon=True).start()
     reporter = _Reporter(conn, loop, index)
