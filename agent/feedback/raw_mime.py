@@ -17,6 +17,7 @@ import base64
 import codecs
 import io
 import quopri
+import re
 from collections.abc import Callable, Iterator, Sequence
 from email import message_from_bytes, policy
 from email.generator import BytesGenerator
@@ -25,6 +26,7 @@ from email.message import Message
 _POLICY = policy.compat32.clone(linesep="\r\n")
 # RFC 5322's limit on a line; a tracked 7bit/8bit part that grows past it is re-encoded.
 _MAX_LINE = 998
+_HTML_TYPE = re.compile(rb"text/html", re.IGNORECASE)
 
 
 def add_fields(data: bytes, fields: Sequence[tuple[str, str]]) -> bytes:
@@ -114,6 +116,10 @@ def _track_part(part: Message, tracker: Callable[[str], str]) -> bool:
 
 def track_html(data: bytes, tracker: Callable[[str], str]) -> bytes:
     """``data`` with ``tracker`` applied to each inline HTML part; unchanged without one."""
+    if _HTML_TYPE.search(data) is None:
+        # No part can be text/html (the parser lower-cases the type, never unfolds inside
+        # it): most submitted mail is plain text, and parsing it all would find nothing.
+        return data
     message = message_from_bytes(data, policy=_POLICY)
     changed = False
     for part in _html_parts(message):
