@@ -15,9 +15,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from agent import client
-from agent.client import AgentStubs
-from agent.client.localagent import LocalAgent, free_port
+from mailfleet.agent import client
+from mailfleet.agent.client import AgentStubs
+from mailfleet.agent.client.localagent import LocalAgent, free_port
 from bench import postfix
 from bench.peers import SESSIONS, SIZE, smtp_sink, smtp_source
 from mailfleet.v1 import smtp_users_pb2

@@ -4,9 +4,9 @@ message ever submitted would stay in the worker's memory)."""
 
 from __future__ import annotations
 
-from agent.delivery.jobs import Job, MessageSpec, WorkBatch
-from agent.delivery.worker import Inbox
-from agent.model import Content, Sender
+from mailfleet.agent.delivery.jobs import Job, MessageSpec, WorkBatch
+from mailfleet.agent.delivery.worker import Inbox
+from mailfleet.agent.model import Content, Sender
 
 SUBMITTED = MessageSpec(Sender("app@shop.example"), None, raw_mime=b"Subject: hi\r\n\r\nhi\r\n")
 CAMPAIGN = MessageSpec(Sender("news@shop.example"), Content("Offers", text="Hello"))

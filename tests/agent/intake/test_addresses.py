@@ -7,7 +7,7 @@ import types
 import pytest
 from aiosmtpd.smtp import SMTP
 
-from agent.intake.addresses import plain_path
+from mailfleet.agent.intake.addresses import plain_path
 
 # aiosmtpd's reading, as its sessions (with no local-part limit, the default) call it.
 _AIOSMTPD = types.SimpleNamespace(local_part_limit=0)
