@@ -30,6 +30,7 @@ from agent.api.services.webhooks import WebhooksService
 from agent.api.settings import ApiInputs
 from agent.delivery.suspended import Suspended
 from agent.errors import ConfigError, bind_failure
+from agent.feedback.tokens import TokenKey
 from agent.routes.smtp.identity import blocking_resolver, sending_identity
 from agent.routing.table import RoutingState
 from agent.store.handle import Store
@@ -126,7 +127,13 @@ def build_server(
         WebhooksService(store, settings.webhooks, agent_id), server
     )
     signups_pb2_grpc.add_SignupsServicer_to_server(
-        SignupsService(store, settings.http.base_url), server
+        SignupsService(
+            store,
+            settings.http.base_url,
+            TokenKey.load_or_create(settings.feedback_key_file),
+            settings.signup,
+        ),
+        server,
     )
     queue_pb2_grpc.add_QueueServicer_to_server(
         QueueService(store, suspended or Suspended(), lambda: state.routes), server

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field, field_validator
 from agent.eventhooks.settings import WebhookSettings
 from agent.feedback.settings import FeedbackSettings
 from agent.routing.settings import RoutingInputs
+from agent.signup.settings import SignupSettings
 from agent.validation import split_host_port
 from agent.web.settings import HttpSettings
 
@@ -53,3 +54,9 @@ class ApiInputs(RoutingInputs, Protocol):
 
     @property
     def http(self) -> HttpSettings: ...
+
+    @property
+    def signup(self) -> SignupSettings: ...
+
+    @property
+    def feedback_key_file(self) -> Path: ...

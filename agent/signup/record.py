@@ -48,6 +48,11 @@ class Clock:
     confirm_seconds: float
 
 
+def confirm_url_base(base_url: str, form_id: str) -> str:
+    """The confirmation links' address up to their token."""
+    return f"{base_url}/f/{form_id}/confirm/"
+
+
 def confirmation_content(form: Form, language: str) -> Content:
     """The confirmation mail's templates: the form's, or the catalogue's in ``language``."""
     subject = form.confirm_subject or catalogue.text("mail_subject", language)
@@ -68,21 +73,23 @@ def sign_up(
     new: NewSignup,
     key: TokenKey,
     confirm_url: str,
-    daily_cap: int,
+    daily_cap: int | None,
     clock: Clock,
-) -> Outcome:
-    """Store a checked signup. Double opt-in (the default, and always for an address that
-    had unsubscribed): pending, with the confirmation mail queued to the link
-    ``confirm_url`` + its token. Single opt-in: confirmed at once."""
+    single_opt_in: bool | None = None,
+) -> tuple[Outcome, int | None]:
+    """Store a checked signup; returns what became of it and its id. Double opt-in (the
+    default, and always for an address that had unsubscribed): pending, with the
+    confirmation mail queued to the link ``confirm_url`` + its token. Single opt-in (the
+    form's, unless ``single_opt_in`` says otherwise): confirmed at once. ``daily_cap`` None:
+    no cap."""
     if not signups.take_daily_slot(conn, new.form_row, daily_cap, clock.now):
-        return Outcome.CAPPED
-    needs_confirmation = not form.single_opt_in or signups.unsubscribed(
-        conn, new.tenant_id, new.email
-    )
+        return Outcome.CAPPED, None
+    single = form.single_opt_in if single_opt_in is None else single_opt_in
+    needs_confirmation = not single or signups.unsubscribed(conn, new.tenant_id, new.email)
     expires = clock.now + clock.confirm_seconds if needs_confirmation else None
     signup_id = signups.add(conn, new, clock.now, expires)
     if not needs_confirmation:
-        return Outcome.CONFIRMED
+        return Outcome.CONFIRMED, signup_id
     url = confirm_url + confirm_token(key, new.tenant_id, new.form_row, signup_id)
     norm = normalize_address(new.email)
     assert norm is not None  # checked by forms.check_submission
@@ -100,7 +107,7 @@ def sign_up(
             tags=("signup-confirmation",),
         ),
     )
-    return Outcome.PENDING
+    return Outcome.PENDING, signup_id
 
 
 def confirm(

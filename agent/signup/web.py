@@ -25,7 +25,7 @@ from agent.pages import catalogue
 from agent.signup import pages
 from agent.signup.forms import Form, check_submission
 from agent.signup.pages import Filled
-from agent.signup.record import Clock, Outcome, confirm, judge, sign_up
+from agent.signup.record import Clock, Outcome, confirm, confirm_url_base, judge, sign_up
 from agent.signup.settings import SignupSettings
 from agent.signup.tokens import TimeVerdict, check_time_token, read_confirm_token, time_token
 from agent.store import signups
@@ -191,12 +191,12 @@ class SignupEndpoints:
             visitor=visitor,
         )
         base = request.app[SETTINGS_KEY].base_url
-        confirm_url = f"{base}/f/{form.form_id}/confirm/"
+        confirm_url = confirm_url_base(base, form.form_id)
         clock = Clock(now, self._settings.confirm_hours * _HOUR)
         cap = form.daily_cap or self._settings.daily_cap
 
         def write(conn: sqlite3.Connection) -> Outcome:
-            return sign_up(conn, form, new, self._key, confirm_url, cap, clock)
+            return sign_up(conn, form, new, self._key, confirm_url, cap, clock)[0]
 
         outcome = await request.app[STORE_KEY].write(write)
         if outcome is Outcome.CAPPED:

@@ -299,6 +299,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         PRIMARY KEY (tenant_id, kind, name)
     ) WITHOUT ROWID;
     """,
+    # 11: signups made over the API carry the caller's idempotency key
+    """
+    ALTER TABLE signups ADD COLUMN idempotency_key TEXT;
+    CREATE UNIQUE INDEX signups_idempotency ON signups (tenant_id, idempotency_key)
+        WHERE idempotency_key IS NOT NULL;
+    """,
 )
 
 

@@ -27,7 +27,8 @@ VISITOR = Visitor("192.0.2.7", "Firefox")
 def _sign_up(conn: sqlite3.Connection, address: str, cap: int = 100) -> Outcome:
     stored = signups.put_form(conn, 1, FORM.form_id, FORM.model_dump_json(), NOW)
     new = NewSignup(1, stored.row_id, address, {}, ["news"], "en", "Yes", "v1", VISITOR)
-    return sign_up(conn, FORM, new, KEY, "http://x/f/f1/confirm/", cap, Clock(NOW, 72 * HOUR))
+    clock = Clock(NOW, 72 * HOUR)
+    return sign_up(conn, FORM, new, KEY, "http://x/f/f1/confirm/", cap, clock)[0]
 
 
 def test_an_unconfirmed_signup_expires_and_its_link_then_confirms_nothing(
