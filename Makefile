@@ -27,11 +27,11 @@ venv: $(STAMP)
 ## run: the desktop with a local agent (data in ./var/agent); PORT=7543 moves its gRPC port
 ## (HTTP: PORT+10), kept for later runs
 run: venv
-	$(BIN)/python -m agent.runlocal --data-dir var/agent $(if $(PORT),--port $(PORT))
+	$(BIN)/python -m mailfleet.agent.runlocal --data-dir var/agent $(if $(PORT),--port $(PORT))
 
 ## demo: a headless end-to-end demo in a temporary directory
 demo: venv
-	$(BIN)/python -m agent.demo
+	$(BIN)/python -m mailfleet.agent.demo
 
 # Installs the Debian packages named in $(1) that are missing (Postfix without questions).
 define apt_install

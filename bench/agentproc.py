@@ -9,8 +9,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from agent.client import Pairing
-from agent.client.localagent import LocalAgent
+from mailfleet.agent.client import Pairing
+from mailfleet.agent.client.localagent import LocalAgent
 
 _TICKS = os.sysconf("SC_CLK_TCK")
 

@@ -24,9 +24,9 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from agent import client
-from agent.client import AgentStubs
-from agent.client.localagent import LocalAgent, free_port
+from mailfleet.agent import client
+from mailfleet.agent.client import AgentStubs
+from mailfleet.agent.client.localagent import LocalAgent, free_port
 from mailfleet.v1 import smtp_users_pb2
 from tests.peers.smtp import SmtpSink
 

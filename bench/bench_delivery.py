@@ -24,13 +24,13 @@ from pathlib import Path
 
 import grpc
 
-from agent import client
-from agent.client import AgentStubs
-from agent.client.localagent import LocalAgent, free_port
-from agent.config import load
-from agent.dkim.keys import generate_key
 from bench import postfix
 from bench.agentproc import children, cpu_seconds, peak_rss_mib
+from mailfleet.agent import client
+from mailfleet.agent.client import AgentStubs
+from mailfleet.agent.client.localagent import LocalAgent, free_port
+from mailfleet.agent.config import load
+from mailfleet.agent.dkim.keys import generate_key
 from mailfleet.v1 import (
     campaigns_pb2,
     common_pb2,
@@ -216,8 +216,8 @@ def _relay_case(workdir: Path) -> dict[str, float]:
 
 
 def _message_size() -> int:
-    from agent.model import Content, Sender
-    from agent.render.message import Renderer
+    from mailfleet.agent.model import Content, Sender
+    from mailfleet.agent.render.message import Renderer
 
     data = Renderer("bench.example", 2.0, 10_000_000).render(
         message_id=1,

@@ -18,14 +18,14 @@ import time
 from pathlib import Path
 
 from bench.desktop_send import send_figures
-from desktop.db.engine import open_database
-from desktop.db.models import FieldType
-from desktop.services import segments
-from desktop.services.contacts import ContactFilter, ContactPager
-from desktop.services.csvformat import sniff
-from desktop.services.import_report import ImportPlan, NewField
-from desktop.services.importer import run_import
-from desktop.services.workspaces import ensure_workspace
+from mailfleet.desktop.db.engine import open_database
+from mailfleet.desktop.db.models import FieldType
+from mailfleet.desktop.services import segments
+from mailfleet.desktop.services.contacts import ContactFilter, ContactPager
+from mailfleet.desktop.services.csvformat import sniff
+from mailfleet.desktop.services.import_report import ImportPlan, NewField
+from mailfleet.desktop.services.importer import run_import
+from mailfleet.desktop.services.workspaces import ensure_workspace
 
 ROWS = int(os.environ.get("BENCH_DESKTOP_ROWS", "1000000"))
 CITIES = ("Paris", "Berlin", "Oslo", "Lyon", "Porto", "Graz")

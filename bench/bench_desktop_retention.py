@@ -21,8 +21,8 @@ from pathlib import Path
 
 from sqlalchemy import Engine, insert, select, text, update
 
-from desktop.db.engine import open_database
-from desktop.db.models import (
+from mailfleet.desktop.db.engine import open_database
+from mailfleet.desktop.db.models import (
     Agent,
     Campaign,
     CampaignRecipient,
@@ -33,9 +33,9 @@ from desktop.db.models import (
     ListMembership,
     RecipientStatus,
 )
-from desktop.services import campaigns, retention
-from desktop.services.campaigns import Audience, Draft
-from desktop.services.workspaces import create_list, ensure_workspace
+from mailfleet.desktop.services import campaigns, retention
+from mailfleet.desktop.services.campaigns import Audience, Draft
+from mailfleet.desktop.services.workspaces import create_list, ensure_workspace
 
 PER_DAY = int(os.environ.get("BENCH_DESKTOP_RETENTION_PER_DAY", "60000"))
 CAMPAIGNS = 12

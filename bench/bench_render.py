@@ -24,11 +24,11 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
-from agent.dkim.keys import generate_key, load_keys
-from agent.dkim.signer import DkimSigner
-from agent.model import Content, Sender
-from agent.render.message import Renderer
-from agent.render.templates import compile_template
+from mailfleet.agent.dkim.keys import generate_key, load_keys
+from mailfleet.agent.dkim.signer import DkimSigner
+from mailfleet.agent.model import Content, Sender
+from mailfleet.agent.render.message import Renderer
+from mailfleet.agent.render.templates import compile_template
 
 RUNS = 3
 N = int(os.environ.get("BENCH_RENDER_N", "2000"))

@@ -21,12 +21,20 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from agent.model import CampaignSpec, Content, EventType, Lane, MessageState, Sender, payload
-from agent.store import campaigns, queue, tenants
-from agent.store.db import open_and_migrate
-from agent.store.enqueue import Enqueue, enqueue
-from agent.store.queue import Settled
-from agent.store.retention import (
+from mailfleet.agent.model import (
+    CampaignSpec,
+    Content,
+    EventType,
+    Lane,
+    MessageState,
+    Sender,
+    payload,
+)
+from mailfleet.agent.store import campaigns, queue, tenants
+from mailfleet.agent.store.db import open_and_migrate
+from mailfleet.agent.store.enqueue import Enqueue, enqueue
+from mailfleet.agent.store.queue import Settled
+from mailfleet.agent.store.retention import (
     prune_campaign_messages,
     prune_events,
     sweep_bodies,

@@ -24,14 +24,19 @@ import time
 from multiprocessing.synchronize import Event
 from typing import Any
 
-from agent.routes.base import Envelope, OutcomeKind
-from agent.routes.esp.base import EspRoute
-from agent.routes.esp.mailgun import Mailgun
-from agent.routes.esp.ses import Ses
-from agent.routes.settings import DestinationLimits, MailgunRoute, SesRoute, SmtpRelayRoute
-from agent.routes.smtp_relay import SmtpRelay
-from agent.routing.rules import MessageFacts, RoutingTable, choose
-from agent.routing.settings import RoutingRule
+from mailfleet.agent.routes.base import Envelope, OutcomeKind
+from mailfleet.agent.routes.esp.base import EspRoute
+from mailfleet.agent.routes.esp.mailgun import Mailgun
+from mailfleet.agent.routes.esp.ses import Ses
+from mailfleet.agent.routes.settings import (
+    DestinationLimits,
+    MailgunRoute,
+    SesRoute,
+    SmtpRelayRoute,
+)
+from mailfleet.agent.routes.smtp_relay import SmtpRelay
+from mailfleet.agent.routing.rules import MessageFacts, RoutingTable, choose
+from mailfleet.agent.routing.settings import RoutingRule
 from tests.peers.esp import Provider, ProviderStandIn
 from tests.peers.smtp import SmtpSink, free_port
 

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import aiohttp
 
-from agent import client
-from agent.client import AgentStubs
-from agent.client.localagent import LocalAgent, free_port
+from mailfleet.agent import client
+from mailfleet.agent.client import AgentStubs
+from mailfleet.agent.client.localagent import LocalAgent, free_port
 from mailfleet.v1 import campaigns_pb2, common_pb2, signups_pb2
 
 POSTS = int(os.environ.get("BENCH_SIGNUP_POSTS", "3000"))

@@ -16,9 +16,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from agent import client
-from agent.client import AgentStubs
-from agent.client.localagent import LocalAgent, free_port
+from mailfleet.agent import client
+from mailfleet.agent.client import AgentStubs
+from mailfleet.agent.client.localagent import LocalAgent, free_port
 from mailfleet.v1 import campaigns_pb2, common_pb2, webhooks_pb2
 from tests.peers.webhooks import WebhookReceiver
 

@@ -20,14 +20,14 @@ from pathlib import Path
 import keyring
 from sqlalchemy import Engine
 
-from agent.client.localagent import free_port
 from bench.agentproc import running_agent
-from desktop.agents import registry
-from desktop.agents.upload_process import upload_in_process
-from desktop.services import campaigns, segments
-from desktop.services.campaigns import Audience, Draft
-from desktop.ui.qt import QApplication, QEventLoop, QTimer
-from desktop.ui.tasks import Task, TaskRunner
+from mailfleet.agent.client.localagent import free_port
+from mailfleet.desktop.agents import registry
+from mailfleet.desktop.agents.upload_process import upload_in_process
+from mailfleet.desktop.services import campaigns, segments
+from mailfleet.desktop.services.campaigns import Audience, Draft
+from mailfleet.desktop.ui.qt import QApplication, QEventLoop, QTimer
+from mailfleet.desktop.ui.tasks import Task, TaskRunner
 from tests.desktop.keyring_backend import install
 
 TICK_MS = 10

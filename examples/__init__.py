@@ -1,1 +1,1 @@
-"""Runnable scripts that automate an agent with ``agent.client`` (see README.md here)."""
+"""Runnable scripts that automate an agent with ``mailfleet.agent.client`` (see README.md here)."""

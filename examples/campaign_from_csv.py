@@ -17,7 +17,7 @@ import os
 import sys
 from pathlib import Path
 
-from agent.client import AgentClient
+from mailfleet.agent.client import AgentClient
 from mailfleet.v1 import campaigns_pb2
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import grpc
 
-from agent.client import AgentClient
+from mailfleet.agent.client import AgentClient
 from mailfleet.v1 import events_pb2
 
 

@@ -12,7 +12,7 @@ import argparse
 import os
 import sys
 
-from agent.client import AgentClient
+from mailfleet.agent.client import AgentClient
 
 
 def main() -> int:

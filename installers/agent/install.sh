@@ -99,7 +99,7 @@ use_systemctl() {
 # of the image, which do not exist on the build host; -P so the directory the installer is
 # run from (a checkout) is not imported instead of the release.
 agent() {
-    MAILFLEET_DATA_DIR="$ROOT$DATA_DIR" "$ROOT$VENV/bin/python" -P -m agent.cli "$@"
+    MAILFLEET_DATA_DIR="$ROOT$DATA_DIR" "$ROOT$VENV/bin/python" -P -m mailfleet.agent.cli "$@"
 }
 
 user_field() {  # user_field FIELD: uid (3) or gid (4) of the service user

@@ -1,7 +1,7 @@
 """Entry point of the bundled desktop: ``--version`` answers without opening a window.
 
-PyInstaller freezes this file; everything else is ``desktop.app``. ``--version`` still starts
-Qt (offscreen when there is no display), so it proves the bundle's Qt libraries load.
+PyInstaller freezes this file; everything else is ``mailfleet.desktop.app``. ``--version`` still
+starts Qt (offscreen when there is no display), so it proves the bundle's Qt libraries load.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ def _version() -> int:
     try:
         ours = version("mailfleet")
     except PackageNotFoundError:
-        from agent import __version__ as ours
+        from mailfleet.agent import __version__ as ours
     app.setApplicationVersion(ours)
     print(f"Mailfleet desktop {app.applicationVersion()} (Qt {pyside_version}, "
           f"platform {app.platformName()})")
@@ -35,7 +35,7 @@ def main() -> int:
     multiprocessing.freeze_support()  # the importer's worker processes start from this binary
     if sys.argv[1:] == ["--version"]:
         return _version()
-    from desktop.app import main as desktop_main
+    from mailfleet.desktop.app import main as desktop_main
 
     return desktop_main()
 

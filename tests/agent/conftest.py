@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.store.schema import migrate
-from agent.store.tenants import create_tenant
+from mailfleet.agent.store.schema import migrate
+from mailfleet.agent.store.tenants import create_tenant
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import sys
 
 def test_the_demo_runs_to_a_clean_finish() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "agent.demo"], capture_output=True, text=True, timeout=600
+        [sys.executable, "-m", "mailfleet.agent.demo"], capture_output=True, text=True, timeout=600
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "10003 rows = 10000 accepted + 3 rejected" in result.stdout

@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from agent.client.localagent import free_port
+from mailfleet.agent.client.localagent import free_port
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.10"])

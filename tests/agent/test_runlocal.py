@@ -1,5 +1,5 @@
-"""``make run`` (``agent.runlocal``) with real processes: a port another program holds is one
-line naming it and a PORT to use instead, with a non-zero exit and no traceback; PORT moves the
+"""``make run`` (``mailfleet.agent.runlocal``) with real processes: a port another program holds is
+one line naming it and a PORT to use instead, with a non-zero exit and no traceback; PORT moves the
 agent's ports and its config keeps them; an agent already running from the data directory is
 used as it is, never started twice or taken for an impostor."""
 
@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.client.localagent import AgentStartError, LocalAgent, free_port, read_pairing
-from agent.errors import bind_failure
-from agent.identity.pairing import Pairing, parse
+from mailfleet.agent.client.localagent import AgentStartError, LocalAgent, free_port, read_pairing
+from mailfleet.agent.errors import bind_failure
+from mailfleet.agent.identity.pairing import Pairing, parse
 from tests.peers.agent import AgentProcess
 
 REPO = Path(__file__).resolve().parents[2]
@@ -54,8 +54,8 @@ def occupy() -> Iterator[Callable[[int], None]]:
 
 
 def _command(data_dir: Path, *args: str) -> list[str]:
-    return [sys.executable, "-m", "agent.runlocal", "--data-dir", str(data_dir), "--agent-only",
-            *args]  # fmt: skip
+    return [sys.executable, "-m", "mailfleet.agent.runlocal", "--data-dir", str(data_dir),
+            "--agent-only", *args]  # fmt: skip
 
 
 def _env() -> dict[str, str]:

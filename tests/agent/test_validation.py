@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.validation import (
+from mailfleet.agent.validation import (
     AddressProblem,
     address_problem,
     is_field_name,

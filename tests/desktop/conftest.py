@@ -17,8 +17,8 @@ import pytest
 from pytestqt.qtbot import QtBot
 from sqlalchemy import Engine, create_engine
 
-from desktop.db.engine import open_database
-from desktop.services.workspaces import ensure_workspace
+from mailfleet.desktop.db.engine import open_database
+from mailfleet.desktop.services.workspaces import ensure_workspace
 from tests.desktop.keyring_backend import FileKeyring, install
 from tests.desktop.postgres import PostgresMissing, PostgresServer, start_postgres
 
@@ -108,6 +108,6 @@ def artifacts() -> Path:
 @pytest.fixture
 def qsettings(tmp_path: Path) -> Any:
     """Window settings in a temporary INI file, never the user's."""
-    from desktop.ui.qt import QSettings
+    from mailfleet.desktop.ui.qt import QSettings
 
     return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)

@@ -12,16 +12,16 @@ from typing import Any
 from pytestqt.qtbot import QtBot
 from sqlalchemy import Engine, insert, select
 
-from desktop.agents import registry
-from desktop.agents.follow import Follower
-from desktop.agents.registry import AgentRecord
-from desktop.db.models import CampaignState, Contact, FieldType, ListMembership
-from desktop.services import campaigns, stats
-from desktop.services.campaigns import Audience, Draft
-from desktop.services.fields import create_field, list_fields
-from desktop.services.workspaces import create_list, ensure_workspace
-from desktop.ui.main_window import MainWindow
-from desktop.ui.qt import QMessageBox
+from mailfleet.desktop.agents import registry
+from mailfleet.desktop.agents.follow import Follower
+from mailfleet.desktop.agents.registry import AgentRecord
+from mailfleet.desktop.db.models import CampaignState, Contact, FieldType, ListMembership
+from mailfleet.desktop.services import campaigns, stats
+from mailfleet.desktop.services.campaigns import Audience, Draft
+from mailfleet.desktop.services.fields import create_field, list_fields
+from mailfleet.desktop.services.workspaces import create_list, ensure_workspace
+from mailfleet.desktop.ui.main_window import MainWindow
+from mailfleet.desktop.ui.qt import QMessageBox
 from tests.agent.builders import relay_config
 from tests.peers.agent import AgentProcess
 from tests.peers.smtp import SmtpSink

@@ -7,10 +7,10 @@ from pathlib import Path
 
 from sqlalchemy import Engine, select
 
-from desktop.db.models import Contact
-from desktop.services.csvformat import sniff
-from desktop.services.import_report import ImportPlan, ImportReport
-from desktop.services.importer import run_import
+from mailfleet.desktop.db.models import Contact
+from mailfleet.desktop.services.csvformat import sniff
+from mailfleet.desktop.services.import_report import ImportPlan, ImportReport
+from mailfleet.desktop.services.importer import run_import
 
 
 def write_csv(path: Path, rows: list[list[str]], encoding: str = "utf-8") -> Path:

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.client.localagent import free_port
+from mailfleet.agent.client.localagent import free_port
 
 
 class PostgresMissing(RuntimeError):

@@ -8,9 +8,9 @@ import pytest
 from pytestqt.qtbot import QtBot
 from sqlalchemy import select
 
-from desktop.app import open_window, parse_args
-from desktop.db.engine import default_database_url
-from desktop.db.models import Workspace
+from mailfleet.desktop.app import open_window, parse_args
+from mailfleet.desktop.db.engine import default_database_url
+from mailfleet.desktop.db.models import Workspace
 
 
 def test_default_database_is_sqlite_in_the_user_data_dir(

@@ -16,16 +16,16 @@ from keyring.backends import fail
 from pytestqt.qtbot import QtBot
 from sqlalchemy import Engine, create_engine
 
-from agent.client.localagent import free_port, read_pairing
-from agent.runlocal import desktop_command
-from desktop.agents import registry
-from desktop.agents.delivery_mode import DeliveryMode
-from desktop.agents.localagent import LOCAL_NAME
-from desktop.app import open_window, parse_args
-from desktop.services.workspaces import DEFAULT_WORKSPACE, ensure_workspace
-from desktop.ui.agents_page import COLUMNS, DELIVERY_TEXT, AgentsPage
-from desktop.ui.fleet_sync import FleetSync
-from desktop.ui.tasks import TaskRunner
+from mailfleet.agent.client.localagent import free_port, read_pairing
+from mailfleet.agent.runlocal import desktop_command
+from mailfleet.desktop.agents import registry
+from mailfleet.desktop.agents.delivery_mode import DeliveryMode
+from mailfleet.desktop.agents.localagent import LOCAL_NAME
+from mailfleet.desktop.app import open_window, parse_args
+from mailfleet.desktop.services.workspaces import DEFAULT_WORKSPACE, ensure_workspace
+from mailfleet.desktop.ui.agents_page import COLUMNS, DELIVERY_TEXT, AgentsPage
+from mailfleet.desktop.ui.fleet_sync import FleetSync
+from mailfleet.desktop.ui.tasks import TaskRunner
 from tests.desktop.keyring_backend import PATH_VARIABLE, FileKeyring, install
 from tests.peers.agent import AgentProcess
 
@@ -35,8 +35,8 @@ CAPTURE = DELIVERY_TEXT[DeliveryMode.CAPTURE]
 
 @pytest.fixture
 def make_run(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path, Path]]:
-    """``python -m agent.runlocal`` as ``make run`` runs it, in a fresh home: its agent in a
-    temporary data directory, its desktop offscreen with a file keyring."""
+    """``python -m mailfleet.agent.runlocal`` as ``make run`` runs it, in a fresh home: its agent
+    in a temporary data directory, its desktop offscreen with a file keyring."""
     data_dir = tmp_path / "var" / "agent"
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
     env |= {
@@ -47,7 +47,7 @@ def make_run(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path, Pa
         PATH_VARIABLE: str(tmp_path / "keyring.json"),
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "agent.runlocal", "--data-dir", str(data_dir),
+        [sys.executable, "-m", "mailfleet.agent.runlocal", "--data-dir", str(data_dir),
          "--grpc-listen", f"127.0.0.1:{free_port()}"],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )  # fmt: skip

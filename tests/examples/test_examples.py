@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import IO
 
-from agent.identity.pairing import Pairing
+from mailfleet.agent.identity.pairing import Pairing
 from tests.agent.builders import relay_config
 from tests.peers.agent import AgentProcess
 from tests.peers.smtp import SmtpSink, defer

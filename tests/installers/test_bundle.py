@@ -69,7 +69,7 @@ def test_the_bundle_prints_its_version_offscreen(bundle: Path, tmp_path: Path) -
 
 
 def test_the_bundled_app_opens_and_migrates_its_database(bundle: Path, tmp_path: Path) -> None:
-    db = tmp_path / "desktop.db"
+    db = tmp_path / "mailfleet.desktop.db"
     app = subprocess.Popen(
         [str(bundle / "mailfleet-desktop"), "--database-url", f"sqlite:///{db}"],
         env={**_headless_env(tmp_path), "QT_QPA_PLATFORM": "offscreen"},

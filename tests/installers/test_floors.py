@@ -64,6 +64,6 @@ def test_the_agent_runs_on_the_lowest_versions_it_allows(tmp_path: Path) -> None
         assert versions.get(canonicalize_name(name)) == Version(version), name
 
     # -P: the installed package, not this checkout (the tests' working directory).
-    demo = _run(python, "-P", "-m", "agent.demo", cwd=tmp_path)
+    demo = _run(python, "-P", "-m", "mailfleet.agent.demo", cwd=tmp_path)
     assert demo.returncode == 0, demo.stdout + demo.stderr
     assert "check: every recipient received exactly one message" in demo.stdout

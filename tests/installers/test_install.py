@@ -15,10 +15,10 @@ import pytest
 from grpc_health.v1 import health_pb2
 from packaging.utils import canonicalize_name
 
-from agent import client
-from agent.client import AgentStubs
-from agent.client.localagent import free_port
-from agent.identity.pairing import Pairing, parse
+from mailfleet.agent import client
+from mailfleet.agent.client import AgentStubs
+from mailfleet.agent.client.localagent import free_port
+from mailfleet.agent.identity.pairing import Pairing, parse
 from mailfleet.v1 import admin_pb2
 from tests.installers.test_constraints import pins
 
@@ -68,7 +68,7 @@ def _serve(root: Path) -> subprocess.Popen[bytes]:
             str(root / "opt/mailfleet/venv/bin/python"),
             "-P",  # the installed package, not the checkout the tests run in
             "-m",
-            "agent.cli",
+            "mailfleet.agent.cli",
             "serve",
             "--config",
             str(root / "etc/mailfleet/agent.toml"),
@@ -238,7 +238,8 @@ def _check_agent_only(root: Path) -> None:
     size = sum(p.lstat().st_size for p in venv.resolve().rglob("*"))
     assert size < 150 * 2**20, f"the agent's install is {size / 2**20:.0f} MiB"
     desktop = subprocess.run(
-        [str(venv / "bin/python"), "-P", "-m", "desktop.launch"], capture_output=True, text=True,
+        [str(venv / "bin/python"), "-P", "-m", "mailfleet.desktop.launch"],
+        capture_output=True, text=True,
         timeout=60, check=False,
     )  # fmt: skip
     assert desktop.returncode == 2

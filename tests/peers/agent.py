@@ -14,9 +14,9 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2
 
-from agent import client
-from agent.client.localagent import free_port
-from agent.identity.pairing import Pairing, parse
+from mailfleet.agent import client
+from mailfleet.agent.client.localagent import free_port
+from mailfleet.agent.identity.pairing import Pairing, parse
 
 _START_TIMEOUT = 30.0
 
@@ -27,7 +27,7 @@ Stubs = client.AgentStubs
 
 def agent_command() -> list[str]:
     """The agent's command line, run by this interpreter."""
-    return [sys.executable, "-m", "agent.cli"]
+    return [sys.executable, "-m", "mailfleet.agent.cli"]
 
 
 class AgentProcess:

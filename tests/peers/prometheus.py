@@ -14,7 +14,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from agent.client.localagent import free_port
+from mailfleet.agent.client.localagent import free_port
 
 SCRAPE_SECONDS = 1
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
 
-from agent.model import CampaignState, EventType, Lane, MessageState
+from mailfleet.agent.model import CampaignState, EventType, Lane, MessageState
 from mailfleet.v1 import campaigns_pb2, events_pb2, messages_pb2
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import grpc
 import pytest
 
-from agent import client
+from mailfleet.agent import client
 from mailfleet.v1 import admin_pb2, agent_pb2, campaigns_pb2
 from tests.peers.agent import AgentProcess, Stubs
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import grpc
 import pytest
 
-from agent.client import AgentClient
+from mailfleet.agent.client import AgentClient
 from mailfleet.v1 import admin_pb2, sending_domains_pb2, smtp_users_pb2
 from tests.agent.builders import relay_config, transactional
 from tests.peers.agent import AgentProcess

@@ -16,7 +16,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2
 
-from agent import client
+from mailfleet.agent import client
 from tests.peers.agent import AgentProcess
 
 # A grpcurl build packaged on PyPI (the project publishes none there); its sdist carries the

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.client.localagent import free_port
+from mailfleet.agent.client.localagent import free_port
 from tests.peers.agent import AgentProcess, agent_command
 
 

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from agent.cli.ownership import writer_check
-from agent.dkim.keys import generate_key, load_keys, unreadable_report
-from agent.errors import ConfigError
-from agent.identity.accounts import user_name
+from mailfleet.agent.cli.ownership import writer_check
+from mailfleet.agent.dkim.keys import generate_key, load_keys, unreadable_report
+from mailfleet.agent.errors import ConfigError
+from mailfleet.agent.identity.accounts import user_name
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="changes file owners: needs root")
 
@@ -27,7 +27,10 @@ AGENT = user_name(AGENT_UID)
 def agent(*args: str) -> subprocess.CompletedProcess[str]:
     """Run the agent's command line (as root, like ``sudo mailfleet-agent …``)."""
     return subprocess.run(
-        [sys.executable, "-m", "agent.cli", *args], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "mailfleet.agent.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 

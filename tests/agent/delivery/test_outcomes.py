@@ -6,11 +6,11 @@ import random
 
 import pytest
 
-from agent.delivery.outcomes import retry_delay, settle
-from agent.delivery.settings import DeliverySettings
-from agent.model import EventType, MessageState
-from agent.routes.base import Outcome, OutcomeKind
-from agent.store.queue import Claimed
+from mailfleet.agent.delivery.outcomes import retry_delay, settle
+from mailfleet.agent.delivery.settings import DeliverySettings
+from mailfleet.agent.model import EventType, MessageState
+from mailfleet.agent.routes.base import Outcome, OutcomeKind
+from mailfleet.agent.store.queue import Claimed
 
 SETTINGS = DeliverySettings(retry_base_seconds=60, retry_max_seconds=3600, max_age_hours=72)
 NOW = 1_800_000_000.0

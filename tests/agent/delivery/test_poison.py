@@ -1,7 +1,7 @@
 """Poison messages: a message that breaks its worker fails alone; the rest of the campaign goes.
 
-The faults are real: ``MAILFLEET_TEST_FAULT`` (agent/delivery/faults.py) makes the worker that
-builds one address's message kill itself with SIGKILL, or raise, in the agent's own process.
+The faults are real: ``MAILFLEET_TEST_FAULT`` (mailfleet/agent/delivery/faults.py) makes the worker
+that builds one address's message kill itself with SIGKILL, or raise, in the agent's own process.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from collections.abc import Callable
 
 import pytest
 
-from agent.delivery.faults import VARIABLE
-from agent.delivery.outcomes import CRASHED_THE_WORKER
-from agent.delivery.scheduler import CRASH_LIMIT
+from mailfleet.agent.delivery.faults import VARIABLE
+from mailfleet.agent.delivery.outcomes import CRASHED_THE_WORKER
+from mailfleet.agent.delivery.scheduler import CRASH_LIMIT
 from mailfleet.v1 import campaigns_pb2, events_pb2, messages_pb2
 from tests.agent.builders import batches, campaign_request, recipients, relay_config, wait_until
 from tests.peers.agent import AgentProcess, Stubs

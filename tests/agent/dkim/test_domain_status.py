@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.client import AgentClient
-from agent.dkim.keys import generate_key
+from mailfleet.agent.client import AgentClient
+from mailfleet.agent.dkim.keys import generate_key
 from mailfleet.v1 import smtp_users_pb2
 from tests.agent.builders import relay_config
 from tests.peers.agent import AgentProcess

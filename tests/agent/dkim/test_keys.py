@@ -10,7 +10,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
-from agent.dkim.keys import DkimKeyError, dns_record, generate_key, load_keys
+from mailfleet.agent.dkim.keys import DkimKeyError, dns_record, generate_key, load_keys
 
 
 def mode(path: Path) -> int:

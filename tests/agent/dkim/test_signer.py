@@ -18,8 +18,8 @@ import pytest
 from dkim.canonicalization import Relaxed
 from dkim.util import parse_tag_value
 
-from agent.dkim.keys import Algorithm, generate_key, load_keys
-from agent.dkim.signer import (
+from mailfleet.agent.dkim.keys import Algorithm, generate_key, load_keys
+from mailfleet.agent.dkim.signer import (
     DkimSigner,
     SignError,
     _canonical_body,
@@ -27,8 +27,8 @@ from agent.dkim.signer import (
     relaxed_header,
     signed_header_input,
 )
-from agent.model import Content, Sender
-from agent.render.message import Renderer
+from mailfleet.agent.model import Content, Sender
+from mailfleet.agent.render.message import Renderer
 from tests.peers.dkimverify import mail_dkim
 from tests.peers.dns import LocalDns
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from agent.eventhooks import signing
-from agent.eventhooks.addresses import AddressPolicy, GuardedResolver, Refused
-from agent.eventhooks.sender import Sender
-from agent.eventhooks.settings import WebhookSettings
+from mailfleet.agent.eventhooks import signing
+from mailfleet.agent.eventhooks.addresses import AddressPolicy, GuardedResolver, Refused
+from mailfleet.agent.eventhooks.sender import Sender
+from mailfleet.agent.eventhooks.settings import WebhookSettings
 from tests.peers.pki import LocalCa
 from tests.peers.webhooks import WebhookReceiver
 

@@ -9,7 +9,7 @@ import pytest
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from agent.eventhooks import signing
+from mailfleet.agent.eventhooks import signing
 
 BODY = b'{"type":"events","events":[]}'
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.feedback.bots import automated
+from mailfleet.agent.feedback.bots import automated
 
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.feedback.classify import Severity, classify, is_permanent, status_code
+from mailfleet.agent.feedback.classify import Severity, classify, is_permanent, status_code
 
 
 @pytest.mark.parametrize(

@@ -11,14 +11,14 @@ import sqlite3
 import time
 from pathlib import Path
 
-from agent.feedback.consumer import InboundConsumer
-from agent.feedback.settings import FeedbackSettings
-from agent.feedback.tokens import Purpose, Subject, TokenKey
-from agent.model import CampaignSpec, Content, MessageState, RecipientRows, Sender
-from agent.store import campaigns, suppression
-from agent.store import feedback as stats
-from agent.store.handle import Store
-from agent.store.tenants import create_tenant
+from mailfleet.agent.feedback.consumer import InboundConsumer
+from mailfleet.agent.feedback.settings import FeedbackSettings
+from mailfleet.agent.feedback.tokens import Purpose, Subject, TokenKey
+from mailfleet.agent.model import CampaignSpec, Content, MessageState, RecipientRows, Sender
+from mailfleet.agent.store import campaigns, suppression
+from mailfleet.agent.store import feedback as stats
+from mailfleet.agent.store.handle import Store
+from mailfleet.agent.store.tenants import create_tenant
 
 SAMPLES = Path(__file__).resolve().parents[2] / "fixtures" / "bounces"
 

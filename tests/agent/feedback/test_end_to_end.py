@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from agent.client.localagent import free_port
+from mailfleet.agent.client.localagent import free_port
 from mailfleet.v1 import events_pb2, suppression_pb2
 from tests.agent.builders import run_campaign, wait_until
 from tests.peers.agent import AgentProcess, Stubs

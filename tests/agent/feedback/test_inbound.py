@@ -10,12 +10,19 @@ from pathlib import Path
 
 import pytest
 
-from agent.feedback.inbound import InboundMail, process
-from agent.feedback.settings import FeedbackSettings
-from agent.feedback.tokens import Purpose, Subject, TokenKey
-from agent.model import CampaignSpec, Content, EventType, MessageState, RecipientRows, Sender
-from agent.store import campaigns, suppression
-from agent.store import feedback as stats
+from mailfleet.agent.feedback.inbound import InboundMail, process
+from mailfleet.agent.feedback.settings import FeedbackSettings
+from mailfleet.agent.feedback.tokens import Purpose, Subject, TokenKey
+from mailfleet.agent.model import (
+    CampaignSpec,
+    Content,
+    EventType,
+    MessageState,
+    RecipientRows,
+    Sender,
+)
+from mailfleet.agent.store import campaigns, suppression
+from mailfleet.agent.store import feedback as stats
 
 SAMPLES = Path(__file__).resolve().parents[2] / "fixtures" / "bounces"
 NOW = 1_800_000_000.0

@@ -9,10 +9,10 @@ import os
 import re
 from urllib.parse import parse_qs, urlsplit
 
-from agent.feedback.links import FeedbackLinks
-from agent.feedback.tokens import Purpose, Subject, TokenKey
-from agent.model import Content, Sender
-from agent.render.message import Renderer
+from mailfleet.agent.feedback.links import FeedbackLinks
+from mailfleet.agent.feedback.tokens import Purpose, Subject, TokenKey
+from mailfleet.agent.model import Content, Sender
+from mailfleet.agent.render.message import Renderer
 
 SUBJECT = Subject(1, 7, 99)
 KEY = TokenKey(os.urandom(32))

@@ -8,7 +8,7 @@ import email
 import email.policy
 from email.message import EmailMessage
 
-from agent.feedback.raw_mime import add_fields, track_html
+from mailfleet.agent.feedback.raw_mime import add_fields, track_html
 
 
 def _tracker(body: str) -> str:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import sqlite3
 
-from agent.feedback import record
-from agent.feedback.classify import classify
-from agent.feedback.record import About
-from agent.feedback.settings import FeedbackSettings
-from agent.model import EventType, MessageState
-from agent.store import feedback as stats
-from agent.store import suppression
-from agent.store.queue import Claimed, Settled
+from mailfleet.agent.feedback import record
+from mailfleet.agent.feedback.classify import classify
+from mailfleet.agent.feedback.record import About
+from mailfleet.agent.feedback.settings import FeedbackSettings
+from mailfleet.agent.model import EventType, MessageState
+from mailfleet.agent.store import feedback as stats
+from mailfleet.agent.store import suppression
+from mailfleet.agent.store.queue import Claimed, Settled
 
 NOW = 1_800_000_000.0
 DAY = 86400.0

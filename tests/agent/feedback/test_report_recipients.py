@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.feedback.reports import Kind, parse
+from mailfleet.agent.feedback.reports import Kind, parse
 
 _HEAD = (
     "From: Mail Delivery System <MAILER-DAEMON@mx.sender.example>\n"

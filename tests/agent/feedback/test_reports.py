@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.feedback.reports import Finding, Kind, parse
+from mailfleet.agent.feedback.reports import Finding, Kind, parse
 
 ROOT = Path(__file__).resolve().parents[3]
 SAMPLES = ROOT / "tests" / "fixtures" / "bounces"

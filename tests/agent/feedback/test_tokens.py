@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.feedback.tokens import Purpose, Subject, TokenKey, TokenKeyError
+from mailfleet.agent.feedback.tokens import Purpose, Subject, TokenKey, TokenKeyError
 
 SUBJECT = Subject(tenant_id=3, campaign_id=41, message_id=1_234_567)
 

@@ -13,8 +13,8 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from agent import client
-from agent.identity.pairing import Pairing, parse
+from mailfleet.agent import client
+from mailfleet.agent.identity.pairing import Pairing, parse
 from mailfleet.v1 import agent_pb2
 from tests.peers.agent import AgentProcess, agent_command
 

@@ -11,8 +11,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agent.client.localagent import free_port
-from agent.dkim.keys import DnsRecord, generate_key
+from mailfleet.agent.client.localagent import free_port
+from mailfleet.agent.dkim.keys import DnsRecord, generate_key
 from mailfleet.v1 import messages_pb2, smtp_users_pb2
 from tests.peers.agent import AgentProcess, Stubs
 from tests.peers.smtp import Received, SmtpSink

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from agent.intake.data import Data, read_data
+from mailfleet.agent.intake.data import Data, read_data
 
 
 async def _read(

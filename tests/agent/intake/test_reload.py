@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.client.localagent import free_port
+from mailfleet.agent.client.localagent import free_port
 from tests.agent.builders import wait_until
 from tests.agent.intake.peer import DOMAIN, IntakeAgent, delivered, message, raw
 from tests.peers.smtp import SmtpSink, stall

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.client.localagent import free_port
+from mailfleet.agent.client.localagent import free_port
 from mailfleet.v1 import capture_pb2, events_pb2, messages_pb2, smtp_users_pb2
 from tests.agent.intake.peer import (
     BOUNCE,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from agent.identity import passwords
-from agent.intake.guard import AuthGuard, ConnectionCounter, RateLimiter
-from agent.intake.message import (
+from mailfleet.agent.identity import passwords
+from mailfleet.agent.intake.guard import AuthGuard, ConnectionCounter, RateLimiter
+from mailfleet.agent.intake.message import (
     Choices,
     Refusal,
     check_framing,
@@ -15,7 +15,7 @@ from agent.intake.message import (
     split_header,
     take_controls,
 )
-from agent.intake.settings import IntakeSettings, ListenerSettings
+from mailfleet.agent.intake.settings import IntakeSettings, ListenerSettings
 
 
 class Clock:

@@ -7,8 +7,8 @@ from types import MappingProxyType
 
 import pytest
 
-from agent.model import payload
-from agent.model.payload import Payload, PayloadError
+from mailfleet.agent.model import payload
+from mailfleet.agent.model.payload import Payload, PayloadError
 
 
 def round_trip(name: str, values: list[str], fields: dict[str, str]) -> Payload:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.identity.pairing import Pairing
-from agent.model import FINAL_STATES, EventType, MessageState
+from mailfleet.agent.identity.pairing import Pairing
+from mailfleet.agent.model import FINAL_STATES, EventType, MessageState
 from mailfleet.v1 import campaigns_pb2, events_pb2
 from tests.agent.builders import batches, campaign_request, recipients, wait_until
 from tests.peers.agent import AgentProcess, agent_command

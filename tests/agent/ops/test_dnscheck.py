@@ -8,9 +8,9 @@ from pathlib import Path
 import dns.resolver
 import pytest
 
-from agent.config import load
-from agent.dkim.dns_checks import Lookup, Plan, Status, check_spf, run
-from agent.dkim.keys import dns_record, generate_key, load_keys
+from mailfleet.agent.config import load
+from mailfleet.agent.dkim.dns_checks import Lookup, Plan, Status, check_spf, run
+from mailfleet.agent.dkim.keys import dns_record, generate_key, load_keys
 from tests.peers.agent import agent_command
 from tests.peers.dns import LocalDns
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.store.db import connect
-from agent.store.schema import MIGRATIONS, current_version, migrate
+from mailfleet.agent.store.db import connect
+from mailfleet.agent.store.schema import MIGRATIONS, current_version, migrate
 from mailfleet.v1 import campaigns_pb2, capture_pb2, common_pb2, events_pb2, routing_pb2
 from tests.agent.builders import (
     batches,
@@ -192,8 +192,8 @@ def test_a_migration_killed_half_way_leaves_the_previous_version_and_runs_again(
     script = textwrap.dedent(
         f"""
         import sys
-        from agent.store.db import connect
-        from agent.store.schema import MIGRATIONS, migrate
+        from mailfleet.agent.store.db import connect
+        from mailfleet.agent.store.schema import MIGRATIONS, migrate
         migrate(connect(sys.argv[1]), (*MIGRATIONS, {_SLOW_MIGRATION!r}))
         """
     )

@@ -15,7 +15,7 @@ from pathlib import Path
 import grpc
 import pytest
 
-from agent.identity import keys
+from mailfleet.agent.identity import keys
 from mailfleet.v1 import admin_pb2, campaigns_pb2, common_pb2, events_pb2
 from tests.agent.builders import batches, campaign_request, transactional, wait_until
 from tests.peers.agent import AgentProcess, agent_command

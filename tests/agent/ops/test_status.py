@@ -8,8 +8,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from agent.client.localagent import free_port
-from agent.store.events import first_seq_since
+from mailfleet.agent.client.localagent import free_port
+from mailfleet.agent.store.events import first_seq_since
 from tests.agent.builders import transactional, wait_until
 from tests.peers.agent import AgentProcess, agent_command
 

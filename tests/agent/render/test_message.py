@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
-from agent.model import Content, Sender
-from agent.render import limits
-from agent.render.limits import keep_handler
-from agent.render.message import Renderer, RenderError
-from agent.render.templates import compile_template
+from mailfleet.agent.model import Content, Sender
+from mailfleet.agent.render import limits
+from mailfleet.agent.render.limits import keep_handler
+from mailfleet.agent.render.message import Renderer, RenderError
+from mailfleet.agent.render.templates import compile_template
 
 SENDER = Sender("news@shop.example", "Shop News", "help@shop.example")
 CONTENT = Content(
@@ -361,7 +361,7 @@ def compiles(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
         seen.append(source)
         return compile_template(source, html=html)
 
-    monkeypatch.setattr("agent.render.message.compile_template", counting)
+    monkeypatch.setattr("mailfleet.agent.render.message.compile_template", counting)
     yield seen
 
 

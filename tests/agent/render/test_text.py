@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agent.render.text import html_to_text
+from mailfleet.agent.render.text import html_to_text
 
 
 def test_keeps_link_targets_after_their_labels() -> None:

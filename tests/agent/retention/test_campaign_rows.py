@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from agent.model import CampaignState, MessageState
-from agent.store import campaigns, messages, tenants
-from agent.store.db import open_and_migrate
-from agent.store.retention import prune_campaign_messages
+from mailfleet.agent.model import CampaignState, MessageState
+from mailfleet.agent.store import campaigns, messages, tenants
+from mailfleet.agent.store.db import open_and_migrate
+from mailfleet.agent.store.retention import prune_campaign_messages
 from mailfleet.v1 import agent_pb2, campaigns_pb2, messages_pb2
 from tests.agent.builders import batches, campaign_request, recipients, relay_config, wait_until
 from tests.peers.agent import AgentProcess

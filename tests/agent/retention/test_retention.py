@@ -12,10 +12,10 @@ from pathlib import Path
 import grpc
 import pytest
 
-from agent.model import EventType, MessageState
-from agent.store import events, tenants
-from agent.store.db import open_and_migrate
-from agent.store.retention import (
+from mailfleet.agent.model import EventType, MessageState
+from mailfleet.agent.store import events, tenants
+from mailfleet.agent.store.db import open_and_migrate
+from mailfleet.agent.store.retention import (
     events_pruned_through,
     prune_capture,
     prune_events,

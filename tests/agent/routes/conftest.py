@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from agent.routes.base import Envelope
-from agent.routes.settings import DestinationLimits, SmtpRelayRoute
+from mailfleet.agent.routes.base import Envelope
+from mailfleet.agent.routes.settings import DestinationLimits, SmtpRelayRoute
 from tests.peers.smtp import SmtpSink
 
 SinkFactory = Callable[..., SmtpSink]

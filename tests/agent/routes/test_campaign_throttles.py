@@ -8,7 +8,7 @@ import multiprocessing
 import time
 from multiprocessing.connection import Connection
 
-from agent.routes.shaping import CampaignThrottles
+from mailfleet.agent.routes.shaping import CampaignThrottles
 
 RATE = 10  # a second
 PER_PROCESS = 15

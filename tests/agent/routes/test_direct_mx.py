@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from agent.routes import direct_mx
-from agent.routes.base import OutcomeKind
-from agent.routes.direct_mx import DirectMx
-from agent.routes.settings import DestinationLimits, DirectMxRoute, LimitsSettings
+from mailfleet.agent.routes import direct_mx
+from mailfleet.agent.routes.base import OutcomeKind
+from mailfleet.agent.routes.direct_mx import DirectMx
+from mailfleet.agent.routes.settings import DestinationLimits, DirectMxRoute, LimitsSettings
 from tests.agent.routes.conftest import SinkFactory, envelope
 from tests.peers.dns import LocalDns
 from tests.peers.smtp import free_port

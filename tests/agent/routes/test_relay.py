@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from agent.routes.base import OutcomeKind
-from agent.routes.settings import DestinationLimits, SmtpRelayRoute
-from agent.routes.smtp_relay import SmtpRelay
+from mailfleet.agent.routes.base import OutcomeKind
+from mailfleet.agent.routes.settings import DestinationLimits, SmtpRelayRoute
+from mailfleet.agent.routes.smtp_relay import SmtpRelay
 from tests.agent.routes.conftest import SinkFactory, envelope, relay_settings
 from tests.peers.smtp import defer, free_port, refuse, stall
 

@@ -8,10 +8,15 @@ from collections.abc import Iterator
 
 import pytest
 
-from agent.routes.base import Envelope, Outcome, OutcomeKind
-from agent.routes.direct_mx import DirectMx
-from agent.routes.settings import BackoffSettings, DestinationLimits, DirectMxRoute, LimitsSettings
-from agent.routes.shaping import Backoff, destination, is_throttling
+from mailfleet.agent.routes.base import Envelope, Outcome, OutcomeKind
+from mailfleet.agent.routes.direct_mx import DirectMx
+from mailfleet.agent.routes.settings import (
+    BackoffSettings,
+    DestinationLimits,
+    DirectMxRoute,
+    LimitsSettings,
+)
+from mailfleet.agent.routes.shaping import Backoff, destination, is_throttling
 from tests.agent.routes.conftest import SinkFactory, envelope
 from tests.peers.dns import LocalDns
 from tests.peers.smtp import defer, free_port

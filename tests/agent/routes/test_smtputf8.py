@@ -7,9 +7,9 @@ import email
 import email.policy
 from pathlib import Path
 
-from agent.routes.base import Envelope, OutcomeKind
-from agent.routes.smtp.session import NO_SMTPUTF8
-from agent.routes.smtp_relay import SmtpRelay
+from mailfleet.agent.routes.base import Envelope, OutcomeKind
+from mailfleet.agent.routes.smtp.session import NO_SMTPUTF8
+from mailfleet.agent.routes.smtp_relay import SmtpRelay
 from mailfleet.v1 import campaigns_pb2, common_pb2, messages_pb2
 from tests.agent.builders import batches, campaign_request, relay_config, wait_until
 from tests.agent.routes.conftest import SinkFactory, envelope, relay_settings

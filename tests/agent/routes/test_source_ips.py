@@ -10,24 +10,24 @@ from pathlib import Path
 import grpc
 import pytest
 
-from agent.routes.base import OutcomeKind
-from agent.routes.direct_mx import DirectMx
-from agent.routes.settings import (
+from mailfleet.agent.routes.base import OutcomeKind
+from mailfleet.agent.routes.direct_mx import DirectMx
+from mailfleet.agent.routes.settings import (
     DirectMxRoute,
     IpPool,
     IpPoolsSettings,
     LimitsSettings,
     PoolAddress,
 )
-from agent.routes.source_ips import (
+from mailfleet.agent.routes.source_ips import (
     SourcePool,
     WeightedRoundRobin,
     seconds_until_tomorrow,
     sent_today,
     warmup_quota,
 )
-from agent.routing.estimate import estimate, finish_day
-from agent.routing.rules import MessageFacts, RoutingTable
+from mailfleet.agent.routing.estimate import estimate, finish_day
+from mailfleet.agent.routing.rules import MessageFacts, RoutingTable
 from mailfleet.v1 import campaigns_pb2, events_pb2, messages_pb2, routing_pb2
 from tests.agent.builders import batches, campaign_request, recipients, wait_until
 from tests.agent.routes.conftest import SinkFactory, envelope

@@ -6,15 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from agent.config import AgentSettings
-from agent.routes.base import OutcomeKind, RouteConfigError
-from agent.routes.capture import Capture
-from agent.routes.direct_mx import DirectMx
-from agent.routes.settings import CaptureRoute, DirectMxRoute, SmtpRelayRoute
-from agent.routes.smtp.mx import nameserver, order_mx
-from agent.routes.smtp.replies import enhanced_code, from_reply
-from agent.routes.smtp_relay import SmtpRelay
-from agent.routing.build import build_routes
+from mailfleet.agent.config import AgentSettings
+from mailfleet.agent.routes.base import OutcomeKind, RouteConfigError
+from mailfleet.agent.routes.capture import Capture
+from mailfleet.agent.routes.direct_mx import DirectMx
+from mailfleet.agent.routes.settings import CaptureRoute, DirectMxRoute, SmtpRelayRoute
+from mailfleet.agent.routes.smtp.mx import nameserver, order_mx
+from mailfleet.agent.routes.smtp.replies import enhanced_code, from_reply
+from mailfleet.agent.routes.smtp_relay import SmtpRelay
+from mailfleet.agent.routing.build import build_routes
 from tests.agent.routes.conftest import envelope
 
 

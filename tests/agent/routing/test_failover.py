@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from agent.routes.base import OutcomeKind
-from agent.routes.smtp_relay import SmtpRelay
-from agent.routing.failover import PROBE_SECONDS, Health, deliver_with_failover
+from mailfleet.agent.routes.base import OutcomeKind
+from mailfleet.agent.routes.smtp_relay import SmtpRelay
+from mailfleet.agent.routing.failover import PROBE_SECONDS, Health, deliver_with_failover
 from tests.agent.routes.conftest import SinkFactory, envelope, relay_settings
 from tests.peers.smtp import SmtpSink, free_port, refuse
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from agent.config import AgentSettings
-from agent.routes.base import OutcomeKind
-from agent.routes.capture import Capture
-from agent.routes.settings import (
+from mailfleet.agent.config import AgentSettings
+from mailfleet.agent.routes.base import OutcomeKind
+from mailfleet.agent.routes.capture import Capture
+from mailfleet.agent.routes.settings import (
     CaptureRoute,
     DirectMxRoute,
     RouteSettings,
@@ -19,11 +19,17 @@ from agent.routes.settings import (
     SplitRoute,
     domain_matches,
 )
-from agent.routing.router import Router
-from agent.routing.rules import MessageFacts, Plan, RoutingTable, choose
-from agent.routing.settings import RoutingRule
-from agent.routing.split import Split
-from agent.routing.table import RoutingState, RulesError, StaleVersion, check_table, parse_rules
+from mailfleet.agent.routing.router import Router
+from mailfleet.agent.routing.rules import MessageFacts, Plan, RoutingTable, choose
+from mailfleet.agent.routing.settings import RoutingRule
+from mailfleet.agent.routing.split import Split
+from mailfleet.agent.routing.table import (
+    RoutingState,
+    RulesError,
+    StaleVersion,
+    check_table,
+    parse_rules,
+)
 from tests.agent.routes.conftest import envelope
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from agent.pages import catalogue
-from agent.signup.forms import FieldType, Form, FormField, FormList, check_submission
+from mailfleet.agent.pages import catalogue
+from mailfleet.agent.signup.forms import FieldType, Form, FormField, FormList, check_submission
 
 FORM = Form(
     form_id="f1",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import secrets
 
-from agent.feedback.tokens import Purpose, TokenKey
-from agent.signup.tokens import (
+from mailfleet.agent.feedback.tokens import Purpose, TokenKey
+from mailfleet.agent.signup.tokens import (
     TimeVerdict,
     check_time_token,
     confirm_token,

@@ -14,9 +14,9 @@ from collections.abc import Callable, Sequence
 
 import pytest
 
-from agent.intake.queueing import Submission
-from agent.intake.queueing import enqueue as submit
-from agent.model import (
+from mailfleet.agent.intake.queueing import Submission
+from mailfleet.agent.intake.queueing import enqueue as submit
+from mailfleet.agent.model import (
     CampaignSpec,
     Content,
     EventType,
@@ -26,8 +26,8 @@ from agent.model import (
     Sender,
     TransactionalMessage,
 )
-from agent.store import campaigns, messages, suppression
-from agent.store.suppression import Entry, Reason
+from mailfleet.agent.store import campaigns, messages, suppression
+from mailfleet.agent.store.suppression import Entry, Reason
 
 Lane_ = Callable[[sqlite3.Connection, Sequence[str]], None]
 NOW = 1_800_000_000.0

@@ -7,7 +7,7 @@ import subprocess
 from collections import Counter
 from collections.abc import Callable
 
-from agent.client.localagent import free_port
+from mailfleet.agent.client.localagent import free_port
 from mailfleet.v1 import campaigns_pb2
 from tests.agent.builders import batches, campaign_request, recipients, relay_config, wait_until
 from tests.peers.agent import AgentProcess, agent_command

@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-AGENT = Path(__file__).resolve().parents[3] / "agent"
+AGENT = Path(__file__).resolve().parents[3] / "mailfleet" / "agent"
 _RUNS_SQL = {"execute", "executemany", "executescript"}
 # `state = 2`, `state IN (1, 3)`, `state <> 4`: a number where MessageState belongs.
 _STATE_LITERAL = re.compile(r"\bstate\s*(?:=|<>|!=|<|>|IN\s*\()\s*\d", re.IGNORECASE)

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from agent.config import load
-from agent.model import payload
-from agent.store.db import connect
-from agent.store.schema import MIGRATIONS, current_version, migrate
+from mailfleet.agent.config import load
+from mailfleet.agent.model import payload
+from mailfleet.agent.store.db import connect
+from mailfleet.agent.store.schema import MIGRATIONS, current_version, migrate
 from mailfleet.v1 import common_pb2, messages_pb2
 from tests.agent.builders import relay_config, transactional, wait_until
 from tests.peers.agent import AgentProcess

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sqlite3
 
-from agent.model import Content, EventType, MessageState, Sender, TransactionalMessage
-from agent.store import messages, queue
-from agent.store.queue import Settled
+from mailfleet.agent.model import Content, EventType, MessageState, Sender, TransactionalMessage
+from mailfleet.agent.store import messages, queue
+from mailfleet.agent.store.queue import Settled
 
 NOW = 1_800_000_000.0
 

@@ -6,7 +6,7 @@ import sqlite3
 import time
 from collections.abc import Sequence
 
-from agent.model import (
+from mailfleet.agent.model import (
     CampaignSpec,
     CampaignState,
     Content,
@@ -16,10 +16,10 @@ from agent.model import (
     Sender,
     TransactionalMessage,
 )
-from agent.store import campaigns, events, messages, queue, queue_admin, suspensions
-from agent.store.queue import Settled
-from agent.store.queue_admin import Selection
-from agent.store.suspensions import Holds, Kind, Suspension
+from mailfleet.agent.store import campaigns, events, messages, queue, queue_admin, suspensions
+from mailfleet.agent.store.queue import Settled
+from mailfleet.agent.store.queue_admin import Selection
+from mailfleet.agent.store.suspensions import Holds, Kind, Suspension
 
 
 def _campaign(conn: sqlite3.Connection, tenant_id: int, emails: Sequence[str]) -> int:

@@ -6,11 +6,11 @@ from __future__ import annotations
 import secrets
 import sqlite3
 
-from agent.feedback.tokens import TokenKey
-from agent.signup.forms import Form, FormList
-from agent.signup.record import Clock, Outcome, confirm, sign_up
-from agent.store import signups
-from agent.store.signups import ChangeKind, NewSignup, SignupState, Visitor
+from mailfleet.agent.feedback.tokens import TokenKey
+from mailfleet.agent.signup.forms import Form, FormList
+from mailfleet.agent.signup.record import Clock, Outcome, confirm, sign_up
+from mailfleet.agent.store import signups
+from mailfleet.agent.store.signups import ChangeKind, NewSignup, SignupState, Visitor
 
 NOW = 1_800_000_000.0
 HOUR = 3600.0

@@ -12,10 +12,10 @@ from pathlib import Path
 import grpc
 import pytest
 
-from agent.store import inbound_mail
-from agent.store.handle import Store
-from agent.store.space import DiskFull
-from agent.store.writer import MAX_HELD
+from mailfleet.agent.store import inbound_mail
+from mailfleet.agent.store.handle import Store
+from mailfleet.agent.store.space import DiskFull
+from mailfleet.agent.store.writer import MAX_HELD
 from tests.peers.small_disk import SmallDisk
 
 # Larger than all the free room the store's log has: a write of it needs new space.

@@ -7,7 +7,7 @@ import json
 import sqlite3
 import time
 
-from agent.model import (
+from mailfleet.agent.model import (
     CampaignSpec,
     Content,
     EventType,
@@ -16,8 +16,8 @@ from agent.model import (
     Sender,
     TransactionalMessage,
 )
-from agent.store import campaigns, messages, queue, suppression
-from agent.store.suppression import Entry, Reason
+from mailfleet.agent.store import campaigns, messages, queue, suppression
+from mailfleet.agent.store.suppression import Entry, Reason
 
 NOW = 1_800_000_000.0
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 
-from agent.model import EventType
-from agent.store import events, webhooks
+from mailfleet.agent.model import EventType
+from mailfleet.agent.store import events, webhooks
 
 
 def _append(conn: sqlite3.Connection, tenant: int, type_: EventType, n: int) -> None:

@@ -15,7 +15,7 @@ import grpc
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-import agent
+from mailfleet import agent
 from mailfleet.v1 import campaigns_pb2, common_pb2, events_pb2
 from tests.agent.builders import batches, campaign_request, relay_config, wait_until
 from tests.peers.agent import AgentProcess, Stubs

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agent.web.ratelimit import RateLimiter
+from mailfleet.agent.web.ratelimit import RateLimiter
 
 
 class _Clock:

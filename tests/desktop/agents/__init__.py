@@ -1,1 +1,1 @@
-"""Tests of the link to the agents (desktop/agents), against real agents on loopback."""
+"""Tests of the link to the agents (mailfleet/desktop/agents), against real agents on loopback."""

@@ -7,10 +7,10 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from desktop.agents import upload
-from desktop.services import campaigns
-from desktop.services.campaigns import Audience, Draft
-from desktop.services.workspaces import ensure_workspace
+from mailfleet.desktop.agents import upload
+from mailfleet.desktop.services import campaigns
+from mailfleet.desktop.services.campaigns import Audience, Draft
+from mailfleet.desktop.services.workspaces import ensure_workspace
 from tests.agent.builders import relay_config
 from tests.desktop.fleetkit import pair, totals
 from tests.desktop.importing import emails, import_file, plan_for, write_csv

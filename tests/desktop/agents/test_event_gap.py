@@ -8,12 +8,12 @@ import grpc
 import pytest
 from sqlalchemy import Engine
 
-from desktop.agents import registry, upload
-from desktop.agents.follow import Follower
-from desktop.db.models import CampaignState
-from desktop.services import campaigns
-from desktop.services.campaigns import Audience, Draft
-from desktop.services.workspaces import ensure_workspace
+from mailfleet.desktop.agents import registry, upload
+from mailfleet.desktop.agents.follow import Follower
+from mailfleet.desktop.db.models import CampaignState
+from mailfleet.desktop.services import campaigns
+from mailfleet.desktop.services.campaigns import Audience, Draft
+from mailfleet.desktop.services.workspaces import ensure_workspace
 from mailfleet.v1 import events_pb2
 from tests.agent.builders import relay_config, wait_until
 from tests.desktop.fleetkit import pair, seed_contacts, totals

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import Engine, func, insert, select, update
 
-from desktop.agents import eventsync
-from desktop.db.models import (
+from mailfleet.desktop.agents import eventsync
+from mailfleet.desktop.db.models import (
     Agent,
     CampaignPart,
     CampaignRecipient,
@@ -14,8 +14,8 @@ from desktop.db.models import (
     EngagementEvent,
     Suppression,
 )
-from desktop.services import campaigns, stats
-from desktop.services.campaigns import Audience, Draft
+from mailfleet.desktop.services import campaigns, stats
+from mailfleet.desktop.services.campaigns import Audience, Draft
 from mailfleet.v1 import events_pb2
 from tests.desktop.fleetkit import seed_contacts
 

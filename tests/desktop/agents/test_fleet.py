@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select, update
 
-from desktop.agents import eventsync, fleet, registry, upload
-from desktop.db.models import CampaignPart, CampaignRecipient, CampaignTimeline, PartState
-from desktop.services import campaigns
-from desktop.services.workspaces import ensure_workspace
+from mailfleet.desktop.agents import eventsync, fleet, registry, upload
+from mailfleet.desktop.db.models import CampaignPart, CampaignRecipient, CampaignTimeline, PartState
+from mailfleet.desktop.services import campaigns
+from mailfleet.desktop.services.workspaces import ensure_workspace
 from mailfleet.v1 import campaigns_pb2, events_pb2
 from tests.agent.builders import relay_config, wait_until
 from tests.desktop.fleetkit import AgentFactory, draft, follow_all, pair, seed_contacts, totals

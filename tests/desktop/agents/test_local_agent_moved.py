@@ -7,10 +7,10 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from agent.client.localagent import free_port
-from agent.init import set_listen
-from desktop.agents import localagent, registry
-from desktop.services.workspaces import ensure_workspace
+from mailfleet.agent.client.localagent import free_port
+from mailfleet.agent.init import set_listen
+from mailfleet.desktop.agents import localagent, registry
+from mailfleet.desktop.services.workspaces import ensure_workspace
 from tests.desktop.keyring_backend import FileKeyring
 
 

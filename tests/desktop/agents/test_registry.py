@@ -8,11 +8,11 @@ from keyring.backend import KeyringBackend
 from keyring.backends import fail, null
 from sqlalchemy import Engine, select, update
 
-from agent.client import FingerprintMismatch
-from desktop.agents import registry
-from desktop.db.models import Agent
-from desktop.services import secrets
-from desktop.services.workspaces import ensure_workspace
+from mailfleet.agent.client import FingerprintMismatch
+from mailfleet.desktop.agents import registry
+from mailfleet.desktop.db.models import Agent
+from mailfleet.desktop.services import secrets
+from mailfleet.desktop.services.workspaces import ensure_workspace
 from tests.desktop.keyring_backend import FileKeyring
 from tests.peers.agent import AgentProcess
 

@@ -11,13 +11,13 @@ import pytest
 from pytestqt.qtbot import QtBot
 from sqlalchemy import Engine, select, update
 
-from agent.client import AgentClient
-from desktop.agents import suppression_sync
-from desktop.db.models import Agent, SuppressionReason
-from desktop.services import suppression
-from desktop.services.suppression import import_addresses
-from desktop.services.workspaces import ensure_workspace
-from desktop.ui.qt import QPushButton
+from mailfleet.agent.client import AgentClient
+from mailfleet.desktop.agents import suppression_sync
+from mailfleet.desktop.db.models import Agent, SuppressionReason
+from mailfleet.desktop.services import suppression
+from mailfleet.desktop.services.suppression import import_addresses
+from mailfleet.desktop.services.workspaces import ensure_workspace
+from mailfleet.desktop.ui.qt import QPushButton
 from mailfleet.v1 import events_pb2, suppression_pb2
 from tests.agent.builders import relay_config, wait_until
 from tests.desktop.fleetkit import close, open_window, pair

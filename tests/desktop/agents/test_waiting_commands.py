@@ -10,10 +10,10 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import Engine
 
-from desktop.agents import fleet as fleet_control
-from desktop.agents import upload
-from desktop.db.models import CampaignState
-from desktop.services import campaigns
+from mailfleet.desktop.agents import fleet as fleet_control
+from mailfleet.desktop.agents import upload
+from mailfleet.desktop.db.models import CampaignState
+from mailfleet.desktop.services import campaigns
 from tests.agent.builders import wait_until
 from tests.desktop.fleetkit import AgentFactory, Fleet, follow_all, new_fleet
 from tests.desktop.keyring_backend import FileKeyring

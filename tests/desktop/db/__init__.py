@@ -1,1 +1,1 @@
-"""Tests of the data layer (desktop/db): models, migrations, both databases."""
+"""Tests of the data layer (mailfleet/desktop/db): models, migrations, both databases."""

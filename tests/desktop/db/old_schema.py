@@ -10,7 +10,7 @@ import pytest
 from alembic import command
 from sqlalchemy import Engine, create_engine
 
-from desktop.db.engine import alembic_config, make_engine
+from mailfleet.desktop.db.engine import alembic_config, make_engine
 from tests.desktop.postgres import PostgresServer
 
 

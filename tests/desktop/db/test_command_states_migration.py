@@ -13,7 +13,7 @@ from alembic import command
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import IntegrityError
 
-from desktop.db.engine import alembic_config, make_engine
+from mailfleet.desktop.db.engine import alembic_config, make_engine
 from tests.desktop.postgres import PostgresServer
 
 NOW = "2026-01-01 00:00:00"

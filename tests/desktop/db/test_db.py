@@ -8,8 +8,8 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Engine, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from desktop.db.models import Base, Contact, ListMembership, MailingList
-from desktop.services.workspaces import add_members, create_list, ensure_workspace
+from mailfleet.desktop.db.models import Base, Contact, ListMembership, MailingList
+from mailfleet.desktop.services.workspaces import add_members, create_list, ensure_workspace
 
 
 def test_migrations_match_the_models(engine: Engine) -> None:

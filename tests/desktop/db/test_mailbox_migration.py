@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import Engine, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
-from desktop.db.engine import migrate
-from desktop.db.mailbox import mailbox_key
-from desktop.db.models import Contact, Suppression
-from desktop.services import suppression
+from mailfleet.desktop.db.engine import migrate
+from mailfleet.desktop.db.mailbox import mailbox_key
+from mailfleet.desktop.db.models import Contact, Suppression
+from mailfleet.desktop.services import suppression
 from tests.desktop.db.old_schema import engine_at
 
 NOW = "2026-01-01 00:00:00"

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Connection, Engine, select, text
 
-from desktop.db.engine import migrate
-from desktop.db.models import Campaign, CampaignRecipient, Contact, Workspace
+from mailfleet.desktop.db.engine import migrate
+from mailfleet.desktop.db.models import Campaign, CampaignRecipient, Contact, Workspace
 from tests.desktop.db.old_schema import engine_at
 
 NOW = "2026-01-01 00:00:00"

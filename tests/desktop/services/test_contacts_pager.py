@@ -7,8 +7,8 @@ import random
 import pytest
 from sqlalchemy import Engine, insert, select
 
-from desktop.db.models import Contact
-from desktop.services.contacts import ContactFilter, ContactPager
+from mailfleet.desktop.db.models import Contact
+from mailfleet.desktop.services.contacts import ContactFilter, ContactPager
 
 
 @pytest.fixture

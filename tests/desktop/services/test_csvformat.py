@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from desktop.services.csvformat import CsvFormat, RecordReader, detect_encoding, sniff
+from mailfleet.desktop.services.csvformat import CsvFormat, RecordReader, detect_encoding, sniff
 
 TEXT = "email;name\nzoë@example.com;Zoë\nbob@example.com;Bob\n"
 

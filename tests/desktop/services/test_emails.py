@@ -7,7 +7,7 @@ import random
 import pytest
 from email_validator import EmailNotValidError, validate_email
 
-from desktop.services.emails import _fast, check_address
+from mailfleet.desktop.services.emails import _fast, check_address
 
 HOSTILE = [
     "a@b.co", "A@Example.COM", "a..b@x.com", ".a@x.com", "a.@x.com", "a@-x.com", "a@x-.com",

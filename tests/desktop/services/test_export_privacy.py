@@ -9,16 +9,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select
 
-from desktop.db.models import (
+from mailfleet.desktop.db.models import (
     Contact,
     FieldType,
     Suppression,
     SuppressionReason,
     SuppressionRemoval,
 )
-from desktop.services import contacts, export, privacy, suppression
-from desktop.services.import_report import ImportReport, NewField
-from desktop.services.workspaces import create_list
+from mailfleet.desktop.services import contacts, export, privacy, suppression
+from mailfleet.desktop.services.import_report import ImportReport, NewField
+from mailfleet.desktop.services.workspaces import create_list
 from tests.desktop.importing import emails, import_file, plan_for, write_csv
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import Connection, Engine, insert, select
 
-from desktop.db.models import Campaign, CampaignState, Contact, ContactStatus, FieldType
-from desktop.services import field_admin, segments, templates
-from desktop.services.contacts import create_contact
-from desktop.services.fields import create_field, find_field, list_fields
+from mailfleet.desktop.db.models import Campaign, CampaignState, Contact, ContactStatus, FieldType
+from mailfleet.desktop.services import field_admin, segments, templates
+from mailfleet.desktop.services.contacts import create_contact
+from mailfleet.desktop.services.fields import create_field, find_field, list_fields
 
 
 def _add(conn: Connection, ws: int, email: str, **values: object) -> int:

@@ -7,13 +7,19 @@ from pathlib import Path
 
 from sqlalchemy import Engine, func, select
 
-from desktop.db.models import Contact, ContactStatus, FieldType, ListMembership, SuppressionReason
-from desktop.services import import_parse, suppression
-from desktop.services.csvformat import sniff
-from desktop.services.import_check import check_file
-from desktop.services.import_report import ImportReport, NewField
-from desktop.services.importer import run_import
-from desktop.services.workspaces import create_list, ensure_workspace
+from mailfleet.desktop.db.models import (
+    Contact,
+    ContactStatus,
+    FieldType,
+    ListMembership,
+    SuppressionReason,
+)
+from mailfleet.desktop.services import import_parse, suppression
+from mailfleet.desktop.services.csvformat import sniff
+from mailfleet.desktop.services.import_check import check_file
+from mailfleet.desktop.services.import_report import ImportReport, NewField
+from mailfleet.desktop.services.importer import run_import
+from mailfleet.desktop.services.workspaces import create_list, ensure_workspace
 from tests.desktop.importing import emails, import_file, plan_for, write_csv
 
 COLUMNS = ("email", "first_name", "field:score")

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, Engine, delete, func, insert, select
 
-from desktop.db.models import (
+from mailfleet.desktop.db.models import (
     Agent,
     Campaign,
     CampaignPart,
@@ -20,10 +20,10 @@ from desktop.db.models import (
     PartState,
     SuppressionReason,
 )
-from desktop.db.types import utcnow
-from desktop.services import campaigns, contacts, lists, segments, suppression
-from desktop.services.campaigns import Audience, CampaignError, Draft
-from desktop.services.contacts import ExistingContact
+from mailfleet.desktop.db.types import utcnow
+from mailfleet.desktop.services import campaigns, contacts, lists, segments, suppression
+from mailfleet.desktop.services.campaigns import Audience, CampaignError, Draft
+from mailfleet.desktop.services.contacts import ExistingContact
 
 EVERYONE = {"match": "all", "rules": []}
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from desktop.services.plurals import counted, plural
+from mailfleet.desktop.services.plurals import counted, plural
 
 
 def test_one_is_singular_and_every_other_count_plural() -> None:

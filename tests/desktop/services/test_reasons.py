@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from desktop.services import reasons
-from desktop.services.reasons import explain
+from mailfleet.desktop.services import reasons
+from mailfleet.desktop.services.reasons import explain
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, Engine, func, insert, select, update
 
-from desktop.db.models import (
+from mailfleet.desktop.db.models import (
     Agent,
     Campaign,
     CampaignRecipient,
@@ -19,8 +19,8 @@ from desktop.db.models import (
     EngagementEvent,
     RecipientStatus,
 )
-from desktop.services import analytics_export, campaigns, privacy, retention, stats
-from desktop.services.campaigns import Audience, Draft
+from mailfleet.desktop.services import analytics_export, campaigns, privacy, retention, stats
+from mailfleet.desktop.services.campaigns import Audience, Draft
 from tests.desktop.fleetkit import seed_contacts
 
 S = RecipientStatus

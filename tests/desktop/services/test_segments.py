@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, insert, select
 
-from desktop.db.models import Contact, EngagementEvent, FieldType
-from desktop.services import segments
-from desktop.services.fields import create_field
-from desktop.services.workspaces import add_members, create_list, ensure_workspace
+from mailfleet.desktop.db.models import Contact, EngagementEvent, FieldType
+from mailfleet.desktop.services import segments
+from mailfleet.desktop.services.fields import create_field
+from mailfleet.desktop.services.workspaces import add_members, create_list, ensure_workspace
 
 NOW = datetime.now(UTC)
 TODAY = NOW.date()

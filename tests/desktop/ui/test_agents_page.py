@@ -8,13 +8,13 @@ from pathlib import Path
 from pytestqt.qtbot import QtBot
 from sqlalchemy import Engine
 
-from agent.client import AgentStubs
-from agent.dkim.keys import generate_key
-from desktop.agents import registry
-from desktop.services.workspaces import ensure_workspace
-from desktop.ui.agents_page import DOMAINS_COLUMN, WARNING, AgentsPage
-from desktop.ui.fleet_sync import FleetSync
-from desktop.ui.tasks import TaskRunner
+from mailfleet.agent.client import AgentStubs
+from mailfleet.agent.dkim.keys import generate_key
+from mailfleet.desktop.agents import registry
+from mailfleet.desktop.services.workspaces import ensure_workspace
+from mailfleet.desktop.ui.agents_page import DOMAINS_COLUMN, WARNING, AgentsPage
+from mailfleet.desktop.ui.fleet_sync import FleetSync
+from mailfleet.desktop.ui.tasks import TaskRunner
 from mailfleet.v1 import (
     common_pb2,
     smtp_users_pb2,

@@ -9,11 +9,11 @@ from typing import Any
 from pytestqt.qtbot import QtBot
 from sqlalchemy import Engine, insert
 
-from desktop.agents import eventsync
-from desktop.db.models import Agent, SuppressionReason
-from desktop.services import suppression
-from desktop.services.workspaces import ensure_workspace
-from desktop.ui.main_window import MainWindow
+from mailfleet.desktop.agents import eventsync
+from mailfleet.desktop.db.models import Agent, SuppressionReason
+from mailfleet.desktop.services import suppression
+from mailfleet.desktop.services.workspaces import ensure_workspace
+from mailfleet.desktop.ui.main_window import MainWindow
 from mailfleet.v1 import events_pb2
 from tests.desktop.fleetkit import seed_contacts
 

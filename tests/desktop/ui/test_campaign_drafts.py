@@ -11,13 +11,13 @@ from typing import Any
 from pytestqt.qtbot import QtBot
 from sqlalchemy import Engine, insert
 
-from desktop.db.models import Campaign, CampaignPart, CampaignState, PartState
-from desktop.db.types import utcnow
-from desktop.services import campaigns
-from desktop.services.campaigns import Audience
-from desktop.services.workspaces import ensure_workspace
-from desktop.ui.main_window import MainWindow
-from desktop.ui.qt import Qt, QWizard
+from mailfleet.desktop.db.models import Campaign, CampaignPart, CampaignState, PartState
+from mailfleet.desktop.db.types import utcnow
+from mailfleet.desktop.services import campaigns
+from mailfleet.desktop.services.campaigns import Audience
+from mailfleet.desktop.services.workspaces import ensure_workspace
+from mailfleet.desktop.ui.main_window import MainWindow
+from mailfleet.desktop.ui.qt import Qt, QWizard
 from tests.desktop.fleetkit import answer, close, open_window, pair, seed_contacts
 from tests.desktop.keyring_backend import FileKeyring
 from tests.peers.agent import AgentProcess

@@ -11,13 +11,13 @@ import pytest
 from pytestqt.qtbot import QtBot
 from sqlalchemy import Engine
 
-from desktop.services import campaigns
-from desktop.services.campaigns import Audience, Draft
-from desktop.services.workspaces import ensure_workspace
-from desktop.ui import dates
-from desktop.ui.campaign_wizard import NO_LIMIT
-from desktop.ui.main_window import MainWindow
-from desktop.ui.qt import Qt, QWizard
+from mailfleet.desktop.services import campaigns
+from mailfleet.desktop.services.campaigns import Audience, Draft
+from mailfleet.desktop.services.workspaces import ensure_workspace
+from mailfleet.desktop.ui import dates
+from mailfleet.desktop.ui.campaign_wizard import NO_LIMIT
+from mailfleet.desktop.ui.main_window import MainWindow
+from mailfleet.desktop.ui.qt import Qt, QWizard
 from mailfleet.v1 import campaigns_pb2
 from tests.agent.builders import relay_config
 from tests.desktop.fleetkit import close, open_window, pair, seed_contacts, totals

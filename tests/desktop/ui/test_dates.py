@@ -8,8 +8,8 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from desktop.ui import dates
-from desktop.ui.qt import QLocale, QTimeZone
+from mailfleet.desktop.ui import dates
+from mailfleet.desktop.ui.qt import QLocale, QTimeZone
 
 MOMENT = datetime(2026, 12, 4, 4, 17, 9, tzinfo=UTC)
 PARIS = QTimeZone(b"Europe/Paris")

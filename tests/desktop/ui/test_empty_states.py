@@ -8,10 +8,10 @@ from typing import Any
 from pytestqt.qtbot import QtBot
 from sqlalchemy import Engine
 
-from desktop.services.workspaces import ensure_workspace
-from desktop.ui.import_wizard import ImportWizard
-from desktop.ui.main_window import MainWindow
-from desktop.ui.templates_page import NO_TEMPLATES
+from mailfleet.desktop.services.workspaces import ensure_workspace
+from mailfleet.desktop.ui.import_wizard import ImportWizard
+from mailfleet.desktop.ui.main_window import MainWindow
+from mailfleet.desktop.ui.templates_page import NO_TEMPLATES
 from tests.desktop.fleetkit import seed_contacts
 
 

@@ -7,7 +7,7 @@ import threading
 
 from pytestqt.qtbot import QtBot
 
-from desktop.ui.tasks import Task, TaskRunner
+from mailfleet.desktop.ui.tasks import Task, TaskRunner
 
 
 def test_garbage_is_collected_on_the_gui_thread_not_on_pool_threads(qtbot: QtBot) -> None:

@@ -8,11 +8,11 @@ from pathlib import Path
 from pytestqt.qtbot import QtBot
 from sqlalchemy import Engine, func, select
 
-from desktop.db.models import Contact, FieldDefinition, MailingList
-from desktop.services.workspaces import ensure_workspace
-from desktop.ui.import_wizard import ImportWizard
-from desktop.ui.qt import QWizard
-from desktop.ui.tasks import TaskRunner
+from mailfleet.desktop.db.models import Contact, FieldDefinition, MailingList
+from mailfleet.desktop.services.workspaces import ensure_workspace
+from mailfleet.desktop.ui.import_wizard import ImportWizard
+from mailfleet.desktop.ui.qt import QWizard
+from mailfleet.desktop.ui.tasks import TaskRunner
 from tests.desktop.importing import emails
 
 

@@ -9,16 +9,16 @@ from typing import Any
 from pytestqt.qtbot import QtBot
 from sqlalchemy import Engine, insert, select
 
-from desktop.db.models import Campaign, CampaignState, Contact, FieldType
-from desktop.services import contacts, segments, templates
-from desktop.services.campaigns import Audience
-from desktop.services.fields import create_field, find_field, list_fields
-from desktop.services.workspaces import create_list, ensure_workspace, lists
-from desktop.ui.contact_dialog import ContactDialog
-from desktop.ui.field_manager import FieldManager
-from desktop.ui.list_manager import ListManager
-from desktop.ui.main_window import MainWindow
-from desktop.ui.qt import QMessageBox, Qt
+from mailfleet.desktop.db.models import Campaign, CampaignState, Contact, FieldType
+from mailfleet.desktop.services import contacts, segments, templates
+from mailfleet.desktop.services.campaigns import Audience
+from mailfleet.desktop.services.fields import create_field, find_field, list_fields
+from mailfleet.desktop.services.workspaces import create_list, ensure_workspace, lists
+from mailfleet.desktop.ui.contact_dialog import ContactDialog
+from mailfleet.desktop.ui.field_manager import FieldManager
+from mailfleet.desktop.ui.list_manager import ListManager
+from mailfleet.desktop.ui.main_window import MainWindow
+from mailfleet.desktop.ui.qt import QMessageBox, Qt
 from tests.desktop.fleetkit import answer, close, open_window
 
 

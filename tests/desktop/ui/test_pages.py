@@ -7,17 +7,17 @@ from pathlib import Path
 from pytestqt.qtbot import QtBot
 from sqlalchemy import Engine, text
 
-from desktop.db.models import FieldType
-from desktop.services import contacts
-from desktop.services.fields import list_fields
-from desktop.services.import_report import NewField
-from desktop.services.workspaces import create_list, ensure_workspace
-from desktop.ui.contact_dialog import ContactDialog
-from desktop.ui.contacts_page import ContactsPage
-from desktop.ui.qt import QAbstractItemView, Qt
-from desktop.ui.segment_builder import SegmentBuilder
-from desktop.ui.suppression_page import SuppressionPage
-from desktop.ui.tasks import TaskRunner
+from mailfleet.desktop.db.models import FieldType
+from mailfleet.desktop.services import contacts
+from mailfleet.desktop.services.fields import list_fields
+from mailfleet.desktop.services.import_report import NewField
+from mailfleet.desktop.services.workspaces import create_list, ensure_workspace
+from mailfleet.desktop.ui.contact_dialog import ContactDialog
+from mailfleet.desktop.ui.contacts_page import ContactsPage
+from mailfleet.desktop.ui.qt import QAbstractItemView, Qt
+from mailfleet.desktop.ui.segment_builder import SegmentBuilder
+from mailfleet.desktop.ui.suppression_page import SuppressionPage
+from mailfleet.desktop.ui.tasks import TaskRunner
 from tests.desktop.importing import emails, import_file, plan_for, write_csv
 
 

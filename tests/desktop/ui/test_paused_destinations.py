@@ -10,10 +10,10 @@ from typing import Any
 from pytestqt.qtbot import QtBot
 from sqlalchemy import Engine
 
-from agent.client import AgentClient
-from desktop.services.workspaces import ensure_workspace
-from desktop.ui.paused_dialog import NOTHING_PAUSED
-from desktop.ui.qt import QTableWidget
+from mailfleet.agent.client import AgentClient
+from mailfleet.desktop.services.workspaces import ensure_workspace
+from mailfleet.desktop.ui.paused_dialog import NOTHING_PAUSED
+from mailfleet.desktop.ui.qt import QTableWidget
 from mailfleet.v1 import queue_pb2
 from tests.agent.builders import relay_config, transactional
 from tests.desktop.fleetkit import close, open_window, pair

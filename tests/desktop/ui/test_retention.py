@@ -11,11 +11,11 @@ from typing import Any
 from pytestqt.qtbot import QtBot
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
-from desktop.agents import upload
-from desktop.db.models import Campaign, CampaignRecipient, CampaignState, CampaignTimeline
-from desktop.services import campaigns, retention, stats
-from desktop.services.campaigns import Audience, Draft
-from desktop.services.workspaces import ensure_workspace
+from mailfleet.desktop.agents import upload
+from mailfleet.desktop.db.models import Campaign, CampaignRecipient, CampaignState, CampaignTimeline
+from mailfleet.desktop.services import campaigns, retention, stats
+from mailfleet.desktop.services.campaigns import Audience, Draft
+from mailfleet.desktop.services.workspaces import ensure_workspace
 from tests.agent.builders import relay_config
 from tests.desktop.fleetkit import close, open_window, pair, seed_contacts, totals
 from tests.desktop.keyring_backend import FileKeyring

@@ -11,13 +11,13 @@ import pytest
 from pytestqt.qtbot import QtBot
 from sqlalchemy import Engine
 
-from desktop.agents import fleet
-from desktop.db.models import CampaignState
-from desktop.services import campaigns
-from desktop.services.reasons import UNKNOWN_ADDRESS
-from desktop.services.workspaces import ensure_workspace
-from desktop.ui.campaign_wizard import CampaignWizard
-from desktop.ui.qt import Qt, QWizard
+from mailfleet.desktop.agents import fleet
+from mailfleet.desktop.db.models import CampaignState
+from mailfleet.desktop.services import campaigns
+from mailfleet.desktop.services.reasons import UNKNOWN_ADDRESS
+from mailfleet.desktop.services.workspaces import ensure_workspace
+from mailfleet.desktop.ui.campaign_wizard import CampaignWizard
+from mailfleet.desktop.ui.qt import Qt, QWizard
 from mailfleet.v1 import capture_pb2
 from tests.desktop.fleetkit import (
     AgentFactory,

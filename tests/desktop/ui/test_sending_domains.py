@@ -12,14 +12,14 @@ from typing import Any
 from pytestqt.qtbot import QtBot
 from sqlalchemy import Engine
 
-from agent.client import AgentClient
-from desktop.agents.registry import AgentRecord
-from desktop.services import campaigns
-from desktop.services.campaigns import Audience, Draft
-from desktop.services.workspaces import create_list, ensure_workspace
-from desktop.ui.domains_dialog import SendingDomainsDialog
-from desktop.ui.qt import QApplication, Qt, QTableWidget
-from desktop.ui.tasks import TaskRunner
+from mailfleet.agent.client import AgentClient
+from mailfleet.desktop.agents.registry import AgentRecord
+from mailfleet.desktop.services import campaigns
+from mailfleet.desktop.services.campaigns import Audience, Draft
+from mailfleet.desktop.services.workspaces import create_list, ensure_workspace
+from mailfleet.desktop.ui.domains_dialog import SendingDomainsDialog
+from mailfleet.desktop.ui.qt import QApplication, Qt, QTableWidget
+from mailfleet.desktop.ui.tasks import TaskRunner
 from tests.agent.builders import relay_config
 from tests.desktop.fleetkit import close, open_window, pair, seed_contacts
 from tests.desktop.importing import import_file, plan_for, write_csv

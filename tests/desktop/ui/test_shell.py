@@ -8,11 +8,11 @@ from typing import Any
 from pytestqt.qtbot import QtBot
 from sqlalchemy import Engine
 
-from desktop.services.workspaces import ensure_workspace
-from desktop.ui.import_wizard import ImportWizard
-from desktop.ui.main_window import PAGES, MainWindow
-from desktop.ui.qt import QLabel, Qt
-from desktop.ui.simple_pages import DATABASE_URL_KEY
+from mailfleet.desktop.services.workspaces import ensure_workspace
+from mailfleet.desktop.ui.import_wizard import ImportWizard
+from mailfleet.desktop.ui.main_window import PAGES, MainWindow
+from mailfleet.desktop.ui.qt import QLabel, Qt
+from mailfleet.desktop.ui.simple_pages import DATABASE_URL_KEY
 from tests.desktop.importing import emails, import_file, plan_for, write_csv
 
 

@@ -17,8 +17,8 @@ import pytest
 from pytestqt.qtbot import QtBot
 from sqlalchemy import Engine
 
-from desktop.db.models import CampaignState
-from desktop.ui.main_window import MainWindow
+from mailfleet.desktop.db.models import CampaignState
+from mailfleet.desktop.ui.main_window import MainWindow
 from tests.desktop.fleetkit import (
     AgentFactory,
     Fleet,

@@ -7,10 +7,10 @@ import pytest
 from pytestqt.qtbot import QtBot
 from sqlalchemy import Engine, insert, text
 
-from desktop.db.models import Agent, SuppressionReason
-from desktop.services import suppression
-from desktop.ui.suppression_page import SuppressionPage
-from desktop.ui.tasks import TaskRunner
+from mailfleet.desktop.db.models import Agent, SuppressionReason
+from mailfleet.desktop.services import suppression
+from mailfleet.desktop.ui.suppression_page import SuppressionPage
+from mailfleet.desktop.ui.tasks import TaskRunner
 
 WAITING = "Agents waiting for changes: Paris ({}). They get them as soon as they can be reached."
 

@@ -9,9 +9,9 @@ import shiboken6
 from pytestqt.qtbot import QtBot
 from sqlalchemy import Connection, Engine, select
 
-from desktop.db.models import Workspace
-from desktop.services.workspaces import ensure_workspace
-from desktop.ui.tasks import Latest, Task, TaskRunner
+from mailfleet.desktop.db.models import Workspace
+from mailfleet.desktop.services.workspaces import ensure_workspace
+from mailfleet.desktop.ui.tasks import Latest, Task, TaskRunner
 
 
 def test_results_queued_when_the_runner_is_deleted_are_dropped(qtbot: QtBot) -> None:

@@ -12,15 +12,15 @@ from pathlib import Path
 from pytestqt.qtbot import QtBot
 from sqlalchemy import Engine, select, update
 
-from desktop.agents import upload
-from desktop.agents.follow import Follower
-from desktop.db.models import CampaignRecipient, Contact
-from desktop.services import campaigns, templates
-from desktop.services.campaigns import Audience, Draft
-from desktop.services.workspaces import ensure_workspace
-from desktop.ui.analytics_page import AnalyticsPage
-from desktop.ui.tasks import TaskRunner
-from desktop.ui.templates_page import TemplatesPage
+from mailfleet.desktop.agents import upload
+from mailfleet.desktop.agents.follow import Follower
+from mailfleet.desktop.db.models import CampaignRecipient, Contact
+from mailfleet.desktop.services import campaigns, templates
+from mailfleet.desktop.services.campaigns import Audience, Draft
+from mailfleet.desktop.services.workspaces import ensure_workspace
+from mailfleet.desktop.ui.analytics_page import AnalyticsPage
+from mailfleet.desktop.ui.tasks import TaskRunner
+from mailfleet.desktop.ui.templates_page import TemplatesPage
 from mailfleet.v1 import capture_pb2
 from tests.agent.builders import relay_config, wait_until
 from tests.desktop.fleetkit import pair, seed_contacts, totals

@@ -16,7 +16,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from agent.feedback.webhooks.ses import sns_string_to_sign
+from mailfleet.agent.feedback.webhooks.ses import sns_string_to_sign
 from mailfleet.v1 import events_pb2, messages_pb2, suppression_pb2
 from tests.agent.builders import run_campaign, transactional, wait_until
 from tests.peers.agent import AgentProcess, Stubs

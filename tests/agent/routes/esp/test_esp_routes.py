@@ -11,14 +11,14 @@ from typing import Any
 
 import pytest
 
-from agent.routes.base import Envelope, OutcomeKind
-from agent.routes.esp.base import EspRoute
-from agent.routes.esp.http import retry_after
-from agent.routes.esp.mailgun import Mailgun
-from agent.routes.esp.postmark import Postmark
-from agent.routes.esp.sendgrid import SendGrid
-from agent.routes.esp.ses import Ses
-from agent.routes.settings import MailgunRoute, PostmarkRoute, SendGridRoute, SesRoute
+from mailfleet.agent.routes.base import Envelope, OutcomeKind
+from mailfleet.agent.routes.esp.base import EspRoute
+from mailfleet.agent.routes.esp.http import retry_after
+from mailfleet.agent.routes.esp.mailgun import Mailgun
+from mailfleet.agent.routes.esp.postmark import Postmark
+from mailfleet.agent.routes.esp.sendgrid import SendGrid
+from mailfleet.agent.routes.esp.ses import Ses
+from mailfleet.agent.routes.settings import MailgunRoute, PostmarkRoute, SendGridRoute, SesRoute
 from tests.peers.esp import Provider, ProviderStandIn, Scripted
 
 KEY = "test-key-0123456789"

@@ -6,9 +6,9 @@ import asyncio
 import contextlib
 import time
 
-from agent.routes.base import OutcomeKind
-from agent.routes.settings import DestinationLimits
-from agent.routes.smtp_relay import SmtpRelay
+from mailfleet.agent.routes.base import OutcomeKind
+from mailfleet.agent.routes.settings import DestinationLimits
+from mailfleet.agent.routes.smtp_relay import SmtpRelay
 from tests.agent.routes.conftest import SinkFactory, envelope, relay_settings
 from tests.peers.smtp import stall
 

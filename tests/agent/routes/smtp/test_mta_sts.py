@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from agent.routes.base import OutcomeKind
-from agent.routes.direct_mx import DirectMx
-from agent.routes.settings import DirectMxRoute, LimitsSettings, MtaStsSettings
-from agent.routes.smtp.mta_sts import Policy, PolicyError, parse_policy, txt_id
+from mailfleet.agent.routes.base import OutcomeKind
+from mailfleet.agent.routes.direct_mx import DirectMx
+from mailfleet.agent.routes.settings import DirectMxRoute, LimitsSettings, MtaStsSettings
+from mailfleet.agent.routes.smtp.mta_sts import Policy, PolicyError, parse_policy, txt_id
 from tests.agent.routes.conftest import SinkFactory, envelope
 from tests.peers.dns import LocalDns
 from tests.peers.https import FileServer

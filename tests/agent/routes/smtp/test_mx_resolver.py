@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from agent.routes.smtp.mx import MxResolver
+from mailfleet.agent.routes.smtp.mx import MxResolver
 from tests.peers.dns import LocalDns
 
 

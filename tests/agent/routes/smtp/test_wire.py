@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.routes.smtp.wire import wire_data
+from mailfleet.agent.routes.smtp.wire import wire_data
 
 
 @pytest.mark.parametrize(

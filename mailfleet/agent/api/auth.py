@@ -1,0 +1,169 @@
+"""Who is calling: API keys from metadata, checked once per call by the interceptor.
+
+The interceptor is also the one place where :class:`mailfleet.agent.errors.AgentError` becomes a
+gRPC status, and where an unexpected exception becomes INTERNAL without leaking its details.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
+
+import grpc
+
+from mailfleet.agent.errors import AgentError, PermissionDenied, Unauthenticated
+from mailfleet.agent.identity import keys
+from mailfleet.agent.store import tenants
+from mailfleet.agent.store.handle import Store
+from mailfleet.agent.store.space import DiskFull, is_out_of_space
+from mailfleet.agent.store.tenants import KeyRecord
+
+log = logging.getLogger("mailfleet.agent.api")
+
+if TYPE_CHECKING:  # grpc's classes are generic only in the type stubs
+    Handler = grpc.RpcMethodHandler[Any, Any]
+
+# Stock tools (load balancers, grpcurl) use these without our keys; they reveal no tenant data.
+OPEN_METHOD_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The tenant and key behind the current call."""
+
+    tenant_id: int
+    key_id: str
+    admin: bool
+
+
+_principal: ContextVar[Principal] = ContextVar("mailfleet_principal")
+
+
+def caller() -> Principal:
+    """The authenticated caller of the RPC being served."""
+    return _principal.get()
+
+
+def require_admin() -> Principal:
+    """The caller, who must hold an admin key."""
+    principal = caller()
+    if not principal.admin:
+        raise PermissionDenied("this call needs an admin API key")
+    return principal
+
+
+class KeyRing:
+    """Checks presented keys against the store, caching the (hashed) records it has seen."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._known: dict[str, KeyRecord] = {}
+
+    def forget(self, key_id: str) -> None:
+        """Drop a cached key, e.g. after it was revoked."""
+        self._known.pop(key_id, None)
+
+    async def authenticate(self, metadata: Sequence[tuple[str, str | bytes]] | None) -> Principal:
+        """The principal for the ``authorization: Bearer <key>`` in the call's metadata."""
+        presented = ""
+        for name, value in metadata or ():
+            if name == "authorization" and isinstance(value, str):
+                presented = value.removeprefix("Bearer ").strip()
+        if not presented:
+            raise Unauthenticated("missing API key: send metadata 'authorization: Bearer <key>'")
+        parts = keys.split(presented)
+        if parts is None:
+            raise Unauthenticated("malformed API key")
+        key_id, secret = parts
+        record = self._known.get(key_id)
+        if record is None:
+            record = await self._store.read(lambda c: tenants.find_key(c, key_id))
+            if record is not None and record.revoked_at is None:
+                self._known[key_id] = record
+        if record is None or record.revoked_at is not None:
+            raise Unauthenticated("unknown or revoked API key")
+        if not keys.secret_matches(secret, record.secret_hash):
+            raise Unauthenticated("unknown or revoked API key")
+        return Principal(record.tenant_id, record.key_id, record.admin)
+
+
+async def _fail(context: grpc.aio.ServicerContext[Any, Any], exc: Exception) -> None:
+    if isinstance(exc, AgentError):
+        await context.abort(exc.status, str(exc))
+    if is_out_of_space(exc):  # a file beside the store (routing.json) could not be written
+        await context.abort(DiskFull.status, str(DiskFull()))
+    log.error("internal error in %s", type(exc).__name__, exc_info=exc)
+    await context.abort(grpc.StatusCode.INTERNAL, "internal error; the agent's log has details")
+
+
+def _wrap(handler: Handler, who: Principal | AgentError) -> Handler:
+    def enter() -> None:
+        if isinstance(who, AgentError):
+            raise who
+        _principal.set(who)
+
+    kw = {
+        "request_deserializer": handler.request_deserializer,
+        "response_serializer": handler.response_serializer,
+    }
+    if handler.unary_unary or handler.stream_unary:
+        # Under grpc.aio the registered behaviours are coroutine functions and async generators.
+        inner = cast(Callable[..., Awaitable[Any]], handler.unary_unary or handler.stream_unary)
+
+        async def unary_response(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+            try:
+                enter()
+                return await inner(request, context)
+            except grpc.aio.AbortError:
+                raise
+            except Exception as exc:
+                await _fail(context, exc)
+
+        if handler.unary_unary:
+            return grpc.unary_unary_rpc_method_handler(unary_response, **kw)
+        return grpc.stream_unary_rpc_method_handler(unary_response, **kw)
+
+    streamer = cast(
+        Callable[..., AsyncIterator[Any]], handler.unary_stream or handler.stream_stream
+    )
+
+    async def stream_response(
+        request: Any, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[Any]:
+        try:
+            enter()
+            async for item in streamer(request, context):
+                yield item
+        except grpc.aio.AbortError:
+            raise
+        except Exception as exc:
+            await _fail(context, exc)
+
+    if handler.unary_stream:
+        return grpc.unary_stream_rpc_method_handler(stream_response, **kw)
+    return grpc.stream_stream_rpc_method_handler(stream_response, **kw)
+
+
+class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
+    """Authenticates every call except health and reflection, and maps errors to statuses."""
+
+    def __init__(self, ring: KeyRing) -> None:
+        self._ring = ring
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> Handler:
+        handler = await continuation(handler_call_details)
+        if handler is None or handler_call_details.method.startswith(OPEN_METHOD_PREFIXES):
+            return handler
+        who: Principal | AgentError
+        try:
+            who = await self._ring.authenticate(handler_call_details.invocation_metadata)
+        except AgentError as exc:
+            who = exc
+        return _wrap(handler, who)

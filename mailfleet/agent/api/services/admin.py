@@ -1,0 +1,92 @@
+"""Admin: tenants and API keys (admin keys only)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import grpc
+
+from mailfleet.agent import validation
+from mailfleet.agent.api import auth, convert
+from mailfleet.agent.api.auth import KeyRing
+from mailfleet.agent.errors import FailedPrecondition, InvalidArgument
+from mailfleet.agent.identity import keys
+from mailfleet.agent.store import tenants
+from mailfleet.agent.store.handle import Store
+from mailfleet.agent.store.tenants import KeyRecord, Tenant
+from mailfleet.v1 import admin_pb2, admin_pb2_grpc
+
+_TENANT_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+
+
+def _tenant(t: Tenant) -> admin_pb2.Tenant:
+    return admin_pb2.Tenant(id=t.id, name=t.name, created_at=convert.timestamp(t.created_at))
+
+
+def _key(k: KeyRecord) -> admin_pb2.ApiKey:
+    msg = admin_pb2.ApiKey(
+        key_id=k.key_id,
+        tenant_id=k.tenant_id,
+        name=k.name,
+        admin=k.admin,
+        created_at=convert.timestamp(k.created_at),
+    )
+    if k.revoked_at is not None:
+        msg.revoked_at.CopyFrom(convert.timestamp(k.revoked_at))
+    return msg
+
+
+class AdminService(admin_pb2_grpc.AdminServicer):
+    """Creates tenants and keys, lists them, revokes keys."""
+
+    def __init__(self, store: Store, ring: KeyRing) -> None:
+        self._store = store
+        self._ring = ring
+
+    async def CreateTenant(
+        self, request: admin_pb2.CreateTenantRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> admin_pb2.Tenant:
+        auth.require_admin()
+        if not _TENANT_NAME.fullmatch(request.name):
+            raise InvalidArgument("name", "1-64 characters of a-z, 0-9, '.', '_', '-'")
+        return _tenant(await self._store.write(lambda c: tenants.create_tenant(c, request.name)))
+
+    async def ListTenants(
+        self, request: admin_pb2.ListTenantsRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> admin_pb2.ListTenantsResponse:
+        auth.require_admin()
+        found = await self._store.read(tenants.list_tenants)
+        return admin_pb2.ListTenantsResponse(tenants=[_tenant(t) for t in found])
+
+    async def CreateApiKey(
+        self, request: admin_pb2.CreateApiKeyRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> admin_pb2.CreateApiKeyResponse:
+        auth.require_admin()
+        name = validation.text_line("name", request.name, required=True)
+        if request.tenant_id == 0:
+            raise InvalidArgument("tenant_id", "required")
+        new = keys.mint()
+        record = await self._store.write(
+            lambda c: tenants.create_key(c, request.tenant_id, name, request.admin, new)
+        )
+        return admin_pb2.CreateApiKeyResponse(key=_key(record), secret=new.full_key)
+
+    async def ListApiKeys(
+        self, request: admin_pb2.ListApiKeysRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> admin_pb2.ListApiKeysResponse:
+        auth.require_admin()
+        found = await self._store.read(lambda c: tenants.list_keys(c, request.tenant_id or None))
+        return admin_pb2.ListApiKeysResponse(keys=[_key(k) for k in found])
+
+    async def RevokeApiKey(
+        self, request: admin_pb2.RevokeApiKeyRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> admin_pb2.ApiKey:
+        who = auth.require_admin()
+        if not request.key_id:
+            raise InvalidArgument("key_id", "required")
+        if request.key_id == who.key_id:
+            raise FailedPrecondition("a key cannot revoke itself; use another admin key")
+        record = await self._store.write(lambda c: tenants.revoke_key(c, request.key_id))
+        self._ring.forget(record.key_id)
+        return _key(record)

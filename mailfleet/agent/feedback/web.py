@@ -1,0 +1,172 @@
+"""The feedback loop's HTTP endpoints on the agent's web server.
+
+- ``/u/<token>``: RFC 8058 one-click unsubscribe. POST (what mail clients send, and what the
+  confirmation page's button sends) records the unsubscribe durably, then answers 200: no
+  redirect, no cookie, no login. GET only shows that page and changes nothing, so link
+  scanners that follow every URL unsubscribe nobody. The pages speak the first language of
+  the catalogue (:mod:`mailfleet.agent.pages.catalogue`) the browser's ``Accept-Language`` asks for.
+- ``/o/<token>``: the open pixel; ``/c/<token>?u=<url>``: a tracked link, redirected only when
+  the token signs that very URL (anything else is 404, never a redirect).
+
+A token that does not verify, or names a message that does not exist, is 404 and changes
+nothing. Every request has passed the server's per-client rate limit before it gets here.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import logging
+import sqlite3
+import time
+
+from aiohttp import web
+
+from mailfleet.agent.feedback import record
+from mailfleet.agent.feedback.bots import automated
+from mailfleet.agent.feedback.tokens import Purpose, Subject, TokenKey
+from mailfleet.agent.model import EventType
+from mailfleet.agent.pages import catalogue
+from mailfleet.agent.web.server import STORE_KEY, Mount
+
+log = logging.getLogger("mailfleet.agent.feedback")
+
+_PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
+_NO_STORE = {
+    "Cache-Control": "no-store, private",
+    "Referrer-Policy": "no-referrer",
+    "X-Robots-Tag": "noindex, nofollow",
+}
+_MAX_USER_AGENT = 500
+
+
+def _language(request: web.Request) -> str:
+    return catalogue.pick_language(request.headers.get("Accept-Language", ""))
+
+
+def _page(language: str, title: str, body: str, status: int = 200) -> web.Response:
+    text = (
+        f"<!doctype html><html lang={language}><head><meta charset=utf-8>"
+        '<meta name=viewport content="width=device-width, initial-scale=1">'
+        f"<meta name=robots content=noindex><title>{html.escape(title)}</title></head>"
+        '<body style="font-family:sans-serif;max-width:32em;margin:3em auto;padding:0 1em">'
+        f"{body}</body></html>"
+    )
+    return web.Response(
+        text=text, status=status, content_type="text/html", charset="utf-8", headers=_NO_STORE
+    )
+
+
+def _not_found(request: web.Request) -> web.Response:
+    language = _language(request)
+    return _page(
+        language,
+        catalogue.text("not_found_title", language),
+        f"<p>{html.escape(catalogue.text('not_found', language))}</p>",
+        status=404,
+    )
+
+
+def _client_attrs(request: web.Request) -> dict[str, str]:
+    user_agent = request.headers.get("User-Agent", "")[:_MAX_USER_AGENT]
+    reason = automated(user_agent, request.headers)
+    attrs = {"user_agent": user_agent, "bot": "1" if reason else "0"}
+    if reason:
+        attrs["bot_reason"] = reason
+    return attrs
+
+
+class FeedbackEndpoints:
+    """The handlers, sharing the token key."""
+
+    def __init__(self, key: TokenKey) -> None:
+        self._key = key
+
+    def mount(self, app: web.Application) -> None:
+        """Add the routes (the ``Mount`` the web server takes)."""
+        app.router.add_get("/u/{token}", self.unsubscribe_page, allow_head=False)
+        app.router.add_post("/u/{token}", self.unsubscribe)
+        app.router.add_get("/o/{token}", self.opened, allow_head=False)
+        app.router.add_get("/c/{token}", self.clicked, allow_head=False)
+
+    async def unsubscribe_page(self, request: web.Request) -> web.Response:
+        """GET: a confirmation page whose button POSTs; nothing changes until it is pressed."""
+        subject = self._key.read(Purpose.UNSUBSCRIBE, request.match_info["token"])
+        if subject is None:
+            return _not_found(request)
+        about = await request.app[STORE_KEY].read(lambda c: record.lookup(c, subject))
+        if about is None:
+            return _not_found(request)
+        language = _language(request)
+        title = catalogue.text("unsubscribe_title", language)
+        question = html.escape(catalogue.text("unsubscribe_question", language)).replace(
+            "{email}", f"<b>{html.escape(about.email)}</b>"
+        )
+        button = html.escape(catalogue.text("unsubscribe_button", language))
+        return _page(
+            language,
+            title,
+            f"<h1>{html.escape(title)}</h1><p>{question}</p>"
+            "<form method=post><input type=hidden name=List-Unsubscribe value=One-Click>"
+            f"<button type=submit>{button}</button></form>",
+        )
+
+    async def unsubscribe(self, request: web.Request) -> web.Response:
+        """POST: record the unsubscribe (durably, before answering), then 200."""
+        subject = self._key.read(Purpose.UNSUBSCRIBE, request.match_info["token"])
+        if subject is None:
+            return _not_found(request)
+        await request.read()  # "List-Unsubscribe=One-Click"; its absence changes nothing
+        now = time.time()
+
+        def write(conn: sqlite3.Connection) -> bool:
+            about = record.lookup(conn, subject)
+            if about is None:
+                return False
+            record.unsubscribe(conn, about, "one-click", now)
+            return True
+
+        if not await request.app[STORE_KEY].write(write):
+            return _not_found(request)
+        language = _language(request)
+        title = catalogue.text("unsubscribed_title", language)
+        done = catalogue.text("unsubscribed", language)
+        return _page(language, title, f"<h1>{html.escape(title)}</h1><p>{html.escape(done)}</p>")
+
+    async def _track(
+        self, request: web.Request, subject: Subject, type_: EventType, attrs: dict[str, str]
+    ) -> bool:
+        def write(conn: sqlite3.Connection) -> bool:
+            about = record.lookup(conn, subject)
+            if about is None:
+                return False
+            record.event(conn, about, type_, attrs)
+            return True
+
+        # Opens and clicks are many and worth less than an fsync each: group-committed.
+        return await request.app[STORE_KEY].write(write, durable=False)
+
+    async def opened(self, request: web.Request) -> web.Response:
+        """The open pixel: an OPENED event, then a 1x1 GIF."""
+        subject = self._key.read(Purpose.OPEN, request.match_info["token"])
+        if subject is None or not await self._track(
+            request, subject, EventType.MESSAGE_OPENED, _client_attrs(request)
+        ):
+            return _not_found(request)
+        return web.Response(body=_PIXEL, content_type="image/gif", headers=_NO_STORE)
+
+    async def clicked(self, request: web.Request) -> web.Response:
+        """A tracked link: a CLICKED event, then a redirect to the URL the token signs."""
+        target = request.query.get("u", "")
+        subject = self._key.read(Purpose.CLICK, request.match_info["token"], target.encode())
+        if subject is None or not target.startswith(("http://", "https://")):
+            return _not_found(request)
+        attrs = {"url": target[:2000], **_client_attrs(request)}
+        if not await self._track(request, subject, EventType.MESSAGE_CLICKED, attrs):
+            return _not_found(request)
+        raise web.HTTPFound(target, headers=_NO_STORE)
+
+
+def mount(key: TokenKey) -> Mount:
+    """The feedback endpoints as a ``Mount`` for :class:`mailfleet.agent.web.server.WebServer`."""
+    return FeedbackEndpoints(key).mount

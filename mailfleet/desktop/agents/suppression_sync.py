@@ -1,0 +1,242 @@
+"""Pushing the workspace's suppression list to its agents, so every agent refuses what it holds.
+
+The desktop keeps two cursors per agent: the last suppression entry pushed to it (entries have
+ids that only grow) and the last removal pushed (a removal leaves a row in
+``suppression_removals``). A push sends what lies past the cursors and moves them in the
+desktop database after the agent confirmed, so an agent that was offline catches up when it is
+back, a crash repeats at most the last chunk, and repeating is harmless: the agent keeps an
+address's first entry and reports the rest as existing.
+
+Rules, as the marketer would expect them:
+
+* Every entry with an address is pushed, whoever recorded it on the desktop (typed in, imported,
+  or learned from another agent's bounce or complaint): a fleet suppresses as one. Entries of
+  erased contacts have no address left and are not pushed.
+* A removal on the desktop removes the entry on the agent only if the desktop put it there (its
+  source starts with ``DESKTOP_SOURCE``). An entry the agent recorded itself (a bounce, a
+  complaint, an unsubscribe it received) stays: the desktop cannot undo what a recipient asked
+  of that agent. Such kept entries are counted in ``PushResult.kept``.
+* Removals are pushed before additions, so an address removed and added again ends suppressed,
+  and one added and removed again ends free, whatever the agent missed meanwhile.
+* Additions always go through the agent's streaming bulk import (``ImportSuppressions``) in
+  chunks of ``CHUNK`` entries; an address the agent refuses as invalid is reported, not retried.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection, Engine, func, select, update
+
+from mailfleet.agent.client import AgentStubs
+from mailfleet.desktop.agents import registry
+from mailfleet.desktop.agents.registry import AgentRecord
+from mailfleet.desktop.db.models import Agent, Suppression, SuppressionReason, SuppressionRemoval
+from mailfleet.v1 import suppression_pb2
+
+# The agent-side source of every entry the desktop pushed: how a removal recognises its own.
+DESKTOP_SOURCE = "mailfleet desktop"
+# Entries read from the database and confirmed by the agent per step (the cursor moves after).
+CHUNK = 50_000
+# Entries per streamed message (the agent's own export page).
+BATCH = 1_000
+# Addresses per check or remove call (the agent's limit per call).
+CHECK = 10_000
+_SOURCE_LIMIT = 500
+
+_REASON = {
+    SuppressionReason.MANUAL: suppression_pb2.SUPPRESSION_REASON_MANUAL,
+    SuppressionReason.BOUNCED: suppression_pb2.SUPPRESSION_REASON_HARD_BOUNCE,
+    SuppressionReason.COMPLAINED: suppression_pb2.SUPPRESSION_REASON_COMPLAINT,
+    SuppressionReason.UNSUBSCRIBED: suppression_pb2.SUPPRESSION_REASON_UNSUBSCRIBE,
+    SuppressionReason.ERASED: suppression_pb2.SUPPRESSION_REASON_MANUAL,
+}
+
+
+@dataclass
+class PushResult:
+    """What one push did on one agent."""
+
+    added: int = 0
+    existing: int = 0  # the agent had the address already (its own entry or an earlier push)
+    removed: int = 0
+    kept: int = 0  # removed on the desktop, but the agent's own entry stays
+    invalid: list[tuple[str, str]] = field(default_factory=list)  # (address, the agent's reason)
+    # Entries and removals of the desktop's list handled (the cursors moved past them).
+    sent: int = 0
+
+    @property
+    def changed(self) -> bool:
+        """Whether anything was pending and has been pushed."""
+        return self.sent > 0
+
+
+def agent_source(source: str) -> str:
+    """The source an entry carries on the agent: marked as the desktop's."""
+    text = f"{DESKTOP_SOURCE}: {source}" if source else DESKTOP_SOURCE
+    return text[:_SOURCE_LIMIT]
+
+
+def is_desktop_source(source: str) -> bool:
+    """Whether an agent's entry was put there by a desktop push."""
+    return source.startswith(DESKTOP_SOURCE)
+
+
+def pending(conn: Connection, workspace_id: int, agent_id: int) -> int:
+    """How many additions and removals still wait to be pushed to one agent."""
+    cursors = conn.execute(
+        select(Agent.suppression_cursor, Agent.removal_cursor).where(Agent.id == agent_id)
+    ).first()
+    if cursors is None:
+        return 0
+    additions = conn.scalar(
+        select(func.count())
+        .select_from(Suppression)
+        .where(
+            Suppression.workspace_id == workspace_id,
+            Suppression.id > cursors.suppression_cursor,
+            Suppression.email.is_not(None),
+        )
+    )
+    removals = conn.scalar(
+        select(func.count())
+        .select_from(SuppressionRemoval)
+        .where(
+            SuppressionRemoval.workspace_id == workspace_id,
+            SuppressionRemoval.id > cursors.removal_cursor,
+        )
+    )
+    return int(additions or 0) + int(removals or 0)
+
+
+def pending_by_agent(conn: Connection, workspace_id: int) -> dict[str, int]:
+    """Agents with something left to push, by name, and how much."""
+    found = {}
+    for record in registry.list_agents(conn, workspace_id):
+        count = pending(conn, workspace_id, record.id)
+        if count:
+            found[record.name] = count
+    return found
+
+
+def push(
+    engine: Engine,
+    workspace_id: int,
+    record: AgentRecord,
+    stop: threading.Event | None = None,
+) -> PushResult:
+    """Push what ``record``'s agent has not had yet (blocking: run it off the GUI thread).
+
+    Nothing is sent, and the agent is not contacted, when nothing is pending. Raises
+    ``registry.AgentError``, ``FingerprintMismatch`` or ``grpc.RpcError`` when the agent cannot
+    be reached; what was confirmed before that stays pushed.
+    """
+    result = PushResult()
+    with engine.connect() as conn:
+        if not pending(conn, workspace_id, record.id):
+            return result
+    with registry.stubs(record) as agent:
+        for step in (_push_removals, _push_additions):
+            while not _stopped(stop) and step(engine, workspace_id, record.id, agent, result):
+                pass
+    return result
+
+
+def _stopped(stop: threading.Event | None) -> bool:
+    return stop is not None and stop.is_set()
+
+
+def _push_removals(
+    engine: Engine,
+    workspace_id: int,
+    agent_id: int,
+    agent: AgentStubs,
+    result: PushResult,
+) -> bool:
+    """One step of removals; False when there were none left."""
+    with engine.connect() as conn:
+        cursor = conn.scalar(select(Agent.removal_cursor).where(Agent.id == agent_id))
+        rows = conn.execute(
+            select(SuppressionRemoval.id, SuppressionRemoval.email)
+            .where(
+                SuppressionRemoval.workspace_id == workspace_id,
+                SuppressionRemoval.id > (cursor or 0),
+            )
+            .order_by(SuppressionRemoval.id)
+            .limit(CHECK)
+        ).all()
+    if not rows:
+        return False
+    emails = list(dict.fromkeys(email for _, email in rows))
+    checked = agent.suppression.CheckSuppressions(
+        suppression_pb2.CheckSuppressionsRequest(emails=emails), timeout=registry.CALL_TIMEOUT
+    )
+    ours = []
+    for status in checked.statuses:
+        mine = [e for e in status.entries if not e.scope and is_desktop_source(e.source)]
+        if mine:
+            ours.append(status.email)
+        elif status.suppressed:
+            result.kept += 1
+    if ours:
+        reply = agent.suppression.RemoveSuppressions(
+            suppression_pb2.RemoveSuppressionsRequest(emails=ours), timeout=registry.CALL_TIMEOUT
+        )
+        result.removed += reply.removed
+    _advance(engine, agent_id, removal_cursor=rows[-1].id)
+    result.sent += len(rows)
+    return True
+
+
+def _push_additions(
+    engine: Engine,
+    workspace_id: int,
+    agent_id: int,
+    agent: AgentStubs,
+    result: PushResult,
+) -> bool:
+    """One chunk of additions through the bulk import; False when there were none left."""
+    with engine.connect() as conn:
+        cursor = conn.scalar(select(Agent.suppression_cursor).where(Agent.id == agent_id))
+        rows = conn.execute(
+            select(Suppression.id, Suppression.email, Suppression.reason, Suppression.source)
+            .where(
+                Suppression.workspace_id == workspace_id,
+                Suppression.id > (cursor or 0),
+                Suppression.email.is_not(None),
+            )
+            .order_by(Suppression.id)
+            .limit(CHUNK)
+        ).all()
+    if not rows:
+        return False
+    entries = [
+        suppression_pb2.SuppressionEntry(
+            email=email, reason=_REASON[SuppressionReason(reason)], source=agent_source(source)
+        )
+        for _, email, reason, source in rows
+        if email is not None  # the query leaves erased entries out; this tells the type checker
+    ]
+    summary = agent.suppression.ImportSuppressions(
+        _batches(entries), timeout=registry.CALL_TIMEOUT * 12
+    )
+    result.added += summary.added
+    result.existing += summary.existing
+    result.invalid.extend((i.email, i.problem) for i in summary.invalid)
+    _advance(engine, agent_id, suppression_cursor=rows[-1].id)
+    result.sent += len(rows)
+    return True
+
+
+def _batches(
+    entries: Sequence[suppression_pb2.SuppressionEntry],
+) -> Iterator[suppression_pb2.SuppressionBatch]:
+    for start in range(0, len(entries), BATCH):
+        yield suppression_pb2.SuppressionBatch(entries=entries[start : start + BATCH])
+
+
+def _advance(engine: Engine, agent_id: int, **cursor: int) -> None:
+    with engine.begin() as conn:
+        conn.execute(update(Agent).where(Agent.id == agent_id).values(**cursor))

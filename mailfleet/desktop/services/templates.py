@@ -1,0 +1,345 @@
+"""Message templates: storage, merge tags, preview with the agent's own renderer and checks.
+
+The preview renders through ``mailfleet.agent.client.preview``, the code the agents' workers run,
+so what the marketer sees is what recipients get (the sandbox, the escaping, the text part derived
+from the HTML). Test sends go through an agent: ``mailfleet.desktop.agents.send_test``.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+from html.parser import HTMLParser
+from typing import Any
+
+from jinja2 import Environment, TemplateSyntaxError
+from sqlalchemy import Connection, delete, func, insert, select, update
+
+from mailfleet.agent.client import preview as rendering
+from mailfleet.desktop.db.mailbox import mailbox_key
+from mailfleet.desktop.db.models import Contact, ContactStatus, FieldType, Template
+from mailfleet.desktop.db.types import utcnow
+from mailfleet.desktop.services import campaigns, fields
+from mailfleet.desktop.services.plurals import counted, plural
+
+BUILT_IN_TAGS = ("email", "name", "first_name", "last_name")
+# Gmail clips messages whose HTML is over about 102 KB, hiding the rest (and the unsubscribe link).
+CLIP_BYTES = 102 * 1024
+PREVIEW_MAX_BYTES = 10 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class TemplateRow:
+    """A saved template."""
+
+    id: int
+    name: str
+    subject: str
+    html: str
+    text: str
+    updated_at: datetime
+
+
+def list_templates(conn: Connection, workspace_id: int) -> list[TemplateRow]:
+    """The workspace's templates by name."""
+    rows = conn.execute(
+        select(
+            Template.id,
+            Template.name,
+            Template.subject,
+            Template.html,
+            Template.text,
+            Template.updated_at,
+        )
+        .where(Template.workspace_id == workspace_id)
+        .order_by(Template.name)
+    )
+    return [TemplateRow(*row) for row in rows]
+
+
+def save(
+    conn: Connection,
+    workspace_id: int,
+    name: str,
+    subject: str,
+    html: str,
+    text: str,
+    template_id: int | None = None,
+) -> int:
+    """Create or update a template; returns its id. Refuses an empty name."""
+    if not name.strip():
+        raise ValueError("the template needs a name")
+    values = {
+        "name": name.strip(),
+        "subject": subject,
+        "html": html,
+        "text": text,
+        "updated_at": utcnow(),
+    }
+    if template_id is None:
+        new_id = conn.scalar(
+            insert(Template).values(workspace_id=workspace_id, **values).returning(Template.id)
+        )
+        assert new_id is not None
+        return int(new_id)
+    conn.execute(
+        update(Template)
+        .where(Template.id == template_id, Template.workspace_id == workspace_id)
+        .values(**values)
+    )
+    return template_id
+
+
+def remove(conn: Connection, workspace_id: int, template_id: int) -> None:
+    """Delete a template."""
+    conn.execute(
+        delete(Template).where(Template.id == template_id, Template.workspace_id == workspace_id)
+    )
+
+
+def merge_tags(conn: Connection, workspace_id: int) -> list[str]:
+    """Every merge tag a template may use: the built-in ones and the workspace's fields."""
+    return [*BUILT_IN_TAGS, *(f.key for f in fields.list_fields(conn, workspace_id))]
+
+
+def merge_values(first: str, last: str, custom: dict[str, Any], keys: list[str]) -> dict[str, str]:
+    """A contact's merge fields as the agent receives them (all strings)."""
+    values = {"first_name": first or "", "last_name": last or ""}
+    for key in keys:
+        values[key] = field_text(custom.get(key))
+    return values
+
+
+def field_text(value: Any) -> str:
+    """One custom field value as merge text (numbers without a needless ".0")."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return "" if value is None else str(value)
+
+
+def _number_text(value: Any) -> str:
+    if value is None or value == "":
+        return ""
+    return field_text(float(value))
+
+
+def _boolean_text(value: Any) -> str:
+    if value is None or value == "":
+        return ""
+    # SQLite's JSON extraction gives 1/0, PostgreSQL's gives "true"/"false".
+    return "true" if value in (True, 1, "true", "1") else "false"
+
+
+def converter(ftype: FieldType) -> Callable[[Any], str]:
+    """Turns a value read straight from the database's JSON into the same merge text as
+    :func:`field_text` gives for the decoded value."""
+    if ftype is FieldType.NUMBER:
+        return _number_text
+    if ftype is FieldType.BOOLEAN:
+        return _boolean_text
+    return field_text
+
+
+@dataclass(frozen=True)
+class Preview:
+    """A rendered message for one contact."""
+
+    subject: str
+    html: str
+    text: str
+    size: int
+    error: str = ""
+
+
+def contact_values(
+    conn: Connection, workspace_id: int, email_address: str
+) -> tuple[str, str, dict[str, str]]:
+    """(email, display name, merge fields) of one contact; ``LookupError`` if unknown."""
+    row = conn.execute(
+        select(Contact.email, Contact.first_name, Contact.last_name, Contact.fields).where(
+            Contact.workspace_id == workspace_id,
+            Contact.email_key == mailbox_key(email_address.strip()),
+        )
+    ).first()
+    if row is None:
+        raise LookupError(f"no contact {email_address!r} in this workspace")
+    keys = [f.key for f in fields.list_fields(conn, workspace_id)]
+    address, first, last, custom = row
+    name = f"{first} {last}".strip()
+    return address, name, merge_values(first, last, custom or {}, keys)
+
+
+def preview(
+    subject: str,
+    html: str,
+    text: str,
+    to_email: str,
+    to_name: str,
+    values: dict[str, str],
+    sender: str = "preview@example.com",
+) -> Preview:
+    """Render the template for one recipient with the agent's renderer."""
+    try:
+        raw = rendering.render(
+            subject,
+            html,
+            text,
+            to_email=to_email,
+            to_name=to_name,
+            fields=values,
+            sender=sender,
+            max_bytes=PREVIEW_MAX_BYTES,
+        )
+    except rendering.PreviewError as exc:
+        return Preview("", "", "", 0, error=str(exc))
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(message, EmailMessage)
+    html_part = message.get_body(preferencelist=("html",))
+    text_part = message.get_body(preferencelist=("plain",))
+    return Preview(
+        str(message.get("Subject", "")),
+        html_part.get_content() if html_part is not None else "",
+        text_part.get_content() if text_part is not None else "",
+        len(raw),
+    )
+
+
+@dataclass(frozen=True)
+class Check:
+    """One finding of the pre-send checks: "error" blocks sending, "warning" does not."""
+
+    level: str
+    message: str
+
+
+class _Images(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.without_alt: list[str] = []
+        self.links: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        named = dict(attrs)
+        if tag == "img" and not (named.get("alt") or "").strip():
+            self.without_alt.append(named.get("src") or "(no src)")
+        if tag == "a" and named.get("href"):
+            self.links.append(named["href"] or "")
+
+
+def used_tags(subject: str, html: str, text: str) -> set[str]:
+    """Variables the templates use; ``TemplateSyntaxError`` for a broken template."""
+    used: set[str] = set()
+    for source, is_html in ((subject, False), (html, True), (text, False)):
+        if source:
+            used |= rendering.template_variables(source, html=is_html)
+    return used
+
+
+# Tokens after which a name is not a merge field: an attribute (x.name), a filter (|name), a
+# test (is name).
+_NOT_A_VARIABLE_AFTER = {(".", "operator"), ("|", "operator"), ("is", "name")}
+
+
+def rename_tag(source: str, old: str, new: str) -> str:
+    """``source`` with the merge field ``old`` renamed ``new`` wherever the template reads it
+    (``{{ old }}``, ``{% if old %}``, ``{{ old|upper }}``); attributes, filters and text are
+    left alone. A template Jinja cannot read is returned unchanged."""
+    lexer = Environment(autoescape=True)  # only reads the template: nothing renders
+    try:
+        lexer.parse(source)
+        tokens = list(lexer.lex(source))
+    except TemplateSyntaxError:
+        return source
+    if "".join(value for _, _, value in tokens) != source:
+        return source  # a construct the lexer does not give back verbatim: leave it be
+    out: list[str] = []
+    previous: tuple[str, str] = ("", "")
+    for _, kind, value in tokens:
+        if kind == "name" and value == old and previous not in _NOT_A_VARIABLE_AFTER:
+            value = new
+        out.append(value)
+        if kind != "whitespace":
+            previous = (value, kind)
+    return "".join(out)
+
+
+_UNSUBSCRIBE = re.compile(r"unsubscribe", re.IGNORECASE)
+
+
+def checks(
+    conn: Connection,
+    workspace_id: int,
+    subject: str,
+    html: str,
+    text: str,
+    audience: campaigns.Audience | None = None,
+) -> list[Check]:
+    """What to fix (errors) or consider (warnings) before sending this content."""
+    found: list[Check] = []
+    if not subject.strip():
+        found.append(Check("error", "The subject is empty."))
+    if not (html.strip() or text.strip()):
+        found.append(Check("error", "There is neither an HTML nor a text body."))
+    try:
+        used = used_tags(subject, html, text)
+    except TemplateSyntaxError as exc:
+        return [*found, Check("error", f"Template error on line {exc.lineno}: {exc.message}")]
+    keys = [f.key for f in fields.list_fields(conn, workspace_id)]
+    unknown = sorted(used - set(BUILT_IN_TAGS) - set(keys) - {"unsubscribe_url"})
+    for tag in unknown:
+        found.append(Check("error", f"{{{{ {tag} }}}} is not a field of this workspace."))
+    parser = _Images()
+    parser.feed(html)
+    links = " ".join(parser.links)
+    if not (_UNSUBSCRIBE.search(links) or "unsubscribe_url" in used or _UNSUBSCRIBE.search(text)):
+        found.append(
+            Check(
+                "warning",
+                "There is no unsubscribe link: mailbox providers expect one in every bulk message.",
+            )
+        )
+    if len(html.encode()) > CLIP_BYTES:
+        found.append(
+            Check(
+                "warning",
+                f"The HTML is {len(html.encode()) // 1024} KB: Gmail clips messages over 102 KB.",
+            )
+        )
+    for src in parser.without_alt:
+        found.append(Check("warning", f"The image {src} has no alt text."))
+    for tag in sorted(used & (set(keys) | {"first_name", "last_name"})):
+        missing = _missing(conn, workspace_id, tag, audience)
+        if missing:
+            found.append(
+                Check(
+                    "warning",
+                    f"{counted(missing, 'recipient')} {plural(missing, 'has', 'have')} no "
+                    f"{tag}: the message shows nothing there for them.",
+                )
+            )
+    return found
+
+
+def _missing(
+    conn: Connection, workspace_id: int, tag: str, audience: campaigns.Audience | None
+) -> int:
+    if audience is not None and (audience.lists or audience.segments):
+        scope = campaigns.audience_condition(conn, workspace_id, audience)
+    else:
+        scope = (Contact.workspace_id == workspace_id) & (
+            Contact.status == ContactStatus.SUBSCRIBED.value
+        )
+    if tag in ("first_name", "last_name"):
+        column = getattr(Contact, tag)
+        empty = column == ""
+    else:
+        value = Contact.fields[tag].as_string()
+        empty = value.is_(None) | (value == "")
+    return int(conn.scalar(select(func.count()).select_from(Contact).where(scope, empty)) or 0)

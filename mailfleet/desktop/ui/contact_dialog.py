@@ -1,0 +1,192 @@
+"""Adding or editing one contact: address (when adding), names, status, custom field values
+with an editor for each type, and the lists it is on.
+
+The dialog stays open while its values are saved in the background: ``submitted`` fires with
+valid entries, and the page either closes it (``done_saving``) or shows why the database
+refused them (``show_error``), with everything typed still there.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mailfleet.desktop.db.models import ContactStatus, FieldType
+from mailfleet.desktop.services.fields import (
+    TYPE_LABELS,
+    FieldSpec,
+    FieldValueError,
+    parse_value,
+    value_text,
+)
+from mailfleet.desktop.ui.qt import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    Qt,
+    QWidget,
+    Signal,
+)
+
+_PLACEHOLDERS = {
+    FieldType.TEXT: "text",
+    FieldType.NUMBER: "a number, e.g. 42 or 3.5",
+    FieldType.DATE: "a date: YYYY-MM-DD",
+}
+
+
+class ContactDialog(QDialog):
+    """A form for one contact: ``values`` as ``contacts.get_contact`` reads them (empty ones
+    when ``adding``), the workspace's field ``specs`` and, to choose them, its ``lists`` as
+    (id, name). ``changes()`` gives what was entered."""
+
+    submitted = Signal()
+
+    def __init__(
+        self,
+        values: dict[str, Any],
+        specs: list[FieldSpec],
+        parent: QWidget | None = None,
+        *,
+        lists: list[tuple[int, str]] | None = None,
+        adding: bool = False,
+    ) -> None:
+        super().__init__(parent)
+        self.specs = specs
+        self.adding = adding
+        self.setWindowTitle("New contact" if adding else values["email"])
+        self.setMinimumWidth(420)
+        form = QFormLayout(self)
+        self.email = QLineEdit(values.get("email", ""), placeholderText="name@example.com")
+        self.email.setReadOnly(not adding)
+        self.first_name = QLineEdit(values.get("first_name", ""))
+        self.last_name = QLineEdit(values.get("last_name", ""))
+        self.status = QComboBox()
+        for status in ContactStatus:
+            self.status.addItem(status.value.capitalize(), status.value)
+        self.status.setCurrentIndex(
+            max(self.status.findData(values.get("status", ContactStatus.SUBSCRIBED.value)), 0)
+        )
+        form.addRow("Email", self.email)
+        form.addRow("First name", self.first_name)
+        form.addRow("Last name", self.last_name)
+        form.addRow("Status", self.status)
+        current: dict[str, Any] = values.get("fields", {})
+        self.field_edits: dict[str, QLineEdit] = {}
+        self.field_flags: dict[str, QComboBox] = {}
+        for spec in self.specs:
+            value = current.get(spec.key)
+            label = f"{spec.label} ({TYPE_LABELS[spec.type].lower()})"
+            if spec.type is FieldType.BOOLEAN:
+                flag = QComboBox()
+                for text, data in (("—", None), ("Yes", True), ("No", False)):
+                    flag.addItem(text, data)
+                flag.setCurrentIndex(flag.findData(value) if isinstance(value, bool) else 0)
+                self.field_flags[spec.key] = flag
+                form.addRow(label, flag)
+            else:
+                edit = QLineEdit("" if value is None else value_text(value))
+                edit.setPlaceholderText(_PLACEHOLDERS[spec.type])
+                self.field_edits[spec.key] = edit
+                form.addRow(label, edit)
+        self.lists: QListWidget | None = None
+        if lists is not None:
+            self.lists = QListWidget()
+            member = set(values.get("lists", []))
+            for list_id, name in lists:
+                item = QListWidgetItem(name)
+                item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+                checked = list_id in member
+                item.setCheckState(Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked)
+                item.setData(Qt.ItemDataRole.UserRole, list_id)
+                self.lists.addItem(item)
+            self.lists.setMaximumHeight(120)
+            form.addRow("Lists", self.lists)
+        self.error = QLabel("")
+        self.error.setWordWrap(True)
+        # A complaint about what was typed goes once the typing changes.
+        for edit in (self.email, *self.field_edits.values()):
+            edit.textEdited.connect(lambda _text: self._clear_error())
+        form.addRow(self.error)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
+        )
+        self.save_button = buttons.button(QDialogButtonBox.StandardButton.Save)
+        buttons.accepted.connect(self.submit)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+
+    def field_values(self) -> dict[str, Any]:
+        """The typed custom values entered; raises ``FieldValueError`` on a bad one."""
+        found: dict[str, Any] = {}
+        for spec in self.specs:
+            if spec.key in self.field_flags:
+                value = self.field_flags[spec.key].currentData()
+            else:
+                try:
+                    value = parse_value(spec.type, self.field_edits[spec.key].text())
+                except FieldValueError as exc:
+                    raise FieldValueError(f"{spec.label}: {exc}") from None
+            if value is not None:
+                found[spec.key] = value
+        return found
+
+    def chosen_lists(self) -> list[int]:
+        """The ids of the checked lists."""
+        if self.lists is None:
+            return []
+        items = (self.lists.item(row) for row in range(self.lists.count()))
+        return [i.data(Qt.ItemDataRole.UserRole) for i in items
+                if i.checkState() == Qt.CheckState.Checked]  # fmt: skip
+
+    def changes(self) -> dict[str, Any]:
+        """The entered values as ``update_contact`` keywords (``create_contact`` ones when
+        adding); read on the GUI thread."""
+        found: dict[str, Any] = {
+            "first_name": self.first_name.text().strip(),
+            "last_name": self.last_name.text().strip(),
+            "status": ContactStatus(self.status.currentData()),
+            "fields": self.field_values(),
+        }
+        if self.lists is not None:
+            found["lists"] = self.chosen_lists()
+        if self.adding:
+            found["email"] = self.email.text()
+        return found
+
+    def submit(self) -> None:
+        """Check what can be checked here; ``submitted`` fires when it is all valid."""
+        if self.adding and not self.email.text().strip():
+            self.show_error("Type the contact's email address.")
+            return
+        try:
+            self.field_values()
+        except FieldValueError as exc:
+            self.show_error(str(exc))
+            return
+        self.show_note("Saving…")
+        self.save_button.setEnabled(False)
+        self.submitted.emit()
+
+    def show_error(self, message: str) -> None:
+        """Say why the entries were not saved; they stay for correcting."""
+        self.error.setStyleSheet("color: #b00020")
+        self.error.setText(f"⚠ {message}")
+        self.save_button.setEnabled(True)
+
+    def _clear_error(self) -> None:
+        if self.error.text().startswith("⚠"):
+            self.error.setText("")
+
+    def show_note(self, message: str) -> None:
+        """Say something about the contact shown (not an error)."""
+        self.error.setStyleSheet("")
+        self.error.setText(message)
+
+    def done_saving(self) -> None:
+        """The entries are saved: close."""
+        self.accept()

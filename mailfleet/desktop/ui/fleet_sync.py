@@ -1,0 +1,96 @@
+"""The window's link to the agents: per agent, a follower of its event stream and a pusher of
+the suppression list, each on its own thread; the window only hears what changed, as signals
+on the GUI thread."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine
+
+from mailfleet.desktop.agents.follow import Follower
+from mailfleet.desktop.agents.registry import AgentRecord
+from mailfleet.desktop.agents.suppression_sync import PushResult
+from mailfleet.desktop.agents.suppression_sync_thread import RETRY_SECONDS, SuppressionSyncThread
+from mailfleet.desktop.ui.qt import QObject, Signal, Slot
+
+
+class FleetSync(QObject):
+    """Follows every paired agent, and pushes suppressions to it, while the window is open."""
+
+    # Emitted from follower and pusher threads; Qt queues them to the GUI thread's slots.
+    applied = Signal(object)
+    agent_state = Signal(int, str)
+    # An agent's id and what a push did there (a PushResult), or why it could not (a str).
+    pushed = Signal(int, object)
+
+    def __init__(
+        self,
+        engine: Engine,
+        workspace_id: int,
+        parent: QObject | None = None,
+        push_retry_seconds: float = RETRY_SECONDS,
+    ) -> None:
+        super().__init__(parent)
+        self.engine = engine
+        self.workspace_id = workspace_id
+        self.push_retry_seconds = push_retry_seconds
+        self.followers: dict[int, Follower] = {}
+        self.pushers: dict[int, SuppressionSyncThread] = {}
+        self.states: dict[int, str] = {}
+        self.pushes: dict[int, PushResult | str] = {}
+        self.agent_state.connect(self._state)
+        self.pushed.connect(self.pushes.__setitem__)
+        # Events may have suppressed addresses (bounces, complaints): the other agents need them.
+        self.applied.connect(self.push_suppressions)
+
+    @Slot(int, str)
+    def _state(self, agent_id: int, state: str) -> None:
+        self.states[agent_id] = state
+        pusher = self.pushers.get(agent_id)
+        if state == "following" and pusher is not None:
+            pusher.wake()  # reachable again: give it what it missed now, not at the next retry
+
+    @Slot()
+    def push_suppressions(self) -> None:
+        """Push the suppression list's changes to every agent (in the background)."""
+        for pusher in self.pushers.values():
+            pusher.wake()
+
+    @Slot(object)
+    def follow_all(self, records: list[AgentRecord]) -> None:
+        """Follow each of ``records`` that is not followed yet (the Agents page read them)."""
+        for record in records:
+            self.follow(record)
+
+    def follow(self, record: AgentRecord) -> None:
+        """Start following one agent (no-op if it is followed already)."""
+        if record.id in self.followers:
+            return
+        follower = Follower(
+            self.engine, self.workspace_id, record, self.applied.emit, self.agent_state.emit
+        )
+        self.followers[record.id] = follower
+        follower.start()
+        pusher = SuppressionSyncThread(
+            self.engine, self.workspace_id, record, self.pushed.emit, self.push_retry_seconds
+        )
+        self.pushers[record.id] = pusher
+        pusher.start()
+
+    def forget(self, agent_id: int) -> None:
+        """Stop following an agent (it was removed)."""
+        follower = self.followers.pop(agent_id, None)
+        if follower is not None:
+            follower.stop()
+        pusher = self.pushers.pop(agent_id, None)
+        if pusher is not None:
+            pusher.stop()
+
+    def stop_all(self) -> None:
+        """Stop every follower and pusher; events already received are applied first, and a
+        push stops after the chunk under way (the rest goes at the next start)."""
+        for pusher in self.pushers.values():
+            pusher.stop()
+        self.pushers.clear()
+        for follower in self.followers.values():
+            follower.stop()
+        self.followers.clear()

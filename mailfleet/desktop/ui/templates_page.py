@@ -1,0 +1,332 @@
+"""The Templates page: edit subject, HTML and text with merge tags, a live preview for a chosen
+contact (the agent's own renderer), pre-send checks and a test send through an agent."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, Engine
+
+from mailfleet.desktop.agents import registry, send_test
+from mailfleet.desktop.agents.registry import AgentRecord
+from mailfleet.desktop.services import templates
+from mailfleet.desktop.services.templates import Check, Preview, TemplateRow
+from mailfleet.desktop.ui.empty_state import EmptyState
+from mailfleet.desktop.ui.qt import (
+    QComboBox,
+    QEvent,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QObject,
+    QPlainTextEdit,
+    QPushButton,
+    QShowEvent,
+    QSplitter,
+    QTabWidget,
+    QTextBrowser,
+    QTimer,
+    QVBoxLayout,
+    QWidget,
+)
+from mailfleet.desktop.ui.tasks import Latest, Task, TaskRunner
+
+PREVIEW_DELAY_MS = 300
+
+
+NO_TEMPLATES = (
+    "<h3>No template yet</h3><p>A template is a message to reuse: a subject, HTML and text, "
+    "with merge tags such as {{ first_name }} filled in for each recipient.</p>"
+)
+
+
+@dataclass(frozen=True)
+class _Choices:
+    templates: list[TemplateRow]
+    tags: list[str]
+    agents: list[AgentRecord]
+
+
+class TemplatesPage(QWidget):
+    """Saved templates and the editor with its preview."""
+
+    def __init__(self, engine: Engine, workspace_id: int, runner: TaskRunner) -> None:
+        super().__init__()
+        self.engine = engine
+        self.workspace_id = workspace_id
+        self.runner = runner
+        self.saved: list[TemplateRow] = []
+        self.current_id: int | None = None
+        self._latest = Latest()
+        self._previews = Latest()
+        self._tags = Latest()
+
+        self.list = QListWidget()
+        self.list.currentRowChanged.connect(self._open)
+        self.empty = EmptyState(self.list, NO_TEMPLATES, "New template")
+        self.empty.button.clicked.connect(self.new)
+        new = QPushButton("New")
+        new.clicked.connect(self.new)
+        delete = QPushButton("Delete")
+        delete.clicked.connect(self.delete)
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.addWidget(QLabel("<h2>Templates</h2>"))
+        left_layout.addWidget(self.list, 1)
+        row = QHBoxLayout()
+        row.addWidget(new)
+        row.addWidget(delete)
+        left_layout.addLayout(row)
+
+        self.name = QLineEdit()
+        self.subject = QLineEdit()
+        self.html = QPlainTextEdit()
+        self.text = QPlainTextEdit()
+        self.text.setPlaceholderText("Optional: derived from the HTML when empty")
+        self.tags = QComboBox()
+        insert = QPushButton("Insert merge tag")
+        insert.clicked.connect(self.insert_tag)
+        self._target: QLineEdit | QPlainTextEdit = self.html
+        for editor in (self.subject, self.html, self.text):
+            editor.installEventFilter(self)
+        tag_row = QHBoxLayout()
+        tag_row.addWidget(self.tags, 1)
+        tag_row.addWidget(insert)
+        save = QPushButton("Save")
+        save.clicked.connect(self.save)
+        self.message = QLabel("")
+        self.message.setWordWrap(True)
+        editor_box = QWidget()
+        form = QFormLayout(editor_box)
+        form.addRow("Name", self.name)
+        form.addRow("Subject", self.subject)
+        form.addRow("Merge tags", tag_row)
+        form.addRow("HTML", self.html)
+        form.addRow("Text", self.text)
+        form.addRow(save, self.message)
+
+        self.contact = QLineEdit()
+        self.contact.setPlaceholderText("Preview for contact (email); empty: no merge values")
+        self.preview_subject = QLabel("")
+        self.preview_subject.setWordWrap(True)
+        self.preview_html = QTextBrowser()
+        self.preview_html.setOpenLinks(False)
+        self.preview_text = QTextBrowser()
+        tabs = QTabWidget()
+        tabs.addTab(self.preview_html, "HTML")
+        tabs.addTab(self.preview_text, "Text")
+        self.checks = QLabel("")
+        self.checks.setWordWrap(True)
+        self.test_to = QLineEdit()
+        self.test_to.setPlaceholderText("Test to: a@example.com, b@example.com")
+        self.test_from = QLineEdit()
+        self.test_from.setPlaceholderText("From address")
+        self.test_agent = QComboBox()
+        self.test_button = QPushButton("Send test")
+        self.test_button.clicked.connect(self.send_test)
+        preview_box = QWidget()
+        pv = QVBoxLayout(preview_box)
+        pv.addWidget(self.contact)
+        pv.addWidget(self.preview_subject)
+        pv.addWidget(tabs, 1)
+        pv.addWidget(QLabel("<b>Checks</b>"))
+        pv.addWidget(self.checks)
+        test_row = QHBoxLayout()
+        test_row.addWidget(self.test_to, 2)
+        test_row.addWidget(self.test_from, 1)
+        test_row.addWidget(self.test_agent)
+        test_row.addWidget(self.test_button)
+        pv.addLayout(test_row)
+
+        split = QSplitter()
+        split.addWidget(left)
+        split.addWidget(editor_box)
+        split.addWidget(preview_box)
+        split.setSizes([180, 420, 420])
+        layout = QVBoxLayout(self)
+        layout.addWidget(split)
+
+        self.timer = QTimer(self)
+        self.timer.setSingleShot(True)
+        self.timer.setInterval(PREVIEW_DELAY_MS)
+        self.timer.timeout.connect(self.update_preview)
+        for signal in (
+            self.subject.textChanged,
+            self.html.textChanged,
+            self.text.textChanged,
+            self.contact.textChanged,
+        ):
+            signal.connect(self.timer.start)
+        self.refresh()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Remember which editor had focus last: merge tags go there."""
+        if event.type() == QEvent.Type.FocusIn and isinstance(watched, QLineEdit | QPlainTextEdit):
+            self._target = watched
+        return False
+
+    def refresh(self, then: Callable[[], None] | None = None) -> None:
+        """Reload the templates, merge tags and agents in the background, then call ``then``."""
+        ws = self.workspace_id
+
+        def read(conn: Connection) -> _Choices:
+            return _Choices(
+                templates.list_templates(conn, ws),
+                templates.merge_tags(conn, ws),
+                registry.list_agents(conn, ws),
+            )
+
+        def show(choices: _Choices) -> None:
+            self._show(choices)
+            if then is not None:
+                then()
+
+        self.runner.read(self.engine, "Reading templates", read, self._latest.only(show))
+
+    def showEvent(self, event: QShowEvent) -> None:
+        """Each time the page is shown, re-read the merge tags: an import or the field manager
+        may have added, renamed or deleted fields since."""
+        super().showEvent(event)
+        ws = self.workspace_id
+        self.runner.read(self.engine, "Reading merge tags", lambda c: templates.merge_tags(c, ws),
+                         self._tags.only(self._show_tags))  # fmt: skip
+
+    def _show_tags(self, tags: list[str]) -> None:
+        chosen = self.tags.currentText()
+        self.tags.clear()
+        self.tags.addItems(tags)
+        self.tags.setCurrentIndex(max(self.tags.findText(chosen), 0))
+
+    def _show(self, choices: _Choices) -> None:
+        self.saved = choices.templates
+        self.empty.set_shown(not self.saved)
+        self.list.blockSignals(True)
+        self.list.clear()
+        self.list.addItems([t.name for t in self.saved])
+        self.list.blockSignals(False)
+        self._show_tags(choices.tags)
+        self.test_agent.clear()
+        for record in choices.agents:
+            self.test_agent.addItem(record.name, record.id)
+
+    def _open(self, row: int) -> None:
+        if not 0 <= row < len(self.saved):
+            return
+        t = self.saved[row]
+        self.current_id = t.id
+        self.name.setText(t.name)
+        self.subject.setText(t.subject)
+        self.html.setPlainText(t.html)
+        self.text.setPlainText(t.text)
+
+    def new(self) -> None:
+        """Start an empty template."""
+        self.current_id = None
+        self.list.clearSelection()
+        for editor in (self.name, self.subject):
+            editor.clear()
+        self.html.clear()
+        self.text.clear()
+
+    def insert_tag(self) -> None:
+        """Insert the chosen merge tag where the cursor is."""
+        tag = "{{ " + self.tags.currentText() + " }}"
+        if isinstance(self._target, QLineEdit):
+            self._target.insert(tag)
+        else:
+            self._target.insertPlainText(tag)
+
+    def save(self) -> None:
+        """Save the template (on the write worker); "Saved." once the list shows it."""
+        ws, current = self.workspace_id, self.current_id
+        name, subject = self.name.text(), self.subject.text()
+        html, text = self.html.toPlainText(), self.text.toPlainText()
+
+        def saved(template_id: int) -> None:
+            self.current_id = template_id
+            self.refresh(then=lambda: self.message.setText("Saved."))
+
+        self.runner.write(
+            self.engine,
+            "Saving a template",
+            lambda c: templates.save(c, ws, name, subject, html, text, current),
+            saved,
+            on_error=lambda exc: self.message.setText(f"Not saved: {exc}"),
+        )
+
+    def delete(self) -> None:
+        """Delete the open template."""
+        if self.current_id is None:
+            return
+        ws, current = self.workspace_id, self.current_id
+        self.new()
+        self.runner.write(
+            self.engine,
+            "Deleting a template",
+            lambda c: templates.remove(c, ws, current),
+            lambda _: self.refresh(),
+            on_error=lambda exc: self.message.setText(f"Not deleted: {exc}"),
+        )
+
+    def update_preview(self) -> None:
+        """Render the preview and run the checks in the background."""
+        subject, html, text = self.subject.text(), self.html.toPlainText(), self.text.toPlainText()
+        contact, engine, ws = self.contact.text().strip(), self.engine, self.workspace_id
+
+        def work(conn: Connection) -> tuple[Preview, list[Check]]:
+            found = templates.checks(conn, ws, subject, html, text)
+            address, name = "someone@example.com", ""
+            values: dict[str, str] = {}
+            if contact:
+                try:
+                    address, name, values = templates.contact_values(conn, ws, contact)
+                except LookupError as exc:
+                    found.insert(0, Check("warning", str(exc)))
+            return templates.preview(subject, html, text, address, name, values), found
+
+        self.runner.read(
+            engine, "Rendering the preview", work, self._previews.only(self._previewed)
+        )
+
+    def _previewed(self, result: tuple[Preview, list[Check]]) -> None:
+        shown, found = result
+        if shown.error:
+            self.preview_subject.setText(f"<b>Cannot render:</b> {shown.error}")
+        else:
+            self.preview_subject.setText(f"<b>Subject:</b> {shown.subject} · {shown.size:,} bytes")
+            self.preview_html.setHtml(shown.html)
+            self.preview_text.setPlainText(shown.text)
+        marks = {"error": "✖", "warning": "⚠"}
+        self.checks.setText(
+            "<br>".join(f"{marks[c.level]} {c.message}" for c in found) or "✔ All checks passed."
+        )
+
+    def send_test(self) -> None:
+        """Send the template to the test addresses through the chosen agent."""
+        agent_id = self.test_agent.currentData()
+        if agent_id is None:
+            self.message.setText("Pair an agent to send tests.")
+            return
+        addresses = [a.strip() for a in self.test_to.text().split(",") if a.strip()]
+        subject, html, text = self.subject.text(), self.html.toPlainText(), self.text.toPlainText()
+        sender, contact = self.test_from.text().strip(), self.contact.text().strip()
+        engine, ws = self.engine, self.workspace_id
+
+        def work(task: Task[list[str]]) -> list[str]:
+            return send_test.send(
+                engine, ws, agent_id, addresses, subject, html, text, sender, contact
+            )
+
+        def done(sent: list[str]) -> None:
+            self.message.setText(f"Test sent to {', '.join(sent)}.")
+
+        self.runner.run(
+            "Sending a test",
+            work,
+            done,
+            on_error=lambda e: self.message.setText(f"Test not sent: {e}"),
+            network=True,
+        )
