@@ -14,6 +14,7 @@ from mailfleet.agent.feedback.tokens import TokenKey
 from mailfleet.agent.model import Content, Sender, TransactionalMessage, payload
 from mailfleet.agent.pages import catalogue
 from mailfleet.agent.signup.forms import Form
+from mailfleet.agent.signup.settings import SignupSettings
 from mailfleet.agent.signup.tokens import confirm_token
 from mailfleet.agent.store import messages, signups
 from mailfleet.agent.store.signups import NewSignup, SignupRow, SignupState, Visitor
@@ -46,6 +47,13 @@ class Clock:
 
     now: float
     confirm_seconds: float
+    # a second confirmation mail to the same address from the same form waits this long
+    resend_seconds: float = 3600.0
+
+    @classmethod
+    def at(cls, now: float, settings: SignupSettings) -> Clock:
+        """The clock of a request at ``now`` under ``settings``."""
+        return cls(now, settings.confirm_hours * 3600.0, settings.confirm_resend_minutes * 60.0)
 
 
 def confirm_url_base(base_url: str, form_id: str) -> str:
@@ -82,10 +90,18 @@ def sign_up(
     confirmation mail queued to the link ``confirm_url`` + its token. Single opt-in (the
     form's, unless ``single_opt_in`` says otherwise): confirmed at once. ``daily_cap`` None:
     no cap."""
-    if not signups.take_daily_slot(conn, new.form_row, daily_cap, clock.now):
-        return Outcome.CAPPED, None
     single = form.single_opt_in if single_opt_in is None else single_opt_in
     needs_confirmation = not single or signups.unsubscribed(conn, new.tenant_id, new.email)
+    if needs_confirmation:
+        # Forms post whatever address is typed: one confirmation mail per address and form
+        # within resend_seconds keeps a form from being used to flood someone's inbox.
+        recent = signups.recent_pending(
+            conn, new.form_row, new.email, clock.now - clock.resend_seconds
+        )
+        if recent is not None:
+            return Outcome.PENDING, recent
+    if not signups.take_daily_slot(conn, new.form_row, daily_cap, clock.now):
+        return Outcome.CAPPED, None
     expires = clock.now + clock.confirm_seconds if needs_confirmation else None
     signup_id = signups.add(conn, new, clock.now, expires)
     if not needs_confirmation:

@@ -197,7 +197,7 @@ class SignupEndpoints:
         )
         base = request.app[SETTINGS_KEY].base_url
         confirm_url = confirm_url_base(base, form.form_id)
-        clock = Clock(now, self._settings.confirm_hours * _HOUR)
+        clock = Clock.at(now, self._settings)
         cap = form.daily_cap or self._settings.daily_cap
 
         def write(conn: sqlite3.Connection) -> Outcome:

@@ -306,6 +306,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     CREATE UNIQUE INDEX signups_idempotency ON signups (tenant_id, idempotency_key)
         WHERE idempotency_key IS NOT NULL;
     """,
+    # 12: a form's signups by address, for the one confirmation mail per address and hour
+    "CREATE INDEX signups_address ON signups (form_id, email_key, created_at);",
 )
 
 

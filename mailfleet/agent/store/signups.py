@@ -245,6 +245,16 @@ def add(conn: sqlite3.Connection, new: NewSignup, now: float, expires_at: float 
     return signup_id
 
 
+def recent_pending(conn: sqlite3.Connection, form_row: int, email: str, since: float) -> int | None:
+    """The id of the newest pending signup of ``email`` on the form made after ``since``."""
+    row = conn.execute(
+        "SELECT id FROM signups WHERE form_id = ? AND email_key = ? AND created_at > ?"
+        " AND state = ? ORDER BY created_at DESC LIMIT 1",
+        (form_row, suppression.key(email), since, int(SignupState.PENDING)),
+    ).fetchone()
+    return int(row[0]) if row else None
+
+
 def get(conn: sqlite3.Connection, signup_id: int) -> SignupRow | None:
     """One signup with its consent record."""
     row = conn.execute(

@@ -108,7 +108,7 @@ class SignupsService(signups_pb2_grpc.SignupsServicer):
             idempotency_key=key,
         )
         confirm_url = confirm_url_base(self._base_url, form.form_id)
-        clock = Clock(time.time(), self._settings.confirm_hours * 3600.0)
+        clock = Clock.at(time.time(), self._settings)
         single = True if request.skip_confirmation else None
 
         def write(conn: sqlite3.Connection) -> tuple[SignupRow | None, bool]:
