@@ -24,13 +24,13 @@ from pathlib import Path
 
 import grpc
 
+from bench import postfix
+from bench.agentproc import children, cpu_seconds, peak_rss_mib
 from mailfleet.agent import client
 from mailfleet.agent.client import AgentStubs
 from mailfleet.agent.client.localagent import LocalAgent, free_port
 from mailfleet.agent.config import load
 from mailfleet.agent.dkim.keys import generate_key
-from bench import postfix
-from bench.agentproc import children, cpu_seconds, peak_rss_mib
 from mailfleet.v1 import (
     campaigns_pb2,
     common_pb2,

@@ -15,11 +15,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench import postfix
+from bench.peers import SESSIONS, SIZE, smtp_sink, smtp_source
 from mailfleet.agent import client
 from mailfleet.agent.client import AgentStubs
 from mailfleet.agent.client.localagent import LocalAgent, free_port
-from bench import postfix
-from bench.peers import SESSIONS, SIZE, smtp_sink, smtp_source
 from mailfleet.v1 import smtp_users_pb2
 
 MESSAGES = int(os.environ.get("BENCH_INTAKE_MESSAGES", "20000"))

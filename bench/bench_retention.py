@@ -21,7 +21,15 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from mailfleet.agent.model import CampaignSpec, Content, EventType, Lane, MessageState, Sender, payload
+from mailfleet.agent.model import (
+    CampaignSpec,
+    Content,
+    EventType,
+    Lane,
+    MessageState,
+    Sender,
+    payload,
+)
 from mailfleet.agent.store import campaigns, queue, tenants
 from mailfleet.agent.store.db import open_and_migrate
 from mailfleet.agent.store.enqueue import Enqueue, enqueue

@@ -28,7 +28,12 @@ from mailfleet.agent.routes.base import Envelope, OutcomeKind
 from mailfleet.agent.routes.esp.base import EspRoute
 from mailfleet.agent.routes.esp.mailgun import Mailgun
 from mailfleet.agent.routes.esp.ses import Ses
-from mailfleet.agent.routes.settings import DestinationLimits, MailgunRoute, SesRoute, SmtpRelayRoute
+from mailfleet.agent.routes.settings import (
+    DestinationLimits,
+    MailgunRoute,
+    SesRoute,
+    SmtpRelayRoute,
+)
 from mailfleet.agent.routes.smtp_relay import SmtpRelay
 from mailfleet.agent.routing.rules import MessageFacts, RoutingTable, choose
 from mailfleet.agent.routing.settings import RoutingRule

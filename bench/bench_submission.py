@@ -27,14 +27,14 @@ from dataclasses import dataclass
 from email.utils import formatdate, make_msgid
 from pathlib import Path
 
+from bench import opendkim, postfix
+from bench.agentproc import children, cpu_seconds, peak_rss_mib
+from bench.peers import SESSIONS, SIZE, TIMEOUT, smtp_sink, smtp_source
 from mailfleet.agent import client
 from mailfleet.agent.client import AgentStubs
 from mailfleet.agent.client.localagent import LocalAgent, free_port
 from mailfleet.agent.config import load
 from mailfleet.agent.dkim.keys import generate_key
-from bench import opendkim, postfix
-from bench.agentproc import children, cpu_seconds, peak_rss_mib
-from bench.peers import SESSIONS, SIZE, TIMEOUT, smtp_sink, smtp_source
 from mailfleet.v1 import smtp_users_pb2
 from tests.peers.dkimverify import mail_dkim
 from tests.peers.dns import LocalDns

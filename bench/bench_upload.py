@@ -10,10 +10,10 @@ import os
 import statistics
 import time
 
+from bench.agentproc import peak_rss_mib, running_agent
 from mailfleet.agent import client
 from mailfleet.agent.client import AgentStubs
 from mailfleet.agent.client.localagent import free_port
-from bench.agentproc import peak_rss_mib, running_agent
 from mailfleet.v1 import campaigns_pb2, common_pb2
 
 ROWS = int(os.environ.get("BENCH_UPLOAD_ROWS", "1000000"))

@@ -20,8 +20,8 @@ from pathlib import Path
 import keyring
 from sqlalchemy import Engine
 
-from mailfleet.agent.client.localagent import free_port
 from bench.agentproc import running_agent
+from mailfleet.agent.client.localagent import free_port
 from mailfleet.desktop.agents import registry
 from mailfleet.desktop.agents.upload_process import upload_in_process
 from mailfleet.desktop.services import campaigns, segments

@@ -1,7 +1,7 @@
 """Entry point of the bundled desktop: ``--version`` answers without opening a window.
 
-PyInstaller freezes this file; everything else is ``mailfleet.desktop.app``. ``--version`` still starts
-Qt (offscreen when there is no display), so it proves the bundle's Qt libraries load.
+PyInstaller freezes this file; everything else is ``mailfleet.desktop.app``. ``--version`` still
+starts Qt (offscreen when there is no display), so it proves the bundle's Qt libraries load.
 """
 
 from __future__ import annotations

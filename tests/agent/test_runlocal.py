@@ -1,5 +1,5 @@
-"""``make run`` (``mailfleet.agent.runlocal``) with real processes: a port another program holds is one
-line naming it and a PORT to use instead, with a non-zero exit and no traceback; PORT moves the
+"""``make run`` (``mailfleet.agent.runlocal``) with real processes: a port another program holds is
+one line naming it and a PORT to use instead, with a non-zero exit and no traceback; PORT moves the
 agent's ports and its config keeps them; an agent already running from the data directory is
 used as it is, never started twice or taken for an impostor."""
 
@@ -54,8 +54,8 @@ def occupy() -> Iterator[Callable[[int], None]]:
 
 
 def _command(data_dir: Path, *args: str) -> list[str]:
-    return [sys.executable, "-m", "mailfleet.agent.runlocal", "--data-dir", str(data_dir), "--agent-only",
-            *args]  # fmt: skip
+    return [sys.executable, "-m", "mailfleet.agent.runlocal", "--data-dir", str(data_dir),
+            "--agent-only", *args]  # fmt: skip
 
 
 def _env() -> dict[str, str]:

@@ -35,8 +35,8 @@ CAPTURE = DELIVERY_TEXT[DeliveryMode.CAPTURE]
 
 @pytest.fixture
 def make_run(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path, Path]]:
-    """``python -m mailfleet.agent.runlocal`` as ``make run`` runs it, in a fresh home: its agent in a
-    temporary data directory, its desktop offscreen with a file keyring."""
+    """``python -m mailfleet.agent.runlocal`` as ``make run`` runs it, in a fresh home: its agent
+    in a temporary data directory, its desktop offscreen with a file keyring."""
     data_dir = tmp_path / "var" / "agent"
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
     env |= {

@@ -238,7 +238,8 @@ def _check_agent_only(root: Path) -> None:
     size = sum(p.lstat().st_size for p in venv.resolve().rglob("*"))
     assert size < 150 * 2**20, f"the agent's install is {size / 2**20:.0f} MiB"
     desktop = subprocess.run(
-        [str(venv / "bin/python"), "-P", "-m", "mailfleet.desktop.launch"], capture_output=True, text=True,
+        [str(venv / "bin/python"), "-P", "-m", "mailfleet.desktop.launch"],
+        capture_output=True, text=True,
         timeout=60, check=False,
     )  # fmt: skip
     assert desktop.returncode == 2

@@ -65,7 +65,9 @@ from typing import Any, Literal
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
-from mailfleet.agent.client.localagent import free_port as free_port  # tests and benches also import it here
+from mailfleet.agent.client.localagent import (
+    free_port as free_port,  # tests and benches also import it here
+)
 from tests.peers.pki import self_signed_server
 
 Stage = Literal["mail", "rcpt", "data"]

@@ -10,6 +10,7 @@ import asyncio
 import json
 import ssl
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ class Received:
 
     headers: dict[str, str]
     body: bytes
+    at: float  # time.monotonic() when it arrived
     status: int
     verified: bool  # the signature matched and the timestamp was within the replay window
 
@@ -49,6 +51,7 @@ class WebhookReceiver:
         self.fail_next = 0
         self.failing = False
         self.redirect_to = ""  # answer 307 to this location instead
+        self.retry_after = ""  # a Retry-After header on each 503
         # Cleared by hold(): requests are then recorded but not answered until release().
         self._released = threading.Event()
         self._released.set()
@@ -79,12 +82,15 @@ class WebhookReceiver:
             if self.fail_next > 0:
                 self.fail_next -= 1
             status = 307 if self.redirect_to else 503 if fail else 204
-            self.received.append(Received(headers, body, status, self._verified(body, headers)))
+            self.received.append(
+                Received(headers, body, time.monotonic(), status, self._verified(body, headers))
+            )
         if not self._released.is_set():
             await asyncio.to_thread(self._released.wait)
         if self.redirect_to:
             return web.Response(status=status, headers={"location": self.redirect_to})
-        return web.Response(status=status, text="busy, try later" if fail else None)
+        wait = {"retry-after": self.retry_after} if fail and self.retry_after else {}
+        return web.Response(status=status, text="busy, try later" if fail else None, headers=wait)
 
     def hold(self) -> None:
         """Take requests but answer none until :meth:`release`."""

@@ -1,7 +1,7 @@
 """Who is calling: API keys from metadata, checked once per call by the interceptor.
 
-The interceptor is also the one place where :class:`mailfleet.agent.errors.AgentError` becomes a gRPC
-status, and where an unexpected exception becomes INTERNAL without leaking its details.
+The interceptor is also the one place where :class:`mailfleet.agent.errors.AgentError` becomes a
+gRPC status, and where an unexpected exception becomes INTERNAL without leaking its details.
 """
 
 from __future__ import annotations

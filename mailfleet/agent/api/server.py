@@ -30,6 +30,7 @@ from mailfleet.agent.api.services.webhooks import WebhooksService
 from mailfleet.agent.api.settings import ApiInputs
 from mailfleet.agent.delivery.suspended import Suspended
 from mailfleet.agent.errors import ConfigError, bind_failure
+from mailfleet.agent.feedback.tokens import TokenKey
 from mailfleet.agent.routes.smtp.identity import blocking_resolver, sending_identity
 from mailfleet.agent.routing.table import RoutingState
 from mailfleet.agent.store.handle import Store
@@ -126,7 +127,13 @@ def build_server(
         WebhooksService(store, settings.webhooks, agent_id), server
     )
     signups_pb2_grpc.add_SignupsServicer_to_server(
-        SignupsService(store, settings.http.base_url), server
+        SignupsService(
+            store,
+            settings.http.base_url,
+            TokenKey.load_or_create(settings.feedback_key_file),
+            settings.signup,
+        ),
+        server,
     )
     queue_pb2_grpc.add_QueueServicer_to_server(
         QueueService(store, suspended or Suspended(), lambda: state.routes), server

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field, field_validator
 from mailfleet.agent.eventhooks.settings import WebhookSettings
 from mailfleet.agent.feedback.settings import FeedbackSettings
 from mailfleet.agent.routing.settings import RoutingInputs
+from mailfleet.agent.signup.settings import SignupSettings
 from mailfleet.agent.validation import split_host_port
 from mailfleet.agent.web.settings import HttpSettings
 
@@ -30,8 +31,8 @@ class GrpcSettings(BaseModel):
 
 
 class ApiInputs(RoutingInputs, Protocol):
-    """The settings the gRPC server and its services read; :class:`mailfleet.agent.config.AgentSettings`
-    has them all."""
+    """The settings the gRPC server and its services read;
+    :class:`mailfleet.agent.config.AgentSettings` has them all."""
 
     @property
     def grpc(self) -> GrpcSettings: ...
@@ -53,3 +54,9 @@ class ApiInputs(RoutingInputs, Protocol):
 
     @property
     def http(self) -> HttpSettings: ...
+
+    @property
+    def signup(self) -> SignupSettings: ...
+
+    @property
+    def feedback_key_file(self) -> Path: ...

@@ -18,7 +18,7 @@ from mailfleet.agent.signup.forms import (
     FormField,
     FormList,
 )
-from mailfleet.agent.store.signups import Change, StoredForm
+from mailfleet.agent.store.signups import Change, SignupRow, StoredForm
 from mailfleet.agent.validation import is_field_name, text_line
 from mailfleet.v1 import common_pb2, signups_pb2
 
@@ -191,9 +191,9 @@ def form_info(stored: StoredForm, base_url: str) -> signups_pb2.FormInfo:
     )
 
 
-def change(c: Change) -> signups_pb2.SignupChange:
-    """One signup change with its signup and consent record."""
-    s, consent = c.signup, c.signup.consent
+def signup(s: SignupRow) -> signups_pb2.Signup:
+    """A signup with its consent record."""
+    consent = s.consent
     record = signups_pb2.ConsentRecord(
         form_id=s.form_id,
         time=timestamp(consent.time),
@@ -206,7 +206,7 @@ def change(c: Change) -> signups_pb2.SignupChange:
     )
     if consent.confirmed_at is not None:
         record.confirmed_at.CopyFrom(timestamp(consent.confirmed_at))
-    signup = signups_pb2.Signup(
+    out = signups_pb2.Signup(
         signup_id=s.signup_id,
         form_id=s.form_id,
         email=s.email,
@@ -217,10 +217,15 @@ def change(c: Change) -> signups_pb2.SignupChange:
         consent=record,
     )
     if s.expires_at is not None:
-        signup.expires_at.CopyFrom(timestamp(s.expires_at))
+        out.expires_at.CopyFrom(timestamp(s.expires_at))
+    return out
+
+
+def change(c: Change) -> signups_pb2.SignupChange:
+    """One signup change with its signup and consent record."""
     return signups_pb2.SignupChange(
         seq=c.seq,
         time=timestamp(c.time),
         kind=signups_pb2.SignupChangeKind.ValueType(int(c.kind)),
-        signup=signup,
+        signup=signup(c.signup),
     )

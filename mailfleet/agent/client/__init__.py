@@ -6,13 +6,18 @@
 * :mod:`~mailfleet.agent.client.localagent` — starting an agent process on this machine;
 * :mod:`~mailfleet.agent.client.preview` — rendering a template as the agents' workers will.
 
-The pairing string's format is the agent's (``mailfleet.agent.identity.pairing`` writes it when an agent
-is set up); it is re-exported here for the clients that read it. The launcher and the preview
+The pairing string's format is the agent's (``mailfleet.agent.identity.pairing`` writes it when an
+agent is set up); it is re-exported here for the clients that read it. The launcher and the preview
 pull in much of the agent, so they are imported from their modules, not from here.
 """
 
 from mailfleet.agent.client.agent_client import AgentClient, Upload
-from mailfleet.agent.client.channel import FingerprintMismatch, aio_channel, channel, fetch_pinned_certificate
+from mailfleet.agent.client.channel import (
+    FingerprintMismatch,
+    aio_channel,
+    channel,
+    fetch_pinned_certificate,
+)
 from mailfleet.agent.client.stubs import AgentStubs
 from mailfleet.agent.identity.pairing import Pairing, PairingError
 from mailfleet.agent.identity.pairing import parse as parse_pairing

@@ -35,7 +35,8 @@ class Job(NamedTuple):
     message_id: int
     spec_key: str  # "c<campaign id>" or "t<content id>"; the spec travels once per worker
     rcpt_to: str
-    payload: bytes  # mailfleet.agent.model.payload: the recipient's name and merge fields, as stored
+    # mailfleet.agent.model.payload: the recipient's name and merge fields, as stored
+    payload: bytes
     field_names: tuple[str, ...]  # names of the payload's positional values
     transactional: bool = False  # sent over the lane's own connections, never queued behind bulk
     tenant_id: int = 0  # named in the message's VERP, unsubscribe and tracking tokens

@@ -55,8 +55,8 @@ class _BounceDomain(Protocol):
 
 class DeliveryInputs(RoutingInputs, Protocol):
     """The settings the scheduler hands its workers, who build routes, signer and links from
-    them. :class:`mailfleet.agent.config.AgentSettings` has them all; delivery names only what it reads.
-    They cross to the worker processes pickled."""
+    them. :class:`mailfleet.agent.config.AgentSettings` has them all; delivery names only what it
+    reads. They cross to the worker processes pickled."""
 
     @property
     def delivery(self) -> DeliverySettings: ...

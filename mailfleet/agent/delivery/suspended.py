@@ -1,7 +1,7 @@
 """The suspensions in force, in memory: what the scheduler's claims and the workers hold back.
 
-The store keeps the suspensions (``mailfleet.agent.store.suspensions``); the API changes them there and
-then here, and the scheduler reads them here at every claim, so holding mail back costs no
+The store keeps the suspensions (``mailfleet.agent.store.suspensions``); the API changes them there
+and then here, and the scheduler reads them here at every claim, so holding mail back costs no
 query. Each change (and each suspension that lifts by itself) gives a new ``version``, with
 which the workers are sent the new set.
 """

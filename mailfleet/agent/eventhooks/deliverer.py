@@ -149,7 +149,7 @@ class EventWebhooks:
             await self._store.write(lambda c: webhooks.begin(c, endpoint, through))
         body = payload.body(self._agent_id, endpoint.tenant_id, found)
         msg_id = batch_id(self._agent_id, endpoint, through)
-        error = await sender.post(endpoint.url, endpoint.secret, msg_id, body)
+        error, asked_wait = await sender.send(endpoint.url, endpoint.secret, msg_id, body)
         now = self._clock()
         if not error:
             metrics.WEBHOOK_POSTS.labels(result="delivered").inc()
@@ -159,7 +159,10 @@ class EventWebhooks:
             )
             return
         metrics.WEBHOOK_POSTS.labels(result="failed").inc()
-        retry_at = now + backoff.retry_delay(self._settings, endpoint.attempts + 1, random.random())
+        delay = backoff.retry_delay(self._settings, endpoint.attempts + 1, random.random())
+        if asked_wait is not None:  # the endpoint's own word, within the largest delay
+            delay = min(max(delay, asked_wait), self._settings.max_retry_seconds)
+        retry_at = now + delay
         give_up = self._settings.give_up_hours * 3600
         reason = await self._store.write(
             lambda c: webhooks.failed(c, endpoint, error, now, retry_at, give_up)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import email.utils
 import time
 from types import TracebackType
+from typing import NamedTuple
 
 import aiohttp
 
@@ -52,30 +54,56 @@ class Sender:
     async def post(self, url: str, secret: str, msg_id: str, body: bytes) -> str:
         """POST ``body`` signed with ``secret``; '' when the endpoint took it (any 2xx), else
         what went wrong, in one plain line."""
+        return (await self.send(url, secret, msg_id, body)).error
+
+    async def send(self, url: str, secret: str, msg_id: str, body: bytes) -> Sent:
+        """POST ``body`` signed with ``secret``: how it went, and how long the endpoint asked
+        the agent to wait (``Retry-After``) when it answered 429 or 503."""
         assert self._session is not None, "use Sender as an async context manager"
         try:
             host, _ = self._policy.check_url(url)
         except Refused as exc:
-            return str(exc)
+            return Sent(str(exc))
         try:
             headers = signing.headers(secret, msg_id, int(time.time()), body)
             async with self._session.post(
                 url, data=body, headers=headers, allow_redirects=False
             ) as reply:
                 if 200 <= reply.status < 300:
-                    return ""
-                return _status_problem(reply.status, await _snippet(reply))
+                    return Sent("")
+                wait = _retry_after(reply.headers.get("retry-after", ""))
+                problem = _status_problem(reply.status, await _snippet(reply))
+                return Sent(problem, wait if reply.status in (429, 503) else None)
         except Refused as exc:
-            return str(exc)
+            return Sent(str(exc))
         except TimeoutError:
-            return f"it did not answer within {self._timeout:g} seconds"
+            return Sent(f"it did not answer within {self._timeout:g} seconds")
         except aiohttp.ClientConnectorCertificateError:
-            return f"its TLS certificate is not valid for {host}"
+            return Sent(f"its TLS certificate is not valid for {host}")
         except aiohttp.ClientConnectorError as exc:
             reason = exc.os_error.strerror or "the connection failed"
-            return f"cannot connect to {exc.host}:{exc.port}: {reason.lower()}"
+            return Sent(f"cannot connect to {exc.host}:{exc.port}: {reason.lower()}")
         except aiohttp.ClientError:
-            return "the connection broke before it answered"
+            return Sent("the connection broke before it answered")
+
+
+class Sent(NamedTuple):
+    """How one POST went."""
+
+    error: str  # '' when the endpoint took it, else what went wrong in one plain line
+    retry_after: float | None = None  # seconds the endpoint asked the agent to wait
+
+
+def _retry_after(value: str) -> float | None:
+    """Seconds from a Retry-After header: delay-seconds or an HTTP date (RFC 9110 10.2.3)."""
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
 
 
 async def _snippet(reply: aiohttp.ClientResponse) -> str:

@@ -17,7 +17,7 @@ from mailfleet.agent.feedback.classify import EXPIRED, Verdict, classify
 from mailfleet.agent.feedback.settings import FeedbackSettings
 from mailfleet.agent.feedback.tokens import Subject
 from mailfleet.agent.model import EventType, MessageState
-from mailfleet.agent.store import events, feedback, messages, suppression
+from mailfleet.agent.store import campaigns, events, feedback, messages, suppression
 from mailfleet.agent.store.queue import Settled
 from mailfleet.agent.store.suppression import Entry, Reason
 
@@ -47,6 +47,14 @@ def lookup(conn: sqlite3.Connection, subject: Subject) -> About | None:
     if found.tenant_id != subject.tenant_id or (found.campaign_id or 0) != subject.campaign_id:
         return None
     return About(found.tenant_id, found.email, found.campaign_id, found.id)
+
+
+def campaign_tags(conn: sqlite3.Connection, about: About) -> tuple[str, ...]:
+    """The tags of the campaign the message ``about`` names belongs to (none for a
+    transactional message)."""
+    if about.campaign_id is None:
+        return ()
+    return campaigns.get_spec(conn, about.campaign_id).tags
 
 
 def event(conn: sqlite3.Connection, about: About, type_: EventType, attrs: dict[str, str]) -> None:
@@ -172,7 +180,8 @@ def settled(
     conn: sqlite3.Connection, results: Sequence[Settled], now: float, settings: FeedbackSettings
 ) -> None:
     """The feedback side of a group of delivery outcomes: delivered mail counted by domain,
-    synchronous bounces (classified in :mod:`mailfleet.agent.delivery.outcomes`) and expiries scored."""
+    synchronous bounces (classified in :mod:`mailfleet.agent.delivery.outcomes`) and expiries
+    scored."""
     delivered: Counter[tuple[int, str]] = Counter()
     for r in results:
         if r.state is MessageState.DELIVERED:

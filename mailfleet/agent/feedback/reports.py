@@ -18,7 +18,13 @@ from enum import Enum
 
 from flufl.bounce import all_failures
 
-from mailfleet.agent.feedback.classify import LOCAL_PROGRAM, Verdict, classify, is_generic, status_code
+from mailfleet.agent.feedback.classify import (
+    LOCAL_PROGRAM,
+    Verdict,
+    classify,
+    is_generic,
+    status_code,
+)
 
 
 class Kind(Enum):

@@ -3,8 +3,9 @@
 - ``/u/<token>``: RFC 8058 one-click unsubscribe. POST (what mail clients send, and what the
   confirmation page's button sends) records the unsubscribe durably, then answers 200: no
   redirect, no cookie, no login. GET only shows that page and changes nothing, so link
-  scanners that follow every URL unsubscribe nobody. The pages speak the first language of
-  the catalogue (:mod:`mailfleet.agent.pages.catalogue`) the browser's ``Accept-Language`` asks for.
+  scanners that follow every URL unsubscribe nobody. The pages speak the campaign's
+  language (a ``lang:de`` tag), else the first language of the catalogue
+  (:mod:`mailfleet.agent.pages.catalogue`) the browser's ``Accept-Language`` asks for.
 - ``/o/<token>``: the open pixel; ``/c/<token>?u=<url>``: a tracked link, redirected only when
   the token signs that very URL (anything else is 404, never a redirect).
 
@@ -40,8 +41,8 @@ _NO_STORE = {
 _MAX_USER_AGENT = 500
 
 
-def _language(request: web.Request) -> str:
-    return catalogue.pick_language(request.headers.get("Accept-Language", ""))
+def _language(request: web.Request, tags: tuple[str, ...] = ()) -> str:
+    return catalogue.choose_language(tags, request.headers.get("Accept-Language", ""))
 
 
 def _page(language: str, title: str, body: str, status: int = 200) -> web.Response:
@@ -94,10 +95,16 @@ class FeedbackEndpoints:
         subject = self._key.read(Purpose.UNSUBSCRIBE, request.match_info["token"])
         if subject is None:
             return _not_found(request)
-        about = await request.app[STORE_KEY].read(lambda c: record.lookup(c, subject))
-        if about is None:
+
+        def read(conn: sqlite3.Connection) -> tuple[record.About, tuple[str, ...]] | None:
+            about = record.lookup(conn, subject)
+            return None if about is None else (about, record.campaign_tags(conn, about))
+
+        found = await request.app[STORE_KEY].read(read)
+        if found is None:
             return _not_found(request)
-        language = _language(request)
+        about, tags = found
+        language = _language(request, tags)
         title = catalogue.text("unsubscribe_title", language)
         question = html.escape(catalogue.text("unsubscribe_question", language)).replace(
             "{email}", f"<b>{html.escape(about.email)}</b>"
@@ -119,16 +126,17 @@ class FeedbackEndpoints:
         await request.read()  # "List-Unsubscribe=One-Click"; its absence changes nothing
         now = time.time()
 
-        def write(conn: sqlite3.Connection) -> bool:
+        def write(conn: sqlite3.Connection) -> tuple[str, ...] | None:
             about = record.lookup(conn, subject)
             if about is None:
-                return False
+                return None
             record.unsubscribe(conn, about, "one-click", now)
-            return True
+            return record.campaign_tags(conn, about)
 
-        if not await request.app[STORE_KEY].write(write):
+        tags = await request.app[STORE_KEY].write(write)
+        if tags is None:
             return _not_found(request)
-        language = _language(request)
+        language = _language(request, tags)
         title = catalogue.text("unsubscribed_title", language)
         done = catalogue.text("unsubscribed", language)
         return _page(language, title, f"<h1>{html.escape(title)}</h1><p>{html.escape(done)}</p>")

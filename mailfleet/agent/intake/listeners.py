@@ -32,7 +32,8 @@ class _DeliveryHostname(Protocol):
 
 
 class IntakeInputs(Protocol):
-    """The settings the listeners read; :class:`mailfleet.agent.config.AgentSettings` has them all."""
+    """The settings the listeners read; :class:`mailfleet.agent.config.AgentSettings` has them
+    all."""
 
     @property
     def data_dir(self) -> Path: ...

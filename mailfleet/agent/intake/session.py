@@ -3,8 +3,8 @@
 aiosmtpd parses commands and runs STARTTLS (dropping anything pipelined behind it). This module
 adds what a trusted MTA needs: connection caps, a refused pre-greeting talker, AUTH against the
 store with brute-force protection, sender and recipient policy, DATA read in large pieces up to
-the only end of data, CRLF.CRLF (:mod:`mailfleet.agent.intake.data`), and the 250 only after the message
-is committed.
+the only end of data, CRLF.CRLF (:mod:`mailfleet.agent.intake.data`), and the 250 only after the
+message is committed.
 """
 
 from __future__ import annotations
@@ -482,7 +482,8 @@ class IntakeSMTP(SMTP):
 
     @syntax("DATA")
     async def smtp_DATA(self, arg: str | None) -> None:
-        """DATA, read in large pieces (see :mod:`mailfleet.agent.intake.data`) instead of line by line."""
+        """DATA, read in large pieces (see :mod:`mailfleet.agent.intake.data`) instead of line by
+        line."""
         if await self.check_helo_needed():
             return
         assert self.envelope is not None

@@ -1,7 +1,7 @@
 """``mailfleet-agent dns-check DOMAIN``: this agent's plan of checks for a sending domain.
 
-The checks themselves are in :mod:`mailfleet.agent.dkim.dns_checks`, which the SendingDomains API runs
-too.
+The checks themselves are in :mod:`mailfleet.agent.dkim.dns_checks`, which the SendingDomains API
+runs too.
 """
 
 from __future__ import annotations

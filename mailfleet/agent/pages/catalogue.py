@@ -8,6 +8,8 @@ lacks falls back to English, so a page never shows an id.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 LANGUAGES = ("en", "de", "fr", "es")
 DEFAULT_LANGUAGE = "en"
 
@@ -279,6 +281,19 @@ def pick_language(accept_language: str) -> str:
         if primary in LANGUAGES and weight > 0:
             ranked.append((-weight, position, primary))
     return min(ranked)[2] if ranked else DEFAULT_LANGUAGE
+
+
+LANGUAGE_TAG = "lang:"
+
+
+def choose_language(tags: Sequence[str], accept_language: str) -> str:
+    """The language of a page about a campaign's message: the campaign's own (a tag
+    ``lang:de``), else what the browser's ``Accept-Language`` asks for."""
+    for tag in tags:
+        language = tag.removeprefix(LANGUAGE_TAG)
+        if tag.startswith(LANGUAGE_TAG) and language in LANGUAGES:
+            return language
+    return pick_language(accept_language)
 
 
 def missing() -> list[tuple[str, str]]:

@@ -3,8 +3,9 @@
 Every pass deletes in batches of ``batch`` rows, each its own short (non-durable) transaction
 in the store's group commit, so the scheduler's claims and settlements go on between them.
 Freed pages are reused by SQLite, so a store under steady sending stops growing once the
-oldest data reaches the end of its window. The pruning functions (:mod:`mailfleet.agent.store.retention`)
-take the clock as an argument; :class:`Retention` runs them on the coordinator's event loop.
+oldest data reaches the end of its window. The pruning functions
+(:mod:`mailfleet.agent.store.retention`) take the clock as an argument; :class:`Retention` runs
+them on the coordinator's event loop.
 """
 
 from __future__ import annotations

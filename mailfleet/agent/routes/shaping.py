@@ -24,7 +24,12 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from multiprocessing.context import BaseContext
 
 from mailfleet.agent.routes.base import Outcome, OutcomeKind
-from mailfleet.agent.routes.settings import BackoffSettings, DestinationLimits, LimitsSettings, domain_matches
+from mailfleet.agent.routes.settings import (
+    BackoffSettings,
+    DestinationLimits,
+    LimitsSettings,
+    domain_matches,
+)
 
 # Words receivers use in 4xx replies that mean "you send too fast" rather than "try later".
 _THROTTLE_TEXT = re.compile(

@@ -17,7 +17,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from mailfleet.agent.routes.settings import DirectMxRoute, IpPool, IpPoolsSettings, PoolAddress, RouteSettings
+from mailfleet.agent.routes.settings import (
+    DirectMxRoute,
+    IpPool,
+    IpPoolsSettings,
+    PoolAddress,
+    RouteSettings,
+)
 
 log = logging.getLogger("mailfleet.agent.routes")
 

@@ -84,8 +84,8 @@ class _DeliveryFacts(Protocol):
 class RoutingInputs(Protocol):
     """The settings routing builds routes and rules from.
 
-    :class:`mailfleet.agent.config.AgentSettings` has them all; routing names only what it reads, so it
-    never imports the assembly above it.
+    :class:`mailfleet.agent.config.AgentSettings` has them all; routing names only what it reads,
+    so it never imports the assembly above it.
     """
 
     @property

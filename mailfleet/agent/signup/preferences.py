@@ -2,7 +2,8 @@
 
 The token is the message's unsubscribe token, so the page can do no more than the one-click
 unsubscribe can. GET shows a tick box per list the message was sent for (its campaign's
-``list:<id>`` tags) and changes nothing; POST leaves each list no longer ticked: an
+``list:<id>`` tags), in the campaign's language (a ``lang:<xx>`` tag) or the browser's, and
+changes nothing; POST leaves each list no longer ticked: an
 unsubscribe scoped to that list's tag, which the store's screening honours at enqueue and
 again before sending, and a MESSAGE_UNSUBSCRIBED event (with ``scope``) the desktop follows.
 Leaving everything is the one-click unsubscribe, whose URL the page's second button posts to.
@@ -23,7 +24,7 @@ from mailfleet.agent.signup import pages
 from mailfleet.agent.signup.forms import Form
 from mailfleet.agent.signup.pages import ListChoice
 from mailfleet.agent.signup.record import LIST_TAG, list_scope
-from mailfleet.agent.store import campaigns, signups, suppression
+from mailfleet.agent.store import signups, suppression
 from mailfleet.agent.web.server import SETTINGS_KEY, STORE_KEY, Mount
 
 _HEADERS = {
@@ -38,7 +39,7 @@ def list_choices(conn: sqlite3.Connection, about: About, now: float) -> list[Lis
     (named as the tenant's signup forms name them, else by id)."""
     if about.campaign_id is None:
         return []
-    tags = campaigns.get_spec(conn, about.campaign_id).tags
+    tags = record.campaign_tags(conn, about)
     ids = [t.removeprefix(LIST_TAG) for t in tags if t.startswith(LIST_TAG) and t != LIST_TAG]
     if not ids:
         return []
@@ -55,6 +56,10 @@ def list_choices(conn: sqlite3.Connection, about: About, now: float) -> list[Lis
     return [
         ListChoice(i, names.get(i, i), "" not in left and list_scope(i) not in left) for i in ids
     ]
+
+
+def _language(request: web.Request, tags: tuple[str, ...] = ()) -> str:
+    return catalogue.choose_language(tags, request.headers.get("Accept-Language", ""))
 
 
 def _not_found(language: str) -> web.Response:
@@ -80,8 +85,10 @@ class PreferenceCenter:
         app.router.add_get("/p/{token}", self.page, allow_head=False)
         app.router.add_post("/p/{token}", self.save)
 
-    def _page(self, request: web.Request, about: About, choices: list[ListChoice]) -> web.Response:
-        language = catalogue.pick_language(request.headers.get("Accept-Language", ""))
+    def _page(
+        self, request: web.Request, about: About, choices: list[ListChoice], tags: tuple[str, ...]
+    ) -> web.Response:
+        language = _language(request, tags)
         token = request.match_info["token"]
         unsubscribe_url = f"{request.app[SETTINGS_KEY].base_url}/u/{token}"
         body = pages.preferences_page(language, about.email, choices, unsubscribe_url)
@@ -89,43 +96,47 @@ class PreferenceCenter:
 
     async def page(self, request: web.Request) -> web.Response:
         """GET: the lists and their tick boxes; nothing changes."""
-        language = catalogue.pick_language(request.headers.get("Accept-Language", ""))
         subject = self._key.read(Purpose.UNSUBSCRIBE, request.match_info["token"])
         if subject is None:
-            return _not_found(language)
+            return _not_found(_language(request))
         now = time.time()
 
-        def read(conn: sqlite3.Connection) -> tuple[About, list[ListChoice]] | None:
+        def read(
+            conn: sqlite3.Connection,
+        ) -> tuple[About, list[ListChoice], tuple[str, ...]] | None:
             about = record.lookup(conn, subject)
-            return None if about is None else (about, list_choices(conn, about, now))
+            if about is None:
+                return None
+            return about, list_choices(conn, about, now), record.campaign_tags(conn, about)
 
         found = await request.app[STORE_KEY].read(read)
         if found is None:
-            return _not_found(language)
+            return _not_found(_language(request))
         return self._page(request, *found)
 
     async def save(self, request: web.Request) -> web.Response:
         """POST: leave every list of the message that is no longer ticked (durably)."""
-        language = catalogue.pick_language(request.headers.get("Accept-Language", ""))
         subject = self._key.read(Purpose.UNSUBSCRIBE, request.match_info["token"])
         if subject is None:
-            return _not_found(language)
+            return _not_found(_language(request))
         posted = await request.post()
         keep = {v for v in posted.getall("keep", []) if isinstance(v, str)}
         now = time.time()
 
-        def write(conn: sqlite3.Connection) -> bool:
+        def write(conn: sqlite3.Connection) -> tuple[str, ...] | None:
             about = record.lookup(conn, subject)
             if about is None:
-                return False
+                return None
             for choice in list_choices(conn, about, now):
                 if choice.subscribed and choice.list_id not in keep:
                     record.unsubscribe(
                         conn, about, "preferences", now, scope=list_scope(choice.list_id)
                     )
-            return True
+            return record.campaign_tags(conn, about)
 
-        if not await request.app[STORE_KEY].write(write):
+        tags = await request.app[STORE_KEY].write(write)
+        language = _language(request, tags or ())
+        if tags is None:
             return _not_found(language)
         title = catalogue.text("preferences_title", language)
         body = pages.message_page(

@@ -14,6 +14,7 @@ from mailfleet.agent.feedback.tokens import TokenKey
 from mailfleet.agent.model import Content, Sender, TransactionalMessage, payload
 from mailfleet.agent.pages import catalogue
 from mailfleet.agent.signup.forms import Form
+from mailfleet.agent.signup.settings import SignupSettings
 from mailfleet.agent.signup.tokens import confirm_token
 from mailfleet.agent.store import messages, signups
 from mailfleet.agent.store.signups import NewSignup, SignupRow, SignupState, Visitor
@@ -46,6 +47,18 @@ class Clock:
 
     now: float
     confirm_seconds: float
+    # a second confirmation mail to the same address from the same form waits this long
+    resend_seconds: float = 3600.0
+
+    @classmethod
+    def at(cls, now: float, settings: SignupSettings) -> Clock:
+        """The clock of a request at ``now`` under ``settings``."""
+        return cls(now, settings.confirm_hours * 3600.0, settings.confirm_resend_minutes * 60.0)
+
+
+def confirm_url_base(base_url: str, form_id: str) -> str:
+    """The confirmation links' address up to their token."""
+    return f"{base_url}/f/{form_id}/confirm/"
 
 
 def confirmation_content(form: Form, language: str) -> Content:
@@ -68,21 +81,31 @@ def sign_up(
     new: NewSignup,
     key: TokenKey,
     confirm_url: str,
-    daily_cap: int,
+    daily_cap: int | None,
     clock: Clock,
-) -> Outcome:
-    """Store a checked signup. Double opt-in (the default, and always for an address that
-    had unsubscribed): pending, with the confirmation mail queued to the link
-    ``confirm_url`` + its token. Single opt-in: confirmed at once."""
+    single_opt_in: bool | None = None,
+) -> tuple[Outcome, int | None]:
+    """Store a checked signup; returns what became of it and its id. Double opt-in (the
+    default, and always for an address that had unsubscribed): pending, with the
+    confirmation mail queued to the link ``confirm_url`` + its token. Single opt-in (the
+    form's, unless ``single_opt_in`` says otherwise): confirmed at once. ``daily_cap`` None:
+    no cap."""
+    single = form.single_opt_in if single_opt_in is None else single_opt_in
+    needs_confirmation = not single or signups.unsubscribed(conn, new.tenant_id, new.email)
+    if needs_confirmation:
+        # Forms post whatever address is typed: one confirmation mail per address and form
+        # within resend_seconds keeps a form from being used to flood someone's inbox.
+        recent = signups.recent_pending(
+            conn, new.form_row, new.email, clock.now - clock.resend_seconds
+        )
+        if recent is not None:
+            return Outcome.PENDING, recent
     if not signups.take_daily_slot(conn, new.form_row, daily_cap, clock.now):
-        return Outcome.CAPPED
-    needs_confirmation = not form.single_opt_in or signups.unsubscribed(
-        conn, new.tenant_id, new.email
-    )
+        return Outcome.CAPPED, None
     expires = clock.now + clock.confirm_seconds if needs_confirmation else None
     signup_id = signups.add(conn, new, clock.now, expires)
     if not needs_confirmation:
-        return Outcome.CONFIRMED
+        return Outcome.CONFIRMED, signup_id
     url = confirm_url + confirm_token(key, new.tenant_id, new.form_row, signup_id)
     norm = normalize_address(new.email)
     assert norm is not None  # checked by forms.check_submission
@@ -100,7 +123,7 @@ def sign_up(
             tags=("signup-confirmation",),
         ),
     )
-    return Outcome.PENDING
+    return Outcome.PENDING, signup_id
 
 
 def confirm(

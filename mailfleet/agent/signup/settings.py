@@ -18,3 +18,6 @@ class SignupSettings(BaseModel):
     daily_cap: int = Field(5000, ge=1, le=10_000_000)
     # How long a confirmation link works; unconfirmed signups then expire.
     confirm_hours: float = Field(72.0, gt=0, le=24 * 90)
+    # A second signup of the same address on the same form within this many minutes gets no
+    # second confirmation mail (the first link still works).
+    confirm_resend_minutes: float = Field(60.0, ge=0, le=24 * 60)

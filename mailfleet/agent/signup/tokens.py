@@ -1,7 +1,7 @@
 """The signup forms' signed tokens: the time token a page carries, the confirmation link's.
 
-Both are :class:`mailfleet.agent.feedback.tokens.TokenKey` tokens, with their own purposes, so neither
-verifies as the other or as an unsubscribe link. The time token says when the page was
+Both are :class:`mailfleet.agent.feedback.tokens.TokenKey` tokens, with their own purposes, so
+neither verifies as the other or as an unsubscribe link. The time token says when the page was
 served: a post sooner than a person fills a form, or later than a page is left open, is
 refused (a bot replaying one token, or posting without loading the page).
 """

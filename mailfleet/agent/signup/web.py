@@ -25,9 +25,14 @@ from mailfleet.agent.pages import catalogue
 from mailfleet.agent.signup import pages
 from mailfleet.agent.signup.forms import Form, check_submission
 from mailfleet.agent.signup.pages import Filled
-from mailfleet.agent.signup.record import Clock, Outcome, confirm, judge, sign_up
+from mailfleet.agent.signup.record import Clock, Outcome, confirm, confirm_url_base, judge, sign_up
 from mailfleet.agent.signup.settings import SignupSettings
-from mailfleet.agent.signup.tokens import TimeVerdict, check_time_token, read_confirm_token, time_token
+from mailfleet.agent.signup.tokens import (
+    TimeVerdict,
+    check_time_token,
+    read_confirm_token,
+    time_token,
+)
 from mailfleet.agent.store import signups
 from mailfleet.agent.store.signups import NewSignup, StoredForm, Visitor
 from mailfleet.agent.web.ratelimit import RateLimiter
@@ -191,12 +196,12 @@ class SignupEndpoints:
             visitor=visitor,
         )
         base = request.app[SETTINGS_KEY].base_url
-        confirm_url = f"{base}/f/{form.form_id}/confirm/"
-        clock = Clock(now, self._settings.confirm_hours * _HOUR)
+        confirm_url = confirm_url_base(base, form.form_id)
+        clock = Clock.at(now, self._settings)
         cap = form.daily_cap or self._settings.daily_cap
 
         def write(conn: sqlite3.Connection) -> Outcome:
-            return sign_up(conn, form, new, self._key, confirm_url, cap, clock)
+            return sign_up(conn, form, new, self._key, confirm_url, cap, clock)[0]
 
         outcome = await request.app[STORE_KEY].write(write)
         if outcome is Outcome.CAPPED:

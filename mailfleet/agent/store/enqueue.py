@@ -21,7 +21,8 @@ from mailfleet.agent.store.contents import MessageContent
 
 # json_each keeps the document's order, so ids follow it. A unique index (a campaign's
 # addresses, a tenant's idempotency keys) refuses a repeat, which is then not stored. Each
-# payload travels as text (mailfleet.agent.model.payload.encode_text) and is stored as its UTF-8 bytes.
+# payload travels as text (mailfleet.agent.model.payload.encode_text) and is stored as its UTF-8
+# bytes.
 _INSERT = (
     "INSERT INTO messages (tenant_id, campaign_id, content_id, lane, state, email, email_norm,"
     " field_set_id, payload, idempotency_key, created_at, updated_at)"

@@ -76,8 +76,8 @@ class Store:
     ) -> T:
         """Run a write job in the next group commit (fsync'd when ``durable``).
 
-        While the disk is full it raises :class:`mailfleet.agent.store.space.DiskFull` at once, unless
-        ``wait_for_space``: then it waits, held in memory, until the write can be committed
+        While the disk is full it raises :class:`mailfleet.agent.store.space.DiskFull` at once,
+        unless ``wait_for_space``: then it waits, held in memory, until the write can be committed
         (for what must not be lost, such as delivery results).
         """
         return await self._writer.run(fn, durable=durable, wait_for_space=wait_for_space)

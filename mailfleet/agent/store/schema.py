@@ -186,7 +186,8 @@ MIGRATIONS: tuple[Migration, ...] = (
         error TEXT NOT NULL
     );
     """,
-    # 5: messages.payload holds mailfleet.agent.model.payload bytes (a BLOB), no longer protobuf in base64
+    # 5: messages.payload holds mailfleet.agent.model.payload bytes (a BLOB), no longer protobuf in
+    # base64
     payloads_to_blobs,
     # 6: strikes: how many times in a row a worker died with the message under way
     "ALTER TABLE messages ADD COLUMN strikes INTEGER NOT NULL DEFAULT 0;",
@@ -299,6 +300,14 @@ MIGRATIONS: tuple[Migration, ...] = (
         PRIMARY KEY (tenant_id, kind, name)
     ) WITHOUT ROWID;
     """,
+    # 11: signups made over the API carry the caller's idempotency key
+    """
+    ALTER TABLE signups ADD COLUMN idempotency_key TEXT;
+    CREATE UNIQUE INDEX signups_idempotency ON signups (tenant_id, idempotency_key)
+        WHERE idempotency_key IS NOT NULL;
+    """,
+    # 12: a form's signups by address, for the one confirmation mail per address and hour
+    "CREATE INDEX signups_address ON signups (form_id, email_key, created_at);",
 )
 
 

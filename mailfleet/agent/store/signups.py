@@ -70,6 +70,7 @@ class NewSignup:
     consent_text: str
     consent_version: str
     visitor: Visitor
+    idempotency_key: str | None = None  # an API caller's
 
 
 @dataclass(frozen=True)
@@ -180,9 +181,11 @@ def list_forms(conn: sqlite3.Connection, tenant_id: int, now: float) -> list[Sto
     return [_form(r[:5], int(r[5])) for r in rows]
 
 
-def take_daily_slot(conn: sqlite3.Connection, form_row: int, cap: int, now: float) -> bool:
+def take_daily_slot(conn: sqlite3.Connection, form_row: int, cap: int | None, now: float) -> bool:
     """Count one signup against the form's cap for today; False (nothing counted) when the
-    cap is reached."""
+    cap is reached. No cap (an API caller's signup) counts it and always allows it."""
+    if cap is None:
+        cap = 2**62
     cur = conn.execute(
         "INSERT INTO signup_daily (form_id, day, count) VALUES (?, ?, 1)"
         " ON CONFLICT (form_id, day) DO UPDATE SET count = count + 1 WHERE count < ?",
@@ -206,7 +209,7 @@ def add(conn: sqlite3.Connection, new: NewSignup, now: float, expires_at: float 
     state = SignupState.PENDING if expires_at is not None else SignupState.CONFIRMED
     cur = conn.execute(
         "INSERT INTO signups (tenant_id, form_id, email, email_key, fields, lists, language,"
-        " state, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " state, created_at, expires_at, idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             new.tenant_id,
             new.form_row,
@@ -218,6 +221,7 @@ def add(conn: sqlite3.Connection, new: NewSignup, now: float, expires_at: float 
             int(state),
             now,
             expires_at,
+            new.idempotency_key,
         ),
     )
     signup_id = cur.lastrowid
@@ -241,10 +245,30 @@ def add(conn: sqlite3.Connection, new: NewSignup, now: float, expires_at: float 
     return signup_id
 
 
+def recent_pending(conn: sqlite3.Connection, form_row: int, email: str, since: float) -> int | None:
+    """The id of the newest pending signup of ``email`` on the form made after ``since``."""
+    row = conn.execute(
+        "SELECT id FROM signups WHERE form_id = ? AND email_key = ? AND created_at > ?"
+        " AND state = ? ORDER BY created_at DESC LIMIT 1",
+        (form_row, suppression.key(email), since, int(SignupState.PENDING)),
+    ).fetchone()
+    return int(row[0]) if row else None
+
+
 def get(conn: sqlite3.Connection, signup_id: int) -> SignupRow | None:
     """One signup with its consent record."""
     row = conn.execute(
         f"SELECT {_SIGNUP_COLUMNS} FROM signups s {_SIGNUP_JOINS} WHERE s.id = ?", (signup_id,)
+    ).fetchone()
+    return _signup(row) if row else None
+
+
+def by_idempotency_key(conn: sqlite3.Connection, tenant_id: int, key: str) -> SignupRow | None:
+    """The tenant's signup made with this API idempotency key."""
+    row = conn.execute(
+        f"SELECT {_SIGNUP_COLUMNS} FROM signups s {_SIGNUP_JOINS}"
+        " WHERE s.tenant_id = ? AND s.idempotency_key = ?",
+        (tenant_id, key),
     ).fetchone()
     return _signup(row) if row else None
 

@@ -2,8 +2,8 @@
 
 A suspension belongs to one tenant, or to every tenant (``tenant_id`` 0, an admin's). It lifts
 by itself at ``until`` when it has one. The scheduler keeps the ones in force in memory
-(:class:`Holds`) and the claim queries of :mod:`mailfleet.agent.store.queue` leave their mail where it
-is: it stays queued (or deferred), is not leased, and is not tried.
+(:class:`Holds`) and the claim queries of :mod:`mailfleet.agent.store.queue` leave their mail where
+it is: it stays queued (or deferred), is not leased, and is not tried.
 """
 
 from __future__ import annotations

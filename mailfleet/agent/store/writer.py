@@ -7,11 +7,11 @@ answers all of them. A job that asked for durability makes that commit ``synchro
 fsync. A failing job rolls back only its savepoint.
 
 When a commit fails for lack of space the store enters its "disk full" state
-(:mod:`mailfleet.agent.store.space`). Jobs submitted with ``wait_for_space`` (delivery results, which
-must not be lost) are then held in memory and retried with backoff (committed as soon as they
-fit); every other job fails at once with :class:`~mailfleet.agent.store.space.DiskFull`, without touching
-the file. The state ends when a retry (or, with nothing held, a one-row probe) commits and the
-file system has room again.
+(:mod:`mailfleet.agent.store.space`). Jobs submitted with ``wait_for_space`` (delivery results,
+which must not be lost) are then held in memory and retried with backoff (committed as soon as they
+fit); every other job fails at once with :class:`~mailfleet.agent.store.space.DiskFull`, without
+touching the file. The state ends when a retry (or, with nothing held, a one-row probe) commits and
+the file system has room again.
 """
 
 from __future__ import annotations

@@ -286,7 +286,8 @@ Mount = Callable[[web.Application], None]
 
 
 def mount(store: Store, stats: Callable[[], DeliveryStats]) -> Mount:
-    """The ``/metrics`` route for the agent's HTTP server (see ``mailfleet.agent.web.server.Mount``)."""
+    """The ``/metrics`` route for the agent's HTTP server (see
+    ``mailfleet.agent.web.server.Mount``)."""
     _delivery.stats = stats
 
     async def scrape(request: web.Request) -> web.Response:

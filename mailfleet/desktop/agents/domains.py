@@ -11,7 +11,12 @@ from typing import TypeVar
 import grpc
 
 from mailfleet.agent.client import AgentClient
-from mailfleet.desktop.agents.registry import AgentError, AgentRecord, SendingDomain, describe_rpc_error
+from mailfleet.desktop.agents.registry import (
+    AgentError,
+    AgentRecord,
+    SendingDomain,
+    describe_rpc_error,
+)
 from mailfleet.v1 import sending_domains_pb2, smtp_users_pb2
 
 T = TypeVar("T")

@@ -90,8 +90,8 @@ class Follower:
         except grpc.RpcError as exc:
             if exc.code() != grpc.StatusCode.OUT_OF_RANGE:
                 raise
-        # Away longer than the agent keeps events: see mailfleet/desktop/agents/event_gap.py. Every seq
-        # up to the agent's newest at this moment is either read below or gone.
+        # Away longer than the agent keeps events: see mailfleet/desktop/agents/event_gap.py. Every
+        # seq up to the agent's newest at this moment is either read below or gone.
         newest = agent.info.GetInfo(agent_pb2.GetInfoRequest(), timeout=registry.CALL_TIMEOUT)
         log.warning("%s pruned events the desktop had not read; healing", self.record.name)
         self._read_from(agent, 0)

@@ -141,8 +141,8 @@ class Contact(Base):
     """One address in one workspace.
 
     ``email`` is the address as first written (domain lower-cased), used for display and
-    sending; ``email_key`` (``mailfleet.desktop.db.mailbox``) is what makes a contact unique, so case
-    variants and IDNA spellings of one mailbox are one contact. Custom field values are kept
+    sending; ``email_key`` (``mailfleet.desktop.db.mailbox``) is what makes a contact unique, so
+    case variants and IDNA spellings of one mailbox are one contact. Custom field values are kept
     as one JSON object keyed by field key: one row per contact keeps a million-row import to
     one insert per contact, and SQLAlchemy's JSON accessors compile on SQLite and PostgreSQL
     alike.

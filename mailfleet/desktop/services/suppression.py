@@ -118,8 +118,8 @@ def add(
 def remove(conn: Connection, workspace_id: int, entry_id: int) -> None:
     """Delete one entry. Contacts keep their status: removing an entry does not resubscribe.
 
-    The removal is kept for the agents (``mailfleet.desktop.agents.suppression_sync``) when the entry has
-    an address.
+    The removal is kept for the agents (``mailfleet.desktop.agents.suppression_sync``) when the
+    entry has an address.
     """
     email = conn.scalar(
         delete(Suppression)

@@ -1,8 +1,8 @@
 """Message templates: storage, merge tags, preview with the agent's own renderer and checks.
 
-The preview renders through ``mailfleet.agent.client.preview``, the code the agents' workers run, so what
-the marketer sees is what recipients get (the sandbox, the escaping, the text part derived from
-the HTML). Test sends go through an agent: ``mailfleet.desktop.agents.send_test``.
+The preview renders through ``mailfleet.agent.client.preview``, the code the agents' workers run,
+so what the marketer sees is what recipients get (the sandbox, the escaping, the text part derived
+from the HTML). Test sends go through an agent: ``mailfleet.desktop.agents.send_test``.
 """
 
 from __future__ import annotations

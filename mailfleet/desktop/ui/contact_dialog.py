@@ -11,7 +11,13 @@ from __future__ import annotations
 from typing import Any
 
 from mailfleet.desktop.db.models import ContactStatus, FieldType
-from mailfleet.desktop.services.fields import TYPE_LABELS, FieldSpec, FieldValueError, parse_value, value_text
+from mailfleet.desktop.services.fields import (
+    TYPE_LABELS,
+    FieldSpec,
+    FieldValueError,
+    parse_value,
+    value_text,
+)
 from mailfleet.desktop.ui.qt import (
     QComboBox,
     QDialog,

@@ -13,7 +13,13 @@ from sqlalchemy import Engine
 
 from mailfleet.desktop.services.contacts import ContactFilter, ContactPager, ContactRow
 from mailfleet.desktop.ui import dates
-from mailfleet.desktop.ui.qt import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+from mailfleet.desktop.ui.qt import (
+    QAbstractTableModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    Qt,
+    Signal,
+)
 from mailfleet.desktop.ui.tasks import Task, TaskRunner
 
 COLUMNS = (("email", "Email"), ("first_name", "First name"), ("last_name", "Last name"),

@@ -1,8 +1,8 @@
 """Dates and times as the reader expects them: in the system locale's format, in the local
 time zone.
 
-Every timestamp the desktop keeps is UTC (``mailfleet.desktop.db.types.UTCDateTime``); this is the one
-place that turns one into text. Under the C locale (no locale configured: LANG=C, many
+Every timestamp the desktop keeps is UTC (``mailfleet.desktop.db.types.UTCDateTime``); this is the
+one place that turns one into text. Under the C locale (no locale configured: LANG=C, many
 servers and containers) Qt's own short format is "4 12 2026 04:17", which reads as neither a
 local date nor ISO 8601, so that locale gets ISO 8601 (2026-12-04 04:17) instead.
 """

@@ -1,7 +1,7 @@
 """The import wizard: choose a file, map its columns, choose list and mode, run, read the report.
 
-The import itself is ``mailfleet.desktop.services.importer.run_import``, run on the database write worker;
-the wizard only collects the plan and shows progress and the report.
+The import itself is ``mailfleet.desktop.services.importer.run_import``, run on the database write
+worker; the wizard only collects the plan and shows progress and the report.
 """
 
 from __future__ import annotations

@@ -719,6 +719,118 @@ class SignupChange(_message.Message):
 Global___SignupChange: _TypeAlias = SignupChange  # noqa: Y015
 
 @_typing.final
+class SubscribeRequest(_message.Message):
+    """Sign one address up through a form."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class FieldsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
+    FORM_ID_FIELD_NUMBER: _builtins.int
+    EMAIL_FIELD_NUMBER: _builtins.int
+    FIELDS_FIELD_NUMBER: _builtins.int
+    LISTS_FIELD_NUMBER: _builtins.int
+    SKIP_CONFIRMATION_FIELD_NUMBER: _builtins.int
+    IP_FIELD_NUMBER: _builtins.int
+    USER_AGENT_FIELD_NUMBER: _builtins.int
+    LANGUAGE_FIELD_NUMBER: _builtins.int
+    idempotency_key: _builtins.str
+    """Client-chosen key, 1-200 printable characters; required."""
+    form_id: _builtins.str
+    """The form whose lists, fields, consent text and confirmation mail apply."""
+    email: _builtins.str
+    """The address to sign up."""
+    skip_confirmation: _builtins.bool
+    """True: subscribed at once, without a confirmation mail, for a caller that holds the
+    consent itself. An address that had unsubscribed still has to confirm.
+    """
+    ip: _builtins.str
+    """The address the person gave consent from, for the consent record ("" when unknown)."""
+    user_agent: _builtins.str
+    """The person's browser or the channel consent came through (e.g. "shop checkout"), for
+    the consent record.
+    """
+    language: _builtins.str
+    """The confirmation mail's language ("en", "de", "fr", "es"); empty for the form's (or
+    English).
+    """
+    @_builtins.property
+    def fields(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """The form's fields by name, checked by their types and required flags."""
+
+    @_builtins.property
+    def lists(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The list_ids to join, each one of the form's; empty for all of them."""
+
+    def __init__(
+        self,
+        *,
+        idempotency_key: _builtins.str = ...,
+        form_id: _builtins.str = ...,
+        email: _builtins.str = ...,
+        fields: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        lists: _abc.Iterable[_builtins.str] | None = ...,
+        skip_confirmation: _builtins.bool = ...,
+        ip: _builtins.str = ...,
+        user_agent: _builtins.str = ...,
+        language: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["email", b"email", "fields", b"fields", "form_id", b"form_id", "idempotency_key", b"idempotency_key", "ip", b"ip", "language", b"language", "lists", b"lists", "skip_confirmation", b"skip_confirmation", "user_agent", b"user_agent"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SubscribeRequest: _TypeAlias = SubscribeRequest  # noqa: Y015
+
+@_typing.final
+class SubscribeResponse(_message.Message):
+    """The signup Subscribe made (or found)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SIGNUP_FIELD_NUMBER: _builtins.int
+    DUPLICATE_FIELD_NUMBER: _builtins.int
+    duplicate: _builtins.bool
+    """True when the idempotency key had been seen and nothing new was done."""
+    @_builtins.property
+    def signup(self) -> Global___Signup:
+        """The signup: pending (mail sent) or confirmed."""
+
+    def __init__(
+        self,
+        *,
+        signup: Global___Signup | None = ...,
+        duplicate: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["signup", b"signup"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["duplicate", b"duplicate", "signup", b"signup"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SubscribeResponse: _TypeAlias = SubscribeResponse  # noqa: Y015
+
+@_typing.final
 class ListSignupChangesRequest(_message.Message):
     """Read the signup changes log by cursor."""
 

@@ -52,6 +52,11 @@ class SignupsStub:
                 request_serializer=mailfleet_dot_v1_dot_signups__pb2.GetFormSnippetRequest.SerializeToString,
                 response_deserializer=mailfleet_dot_v1_dot_signups__pb2.FormSnippet.FromString,
                 _registered_method=True)
+        self.Subscribe = channel.unary_unary(
+                '/mailfleet.v1.Signups/Subscribe',
+                request_serializer=mailfleet_dot_v1_dot_signups__pb2.SubscribeRequest.SerializeToString,
+                response_deserializer=mailfleet_dot_v1_dot_signups__pb2.SubscribeResponse.FromString,
+                _registered_method=True)
         self.ListSignupChanges = channel.unary_unary(
                 '/mailfleet.v1.Signups/ListSignupChanges',
                 request_serializer=mailfleet_dot_v1_dot_signups__pb2.ListSignupChangesRequest.SerializeToString,
@@ -88,6 +93,17 @@ class SignupsServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Subscribe(self, request, context):
+        """Signs an address up through a form without its page: for a web shop's checkout or the
+        desktop's import of rows that need confirming. Checked like a post of the form (the
+        bot defences and the daily cap do not apply to an authenticated caller); the
+        confirmation mail goes out unless skip_confirmation. The same idempotency_key returns
+        the first signup again, with duplicate set.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListSignupChanges(self, request, context):
         """What happened to the caller's signups with seq > after_seq, oldest first. Pass
         next_after_seq back to continue: a desktop offline for days catches up exactly once.
@@ -113,6 +129,11 @@ def add_SignupsServicer_to_server(servicer, server):
                     servicer.GetFormSnippet,
                     request_deserializer=mailfleet_dot_v1_dot_signups__pb2.GetFormSnippetRequest.FromString,
                     response_serializer=mailfleet_dot_v1_dot_signups__pb2.FormSnippet.SerializeToString,
+            ),
+            'Subscribe': grpc.unary_unary_rpc_method_handler(
+                    servicer.Subscribe,
+                    request_deserializer=mailfleet_dot_v1_dot_signups__pb2.SubscribeRequest.FromString,
+                    response_serializer=mailfleet_dot_v1_dot_signups__pb2.SubscribeResponse.SerializeToString,
             ),
             'ListSignupChanges': grpc.unary_unary_rpc_method_handler(
                     servicer.ListSignupChanges,
@@ -204,6 +225,33 @@ class Signups:
             '/mailfleet.v1.Signups/GetFormSnippet',
             mailfleet_dot_v1_dot_signups__pb2.GetFormSnippetRequest.SerializeToString,
             mailfleet_dot_v1_dot_signups__pb2.FormSnippet.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Subscribe(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mailfleet.v1.Signups/Subscribe',
+            mailfleet_dot_v1_dot_signups__pb2.SubscribeRequest.SerializeToString,
+            mailfleet_dot_v1_dot_signups__pb2.SubscribeResponse.FromString,
             options,
             channel_credentials,
             insecure,

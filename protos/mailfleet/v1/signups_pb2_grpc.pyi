@@ -45,6 +45,13 @@ class SignupsStub:
     """The caller's forms, in form_id order."""
     GetFormSnippet: _grpc.UnaryUnaryMultiCallable[_signups_pb2.GetFormSnippetRequest, _signups_pb2.FormSnippet]
     """The HTML a marketer pastes into a web site to embed the form, and the hosted page's URL."""
+    Subscribe: _grpc.UnaryUnaryMultiCallable[_signups_pb2.SubscribeRequest, _signups_pb2.SubscribeResponse]
+    """Signs an address up through a form without its page: for a web shop's checkout or the
+    desktop's import of rows that need confirming. Checked like a post of the form (the
+    bot defences and the daily cap do not apply to an authenticated caller); the
+    confirmation mail goes out unless skip_confirmation. The same idempotency_key returns
+    the first signup again, with duplicate set.
+    """
     ListSignupChanges: _grpc.UnaryUnaryMultiCallable[_signups_pb2.ListSignupChangesRequest, _signups_pb2.ListSignupChangesResponse]
     """What happened to the caller's signups with seq > after_seq, oldest first. Pass
     next_after_seq back to continue: a desktop offline for days catches up exactly once.
@@ -67,6 +74,13 @@ class SignupsAsyncStub(SignupsStub):
     """The caller's forms, in form_id order."""
     GetFormSnippet: _aio.UnaryUnaryMultiCallable[_signups_pb2.GetFormSnippetRequest, _signups_pb2.FormSnippet]  # type: ignore[assignment]
     """The HTML a marketer pastes into a web site to embed the form, and the hosted page's URL."""
+    Subscribe: _aio.UnaryUnaryMultiCallable[_signups_pb2.SubscribeRequest, _signups_pb2.SubscribeResponse]  # type: ignore[assignment]
+    """Signs an address up through a form without its page: for a web shop's checkout or the
+    desktop's import of rows that need confirming. Checked like a post of the form (the
+    bot defences and the daily cap do not apply to an authenticated caller); the
+    confirmation mail goes out unless skip_confirmation. The same idempotency_key returns
+    the first signup again, with duplicate set.
+    """
     ListSignupChanges: _aio.UnaryUnaryMultiCallable[_signups_pb2.ListSignupChangesRequest, _signups_pb2.ListSignupChangesResponse]  # type: ignore[assignment]
     """What happened to the caller's signups with seq > after_seq, oldest first. Pass
     next_after_seq back to continue: a desktop offline for days catches up exactly once.
@@ -104,6 +118,19 @@ class SignupsServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_signups_pb2.FormSnippet, _abc.Awaitable[_signups_pb2.FormSnippet]]:
         """The HTML a marketer pastes into a web site to embed the form, and the hosted page's URL."""
+
+    @_abc_1.abstractmethod
+    def Subscribe(
+        self,
+        request: _signups_pb2.SubscribeRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_signups_pb2.SubscribeResponse, _abc.Awaitable[_signups_pb2.SubscribeResponse]]:
+        """Signs an address up through a form without its page: for a web shop's checkout or the
+        desktop's import of rows that need confirming. Checked like a post of the form (the
+        bot defences and the daily cap do not apply to an authenticated caller); the
+        confirmation mail goes out unless skip_confirmation. The same idempotency_key returns
+        the first signup again, with duplicate set.
+        """
 
     @_abc_1.abstractmethod
     def ListSignupChanges(

@@ -21,7 +21,10 @@ def config(tmp_path: Path) -> Path:
 def agent(*args: str) -> subprocess.CompletedProcess[str]:
     """Run the agent's command line."""
     return subprocess.run(
-        [sys.executable, "-m", "mailfleet.agent.cli", *args], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "mailfleet.agent.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 

@@ -27,7 +27,10 @@ AGENT = user_name(AGENT_UID)
 def agent(*args: str) -> subprocess.CompletedProcess[str]:
     """Run the agent's command line (as root, like ``sudo mailfleet-agent …``)."""
     return subprocess.run(
-        [sys.executable, "-m", "mailfleet.agent.cli", *args], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "mailfleet.agent.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 

@@ -1,7 +1,7 @@
 """Poison messages: a message that breaks its worker fails alone; the rest of the campaign goes.
 
-The faults are real: ``MAILFLEET_TEST_FAULT`` (mailfleet/agent/delivery/faults.py) makes the worker that
-builds one address's message kill itself with SIGKILL, or raise, in the agent's own process.
+The faults are real: ``MAILFLEET_TEST_FAULT`` (mailfleet/agent/delivery/faults.py) makes the worker
+that builds one address's message kill itself with SIGKILL, or raise, in the agent's own process.
 """
 
 from __future__ import annotations

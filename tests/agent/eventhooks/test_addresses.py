@@ -105,3 +105,12 @@ async def test_an_endpoint_whose_certificate_is_not_trusted_gets_nothing(tmp_pat
             error = await sender.post(receiver.url(), signing.new_secret(), "msg_4", b"{}")
         assert error == "its TLS certificate is not valid for 127.0.0.1"
         assert receiver.received == []
+
+
+async def test_the_sender_reads_retry_after() -> None:
+    with WebhookReceiver() as receiver:
+        receiver.fail_next, receiver.retry_after = 1, "7"
+        allowed = WebhookSettings(allow_http=True, allow_networks=["127.0.0.1/32"])
+        async with Sender(allowed) as sender:
+            sent = await sender.send(receiver.url(), signing.new_secret(), "msg_5", b"{}")
+        assert sent == ("it answered HTTP 503: busy, try later", 7.0)

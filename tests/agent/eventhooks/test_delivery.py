@@ -173,3 +173,21 @@ def test_an_endpoint_that_hangs_holds_up_only_itself(
         stuck.release()
         wait_until(lambda: len(_event_ids(stuck.taken())) == 20, 60, "the stuck one to catch up")
         assert _event_ids(stuck.taken()) == _event_ids(quick.taken())
+
+
+def test_a_retry_after_answer_is_honoured(agent_factory: Callable[[str], AgentProcess]) -> None:
+    """Back-off starts at 0.2 s here; the endpoint's Retry-After of 3 s wins over it."""
+    agent = agent_factory(
+        LOOPBACK_HOOKS.replace("max_retry_seconds = 1.0", "max_retry_seconds = 60")
+    )
+    stubs = agent.stubs()
+    with WebhookReceiver() as receiver:
+        receiver.fail_next, receiver.retry_after = 1, "3"
+        receiver.secret = stubs.webhooks.CreateWebhook(
+            webhooks_pb2.CreateWebhookRequest(url=receiver.url()), timeout=10
+        ).secret
+        stubs.transactional.SendMessage(transactional("wait-1", "w1@example.com"))
+        wait_until(lambda: len(receiver.taken()) >= 1, 60, "the retried POST")
+        first, second = receiver.received[:2]
+        assert first.status == 503 and second.msg_id == first.msg_id
+        assert second.at - first.at >= 2.9

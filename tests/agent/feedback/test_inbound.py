@@ -13,7 +13,14 @@ import pytest
 from mailfleet.agent.feedback.inbound import InboundMail, process
 from mailfleet.agent.feedback.settings import FeedbackSettings
 from mailfleet.agent.feedback.tokens import Purpose, Subject, TokenKey
-from mailfleet.agent.model import CampaignSpec, Content, EventType, MessageState, RecipientRows, Sender
+from mailfleet.agent.model import (
+    CampaignSpec,
+    Content,
+    EventType,
+    MessageState,
+    RecipientRows,
+    Sender,
+)
 from mailfleet.agent.store import campaigns, suppression
 from mailfleet.agent.store import feedback as stats
 

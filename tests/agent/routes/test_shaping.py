@@ -10,7 +10,12 @@ import pytest
 
 from mailfleet.agent.routes.base import Envelope, Outcome, OutcomeKind
 from mailfleet.agent.routes.direct_mx import DirectMx
-from mailfleet.agent.routes.settings import BackoffSettings, DestinationLimits, DirectMxRoute, LimitsSettings
+from mailfleet.agent.routes.settings import (
+    BackoffSettings,
+    DestinationLimits,
+    DirectMxRoute,
+    LimitsSettings,
+)
 from mailfleet.agent.routes.shaping import Backoff, destination, is_throttling
 from tests.agent.routes.conftest import SinkFactory, envelope
 from tests.peers.dns import LocalDns

@@ -23,7 +23,13 @@ from mailfleet.agent.routing.router import Router
 from mailfleet.agent.routing.rules import MessageFacts, Plan, RoutingTable, choose
 from mailfleet.agent.routing.settings import RoutingRule
 from mailfleet.agent.routing.split import Split
-from mailfleet.agent.routing.table import RoutingState, RulesError, StaleVersion, check_table, parse_rules
+from mailfleet.agent.routing.table import (
+    RoutingState,
+    RulesError,
+    StaleVersion,
+    check_table,
+    parse_rules,
+)
 from tests.agent.routes.conftest import envelope
 
 

@@ -38,7 +38,9 @@ def agent(tmp_path: Path) -> Iterator[AgentProcess]:
         proc.close()
 
 
-def _campaign(stubs: Stubs, key: str, lists: list[str]) -> common_pb2.StateCounts:
+def _campaign(
+    stubs: Stubs, key: str, lists: list[str], tags: tuple[str, ...] = ()
+) -> common_pb2.StateCounts:
     """Send a campaign for ``lists`` to ADDRESS; its counts once it has completed."""
     request = campaign_request(
         key,
@@ -47,7 +49,7 @@ def _campaign(stubs: Stubs, key: str, lists: list[str]) -> common_pb2.StateCount
         ),
     )
     del request.tags[:]
-    request.tags.extend(f"list:{name}" for name in lists)
+    request.tags.extend([*(f"list:{name}" for name in lists), *tags])
     c = stubs.campaigns.CreateCampaign(request)
     stubs.campaigns.UploadRecipients(
         batches(c.id, [common_pb2.Recipient(email=ADDRESS, values=["Ann", "Paris"])])
@@ -91,18 +93,24 @@ async def test_leaving_one_list_stops_only_that_lists_mail_until_a_confirmed_sig
 ) -> None:
     stubs = agent.stubs()
     form = stubs.signups.PutForm(signups_pb2.PutFormRequest(form=form_definition("news-p")))
-    _campaign(stubs, "both", ["news", "sale"])
+    _campaign(stubs, "both", ["news", "sale"], tags=("lang:de",))
     url = _preferences_url(stubs)
     async with aiohttp.ClientSession() as browser:
         for _ in range(2):  # opening the page, as a link scanner would, changes nothing
-            page = await get(browser, url, **{"Accept-Language": "de"})
+            # the campaign's language, whatever the browser asks for
+            page = await get(browser, url, **{"Accept-Language": "fr"})
             assert page.status == 200 and "Ihre Abonnements" in page.text
             assert "Neuigkeiten" in page.text and "Angebote" in page.text  # the form's names
             assert _boxes(page.text) == {"news": True, "sale": True}
         assert _scopes(stubs) == []
 
+        leave_all = re.search(r'<form method=post action="([^"]+)">', page.text)
+        assert leave_all is not None
+        unsubscribe_page = await get(browser, leave_all.group(1))
+        assert "<html lang=de>" in unsubscribe_page.text and "Abmelden" in unsubscribe_page.text
+
         saved = await post(browser, url, [("keep", "news")])
-        assert saved.status == 200 and "Your choices are saved." in saved.text
+        assert saved.status == 200 and "Ihre Auswahl ist gespeichert." in saved.text
         assert _scopes(stubs) == ["list:sale"]
         assert _boxes((await get(browser, url)).text) == {"news": True, "sale": False}
         await post(browser, url, [("keep", "news")])  # saving again changes nothing more

@@ -9,7 +9,7 @@ import sqlite3
 from mailfleet.agent.feedback.tokens import TokenKey
 from mailfleet.agent.signup.forms import Form, FormList
 from mailfleet.agent.signup.record import Clock, Outcome, confirm, sign_up
-from mailfleet.agent.store import signups
+from mailfleet.agent.store import messages, signups
 from mailfleet.agent.store.signups import ChangeKind, NewSignup, SignupState, Visitor
 
 NOW = 1_800_000_000.0
@@ -24,10 +24,15 @@ KEY = TokenKey(secrets.token_bytes(32))
 VISITOR = Visitor("192.0.2.7", "Firefox")
 
 
-def _sign_up(conn: sqlite3.Connection, address: str, cap: int = 100) -> Outcome:
+def _sign_up(conn: sqlite3.Connection, address: str, cap: int = 100, now: float = NOW) -> Outcome:
     stored = signups.put_form(conn, 1, FORM.form_id, FORM.model_dump_json(), NOW)
     new = NewSignup(1, stored.row_id, address, {}, ["news"], "en", "Yes", "v1", VISITOR)
-    return sign_up(conn, FORM, new, KEY, "http://x/f/f1/confirm/", cap, Clock(NOW, 72 * HOUR))
+    clock = Clock(now, 72 * HOUR, resend_seconds=HOUR)
+    return sign_up(conn, FORM, new, KEY, "http://x/f/f1/confirm/", cap, clock)[0]
+
+
+def _confirmation_mails(conn: sqlite3.Connection) -> int:
+    return len(messages.list_(conn, 1, None, None, 0, 1000))
 
 
 def test_an_unconfirmed_signup_expires_and_its_link_then_confirms_nothing(
@@ -72,3 +77,16 @@ def test_the_daily_cap_stores_nothing_past_it_and_changes_stay_per_tenant(
     assert signups.list_changes(conn, 2, 0, 100) == []
     (form,) = signups.list_forms(conn, 1, NOW)
     assert form.signups_today == 2
+
+
+def test_an_address_gets_one_confirmation_mail_per_form_and_hour(
+    conn: sqlite3.Connection,
+) -> None:
+    assert _sign_up(conn, "a@shop.example") is Outcome.PENDING
+    for minutes in (1, 30, 59):  # someone typing a victim's address again and again
+        assert _sign_up(conn, "A@shop.example", now=NOW + minutes * 60) is Outcome.PENDING
+    assert _confirmation_mails(conn) == 1
+    assert len(signups.list_changes(conn, 1, 0, 100)) == 1
+    assert _sign_up(conn, "b@shop.example", now=NOW + 60) is Outcome.PENDING
+    assert _sign_up(conn, "a@shop.example", now=NOW + 61 * 60) is Outcome.PENDING
+    assert _confirmation_mails(conn) == 3

@@ -1,1 +1,2 @@
-"""Tests of the Qt-free, network-free services (mailfleet/desktop/services), on SQLite and PostgreSQL."""
+"""Tests of the Qt-free, network-free services (mailfleet/desktop/services), on SQLite and
+PostgreSQL."""

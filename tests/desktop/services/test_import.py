@@ -7,7 +7,13 @@ from pathlib import Path
 
 from sqlalchemy import Engine, func, select
 
-from mailfleet.desktop.db.models import Contact, ContactStatus, FieldType, ListMembership, SuppressionReason
+from mailfleet.desktop.db.models import (
+    Contact,
+    ContactStatus,
+    FieldType,
+    ListMembership,
+    SuppressionReason,
+)
 from mailfleet.desktop.services import import_parse, suppression
 from mailfleet.desktop.services.csvformat import sniff
 from mailfleet.desktop.services.import_check import check_file

@@ -1,1 +1,2 @@
-"""Tests of the Qt views (mailfleet/desktop/ui), offscreen, with screenshots in tests/artifacts/desktop."""
+"""Tests of the Qt views (mailfleet/desktop/ui), offscreen, with screenshots in
+tests/artifacts/desktop."""

@@ -14,7 +14,12 @@ from mailfleet.agent.errors import InvalidArgument
 from mailfleet.agent.model import StoredMessage, TransactionalMessage, payload
 from mailfleet.agent.store import messages
 from mailfleet.agent.store.handle import Store
-from mailfleet.agent.validation import AddressProblem, address_problem, is_field_name, normalize_address
+from mailfleet.agent.validation import (
+    AddressProblem,
+    address_problem,
+    is_field_name,
+    normalize_address,
+)
 from mailfleet.v1 import common_pb2, messages_pb2, transactional_pb2, transactional_pb2_grpc
 
 MAX_BATCH = 1000

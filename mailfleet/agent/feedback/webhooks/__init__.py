@@ -9,9 +9,9 @@ signatures checked with SNS's signing certificate; subscriptions confirmed) and 
 went to the event's recipient.
 
 Each event has the effect the same feedback has when it reaches the agent directly (see
-:mod:`mailfleet.agent.feedback.record`): a hard bounce bounces the message and suppresses the address; a
-soft bounce (the provider gave up, but the address may be fine) bounces the message and counts
-towards the address's soft-bounce score; a complaint suppresses at once; an unsubscribe (also
+:mod:`mailfleet.agent.feedback.record`): a hard bounce bounces the message and suppresses the
+address; a soft bounce (the provider gave up, but the address may be fine) bounces the message and
+counts towards the address's soft-bounce score; a complaint suppresses at once; an unsubscribe (also
 SendGrid's group unsubscribe, which names a SendGrid group our tags know nothing of) suppresses
 the address for bulk mail. Deferrals (the provider is still retrying) and the provider's final
 delivery are only logged. ``attrs.source`` of each event names the provider.

@@ -38,8 +38,8 @@ _SEEN_EVENTS = 100_000
 
 
 class WebhookInputs(Protocol):
-    """The settings the webhook receivers read; :class:`mailfleet.agent.config.AgentSettings` has them
-    all."""
+    """The settings the webhook receivers read; :class:`mailfleet.agent.config.AgentSettings` has
+    them all."""
 
     @property
     def data_dir(self) -> Path: ...

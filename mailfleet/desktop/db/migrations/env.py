@@ -1,4 +1,5 @@
-"""Alembic environment: runs migrations on the engine handed over by ``mailfleet.desktop.db.engine``."""
+"""Alembic environment: runs migrations on the engine handed over by
+``mailfleet.desktop.db.engine``."""
 
 from __future__ import annotations
 

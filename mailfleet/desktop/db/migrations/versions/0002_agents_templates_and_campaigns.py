@@ -31,7 +31,9 @@ def upgrade() -> None:
         sa.Column("key_ref", sa.String(length=100), nullable=False),
         sa.Column("local_dir", sa.String(length=1000), nullable=True),
         sa.Column("event_cursor", sa.BigInteger(), nullable=False),
-        sa.Column("created_at", mailfleet.desktop.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "created_at", mailfleet.desktop.db.types.UTCDateTime(timezone=True), nullable=False
+        ),
         sa.ForeignKeyConstraint(
             ["workspace_id"],
             ["workspaces.id"],
@@ -62,7 +64,9 @@ def upgrade() -> None:
         sa.Column("time_zone", sa.String(length=64), nullable=False),
         sa.Column("key_prefix", sa.String(length=64), nullable=False),
         sa.Column("recipients", sa.Integer(), nullable=False),
-        sa.Column("created_at", mailfleet.desktop.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "created_at", mailfleet.desktop.db.types.UTCDateTime(timezone=True), nullable=False
+        ),
         sa.CheckConstraint(
             "state IN ('draft', 'uploading', 'sending', 'paused', 'completed', 'cancelled')",
             name=op.f("ck_campaigns_state"),
@@ -83,7 +87,9 @@ def upgrade() -> None:
         sa.Column("subject", sa.String(length=1000), nullable=False),
         sa.Column("html", sa.Text(), nullable=False),
         sa.Column("text", sa.Text(), nullable=False),
-        sa.Column("updated_at", mailfleet.desktop.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "updated_at", mailfleet.desktop.db.types.UTCDateTime(timezone=True), nullable=False
+        ),
         sa.ForeignKeyConstraint(
             ["workspace_id"],
             ["workspaces.id"],
@@ -129,7 +135,9 @@ def upgrade() -> None:
     op.create_table(
         "campaign_timeline",
         sa.Column("campaign_id", sa.Integer(), nullable=False),
-        sa.Column("minute", mailfleet.desktop.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "minute", mailfleet.desktop.db.types.UTCDateTime(timezone=True), nullable=False
+        ),
         sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column("count", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(

@@ -5,9 +5,9 @@ Revises: 0003
 Create Date: 2026-12-07
 
 ``user@free.fr`` and ``USER@FREE.FR`` used to be two contacts, both mailed. Each contact and
-suppression entry now carries ``email_key`` (``mailfleet.desktop.db.mailbox``); contacts that share a key
-merge into the oldest one, which keeps its spelling and gains the others' lists, custom values,
-engagement history and campaign recipients.
+suppression entry now carries ``email_key`` (``mailfleet.desktop.db.mailbox``); contacts that share
+a key merge into the oldest one, which keeps its spelling and gains the others' lists, custom
+values, engagement history and campaign recipients.
 """
 
 from __future__ import annotations
