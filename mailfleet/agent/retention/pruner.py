@@ -29,7 +29,7 @@ from mailfleet.agent.store.retention import (
     prune_transactional,
     sweep_bodies,
 )
-from mailfleet.agent.store.signups import expire_pending
+from mailfleet.agent.store.signups import delete_expired, expire_pending
 from mailfleet.agent.store.space import DiskFull
 
 log = logging.getLogger("mailfleet.agent.ops")
@@ -109,6 +109,10 @@ class Retention:
         # Signups whose confirmation link expired: the desktop learns it from their change.
         result.counts["unconfirmed signups"] = await self._drain(
             lambda c: expire_pending(c, now, limit)
+        )
+        # ... and, a window later, what they held of the visitor (GDPR Art. 5(1)(e)).
+        result.counts["expired signups"] = await self._drain(
+            lambda c: delete_expired(c, now - s.unconfirmed_signups_days * _DAY, limit)
         )
         if any(result.counts.values()):
             log.info(

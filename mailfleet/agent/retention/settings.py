@@ -19,6 +19,9 @@ class RetentionSettings(BaseModel):
     # Messages in a final state of ended (completed or cancelled) campaigns are deleted, their
     # counts kept per campaign and day: the campaign's statistics stay as they were.
     messages_days: float = Field(30.0, gt=0)
+    # Signups nobody confirmed are deleted this long after their link expired, with their
+    # consent records (IP address, user agent) and fields; confirmed ones stay as proof.
+    unconfirmed_signups_days: float = Field(30.0, gt=0)
     # Seconds between pruning passes, and rows per pruning transaction.
     interval_seconds: float = Field(300.0, gt=0)
     batch: int = Field(2000, ge=10, le=100_000)

@@ -16,8 +16,9 @@ from mailfleet.agent.store.payload_migration import payloads_to_blobs
 # The states of the partial indexes, written into their SQL as the queue's queries write them.
 _DEFERRED = int(MessageState.DEFERRED)
 _IN_FLIGHT = int(MessageState.IN_FLIGHT)
-# signups.state of a pending signup (mailfleet.agent.store.signups.SignupState.PENDING)
+# signups.state of a pending and an expired signup (mailfleet.agent.store.signups.SignupState)
 _PENDING_SIGNUP = 1
+_EXPIRED_SIGNUP = 3
 
 Migration = str | Callable[[sqlite3.Connection], None]
 
@@ -308,6 +309,11 @@ MIGRATIONS: tuple[Migration, ...] = (
     """,
     # 12: a form's signups by address, for the one confirmation mail per address and hour
     "CREATE INDEX signups_address ON signups (form_id, email_key, created_at);",
+    # 13: retention deletes expired signups, oldest link first, with their changes
+    f"""
+    CREATE INDEX signups_expired ON signups (expires_at) WHERE state = {_EXPIRED_SIGNUP};
+    CREATE INDEX signup_changes_signup ON signup_changes (signup_id);
+    """,
 )
 
 

@@ -346,6 +346,26 @@ def expire_pending(conn: sqlite3.Connection, now: float, limit: int) -> int:
     return len(expired)
 
 
+def delete_expired(conn: sqlite3.Connection, before: float, limit: int) -> int:
+    """Delete up to ``limit`` expired signups whose link expired before ``before``, with their
+    consent records (the visitor's IP address and user agent) and changes; return how many.
+
+    Only signups nobody confirmed: a confirmed signup's consent record is the proof of consent
+    and stays.
+    """
+    ids = [
+        (r[0],)
+        for r in conn.execute(
+            "SELECT id FROM signups WHERE state = ? AND expires_at < ? ORDER BY expires_at LIMIT ?",
+            (int(SignupState.EXPIRED), before, limit),
+        )
+    ]
+    conn.executemany("DELETE FROM consents WHERE signup_id = ?", ids)
+    conn.executemany("DELETE FROM signup_changes WHERE signup_id = ?", ids)
+    conn.executemany("DELETE FROM signups WHERE id = ?", ids)
+    return len(ids)
+
+
 def list_changes(
     conn: sqlite3.Connection, tenant_id: int, after_seq: int, limit: int
 ) -> list[Change]:

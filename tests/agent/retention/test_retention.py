@@ -22,8 +22,9 @@ from mailfleet.agent.store.retention import (
     prune_transactional,
     sweep_bodies,
 )
-from mailfleet.v1 import events_pb2
+from mailfleet.v1 import events_pb2, signups_pb2
 from tests.agent.builders import transactional, wait_until
+from tests.agent.signup.helpers import changes, form_definition
 from tests.peers.agent import AgentProcess
 
 DAY = 86400.0
@@ -149,5 +150,50 @@ def test_an_event_cursor_older_than_retention_is_out_of_range(tmp_path: Path) ->
             time.sleep(0.1)
         assert len(delivered) == 3
         assert "retention pruned" in agent.log()
+    finally:
+        agent.close()
+
+
+def test_an_agent_deletes_signups_nobody_confirmed_and_keeps_the_confirmed(
+    tmp_path: Path,
+) -> None:
+    agent = AgentProcess(
+        tmp_path / "agent",
+        extra_config=(
+            "[signup]\nconfirm_hours = 0.0003\n"  # about a second
+            "[retention]\nunconfirmed_signups_days = 0.00002\ninterval_seconds = 0.5\n"
+        ),
+    )
+    agent.start()
+    try:
+        stubs = agent.stubs()
+        stubs.signups.PutForm(signups_pb2.PutFormRequest(form=form_definition("shop-form")))
+
+        def subscribe(key: str, address: str, skip: bool) -> signups_pb2.SubscribeResponse:
+            request = signups_pb2.SubscribeRequest(
+                idempotency_key=key,
+                form_id="shop-form",
+                email=address,
+                ip="198.51.100.4",
+                user_agent="shop checkout",
+                skip_confirmation=skip,
+            )
+            request.fields["first_name"] = "Eva"
+            return stubs.signups.Subscribe(request)
+
+        pending = subscribe("order-1", "eva@shop.example", skip=False).signup.signup_id
+        confirmed = subscribe("order-2", "finn@shop.example", skip=True).signup.signup_id
+
+        def gone() -> bool:
+            return pending not in {c.signup.signup_id for c in changes(stubs)}
+
+        wait_until(gone, 60, "the unconfirmed signup to be deleted")
+        left = changes(stubs)
+        assert [c.signup.signup_id for c in left] == [confirmed]
+        assert left[0].signup.consent.ip == "198.51.100.4"  # the proof stays
+        # its idempotency key went with it: the same key signs the address up afresh
+        again = subscribe("order-1", "eva@shop.example", skip=False)
+        assert not again.duplicate and again.signup.signup_id != pending
+        assert "expired signups" in agent.log()
     finally:
         agent.close()

@@ -90,3 +90,33 @@ def test_an_address_gets_one_confirmation_mail_per_form_and_hour(
     assert _sign_up(conn, "b@shop.example", now=NOW + 60) is Outcome.PENDING
     assert _sign_up(conn, "a@shop.example", now=NOW + 61 * 60) is Outcome.PENDING
     assert _confirmation_mails(conn) == 3
+
+
+def test_an_expired_signup_is_deleted_a_window_later_and_a_confirmed_one_stays(
+    conn: sqlite3.Connection,
+) -> None:
+    for address in ("gone1@shop.example", "gone2@shop.example", "kept@shop.example"):
+        _sign_up(conn, address)
+    gone1, gone2, kept = (c.signup for c in signups.list_changes(conn, 1, 0, 100))
+    assert confirm(conn, kept.signup_id, VISITOR, NOW + HOUR)[0] is Outcome.CONFIRMED
+    assert signups.expire_pending(conn, NOW + 73 * HOUR, 100) == 2
+    # retention passes ``now`` less the window; the links expired at NOW + 72 hours
+    expiry = NOW + 72 * HOUR
+    assert signups.delete_expired(conn, expiry - HOUR, 100) == 0
+    assert signups.get(conn, gone1.signup_id) is not None
+    # in batches of the limit asked for
+    assert signups.delete_expired(conn, expiry + HOUR, 1) == 1
+    assert signups.delete_expired(conn, expiry + HOUR, 1) == 1
+    assert signups.delete_expired(conn, expiry + HOUR, 1) == 0
+    assert signups.get(conn, gone1.signup_id) is None and signups.get(conn, gone2.signup_id) is None
+    ips = conn.execute("SELECT signup_id FROM consents WHERE ip = ?", (VISITOR.ip,)).fetchall()
+    assert ips == [(kept.signup_id,)]
+    left = signups.list_changes(conn, 1, 0, 100)
+    assert [(c.kind, c.signup.email) for c in left] == [
+        (ChangeKind.SIGNED_UP, "kept@shop.example"),
+        (ChangeKind.CONFIRMED, "kept@shop.example"),
+    ]
+    assert conn.execute("SELECT count(*) FROM signup_changes").fetchone() == (2,)
+    proof = signups.get(conn, kept.signup_id)
+    assert proof is not None and proof.state is SignupState.CONFIRMED
+    assert proof.consent.confirmed_at == NOW + HOUR and proof.consent.ip == VISITOR.ip
