@@ -223,6 +223,11 @@ def _check_agent_only(root: Path) -> None:
     brought = {p.name.split("-")[0].lower() for p in site.glob("*.dist-info")}
     assert brought.isdisjoint({"pyside6_essentials", "pyside6_addons", "sqlalchemy", "alembic",
                                "keyring", "psycopg"}), brought  # fmt: skip
+    # Everything the distribution installs is under its own import name: no generic `agent`.
+    record = next(site.glob("mailfleet-*.dist-info")) / "RECORD"
+    tops = {line.split("/")[0] for line in record.read_text().splitlines() if "/" in line}
+    assert {t for t in tops if not t.startswith(("mailfleet", ".."))} == set(), tops
+    assert not (site / "agent").exists() and not (site / "desktop").exists()
     # The versions the installer pins, not whatever the index offers today.
     listed = subprocess.run(
         [str(venv / "bin/python"), "-m", "pip", "list", "--format=freeze"],
