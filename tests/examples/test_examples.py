@@ -9,8 +9,12 @@ import time
 from pathlib import Path
 from typing import IO
 
+import aiohttp
+
 from mailfleet.agent.identity.pairing import Pairing
+from mailfleet.v1 import messages_pb2, signups_pb2
 from tests.agent.builders import relay_config
+from tests.agent.signup.helpers import changes, confirmation_link, form_definition, post
 from tests.peers.agent import AgentProcess
 from tests.peers.smtp import SmtpSink, defer
 
@@ -129,6 +133,55 @@ def test_a_campaign_with_only_deferrals_left_ends_the_wait(tmp_path: Path) -> No
         "2 delivered, 0 bounced, 0 failed; 1 deferred, which the agent keeps retrying"
         " (follow them with follow_events.py)"
     )
+
+
+async def test_the_subscribe_example_signs_up_once_per_key(
+    agent_process: AgentProcess, tmp_path: Path
+) -> None:
+    stubs = agent_process.stubs()
+    stubs.signups.PutForm(signups_pb2.PutFormRequest(form=form_definition("shop-form")))
+    p = agent_process.pairing
+    args = ("eva@shop.example", "--form", "shop-form", "--field", "first_name=Eva")
+    first = example(
+        p, "subscribe.py", *args, "--key", "order-7", "--ip", "198.51.100.4", cwd=tmp_path
+    )
+    made, status = first.stdout.splitlines()
+    assert made.endswith(" of eva@shop.example made, lists news, sale")
+    assert status == "pending: a confirmation mail was sent"
+    (signed_up,) = changes(stubs)
+    assert made.split()[1] == str(signed_up.signup.signup_id)
+    assert signed_up.signup.fields["first_name"] == "Eva"
+    assert signed_up.signup.consent.ip == "198.51.100.4"
+
+    again = example(p, "subscribe.py", *args, "--key", "order-7", cwd=tmp_path)
+    assert again.stdout == first.stdout.replace(" made,", " already made,")
+    assert changes(stubs) == [signed_up]  # nothing new stored ...
+    mails = stubs.messages.ListMessages(messages_pb2.ListMessagesRequest()).messages
+    assert [m.email for m in mails] == ["eva@shop.example"]  # ... and no second mail queued
+    link = confirmation_link(stubs, "eva@shop.example")
+    async with aiohttp.ClientSession() as browser:
+        assert (await post(browser, link)).status == 200
+    confirmed = example(p, "subscribe.py", *args, "--key", "order-7", cwd=tmp_path)
+    assert confirmed.stdout.splitlines()[1] == "subscribed"
+
+    single = example(
+        p,
+        "subscribe.py",
+        "finn@shop.example",
+        "--form",
+        "shop-form",
+        "--field",
+        "first_name=Finn",
+        "--list",
+        "sale",
+        "--skip-confirmation",
+        cwd=tmp_path,
+    )
+    assert single.stdout.splitlines() == [
+        f"signup {changes(stubs)[-1].signup.signup_id} of finn@shop.example made, lists sale",
+        "subscribed",
+    ]
+    assert changes(stubs)[-1].kind == signups_pb2.SIGNUP_CHANGE_KIND_CONFIRMED
 
 
 def _read_until(stream: IO[str], wanted: str, timeout: float = 60) -> list[str]:

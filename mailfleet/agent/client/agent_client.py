@@ -20,6 +20,7 @@ from mailfleet.v1 import (
     events_pb2,
     queue_pb2,
     sending_domains_pb2,
+    signups_pb2,
     smtp_users_pb2,
     transactional_pb2,
 )
@@ -105,6 +106,40 @@ class AgentClient:
             tags=list(tags),
         )
         return self.stubs.transactional.SendMessage(request, timeout=_TIMEOUT)
+
+    def subscribe(
+        self,
+        idempotency_key: str,
+        form_id: str,
+        email: str,
+        *,
+        fields: Mapping[str, str] | None = None,
+        lists: Sequence[str] = (),
+        skip_confirmation: bool = False,
+        ip: str = "",
+        user_agent: str = "",
+        language: str = "",
+    ) -> signups_pb2.SubscribeResponse:
+        """Sign ``email`` up through the form ``form_id`` (its fields checked as the form
+        checks them; ``lists`` empty for all the form's): pending with a confirmation mail, or
+        subscribed at once with ``skip_confirmation``. ``ip`` and ``user_agent`` (or the
+        channel, e.g. "shop checkout") go into the consent record.
+
+        The same ``idempotency_key`` again does nothing new and returns that signup as it is
+        now (``duplicate``), so calling again shows whether it was confirmed.
+        """
+        request = signups_pb2.SubscribeRequest(
+            idempotency_key=idempotency_key,
+            form_id=form_id,
+            email=email,
+            fields=dict(fields or {}),
+            lists=list(lists),
+            skip_confirmation=skip_confirmation,
+            ip=ip,
+            user_agent=user_agent,
+            language=language,
+        )
+        return self.stubs.signups.Subscribe(request, timeout=_TIMEOUT)
 
     def create_campaign(
         self,
