@@ -31,7 +31,7 @@ from mailfleet.desktop.db.models import (
     RecipientStatus,
     SuppressionReason,
 )
-from mailfleet.desktop.services import campaigns, suppression
+from mailfleet.desktop.services import campaigns, lists, suppression
 from mailfleet.v1 import events_pb2
 
 E = events_pb2.EventType
@@ -69,6 +69,8 @@ BY_OPERATOR = ("by", "operator")
 # server's own words before the agent's classification code.
 _REASON_ATTRS = ("reason", "reply", "bounce_reason")
 REASON_LENGTH = 200
+# The scope of an unsubscribe that leaves one list (the forms' list ids are the desktop's).
+LIST_SCOPE = "list:"
 
 
 def _status(event: events_pb2.Event) -> RecipientStatus:
@@ -76,6 +78,16 @@ def _status(event: events_pb2.Event) -> RecipientStatus:
     if status is RecipientStatus.DELIVERED and event.attrs.get("host") == CAPTURE_HOST:
         return RecipientStatus.CAPTURED
     return status
+
+
+def _left_list(event: events_pb2.Event) -> int | None:
+    """The desktop list a preference-center unsubscribe left (scope ``list:<list_id>``), or
+    None for an unsubscribe from everything."""
+    scope = event.attrs.get("scope", "")
+    if event.type != UNSUBSCRIBED or not scope.startswith(LIST_SCOPE):
+        return None
+    list_id = scope.removeprefix(LIST_SCOPE)
+    return int(list_id) if list_id.isdigit() else 0
 
 
 def _by_operator(event: events_pb2.Event) -> bool:
@@ -187,7 +199,11 @@ def _apply(
                 flags.setdefault(_FLAG[kind], []).append({"p": part_id, "e": event.email})
             elif kind == E.EVENT_TYPE_CAMPAIGN_COMPLETED:
                 completed.append(part_id)
-        if kind in _SUPPRESS and event.email and not _by_operator(event):
+        left = _left_list(event)
+        if left is not None:
+            if left and event.email:
+                lists.leave(conn, workspace_id, left, event.email)
+        elif kind in _SUPPRESS and event.email and not _by_operator(event):
             # An address the agent accepted but the desktop cannot parse: nothing to suppress.
             with contextlib.suppress(ValueError):
                 suppression.add(

@@ -49,6 +49,8 @@ class ContactStatus(enum.StrEnum):
     """Whether a contact may be mailed, and if not, why."""
 
     SUBSCRIBED = "subscribed"
+    # Signed up through a form; subscribed once the confirmation link is confirmed.
+    UNCONFIRMED = "unconfirmed"
     UNSUBSCRIBED = "unsubscribed"
     BOUNCED = "bounced"
     COMPLAINED = "complained"
@@ -342,6 +344,8 @@ class Agent(Base):
     # The last suppression entry and the last removal pushed to this agent.
     suppression_cursor: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     removal_cursor: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # The last signup change applied (mailfleet.desktop.services.signups).
+    signup_cursor: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -470,3 +474,64 @@ class CampaignRecipientTotals(Base):
     unsubscribed: Mapped[int] = mapped_column(Integer, default=0)
     opened: Mapped[int] = mapped_column(Integer, default=0)
     clicked: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SignupForm(Base):
+    """A signup form as the marketer designed it; its agents host it at ``/f/<form_id>``.
+
+    ``definition`` holds the editor's values (mailfleet.desktop.services.signup_forms);
+    ``revision`` grows with every change, so each agent's ``pushed_revision`` says whether it
+    still has to get the form.
+    """
+
+    __tablename__ = "signup_forms"
+    __table_args__ = (UniqueConstraint("workspace_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    form_id: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SignupFormAgent(Base):
+    """An agent that publishes a form, and the form's revision it last accepted (0: none)."""
+
+    __tablename__ = "signup_form_agents"
+
+    form_pk: Mapped[int] = mapped_column(
+        ForeignKey("signup_forms.id", ondelete="CASCADE"), primary_key=True
+    )
+    agent_id: Mapped[int] = mapped_column(
+        ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True
+    )
+    pushed_revision: Mapped[int] = mapped_column(Integer, default=0)
+    url: Mapped[str] = mapped_column(String(1000), default="")
+    snippet: Mapped[str] = mapped_column(Text, default="")
+    error: Mapped[str] = mapped_column(String(500), default="")
+
+
+class ConsentRecord(Base):
+    """The proof of one signup's consent (GDPR Art. 7), as the agent that took it reported it."""
+
+    __tablename__ = "consent_records"
+    __table_args__ = (UniqueConstraint("agent_id", "signup_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
+    signup_id: Mapped[int] = mapped_column(BigInteger)
+    form_id: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    signed_up_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ip: Mapped[str] = mapped_column(String(64), default="")
+    user_agent: Mapped[str] = mapped_column(String(500), default="")
+    consent_text: Mapped[str] = mapped_column(Text, default="")
+    consent_version: Mapped[str] = mapped_column(String(200), default="")
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    confirm_ip: Mapped[str] = mapped_column(String(64), default="")
+    confirm_user_agent: Mapped[str] = mapped_column(String(500), default="")

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, delete, func, select, update
 
-from mailfleet.desktop.db.models import ListMembership, MailingList
+from mailfleet.desktop.db.mailbox import mailbox_key
+from mailfleet.desktop.db.models import Contact, ListMembership, MailingList
 from mailfleet.desktop.services import audience_refs, workspaces
 from mailfleet.desktop.services.audience_refs import AudienceUse
 
@@ -85,3 +86,17 @@ def delete_list(conn: Connection, workspace_id: int, list_id: int) -> int:
     conn.execute(delete(ListMembership).where(ListMembership.list_id == list_id))
     conn.execute(delete(MailingList).where(MailingList.id == list_id))
     return int(members or 0)
+
+
+def leave(conn: Connection, workspace_id: int, list_id: int, email: str) -> None:
+    """Take the mailbox ``email`` off one list (it left by the preference center); its other
+    lists and its status stay. A list of another workspace, or an unknown address, is ignored."""
+    if not workspaces.list_in_workspace(conn, workspace_id, list_id):
+        return
+    contact_id = conn.scalar(
+        select(Contact.id).where(
+            Contact.workspace_id == workspace_id, Contact.email_key == mailbox_key(email)
+        )
+    )
+    if contact_id is not None:
+        workspaces.remove_members(conn, list_id, [int(contact_id)])

@@ -20,7 +20,7 @@ from mailfleet.desktop.db.models import (
     SuppressionReason,
     SuppressionRemoval,
 )
-from mailfleet.desktop.services import retention, suppression
+from mailfleet.desktop.services import retention, signups, suppression
 
 
 def contact_record(conn: Connection, workspace_id: int, contact_id: int) -> dict[str, Any]:
@@ -69,6 +69,7 @@ def contact_record(conn: Connection, workspace_id: int, contact_id: int) -> dict
             {"reason": reason, "source": source, "at": at.isoformat()}
             for reason, source, at in entries
         ],
+        "consent_records": signups.consent_history(conn, workspace_id, contact_id),
         "campaigns": _campaigns(conn, workspace_id, contact_id),
         "pruned": _pruned(conn, workspace_id),
     }

@@ -1,6 +1,6 @@
-"""The window's link to the agents: per agent, a follower of its event stream and a pusher of
-the suppression list, each on its own thread; the window only hears what changed, as signals
-on the GUI thread."""
+"""The window's link to the agents: per agent, a follower of its event stream, a pusher of
+the suppression list and a signup sync (forms out, signups in), each on its own thread;
+the window only hears what changed, as signals on the GUI thread."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from sqlalchemy import Engine
 
 from mailfleet.desktop.agents.follow import Follower
 from mailfleet.desktop.agents.registry import AgentRecord
+from mailfleet.desktop.agents.signup_sync_thread import SignupSyncThread
 from mailfleet.desktop.agents.suppression_sync import PushResult
 from mailfleet.desktop.agents.suppression_sync_thread import RETRY_SECONDS, SuppressionSyncThread
 from mailfleet.desktop.ui.qt import QObject, Signal, Slot
@@ -21,6 +22,8 @@ class FleetSync(QObject):
     agent_state = Signal(int, str)
     # An agent's id and what a push did there (a PushResult), or why it could not (a str).
     pushed = Signal(int, object)
+    # An agent's id and what a signup round did there (a SignupSync), or why it could not.
+    signups = Signal(int, object)
 
     def __init__(
         self,
@@ -35,6 +38,7 @@ class FleetSync(QObject):
         self.push_retry_seconds = push_retry_seconds
         self.followers: dict[int, Follower] = {}
         self.pushers: dict[int, SuppressionSyncThread] = {}
+        self.signup_syncs: dict[int, SignupSyncThread] = {}
         self.states: dict[int, str] = {}
         self.pushes: dict[int, PushResult | str] = {}
         self.agent_state.connect(self._state)
@@ -48,12 +52,21 @@ class FleetSync(QObject):
         pusher = self.pushers.get(agent_id)
         if state == "following" and pusher is not None:
             pusher.wake()  # reachable again: give it what it missed now, not at the next retry
+        signup_sync = self.signup_syncs.get(agent_id)
+        if state == "following" and signup_sync is not None:
+            signup_sync.wake()
 
     @Slot()
     def push_suppressions(self) -> None:
         """Push the suppression list's changes to every agent (in the background)."""
         for pusher in self.pushers.values():
             pusher.wake()
+
+    @Slot()
+    def sync_signups(self) -> None:
+        """Push saved forms and pull signups from every agent now (in the background)."""
+        for signup_sync in self.signup_syncs.values():
+            signup_sync.wake()
 
     @Slot(object)
     def follow_all(self, records: list[AgentRecord]) -> None:
@@ -75,6 +88,9 @@ class FleetSync(QObject):
         )
         self.pushers[record.id] = pusher
         pusher.start()
+        signup_sync = SignupSyncThread(self.engine, self.workspace_id, record, self.signups.emit)
+        self.signup_syncs[record.id] = signup_sync
+        signup_sync.start()
 
     def forget(self, agent_id: int) -> None:
         """Stop following an agent (it was removed)."""
@@ -84,6 +100,9 @@ class FleetSync(QObject):
         pusher = self.pushers.pop(agent_id, None)
         if pusher is not None:
             pusher.stop()
+        signup_sync = self.signup_syncs.pop(agent_id, None)
+        if signup_sync is not None:
+            signup_sync.stop()
 
     def stop_all(self) -> None:
         """Stop every follower and pusher; events already received are applied first, and a
@@ -91,6 +110,9 @@ class FleetSync(QObject):
         for pusher in self.pushers.values():
             pusher.stop()
         self.pushers.clear()
+        for signup_sync in self.signup_syncs.values():
+            signup_sync.stop()
+        self.signup_syncs.clear()
         for follower in self.followers.values():
             follower.stop()
         self.followers.clear()

@@ -135,9 +135,7 @@ def upgrade() -> None:
     op.create_table(
         "campaign_timeline",
         sa.Column("campaign_id", sa.Integer(), nullable=False),
-        sa.Column(
-            "minute", mailfleet.desktop.db.types.UTCDateTime(timezone=True), nullable=False
-        ),
+        sa.Column("minute", mailfleet.desktop.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column("count", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(

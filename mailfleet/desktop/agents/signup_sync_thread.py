@@ -1,0 +1,65 @@
+"""Keeping one agent's signup forms and the desktop's contacts in step, on a thread of its own:
+push the forms it lacks, then pull and apply what visitors did since the last time.
+
+The agent hosts the forms while the desktop is closed, so nothing is lost in between: the pull
+starts from the agent's signup cursor. It runs when woken (a form was saved, or the agent is
+reachable again) and every ``retry_seconds``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from mailfleet.desktop.agents import signup_pull, signup_push
+from mailfleet.desktop.agents.registry import AgentRecord
+from mailfleet.desktop.agents.signup_push import FormPushResult
+from mailfleet.desktop.agents.sync_thread import AgentSyncThread
+from mailfleet.desktop.services.signups import AppliedSignups
+
+RETRY_SECONDS = 15.0
+
+
+@dataclass(frozen=True, slots=True)
+class SignupSync:
+    """What one round did with one agent."""
+
+    forms: FormPushResult
+    signups: AppliedSignups
+
+    @property
+    def changed(self) -> bool:
+        """Whether a form was sent or a change applied."""
+        return self.forms.changed or self.signups.changes > 0
+
+
+def sync(
+    engine: Engine, workspace_id: int, record: AgentRecord, stop: threading.Event
+) -> SignupSync:
+    """One round: push, then pull."""
+    forms = signup_push.push(engine, workspace_id, record, stop)
+    return SignupSync(forms, signup_pull.pull(engine, workspace_id, record, stop))
+
+
+class SignupSyncThread(AgentSyncThread[SignupSync]):
+    """Pushes forms to one agent and pulls its signups until ``stop``."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        workspace_id: int,
+        record: AgentRecord,
+        on_result: Callable[[int, SignupSync | str], None],
+        retry_seconds: float = RETRY_SECONDS,
+    ) -> None:
+        super().__init__(
+            record,
+            lambda stop: sync(engine, workspace_id, record, stop),
+            lambda result: result.changed,
+            on_result,
+            retry_seconds,
+            "signups",
+        )
