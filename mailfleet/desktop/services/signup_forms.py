@@ -244,22 +244,16 @@ def _set_agents(conn: Connection, workspace_id: int, form_pk: int, agent_ids: li
 
 
 def _agents(conn: Connection, form_pk: int, revision: int) -> list[FormAgent]:
+    a = SignupFormAgent
     rows = conn.execute(
-        select(SignupFormAgent, Agent.name)
-        .join(Agent, Agent.id == SignupFormAgent.agent_id)
-        .where(SignupFormAgent.form_pk == form_pk)
+        select(a.agent_id, Agent.name, a.pushed_revision, a.url, a.snippet, a.error)
+        .join(Agent, Agent.id == a.agent_id)
+        .where(a.form_pk == form_pk)
         .order_by(Agent.name)
     )
     return [
-        FormAgent(
-            row.SignupFormAgent.agent_id,
-            row.name,
-            row.SignupFormAgent.pushed_revision >= revision,
-            row.SignupFormAgent.url,
-            row.SignupFormAgent.snippet,
-            row.SignupFormAgent.error,
-        )
-        for row in rows
+        FormAgent(agent_id, name, pushed >= revision, url, snippet, error)
+        for agent_id, name, pushed, url, snippet, error in rows
     ]
 
 
@@ -322,11 +316,12 @@ def pending_for(conn: Connection, workspace_id: int, agent_id: int) -> list[Pend
         )
         .order_by(SignupForm.id)
     ).all()
-    names = dict(
-        conn.execute(
+    names = {
+        list_id: name
+        for list_id, name in conn.execute(
             select(MailingList.id, MailingList.name).where(MailingList.workspace_id == workspace_id)
-        ).tuples()
-    )
+        )
+    }
     return [PendingPush(get(conn, workspace_id, pk), names) for pk in pks]
 
 

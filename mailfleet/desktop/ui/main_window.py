@@ -36,13 +36,14 @@ from mailfleet.desktop.ui.qt import (
 )
 from mailfleet.desktop.ui.retention import RetentionPass, RetentionSetting
 from mailfleet.desktop.ui.segment_builder import SegmentBuilder
+from mailfleet.desktop.ui.signup_forms_page import SignupFormsPage
 from mailfleet.desktop.ui.simple_pages import SettingsPage
 from mailfleet.desktop.ui.suppression_page import SuppressionPage
 from mailfleet.desktop.ui.tasks import TaskRunner
 from mailfleet.desktop.ui.templates_page import TemplatesPage
 
-PAGES = ("Dashboard", "Contacts", "Segments", "Templates", "Campaigns", "Analytics",
-         "Suppression", "Agents", "Settings")  # fmt: skip
+PAGES = ("Dashboard", "Contacts", "Segments", "Signup forms", "Templates", "Campaigns",
+         "Analytics", "Suppression", "Agents", "Settings")  # fmt: skip
 GEOMETRY_KEY = "window/geometry"
 
 
@@ -68,6 +69,7 @@ class MainWindow(QMainWindow):
         self.contacts = ContactsPage(engine, workspace_id, self.runner)
         self.segments = SegmentBuilder(engine, workspace_id, self.runner)
         self.suppression = SuppressionPage(engine, workspace_id, self.runner)
+        self.signup_forms = SignupFormsPage(engine, workspace_id, self.runner, self.sync)
         self.agents = AgentsPage(engine, workspace_id, self.runner, self.sync, local_agent_dir,
                                  running_local_agent)  # fmt: skip
         self.templates = TemplatesPage(engine, workspace_id, self.runner)
@@ -92,6 +94,7 @@ class MainWindow(QMainWindow):
             "Analytics": self.analytics,
             "Contacts": self.contacts,
             "Segments": self.segments,
+            "Signup forms": self.signup_forms,
             "Suppression": self.suppression,
             "Agents": self.agents,
             "Settings": self.settings_page,
@@ -116,6 +119,9 @@ class MainWindow(QMainWindow):
             self.analytics: self.analytics.refresh,
         }, self)  # fmt: skip
         self.sync.applied.connect(self.auto_refresh.changed)
+        # Signups add contacts and change their status and lists.
+        self.sync.signups.connect(lambda _agent, _result: self.auto_refresh.changed())
+        self.agents.paired.connect(lambda _r: self.signup_forms.refresh())
         central = QWidget()
         row = QHBoxLayout(central)
         row.addWidget(self.sidebar)

@@ -98,8 +98,10 @@ def test_a_sent_campaigns_figures_survive_pruning_and_its_recipients_say_pruned(
     window.dashboard.show_campaign(campaign_id)
     # The page re-reads its campaigns by itself too: wait until the list shows this one.
     qtbot.waitUntil(
-        lambda: window.dashboard.recipients_button.isEnabled()
-        and window.dashboard.campaign.currentData() == campaign_id
+        lambda: (
+            window.dashboard.recipients_button.isEnabled()
+            and window.dashboard.campaign.currentData() == campaign_id
+        )
     )
     listed = window.dashboard.open_recipients()
     assert listed is not None

@@ -1,0 +1,136 @@
+"""The Signup forms page against a real agent: a form designed and published in the real
+window, filled in over HTTP like a browser, confirmed from the capture mailbox, and the
+contact confirmed on the form's list with its consent record in the desktop."""
+
+from __future__ import annotations
+
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pytestqt.qtbot import QtBot
+from sqlalchemy import Engine, select
+
+from mailfleet.desktop.db.models import ConsentRecord, Contact, FieldType, ListMembership
+from mailfleet.desktop.services.fields import create_field
+from mailfleet.desktop.services.workspaces import create_list, ensure_workspace
+from mailfleet.desktop.ui.qt import QApplication, Qt, QTableWidget, QTableWidgetItem
+from tests.agent.signup.helpers import Page, confirmation_link
+from tests.desktop.fleetkit import close, open_window, pair
+from tests.desktop.keyring_backend import FileKeyring
+from tests.peers.agent import AgentProcess
+
+# People fill a form in seconds; this test in no time (the time token's checks are the agent's).
+_CONFIG = "[signup]\nmin_fill_seconds = 0\nposts_per_minute = 1000\n"
+
+
+def _http(url: str, data: dict[str, str] | None = None) -> Page:
+    body = urllib.parse.urlencode(data).encode() if data is not None else None
+    request = urllib.request.Request(url, data=body)  # noqa: S310 (the test agent's http URL)
+    with urllib.request.urlopen(request, timeout=30) as reply:  # noqa: S310
+        return Page(reply.status, reply.read().decode())
+
+
+def _cell(table: QTableWidget, row: int, column: int) -> QTableWidgetItem:
+    item = table.item(row, column)
+    assert item is not None
+    return item
+
+
+def _tick(view: Any, text: str) -> None:
+    for i in range(view.count()):
+        if view.item(i).text() == text:
+            view.item(i).setCheckState(Qt.CheckState.Checked)
+
+
+def test_a_form_designed_here_collects_a_confirmed_contact(
+    qtbot: QtBot,
+    sqlite_engine: Engine,
+    agent_factory: Callable[[str], AgentProcess],
+    secure_keyring: FileKeyring,
+    qsettings: Any,
+    tmp_path: Path,
+    artifacts: Path,
+) -> None:
+    engine = sqlite_engine
+    proc = agent_factory(_CONFIG)
+    with engine.begin() as conn:
+        ws = ensure_workspace(conn)
+        news = create_list(conn, ws, "News")
+        create_list(conn, ws, "Offers")
+        create_field(conn, ws, "City", FieldType.TEXT)
+    pair(engine, ws, proc, "shop agent")
+    window = open_window(qtbot, engine, ws, qsettings, tmp_path)
+    window.go("Signup forms")
+    page = window.signup_forms
+    editor = page.editor
+    qtbot.waitUntil(lambda: editor.lists.count() == 2 and editor.agents.count() == 1)
+    assert page.empty.isVisible()
+    page.grab().save(str(artifacts / "signup-forms-empty.png"))
+
+    page.new()
+    assert editor.double_opt_in.isChecked()
+    assert "{{ confirm_url }}" in editor.body.toPlainText()
+    editor.name.setText("Newsletter")
+    _tick(editor.lists, "News")
+    rows = [_cell(editor.fields, r, 0).text() for r in range(editor.fields.rowCount())]
+    assert rows == ["Email address (always required)", "First name · Text",
+                    "Last name · Text", "City · Text"]  # fmt: skip
+    _cell(editor.fields, 1, 1).setCheckState(Qt.CheckState.Checked)
+    _cell(editor.fields, 1, 2).setCheckState(Qt.CheckState.Checked)
+    _cell(editor.fields, 3, 1).setCheckState(Qt.CheckState.Checked)
+    editor.consent.setPlainText("I want the shop's newsletter and can leave at any time.")
+    editor.accent.setText("#aa3300")
+    editor.language.setCurrentIndex(editor.language.findData("de"))
+
+    page.save()  # no From address yet: refused in words, nothing stored
+    qtbot.waitUntil(lambda: "Not saved" in page.message.text())
+    assert "confirmation mail comes from" in page.message.text()
+
+    editor.from_address.setText("news@shop.example")
+    page.save()
+    qtbot.waitUntil(lambda: page.url.text() != "", timeout=30_000)
+    assert page.url.text().startswith(f"{proc.http_url}/f/f")
+    assert "<iframe" in page.snippet.toPlainText()
+    assert "shop agent: published." in page.status.text()
+    assert editor.version.text().startswith("Version 1 (")
+    page.copy_url.click()
+    assert QApplication.clipboard().text() == page.url.text()
+    page.grab().save(str(artifacts / "signup-forms-editor.png"))
+
+    shown = _http(page.url.text())
+    assert "#aa3300" in shown.text and "Vorname" not in shown.text  # our labels, German page
+    done = _http(page.url.text(), {"email": "anna@shop.example", "first_name": "Anna",
+                                   "city": "Köln", "consent": "1", "t": shown.token,
+                                   "website": ""})  # fmt: skip
+    assert done.status == 200 and not done.problems
+
+    def contact() -> Any:
+        with engine.connect() as conn:
+            return conn.execute(
+                select(Contact).where(Contact.email_key == "anna@shop.example")
+            ).first()
+
+    window.sync.sync_signups()
+    qtbot.waitUntil(lambda: contact() is not None, timeout=30_000)
+    assert contact().status == "unconfirmed"
+
+    link = confirmation_link(proc.stubs(), "anna@shop.example")
+    confirmed = _http(link, {})
+    assert confirmed.status == 200
+    window.sync.sync_signups()
+    qtbot.waitUntil(lambda: contact().status == "subscribed", timeout=30_000)
+    row = contact()
+    assert (row.first_name, row.fields) == ("Anna", {"city": "Köln"})
+    with engine.connect() as conn:
+        lists = conn.scalars(
+            select(ListMembership.list_id).where(ListMembership.contact_id == row.id)
+        ).all()
+        (record,) = conn.execute(select(ConsentRecord)).all()
+    assert list(lists) == [news]
+    assert record.status == "confirmed" and record.consent_version == "1"
+    assert record.consent_text == "I want the shop's newsletter and can leave at any time."
+    assert record.confirmed_at is not None and record.confirm_ip == "127.0.0.1"
+    close(qtbot, window)
