@@ -12,6 +12,7 @@ from mailfleet.desktop.db.models import (
     CampaignTimeline,
     Contact,
     EngagementEvent,
+    ListMembership,
     Suppression,
 )
 from mailfleet.desktop.services import campaigns, stats
@@ -124,3 +125,28 @@ def test_a_bounce_by_an_operator_marks_the_recipient_but_suppresses_nothing(
     assert suppressed == ["user1@example.com"]
     assert reasons["user0@example.com"] == "destination retired"
     assert figures.bounced == 2
+
+
+def test_a_preference_center_unsubscribe_leaves_only_its_list(
+    engine: Engine, workspace: int
+) -> None:
+    agent_id, _campaign_id = setup(engine, workspace)
+    with engine.connect() as conn:
+        (list_id,) = conn.scalars(select(ListMembership.list_id).distinct()).all()
+    left = event(1, E.EVENT_TYPE_MESSAGE_UNSUBSCRIBED, "user0@example.com")
+    left.attrs["scope"] = f"list:{list_id}"
+    everything = event(2, E.EVENT_TYPE_MESSAGE_UNSUBSCRIBED, "user1@example.com")
+    eventsync.apply_events(engine, workspace, agent_id, [left, everything])
+    with engine.connect() as conn:
+        on_list = set(
+            conn.scalars(
+                select(Contact.email)
+                .join(ListMembership, ListMembership.contact_id == Contact.id)
+                .where(ListMembership.list_id == list_id)
+            )
+        )
+        statuses = {e: st for e, st in conn.execute(select(Contact.email, Contact.status))}
+        suppressed = set(conn.scalars(select(Suppression.email)))
+    assert "user0@example.com" not in on_list and "user1@example.com" in on_list
+    assert statuses["user0@example.com"] == "subscribed"  # only that list was left
+    assert suppressed == {"user1@example.com"}
