@@ -35,6 +35,7 @@ from mailfleet.desktop.db.models import (
     ConsentRecord,
     Contact,
     ContactStatus,
+    SignupForm,
     Suppression,
     SuppressionReason,
 )
@@ -263,9 +264,11 @@ def _confirm(
 
 
 def consent_history(conn: Connection, workspace_id: int, contact_id: int) -> list[dict[str, Any]]:
-    """A contact's consent records, oldest first, as JSON-ready data (the privacy export's)."""
+    """A contact's consent records, oldest first, as JSON-ready data (the privacy export's);
+    ``form`` is the form's name here ("" once the form is deleted)."""
     rows = conn.execute(
-        select(ConsentRecord)
+        select(ConsentRecord, SignupForm.name.label("form"))
+        .outerjoin(SignupForm, SignupForm.form_id == ConsentRecord.form_id)
         .where(ConsentRecord.workspace_id == workspace_id, ConsentRecord.contact_id == contact_id)
         .order_by(ConsentRecord.signed_up_at, ConsentRecord.id)
     ).all()
@@ -276,6 +279,7 @@ def consent_history(conn: Connection, workspace_id: int, contact_id: int) -> lis
     return [
         {
             "form_id": r.form_id,
+            "form": r.form or "",
             "status": r.status,
             "signed_up_at": when(r.signed_up_at),
             "ip": r.ip,

@@ -8,6 +8,7 @@ refused them (``show_error``), with everything typed still there.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from mailfleet.desktop.db.models import ContactStatus, FieldType
@@ -18,6 +19,7 @@ from mailfleet.desktop.services.fields import (
     parse_value,
     value_text,
 )
+from mailfleet.desktop.ui import dates
 from mailfleet.desktop.ui.qt import (
     QComboBox,
     QDialog,
@@ -54,6 +56,7 @@ class ContactDialog(QDialog):
         *,
         lists: list[tuple[int, str]] | None = None,
         adding: bool = False,
+        consent: list[dict[str, Any]] | None = None,
     ) -> None:
         super().__init__(parent)
         self.specs = specs
@@ -106,6 +109,10 @@ class ContactDialog(QDialog):
                 self.lists.addItem(item)
             self.lists.setMaximumHeight(120)
             form.addRow("Lists", self.lists)
+        if consent:
+            self.consent = QLabel("\n".join(consent_line(r) for r in consent))
+            self.consent.setWordWrap(True)
+            form.addRow("Consent", self.consent)
         self.error = QLabel("")
         self.error.setWordWrap(True)
         # A complaint about what was typed goes once the typing changes.
@@ -190,3 +197,20 @@ class ContactDialog(QDialog):
     def done_saving(self) -> None:
         """The entries are saved: close."""
         self.accept()
+
+
+def consent_line(record: dict[str, Any]) -> str:
+    """One consent record (``services.signups.consent_history``) in a sentence."""
+
+    def at(key: str) -> str:
+        return dates.show(datetime.fromisoformat(record[key])) if record[key] else ""
+
+    line = f"Signed up on form {record['form'] or record['form_id']} {at('signed_up_at')}"
+    if record["ip"]:
+        line += f" from {record['ip']}"
+    if record["consent_version"]:
+        line += f", consent text version {record['consent_version']}"
+    if record["confirmed_at"]:
+        return f"{line}; confirmed {at('confirmed_at')}."
+    pending = "expired unconfirmed" if record["status"] == "expired" else "not confirmed yet"
+    return f"{line}; {pending}."

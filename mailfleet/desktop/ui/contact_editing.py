@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
-from mailfleet.desktop.services import contacts, workspaces
+from mailfleet.desktop.services import contacts, signups, workspaces
 from mailfleet.desktop.services.contacts import ExistingContact
 from mailfleet.desktop.services.fields import FieldSpec, list_fields
 from mailfleet.desktop.ui.contact_dialog import ContactDialog
@@ -28,6 +28,7 @@ class _Form:
     values: dict[str, Any]
     specs: list[FieldSpec]
     lists: list[tuple[int, str]]
+    consent: list[dict[str, Any]]
 
 
 class ContactEditor(QObject):
@@ -58,11 +59,12 @@ class ContactEditor(QObject):
 
         def read(conn: Connection) -> _Form:
             values = _BLANK if contact_id is None else contacts.get_contact(conn, ws, contact_id)
-            return _Form(values, list_fields(conn, ws), workspaces.lists(conn, ws))
+            consent = [] if contact_id is None else signups.consent_history(conn, ws, contact_id)
+            return _Form(values, list_fields(conn, ws), workspaces.lists(conn, ws), consent)
 
         def show(form: _Form) -> None:
             dialog = ContactDialog(form.values, form.specs, self.page, lists=form.lists,
-                                   adding=contact_id is None)  # fmt: skip
+                                   adding=contact_id is None, consent=form.consent)  # fmt: skip
             dialog.submitted.connect(lambda: self._save(dialog, contact_id))
             if note:
                 dialog.show_note(note)

@@ -103,7 +103,7 @@ def test_signup_then_confirmation_applies_once_and_replays_change_nothing(
     assert exported["first_name"] == "Ada"
     assert exported["consent_records"] == [
         {
-            "form_id": "f1", "status": "confirmed", "signed_up_at": SIGNED.isoformat(),
+            "form_id": "f1", "form": "", "status": "confirmed", "signed_up_at": SIGNED.isoformat(),
             "ip": "192.0.2.7", "user_agent": "Firefox", "consent_text": "I agree to the news.",
             "consent_version": "1", "confirmed_at": CONFIRMED_AT.isoformat(),
             "confirm_ip": "192.0.2.8", "confirm_user_agent": "Firefox",

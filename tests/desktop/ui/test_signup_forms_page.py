@@ -133,4 +133,16 @@ def test_a_form_designed_here_collects_a_confirmed_contact(
     assert record.status == "confirmed" and record.consent_version == "1"
     assert record.consent_text == "I want the shop's newsletter and can leave at any time."
     assert record.confirmed_at is not None and record.confirm_ip == "127.0.0.1"
+
+    window.go("Contacts")  # the contact's consent history, as the marketer sees it
+    window.contacts.editor.edit(row.id)
+    qtbot.waitUntil(lambda: window.contacts.editor.dialog is not None)
+    dialog = window.contacts.editor.dialog
+    assert dialog is not None
+    assert dialog.status.currentData() == "subscribed"
+    line = dialog.consent.text()
+    assert line.startswith("Signed up on form Newsletter ")
+    assert "from 127.0.0.1, consent text version 1; confirmed " in line
+    dialog.grab().save(str(artifacts / "signup-contact-consent.png"))
+    dialog.reject()
     close(qtbot, window)
