@@ -146,3 +146,41 @@ def test_a_form_designed_here_collects_a_confirmed_contact(
     dialog.grab().save(str(artifacts / "signup-contact-consent.png"))
     dialog.reject()
     close(qtbot, window)
+
+
+def test_a_form_saved_while_its_agent_is_down_is_published_when_it_is_back(
+    qtbot: QtBot,
+    sqlite_engine: Engine,
+    agent_factory: Callable[[str], AgentProcess],
+    secure_keyring: FileKeyring,
+    qsettings: Any,
+    tmp_path: Path,
+) -> None:
+    proc = agent_factory(_CONFIG)
+    with sqlite_engine.begin() as conn:
+        ws = ensure_workspace(conn)
+        create_list(conn, ws, "News")
+    pair(sqlite_engine, ws, proc, "shop agent")
+    window = open_window(qtbot, sqlite_engine, ws, qsettings, tmp_path)
+    window.go("Signup forms")
+    page, editor = window.signup_forms, window.signup_forms.editor
+    qtbot.waitUntil(lambda: editor.lists.count() == 1 and editor.agents.count() == 1)
+    proc.terminate()
+    page.new()
+    editor.name.setText("Newsletter")
+    _tick(editor.lists, "News")
+    editor.from_address.setText("news@shop.example")
+    page.save()
+    qtbot.waitUntil(lambda: "cannot be reached" in page.status.text(), timeout=60_000)
+    assert "The form is saved and will be published there when the agent is back." in (
+        page.status.text()
+    )
+    assert page.list.count() == 1 and page.url.text() == ""
+    assert not page.copy_url.isEnabled()
+
+    proc.start()
+    window.sync.sync_signups()
+    qtbot.waitUntil(lambda: "shop agent: published." in page.status.text(), timeout=60_000)
+    assert page.url.text().startswith(f"{proc.http_url}/f/")
+    assert _http(page.url.text()).status == 200
+    close(qtbot, window)
