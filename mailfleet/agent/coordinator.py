@@ -19,13 +19,14 @@ from mailfleet.agent.errors import ConfigError, why_not_listening
 from mailfleet.agent.eventhooks.deliverer import EventWebhooks
 from mailfleet.agent.feedback import web as feedback_web
 from mailfleet.agent.feedback.consumer import InboundConsumer
+from mailfleet.agent.feedback.links import FeedbackLinks
 from mailfleet.agent.feedback.tokens import TokenKey
 from mailfleet.agent.feedback.webhooks import receiver as webhooks
 from mailfleet.agent.intake.listeners import Listeners
 from mailfleet.agent.ops.reload import Reloader
 from mailfleet.agent.retention.pruner import Retention
 from mailfleet.agent.routing.table import RoutingState
-from mailfleet.agent.signup import preferences
+from mailfleet.agent.signup import preferences, web_version
 from mailfleet.agent.signup import web as signup_web
 from mailfleet.agent.store import meta, suspensions
 from mailfleet.agent.store.handle import Store
@@ -105,6 +106,10 @@ async def _serve(settings: AgentSettings, config_path: Path | None) -> None:
             feedback_web.mount(feedback_key),
             signup_web.mount(feedback_key, settings.signup),
             preferences.mount(feedback_key),
+            web_version.mount(
+                FeedbackLinks(feedback_key, settings.http.base_url, settings.intake.bounce_domain),
+                settings.delivery,
+            ),
         ],
     )
     try:

@@ -167,6 +167,7 @@ class Pipeline:
                     agent_variables={
                         "unsubscribe_url": feedback.unsubscribe_url,
                         "preferences_url": feedback.preferences_url,
+                        "web_version_url": feedback.web_version_url,
                     },
                     html_filter=feedback.tracker,
                 )

@@ -40,6 +40,8 @@ class MessageFeedback:
     tracker: Callable[[str], str] | None  # adds the pixel, rewrites links; None: no tracking
     # ``{{ preferences_url }}``: the preference center, authorised by the unsubscribe token
     preferences_url: str = ""
+    # ``{{ web_version_url }}``: the message in a browser, as this recipient got it
+    web_version_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -73,8 +75,14 @@ class FeedbackLinks:
         tracker = None
         if opens or clicks:
             tracker = self._tracker(subject, unsubscribe_url, opens=opens, clicks=clicks)
-        preferences_url = f"{self.base_url}/p/{unsubscribe}"
-        return MessageFeedback(return_path, unsubscribe_url, headers, tracker, preferences_url)
+        return MessageFeedback(
+            return_path,
+            unsubscribe_url,
+            headers,
+            tracker,
+            f"{self.base_url}/p/{unsubscribe}",
+            f"{self.base_url}/v/{self.key.make(Purpose.VIEW, subject)}",
+        )
 
     def _tracker(
         self, subject: Subject, unsubscribe_url: str, *, opens: bool, clicks: bool

@@ -1,5 +1,6 @@
-"""Signed tokens that name a message: for unsubscribe links, tracking links, VERP return paths
-and CFBL feedback IDs; and the signup forms' tokens (:mod:`mailfleet.agent.signup.tokens`).
+"""Signed tokens that name a message: for unsubscribe links, tracking links, web versions, VERP
+return paths and CFBL feedback IDs; and the signup forms' tokens
+(:mod:`mailfleet.agent.signup.tokens`).
 
 A token is lower-case hex (so it survives MTAs that fold the case of a local part) of the
 tenant, campaign and message ids as varints followed by an 80-bit HMAC-SHA256 over a
@@ -39,6 +40,8 @@ class Purpose(Enum):
     OPEN = b"o"
     CLICK = b"c"
     FEEDBACK_ID = b"f"
+    # ``{{ web_version_url }}``: the message as its recipient got it, shown in a browser.
+    VIEW = b"v"
     # A signup form's time token: tenant, form, the second the page was served.
     FORM_TIME = b"t"
     # A double opt-in confirmation link: tenant, form, signup.

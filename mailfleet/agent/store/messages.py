@@ -146,6 +146,34 @@ def addressee(conn: sqlite3.Connection, message_id: int) -> Addressee | None:
     return Addressee(message_id, tenant_id, campaign_id, email, MessageState(state))
 
 
+@dataclass(frozen=True)
+class AsSent:
+    """What a message was rendered from: its recipient data (None once retention cleared it)
+    and where its templates are (its campaign, else its content row)."""
+
+    tenant_id: int
+    campaign_id: int | None
+    content_id: int | None
+    email: str
+    payload: bytes | None
+    field_names: tuple[str, ...]
+
+
+def as_sent(conn: sqlite3.Connection, message_id: int) -> AsSent | None:
+    """The recipient data of a message of any tenant, or None if it does not exist."""
+    row = conn.execute(
+        "SELECT m.tenant_id, m.campaign_id, m.content_id, m.email, m.payload, f.names"
+        " FROM messages m LEFT JOIN field_sets f ON f.id = m.field_set_id WHERE m.id = ?",
+        (message_id,),
+    ).fetchone()
+    if row is None:
+        return None
+    tenant_id, campaign_id, content_id, email, data, names = row
+    return AsSent(
+        tenant_id, campaign_id, content_id, email, data, tuple(json.loads(names)) if names else ()
+    )
+
+
 def mark_bounced(
     conn: sqlite3.Connection, tenant_id: int, message_id: int, reply: str, now: float
 ) -> None:
