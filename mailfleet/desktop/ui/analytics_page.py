@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine
 
 from mailfleet.desktop.db.models import RecipientStatus
-from mailfleet.desktop.services import analytics_export, reasons, stats
+from mailfleet.desktop.services import analytics_export, chart_buckets, reasons, stats
 from mailfleet.desktop.services.plurals import counted
-from mailfleet.desktop.ui import dates
+from mailfleet.desktop.ui import dates, theme
 from mailfleet.desktop.ui.domain_table import COMPLAINT_COLUMN, DOMAIN_COLUMNS, domain_cells
 from mailfleet.desktop.ui.qt import (
     QBarCategoryAxis,
@@ -189,30 +189,37 @@ class AnalyticsPage(QWidget):
                 if item is not None:
                     item.setToolTip(replies)
 
+    def restyle(self) -> None:
+        """Redraw the chart in the current theme's colours."""
+        if self.data is not None:
+            self._trend(self.data.trend)
+
     def _trend(self, trend: dict[str, list[tuple[datetime, int]]]) -> None:
+        """A bar per kind and day, days without events as zero bars (none left out)."""
         self.chart.removeAllSeries()
         for axis in self.chart.axes():
             self.chart.removeAxis(axis)
-        days = sorted({d for points in trend.values() for d, _ in points})
-        series = QBarSeries()
-        top = 0
-        for kind in TREND_KINDS:
-            by_day = dict(trend.get(kind, []))
-            bar = QBarSet(kind)
-            for day in days:
-                bar.append(by_day.get(day, 0))
-                top = max(top, by_day.get(day, 0))
-            series.append(bar)
-        self.chart.addSeries(series)
-        x_axis = QBarCategoryAxis()
-        x_axis.append([dates.show_day(d) for d in days])
-        y_axis = QValueAxis()
-        y_axis.setRange(0, max(top, 1) * 1.1)
-        y_axis.setLabelFormat("%d")
-        self.chart.addAxis(x_axis, Qt.AlignmentFlag.AlignBottom)
-        self.chart.addAxis(y_axis, Qt.AlignmentFlag.AlignLeft)
-        series.attachAxis(x_axis)
-        series.attachAxis(y_axis)
+        buckets = chart_buckets.zero_filled(trend, TREND_KINDS, width=timedelta(days=1))
+        self.chart.setTitle("Per day, all campaigns" if buckets else "Per day: nothing sent yet")
+        if buckets is not None:
+            series = QBarSeries()
+            for kind in TREND_KINDS:
+                bar = QBarSet(kind)
+                bar.append([float(n) for n in buckets.counts[kind]])
+                series.append(bar)
+            self.chart.addSeries(series)
+            x_axis = QBarCategoryAxis()
+            x_axis.append([dates.show_day(d) for d in buckets.starts()])
+            scale = chart_buckets.value_scale(buckets.top)
+            y_axis = QValueAxis()
+            y_axis.setRange(0, scale.top)
+            y_axis.setTickCount(scale.ticks)
+            y_axis.setLabelFormat("%d")
+            self.chart.addAxis(x_axis, Qt.AlignmentFlag.AlignBottom)
+            self.chart.addAxis(y_axis, Qt.AlignmentFlag.AlignLeft)
+            series.attachAxis(x_axis)
+            series.attachAxis(y_axis)
+        theme.style_chart(self.chart)
 
     def ask_export(self) -> None:
         """Ask where to save the open tab as CSV."""

@@ -15,9 +15,10 @@ from sqlalchemy import Connection, Engine
 
 from mailfleet.desktop.agents.eventsync import Applied
 from mailfleet.desktop.db.models import CampaignState, RecipientStatus
-from mailfleet.desktop.services import campaigns, reasons, retention, stats
+from mailfleet.desktop.services import campaigns, chart_buckets, reasons, retention, stats
 from mailfleet.desktop.services.plurals import counted
-from mailfleet.desktop.ui import dates
+from mailfleet.desktop.ui import dates, theme
+from mailfleet.desktop.ui.cards import FigureCard
 from mailfleet.desktop.ui.domain_table import COMPLAINT_COLUMN, DOMAIN_COLUMNS, domain_cells
 from mailfleet.desktop.ui.qt import (
     QBrush,
@@ -84,7 +85,7 @@ TILE_TIPS = {
     "failed": "Could not be sent; the reasons are listed under the figures",
 }
 REFRESH_MS = 500
-MAX_POINTS = 1440
+CARDS_PER_ROW = 5
 RED = QColor("#b00020")
 
 
@@ -156,17 +157,11 @@ class DashboardPage(QWidget):
         self.recipients_button.clicked.connect(self.open_recipients)
         self.tiles: dict[str, QLabel] = {}
         grid = QGridLayout()
+        grid.setSpacing(theme.SPACING)
         for i, name in enumerate(TILES):
-            value = QLabel("0")
-            value.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            value.setStyleSheet("font-size: 20px; font-weight: bold")
-            caption = QLabel(name)
-            caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            for label in (value, caption):
-                label.setToolTip(TILE_TIPS.get(name, ""))
-            grid.addWidget(value, 0, i)
-            grid.addWidget(caption, 1, i)
-            self.tiles[name] = value
+            card = FigureCard(name.capitalize(), TILE_TIPS.get(name, ""))
+            grid.addWidget(card, i // CARDS_PER_ROW, i % CARDS_PER_ROW)
+            self.tiles[name] = card.value
         self.chart = QChart()
         self.chart.setTitle("Events per minute")
         self.chart.legend().setAlignment(Qt.AlignmentFlag.AlignBottom)
@@ -307,7 +302,7 @@ class DashboardPage(QWidget):
         self.reasons.setVisible(bool(text))
         self.reasons.setText(text)
         self.reasons.setToolTip(replies)
-        self._chart(figures.timeline)
+        self.draw_chart(figures.timeline)
         self._domains(figures.domains)
         shown = next((r for r in figures.campaigns if r.id == figures.campaign_id), None)
         allowed = (
@@ -331,21 +326,37 @@ class DashboardPage(QWidget):
             f"{dates.show_time(datetime.now(UTC), seconds=True)}"
         )
 
-    def _chart(self, timeline: dict[str, list[tuple[datetime, int]]]) -> None:
+    def restyle(self) -> None:
+        """Redraw the chart in the current theme's colours."""
+        if self.figures is not None:
+            self.draw_chart(self.figures.timeline)
+
+    def draw_chart(self, timeline: dict[str, list[tuple[datetime, int]]]) -> None:
+        """Each kind as steps over zero-filled buckets: a quiet minute shows as zero, never
+        as a slope between its neighbours."""
         self.chart.removeAllSeries()
         for axis in self.chart.axes():
             self.chart.removeAxis(axis)
+        buckets = chart_buckets.zero_filled(timeline, CHARTED)
+        if buckets is None:
+            # No axes on an empty chart: they could only repeat 0.
+            self.chart.setTitle("Events per minute: none yet")
+            theme.style_chart(self.chart)
+            return
+        self.chart.setTitle(f"Events per {chart_buckets.width_text(buckets.width)}")
+        span = chart_buckets.time_scale(buckets.size)
+        scale = chart_buckets.value_scale(buckets.top)
         x_axis = QDateTimeAxis()
-        x_axis.setFormat(dates.time_format())
+        x_axis.setFormat(dates.time_format() if span.buckets * buckets.width <= timedelta(days=1)
+                         else dates.date_time_format())  # fmt: skip
+        x_axis.setTickCount(span.ticks)
         y_axis = QValueAxis()
         y_axis.setLabelFormat("%d")
+        y_axis.setRange(0, scale.top)
+        y_axis.setTickCount(scale.ticks)
         self.chart.addAxis(x_axis, Qt.AlignmentFlag.AlignBottom)
         self.chart.addAxis(y_axis, Qt.AlignmentFlag.AlignLeft)
-        times = [t for points in timeline.values() for t, _ in points]
-        top = max((n for points in timeline.values() for _, n in points), default=0)
-        minutes = _minutes(min(times), max(times)) if times else []
-        if len(minutes) > MAX_POINTS:  # a long campaign: plot the minutes that had events
-            minutes = sorted(set(times))
+        width_ms = buckets.width.total_seconds() * 1000
         for kind in CHARTED:
             series = QLineSeries()
             series.setName(kind)
@@ -353,21 +364,19 @@ class DashboardPage(QWidget):
             pen.setColor(QColor(SERIES_COLOURS[kind]))
             pen.setWidth(2)
             series.setPen(pen)
-            series.setPointsVisible(True)
-            counts = dict(timeline.get(kind, []))
-            # Every minute of the campaign, quiet ones as zero, so each line is continuous.
-            for when in minutes:
-                series.append(when.timestamp() * 1000, counts.get(when, 0))
+            for start, count in zip(buckets.starts(), buckets.counts[kind], strict=True):
+                at = start.timestamp() * 1000
+                series.append(at, count)
+                series.append(at + width_ms, count)
             self.chart.addSeries(series)
             series.attachAxis(x_axis)
             series.attachAxis(y_axis)
-        if times:
-            start, end = minutes[0], minutes[-1]
-            x_axis.setRange(
-                QDateTime.fromSecsSinceEpoch(int(start.timestamp()) - 60),
-                QDateTime.fromSecsSinceEpoch(int(end.timestamp()) + 60),
-            )
-        y_axis.setRange(0, max(top, 1) * 1.1)
+        first = int(buckets.start.timestamp())
+        x_axis.setRange(
+            QDateTime.fromSecsSinceEpoch(first),
+            QDateTime.fromSecsSinceEpoch(first + int(span.buckets * buckets.width.total_seconds())),
+        )
+        theme.style_chart(self.chart)
 
     def _domains(self, rows: list[stats.DomainRow]) -> None:
         self.domains.setRowCount(len(rows))
@@ -458,11 +467,3 @@ def _pruned_text(figures: Figures) -> str:
         )
     at = figures.pruned.get(figures.campaign_id)
     return "" if at is None else pruned_text(at, figures.retention_days)
-
-
-def _minutes(first: datetime, last: datetime) -> list[datetime]:
-    """Each minute from the one before ``first`` to ``last`` (the line starts from zero)."""
-    out = [first - timedelta(minutes=1)]
-    while out[-1] < last:
-        out.append(out[-1] + timedelta(minutes=1))
-    return out

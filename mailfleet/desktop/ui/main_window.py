@@ -10,6 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from mailfleet.desktop.ui import theme
 from mailfleet.desktop.ui.agents_page import AgentsPage
 from mailfleet.desktop.ui.analytics_page import AnalyticsPage
 from mailfleet.desktop.ui.auto_refresh import AutoRefresh
@@ -25,7 +26,6 @@ from mailfleet.desktop.ui.qt import (
     QHBoxLayout,
     QKeySequence,
     QLabel,
-    QListWidget,
     QMainWindow,
     QMenu,
     QMessageBox,
@@ -36,11 +36,14 @@ from mailfleet.desktop.ui.qt import (
 )
 from mailfleet.desktop.ui.retention import RetentionPass, RetentionSetting
 from mailfleet.desktop.ui.segment_builder import SegmentBuilder
+from mailfleet.desktop.ui.sidebar import Sidebar
 from mailfleet.desktop.ui.signup_forms_page import SignupFormsPage
 from mailfleet.desktop.ui.simple_pages import SettingsPage
 from mailfleet.desktop.ui.suppression_page import SuppressionPage
 from mailfleet.desktop.ui.tasks import TaskRunner
 from mailfleet.desktop.ui.templates_page import TemplatesPage
+from mailfleet.desktop.ui.theme import CHOICES as THEME_CHOICES
+from mailfleet.desktop.ui.theme import Theme
 
 PAGES = ("Dashboard", "Contacts", "Segments", "Signup forms", "Templates", "Campaigns",
          "Analytics", "Suppression", "Agents", "Settings")  # fmt: skip
@@ -65,9 +68,7 @@ class MainWindow(QMainWindow):
         self.workspace_id = workspace_id
         self.runner = TaskRunner(self)
         self.sync = FleetSync(engine, workspace_id, self)
-        self.sidebar = QListWidget()
-        self.sidebar.addItems(list(PAGES))
-        self.sidebar.setFixedWidth(160)
+        self.theme = Theme(settings, self)
         self.stack = QStackedWidget()
         self.contacts = ContactsPage(engine, workspace_id, self.runner)
         self.segments = SegmentBuilder(engine, workspace_id, self.runner)
@@ -104,7 +105,9 @@ class MainWindow(QMainWindow):
         }
         for name in PAGES:
             self.stack.addWidget(pages[name])
-        self.sidebar.currentRowChanged.connect(self.stack.setCurrentIndex)
+        self.sidebar = Sidebar(PAGES)
+        self.sidebar.currentRowChanged.connect(self._sidebar_row)
+        self.theme.changed.connect(self._retheme)
         self.segments.saved.connect(self.contacts.refresh)
         self.sync.applied.connect(self.dashboard.events_applied)
         self.retention.pruned.connect(self.dashboard.refresh)
@@ -127,6 +130,8 @@ class MainWindow(QMainWindow):
         self.agents.paired.connect(lambda _r: self.signup_forms.refresh())
         central = QWidget()
         row = QHBoxLayout(central)
+        row.setContentsMargins(0, 0, theme.SPACING, 0)
+        row.setSpacing(theme.SPACING * 2)
         row.addWidget(self.sidebar)
         row.addWidget(self.stack, 1)
         self.setCentralWidget(central)
@@ -140,6 +145,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.busy_bar)
         self.runner.busy_changed.connect(self._busy)
         self._actions()
+        self._retheme()
         self.go("Contacts")
         self.agents.loaded.connect(self.sync.follow_all)
         self.agents.resume_local()
@@ -174,6 +180,12 @@ class MainWindow(QMainWindow):
             add(view, name, f"Ctrl+{number}" if number else "", partial(self.go, name))
         view.addSeparator()
         add(view, "&Refresh", "F5", self.refresh)
+        self.theme_menu = view.addMenu("&Theme")
+        self.theme_actions: dict[str, QAction] = {}
+        for choice, text in THEME_CHOICES.items():
+            action = add(self.theme_menu, text, "", partial(self.theme.choose, choice))
+            action.setCheckable(True)
+            self.theme_actions[choice] = action
         campaign = bar.addMenu("&Campaign")
         add(campaign, "&New campaign…", "Ctrl+N", self.new_campaign)
         add(campaign, "New &template", "Ctrl+T", self._new_template)
@@ -220,7 +232,20 @@ class MainWindow(QMainWindow):
 
     def go(self, name: str) -> None:
         """Show the page called ``name``."""
-        self.sidebar.setCurrentRow(PAGES.index(name))
+        self.sidebar.setCurrentRow(self.sidebar.rows[name])
+
+    def _sidebar_row(self, row: int) -> None:
+        page = self.sidebar.page_at(row)
+        if page is not None:
+            self.stack.setCurrentIndex(PAGES.index(page))
+
+    def _retheme(self) -> None:
+        """The theme changed: icons, the View ▸ Theme ticks and the charts follow."""
+        self.sidebar.retheme(self.theme.colours)
+        for choice, action in self.theme_actions.items():
+            action.setChecked(choice == self.theme.choice)
+        self.dashboard.restyle()
+        self.analytics.restyle()
 
     def _open_dashboard(self, campaign_id: int) -> None:
         self.dashboard.show_campaign(campaign_id)

@@ -1,5 +1,8 @@
 """The one module that imports Qt: every view takes its Qt names from here."""
 
+from typing import Any
+
+from PySide6 import QtWidgets
 from PySide6.QtCharts import (
     QBarCategoryAxis,
     QBarSeries,
@@ -22,8 +25,11 @@ from PySide6.QtCore import (
     QModelIndex,
     QObject,
     QPersistentModelIndex,
+    QPointF,
+    QRect,
     QRunnable,
     QSettings,
+    QSize,
     Qt,
     QThreadPool,
     QTimer,
@@ -36,11 +42,17 @@ from PySide6.QtGui import (
     QBrush,
     QCloseEvent,
     QColor,
+    QFont,
+    QIcon,
+    QIconEngine,
     QKeySequence,
     QPainter,
+    QPalette,
+    QPixmap,
     QShortcut,
     QShowEvent,
 )
+from PySide6.QtSvg import QSvgRenderer
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
@@ -74,8 +86,6 @@ from PySide6.QtWidgets import (
     QSpinBox,
     QSplitter,
     QStackedWidget,
-    QTableView,
-    QTableWidget,
     QTableWidgetItem,
     QTabWidget,
     QTextBrowser,
@@ -86,6 +96,24 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 from shiboken6 import isValid
+
+
+class QTableView(QtWidgets.QTableView):
+    """Qt's table view without the row-number column: a row number means nothing to the
+    person reading a list of contacts or campaigns (every table in the app is one of these)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.verticalHeader().hide()
+
+
+class QTableWidget(QtWidgets.QTableWidget):
+    """Qt's table widget without the row-number column (see :class:`QTableView`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.verticalHeader().hide()
+
 
 __all__ = [
     "QAbstractItemView",
@@ -114,12 +142,15 @@ __all__ = [
     "QEvent",
     "QEventLoop",
     "QFileDialog",
+    "QFont",
     "QFormLayout",
     "QFrame",
     "QGridLayout",
     "QGroupBox",
     "QHBoxLayout",
     "QHeaderView",
+    "QIcon",
+    "QIconEngine",
     "QInputDialog",
     "QKeySequence",
     "QLabel",
@@ -134,20 +165,26 @@ __all__ = [
     "QModelIndex",
     "QObject",
     "QPainter",
+    "QPalette",
     "QPersistentModelIndex",
+    "QPixmap",
     "QPlainTextEdit",
+    "QPointF",
     "QProgressBar",
     "QPushButton",
     "QRadioButton",
+    "QRect",
     "QRunnable",
     "QScrollArea",
     "QSettings",
     "QShortcut",
     "QShowEvent",
+    "QSize",
     "QSizePolicy",
     "QSpinBox",
     "QSplitter",
     "QStackedWidget",
+    "QSvgRenderer",
     "QTabWidget",
     "QTableView",
     "QTableWidget",

@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 
 from mailfleet.desktop.services import retention
 from mailfleet.desktop.services.plurals import counted
+from mailfleet.desktop.ui.notice import Notice
 from mailfleet.desktop.ui.qt import (
     QHBoxLayout,
     QLabel,
@@ -114,7 +115,7 @@ class RetentionSetting(QWidget):
         self.days.setEnabled(False)  # until the saved value has been read
         self.save_button = QPushButton("Save")
         self.save_button.clicked.connect(self.save)
-        self.saved = QLabel("")
+        self.saved = Notice()
         note = QLabel(
             "Who received, opened or clicked a campaign is deleted this many days after the "
             "campaign's last activity. Its figures on the dashboard and in analytics stay "
@@ -146,7 +147,7 @@ class RetentionSetting(QWidget):
         days, ws = self.days.value(), self.workspace_id
 
         def done(_: None) -> None:
-            self.saved.setText(f"Saved: per-recipient details are kept {counted(days, 'day')}.")
+            self.saved.flash(f"Saved: per-recipient details are kept {counted(days, 'day')}.")
             self.tidy.run()
 
         self.runner.write(

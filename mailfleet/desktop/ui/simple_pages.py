@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from mailfleet.desktop.ui.notice import Notice
 from mailfleet.desktop.ui.qt import (
     QFormLayout,
     QLabel,
@@ -37,7 +38,7 @@ class SettingsPage(QWidget):
         self.note.setWordWrap(True)
         save = QPushButton("Save")
         save.clicked.connect(self.save)
-        self.saved = QLabel("")
+        self.saved = Notice()
         form = QFormLayout(self)
         form.addRow("<h2>Settings</h2>", QLabel(""))
         form.addRow("Database in use", QLabel(current_url))
@@ -53,4 +54,4 @@ class SettingsPage(QWidget):
         """Store the URL for the next start."""
         self.settings.setValue(DATABASE_URL_KEY, self.url.text().strip())
         self.settings.sync()
-        self.saved.setText("Saved: restart to use it.")
+        self.saved.flash("Saved: restart to use it.")

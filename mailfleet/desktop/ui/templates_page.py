@@ -13,6 +13,7 @@ from mailfleet.desktop.agents.registry import AgentRecord
 from mailfleet.desktop.services import templates
 from mailfleet.desktop.services.templates import Check, Preview, TemplateRow
 from mailfleet.desktop.ui.empty_state import EmptyState
+from mailfleet.desktop.ui.notice import Notice
 from mailfleet.desktop.ui.qt import (
     QComboBox,
     QEvent,
@@ -97,8 +98,7 @@ class TemplatesPage(QWidget):
         tag_row.addWidget(insert)
         save = QPushButton("Save")
         save.clicked.connect(self.save)
-        self.message = QLabel("")
-        self.message.setWordWrap(True)
+        self.message = Notice()
         editor_box = QWidget()
         form = QFormLayout(editor_box)
         form.addRow("Name", self.name)
@@ -247,7 +247,7 @@ class TemplatesPage(QWidget):
 
         def saved(template_id: int) -> None:
             self.current_id = template_id
-            self.refresh(then=lambda: self.message.setText("Saved."))
+            self.refresh(then=lambda: self.message.flash("Saved."))
 
         self.runner.write(
             self.engine,
@@ -321,7 +321,7 @@ class TemplatesPage(QWidget):
             )
 
         def done(sent: list[str]) -> None:
-            self.message.setText(f"Test sent to {', '.join(sent)}.")
+            self.message.flash(f"Test sent to {', '.join(sent)}.")
 
         self.runner.run(
             "Sending a test",
