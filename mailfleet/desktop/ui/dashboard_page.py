@@ -167,7 +167,7 @@ class DashboardPage(QWidget):
         self.chart.legend().setAlignment(Qt.AlignmentFlag.AlignBottom)
         self.chart_view = QChartView(self.chart)
         self.chart_view.setRenderHint(QPainter.RenderHint.Antialiasing)
-        self.chart_view.setMinimumHeight(220)
+        self.chart_view.setMinimumHeight(160)
         self.domains = QTableWidget(0, len(DOMAIN_COLUMNS))
         self.domains.setHorizontalHeaderLabels(list(DOMAIN_COLUMNS))
         self.domains.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)

@@ -110,7 +110,7 @@ QListWidget#sidebar::item:selected {{ background: {c.accent}; color: {c.on_accen
 QFrame#card {{ background: {c.surface}; border: 1px solid {c.border}; border-radius: 8px; }}
 QLabel#card-value {{ font-size: {FIGURE_PX}px; font-weight: 600; }}
 QLabel#card-caption {{ color: {c.muted}; font-size: {SMALL_PX}px; }}
-QLabel#notice {{ color: {c.success}; }}
+QLabel#notice[transient="true"] {{ color: {c.success}; }}
 QHeaderView::section {{ background: {c.sidebar}; color: {c.text}; border: none;
     border-bottom: 1px solid {c.border}; padding: 4px 6px; }}
 QTableView {{ gridline-color: {c.border}; }}

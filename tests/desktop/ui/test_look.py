@@ -129,9 +129,13 @@ def test_a_notice_moves_nothing_and_goes_away(
     page.message.flash("Saved.")
     qtbot.wait(50)
     assert page.message.text() == "Saved."
+    assert page.message.property("transient") is True
     assert [w.geometry() for w in around] == before
     assert page.message.geometry() == notice_before
     qtbot.waitUntil(lambda: page.message.text() == "")
+    # An error stays until the next message.
+    page.message.setText("Not saved: the name is taken.")
+    assert page.message.property("transient") is False and not page.message.timer.isActive()
     assert [w.geometry() for w in around] == before
     # A long message wraps inside the same reserved space.
     page.message.flash("Test sent to " + ", ".join(f"p{i}@example.com" for i in range(40)))
@@ -149,5 +153,6 @@ def test_screenshots_of_every_main_screen_in_light_and_dark(
         for name in PAGES:
             window.go(name)
             qtbot.wait(100)
-            window.grab().save(str(artifacts / f"look-{choice}-{name.lower().replace(' ', '-')}.png"))
+            slug = name.lower().replace(" ", "-")
+            window.grab().save(str(artifacts / f"look-{choice}-{slug}.png"))
     window.theme.choose("light")
