@@ -27,13 +27,20 @@ class Notice(QLabel):
         self.timer.timeout.connect(self.clear)
 
     def flash(self, text: str) -> None:
-        """Show ``text`` for a few seconds."""
-        super().setText(text)
-        self.setToolTip(text)
+        """Show ``text`` for a few seconds (in the theme's colour for good news)."""
+        self._show(text, transient=True)
         self.timer.start()
 
     def setText(self, text: str) -> None:
         """Show ``text`` until the next message (no timeout)."""
         self.timer.stop()
+        self._show(text, transient=False)
+
+    def _show(self, text: str, transient: bool) -> None:
+        if self.property("transient") != transient:
+            self.setProperty("transient", transient)
+            # A stylesheet reads a dynamic property only when the widget is polished again.
+            self.style().unpolish(self)
+            self.style().polish(self)
         self.setToolTip(text)
         super().setText(text)

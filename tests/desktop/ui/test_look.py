@@ -156,3 +156,8 @@ def test_screenshots_of_every_main_screen_in_light_and_dark(
             slug = name.lower().replace(" ", "-")
             window.grab().save(str(artifacts / f"look-{choice}-{slug}.png"))
     window.theme.choose("light")
+
+
+def test_the_window_icon_is_the_installers_icon() -> None:
+    installers = Path(__file__).resolve().parents[3] / "installers" / "desktop"
+    assert (theme.ICONS / "app.svg").read_bytes() == (installers / "mailfleet.svg").read_bytes()
