@@ -83,11 +83,15 @@ class SignupFormEditor(QWidget):
         self.lists = QListWidget()
         self.lists.setMaximumHeight(90)
         self.fields = QTableWidget(0, 3)
-        self.fields.setHorizontalHeaderLabels(["Field", "On the form", "Required"])
-        self.fields.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.fields.setHorizontalHeaderLabels(["Field", "Shown", "Required"])
+        header = self.fields.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for column in (ON, REQUIRED):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         self.fields.verticalHeader().hide()
         self.fields.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.fields.setMinimumHeight(140)
+        self.fields.setWordWrap(False)
         self.consent = QPlainTextEdit()
         self.consent.setPlaceholderText("I agree to get the newsletter and can leave at any time.")
         self.consent.setMaximumHeight(60)
@@ -153,7 +157,7 @@ class SignupFormEditor(QWidget):
             self.agents.addItem(_checkable(record.name, True, record.id))
         self.choices = fields
         self.fields.setRowCount(len(fields) + 1)
-        email = QTableWidgetItem("Email address (always required)")
+        email = QTableWidgetItem("Email (always)")
         self.fields.setItem(0, 0, email)
         for column in (ON, REQUIRED):
             fixed = _tick(True)

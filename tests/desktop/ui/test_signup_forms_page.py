@@ -76,7 +76,7 @@ def test_a_form_designed_here_collects_a_confirmed_contact(
     editor.name.setText("Newsletter")
     _tick(editor.lists, "News")
     rows = [_cell(editor.fields, r, 0).text() for r in range(editor.fields.rowCount())]
-    assert rows == ["Email address (always required)", "First name · Text",
+    assert rows == ["Email (always)", "First name · Text",
                     "Last name · Text", "City · Text"]  # fmt: skip
     _cell(editor.fields, 1, 1).setCheckState(Qt.CheckState.Checked)
     _cell(editor.fields, 1, 2).setCheckState(Qt.CheckState.Checked)
