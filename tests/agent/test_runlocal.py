@@ -94,7 +94,9 @@ class _Running:
 
     def stop(self) -> int:
         self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(60)
+        # make run gives its agent 30 s to finish its writes before a kill and 10 s more after
+        # it; on a busy machine the 60 s this waited were once not enough
+        return self.proc.wait(_START_TIMEOUT)
 
 
 def _one_line(result: subprocess.CompletedProcess[str]) -> str:
