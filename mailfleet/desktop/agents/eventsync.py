@@ -31,7 +31,7 @@ from mailfleet.desktop.db.models import (
     RecipientStatus,
     SuppressionReason,
 )
-from mailfleet.desktop.services import campaigns, lists, suppression
+from mailfleet.desktop.services import campaigns, cursors, lists, suppression
 from mailfleet.v1 import events_pb2
 
 E = events_pb2.EventType
@@ -149,20 +149,13 @@ def apply_events(
     """Apply the events after the agent's cursor and move the cursor to ``next_cursor`` (or the
     last event's seq); events at or below the cursor are skipped, so replays change nothing."""
     with engine.begin() as conn:
-        cursor = conn.scalar(
-            select(Agent.event_cursor)
-            .where(Agent.id == agent_id, Agent.workspace_id == workspace_id)
-            .with_for_update()
+        cursor, fresh, target = cursors.claim(
+            conn, Agent.event_cursor, workspace_id, agent_id, events, next_cursor
         )
-        if cursor is None:
-            raise LookupError(f"no agent {agent_id} in this workspace")
-        fresh = [e for e in events if e.seq > cursor]
-        target = max([cursor, next_cursor, *(e.seq for e in fresh)])
         applied = Applied(len(fresh), target)
         if fresh:
             _apply(conn, workspace_id, agent_id, fresh, applied)
-        if target != cursor:
-            conn.execute(update(Agent).where(Agent.id == agent_id).values(event_cursor=target))
+        cursors.move(conn, Agent.event_cursor, agent_id, cursor, target)
         return applied
 
 

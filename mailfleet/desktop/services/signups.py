@@ -40,7 +40,7 @@ from mailfleet.desktop.db.models import (
     SuppressionReason,
 )
 from mailfleet.desktop.db.types import utcnow
-from mailfleet.desktop.services import fields, suppression, workspaces
+from mailfleet.desktop.services import cursors, fields, suppression, workspaces
 from mailfleet.desktop.services.emails import check_address
 
 SIGNED_UP = "signed_up"
@@ -99,23 +99,16 @@ def apply_changes(
     """Apply the changes after the agent's signup cursor and move it to ``next_cursor`` (or the
     last change's seq); changes at or below the cursor are skipped, so replays change nothing."""
     with engine.begin() as conn:
-        cursor = conn.scalar(
-            select(Agent.signup_cursor)
-            .where(Agent.id == agent_id, Agent.workspace_id == workspace_id)
-            .with_for_update()
+        cursor, fresh, target = cursors.claim(
+            conn, Agent.signup_cursor, workspace_id, agent_id, changes, next_cursor
         )
-        if cursor is None:
-            raise LookupError(f"no agent {agent_id} in this workspace")
-        fresh = [c for c in changes if c.seq > cursor]
-        target = max([cursor, next_cursor, *(c.seq for c in fresh)])
         applied = AppliedSignups(len(fresh), target)
         specs = {spec.key: spec for spec in fields.list_fields(conn, workspace_id)}
         for change in sorted(fresh, key=lambda c: c.seq):
             _apply(conn, workspace_id, agent_id, change, specs)
             applied.signed_up += change.kind == SIGNED_UP
             applied.confirmed += change.kind == CONFIRMED
-        if target != cursor:
-            conn.execute(update(Agent).where(Agent.id == agent_id).values(signup_cursor=target))
+        cursors.move(conn, Agent.signup_cursor, agent_id, cursor, target)
         return applied
 
 
