@@ -63,6 +63,7 @@ class _Leased:
     generation: int = 0  # the pool's, when it was leased
     strikes: int = 0  # as stored, and counted on when its worker dies with it under way
     delivering: bool = False  # its worker said it is handing it to a route
+    answered: bool = False  # its outcome has come back, to be recorded at the next settle
 
 
 @dataclass
@@ -271,15 +272,20 @@ class Scheduler:
             entry = self._leased.get(mid)
             if entry is not None:
                 entry.delivering = True
+        for outcome in report.outcomes:
+            if (entry := self._leased.get(outcome.message_id)) is not None:
+                entry.answered = True
         self._pending.extend(report.outcomes)
         self._wake.set()
 
     def _on_worker_exit(self, worker: int, building: int) -> None:
         generation = self.pool.generation
+        # A message whose outcome came back before the death stays leased until that outcome
+        # is recorded: struck and returned to the queue, it would be sent a second time.
         held = [
             (mid, entry)
             for mid, entry in self._leased.items()
-            if entry.worker == worker and entry.generation == generation
+            if entry.worker == worker and entry.generation == generation and not entry.answered
         ]
         # Building runs alone on the worker's thread: a death then is the built message's.
         # Otherwise every message it was sending counts a strike; sent alone from then on,
