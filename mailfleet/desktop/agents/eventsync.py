@@ -69,8 +69,8 @@ BY_OPERATOR = ("by", "operator")
 # server's own words before the agent's classification code.
 _REASON_ATTRS = ("reason", "reply", "bounce_reason")
 REASON_LENGTH = 200
-# The scope of an unsubscribe that leaves one list (the forms' list ids are the desktop's).
-LIST_SCOPE = "list:"
+# The scope of an unsubscribe that leaves one list: its campaign tag.
+LIST_SCOPE = campaigns.LIST_TAG
 
 
 def _status(event: events_pb2.Event) -> RecipientStatus:

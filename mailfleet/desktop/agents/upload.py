@@ -83,7 +83,7 @@ def _request(
         content=common_pb2.Content(
             subject=campaign.subject, html=campaign.html, text=campaign.text
         ),
-        tags=[f"desktop-campaign-{campaign.id}"],
+        tags=campaigns.agent_tags(campaign),
         throttle_per_minute=throttle,
         idempotency_key=part.idempotency_key,
     )

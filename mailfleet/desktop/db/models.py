@@ -385,6 +385,9 @@ class Campaign(Base):
     throttle_per_minute: Mapped[int] = mapped_column(Integer, default=0)
     start_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # The language of its recipients' unsubscribe and preference pages (sent as a ``lang:<xx>``
+    # tag); empty: each recipient's browser chooses.
+    language: Mapped[str] = mapped_column(String(8), default="", server_default="")
     # Prefix of the idempotency keys sent to agents: a retried upload finds its campaigns.
     key_prefix: Mapped[str] = mapped_column(String(64))
     recipients: Mapped[int] = mapped_column(Integer, default=0)

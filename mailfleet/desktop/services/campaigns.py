@@ -47,7 +47,14 @@ from mailfleet.desktop.db.models import (
 from mailfleet.desktop.db.types import utcnow
 from mailfleet.desktop.services import segments
 from mailfleet.desktop.services.emails import check_address
+from mailfleet.desktop.services.languages import LANGUAGE_TAG, LANGUAGES
 from mailfleet.desktop.services.suppression import not_suppressed
+
+# The tag of a campaign sent for a list: the agents' preference center offers to leave it, and
+# leaving it is an unsubscribe of that scope (the list ids are the desktop's, as in the forms).
+LIST_TAG = "list:"
+# An agent takes at most 50 tags on a campaign: its own id and language use two.
+MAX_LISTS = 48
 
 
 class CampaignError(ValueError):
@@ -81,6 +88,8 @@ class Draft:
     throttle_per_minute: int = 0
     start_at: datetime | None = None
     time_zone: str = "UTC"
+    # The recipients' public pages' language (``LANGUAGES``); empty: each one's browser's.
+    language: str = ""
     # (agent id, weight): the share of recipients each agent sends.
     agents: tuple[tuple[int, int], ...] = field(default_factory=tuple)
 
@@ -131,6 +140,20 @@ def count_audience(conn: Connection, workspace_id: int, audience: Audience) -> i
     return int(conn.scalar(select(func.count()).select_from(Contact).where(condition)) or 0)
 
 
+def agent_tags(campaign: Campaign) -> list[str]:
+    """The tags its agents' campaigns get: the desktop's id for it, ``list:<id>`` for each list
+    of its audience and ``lang:<code>`` for its language.
+
+    Tags are the campaign's, not a recipient's: someone on one of two lists is offered both on
+    the preference page, and leaving either holds back the whole campaign from them.
+    """
+    tags = [f"desktop-campaign-{campaign.id}"]
+    tags.extend(f"{LIST_TAG}{list_id}" for list_id in (campaign.audience or {}).get("lists", []))
+    if campaign.language:
+        tags.append(LANGUAGE_TAG + campaign.language)
+    return tags
+
+
 def _domain(conn: Connection) -> ColumnElement[str]:
     if conn.dialect.name == "postgresql":
         return func.substring(Contact.email, "@([^@]*)$")
@@ -153,6 +176,10 @@ def _check(draft: Draft) -> None:
         raise CampaignError("agent weights are whole numbers from 1")
     if draft.throttle_per_minute < 0:
         raise CampaignError("the throttle cannot be negative")
+    if len(draft.audience.lists) > MAX_LISTS:
+        raise CampaignError(f"a campaign can go to at most {MAX_LISTS} lists")
+    if draft.language and draft.language not in LANGUAGES:
+        raise CampaignError("choose one of the languages offered for the campaign's pages")
 
 
 def weighted_parts(
@@ -197,6 +224,7 @@ def create(engine: Engine, workspace_id: int, draft: Draft, replaces: int | None
                 throttle_per_minute=draft.throttle_per_minute,
                 start_at=draft.start_at,
                 time_zone=draft.time_zone,
+                language=draft.language,
                 key_prefix=prefix,
             )
             .returning(Campaign.id)
@@ -271,6 +299,7 @@ def duplicate(conn: Connection, workspace_id: int, campaign_id: int) -> int:
             throttle_per_minute=source.throttle_per_minute,
             start_at=start if start is not None and start > utcnow() else None,
             time_zone=source.time_zone,
+            language=source.language,
             key_prefix=uuid.uuid4().hex,
             recipients=0,
         )
@@ -298,6 +327,7 @@ def draft_of(conn: Connection, workspace_id: int, campaign_id: int) -> Draft:
         throttle_per_minute=row.throttle_per_minute,
         start_at=row.start_at,
         time_zone=row.time_zone,
+        language=row.language,
     )
 
 
@@ -322,6 +352,7 @@ def save_draft(conn: Connection, workspace_id: int, campaign_id: int, draft: Dra
             throttle_per_minute=draft.throttle_per_minute,
             start_at=draft.start_at,
             time_zone=draft.time_zone,
+            language=draft.language,
         )
     )
     if saved.rowcount != 1:

@@ -26,9 +26,8 @@ from mailfleet.desktop.db.models import (
 from mailfleet.desktop.db.types import utcnow
 from mailfleet.desktop.services import fields, workspaces
 from mailfleet.desktop.services.emails import check_address
+from mailfleet.desktop.services.languages import LANGUAGES
 
-# The languages the agent's pages speak, as shown in the editor.
-LANGUAGES = {"en": "English", "de": "German", "fr": "French", "es": "Spanish"}
 # The tag the confirmation mail must contain: the agent puts the signed link there.
 CONFIRM_TAG = "{{ confirm_url }}"
 # The form field type of each contact field type (the agent's FieldType names, lower-cased).

@@ -14,6 +14,7 @@ from mailfleet.desktop.agents.delivery_mode import DeliveryMode, delivery_mode
 from mailfleet.desktop.agents.registry import AgentRecord, AgentStatus
 from mailfleet.desktop.services import campaigns, segments, templates, workspaces
 from mailfleet.desktop.services.campaigns import Audience, Draft
+from mailfleet.desktop.services.languages import LANGUAGES
 from mailfleet.desktop.services.plurals import counted, plural
 from mailfleet.desktop.ui import dates
 from mailfleet.desktop.ui.qt import (
@@ -200,7 +201,8 @@ class ContentPage(QWizardPage):
 
 
 class SenderPage(QWizardPage):
-    """From, reply-to and the sending domain that follows from them."""
+    """From, reply-to, the sending domain that follows from them, and the language of the
+    agents' pages its recipients open (unsubscribe, preferences)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -210,11 +212,17 @@ class SenderPage(QWizardPage):
         self.reply_to = QLineEdit()
         self.domain = QLabel("")
         self.from_address.textChanged.connect(self._domain)
+        self.language = QComboBox()
+        self.language.addItem("Each recipient's browser language", "")
+        for code, name in LANGUAGES.items():
+            self.language.addItem(name, code)
+        self.language.setToolTip("The language of the unsubscribe and preference pages")
         form = QFormLayout(self)
         form.addRow("From name", self.from_name)
         form.addRow("From address", self.from_address)
         form.addRow("Reply-to", self.reply_to)
         form.addRow("Sending domain", self.domain)
+        form.addRow("Page language", self.language)
 
     def _domain(self, text: str) -> None:
         domain = text.rpartition("@")[2].lower() if "@" in text else ""
@@ -610,6 +618,7 @@ class CampaignWizard(QWizard):
         sender.from_name.setText(draft.from_name)
         sender.from_address.setText(draft.from_address)
         sender.reply_to.setText(draft.reply_to)
+        sender.language.setCurrentIndex(max(0, sender.language.findData(draft.language)))
         delivery.throttle.setValue(draft.throttle_per_minute)
         delivery.choose(draft.agents)
         if delivery.zone.findText(draft.time_zone) < 0:
@@ -641,6 +650,7 @@ class CampaignWizard(QWizard):
             from_name=sender.from_name.text().strip(),
             from_address=sender.from_address.text().strip(),
             reply_to=sender.reply_to.text().strip(),
+            language=sender.language.currentData(),
             throttle_per_minute=delivery.throttle.value(),
             start_at=delivery.start_at(),
             time_zone=delivery.zone.currentText(),

@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 from mailfleet.desktop.agents.registry import AgentRecord
+from mailfleet.desktop.services.languages import LANGUAGES
 from mailfleet.desktop.services.signup_forms import (
     CONFIRM_TAG,
-    LANGUAGES,
     FormDesign,
     FormFieldDesign,
 )

@@ -183,3 +183,50 @@ def test_a_draft_is_deleted_after_asking(
     first = page.table.item(0, 0)
     assert first is not None and first.text() == "Old"
     close(qtbot, window)
+
+
+def test_the_page_language_goes_with_a_duplicate_and_its_draft(
+    qtbot: QtBot,
+    sqlite_engine: Engine,
+    qsettings: Any,
+    agent_factory: Callable[[str], AgentProcess],
+    secure_keyring: FileKeyring,
+    tmp_path: Path,
+    artifacts: Path,
+) -> None:
+    engine = sqlite_engine
+    with engine.begin() as conn:
+        ws = ensure_workspace(conn)
+    list_id = seed_contacts(engine, ws, 2)
+    with engine.begin() as conn:
+        source = conn.scalar(insert(Campaign).values(
+            workspace_id=ws, name="Rentrée", state=CampaignState.COMPLETED.value,
+            audience=Audience(lists=(list_id,)).to_json(), subject="s", text="Salut",
+            from_address="a@shop.example.com", key_prefix="old", language="fr",
+        ).returning(Campaign.id))  # fmt: skip
+        assert source is not None
+        draft_id = campaigns.duplicate(conn, ws, source)
+    pair(engine, ws, agent_factory(""), "This computer")
+    window = open_window(qtbot, engine, ws, qsettings, tmp_path)
+    qtbot.waitUntil(lambda: len(window.agents.records) == 1)
+    window.go("Campaigns")
+    page = window.campaigns
+    qtbot.waitUntil(lambda: len(page.rows) == 2)
+    page.drafts.open(draft_id)
+    qtbot.waitUntil(lambda: page.drafts.wizard is not None and page.drafts.wizard.isVisible())
+    wizard = page.drafts.wizard
+    assert wizard is not None
+    qtbot.addWidget(wizard)
+    language = wizard.sender_page.language
+    assert language.currentText() == "French"
+    assert [language.itemText(i) for i in range(language.count())] == [
+        "Each recipient's browser language", "English", "German", "French", "Spanish"]  # fmt: skip
+    wizard.next()
+    wizard.next()
+    wizard.grab().save(str(artifacts / "campaign-wizard-sender-language.png"))
+    language.setCurrentText("Spanish")
+    wizard.button(QWizard.WizardButton.CustomButton1).click()  # Save draft
+    qtbot.waitUntil(lambda: not wizard.isVisible())
+    with engine.connect() as conn:
+        assert campaigns.draft_of(conn, ws, draft_id).language == "es"
+    close(qtbot, window)

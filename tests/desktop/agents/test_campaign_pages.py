@@ -1,0 +1,93 @@
+"""A campaign uploaded from the desktop carries its lists and language to the agent: the
+preference page of its message offers the list (named as the desktop's form names it), in the
+campaign's language, and leaving it there is an unsubscribe scoped to that list alone."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import re
+import threading
+from collections.abc import Callable
+
+import aiohttp
+from sqlalchemy import Engine
+
+from mailfleet.desktop.agents import signup_push, upload
+from mailfleet.desktop.services import campaigns, signup_forms
+from mailfleet.desktop.services.signup_forms import FormDesign
+from mailfleet.desktop.services.workspaces import ensure_workspace
+from mailfleet.v1 import capture_pb2, suppression_pb2
+from tests.agent.builders import wait_until
+from tests.desktop.fleetkit import draft, pair, seed_contacts
+from tests.desktop.keyring_backend import FileKeyring
+from tests.peers.agent import AgentProcess, Stubs
+
+ADDRESS = "user0@example.com"
+
+
+def _preferences_url(stubs: Stubs) -> str:
+    listed = stubs.capture.ListCaptured(capture_pb2.ListCapturedRequest(limit=100)).messages
+    (found,) = [m for m in listed if m.rcpt_to == ADDRESS]
+    item = stubs.capture.GetCaptured(capture_pb2.GetCapturedRequest(captured_id=found.id))
+    msg = email.message_from_bytes(item.data, policy=email.policy.default)
+    assert isinstance(msg, email.message.EmailMessage)
+    body = msg.get_body(("plain",))
+    assert body is not None
+    (url,) = re.findall(r"https?://\S+/p/[0-9a-f]+", body.get_content())
+    return str(url)
+
+
+async def _leave(url: str) -> tuple[str, str]:
+    """The preference page as a French browser gets it, then the page after leaving every
+    list (no tick box sent)."""
+    async with aiohttp.ClientSession() as browser:
+        async with browser.get(url, headers={"Accept-Language": "fr"}) as reply:
+            assert reply.status == 200
+            page = await reply.text()
+        async with browser.post(url, data=[("nothing", "")]) as reply:
+            assert reply.status == 200
+            return page, await reply.text()
+
+
+def test_the_preference_page_of_a_desktop_campaign_offers_its_list_in_its_language(
+    sqlite_engine: Engine,
+    agent_factory: Callable[[str], AgentProcess],
+    secure_keyring: FileKeyring,
+) -> None:
+    engine = sqlite_engine
+    with engine.begin() as conn:
+        ws = ensure_workspace(conn)
+    list_id = seed_contacts(engine, ws, 2, list_name="Neuigkeiten")
+    proc = agent_factory("")
+    record = pair(engine, ws, proc, "one")
+    with engine.begin() as conn:  # a form names the list on the agent
+        signup_forms.save(
+            conn, ws,
+            FormDesign(name="Join", list_ids=[list_id], from_address="news@shop.example.com",
+                       language="de", agent_ids=[record.id]),
+        )  # fmt: skip
+    assert signup_push.push(engine, ws, record, threading.Event()).pushed == ["Join"]
+    campaign_id = campaigns.create(
+        engine, ws,
+        draft(list_id, ((record.id, 1),), language="de",
+              text="Hallo {{ first_name }}: {{ preferences_url }}\n"),
+    )  # fmt: skip
+    upload.upload_campaign(engine, ws, campaign_id)
+    stubs = proc.stubs()
+    wait_until(
+        lambda: len(stubs.capture.ListCaptured(capture_pb2.ListCapturedRequest()).messages) == 2,
+        60,
+        "both messages in the capture mailbox",
+    )
+
+    page, saved = asyncio.run(_leave(_preferences_url(stubs)))
+    assert "<html lang=de>" in page and "Ihre Abonnements" in page  # not the browser's French
+    assert re.findall(r'name=keep value="([^"]+)"( checked)?', page) == [(str(list_id), " checked")]
+    assert "Neuigkeiten" in page
+    assert "Ihre Auswahl ist gespeichert." in saved
+    checked = stubs.suppression.CheckSuppressions(
+        suppression_pb2.CheckSuppressionsRequest(emails=[ADDRESS, "user1@example.com"])
+    )
+    assert [[e.scope for e in s.entries] for s in checked.statuses] == [[f"list:{list_id}"], []]
