@@ -292,7 +292,7 @@ def checks(
     except TemplateSyntaxError as exc:
         return [*found, Check("error", f"Template error on line {exc.lineno}: {exc.message}")]
     keys = [f.key for f in fields.list_fields(conn, workspace_id)]
-    unknown = sorted(used - set(BUILT_IN_TAGS) - set(keys) - {"unsubscribe_url"})
+    unknown = sorted(used - set(BUILT_IN_TAGS) - set(keys) - {"unsubscribe_url", "preferences_url"})
     for tag in unknown:
         found.append(Check("error", f"{{{{ {tag} }}}} is not a field of this workspace."))
     parser = _Images()
