@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 
 from mailfleet.agent.api.server import build_server
+from mailfleet.agent.automations import clock as automation_clock
+from mailfleet.agent.automations.runner import AutomationRunner
 from mailfleet.agent.config import AgentSettings
 from mailfleet.agent.delivery.scheduler import Scheduler
 from mailfleet.agent.delivery.suspended import Suspended
@@ -151,6 +153,10 @@ async def _serve(settings: AgentSettings, config_path: Path | None) -> None:
     feedback = InboundConsumer(store, feedback_key, settings.feedback)
     consuming = asyncio.create_task(feedback.run())
     consuming.add_done_callback(lambda _: stop.set())
+    # Automations move their contacts on beside delivery, by their own clock.
+    automations = AutomationRunner(store, automation_clock.from_environment())
+    automating = asyncio.create_task(automations.run())
+    automating.add_done_callback(lambda _: stop.set())
     # Event webhooks read the events log after it is committed, beside delivery.
     hooks = EventWebhooks(store, settings.webhooks, agent_id)
     hooking = asyncio.create_task(hooks.run())
@@ -169,10 +175,12 @@ async def _serve(settings: AgentSettings, config_path: Path | None) -> None:
         retention.stop()
         feedback.stop()
         hooks.stop()
+        automations.stop()
         await scheduler.stop(_DRAIN_SECONDS)
         await pruning
         await consuming
         await hooking
+        await automating
         await scheduling  # re-raises whatever made a failed scheduler stop the agent
     finally:
         store.close()

@@ -1,6 +1,7 @@
 """What a signup and a confirmation do to the store, each in the caller's one transaction:
 the signup with its consent record, the confirmation mail queued like a transactional
-message (so it goes out by the agent's own routes), the changes the desktop pulls.
+message (so it goes out by the agent's own routes), the changes the desktop pulls, and a
+confirmed signup's entry into the automations it triggers.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import sqlite3
 from dataclasses import dataclass
 from enum import Enum
 
+from mailfleet.agent.automations import triggers
 from mailfleet.agent.feedback.tokens import TokenKey
 from mailfleet.agent.model import Content, Sender, TransactionalMessage, payload
 from mailfleet.agent.pages import catalogue
@@ -105,6 +107,7 @@ def sign_up(
     expires = clock.now + clock.confirm_seconds if needs_confirmation else None
     signup_id = signups.add(conn, new, clock.now, expires)
     if not needs_confirmation:
+        _confirmed(conn, new.tenant_id, new.email, new.fields, new.lists, signup_id, clock.now)
         return Outcome.CONFIRMED, signup_id
     url = confirm_url + confirm_token(key, new.tenant_id, new.form_row, signup_id)
     norm = normalize_address(new.email)
@@ -135,8 +138,21 @@ def confirm(
     if outcome is Outcome.PENDING and found is not None:
         scopes = ["", *(list_scope(list_id) for list_id in found.lists)]
         signups.confirm(conn, found, visitor, now, scopes)
+        _confirmed(conn, found.tenant_id, found.email, found.fields, found.lists, signup_id, now)
         return Outcome.CONFIRMED, found
     return outcome, found
+
+
+def _confirmed(
+    conn: sqlite3.Connection,
+    tenant_id: int,
+    email: str,
+    fields: dict[str, str],
+    lists: list[str],
+    signup_id: int,
+    now: float,
+) -> None:
+    triggers.on_signup(conn, tenant_id, email, fields, lists, f"signup:{signup_id}", now)
 
 
 def judge(found: SignupRow | None, now: float) -> Outcome:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Sequence
 
-from mailfleet.agent.model import MessageState
+from mailfleet.agent.model import EventType, MessageState
 from mailfleet.agent.store.payload_migration import payloads_to_blobs
 
 # The states of the partial indexes, written into their SQL as the queue's queries write them.
@@ -19,6 +19,10 @@ _IN_FLIGHT = int(MessageState.IN_FLIGHT)
 # signups.state of a pending and an expired signup (mailfleet.agent.store.signups.SignupState)
 _PENDING_SIGNUP = 1
 _EXPIRED_SIGNUP = 3
+# enrolments.state of an enrolment still walking (mailfleet.agent.store.automations)
+_ACTIVE_ENROLMENT = 1
+_OPENED = int(EventType.MESSAGE_OPENED)
+_CLICKED = int(EventType.MESSAGE_CLICKED)
 
 Migration = str | Callable[[sqlite3.Connection], None]
 
@@ -313,6 +317,78 @@ MIGRATIONS: tuple[Migration, ...] = (
     f"""
     CREATE INDEX signups_expired ON signups (expires_at) WHERE state = {_EXPIRED_SIGNUP};
     CREATE INDEX signup_changes_signup ON signup_changes (signup_id);
+    """,
+    # 14: automations: versioned definitions, enrolments and the steps they ran, the contacts
+    # date triggers read; opens and clicks by message, for branches and per-step stats
+    f"""
+    CREATE TABLE automations (
+        id INTEGER PRIMARY KEY,
+        tenant_id INTEGER NOT NULL REFERENCES tenants(id),
+        name TEXT NOT NULL,
+        -- mailfleet.agent.store.automations.AutomationState
+        state INTEGER NOT NULL,
+        -- the newest version, the one new enrolments take
+        version INTEGER NOT NULL,
+        -- the newest version's trigger: 'signup', 'event:NAME' or 'date'
+        trigger TEXT NOT NULL,
+        -- a date trigger's last day scanned (days since the epoch)
+        scanned_day INTEGER,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        UNIQUE (tenant_id, name)
+    );
+    CREATE INDEX automations_trigger ON automations (tenant_id, trigger);
+    CREATE TABLE automation_versions (
+        automation_id INTEGER NOT NULL REFERENCES automations(id),
+        version INTEGER NOT NULL,
+        -- mailfleet.agent.automations.definition.Definition as JSON
+        definition TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        PRIMARY KEY (automation_id, version)
+    ) WITHOUT ROWID;
+    CREATE TABLE enrolments (
+        id INTEGER PRIMARY KEY,
+        automation_id INTEGER NOT NULL REFERENCES automations(id),
+        version INTEGER NOT NULL,
+        tenant_id INTEGER NOT NULL,
+        email TEXT NOT NULL,
+        email_key TEXT NOT NULL,
+        -- '' when a contact enters once; else the event's key or the anniversary's year
+        entry_key TEXT NOT NULL,
+        fields TEXT NOT NULL,
+        -- while active, the next step to run; once ended, the step it ended at
+        step INTEGER NOT NULL,
+        -- mailfleet.agent.store.automations.EnrolmentState
+        state INTEGER NOT NULL,
+        next_at REAL NOT NULL,
+        entered_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        UNIQUE (automation_id, email_key, entry_key)
+    );
+    CREATE INDEX enrolments_due ON enrolments (next_at) WHERE state = {_ACTIVE_ENROLMENT};
+    CREATE TABLE enrolment_steps (
+        enrolment_id INTEGER NOT NULL,
+        step INTEGER NOT NULL,
+        automation_id INTEGER NOT NULL,
+        version INTEGER NOT NULL,
+        time REAL NOT NULL,
+        -- the message a send step queued
+        message_id INTEGER,
+        PRIMARY KEY (enrolment_id, step)
+    ) WITHOUT ROWID;
+    CREATE INDEX enrolment_steps_stats ON enrolment_steps (automation_id, version, step);
+    CREATE TABLE automation_contacts (
+        tenant_id INTEGER NOT NULL,
+        email_key TEXT NOT NULL,
+        email TEXT NOT NULL,
+        fields TEXT NOT NULL,
+        -- a JSON array of tags and list:<id> names that tag steps set
+        tags TEXT NOT NULL,
+        updated_at REAL NOT NULL,
+        PRIMARY KEY (tenant_id, email_key)
+    ) WITHOUT ROWID;
+    CREATE INDEX events_engagement ON events (message_id)
+        WHERE type IN ({_OPENED}, {_CLICKED});
     """,
 )
 

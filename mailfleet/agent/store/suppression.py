@@ -3,7 +3,8 @@
 An entry's scope is empty (every message) or a tag: it then applies only to messages of
 campaigns (or transactional messages) carrying that tag. Unsubscribes concern bulk mail only:
 a receipt still reaches someone who left the newsletter; bounces, complaints and manual
-entries stop every message.
+entries stop every message. A message without a campaign that carries :data:`MARKETING_TAG`
+(an automation's) is bulk mail for this: an unsubscribe stops it.
 
 Addresses are keyed by their normalised form with ASCII letters lower-cased (mailbox
 providers treat the local part case-insensitively in practice, and SQLite's ``lower`` does
@@ -29,6 +30,8 @@ from mailfleet.agent.validation import normalize_address
 
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 _COLUMNS = "email, reason, source, scope, created_at"
+# The tag that makes a message without a campaign bulk mail, screened as a campaign's.
+MARKETING_TAG = "mailfleet:marketing"
 
 
 class Reason(IntEnum):
@@ -173,6 +176,7 @@ def _suppressed_event(
 
 
 def _blocking(entries: list[Entry] | None, tags: Sequence[str], bulk: bool) -> Entry | None:
+    bulk = bulk or MARKETING_TAG in tags
     for entry in entries or ():
         if entry.blocks(tags, bulk):
             return entry

@@ -1,0 +1,1 @@
+"""Automations the agent runs: definitions, the pure step engine, triggers and the runner."""

@@ -1,0 +1,74 @@
+"""The coordinator's automations task: moves due enrolments on, and scans date triggers.
+
+Each pass reads the time once from its clock, scans date triggers not yet scanned that day,
+then advances due enrolments a batch per write (durable: the batch's messages are queued in
+it). It waits a second between passes that found nothing more to do, or less when woken
+(an event sent, an automation activated).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from mailfleet.agent.automations.advance import Definitions, advance_due
+from mailfleet.agent.automations.clock import Clock
+from mailfleet.agent.automations.triggers import scan_dates
+from mailfleet.agent.store.handle import Store
+from mailfleet.agent.store.space import DiskFull
+
+log = logging.getLogger("mailfleet.agent.automations")
+
+BATCH = 500
+_IDLE_SECONDS = 1.0
+
+
+class AutomationRunner:
+    """Runs every tenant's active automations on the coordinator's event loop."""
+
+    def __init__(self, store: Store, clock: Clock, batch: int = BATCH) -> None:
+        self._store = store
+        self._clock = clock
+        self._batch = batch
+        self._definitions = Definitions()
+        self._stop = asyncio.Event()
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """Look for due enrolments now rather than within the second."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        """End :meth:`run` after the pass under way."""
+        self._stop.set()
+        self._wake.set()
+
+    async def run_pass(self) -> int:
+        """One pass at the clock's time; returns how many enrolments moved on."""
+        now = self._clock.now()
+        await self._store.write(lambda c: scan_dates(c, now))
+        total = 0
+        while not self._stop.is_set():
+            n = await self._store.write(
+                lambda c: advance_due(c, now, self._batch, self._definitions)
+            )
+            total += n
+            if n < self._batch:
+                break
+        return total
+
+    async def run(self) -> None:
+        """Pass after pass until stopped."""
+        while not self._stop.is_set():
+            self._wake.clear()
+            try:
+                await self.run_pass()
+            except DiskFull:
+                log.warning("automations wait: the disk is full")
+            except Exception:
+                # A fault of automations must not stop the agent's other mail.
+                log.exception("an automations pass failed; trying again in a second")
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(_IDLE_SECONDS):
+                    await self._wake.wait()
