@@ -4,11 +4,10 @@ status, backup, restore, dns-check, queue."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from pathlib import Path
 
-from mailfleet.agent import __version__, logs
+from mailfleet.agent import __version__, event_loop, logs
 from mailfleet.agent.cli import dkim as dkim_cli
 from mailfleet.agent.cli import ops as ops_cli
 from mailfleet.agent.cli import queue as queue_cli
@@ -120,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         check_routes(settings)
         webhooks.check_secrets(settings)
         logs.configure(settings.log.level, settings.log.json_lines)
-        asyncio.run(serve(settings, args.config))
+        event_loop.run(serve(settings, args.config))
         return 0
     except ConfigError as exc:
         print(f"mailfleet-agent: {exc}", file=sys.stderr)

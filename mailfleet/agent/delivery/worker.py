@@ -20,7 +20,7 @@ from dataclasses import replace
 from multiprocessing.connection import Connection
 from typing import NoReturn
 
-from mailfleet.agent import logs
+from mailfleet.agent import event_loop, logs
 from mailfleet.agent.delivery import faults
 from mailfleet.agent.delivery.faults import Fault
 from mailfleet.agent.delivery.jobs import Job, MessageSpec, Report, WorkBatch
@@ -352,10 +352,4 @@ def main(
     keep_handler()
     logs.configure(settings.log.level, settings.log.json_lines)
     log.debug("worker %d serving", index)
-    if sys.platform == "win32":  # no uvloop there: the standard loop, with more CPU
-        asyncio.run(serve(settings, conn, index, building, throttles))
-    else:
-        # uvloop: hundreds of slow SMTP sessions per worker cost less CPU on its C loop.
-        import uvloop
-
-        uvloop.run(serve(settings, conn, index, building, throttles))
+    event_loop.run(serve(settings, conn, index, building, throttles))

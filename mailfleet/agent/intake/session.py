@@ -18,7 +18,7 @@ import logging
 import ssl
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from aiosmtpd.smtp import MISSING, SMTP, Envelope, Session, syntax
 
@@ -531,8 +531,10 @@ class IntakeSMTP(SMTP):
 
     def shut_down(self) -> None:
         """Tell the client the agent is stopping and close the connection."""
-        if isinstance(self.transport, asyncio.WriteTransport) and not self.transport.is_closing():
-            self.transport.write(b"421 4.3.2 Service shutting down\r\n")
+        # Duck-typed: uvloop's transports are not asyncio.WriteTransport subclasses.
+        transport = cast(asyncio.WriteTransport | None, self.transport)
+        if transport is not None and not transport.is_closing():
+            transport.write(b"421 4.3.2 Service shutting down\r\n")
         self._close()
 
     def _close(self) -> None:
