@@ -46,5 +46,9 @@ def render(
 
 
 def template_variables(source: str, *, html: bool) -> set[str]:
-    """The variables a template uses; ``jinja2.TemplateSyntaxError`` for a broken one."""
-    return meta.find_undeclared_variables(environment(html=html).parse(source))
+    """The variables a template uses; ``jinja2.TemplateSyntaxError`` for a broken one,
+    including one that parses but that the agent would refuse to compile (an unknown filter)."""
+    env = environment(html=html)
+    tree = env.parse(source)
+    env.compile(tree)  # what the agent does on accepting it: unknown filters and tests fail here
+    return meta.find_undeclared_variables(tree)

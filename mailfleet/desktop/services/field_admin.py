@@ -25,7 +25,7 @@ from mailfleet.desktop.db.models import (
     Segment,
     Template,
 )
-from mailfleet.desktop.services import segments, templates
+from mailfleet.desktop.services import content_checks, segments, templates
 from mailfleet.desktop.services.fields import (
     BUILTIN_COLUMNS,
     FieldSpec,
@@ -158,7 +158,7 @@ def rename_field(conn: Connection, workspace_id: int, key: str, label: str) -> F
     old = _field(conn, workspace_id, key)
     new = FieldSpec(field_key(label), label.strip() or old.label, old.type)
     if new.key != old.key:
-        if new.key in BUILTIN_COLUMNS or new.key in templates.BUILT_IN_TAGS:
+        if new.key in BUILTIN_COLUMNS or new.key in content_checks.BUILT_IN_TAGS:
             raise ValueError(f"{new.key} is a built-in field")
         if find_field(conn, workspace_id, new.key) is not None:
             raise ValueError(f"there is already a field called {new.key}")

@@ -9,27 +9,23 @@ from __future__ import annotations
 
 import email
 import email.policy
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
-from html.parser import HTMLParser
 from typing import Any
 
-from jinja2 import Environment, TemplateSyntaxError
+from jinja2 import TemplateSyntaxError
 from sqlalchemy import Connection, delete, func, insert, select, update
 
 from mailfleet.agent.client import preview as rendering
 from mailfleet.desktop.db.mailbox import mailbox_key
 from mailfleet.desktop.db.models import Contact, ContactStatus, FieldType, Template
 from mailfleet.desktop.db.types import utcnow
-from mailfleet.desktop.services import campaigns, fields
+from mailfleet.desktop.services import campaigns, content_checks, fields, merge_tag_errors
+from mailfleet.desktop.services.content_checks import BUILT_IN_TAGS, Finding
 from mailfleet.desktop.services.plurals import counted, plural
 
-BUILT_IN_TAGS = ("email", "name", "first_name", "last_name")
-# Gmail clips messages whose HTML is over about 102 KB, hiding the rest (and the unsubscribe link).
-CLIP_BYTES = 102 * 1024
 PREVIEW_MAX_BYTES = 10 * 1024 * 1024
 
 
@@ -211,66 +207,23 @@ def preview(
     )
 
 
-@dataclass(frozen=True)
-class Check:
-    """One finding of the pre-send checks: "error" blocks sending, "warning" does not."""
-
-    level: str
-    message: str
-
-
-class _Images(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.without_alt: list[str] = []
-        self.links: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        named = dict(attrs)
-        if tag == "img" and not (named.get("alt") or "").strip():
-            self.without_alt.append(named.get("src") or "(no src)")
-        if tag == "a" and named.get("href"):
-            self.links.append(named["href"] or "")
-
-
-def used_tags(subject: str, html: str, text: str) -> set[str]:
-    """Variables the templates use; ``TemplateSyntaxError`` for a broken template."""
-    used: set[str] = set()
-    for source, is_html in ((subject, False), (html, True), (text, False)):
-        if source:
-            used |= rendering.template_variables(source, html=is_html)
-    return used
-
-
-# Tokens after which a name is not a merge field: an attribute (x.name), a filter (|name), a
-# test (is name).
-_NOT_A_VARIABLE_AFTER = {(".", "operator"), ("|", "operator"), ("is", "name")}
-
-
 def rename_tag(source: str, old: str, new: str) -> str:
     """``source`` with the merge field ``old`` renamed ``new`` wherever the template reads it
     (``{{ old }}``, ``{% if old %}``, ``{{ old|upper }}``); attributes, filters and text are
     left alone. A template Jinja cannot read is returned unchanged."""
-    lexer = Environment(autoescape=True)  # only reads the template: nothing renders
-    try:
-        lexer.parse(source)
-        tokens = list(lexer.lex(source))
-    except TemplateSyntaxError:
+    tokens = merge_tag_errors.lex(source)
+    if tokens is None:
         return source
-    if "".join(value for _, _, value in tokens) != source:
-        return source  # a construct the lexer does not give back verbatim: leave it be
-    out: list[str] = []
-    previous: tuple[str, str] = ("", "")
-    for _, kind, value in tokens:
-        if kind == "name" and value == old and previous not in _NOT_A_VARIABLE_AFTER:
-            value = new
-        out.append(value)
-        if kind != "whitespace":
-            previous = (value, kind)
+    out = [value for _, _, value in tokens]
+    for index, reads in merge_tag_errors.field_reads(tokens):
+        if reads and out[index] == old:
+            out[index] = new
     return "".join(out)
 
 
-_UNSUBSCRIBE = re.compile(r"unsubscribe", re.IGNORECASE)
+def used_tags(subject: str, html: str, text: str) -> set[str]:
+    """Variables the templates use; ``TemplateSyntaxError`` for a broken template."""
+    return content_checks.used_fields(subject, html, text)
 
 
 def checks(
@@ -280,48 +233,24 @@ def checks(
     html: str,
     text: str,
     audience: campaigns.Audience | None = None,
-) -> list[Check]:
-    """What to fix (errors) or consider (warnings) before sending this content."""
-    found: list[Check] = []
-    if not subject.strip():
-        found.append(Check("error", "The subject is empty."))
-    if not (html.strip() or text.strip()):
-        found.append(Check("error", "There is neither an HTML nor a text body."))
+) -> list[Finding]:
+    """What to fix (errors) or consider (warnings) before sending this content: the content's
+    own checks, then how many recipients lack a field it shows."""
+    keys = [f.key for f in fields.list_fields(conn, workspace_id)]
+    found = content_checks.check_content(subject, html, text, keys)
     try:
         used = used_tags(subject, html, text)
-    except TemplateSyntaxError as exc:
-        return [*found, Check("error", f"Template error on line {exc.lineno}: {exc.message}")]
-    keys = [f.key for f in fields.list_fields(conn, workspace_id)]
-    unknown = sorted(used - set(BUILT_IN_TAGS) - set(keys) - {"unsubscribe_url", "preferences_url"})
-    for tag in unknown:
-        found.append(Check("error", f"{{{{ {tag} }}}} is not a field of this workspace."))
-    parser = _Images()
-    parser.feed(html)
-    links = " ".join(parser.links)
-    if not (_UNSUBSCRIBE.search(links) or "unsubscribe_url" in used or _UNSUBSCRIBE.search(text)):
-        found.append(
-            Check(
-                "warning",
-                "There is no unsubscribe link: mailbox providers expect one in every bulk message.",
-            )
-        )
-    if len(html.encode()) > CLIP_BYTES:
-        found.append(
-            Check(
-                "warning",
-                f"The HTML is {len(html.encode()) // 1024} KB: Gmail clips messages over 102 KB.",
-            )
-        )
-    for src in parser.without_alt:
-        found.append(Check("warning", f"The image {src} has no alt text."))
+    except TemplateSyntaxError:
+        return found  # the content's checks say what is broken; nothing can be counted
     for tag in sorted(used & (set(keys) | {"first_name", "last_name"})):
         missing = _missing(conn, workspace_id, tag, audience)
         if missing:
             found.append(
-                Check(
+                Finding(
                     "warning",
                     f"{counted(missing, 'recipient')} {plural(missing, 'has', 'have')} no "
                     f"{tag}: the message shows nothing there for them.",
+                    f"Fill in their {tag}, or give it a default: {{{{ {tag} or 'there' }}}}.",
                 )
             )
     return found

@@ -12,11 +12,13 @@ from sqlalchemy import Connection, Engine
 from mailfleet.desktop.agents import domains
 from mailfleet.desktop.agents.delivery_mode import DeliveryMode, delivery_mode
 from mailfleet.desktop.agents.registry import AgentRecord, AgentStatus
-from mailfleet.desktop.services import campaigns, segments, templates, workspaces
+from mailfleet.desktop.services import campaigns, fields, segments, templates, workspaces
 from mailfleet.desktop.services.campaigns import Audience, Draft
+from mailfleet.desktop.services.content_checks import Finding, check_content
 from mailfleet.desktop.services.languages import LANGUAGES
 from mailfleet.desktop.services.plurals import counted, plural
 from mailfleet.desktop.ui import dates
+from mailfleet.desktop.ui.checks_panel import ChecksPanel
 from mailfleet.desktop.ui.qt import (
     QCheckBox,
     QComboBox,
@@ -30,6 +32,7 @@ from mailfleet.desktop.ui.qt import (
     QMessageBox,
     QPlainTextEdit,
     QSpinBox,
+    QStandardItemModel,
     Qt,
     QTableWidget,
     QTableWidgetItem,
@@ -42,6 +45,7 @@ from mailfleet.desktop.ui.qt import (
 )
 from mailfleet.desktop.ui.tasks import Task, TaskRunner
 
+BROKEN = " — has errors: fix it under Templates"
 NO_LIMIT = "no limit (as fast as the agents send)"
 TIME_ZONES = (
     "UTC",
@@ -180,11 +184,16 @@ class ContentPage(QWizardPage):
         form.addRow("HTML", self.html)
         form.addRow("Text", self.text)
 
-    def fill(self, saved: list[templates.TemplateRow]) -> None:
-        """Offer the saved templates (read by the wizard)."""
+    def fill(self, saved: list[templates.TemplateRow], broken: frozenset[int]) -> None:
+        """Offer the saved templates (read by the wizard); a ``broken`` one (its checks found
+        an error) is shown but cannot be chosen."""
         self.saved = saved
+        model = self.template.model()
+        assert isinstance(model, QStandardItemModel)
         for t in saved:
-            self.template.addItem(t.name, t.id)
+            self.template.addItem(t.name + (BROKEN if t.id in broken else ""), t.id)
+            item = model.item(self.template.count() - 1)
+            item.setEnabled(t.id not in broken)
 
     def _load(self) -> None:
         ident = self.template.currentData()
@@ -326,9 +335,7 @@ class ReviewPage(QWizardPage):
         self.summary = QLabel("")
         self.summary.setWordWrap(True)
         self.summary.setTextFormat(Qt.TextFormat.RichText)
-        self.checks = QLabel("Checking the content…")
-        self.checks.setWordWrap(True)
-        self.found: list[templates.Check] | None = None
+        self.checks = ChecksPanel()
         # Where each chosen agent's mail goes, asked of the agents when the page opens.
         self.modes: dict[int, DeliveryMode] | None = None
         self.delivery = QLabel("")
@@ -343,7 +350,7 @@ class ReviewPage(QWizardPage):
         form.addRow(self.summary)
         form.addRow("Delivery", self.delivery)
         form.addRow("From domain", self.domain)
-        form.addRow("Checks", self.checks)
+        form.addRow(self.checks)
         self.setButtonText(QWizard.WizardButton.FinishButton, "Send")
 
     def initializePage(self) -> None:
@@ -506,17 +513,11 @@ class ReviewPage(QWizardPage):
             (content.text.toPlainText()),
         )
         audience, engine, ws = w.audience_page.audience(), w.engine, w.workspace_id
-        self.found = None
-        self.checks.setText("Checking the content…")
+        self.checks.show_pending()
         self.completeChanged.emit()
 
-        def done(found: list[templates.Check]) -> None:
-            self.found = found
-            marks = {"error": "✖", "warning": "⚠"}
-            self.checks.setText(
-                "<br>".join(f"{marks[c.level]} {c.message}" for c in found)
-                or "✔ All checks passed."
-            )
+        def done(found: list[Finding]) -> None:
+            self.checks.show_findings(found)
             self.completeChanged.emit()
 
         w.runner.read(
@@ -528,8 +529,7 @@ class ReviewPage(QWizardPage):
 
     def isComplete(self) -> bool:
         """A name, and checks done without errors (warnings do not block)."""
-        blocked = self.found is None or any(c.level == "error" for c in self.found)
-        return bool(self.name.text().strip()) and not blocked
+        return bool(self.name.text().strip()) and not self.checks.blocked()
 
 
 def _escape(text: str) -> str:
@@ -543,13 +543,19 @@ class _Choices:
     lists: list[tuple[int, str]]
     segments: list[tuple[int, str, dict[str, Any]]]
     templates: list[templates.TemplateRow]
+    broken: frozenset[int]  # the templates whose checks find an error
 
     @classmethod
     def read(cls, conn: Connection, workspace_id: int) -> _Choices:
+        saved = templates.list_templates(conn, workspace_id)
+        keys = [f.key for f in fields.list_fields(conn, workspace_id)]
+        broken = frozenset(
+            t.id
+            for t in saved
+            if any(f.blocks for f in check_content(t.subject, t.html, t.text, keys))
+        )
         return cls(
-            workspaces.lists(conn, workspace_id),
-            segments.saved(conn, workspace_id),
-            templates.list_templates(conn, workspace_id),
+            workspaces.lists(conn, workspace_id), segments.saved(conn, workspace_id), saved, broken
         )
 
 
@@ -603,7 +609,7 @@ class CampaignWizard(QWizard):
 
     def _loaded(self, choices: _Choices) -> None:
         self.audience_page.fill(choices.lists, choices.segments)
-        self.content_page.fill(choices.templates)
+        self.content_page.fill(choices.templates, choices.broken)
         if self._draft is not None:
             self.audience_page.check(self._draft.audience)
 

@@ -51,6 +51,7 @@ from PySide6.QtGui import (
     QPixmap,
     QShortcut,
     QShowEvent,
+    QStandardItemModel,
 )
 from PySide6.QtSvg import QSvgRenderer
 from PySide6.QtWidgets import (
@@ -184,6 +185,7 @@ __all__ = [
     "QSpinBox",
     "QSplitter",
     "QStackedWidget",
+    "QStandardItemModel",
     "QSvgRenderer",
     "QTabWidget",
     "QTableView",

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from html import escape
 
 from sqlalchemy import Connection, Engine
 
 from mailfleet.desktop.agents import registry, send_test
 from mailfleet.desktop.agents.registry import AgentRecord
 from mailfleet.desktop.services import templates
-from mailfleet.desktop.services.templates import Check, Preview, TemplateRow
+from mailfleet.desktop.services.content_checks import WARNING, Finding
+from mailfleet.desktop.services.templates import Preview, TemplateRow
+from mailfleet.desktop.ui.checks_panel import ChecksPanel
 from mailfleet.desktop.ui.empty_state import EmptyState
 from mailfleet.desktop.ui.notice import Notice
 from mailfleet.desktop.ui.qt import (
@@ -118,8 +121,7 @@ class TemplatesPage(QWidget):
         tabs = QTabWidget()
         tabs.addTab(self.preview_html, "HTML")
         tabs.addTab(self.preview_text, "Text")
-        self.checks = QLabel("")
-        self.checks.setWordWrap(True)
+        self.checks = ChecksPanel()
         self.test_to = QLineEdit()
         self.test_to.setPlaceholderText("Test to: a@example.com, b@example.com")
         self.test_from = QLineEdit()
@@ -132,7 +134,6 @@ class TemplatesPage(QWidget):
         pv.addWidget(self.contact)
         pv.addWidget(self.preview_subject)
         pv.addWidget(tabs, 1)
-        pv.addWidget(QLabel("<b>Checks</b>"))
         pv.addWidget(self.checks)
         test_row = QHBoxLayout()
         test_row.addWidget(self.test_to, 2)
@@ -276,33 +277,32 @@ class TemplatesPage(QWidget):
         subject, html, text = self.subject.text(), self.html.toPlainText(), self.text.toPlainText()
         contact, engine, ws = self.contact.text().strip(), self.engine, self.workspace_id
 
-        def work(conn: Connection) -> tuple[Preview, list[Check]]:
+        def work(conn: Connection) -> tuple[Preview, list[Finding]]:
             found = templates.checks(conn, ws, subject, html, text)
             address, name = "someone@example.com", ""
             values: dict[str, str] = {}
             if contact:
                 try:
                     address, name, values = templates.contact_values(conn, ws, contact)
-                except LookupError as exc:
-                    found.insert(0, Check("warning", str(exc)))
+                except LookupError:
+                    missing = f"{contact} is not a contact here: the preview has no merge values."
+                    found.append(Finding(WARNING, missing, "Type the email of a contact."))
             return templates.preview(subject, html, text, address, name, values), found
 
         self.runner.read(
             engine, "Rendering the preview", work, self._previews.only(self._previewed)
         )
 
-    def _previewed(self, result: tuple[Preview, list[Check]]) -> None:
+    def _previewed(self, result: tuple[Preview, list[Finding]]) -> None:
         shown, found = result
         if shown.error:
-            self.preview_subject.setText(f"<b>Cannot render:</b> {shown.error}")
+            why = "fix the errors under Checks." if any(f.blocks for f in found) else shown.error
+            self.preview_subject.setText(f"<b>Cannot render:</b> {escape(why)}")
         else:
             self.preview_subject.setText(f"<b>Subject:</b> {shown.subject} · {shown.size:,} bytes")
             self.preview_html.setHtml(shown.html)
             self.preview_text.setPlainText(shown.text)
-        marks = {"error": "✖", "warning": "⚠"}
-        self.checks.setText(
-            "<br>".join(f"{marks[c.level]} {c.message}" for c in found) or "✔ All checks passed."
-        )
+        self.checks.show_findings(found)
 
     def send_test(self) -> None:
         """Send the template to the test addresses through the chosen agent."""
