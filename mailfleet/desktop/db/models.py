@@ -361,6 +361,10 @@ class Template(Base):
     subject: Mapped[str] = mapped_column(String(1000), default="")
     html: Mapped[str] = mapped_column(Text, default="")
     text: Mapped[str] = mapped_column(Text, default="")
+    # "html" (html and text as typed), "markdown" or "blocks": then ``source`` is the Markdown
+    # or the design's JSON, and html and text are rendered from it on saving.
+    editor: Mapped[str] = mapped_column(String(16), default="html", server_default="html")
+    source: Mapped[str] = mapped_column(Text, default="", server_default="")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

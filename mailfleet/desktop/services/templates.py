@@ -39,6 +39,8 @@ class TemplateRow:
     html: str
     text: str
     updated_at: datetime
+    editor: str = "html"
+    source: str = ""
 
 
 def list_templates(conn: Connection, workspace_id: int) -> list[TemplateRow]:
@@ -51,6 +53,8 @@ def list_templates(conn: Connection, workspace_id: int) -> list[TemplateRow]:
             Template.html,
             Template.text,
             Template.updated_at,
+            Template.editor,
+            Template.source,
         )
         .where(Template.workspace_id == workspace_id)
         .order_by(Template.name)
@@ -66,8 +70,12 @@ def save(
     html: str,
     text: str,
     template_id: int | None = None,
+    *,
+    editor: str = "html",
+    source: str = "",
 ) -> int:
-    """Create or update a template; returns its id. Refuses an empty name."""
+    """Create or update a template; returns its id. Refuses an empty name. ``editor`` and
+    ``source`` say what html and text were rendered from (``services.template_editors``)."""
     if not name.strip():
         raise ValueError("the template needs a name")
     values = {
@@ -75,6 +83,8 @@ def save(
         "subject": subject,
         "html": html,
         "text": text,
+        "editor": editor,
+        "source": source,
         "updated_at": utcnow(),
     }
     if template_id is None:
