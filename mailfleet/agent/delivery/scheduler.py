@@ -22,19 +22,21 @@ from mailfleet.agent.delivery import outcomes
 from mailfleet.agent.delivery.jobs import Job, MessageSpec, Report, WorkBatch
 from mailfleet.agent.delivery.settings import DeliveryInputs
 from mailfleet.agent.delivery.suspended import Suspended
+from mailfleet.agent.delivery.throttle_suspensions import ThrottleSuspensions
 from mailfleet.agent.delivery.worker_pool import WorkerPool
 from mailfleet.agent.errors import ConfigError
 from mailfleet.agent.feedback import record
-from mailfleet.agent.routes.base import Outcome
+from mailfleet.agent.routes.base import Outcome, OutcomeKind
 from mailfleet.agent.routes.source_ips import pool_of_route, routes_by_pool
 from mailfleet.agent.routing.table import RoutingState
-from mailfleet.agent.store import campaigns, contents, queue, suppression, tenants
+from mailfleet.agent.store import campaigns, contents, queue, suppression, suspensions, tenants
 from mailfleet.agent.store.handle import Store
 from mailfleet.agent.store.queue import Claimed, Settled
 from mailfleet.agent.store.space import DiskFull
-from mailfleet.agent.store.suspensions import Holds
+from mailfleet.agent.store.suspensions import EVERY_TENANT, Holds, Kind, Suspension
 from mailfleet.agent.telemetry import metrics
 from mailfleet.agent.telemetry.outcome_log import log_settled
+from mailfleet.agent.validation import normalize_domain
 
 log = logging.getLogger("mailfleet.agent.delivery")
 
@@ -123,6 +125,8 @@ class Scheduler:
         self.routing = routing or RoutingState(settings)
         # The destinations and routes on hold; the API changes them, claims leave their mail.
         self.suspended = suspended or Suspended()
+        # The ISPs' documented throttling replies, on which the scheduler suspends a domain.
+        self._throttled = ThrottleSuspensions(settings.limits)
         self.pool = WorkerPool(settings, self._on_report, self._on_worker_exit)
         # The IP pool of each route, for the outcome counters and log lines.
         self._route_pools = pool_of_route(settings.routes)
@@ -188,6 +192,7 @@ class Scheduler:
         self._settings = settings
         self._d = settings.delivery
         self._route_pools = pool_of_route(settings.routes)
+        self._throttled.reload(settings.limits)
         self.pool.replace(settings)
 
     def stats(self) -> metrics.DeliveryStats:
@@ -335,10 +340,13 @@ class Scheduler:
         results, self._pending = self._pending, []
         now = time.time()
         settled, self._crashed = self._crashed, []
+        made: dict[str, Suspension] = {}
         for outcome in results:
             entry = self._leased.pop(outcome.message_id, None)
             if entry is None:  # its lease expired and it was handed out again
                 continue
+            if outcome.kind is OutcomeKind.DEFERRED and outcome.reply[:1] == "4":
+                self._throttling(entry.message.email, outcome.reply, now, made)
             cid = entry.message.campaign_id
             if outcome.held and cid is not None:
                 # Its route has no capacity until then (a warm-up quota): claiming more of the
@@ -355,9 +363,13 @@ class Scheduler:
             def write(conn: sqlite3.Connection) -> None:
                 queue.settle(conn, settled, now)
                 record.settled(conn, settled, now, feedback)
+                for s in made.values():
+                    suspensions.suspend(conn, s)
 
             if not await self._write_results(write, len(settled)):
                 return
+            if made:
+                self._put_in_force(made)
             self.settled_total += len(settled)
             if not self._leased and any(r.message.campaign_id is not None for r in settled):
                 # The last answer the scheduler waited for: a campaign may have just ended, so
@@ -365,6 +377,22 @@ class Scheduler:
                 self._last_completion = 0.0
             metrics.record_settled(settled, self._route_pools)
             log_settled(settled, self._route_pools)
+
+    def _throttling(self, email: str, reply: str, now: float, made: dict[str, Suspension]) -> None:
+        """Add to ``made`` the suspension of ``email``'s domain that ``reply`` calls for (an
+        ISP's documented throttling reply), unless the domain is already held back."""
+        domain = normalize_domain(email.rpartition("@")[2])
+        held = domain in made or self.suspended.holds(now).holds_domain(EVERY_TENANT, domain)
+        if (suspension := self._throttled.observe(domain, reply, now, held)) is not None:
+            made[domain] = suspension
+
+    def _put_in_force(self, made: dict[str, Suspension]) -> None:
+        """Hold back the domains just suspended (recorded in the store) from the next claim."""
+        replaced = {(EVERY_TENANT, Kind.DOMAIN, name) for name in made}
+        kept = [s for s in self.suspended.all if (s.tenant_id, s.kind, s.name) not in replaced]
+        self.suspended.replace(kept + list(made.values()))
+        for s in made.values():
+            log.warning("%s suspended: %s", s.name, s.reason)
 
     async def _write_results(self, fn: Callable[[sqlite3.Connection], None], count: int) -> bool:
         """Record what became of leased messages; while the disk is full the write waits in

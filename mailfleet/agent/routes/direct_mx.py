@@ -12,6 +12,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from mailfleet.agent.routes.base import Envelope, Outcome, OutcomeKind
+from mailfleet.agent.routes.isps import rollups
 from mailfleet.agent.routes.settings import (
     DestinationLimits,
     DirectMxRoute,
@@ -72,6 +73,7 @@ class DirectMx:
         self._sources = sources  # the IP pool to send from, if any
         self._settings = settings
         self._limits = limits
+        self._rollups = rollups(limits)
         self._helo = check_helo(settings.helo or helo)
         self._resolver = resolver or MxResolver(settings.resolvers, settings.timeout_seconds)
         sts = settings.mta_sts
@@ -118,7 +120,7 @@ class DirectMx:
                 Outcome(e.message_id, exc.kind, reply=exc.reply, enhanced=exc.enhanced)
                 for e in batch
             ]
-        key, limits = destination(domain, [h.name for h in hosts], self._limits)
+        key, limits = destination(domain, [h.name for h in hosts], self._limits, self._rollups)
         if self._sources is None:
             return await self._pool(key, limits, domain, None).deliver(batch)
         # From an IP pool: each message gets a source address in turn; each (address,

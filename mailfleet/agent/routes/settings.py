@@ -59,6 +59,20 @@ class BackoffSettings(BaseModel):
     recover_seconds: float = Field(60.0, gt=0)
     # The rate (per minute) a destination without a per_minute limit starts backing off from.
     unlimited_per_minute: int = Field(600, ge=1)
+    # A domain suspended on an ISP's throttling reply (isp_defaults.toml) that answers so
+    # again soon after it resumes is suspended twice as long, up to this.
+    max_suspend_seconds: float = Field(4 * 3600.0, gt=0)
+
+
+class IspLimits(BaseModel):
+    """The operator's figures for one shipped ISP (``[limits.isps.gmail]``); unset ones keep
+    the shipped figure (``mailfleet/agent/routes/isp_defaults.toml``)."""
+
+    connections: int | None = Field(None, ge=1, le=2000)
+    messages_per_connection: int | None = Field(None, ge=1, le=100_000)
+    per_minute: int | None = Field(None, ge=0)
+    # How long a domain is suspended on the ISP's first throttling reply.
+    suspend_seconds: float | None = Field(None, gt=0)
 
 
 class LimitsSettings(BaseModel):
@@ -70,12 +84,32 @@ class LimitsSettings(BaseModel):
     # limits and one set of connections, as the provider sees them as one sender.
     rollups: dict[str, DestinationLimits] = {}
     backoff: BackoffSettings = BackoffSettings()
+    # The shipped per-ISP rollups, limits and throttling replies (after the operator's own
+    # domains and rollups); false: only the operator's.
+    isp_defaults: bool = True
+    # The operator's figures for shipped ISPs, by their key (gmail, microsoft, yahoo, ...).
+    isps: dict[str, IspLimits] = {}
 
     @field_validator("domains", "rollups")
     @classmethod
     def _check_keys(cls, value: dict[str, DestinationLimits]) -> dict[str, DestinationLimits]:
         keys = domain_patterns(list(value))
         return dict(zip(keys, value.values(), strict=True))
+
+    @field_validator("isps")
+    @classmethod
+    def _check_isps(cls, value: dict[str, IspLimits]) -> dict[str, IspLimits]:
+        # Imported here: the shipped table's module builds on the models of this one.
+        from mailfleet.agent.routes.isps import shipped
+
+        known = shipped()
+        unknown = sorted(set(value) - set(known))
+        if unknown:
+            raise ValueError(
+                f"no shipped ISP named {', '.join(map(repr, unknown))}"
+                f" (known: {', '.join(sorted(known))})"
+            )
+        return value
 
     def for_domain(self, domain: str) -> DestinationLimits:
         """The limits that apply to ``domain`` (lower-case)."""

@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from multiprocessing.context import BaseContext
 
 from mailfleet.agent.routes.base import Outcome, OutcomeKind
+from mailfleet.agent.routes.isps import Rollup, rollups
 from mailfleet.agent.routes.settings import (
     BackoffSettings,
     DestinationLimits,
@@ -55,15 +56,19 @@ Gate = Callable[[], Awaitable[None]]
 
 
 def destination(
-    domain: str, mx_hosts: Sequence[str], limits: LimitsSettings
+    domain: str,
+    mx_hosts: Sequence[str],
+    limits: LimitsSettings,
+    in_force: Sequence[Rollup] | None = None,
 ) -> tuple[str, DestinationLimits]:
-    """The destination key and its limits: a domain override, else a matching MX rollup,
-    else the domain with the default limits."""
+    """The destination key and its limits: a domain override, else a matching MX rollup (the
+    operator's, then a shipped ISP's; ``in_force`` is :func:`rollups` of ``limits``, made
+    once by the caller), else the domain with the default limits."""
     if domain in limits.domains:
         return domain, limits.domains[domain]
-    for pattern, rollup in limits.rollups.items():
-        if any(domain_matches(host, [pattern]) for host in mx_hosts):
-            return f"rollup:{pattern}", rollup
+    for rollup in rollups(limits) if in_force is None else in_force:
+        if any(domain_matches(host, rollup.patterns) for host in mx_hosts):
+            return rollup.key, rollup.limits
     return domain, limits.default
 
 
