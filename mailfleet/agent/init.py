@@ -16,9 +16,11 @@ from mailfleet.agent.config import CONFIG_TEMPLATE, AgentSettings, load
 from mailfleet.agent.errors import ConfigError
 from mailfleet.agent.identity import keys
 from mailfleet.agent.identity.pairing import Pairing
+from mailfleet.agent.identity.scopes import Scope
 from mailfleet.agent.identity.tls import create_self_signed, fingerprint_pem, write_private
 from mailfleet.agent.store import tenants
 from mailfleet.agent.store.db import write_once
+from mailfleet.agent.store.tenants import KeySpec
 from mailfleet.agent.validation import split_host_port
 
 DEFAULT_TENANT = "default"
@@ -95,7 +97,7 @@ def init(
         if settings.admin_key_file.exists():
             return False
         new = keys.mint()
-        tenants.create_key(conn, tenant.id, "initial admin key", True, new)
+        tenants.create_key(conn, tenant.id, KeySpec("initial admin key", Scope.ADMIN), new)
         write_private(settings.admin_key_file, (new.full_key + "\n").encode())
         return True
 

@@ -1,4 +1,5 @@
-"""Who is calling: API keys from metadata, checked once per call by the interceptor.
+"""Who is calling: API keys from metadata, checked once per call by the interceptor, and
+whether the key's scope allows the call (the table in :mod:`mailfleet.agent.api.rpc_rules`).
 
 The interceptor is also the one place where :class:`mailfleet.agent.errors.AgentError` becomes a
 gRPC status, and where an unexpected exception becomes INTERNAL without leaking its details.
@@ -7,15 +8,19 @@ gRPC status, and where an unexpected exception becomes INTERNAL without leaking 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
 import grpc
 
+from mailfleet.agent.api import rpc_rules
 from mailfleet.agent.errors import AgentError, PermissionDenied, Unauthenticated
-from mailfleet.agent.identity import keys
+from mailfleet.agent.identity import keys, scopes
+from mailfleet.agent.identity.scopes import Scope
 from mailfleet.agent.store import tenants
 from mailfleet.agent.store.handle import Store
 from mailfleet.agent.store.space import DiskFull, is_out_of_space
@@ -36,10 +41,23 @@ class Principal:
 
     tenant_id: int
     key_id: str
-    admin: bool
+    scope: Scope
+    # The key's label and the person it was made for, as the audit log names the caller.
+    key_name: str = ""
+    person: str = ""
+
+    @property
+    def admin(self) -> bool:
+        """Whether the caller may do everything, for every tenant."""
+        return self.scope is Scope.ADMIN
 
 
 _principal: ContextVar[Principal] = ContextVar("mailfleet_principal")
+
+# How long a key read from the store is trusted before it is read again: a key revoked by the
+# command line (beside the running agent) stops working within this time; one revoked over the
+# API at once.
+RECHECK_SECONDS = 5.0
 
 
 def caller() -> Principal:
@@ -55,16 +73,47 @@ def require_admin() -> Principal:
     return principal
 
 
+def permit(method: str, who: Principal) -> None:
+    """Raise PermissionDenied unless ``who``'s scope allows ``method`` (rpc_rules' table)."""
+    need = rpc_rules.need_of(method)
+    rpc = rpc_rules.short_name(method)
+    if need is None:
+        raise PermissionDenied(f"{rpc} is not open to any API key on this agent version")
+    if not scopes.allows(who.scope, need):
+        wanted = scopes.narrowest_for(need)
+        wider = "" if wanted is Scope.ADMIN else " (or a wider one)"
+        raise PermissionDenied(
+            f"{rpc} needs an API key with the {wanted} scope{wider}; this key has the"
+            f" {who.scope} scope"
+        )
+
+
+def _expiry_text(stamp: float) -> str:
+    return datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
 class KeyRing:
     """Checks presented keys against the store, caching the (hashed) records it has seen."""
 
     def __init__(self, store: Store) -> None:
         self._store = store
-        self._known: dict[str, KeyRecord] = {}
+        self._known: dict[str, tuple[KeyRecord, float]] = {}
 
     def forget(self, key_id: str) -> None:
         """Drop a cached key, e.g. after it was revoked."""
         self._known.pop(key_id, None)
+
+    async def _record(self, key_id: str) -> KeyRecord | None:
+        now = time.monotonic()
+        cached = self._known.get(key_id)
+        if cached is not None and now - cached[1] < RECHECK_SECONDS:
+            return cached[0]
+        record = await self._store.read(lambda c: tenants.find_key(c, key_id))
+        if record is not None and record.revoked_at is None:
+            self._known[key_id] = (record, now)
+        else:
+            self._known.pop(key_id, None)
+        return record
 
     async def authenticate(self, metadata: Sequence[tuple[str, str | bytes]] | None) -> Principal:
         """The principal for the ``authorization: Bearer <key>`` in the call's metadata."""
@@ -78,16 +127,16 @@ class KeyRing:
         if parts is None:
             raise Unauthenticated("malformed API key")
         key_id, secret = parts
-        record = self._known.get(key_id)
-        if record is None:
-            record = await self._store.read(lambda c: tenants.find_key(c, key_id))
-            if record is not None and record.revoked_at is None:
-                self._known[key_id] = record
+        record = await self._record(key_id)
         if record is None or record.revoked_at is not None:
             raise Unauthenticated("unknown or revoked API key")
         if not keys.secret_matches(secret, record.secret_hash):
             raise Unauthenticated("unknown or revoked API key")
-        return Principal(record.tenant_id, record.key_id, record.admin)
+        if record.expires_at is not None and record.expired(time.time()):
+            raise Unauthenticated(
+                f"this API key expired on {_expiry_text(record.expires_at)}; ask for a new one"
+            )
+        return Principal(record.tenant_id, record.key_id, record.scope, record.name, record.person)
 
 
 async def _fail(context: grpc.aio.ServicerContext[Any, Any], exc: Exception) -> None:
@@ -148,7 +197,8 @@ def _wrap(handler: Handler, who: Principal | AgentError) -> Handler:
 
 
 class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
-    """Authenticates every call except health and reflection, and maps errors to statuses."""
+    """Authenticates every call except health and reflection, checks the key's scope against
+    the call, and maps errors to statuses."""
 
     def __init__(self, ring: KeyRing) -> None:
         self._ring = ring
@@ -164,6 +214,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         who: Principal | AgentError
         try:
             who = await self._ring.authenticate(handler_call_details.invocation_metadata)
+            permit(handler_call_details.method, who)
         except AgentError as exc:
             who = exc
         return _wrap(handler, who)

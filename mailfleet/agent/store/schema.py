@@ -390,6 +390,15 @@ MIGRATIONS: tuple[Migration, ...] = (
     CREATE INDEX events_engagement ON events (message_id)
         WHERE type IN ({_OPENED}, {_CLICKED});
     """,
+    # 15: API keys have a scope (mailfleet.agent.identity.scopes.Scope), an optional expiry and
+    # the person they were made for; the keys made before keep what they could do
+    """
+    ALTER TABLE api_keys ADD COLUMN scope TEXT NOT NULL DEFAULT 'tenant';
+    UPDATE api_keys SET scope = 'admin' WHERE admin != 0;
+    ALTER TABLE api_keys DROP COLUMN admin;
+    ALTER TABLE api_keys ADD COLUMN expires_at REAL;
+    ALTER TABLE api_keys ADD COLUMN person TEXT NOT NULL DEFAULT '';
+    """,
 )
 
 

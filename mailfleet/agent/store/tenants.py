@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from mailfleet.agent.errors import AlreadyExists, NotFound
 from mailfleet.agent.identity.keys import NewKey
+from mailfleet.agent.identity.scopes import Scope
 
 
 @dataclass(frozen=True)
@@ -27,16 +28,42 @@ class KeyRecord:
     tenant_id: int
     name: str
     secret_hash: str
-    admin: bool
+    scope: Scope
     created_at: float
     revoked_at: float | None
+    # When the key stops working by itself; None: never.
+    expires_at: float | None = None
+    # Who the key was made for ('' when nobody was named).
+    person: str = ""
+
+    @property
+    def admin(self) -> bool:
+        """Whether the key may do everything, for every tenant."""
+        return self.scope is Scope.ADMIN
+
+    def expired(self, now: float) -> bool:
+        """Whether the key's expiry has passed at ``now``."""
+        return self.expires_at is not None and now >= self.expires_at
 
 
-_KEY_COLUMNS = "key_id, tenant_id, name, secret_hash, admin, created_at, revoked_at"
+@dataclass(frozen=True)
+class KeySpec:
+    """What a new key is for: its label, scope, expiry and person."""
+
+    name: str
+    scope: Scope
+    expires_at: float | None = None
+    person: str = ""
 
 
-def _key(row: tuple[str, int, str, str, int, float, float | None]) -> KeyRecord:
-    return KeyRecord(row[0], row[1], row[2], row[3], bool(row[4]), row[5], row[6])
+_KEY_COLUMNS = (
+    "key_id, tenant_id, name, secret_hash, scope, created_at, revoked_at, expires_at, person"
+)
+_KeyRow = tuple[str, int, str, str, str, float, float | None, float | None, str]
+
+
+def _key(row: _KeyRow) -> KeyRecord:
+    return KeyRecord(row[0], row[1], row[2], row[3], Scope(row[4]), *row[5:])
 
 
 def create_tenant(conn: sqlite3.Connection, name: str) -> Tenant:
@@ -76,16 +103,36 @@ def list_tenants(conn: sqlite3.Connection) -> list[Tenant]:
 
 
 def create_key(
-    conn: sqlite3.Connection, tenant_id: int, name: str, admin: bool, key: NewKey
+    conn: sqlite3.Connection, tenant_id: int, spec: KeySpec, key: NewKey
 ) -> KeyRecord:
     """Store a new key's id and hash for a tenant."""
     get_tenant(conn, tenant_id)
-    now = time.time()
-    conn.execute(
-        f"INSERT INTO api_keys ({_KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, NULL)",
-        (key.key_id, tenant_id, name, key.secret_hash, int(admin), now),
+    record = KeyRecord(
+        key.key_id,
+        tenant_id,
+        spec.name,
+        key.secret_hash,
+        spec.scope,
+        time.time(),
+        None,
+        spec.expires_at,
+        spec.person,
     )
-    return KeyRecord(key.key_id, tenant_id, name, key.secret_hash, admin, now, None)
+    conn.execute(
+        f"INSERT INTO api_keys ({_KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            record.key_id,
+            tenant_id,
+            spec.name,
+            key.secret_hash,
+            spec.scope.value,
+            record.created_at,
+            None,
+            spec.expires_at,
+            spec.person,
+        ),
+    )
+    return record
 
 
 def find_key(conn: sqlite3.Connection, key_id: str) -> KeyRecord | None:

@@ -25,13 +25,15 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18mailfleet/v1/admin.proto\x12\x0cmailfleet.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"R\n\x06Tenant\x12\n\n\x02id\x18\x01 \x01(\x04\x12\x0c\n\x04name\x18\x02 \x01(\t\x12.\n\ncreated_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"#\n\x13\x43reateTenantRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x14\n\x12ListTenantsRequest\"<\n\x13ListTenantsResponse\x12%\n\x07tenants\x18\x01 \x03(\x0b\x32\x14.mailfleet.v1.Tenant\"\xa8\x01\n\x06\x41piKey\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\x04\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\r\n\x05\x61\x64min\x18\x04 \x01(\x08\x12.\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nrevoked_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"E\n\x13\x43reateApiKeyRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\x04\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\r\n\x05\x61\x64min\x18\x03 \x01(\x08\"I\n\x14\x43reateApiKeyResponse\x12!\n\x03key\x18\x01 \x01(\x0b\x32\x14.mailfleet.v1.ApiKey\x12\x0e\n\x06secret\x18\x02 \x01(\t\"\'\n\x12ListApiKeysRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\x04\"9\n\x13ListApiKeysResponse\x12\"\n\x04keys\x18\x01 \x03(\x0b\x32\x14.mailfleet.v1.ApiKey\"%\n\x13RevokeApiKeyRequest\x12\x0e\n\x06key_id\x18\x01 \x01(\t2\x98\x03\n\x05\x41\x64min\x12G\n\x0c\x43reateTenant\x12!.mailfleet.v1.CreateTenantRequest\x1a\x14.mailfleet.v1.Tenant\x12R\n\x0bListTenants\x12 .mailfleet.v1.ListTenantsRequest\x1a!.mailfleet.v1.ListTenantsResponse\x12U\n\x0c\x43reateApiKey\x12!.mailfleet.v1.CreateApiKeyRequest\x1a\".mailfleet.v1.CreateApiKeyResponse\x12R\n\x0bListApiKeys\x12 .mailfleet.v1.ListApiKeysRequest\x1a!.mailfleet.v1.ListApiKeysResponse\x12G\n\x0cRevokeApiKey\x12!.mailfleet.v1.RevokeApiKeyRequest\x1a\x14.mailfleet.v1.ApiKeyb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18mailfleet/v1/admin.proto\x12\x0cmailfleet.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"R\n\x06Tenant\x12\n\n\x02id\x18\x01 \x01(\x04\x12\x0c\n\x04name\x18\x02 \x01(\t\x12.\n\ncreated_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"#\n\x13\x43reateTenantRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x14\n\x12ListTenantsRequest\"<\n\x13ListTenantsResponse\x12%\n\x07tenants\x18\x01 \x03(\x0b\x32\x14.mailfleet.v1.Tenant\"\x8f\x02\n\x06\x41piKey\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\x04\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\r\n\x05\x61\x64min\x18\x04 \x01(\x08\x12.\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nrevoked_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12%\n\x05scope\x18\x07 \x01(\x0e\x32\x16.mailfleet.v1.KeyScope\x12.\n\nexpires_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06person\x18\t \x01(\t\"\xac\x01\n\x13\x43reateApiKeyRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\x04\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\r\n\x05\x61\x64min\x18\x03 \x01(\x08\x12%\n\x05scope\x18\x04 \x01(\x0e\x32\x16.mailfleet.v1.KeyScope\x12.\n\nexpires_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06person\x18\x06 \x01(\t\"I\n\x14\x43reateApiKeyResponse\x12!\n\x03key\x18\x01 \x01(\x0b\x32\x14.mailfleet.v1.ApiKey\x12\x0e\n\x06secret\x18\x02 \x01(\t\"\'\n\x12ListApiKeysRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\x04\"9\n\x13ListApiKeysResponse\x12\"\n\x04keys\x18\x01 \x03(\x0b\x32\x14.mailfleet.v1.ApiKey\"%\n\x13RevokeApiKeyRequest\x12\x0e\n\x06key_id\x18\x01 \x01(\t*\xa9\x01\n\x08KeyScope\x12\x19\n\x15KEY_SCOPE_UNSPECIFIED\x10\x00\x12\x13\n\x0fKEY_SCOPE_ADMIN\x10\x01\x12\x14\n\x10KEY_SCOPE_TENANT\x10\x02\x12\x17\n\x13KEY_SCOPE_CAMPAIGNS\x10\x03\x12\x12\n\x0eKEY_SCOPE_SEND\x10\x04\x12\x12\n\x0eKEY_SCOPE_READ\x10\x05\x12\x16\n\x12KEY_SCOPE_AUDIENCE\x10\x06\x32\x98\x03\n\x05\x41\x64min\x12G\n\x0c\x43reateTenant\x12!.mailfleet.v1.CreateTenantRequest\x1a\x14.mailfleet.v1.Tenant\x12R\n\x0bListTenants\x12 .mailfleet.v1.ListTenantsRequest\x1a!.mailfleet.v1.ListTenantsResponse\x12U\n\x0c\x43reateApiKey\x12!.mailfleet.v1.CreateApiKeyRequest\x1a\".mailfleet.v1.CreateApiKeyResponse\x12R\n\x0bListApiKeys\x12 .mailfleet.v1.ListApiKeysRequest\x1a!.mailfleet.v1.ListApiKeysResponse\x12G\n\x0cRevokeApiKey\x12!.mailfleet.v1.RevokeApiKeyRequest\x1a\x14.mailfleet.v1.ApiKeyb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'mailfleet.v1.admin_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_KEYSCOPE']._serialized_start=944
+  _globals['_KEYSCOPE']._serialized_end=1113
   _globals['_TENANT']._serialized_start=75
   _globals['_TENANT']._serialized_end=157
   _globals['_CREATETENANTREQUEST']._serialized_start=159
@@ -41,17 +43,17 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTTENANTSRESPONSE']._serialized_start=218
   _globals['_LISTTENANTSRESPONSE']._serialized_end=278
   _globals['_APIKEY']._serialized_start=281
-  _globals['_APIKEY']._serialized_end=449
-  _globals['_CREATEAPIKEYREQUEST']._serialized_start=451
-  _globals['_CREATEAPIKEYREQUEST']._serialized_end=520
-  _globals['_CREATEAPIKEYRESPONSE']._serialized_start=522
-  _globals['_CREATEAPIKEYRESPONSE']._serialized_end=595
-  _globals['_LISTAPIKEYSREQUEST']._serialized_start=597
-  _globals['_LISTAPIKEYSREQUEST']._serialized_end=636
-  _globals['_LISTAPIKEYSRESPONSE']._serialized_start=638
-  _globals['_LISTAPIKEYSRESPONSE']._serialized_end=695
-  _globals['_REVOKEAPIKEYREQUEST']._serialized_start=697
-  _globals['_REVOKEAPIKEYREQUEST']._serialized_end=734
-  _globals['_ADMIN']._serialized_start=737
-  _globals['_ADMIN']._serialized_end=1145
+  _globals['_APIKEY']._serialized_end=552
+  _globals['_CREATEAPIKEYREQUEST']._serialized_start=555
+  _globals['_CREATEAPIKEYREQUEST']._serialized_end=727
+  _globals['_CREATEAPIKEYRESPONSE']._serialized_start=729
+  _globals['_CREATEAPIKEYRESPONSE']._serialized_end=802
+  _globals['_LISTAPIKEYSREQUEST']._serialized_start=804
+  _globals['_LISTAPIKEYSREQUEST']._serialized_end=843
+  _globals['_LISTAPIKEYSRESPONSE']._serialized_start=845
+  _globals['_LISTAPIKEYSRESPONSE']._serialized_end=902
+  _globals['_REVOKEAPIKEYREQUEST']._serialized_start=904
+  _globals['_REVOKEAPIKEYREQUEST']._serialized_end=941
+  _globals['_ADMIN']._serialized_start=1116
+  _globals['_ADMIN']._serialized_end=1524
 # @@protoc_insertion_point(module_scope)

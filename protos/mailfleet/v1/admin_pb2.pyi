@@ -8,6 +8,7 @@ from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -18,6 +19,46 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _KeyScope:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _KeyScopeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_KeyScope.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    KEY_SCOPE_UNSPECIFIED: _KeyScope.ValueType  # 0
+    """Not given: CreateApiKey then makes an admin key if `admin` is set, else a tenant key."""
+    KEY_SCOPE_ADMIN: _KeyScope.ValueType  # 1
+    """Everything, for every tenant."""
+    KEY_SCOPE_TENANT: _KeyScope.ValueType  # 2
+    """Everything within its tenant but the agent's own set-up (tenants, keys, routing, DKIM)."""
+    KEY_SCOPE_CAMPAIGNS: _KeyScope.ValueType  # 3
+    """Campaigns, signup forms and signups, adding suppressions, transactional sends, reading."""
+    KEY_SCOPE_SEND: _KeyScope.ValueType  # 4
+    """Transactional sends only (and GetInfo)."""
+    KEY_SCOPE_READ: _KeyScope.ValueType  # 5
+    """Reading only: campaigns, messages, events, queue, suppressions, signups."""
+    KEY_SCOPE_AUDIENCE: _KeyScope.ValueType  # 6
+    """Signup forms, signups and the audience API only (and GetInfo)."""
+
+class KeyScope(_KeyScope, metaclass=_KeyScopeEnumTypeWrapper):
+    """What a key may do. Every RPC needs one kind of access; docs/operations.md has the table."""
+
+KEY_SCOPE_UNSPECIFIED: KeyScope.ValueType  # 0
+"""Not given: CreateApiKey then makes an admin key if `admin` is set, else a tenant key."""
+KEY_SCOPE_ADMIN: KeyScope.ValueType  # 1
+"""Everything, for every tenant."""
+KEY_SCOPE_TENANT: KeyScope.ValueType  # 2
+"""Everything within its tenant but the agent's own set-up (tenants, keys, routing, DKIM)."""
+KEY_SCOPE_CAMPAIGNS: KeyScope.ValueType  # 3
+"""Campaigns, signup forms and signups, adding suppressions, transactional sends, reading."""
+KEY_SCOPE_SEND: KeyScope.ValueType  # 4
+"""Transactional sends only (and GetInfo)."""
+KEY_SCOPE_READ: KeyScope.ValueType  # 5
+"""Reading only: campaigns, messages, events, queue, suppressions, signups."""
+KEY_SCOPE_AUDIENCE: KeyScope.ValueType  # 6
+"""Signup forms, signups and the audience API only (and GetInfo)."""
+Global___KeyScope: _TypeAlias = KeyScope  # noqa: Y015
 
 @_typing.final
 class Tenant(_message.Message):
@@ -128,6 +169,9 @@ class ApiKey(_message.Message):
     ADMIN_FIELD_NUMBER: _builtins.int
     CREATED_AT_FIELD_NUMBER: _builtins.int
     REVOKED_AT_FIELD_NUMBER: _builtins.int
+    SCOPE_FIELD_NUMBER: _builtins.int
+    EXPIRES_AT_FIELD_NUMBER: _builtins.int
+    PERSON_FIELD_NUMBER: _builtins.int
     key_id: _builtins.str
     """Public part of the key, safe to show and log."""
     tenant_id: _builtins.int
@@ -135,7 +179,13 @@ class ApiKey(_message.Message):
     name: _builtins.str
     """The label given at creation, e.g. "billing service"."""
     admin: _builtins.bool
-    """True when the key may also call Admin (and the other admin-only services)."""
+    """True when the key may also call Admin (and the other admin-only services): its scope is
+    KEY_SCOPE_ADMIN.
+    """
+    scope: Global___KeyScope.ValueType
+    """What the key may do."""
+    person: _builtins.str
+    """Who the key was made for, as the audit log names them; "" when nobody was named."""
     @_builtins.property
     def created_at(self) -> _timestamp_pb2.Timestamp:
         """When the key was created (set by the agent)."""
@@ -143,6 +193,10 @@ class ApiKey(_message.Message):
     @_builtins.property
     def revoked_at(self) -> _timestamp_pb2.Timestamp:
         """Unset while the key is active."""
+
+    @_builtins.property
+    def expires_at(self) -> _timestamp_pb2.Timestamp:
+        """When the key stops working by itself (UNAUTHENTICATED from then on); unset: never."""
 
     def __init__(
         self,
@@ -153,10 +207,13 @@ class ApiKey(_message.Message):
         admin: _builtins.bool = ...,
         created_at: _timestamp_pb2.Timestamp | None = ...,
         revoked_at: _timestamp_pb2.Timestamp | None = ...,
+        scope: Global___KeyScope.ValueType = ...,
+        expires_at: _timestamp_pb2.Timestamp | None = ...,
+        person: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "revoked_at", b"revoked_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "expires_at", b"expires_at", "revoked_at", b"revoked_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["admin", b"admin", "created_at", b"created_at", "key_id", b"key_id", "name", b"name", "revoked_at", b"revoked_at", "tenant_id", b"tenant_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["admin", b"admin", "created_at", b"created_at", "expires_at", b"expires_at", "key_id", b"key_id", "name", b"name", "person", b"person", "revoked_at", b"revoked_at", "scope", b"scope", "tenant_id", b"tenant_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -171,22 +228,38 @@ class CreateApiKeyRequest(_message.Message):
     TENANT_ID_FIELD_NUMBER: _builtins.int
     NAME_FIELD_NUMBER: _builtins.int
     ADMIN_FIELD_NUMBER: _builtins.int
+    SCOPE_FIELD_NUMBER: _builtins.int
+    EXPIRES_AT_FIELD_NUMBER: _builtins.int
+    PERSON_FIELD_NUMBER: _builtins.int
     tenant_id: _builtins.int
     """The tenant the key acts for; required (0 is INVALID_ARGUMENT)."""
     name: _builtins.str
     """A label for people, required: one line of at most 200 characters."""
     admin: _builtins.bool
-    """True makes an admin key; false (the default) a key limited to its tenant."""
+    """Used only when scope is unset: true makes an admin key, false (the default) a tenant key."""
+    scope: Global___KeyScope.ValueType
+    """What the key may do; unset falls back to `admin`."""
+    person: _builtins.str
+    """Who the key is for (one line of at most 200 characters), shown in the audit log."""
+    @_builtins.property
+    def expires_at(self) -> _timestamp_pb2.Timestamp:
+        """When the key stops working by itself; unset: never. A time already past is
+        INVALID_ARGUMENT.
+        """
+
     def __init__(
         self,
         *,
         tenant_id: _builtins.int = ...,
         name: _builtins.str = ...,
         admin: _builtins.bool = ...,
+        scope: Global___KeyScope.ValueType = ...,
+        expires_at: _timestamp_pb2.Timestamp | None = ...,
+        person: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["expires_at", b"expires_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["admin", b"admin", "name", b"name", "tenant_id", b"tenant_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["admin", b"admin", "expires_at", b"expires_at", "name", b"name", "person", b"person", "scope", b"scope", "tenant_id", b"tenant_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

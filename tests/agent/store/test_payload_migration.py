@@ -180,9 +180,18 @@ def downgraded(agent: AgentProcess) -> tuple[sqlite3.Connection, int]:
     """Replace the agent's fresh store by one at the previous version with the same tenant and
     keys; return it and the tenant's id."""
     db = load(agent.config).db_path
-    kept = ("agent_meta", "tenants", "api_keys")
+    # api_keys as the previous schema had it: an admin flag where scopes are now (schema 15)
+    kept = {
+        "agent_meta": "*",
+        "tenants": "*",
+        "api_keys": "key_id, tenant_id, name, secret_hash, scope = 'admin', created_at,"
+        " revoked_at",
+    }
     with closing(sqlite3.connect(db)) as fresh:
-        rows = {table: fresh.execute(f"SELECT * FROM {table}").fetchall() for table in kept}
+        rows = {
+            table: fresh.execute(f"SELECT {columns} FROM {table}").fetchall()
+            for table, columns in kept.items()
+        }
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
     conn = previous_store(db)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 import grpc
@@ -12,12 +13,24 @@ from mailfleet.agent.api import auth, convert
 from mailfleet.agent.api.auth import KeyRing
 from mailfleet.agent.errors import FailedPrecondition, InvalidArgument
 from mailfleet.agent.identity import keys
+from mailfleet.agent.identity.scopes import Scope
 from mailfleet.agent.store import tenants
 from mailfleet.agent.store.handle import Store
-from mailfleet.agent.store.tenants import KeyRecord, Tenant
+from mailfleet.agent.store.tenants import KeyRecord, KeySpec, Tenant
 from mailfleet.v1 import admin_pb2, admin_pb2_grpc
 
 _TENANT_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+
+
+_SCOPES: dict[Scope, admin_pb2.KeyScope.ValueType] = {
+    Scope.ADMIN: admin_pb2.KEY_SCOPE_ADMIN,
+    Scope.TENANT: admin_pb2.KEY_SCOPE_TENANT,
+    Scope.CAMPAIGNS: admin_pb2.KEY_SCOPE_CAMPAIGNS,
+    Scope.SEND: admin_pb2.KEY_SCOPE_SEND,
+    Scope.READ: admin_pb2.KEY_SCOPE_READ,
+    Scope.AUDIENCE: admin_pb2.KEY_SCOPE_AUDIENCE,
+}
+_BY_NUMBER = {number: scope for scope, number in _SCOPES.items()}
 
 
 def _tenant(t: Tenant) -> admin_pb2.Tenant:
@@ -31,10 +44,32 @@ def _key(k: KeyRecord) -> admin_pb2.ApiKey:
         name=k.name,
         admin=k.admin,
         created_at=convert.timestamp(k.created_at),
+        scope=_SCOPES[k.scope],
+        person=k.person,
     )
     if k.revoked_at is not None:
         msg.revoked_at.CopyFrom(convert.timestamp(k.revoked_at))
+    if k.expires_at is not None:
+        msg.expires_at.CopyFrom(convert.timestamp(k.expires_at))
     return msg
+
+
+def _spec(request: admin_pb2.CreateApiKeyRequest) -> KeySpec:
+    """The checked description of the key a CreateApiKey request asks for."""
+    name = validation.text_line("name", request.name, required=True)
+    person = validation.text_line("person", request.person)
+    if request.scope == admin_pb2.KEY_SCOPE_UNSPECIFIED:
+        scope = Scope.ADMIN if request.admin else Scope.TENANT
+    elif request.scope in _BY_NUMBER:
+        scope = _BY_NUMBER[request.scope]
+    else:
+        raise InvalidArgument("scope", "not a scope this agent knows")
+    expires_at = None
+    if request.HasField("expires_at"):
+        expires_at = request.expires_at.ToNanoseconds() / 1e9
+        if expires_at <= time.time():
+            raise InvalidArgument("expires_at", "already past")
+    return KeySpec(name, scope, expires_at, person)
 
 
 class AdminService(admin_pb2_grpc.AdminServicer):
@@ -63,12 +98,12 @@ class AdminService(admin_pb2_grpc.AdminServicer):
         self, request: admin_pb2.CreateApiKeyRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> admin_pb2.CreateApiKeyResponse:
         auth.require_admin()
-        name = validation.text_line("name", request.name, required=True)
+        spec = _spec(request)
         if request.tenant_id == 0:
             raise InvalidArgument("tenant_id", "required")
         new = keys.mint()
         record = await self._store.write(
-            lambda c: tenants.create_key(c, request.tenant_id, name, request.admin, new)
+            lambda c: tenants.create_key(c, request.tenant_id, spec, new)
         )
         return admin_pb2.CreateApiKeyResponse(key=_key(record), secret=new.full_key)
 
