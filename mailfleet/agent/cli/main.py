@@ -1,4 +1,4 @@
-"""``mailfleet-agent``: init, serve, pairing, dkim generate, smtp-user, sending-domain,
+"""``mailfleet-agent``: init, serve, pairing, dkim generate, smtp-user, sending-domain, key,
 status, backup, restore, dns-check, queue."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from pathlib import Path
 
 from mailfleet.agent import __version__, event_loop, logs
 from mailfleet.agent.cli import dkim as dkim_cli
+from mailfleet.agent.cli import keys as keys_cli
 from mailfleet.agent.cli import ops as ops_cli
 from mailfleet.agent.cli import queue as queue_cli
 from mailfleet.agent.cli import smtp_users as intake_cli
@@ -52,6 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     p_gen.add_argument("--algorithm", choices=["rsa", "ed25519"], default="rsa")
     p_gen.add_argument("--config", type=Path, required=True)
     intake_cli.add_parsers(sub)
+    keys_cli.add_parsers(sub)
     ops_cli.add_parsers(sub)
     queue_cli.add_parsers(sub)
     return parser
@@ -112,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
             return _run_writing(args, settings, writes)
         if args.command in intake_cli.COMMANDS:
             return intake_cli.run(settings, args)
+        if args.command in keys_cli.COMMANDS:
+            return keys_cli.run(settings, args)
         if args.command in ops_cli.COMMANDS:
             return ops_cli.run(settings, args)
         if args.command in queue_cli.COMMANDS:
