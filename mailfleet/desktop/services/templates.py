@@ -182,6 +182,21 @@ def contact_values(
     return address, name, merge_values(first, last, custom or {}, keys)
 
 
+def message_bytes(
+    subject: str,
+    html: str,
+    text: str,
+    to_email: str,
+    to_name: str,
+    values: dict[str, str],
+    sender: str,
+) -> bytes:
+    """The whole message one recipient gets (RFC 5322 bytes, as the agent renders it, before
+    DKIM); ``rendering.PreviewError`` when it cannot be rendered."""
+    return rendering.render(subject, html, text, to_email=to_email, to_name=to_name,
+                            fields=values, sender=sender, max_bytes=PREVIEW_MAX_BYTES)  # fmt: skip
+
+
 def preview(
     subject: str,
     html: str,
@@ -193,16 +208,7 @@ def preview(
 ) -> Preview:
     """Render the template for one recipient with the agent's renderer."""
     try:
-        raw = rendering.render(
-            subject,
-            html,
-            text,
-            to_email=to_email,
-            to_name=to_name,
-            fields=values,
-            sender=sender,
-            max_bytes=PREVIEW_MAX_BYTES,
-        )
+        raw = message_bytes(subject, html, text, to_email, to_name, values, sender)
     except rendering.PreviewError as exc:
         return Preview("", "", "", 0, error=str(exc))
     message = email.message_from_bytes(raw, policy=email.policy.default)
