@@ -184,6 +184,39 @@ async def test_the_subscribe_example_signs_up_once_per_key(
     assert changes(stubs)[-1].kind == signups_pb2.SIGNUP_CHANGE_KIND_CONFIRMED
 
 
+async def test_the_audience_example_shows_updates_and_unsubscribes(
+    agent_process: AgentProcess, tmp_path: Path
+) -> None:
+    stubs = agent_process.stubs()
+    stubs.signups.PutForm(signups_pb2.PutFormRequest(form=form_definition("crm-form")))
+    p = agent_process.pairing
+    person = "ida@shop.example"
+    assert example(p, "audience.py", "status", person, cwd=tmp_path).stdout == (
+        f"{person}: unknown to this agent\n"
+    )
+    example(p, "subscribe.py", person, "--form", "crm-form", "--field", "first_name=Ida",
+            "--skip-confirmation", cwd=tmp_path)  # fmt: skip
+    after = changes(stubs)[-1].seq
+    update = ("update", person, "--field", "first_name=Idabel", "--key", "crm-1")
+    assert example(p, "audience.py", *update, cwd=tmp_path).stdout.splitlines() == [
+        f"{person}: subscribed",
+        "  lists: news, sale",
+        "  first_name = Idabel",
+    ]
+    again = example(p, "audience.py", *update, cwd=tmp_path).stdout.splitlines()
+    assert again[0] == "already done with key crm-1: nothing changed"
+    leave = ("unsubscribe", person, "--list", "sale", "--key", "leave-1")
+    assert example(p, "audience.py", *leave, cwd=tmp_path).stdout.splitlines()[:3] == [
+        f"{person}: subscribed",
+        "  lists: news",
+        "  left: sale",
+    ]
+    assert [(c.kind, c.email) for c in changes(stubs, after)] == [
+        (signups_pb2.SIGNUP_CHANGE_KIND_FIELDS_UPDATED, person),
+        (signups_pb2.SIGNUP_CHANGE_KIND_UNSUBSCRIBED, person),
+    ]
+
+
 def _read_until(stream: IO[str], wanted: str, timeout: float = 60) -> list[str]:
     """Lines read from ``stream`` up to the one holding ``wanted``."""
     deadline = time.monotonic() + timeout

@@ -65,6 +65,12 @@ _BY_SERVICE: dict[str, dict[str, Need]] = {
         "Subscribe": Need.AUDIENCE_WRITE,
         "ListSignupChanges": Need.AUDIENCE_READ,
     },
+    "Audience": {
+        "Subscribe": Need.AUDIENCE_WRITE,
+        "UpdateContact": Need.AUDIENCE_WRITE,
+        "Unsubscribe": Need.AUDIENCE_WRITE,
+        "GetContact": Need.AUDIENCE_READ,
+    },
     "SmtpUsers": {
         "CreateSmtpUser": Need.MANAGE,
         "ListSmtpUsers": Need.READ,

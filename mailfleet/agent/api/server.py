@@ -14,6 +14,7 @@ from mailfleet.agent.api.dkim_state import DkimState
 from mailfleet.agent.api.health import ServingHealth
 from mailfleet.agent.api.reflection import enable_reflection
 from mailfleet.agent.api.services.admin import AdminService
+from mailfleet.agent.api.services.audience import AudienceService
 from mailfleet.agent.api.services.campaigns import CampaignsService
 from mailfleet.agent.api.services.capture import CaptureService
 from mailfleet.agent.api.services.events import EventsService
@@ -28,6 +29,7 @@ from mailfleet.agent.api.services.suppression import SuppressionService
 from mailfleet.agent.api.services.transactional import TransactionalService
 from mailfleet.agent.api.services.webhooks import WebhooksService
 from mailfleet.agent.api.settings import ApiInputs
+from mailfleet.agent.api.subscribe import SignupDesk
 from mailfleet.agent.delivery.suspended import Suspended
 from mailfleet.agent.errors import ConfigError, bind_failure
 from mailfleet.agent.feedback.tokens import TokenKey
@@ -39,6 +41,8 @@ from mailfleet.v1 import (
     admin_pb2_grpc,
     agent_pb2,
     agent_pb2_grpc,
+    audience_pb2,
+    audience_pb2_grpc,
     campaigns_pb2,
     campaigns_pb2_grpc,
     capture_pb2,
@@ -126,15 +130,14 @@ def build_server(
     webhooks_pb2_grpc.add_WebhooksServicer_to_server(
         WebhooksService(store, settings.webhooks, agent_id), server
     )
-    signups_pb2_grpc.add_SignupsServicer_to_server(
-        SignupsService(
-            store,
-            settings.http.base_url,
-            TokenKey.load_or_create(settings.feedback_key_file),
-            settings.signup,
-        ),
-        server,
+    desk = SignupDesk(
+        store,
+        settings.http.base_url,
+        TokenKey.load_or_create(settings.feedback_key_file),
+        settings.signup,
     )
+    signups_pb2_grpc.add_SignupsServicer_to_server(SignupsService(desk), server)
+    audience_pb2_grpc.add_AudienceServicer_to_server(AudienceService(desk), server)
     queue_pb2_grpc.add_QueueServicer_to_server(
         QueueService(store, suspended or Suspended(), lambda: state.routes), server
     )
@@ -155,6 +158,7 @@ def build_server(
             (suppression_pb2.DESCRIPTOR, "Suppression"),
             (webhooks_pb2.DESCRIPTOR, "Webhooks"),
             (signups_pb2.DESCRIPTOR, "Signups"),
+            (audience_pb2.DESCRIPTOR, "Audience"),
             (queue_pb2.DESCRIPTOR, "Queue"),
         )
     ]

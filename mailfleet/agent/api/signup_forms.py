@@ -222,10 +222,15 @@ def signup(s: SignupRow) -> signups_pb2.Signup:
 
 
 def change(c: Change) -> signups_pb2.SignupChange:
-    """One signup change with its signup and consent record."""
-    return signups_pb2.SignupChange(
+    """One signup change with its signup and consent record, or an address's change."""
+    out = signups_pb2.SignupChange(
         seq=c.seq,
         time=timestamp(c.time),
         kind=signups_pb2.SignupChangeKind.ValueType(int(c.kind)),
-        signup=signup(c.signup),
+        email=c.email,
+        fields=c.fields,
+        lists=c.lists,
     )
+    if c.signup_or_none is not None:
+        out.signup.CopyFrom(signup(c.signup_or_none))
+    return out

@@ -15,6 +15,7 @@ from mailfleet.agent.client.stubs import AgentStubs
 from mailfleet.agent.identity.pairing import Pairing, parse
 from mailfleet.v1 import (
     agent_pb2,
+    audience_pb2,
     campaigns_pb2,
     common_pb2,
     events_pb2,
@@ -140,6 +141,30 @@ class AgentClient:
             language=language,
         )
         return self.stubs.signups.Subscribe(request, timeout=_TIMEOUT)
+
+    def contact(self, email: str) -> audience_pb2.Contact:
+        """Where ``email`` stands on this agent: pending, confirmed, unsubscribed, suppressed
+        or unknown; its lists, fields and signups."""
+        request = audience_pb2.GetContactRequest(email=email)
+        return self.stubs.audience.GetContact(request, timeout=_TIMEOUT)
+
+    def update_contact(
+        self, idempotency_key: str, email: str, fields: Mapping[str, str]
+    ) -> audience_pb2.UpdateContactResponse:
+        """Set some of ``email``'s fields; the desktop updates its contact when it syncs."""
+        request = audience_pb2.UpdateContactRequest(
+            idempotency_key=idempotency_key, email=email, fields=dict(fields)
+        )
+        return self.stubs.audience.UpdateContact(request, timeout=_TIMEOUT)
+
+    def unsubscribe(
+        self, idempotency_key: str, email: str, list_id: str = ""
+    ) -> audience_pb2.UnsubscribeResponse:
+        """Unsubscribe ``email`` from the list ``list_id``, or from every campaign."""
+        request = audience_pb2.UnsubscribeRequest(
+            idempotency_key=idempotency_key, email=email, list_id=list_id
+        )
+        return self.stubs.audience.Unsubscribe(request, timeout=_TIMEOUT)
 
     def create_campaign(
         self,

@@ -10,6 +10,7 @@ from grpc_health.v1 import health_pb2_grpc
 from mailfleet.v1 import (
     admin_pb2_grpc,
     agent_pb2_grpc,
+    audience_pb2_grpc,
     campaigns_pb2_grpc,
     capture_pb2_grpc,
     events_pb2_grpc,
@@ -44,6 +45,7 @@ class AgentStubs:
     webhooks: webhooks_pb2_grpc.WebhooksStub
     signups: signups_pb2_grpc.SignupsStub
     queue: queue_pb2_grpc.QueueStub
+    audience: audience_pb2_grpc.AudienceStub
     # The standard gRPC health service, which every agent serves beside the contract.
     health: health_pb2_grpc.HealthStub
 
@@ -66,5 +68,6 @@ class AgentStubs:
             webhooks_pb2_grpc.WebhooksStub(channel),
             signups_pb2_grpc.SignupsStub(channel),
             queue_pb2_grpc.QueueStub(channel),
+            audience_pb2_grpc.AudienceStub(channel),
             health_pb2_grpc.HealthStub(channel),
         )

@@ -399,6 +399,19 @@ MIGRATIONS: tuple[Migration, ...] = (
     ALTER TABLE api_keys ADD COLUMN expires_at REAL;
     ALTER TABLE api_keys ADD COLUMN person TEXT NOT NULL DEFAULT '';
     """,
+    # 16: the Audience API's changes of an address (signup_id 0): its fields or an unsubscribe,
+    # with the caller's idempotency key
+    """
+    ALTER TABLE signup_changes ADD COLUMN email TEXT NOT NULL DEFAULT '';
+    ALTER TABLE signup_changes ADD COLUMN email_key TEXT NOT NULL DEFAULT '';
+    ALTER TABLE signup_changes ADD COLUMN detail TEXT NOT NULL DEFAULT '';
+    ALTER TABLE signup_changes ADD COLUMN idempotency_key TEXT;
+    CREATE UNIQUE INDEX signup_changes_idempotency ON signup_changes (tenant_id, idempotency_key)
+        WHERE idempotency_key IS NOT NULL;
+    CREATE INDEX signup_changes_address ON signup_changes (tenant_id, email_key)
+        WHERE email_key <> '';
+    CREATE INDEX signups_tenant_address ON signups (tenant_id, email_key);
+    """,
 )
 
 

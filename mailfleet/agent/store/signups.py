@@ -4,7 +4,9 @@ A form's definition is kept as the JSON :mod:`mailfleet.agent.signup.forms` writ
 reads into it. Each signup has one consent record (GDPR Art. 7: what was agreed to, when,
 from where; and when it was confirmed, from where). Every change of a signup's status
 appends a row to ``signup_changes``, numbered per agent, which the desktop reads by cursor
-as it reads events. Every function runs inside the caller's transaction.
+as it reads events; so does every change the Audience API makes to an address (its fields, an
+unsubscribe), which is about the address rather than one signup (``signup_id`` 0). Every
+function runs inside the caller's transaction.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
 
@@ -35,6 +37,12 @@ class ChangeKind(IntEnum):
     SIGNED_UP = 1
     CONFIRMED = 2
     EXPIRED = 3
+    FIELDS_UPDATED = 4  # an address's change: its fields
+    UNSUBSCRIBED = 5  # an address's change: it left one list, or everything
+
+
+# The kinds of change about an address rather than one signup.
+ADDRESS_KINDS = (ChangeKind.FIELDS_UPDATED, ChangeKind.UNSUBSCRIBED)
 
 
 @dataclass(frozen=True)
@@ -106,12 +114,24 @@ class SignupRow:
 
 @dataclass(frozen=True)
 class Change:
-    """One entry of the signup changes log, with the signup as it is now."""
+    """One entry of the signup changes log, with the signup as it is now; an address's change
+    (FIELDS_UPDATED, UNSUBSCRIBED) has no signup but the address, the fields it set or the
+    list it left (``lists`` empty: every list)."""
 
     seq: int
     time: float
     kind: ChangeKind
-    signup: SignupRow
+    signup_or_none: SignupRow | None
+    email: str = ""
+    fields: dict[str, str] = field(default_factory=dict)
+    lists: list[str] = field(default_factory=list)
+
+    @property
+    def signup(self) -> SignupRow:
+        """The signup a SIGNED_UP, CONFIRMED or EXPIRED change is about."""
+        if self.signup_or_none is None:
+            raise AttributeError(f"a {self.kind.name} change is about an address, not a signup")
+        return self.signup_or_none
 
 
 _FORM_COLUMNS = "f.id, f.tenant_id, f.public_id, f.definition, f.updated_at"
@@ -366,14 +386,111 @@ def delete_expired(conn: sqlite3.Connection, before: float, limit: int) -> int:
     return len(ids)
 
 
+# A change with its signup, if it is about one.
+_CHANGES = (
+    f"SELECT ch.seq, ch.time, ch.kind, ch.email, ch.detail, {_SIGNUP_COLUMNS}"
+    " FROM signup_changes ch LEFT JOIN signups s ON s.id = ch.signup_id"
+    " LEFT JOIN signup_forms f ON f.id = s.form_id LEFT JOIN consents c ON c.signup_id = s.id"
+)
+
+
+def _change_row(r: Sequence[Any]) -> Change:
+    kind = ChangeKind(r[2])
+    if kind not in ADDRESS_KINDS:
+        return Change(int(r[0]), float(r[1]), kind, _signup(r[5:]))
+    detail = json.loads(r[4])
+    return Change(
+        int(r[0]),
+        float(r[1]),
+        kind,
+        None,
+        email=r[3],
+        fields=detail.get("fields", {}),
+        lists=detail.get("lists", []),
+    )
+
+
 def list_changes(
     conn: sqlite3.Connection, tenant_id: int, after_seq: int, limit: int
 ) -> list[Change]:
     """The tenant's changes with seq > ``after_seq``, oldest first, each with its signup."""
     rows = conn.execute(
-        f"SELECT ch.seq, ch.time, ch.kind, {_SIGNUP_COLUMNS} FROM signup_changes ch"
-        f" JOIN signups s ON s.id = ch.signup_id {_SIGNUP_JOINS}"
-        " WHERE ch.tenant_id = ? AND ch.seq > ? ORDER BY ch.seq LIMIT ?",
+        f"{_CHANGES} WHERE ch.tenant_id = ? AND ch.seq > ? ORDER BY ch.seq LIMIT ?",
         (tenant_id, after_seq, limit),
     ).fetchall()
-    return [Change(int(r[0]), float(r[1]), ChangeKind(r[2]), _signup(r[3:])) for r in rows]
+    return [_change_row(r) for r in rows]
+
+
+def add_address_change(
+    conn: sqlite3.Connection,
+    tenant_id: int,
+    change: Change,
+    idempotency_key: str,
+) -> int:
+    """Log an address's change (FIELDS_UPDATED with ``fields``, UNSUBSCRIBED with the list
+    left in ``lists``, empty for everything) made with an API caller's key; returns its seq."""
+    assert change.kind in ADDRESS_KINDS
+    detail: dict[str, object] = {}
+    if change.fields:
+        detail["fields"] = change.fields
+    if change.lists:
+        detail["lists"] = change.lists
+    cur = conn.execute(
+        "INSERT INTO signup_changes (tenant_id, time, kind, signup_id, email, email_key, detail,"
+        " idempotency_key) VALUES (?, ?, ?, 0, ?, ?, ?, ?)",
+        (
+            tenant_id,
+            change.time,
+            int(change.kind),
+            change.email,
+            suppression.key(change.email),
+            json.dumps(detail),
+            idempotency_key,
+        ),
+    )
+    assert cur.lastrowid is not None
+    return cur.lastrowid
+
+
+def change_by_idempotency_key(conn: sqlite3.Connection, tenant_id: int, key: str) -> Change | None:
+    """The tenant's address change made with this API idempotency key."""
+    row = conn.execute(
+        f"{_CHANGES} WHERE ch.tenant_id = ? AND ch.idempotency_key = ?", (tenant_id, key)
+    ).fetchone()
+    return _change_row(row) if row else None
+
+
+def key_used(conn: sqlite3.Connection, tenant_id: int, key: str) -> bool:
+    """Whether any API call of the tenant (a signup or an address change) used this key."""
+    return (
+        by_idempotency_key(conn, tenant_id, key) is not None
+        or change_by_idempotency_key(conn, tenant_id, key) is not None
+    )
+
+
+@dataclass(frozen=True)
+class AddressHistory:
+    """What the agent holds about one address of a tenant: its signups (oldest first), the
+    fields the API set on it (oldest first) and its suppression entries."""
+
+    signups: list[SignupRow]
+    updates: list[Change]
+    entries: list[suppression.Entry]
+
+
+def address_history(conn: sqlite3.Connection, tenant_id: int, email: str) -> AddressHistory:
+    """Everything the agent holds about ``email`` (any spelling of the mailbox) for a tenant."""
+    email_key = suppression.key(email)
+    signup_rows = conn.execute(
+        f"SELECT {_SIGNUP_COLUMNS} FROM signups s {_SIGNUP_JOINS}"
+        " WHERE s.tenant_id = ? AND s.email_key = ? ORDER BY s.id",
+        (tenant_id, email_key),
+    ).fetchall()
+    update_rows = conn.execute(
+        f"{_CHANGES} WHERE ch.tenant_id = ? AND ch.email_key = ? AND ch.kind = ? ORDER BY ch.seq",
+        (tenant_id, email_key, int(ChangeKind.FIELDS_UPDATED)),
+    ).fetchall()
+    entries = suppression.lookup(conn, tenant_id, [email]).get(email_key, [])
+    return AddressHistory(
+        [_signup(r) for r in signup_rows], [_change_row(r) for r in update_rows], entries
+    )

@@ -22,6 +22,8 @@ _KINDS = {
     signups_pb2.SIGNUP_CHANGE_KIND_SIGNED_UP: signups.SIGNED_UP,
     signups_pb2.SIGNUP_CHANGE_KIND_CONFIRMED: signups.CONFIRMED,
     signups_pb2.SIGNUP_CHANGE_KIND_EXPIRED: signups.EXPIRED,
+    signups_pb2.SIGNUP_CHANGE_KIND_FIELDS_UPDATED: signups.FIELDS_UPDATED,
+    signups_pb2.SIGNUP_CHANGE_KIND_UNSUBSCRIBED: signups.UNSUBSCRIBED,
 }
 
 
@@ -30,14 +32,15 @@ def _time(stamp: Timestamp) -> datetime:
 
 
 def change(msg: signups_pb2.SignupChange) -> SignupChange:
-    """The contract's change as the services take it."""
+    """The contract's change as the services take it (an address's change has no signup:
+    its address, fields and lists are the change's own)."""
     s, c = msg.signup, msg.signup.consent
     return SignupChange(
         seq=msg.seq,
         kind=_KINDS.get(msg.kind, ""),
         signup_id=s.signup_id,
         form_id=s.form_id,
-        email=s.email,
+        email=msg.email or s.email,
         consent=Consent(
             time=_time(c.time if c.HasField("time") else msg.time),
             ip=c.ip,
@@ -48,8 +51,8 @@ def change(msg: signups_pb2.SignupChange) -> SignupChange:
             confirm_ip=c.confirm_ip,
             confirm_user_agent=c.confirm_user_agent,
         ),
-        fields=dict(s.fields),
-        lists=tuple(s.lists),
+        fields=dict(msg.fields or s.fields),
+        lists=tuple(msg.lists or s.lists),
     )
 
 

@@ -16,6 +16,11 @@ What a change does, as a marketer would expect it:
   complaint stays), the contact is subscribed unless still suppressed, gets the form's fields
   and joins the signup's lists.
 * *expired*: the consent record says so; the contact stays unconfirmed.
+* *fields updated* (an app's ``Audience.UpdateContact``): the contact, if there is one, gets the
+  fields; an update never creates a contact (it carries no consent).
+* *unsubscribed* (an app's ``Audience.Unsubscribe``): the contact leaves the list named, or with
+  none is suppressed as unsubscribed. The agent also logs the unsubscribe as an event, which the
+  event sync applies the same way: whichever comes first does it, the other changes nothing.
 """
 
 from __future__ import annotations
@@ -40,12 +45,14 @@ from mailfleet.desktop.db.models import (
     SuppressionReason,
 )
 from mailfleet.desktop.db.types import utcnow
-from mailfleet.desktop.services import cursors, fields, suppression, workspaces
+from mailfleet.desktop.services import cursors, fields, lists, suppression, workspaces
 from mailfleet.desktop.services.emails import check_address
 
 SIGNED_UP = "signed_up"
 CONFIRMED = "confirmed"
 EXPIRED = "expired"
+FIELDS_UPDATED = "fields_updated"
+UNSUBSCRIBED = "unsubscribed"
 # The consent record's status after each kind of change.
 _RECORD_STATUS = {SIGNED_UP: "pending", CONFIRMED: "confirmed", EXPIRED: "expired"}
 _COLUMNS = ("first_name", "last_name")
@@ -120,8 +127,19 @@ def _apply(
     specs: dict[str, fields.FieldSpec],
 ) -> None:
     email = check_address(change.email).email
-    if email is None or change.kind not in _RECORD_STATUS:
+    if email is None:
         return  # the agent checked the address; one the desktop cannot read is left out
+    if change.kind == FIELDS_UPDATED:
+        found = _existing(conn, workspace_id, email)
+        if found is not None:
+            values = {**_field_values(conn, found, change, specs), "updated_at": utcnow()}
+            conn.execute(update(Contact).where(Contact.id == found).values(values))
+        return
+    if change.kind == UNSUBSCRIBED:
+        _unsubscribe(conn, workspace_id, agent_id, email, change)
+        return
+    if change.kind not in _RECORD_STATUS:
+        return
     contact_id = _contact(conn, workspace_id, email, change, specs)
     _record(conn, workspace_id, agent_id, contact_id, change)
     if change.kind == CONFIRMED:
@@ -140,6 +158,37 @@ def _values(change: SignupChange, specs: dict[str, fields.FieldSpec]) -> dict[st
     return values
 
 
+def _existing(conn: Connection, workspace_id: int, email: str) -> int | None:
+    """The id of the contact with the mailbox ``email``, if any."""
+    found = conn.scalar(
+        select(Contact.id).where(
+            Contact.workspace_id == workspace_id, Contact.email_key == mailbox_key(email)
+        )
+    )
+    return None if found is None else int(found)
+
+
+def _field_values(
+    conn: Connection, contact_id: int, change: SignupChange, specs: dict[str, fields.FieldSpec]
+) -> dict[str, Any]:
+    """The contact's columns and fields once the change's field values are set on it."""
+    contact = conn.execute(select(Contact.fields).where(Contact.id == contact_id)).one()
+    values = _values(change, specs)
+    columns = {k: values.pop(k) for k in _COLUMNS if k in values}
+    return {**columns, "fields": {**(contact.fields or {}), **values}}
+
+
+def _unsubscribe(
+    conn: Connection, workspace_id: int, agent_id: int, email: str, change: SignupChange
+) -> None:
+    for list_id in change.lists:
+        if list_id.isdigit():
+            lists.leave(conn, workspace_id, int(list_id), email)
+    if not change.lists:
+        source = f"agent {agent_id} signup change {change.seq}"
+        suppression.add(conn, workspace_id, email, SuppressionReason.UNSUBSCRIBED, source)
+
+
 def _contact(
     conn: Connection,
     workspace_id: int,
@@ -147,13 +196,9 @@ def _contact(
     change: SignupChange,
     specs: dict[str, fields.FieldSpec],
 ) -> int:
-    found = conn.scalar(
-        select(Contact.id).where(
-            Contact.workspace_id == workspace_id, Contact.email_key == mailbox_key(email)
-        )
-    )
+    found = _existing(conn, workspace_id, email)
     if found is not None:
-        return int(found)
+        return found
     values = _values(change, specs)
     now = utcnow()
     return int(
@@ -237,12 +282,8 @@ def _confirm(
             ),
         )
     )
-    contact = conn.execute(select(Contact.fields).where(Contact.id == contact_id)).one()
-    values = _values(change, specs)
-    columns = {k: values.pop(k) for k in _COLUMNS if k in values}
     update_values: dict[str, Any] = {
-        **columns,
-        "fields": {**(contact.fields or {}), **values},
+        **_field_values(conn, contact_id, change, specs),
         "consent_source": f"signup form {change.form_id}",
         "consent_at": change.consent.confirmed_at or change.consent.time,
         "updated_at": utcnow(),

@@ -101,6 +101,14 @@ class _SignupChangeKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Sign
     """
     SIGNUP_CHANGE_KIND_EXPIRED: _SignupChangeKind.ValueType  # 3
     """A pending signup was not confirmed in time."""
+    SIGNUP_CHANGE_KIND_FIELDS_UPDATED: _SignupChangeKind.ValueType  # 4
+    """An app set some of an address's fields (Audience.UpdateContact): `email` and `fields`
+    say which; no `signup`.
+    """
+    SIGNUP_CHANGE_KIND_UNSUBSCRIBED: _SignupChangeKind.ValueType  # 5
+    """An app unsubscribed an address (Audience.Unsubscribe): `email`, and in `lists` the list
+    it left (empty: every campaign); no `signup`.
+    """
 
 class SignupChangeKind(_SignupChangeKind, metaclass=_SignupChangeKindEnumTypeWrapper):
     """What a signup change says happened."""
@@ -115,6 +123,14 @@ signup); an unsubscribe of it on the agent was lifted.
 """
 SIGNUP_CHANGE_KIND_EXPIRED: SignupChangeKind.ValueType  # 3
 """A pending signup was not confirmed in time."""
+SIGNUP_CHANGE_KIND_FIELDS_UPDATED: SignupChangeKind.ValueType  # 4
+"""An app set some of an address's fields (Audience.UpdateContact): `email` and `fields`
+say which; no `signup`.
+"""
+SIGNUP_CHANGE_KIND_UNSUBSCRIBED: SignupChangeKind.ValueType  # 5
+"""An app unsubscribed an address (Audience.Unsubscribe): `email`, and in `lists` the list
+it left (empty: every campaign); no `signup`.
+"""
 Global___SignupChangeKind: _TypeAlias = SignupChangeKind  # noqa: Y015
 
 @_typing.final
@@ -684,14 +700,39 @@ class SignupChange(_message.Message):
 
     DESCRIPTOR: _descriptor.Descriptor
 
+    @_typing.final
+    class FieldsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     SEQ_FIELD_NUMBER: _builtins.int
     TIME_FIELD_NUMBER: _builtins.int
     KIND_FIELD_NUMBER: _builtins.int
     SIGNUP_FIELD_NUMBER: _builtins.int
+    EMAIL_FIELD_NUMBER: _builtins.int
+    FIELDS_FIELD_NUMBER: _builtins.int
+    LISTS_FIELD_NUMBER: _builtins.int
     seq: _builtins.int
     """Increasing per agent; gaps are other tenants' changes."""
     kind: Global___SignupChangeKind.ValueType
     """What happened."""
+    email: _builtins.str
+    """The address a FIELDS_UPDATED or UNSUBSCRIBED change is about; empty otherwise."""
     @_builtins.property
     def time(self) -> _timestamp_pb2.Timestamp:
         """When it happened."""
@@ -699,8 +740,17 @@ class SignupChange(_message.Message):
     @_builtins.property
     def signup(self) -> Global___Signup:
         """The signup as it is now (a SIGNED_UP change read after its confirmation shows the
-        signup confirmed; apply changes in seq order and the result is the same).
+        signup confirmed; apply changes in seq order and the result is the same). Unset for a
+        change of an address (FIELDS_UPDATED, UNSUBSCRIBED).
         """
+
+    @_builtins.property
+    def fields(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """The fields a FIELDS_UPDATED change set, by name; empty otherwise."""
+
+    @_builtins.property
+    def lists(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The list an UNSUBSCRIBED change left (empty: every campaign); empty otherwise."""
 
     def __init__(
         self,
@@ -709,10 +759,13 @@ class SignupChange(_message.Message):
         time: _timestamp_pb2.Timestamp | None = ...,
         kind: Global___SignupChangeKind.ValueType = ...,
         signup: Global___Signup | None = ...,
+        email: _builtins.str = ...,
+        fields: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        lists: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["signup", b"signup", "time", b"time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["kind", b"kind", "seq", b"seq", "signup", b"signup", "time", b"time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["email", b"email", "fields", b"fields", "kind", b"kind", "lists", b"lists", "seq", b"seq", "signup", b"signup", "time", b"time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

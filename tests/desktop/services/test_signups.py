@@ -151,3 +151,37 @@ def test_each_agent_has_its_own_cursor(engine: Engine, workspace: int) -> None:
     assert applied.changes == 1
     with engine.connect() as conn:
         assert conn.scalar(select(func.count()).select_from(ConsentRecord)) == 2
+
+
+def test_an_apps_field_update_and_unsubscribes_reach_the_contact(
+    engine: Engine, workspace: int
+) -> None:
+    agent_id = agent_row(engine, workspace)
+    with engine.begin() as conn:
+        news = create_list(conn, workspace, "News")
+        sale = create_list(conn, workspace, "Sale")
+    signups.apply_changes(engine, workspace, agent_id, [
+        change(1, signups.CONFIRMED, 1, "ada@example.org", (str(news), str(sale))),
+    ])  # fmt: skip
+    consent = Consent(time=SIGNED)
+    update = SignupChange(2, signups.FIELDS_UPDATED, 0, "", "Ada@example.org", consent,
+                          {"first_name": "Adelaide"})  # fmt: skip
+    stranger = SignupChange(3, signups.FIELDS_UPDATED, 0, "", "eve@example.org", consent,
+                            {"first_name": "Eve"})  # fmt: skip
+    leave = SignupChange(4, signups.UNSUBSCRIBED, 0, "", "ada@example.org", consent,
+                         lists=(str(sale),))  # fmt: skip
+    applied = signups.apply_changes(engine, workspace, agent_id, [update, stranger, leave])
+    assert applied.changes == 3
+    with engine.connect() as conn:
+        names = conn.execute(select(Contact.email, Contact.first_name)).all()
+    # the contact got the field; an update of an address it does not have creates no contact
+    assert [tuple(r) for r in names] == [("ada@example.org", "Adelaide")]
+    assert (members(engine, news), members(engine, sale)) == (1, 0)
+    assert status(engine, workspace, "ada@example.org") == "subscribed"
+
+    everything = SignupChange(5, signups.UNSUBSCRIBED, 0, "", "ada@example.org", consent)
+    signups.apply_changes(engine, workspace, agent_id, [everything])
+    assert status(engine, workspace, "ada@example.org") == "unsubscribed"
+    with engine.connect() as conn:
+        entries = conn.execute(select(Suppression.email, Suppression.source)).all()
+    assert [tuple(r) for r in entries] == [("ada@example.org", f"agent {agent_id} signup change 5")]
