@@ -11,11 +11,14 @@ from sqlalchemy import Connection, Engine
 
 from mailfleet.desktop.agents import registry, send_test
 from mailfleet.desktop.agents.registry import AgentRecord
-from mailfleet.desktop.services import templates
+from mailfleet.desktop.services import template_editors, templates
+from mailfleet.desktop.services.blocks import model as blocks
 from mailfleet.desktop.services.content_checks import WARNING, Finding
 from mailfleet.desktop.services.templates import Preview, TemplateRow
+from mailfleet.desktop.ui.block_editor import BlockEditor
 from mailfleet.desktop.ui.checks_panel import ChecksPanel
 from mailfleet.desktop.ui.empty_state import EmptyState
+from mailfleet.desktop.ui.message_preview import MessagePreview
 from mailfleet.desktop.ui.notice import Notice
 from mailfleet.desktop.ui.qt import (
     QComboBox,
@@ -30,6 +33,7 @@ from mailfleet.desktop.ui.qt import (
     QPushButton,
     QShowEvent,
     QSplitter,
+    QStackedWidget,
     QTabWidget,
     QTextBrowser,
     QTimer,
@@ -39,6 +43,8 @@ from mailfleet.desktop.ui.qt import (
 from mailfleet.desktop.ui.tasks import Latest, Task, TaskRunner
 
 PREVIEW_DELAY_MS = 300
+# The editors a template can be written in, as the Editor choice lists them.
+EDITOR_NAMES = {"blocks": "Blocks", "markdown": "Markdown", "html": "HTML"}
 
 
 NO_TEMPLATES = (
@@ -102,21 +108,39 @@ class TemplatesPage(QWidget):
         save = QPushButton("Save")
         save.clicked.connect(self.save)
         self.message = Notice()
+        self.markdown = QPlainTextEdit()
+        self.markdown.setPlaceholderText("# A heading\n\nText with **bold** and [links](https://…)")
+        self.markdown.installEventFilter(self)
+        self.blocks = BlockEditor()
+        self.editor = QComboBox()
+        for key, label in EDITOR_NAMES.items():
+            self.editor.addItem(label, key)
+        html_box = QWidget()
+        html_form = QFormLayout(html_box)
+        html_form.setContentsMargins(0, 0, 0, 0)
+        html_form.addRow("HTML", self.html)
+        html_form.addRow("Text", self.text)
+        self.bodies = QStackedWidget()
+        self._body_pages = {"blocks": self.blocks, "markdown": self.markdown, "html": html_box}
+        for widget in self._body_pages.values():
+            self.bodies.addWidget(widget)
+        self.editor.currentIndexChanged.connect(self._editor_chosen)
+        self.editor.setCurrentIndex(self.editor.findData("html"))
+        self._editor_chosen()
         editor_box = QWidget()
         form = QFormLayout(editor_box)
         form.addRow("Name", self.name)
         form.addRow("Subject", self.subject)
+        form.addRow("Editor", self.editor)
         form.addRow("Merge tags", tag_row)
-        form.addRow("HTML", self.html)
-        form.addRow("Text", self.text)
+        form.addRow(self.bodies)
         form.addRow(save, self.message)
 
         self.contact = QLineEdit()
         self.contact.setPlaceholderText("Preview for contact (email); empty: no merge values")
         self.preview_subject = QLabel("")
         self.preview_subject.setWordWrap(True)
-        self.preview_html = QTextBrowser()
-        self.preview_html.setOpenLinks(False)
+        self.preview_html = MessagePreview()
         self.preview_text = QTextBrowser()
         tabs = QTabWidget()
         tabs.addTab(self.preview_html, "HTML")
@@ -158,6 +182,9 @@ class TemplatesPage(QWidget):
             self.subject.textChanged,
             self.html.textChanged,
             self.text.textChanged,
+            self.markdown.textChanged,
+            self.blocks.changed,
+            self.editor.currentIndexChanged,
             self.contact.textChanged,
         ):
             signal.connect(self.timer.start)
@@ -222,6 +249,27 @@ class TemplatesPage(QWidget):
         self.subject.setText(t.subject)
         self.html.setPlainText(t.html)
         self.text.setPlainText(t.text)
+        self.markdown.setPlainText(t.source if t.editor == "markdown" else "")
+        try:
+            design = blocks.from_json(t.source) if t.editor == "blocks" else blocks.Design()
+        except blocks.DesignError as exc:
+            self.message.setText(f"The design cannot be opened: {exc}")
+            design = blocks.Design()
+        self.blocks.set_design(design)
+        self.editor.setCurrentIndex(self.editor.findData(t.editor))
+
+    def _editor_chosen(self) -> None:
+        self.bodies.setCurrentWidget(self._body_pages[self.editor.currentData()])
+
+    def content(self) -> tuple[str, str, str, str]:
+        """(editor, its source, typed HTML, typed text) as the form shows them now; the
+        source is the Markdown or the design's JSON (``services.template_editors``)."""
+        editor, source = str(self.editor.currentData()), ""
+        if editor == "blocks":
+            source = blocks.to_json(self.blocks.design())
+        elif editor == "markdown":
+            source = self.markdown.toPlainText()
+        return editor, source, self.html.toPlainText(), self.text.toPlainText()
 
     def new(self) -> None:
         """Start an empty template."""
@@ -231,6 +279,8 @@ class TemplatesPage(QWidget):
             editor.clear()
         self.html.clear()
         self.text.clear()
+        self.markdown.clear()
+        self.blocks.set_design(blocks.Design())
 
     def insert_tag(self) -> None:
         """Insert the chosen merge tag where the cursor is."""
@@ -244,7 +294,7 @@ class TemplatesPage(QWidget):
         """Save the template (on the write worker); "Saved." once the list shows it."""
         ws, current = self.workspace_id, self.current_id
         name, subject = self.name.text(), self.subject.text()
-        html, text = self.html.toPlainText(), self.text.toPlainText()
+        editor, source, html, text = self.content()
 
         def saved(template_id: int) -> None:
             self.current_id = template_id
@@ -253,7 +303,9 @@ class TemplatesPage(QWidget):
         self.runner.write(
             self.engine,
             "Saving a template",
-            lambda c: templates.save(c, ws, name, subject, html, text, current),
+            lambda c: template_editors.save(
+                c, ws, name, subject, editor, source, current, html, text
+            ),
             saved,
             on_error=lambda exc: self.message.setText(f"Not saved: {exc}"),
         )
@@ -274,10 +326,12 @@ class TemplatesPage(QWidget):
 
     def update_preview(self) -> None:
         """Render the preview and run the checks in the background."""
-        subject, html, text = self.subject.text(), self.html.toPlainText(), self.text.toPlainText()
+        subject, (editor, source, typed_html, typed_text) = self.subject.text(), self.content()
         contact, engine, ws = self.contact.text().strip(), self.engine, self.workspace_id
 
         def work(conn: Connection) -> tuple[Preview, list[Finding]]:
+            body = template_editors.render(editor, source, typed_html, typed_text)
+            html, text = body.html, body.text
             found = templates.checks(conn, ws, subject, html, text)
             address, name = "someone@example.com", ""
             values: dict[str, str] = {}
@@ -311,11 +365,13 @@ class TemplatesPage(QWidget):
             self.message.setText("Pair an agent to send tests.")
             return
         addresses = [a.strip() for a in self.test_to.text().split(",") if a.strip()]
-        subject, html, text = self.subject.text(), self.html.toPlainText(), self.text.toPlainText()
+        subject, (editor, source, typed_html, typed_text) = self.subject.text(), self.content()
         sender, contact = self.test_from.text().strip(), self.contact.text().strip()
         engine, ws = self.engine, self.workspace_id
 
         def work(task: Task[list[str]]) -> list[str]:
+            body = template_editors.render(editor, source, typed_html, typed_text)
+            html, text = body.html, body.text
             return send_test.send(
                 engine, ws, agent_id, addresses, subject, html, text, sender, contact
             )

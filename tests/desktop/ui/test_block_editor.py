@@ -1,0 +1,98 @@
+"""The Templates page's block editor: a template built from blocks is saved, re-opened as the
+same blocks, reordered by moving rows (what a drag does), and previewed at a phone's width."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pytestqt.qtbot import QtBot
+from sqlalchemy import Engine
+
+from mailfleet.desktop.services import templates
+from mailfleet.desktop.services.blocks import model as m
+from mailfleet.desktop.services.workspaces import ensure_workspace
+from mailfleet.desktop.ui.block_editor import BlockEditor
+from mailfleet.desktop.ui.message_preview import PHONE_WIDTH
+from mailfleet.desktop.ui.qt import QModelIndex, QSpinBox
+from mailfleet.desktop.ui.tasks import TaskRunner
+from mailfleet.desktop.ui.templates_page import TemplatesPage
+
+
+def _rows(editor: BlockEditor) -> list[str]:
+    return [editor.list.item(r).text().strip() for r in range(editor.list.count())]
+
+
+def test_a_template_built_from_blocks_is_saved_and_reopens_as_the_same_blocks(
+    qtbot: QtBot, sqlite_engine: Engine, artifacts: Path
+) -> None:
+    with sqlite_engine.begin() as conn:
+        ws = ensure_workspace(conn)
+    page = TemplatesPage(sqlite_engine, ws, TaskRunner())
+    qtbot.addWidget(page)
+    page.resize(1400, 820)
+    page.show()
+    page.new()
+    page.editor.setCurrentIndex(page.editor.findData("blocks"))
+    assert page.bodies.currentWidget() is page.blocks
+    page.name.setText("Spring news")
+    page.subject.setText("Spring is here, {{ first_name }}")
+
+    editor = page.blocks
+    editor.add_block(m.Heading(text="Spring is here"))
+    editor.add_block(m.Text(text="Hello {{ first_name }}, **new** things."))
+    editor.add_block(m.Button(label="See them", href="https://shop.example/spring"))
+    editor.add_section(2)
+    editor.add_block(m.Image(src="https://shop.example/a.png", alt="A lamp"))
+    editor.add_block(m.Footer())
+    assert _rows(editor) == [
+        "✉  Message settings", "▦  Section", "▯  Column 1", "Heading: Spring is here",
+        "Text: Hello {{ first_name }}, **new** things.", "Button: See them", "▦  Section",
+        "▯  Column 1", "Image: A lamp", "Footer: You receive this because you signed up.",
+        "▯  Column 2",
+    ]  # fmt: skip
+
+    # The properties panel edits the chosen block: the heading's size, then its text.
+    editor.list.setCurrentRow(3)
+    level = editor.properties.inputs["level"]
+    assert isinstance(level, QSpinBox)
+    level.setValue(2)
+    editor.properties.set_value("color", "color", "#12345")  # refused: not a colour
+    assert "must be a colour" in editor.properties.problem.text()
+
+    # A drag moves rows: the button above the text, and the footer to the second column.
+    def kinds(section: int, column: int) -> list[type]:
+        return [type(b) for b in editor.design().sections[section].columns[column].blocks]
+
+    editor.list.model().moveRow(QModelIndex(), 5, QModelIndex(), 4)
+    qtbot.waitUntil(lambda: kinds(0, 0) == [m.Heading, m.Button, m.Text])
+    editor.list.model().moveRow(QModelIndex(), 9, QModelIndex(), 11)
+    qtbot.waitUntil(lambda: kinds(1, 1) == [m.Footer])
+    # A block dragged above every section is no design: the move is undone, saying why.
+    editor.list.model().moveRow(QModelIndex(), 3, QModelIndex(), 1)
+    qtbot.waitUntil(lambda: "Not moved" in editor.problem.text())
+    assert _rows(editor)[3] == "Heading: Spring is here"
+
+    built = editor.design()
+    assert kinds(1, 0) == [m.Image] and kinds(0, 0) == [m.Heading, m.Button, m.Text]
+    assert built.sections[0].columns[0].blocks[0] == m.Heading(text="Spring is here", level=2)
+
+    qtbot.waitUntil(lambda: "See them" in page.preview_html.toPlainText(), timeout=10_000)
+    page.save()
+    qtbot.waitUntil(lambda: page.message.text() == "Saved.", timeout=10_000)
+    with sqlite_engine.connect() as conn:
+        [row] = templates.list_templates(conn, ws)
+    assert row.editor == "blocks" and 'href="{{ unsubscribe_url }}"' in row.html
+
+    page.new()
+    assert page.blocks.design() == m.Design()
+    page.list.setCurrentRow(0)
+    assert page.editor.currentData() == "blocks"
+    assert page.blocks.design() == built
+
+    page.preview_html.phone.click()
+    assert page.preview_html.view.maximumWidth() == PHONE_WIDTH
+    qtbot.waitUntil(lambda: "See them" in page.preview_html.toPlainText(), timeout=10_000)
+    page.blocks.list.setCurrentRow(4)
+    qtbot.waitUntil(lambda: page.blocks.properties.inputs["label"].isVisible())
+    page.grab().save(str(artifacts / "templates-blocks.png"))
+    page.runner.wait()
