@@ -34,9 +34,11 @@ _HEADERS = {
 }
 
 
-def list_choices(conn: sqlite3.Connection, about: About, now: float) -> list[ListChoice]:
+def list_choices(
+    conn: sqlite3.Connection, about: About, now: float, language: str = ""
+) -> list[ListChoice]:
     """The lists of the message ``about`` names, each with whether the address is still on it
-    (named as the tenant's signup forms name them, else by id)."""
+    (named as the tenant's signup forms name them, those in ``language`` first, else by id)."""
     if about.campaign_id is None:
         return []
     tags = record.campaign_tags(conn, about)
@@ -50,9 +52,14 @@ def list_choices(conn: sqlite3.Connection, about: About, now: float) -> list[Lis
         if e.reason is suppression.Reason.UNSUBSCRIBE
     }
     names: dict[str, str] = {}
+    in_language: dict[str, str] = {}
     for stored in signups.list_forms(conn, about.tenant_id, now):
-        for item in Form.model_validate_json(stored.definition).lists:
+        form = Form.model_validate_json(stored.definition)
+        for item in form.lists:
             names.setdefault(item.list_id, item.name or item.list_id)
+            if form.language == language and item.name:
+                in_language.setdefault(item.list_id, item.name)
+    names.update(in_language)
     return [
         ListChoice(i, names.get(i, i), "" not in left and list_scope(i) not in left) for i in ids
     ]
@@ -107,7 +114,8 @@ class PreferenceCenter:
             about = record.lookup(conn, subject)
             if about is None:
                 return None
-            return about, list_choices(conn, about, now), record.campaign_tags(conn, about)
+            tags = record.campaign_tags(conn, about)
+            return about, list_choices(conn, about, now, _language(request, tags)), tags
 
         found = await request.app[STORE_KEY].read(read)
         if found is None:
