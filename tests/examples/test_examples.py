@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -12,7 +13,7 @@ from typing import IO
 import aiohttp
 
 from mailfleet.agent.identity.pairing import Pairing
-from mailfleet.v1 import messages_pb2, signups_pb2
+from mailfleet.v1 import automations_pb2, messages_pb2, signups_pb2
 from tests.agent.builders import relay_config
 from tests.agent.signup.helpers import changes, confirmation_link, form_definition, post
 from tests.peers.agent import AgentProcess
@@ -215,6 +216,40 @@ async def test_the_audience_example_shows_updates_and_unsubscribes(
         (signups_pb2.SIGNUP_CHANGE_KIND_FIELDS_UPDATED, person),
         (signups_pb2.SIGNUP_CHANGE_KIND_UNSUBSCRIBED, person),
     ]
+
+
+def test_the_order_placed_example_enrols_a_customer_once_per_order(
+    agent_process: AgentProcess, tmp_path: Path
+) -> None:
+    stubs = agent_process.stubs()
+    rules = {
+        "trigger": {"kind": "event", "name": "order_placed"},
+        "steps": [
+            {
+                "kind": "send",
+                "from_address": "shop@shop.example",
+                "subject": "Thank you for order {{ order_id }}",
+                "text": "Total: {{ total }}",
+            }
+        ],
+    }
+    stubs.automations.PutAutomation(
+        automations_pb2.PutAutomationRequest(name="after-order", definition_json=json.dumps(rules))
+    )
+    stubs.automations.ActivateAutomation(automations_pb2.AutomationRef(name="after-order"))
+    p = agent_process.pairing
+    args = ("eva@shop.example", "--order", "1042", "--field", "total=59.90")
+    first = example(p, "order_placed.py", *args, cwd=tmp_path)
+    assert first.stdout == "order 1042: eva@shop.example entered 1 automation\n"
+    again = example(p, "order_placed.py", *args, cwd=tmp_path)
+    assert again.stdout == "order 1042: eva@shop.example entered 0 automations\n"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        mails = stubs.messages.ListMessages(messages_pb2.ListMessagesRequest()).messages
+        if mails:
+            break
+        time.sleep(0.1)
+    assert [m.email for m in mails] == ["eva@shop.example"]
 
 
 def _read_until(stream: IO[str], wanted: str, timeout: float = 60) -> list[str]:

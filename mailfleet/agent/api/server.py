@@ -15,6 +15,7 @@ from mailfleet.agent.api.health import ServingHealth
 from mailfleet.agent.api.reflection import enable_reflection
 from mailfleet.agent.api.services.admin import AdminService
 from mailfleet.agent.api.services.audience import AudienceService
+from mailfleet.agent.api.services.automations import AutomationsService
 from mailfleet.agent.api.services.campaigns import CampaignsService
 from mailfleet.agent.api.services.capture import CaptureService
 from mailfleet.agent.api.services.events import EventsService
@@ -43,6 +44,8 @@ from mailfleet.v1 import (
     agent_pb2_grpc,
     audience_pb2,
     audience_pb2_grpc,
+    automations_pb2,
+    automations_pb2_grpc,
     campaigns_pb2,
     campaigns_pb2_grpc,
     capture_pb2,
@@ -138,6 +141,7 @@ def build_server(
     )
     signups_pb2_grpc.add_SignupsServicer_to_server(SignupsService(desk), server)
     audience_pb2_grpc.add_AudienceServicer_to_server(AudienceService(desk), server)
+    automations_pb2_grpc.add_AutomationsServicer_to_server(AutomationsService(store), server)
     queue_pb2_grpc.add_QueueServicer_to_server(
         QueueService(store, suspended or Suspended(), lambda: state.routes), server
     )
@@ -160,6 +164,7 @@ def build_server(
             (signups_pb2.DESCRIPTOR, "Signups"),
             (audience_pb2.DESCRIPTOR, "Audience"),
             (queue_pb2.DESCRIPTOR, "Queue"),
+            (automations_pb2.DESCRIPTOR, "Automations"),
         )
     ]
     health = ServingHealth(service_names, server)

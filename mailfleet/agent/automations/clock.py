@@ -1,8 +1,10 @@
 """The time automations run by: the system's, or in tests a time the test moves.
 
-``MAILFLEET_TEST_CLOCK=/path/file`` makes an agent read the current time (seconds since the
-epoch, as text) from that file at each runner pass, so a test can move days ahead without
-sleeping. Only tests set it; unset, the clock is ``time.time``.
+``MAILFLEET_TEST_CLOCK=/path/file`` makes an agent's automations run that many seconds ahead
+of the real time (the file holds the number, as text; read at each runner pass), so a test
+moves days ahead without sleeping. Ahead, never behind: what enrols contacts (a signup, an
+event) stamps them with the real time, which is then already due. Only tests set it; unset,
+the clock is ``time.time``.
 """
 
 from __future__ import annotations
@@ -32,17 +34,19 @@ class SystemClock:
 
 
 class FileClock:
-    """The time a test wrote into a file; the real time until it has written one."""
+    """The real time plus the offset a test wrote into a file (none while it is missing)."""
 
     def __init__(self, path: Path) -> None:
         self._path = path
 
     def now(self) -> float:
-        """The file's number, or the real time while it is missing or half-written."""
+        """The real time plus the file's number, or the real time while it is missing or
+        half-written."""
         try:
-            return float(self._path.read_text())
+            ahead = float(self._path.read_text())
         except (OSError, ValueError):
-            return time.time()
+            ahead = 0.0
+        return time.time() + ahead
 
 
 def from_environment() -> Clock:

@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from mailfleet.agent.errors import InvalidArgument
+from mailfleet.agent.validation import normalize_address
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MAX_STEPS = 100
@@ -61,6 +62,8 @@ class SendStep(_Strict):
 
     @model_validator(mode="after")
     def _has_body(self) -> SendStep:
+        if normalize_address(self.from_address) is None:
+            raise ValueError(f"{self.from_address!r} is not a valid email address")
         if not (self.html or self.text):
             raise ValueError("a send step needs html or text")
         return self

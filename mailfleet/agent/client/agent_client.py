@@ -16,6 +16,8 @@ from mailfleet.agent.identity.pairing import Pairing, parse
 from mailfleet.v1 import (
     agent_pb2,
     audience_pb2,
+
+    automations_pb2,
     campaigns_pb2,
     common_pb2,
     events_pb2,
@@ -165,6 +167,21 @@ class AgentClient:
             idempotency_key=idempotency_key, email=email, list_id=list_id
         )
         return self.stubs.audience.Unsubscribe(request, timeout=_TIMEOUT)
+
+    def send_event(
+        self,
+        idempotency_key: str,
+        name: str,
+        email: str,
+        fields: Mapping[str, str] | None = None,
+    ) -> automations_pb2.SendEventResponse:
+        """Tell the agent's automations that ``name`` happened to ``email`` (an order placed,
+        with its ``fields``): the contact enters each active automation it triggers. The same
+        ``idempotency_key`` again enrols nobody twice."""
+        request = automations_pb2.SendEventRequest(
+            name=name, email=email, fields=dict(fields or {}), idempotency_key=idempotency_key
+        )
+        return self.stubs.automations.SendEvent(request, timeout=_TIMEOUT)
 
     def create_campaign(
         self,

@@ -11,6 +11,7 @@ from mailfleet.v1 import (
     admin_pb2_grpc,
     agent_pb2_grpc,
     audience_pb2_grpc,
+    automations_pb2_grpc,
     campaigns_pb2_grpc,
     capture_pb2_grpc,
     events_pb2_grpc,
@@ -46,6 +47,7 @@ class AgentStubs:
     signups: signups_pb2_grpc.SignupsStub
     queue: queue_pb2_grpc.QueueStub
     audience: audience_pb2_grpc.AudienceStub
+    automations: automations_pb2_grpc.AutomationsStub
     # The standard gRPC health service, which every agent serves beside the contract.
     health: health_pb2_grpc.HealthStub
 
@@ -69,5 +71,6 @@ class AgentStubs:
             signups_pb2_grpc.SignupsStub(channel),
             queue_pb2_grpc.QueueStub(channel),
             audience_pb2_grpc.AudienceStub(channel),
+            automations_pb2_grpc.AutomationsStub(channel),
             health_pb2_grpc.HealthStub(channel),
         )
