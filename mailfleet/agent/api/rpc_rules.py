@@ -18,6 +18,16 @@ _BY_SERVICE: dict[str, dict[str, Need]] = {
         "ListApiKeys": Need.ADMIN,
         "RevokeApiKey": Need.ADMIN,
     },
+    "Automations": {
+        "PutAutomation": Need.AUDIENCE_WRITE,
+        "ListAutomations": Need.AUDIENCE_READ,
+        "ActivateAutomation": Need.AUDIENCE_WRITE,
+        "PauseAutomation": Need.AUDIENCE_WRITE,
+        # An app's event, like a signup over the API: what the audience scope is for.
+        "SendEvent": Need.AUDIENCE_WRITE,
+        "PutContact": Need.AUDIENCE_WRITE,
+        "GetStepStats": Need.AUDIENCE_READ,
+    },
     "Campaigns": {
         "CreateCampaign": Need.CAMPAIGNS,
         "UploadRecipients": Need.CAMPAIGNS,

@@ -16,7 +16,6 @@ from mailfleet.agent.identity.pairing import Pairing, parse
 from mailfleet.v1 import (
     agent_pb2,
     audience_pb2,
-
     automations_pb2,
     campaigns_pb2,
     common_pb2,
