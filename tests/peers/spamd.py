@@ -22,6 +22,21 @@ SITE = Path("/etc/spamassassin")
 LOCAL_CF = "use_bayes 0\nbayes_auto_learn 0\nskip_rbl_checks 1\ndns_available no\n"
 START_SECONDS = 120  # loading the rules takes several seconds on a loaded machine
 
+# (subject, HTML) of a message the shipped rules score well over 5, and of one they pass.
+SPAMMY = (
+    "FREE MONEY!!! YOU HAVE WON $1,000,000",
+    "<p>CONGRATULATIONS!!! You have WON $1,000,000 CASH. 100% FREE, no risk, act now! "
+    "Click <a href='http://192.0.2.1/claim'>HERE</a> to claim your prize. Cheap viagra and "
+    "cialis. Lose weight fast! Urgent reply needed: a bank transfer of US$25,000,000 to your "
+    "account.</p>",
+)
+CLEAN = (
+    "Our spring range is here, {{ first_name }}",
+    "<p>Hello {{ first_name }},</p><p>Our spring range is in the shop from Monday, with new "
+    "colours and sizes. We hope to see you soon.</p><p>The Shop</p>"
+    "<p><a href='{{ unsubscribe_url }}'>Unsubscribe</a></p>",
+)
+
 
 class SpamdMissing(RuntimeError):
     """Debian's spamd is not installed."""

@@ -3,7 +3,7 @@ command (through ``aiospamc``); the answer is read by ``services.spam_report``.
 
 spamd is not an agent, but like the agents it is a server the desktop reaches over the network,
 so it is asked from here, on a background task, never on the GUI thread. Where it runs is the
-workspace's setting (``services.workspaces.spamd_address``); none means the check is not set up.
+workspace's setting (``services.spamd_setting``); none means the check is not set up.
 """
 
 from __future__ import annotations
@@ -15,25 +15,13 @@ from aiospamc.exceptions import ClientException, TimeoutException
 from aiospamc.responses import ResponseException
 
 from mailfleet.desktop.services.spam_report import SpamReport, read_report
+from mailfleet.desktop.services.spamd_setting import parse_address
 
-DEFAULT_PORT = 783
 TIMEOUT_SECONDS = 60.0  # spamd scores one message in a second or two; a loaded one is slower
 
 
 class SpamdUnavailable(RuntimeError):
     """spamd could not score the message; the message says why, for the person reading it."""
-
-
-def parse_address(address: str) -> tuple[str, int]:
-    """(host, port) of "host", "host:port" or "[v6]:port"; ``ValueError`` when it is not one."""
-    text = address.strip()
-    host, colon, port = text.rpartition(":")
-    if not colon or "]" in port:
-        host, port = text, str(DEFAULT_PORT)
-    host = host.strip("[]")
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"{address} is not a spamd address: write host:port, e.g. 127.0.0.1:783")
-    return host, int(port)
 
 
 def score(address: str, message: bytes, timeout: float = TIMEOUT_SECONDS) -> SpamReport:

@@ -119,6 +119,8 @@ class Workspace(Base):
     recipient_retention_days: Mapped[int] = mapped_column(
         Integer, default=DEFAULT_RETENTION_DAYS, server_default=str(DEFAULT_RETENTION_DAYS)
     )
+    # host:port of the SpamAssassin daemon the pre-send checks ask for a spam score; "" is none.
+    spamd_address: Mapped[str] = mapped_column(String(300), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

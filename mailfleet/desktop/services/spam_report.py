@@ -1,5 +1,5 @@
 """A SpamAssassin score in plain words: the report spamd gives, read into the rules that fired,
-each explained for a marketer, and the findings the checks panel shows.
+each explained for a marketer.
 
 Pure: the text of spamd's REPORT answer in, a typed report out; asking spamd is
 ``mailfleet.desktop.agents.spamd``.
@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-
-from mailfleet.desktop.services.content_checks import WARNING, Finding
 
 # What the rules a bulk mailer most often trips mean for the person writing the message; a
 # rule not here is shown with SpamAssassin's own description.
@@ -103,20 +101,3 @@ def explain(name: str, description: str) -> str:
         return PLAIN[name]
     text = _SECTION_PREFIX.sub("", description).strip()
     return (text[:1].upper() + text[1:]).rstrip(".") + "." if text else name
-
-
-def findings(report: SpamReport) -> list[Finding]:
-    """What the checks panel says about the score: a warning (not an error: SpamAssassin is
-    one filter among many) when it is over the line, with the rules that cost the most."""
-    costly = [r for r in report.rules if r.points > 0]
-    if not report.is_spam:
-        return []
-    why = " ".join(f"{r.meaning} ({r.points:+.1f})" for r in costly[:5])
-    return [
-        Finding(
-            WARNING,
-            f"SpamAssassin scores this message {report.score:.1f}: {report.threshold:.1f} or "
-            "more counts as spam.",
-            why or "Remove the wording and the images the rules below point at.",
-        )
-    ]

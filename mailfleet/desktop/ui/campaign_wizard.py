@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -43,6 +44,7 @@ from mailfleet.desktop.ui.qt import (
     QWizardPage,
     Signal,
 )
+from mailfleet.desktop.ui.spam_check import SpamScore
 from mailfleet.desktop.ui.tasks import Task, TaskRunner
 
 BROKEN = " — has errors: fix it under Templates"
@@ -336,6 +338,7 @@ class ReviewPage(QWizardPage):
         self.summary.setWordWrap(True)
         self.summary.setTextFormat(Qt.TextFormat.RichText)
         self.checks = ChecksPanel()
+        self.spam = SpamScore(wizard.engine, wizard.workspace_id, wizard.runner, self._spam_message)
         # Where each chosen agent's mail goes, asked of the agents when the page opens.
         self.modes: dict[int, DeliveryMode] | None = None
         self.delivery = QLabel("")
@@ -351,6 +354,7 @@ class ReviewPage(QWizardPage):
         form.addRow("Delivery", self.delivery)
         form.addRow("From domain", self.domain)
         form.addRow(self.checks)
+        form.addRow(self.spam)
         self.setButtonText(QWizard.WizardButton.FinishButton, "Send")
 
     def initializePage(self) -> None:
@@ -388,6 +392,7 @@ class ReviewPage(QWizardPage):
         if not self.name.text():
             self.name.setText(w.content_page.subject.text()[:100])
         self._run_checks()
+        self.spam.check()
         chosen_records = [r for r in w.records if r.id in dict(chosen)]
         self._ask_delivery(chosen_records)
         self._check_domain(chosen_records)
@@ -503,6 +508,17 @@ class ReviewPage(QWizardPage):
             "<br>".join(f"⚠ {_escape(line)}" for line in found)
             or f"✔ {_escape(domain)} is DKIM-signed and publishes SPF and DMARC."
         )
+
+    def _spam_message(self) -> Callable[[], bytes]:
+        """How to render the campaign's message, from its sender, for SpamAssassin to score."""
+        content, sender = self.w.content_page, self.w.sender_page.from_address.text().strip()
+        subject, html, text = (
+            content.subject.text(),
+            content.html.toPlainText(),
+            content.text.toPlainText(),
+        )
+        return lambda: templates.message_bytes(subject, html, text, "someone@example.com", "",
+                                               {}, sender)  # fmt: skip
 
     def _run_checks(self) -> None:
         w = self.w

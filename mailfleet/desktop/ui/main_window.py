@@ -39,6 +39,7 @@ from mailfleet.desktop.ui.segment_builder import SegmentBuilder
 from mailfleet.desktop.ui.sidebar import Sidebar
 from mailfleet.desktop.ui.signup_forms_page import SignupFormsPage
 from mailfleet.desktop.ui.simple_pages import SettingsPage
+from mailfleet.desktop.ui.spam_check import SpamdSetting
 from mailfleet.desktop.ui.suppression_page import SuppressionPage
 from mailfleet.desktop.ui.tasks import TaskRunner
 from mailfleet.desktop.ui.templates_page import TemplatesPage
@@ -90,6 +91,7 @@ class MainWindow(QMainWindow):
             engine.url.render_as_string(hide_password=True),
             workspace_name,
             self.retention_setting,
+            SpamdSetting(engine, workspace_id, self.runner),
         )
         pages: dict[str, QWidget] = {
             "Dashboard": self.dashboard,

@@ -17,7 +17,8 @@ DATABASE_URL_KEY = "database/url"
 
 class SettingsPage(QWidget):
     """The database URL (SQLite file or a PostgreSQL team database), the workspace and the
-    workspace's own settings (``workspace_settings``, e.g. how long details are kept)."""
+    workspace's own settings (``workspace_settings``, e.g. how long details are kept; and
+    ``spam_setting``, the SpamAssassin its checks ask)."""
 
     def __init__(
         self,
@@ -25,6 +26,7 @@ class SettingsPage(QWidget):
         current_url: str,
         workspace: str,
         workspace_settings: QWidget | None = None,
+        spam_setting: QWidget | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings
@@ -49,6 +51,8 @@ class SettingsPage(QWidget):
         if workspace_settings is not None:
             form.addRow("<h3>This workspace</h3>", QLabel(""))
             form.addRow("Campaign details", workspace_settings)
+        if spam_setting is not None:
+            form.addRow("SpamAssassin", spam_setting)
 
     def save(self) -> None:
         """Store the URL for the next start."""

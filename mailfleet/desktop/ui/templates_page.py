@@ -40,6 +40,7 @@ from mailfleet.desktop.ui.qt import (
     QVBoxLayout,
     QWidget,
 )
+from mailfleet.desktop.ui.spam_check import SpamScore
 from mailfleet.desktop.ui.tasks import Latest, Task, TaskRunner
 
 PREVIEW_DELAY_MS = 300
@@ -146,6 +147,7 @@ class TemplatesPage(QWidget):
         tabs.addTab(self.preview_html, "HTML")
         tabs.addTab(self.preview_text, "Text")
         self.checks = ChecksPanel()
+        self.spam = SpamScore(engine, workspace_id, runner, self._spam_message)
         self.test_to = QLineEdit()
         self.test_to.setPlaceholderText("Test to: a@example.com, b@example.com")
         self.test_from = QLineEdit()
@@ -159,6 +161,7 @@ class TemplatesPage(QWidget):
         pv.addWidget(self.preview_subject)
         pv.addWidget(tabs, 1)
         pv.addWidget(self.checks)
+        pv.addWidget(self.spam)
         test_row = QHBoxLayout()
         test_row.addWidget(self.test_to, 2)
         test_row.addWidget(self.test_from, 1)
@@ -357,6 +360,13 @@ class TemplatesPage(QWidget):
             self.preview_html.setHtml(shown.html)
             self.preview_text.setPlainText(shown.text)
         self.checks.show_findings(found)
+
+    def _spam_message(self) -> Callable[[], bytes]:
+        """How to render the message as it is now, for SpamAssassin to score."""
+        subject, html, text = self.subject.text(), self.html.toPlainText(), self.text.toPlainText()
+        sender = self.test_from.text().strip() or "news@example.com"
+        return lambda: templates.message_bytes(subject, html, text, "someone@example.com", "",
+                                               {}, sender)  # fmt: skip
 
     def send_test(self) -> None:
         """Send the template to the test addresses through the chosen agent."""
