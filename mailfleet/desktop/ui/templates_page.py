@@ -11,8 +11,9 @@ from sqlalchemy import Connection, Engine
 
 from mailfleet.desktop.agents import registry, send_test
 from mailfleet.desktop.agents.registry import AgentRecord
-from mailfleet.desktop.services import template_editors, templates
+from mailfleet.desktop.services import branding, template_editors, templates
 from mailfleet.desktop.services.blocks import model as blocks
+from mailfleet.desktop.services.blocks import starters
 from mailfleet.desktop.services.content_checks import WARNING, Finding
 from mailfleet.desktop.services.templates import Preview, TemplateRow
 from mailfleet.desktop.ui.block_editor import BlockEditor
@@ -41,6 +42,7 @@ from mailfleet.desktop.ui.qt import (
     QWidget,
 )
 from mailfleet.desktop.ui.spam_check import SpamScore
+from mailfleet.desktop.ui.starter_menu import starter_menu
 from mailfleet.desktop.ui.tasks import Latest, Task, TaskRunner
 
 PREVIEW_DELAY_MS = 300
@@ -80,7 +82,7 @@ class TemplatesPage(QWidget):
         self.empty = EmptyState(self.list, NO_TEMPLATES, "New template")
         self.empty.button.clicked.connect(self.new)
         new = QPushButton("New")
-        new.clicked.connect(self.new)
+        new.setMenu(starter_menu(new, self.new_blank, self.new_from_starter))
         delete = QPushButton("Delete")
         delete.clicked.connect(self.delete)
         left = QWidget()
@@ -284,6 +286,27 @@ class TemplatesPage(QWidget):
         self.text.clear()
         self.markdown.clear()
         self.blocks.set_design(blocks.Design())
+
+    def new_blank(self, editor: str) -> None:
+        """Start an empty template in ``editor``."""
+        self.new()
+        self.editor.setCurrentIndex(self.editor.findData(editor))
+
+    def new_from_starter(self, key: str) -> None:
+        """Start a template from the starter design ``key``, in the workspace's branding."""
+        ws = self.workspace_id
+
+        def read(conn: Connection) -> blocks.Design:
+            return starters.starter(key, branding.workspace_branding(conn, ws))
+
+        def show(design: blocks.Design) -> None:
+            self.new_blank("blocks")
+            self.name.setText(starters.STARTERS[key])
+            self.subject.setText(starters.SUBJECTS[key])
+            self.blocks.set_design(design)
+            self.timer.start()
+
+        self.runner.read(self.engine, "Reading the workspace's branding", read, show)
 
     def insert_tag(self) -> None:
         """Insert the chosen merge tag where the cursor is."""

@@ -8,12 +8,13 @@ from pathlib import Path
 from pytestqt.qtbot import QtBot
 from sqlalchemy import Engine
 
-from mailfleet.desktop.services import templates
+from mailfleet.desktop.services import branding, templates
 from mailfleet.desktop.services.blocks import model as m
+from mailfleet.desktop.services.blocks import starters
 from mailfleet.desktop.services.workspaces import ensure_workspace
 from mailfleet.desktop.ui.block_editor import BlockEditor
 from mailfleet.desktop.ui.message_preview import PHONE_WIDTH
-from mailfleet.desktop.ui.qt import QModelIndex, QSpinBox
+from mailfleet.desktop.ui.qt import QModelIndex, QPushButton, QSpinBox
 from mailfleet.desktop.ui.tasks import TaskRunner
 from mailfleet.desktop.ui.templates_page import TemplatesPage
 
@@ -96,3 +97,38 @@ def test_a_template_built_from_blocks_is_saved_and_reopens_as_the_same_blocks(
     qtbot.waitUntil(lambda: page.blocks.properties.inputs["label"].isVisible())
     page.grab().save(str(artifacts / "templates-blocks.png"))
     page.runner.wait()
+
+
+def test_new_offers_the_starters_in_the_workspaces_branding(
+    qtbot: QtBot, sqlite_engine: Engine, artifacts: Path
+) -> None:
+    with sqlite_engine.begin() as conn:
+        ws = ensure_workspace(conn)
+    page = TemplatesPage(sqlite_engine, ws, TaskRunner())
+    qtbot.addWidget(page)
+    page.resize(1400, 900)
+    page.show()
+    new = next(b for b in page.findChildren(QPushButton) if b.text() == "New")
+    offered = [a.text() for a in new.menu().actions() if a.text()]
+    assert offered[:3] == ["Blank design (blocks)", "Blank Markdown", "Blank HTML"]
+    assert offered[-6:] == list(starters.STARTERS.values())
+
+    page.new_from_starter("newsletter")
+    qtbot.waitUntil(lambda: page.name.text() == "Newsletter")
+    assert page.editor.currentData() == "blocks"
+    assert page.subject.text() == "Our news this month"
+    assert page.blocks.design() == starters.starter("newsletter", starters.Branding(ws_name(page)))
+    qtbot.waitUntil(
+        lambda: "This month at Example" in page.preview_html.toPlainText(), timeout=10_000
+    )
+    page.blocks.list.setCurrentRow(8)  # the first paragraph
+    qtbot.waitUntil(lambda: "text" in page.blocks.properties.inputs)
+    qtbot.waitUntil(lambda: page.blocks.properties.inputs["text"].isVisible())
+    page.grab().save(str(artifacts / "templates-starter.png"))
+    page.runner.wait()
+
+
+def ws_name(page: TemplatesPage) -> str:
+    """The workspace's name, which heads a starter when the workspace has no logo."""
+    with page.engine.connect() as conn:
+        return branding.workspace_branding(conn, page.workspace_id).name
