@@ -8,6 +8,7 @@ import email
 import email.policy
 import json
 import re
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -157,3 +158,52 @@ async def test_a_confirmed_signup_to_a_list_enters_its_welcome_series(
     wait_until(lambda: welcomed() == ["eva@example.com"], 30, "the welcome mail")
     stats = stubs.automations.GetStepStats(automations_pb2.GetStepStatsRequest(name="welcome"))
     assert (stats.steps[0].entered, stats.steps[0].sent) == (1, 1)
+
+
+def _queued_to(stubs: Stubs) -> Counter[str]:
+    """How many messages the agent queued to each address, over every page."""
+    counts: Counter[str] = Counter()
+    after = 0
+    while True:
+        page = stubs.messages.ListMessages(
+            messages_pb2.ListMessagesRequest(after_id=after, limit=1000)
+        ).messages
+        if not page:
+            return counts
+        counts.update(m.email for m in page)
+        after = page[-1].id
+
+
+def test_kill_9_during_sends_and_during_a_wait_runs_each_step_once_per_contact(
+    agent_factory: Callable[[str], AgentProcess], clock: Path
+) -> None:
+    people = [f"p{i}@example.com" for i in range(60)]
+    rules = {
+        "trigger": {"kind": "event", "name": "joined"},
+        "steps": [send("Welcome"), {"kind": "wait", "seconds": 2 * DAY}, send("Second")],
+    }
+    with SmtpSink(reply_delay=0.01) as sink:  # slow enough that the kill lands mid-delivery
+        agent = agent_factory(relay_config(sink))
+        stubs = agent.stubs()
+        _activate(stubs, "series", json.dumps(rules))
+        for i, person in enumerate(people):
+            assert _event(stubs, person, f"k{i}") == 1
+        wait_until(lambda: len(sink.received) >= 5, 60, "the first welcome mails")
+        agent.kill()  # while the welcome mails go out
+        agent.start()
+        stubs = agent.stubs()
+
+        def got(subject: str) -> set[str]:
+            return {to for to, s in _subjects(sink) if s == subject}
+
+        wait_until(lambda: got("Welcome") == set(people), 60, "every welcome mail")
+        assert got("Second") == set()
+        agent.kill()  # while everyone waits
+        agent.start()
+        stubs = agent.stubs()
+        clock.write_text(str(2 * DAY + 60))
+        wait_until(lambda: got("Second") == set(people), 60, "every second mail")
+        # Each step queued one message per contact, whatever was killed when.
+        assert _queued_to(stubs) == dict.fromkeys(people, 2)
+        stats = stubs.automations.GetStepStats(automations_pb2.GetStepStatsRequest(name="series"))
+        assert [(s.entered, s.sent) for s in stats.steps] == [(60, 60), (60, 0), (60, 60)]
