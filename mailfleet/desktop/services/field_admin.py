@@ -25,7 +25,7 @@ from mailfleet.desktop.db.models import (
     Segment,
     Template,
 )
-from mailfleet.desktop.services import content_checks, segments, templates
+from mailfleet.desktop.services import content_checks, segments, template_editors, templates
 from mailfleet.desktop.services.fields import (
     BUILTIN_COLUMNS,
     FieldSpec,
@@ -193,6 +193,10 @@ def _rename_tags(conn: Connection, workspace_id: int, old: str, new: str) -> Non
         (t.id, t.subject, t.html, t.text) for t in templates.list_templates(conn, workspace_id)
     ]
     _rewrite_content(conn, Template, saved, old, new)
+    for t in templates.list_templates(conn, workspace_id):
+        source = template_editors.rename_tag(t.editor, t.source, old, new)
+        if source != t.source:  # the editor's source, from which html and text are rendered
+            conn.execute(update(Template).where(Template.id == t.id).values(source=source))
     drafts = conn.execute(
         select(Campaign.id, Campaign.subject, Campaign.html, Campaign.text).where(
             Campaign.workspace_id == workspace_id, Campaign.state == CampaignState.DRAFT.value

@@ -17,6 +17,8 @@ from mailfleet.desktop.services import templates
 from mailfleet.desktop.services.blocks import merge_text, model, to_html, to_text
 
 EDITORS = ("html", "markdown", "blocks")
+# The kinds of block property that may hold merge tags.
+_TEXT_KINDS = ("line", "text", "url", "lines")
 
 _MARKDOWN_PAGE = (
     '<!doctype html><html><body style="margin:0;padding:24px;'
@@ -44,6 +46,25 @@ def render(editor: str, source: str, html: str = "", text: str = "") -> Body:
     if editor == "html":
         return Body(html, text)
     raise ValueError(f"there is no {editor!r} editor")
+
+
+def rename_tag(editor: str, source: str, old: str, new: str) -> str:
+    """``source`` with the merge field ``old`` renamed ``new``, as ``templates.rename_tag``
+    does in HTML: in the Markdown, or in every text property of the design's blocks. A design
+    that cannot be read is returned unchanged."""
+    if editor == "markdown":
+        return templates.rename_tag(source, old, new)
+    if editor != "blocks":
+        return source
+    try:
+        design = model.from_json(source)
+    except model.DesignError:
+        return source
+    for part in model.parts(design):
+        for name, _, kind in model.editable(part):
+            if kind in _TEXT_KINDS:
+                setattr(part, name, templates.rename_tag(getattr(part, name), old, new))
+    return model.to_json(design)
 
 
 def save(

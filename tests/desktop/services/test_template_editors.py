@@ -6,8 +6,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import Engine, text
 
-from mailfleet.desktop.services import template_editors, templates
+from mailfleet.desktop.db.models import FieldType
+from mailfleet.desktop.services import field_admin, template_editors, templates
 from mailfleet.desktop.services.blocks import model as m
+from mailfleet.desktop.services.fields import create_field
 
 
 def _design() -> m.Design:
@@ -74,3 +76,30 @@ def test_a_broken_design_is_not_saved(engine: Engine, workspace: int) -> None:
         template_editors.save(conn, workspace, "Bad", "Hi", "blocks", '{"version": 1, "x')
     with engine.connect() as conn:
         assert templates.list_templates(conn, workspace) == []
+
+
+def test_renaming_a_field_renames_its_merge_tag_in_designs_and_markdown(
+    engine: Engine, workspace: int
+) -> None:
+    design = m.Design(
+        sections=[m.Section(columns=[m.Column(blocks=[
+            m.Heading(text="Hi from {{ plan }}"),
+            m.Button(label="Upgrade {{ plan|upper }}", href="https://x.example/?p={{ plan }}"),
+            m.Text(text="Your plan: {{ plan }}. A plan is {{ x.plan }}."),
+        ])])]
+    )  # fmt: skip
+    with engine.begin() as conn:
+        create_field(conn, workspace, "Plan", FieldType.TEXT)
+        template_editors.save(conn, workspace, "B", "{{ plan }}", "blocks", m.to_json(design))
+        template_editors.save(conn, workspace, "M", "Hi", "markdown", "# {{ plan }} plan")
+        field_admin.rename_field(conn, workspace, "plan", "Tier")
+    with engine.connect() as conn:
+        blocks_row, markdown_row = templates.list_templates(conn, workspace)
+    renamed = m.from_json(blocks_row.source).sections[0].columns[0].blocks
+    assert renamed == [
+        m.Heading(text="Hi from {{ tier }}"),
+        m.Button(label="Upgrade {{ tier|upper }}", href="https://x.example/?p={{ tier }}"),
+        m.Text(text="Your plan: {{ tier }}. A plan is {{ x.plan }}."),
+    ]
+    assert blocks_row.subject == "{{ tier }}" and "{{ plan }}" not in blocks_row.html
+    assert markdown_row.source == "# {{ tier }} plan"

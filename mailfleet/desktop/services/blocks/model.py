@@ -208,6 +208,17 @@ def editable(obj: object) -> list[tuple[str, str, str]]:
     ]
 
 
+def parts(design: Design) -> list[object]:
+    """The design itself and every section, column and block in it (what has properties)."""
+    found: list[object] = [design]
+    for section in design.sections:
+        found.append(section)
+        for column in section.columns:
+            found.append(column)
+            found.extend(column.blocks)
+    return found
+
+
 def to_json(design: Design) -> str:
     """The design as JSON, what a template stores."""
     data = asdict(design)

@@ -51,7 +51,7 @@ def starter(key: str, branding: Branding) -> Design:
     )
     design = model.from_json(source)
     accent = branding.accent or ACCENT
-    for obj in _everything(design):
+    for obj in model.parts(design):
         for name, _, kind in model.editable(obj):
             if kind == "color" and getattr(obj, name).lower() == ACCENT:
                 setattr(obj, name, accent)
@@ -59,16 +59,6 @@ def starter(key: str, branding: Branding) -> Design:
         for column in section.columns:
             column.blocks = [_logo(b, branding) for b in column.blocks]
     return design
-
-
-def _everything(design: Design) -> list[object]:
-    found: list[object] = [design]
-    for section in design.sections:
-        found.append(section)
-        for column in section.columns:
-            found.append(column)
-            found.extend(column.blocks)
-    return found
 
 
 def _logo(block: model.Block, branding: Branding) -> model.Block:
