@@ -156,8 +156,17 @@ async def test_a_confirmed_signup_to_a_list_enters_its_welcome_series(
     async with aiohttp.ClientSession() as browser:
         assert (await post(browser, link)).status == 200
     wait_until(lambda: welcomed() == ["eva@example.com"], 30, "the welcome mail")
+    single = signups_pb2.SubscribeRequest(
+        idempotency_key="s2",
+        form_id="news-form",
+        email="finn@example.com",
+        fields={"first_name": "Finn"},
+        skip_confirmation=True,  # stored confirmed: enters at once
+    )
+    assert stubs.signups.Subscribe(single).signup.status == signups_pb2.SIGNUP_STATUS_CONFIRMED
+    wait_until(lambda: welcomed() == ["eva@example.com", "finn@example.com"], 30, "Finn's welcome")
     stats = stubs.automations.GetStepStats(automations_pb2.GetStepStatsRequest(name="welcome"))
-    assert (stats.steps[0].entered, stats.steps[0].sent) == (1, 1)
+    assert (stats.steps[0].entered, stats.steps[0].sent) == (2, 2)
 
 
 def _queued_to(stubs: Stubs) -> Counter[str]:
