@@ -30,6 +30,7 @@ from mailfleet.agent.routes.settings import (
     IpPoolsSettings,
     LimitsSettings,
     RouteSettings,
+    SharedSettings,
 )
 from mailfleet.agent.routing.settings import RoutingSettings
 from mailfleet.agent.signup.settings import SignupSettings
@@ -50,6 +51,7 @@ class AgentSettings(BaseSettings):
     delivery: DeliverySettings = DeliverySettings()
     routes: dict[str, RouteSettings] = {"capture": CaptureRoute()}
     limits: LimitsSettings = LimitsSettings()
+    shared: SharedSettings = SharedSettings()
     intake: IntakeSettings = IntakeSettings()
     routing: RoutingSettings = RoutingSettings()
     ip_pools: IpPoolsSettings = IpPoolsSettings()

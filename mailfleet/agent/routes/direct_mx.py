@@ -12,6 +12,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from mailfleet.agent.routes.base import Envelope, Outcome, OutcomeKind
+from mailfleet.agent.routes.fleet import FleetDestination, FleetLimits
 from mailfleet.agent.routes.isps import rollups
 from mailfleet.agent.routes.settings import (
     DestinationLimits,
@@ -44,6 +45,8 @@ log = logging.getLogger("mailfleet.agent.routes")
 _DOWN_SECONDS = 60.0
 # How often pools of domains no longer sent to are dropped, so memory follows current traffic.
 _SWEEP_SECONDS = 60.0
+# With fleet-wide limits, a connection idle this long is closed, freeing it for other agents.
+_FLEET_IDLE_SECONDS = 2.0
 
 
 class NoMxAnswered(ConnectionError):
@@ -68,8 +71,14 @@ class DirectMx:
         rate_period: float = 60.0,
         idle_seconds: float = 30.0,
         sources: SourcePool | None = None,
+        fleet: FleetLimits | None = None,
     ) -> None:
         self.name = name
+        # The fleet-wide limits on Redis (None: this worker's own only). A connection left
+        # idle holds one of the fleet's, so idle ones are closed sooner there.
+        self._fleet = fleet
+        if fleet is not None:
+            idle_seconds = min(idle_seconds, _FLEET_IDLE_SECONDS)
         self._sources = sources  # the IP pool to send from, if any
         self._settings = settings
         self._limits = limits
@@ -172,6 +181,7 @@ class DirectMx:
                 rate_period=self._rate_period,
                 idle_seconds=self._idle_seconds,
                 backoff=backoff,
+                fleet=FleetDestination(self._fleet, key) if self._fleet else None,
             )
         return pool
 
@@ -260,5 +270,7 @@ class DirectMx:
     async def close(self) -> None:
         """Close every destination's pooled connections."""
         await asyncio.gather(*(pool.close() for pool in self._pools.values()))
+        if self._fleet is not None:
+            await self._fleet.close()
         if self._sts is not None:
             await self._sts.close()

@@ -116,6 +116,23 @@ class LimitsSettings(BaseModel):
         return self.domains.get(domain, self.default)
 
 
+class SharedSettings(BaseModel):
+    """What agents of one fleet share (``[shared]``)."""
+
+    # redis://HOST:PORT/DB: direct MX destination limits (connections, messages per minute)
+    # hold for every worker of every agent naming it; empty: each agent's own, per worker.
+    redis_url: str = ""
+    # While Redis cannot be reached, each worker keeps this share of its own limits.
+    fallback_share: float = Field(0.25, gt=0, le=1)
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(f"{value!r} is not a redis:// (or rediss://, unix://) URL")
+        return value
+
+
 class CaptureRoute(BaseModel):
     """Keeps messages in the agent's capture mailbox; nothing leaves the machine."""
 

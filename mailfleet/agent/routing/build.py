@@ -8,6 +8,7 @@ import socket
 from mailfleet.agent.routes.base import Route, RouteConfigError
 from mailfleet.agent.routes.capture import Capture
 from mailfleet.agent.routes.direct_mx import DirectMx
+from mailfleet.agent.routes.fleet import FleetLimits
 from mailfleet.agent.routes.settings import (
     CaptureRoute,
     DirectMxRoute,
@@ -58,6 +59,9 @@ def build_routes(
     if sources is None:
         sources = build_sources(settings)
     helo = settings.delivery.hostname or socket.getfqdn()
+    shared = settings.shared
+    # One link to Redis per worker, shared by its direct MX routes (it connects when used).
+    fleet = FleetLimits(shared.redis_url, shared.fallback_share) if shared.redis_url else None
     routes: dict[str, Route] = {}
     for name, config in settings.routes.items():
         if isinstance(config, CaptureRoute):
@@ -74,7 +78,12 @@ def build_routes(
             routes[name] = SmtpRelay(name, config, helo=helo, password=password)
         elif isinstance(config, DirectMxRoute):
             routes[name] = DirectMx(
-                name, config, settings.limits, helo=helo, sources=sources.get(name)
+                name,
+                config,
+                settings.limits,
+                helo=helo,
+                sources=sources.get(name),
+                fleet=fleet,
             )
         elif isinstance(config, EspSettings):
             routes[name] = _esp_route(name, config, _api_key(settings, name, config))

@@ -14,6 +14,7 @@ from mailfleet.agent.routes.settings import (
     IpPoolsSettings,
     LimitsSettings,
     RouteSettings,
+    SharedSettings,
     domain_patterns,
 )
 
@@ -105,3 +106,6 @@ class RoutingInputs(Protocol):
 
     @property
     def limits(self) -> LimitsSettings: ...
+
+    @property
+    def shared(self) -> SharedSettings: ...

@@ -112,8 +112,6 @@ suspend_seconds = 3
         gmail = tries(stubs, "a@gmail.test")
         assert len(gmail) == 2
         assert gmail[1] - gmail[0] >= 3
-        assert sorted(r for m in sink.received for r in m.rcpt_to) == sorted(
-            f"a@{d}" for d in ISPS
-        )
+        assert sorted(r for m in sink.received for r in m.rcpt_to) == sorted(f"a@{d}" for d in ISPS)
         assert sink.duplicates() == []
         assert "gmail.test suspended: paused automatically" in agent.log()

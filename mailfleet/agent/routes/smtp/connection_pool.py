@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Sequence
 import aiosmtplib
 
 from mailfleet.agent.routes.base import Envelope, Outcome, OutcomeKind
+from mailfleet.agent.routes.fleet import FleetDestination
 from mailfleet.agent.routes.settings import DestinationLimits
 from mailfleet.agent.routes.shaping import Backoff, Pacer, is_throttling
 from mailfleet.agent.routes.smtp.replies import deferred, describe_error, session_failure
@@ -29,6 +30,8 @@ Connect = Callable[[], Awaitable[Session]]
 
 # What opening a session may raise, beyond aiosmtplib's own errors.
 CONNECT_ERRORS = (aiosmtplib.SMTPException, OSError)
+# A lane that the fleet has no connection for asks again after this long.
+_FLEET_WAIT = 0.2
 
 
 class DestinationPool:
@@ -43,8 +46,14 @@ class DestinationPool:
         rate_period: float = 60.0,
         idle_seconds: float = 30.0,
         backoff: Backoff | None = None,
+        fleet: FleetDestination | None = None,
     ) -> None:
         self.name = name
+        # The fleet's share of the limits on Redis, when [shared] redis_url is set.
+        self._fleet = fleet
+        self._fleet_down = False
+        self._leases: dict[int, str] = {}  # id(session) -> its fleet lease
+        self._releasing: set[asyncio.Task[None]] = set()
         self._limits = limits
         self._connect = connect
         self._rate_period = rate_period
@@ -60,11 +69,28 @@ class DestinationPool:
 
     def _connections(self) -> int:
         limit = self._limits.connections
-        return self.backoff.connections(limit) if self.backoff else limit
+        if self.backoff:
+            limit = self.backoff.connections(limit)
+        if self._fleet_down:
+            return max(1, int(limit * self._share()))
+        return limit
 
     def _per_minute(self) -> int:
         limit = self._limits.per_minute
-        return self.backoff.per_minute(limit) if self.backoff else limit
+        if self.backoff:
+            limit = self.backoff.per_minute(limit)
+        if self._fleet_down and limit:
+            return max(1, int(limit * self._share()))
+        return limit
+
+    def _share(self) -> float:
+        return self._fleet.fleet.fallback_share if self._fleet else 1.0
+
+    def _follow_fleet(self) -> None:
+        """Re-pace the pool when Redis goes away or comes back (the fallback's share)."""
+        if self._fleet is not None and self._fleet.fleet.down != self._fleet_down:
+            self._fleet_down = not self._fleet_down
+            self._rate.set_rate(self._per_minute())
 
     def _max_lanes(self) -> int:
         # Under a rate limit, more lanes than messages per second would only hold connections
@@ -138,24 +164,31 @@ class DestinationPool:
                 if not queue:  # others emptied the queue while this lane waited for a slot
                     await self._retire(None)
                     return
+                lease = await self._fleet_lease()
+                if lease is None:  # the fleet has its connections open elsewhere
+                    await self._retire(None)
+                    await asyncio.sleep(_FLEET_WAIT)
+                    continue  # (the loop ends if other lanes emptied the queue meanwhile)
                 try:
                     session = await self._connect()
                 except CONNECT_ERRORS as exc:
                     # One line per failed lane would flood the log; deliver() sums them up.
                     log.debug("cannot connect to %s: %s", self.name, describe_error(exc))
                     errors.append(exc)
-                    await self._retire(None)
+                    await self._retire(None, lease)
                     return
                 except BaseException:
                     # Cancelled while connecting: give the slot back, or the pool shrinks.
-                    await asyncio.shield(self._retire(None))
+                    await asyncio.shield(self._retire(None, lease))
                     raise
+                if lease:
+                    self._leases[id(session)] = lease
             try:
                 while (
                     queue and session.usable and session.sent < self._limits.messages_per_connection
                 ):
                     envelope = queue.popleft()
-                    await self._rate.wait()
+                    await self._pace(len(queue) + 1)
                     await envelope.ready()
                     try:
                         outcome = await session.send(envelope)
@@ -181,6 +214,30 @@ class DestinationPool:
             if self._open > self._connections():
                 return  # backed off: fewer lanes now; the others take the rest of the queue
 
+    async def _fleet_lease(self) -> str | None:
+        """A fleet lease for a new connection ("" when none is needed), or None when the
+        fleet is at its connections to this destination."""
+        if self._fleet is None:
+            return ""
+        lease = await self._fleet.acquire(self._connections())
+        self._follow_fleet()
+        return lease
+
+    async def _pace(self, waiting: int) -> None:
+        """Wait for this pool's rate, then the fleet's (``waiting`` messages queued)."""
+        await self._rate.wait()
+        if self._fleet is not None:
+            await self._fleet.wait(self._per_minute(), waiting)
+            self._follow_fleet()
+
+    def _release_soon(self, session: Session) -> None:
+        """Give back a dropped session's fleet lease without waiting (under the lock)."""
+        lease = self._leases.pop(id(session), "")
+        if lease and self._fleet is not None:
+            task = asyncio.create_task(self._fleet.release(lease))
+            self._releasing.add(task)
+            task.add_done_callback(self._releasing.discard)
+
     async def _checkout(self) -> Session | None:
         """An idle open session, or ``None`` with a connection slot reserved for a new one."""
         async with self._changed:
@@ -191,6 +248,7 @@ class DestinationPool:
                         return session
                     session.drop()  # the server closed it, or said it would, while idle
                     self._open -= 1
+                    self._release_soon(session)
                 if self._open < self._connections():
                     self._open += 1
                     return None
@@ -213,10 +271,13 @@ class DestinationPool:
         else:
             await self._retire(session)
 
-    async def _retire(self, session: Session | None) -> None:
-        """Close a session (outside the lock) and free its slot."""
+    async def _retire(self, session: Session | None, lease: str = "") -> None:
+        """Close a session (outside the lock) and free its slot and fleet lease."""
         if session is not None:
             await session.close()
+            lease = self._leases.pop(id(session), lease)
+        if lease and self._fleet is not None:
+            await self._fleet.release(lease)
         async with self._changed:
             self._open -= 1
             self._changed.notify()
