@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-# Real test peers: PostgreSQL (the desktop's data layer), Perl's Mail::DKIM (an independent
+# Real test peers: PostgreSQL (the desktop's data layer), redis-server (fleet-wide limits), Perl's Mail::DKIM (an independent
 # DKIM verifier), swaks and Postfix's smtp-source (SMTP intake clients) and the libraries Qt
 # needs to run offscreen.
 APT_TEST_PEERS := postgresql redis-server chromium spamassassin spamd libmail-dkim-perl swaks postfix prometheus libegl1 libgl1 libglib2.0-0 libxkbcommon0 libfontconfig1 libfreetype6 libdbus-1-3 libx11-6 libxcb1 fonts-dejavu-core
