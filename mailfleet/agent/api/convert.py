@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from mailfleet.agent.model import Campaign, CampaignState, Event, MessageState, StoredMessage
+from mailfleet.agent.model import (
+    AbTest,
+    Campaign,
+    CampaignState,
+    Event,
+    MessageState,
+    StoredMessage,
+)
 from mailfleet.v1 import campaigns_pb2, common_pb2, events_pb2, messages_pb2
 
 
@@ -61,7 +68,24 @@ def campaign(c: Campaign, now: float) -> campaigns_pb2.Campaign:
     )
     if spec.start_at is not None:
         msg.start_at.CopyFrom(timestamp(spec.start_at))
+    if spec.ab_test is not None:
+        msg.ab_test.CopyFrom(ab_test(spec.ab_test))
     return msg
+
+
+def ab_test(test: AbTest) -> campaigns_pb2.AbTest:
+    """The A/B test as created."""
+    return campaigns_pb2.AbTest(
+        variants=[
+            campaigns_pb2.AbVariant(
+                subject=v.subject, from_name=v.from_name, html=v.html, text=v.text
+            )
+            for v in test.variants
+        ],
+        test_percent=test.test_percent,
+        rule=campaigns_pb2.AbWinnerRule.ValueType(int(test.rule)),
+        wait_hours=test.wait_hours,
+    )
 
 
 def message(m: StoredMessage) -> messages_pb2.Message:

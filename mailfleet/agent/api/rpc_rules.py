@@ -38,6 +38,8 @@ _BY_SERVICE: dict[str, dict[str, Need]] = {
         "GetCampaign": Need.READ,
         "ListCampaigns": Need.READ,
         "WatchCampaign": Need.READ,
+        "GetAbTest": Need.READ,
+        "PickAbWinner": Need.CAMPAIGNS,
     },
     "Capture": {"ListCaptured": Need.READ, "GetCaptured": Need.READ},
     "Events": {

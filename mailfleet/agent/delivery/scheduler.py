@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from mailfleet.agent.delivery import outcomes
+from mailfleet.agent.delivery import clock, outcomes
 from mailfleet.agent.delivery.jobs import Job, MessageSpec, Report, WorkBatch
 from mailfleet.agent.delivery.settings import DeliveryInputs
 from mailfleet.agent.delivery.suspended import Suspended
@@ -29,7 +29,15 @@ from mailfleet.agent.feedback import record
 from mailfleet.agent.routes.base import Outcome, OutcomeKind
 from mailfleet.agent.routes.source_ips import pool_of_route, routes_by_pool
 from mailfleet.agent.routing.table import RoutingState
-from mailfleet.agent.store import campaigns, contents, queue, suppression, suspensions, tenants
+from mailfleet.agent.store import (
+    ab_tests,
+    campaigns,
+    contents,
+    queue,
+    suppression,
+    suspensions,
+    tenants,
+)
 from mailfleet.agent.store.handle import Store
 from mailfleet.agent.store.queue import Claimed, Settled
 from mailfleet.agent.store.space import DiskFull
@@ -100,7 +108,11 @@ class _Claim:
 
 
 def _spec_key(m: Claimed) -> str:
-    return f"c{m.campaign_id}" if m.campaign_id is not None else f"t{m.content_id}"
+    if m.campaign_id is None:
+        return f"t{m.content_id}"
+    # An A/B test's share sends its variant; the remainder, claimed only once the winner is
+    # picked, sends the campaign's spec with the winner applied.
+    return f"c{m.campaign_id}" if m.variant is None else f"c{m.campaign_id}v{m.variant}"
 
 
 def _shared(spec_key: str) -> bool:
@@ -434,7 +446,7 @@ class Scheduler:
         mono = time.monotonic()
         runnable = [c for c in runnable if self._holds.get(c.id, 0.0) <= now]
         throttles = self.pool.throttles
-        for i, (cid, per_minute) in enumerate(runnable):
+        for i, (cid, per_minute, sample_only) in enumerate(runnable):
             share = max(1, left // (len(runnable) - i))
             if per_minute:
                 slot = throttles.assign(cid, per_minute)
@@ -448,7 +460,9 @@ class Scheduler:
                 throttles.release(cid)
             if share <= 0:
                 continue
-            got = queue.claim_campaign(conn, cid, share, now, lease_until, holds)
+            got = queue.claim_campaign(
+                conn, cid, share, now, lease_until, holds, sample_only=sample_only
+            )
             if per_minute:
                 self._buckets[cid].spend(len(got))
             found.messages += got
@@ -477,8 +491,15 @@ class Scheduler:
         tenant = tenants.get_tenant(conn, m.tenant_id).name
         if m.campaign_id is not None:
             spec = campaigns.get_spec(conn, m.campaign_id)
+            sender, content = spec.sender, spec.content
+            if spec.ab_test is not None:
+                variant = m.variant
+                if variant is None:
+                    variant = ab_tests.winner(conn, m.campaign_id)
+                if variant is not None:
+                    sender, content = spec.ab_test.variants[variant].apply(sender, content)
             return MessageSpec(
-                spec.sender, spec.content, tenant=tenant, tags=spec.tags, tracking=spec.tracking
+                sender, content, tenant=tenant, tags=spec.tags, tracking=spec.tracking
             )
         assert m.content_id is not None
         c = contents.get(conn, m.content_id)
@@ -598,14 +619,25 @@ class Scheduler:
             self._last_completion = mono
             now = time.time()
 
+            decided_at = clock.decision_time()
+            picked: list[tuple[int, int]] = []
+
             def complete(conn: sqlite3.Connection) -> list[int]:
+                picked.extend(campaigns.decide_ab_tests(conn, decided_at))
                 running = [c.id for c in queue.runnable_campaigns(conn, now)]
                 return queue.complete_finished(conn, running, now)
 
             try:
                 completed = await self._store.write(complete)
             except DiskFull:  # checked again in a second
-                completed = []
+                completed, picked = [], []
+            for cid, winner in picked:
+                log.info(
+                    "campaign %d: A/B test won by variant %s; sending it to the rest",
+                    cid,
+                    chr(ord("A") + winner),
+                    extra={"campaign_id": cid},
+                )
             for cid in completed:
                 if self._buckets.pop(cid, None) is not None:
                     self.pool.throttles.release(cid)

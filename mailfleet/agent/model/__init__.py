@@ -7,7 +7,7 @@ step), so the store and the API convert by value.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import IntEnum
 
 
@@ -103,6 +103,46 @@ class Tracking:
     clicks: bool = False
 
 
+class AbWinnerRule(IntEnum):
+    """How an A/B test picks its winner (mailfleet.v1.AbWinnerRule)."""
+
+    OPENS = 1
+    CLICKS = 2
+    MANUAL = 3
+
+
+@dataclass(frozen=True)
+class AbVariant:
+    """What one variant of an A/B test changes of its campaign; "": the campaign's."""
+
+    subject: str = ""
+    from_name: str = ""
+    html: str = ""
+    text: str = ""
+
+    def apply(self, sender: Sender, content: Content) -> tuple[Sender, Content]:
+        """The campaign's sender and content as this variant sends them."""
+        return (
+            replace(sender, from_name=self.from_name or sender.from_name),
+            replace(
+                content,
+                subject=self.subject or content.subject,
+                html=self.html or content.html,
+                text=self.text or content.text,
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class AbTest:
+    """An A/B test: variants tried on a random share of the recipients, then the winner."""
+
+    variants: tuple[AbVariant, ...]
+    test_percent: int
+    rule: AbWinnerRule
+    wait_hours: int
+
+
 @dataclass(frozen=True)
 class CampaignSpec:
     """What a client asked for when it created a campaign."""
@@ -115,6 +155,7 @@ class CampaignSpec:
     throttle_per_minute: int = 0
     start_at: float | None = None
     tracking: Tracking = Tracking()
+    ab_test: AbTest | None = None  # None: every recipient gets ``content``
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,9 @@ from typing import Any
 
 from mailfleet.agent.errors import FailedPrecondition, NotFound
 from mailfleet.agent.model import (
+    AbTest,
+    AbVariant,
+    AbWinnerRule,
     Campaign,
     CampaignSpec,
     CampaignState,
@@ -21,7 +24,7 @@ from mailfleet.agent.model import (
     Sender,
     Tracking,
 )
-from mailfleet.agent.store import events
+from mailfleet.agent.store import ab_tests, events
 from mailfleet.agent.store.enqueue import Enqueue, enqueue
 
 _COLUMNS = "id, tenant_id, state, spec, created_at, updated_at"
@@ -60,6 +63,18 @@ def spec_from_json(text: str) -> CampaignSpec:
         throttle_per_minute=data["throttle_per_minute"],
         start_at=data["start_at"],
         tracking=Tracking(**data["tracking"]),
+        ab_test=_ab_test(data.get("ab_test")),
+    )
+
+
+def _ab_test(data: dict[str, Any] | None) -> AbTest | None:
+    if data is None:
+        return None
+    return AbTest(
+        variants=tuple(AbVariant(**v) for v in data["variants"]),
+        test_percent=data["test_percent"],
+        rule=AbWinnerRule(data["rule"]),
+        wait_hours=data["wait_hours"],
     )
 
 
@@ -170,6 +185,8 @@ def transition(conn: sqlite3.Connection, tenant_id: int, campaign_id: int, actio
             ),
         )
         attrs["messages_cancelled"] = str(cur.rowcount)
+    if action == "start" and campaign.spec.ab_test is not None:
+        attrs["ab_sample"] = str(ab_tests.begin(conn, campaign_id, campaign.spec, time.time()))
     conn.execute(
         "UPDATE campaigns SET state = ?, updated_at = ? WHERE id = ?",
         (int(target), time.time(), campaign_id),
@@ -275,3 +292,16 @@ def unsent_by_domain(conn: sqlite3.Connection, campaign_id: int) -> dict[str, in
         ),
     ).fetchall()
     return {str(domain): int(n) for domain, n in rows}
+
+
+def decide_ab_tests(conn: sqlite3.Connection, now: float) -> list[tuple[int, int]]:
+    """Let the rule of every A/B test that is due pick its winner; returns (campaign, winner)."""
+    picked = []
+    for campaign_id in ab_tests.due(conn, now):
+        test = get_spec(conn, campaign_id).ab_test
+        assert test is not None
+        found = ab_tests.state(conn, campaign_id, len(test.variants))
+        chosen = ab_tests.leader(found.figures, test.rule)
+        ab_tests.pick(conn, campaign_id, chosen, now)
+        picked.append((campaign_id, chosen))
+    return picked

@@ -16,7 +16,7 @@ from mailfleet.agent.store.suspensions import Holds
 
 _CLAIM_COLUMNS = (
     "id, tenant_id, campaign_id, content_id, email, payload, field_set_id, attempts, created_at,"
-    " strikes"
+    " strikes, variant"
 )
 # States written into the SQL text rather than bound: the planner then knows at prepare time
 # that a query matches a partial index (messages_deferred, messages_leased) and never has to
@@ -44,6 +44,7 @@ class Claimed:
     attempts: int  # including this try
     created_at: float
     strikes: int = 0  # times in a row a worker died with it under way (building or sending it)
+    variant: int | None = None  # the A/B test's variant of its test share; None: the campaign's
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,9 @@ class Settled:
 
 
 def _claimed(
-    rows: list[tuple[int, int, int | None, int | None, str, bytes, int | None, int, float, int]],
+    rows: list[
+        tuple[int, int, int | None, int | None, str, bytes, int | None, int, float, int, int | None]
+    ],
 ) -> list[Claimed]:
     return sorted((Claimed(*r) for r in rows), key=lambda c: c.id)
 
@@ -138,13 +141,17 @@ def claim_campaign(
     now: float,
     lease_until: float,
     holds: Holds = _NOTHING_HELD,
+    *,
+    sample_only: bool = False,
 ) -> list[Claimed]:
     """Lease a running campaign's next queued messages, in upload order (not of a suspended
-    destination)."""
+    destination); ``sample_only``: only its A/B test share, while the rest waits for the
+    winner (by the share's partial index, so the waiting rows are never scanned)."""
     held, params = holds.sql()
+    sample = " AND ab_sample = 1" if sample_only else ""
     rows = conn.execute(
         f"{_SET_LEASE} WHERE id IN (SELECT id FROM messages WHERE campaign_id = ?"
-        f" AND state = {_QUEUED}{held} ORDER BY id LIMIT ?)"
+        f" AND state = {_QUEUED}{sample}{held} ORDER BY id LIMIT ?)"
         " AND (SELECT state FROM campaigns WHERE id = ?) = ?"
         f" RETURNING {_CLAIM_COLUMNS}",
         (lease_until, now, campaign_id, *params, limit, campaign_id, int(CampaignState.RUNNING)),
@@ -157,16 +164,18 @@ class Runnable(NamedTuple):
 
     id: int
     per_minute: int  # its throttle, 0 for none
+    sample_only: bool = False  # an A/B test without a winner: only its test share is sent
 
 
 def runnable_campaigns(conn: sqlite3.Connection, now: float) -> list[Runnable]:
     """Running campaigns whose start time has come, oldest first."""
     rows = conn.execute(
-        "SELECT id, throttle_per_minute FROM campaigns WHERE state = ?"
-        " AND (start_at IS NULL OR start_at <= ?) ORDER BY id",
+        "SELECT c.id, c.throttle_per_minute, t.campaign_id IS NOT NULL AND t.winner IS NULL"
+        " FROM campaigns AS c LEFT JOIN ab_tests AS t ON t.campaign_id = c.id WHERE c.state = ?"
+        " AND (c.start_at IS NULL OR c.start_at <= ?) ORDER BY c.id",
         (int(CampaignState.RUNNING), now),
     )
-    return [Runnable(cid, per_minute) for cid, per_minute in rows]
+    return [Runnable(cid, per_minute, bool(sample)) for cid, per_minute, sample in rows]
 
 
 def field_names(conn: sqlite3.Connection, field_set_id: int) -> tuple[str, ...]:

@@ -15,6 +15,7 @@ from mailfleet.agent.store.payload_migration import payloads_to_blobs
 
 # The states of the partial indexes, written into their SQL as the queue's queries write them.
 _DEFERRED = int(MessageState.DEFERRED)
+_QUEUED = int(MessageState.QUEUED)
 _IN_FLIGHT = int(MessageState.IN_FLIGHT)
 # signups.state of a pending and an expired signup (mailfleet.agent.store.signups.SignupState)
 _PENDING_SIGNUP = 1
@@ -411,6 +412,25 @@ MIGRATIONS: tuple[Migration, ...] = (
     CREATE INDEX signup_changes_address ON signup_changes (tenant_id, email_key)
         WHERE email_key <> '';
     CREATE INDEX signups_tenant_address ON signups (tenant_id, email_key);
+    """,
+    # 17: A/B tests: which variant a message sends, the test share, and each test's winner
+    f"""
+    -- the A/B variant the message sends; NULL: its campaign's content (or, in a test's
+    -- remainder, the winner once it is picked)
+    ALTER TABLE messages ADD COLUMN variant INTEGER;
+    -- 1: one of an A/B test's test share
+    ALTER TABLE messages ADD COLUMN ab_sample INTEGER NOT NULL DEFAULT 0;
+    -- the test share still to send, claimed while the remainder waits for the winner
+    CREATE INDEX messages_ab_sample ON messages (campaign_id, id)
+        WHERE state = {_QUEUED} AND ab_sample = 1;
+    CREATE TABLE ab_tests (
+        campaign_id INTEGER PRIMARY KEY REFERENCES campaigns(id),
+        -- when the rule picks the winner; NULL: the manual rule
+        decide_at REAL,
+        winner INTEGER,
+        decided_at REAL
+    );
+    CREATE INDEX ab_tests_due ON ab_tests (decide_at) WHERE winner IS NULL;
     """,
 )
 

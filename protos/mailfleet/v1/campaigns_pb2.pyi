@@ -67,6 +67,34 @@ CAMPAIGN_STATE_CANCELLED: CampaignState.ValueType  # 6
 """Cancelled; its queued and deferred messages were cancelled. Takes no more recipients."""
 Global___CampaignState: _TypeAlias = CampaignState  # noqa: Y015
 
+class _AbWinnerRule:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _AbWinnerRuleEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AbWinnerRule.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    AB_WINNER_RULE_UNSPECIFIED: _AbWinnerRule.ValueType  # 0
+    """Not a rule; refused in a request."""
+    AB_WINNER_RULE_OPENS: _AbWinnerRule.ValueType  # 1
+    """The variant whose messages were opened by the most recipients per message sent."""
+    AB_WINNER_RULE_CLICKS: _AbWinnerRule.ValueType  # 2
+    """The variant whose messages were clicked by the most recipients per message sent."""
+    AB_WINNER_RULE_MANUAL: _AbWinnerRule.ValueType  # 3
+    """Nobody picks automatically: the remainder waits for PickAbWinner."""
+
+class AbWinnerRule(_AbWinnerRule, metaclass=_AbWinnerRuleEnumTypeWrapper):
+    """How an A/B test picks its winner (docs/ab-tests.md)."""
+
+AB_WINNER_RULE_UNSPECIFIED: AbWinnerRule.ValueType  # 0
+"""Not a rule; refused in a request."""
+AB_WINNER_RULE_OPENS: AbWinnerRule.ValueType  # 1
+"""The variant whose messages were opened by the most recipients per message sent."""
+AB_WINNER_RULE_CLICKS: AbWinnerRule.ValueType  # 2
+"""The variant whose messages were clicked by the most recipients per message sent."""
+AB_WINNER_RULE_MANUAL: AbWinnerRule.ValueType  # 3
+"""Nobody picks automatically: the remainder waits for PickAbWinner."""
+Global___AbWinnerRule: _TypeAlias = AbWinnerRule  # noqa: Y015
+
 @_typing.final
 class CreateCampaignRequest(_message.Message):
     """The draft campaign to create."""
@@ -81,6 +109,7 @@ class CreateCampaignRequest(_message.Message):
     START_AT_FIELD_NUMBER: _builtins.int
     TRACKING_FIELD_NUMBER: _builtins.int
     IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
+    AB_TEST_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """A name for people, required: one line of at most 200 characters (not unique)."""
     throttle_per_minute: _builtins.int
@@ -109,6 +138,10 @@ class CreateCampaignRequest(_message.Message):
     def tracking(self) -> _common_pb2.Tracking:
         """Open pixel and tracked links. Unset means both on; set it (even empty) to choose."""
 
+    @_builtins.property
+    def ab_test(self) -> Global___AbTest:
+        """Unset: no A/B test, every recipient gets the content above."""
+
     def __init__(
         self,
         *,
@@ -120,14 +153,197 @@ class CreateCampaignRequest(_message.Message):
         start_at: _timestamp_pb2.Timestamp | None = ...,
         tracking: _common_pb2.Tracking | None = ...,
         idempotency_key: _builtins.str = ...,
+        ab_test: Global___AbTest | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["content", b"content", "sender", b"sender", "start_at", b"start_at", "tracking", b"tracking"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["ab_test", b"ab_test", "content", b"content", "sender", b"sender", "start_at", b"start_at", "tracking", b"tracking"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["content", b"content", "idempotency_key", b"idempotency_key", "name", b"name", "sender", b"sender", "start_at", b"start_at", "tags", b"tags", "throttle_per_minute", b"throttle_per_minute", "tracking", b"tracking"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ab_test", b"ab_test", "content", b"content", "idempotency_key", b"idempotency_key", "name", b"name", "sender", b"sender", "start_at", b"start_at", "tags", b"tags", "throttle_per_minute", b"throttle_per_minute", "tracking", b"tracking"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CreateCampaignRequest: _TypeAlias = CreateCampaignRequest  # noqa: Y015
+
+@_typing.final
+class AbVariant(_message.Message):
+    """One variant of an A/B test: what it changes of the campaign."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SUBJECT_FIELD_NUMBER: _builtins.int
+    FROM_NAME_FIELD_NUMBER: _builtins.int
+    HTML_FIELD_NUMBER: _builtins.int
+    TEXT_FIELD_NUMBER: _builtins.int
+    subject: _builtins.str
+    """The Subject: template; empty: the campaign's."""
+    from_name: _builtins.str
+    """The From: display name; empty: the campaign's."""
+    html: _builtins.str
+    """The HTML part's template; empty: the campaign's."""
+    text: _builtins.str
+    """The plain-text part's template; empty: the campaign's."""
+    def __init__(
+        self,
+        *,
+        subject: _builtins.str = ...,
+        from_name: _builtins.str = ...,
+        html: _builtins.str = ...,
+        text: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["from_name", b"from_name", "html", b"html", "subject", b"subject", "text", b"text"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AbVariant: _TypeAlias = AbVariant  # noqa: Y015
+
+@_typing.final
+class AbTest(_message.Message):
+    """An A/B test: variants tried on a random share of the recipients, then the winner to the rest."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VARIANTS_FIELD_NUMBER: _builtins.int
+    TEST_PERCENT_FIELD_NUMBER: _builtins.int
+    RULE_FIELD_NUMBER: _builtins.int
+    WAIT_HOURS_FIELD_NUMBER: _builtins.int
+    test_percent: _builtins.int
+    """1-100: the share of the recipients uploaded before the start that tries the variants,
+    split evenly between them at random. 100: no remainder.
+    """
+    rule: Global___AbWinnerRule.ValueType
+    """How the winner is picked."""
+    wait_hours: _builtins.int
+    """Hours after the start (or start_at) at which the rule picks the winner: 1-720; ignored
+    by the manual rule.
+    """
+    @_builtins.property
+    def variants(self) -> _containers.RepeatedCompositeFieldContainer[Global___AbVariant]:
+        """2-4 variants; variant 0 is "A", 1 is "B" and so on."""
+
+    def __init__(
+        self,
+        *,
+        variants: _abc.Iterable[Global___AbVariant] | None = ...,
+        test_percent: _builtins.int = ...,
+        rule: Global___AbWinnerRule.ValueType = ...,
+        wait_hours: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["rule", b"rule", "test_percent", b"test_percent", "variants", b"variants", "wait_hours", b"wait_hours"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AbTest: _TypeAlias = AbTest  # noqa: Y015
+
+@_typing.final
+class AbVariantResult(_message.Message):
+    """One variant's figures in an A/B test."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VARIANT_FIELD_NUMBER: _builtins.int
+    SENT_FIELD_NUMBER: _builtins.int
+    OPENED_FIELD_NUMBER: _builtins.int
+    CLICKED_FIELD_NUMBER: _builtins.int
+    variant: _builtins.int
+    """Its position in AbTest.variants."""
+    sent: _builtins.int
+    """Its messages delivered."""
+    opened: _builtins.int
+    """Of those, the messages opened at least once."""
+    clicked: _builtins.int
+    """Of those, the messages clicked at least once."""
+    def __init__(
+        self,
+        *,
+        variant: _builtins.int = ...,
+        sent: _builtins.int = ...,
+        opened: _builtins.int = ...,
+        clicked: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["clicked", b"clicked", "opened", b"opened", "sent", b"sent", "variant", b"variant"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AbVariantResult: _TypeAlias = AbVariantResult  # noqa: Y015
+
+@_typing.final
+class AbTestResult(_message.Message):
+    """Where an A/B test is: its figures so far and its winner."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CAMPAIGN_ID_FIELD_NUMBER: _builtins.int
+    AB_TEST_FIELD_NUMBER: _builtins.int
+    VARIANTS_FIELD_NUMBER: _builtins.int
+    DECIDED_FIELD_NUMBER: _builtins.int
+    WINNER_FIELD_NUMBER: _builtins.int
+    DECIDE_AT_FIELD_NUMBER: _builtins.int
+    campaign_id: _builtins.int
+    """The campaign tested."""
+    decided: _builtins.bool
+    """True once a winner is picked."""
+    winner: _builtins.int
+    """The winner's position in AbTest.variants; meaningful only when decided."""
+    @_builtins.property
+    def ab_test(self) -> Global___AbTest:
+        """As created."""
+
+    @_builtins.property
+    def variants(self) -> _containers.RepeatedCompositeFieldContainer[Global___AbVariantResult]:
+        """One per variant, in order; only the test share's messages are counted."""
+
+    @_builtins.property
+    def decide_at(self) -> _timestamp_pb2.Timestamp:
+        """When the rule picks the winner (unset: not started, or the manual rule)."""
+
+    def __init__(
+        self,
+        *,
+        campaign_id: _builtins.int = ...,
+        ab_test: Global___AbTest | None = ...,
+        variants: _abc.Iterable[Global___AbVariantResult] | None = ...,
+        decided: _builtins.bool = ...,
+        winner: _builtins.int = ...,
+        decide_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["ab_test", b"ab_test", "decide_at", b"decide_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ab_test", b"ab_test", "campaign_id", b"campaign_id", "decide_at", b"decide_at", "decided", b"decided", "variants", b"variants", "winner", b"winner"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AbTestResult: _TypeAlias = AbTestResult  # noqa: Y015
+
+@_typing.final
+class PickAbWinnerRequest(_message.Message):
+    """The winner a marketer picked."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CAMPAIGN_ID_FIELD_NUMBER: _builtins.int
+    VARIANT_FIELD_NUMBER: _builtins.int
+    campaign_id: _builtins.int
+    """Campaign.id of an A/B-tested campaign that was started."""
+    variant: _builtins.int
+    """The winner's position in AbTest.variants."""
+    def __init__(
+        self,
+        *,
+        campaign_id: _builtins.int = ...,
+        variant: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["campaign_id", b"campaign_id", "variant", b"variant"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PickAbWinnerRequest: _TypeAlias = PickAbWinnerRequest  # noqa: Y015
 
 @_typing.final
 class Campaign(_message.Message):
@@ -148,6 +364,7 @@ class Campaign(_message.Message):
     CREATED_AT_FIELD_NUMBER: _builtins.int
     UPDATED_AT_FIELD_NUMBER: _builtins.int
     COUNTS_FIELD_NUMBER: _builtins.int
+    AB_TEST_FIELD_NUMBER: _builtins.int
     id: _builtins.int
     """The agent's id for the campaign (the campaign_id of the other calls)."""
     name: _builtins.str
@@ -188,7 +405,13 @@ class Campaign(_message.Message):
 
     @_builtins.property
     def counts(self) -> _common_pb2.StateCounts:
-        """Its messages by state (one per accepted recipient)."""
+        """Its messages by state (one per accepted recipient). An A/B test's held remainder is
+        queued until the winner is picked.
+        """
+
+    @_builtins.property
+    def ab_test(self) -> Global___AbTest:
+        """As created; unset: no A/B test."""
 
     def __init__(
         self,
@@ -206,10 +429,11 @@ class Campaign(_message.Message):
         created_at: _timestamp_pb2.Timestamp | None = ...,
         updated_at: _timestamp_pb2.Timestamp | None = ...,
         counts: _common_pb2.StateCounts | None = ...,
+        ab_test: Global___AbTest | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["content", b"content", "counts", b"counts", "created_at", b"created_at", "sender", b"sender", "start_at", b"start_at", "tracking", b"tracking", "updated_at", b"updated_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["ab_test", b"ab_test", "content", b"content", "counts", b"counts", "created_at", b"created_at", "sender", b"sender", "start_at", b"start_at", "tracking", b"tracking", "updated_at", b"updated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["content", b"content", "counts", b"counts", "created_at", b"created_at", "id", b"id", "idempotency_key", b"idempotency_key", "name", b"name", "sender", b"sender", "start_at", b"start_at", "state", b"state", "tags", b"tags", "throttle_per_minute", b"throttle_per_minute", "tracking", b"tracking", "updated_at", b"updated_at"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ab_test", b"ab_test", "content", b"content", "counts", b"counts", "created_at", b"created_at", "id", b"id", "idempotency_key", b"idempotency_key", "name", b"name", "sender", b"sender", "start_at", b"start_at", "state", b"state", "tags", b"tags", "throttle_per_minute", b"throttle_per_minute", "tracking", b"tracking", "updated_at", b"updated_at"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -80,6 +80,16 @@ class CampaignsStub:
                 request_serializer=mailfleet_dot_v1_dot_campaigns__pb2.CampaignRef.SerializeToString,
                 response_deserializer=mailfleet_dot_v1_dot_campaigns__pb2.Campaign.FromString,
                 _registered_method=True)
+        self.GetAbTest = channel.unary_unary(
+                '/mailfleet.v1.Campaigns/GetAbTest',
+                request_serializer=mailfleet_dot_v1_dot_campaigns__pb2.CampaignRef.SerializeToString,
+                response_deserializer=mailfleet_dot_v1_dot_campaigns__pb2.AbTestResult.FromString,
+                _registered_method=True)
+        self.PickAbWinner = channel.unary_unary(
+                '/mailfleet.v1.Campaigns/PickAbWinner',
+                request_serializer=mailfleet_dot_v1_dot_campaigns__pb2.PickAbWinnerRequest.SerializeToString,
+                response_deserializer=mailfleet_dot_v1_dot_campaigns__pb2.AbTestResult.FromString,
+                _registered_method=True)
 
 
 class CampaignsServicer:
@@ -150,6 +160,23 @@ class CampaignsServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetAbTest(self, request, context):
+        """An A/B-tested campaign's variants with their figures and the winner, once picked;
+        FAILED_PRECONDITION when the campaign has no A/B test.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PickAbWinner(self, request, context):
+        """Picks the winner of a started A/B test by hand (any rule): the held remainder is then
+        sent that variant. Picking the winner already picked is harmless; another one is
+        FAILED_PRECONDITION.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CampaignsServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -197,6 +224,16 @@ def add_CampaignsServicer_to_server(servicer, server):
                     servicer.WatchCampaign,
                     request_deserializer=mailfleet_dot_v1_dot_campaigns__pb2.CampaignRef.FromString,
                     response_serializer=mailfleet_dot_v1_dot_campaigns__pb2.Campaign.SerializeToString,
+            ),
+            'GetAbTest': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAbTest,
+                    request_deserializer=mailfleet_dot_v1_dot_campaigns__pb2.CampaignRef.FromString,
+                    response_serializer=mailfleet_dot_v1_dot_campaigns__pb2.AbTestResult.SerializeToString,
+            ),
+            'PickAbWinner': grpc.unary_unary_rpc_method_handler(
+                    servicer.PickAbWinner,
+                    request_deserializer=mailfleet_dot_v1_dot_campaigns__pb2.PickAbWinnerRequest.FromString,
+                    response_serializer=mailfleet_dot_v1_dot_campaigns__pb2.AbTestResult.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -443,6 +480,60 @@ class Campaigns:
             '/mailfleet.v1.Campaigns/WatchCampaign',
             mailfleet_dot_v1_dot_campaigns__pb2.CampaignRef.SerializeToString,
             mailfleet_dot_v1_dot_campaigns__pb2.Campaign.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAbTest(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mailfleet.v1.Campaigns/GetAbTest',
+            mailfleet_dot_v1_dot_campaigns__pb2.CampaignRef.SerializeToString,
+            mailfleet_dot_v1_dot_campaigns__pb2.AbTestResult.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PickAbWinner(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mailfleet.v1.Campaigns/PickAbWinner',
+            mailfleet_dot_v1_dot_campaigns__pb2.PickAbWinnerRequest.SerializeToString,
+            mailfleet_dot_v1_dot_campaigns__pb2.AbTestResult.FromString,
             options,
             channel_credentials,
             insecure,

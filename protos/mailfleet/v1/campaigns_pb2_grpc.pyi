@@ -53,6 +53,15 @@ class CampaignsStub:
     """The tenant's campaigns, a page at a time."""
     WatchCampaign: _grpc.UnaryStreamMultiCallable[_campaigns_pb2.CampaignRef, _campaigns_pb2.Campaign]
     """The campaign now, then again whenever it changes, until it completes or is cancelled."""
+    GetAbTest: _grpc.UnaryUnaryMultiCallable[_campaigns_pb2.CampaignRef, _campaigns_pb2.AbTestResult]
+    """An A/B-tested campaign's variants with their figures and the winner, once picked;
+    FAILED_PRECONDITION when the campaign has no A/B test.
+    """
+    PickAbWinner: _grpc.UnaryUnaryMultiCallable[_campaigns_pb2.PickAbWinnerRequest, _campaigns_pb2.AbTestResult]
+    """Picks the winner of a started A/B test by hand (any rule): the held remainder is then
+    sent that variant. Picking the winner already picked is harmless; another one is
+    FAILED_PRECONDITION.
+    """
 
 @_typing.type_check_only
 class CampaignsAsyncStub(CampaignsStub):
@@ -79,6 +88,15 @@ class CampaignsAsyncStub(CampaignsStub):
     """The tenant's campaigns, a page at a time."""
     WatchCampaign: _aio.UnaryStreamMultiCallable[_campaigns_pb2.CampaignRef, _campaigns_pb2.Campaign]  # type: ignore[assignment]
     """The campaign now, then again whenever it changes, until it completes or is cancelled."""
+    GetAbTest: _aio.UnaryUnaryMultiCallable[_campaigns_pb2.CampaignRef, _campaigns_pb2.AbTestResult]  # type: ignore[assignment]
+    """An A/B-tested campaign's variants with their figures and the winner, once picked;
+    FAILED_PRECONDITION when the campaign has no A/B test.
+    """
+    PickAbWinner: _aio.UnaryUnaryMultiCallable[_campaigns_pb2.PickAbWinnerRequest, _campaigns_pb2.AbTestResult]  # type: ignore[assignment]
+    """Picks the winner of a started A/B test by hand (any rule): the held remainder is then
+    sent that variant. Picking the winner already picked is harmless; another one is
+    FAILED_PRECONDITION.
+    """
 
 class CampaignsServicer(metaclass=_abc_1.ABCMeta):
     """Bulk campaigns of the caller's tenant: create, upload recipients, start, pause, follow."""
@@ -156,5 +174,26 @@ class CampaignsServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_campaigns_pb2.Campaign], _abc.AsyncIterator[_campaigns_pb2.Campaign]]:
         """The campaign now, then again whenever it changes, until it completes or is cancelled."""
+
+    @_abc_1.abstractmethod
+    def GetAbTest(
+        self,
+        request: _campaigns_pb2.CampaignRef,
+        context: _ServicerContext,
+    ) -> _typing.Union[_campaigns_pb2.AbTestResult, _abc.Awaitable[_campaigns_pb2.AbTestResult]]:
+        """An A/B-tested campaign's variants with their figures and the winner, once picked;
+        FAILED_PRECONDITION when the campaign has no A/B test.
+        """
+
+    @_abc_1.abstractmethod
+    def PickAbWinner(
+        self,
+        request: _campaigns_pb2.PickAbWinnerRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_campaigns_pb2.AbTestResult, _abc.Awaitable[_campaigns_pb2.AbTestResult]]:
+        """Picks the winner of a started A/B test by hand (any rule): the held remainder is then
+        sent that variant. Picking the winner already picked is harmless; another one is
+        FAILED_PRECONDITION.
+        """
 
 def add_CampaignsServicer_to_server(servicer: CampaignsServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

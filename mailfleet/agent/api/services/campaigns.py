@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import sqlite3
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -12,10 +13,11 @@ from typing import Any
 import grpc
 
 from mailfleet.agent import validation
-from mailfleet.agent.api import auth, convert, requests
+from mailfleet.agent.api import ab_tests, auth, convert, requests
 from mailfleet.agent.api.recipients import check_rows
 from mailfleet.agent.errors import FailedPrecondition, InvalidArgument
-from mailfleet.agent.model import CampaignSpec, CampaignState, Tracking
+from mailfleet.agent.model import AbTest, CampaignSpec, CampaignState, Tracking
+from mailfleet.agent.store import ab_tests as ab_store
 from mailfleet.agent.store import campaigns
 from mailfleet.agent.store.handle import Store
 from mailfleet.v1 import campaigns_pb2, campaigns_pb2_grpc, common_pb2
@@ -35,10 +37,11 @@ def _spec(request: campaigns_pb2.CreateCampaignRequest) -> CampaignSpec:
     start_at = None
     if request.HasField("start_at"):
         start_at = request.start_at.ToNanoseconds() / 1e9
+    content = requests.content("content", request.content)
     return CampaignSpec(
         name=validation.text_line("name", request.name, required=True),
         sender=requests.sender("sender", request.sender),
-        content=requests.content("content", request.content),
+        content=content,
         idempotency_key=requests.idempotency_key("idempotency_key", request.idempotency_key),
         tags=validation.tags("tags", list(request.tags)),
         throttle_per_minute=request.throttle_per_minute,
@@ -47,7 +50,24 @@ def _spec(request: campaigns_pb2.CreateCampaignRequest) -> CampaignSpec:
         tracking=requests.tracking(request.tracking)
         if request.HasField("tracking")
         else Tracking(opens=True, clicks=True),
+        ab_test=ab_tests.from_request(request.ab_test, content)
+        if request.HasField("ab_test")
+        else None,
     )
+
+
+def _ab_test_of(conn: sqlite3.Connection, tenant_id: int, campaign_id: int) -> AbTest:
+    test = campaigns.get(conn, tenant_id, campaign_id).spec.ab_test
+    if test is None:
+        raise FailedPrecondition(f"campaign {campaign_id} has no A/B test")
+    return test
+
+
+def _ab_result(
+    conn: sqlite3.Connection, tenant_id: int, campaign_id: int
+) -> campaigns_pb2.AbTestResult:
+    test = _ab_test_of(conn, tenant_id, campaign_id)
+    return ab_tests.result(test, ab_store.state(conn, campaign_id, len(test.variants)))
 
 
 class _UploadTally:
@@ -201,6 +221,27 @@ class CampaignsService(campaigns_pb2_grpc.CampaignsServicer):
             lambda c: campaigns.get(c, who.tenant_id, request.campaign_id)
         )
         return convert.campaign(found, time.time())
+
+    async def GetAbTest(
+        self, request: campaigns_pb2.CampaignRef, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> campaigns_pb2.AbTestResult:
+        who = auth.caller()
+        return await self._store.read(lambda c: _ab_result(c, who.tenant_id, request.campaign_id))
+
+    async def PickAbWinner(
+        self,
+        request: campaigns_pb2.PickAbWinnerRequest,
+        context: grpc.aio.ServicerContext[Any, Any],
+    ) -> campaigns_pb2.AbTestResult:
+        who = auth.caller()
+
+        def pick(conn: sqlite3.Connection) -> campaigns_pb2.AbTestResult:
+            test = _ab_test_of(conn, who.tenant_id, request.campaign_id)
+            ab_store.check_variant(request.variant, len(test.variants))
+            ab_store.pick(conn, request.campaign_id, request.variant, time.time())
+            return _ab_result(conn, who.tenant_id, request.campaign_id)
+
+        return await self._store.write(pick)
 
     async def ListCampaigns(
         self,
