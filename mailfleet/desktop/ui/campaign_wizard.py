@@ -348,13 +348,17 @@ class ReviewPage(QWizardPage):
         self.domain = QLabel("")
         self.domain.setWordWrap(True)
         self.domain.setTextFormat(Qt.TextFormat.RichText)
-        form = QFormLayout(self)
+        page = QVBoxLayout(self)
+        form = QFormLayout()
         form.addRow("Campaign name", self.name)
         form.addRow(self.summary)
         form.addRow("Delivery", self.delivery)
         form.addRow("From domain", self.domain)
-        form.addRow(self.checks)
-        form.addRow(self.spam)
+        page.addLayout(form)
+        # Below the form, not in it: a form row clips a panel whose height follows its width.
+        page.addWidget(self.checks)
+        page.addWidget(self.spam)
+        page.addStretch(1)
         self.setButtonText(QWizard.WizardButton.FinishButton, "Send")
 
     def initializePage(self) -> None:

@@ -24,10 +24,7 @@ from mailfleet.desktop.ui.qt import (
 )
 from mailfleet.desktop.ui.tasks import Task, TaskRunner
 
-NOT_SET_UP = (
-    "Spam score: not set up. Give the address of a SpamAssassin spamd under Settings to see "
-    "how spam filters would score this message."
-)
+NOT_SET_UP = "Spam score: not set up (give a SpamAssassin spamd's address under Settings)."
 SHOWN_RULES = 6
 
 
@@ -68,10 +65,12 @@ class SpamScore(QWidget):
         self.result = QLabel("")
         self.result.setWordWrap(True)
         self.result.setTextFormat(Qt.TextFormat.RichText)
-        layout = QHBoxLayout(self)
+        # Label above button: a wrapped label beside a button breaks the height-for-width of
+        # the form it sits in (the review page's rows were clipped).
+        layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.result, 1)
-        layout.addWidget(self.button, 0, Qt.AlignmentFlag.AlignTop)
+        layout.addWidget(self.result)
+        layout.addWidget(self.button, 0, Qt.AlignmentFlag.AlignLeft)
 
     def check(self) -> None:
         """Read the workspace's spamd address, then ask it to score the message."""
@@ -88,7 +87,7 @@ class SpamScore(QWidget):
 
     def _ask(self, address: str, render: Callable[[], bytes]) -> None:
         if not address:
-            self.result.setText(escape(NOT_SET_UP))
+            self.result.setText(escape(NOT_SET_UP, quote=False))
             return
 
         def work(_task: Task[SpamReport]) -> SpamReport:
