@@ -2,9 +2,9 @@
 
 Each pass reads the time once from its clock, scans date triggers not yet scanned that day,
 then advances due enrolments a batch per write, fsync'd like an enqueue (the moves and their
-messages are one transaction). A pass with nothing to do only reads, so its commit writes
-nothing to the log. It waits a second between passes, so a contact who enters is at its first
-step within about a second.
+messages are one transaction). A pass with nothing to do only reads: it never takes the
+writer, so it wakes none of those waiting on commits. Passes come a second apart, so a
+contact who enters is at its first step within about a second.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ import logging
 from mailfleet.agent.automations.advance import Definitions, advance_due
 from mailfleet.agent.automations.clock import Clock
 from mailfleet.agent.automations.triggers import scan_dates
+from mailfleet.agent.store import automations
+from mailfleet.agent.store.feedback import day_of
 from mailfleet.agent.store.handle import Store
 from mailfleet.agent.store.space import DiskFull
 
@@ -42,6 +44,9 @@ class AutomationRunner:
     async def run_pass(self) -> int:
         """One pass at the clock's time; returns how many enrolments moved on."""
         now = self._clock.now()
+        today = day_of(now)
+        if not await self._store.read(lambda c: automations.has_work(c, now, today)):
+            return 0
         await self._store.write(lambda c: scan_dates(c, now))
         total = 0
         while not self._stop.is_set():

@@ -14,8 +14,8 @@ from collections.abc import Iterable
 
 from mailfleet.agent.automations.definition import DateTrigger, SignupTrigger, parse
 from mailfleet.agent.store import automations as store
+from mailfleet.agent.store.feedback import day_of
 
-_DAY = 86400
 # Days a date trigger catches up after the agent was down (or paused) at most.
 CATCH_UP_DAYS = 31
 _EPOCH = dt.date(1970, 1, 1).toordinal()
@@ -81,7 +81,7 @@ def scan_dates(conn: sqlite3.Connection, now: float) -> int:
     """Enrol the contacts whose date field's anniversary plus the offset fell on a day since
     each date automation last looked (today included), once per contact and anniversary
     year. Returns how many were enrolled."""
-    today = int(now // _DAY)
+    today = day_of(now)
     count = 0
     for automation, scanned in store.date_automations(conn, today):
         first = today if scanned is None else max(scanned + 1, today - CATCH_UP_DAYS)

@@ -246,6 +246,19 @@ def due(conn: sqlite3.Connection, now: float, limit: int) -> list[Due]:
     return [Due(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), r[6], r[7]) for r in rows]
 
 
+def has_work(conn: sqlite3.Connection, now: float, today: int) -> bool:
+    """Whether an enrolment of an active automation is due at ``now``, or a date trigger has
+    not been scanned ``today``: a read, so an idle agent's runner never takes the writer."""
+    row = conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM enrolments e JOIN automations a ON a.id = e.automation_id"
+        f" WHERE e.state = {_ACTIVE} AND e.next_at <= ? AND a.state = ?)"
+        " OR EXISTS (SELECT 1 FROM automations WHERE trigger = 'date' AND state = ?"
+        " AND coalesce(scanned_day, -1) < ?)",
+        (now, int(AutomationState.ACTIVE), int(AutomationState.ACTIVE), today),
+    ).fetchone()
+    return bool(row[0])
+
+
 def engagement(
     conn: sqlite3.Connection, enrolment_ids: Iterable[int]
 ) -> dict[int, tuple[set[int], set[int]]]:
