@@ -28,7 +28,7 @@ from mailfleet.agent.intake.listeners import Listeners
 from mailfleet.agent.ops.reload import Reloader
 from mailfleet.agent.retention.pruner import Retention
 from mailfleet.agent.routing.table import RoutingState
-from mailfleet.agent.signup import preferences, web_version
+from mailfleet.agent.signup import archive, preferences, web_version
 from mailfleet.agent.signup import web as signup_web
 from mailfleet.agent.store import meta, suspensions
 from mailfleet.agent.store.handle import Store
@@ -108,6 +108,7 @@ async def _serve(settings: AgentSettings, config_path: Path | None) -> None:
             feedback_web.mount(feedback_key),
             signup_web.mount(feedback_key, settings.signup),
             preferences.mount(feedback_key),
+            archive.mount(settings.delivery),
             web_version.mount(
                 FeedbackLinks(feedback_key, settings.http.base_url, settings.intake.bounce_domain),
                 settings.delivery,

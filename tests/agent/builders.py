@@ -75,14 +75,7 @@ def run_campaign(stubs: Stubs, key: str, emails: Sequence[str]) -> campaigns_pb2
     c = stubs.campaigns.CreateCampaign(campaign_request(key))
     rows = [common_pb2.Recipient(email=e, values=["Ann", "Paris"]) for e in emails]
     stubs.campaigns.UploadRecipients(batches(c.id, rows))
-    ref = campaigns_pb2.CampaignRef(campaign_id=c.id)
-    stubs.campaigns.StartCampaign(ref)
-    wait_until(
-        lambda: stubs.campaigns.GetCampaign(ref).state == campaigns_pb2.CAMPAIGN_STATE_COMPLETED,
-        60,
-        f"campaign {key} to complete",
-    )
-    return stubs.campaigns.GetCampaign(ref)
+    return start_and_wait(stubs, c.id)
 
 
 def relay_config(sink: SmtpSink, delivery: str = "") -> str:
@@ -101,3 +94,15 @@ def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.1)
+
+
+def start_and_wait(stubs: Stubs, campaign_id: int, timeout: float = 60) -> campaigns_pb2.Campaign:
+    """Start the campaign; return it once it has completed."""
+    ref = campaigns_pb2.CampaignRef(campaign_id=campaign_id)
+    stubs.campaigns.StartCampaign(ref)
+    wait_until(
+        lambda: stubs.campaigns.GetCampaign(ref).state == campaigns_pb2.CAMPAIGN_STATE_COMPLETED,
+        timeout,
+        f"campaign {campaign_id} to complete",
+    )
+    return stubs.campaigns.GetCampaign(ref)

@@ -122,6 +122,18 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "fr": "Ce formulaire est fermé.",
         "es": "Este formulario está cerrado.",
     },
+    "archive_title": {
+        "en": "Past issues",
+        "de": "Frühere Ausgaben",
+        "fr": "Anciens numéros",
+        "es": "Números anteriores",
+    },
+    "archive_empty": {
+        "en": "Nothing has been published here yet.",
+        "de": "Hier ist noch nichts erschienen.",
+        "fr": "Rien n'a encore été publié ici.",
+        "es": "Todavía no se ha publicado nada aquí.",
+    },
     "not_found_title": {
         "en": "Not found",
         "de": "Nicht gefunden",

@@ -208,3 +208,23 @@ def snippet(url: str, title: str) -> str:
         f'<iframe src="{_e(url)}" title="{_e(title)}" style="width:100%;max-width:36em;'
         f'height:36em;border:0" loading="lazy"><a href="{_e(url)}">{_e(title)}</a></iframe>'
     )
+
+
+def archive_page(
+    form: Form, language: str, issues: list[tuple[str, str, str]], form_url: str
+) -> str:
+    """A list's public archive: (date, subject, address) of each issue, newest first, and a
+    link to the form."""
+    title = text("archive_title", language)
+    if issues:
+        items = "".join(
+            f'<li>{_e(day)} · <a href="{_e(url)}">{_e(subject)}</a></li>'
+            for day, subject, url in issues
+        )
+        listing = f"<ul>{items}</ul>"
+    else:
+        listing = f"<p>{_e(text('archive_empty', language))}</p>"
+    signup = f'<p><a href="{_e(form_url)}">{_e(text("subscribe", language))}</a></p>'
+    return _document(
+        form, language, title, f"<h1>{_e(form.title)}</h1><h2>{_e(title)}</h2>{listing}{signup}"
+    )

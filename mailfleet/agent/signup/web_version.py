@@ -66,7 +66,7 @@ def _stored(conn: sqlite3.Connection, subject: Subject) -> _Stored | None:
     return _Stored(sent, stored.sender, stored.content) if stored.content else None
 
 
-def _body(data: bytes) -> str:
+def body_of(data: bytes) -> str:
     """The HTML part of a rendered message, or its text part as preformatted HTML."""
     message = email.message_from_bytes(data, policy=email.policy.default)
     assert isinstance(message, EmailMessage)
@@ -139,7 +139,7 @@ class WebVersion:
         except RenderError:
             return _not_found(request)
         return web.Response(
-            text=_body(data), content_type="text/html", charset="utf-8", headers=_HEADERS
+            text=body_of(data), content_type="text/html", charset="utf-8", headers=_HEADERS
         )
 
 

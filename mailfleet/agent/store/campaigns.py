@@ -195,6 +195,29 @@ def transition(conn: sqlite3.Connection, tenant_id: int, campaign_id: int, actio
     return get(conn, tenant_id, campaign_id)
 
 
+def archived(
+    conn: sqlite3.Connection, tenant_id: int, mark: str, any_of: list[str], limit: int
+) -> list[tuple[int, float, CampaignSpec]]:
+    """The tenant's started or completed campaigns tagged ``mark`` and any of ``any_of``,
+    newest first: (id, created at, spec)."""
+    rows = conn.execute(
+        "SELECT id, created_at, spec FROM campaigns c WHERE tenant_id = ? AND state IN (?, ?)"
+        " AND EXISTS (SELECT 1 FROM json_each(c.spec, '$.tags') WHERE value = ?)"
+        " AND EXISTS (SELECT 1 FROM json_each(c.spec, '$.tags')"
+        "  WHERE value IN (SELECT value FROM json_each(?)))"
+        " ORDER BY id DESC LIMIT ?",
+        (
+            tenant_id,
+            int(CampaignState.RUNNING),
+            int(CampaignState.COMPLETED),
+            mark,
+            json.dumps(any_of),
+            limit,
+        ),
+    ).fetchall()
+    return [(int(r[0]), float(r[1]), spec_from_json(r[2])) for r in rows]
+
+
 def get_spec(conn: sqlite3.Connection, campaign_id: int) -> CampaignSpec:
     """What the campaign's messages share, whichever tenant it belongs to."""
     row = conn.execute("SELECT spec FROM campaigns WHERE id = ?", (campaign_id,)).fetchone()

@@ -1,6 +1,7 @@
 """Every public page of a real agent, in a real browser (headless Chromium), in English,
 French, German and Spanish: the form, its confirmation, the preference center, the unsubscribe
-page and the web version; and a form filled and sent through the browser is stored.
+page, the web version and the lists' archive; and a form filled and sent through the browser is
+stored.
 
 Screenshots land in tests/artifacts/pages/ (PAGE-LANGUAGE.png), to be looked at.
 """
@@ -16,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from mailfleet.v1 import campaigns_pb2, capture_pb2, common_pb2, signups_pb2
-from tests.agent.builders import batches, campaign_request, wait_until
+from mailfleet.v1 import capture_pb2, common_pb2, signups_pb2
+from tests.agent.builders import batches, campaign_request, start_and_wait
 from tests.agent.signup.helpers import changes, confirmation_link
 from tests.peers.agent import AgentProcess, Stubs
 from tests.peers.chromium import Chromium, Tab
@@ -71,17 +72,11 @@ def _campaign(stubs: Stubs, language: str) -> None:
         content=common_pb2.Content(subject="News for {{ first_name }}", html=HTML),
     )
     del request.tags[:]
-    request.tags.extend(["list:news", "list:sale", f"lang:{language}"])
+    request.tags.extend(["list:news", "list:sale", f"lang:{language}", "archive"])
     c = stubs.campaigns.CreateCampaign(request)
     reader = common_pb2.Recipient(email=f"reader-{language}@example.com", values=["Ann", "Paris"])
     stubs.campaigns.UploadRecipients(batches(c.id, [reader]))
-    ref = campaigns_pb2.CampaignRef(campaign_id=c.id)
-    stubs.campaigns.StartCampaign(ref)
-    wait_until(
-        lambda: stubs.campaigns.GetCampaign(ref).state == campaigns_pb2.CAMPAIGN_STATE_COMPLETED,
-        30,
-        "the campaign to complete",
-    )
+    start_and_wait(stubs, c.id)
 
 
 def _links(stubs: Stubs, address: str) -> dict[str, str]:
@@ -167,6 +162,14 @@ async def test_every_public_page_shows_in_every_language(stubs: Stubs, chromium:
             await _shot(tab, links["unsubscribe"], "unsubscribe", language)
             shown = await _shot(tab, links["web-version"], "web-version", language, ours=False)
             assert "Hello Ann" in shown
+
+            # the lists' public archive: the campaign for them in the form's language (the
+            # others are in the other forms' archives), without any reader
+            shown = await _shot(tab, f"{url}/archive", "archive", language)
+            assert shown.count("News for") == 1
+            assert await tab.press("li a") == 200
+            await tab.screenshot(ARTIFACTS / f"archive-issue-{language}.png")
+            assert "Ann" not in await tab.text()
 
 
 async def test_a_form_sent_through_the_browser_is_stored(stubs: Stubs, chromium: Chromium) -> None:
