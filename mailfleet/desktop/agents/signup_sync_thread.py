@@ -1,5 +1,6 @@
 """Keeping one agent's signup forms and the desktop's contacts in step, on a thread of its own:
-push the forms it lacks, then pull and apply what visitors did since the last time.
+push the forms it lacks, send the confirmation mails imports asked of its forms, then pull and
+apply what visitors did since the last time.
 
 The agent hosts the forms while the desktop is closed, so nothing is lost in between: the pull
 starts from the agent's signup cursor. It runs when woken (a form was saved, or the agent is
@@ -14,7 +15,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
-from mailfleet.desktop.agents import signup_pull, signup_push
+from mailfleet.desktop.agents import confirm_send, signup_pull, signup_push
+from mailfleet.desktop.agents.confirm_send import SentConfirmations
 from mailfleet.desktop.agents.registry import AgentRecord
 from mailfleet.desktop.agents.signup_push import FormPushResult
 from mailfleet.desktop.agents.sync_thread import AgentSyncThread
@@ -29,19 +31,25 @@ class SignupSync:
 
     forms: FormPushResult
     signups: AppliedSignups
+    confirmations: SentConfirmations
 
     @property
     def changed(self) -> bool:
-        """Whether a form was sent or a change applied."""
-        return self.forms.changed or self.signups.changes > 0
+        """Whether a form or a confirmation mail was sent or a change applied."""
+        return (
+            self.forms.changed
+            or self.signups.changes > 0
+            or bool(self.confirmations.sent or self.confirmations.refused)
+        )
 
 
 def sync(
     engine: Engine, workspace_id: int, record: AgentRecord, stop: threading.Event
 ) -> SignupSync:
-    """One round: push, then pull."""
+    """One round: push, send, then pull."""
     forms = signup_push.push(engine, workspace_id, record, stop)
-    return SignupSync(forms, signup_pull.pull(engine, workspace_id, record, stop))
+    sent = confirm_send.send_for_agent(engine, workspace_id, record, stop)
+    return SignupSync(forms, signup_pull.pull(engine, workspace_id, record, stop), sent)
 
 
 class SignupSyncThread(AgentSyncThread[SignupSync]):

@@ -544,3 +544,20 @@ class ConsentRecord(Base):
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     confirm_ip: Mapped[str] = mapped_column(String(64), default="")
     confirm_user_agent: Mapped[str] = mapped_column(String(500), default="")
+
+
+class ConfirmationRequest(Base):
+    """An imported contact that has to confirm through a form: its agent sends the double
+    opt-in mail (``Signups.Subscribe``) once ``sent_at`` is set; the signup sync then brings
+    the confirmation back like any form's."""
+
+    __tablename__ = "confirmation_requests"
+
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True
+    )
+    form_pk: Mapped[int] = mapped_column(
+        ForeignKey("signup_forms.id", ondelete="CASCADE"), primary_key=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -50,6 +50,15 @@ SORT_COLUMNS: dict[str, Any] = {
 }
 
 
+# A status as people read it, where its stored value is not the word for it.
+_STATUS_WORDS = {ContactStatus.UNCONFIRMED: "pending confirmation"}
+
+
+def status_text(status: str) -> str:
+    """A contact status in words, lower case: "pending confirmation" for ``unconfirmed``."""
+    return _STATUS_WORDS.get(ContactStatus(status), status)
+
+
 @dataclass(frozen=True, slots=True)
 class ContactFilter:
     """What the contacts view shows: a search text, a list, a segment's rules, a status."""

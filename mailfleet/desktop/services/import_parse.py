@@ -61,6 +61,9 @@ class RowSpec:
     now: Any  # in driver form (see mailfleet.desktop.db.bulk.driver_value)
     merge_duplicates: bool
     lookup: suppression.Lookup
+    # A new contact's status when nothing suppresses its address: unconfirmed when it has to
+    # confirm a double opt-in mail first.
+    status: ContactStatus = ContactStatus.SUBSCRIBED
 
 
 # A new contact's row in bulk.CONTACT_COLUMNS order. Plain tuples: they cross the process
@@ -173,8 +176,7 @@ class _RowParser:
         spec, email = self.spec, checked.email
         key = mailbox_key(email)
         reason = spec.lookup.reason(email, key)
-        status = (ContactStatus.SUBSCRIBED if reason is None
-                  else suppression.STATUS_FOR_REASON[reason])  # fmt: skip
+        status = spec.status if reason is None else suppression.STATUS_FOR_REASON[reason]
         custom = "{" + ",".join(parts) + "}"
         row: ContactRow = (
             spec.workspace_id, email, key, names.get(FIRST_NAME, ""), names.get(LAST_NAME, ""),

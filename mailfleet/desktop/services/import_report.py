@@ -30,7 +30,9 @@ class ImportPlan:
     ``columns[i]`` is the target of column ``i``: ``"email"``, ``"first_name"``,
     ``"last_name"``, ``"field:<key>"`` for a custom field, or None to ignore the column.
     Existing contacts are updated (only the mapped columns) or skipped untouched; imported and
-    updated contacts join the target list.
+    updated contacts join the target list. With ``confirm_form`` (a signup form's id) the new
+    contacts are *pending confirmation* until they confirm the double opt-in mail that form's
+    agent sends them.
     """
 
     path: Path
@@ -42,6 +44,7 @@ class ImportPlan:
     new_list_name: str | None = None
     update_existing: bool = False
     consent_source: str | None = None
+    confirm_form: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +124,8 @@ class ImportReport:
     skip_reasons: Counter[str] = field(default_factory=Counter)
     cancelled: bool = False
     list_id: int | None = None
+    # New contacts pending confirmation, whose double opt-in mail is to be sent.
+    to_confirm: int = 0
 
     def balanced(self) -> bool:
         """True when every row read is accounted for exactly once."""
@@ -147,6 +152,8 @@ class ImportReport:
         )
         if self.suppressed:
             text += f" ({self.suppressed:,} imported as suppressed)"
+        if self.to_confirm:
+            text += f", {self.to_confirm:,} pending confirmation"
         notes = [unreadable_note(key, count, "was") for key, count in self.unreadable.items()]
         if self.same_person:
             notes.append(self.same_person_note())

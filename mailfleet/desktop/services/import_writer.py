@@ -19,7 +19,8 @@ from mailfleet.desktop.services.import_report import FIRST_NAME, LAST_NAME, Same
 _CONTACTS = Base.metadata.tables[Contact.__tablename__]
 _EMAIL, _FIRST, _LAST, _STATUS, _FIELDS = (bulk.CONTACT_COLUMNS.index(name) for name in
     ("email", "first_name", "last_name", "status", "fields"))  # fmt: skip
-_SUBSCRIBED = ContactStatus.SUBSCRIBED.value
+# A new contact with another status was suppressed (unconfirmed: it has to confirm first).
+_NOT_SUPPRESSED = (ContactStatus.SUBSCRIBED.value, ContactStatus.UNCONFIRMED.value)
 
 
 @dataclass(slots=True)
@@ -90,7 +91,7 @@ class BatchWriter:
             outcome.skipped["already a contact"] += len(existing)
         new_ids = self.sql.insert_contacts(self.conn, new_rows)
         outcome.imported = len(new_rows)
-        outcome.suppressed = sum(1 for row in new_rows if row[_STATUS] != _SUBSCRIBED)
+        outcome.suppressed = sum(1 for row in new_rows if row[_STATUS] not in _NOT_SUPPRESSED)
         if updates:
             self._update(updates)
             outcome.updated += len(updates)

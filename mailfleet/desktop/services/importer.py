@@ -15,10 +15,10 @@ from typing import Protocol
 from sqlalchemy import Connection, Engine
 
 from mailfleet.desktop.db import bulk
-from mailfleet.desktop.db.models import Base, Contact, FieldType
+from mailfleet.desktop.db.models import Base, Contact, ContactStatus, FieldType
 from mailfleet.desktop.db.types import utcnow
+from mailfleet.desktop.services import confirmations, import_parse, suppression, workspaces
 from mailfleet.desktop.services import fields as fields_service
-from mailfleet.desktop.services import import_parse, suppression, workspaces
 from mailfleet.desktop.services.import_parse import ColumnLayout, ParsedBatch, RowSpec
 from mailfleet.desktop.services.import_report import (
     EMAIL,
@@ -80,6 +80,7 @@ def _row_spec(conn: Connection, plan: ImportPlan, now: datetime) -> RowSpec:
         now=bulk.driver_value(conn, _CREATED_AT, now),
         merge_duplicates=plan.update_existing,
         lookup=suppression.load_lookup(conn, plan.workspace_id),
+        status=ContactStatus.SUBSCRIBED if plan.confirm_form is None else ContactStatus.UNCONFIRMED,
     )
 
 
@@ -155,6 +156,10 @@ def run_import(
                     close()
             if cancel is not None and cancel.is_set():
                 raise ImportCancelled
+            if plan.confirm_form is not None:
+                report.to_confirm = confirmations.request_for_import(
+                    conn, plan.workspace_id, plan.confirm_form, spec.consent_source, now
+                )
     except ImportCancelled:
         return ImportReport(rows_read=report.rows_read, cancelled=True)
     return report

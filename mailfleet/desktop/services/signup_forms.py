@@ -275,6 +275,16 @@ def list_forms(conn: Connection, workspace_id: int) -> list[FormSummary]:
     return [_summary(conn, row) for row in rows]
 
 
+def confirming_forms(conn: Connection, workspace_id: int) -> list[tuple[int, str]]:
+    """The forms (id, name) an import's new contacts can confirm through: double opt-in, and
+    published by an agent."""
+    return [
+        (form.id, form.name)
+        for form in list_forms(conn, workspace_id)
+        if form.design.double_opt_in and any(a.url for a in form.agents)
+    ]
+
+
 def get(conn: Connection, workspace_id: int, form_pk: int) -> FormSummary:
     """One form; ``LookupError`` if the workspace has no such form."""
     row = conn.execute(

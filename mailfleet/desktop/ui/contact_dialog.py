@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from mailfleet.desktop.db.models import ContactStatus, FieldType
+from mailfleet.desktop.services import contacts
 from mailfleet.desktop.services.fields import (
     TYPE_LABELS,
     FieldSpec,
@@ -70,7 +71,7 @@ class ContactDialog(QDialog):
         self.last_name = QLineEdit(values.get("last_name", ""))
         self.status = QComboBox()
         for status in ContactStatus:
-            self.status.addItem(status.value.capitalize(), status.value)
+            self.status.addItem(contacts.status_text(status).capitalize(), status.value)
         self.status.setCurrentIndex(
             max(self.status.findData(values.get("status", ContactStatus.SUBSCRIBED.value)), 0)
         )

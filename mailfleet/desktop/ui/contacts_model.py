@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from mailfleet.desktop.services import contacts
 from mailfleet.desktop.services.contacts import ContactFilter, ContactPager, ContactRow
 from mailfleet.desktop.ui import dates
 from mailfleet.desktop.ui.qt import (
@@ -25,6 +26,7 @@ from mailfleet.desktop.ui.tasks import Task, TaskRunner
 COLUMNS = (("email", "Email"), ("first_name", "First name"), ("last_name", "Last name"),
            ("status", "Status"), ("created", "Added"))  # fmt: skip
 Index = QModelIndex | QPersistentModelIndex
+STATUS_COLUMN = [key for key, _ in COLUMNS].index("status")
 
 
 class ContactsModel(QAbstractTableModel):
@@ -70,6 +72,8 @@ class ContactsModel(QAbstractTableModel):
         key = COLUMNS[index.column()][0]
         if key == "created":
             return dates.show(row.created_at)
+        if key == "status":
+            return contacts.status_text(row.status)
         return getattr(row, key)
 
     def _fetch(self, number: int) -> None:

@@ -13,7 +13,7 @@ from mailfleet.desktop.services import contacts, export, privacy, segments, work
 from mailfleet.desktop.services.contacts import ContactFilter
 from mailfleet.desktop.services.plurals import counted
 from mailfleet.desktop.ui.contact_editing import ContactEditor
-from mailfleet.desktop.ui.contacts_model import ContactsModel
+from mailfleet.desktop.ui.contacts_model import STATUS_COLUMN, ContactsModel
 from mailfleet.desktop.ui.empty_state import EmptyState
 from mailfleet.desktop.ui.field_manager import FieldManager
 from mailfleet.desktop.ui.list_manager import ListManager
@@ -72,7 +72,7 @@ class ContactsPage(QWidget):
         self.status_filter = QComboBox()
         self.status_filter.addItem("Any status", None)
         for status in ContactStatus:
-            self.status_filter.addItem(status.value.capitalize(), status.value)
+            self.status_filter.addItem(contacts.status_text(status).capitalize(), status.value)
         self.segment_filter = QComboBox()
         self.count_label = QLabel("Loading…")
         self._debounce = QTimer(self, singleShot=True, interval=SEARCH_DELAY_MS)
@@ -90,6 +90,8 @@ class ContactsPage(QWidget):
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.setColumnWidth(0, 280)
+        # Wide enough for the longest status, "pending confirmation".
+        self.table.setColumnWidth(STATUS_COLUMN, self.fontMetrics().horizontalAdvance("m" * 16))
         self.table.verticalHeader().setDefaultSectionSize(24)
         self.table.doubleClicked.connect(self.edit)
         self.model.loaded.connect(self._show_count)

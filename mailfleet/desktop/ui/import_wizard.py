@@ -10,8 +10,10 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from mailfleet.desktop.agents import confirm_send
+from mailfleet.desktop.agents.confirm_send import SentConfirmations
 from mailfleet.desktop.db.models import FieldType
-from mailfleet.desktop.services import export, workspaces
+from mailfleet.desktop.services import export, signup_forms, workspaces
 from mailfleet.desktop.services.csvformat import CsvFormat, preview, sniff
 from mailfleet.desktop.services.fields import FieldSpec, field_key, list_fields
 from mailfleet.desktop.services.import_check import FileCheck, check_file
@@ -195,9 +197,23 @@ class MappingPage(QWizardPage):
         return self.targets().count("email") == 1
 
 
+def sent_text(sent: SentConfirmations) -> str:
+    """What sending the confirmation mails did, for the marketer."""
+    lines = [f"Confirmation mails sent to {counted(sent.sent, 'contact')}."]
+    if sent.unreachable:
+        lines.append(f"The others wait for {', '.join(sent.unreachable)}: they are sent "
+                     "when it can be reached again.")  # fmt: skip
+    if sent.refused:
+        first, reason = next(iter(sent.refused.items()))
+        lines.append(f"{counted(len(sent.refused), 'contact')} could not be asked to confirm "
+                     f"(for example {first}: {reason}).")  # fmt: skip
+    return "\n".join(lines)
+
+
 class OptionsPage(QWizardPage):
-    """Target list and what to do with contacts that exist already, under the check of the
-    file's values (run in the background as the page opens)."""
+    """Target list, what to do with contacts that exist already and whether new ones have to
+    confirm through a signup form first, under the check of the file's values (run in the
+    background as the page opens)."""
 
     def __init__(self, wizard: ImportWizard) -> None:
         super().__init__()
@@ -212,6 +228,7 @@ class OptionsPage(QWizardPage):
         self.skip = QRadioButton("Skip contacts that exist already (leave them untouched)")
         self.update_existing = QRadioButton("Update contacts that exist already (mapped columns)")
         self.skip.setChecked(True)
+        self.confirm_form = QComboBox()
         self.target_list.currentIndexChanged.connect(self._list_changed)
         self.new_list.textChanged.connect(self.completeChanged)
         form = QFormLayout(self)
@@ -219,6 +236,7 @@ class OptionsPage(QWizardPage):
         form.addRow("", self.new_list)
         form.addRow("Existing contacts", self.skip)
         form.addRow("", self.update_existing)
+        form.addRow("New contacts", self.confirm_form)
         form.addRow("The file", self.check)
 
     def initializePage(self) -> None:
@@ -228,6 +246,11 @@ class OptionsPage(QWizardPage):
         for list_id, name in self.owner.lists:
             self.target_list.addItem(name, list_id)
         self.target_list.addItem("New list…", -1)
+        self.confirm_form.clear()
+        self.confirm_form.addItem("Subscribed at once (they gave their consent already)", None)
+        for form_pk, name in self.owner.forms:
+            self.confirm_form.addItem(f"Pending until they confirm the mail of the form “{name}”",
+                                      form_pk)  # fmt: skip
         self._list_changed()
         self._start_check()
 
@@ -303,6 +326,8 @@ class RunPage(QWizardPage):
         self.export_button.setEnabled(False)
         self.report: ImportReport | None = None
         self.task: Task[ImportReport] | None = None
+        self.sending: Task[SentConfirmations] | None = None
+        self.sent: SentConfirmations | None = None
         row = QHBoxLayout()
         row.addWidget(self.progress, 1)
         row.addWidget(self.cancel_button)
@@ -365,7 +390,41 @@ class RunPage(QWizardPage):
             self.rejections.resizeColumnsToContents()
             self.export_button.setEnabled(True)
             self.owner.imported.emit()
+            if report.to_confirm:
+                self._send_confirmations(report)
         self._settle()
+
+    def _send_confirmations(self, report: ImportReport) -> None:
+        """Have the form's agent mail each new contact its confirmation link, with progress."""
+        engine, ws, summary = self.owner.engine, self.owner.workspace_id, report.summary()
+
+        def work(task: Task[SentConfirmations]) -> SentConfirmations:
+            def report(done: int, total: int) -> None:
+                task.report((done, total))
+
+            return confirm_send.send_all(engine, ws, task.cancel_event, report)
+
+        def progress(value: object) -> None:
+            assert isinstance(value, tuple)
+            done, total = value
+            self.progress.setValue(int(1000 * done / total) if total else 1000)
+            self.status.setText(f"{summary}\nSending confirmation mails: {done:,} of {total:,}…")
+
+        def done(sent: SentConfirmations) -> None:
+            self.sending, self.sent = None, sent
+            self.progress.setValue(1000)
+            self.status.setText(f"{summary}\n{sent_text(sent)}")
+            self._settle()
+
+        def failed(_exc: Exception) -> None:
+            self.sending = None
+            self.status.setText(f"{summary}\nThe confirmation mails are sent when the form's "
+                                "agent can be reached.")  # fmt: skip
+            self._settle()
+
+        self.status.setText(f"{summary}\nSending confirmation mails…")
+        self.sending = self.owner.runner.run("Sending confirmation mails", work, done,
+                                             on_progress=progress, on_error=failed)  # fmt: skip
 
     def _settle(self) -> None:
         self.cancel_button.setEnabled(False)
@@ -373,8 +432,8 @@ class RunPage(QWizardPage):
         self.completeChanged.emit()
 
     def isComplete(self) -> bool:
-        """Finish is enabled when the import has ended."""
-        return self.task is None
+        """Finish is enabled when the import, and the confirmation mails it asked for, ended."""
+        return self.task is None and self.sending is None
 
     def export_report_to(self, path: Path) -> None:
         """Write the report as CSV (neutralised against formula injection)."""
@@ -407,6 +466,8 @@ class ImportWizard(QWizard):
         # The workspace's fields and lists, read in the background; Next waits for them.
         self.fields: list[FieldSpec] = []
         self.lists: list[tuple[int, str]] = []
+        # Double opt-in forms an agent publishes: new contacts may confirm through one.
+        self.forms: list[tuple[int, str]] = []
         self.ready = False
         self.file_page = FilePage(self)
         self.mapping_page = MappingPage(self)
@@ -415,12 +476,15 @@ class ImportWizard(QWizard):
         for page in (self.file_page, self.mapping_page, self.options_page, self.run_page):
             self.addPage(page)
         self.resize(820, 560)
-        runner.read(engine, "Reading fields and lists",
-                    lambda c: (list_fields(c, workspace_id), workspaces.lists(c, workspace_id)),
+        runner.read(engine, "Reading fields, lists and signup forms",
+                    lambda c: (list_fields(c, workspace_id), workspaces.lists(c, workspace_id),
+                               signup_forms.confirming_forms(c, workspace_id)),
                     lambda found: self._loaded(*found))  # fmt: skip
 
-    def _loaded(self, fields: list[FieldSpec], lists: list[tuple[int, str]]) -> None:
-        self.fields, self.lists, self.ready = fields, lists, True
+    def _loaded(
+        self, fields: list[FieldSpec], lists: list[tuple[int, str]], forms: list[tuple[int, str]]
+    ) -> None:
+        self.fields, self.lists, self.forms, self.ready = fields, lists, forms, True
         self.file_page.completeChanged.emit()
 
     def plan(self) -> ImportPlan:
@@ -448,4 +512,5 @@ class ImportWizard(QWizard):
             list_id=None if list_id == -1 else list_id,
             new_list_name=options.new_list.text().strip() if list_id == -1 else None,
             update_existing=options.update_existing.isChecked(),
+            confirm_form=options.confirm_form.currentData(),
         )

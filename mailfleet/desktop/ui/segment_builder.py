@@ -12,7 +12,7 @@ from typing import Any, Protocol
 from sqlalchemy import Connection, Engine
 
 from mailfleet.desktop.db.models import ContactStatus
-from mailfleet.desktop.services import segments, workspaces
+from mailfleet.desktop.services import contacts, segments, workspaces
 from mailfleet.desktop.services.audience_refs import AudienceUse, drafts_message
 from mailfleet.desktop.services.plurals import counted, plural
 from mailfleet.desktop.ui.confirm import ask, names
@@ -133,7 +133,7 @@ class RuleRow(QWidget):
         self.choice.clear()
         if kind == "status":
             for status in ContactStatus:
-                self.choice.addItem(status.value, status.value)
+                self.choice.addItem(contacts.status_text(status), status.value)
         elif kind == "list":
             for list_id, name in self.lists:
                 self.choice.addItem(name, list_id)
