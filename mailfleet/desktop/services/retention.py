@@ -44,6 +44,7 @@ from mailfleet.desktop.db.models import (
     EngagementEvent,
     Workspace,
 )
+from mailfleet.desktop.services import signup_expiry
 
 # Rows per transaction: small enough that the event sync never waits long behind a step.
 BATCH = 5_000
@@ -93,6 +94,7 @@ class Step:
     campaign_id: int | None
     recipients: int = 0  # recipient rows folded into totals and deleted
     events: int = 0  # engagement events deleted
+    signups: int = 0  # contacts whose signups all expired long ago, deleted
 
     @property
     def done(self) -> bool:
@@ -112,7 +114,10 @@ def prune_step(
             return Step(campaign_id, recipients=folded)
         return Step(campaign_id, events=_delete_events(conn, workspace_id, campaign_id, batch))
     orphans = _delete_events(conn, workspace_id, NO_CAMPAIGN, batch, before=cutoff)
-    return Step(NO_CAMPAIGN, events=orphans) if orphans else Step(None)
+    if orphans:
+        return Step(NO_CAMPAIGN, events=orphans)
+    forgotten = signup_expiry.delete_expired(conn, workspace_id, now or datetime.now(UTC), batch)
+    return Step(NO_CAMPAIGN, signups=forgotten) if forgotten else Step(None)
 
 
 def prune(conn: Connection, workspace_id: int, now: datetime | None = None) -> int:

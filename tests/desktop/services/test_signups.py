@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine, func, insert, select
@@ -16,7 +16,7 @@ from mailfleet.desktop.db.models import (
     Suppression,
     SuppressionReason,
 )
-from mailfleet.desktop.services import privacy, signups, suppression
+from mailfleet.desktop.services import privacy, retention, signup_expiry, signups, suppression
 from mailfleet.desktop.services.signups import Consent, SignupChange
 from mailfleet.desktop.services.workspaces import create_list
 
@@ -185,3 +185,37 @@ def test_an_apps_field_update_and_unsubscribes_reach_the_contact(
     with engine.connect() as conn:
         entries = conn.execute(select(Suppression.email, Suppression.source)).all()
     assert [tuple(r) for r in entries] == [("ada@example.org", f"agent {agent_id} signup change 5")]
+
+
+def test_retention_forgets_contacts_whose_signups_all_expired_long_ago(
+    engine: Engine, workspace: int
+) -> None:
+    agent_id = agent_row(engine, workspace)
+    old = [
+        change(1, signups.SIGNED_UP, 1, "gone@example.org", ()),
+        change(2, signups.EXPIRED, 1, "gone@example.org", ()),
+        change(3, signups.SIGNED_UP, 2, "kept@example.org", ()),
+        change(4, signups.CONFIRMED, 2, "kept@example.org", ()),
+        change(5, signups.SIGNED_UP, 3, "waiting@example.org", ()),
+    ]
+    signups.apply_changes(engine, workspace, agent_id, old, 5)
+    soon = SIGNED + timedelta(days=signup_expiry.DAYS - 1)
+    with engine.begin() as conn:
+        retention.prune(conn, workspace, now=soon)
+    assert len(emails_of(engine, workspace)) == 3  # not yet
+    with engine.begin() as conn:
+        retention.prune(conn, workspace, now=SIGNED + timedelta(days=signup_expiry.DAYS + 1))
+    assert emails_of(engine, workspace) == {
+        "kept@example.org": "subscribed",
+        "waiting@example.org": "unconfirmed",  # its link may still be followed
+    }
+    with engine.connect() as conn:
+        assert {r.status for r in conn.execute(select(ConsentRecord))} == {"confirmed", "pending"}
+
+
+def emails_of(engine: Engine, workspace: int) -> dict[str, str]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(Contact.email, Contact.status).where(Contact.workspace_id == workspace)
+        )
+        return {email: status for email, status in rows}
