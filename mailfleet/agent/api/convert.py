@@ -70,6 +70,15 @@ def campaign(c: Campaign, now: float) -> campaigns_pb2.Campaign:
         msg.start_at.CopyFrom(timestamp(spec.start_at))
     if spec.ab_test is not None:
         msg.ab_test.CopyFrom(ab_test(spec.ab_test))
+    if (window := spec.send_window) is not None:
+        msg.send_window.CopyFrom(
+            campaigns_pb2.SendWindow(
+                weekdays=window.weekdays,
+                start_minute=window.start_minute,
+                end_minute=window.end_minute,
+                time_zone=window.time_zone,
+            )
+        )
     return msg
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 from mailfleet.agent.errors import InvalidArgument
 from mailfleet.agent.model import Content, Sender, Tracking
+from mailfleet.agent.model.send_window import SendWindow
 from mailfleet.agent.render.templates import TemplateError, compile_template
 from mailfleet.agent.validation import (
     is_field_name,
@@ -12,7 +15,7 @@ from mailfleet.agent.validation import (
     normalize_address,
     text_line,
 )
-from mailfleet.v1 import common_pb2
+from mailfleet.v1 import campaigns_pb2, common_pb2
 
 MAX_TEMPLATE = 1_000_000
 
@@ -71,6 +74,23 @@ def content(field: str, msg: common_pb2.Content) -> Content:
         text_line(f"{field}.headers[{name}]", value, limit=2000)
         _template(f"{field}.headers[{name}]", value, html=False)
     return Content(msg.subject, msg.html, msg.text, dict(msg.headers))
+
+
+def send_window(field: str, msg: campaigns_pb2.SendWindow) -> SendWindow:
+    """The days, hours and time zone a campaign may send in."""
+    if not msg.weekdays or any(not 1 <= d <= 7 for d in msg.weekdays):
+        raise InvalidArgument(f"{field}.weekdays", "name 1 (Monday) to 7 (Sunday)")
+    if not 0 <= msg.start_minute <= 1439:
+        raise InvalidArgument(f"{field}.start_minute", "must be 0-1439")
+    if not msg.start_minute < msg.end_minute <= 1440:
+        raise InvalidArgument(f"{field}.end_minute", "must be after start_minute, at most 1440")
+    try:
+        ZoneInfo(msg.time_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidArgument(f"{field}.time_zone", "not a known time zone") from None
+    return SendWindow(
+        tuple(sorted(set(msg.weekdays))), msg.start_minute, msg.end_minute, msg.time_zone
+    )
 
 
 def tracking(msg: common_pb2.Tracking) -> Tracking:

@@ -1,8 +1,10 @@
-"""The clock A/B tests are decided by, which only the tests move; real time by default.
+"""The clock A/B deadlines and send windows are judged by, which only the tests move; real
+time by default.
 
 ``MAILFLEET_TEST_CLOCK_FILE=/path`` names a file holding a number of seconds to add to the
-clock, read each time the clock is asked (once a second), so a test can move an agent a day
-ahead without sleeping through it. Without the variable it is ``time.time()``, nothing more.
+clock, read each time the clock is asked (once a second, and at each claim while a campaign
+with a send window runs), so a test can move an agent a day ahead without sleeping through
+it. Without the variable it is ``time.time()``, nothing more.
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ from pathlib import Path
 VARIABLE = "MAILFLEET_TEST_CLOCK_FILE"
 
 
-def decision_time() -> float:
-    """Now, as the A/B tests' deadlines are compared with it."""
+def now() -> float:
+    """Now, as A/B deadlines and send windows are compared with it."""
     path = os.environ.get(VARIABLE)
     if not path:
         return time.time()

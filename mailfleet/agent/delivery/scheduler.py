@@ -26,6 +26,7 @@ from mailfleet.agent.delivery.throttle_suspensions import ThrottleSuspensions
 from mailfleet.agent.delivery.worker_pool import WorkerPool
 from mailfleet.agent.errors import ConfigError
 from mailfleet.agent.feedback import record
+from mailfleet.agent.model.send_window import SendWindow
 from mailfleet.agent.routes.base import Outcome, OutcomeKind
 from mailfleet.agent.routes.source_ips import pool_of_route, routes_by_pool
 from mailfleet.agent.routing.table import RoutingState
@@ -149,6 +150,7 @@ class Scheduler:
         self._crashed: list[Settled] = []  # failed at CRASH_LIMIT strikes
         self._wake = asyncio.Event()
         self._specs: dict[str, MessageSpec] = {}
+        self._windows: dict[int, SendWindow] = {}  # of the running campaigns that have one
         self._field_sets: dict[int, tuple[str, ...]] = {}
         self._buckets: dict[int, _Bucket] = {}
         # Campaigns whose route holds their messages (warm-up quota used) until a time.
@@ -445,8 +447,10 @@ class Scheduler:
         runnable = queue.runnable_campaigns(conn, now) if left > 0 else []
         mono = time.monotonic()
         runnable = [c for c in runnable if self._holds.get(c.id, 0.0) <= now]
+        if any(c.windowed for c in runnable):
+            runnable = self._inside_windows(conn, runnable)
         throttles = self.pool.throttles
-        for i, (cid, per_minute, sample_only) in enumerate(runnable):
+        for i, (cid, per_minute, sample_only, _) in enumerate(runnable):
             share = max(1, left // (len(runnable) - i))
             if per_minute:
                 slot = throttles.assign(cid, per_minute)
@@ -485,6 +489,22 @@ class Scheduler:
         # unsubscribe, a complaint) is not sent to, in the same transaction as the claim.
         found.messages = suppression.screen_claimed(conn, found.messages, tags_of, now)
         return found
+
+    def _inside_windows(
+        self, conn: sqlite3.Connection, runnable: list[queue.Runnable]
+    ) -> list[queue.Runnable]:
+        """The campaigns whose send window (if any) is open now; a campaign's window is read
+        once, as it cannot change."""
+        now = clock.now()
+        open_ = []
+        for c in runnable:
+            if c.windowed and c.id not in self._windows:
+                window = campaigns.get_spec(conn, c.id).send_window
+                assert window is not None
+                self._windows[c.id] = window
+            if not c.windowed or self._windows[c.id].is_open(now):
+                open_.append(c)
+        return open_
 
     @staticmethod
     def _load_spec(conn: sqlite3.Connection, m: Claimed) -> MessageSpec:
@@ -619,7 +639,7 @@ class Scheduler:
             self._last_completion = mono
             now = time.time()
 
-            decided_at = clock.decision_time()
+            decided_at = clock.now()
             picked: list[tuple[int, int]] = []
 
             def complete(conn: sqlite3.Connection) -> list[int]:
@@ -642,4 +662,5 @@ class Scheduler:
                 if self._buckets.pop(cid, None) is not None:
                     self.pool.throttles.release(cid)
                 self._holds.pop(cid, None)
+                self._windows.pop(cid, None)
                 log.info("campaign %d completed", cid, extra={"campaign_id": cid})

@@ -10,6 +10,8 @@ import json
 from dataclasses import dataclass, field, replace
 from enum import IntEnum
 
+from mailfleet.agent.model.send_window import SendWindow
+
 
 class MessageState(IntEnum):
     """Where a message is in its life (ARCHITECTURE.md, "Message states")."""
@@ -156,6 +158,7 @@ class CampaignSpec:
     start_at: float | None = None
     tracking: Tracking = Tracking()
     ab_test: AbTest | None = None  # None: every recipient gets ``content``
+    send_window: SendWindow | None = None  # None: any hour
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from mailfleet.agent.model import (
     Sender,
     Tracking,
 )
+from mailfleet.agent.model.send_window import SendWindow
 from mailfleet.agent.store import ab_tests, events
 from mailfleet.agent.store.enqueue import Enqueue, enqueue
 
@@ -64,6 +65,15 @@ def spec_from_json(text: str) -> CampaignSpec:
         start_at=data["start_at"],
         tracking=Tracking(**data["tracking"]),
         ab_test=_ab_test(data.get("ab_test")),
+        send_window=_send_window(data.get("send_window")),
+    )
+
+
+def _send_window(data: dict[str, Any] | None) -> SendWindow | None:
+    if data is None:
+        return None
+    return SendWindow(
+        tuple(data["weekdays"]), data["start_minute"], data["end_minute"], data["time_zone"]
     )
 
 

@@ -165,17 +165,22 @@ class Runnable(NamedTuple):
     id: int
     per_minute: int  # its throttle, 0 for none
     sample_only: bool = False  # an A/B test without a winner: only its test share is sent
+    windowed: bool = False  # it has a send window, which the scheduler checks
 
 
 def runnable_campaigns(conn: sqlite3.Connection, now: float) -> list[Runnable]:
     """Running campaigns whose start time has come, oldest first."""
     rows = conn.execute(
-        "SELECT c.id, c.throttle_per_minute, t.campaign_id IS NOT NULL AND t.winner IS NULL"
-        " FROM campaigns AS c LEFT JOIN ab_tests AS t ON t.campaign_id = c.id WHERE c.state = ?"
+        "SELECT c.id, c.throttle_per_minute, t.campaign_id IS NOT NULL AND t.winner IS NULL,"
+        " json_extract(c.spec, '$.send_window') IS NOT NULL FROM campaigns AS c"
+        " LEFT JOIN ab_tests AS t ON t.campaign_id = c.id WHERE c.state = ?"
         " AND (c.start_at IS NULL OR c.start_at <= ?) ORDER BY c.id",
         (int(CampaignState.RUNNING), now),
     )
-    return [Runnable(cid, per_minute, bool(sample)) for cid, per_minute, sample in rows]
+    return [
+        Runnable(cid, per_minute, bool(sample), bool(windowed))
+        for cid, per_minute, sample, windowed in rows
+    ]
 
 
 def field_names(conn: sqlite3.Connection, field_set_id: int) -> tuple[str, ...]:

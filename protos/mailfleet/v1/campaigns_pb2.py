@@ -26,41 +26,43 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from mailfleet.v1 import common_pb2 as mailfleet_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cmailfleet/v1/campaigns.proto\x12\x0cmailfleet.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19mailfleet/v1/common.proto\"\xb6\x02\n\x15\x43reateCampaignRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12$\n\x06sender\x18\x02 \x01(\x0b\x32\x14.mailfleet.v1.Sender\x12&\n\x07\x63ontent\x18\x03 \x01(\x0b\x32\x15.mailfleet.v1.Content\x12\x0c\n\x04tags\x18\x04 \x03(\t\x12\x1b\n\x13throttle_per_minute\x18\x05 \x01(\r\x12,\n\x08start_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12(\n\x08tracking\x18\x07 \x01(\x0b\x32\x16.mailfleet.v1.Tracking\x12\x17\n\x0fidempotency_key\x18\x08 \x01(\t\x12%\n\x07\x61\x62_test\x18\t \x01(\x0b\x32\x14.mailfleet.v1.AbTest\"K\n\tAbVariant\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\x11\n\tfrom_name\x18\x02 \x01(\t\x12\x0c\n\x04html\x18\x03 \x01(\t\x12\x0c\n\x04text\x18\x04 \x01(\t\"\x87\x01\n\x06\x41\x62Test\x12)\n\x08variants\x18\x01 \x03(\x0b\x32\x17.mailfleet.v1.AbVariant\x12\x14\n\x0ctest_percent\x18\x02 \x01(\r\x12(\n\x04rule\x18\x03 \x01(\x0e\x32\x1a.mailfleet.v1.AbWinnerRule\x12\x12\n\nwait_hours\x18\x04 \x01(\r\"Q\n\x0f\x41\x62VariantResult\x12\x0f\n\x07variant\x18\x01 \x01(\r\x12\x0c\n\x04sent\x18\x02 \x01(\x04\x12\x0e\n\x06opened\x18\x03 \x01(\x04\x12\x0f\n\x07\x63licked\x18\x04 \x01(\x04\"\xcb\x01\n\x0c\x41\x62TestResult\x12\x13\n\x0b\x63\x61mpaign_id\x18\x01 \x01(\x04\x12%\n\x07\x61\x62_test\x18\x02 \x01(\x0b\x32\x14.mailfleet.v1.AbTest\x12/\n\x08variants\x18\x03 \x03(\x0b\x32\x1d.mailfleet.v1.AbVariantResult\x12\x0f\n\x07\x64\x65\x63ided\x18\x04 \x01(\x08\x12\x0e\n\x06winner\x18\x05 \x01(\r\x12-\n\tdecide_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\";\n\x13PickAbWinnerRequest\x12\x13\n\x0b\x63\x61mpaign_id\x18\x01 \x01(\x04\x12\x0f\n\x07variant\x18\x02 \x01(\r\"\xec\x03\n\x08\x43\x61mpaign\x12\n\n\x02id\x18\x01 \x01(\x04\x12\x0c\n\x04name\x18\x02 \x01(\t\x12*\n\x05state\x18\x03 \x01(\x0e\x32\x1b.mailfleet.v1.CampaignState\x12$\n\x06sender\x18\x04 \x01(\x0b\x32\x14.mailfleet.v1.Sender\x12&\n\x07\x63ontent\x18\x05 \x01(\x0b\x32\x15.mailfleet.v1.Content\x12\x0c\n\x04tags\x18\x06 \x03(\t\x12\x1b\n\x13throttle_per_minute\x18\x07 \x01(\r\x12,\n\x08start_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12(\n\x08tracking\x18\t \x01(\x0b\x32\x16.mailfleet.v1.Tracking\x12\x17\n\x0fidempotency_key\x18\n \x01(\t\x12.\n\ncreated_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x06\x63ounts\x18\r \x01(\x0b\x32\x19.mailfleet.v1.StateCounts\x12%\n\x07\x61\x62_test\x18\x0e \x01(\x0b\x32\x14.mailfleet.v1.AbTest\"\"\n\x0b\x43\x61mpaignRef\x12\x13\n\x0b\x63\x61mpaign_id\x18\x01 \x01(\x04\"g\n\x0eRecipientBatch\x12\x13\n\x0b\x63\x61mpaign_id\x18\x01 \x01(\x04\x12\x13\n\x0b\x66ield_names\x18\x02 \x03(\t\x12+\n\nrecipients\x18\x03 \x03(\x0b\x32\x17.mailfleet.v1.Recipient\"\xa3\x01\n\rUploadSummary\x12\x13\n\x0b\x63\x61mpaign_id\x18\x01 \x01(\x04\x12\x10\n\x08received\x18\x02 \x01(\x04\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x03 \x01(\x04\x12\x10\n\x08rejected\x18\x04 \x01(\x04\x12+\n\nrejections\x18\x05 \x03(\x0b\x32\x17.mailfleet.v1.Rejection\x12\x1a\n\x12rejections_omitted\x18\x06 \x01(\x04\"8\n\x14ListCampaignsRequest\x12\x11\n\tbefore_id\x18\x01 \x01(\x04\x12\r\n\x05limit\x18\x02 \x01(\r\"B\n\x15ListCampaignsResponse\x12)\n\tcampaigns\x18\x01 \x03(\x0b\x32\x16.mailfleet.v1.Campaign*\xda\x01\n\rCampaignState\x12\x1e\n\x1a\x43\x41MPAIGN_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14\x43\x41MPAIGN_STATE_DRAFT\x10\x01\x12\x1c\n\x18\x43\x41MPAIGN_STATE_SCHEDULED\x10\x02\x12\x1a\n\x16\x43\x41MPAIGN_STATE_RUNNING\x10\x03\x12\x19\n\x15\x43\x41MPAIGN_STATE_PAUSED\x10\x04\x12\x1c\n\x18\x43\x41MPAIGN_STATE_COMPLETED\x10\x05\x12\x1c\n\x18\x43\x41MPAIGN_STATE_CANCELLED\x10\x06*~\n\x0c\x41\x62WinnerRule\x12\x1e\n\x1a\x41\x42_WINNER_RULE_UNSPECIFIED\x10\x00\x12\x18\n\x14\x41\x42_WINNER_RULE_OPENS\x10\x01\x12\x19\n\x15\x41\x42_WINNER_RULE_CLICKS\x10\x02\x12\x19\n\x15\x41\x42_WINNER_RULE_MANUAL\x10\x03\x32\xb2\x06\n\tCampaigns\x12M\n\x0e\x43reateCampaign\x12#.mailfleet.v1.CreateCampaignRequest\x1a\x16.mailfleet.v1.Campaign\x12O\n\x10UploadRecipients\x12\x1c.mailfleet.v1.RecipientBatch\x1a\x1b.mailfleet.v1.UploadSummary(\x01\x12\x42\n\rStartCampaign\x12\x19.mailfleet.v1.CampaignRef\x1a\x16.mailfleet.v1.Campaign\x12\x42\n\rPauseCampaign\x12\x19.mailfleet.v1.CampaignRef\x1a\x16.mailfleet.v1.Campaign\x12\x43\n\x0eResumeCampaign\x12\x19.mailfleet.v1.CampaignRef\x1a\x16.mailfleet.v1.Campaign\x12\x43\n\x0e\x43\x61ncelCampaign\x12\x19.mailfleet.v1.CampaignRef\x1a\x16.mailfleet.v1.Campaign\x12@\n\x0bGetCampaign\x12\x19.mailfleet.v1.CampaignRef\x1a\x16.mailfleet.v1.Campaign\x12X\n\rListCampaigns\x12\".mailfleet.v1.ListCampaignsRequest\x1a#.mailfleet.v1.ListCampaignsResponse\x12\x44\n\rWatchCampaign\x12\x19.mailfleet.v1.CampaignRef\x1a\x16.mailfleet.v1.Campaign0\x01\x12\x42\n\tGetAbTest\x12\x19.mailfleet.v1.CampaignRef\x1a\x1a.mailfleet.v1.AbTestResult\x12M\n\x0cPickAbWinner\x12!.mailfleet.v1.PickAbWinnerRequest\x1a\x1a.mailfleet.v1.AbTestResultb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cmailfleet/v1/campaigns.proto\x12\x0cmailfleet.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19mailfleet/v1/common.proto\"\xe5\x02\n\x15\x43reateCampaignRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12$\n\x06sender\x18\x02 \x01(\x0b\x32\x14.mailfleet.v1.Sender\x12&\n\x07\x63ontent\x18\x03 \x01(\x0b\x32\x15.mailfleet.v1.Content\x12\x0c\n\x04tags\x18\x04 \x03(\t\x12\x1b\n\x13throttle_per_minute\x18\x05 \x01(\r\x12,\n\x08start_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12(\n\x08tracking\x18\x07 \x01(\x0b\x32\x16.mailfleet.v1.Tracking\x12\x17\n\x0fidempotency_key\x18\x08 \x01(\t\x12%\n\x07\x61\x62_test\x18\t \x01(\x0b\x32\x14.mailfleet.v1.AbTest\x12-\n\x0bsend_window\x18\n \x01(\x0b\x32\x18.mailfleet.v1.SendWindow\"[\n\nSendWindow\x12\x10\n\x08weekdays\x18\x01 \x03(\r\x12\x14\n\x0cstart_minute\x18\x02 \x01(\r\x12\x12\n\nend_minute\x18\x03 \x01(\r\x12\x11\n\ttime_zone\x18\x04 \x01(\t\"K\n\tAbVariant\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\x11\n\tfrom_name\x18\x02 \x01(\t\x12\x0c\n\x04html\x18\x03 \x01(\t\x12\x0c\n\x04text\x18\x04 \x01(\t\"\x87\x01\n\x06\x41\x62Test\x12)\n\x08variants\x18\x01 \x03(\x0b\x32\x17.mailfleet.v1.AbVariant\x12\x14\n\x0ctest_percent\x18\x02 \x01(\r\x12(\n\x04rule\x18\x03 \x01(\x0e\x32\x1a.mailfleet.v1.AbWinnerRule\x12\x12\n\nwait_hours\x18\x04 \x01(\r\"Q\n\x0f\x41\x62VariantResult\x12\x0f\n\x07variant\x18\x01 \x01(\r\x12\x0c\n\x04sent\x18\x02 \x01(\x04\x12\x0e\n\x06opened\x18\x03 \x01(\x04\x12\x0f\n\x07\x63licked\x18\x04 \x01(\x04\"\xcb\x01\n\x0c\x41\x62TestResult\x12\x13\n\x0b\x63\x61mpaign_id\x18\x01 \x01(\x04\x12%\n\x07\x61\x62_test\x18\x02 \x01(\x0b\x32\x14.mailfleet.v1.AbTest\x12/\n\x08variants\x18\x03 \x03(\x0b\x32\x1d.mailfleet.v1.AbVariantResult\x12\x0f\n\x07\x64\x65\x63ided\x18\x04 \x01(\x08\x12\x0e\n\x06winner\x18\x05 \x01(\r\x12-\n\tdecide_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\";\n\x13PickAbWinnerRequest\x12\x13\n\x0b\x63\x61mpaign_id\x18\x01 \x01(\x04\x12\x0f\n\x07variant\x18\x02 \x01(\r\"\x9b\x04\n\x08\x43\x61mpaign\x12\n\n\x02id\x18\x01 \x01(\x04\x12\x0c\n\x04name\x18\x02 \x01(\t\x12*\n\x05state\x18\x03 \x01(\x0e\x32\x1b.mailfleet.v1.CampaignState\x12$\n\x06sender\x18\x04 \x01(\x0b\x32\x14.mailfleet.v1.Sender\x12&\n\x07\x63ontent\x18\x05 \x01(\x0b\x32\x15.mailfleet.v1.Content\x12\x0c\n\x04tags\x18\x06 \x03(\t\x12\x1b\n\x13throttle_per_minute\x18\x07 \x01(\r\x12,\n\x08start_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12(\n\x08tracking\x18\t \x01(\x0b\x32\x16.mailfleet.v1.Tracking\x12\x17\n\x0fidempotency_key\x18\n \x01(\t\x12.\n\ncreated_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x06\x63ounts\x18\r \x01(\x0b\x32\x19.mailfleet.v1.StateCounts\x12%\n\x07\x61\x62_test\x18\x0e \x01(\x0b\x32\x14.mailfleet.v1.AbTest\x12-\n\x0bsend_window\x18\x0f \x01(\x0b\x32\x18.mailfleet.v1.SendWindow\"\"\n\x0b\x43\x61mpaignRef\x12\x13\n\x0b\x63\x61mpaign_id\x18\x01 \x01(\x04\"g\n\x0eRecipientBatch\x12\x13\n\x0b\x63\x61mpaign_id\x18\x01 \x01(\x04\x12\x13\n\x0b\x66ield_names\x18\x02 \x03(\t\x12+\n\nrecipients\x18\x03 \x03(\x0b\x32\x17.mailfleet.v1.Recipient\"\xa3\x01\n\rUploadSummary\x12\x13\n\x0b\x63\x61mpaign_id\x18\x01 \x01(\x04\x12\x10\n\x08received\x18\x02 \x01(\x04\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x03 \x01(\x04\x12\x10\n\x08rejected\x18\x04 \x01(\x04\x12+\n\nrejections\x18\x05 \x03(\x0b\x32\x17.mailfleet.v1.Rejection\x12\x1a\n\x12rejections_omitted\x18\x06 \x01(\x04\"8\n\x14ListCampaignsRequest\x12\x11\n\tbefore_id\x18\x01 \x01(\x04\x12\r\n\x05limit\x18\x02 \x01(\r\"B\n\x15ListCampaignsResponse\x12)\n\tcampaigns\x18\x01 \x03(\x0b\x32\x16.mailfleet.v1.Campaign*\xda\x01\n\rCampaignState\x12\x1e\n\x1a\x43\x41MPAIGN_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14\x43\x41MPAIGN_STATE_DRAFT\x10\x01\x12\x1c\n\x18\x43\x41MPAIGN_STATE_SCHEDULED\x10\x02\x12\x1a\n\x16\x43\x41MPAIGN_STATE_RUNNING\x10\x03\x12\x19\n\x15\x43\x41MPAIGN_STATE_PAUSED\x10\x04\x12\x1c\n\x18\x43\x41MPAIGN_STATE_COMPLETED\x10\x05\x12\x1c\n\x18\x43\x41MPAIGN_STATE_CANCELLED\x10\x06*~\n\x0c\x41\x62WinnerRule\x12\x1e\n\x1a\x41\x42_WINNER_RULE_UNSPECIFIED\x10\x00\x12\x18\n\x14\x41\x42_WINNER_RULE_OPENS\x10\x01\x12\x19\n\x15\x41\x42_WINNER_RULE_CLICKS\x10\x02\x12\x19\n\x15\x41\x42_WINNER_RULE_MANUAL\x10\x03\x32\xb2\x06\n\tCampaigns\x12M\n\x0e\x43reateCampaign\x12#.mailfleet.v1.CreateCampaignRequest\x1a\x16.mailfleet.v1.Campaign\x12O\n\x10UploadRecipients\x12\x1c.mailfleet.v1.RecipientBatch\x1a\x1b.mailfleet.v1.UploadSummary(\x01\x12\x42\n\rStartCampaign\x12\x19.mailfleet.v1.CampaignRef\x1a\x16.mailfleet.v1.Campaign\x12\x42\n\rPauseCampaign\x12\x19.mailfleet.v1.CampaignRef\x1a\x16.mailfleet.v1.Campaign\x12\x43\n\x0eResumeCampaign\x12\x19.mailfleet.v1.CampaignRef\x1a\x16.mailfleet.v1.Campaign\x12\x43\n\x0e\x43\x61ncelCampaign\x12\x19.mailfleet.v1.CampaignRef\x1a\x16.mailfleet.v1.Campaign\x12@\n\x0bGetCampaign\x12\x19.mailfleet.v1.CampaignRef\x1a\x16.mailfleet.v1.Campaign\x12X\n\rListCampaigns\x12\".mailfleet.v1.ListCampaignsRequest\x1a#.mailfleet.v1.ListCampaignsResponse\x12\x44\n\rWatchCampaign\x12\x19.mailfleet.v1.CampaignRef\x1a\x16.mailfleet.v1.Campaign0\x01\x12\x42\n\tGetAbTest\x12\x19.mailfleet.v1.CampaignRef\x1a\x1a.mailfleet.v1.AbTestResult\x12M\n\x0cPickAbWinner\x12!.mailfleet.v1.PickAbWinnerRequest\x1a\x1a.mailfleet.v1.AbTestResultb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'mailfleet.v1.campaigns_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_CAMPAIGNSTATE']._serialized_start=1913
-  _globals['_CAMPAIGNSTATE']._serialized_end=2131
-  _globals['_ABWINNERRULE']._serialized_start=2133
-  _globals['_ABWINNERRULE']._serialized_end=2259
+  _globals['_CAMPAIGNSTATE']._serialized_start=2100
+  _globals['_CAMPAIGNSTATE']._serialized_end=2318
+  _globals['_ABWINNERRULE']._serialized_start=2320
+  _globals['_ABWINNERRULE']._serialized_end=2446
   _globals['_CREATECAMPAIGNREQUEST']._serialized_start=107
-  _globals['_CREATECAMPAIGNREQUEST']._serialized_end=417
-  _globals['_ABVARIANT']._serialized_start=419
-  _globals['_ABVARIANT']._serialized_end=494
-  _globals['_ABTEST']._serialized_start=497
-  _globals['_ABTEST']._serialized_end=632
-  _globals['_ABVARIANTRESULT']._serialized_start=634
-  _globals['_ABVARIANTRESULT']._serialized_end=715
-  _globals['_ABTESTRESULT']._serialized_start=718
-  _globals['_ABTESTRESULT']._serialized_end=921
-  _globals['_PICKABWINNERREQUEST']._serialized_start=923
-  _globals['_PICKABWINNERREQUEST']._serialized_end=982
-  _globals['_CAMPAIGN']._serialized_start=985
-  _globals['_CAMPAIGN']._serialized_end=1477
-  _globals['_CAMPAIGNREF']._serialized_start=1479
-  _globals['_CAMPAIGNREF']._serialized_end=1513
-  _globals['_RECIPIENTBATCH']._serialized_start=1515
-  _globals['_RECIPIENTBATCH']._serialized_end=1618
-  _globals['_UPLOADSUMMARY']._serialized_start=1621
-  _globals['_UPLOADSUMMARY']._serialized_end=1784
-  _globals['_LISTCAMPAIGNSREQUEST']._serialized_start=1786
-  _globals['_LISTCAMPAIGNSREQUEST']._serialized_end=1842
-  _globals['_LISTCAMPAIGNSRESPONSE']._serialized_start=1844
-  _globals['_LISTCAMPAIGNSRESPONSE']._serialized_end=1910
-  _globals['_CAMPAIGNS']._serialized_start=2262
-  _globals['_CAMPAIGNS']._serialized_end=3080
+  _globals['_CREATECAMPAIGNREQUEST']._serialized_end=464
+  _globals['_SENDWINDOW']._serialized_start=466
+  _globals['_SENDWINDOW']._serialized_end=557
+  _globals['_ABVARIANT']._serialized_start=559
+  _globals['_ABVARIANT']._serialized_end=634
+  _globals['_ABTEST']._serialized_start=637
+  _globals['_ABTEST']._serialized_end=772
+  _globals['_ABVARIANTRESULT']._serialized_start=774
+  _globals['_ABVARIANTRESULT']._serialized_end=855
+  _globals['_ABTESTRESULT']._serialized_start=858
+  _globals['_ABTESTRESULT']._serialized_end=1061
+  _globals['_PICKABWINNERREQUEST']._serialized_start=1063
+  _globals['_PICKABWINNERREQUEST']._serialized_end=1122
+  _globals['_CAMPAIGN']._serialized_start=1125
+  _globals['_CAMPAIGN']._serialized_end=1664
+  _globals['_CAMPAIGNREF']._serialized_start=1666
+  _globals['_CAMPAIGNREF']._serialized_end=1700
+  _globals['_RECIPIENTBATCH']._serialized_start=1702
+  _globals['_RECIPIENTBATCH']._serialized_end=1805
+  _globals['_UPLOADSUMMARY']._serialized_start=1808
+  _globals['_UPLOADSUMMARY']._serialized_end=1971
+  _globals['_LISTCAMPAIGNSREQUEST']._serialized_start=1973
+  _globals['_LISTCAMPAIGNSREQUEST']._serialized_end=2029
+  _globals['_LISTCAMPAIGNSRESPONSE']._serialized_start=2031
+  _globals['_LISTCAMPAIGNSRESPONSE']._serialized_end=2097
+  _globals['_CAMPAIGNS']._serialized_start=2449
+  _globals['_CAMPAIGNS']._serialized_end=3267
 # @@protoc_insertion_point(module_scope)

@@ -110,6 +110,7 @@ class CreateCampaignRequest(_message.Message):
     TRACKING_FIELD_NUMBER: _builtins.int
     IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
     AB_TEST_FIELD_NUMBER: _builtins.int
+    SEND_WINDOW_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """A name for people, required: one line of at most 200 characters (not unique)."""
     throttle_per_minute: _builtins.int
@@ -142,6 +143,10 @@ class CreateCampaignRequest(_message.Message):
     def ab_test(self) -> Global___AbTest:
         """Unset: no A/B test, every recipient gets the content above."""
 
+    @_builtins.property
+    def send_window(self) -> Global___SendWindow:
+        """Unset: sends at any hour. Set: hands messages to delivery only inside the window."""
+
     def __init__(
         self,
         *,
@@ -154,14 +159,53 @@ class CreateCampaignRequest(_message.Message):
         tracking: _common_pb2.Tracking | None = ...,
         idempotency_key: _builtins.str = ...,
         ab_test: Global___AbTest | None = ...,
+        send_window: Global___SendWindow | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["ab_test", b"ab_test", "content", b"content", "sender", b"sender", "start_at", b"start_at", "tracking", b"tracking"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["ab_test", b"ab_test", "content", b"content", "send_window", b"send_window", "sender", b"sender", "start_at", b"start_at", "tracking", b"tracking"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["ab_test", b"ab_test", "content", b"content", "idempotency_key", b"idempotency_key", "name", b"name", "sender", b"sender", "start_at", b"start_at", "tags", b"tags", "throttle_per_minute", b"throttle_per_minute", "tracking", b"tracking"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ab_test", b"ab_test", "content", b"content", "idempotency_key", b"idempotency_key", "name", b"name", "send_window", b"send_window", "sender", b"sender", "start_at", b"start_at", "tags", b"tags", "throttle_per_minute", b"throttle_per_minute", "tracking", b"tracking"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CreateCampaignRequest: _TypeAlias = CreateCampaignRequest  # noqa: Y015
+
+@_typing.final
+class SendWindow(_message.Message):
+    """The days and hours a campaign sends in, in one time zone; outside them its messages wait
+    queued (a retry of a message already tried may still go out when it is due).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WEEKDAYS_FIELD_NUMBER: _builtins.int
+    START_MINUTE_FIELD_NUMBER: _builtins.int
+    END_MINUTE_FIELD_NUMBER: _builtins.int
+    TIME_ZONE_FIELD_NUMBER: _builtins.int
+    start_minute: _builtins.int
+    """When sending starts on those days, in minutes after local midnight: 0-1439."""
+    end_minute: _builtins.int
+    """When sending stops, in minutes after local midnight: start_minute + 1 to 1440."""
+    time_zone: _builtins.str
+    """The IANA time zone the times are in, e.g. "Europe/Berlin"; required."""
+    @_builtins.property
+    def weekdays(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """Days of the week it sends on, 1 (Monday) to 7 (Sunday) as in ISO 8601; at least one."""
+
+    def __init__(
+        self,
+        *,
+        weekdays: _abc.Iterable[_builtins.int] | None = ...,
+        start_minute: _builtins.int = ...,
+        end_minute: _builtins.int = ...,
+        time_zone: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["end_minute", b"end_minute", "start_minute", b"start_minute", "time_zone", b"time_zone", "weekdays", b"weekdays"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SendWindow: _TypeAlias = SendWindow  # noqa: Y015
 
 @_typing.final
 class AbVariant(_message.Message):
@@ -365,6 +409,7 @@ class Campaign(_message.Message):
     UPDATED_AT_FIELD_NUMBER: _builtins.int
     COUNTS_FIELD_NUMBER: _builtins.int
     AB_TEST_FIELD_NUMBER: _builtins.int
+    SEND_WINDOW_FIELD_NUMBER: _builtins.int
     id: _builtins.int
     """The agent's id for the campaign (the campaign_id of the other calls)."""
     name: _builtins.str
@@ -413,6 +458,10 @@ class Campaign(_message.Message):
     def ab_test(self) -> Global___AbTest:
         """As created; unset: no A/B test."""
 
+    @_builtins.property
+    def send_window(self) -> Global___SendWindow:
+        """As created; unset: sends at any hour."""
+
     def __init__(
         self,
         *,
@@ -430,10 +479,11 @@ class Campaign(_message.Message):
         updated_at: _timestamp_pb2.Timestamp | None = ...,
         counts: _common_pb2.StateCounts | None = ...,
         ab_test: Global___AbTest | None = ...,
+        send_window: Global___SendWindow | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["ab_test", b"ab_test", "content", b"content", "counts", b"counts", "created_at", b"created_at", "sender", b"sender", "start_at", b"start_at", "tracking", b"tracking", "updated_at", b"updated_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["ab_test", b"ab_test", "content", b"content", "counts", b"counts", "created_at", b"created_at", "send_window", b"send_window", "sender", b"sender", "start_at", b"start_at", "tracking", b"tracking", "updated_at", b"updated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["ab_test", b"ab_test", "content", b"content", "counts", b"counts", "created_at", b"created_at", "id", b"id", "idempotency_key", b"idempotency_key", "name", b"name", "sender", b"sender", "start_at", b"start_at", "state", b"state", "tags", b"tags", "throttle_per_minute", b"throttle_per_minute", "tracking", b"tracking", "updated_at", b"updated_at"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ab_test", b"ab_test", "content", b"content", "counts", b"counts", "created_at", b"created_at", "id", b"id", "idempotency_key", b"idempotency_key", "name", b"name", "send_window", b"send_window", "sender", b"sender", "start_at", b"start_at", "state", b"state", "tags", b"tags", "throttle_per_minute", b"throttle_per_minute", "tracking", b"tracking", "updated_at", b"updated_at"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -17,7 +17,6 @@ from urllib.parse import urlsplit
 import grpc
 import pytest
 
-from mailfleet.agent.delivery.clock import VARIABLE
 from mailfleet.v1 import campaigns_pb2, common_pb2
 from tests.agent.builders import batches, campaign_request, relay_config, wait_until
 from tests.peers.agent import AgentProcess, Stubs
@@ -76,15 +75,6 @@ def _click(agent: AgentProcess, r: Received, user_agent: str) -> None:
         assert conn.getresponse().status in (302, 303)
     finally:
         conn.close()
-
-
-@pytest.fixture
-def clock_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The file of seconds the agents started by this test add to their A/B clock."""
-    path = tmp_path / "clock-offset"
-    path.write_text("0")
-    monkeypatch.setenv(VARIABLE, str(path))
-    return path
 
 
 def test_more_clicks_win_and_the_rest_gets_only_the_winner(

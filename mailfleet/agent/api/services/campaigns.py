@@ -53,6 +53,9 @@ def _spec(request: campaigns_pb2.CreateCampaignRequest) -> CampaignSpec:
         ab_test=ab_tests.from_request(request.ab_test, content)
         if request.HasField("ab_test")
         else None,
+        send_window=requests.send_window("send_window", request.send_window)
+        if request.HasField("send_window")
+        else None,
     )
 
 
