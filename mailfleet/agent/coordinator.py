@@ -90,7 +90,7 @@ async def _serve(settings: AgentSettings, config_path: Path | None) -> None:
 
     agent_id = await store.write(meta.agent_id)
     try:
-        server, health = build_server(
+        server, health, audit = build_server(
             settings, store, agent_id, time.time(), routing, keys_changed, suspended
         )
     except ConfigError:
@@ -172,6 +172,7 @@ async def _serve(settings: AgentSettings, config_path: Path | None) -> None:
         await health.drain()
         await intake.stop()
         await server.stop(_GRACE_SECONDS)
+        await audit.close()
         await web.stop()
         retention.stop()
         feedback.stop()

@@ -7,6 +7,7 @@ gRPC status, and where an unexpected exception becomes INTERNAL without leaking 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -16,8 +17,12 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
 import grpc
+from google.protobuf.message import Message
 
+from mailfleet.agent.api import audit as audit_log
 from mailfleet.agent.api import rpc_rules
+from mailfleet.agent.api.audit import AuditLog
+from mailfleet.agent.api.rpc_rules import Audit
 from mailfleet.agent.errors import AgentError, PermissionDenied, Unauthenticated
 from mailfleet.agent.identity import keys, scopes
 from mailfleet.agent.identity.scopes import Scope
@@ -75,10 +80,11 @@ def require_admin() -> Principal:
 
 def permit(method: str, who: Principal) -> None:
     """Raise PermissionDenied unless ``who``'s scope allows ``method`` (rpc_rules' table)."""
-    need = rpc_rules.need_of(method)
+    rule = rpc_rules.rule_of(method)
     rpc = rpc_rules.short_name(method)
-    if need is None:
+    if rule is None:
         raise PermissionDenied(f"{rpc} is not open to any API key on this agent version")
+    need = rule.need
     if not scopes.allows(who.scope, need):
         wanted = scopes.narrowest_for(need)
         wider = "" if wanted is Scope.ADMIN else " (or a wider one)"
@@ -148,12 +154,80 @@ async def _fail(context: grpc.aio.ServicerContext[Any, Any], exc: Exception) -> 
     await context.abort(grpc.StatusCode.INTERNAL, "internal error; the agent's log has details")
 
 
-def _wrap(handler: Handler, who: Principal | AgentError) -> Handler:
-    def enter() -> None:
-        if isinstance(who, AgentError):
-            raise who
-        _principal.set(who)
+class _Counted:
+    """A stream of requests as the handler reads it, remembering its first item and length."""
 
+    def __init__(self, stream: AsyncIterator[Message]) -> None:
+        self._stream = stream
+        self.first: Message | None = None
+        self.count = 0
+
+    def __aiter__(self) -> _Counted:
+        return self
+
+    async def __anext__(self) -> Message:
+        item = await self._stream.__anext__()
+        if self.first is None:
+            self.first = item
+        self.count += 1
+        return item
+
+
+def _outcome(exc: BaseException) -> str:
+    if isinstance(exc, AgentError):
+        return exc.status.name.lower().replace("_", " ")
+    if isinstance(exc, asyncio.CancelledError):
+        return "cancelled"  # the client went away; what the call did so far stands
+    return "aborted" if isinstance(exc, grpc.aio.AbortError) else "internal"
+
+
+@dataclass(frozen=True)
+class _Call:
+    """One call as the interceptor saw it: the method, its rule, and who made it (or why it
+    is refused)."""
+
+    method: str
+    rule: rpc_rules.Rule | None
+    who: Principal | None
+    refusal: AgentError | None
+    log: AuditLog | None
+
+    def enter(self) -> None:
+        if self.refusal is not None:
+            raise self.refusal
+        assert self.who is not None
+        _principal.set(self.who)
+
+    async def audit(
+        self,
+        context: grpc.aio.ServicerContext[Any, Any],
+        request: Any,
+        response: Any,
+        outcome: str,
+    ) -> None:
+        """Enter the call in the audit log, as its rule says."""
+        if self.log is None or self.who is None or self.rule is None:
+            return  # not authenticated: nobody to name (the metrics count those)
+        kind = self.rule.audit
+        peer = audit_log.peer_host(context.peer())
+        action = rpc_rules.short_name(self.method)
+        if kind is Audit.SUMMED and outcome == "ok":
+            self.log.count_send(self.who, peer, action, _messages_in(request))
+        elif kind is Audit.EACH:
+            batches = 0
+            if isinstance(request, _Counted):
+                request, batches = request.first, request.count
+            summary = audit_log.summarise(request, response, batches)
+            await self.log.record(self.who, peer, action, summary, outcome)
+
+
+def _messages_in(request: Any) -> int:
+    """Messages a send carried: a batch's count, else one."""
+    batch = getattr(request, "messages", None)
+    return len(batch) if batch is not None else 1
+
+
+def _wrap(handler: Handler, call: _Call) -> Handler:
     kw = {
         "request_deserializer": handler.request_deserializer,
         "response_serializer": handler.response_serializer,
@@ -161,15 +235,24 @@ def _wrap(handler: Handler, who: Principal | AgentError) -> Handler:
     if handler.unary_unary or handler.stream_unary:
         # Under grpc.aio the registered behaviours are coroutine functions and async generators.
         inner = cast(Callable[..., Awaitable[Any]], handler.unary_unary or handler.stream_unary)
+        streamed = handler.stream_unary is not None
 
         async def unary_response(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+            if streamed:
+                request = _Counted(request)
+            response, outcome = None, "ok"
             try:
-                enter()
-                return await inner(request, context)
-            except grpc.aio.AbortError:
+                call.enter()
+                response = await inner(request, context)
+                return response
+            except (grpc.aio.AbortError, asyncio.CancelledError) as exc:
+                outcome = _outcome(exc)
                 raise
             except Exception as exc:
+                outcome = _outcome(exc)
                 await _fail(context, exc)
+            finally:
+                await call.audit(context, request, response, outcome)
 
         if handler.unary_unary:
             return grpc.unary_unary_rpc_method_handler(unary_response, **kw)
@@ -182,8 +265,9 @@ def _wrap(handler: Handler, who: Principal | AgentError) -> Handler:
     async def stream_response(
         request: Any, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[Any]:
+        # Streamed answers are reads only (a test holds every audited RPC to a single answer).
         try:
-            enter()
+            call.enter()
             async for item in streamer(request, context):
                 yield item
         except grpc.aio.AbortError:
@@ -198,10 +282,11 @@ def _wrap(handler: Handler, who: Principal | AgentError) -> Handler:
 
 class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
     """Authenticates every call except health and reflection, checks the key's scope against
-    the call, and maps errors to statuses."""
+    the call, maps errors to statuses, and enters state-changing calls in the audit log."""
 
-    def __init__(self, ring: KeyRing) -> None:
+    def __init__(self, ring: KeyRing, log: AuditLog | None = None) -> None:
         self._ring = ring
+        self._log = log
 
     async def intercept_service(
         self,
@@ -209,12 +294,14 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         handler_call_details: grpc.HandlerCallDetails,
     ) -> Handler:
         handler = await continuation(handler_call_details)
-        if handler is None or handler_call_details.method.startswith(OPEN_METHOD_PREFIXES):
+        method = handler_call_details.method
+        if handler is None or method.startswith(OPEN_METHOD_PREFIXES):
             return handler
-        who: Principal | AgentError
+        who: Principal | None = None
+        refusal: AgentError | None = None
         try:
             who = await self._ring.authenticate(handler_call_details.invocation_metadata)
-            permit(handler_call_details.method, who)
+            permit(method, who)
         except AgentError as exc:
-            who = exc
-        return _wrap(handler, who)
+            refusal = exc
+        return _wrap(handler, _Call(method, rpc_rules.rule_of(method), who, refusal, self._log))

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 import grpc
 from grpc_health.v1 import health_pb2
 
+from mailfleet.agent.api.audit import AuditLog
 from mailfleet.agent.api.auth import AuthInterceptor, KeyRing
 from mailfleet.agent.api.call_metrics import MetricsInterceptor
 from mailfleet.agent.api.dkim_state import DkimState
@@ -83,14 +84,16 @@ def build_server(
     routing: RoutingState | None = None,
     keys_changed: Callable[[], Awaitable[None]] | None = None,
     suspended: Suspended | None = None,
-) -> tuple[grpc.aio.Server, ServingHealth]:
+) -> tuple[grpc.aio.Server, ServingHealth, AuditLog]:
     """Create the server with every service registered and its TLS port bound (``routing``:
     the rules the scheduler uses, shared so that edits reach it; ``keys_changed``: makes the
     workers load the DKIM keys again after the API made one; ``suspended``: the suspensions the
-    scheduler holds mail back by, shared so that the Queue service's changes reach it)."""
+    scheduler holds mail back by, shared so that the Queue service's changes reach it). The
+    audit log it returns holds summaries in memory: close it after the server stops."""
     ring = KeyRing(store)
+    audit = AuditLog(store)
     server = grpc.aio.server(
-        interceptors=[MetricsInterceptor(), AuthInterceptor(ring)],
+        interceptors=[MetricsInterceptor(), AuthInterceptor(ring, audit)],
         options=[
             ("grpc.max_receive_message_length", settings.grpc.max_receive_mib * _MIB),
             ("grpc.max_send_message_length", settings.grpc.max_send_mib * _MIB),
@@ -182,4 +185,4 @@ def build_server(
             problem = "the address cannot be bound"
     if problem:
         raise ConfigError(f"cannot listen for gRPC on {settings.grpc.listen}: {problem}")
-    return server, health
+    return server, health, audit

@@ -15,13 +15,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from mailfleet.agent.api.auth import RECHECK_SECONDS
+from mailfleet.agent.cli.audit import local_entry
 from mailfleet.agent.cli.queue import duration
 from mailfleet.agent.config import AgentSettings
 from mailfleet.agent.errors import AgentError, FailedPrecondition, NotFound
 from mailfleet.agent.identity import keys, scopes
 from mailfleet.agent.init import DEFAULT_TENANT
 from mailfleet.agent.store import tenants
-from mailfleet.agent.store.db import read_once, write_once
+from mailfleet.agent.store.db import write_once
 from mailfleet.agent.store.tenants import KeyRecord, KeySpec
 from mailfleet.agent.validation import text_line
 
@@ -110,10 +111,14 @@ def _create(settings: AgentSettings, args: argparse.Namespace) -> int:
         text_line("--person", args.person),
     )
     new = keys.mint()
-    record = write_once(
-        settings.db_path,
-        lambda c: tenants.create_key(c, _tenant_id(c, args.tenant), spec, new),
-    )
+
+    def create(conn: sqlite3.Connection) -> KeyRecord:
+        record = tenants.create_key(conn, _tenant_id(conn, args.tenant), spec, new)
+        summary = f"key_id={record.key_id}, name={record.name!r}, scope={record.scope}"
+        local_entry(conn, record.tenant_id, "key create", summary)
+        return record
+
+    record = write_once(settings.db_path, create)
     until = f", until {_when(record.expires_at)} UTC" if record.expires_at else ""
     print(
         f"key {record.key_id} ({record.name!r}, {record.scope} scope) created for tenant"
@@ -138,7 +143,7 @@ def _list(settings: AgentSettings, args: argparse.Namespace) -> int:
         found = tenants.list_keys(conn, tenant_id)
         return [(k, names.get(k.tenant_id, "?")) for k in found]
 
-    rows = read_once(settings.db_path, read)
+    rows = write_once(settings.db_path, read)
     now = time.time()
     shown = [(k, t) for k, t in rows if args.revoked or k.revoked_at is None]
     print(
@@ -171,7 +176,14 @@ def _revoke(settings: AgentSettings, args: argparse.Namespace) -> int:
         raise FailedPrecondition(
             "that is the admin key kept for `pairing` and `queue`; it cannot be revoked here"
         )
-    record = write_once(settings.db_path, lambda c: tenants.revoke_key(c, args.key_id))
+
+    def revoke(conn: sqlite3.Connection) -> KeyRecord:
+        record = tenants.revoke_key(conn, args.key_id)
+        summary = f"key_id={record.key_id}, name={record.name!r}"
+        local_entry(conn, record.tenant_id, "key revoke", summary)
+        return record
+
+    record = write_once(settings.db_path, revoke)
     print(
         f"key {record.key_id} ({record.name!r}) revoked; a running agent refuses it within"
         f" {RECHECK_SECONDS:g} seconds",

@@ -1,5 +1,5 @@
 """``mailfleet-agent``: init, serve, pairing, dkim generate, smtp-user, sending-domain, key,
-status, backup, restore, dns-check, queue."""
+audit, status, backup, restore, dns-check, queue."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from mailfleet.agent import __version__, event_loop, logs
+from mailfleet.agent.cli import audit as audit_cli
 from mailfleet.agent.cli import dkim as dkim_cli
 from mailfleet.agent.cli import keys as keys_cli
 from mailfleet.agent.cli import ops as ops_cli
@@ -54,6 +55,7 @@ def _parser() -> argparse.ArgumentParser:
     p_gen.add_argument("--config", type=Path, required=True)
     intake_cli.add_parsers(sub)
     keys_cli.add_parsers(sub)
+    audit_cli.add_parsers(sub)
     ops_cli.add_parsers(sub)
     queue_cli.add_parsers(sub)
     return parser
@@ -116,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
             return intake_cli.run(settings, args)
         if args.command in keys_cli.COMMANDS:
             return keys_cli.run(settings, args)
+        if args.command in audit_cli.COMMANDS:
+            return audit_cli.run(settings, args)
         if args.command in ops_cli.COMMANDS:
             return ops_cli.run(settings, args)
         if args.command in queue_cli.COMMANDS:

@@ -21,6 +21,7 @@ from functools import partial
 from typing import Protocol
 
 from mailfleet.agent.retention.settings import RetentionSettings
+from mailfleet.agent.store import audit
 from mailfleet.agent.store.handle import Store
 from mailfleet.agent.store.retention import (
     prune_campaign_messages,
@@ -113,6 +114,9 @@ class Retention:
         # ... and, a window later, what they held of the visitor (GDPR Art. 5(1)(e)).
         result.counts["expired signups"] = await self._drain(
             lambda c: delete_expired(c, now - s.unconfirmed_signups_days * _DAY, limit)
+        )
+        result.counts["audit entries"] = await self._drain(
+            lambda c: audit.prune(c, now - s.audit_days * _DAY, limit)
         )
         if any(result.counts.values()):
             log.info(

@@ -22,6 +22,8 @@ class RetentionSettings(BaseModel):
     # Signups nobody confirmed are deleted this long after their link expired, with their
     # consent records (IP address, user agent) and fields; confirmed ones stay as proof.
     unconfirmed_signups_days: float = Field(30.0, gt=0)
+    # The audit log: who changed what over the API and the command line.
+    audit_days: float = Field(365.0, gt=0)
     # Seconds between pruning passes, and rows per pruning transaction.
     interval_seconds: float = Field(300.0, gt=0)
     batch: int = Field(2000, ge=10, le=100_000)

@@ -432,6 +432,30 @@ MIGRATIONS: tuple[Migration, ...] = (
     );
     CREATE INDEX ab_tests_due ON ab_tests (decide_at) WHERE winner IS NULL;
     """,
+    # 18: the audit log: who changed what over the API or the command line, when, from where
+    """
+    CREATE TABLE audit_log (
+        id INTEGER PRIMARY KEY,
+        time REAL NOT NULL,
+        -- the caller's tenant (its key's)
+        tenant_id INTEGER NOT NULL,
+        -- '' for the command line
+        key_id TEXT NOT NULL,
+        key_name TEXT NOT NULL,
+        person TEXT NOT NULL,
+        -- the peer's address, or 'local' for the command line
+        peer TEXT NOT NULL,
+        -- the RPC (or command) and a short summary of the change: never secrets or bodies
+        action TEXT NOT NULL,
+        summary TEXT NOT NULL,
+        -- 'ok', or the status the call ended with ('permission denied', ...)
+        outcome TEXT NOT NULL,
+        -- calls this entry stands for: more than 1 for a summary of transactional sends
+        calls INTEGER NOT NULL
+    );
+    CREATE INDEX audit_log_tenant ON audit_log (tenant_id, id);
+    CREATE INDEX audit_log_time ON audit_log (time);
+    """,
 )
 
 

@@ -362,3 +362,125 @@ class RevokeApiKeyRequest(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RevokeApiKeyRequest: _TypeAlias = RevokeApiKeyRequest  # noqa: Y015
+
+@_typing.final
+class ListAuditEntriesRequest(_message.Message):
+    """Which audit entries to list."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AFTER_ID_FIELD_NUMBER: _builtins.int
+    LIMIT_FIELD_NUMBER: _builtins.int
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    after_id: _builtins.int
+    """Entries with an id above this one (0: from the oldest kept)."""
+    limit: _builtins.int
+    """At most this many (0: 100; at most 1000)."""
+    tenant_id: _builtins.int
+    """Only the entries of callers of this tenant; 0: every tenant's."""
+    def __init__(
+        self,
+        *,
+        after_id: _builtins.int = ...,
+        limit: _builtins.int = ...,
+        tenant_id: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["after_id", b"after_id", "limit", b"limit", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListAuditEntriesRequest: _TypeAlias = ListAuditEntriesRequest  # noqa: Y015
+
+@_typing.final
+class AuditEntry(_message.Message):
+    """One state-changing call (or a summary of transactional sends), as the audit log keeps it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    TIME_FIELD_NUMBER: _builtins.int
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    KEY_ID_FIELD_NUMBER: _builtins.int
+    KEY_NAME_FIELD_NUMBER: _builtins.int
+    PERSON_FIELD_NUMBER: _builtins.int
+    PEER_FIELD_NUMBER: _builtins.int
+    ACTION_FIELD_NUMBER: _builtins.int
+    SUMMARY_FIELD_NUMBER: _builtins.int
+    OUTCOME_FIELD_NUMBER: _builtins.int
+    CALLS_FIELD_NUMBER: _builtins.int
+    id: _builtins.int
+    """Increasing with time; the cursor of ListAuditEntries."""
+    tenant_id: _builtins.int
+    """The tenant of the key that made the call."""
+    key_id: _builtins.str
+    """The key that made the call; "" for the agent's command line on its own machine."""
+    key_name: _builtins.str
+    """The key's label when the call was made (for the command line: "command line")."""
+    person: _builtins.str
+    """Who the key was made for ("" when nobody was named; for the command line: the OS user)."""
+    peer: _builtins.str
+    """Where the call came from: the peer's IP address, or "local" for the command line."""
+    action: _builtins.str
+    """What was called: the RPC's name (e.g. "CreateCampaign") or the command ("key create")."""
+    summary: _builtins.str
+    """A short line of what changed: names and ids, never secrets, addresses or message bodies."""
+    outcome: _builtins.str
+    """"ok", or how the call ended (e.g. "permission denied", "invalid argument")."""
+    calls: _builtins.int
+    """The calls this entry stands for: 1, or more for a summary of transactional sends."""
+    @_builtins.property
+    def time(self) -> _timestamp_pb2.Timestamp:
+        """When the call was made (for a summary of sends: when the summary was written)."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.int = ...,
+        time: _timestamp_pb2.Timestamp | None = ...,
+        tenant_id: _builtins.int = ...,
+        key_id: _builtins.str = ...,
+        key_name: _builtins.str = ...,
+        person: _builtins.str = ...,
+        peer: _builtins.str = ...,
+        action: _builtins.str = ...,
+        summary: _builtins.str = ...,
+        outcome: _builtins.str = ...,
+        calls: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["time", b"time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "calls", b"calls", "id", b"id", "key_id", b"key_id", "key_name", b"key_name", "outcome", b"outcome", "peer", b"peer", "person", b"person", "summary", b"summary", "tenant_id", b"tenant_id", "time", b"time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AuditEntry: _TypeAlias = AuditEntry  # noqa: Y015
+
+@_typing.final
+class ListAuditEntriesResponse(_message.Message):
+    """A page of the audit log."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ENTRIES_FIELD_NUMBER: _builtins.int
+    NEXT_AFTER_ID_FIELD_NUMBER: _builtins.int
+    next_after_id: _builtins.int
+    """The after_id of the next page (the last entry's id; the request's when there were none)."""
+    @_builtins.property
+    def entries(self) -> _containers.RepeatedCompositeFieldContainer[Global___AuditEntry]:
+        """Oldest first."""
+
+    def __init__(
+        self,
+        *,
+        entries: _abc.Iterable[Global___AuditEntry] | None = ...,
+        next_after_id: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["entries", b"entries", "next_after_id", b"next_after_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListAuditEntriesResponse: _TypeAlias = ListAuditEntriesResponse  # noqa: Y015

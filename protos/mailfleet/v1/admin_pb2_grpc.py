@@ -60,6 +60,11 @@ class AdminStub:
                 request_serializer=mailfleet_dot_v1_dot_admin__pb2.RevokeApiKeyRequest.SerializeToString,
                 response_deserializer=mailfleet_dot_v1_dot_admin__pb2.ApiKey.FromString,
                 _registered_method=True)
+        self.ListAuditEntries = channel.unary_unary(
+                '/mailfleet.v1.Admin/ListAuditEntries',
+                request_serializer=mailfleet_dot_v1_dot_admin__pb2.ListAuditEntriesRequest.SerializeToString,
+                response_deserializer=mailfleet_dot_v1_dot_admin__pb2.ListAuditEntriesResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServicer:
@@ -101,6 +106,13 @@ class AdminServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListAuditEntries(self, request, context):
+        """The audit log after a cursor, oldest first: who changed what, when and from where.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -128,6 +140,11 @@ def add_AdminServicer_to_server(servicer, server):
                     servicer.RevokeApiKey,
                     request_deserializer=mailfleet_dot_v1_dot_admin__pb2.RevokeApiKeyRequest.FromString,
                     response_serializer=mailfleet_dot_v1_dot_admin__pb2.ApiKey.SerializeToString,
+            ),
+            'ListAuditEntries': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAuditEntries,
+                    request_deserializer=mailfleet_dot_v1_dot_admin__pb2.ListAuditEntriesRequest.FromString,
+                    response_serializer=mailfleet_dot_v1_dot_admin__pb2.ListAuditEntriesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -266,6 +283,33 @@ class Admin:
             '/mailfleet.v1.Admin/RevokeApiKey',
             mailfleet_dot_v1_dot_admin__pb2.RevokeApiKeyRequest.SerializeToString,
             mailfleet_dot_v1_dot_admin__pb2.ApiKey.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAuditEntries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mailfleet.v1.Admin/ListAuditEntries',
+            mailfleet_dot_v1_dot_admin__pb2.ListAuditEntriesRequest.SerializeToString,
+            mailfleet_dot_v1_dot_admin__pb2.ListAuditEntriesResponse.FromString,
             options,
             channel_credentials,
             insecure,

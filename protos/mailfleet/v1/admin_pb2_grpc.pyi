@@ -43,6 +43,8 @@ class AdminStub:
     """The keys of one tenant or of all, without their secrets."""
     RevokeApiKey: _grpc.UnaryUnaryMultiCallable[_admin_pb2.RevokeApiKeyRequest, _admin_pb2.ApiKey]
     """Revokes a key: calls made with it fail from now on."""
+    ListAuditEntries: _grpc.UnaryUnaryMultiCallable[_admin_pb2.ListAuditEntriesRequest, _admin_pb2.ListAuditEntriesResponse]
+    """The audit log after a cursor, oldest first: who changed what, when and from where."""
 
 @_typing.type_check_only
 class AdminAsyncStub(AdminStub):
@@ -59,6 +61,8 @@ class AdminAsyncStub(AdminStub):
     """The keys of one tenant or of all, without their secrets."""
     RevokeApiKey: _aio.UnaryUnaryMultiCallable[_admin_pb2.RevokeApiKeyRequest, _admin_pb2.ApiKey]  # type: ignore[assignment]
     """Revokes a key: calls made with it fail from now on."""
+    ListAuditEntries: _aio.UnaryUnaryMultiCallable[_admin_pb2.ListAuditEntriesRequest, _admin_pb2.ListAuditEntriesResponse]  # type: ignore[assignment]
+    """The audit log after a cursor, oldest first: who changed what, when and from where."""
 
 class AdminServicer(metaclass=_abc_1.ABCMeta):
     """Tenants and their API keys. Every call needs an admin key."""
@@ -102,5 +106,13 @@ class AdminServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_admin_pb2.ApiKey, _abc.Awaitable[_admin_pb2.ApiKey]]:
         """Revokes a key: calls made with it fail from now on."""
+
+    @_abc_1.abstractmethod
+    def ListAuditEntries(
+        self,
+        request: _admin_pb2.ListAuditEntriesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_pb2.ListAuditEntriesResponse, _abc.Awaitable[_admin_pb2.ListAuditEntriesResponse]]:
+        """The audit log after a cursor, oldest first: who changed what, when and from where."""
 
 def add_AdminServicer_to_server(servicer: AdminServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

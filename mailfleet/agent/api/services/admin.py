@@ -14,7 +14,8 @@ from mailfleet.agent.api.auth import KeyRing
 from mailfleet.agent.errors import FailedPrecondition, InvalidArgument
 from mailfleet.agent.identity import keys
 from mailfleet.agent.identity.scopes import Scope
-from mailfleet.agent.store import tenants
+from mailfleet.agent.store import audit, tenants
+from mailfleet.agent.store.audit import AuditEntry
 from mailfleet.agent.store.handle import Store
 from mailfleet.agent.store.tenants import KeyRecord, KeySpec, Tenant
 from mailfleet.v1 import admin_pb2, admin_pb2_grpc
@@ -52,6 +53,26 @@ def _key(k: KeyRecord) -> admin_pb2.ApiKey:
     if k.expires_at is not None:
         msg.expires_at.CopyFrom(convert.timestamp(k.expires_at))
     return msg
+
+
+def _entry(e: AuditEntry) -> admin_pb2.AuditEntry:
+    return admin_pb2.AuditEntry(
+        id=e.id,
+        time=convert.timestamp(e.time),
+        tenant_id=e.tenant_id,
+        key_id=e.key_id,
+        key_name=e.key_name,
+        person=e.person,
+        peer=e.peer,
+        action=e.action,
+        summary=e.summary,
+        outcome=e.outcome,
+        calls=e.calls,
+    )
+
+
+_PAGE = 100
+_MAX_PAGE = 1000
 
 
 def _spec(request: admin_pb2.CreateApiKeyRequest) -> KeySpec:
@@ -125,3 +146,18 @@ class AdminService(admin_pb2_grpc.AdminServicer):
         record = await self._store.write(lambda c: tenants.revoke_key(c, request.key_id))
         self._ring.forget(record.key_id)
         return _key(record)
+
+    async def ListAuditEntries(
+        self,
+        request: admin_pb2.ListAuditEntriesRequest,
+        context: grpc.aio.ServicerContext[Any, Any],
+    ) -> admin_pb2.ListAuditEntriesResponse:
+        auth.require_admin()
+        limit = min(request.limit or _PAGE, _MAX_PAGE)
+        found = await self._store.read(
+            lambda c: audit.page(c, request.tenant_id or None, request.after_id, limit)
+        )
+        return admin_pb2.ListAuditEntriesResponse(
+            entries=[_entry(e) for e in found],
+            next_after_id=found[-1].id if found else request.after_id,
+        )
