@@ -68,6 +68,7 @@ def form_message(form: FormSummary, list_names: dict[int, str]) -> signups_pb2.F
         single_opt_in=not d.double_opt_in,
         confirmation=signups_pb2.ConfirmationMail(subject=d.confirm_subject, text=d.confirm_body),
         sender=common_pb2.Sender(from_address=d.from_address, from_name=d.from_name),
+        closed=d.closed,
     )
 
 

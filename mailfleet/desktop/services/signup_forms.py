@@ -77,6 +77,8 @@ class FormDesign:
     confirm_subject: str = ""
     confirm_body: str = ""
     agent_ids: list[int] = field(default_factory=list)
+    # Closed: its agents' page says so and takes no signups (links already mailed still work).
+    closed: bool = False
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> FormDesign:

@@ -120,6 +120,7 @@ class SignupFormEditor(QWidget):
         self.from_name = QLineEdit()
         self.agents = QListWidget()
         self.agents.setMaximumHeight(70)
+        self.closed = QCheckBox("Closed: the page says so and takes no signups")
         colours = QHBoxLayout()
         colours.addWidget(QLabel("Accent"))
         colours.addWidget(self.accent)
@@ -144,6 +145,7 @@ class SignupFormEditor(QWidget):
         form.addRow("From address", self.from_address)
         form.addRow("From name", self.from_name)
         form.addRow("Published by", self.agents)
+        form.addRow("", self.closed)
 
     def set_choices(
         self, lists: list[tuple[int, str]], fields: list[FormFieldDesign], agents: list[AgentRecord]
@@ -204,6 +206,7 @@ class SignupFormEditor(QWidget):
         self.body.setPlainText(d.confirm_body if design else DEFAULT_BODY)
         self.from_address.setText(d.from_address)
         self.from_name.setText(d.from_name)
+        self.closed.setChecked(d.closed)
 
     def design(self) -> FormDesign:
         """The editor's values (the consent version is set when saving)."""
@@ -235,4 +238,5 @@ class SignupFormEditor(QWidget):
             confirm_subject=self.subject.text().strip(),
             confirm_body=self.body.toPlainText().strip(),
             agent_ids=_checked(self.agents),
+            closed=self.closed.isChecked(),
         )
