@@ -40,6 +40,9 @@ class ContactsModel(QAbstractTableModel):
         self.workspace_id = workspace_id
         self.runner = runner
         self.pager = ContactPager(engine, workspace_id)
+        # The view last asked for: a reload asked while another is still counting builds on
+        # it, not on the pager shown, or a filter chosen then would drop the sort asked before.
+        self._asked = self.pager
         self._generation = 0
         self._pending: set[int] = set()
 
@@ -132,12 +135,13 @@ class ContactsModel(QAbstractTableModel):
         """
         self._generation += 1
         generation = self._generation
-        fresh = ContactPager(
+        asked = self._asked
+        fresh = self._asked = ContactPager(
             self.engine,
             self.workspace_id,
-            flt=flt if flt is not None else self.pager.flt,
-            sort=sort or self.pager.sort,
-            descending=self.pager.descending if descending is None else descending,
+            flt=flt if flt is not None else asked.flt,
+            sort=sort or asked.sort,
+            descending=asked.descending if descending is None else descending,
         )
 
         def count(_task: Task[ContactPager]) -> ContactPager:

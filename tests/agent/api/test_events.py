@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from mailfleet.v1 import campaigns_pb2, events_pb2
+from mailfleet.v1 import events_pb2
 from tests.agent.builders import batches, campaign_request, recipients, transactional
 from tests.peers.agent import AgentProcess, Stubs
 
@@ -13,8 +13,8 @@ EventType = events_pb2.EventType
 
 def test_list_events_pages_by_cursor(admin: Stubs) -> None:
     c = admin.campaigns.CreateCampaign(campaign_request("events-1"))
+    # Not started: a started campaign's deliveries would add events while the pages are read.
     admin.campaigns.UploadRecipients(batches(c.id, recipients(10), size=5))
-    admin.campaigns.StartCampaign(campaigns_pb2.CampaignRef(campaign_id=c.id))
     first = admin.events.ListEvents(events_pb2.ListEventsRequest(limit=2))
     rest = admin.events.ListEvents(events_pb2.ListEventsRequest(after_seq=first.next_after_seq))
     kinds = [e.type for e in [*first.events, *rest.events]]
@@ -22,7 +22,6 @@ def test_list_events_pages_by_cursor(admin: Stubs) -> None:
         EventType.EVENT_TYPE_CAMPAIGN_CREATED,
         EventType.EVENT_TYPE_RECIPIENTS_ADDED,
         EventType.EVENT_TYPE_RECIPIENTS_ADDED,
-        EventType.EVENT_TYPE_CAMPAIGN_STARTED,
     ]
     seqs = [e.seq for e in [*first.events, *rest.events]]
     assert seqs == sorted(set(seqs))

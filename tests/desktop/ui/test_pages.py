@@ -215,6 +215,22 @@ def test_export_privacy_export_and_erase_from_the_contacts_page(
     qtbot.waitUntil(lambda: page.count_label.text() == "5 contacts")
 
 
+def test_a_filter_chosen_while_a_sort_is_loading_keeps_the_sort(
+    qtbot: QtBot, sqlite_engine: Engine, tmp_path: Path
+) -> None:
+    ws = seed(sqlite_engine, tmp_path)
+    with sqlite_engine.begin() as conn:
+        ids = {email: cid for email, cid in conn.execute(text("SELECT email, id FROM contacts"))}
+        list_id = conn.scalar(text("SELECT id FROM lists"))
+        contacts.add_to_list(conn, ws, [ids["cy@b.org"], ids["ed@c.org"]], list_id)
+    page = seeded_page(qtbot, sqlite_engine, ws)
+    # No wait between them: the filter's reload starts while the sort's is still counting.
+    page.table.sortByColumn(1, Qt.SortOrder.DescendingOrder)
+    page.list_filter.setCurrentIndex(page.list_filter.findText("Friends"))
+    qtbot.waitUntil(lambda: page.count_label.text() == "2 contacts")  # its first page with it
+    assert [page.model.index(r, 1).data() for r in range(2)] == ["Ed", "Cy"]
+
+
 def test_sort_by_header_and_filter_by_list(
     qtbot: QtBot, sqlite_engine: Engine, tmp_path: Path
 ) -> None:
