@@ -58,8 +58,10 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy
 
+# Two test processes (or one a core): most tests wait on real agents and servers, not the CPU.
+# Modules stay whole on one process, so a module's shared agent is started once.
 pytest: venv test-peers
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --dist loadscope --durations=25
 
 ## test: every check and test
 test: lint typecheck pytest
