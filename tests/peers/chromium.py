@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
+import os
+import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -133,7 +137,9 @@ class Chromium:
     """``with Chromium() as browser: async with browser.tab() as tab: await tab.open(url)``."""
 
     def __init__(self) -> None:
-        self._dir = tempfile.TemporaryDirectory(prefix="mailfleet-chromium-")
+        self._dir = tempfile.TemporaryDirectory(
+            prefix="mailfleet-chromium-", ignore_cleanup_errors=True
+        )
         profile = Path(self._dir.name) / "profile"
         self._log = (Path(self._dir.name) / "chromium.log").open("wb")
         self._proc = subprocess.Popen(
@@ -156,6 +162,7 @@ class Chromium:
             ],
             stdout=self._log,
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # its helper processes share its group, ended with it
         )
         self.port = self._wait_for_port(profile / "DevToolsActivePort")
 
@@ -185,14 +192,26 @@ class Chromium:
         self.close()
 
     def close(self) -> None:
-        """Stop the browser (its helper processes end with it) and remove its profile."""
+        """Stop the browser and its helper processes, then remove its profile."""
         self._proc.terminate()
         try:
             self._proc.wait(30)
         except subprocess.TimeoutExpired:
             self._proc.kill()
             self._proc.wait(10)
+        # Helpers (zygote, renderers, crash handler) may outlive the main process a moment and
+        # still write into the profile: end the group it leads, and give the files a moment.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self._proc.pid, signal.SIGKILL)
         self._log.close()
+        for _ in range(20):
+            try:
+                shutil.rmtree(self._dir.name)
+                break
+            except FileNotFoundError:
+                break
+            except OSError:
+                time.sleep(0.25)
         self._dir.cleanup()
 
     @asynccontextmanager
