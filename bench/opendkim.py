@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import peers
+from tests.peers import processes
 
 CONF = """\
 Syslog no
@@ -79,4 +79,4 @@ def signing_milter(port: int, domain: str, selector: str) -> Iterator[Milter]:
                 time.sleep(0.05)
             yield Milter(port, proc.pid, f"{selector}._domainkey.{domain}", record)
         finally:
-            peers.stop(proc)
+            processes.stop(proc)

@@ -8,6 +8,8 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from tests.peers.processes import stop
+
 SESSIONS = 50
 SIZE = 5 * 1024
 # Longest any one smtp-source run or sink may take before the benchmark gives up.
@@ -42,18 +44,6 @@ def smtp_source(
         timeout=TIMEOUT,
     )  # fmt: skip
     return time.monotonic() - began
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM ``proc`` and wait for it; SIGKILL it if it has not gone within 10 s."""
-    if proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(10)
 
 
 @contextmanager

@@ -25,6 +25,8 @@ from typing import Any
 
 import aiohttp
 
+from tests.peers import processes
+
 START_SECONDS = 60.0
 LOAD_SECONDS = 30.0
 # A desktop browser window's width; the height grows to the page's (see Tab.screenshot).
@@ -193,12 +195,7 @@ class Chromium:
 
     def close(self) -> None:
         """Stop the browser and its helper processes, then remove its profile."""
-        self._proc.terminate()
-        try:
-            self._proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait(10)
+        processes.stop(self._proc, grace=30)
         # Helpers (zygote, renderers, crash handler) may outlive the main process a moment and
         # still write into the profile: end the group it leads, and give the files a moment.
         with contextlib.suppress(ProcessLookupError):

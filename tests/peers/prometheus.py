@@ -15,6 +15,7 @@ from types import TracebackType
 from typing import Any
 
 from mailfleet.agent.client.localagent import free_port
+from tests.peers import processes
 
 SCRAPE_SECONDS = 1
 
@@ -58,12 +59,7 @@ class Prometheus:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._proc.terminate()
-        try:
-            self._proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait(10)
+        processes.stop(self._proc, grace=30)
         self._log.close()
         self._dir.cleanup()
 

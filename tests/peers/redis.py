@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+from tests.peers import processes
 from tests.peers.smtp import free_port
 
 _START_TIMEOUT = 10.0
@@ -80,12 +81,7 @@ class RedisServer:
     def stop(self) -> None:
         """Stop it (by its PID) and remove its directory."""
         if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+            processes.stop(self.proc)
             self.proc = None
         shutil.rmtree(self.dir, ignore_errors=True)
 

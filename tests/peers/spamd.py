@@ -6,7 +6,6 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -15,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mailfleet.agent.client.localagent import free_port
+from tests.peers import processes
 
 RULES = Path("/usr/share/spamassassin")
 SITE = Path("/etc/spamassassin")
@@ -57,13 +57,7 @@ class SpamdServer:
 
     def stop(self) -> None:
         """Stop the daemon by its PID (it stops its children), then remove its files."""
-        if self.process.poll() is None:
-            os.kill(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.kill(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+        processes.stop(self.process, grace=30)
         shutil.rmtree(self.base, ignore_errors=True)
 
 
