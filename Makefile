@@ -5,9 +5,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-# Real test peers: PostgreSQL (the desktop's data layer), redis-server (fleet-wide limits), Perl's Mail::DKIM (an independent
-# DKIM verifier), swaks and Postfix's smtp-source (SMTP intake clients) and the libraries Qt
-# needs to run offscreen.
+# Real test peers: PostgreSQL (the desktop's data layer), redis-server (fleet-wide limits),
+# Chromium (the public pages in a browser), SpamAssassin's spamd (spam scores), Perl's
+# Mail::DKIM (an independent DKIM verifier), swaks and Postfix's smtp-source (SMTP intake
+# clients), Prometheus's promtool and the libraries Qt needs to run offscreen.
 APT_TEST_PEERS := postgresql redis-server chromium spamassassin spamd libmail-dkim-perl swaks postfix prometheus libegl1 libgl1 libglib2.0-0 libxkbcommon0 libfontconfig1 libfreetype6 libdbus-1-3 libx11-6 libxcb1 fonts-dejavu-core
 
 # Benchmark peers: Postfix with its smtp-source and smtp-sink, and OpenDKIM (a milter signer),
@@ -58,7 +59,7 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy
 
-# Two test processes (or one a core): most tests wait on real agents and servers, not the CPU.
+# One test process per core: most tests wait on real agents and servers, not on the CPU.
 # Modules stay whole on one process, so a module's shared agent is started once.
 pytest: venv test-peers
 	$(BIN)/pytest -n auto --dist loadscope --durations=25
