@@ -24,6 +24,7 @@ from mailfleet.desktop.ui.qt import (
     QLabel,
     QLineEdit,
     QMessageBox,
+    QObject,
     QPushButton,
     QShowEvent,
     QTimer,
@@ -58,12 +59,14 @@ class SegmentCounter:
     """Counts the view's rules in the background shortly after they stop changing."""
 
     def __init__(self, view: CountView, engine: Engine, workspace_id: int, runner: TaskRunner,
-                 delay_ms: int = 300) -> None:  # fmt: skip
+                 owner: QObject | None = None, delay_ms: int = 300) -> None:  # fmt: skip
         self.view = view
         self.engine = engine
         self.workspace_id = workspace_id
         self.runner = runner
-        self.timer = QTimer(singleShot=True, interval=delay_ms)
+        # Owned by the view's widget so the debounce dies with it: a timer of its own would
+        # still fire after the widgets it reads are deleted.
+        self.timer = QTimer(owner, singleShot=True, interval=delay_ms)
         self.timer.timeout.connect(self.count_now)
         self._generation = 0
 
@@ -294,7 +297,7 @@ class SegmentBuilder(QWidget):
         self.segment_ids: list[int | None] = [None]  # per picker entry: the saved segment's id
         self.asking: QInputDialog | QMessageBox | None = None  # the question open now, if any
         self.picker.currentIndexChanged.connect(lambda _i: self._picked())
-        self.counter = SegmentCounter(self, engine, workspace_id, runner)
+        self.counter = SegmentCounter(self, engine, workspace_id, runner, owner=self)
         self.root.changed.connect(self.counter.changed)
         head = QHBoxLayout()
         head.addWidget(QLabel("Segment:"))

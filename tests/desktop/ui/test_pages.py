@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import shiboken6
 from pytestqt.qtbot import QtBot
 from sqlalchemy import Engine, text
 
@@ -87,6 +88,21 @@ def test_edit_dialog_saves_typed_values(
         assert str(exc) == "score: 'lots' is not a number"
     else:
         raise AssertionError("a non-number was accepted for a number field")
+
+
+def test_a_segment_builder_closed_while_its_count_waits_counts_nothing(
+    qtbot: QtBot, sqlite_engine: Engine, tmp_path: Path
+) -> None:
+    ws = seed(sqlite_engine, tmp_path)
+    builder = SegmentBuilder(sqlite_engine, ws, TaskRunner())
+    builder.show()
+    qtbot.waitUntil(lambda: builder.count_label.text() == "6 contacts match · 6 can be mailed")
+    builder.root.add_rule().set_rule("field:score", ">=", "7")
+    assert builder.counter.timer.isActive()
+    with qtbot.waitSignal(builder.destroyed):
+        builder.deleteLater()
+    # The debounce went with its widgets; had it outlived them it would read deleted ones.
+    assert not shiboken6.isValid(builder.counter.timer)
 
 
 def test_segment_builder_counts_live(
