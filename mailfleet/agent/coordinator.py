@@ -25,6 +25,7 @@ from mailfleet.agent.feedback.links import FeedbackLinks
 from mailfleet.agent.feedback.tokens import TokenKey
 from mailfleet.agent.feedback.webhooks import receiver as webhooks
 from mailfleet.agent.intake.listeners import Listeners
+from mailfleet.agent.media import web as media_web
 from mailfleet.agent.ops.reload import Reloader
 from mailfleet.agent.retention.pruner import Retention
 from mailfleet.agent.routing.table import RoutingState
@@ -109,6 +110,7 @@ async def _serve(settings: AgentSettings, config_path: Path | None) -> None:
             signup_web.mount(feedback_key, settings.signup),
             preferences.mount(feedback_key),
             archive.mount(settings.delivery),
+            media_web.mount(),
             web_version.mount(
                 FeedbackLinks(feedback_key, settings.http.base_url, settings.intake.bounce_domain),
                 settings.delivery,

@@ -109,6 +109,10 @@ _BY_SERVICE: dict[str, dict[str, Rule]] = {
         "GetDnsRecords": read(Need.ADMIN),
         "CheckDns": read(Need.ADMIN),
     },
+    "Media": {
+        "PutMedia": change(Need.CAMPAIGNS),
+        "FindMedia": read(Need.READ),
+    },
     "Signups": {
         "PutForm": change(Need.AUDIENCE_WRITE),
         "ListForms": read(Need.AUDIENCE_READ),

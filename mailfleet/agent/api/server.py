@@ -21,6 +21,7 @@ from mailfleet.agent.api.services.campaigns import CampaignsService
 from mailfleet.agent.api.services.capture import CaptureService
 from mailfleet.agent.api.services.events import EventsService
 from mailfleet.agent.api.services.info import AgentInfoService
+from mailfleet.agent.api.services.media import MediaService
 from mailfleet.agent.api.services.messages import MessagesService
 from mailfleet.agent.api.services.queue import QueueService
 from mailfleet.agent.api.services.routing import RoutingService
@@ -53,6 +54,8 @@ from mailfleet.v1 import (
     capture_pb2_grpc,
     events_pb2,
     events_pb2_grpc,
+    media_pb2,
+    media_pb2_grpc,
     messages_pb2,
     messages_pb2_grpc,
     queue_pb2,
@@ -145,6 +148,9 @@ def build_server(
     signups_pb2_grpc.add_SignupsServicer_to_server(SignupsService(desk), server)
     audience_pb2_grpc.add_AudienceServicer_to_server(AudienceService(desk), server)
     automations_pb2_grpc.add_AutomationsServicer_to_server(AutomationsService(store), server)
+    media_pb2_grpc.add_MediaServicer_to_server(
+        MediaService(store, settings.http.base_url), server
+    )
     queue_pb2_grpc.add_QueueServicer_to_server(
         QueueService(store, suspended or Suspended(), lambda: state.routes), server
     )
@@ -168,6 +174,7 @@ def build_server(
             (audience_pb2.DESCRIPTOR, "Audience"),
             (queue_pb2.DESCRIPTOR, "Queue"),
             (automations_pb2.DESCRIPTOR, "Automations"),
+            (media_pb2.DESCRIPTOR, "Media"),
         )
     ]
     health = ServingHealth(service_names, server)

@@ -15,6 +15,7 @@ from mailfleet.v1 import (
     campaigns_pb2_grpc,
     capture_pb2_grpc,
     events_pb2_grpc,
+    media_pb2_grpc,
     messages_pb2_grpc,
     queue_pb2_grpc,
     routing_pb2_grpc,
@@ -48,6 +49,7 @@ class AgentStubs:
     queue: queue_pb2_grpc.QueueStub
     audience: audience_pb2_grpc.AudienceStub
     automations: automations_pb2_grpc.AutomationsStub
+    media: media_pb2_grpc.MediaStub
     # The standard gRPC health service, which every agent serves beside the contract.
     health: health_pb2_grpc.HealthStub
 
@@ -72,5 +74,6 @@ class AgentStubs:
             queue_pb2_grpc.QueueStub(channel),
             audience_pb2_grpc.AudienceStub(channel),
             automations_pb2_grpc.AutomationsStub(channel),
+            media_pb2_grpc.MediaStub(channel),
             health_pb2_grpc.HealthStub(channel),
         )

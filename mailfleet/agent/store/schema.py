@@ -456,6 +456,18 @@ MIGRATIONS: tuple[Migration, ...] = (
     CREATE INDEX audit_log_tenant ON audit_log (tenant_id, id);
     CREATE INDEX audit_log_time ON audit_log (time);
     """,
+    # 19: images the desktop publishes for messages, content-addressed (served at /m/<sha256>)
+    """
+    CREATE TABLE media (
+        -- the SHA-256 of content, lowercase hex: the public URL's name, so content never changes
+        sha256 TEXT PRIMARY KEY,
+        -- read from the bytes (image/png, image/jpeg, image/gif, image/webp)
+        content_type TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        content BLOB NOT NULL,
+        created_at REAL NOT NULL
+    );
+    """,
 )
 
 
