@@ -76,3 +76,14 @@ def show_day(day: date) -> str:
 def local_zone_id() -> str:
     """The IANA name of the system's time zone, e.g. "Europe/Paris"."""
     return bytes(QTimeZone.systemTimeZoneId().data()).decode()
+
+
+
+def show_short_day(day: date) -> str:
+    """A day without its year, for a chart's bars: "7 Dec" (the month in the locale's words)."""
+    return QLocale().toString(QDate(day.year, day.month, day.day), "d MMM")
+
+
+def show_month(day: date) -> str:
+    """The month ``day`` is in, e.g. "Dec 2026" (the month in the locale's words)."""
+    return QLocale().toString(QDate(day.year, day.month, 1), "MMM yyyy")

@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from mailfleet.desktop.ui import theme
 from mailfleet.desktop.ui.agents_page import AgentsPage
 from mailfleet.desktop.ui.analytics_page import AnalyticsPage
+from mailfleet.desktop.ui.audience_page import AudiencePage
 from mailfleet.desktop.ui.auto_refresh import AutoRefresh
 from mailfleet.desktop.ui.campaigns_page import CampaignsPage
 from mailfleet.desktop.ui.contacts_page import ContactsPage
@@ -47,10 +48,11 @@ from mailfleet.desktop.ui.theme import CHOICES as THEME_CHOICES
 from mailfleet.desktop.ui.theme import Theme
 
 PAGES = ("Dashboard", "Contacts", "Segments", "Signup forms", "Templates", "Campaigns",
-         "Analytics", "Suppression", "Agents", "Settings")  # fmt: skip
-# Ctrl+1 … Ctrl+9 open these pages; Signup forms, added later, is in the sidebar and the View
-# menu without one, so that every other page kept the shortcut people know.
-SHORTCUT_PAGES = tuple(p for p in PAGES if p != "Signup forms")
+         "Analytics", "Suppression", "Agents", "Settings", "Audience overview")  # fmt: skip
+# Ctrl+1 … Ctrl+9 open these pages; pages added later have a shortcut of their own, so that
+# every other page kept the one people know.
+LATER_SHORTCUTS = {"Signup forms": "Ctrl+Shift+F", "Audience overview": "Ctrl+Shift+A"}
+SHORTCUT_PAGES = tuple(p for p in PAGES if p not in LATER_SHORTCUTS)
 GEOMETRY_KEY = "window/geometry"
 
 
@@ -83,6 +85,7 @@ class MainWindow(QMainWindow):
                                        self.campaigns.run_control,
                                        lambda: self.campaigns.stalled)  # fmt: skip
         self.analytics = AnalyticsPage(engine, workspace_id, self.runner)
+        self.audience = AudiencePage(engine, workspace_id, self.runner)
         self.retention = RetentionPass(engine, workspace_id, self.runner, self)
         self.retention_setting = RetentionSetting(engine, workspace_id, self.runner,
                                                   self.retention)  # fmt: skip
@@ -104,6 +107,7 @@ class MainWindow(QMainWindow):
             "Suppression": self.suppression,
             "Agents": self.agents,
             "Settings": self.settings_page,
+            "Audience overview": self.audience,
         }
         for name in PAGES:
             self.stack.addWidget(pages[name])
@@ -117,6 +121,7 @@ class MainWindow(QMainWindow):
         self.campaigns.campaign_changed.connect(lambda _c: self.dashboard.refresh())
         self.agents.paired.connect(lambda _r: self.templates.refresh())
         self.contacts.empty.button.clicked.connect(self.open_import)
+        self.audience.import_button.clicked.connect(self.open_import)
         self.suppression.changed.connect(self.sync.push_suppressions)
         self.sync.pushed.connect(lambda _agent, _result: self.suppression.refresh_agents())
         # Events can change contacts' status, suppressions and campaigns' figures.
@@ -125,6 +130,7 @@ class MainWindow(QMainWindow):
             self.suppression: self.suppression.refresh,
             self.campaigns: self.campaigns.refresh,
             self.analytics: self.analytics.refresh,
+            self.audience: self.audience.refresh,
         }, self)  # fmt: skip
         self.sync.applied.connect(self.auto_refresh.changed)
         # Signups add contacts and change their status and lists.
@@ -178,8 +184,9 @@ class MainWindow(QMainWindow):
         add(edit, "&Find contacts…", "Ctrl+F", self._find)
         view = bar.addMenu("&View")
         for name in PAGES:
-            number = SHORTCUT_PAGES.index(name) + 1 if name in SHORTCUT_PAGES else 0
-            add(view, name, f"Ctrl+{number}" if number else "", partial(self.go, name))
+            keys = (f"Ctrl+{SHORTCUT_PAGES.index(name) + 1}" if name in SHORTCUT_PAGES
+                    else LATER_SHORTCUTS[name])  # fmt: skip
+            add(view, name, keys, partial(self.go, name))
         view.addSeparator()
         add(view, "&Refresh", "F5", self.refresh)
         self.theme_menu = view.addMenu("&Theme")
@@ -248,6 +255,7 @@ class MainWindow(QMainWindow):
             action.setChecked(choice == self.theme.choice)
         self.dashboard.restyle()
         self.analytics.restyle()
+        self.audience.restyle()
 
     def _open_dashboard(self, campaign_id: int) -> None:
         self.dashboard.show_campaign(campaign_id)

@@ -11,6 +11,7 @@ from PySide6.QtCharts import (
     QChartView,
     QDateTimeAxis,
     QLineSeries,
+    QStackedBarSeries,
     QValueAxis,
 )
 from PySide6.QtCore import (
@@ -186,6 +187,7 @@ __all__ = [
     "QSizePolicy",
     "QSpinBox",
     "QSplitter",
+    "QStackedBarSeries",
     "QStackedWidget",
     "QStandardItemModel",
     "QSvgRenderer",

@@ -9,7 +9,7 @@ from mailfleet.desktop.ui.qt import QColor, QFont, QListWidget, QListWidgetItem,
 # Section → its pages, in the order shown. A page the window does not have yet (Automations)
 # is left out, and so is a section with none.
 SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("Audience", ("Contacts", "Segments", "Signup forms", "Suppression")),
+    ("Audience", ("Audience overview", "Contacts", "Segments", "Signup forms", "Suppression")),
     ("Content", ("Templates",)),
     ("Campaigns", ("Campaigns",)),
     ("Automations", ("Automations",)),

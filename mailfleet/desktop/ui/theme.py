@@ -61,6 +61,23 @@ DARK = Colours("dark", "#181b21", "#22262e", "#e6e9ef", "#a3abb9", "#363c47", "#
                "#5aa9e6", "#0d1117", "#5cc98a")  # fmt: skip
 
 
+# Chart series, in order: the Okabe-Ito colours, told apart with any colour vision; the dark
+# theme's are lighter so they stand out on its dark surface.
+LIGHT_SERIES = ("#0072b2", "#e69f00", "#009e73", "#cc79a7", "#d55e00", "#56b4e9")
+DARK_SERIES = ("#56b4e9", "#f0c05a", "#3ccf9e", "#e3a6c9", "#ff8a4c", "#a7d8f5")
+
+
+def series_colours(c: Colours) -> tuple[str, ...]:
+    """The colours of a chart's series, first series first, in theme ``c``."""
+    return DARK_SERIES if c is DARK else LIGHT_SERIES
+
+
+def current() -> Colours:
+    """The theme the application is drawn in now (as ``Theme.apply`` set its palette)."""
+    window = QApplication.palette().color(QPalette.ColorRole.Window)
+    return DARK if window == QColor(DARK.window) else LIGHT
+
+
 def system_is_dark() -> bool:
     """Whether the operating system asks for a dark colour scheme (Qt 6.5+)."""
     return QApplication.styleHints().colorScheme() == Qt.ColorScheme.Dark

@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 
 from mailfleet.desktop.services.workspaces import ensure_workspace
 from mailfleet.desktop.ui.import_wizard import ImportWizard
-from mailfleet.desktop.ui.main_window import PAGES, SHORTCUT_PAGES, MainWindow
+from mailfleet.desktop.ui.main_window import LATER_SHORTCUTS, PAGES, SHORTCUT_PAGES, MainWindow
 from mailfleet.desktop.ui.qt import QLabel, Qt
 from mailfleet.desktop.ui.simple_pages import DATABASE_URL_KEY
 from tests.desktop.importing import emails, import_file, plan_for, write_csv
@@ -37,7 +37,7 @@ def test_every_page_is_reachable_by_its_shortcut(
                                         ("email", "first_name", "last_name")))  # fmt: skip
     window = make_window(qtbot, sqlite_engine, qsettings)
     assert sorted(window.sidebar.pages()) == sorted(PAGES)
-    assert set(PAGES) - set(SHORTCUT_PAGES) == {"Signup forms"}
+    assert set(PAGES) - set(SHORTCUT_PAGES) == set(LATER_SHORTCUTS)
     for number, name in enumerate(SHORTCUT_PAGES, start=1):
         qtbot.keyClick(window, Qt.Key.Key_0 + number, Qt.KeyboardModifier.ControlModifier)  # type: ignore[no-untyped-call]
         assert window.stack.currentIndex() == PAGES.index(name)
@@ -48,6 +48,12 @@ def test_every_page_is_reachable_by_its_shortcut(
             assert f"<h2>{name}</h2>" in headings
         qtbot.wait(50)
         window.grab().save(str(artifacts / f"{number}-{name.lower()}.png"))
+    ctrl_shift = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+    for name, keys in LATER_SHORTCUTS.items():
+        assert keys.startswith("Ctrl+Shift+")
+        key = getattr(Qt.Key, f"Key_{keys[-1]}")
+        qtbot.keyClick(window, key, ctrl_shift)  # type: ignore[no-untyped-call]
+        assert window.stack.currentIndex() == PAGES.index(name)
     window.go("Contacts")
     assert window.contacts.count_label.text() == "30 contacts"
 
