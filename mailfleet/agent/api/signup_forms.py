@@ -9,10 +9,10 @@ from mailfleet.agent.api import requests
 from mailfleet.agent.api.convert import timestamp
 from mailfleet.agent.errors import InvalidArgument
 from mailfleet.agent.pages.catalogue import LANGUAGES
+from mailfleet.agent.pages.document import Branding
 from mailfleet.agent.signup.forms import (
     FORM_ID,
     RESERVED_NAMES,
-    Branding,
     FieldType,
     Form,
     FormField,

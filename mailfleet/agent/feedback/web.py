@@ -16,7 +16,6 @@ nothing. Every request has passed the server's per-client rate limit before it g
 from __future__ import annotations
 
 import base64
-import html
 import logging
 import sqlite3
 import time
@@ -28,6 +27,7 @@ from mailfleet.agent.feedback.bots import automated
 from mailfleet.agent.feedback.tokens import Purpose, Subject, TokenKey
 from mailfleet.agent.model import EventType
 from mailfleet.agent.pages import catalogue
+from mailfleet.agent.pages.document import document, escape, message_page, not_found, respond
 from mailfleet.agent.web.server import STORE_KEY, Mount
 
 log = logging.getLogger("mailfleet.agent.feedback")
@@ -45,27 +45,8 @@ def _language(request: web.Request, tags: tuple[str, ...] = ()) -> str:
     return catalogue.choose_language(tags, request.headers.get("Accept-Language", ""))
 
 
-def _page(language: str, title: str, body: str, status: int = 200) -> web.Response:
-    text = (
-        f"<!doctype html><html lang={language}><head><meta charset=utf-8>"
-        '<meta name=viewport content="width=device-width, initial-scale=1">'
-        f"<meta name=robots content=noindex><title>{html.escape(title)}</title></head>"
-        '<body style="font-family:sans-serif;max-width:32em;margin:3em auto;padding:0 1em">'
-        f"{body}</body></html>"
-    )
-    return web.Response(
-        text=text, status=status, content_type="text/html", charset="utf-8", headers=_NO_STORE
-    )
-
-
 def _not_found(request: web.Request) -> web.Response:
-    language = _language(request)
-    return _page(
-        language,
-        catalogue.text("not_found_title", language),
-        f"<p>{html.escape(catalogue.text('not_found', language))}</p>",
-        status=404,
-    )
+    return not_found(_language(request))
 
 
 def _client_attrs(request: web.Request) -> dict[str, str]:
@@ -106,16 +87,19 @@ class FeedbackEndpoints:
         about, tags = found
         language = _language(request, tags)
         title = catalogue.text("unsubscribe_title", language)
-        question = html.escape(catalogue.text("unsubscribe_question", language)).replace(
-            "{email}", f"<b>{html.escape(about.email)}</b>"
+        question = escape(catalogue.text("unsubscribe_question", language)).replace(
+            "{email}", f"<b>{escape(about.email)}</b>"
         )
-        button = html.escape(catalogue.text("unsubscribe_button", language))
-        return _page(
-            language,
-            title,
-            f"<h1>{html.escape(title)}</h1><p>{question}</p>"
-            "<form method=post><input type=hidden name=List-Unsubscribe value=One-Click>"
-            f"<button type=submit>{button}</button></form>",
+        button = escape(catalogue.text("unsubscribe_button", language))
+        return respond(
+            document(
+                None,
+                language,
+                title,
+                f"<h1>{escape(title)}</h1><p>{question}</p>"
+                "<form method=post><input type=hidden name=List-Unsubscribe value=One-Click>"
+                f"<button type=submit>{button}</button></form>",
+            )
         )
 
     async def unsubscribe(self, request: web.Request) -> web.Response:
@@ -139,7 +123,7 @@ class FeedbackEndpoints:
         language = _language(request, tags)
         title = catalogue.text("unsubscribed_title", language)
         done = catalogue.text("unsubscribed", language)
-        return _page(language, title, f"<h1>{html.escape(title)}</h1><p>{html.escape(done)}</p>")
+        return respond(message_page(None, language, title, done))
 
     async def _track(
         self, request: web.Request, subject: Subject, type_: EventType, attrs: dict[str, str]

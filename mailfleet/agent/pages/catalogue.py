@@ -224,6 +224,12 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "fr": "Les listes dont {email} reçoit des e-mails. Décochez une liste pour la quitter :",
         "es": "Las listas de las que {email} recibe correos. Desmarque una lista para dejarla:",
     },
+    "preferences_fields": {
+        "en": "Your details",
+        "de": "Ihre Angaben",
+        "fr": "Vos informations",
+        "es": "Sus datos",
+    },
     "preferences_save": {
         "en": "Save",
         "de": "Speichern",

@@ -22,6 +22,7 @@ from jinja2 import TemplateError as RunError
 from mailfleet.agent.delivery.settings import DeliverySettings
 from mailfleet.agent.model import CampaignSpec
 from mailfleet.agent.pages import catalogue
+from mailfleet.agent.pages.document import not_found
 from mailfleet.agent.render.message import Renderer, RenderError
 from mailfleet.agent.render.templates import TemplateError, compile_template
 from mailfleet.agent.signup import pages
@@ -103,10 +104,7 @@ class Archive:
         return await request.app[STORE_KEY].read(lambda c: _read(c, form_id, now))
 
     def _not_found(self, request: web.Request, form: Form | None) -> web.Response:
-        language = self._language(request, form)
-        title = catalogue.text("not_found_title", language)
-        body = pages.message_page(form, language, title, catalogue.text("not_found", language))
-        return _html(body, status=404)
+        return not_found(self._language(request, form), form.branding if form else None)
 
     def _language(self, request: web.Request, form: Form | None) -> str:
         if form is not None and form.language in catalogue.LANGUAGES:

@@ -17,6 +17,7 @@ from enum import IntEnum
 
 from pydantic import BaseModel
 
+from mailfleet.agent.pages.document import Branding
 from mailfleet.agent.validation import normalize_address
 
 FORM_ID = re.compile(r"[A-Za-z0-9_-]{3,64}")
@@ -51,15 +52,6 @@ class FormList(BaseModel):
 
     list_id: str
     name: str
-
-
-class Branding(BaseModel):
-    """Logo and colours (checked: an http(s) URL and ``#rrggbb`` values)."""
-
-    logo_url: str = ""
-    accent_color: str = ""
-    background_color: str = ""
-    text_color: str = ""
 
 
 class Form(BaseModel):
@@ -135,6 +127,28 @@ def _value_problem(spec: FormField, value: str) -> str | None:
     return checks[spec.type](value)
 
 
+def check_fields(
+    specs: Sequence[FormField], values: Mapping[str, str]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Check the posted value of each field in ``specs`` by its type and required flag: the
+    clean values by name (a ticked checkbox is ``"1"``, an empty field ``""``) and the message
+    id of each field's problem."""
+    clean: dict[str, str] = {}
+    problems: dict[str, str] = {}
+    for spec in specs:
+        raw = values.get(spec.name, "")
+        value = ("1" if raw else "") if spec.type is FieldType.CHECKBOX else raw.strip()
+        clean[spec.name] = value
+        if not value:
+            if spec.required:
+                problems[spec.name] = "required"
+            continue
+        problem = _value_problem(spec, value)
+        if problem:
+            problems[spec.name] = problem
+    return clean, problems
+
+
 def check_submission(
     form: Form, values: Mapping[str, str], chosen_lists: Sequence[str]
 ) -> Submission:
@@ -147,18 +161,8 @@ def check_submission(
         out.problems["email"] = "bad_email"
     else:
         out.email = email
-    for spec in form.fields:
-        raw = values.get(spec.name, "")
-        value = ("1" if raw else "") if spec.type is FieldType.CHECKBOX else raw.strip()
-        if not value:
-            if spec.required:
-                out.problems[spec.name] = "required"
-            out.fields[spec.name] = ""
-            continue
-        problem = _value_problem(spec, value)
-        if problem:
-            out.problems[spec.name] = problem
-        out.fields[spec.name] = value
+    out.fields, problems = check_fields(form.fields, values)
+    out.problems.update(problems)
     if len(form.lists) == 1:
         out.lists = [form.lists[0].list_id]
     else:

@@ -5,14 +5,14 @@ catalogue's (:mod:`mailfleet.agent.pages.catalogue`) or the marketer's own.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from mailfleet.agent.pages.catalogue import text
+from mailfleet.agent.pages.document import Branding, document
+from mailfleet.agent.pages.document import escape as _e
 from mailfleet.agent.signup.forms import FieldType, Form, FormField
 
-_DEFAULT_ACCENT = "#2456a6"
 # The honeypot: a field people never see (off-screen, skipped by the tab key and by
 # autofill); a post that fills it is a bot's.
 HONEYPOT = "website"
@@ -27,34 +27,6 @@ class Filled:
     chosen_lists: tuple[str, ...] = ()
     problems: Mapping[str, str] = field(default_factory=dict)
     banner: str = ""
-
-
-def _e(value: str) -> str:
-    return html.escape(value, quote=True)
-
-
-def _document(form: Form | None, language: str, title: str, body: str) -> str:
-    brand = form.branding if form is not None else None
-    accent = (brand.accent_color if brand else "") or _DEFAULT_ACCENT
-    background = (brand.background_color if brand else "") or "#ffffff"
-    color = (brand.text_color if brand else "") or "#1d1d1f"
-    logo = f'<img class=logo src="{_e(brand.logo_url)}" alt="">' if brand and brand.logo_url else ""
-    return (
-        f"<!doctype html><html lang={_e(language)}><head><meta charset=utf-8>"
-        '<meta name=viewport content="width=device-width, initial-scale=1">'
-        f"<meta name=robots content=noindex><title>{_e(title)}</title><style>"
-        f"body{{font-family:sans-serif;background:{_e(background)};color:{_e(color)};"
-        "max-width:32em;margin:2em auto;padding:0 1em}"
-        f"button{{background:{_e(accent)};color:#fff;border:0;padding:.6em 1.4em;"
-        "font-size:1em;border-radius:4px;cursor:pointer}"
-        f"a{{color:{_e(accent)}}}label{{display:block;margin:.8em 0 .2em}}"
-        "input[type=text],input[type=email],input[type=number],input[type=date],select"
-        "{width:100%;padding:.4em;font-size:1em;box-sizing:border-box}"
-        ".check label{display:inline;margin-left:.3em}.problem{color:#b00020;margin:.2em 0}"
-        ".banner{border-left:4px solid #b00020;padding:.4em .8em}"
-        ".logo{max-height:4em;max-width:100%;display:block;margin-bottom:1em}"
-        f".hp{{position:absolute;left:-10000px}}</style></head><body>{logo}{body}</body></html>"
-    )
 
 
 def _problem(problems: Mapping[str, str], name: str, language: str) -> str:
@@ -141,21 +113,15 @@ def form_page(form: Form, language: str, token: str, filled: Filled | None = Non
         f'<input type=hidden name=t value="{_e(token)}">'
         f"<p><button type=submit>{_e(text('subscribe', language))}</button></p></form>"
     )
-    return _document(form, language, form.title, "".join(parts))
-
-
-def message_page(form: Form | None, language: str, title: str, message: str, link: str = "") -> str:
-    """A page with one message (and a link back to the form when ``link`` is set)."""
-    back = f'<p><a href="{_e(link)}">{_e(text("sign_up_again", language))}</a></p>' if link else ""
-    return _document(form, language, title, f"<h1>{_e(title)}</h1><p>{_e(message)}</p>{back}")
+    return document(form.branding, language, form.title, "".join(parts))
 
 
 def confirm_page(form: Form, language: str, email: str) -> str:
     """The confirmation step: a button that POSTs; nothing is confirmed by opening it."""
     title = text("confirm_title", language)
     question = text("confirm_question", language).format(email=email)
-    return _document(
-        form,
+    return document(
+        form.branding,
         language,
         title,
         f"<h1>{_e(title)}</h1><p>{_e(question)}</p><form method=post>"
@@ -172,34 +138,71 @@ class ListChoice:
     subscribed: bool
 
 
+@dataclass(frozen=True)
+class Preferences:
+    """What the preference center offers one recipient: its lists, the fields it may edit and
+    the one-click unsubscribe URL that leaves everything."""
+
+    email: str
+    choices: list[ListChoice]
+    fields: tuple[FormField, ...]
+    unsubscribe_url: str
+
+
+def _editable(spec: FormField, value: str, problems: Mapping[str, str], language: str) -> str:
+    # An unticked checkbox posts nothing: the hidden empty value before it says "untick".
+    hidden = (
+        f'<input type=hidden name={_e(spec.name)} value="">'
+        if spec.type is FieldType.CHECKBOX
+        else ""
+    )
+    return hidden + _input(spec, value, problems, language)
+
+
 def preferences_page(
-    language: str, email: str, choices: list[ListChoice], unsubscribe_url: str
+    language: str, offer: Preferences, filled: Filled, brand: Branding | None = None
 ) -> str:
-    """The preference center: a tick box per list of the message (the form POSTs), and a
+    """The preference center: the recipient's fields and a tick box per list of the message
+    in one form that POSTs (after a refused post: filled again, its problems marked), and a
     button that leaves everything through the one-click unsubscribe URL."""
     title = text("preferences_title", language)
     parts = [f"<h1>{_e(title)}</h1>"]
-    if choices:
-        intro = _e(text("preferences_intro", language)).replace("{email}", f"<b>{_e(email)}</b>")
-        parts.append(f"<p>{intro}</p><form method=post>")
-        for choice in choices:
+    if filled.problems:
+        parts.append(f"<p class=banner role=alert>{_e(text('error', language))}</p>")
+    if offer.choices or offer.fields:
+        parts.append("<form method=post>")
+    if offer.fields:
+        parts.append(f"<fieldset><legend>{_e(text('preferences_fields', language))}</legend>")
+        parts.extend(
+            _editable(spec, filled.values.get(spec.name, ""), filled.problems, language)
+            for spec in offer.fields
+        )
+        parts.append("</fieldset>")
+    if offer.choices:
+        intro = _e(text("preferences_intro", language)).replace(
+            "{email}", f"<b>{_e(offer.email)}</b>"
+        )
+        parts.append(f"<p>{intro}</p>")
+        for choice in offer.choices:
             lid = _e(choice.list_id)
-            checked = " checked" if choice.subscribed else ""
+            ticked = choice.list_id in filled.chosen_lists if filled.problems else choice.subscribed
+            checked = " checked" if ticked else ""
             parts.append(
                 f'<div class=check><input type=checkbox id=l-{lid} name=keep value="{lid}"'
                 f"{checked}><label for=l-{lid}>{_e(choice.name)}</label></div>"
             )
+    else:
+        parts.append(f"<p>{_e(text('preferences_none', language))}</p>")
+    if offer.choices or offer.fields:
         parts.append(
             f"<p><button type=submit>{_e(text('preferences_save', language))}</button></p></form>"
         )
-    else:
-        parts.append(f"<p>{_e(text('preferences_none', language))}</p>")
     parts.append(
-        f'<form method=post action="{_e(unsubscribe_url)}">'
+        f'<form method=post action="{_e(offer.unsubscribe_url)}">'
         "<input type=hidden name=List-Unsubscribe value=One-Click>"
         f"<button type=submit>{_e(text('leave_everything', language))}</button></form>"
     )
-    return _document(None, language, title, "".join(parts))
+    return document(brand, language, title, "".join(parts))
 
 
 def snippet(url: str, title: str) -> str:
@@ -225,6 +228,9 @@ def archive_page(
     else:
         listing = f"<p>{_e(text('archive_empty', language))}</p>"
     signup = f'<p><a href="{_e(form_url)}">{_e(text("subscribe", language))}</a></p>'
-    return _document(
-        form, language, title, f"<h1>{_e(form.title)}</h1><h2>{_e(title)}</h2>{listing}{signup}"
+    return document(
+        form.branding,
+        language,
+        title,
+        f"<h1>{_e(form.title)}</h1><h2>{_e(title)}</h2>{listing}{signup}",
     )

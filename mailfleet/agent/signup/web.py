@@ -22,6 +22,7 @@ from aiohttp import web
 
 from mailfleet.agent.feedback.tokens import TokenKey
 from mailfleet.agent.pages import catalogue
+from mailfleet.agent.pages.document import message_page, not_found, respond
 from mailfleet.agent.signup import pages
 from mailfleet.agent.signup.forms import Form, check_submission
 from mailfleet.agent.signup.pages import Filled
@@ -40,12 +41,6 @@ from mailfleet.agent.web.server import SETTINGS_KEY, STORE_KEY, Mount, client_ad
 
 log = logging.getLogger("mailfleet.agent.signup")
 
-_HEADERS = {
-    "Cache-Control": "no-store, private",
-    "Referrer-Policy": "no-referrer",
-    "X-Robots-Tag": "noindex, nofollow",
-    "X-Content-Type-Options": "nosniff",
-}
 _MAX_USER_AGENT = 500
 _HOUR = 3600.0
 
@@ -56,12 +51,6 @@ class _Loaded:
     form: Form
 
 
-def _html(body: str, status: int = 200) -> web.Response:
-    return web.Response(
-        text=body, status=status, content_type="text/html", charset="utf-8", headers=_HEADERS
-    )
-
-
 def _language(form: Form | None, request: web.Request) -> str:
     if form is not None and form.language in catalogue.LANGUAGES:
         return form.language
@@ -69,16 +58,7 @@ def _language(form: Form | None, request: web.Request) -> str:
 
 
 def _not_found(request: web.Request, form: Form | None = None) -> web.Response:
-    language = _language(form, request)
-    return _html(
-        pages.message_page(
-            form,
-            language,
-            catalogue.text("not_found_title", language),
-            catalogue.text("not_found", language),
-        ),
-        status=404,
-    )
+    return not_found(_language(form, request), form.branding if form is not None else None)
 
 
 class SignupEndpoints:
@@ -115,12 +95,12 @@ class SignupEndpoints:
         self, loaded: _Loaded, language: str, status: int = 200, filled: Filled | None = None
     ) -> web.Response:
         token = time_token(self._key, loaded.stored.tenant_id, loaded.stored.row_id, time.time())
-        return _html(pages.form_page(loaded.form, language, token, filled), status)
+        return respond(pages.form_page(loaded.form, language, token, filled), status)
 
     def _closed(self, loaded: _Loaded, language: str) -> web.Response:
         title = loaded.form.title
-        return _html(
-            pages.message_page(loaded.form, language, title, catalogue.text("closed", language))
+        return respond(
+            message_page(loaded.form.branding, language, title, catalogue.text("closed", language))
         )
 
     async def form_page(self, request: web.Request) -> web.Response:
@@ -158,8 +138,8 @@ class SignupEndpoints:
         success = catalogue.text("success", language)
         if posted.get(pages.HONEYPOT):
             log.info("signup form %s: a post with its honeypot filled was dropped", form.form_id)
-            return _html(
-                pages.message_page(form, language, form.title, form.success_message or success)
+            return respond(
+                message_page(form.branding, language, form.title, form.success_message or success)
             )
         now = time.time()
         verdict = check_time_token(
@@ -209,8 +189,8 @@ class SignupEndpoints:
             return self._page(loaded, language, 429, Filled(values, chosen, banner=banner))
         if outcome is Outcome.CONFIRMED:
             success = catalogue.text("success_single", language)
-        return _html(
-            pages.message_page(form, language, form.title, form.success_message or success)
+        return respond(
+            message_page(form.branding, language, form.title, form.success_message or success)
         )
 
     async def _confirming(self, request: web.Request) -> tuple[_Loaded, int] | None:
@@ -232,11 +212,11 @@ class SignupEndpoints:
         language = _language(form, request)
         if outcome in (Outcome.CONFIRMED, Outcome.ALREADY):
             message = form.confirmed_message or catalogue.text("confirmed", language)
-            return _html(pages.message_page(form, language, form.title, message))
+            return respond(message_page(form.branding, language, form.title, message))
         if outcome is Outcome.EXPIRED:
-            return _html(
-                pages.message_page(
-                    form,
+            return respond(
+                message_page(
+                    form.branding,
                     language,
                     form.title,
                     catalogue.text("expired", language),
@@ -245,7 +225,7 @@ class SignupEndpoints:
                 status=410,
             )
         if outcome is Outcome.PENDING:
-            return _html(pages.confirm_page(form, language, email))
+            return respond(pages.confirm_page(form, language, email))
         return _not_found(request, form)
 
     async def confirm_page(self, request: web.Request) -> web.Response:

@@ -26,8 +26,8 @@ from mailfleet.agent.feedback.links import FeedbackLinks
 from mailfleet.agent.feedback.tokens import Purpose, Subject
 from mailfleet.agent.model import Content, Sender, payload
 from mailfleet.agent.pages import catalogue
+from mailfleet.agent.pages.document import not_found
 from mailfleet.agent.render.message import Renderer, RenderError
-from mailfleet.agent.signup import pages
 from mailfleet.agent.store import campaigns, contents, messages
 from mailfleet.agent.store.messages import AsSent
 from mailfleet.agent.web.server import STORE_KEY, Mount
@@ -80,16 +80,7 @@ def body_of(data: bytes) -> str:
 
 
 def _not_found(request: web.Request) -> web.Response:
-    language = catalogue.choose_language((), request.headers.get("Accept-Language", ""))
-    body = pages.message_page(
-        None,
-        language,
-        catalogue.text("not_found_title", language),
-        catalogue.text("not_found", language),
-    )
-    return web.Response(
-        text=body, status=404, content_type="text/html", charset="utf-8", headers=_HEADERS
-    )
+    return not_found(catalogue.pick_language(request.headers.get("Accept-Language", "")))
 
 
 class WebVersion:

@@ -425,10 +425,11 @@ def add_address_change(
     conn: sqlite3.Connection,
     tenant_id: int,
     change: Change,
-    idempotency_key: str,
+    idempotency_key: str | None = None,
 ) -> int:
     """Log an address's change (FIELDS_UPDATED with ``fields``, UNSUBSCRIBED with the list
-    left in ``lists``, empty for everything) made with an API caller's key; returns its seq."""
+    left in ``lists``, empty for everything), made with an API caller's key or (None) by the
+    recipient on the preference page; returns its seq."""
     assert change.kind in ADDRESS_KINDS
     detail: dict[str, object] = {}
     if change.fields:

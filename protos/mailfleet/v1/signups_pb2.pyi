@@ -102,8 +102,8 @@ class _SignupChangeKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Sign
     SIGNUP_CHANGE_KIND_EXPIRED: _SignupChangeKind.ValueType  # 3
     """A pending signup was not confirmed in time."""
     SIGNUP_CHANGE_KIND_FIELDS_UPDATED: _SignupChangeKind.ValueType  # 4
-    """An app set some of an address's fields (Audience.UpdateContact): `email` and `fields`
-    say which; no `signup`.
+    """An app (Audience.UpdateContact) or the recipient on the preference page set some of an
+    address's fields: `email` and `fields` say which; no `signup`.
     """
     SIGNUP_CHANGE_KIND_UNSUBSCRIBED: _SignupChangeKind.ValueType  # 5
     """An app unsubscribed an address (Audience.Unsubscribe): `email`, and in `lists` the list
@@ -124,8 +124,8 @@ signup); an unsubscribe of it on the agent was lifted.
 SIGNUP_CHANGE_KIND_EXPIRED: SignupChangeKind.ValueType  # 3
 """A pending signup was not confirmed in time."""
 SIGNUP_CHANGE_KIND_FIELDS_UPDATED: SignupChangeKind.ValueType  # 4
-"""An app set some of an address's fields (Audience.UpdateContact): `email` and `fields`
-say which; no `signup`.
+"""An app (Audience.UpdateContact) or the recipient on the preference page set some of an
+address's fields: `email` and `fields` say which; no `signup`.
 """
 SIGNUP_CHANGE_KIND_UNSUBSCRIBED: SignupChangeKind.ValueType  # 5
 """An app unsubscribed an address (Audience.Unsubscribe): `email`, and in `lists` the list

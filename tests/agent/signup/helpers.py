@@ -108,10 +108,13 @@ async def get(session: aiohttp.ClientSession, url: str, **headers: str) -> Page:
 
 
 async def post(
-    session: aiohttp.ClientSession, url: str, data: list[tuple[str, str]] | None = None
+    session: aiohttp.ClientSession,
+    url: str,
+    data: list[tuple[str, str]] | None = None,
+    **headers: str,
 ) -> Page:
     """POST a form (url-encoded, as a browser sends it)."""
-    async with session.post(url, data=data or []) as reply:
+    async with session.post(url, data=data or [], headers=headers) as reply:
         return Page(reply.status, await reply.text())
 
 

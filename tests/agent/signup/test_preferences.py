@@ -22,7 +22,14 @@ from mailfleet.v1 import (
     suppression_pb2,
 )
 from tests.agent.builders import batches, campaign_request, wait_until
-from tests.agent.signup.helpers import confirmation_link, filled, form_definition, get, post
+from tests.agent.signup.helpers import (
+    changes,
+    confirmation_link,
+    filled,
+    form_definition,
+    get,
+    post,
+)
 from tests.peers.agent import AgentProcess, Stubs
 
 ADDRESS = "ann@example.com"
@@ -136,3 +143,73 @@ async def test_leaving_one_list_stops_only_that_lists_mail_until_a_confirmed_sig
         await post(browser, link)
         assert _scopes(stubs) == []
         assert (await get(browser, "/".join([*url.split("/")[:-1], "00ff"]))).status == 404
+
+
+def _field_values(page: str) -> dict[str, str]:
+    """The text, number and date inputs of a page by name, and each checkbox field ("1"
+    when ticked)."""
+    values = dict(
+        re.findall(r'<input type=(?:text|number|date) id=f-\w+ name=(\w+) value="([^"]*)"', page)
+    )
+    for name, checked in re.findall(
+        r"<input type=checkbox id=f-\w+ name=(\w+) value=1( checked)?", page
+    ):
+        values[name] = "1" if checked else ""
+    return values
+
+
+def _field_changes(stubs: Stubs) -> list[dict[str, str]]:
+    return [
+        dict(c.fields)
+        for c in changes(stubs)
+        if c.kind == signups_pb2.SIGNUP_CHANGE_KIND_FIELDS_UPDATED
+    ]
+
+
+async def test_a_recipient_edits_their_fields_and_bad_input_stores_nothing(
+    agent: AgentProcess,
+) -> None:
+    stubs = agent.stubs()
+    stubs.signups.PutForm(signups_pb2.PutFormRequest(form=form_definition("news-f")))
+    _campaign(stubs, "fields", ["news", "sale"])
+    url = _preferences_url(stubs)
+    async with aiohttp.ClientSession() as browser:
+        page = await get(browser, url, **{"Accept-Language": "fr"})
+        assert page.status == 200 and "Vos informations" in page.text
+        assert "Vorname" in page.text and "Geburtstag" in page.text  # the form's own labels
+        # the message's recipient data until the recipient says otherwise
+        assert _field_values(page.text) == {
+            "first_name": "Ann", "age": "", "birthday": "", "vip": "",
+        }  # fmt: skip
+        assert '<option value=""></option><option>Schuhe</option>' in page.text
+
+        bad = [("first_name", ""), ("age", "zwölf"), ("birthday", "1991-13-45"),
+               ("topic", "Hüte"), ("keep", "news")]  # fmt: skip
+        refused = await post(browser, url, bad, **{"Accept-Language": "fr"})
+        assert refused.status == 400
+        assert refused.problems == [
+            "Ce champ est obligatoire.",
+            "Saisissez un nombre.",
+            "Saisissez une date (AAAA-MM-JJ).",
+            "Choisissez l'une des options.",
+        ]
+        assert "zwölf" in refused.text  # the page keeps what was typed
+        assert _boxes(refused.text) == {"news": True, "sale": False}
+        assert _field_changes(stubs) == [] and _scopes(stubs) == []  # nothing stored
+
+        good = [("first_name", " Annie "), ("age", "34"), ("birthday", ""),
+                ("vip", ""), ("vip", "1"), ("topic", "Taschen"), ("keep", "news"),
+                ("keep", "sale")]  # fmt: skip
+        saved = await post(browser, url, good)
+        assert saved.status == 200 and "Your choices are saved." in saved.text
+        expected = {"first_name": "Annie", "age": "34", "vip": "1", "topic": "Taschen"}
+        assert _field_changes(stubs) == [expected]  # only what changed
+        assert _scopes(stubs) == []
+        shown = _field_values((await get(browser, url)).text)
+        assert shown == {"first_name": "Annie", "age": "34", "birthday": "", "vip": "1"}
+
+        await post(browser, url, good)  # the same again changes nothing
+        assert _field_changes(stubs) == [expected]
+        await post(browser, url, [("vip", ""), ("keep", "news"), ("keep", "sale")])
+        assert _field_changes(stubs) == [expected, {"vip": ""}]  # unticked; the rest kept
+        assert (await get(browser, url)).text.count("Annie") == 1
