@@ -7,7 +7,7 @@ import uuid
 import grpc
 from sqlalchemy import Engine
 
-from mailfleet.desktop.agents import registry
+from mailfleet.desktop.agents import media_publish, registry
 from mailfleet.desktop.services import templates
 from mailfleet.desktop.services.emails import check_address
 from mailfleet.v1 import common_pb2, transactional_pb2
@@ -43,24 +43,38 @@ def send(
         record = registry.get_agent(conn, workspace_id, agent_id)
         if sample_contact.strip():
             _, _, values = templates.contact_values(conn, workspace_id, sample_contact)
-    batch = transactional_pb2.SendBatchRequest(
-        messages=[
-            transactional_pb2.SendMessageRequest(
-                idempotency_key=f"test-{uuid.uuid4().hex}",
-                sender=common_pb2.Sender(from_address=from_address),
-                to=common_pb2.Recipient(email=address, fields=values),
-                content=common_pb2.Content(subject=f"[Test] {subject}", html=html, text=text),
-                tags=["test-send"],
-            )
-            for address in good
-        ]
-    )
     with registry.stubs(record) as agent:
         try:
-            reply = agent.transactional.SendBatch(batch, timeout=registry.CALL_TIMEOUT)
+            published = media_publish.publish(engine, workspace_id, agent, html)
+            reply = agent.transactional.SendBatch(
+                _batch(good, from_address, values, f"[Test] {subject}", published, text),
+                timeout=registry.CALL_TIMEOUT,
+            )
         except grpc.RpcError as exc:
             raise registry.AgentError(registry.describe_rpc_error(exc)) from exc
     refused = [r.rejected for r in reply.results if r.HasField("rejected")]
     if refused:
         raise ValueError("; ".join(f"{r.email}: {r.detail}" for r in refused))
     return good
+
+
+def _batch(
+    addresses: list[str],
+    from_address: str,
+    values: dict[str, str],
+    subject: str,
+    html: str,
+    text: str,
+) -> transactional_pb2.SendBatchRequest:
+    return transactional_pb2.SendBatchRequest(
+        messages=[
+            transactional_pb2.SendMessageRequest(
+                idempotency_key=f"test-{uuid.uuid4().hex}",
+                sender=common_pb2.Sender(from_address=from_address),
+                to=common_pb2.Recipient(email=address, fields=values),
+                content=common_pb2.Content(subject=subject, html=html, text=text),
+                tags=["test-send"],
+            )
+            for address in addresses
+        ]
+    )

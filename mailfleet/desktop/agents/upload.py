@@ -19,7 +19,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy import Engine, bindparam, select, update
 
 from mailfleet.agent.client import AgentStubs, Pairing
-from mailfleet.desktop.agents import registry
+from mailfleet.desktop.agents import media_publish, registry
 from mailfleet.desktop.db.models import (
     Campaign,
     CampaignPart,
@@ -68,7 +68,7 @@ class Progress:
 
 
 def _request(
-    campaign: Campaign, part: campaigns.Part, total_weight: int
+    campaign: Campaign, part: campaigns.Part, total_weight: int, html: str
 ) -> campaigns_pb2.CreateCampaignRequest:
     throttle = 0
     if campaign.throttle_per_minute:
@@ -81,7 +81,7 @@ def _request(
             reply_to=campaign.reply_to,
         ),
         content=common_pb2.Content(
-            subject=campaign.subject, html=campaign.html, text=campaign.text
+            subject=campaign.subject, html=html, text=campaign.text
         ),
         tags=campaigns.agent_tags(campaign),
         throttle_per_minute=throttle,
@@ -213,8 +213,9 @@ def _upload_part(
     names = ["first_name", "last_name", *(spec.key for spec in specs)]
     try:
         with registry.connect(pairing) as agent:
+            html = media_publish.publish(engine, campaign.workspace_id, agent, campaign.html)
             remote = agent.campaigns.CreateCampaign(
-                _request(campaign, part, total_weight), timeout=registry.CALL_TIMEOUT
+                _request(campaign, part, total_weight, html), timeout=registry.CALL_TIMEOUT
             )
             with engine.begin() as conn:
                 conn.execute(

@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 
 from mailfleet.agent.client import Pairing
 from mailfleet.desktop.agents import registry
+from mailfleet.desktop.agents.media_publish import MediaMissing
 from mailfleet.desktop.agents.upload import (
     Flag,
     Progress,
@@ -100,6 +101,8 @@ def _child(
         messages.put(("incomplete", exc.agents))
     except registry.AgentError as exc:
         messages.put(("agent", str(exc)))
+    except MediaMissing as exc:  # in the marketer's words already
+        messages.put(("error", str(exc)))
     except Exception as exc:  # handed to the app, which shows it
         messages.put(("error", f"{type(exc).__name__}: {exc}"))
     finally:
