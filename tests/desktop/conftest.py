@@ -74,6 +74,12 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
 
 
 @pytest.fixture
+def postgres_engine(postgres: PostgresServer) -> Iterator[Engine]:
+    """A migrated, empty database on the real PostgreSQL only (a team database)."""
+    yield from _postgres_engine(postgres)
+
+
+@pytest.fixture
 def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
     """A migrated, empty SQLite database (for tests about the views, not the SQL dialect)."""
     engine = open_database(f"sqlite:///{tmp_path / 'desktop.sqlite3'}")

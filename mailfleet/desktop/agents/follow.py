@@ -6,7 +6,7 @@ than the deliveries they tell of) into a queue, the applier drains the queue and
 arrived every ``FLUSH_SECONDS`` (or every ``BATCH`` events) in one transaction, so a busy
 campaign costs a few transactions a second, not one per event. When the agent cannot be
 reached it tries again with a growing pause; a changed certificate stops it for good (the
-marketer must re-pair).
+marketer must re-pair). A callback that raises ``ListenerGone`` ends the threads too.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 
 from mailfleet.agent.client import AgentStubs
 from mailfleet.desktop.agents import event_gap, eventsync, fleet, registry
+from mailfleet.desktop.agents.listener import ListenerGone
 from mailfleet.desktop.agents.registry import AgentRecord, FingerprintMismatch
 from mailfleet.v1 import agent_pb2, events_pb2
 
@@ -65,11 +66,19 @@ class Follower:
         self._thread.join(timeout)
 
     def _run(self) -> None:
+        try:
+            self._keep_following()
+        except ListenerGone:
+            self._stop.set()
+
+    def _keep_following(self) -> None:
         pause = 1.0
         while not self._stop.is_set():
             try:
                 self._follow()
                 pause = 1.0
+            except ListenerGone:
+                raise
             except FingerprintMismatch as exc:
                 self.on_state(self.record.id, f"blocked: {exc}")
                 return

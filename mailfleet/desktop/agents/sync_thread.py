@@ -1,5 +1,6 @@
 """A job kept in step with one agent on a thread of its own: run when woken, and every
-``retry_seconds`` so that an agent that was offline is caught up even if nobody wakes it."""
+``retry_seconds`` so that an agent that was offline is caught up even if nobody wakes it. A
+callback that raises ``ListenerGone`` ends the thread."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Generic, TypeVar
 import grpc
 
 from mailfleet.desktop.agents import registry
+from mailfleet.desktop.agents.listener import ListenerGone
 from mailfleet.desktop.agents.registry import AgentRecord, FingerprintMismatch
 from mailfleet.desktop.services import secrets
 
@@ -61,6 +63,12 @@ class AgentSyncThread(Generic[R]):
         self._thread.join(timeout)
 
     def _run(self) -> None:
+        try:
+            self._keep_running()
+        except ListenerGone:
+            self._stop.set()
+
+    def _keep_running(self) -> None:
         while not self._stop.is_set():
             self._wake.wait(self.retry_seconds)
             self._wake.clear()
@@ -68,6 +76,8 @@ class AgentSyncThread(Generic[R]):
                 return
             try:
                 result = self.job(self._stop)
+            except ListenerGone:
+                raise
             except FingerprintMismatch as exc:
                 self.on_result(self.record.id, f"blocked: {exc}")
                 return

@@ -20,6 +20,12 @@ def ensure_workspace(conn: Connection, name: str = DEFAULT_WORKSPACE) -> int:
     return int(created)
 
 
+def find_workspace(conn: Connection, name: str) -> int | None:
+    """The id of the workspace called ``name``, or None when there is none."""
+    found = conn.scalar(select(Workspace.id).where(Workspace.name == name))
+    return None if found is None else int(found)
+
+
 def create_list(conn: Connection, workspace_id: int, name: str) -> int:
     """Create a list in the workspace and return its id."""
     new_id = conn.scalar(

@@ -1,17 +1,22 @@
 """The window's link to the agents: per agent, a follower of its event stream, a pusher of
 the suppression list and a signup sync (forms out, signups in), each on its own thread;
-the window only hears what changed, as signals on the GUI thread."""
+the window only hears what changed, as signals on the GUI thread. A thread that finds its
+FleetSync deleted (a page dropped without stopping it, as tests do) ends itself."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import Engine
 
 from mailfleet.desktop.agents.follow import Follower
+from mailfleet.desktop.agents.listener import ListenerGone
 from mailfleet.desktop.agents.registry import AgentRecord
 from mailfleet.desktop.agents.signup_sync_thread import SignupSyncThread
 from mailfleet.desktop.agents.suppression_sync import PushResult
 from mailfleet.desktop.agents.suppression_sync_thread import RETRY_SECONDS, SuppressionSyncThread
-from mailfleet.desktop.ui.qt import QObject, Signal, Slot
+from mailfleet.desktop.ui.qt import QObject, Signal, SignalInstance, Slot, isValid
 
 
 class FleetSync(QObject):
@@ -45,6 +50,24 @@ class FleetSync(QObject):
         self.pushed.connect(self.pushes.__setitem__)
         # Events may have suppressed addresses (bounces, complaints): the other agents need them.
         self.applied.connect(self.push_suppressions)
+        # Deleted without stop_all (a page dropped by a test): tell every thread to end, without
+        # waiting for them on the deleting thread. The callable must not touch ``self``.
+        groups = (self.followers, self.pushers, self.signup_syncs)
+        self.destroyed.connect(lambda: _stop_soon(*groups))
+
+    def _relay(self, signal: SignalInstance) -> Callable[..., None]:
+        """``signal.emit`` for a thread, raising ``ListenerGone`` once this object is deleted
+        (the thread then ends instead of emitting from a deleted source)."""
+
+        def emit(*args: Any) -> None:
+            if not isValid(self):
+                raise ListenerGone
+            try:
+                signal.emit(*args)
+            except RuntimeError as exc:  # deleted between the check and the emit
+                raise ListenerGone from exc
+
+        return emit
 
     @Slot(int, str)
     def _state(self, agent_id: int, state: str) -> None:
@@ -79,16 +102,26 @@ class FleetSync(QObject):
         if record.id in self.followers:
             return
         follower = Follower(
-            self.engine, self.workspace_id, record, self.applied.emit, self.agent_state.emit
+            self.engine,
+            self.workspace_id,
+            record,
+            self._relay(self.applied),
+            self._relay(self.agent_state),
         )
         self.followers[record.id] = follower
         follower.start()
         pusher = SuppressionSyncThread(
-            self.engine, self.workspace_id, record, self.pushed.emit, self.push_retry_seconds
+            self.engine,
+            self.workspace_id,
+            record,
+            self._relay(self.pushed),
+            self.push_retry_seconds,
         )
         self.pushers[record.id] = pusher
         pusher.start()
-        signup_sync = SignupSyncThread(self.engine, self.workspace_id, record, self.signups.emit)
+        signup_sync = SignupSyncThread(
+            self.engine, self.workspace_id, record, self._relay(self.signups)
+        )
         self.signup_syncs[record.id] = signup_sync
         signup_sync.start()
 
@@ -116,3 +149,20 @@ class FleetSync(QObject):
         for follower in self.followers.values():
             follower.stop()
         self.followers.clear()
+
+
+def _stop_soon(
+    followers: dict[int, Follower],
+    pushers: dict[int, SuppressionSyncThread],
+    signup_syncs: dict[int, SignupSyncThread],
+) -> None:
+    """Ask every thread to stop, returning at once."""
+    threads: list[Follower | SuppressionSyncThread | SignupSyncThread] = [
+        *followers.values(),
+        *pushers.values(),
+        *signup_syncs.values(),
+    ]
+    for thread in threads:
+        thread.stop(timeout=0)
+    for group in (followers, pushers, signup_syncs):
+        group.clear()

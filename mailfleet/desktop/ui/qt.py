@@ -36,6 +36,7 @@ from PySide6.QtCore import (
     QTimer,
     QTimeZone,
     Signal,
+    SignalInstance,
     Slot,
 )
 from PySide6.QtGui import (
@@ -207,6 +208,7 @@ __all__ = [
     "QWizardPage",
     "Qt",
     "Signal",
+    "SignalInstance",
     "Slot",
     "isValid",
 ]  # fmt: skip
