@@ -6,13 +6,14 @@ bomb" of a few KB could otherwise claim gigabytes once decoded). Its bytes, a th
 library's grid and its alt text live in the database with the rest of the workspace.
 
 A template shows a library image with ``src="media:<id>"``. The preview puts the local copy in
-its place (:func:`local_html`); the send puts the image's public URL there
-(:func:`rewrite`, from :mod:`mailfleet.desktop.agents.media_publish`).
+its place (:func:`local_html`, a smaller copy of a big image); the send puts the image's public
+URL there (:func:`rewrite`, from :mod:`mailfleet.desktop.agents.media_publish`).
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import io
 import re
@@ -28,6 +29,9 @@ from mailfleet.desktop.db.models import MediaImage, Template
 MAX_BYTES = 5 * 1024 * 1024
 MAX_PIXELS = 40_000_000
 THUMBNAIL = (160, 160)
+# Bigger images are shown in the preview as a smaller copy (a data URL costs 4/3 of the bytes).
+PREVIEW_BYTES = 256 * 1024
+PREVIEW_WIDTH = 1200
 _TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "WEBP": "image/webp"}
 # A reference inside an attribute or a CSS url(): quoted or in parentheses, never loose text.
 _REF = re.compile(r"""(?<=["'(])media:(\d+)(?=["')])""")
@@ -78,8 +82,7 @@ def rewrite(html: str, urls: Mapping[int, str]) -> str:
 
 def inspect(name: str, content: bytes) -> Picture:
     """What ``content`` is, or :class:`MediaError` saying why it cannot be a library image."""
-    if len(content) > MAX_BYTES:
-        raise MediaError(f"{name} is {_megabytes(len(content))}; images can be at most 5 MB.")
+    check_size(name, len(content))
     not_image = MediaError(
         f"{name} is not an image: only PNG, JPEG, GIF and WebP pictures can be added."
     )
@@ -99,8 +102,10 @@ def inspect(name: str, content: bytes) -> Picture:
     return Picture(kind, width, height)
 
 
-def _megabytes(size: int) -> str:
-    return f"{size / (1024 * 1024):.1f} MB"
+def check_size(name: str, size: int) -> None:
+    """:class:`MediaError` when a file of ``size`` bytes is too big for the library."""
+    if size > MAX_BYTES:
+        raise MediaError(f"{name} is {size / (1024 * 1024):.1f} MB; images can be at most 5 MB.")
 
 
 def _thumbnail(content: bytes) -> bytes:
@@ -241,4 +246,19 @@ def local_html(conn: Connection, workspace_id: int, html: str) -> str:
 
 
 def _data_url(image: Stored) -> str:
-    return f"data:{image.content_type};base64,{base64.b64encode(image.content).decode()}"
+    if len(image.content) <= PREVIEW_BYTES:
+        return f"data:{image.content_type};base64,{base64.b64encode(image.content).decode()}"
+    return f"data:image/jpeg;base64,{base64.b64encode(_preview_copy(image.content)).decode()}"
+
+
+@functools.lru_cache(maxsize=16)
+def _preview_copy(content: bytes) -> bytes:
+    """A big image made small enough for the preview (which takes at most 2 MB of HTML in
+    all): at most the widest a message is shown, as a JPEG."""
+    with Image.open(io.BytesIO(content)) as picture:
+        picture.seek(0)
+        small = picture.convert("RGB")
+        small.thumbnail((PREVIEW_WIDTH, PREVIEW_WIDTH * 4))
+        out = io.BytesIO()
+        small.save(out, "JPEG", quality=80)
+    return out.getvalue()

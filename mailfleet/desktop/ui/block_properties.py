@@ -34,6 +34,9 @@ class PropertiesPanel(QScrollArea):
         super().__init__()
         self.setWidgetResizable(True)
         self._object: object = None
+        # Set by the page that owns the panel: opens the media library to choose an image
+        # block's picture, handing back its reference and its alt text.
+        self.choose_image: Callable[[Callable[[str, str], None]], None] | None = None
         self.inputs: dict[str, QWidget] = {}
         self.title = QLabel("")
         self.problem = QLabel("")
@@ -86,9 +89,24 @@ class PropertiesPanel(QScrollArea):
             return text
         line = QLineEdit(str(value))
         line.textChanged.connect(apply)
-        if kind != "color":
-            return line
-        return _with_picker(line)
+        if kind == "color":
+            return _with_button(line, "Pick…", _picker(line))
+        if name == "src" and self.choose_image is not None:
+            return _with_button(line, "Library…", self._library(line))
+        return line
+
+    def _library(self, line: QLineEdit) -> Callable[[], None]:
+        def chosen(reference: str, alt: str) -> None:
+            line.setText(reference)
+            alt_text = self.inputs.get("alt")
+            if alt and isinstance(alt_text, QLineEdit) and not alt_text.text().strip():
+                alt_text.setText(alt)  # the description kept with the image
+
+        def open_library() -> None:
+            if self.choose_image is not None:
+                self.choose_image(chosen)
+
+        return open_library
 
     def set_value(self, name: str, kind: str, value: object) -> None:
         """Set one property if it is valid for its kind; else say why and keep the old value."""
@@ -102,14 +120,14 @@ class PropertiesPanel(QScrollArea):
         self.edited.emit()
 
 
-def _with_picker(line: QLineEdit) -> QWidget:
-    """A colour's text box with a button opening the system's colour picker."""
+def _with_button(line: QLineEdit, label: str, clicked: Callable[[], None]) -> QWidget:
+    """A text box with a button beside it (the colour picker, the media library)."""
     box = QWidget()
     row = QHBoxLayout(box)
     row.setContentsMargins(0, 0, 0, 0)
     row.addWidget(line, 1)
-    pick = QPushButton("Pick…")
-    pick.clicked.connect(_picker(line))
+    pick = QPushButton(label)
+    pick.clicked.connect(clicked)
     row.addWidget(pick)
     return box
 

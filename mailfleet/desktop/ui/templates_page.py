@@ -4,14 +4,14 @@ contact (the agent's own renderer), pre-send checks and a test send through an a
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from html import escape
 
 from sqlalchemy import Connection, Engine
 
 from mailfleet.desktop.agents import registry, send_test
 from mailfleet.desktop.agents.registry import AgentRecord
-from mailfleet.desktop.services import branding, template_editors, templates
+from mailfleet.desktop.services import branding, media, template_editors, templates
 from mailfleet.desktop.services.blocks import model as blocks
 from mailfleet.desktop.services.blocks import starters
 from mailfleet.desktop.services.content_checks import WARNING, Finding
@@ -19,6 +19,7 @@ from mailfleet.desktop.services.templates import Preview, TemplateRow
 from mailfleet.desktop.ui.block_editor import BlockEditor
 from mailfleet.desktop.ui.checks_panel import ChecksPanel
 from mailfleet.desktop.ui.empty_state import EmptyState
+from mailfleet.desktop.ui.media_library import Chosen, MediaLibrary
 from mailfleet.desktop.ui.message_preview import MessagePreview
 from mailfleet.desktop.ui.notice import Notice
 from mailfleet.desktop.ui.qt import (
@@ -85,6 +86,9 @@ class TemplatesPage(QWidget):
         new.setMenu(starter_menu(new, self.new_blank, self.new_from_starter))
         delete = QPushButton("Delete")
         delete.clicked.connect(self.delete)
+        self.library: MediaLibrary | None = None
+        library = QPushButton("Media library…")
+        library.clicked.connect(lambda: self.open_library())
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.addWidget(QLabel("<h2>Templates</h2>"))
@@ -93,6 +97,7 @@ class TemplatesPage(QWidget):
         row.addWidget(new)
         row.addWidget(delete)
         left_layout.addLayout(row)
+        left_layout.addWidget(library)
 
         self.name = QLineEdit()
         self.subject = QLineEdit()
@@ -115,6 +120,7 @@ class TemplatesPage(QWidget):
         self.markdown.setPlaceholderText("# A heading\n\nText with **bold** and [links](https://…)")
         self.markdown.installEventFilter(self)
         self.blocks = BlockEditor()
+        self.blocks.properties.choose_image = self.open_library
         self.editor = QComboBox()
         for key, label in EDITOR_NAMES.items():
             self.editor.addItem(label, key)
@@ -367,11 +373,19 @@ class TemplatesPage(QWidget):
                 except LookupError:
                     missing = f"{contact} is not a contact here: the preview has no merge values."
                     found.append(Finding(WARNING, missing, "Type the email of a contact."))
-            return templates.preview(subject, html, text, address, name, values), found
+            shown = templates.preview(subject, html, text, address, name, values)
+            return replace(shown, html=media.local_html(conn, ws, shown.html)), found
 
         self.runner.read(
             engine, "Rendering the preview", work, self._previews.only(self._previewed)
         )
+
+    def open_library(self, on_choose: Chosen | None = None) -> None:
+        """Open the media library (to choose an image when ``on_choose`` is given)."""
+        if self.library is not None:
+            self.library.deleteLater()
+        self.library = MediaLibrary(self.engine, self.workspace_id, self.runner, self, on_choose)
+        self.library.open()
 
     def _previewed(self, result: tuple[Preview, list[Finding]]) -> None:
         shown, found = result

@@ -110,3 +110,20 @@ def test_references_become_public_urls_at_send_and_local_copies_in_the_preview(
         local = media.local_html(conn, ws, html)
     data_url = "data:image/png;base64," + base64.b64encode(content).decode()
     assert local.count(data_url) == 2
+
+
+def test_the_preview_shows_a_big_image_as_a_small_copy(sqlite_engine: Engine) -> None:
+    noisy = Image.effect_noise((1800, 400), 90).convert("RGB")  # noise: it stays big as a PNG
+    out = io.BytesIO()
+    noisy.save(out, "PNG")
+    assert len(out.getvalue()) > media.PREVIEW_BYTES
+    with sqlite_engine.begin() as conn:
+        ws = ensure_workspace(conn)
+        image = media.add(conn, ws, "noise.png", out.getvalue())
+        local = media.local_html(conn, ws, f'<img src="{media.ref(image)}">')
+    prefix = '<img src="data:image/jpeg;base64,'
+    assert local.startswith(prefix)
+    copy = base64.b64decode(local[len(prefix) : -2])
+    with Image.open(io.BytesIO(copy)) as shown:
+        assert shown.size == (1200, 267)
+    assert len(copy) < len(out.getvalue())
