@@ -115,6 +115,7 @@ _BY_SERVICE: dict[str, dict[str, Rule]] = {
     },
     "Signups": {
         "PutForm": change(Need.AUDIENCE_WRITE),
+        "DeleteForm": change(Need.AUDIENCE_WRITE),
         "ListForms": read(Need.AUDIENCE_READ),
         "GetFormSnippet": read(Need.AUDIENCE_READ),
         "Subscribe": change(Need.AUDIENCE_WRITE),

@@ -468,6 +468,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         created_at REAL NOT NULL
     );
     """,
+    # 20: a form the desktop deleted is taken down (its page answers 404) and kept, with the
+    # signups and consent records that name it
+    """
+    ALTER TABLE signup_forms ADD COLUMN deleted_at REAL;
+    """,
 )
 
 

@@ -157,12 +157,14 @@ def _today(conn: sqlite3.Connection, form_row: int, now: float) -> int:
 def put_form(
     conn: sqlite3.Connection, tenant_id: int, form_id: str, definition: str, now: float
 ) -> StoredForm:
-    """Create the form or replace its definition (unchanged when it is the same).
+    """Create the form or replace its definition (unchanged when it is the same); a deleted
+    form is put back up.
 
     Raises AlreadyExists when another tenant has a form with this id.
     """
     row = conn.execute(
-        "SELECT tenant_id, definition FROM signup_forms WHERE public_id = ?", (form_id,)
+        "SELECT tenant_id, definition, deleted_at FROM signup_forms WHERE public_id = ?",
+        (form_id,),
     ).fetchone()
     if row is not None and row[0] != tenant_id:
         raise AlreadyExists(f"form_id: {form_id!r} is taken on this agent; choose another id")
@@ -172,9 +174,10 @@ def put_form(
             " VALUES (?, ?, ?, ?, ?)",
             (tenant_id, form_id, definition, now, now),
         )
-    elif row[1] != definition:
+    elif row[1] != definition or row[2] is not None:
         conn.execute(
-            "UPDATE signup_forms SET definition = ?, updated_at = ? WHERE public_id = ?",
+            "UPDATE signup_forms SET definition = ?, updated_at = ?, deleted_at = NULL"
+            " WHERE public_id = ?",
             (definition, now, form_id),
         )
     found = form_by_id(conn, form_id, now)
@@ -182,20 +185,34 @@ def put_form(
     return found
 
 
+def delete_form(conn: sqlite3.Connection, tenant_id: int, form_id: str, now: float) -> bool:
+    """Take the tenant's form down (its row stays: its signups and consent records name it);
+    whether it was up."""
+    cur = conn.execute(
+        "UPDATE signup_forms SET deleted_at = ? WHERE public_id = ? AND tenant_id = ?"
+        " AND deleted_at IS NULL",
+        (now, form_id, tenant_id),
+    )
+    return cur.rowcount > 0
+
+
 def form_by_id(conn: sqlite3.Connection, form_id: str, now: float) -> StoredForm | None:
-    """The form with this public id, whatever its tenant (the public pages' lookup)."""
+    """The form with this public id, whatever its tenant (the public pages' lookup); None
+    for a deleted one."""
     row = conn.execute(
-        f"SELECT {_FORM_COLUMNS} FROM signup_forms f WHERE f.public_id = ?", (form_id,)
+        f"SELECT {_FORM_COLUMNS} FROM signup_forms f"
+        " WHERE f.public_id = ? AND f.deleted_at IS NULL",
+        (form_id,),
     ).fetchone()
     return _form(row, _today(conn, row[0], now)) if row else None
 
 
 def list_forms(conn: sqlite3.Connection, tenant_id: int, now: float) -> list[StoredForm]:
-    """The tenant's forms in form id order."""
+    """The tenant's forms in form id order (not the deleted ones)."""
     rows = conn.execute(
         f"SELECT {_FORM_COLUMNS}, coalesce(d.count, 0) FROM signup_forms f"
         " LEFT JOIN signup_daily d ON d.form_id = f.id AND d.day = ?"
-        " WHERE f.tenant_id = ? ORDER BY f.public_id",
+        " WHERE f.tenant_id = ? AND f.deleted_at IS NULL ORDER BY f.public_id",
         (day_of(now), tenant_id),
     ).fetchall()
     return [_form(r[:5], int(r[5])) for r in rows]

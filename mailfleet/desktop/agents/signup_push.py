@@ -1,4 +1,5 @@
-"""Pushing signup forms to the agents that publish them (``Signups.PutForm``).
+"""Pushing signup forms to the agents that publish them (``Signups.PutForm``), and taking
+deleted ones down (``Signups.DeleteForm``).
 
 Each agent of a form gets the form's latest revision once: what it accepted is recorded with
 the hosted page's address and the embeddable snippet it reported; a form the agent refused
@@ -34,11 +35,12 @@ class FormPushResult:
 
     pushed: list[str] = field(default_factory=list)  # the names of the forms it accepted
     refused: dict[str, str] = field(default_factory=dict)  # form name → the agent's reason
+    taken_down: list[str] = field(default_factory=list)  # the ids of deleted forms
 
     @property
     def changed(self) -> bool:
-        """Whether any form was sent."""
-        return bool(self.pushed or self.refused)
+        """Whether any form was sent or taken down."""
+        return bool(self.pushed or self.refused or self.taken_down)
 
 
 def form_message(form: FormSummary, list_names: dict[int, str]) -> signups_pb2.Form:
@@ -82,14 +84,25 @@ def _refusal(exc: grpc.RpcError) -> str:
 def push(
     engine: Engine, workspace_id: int, record: AgentRecord, stop: threading.Event
 ) -> FormPushResult:
-    """Push every form whose latest revision ``record`` lacks. Raises ``grpc.RpcError`` (and
-    the registry's errors) when the agent cannot be reached; what was pushed stays recorded."""
+    """Take down every deleted form ``record`` still has, then push every form whose latest
+    revision it lacks. Raises ``grpc.RpcError`` (and the registry's errors) when the agent
+    cannot be reached; what was done stays recorded."""
     result = FormPushResult()
     with engine.connect() as conn:
+        deleted = signup_forms.deletions_for(conn, record.id)
         pending = signup_forms.pending_for(conn, workspace_id, record.id)
-    if not pending:
+    if not pending and not deleted:
         return result
     with registry.stubs(record) as agent:
+        for form_id in deleted:
+            if stop.is_set():
+                return result
+            agent.signups.DeleteForm(
+                signups_pb2.DeleteFormRequest(form_id=form_id), timeout=registry.CALL_TIMEOUT
+            )
+            with engine.begin() as conn:
+                signup_forms.record_deletion(conn, record.id, form_id)
+            result.taken_down.append(form_id)
         for item in pending:
             if stop.is_set():
                 break

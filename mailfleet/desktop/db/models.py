@@ -524,6 +524,18 @@ class SignupFormAgent(Base):
     error: Mapped[str] = mapped_column(String(500), default="")
 
 
+class SignupFormDeletion(Base):
+    """A deleted form (by its public id) that an agent still has to take down; the row goes
+    once the agent has (``mailfleet.desktop.agents.signup_push``)."""
+
+    __tablename__ = "signup_form_deletions"
+
+    agent_id: Mapped[int] = mapped_column(
+        ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True
+    )
+    form_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
 class ConsentRecord(Base):
     """The proof of one signup's consent (GDPR Art. 7), as the agent that took it reported it."""
 

@@ -22,6 +22,7 @@ from mailfleet.desktop.db.models import (
     MailingList,
     SignupForm,
     SignupFormAgent,
+    SignupFormDeletion,
 )
 from mailfleet.desktop.db.types import utcnow
 from mailfleet.desktop.services import fields, workspaces
@@ -353,4 +354,36 @@ def record_push(
         update(SignupFormAgent)
         .where(SignupFormAgent.form_pk == form_pk, SignupFormAgent.agent_id == agent_id)
         .values(values)
+    )
+
+
+def delete_form(conn: Connection, workspace_id: int, form_pk: int) -> str:
+    """Delete a form; its name. Every agent of the workspace still has to take it down
+    (``deletions_for``), those taken off the form too, as they kept hosting it; the contacts
+    and consent records it collected stay. ``LookupError`` if the workspace has no such form."""
+    form = get(conn, workspace_id, form_pk)
+    agent_ids = conn.scalars(select(Agent.id).where(Agent.workspace_id == workspace_id)).all()
+    for agent_id in agent_ids:
+        conn.execute(insert(SignupFormDeletion).values(agent_id=agent_id, form_id=form.form_id))
+    conn.execute(delete(SignupForm).where(SignupForm.id == form_pk))
+    return form.name
+
+
+def deletions_for(conn: Connection, agent_id: int) -> list[str]:
+    """The public ids of the deleted forms ``agent_id`` still has to take down."""
+    return list(
+        conn.scalars(
+            select(SignupFormDeletion.form_id)
+            .where(SignupFormDeletion.agent_id == agent_id)
+            .order_by(SignupFormDeletion.form_id)
+        )
+    )
+
+
+def record_deletion(conn: Connection, agent_id: int, form_id: str) -> None:
+    """``agent_id`` has taken the deleted form ``form_id`` down."""
+    conn.execute(
+        delete(SignupFormDeletion).where(
+            SignupFormDeletion.agent_id == agent_id, SignupFormDeletion.form_id == form_id
+        )
     )

@@ -82,6 +82,8 @@ class SignupFormEditor(QWidget):
         self.name = QLineEdit()
         self.lists = QListWidget()
         self.lists.setMaximumHeight(90)
+        # the tick boxes clear of the frame, as in the other boxes of the editor
+        self.lists.setSpacing(2)
         self.fields = QTableWidget(0, 3)
         self.fields.setHorizontalHeaderLabels(["Field", "Shown", "Required"])
         header = self.fields.horizontalHeader()
@@ -120,6 +122,7 @@ class SignupFormEditor(QWidget):
         self.from_name = QLineEdit()
         self.agents = QListWidget()
         self.agents.setMaximumHeight(70)
+        self.agents.setSpacing(2)
         self.closed = QCheckBox("Closed: the page says so and takes no signups")
         colours = QHBoxLayout()
         colours.addWidget(QLabel("Accent"))

@@ -17,6 +17,7 @@ from mailfleet.desktop.agents.registry import AgentRecord
 from mailfleet.desktop.agents.signup_sync_thread import SignupSync
 from mailfleet.desktop.services import signup_forms, workspaces
 from mailfleet.desktop.services.signup_forms import FormFieldDesign, FormSummary
+from mailfleet.desktop.ui.confirm import ask
 from mailfleet.desktop.ui.empty_state import EmptyState
 from mailfleet.desktop.ui.fleet_sync import FleetSync
 from mailfleet.desktop.ui.qt import (
@@ -25,6 +26,7 @@ from mailfleet.desktop.ui.qt import (
     QLabel,
     QLineEdit,
     QListWidget,
+    QMessageBox,
     QPlainTextEdit,
     QPushButton,
     QScrollArea,
@@ -87,6 +89,7 @@ class SignupFormsPage(QWidget):
         self.unreachable: dict[int, str] = {}
         self._reopen = False  # show the saved form as stored (its consent version) once read
         self._latest = Latest()
+        self.confirm: QMessageBox | None = None
 
         self.list = QListWidget()
         self.list.currentRowChanged.connect(self._open)
@@ -107,6 +110,8 @@ class SignupFormsPage(QWidget):
         scroll.setWidget(self.editor)
         self.save_button = QPushButton("Save and publish")
         self.save_button.clicked.connect(self.save)
+        self.delete_button = QPushButton("Delete form…")
+        self.delete_button.clicked.connect(self.delete)
         self.message = QLabel("")
         self.message.setWordWrap(True)
         middle = QWidget()
@@ -115,6 +120,7 @@ class SignupFormsPage(QWidget):
         save_row = QHBoxLayout()
         save_row.addWidget(self.save_button)
         save_row.addWidget(self.message, 1)
+        save_row.addWidget(self.delete_button)
         middle_layout.addLayout(save_row)
 
         self.status = QLabel("")
@@ -199,6 +205,7 @@ class SignupFormsPage(QWidget):
         self.snippet.setPlainText(form.snippet if form else "")
         for button in (self.copy_url, self.copy_snippet):
             button.setEnabled(bool(form and form.url))
+        self.delete_button.setEnabled(form is not None)
 
     def new(self) -> None:
         """Start a new form with the defaults (double opt-in on, every agent publishing)."""
@@ -229,6 +236,43 @@ class SignupFormsPage(QWidget):
             lambda c: signup_forms.save(c, ws, design, current),
             saved,
             on_error=failed,
+        )
+
+    def delete(self) -> None:
+        """Ask, then delete the open form and take it down on the agents."""
+        form = next((f for f in self.forms if f.id == self.current), None)
+        if form is None:
+            return
+        ws, form_pk = self.workspace_id, form.id
+
+        def deleted(_name: str) -> None:
+            self.current = None
+            self.editor.show_design(None)
+            self.message.setText("Deleted. Taking it down on the agents…")
+            self.sync.sync_signups()
+            self.refresh()
+
+        def failed(_exc: Exception) -> None:
+            self.message.setText("Not deleted: it may have been deleted already.")
+
+        def go() -> None:
+            self.runner.write(
+                self.engine,
+                "Deleting a signup form",
+                lambda c: signup_forms.delete_form(c, ws, form_pk),
+                deleted,
+                on_error=failed,
+            )
+
+        self.confirm = ask(
+            self,
+            "Delete the form?",
+            f"Delete the form “{form.name}”?",
+            "Its hosted page and its confirmation links stop answering on every agent, and "
+            "where it is embedded it shows nothing. The contacts it collected stay, with their "
+            "consent records.",
+            "Delete form",
+            go,
         )
 
     def _synced(self, agent_id: int, result: SignupSync | str) -> None:

@@ -462,6 +462,50 @@ class FormInfo(_message.Message):
 Global___FormInfo: _TypeAlias = FormInfo  # noqa: Y015
 
 @_typing.final
+class DeleteFormRequest(_message.Message):
+    """Which form DeleteForm takes down."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FORM_ID_FIELD_NUMBER: _builtins.int
+    form_id: _builtins.str
+    """The form's id (Form.form_id)."""
+    def __init__(
+        self,
+        *,
+        form_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["form_id", b"form_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteFormRequest: _TypeAlias = DeleteFormRequest  # noqa: Y015
+
+@_typing.final
+class DeleteFormResponse(_message.Message):
+    """What DeleteForm did."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DELETED_FIELD_NUMBER: _builtins.int
+    deleted: _builtins.bool
+    """Whether the form was up and is now down (false: the caller has no such form up)."""
+    def __init__(
+        self,
+        *,
+        deleted: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["deleted", b"deleted"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteFormResponse: _TypeAlias = DeleteFormResponse  # noqa: Y015
+
+@_typing.final
 class ListFormsRequest(_message.Message):
     """List the caller's forms."""
 

@@ -47,6 +47,11 @@ class SignupsStub:
                 request_serializer=mailfleet_dot_v1_dot_signups__pb2.ListFormsRequest.SerializeToString,
                 response_deserializer=mailfleet_dot_v1_dot_signups__pb2.ListFormsResponse.FromString,
                 _registered_method=True)
+        self.DeleteForm = channel.unary_unary(
+                '/mailfleet.v1.Signups/DeleteForm',
+                request_serializer=mailfleet_dot_v1_dot_signups__pb2.DeleteFormRequest.SerializeToString,
+                response_deserializer=mailfleet_dot_v1_dot_signups__pb2.DeleteFormResponse.FromString,
+                _registered_method=True)
         self.GetFormSnippet = channel.unary_unary(
                 '/mailfleet.v1.Signups/GetFormSnippet',
                 request_serializer=mailfleet_dot_v1_dot_signups__pb2.GetFormSnippetRequest.SerializeToString,
@@ -81,6 +86,15 @@ class SignupsServicer:
 
     def ListForms(self, request, context):
         """The caller's forms, in form_id order.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteForm(self, request, context):
+        """Takes one of the caller's forms down: its hosted page, confirmation links and archive
+        answer 404 from then on. The signups it collected, their consent records and the changes
+        log stay; PutForm puts it back up. Deleting a form that is not up changes nothing.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -124,6 +138,11 @@ def add_SignupsServicer_to_server(servicer, server):
                     servicer.ListForms,
                     request_deserializer=mailfleet_dot_v1_dot_signups__pb2.ListFormsRequest.FromString,
                     response_serializer=mailfleet_dot_v1_dot_signups__pb2.ListFormsResponse.SerializeToString,
+            ),
+            'DeleteForm': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteForm,
+                    request_deserializer=mailfleet_dot_v1_dot_signups__pb2.DeleteFormRequest.FromString,
+                    response_serializer=mailfleet_dot_v1_dot_signups__pb2.DeleteFormResponse.SerializeToString,
             ),
             'GetFormSnippet': grpc.unary_unary_rpc_method_handler(
                     servicer.GetFormSnippet,
@@ -198,6 +217,33 @@ class Signups:
             '/mailfleet.v1.Signups/ListForms',
             mailfleet_dot_v1_dot_signups__pb2.ListFormsRequest.SerializeToString,
             mailfleet_dot_v1_dot_signups__pb2.ListFormsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteForm(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mailfleet.v1.Signups/DeleteForm',
+            mailfleet_dot_v1_dot_signups__pb2.DeleteFormRequest.SerializeToString,
+            mailfleet_dot_v1_dot_signups__pb2.DeleteFormResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -43,6 +43,11 @@ class SignupsStub:
     """
     ListForms: _grpc.UnaryUnaryMultiCallable[_signups_pb2.ListFormsRequest, _signups_pb2.ListFormsResponse]
     """The caller's forms, in form_id order."""
+    DeleteForm: _grpc.UnaryUnaryMultiCallable[_signups_pb2.DeleteFormRequest, _signups_pb2.DeleteFormResponse]
+    """Takes one of the caller's forms down: its hosted page, confirmation links and archive
+    answer 404 from then on. The signups it collected, their consent records and the changes
+    log stay; PutForm puts it back up. Deleting a form that is not up changes nothing.
+    """
     GetFormSnippet: _grpc.UnaryUnaryMultiCallable[_signups_pb2.GetFormSnippetRequest, _signups_pb2.FormSnippet]
     """The HTML a marketer pastes into a web site to embed the form, and the hosted page's URL."""
     Subscribe: _grpc.UnaryUnaryMultiCallable[_signups_pb2.SubscribeRequest, _signups_pb2.SubscribeResponse]
@@ -72,6 +77,11 @@ class SignupsAsyncStub(SignupsStub):
     """
     ListForms: _aio.UnaryUnaryMultiCallable[_signups_pb2.ListFormsRequest, _signups_pb2.ListFormsResponse]  # type: ignore[assignment]
     """The caller's forms, in form_id order."""
+    DeleteForm: _aio.UnaryUnaryMultiCallable[_signups_pb2.DeleteFormRequest, _signups_pb2.DeleteFormResponse]  # type: ignore[assignment]
+    """Takes one of the caller's forms down: its hosted page, confirmation links and archive
+    answer 404 from then on. The signups it collected, their consent records and the changes
+    log stay; PutForm puts it back up. Deleting a form that is not up changes nothing.
+    """
     GetFormSnippet: _aio.UnaryUnaryMultiCallable[_signups_pb2.GetFormSnippetRequest, _signups_pb2.FormSnippet]  # type: ignore[assignment]
     """The HTML a marketer pastes into a web site to embed the form, and the hosted page's URL."""
     Subscribe: _aio.UnaryUnaryMultiCallable[_signups_pb2.SubscribeRequest, _signups_pb2.SubscribeResponse]  # type: ignore[assignment]
@@ -110,6 +120,17 @@ class SignupsServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_signups_pb2.ListFormsResponse, _abc.Awaitable[_signups_pb2.ListFormsResponse]]:
         """The caller's forms, in form_id order."""
+
+    @_abc_1.abstractmethod
+    def DeleteForm(
+        self,
+        request: _signups_pb2.DeleteFormRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_signups_pb2.DeleteFormResponse, _abc.Awaitable[_signups_pb2.DeleteFormResponse]]:
+        """Takes one of the caller's forms down: its hosted page, confirmation links and archive
+        answer 404 from then on. The signups it collected, their consent records and the changes
+        log stay; PutForm puts it back up. Deleting a form that is not up changes nothing.
+        """
 
     @_abc_1.abstractmethod
     def GetFormSnippet(

@@ -283,3 +283,35 @@ def test_a_bad_definition_is_refused_naming_its_field(stubs: Stubs) -> None:
             stubs.signups.PutForm(signups_pb2.PutFormRequest(form=form))
         assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert (caught.value.details() or "").startswith(field), caught.value.details()
+
+
+async def test_a_deleted_form_stops_answering_and_what_it_collected_stays(
+    stubs: Stubs, browser: aiohttp.ClientSession
+) -> None:
+    form = _push(stubs, "going-away")
+    page = await get(browser, form.url)
+    await post(browser, form.url, filled(page.token, "kept@example.org"))
+    link = confirmation_link(stubs, "kept@example.org")
+    before = [c.seq for c in changes(stubs) if c.signup.email == "kept@example.org"]
+    assert len(before) == 1
+
+    deleted = stubs.signups.DeleteForm(signups_pb2.DeleteFormRequest(form_id="going-away"))
+    assert deleted.deleted
+    for url in (form.url, link, f"{form.url}/archive"):
+        assert (await get(browser, url, **{"Accept-Language": "de"})).status == 404
+    assert (await post(browser, form.url, filled(page.token, "new@example.org"))).status == 404
+    assert (await post(browser, link)).status == 404  # its pending signup cannot confirm
+    listed = stubs.signups.ListForms(signups_pb2.ListFormsRequest()).forms
+    assert "going-away" not in [f.form.form_id for f in listed]
+    with pytest.raises(grpc.RpcError) as refused:
+        stubs.signups.GetFormSnippet(signups_pb2.GetFormSnippetRequest(form_id="going-away"))
+    assert refused.value.code() == grpc.StatusCode.NOT_FOUND
+    # the signup and its consent record stay, as the changes log the desktop follows
+    after = [c for c in changes(stubs) if c.signup.email == "kept@example.org"]
+    assert [c.seq for c in after] == before
+    assert after[0].signup.consent.consent_text == "Ich möchte den Newsletter erhalten."
+    again = stubs.signups.DeleteForm(signups_pb2.DeleteFormRequest(form_id="going-away"))
+    assert not again.deleted  # already down: nothing changes
+
+    _push(stubs, "going-away")  # pushed again, it is back up
+    assert (await get(browser, form.url)).status == 200

@@ -4,6 +4,8 @@ contact confirmed on the form's list with its consent record in the desktop."""
 
 from __future__ import annotations
 
+import threading
+import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
@@ -13,12 +15,15 @@ from typing import Any
 from pytestqt.qtbot import QtBot
 from sqlalchemy import Engine, select
 
+from mailfleet.desktop.agents import signup_push
 from mailfleet.desktop.db.models import ConsentRecord, Contact, FieldType, ListMembership
+from mailfleet.desktop.services import signup_forms
 from mailfleet.desktop.services.fields import create_field
+from mailfleet.desktop.services.signup_forms import FormDesign
 from mailfleet.desktop.services.workspaces import create_list, ensure_workspace
 from mailfleet.desktop.ui.qt import QApplication, Qt, QTableWidget, QTableWidgetItem
 from tests.agent.signup.helpers import Page, confirmation_link
-from tests.desktop.fleetkit import close, open_window, pair
+from tests.desktop.fleetkit import answer, close, open_window, pair
 from tests.desktop.keyring_backend import FileKeyring
 from tests.peers.agent import AgentProcess
 
@@ -183,4 +188,61 @@ def test_a_form_saved_while_its_agent_is_down_is_published_when_it_is_back(
     qtbot.waitUntil(lambda: "shop agent: published." in page.status.text(), timeout=60_000)
     assert page.url.text().startswith(f"{proc.http_url}/f/")
     assert _http(page.url.text()).status == 200
+    close(qtbot, window)
+
+
+def _status(url: str) -> int:
+    try:
+        return _http(url).status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_a_deleted_form_is_taken_down_on_its_agents(
+    qtbot: QtBot,
+    sqlite_engine: Engine,
+    agent_factory: Callable[[str], AgentProcess],
+    secure_keyring: FileKeyring,
+    qsettings: Any,
+    tmp_path: Path,
+    artifacts: Path,
+) -> None:
+    engine = sqlite_engine
+    proc = agent_factory(_CONFIG)
+    with engine.begin() as conn:
+        ws = ensure_workspace(conn)
+        news = create_list(conn, ws, "News")
+    record = pair(engine, ws, proc, "shop agent")
+    design = FormDesign(name="Old newsletter", list_ids=[news], agent_ids=[record.id],
+                        from_address="news@shop.example")  # fmt: skip
+    with engine.begin() as conn:
+        form_pk = signup_forms.save(conn, ws, design)
+    assert signup_push.push(engine, ws, record, threading.Event()).pushed == ["Old newsletter"]
+    with engine.connect() as conn:
+        url = signup_forms.get(conn, ws, form_pk).url
+    assert _status(url) == 200
+
+    window = open_window(qtbot, engine, ws, qsettings, tmp_path)
+    window.go("Signup forms")
+    page = window.signup_forms
+    qtbot.waitUntil(lambda: page.list.count() == 1)
+    assert not page.delete_button.isEnabled()  # nothing open yet
+    page.list.setCurrentRow(0)
+    assert page.delete_button.isEnabled()
+    page.grab().save(str(artifacts / "signup-forms-delete.png"))
+    page.delete_button.click()
+    qtbot.waitUntil(lambda: page.confirm is not None and page.confirm.isVisible())
+    assert page.confirm is not None
+    asked = page.confirm.text() + "\n" + page.confirm.informativeText()
+    assert "Delete the form “Old newsletter”?" in asked
+    assert "hosted page and its confirmation links stop answering" in asked
+    assert "The contacts it collected stay" in asked
+    page.confirm.grab().save(str(artifacts / "signup-forms-delete-confirm.png"))
+    answer(page.confirm, "Delete form")
+
+    qtbot.waitUntil(lambda: page.list.count() == 0)
+    assert page.empty.isVisible() and not page.delete_button.isEnabled()
+    qtbot.waitUntil(lambda: _status(url) == 404, timeout=30_000)
+    with engine.connect() as conn:
+        assert signup_forms.deletions_for(conn, record.id) == []  # the agent took it down
     close(qtbot, window)

@@ -35,6 +35,14 @@ class SignupsService(signups_pb2_grpc.SignupsServicer):
         )
         return signup_forms.form_info(stored, self._base_url)
 
+    async def DeleteForm(
+        self, request: signups_pb2.DeleteFormRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> signups_pb2.DeleteFormResponse:
+        tenant_id = auth.caller().tenant_id
+        form_id, now = request.form_id, time.time()
+        deleted = await self._store.write(lambda c: signups.delete_form(c, tenant_id, form_id, now))
+        return signups_pb2.DeleteFormResponse(deleted=deleted)
+
     async def ListForms(
         self, request: signups_pb2.ListFormsRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> signups_pb2.ListFormsResponse:
