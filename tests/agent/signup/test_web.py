@@ -4,6 +4,7 @@ what happened pulled over gRPC as the desktop pulls it."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -315,3 +316,33 @@ async def test_a_deleted_form_stops_answering_and_what_it_collected_stays(
 
     _push(stubs, "going-away")  # pushed again, it is back up
     assert (await get(browser, form.url)).status == 200
+
+
+async def test_an_expired_confirmation_link_confirms_nobody(
+    tmp_path: Path, browser: aiohttp.ClientSession
+) -> None:
+    # links that work for under four seconds: expired by the time the test has read the mail
+    proc = AgentProcess(tmp_path / "agent", extra_config=_CONFIG + "confirm_hours = 0.001\n")
+    proc.start()
+    try:
+        stubs = proc.stubs()
+        info = _push(stubs, "news-short")
+        page = await get(browser, info.url)
+        await post(browser, info.url, filled(page.token, "late@example.org"))
+        link = confirmation_link(stubs, "late@example.org")
+
+        async def expired() -> bool:
+            return (await get(browser, link)).status == 410
+
+        deadline = asyncio.get_running_loop().time() + 60
+        while not await expired():
+            assert asyncio.get_running_loop().time() < deadline, "the link never expired"
+            await asyncio.sleep(0.5)
+        refused = await post(browser, link)
+        assert refused.status == 410
+        assert "/f/news-short" in refused.text  # a way to sign up again
+        kinds = [c.kind for c in changes(stubs) if c.signup.email == "late@example.org"]
+        assert signups_pb2.SIGNUP_CHANGE_KIND_CONFIRMED not in kinds
+        assert kinds[0] == signups_pb2.SIGNUP_CHANGE_KIND_SIGNED_UP
+    finally:
+        proc.close()
