@@ -598,3 +598,47 @@ class MediaImage(Base):
     content: Mapped[bytes] = mapped_column(LargeBinary)
     thumbnail: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Automation(Base):
+    """An automation as the marketer designed it; its agents run it.
+
+    ``design`` holds the designer's values (mailfleet.desktop.services.automations) and
+    ``definition`` the agent's JSON built from them when saved (the templates' text copied in,
+    so a later edit of a template is not a silent change of a running automation). ``revision``
+    grows with every save, so each agent's ``pushed_revision`` says whether it still has to get
+    it; ``active`` is whether the marketer wants it running.
+    """
+
+    __tablename__ = "automations"
+    __table_args__ = (UniqueConstraint("workspace_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    # the name the agents know it by: made once, kept when the marketer renames it
+    agent_name: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    design: Mapped[dict[str, Any]] = mapped_column(JSON)
+    definition: Mapped[str] = mapped_column(Text)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    active: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AutomationAgent(Base):
+    """An agent that runs an automation: the revision and state it last accepted, the version
+    it stored it as, or why it refused."""
+
+    __tablename__ = "automation_agents"
+
+    automation_id: Mapped[int] = mapped_column(
+        ForeignKey("automations.id", ondelete="CASCADE"), primary_key=True
+    )
+    agent_id: Mapped[int] = mapped_column(
+        ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True
+    )
+    pushed_revision: Mapped[int] = mapped_column(Integer, default=0)
+    pushed_active: Mapped[bool] = mapped_column(Boolean, default=False)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str] = mapped_column(String(500), default="")

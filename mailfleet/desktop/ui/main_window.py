@@ -15,6 +15,7 @@ from mailfleet.desktop.ui.agents_page import AgentsPage
 from mailfleet.desktop.ui.analytics_page import AnalyticsPage
 from mailfleet.desktop.ui.audience_page import AudiencePage
 from mailfleet.desktop.ui.auto_refresh import AutoRefresh
+from mailfleet.desktop.ui.automations_page import AutomationsPage
 from mailfleet.desktop.ui.campaigns_page import CampaignsPage
 from mailfleet.desktop.ui.contacts_page import ContactsPage
 from mailfleet.desktop.ui.dashboard_page import DashboardPage
@@ -48,10 +49,12 @@ from mailfleet.desktop.ui.theme import CHOICES as THEME_CHOICES
 from mailfleet.desktop.ui.theme import Theme
 
 PAGES = ("Dashboard", "Contacts", "Segments", "Signup forms", "Templates", "Campaigns",
-         "Analytics", "Suppression", "Agents", "Settings", "Audience overview")  # fmt: skip
+         "Automations", "Analytics", "Suppression", "Agents", "Settings",
+         "Audience overview")  # fmt: skip
 # Ctrl+1 … Ctrl+9 open these pages; pages added later have a shortcut of their own, so that
 # every other page kept the one people know.
-LATER_SHORTCUTS = {"Signup forms": "Ctrl+Shift+F", "Audience overview": "Ctrl+Shift+A"}
+LATER_SHORTCUTS = {"Signup forms": "Ctrl+Shift+F", "Audience overview": "Ctrl+Shift+A",
+                   "Automations": "Ctrl+Shift+U"}
 SHORTCUT_PAGES = tuple(p for p in PAGES if p not in LATER_SHORTCUTS)
 GEOMETRY_KEY = "window/geometry"
 
@@ -86,6 +89,7 @@ class MainWindow(QMainWindow):
                                        lambda: self.campaigns.stalled)  # fmt: skip
         self.analytics = AnalyticsPage(engine, workspace_id, self.runner)
         self.audience = AudiencePage(engine, workspace_id, self.runner)
+        self.automations = AutomationsPage(engine, workspace_id, self.runner)
         self.retention = RetentionPass(engine, workspace_id, self.runner, self)
         self.retention_setting = RetentionSetting(engine, workspace_id, self.runner,
                                                   self.retention)  # fmt: skip
@@ -100,6 +104,7 @@ class MainWindow(QMainWindow):
             "Dashboard": self.dashboard,
             "Templates": self.templates,
             "Campaigns": self.campaigns,
+            "Automations": self.automations,
             "Analytics": self.analytics,
             "Contacts": self.contacts,
             "Segments": self.segments,

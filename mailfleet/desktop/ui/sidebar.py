@@ -6,8 +6,8 @@ from __future__ import annotations
 from mailfleet.desktop.ui import theme
 from mailfleet.desktop.ui.qt import QColor, QFont, QListWidget, QListWidgetItem, QSize, Qt
 
-# Section → its pages, in the order shown. A page the window does not have yet (Automations)
-# is left out, and so is a section with none.
+# Section → its pages, in the order shown. A page the window does not have is left out, and so
+# is a section with none.
 SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Audience", ("Audience overview", "Contacts", "Segments", "Signup forms", "Suppression")),
     ("Content", ("Templates",)),

@@ -15,8 +15,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from mailfleet.agent.automations.clock import VARIABLE
 from mailfleet.v1 import automations_pb2, messages_pb2, signups_pb2
+from tests.agent.automations.peers import moved_clock, subjects
 from tests.agent.automations.rules import DAY, send, welcome_series
 from tests.agent.builders import relay_config, wait_until
 from tests.agent.signup.helpers import confirmation_link, form_definition, post
@@ -24,15 +24,6 @@ from tests.peers.agent import AgentProcess, Stubs
 from tests.peers.smtp import Received, SmtpSink
 
 _PIXEL = re.compile(r"/o/[A-Za-z0-9_.=-]+")
-
-
-def _subjects(sink: SmtpSink) -> list[tuple[str, str]]:
-    """(recipient, subject) of every message the sink received, in arrival order."""
-    found = []
-    for r in sink.received:
-        parsed = email.message_from_bytes(r.data, policy=email.policy.default)
-        found.append((r.rcpt_to[0], str(parsed["Subject"])))
-    return found
 
 
 def _pixel(received: Received) -> str:
@@ -61,10 +52,7 @@ def _event(stubs: Stubs, email_: str, key: str, name: str = "joined") -> int:
 @pytest.fixture
 def clock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The file the agent reads its automations' offset from, at 0 (the real time)."""
-    path = tmp_path / "clock"
-    path.write_text("0")
-    monkeypatch.setenv(VARIABLE, str(path))
-    return path
+    return moved_clock(tmp_path, monkeypatch)
 
 
 def test_a_welcome_series_delivers_the_right_mail_to_the_right_contacts(
@@ -85,7 +73,7 @@ def test_a_welcome_series_delivers_the_right_mail_to_the_right_contacts(
         assert status == 200
         clock.write_text(str(2 * DAY + 60))
         wait_until(lambda: len(sink.received) == 4, 30, "the mails after two days")
-        assert sorted(_subjects(sink)[2:]) == [
+        assert sorted(subjects(sink)[2:]) == [
             ("opener@example.com", "A tip for you"),
             ("quiet@example.com", "Did you see our welcome?"),
         ]
@@ -122,7 +110,7 @@ def test_a_date_trigger_fires_once_a_year_per_contact(
         wait_until(lambda: len(sink.received) == 1, 30, "this year's birthday mail")
         clock.write_text(str((_a_year_on(today) - today).days * DAY))
         wait_until(lambda: len(sink.received) == 2, 30, "next year's birthday mail")
-        assert _subjects(sink) == [("eva@example.com", "Happy birthday")] * 2
+        assert subjects(sink) == [("eva@example.com", "Happy birthday")] * 2
 
 
 def _a_year_on(today: dt.date) -> dt.date:
@@ -203,7 +191,7 @@ def test_kill_9_during_sends_and_during_a_wait_runs_each_step_once_per_contact(
         stubs = agent.stubs()
 
         def got(subject: str) -> set[str]:
-            return {to for to, s in _subjects(sink) if s == subject}
+            return {to for to, s in subjects(sink) if s == subject}
 
         wait_until(lambda: got("Welcome") == set(people), 60, "every welcome mail")
         assert got("Second") == set()

@@ -62,7 +62,9 @@ def test_sidebar_has_sections_and_an_icon_for_every_page(
 ) -> None:
     window = make_window(qtbot, sqlite_engine, qsettings)
     bar = window.sidebar
-    assert bar.sections() == ["AUDIENCE", "CONTENT", "CAMPAIGNS", "REPORTS", "SENDING"]
+    assert bar.sections() == [
+        "AUDIENCE", "CONTENT", "CAMPAIGNS", "AUTOMATIONS", "REPORTS", "SENDING"
+    ]  # fmt: skip
     assert sorted(bar.pages()) == sorted(PAGES)
     for row in range(bar.count()):
         item = bar.item(row)
