@@ -5,6 +5,9 @@ what happened pulled over gRPC as the desktop pulls it."""
 from __future__ import annotations
 
 import asyncio
+import email
+import email.policy
+import re
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -13,6 +16,7 @@ import grpc
 import pytest
 
 from mailfleet.v1 import signups_pb2, suppression_pb2
+from tests.agent.builders import relay_config
 from tests.agent.signup.helpers import (
     changes,
     confirmation_link,
@@ -22,6 +26,7 @@ from tests.agent.signup.helpers import (
     post,
 )
 from tests.peers.agent import AgentProcess, Stubs
+from tests.peers.smtp import SmtpSink
 
 # Fast posts are allowed here (the time token's own checks are in test_tokens.py); the
 # per-address budget is large so that the tests' many posts from 127.0.0.1 pass.
@@ -346,3 +351,32 @@ async def test_an_expired_confirmation_link_confirms_nobody(
         assert kinds[0] == signups_pb2.SIGNUP_CHANGE_KIND_SIGNED_UP
     finally:
         proc.close()
+
+
+async def test_the_confirmation_mail_goes_out_by_smtp_to_a_real_sink(
+    tmp_path: Path, browser: aiohttp.ClientSession
+) -> None:
+    with SmtpSink() as sink:
+        proc = AgentProcess(tmp_path / "agent", extra_config=relay_config(sink) + _CONFIG)
+        proc.start()
+        try:
+            stubs = proc.stubs()
+            info = _push(stubs, "news-smtp")
+            page = await get(browser, info.url)
+            await post(browser, info.url, filled(page.token, "relay@example.org"))
+            (mail,) = sink.wait_for(1)
+            assert mail.rcpt_to == ("relay@example.org",)
+            message = email.message_from_bytes(mail.data, policy=email.policy.default)
+            assert message["Subject"] == "Bitte bestätigen, Anna"
+            assert isinstance(message, email.message.EmailMessage)
+            body = message.get_body(("plain",))
+            assert body is not None
+            (link,) = re.findall(r"https?://\S+/confirm/[0-9a-f]+", body.get_content())
+            assert (await get(browser, link)).status == 200  # opening it confirms nothing
+            kinds = [c.kind for c in changes(stubs)]
+            assert kinds == [signups_pb2.SIGNUP_CHANGE_KIND_SIGNED_UP]
+            assert (await post(browser, link)).status == 200
+            kinds = [c.kind for c in changes(stubs)]
+            assert kinds[-1] == signups_pb2.SIGNUP_CHANGE_KIND_CONFIRMED
+        finally:
+            proc.close()
