@@ -43,9 +43,10 @@ def send(
         record = registry.get_agent(conn, workspace_id, agent_id)
         if sample_contact.strip():
             _, _, values = templates.contact_values(conn, workspace_id, sample_contact)
+    bucket = media_publish.destination(engine, workspace_id)
     with registry.stubs(record) as agent:
         try:
-            published = media_publish.publish(engine, workspace_id, agent, html)
+            published = media_publish.publish(engine, workspace_id, agent, html, bucket)
             reply = agent.transactional.SendBatch(
                 _batch(good, from_address, values, f"[Test] {subject}", published, text),
                 timeout=registry.CALL_TIMEOUT,

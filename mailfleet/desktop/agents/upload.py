@@ -30,6 +30,7 @@ from mailfleet.desktop.db.models import (
     RecipientStatus,
 )
 from mailfleet.desktop.services import campaigns, fields, templates
+from mailfleet.desktop.services.media_storage import Bucket
 from mailfleet.v1 import campaigns_pb2, common_pb2
 
 CHUNK = 100_000  # recipients per upload stream: the unit of resumption
@@ -148,6 +149,7 @@ def upload_campaign(
     progress: Callable[[Progress], None] = lambda _p: None,
     cancel: Flag | None = None,
     pairings: Mapping[int, Pairing] | None = None,
+    media_bucket: Bucket | None = None,
 ) -> None:
     """Upload every part that is not on its agent yet, start them, mark the campaign sending.
 
@@ -155,9 +157,13 @@ def upload_campaign(
     those agents at the end and the campaign stays *uploading*: it is sending only once every
     agent holds its recipients. ``pairings`` (agent id → pairing with its key) replaces reading
     keys from the keyring, for an upload process that has no access to the app's keyring
-    session.
+    session; ``media_bucket`` is then the workspace's media bucket with its keys (None: the
+    images go on the agents), read here otherwise.
     """
     stop: Flag = cancel or threading.Event()
+    bucket = (
+        media_bucket if pairings is not None else media_publish.destination(engine, workspace_id)
+    )
     with engine.connect() as conn:
         campaign = campaigns.get(conn, workspace_id, campaign_id)
         all_parts = campaigns.parts(conn, campaign_id)
@@ -186,8 +192,9 @@ def upload_campaign(
         try:
             pairing = pairings[record.id] if pairings is not None else record.pairing()
             _upload_part(
-                engine, campaign, part, total_weight, specs, stop, advanced, record.name, pairing
-            )
+                engine, campaign, part, total_weight, specs, stop, advanced, record.name, pairing,
+                bucket,
+            )  # fmt: skip
         except (registry.AgentError, registry.FingerprintMismatch):
             missed.append(record.name)
     if missed:
@@ -209,11 +216,14 @@ def _upload_part(
     advanced: Callable[[int, str], None],
     agent_name: str,
     pairing: Pairing,
+    bucket: Bucket | None,
 ) -> None:
     names = ["first_name", "last_name", *(spec.key for spec in specs)]
     try:
         with registry.connect(pairing) as agent:
-            html = media_publish.publish(engine, campaign.workspace_id, agent, campaign.html)
+            html = media_publish.publish(
+                engine, campaign.workspace_id, agent, campaign.html, bucket
+            )
             remote = agent.campaigns.CreateCampaign(
                 _request(campaign, part, total_weight, html), timeout=registry.CALL_TIMEOUT
             )

@@ -2,8 +2,9 @@
 
 Reading a million recipients and building their protobuf messages is Python work that holds the
 interpreter lock for most of its time; in a separate process it cannot delay the GUI thread.
-The agents' keys are read from the keyring here and handed to the child through its start-up
-pipe (never its command line); progress and the outcome come back through a queue.
+The agents' keys (and the media bucket's, when the workspace has one) are read from the keyring
+here and handed to the child through its start-up pipe (never its command line); progress and
+the outcome come back through a queue.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from typing import Any
 from sqlalchemy import Engine
 
 from mailfleet.agent.client import Pairing
-from mailfleet.desktop.agents import registry
-from mailfleet.desktop.agents.media_publish import MediaMissing
+from mailfleet.desktop.agents import media_publish, registry
+from mailfleet.desktop.agents.media_publish import PublishError
 from mailfleet.desktop.agents.upload import (
     Flag,
     Progress,
@@ -27,6 +28,7 @@ from mailfleet.desktop.agents.upload import (
 )
 from mailfleet.desktop.db.engine import make_engine
 from mailfleet.desktop.services import campaigns
+from mailfleet.desktop.services.media_storage import Bucket
 
 
 class UploadFailed(Exception):
@@ -45,13 +47,16 @@ def upload_in_process(
         agent_ids = {p.agent_id for p in campaigns.parts(conn, campaign_id)}
         records = [registry.get_agent(conn, workspace_id, a) for a in agent_ids]
     pairings = {record.id: record.pairing() for record in records}
+    bucket = media_publish.destination(engine, workspace_id)
     # "spawn", not "fork": forking a process that runs Qt and database threads is unsafe.
     context = multiprocessing.get_context("spawn")
     messages: Any = context.Queue()
     stop = context.Event()
     url = engine.url.render_as_string(hide_password=False)
     process = context.Process(
-        target=_child, args=(url, workspace_id, campaign_id, pairings, messages, stop), daemon=True
+        target=_child,
+        args=(url, workspace_id, campaign_id, pairings, bucket, messages, stop),
+        daemon=True,
     )
     process.start()
     try:
@@ -88,12 +93,13 @@ def _child(
     workspace_id: int,
     campaign_id: int,
     pairings: dict[int, Pairing],
+    bucket: Bucket | None,
     messages: Any,
     stop: Flag,
 ) -> None:
     engine = make_engine(url)
     try:
-        upload_campaign(engine, workspace_id, campaign_id, messages.put, stop, pairings)
+        upload_campaign(engine, workspace_id, campaign_id, messages.put, stop, pairings, bucket)
         messages.put(None)
     except UploadCancelled:
         messages.put(("cancelled", "the upload was stopped"))
@@ -101,7 +107,7 @@ def _child(
         messages.put(("incomplete", exc.agents))
     except registry.AgentError as exc:
         messages.put(("agent", str(exc)))
-    except MediaMissing as exc:  # in the marketer's words already
+    except PublishError as exc:  # in the marketer's words already
         messages.put(("error", str(exc)))
     except Exception as exc:  # handed to the app, which shows it
         messages.put(("error", f"{type(exc).__name__}: {exc}"))

@@ -122,6 +122,12 @@ class Workspace(Base):
     )
     # host:port of the SpamAssassin daemon the pre-send checks ask for a spam score; "" is none.
     spamd_address: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    # The S3-compatible bucket the media library's images are published in ("" bucket: on each
+    # sending agent instead); its keys are in the OS keyring (services.media_storage).
+    media_s3_endpoint: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    media_s3_bucket: Mapped[str] = mapped_column(String(255), default="", server_default="")
+    media_s3_region: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    media_s3_public_url: Mapped[str] = mapped_column(String(500), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

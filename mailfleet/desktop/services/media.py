@@ -33,6 +33,8 @@ THUMBNAIL = (160, 160)
 PREVIEW_BYTES = 256 * 1024
 PREVIEW_WIDTH = 1200
 _TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "WEBP": "image/webp"}
+# A published image's name ends with its type's extension, as the agents name theirs.
+EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "image/webp": "webp"}
 # A reference inside an attribute or a CSS url(): quoted or in parentheses, never loose text.
 _REF = re.compile(r"""(?<=["'(])media:(\d+)(?=["')])""")
 
