@@ -18,6 +18,7 @@ from mailfleet.desktop.services import media
 from mailfleet.desktop.services.media import MediaError, MediaRow
 from mailfleet.desktop.services.plurals import counted
 from mailfleet.desktop.ui import confirm
+from mailfleet.desktop.ui.media_bucket_dialog import MediaBucketDialog
 from mailfleet.desktop.ui.qt import (
     QAbstractItemView,
     QDialog,
@@ -106,6 +107,9 @@ class MediaLibrary(QDialog):
         self.use_button.setDefault(True)
         self.use_button.clicked.connect(self.choose)
         self.use_button.setVisible(on_choose is not None)
+        self.storage_button = QPushButton("Where published…")
+        self.storage_button.clicked.connect(self.open_storage)
+        self.storage: MediaBucketDialog | None = None
         close = QPushButton("Close")
         close.clicked.connect(self.reject)
         self.message = QLabel("Loading…")
@@ -118,6 +122,7 @@ class MediaLibrary(QDialog):
         buttons = QHBoxLayout()
         buttons.addWidget(self.upload_button)
         buttons.addWidget(self.delete_button)
+        buttons.addWidget(self.storage_button)
         buttons.addStretch(1)
         buttons.addWidget(self.use_button)
         buttons.addWidget(close)
@@ -246,6 +251,13 @@ class MediaLibrary(QDialog):
             return
         self.on_choose(media.ref(image.id), image.alt)
         self.accept()
+
+    def open_storage(self) -> None:
+        """Open the setting of where images are published (the agents or a bucket)."""
+        if self.storage is not None:
+            self.storage.deleteLater()
+        self.storage = MediaBucketDialog(self.engine, self.workspace_id, self.runner, self)
+        self.storage.open()
 
     def _error(self, exc: Exception) -> None:
         self.message.setText(f"⚠ {exc}")
