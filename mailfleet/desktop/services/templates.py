@@ -182,6 +182,21 @@ def contact_values(
     return address, name, merge_values(first, last, custom or {}, keys)
 
 
+def sample_contact(
+    conn: Connection, workspace_id: int, audience: campaigns.Audience | None = None
+) -> str:
+    """The email of one contact picked at random: any of the workspace's, or a mailable one of
+    ``audience`` (its lists and segments, as a campaign would send to them); "" when there is
+    none."""
+    condition = (
+        Contact.workspace_id == workspace_id
+        if audience is None
+        else campaigns.audience_condition(conn, workspace_id, audience)
+    )
+    picked = conn.scalar(select(Contact.email).where(condition).order_by(func.random()).limit(1))
+    return picked or ""
+
+
 def message_bytes(
     subject: str,
     html: str,

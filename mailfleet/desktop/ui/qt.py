@@ -1,5 +1,6 @@
 """The one module that imports Qt: every view takes its Qt names from here."""
 
+import os
 from typing import Any
 
 from PySide6 import QtWidgets
@@ -35,6 +36,7 @@ from PySide6.QtCore import (
     QThreadPool,
     QTimer,
     QTimeZone,
+    QUrl,
     Signal,
     SignalInstance,
     Slot,
@@ -56,6 +58,8 @@ from PySide6.QtGui import (
     QStandardItemModel,
 )
 from PySide6.QtSvg import QSvgRenderer
+from PySide6.QtWebEngineCore import QWebEnginePage, QWebEngineSettings
+from PySide6.QtWebEngineWidgets import QWebEngineView
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
@@ -100,6 +104,12 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 from shiboken6 import isValid
+
+# Chromium, the message preview's engine, will not start its sandbox as root, which is how
+# containers and CI run the desktop (read when the first preview is made); the preview runs no
+# scripts and follows no links.
+if hasattr(os, "geteuid") and os.geteuid() == 0:
+    os.environ.setdefault("QTWEBENGINE_DISABLE_SANDBOX", "1")
 
 
 class QTableView(QtWidgets.QTableView):
@@ -201,8 +211,12 @@ __all__ = [
     "QTimeZone",
     "QTimer",
     "QToolBar",
+    "QUrl",
     "QVBoxLayout",
     "QValueAxis",
+    "QWebEnginePage",
+    "QWebEngineSettings",
+    "QWebEngineView",
     "QWidget",
     "QWizard",
     "QWizardPage",

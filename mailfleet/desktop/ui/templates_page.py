@@ -11,9 +11,17 @@ from sqlalchemy import Connection, Engine
 
 from mailfleet.desktop.agents import registry, send_test
 from mailfleet.desktop.agents.registry import AgentRecord
-from mailfleet.desktop.services import branding, media, template_editors, templates
+from mailfleet.desktop.services import (
+    branding,
+    media,
+    segments,
+    template_editors,
+    templates,
+    workspaces,
+)
 from mailfleet.desktop.services.blocks import model as blocks
 from mailfleet.desktop.services.blocks import starters
+from mailfleet.desktop.services.campaigns import Audience
 from mailfleet.desktop.services.content_checks import WARNING, Finding
 from mailfleet.desktop.services.templates import Preview, TemplateRow
 from mailfleet.desktop.ui.block_editor import BlockEditor
@@ -62,6 +70,7 @@ class _Choices:
     templates: list[TemplateRow]
     tags: list[str]
     agents: list[AgentRecord]
+    audiences: list[tuple[str, Audience]]  # the lists and segments to pick a contact from
 
 
 class TemplatesPage(QWidget):
@@ -147,6 +156,15 @@ class TemplatesPage(QWidget):
 
         self.contact = QLineEdit()
         self.contact.setPlaceholderText("Preview for contact (email); empty: no merge values")
+        self.sample_from = QComboBox()
+        self.sample_from.addItem("Any contact", None)
+        self.sample_from.setToolTip("Where Random contact picks from")
+        sample = QPushButton("Random contact")
+        sample.clicked.connect(self.sample_contact)
+        contact_row = QHBoxLayout()
+        contact_row.addWidget(self.contact, 2)
+        contact_row.addWidget(self.sample_from, 1)
+        contact_row.addWidget(sample)
         self.preview_subject = QLabel("")
         self.preview_subject.setWordWrap(True)
         self.preview_html = MessagePreview()
@@ -165,7 +183,7 @@ class TemplatesPage(QWidget):
         self.test_button.clicked.connect(self.send_test)
         preview_box = QWidget()
         pv = QVBoxLayout(preview_box)
-        pv.addWidget(self.contact)
+        pv.addLayout(contact_row)
         pv.addWidget(self.preview_subject)
         pv.addWidget(tabs, 1)
         pv.addWidget(self.checks)
@@ -216,7 +234,11 @@ class TemplatesPage(QWidget):
                 templates.list_templates(conn, ws),
                 templates.merge_tags(conn, ws),
                 registry.list_agents(conn, ws),
-            )
+                [(f"List: {name}", Audience(lists=(list_id,)))
+                 for list_id, name in workspaces.lists(conn, ws)]
+                + [(f"Segment: {name}", Audience(segments=(segment_id,)))
+                   for segment_id, name, _ in segments.saved(conn, ws)],
+            )  # fmt: skip
 
         def show(choices: _Choices) -> None:
             self._show(choices)
@@ -250,6 +272,12 @@ class TemplatesPage(QWidget):
         self.test_agent.clear()
         for record in choices.agents:
             self.test_agent.addItem(record.name, record.id)
+        chosen = self.sample_from.currentText()
+        while self.sample_from.count() > 1:
+            self.sample_from.removeItem(1)
+        for label, audience in choices.audiences:
+            self.sample_from.addItem(label, audience)
+        self.sample_from.setCurrentIndex(max(self.sample_from.findText(chosen), 0))
 
     def _open(self, row: int) -> None:
         if not 0 <= row < len(self.saved):
@@ -313,6 +341,21 @@ class TemplatesPage(QWidget):
             self.timer.start()
 
         self.runner.read(self.engine, "Reading the workspace's branding", read, show)
+
+    def sample_contact(self) -> None:
+        """Preview for a contact picked at random from the chosen list or segment."""
+        ws, audience = self.workspace_id, self.sample_from.currentData()
+
+        def show(address: str) -> None:
+            if address:
+                self.contact.setText(address)
+            elif audience is None:
+                self.message.setText("There is no contact to preview for yet.")
+            else:
+                self.message.setText(f"{self.sample_from.currentText()} has no one to send to.")
+
+        self.runner.read(self.engine, "Picking a contact",
+                         lambda c: templates.sample_contact(c, ws, audience), show)  # fmt: skip
 
     def insert_tag(self) -> None:
         """Insert the chosen merge tag where the cursor is."""

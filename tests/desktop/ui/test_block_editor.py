@@ -91,7 +91,7 @@ def test_a_template_built_from_blocks_is_saved_and_reopens_as_the_same_blocks(
     assert page.blocks.design() == built
 
     page.preview_html.phone.click()
-    assert page.preview_html.view.maximumWidth() == PHONE_WIDTH
+    assert page.preview_html.frame.maximumWidth() == PHONE_WIDTH
     qtbot.waitUntil(lambda: "See them" in page.preview_html.toPlainText(), timeout=10_000)
     page.blocks.list.setCurrentRow(4)
     qtbot.waitUntil(lambda: page.blocks.properties.inputs["label"].isVisible())
