@@ -15,6 +15,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 DESKTOP = REPO / "installers" / "desktop"
+# The first test waits for the build (up to its own 900 s), which collects Qt WebEngine
+# (Chromium) for the message preview: longer than the suite's 300 s on a loaded machine.
+pytestmark = pytest.mark.timeout(1200)
 
 
 @pytest.fixture(scope="module")
