@@ -12,10 +12,11 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health_pb2
-from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, Select, and_, delete, func, insert, select, update
 
 from mailfleet.agent.client import (
     AgentStubs,
@@ -25,8 +26,9 @@ from mailfleet.agent.client import (
     parse_pairing,
 )
 from mailfleet.agent.client import channel as pinned_channel
-from mailfleet.desktop.db.models import Agent, CampaignPart
-from mailfleet.desktop.services import secrets
+from mailfleet.desktop.db.models import Agent, CampaignPart, PersonAgentKey
+from mailfleet.desktop.services import audit_log, people, secrets
+from mailfleet.desktop.services.people import Action
 from mailfleet.v1 import agent_pb2, smtp_users_pb2
 
 __all__ = ["AgentError", "AgentRecord", "AgentStatus", "FingerprintMismatch", "pair"]
@@ -58,8 +60,16 @@ class AgentRecord:
 
     def pairing(self) -> Pairing:
         """The pairing, with the API key read from the keyring."""
+        if not self.key_ref:
+            raise AgentError(NO_KEY_OF_YOURS)
         return Pairing(self.host, self.port, self.fingerprint, secrets.load_key(self.key_ref))
 
+
+# What a teammate reads for an agent somebody else paired and no invite gave them a key of.
+NO_KEY_OF_YOURS = (
+    "you have no key for this agent yet: ask the workspace's owner for an invite, or pair it "
+    "with a pairing string of your own"
+)
 
 _COLUMNS = (
     Agent.id,
@@ -73,10 +83,28 @@ _COLUMNS = (
 )
 
 
+def _select(conn: Connection) -> Select[*tuple[Any, ...]]:
+    """The agents' columns, with the key of the person the connection acts for.
+
+    A connection of nobody in particular (no seat) uses the key of whoever paired the agent;
+    a person uses their own (none: ""; the first owner: the pairing's,
+    ``Seat.holds_pairing_keys``)."""
+    seat = people.seat_of(conn)
+    if seat is None:
+        return select(*_COLUMNS)
+    person_id = seat.person.id if seat.person is not None else -1
+    own = func.coalesce(PersonAgentKey.key_ref, Agent.key_ref if seat.holds_pairing_keys else "")
+    columns = [own if c is Agent.key_ref else c for c in _COLUMNS]
+    return select(*columns).outerjoin(
+        PersonAgentKey,
+        and_(PersonAgentKey.agent_id == Agent.id, PersonAgentKey.person_id == person_id),
+    )
+
+
 def list_agents(conn: Connection, workspace_id: int) -> list[AgentRecord]:
     """The workspace's agents by name."""
     rows = conn.execute(
-        select(*_COLUMNS).where(Agent.workspace_id == workspace_id).order_by(Agent.name)
+        _select(conn).where(Agent.workspace_id == workspace_id).order_by(Agent.name)
     )
     return [AgentRecord(*row) for row in rows]
 
@@ -84,7 +112,7 @@ def list_agents(conn: Connection, workspace_id: int) -> list[AgentRecord]:
 def get_agent(conn: Connection, workspace_id: int, agent_id: int) -> AgentRecord:
     """One of the workspace's agents; ``LookupError`` if it is not one of them."""
     row = conn.execute(
-        select(*_COLUMNS).where(Agent.id == agent_id, Agent.workspace_id == workspace_id)
+        _select(conn).where(Agent.id == agent_id, Agent.workspace_id == workspace_id)
     ).first()
     if row is None:
         raise LookupError(f"no agent {agent_id} in this workspace")
@@ -146,7 +174,10 @@ def pair(
     """Pair the agent named by the pairing string ``text`` and return it.
 
     Refuses, with the reason, a malformed string, an insecure keyring, a certificate other than
-    the pinned one, a refused key and an agent already paired in this workspace.
+    the pinned one, a refused key, an agent this person has a working key for already, and a
+    new agent paired by a role that may not (``Action.MANAGE_AGENTS``). An agent the workspace
+    has already but this person has no key of (a teammate paired it, or the keyring lost it)
+    takes the string's key as theirs.
     """
     try:
         pairing = parse_pairing(text)
@@ -154,19 +185,21 @@ def pair(
         raise AgentError(f"that is not a valid pairing string: {exc}") from exc
     secrets.check_backend()
     with engine.connect() as conn:
-        taken = conn.scalar(
-            select(Agent.name).where(
+        taken = conn.execute(
+            _select(conn).where(
                 Agent.workspace_id == workspace_id,
                 Agent.host == pairing.host,
                 Agent.port == pairing.port,
             )
-        )
+        ).first()
+        seat = people.seat_of(conn)
+        if taken is None or (seat is not None and seat.person is None):
+            people.require(conn, Action.MANAGE_AGENTS)
     if taken is not None:
-        raise AgentError(f"the agent at {pairing.target} is already paired as {taken!r}")
+        return _add_own_key(engine, workspace_id, AgentRecord(*taken), pairing)
     info = probe(pairing)
     chosen = name.strip() or info.hostname or pairing.target
-    ref = f"agent-{uuid.uuid4().hex}"
-    secrets.store_key(ref, pairing.api_key)
+    ref = _store(pairing)
     try:
         with engine.begin() as conn:
             if conn.scalar(
@@ -190,10 +223,64 @@ def pair(
                 .returning(Agent.id)
             )
             assert new_id is not None
+            person_id = people.acting_person_id(conn)
+            if person_id is not None:
+                people.keep_key(conn, person_id, int(new_id), ref, key_id_of(pairing.api_key))
+            audit_log.record(conn, workspace_id, "Paired an agent", f"{chosen} at {pairing.target}")
             return get_agent(conn, workspace_id, int(new_id))
     except Exception:
         secrets.delete_key(ref)
         raise
+
+
+def key_id_of(api_key: str) -> str:
+    """The public id of an agent's API key (``mf_<id>_<secret>``), "" for another shape."""
+    parts = api_key.split("_", 2)
+    return parts[1] if len(parts) == 3 else ""
+
+
+def _store(pairing: Pairing) -> str:
+    ref = f"agent-{uuid.uuid4().hex}"
+    secrets.store_key(ref, pairing.api_key)
+    return ref
+
+
+def _has_working_key(record: AgentRecord) -> bool:
+    try:
+        record.pairing()
+    except (AgentError, secrets.KeyringUnavailable):
+        return False
+    return True
+
+
+def _add_own_key(
+    engine: Engine, workspace_id: int, record: AgentRecord, pairing: Pairing
+) -> AgentRecord:
+    """Keep ``pairing``'s key as the acting person's for an agent the workspace has already."""
+    if _has_working_key(record):
+        raise AgentError(f"the agent at {pairing.target} is already paired as {record.name!r}")
+    if pairing.fingerprint.lower() != record.fingerprint.lower():
+        raise AgentError(
+            f"the agent at {pairing.target} has another certificate than the one {record.name!r} "
+            "was paired with; ask the workspace's owner"
+        )
+    probe(pairing)
+    ref = _store(pairing)
+    try:
+        with engine.begin() as conn:
+            person_id = people.acting_person_id(conn)
+            if person_id is None:
+                conn.execute(update(Agent).where(Agent.id == record.id).values(key_ref=ref))
+            else:
+                people.keep_key(conn, person_id, record.id, ref, key_id_of(pairing.api_key))
+            audit_log.record(conn, workspace_id, "Paired an agent with an own key", record.name)
+            fresh = get_agent(conn, workspace_id, record.id)
+    except Exception:
+        secrets.delete_key(ref)
+        raise
+    if record.key_ref:
+        secrets.delete_key(record.key_ref)
+    return fresh
 
 
 def move(engine: Engine, workspace_id: int, agent_id: int, host: str, port: int) -> AgentRecord:
@@ -209,16 +296,22 @@ def move(engine: Engine, workspace_id: int, agent_id: int, host: str, port: int)
 
 
 def remove(engine: Engine, workspace_id: int, agent_id: int) -> None:
-    """Unpair an agent and forget its key; refused while campaigns still use it."""
+    """Unpair an agent and forget its key; refused while campaigns still use it, and for a
+    role that may not (``Action.MANAGE_AGENTS``)."""
     with engine.begin() as conn:
+        people.require(conn, Action.MANAGE_AGENTS)
         record = get_agent(conn, workspace_id, agent_id)
         used = conn.scalar(
             select(func.count()).select_from(CampaignPart).where(CampaignPart.agent_id == agent_id)
         )
         if used:
-            raise AgentError(f"{record.name} sends parts of campaigns; it cannot be removed")
+            raise AgentError(
+                f"{record.name} sends parts of campaigns, so it stays; to reach it from this "
+                "computer again, pair it with its pairing string"
+            )
         conn.execute(delete(Agent).where(Agent.id == agent_id))
-    secrets.delete_key(record.key_ref)
+    if record.key_ref:
+        secrets.delete_key(record.key_ref)
 
 
 _ALGORITHM_NAMES = {"rsa-sha256": "rsa", "ed25519-sha256": "ed25519"}
@@ -279,6 +372,8 @@ class AgentStatus:
 def status(record: AgentRecord) -> AgentStatus:
     """Ask the agent for its health, version and queue (blocking; run it off the GUI thread)."""
     now = time.monotonic()
+    if not record.key_ref:
+        return AgentStatus(record.id, False, "no key of yours", at=now, error=NO_KEY_OF_YOURS)
     try:
         with stubs(record) as agent:
             health = agent.health.Check(health_pb2.HealthCheckRequest(), timeout=CALL_TIMEOUT)

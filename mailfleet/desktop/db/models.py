@@ -355,7 +355,83 @@ class Agent(Base):
     removal_cursor: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     # The last signup change applied (mailfleet.desktop.services.signups).
     signup_cursor: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # The last entry of the agent's audit log copied into audit_entries.
+    audit_cursor: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Person(Base):
+    """A teammate in the workspace: a role, and agent keys of their own (``PersonAgentKey``).
+
+    ``joined_at`` stays unset while the invite is waiting to be redeemed."""
+
+    __tablename__ = "people"
+    __table_args__ = (UniqueConstraint("workspace_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    # owner, manager, marketer or viewer (mailfleet.desktop.services.people.Role).
+    role: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    joined_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class PersonAgentKey(Base):
+    """One person's own API key for one agent: its secret is in that person's OS keyring under
+    ``key_ref``; ``key_id`` is the agent's public id of it (to revoke it, to read its audit)."""
+
+    __tablename__ = "person_agent_keys"
+
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("people.id", ondelete="CASCADE"), primary_key=True
+    )
+    agent_id: Mapped[int] = mapped_column(
+        ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True
+    )
+    key_ref: Mapped[str] = mapped_column(String(100))
+    key_id: Mapped[str] = mapped_column(String(64), default="")
+
+
+class Invite(Base):
+    """A one-time invite: the new keys of its person, sealed with the secret only the invite
+    string carries; ``sealed`` is emptied when it is redeemed."""
+
+    __tablename__ = "invites"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    # SHA-256 (hex) of the invite's secret.
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    redeemed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AuditEntry(Base):
+    """One state-changing action: the desktop's own (``agent_id`` unset) or one copied from an
+    agent's audit log (``agent_entry_id`` is its id there)."""
+
+    __tablename__ = "audit_entries"
+    __table_args__ = (
+        UniqueConstraint("agent_id", "agent_entry_id"),
+        Index(None, "workspace_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The person's name as it was (a removed person's entries keep it), or the agent's key label.
+    person: Mapped[str] = mapped_column(String(200), default="")
+    key_id: Mapped[str] = mapped_column(String(64), default="")
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
+    agent_entry_id: Mapped[int | None] = mapped_column(BigInteger)
+    # Where: the desktop computer's host name, or the caller's address as the agent saw it.
+    origin: Mapped[str] = mapped_column(String(255), default="")
+    action: Mapped[str] = mapped_column(String(200))
+    summary: Mapped[str] = mapped_column(String(300), default="")
+    outcome: Mapped[str] = mapped_column(String(60), default="ok")
 
 
 class Template(Base):

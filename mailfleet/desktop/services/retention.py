@@ -44,7 +44,8 @@ from mailfleet.desktop.db.models import (
     EngagementEvent,
     Workspace,
 )
-from mailfleet.desktop.services import signup_expiry
+from mailfleet.desktop.services import people, signup_expiry
+from mailfleet.desktop.services.people import Action
 
 # Rows per transaction: small enough that the event sync never waits long behind a step.
 BATCH = 5_000
@@ -69,7 +70,8 @@ def retention_days(conn: Connection, workspace_id: int) -> int:
 
 
 def set_retention_days(conn: Connection, workspace_id: int, days: int) -> None:
-    """Keep per-recipient details ``days`` days (1 to ``MAX_DAYS``)."""
+    """Keep per-recipient details ``days`` days (1 to ``MAX_DAYS``); owners and managers only."""
+    people.require(conn, Action.CHANGE_SETTINGS)
     if not 1 <= days <= MAX_DAYS:
         raise RetentionError(f"choose between 1 and {MAX_DAYS:,} days")
     conn.execute(

@@ -269,7 +269,7 @@ def _confirm(
         )
     ).all()
     for entry_id in unsubscribed:
-        suppression.remove(conn, workspace_id, entry_id)
+        suppression.lift(conn, workspace_id, entry_id)
     salt = suppression.workspace_salt(conn, workspace_id)
     still = conn.scalar(
         select(func.count())

@@ -5,6 +5,8 @@ from __future__ import annotations
 from sqlalchemy import Connection, select, update
 
 from mailfleet.desktop.db.models import Workspace
+from mailfleet.desktop.services import people
+from mailfleet.desktop.services.people import Action
 
 DEFAULT_PORT = 783
 
@@ -27,7 +29,8 @@ def spamd_address(conn: Connection, workspace_id: int) -> str:
 
 
 def set_spamd_address(conn: Connection, workspace_id: int, address: str) -> None:
-    """Keep ``address`` (checked; "" turns the spam check off)."""
+    """Keep ``address`` (checked; "" turns the spam check off); owners and managers only."""
+    people.require(conn, Action.CHANGE_SETTINGS)
     text = address.strip()
     if text:
         parse_address(text)

@@ -20,8 +20,10 @@ from mailfleet.desktop.db.models import (
     Workspace,
 )
 from mailfleet.desktop.db.types import utcnow
+from mailfleet.desktop.services import people
 from mailfleet.desktop.services.csvformat import RecordReader, sniff
 from mailfleet.desktop.services.emails import check_address
+from mailfleet.desktop.services.people import Action
 
 # What a suppressed address becomes when it is imported or suppressed as a contact.
 STATUS_FOR_REASON = {
@@ -119,8 +121,15 @@ def remove(conn: Connection, workspace_id: int, entry_id: int) -> None:
     """Delete one entry. Contacts keep their status: removing an entry does not resubscribe.
 
     The removal is kept for the agents (``mailfleet.desktop.agents.suppression_sync``) when the
-    entry has an address.
+    entry has an address. Refused for a role that may not (``Action.REMOVE_SUPPRESSION``).
     """
+    people.require(conn, Action.REMOVE_SUPPRESSION)
+    lift(conn, workspace_id, entry_id)
+
+
+def lift(conn: Connection, workspace_id: int, entry_id: int) -> None:
+    """Delete one entry because its address asked to be mailed again (a confirmed signup):
+    like :func:`remove`, but nobody's role is asked, since no teammate decided it."""
     email = conn.scalar(
         delete(Suppression)
         .where(Suppression.id == entry_id, Suppression.workspace_id == workspace_id)

@@ -12,6 +12,8 @@ from mailfleet.desktop.agents import localagent, registry
 from mailfleet.desktop.agents.delivery_mode import DeliveryMode, delivery_mode
 from mailfleet.desktop.agents.registry import AgentRecord, AgentStatus, SendingDomain
 from mailfleet.desktop.services import secrets
+from mailfleet.desktop.services.people import Action, NotAllowed
+from mailfleet.desktop.ui import roles
 from mailfleet.desktop.ui.capture_viewer import CaptureViewer
 from mailfleet.desktop.ui.domains_dialog import SendingDomainsDialog
 from mailfleet.desktop.ui.fleet_sync import FleetSync
@@ -139,6 +141,7 @@ class AgentsPage(QWidget):
         self.capture_button.clicked.connect(self.open_capture)
         self.remove_button = QPushButton("Remove")
         self.remove_button.clicked.connect(self.remove)
+        roles.guard(self.remove_button, engine, Action.MANAGE_AGENTS)
         self.domains_button = QPushButton("Sending domains…")
         self.domains_button.setToolTip("Add a domain, create its DKIM key, check its DNS")
         self.domains_button.clicked.connect(self.open_domains)
@@ -221,7 +224,9 @@ class AgentsPage(QWidget):
         has_local = self.local is not None or any(r.local_dir for r in self.records)
         # One local agent is enough: a second would split campaigns between two capture boxes.
         self.local_button.setVisible(not has_local)
-        self.local_button.setEnabled(not has_local)
+        self.local_button.setEnabled(
+            not has_local and roles.allowed(self.engine, Action.MANAGE_AGENTS)
+        )
         self._fill()
         self.poll()
         self.loaded.emit(records)
@@ -513,7 +518,7 @@ class AgentsPage(QWidget):
             self.refresh()
 
         def failed(exc: Exception) -> None:
-            if not isinstance(exc, registry.AgentError):
+            if not isinstance(exc, registry.AgentError | NotAllowed):
                 raise exc
             self.message.setText(str(exc))
 

@@ -3,17 +3,22 @@ background work."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from functools import partial
 from importlib.metadata import version
 from pathlib import Path
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
-from mailfleet.desktop.ui import theme
+from mailfleet.desktop.services import audit_log
+from mailfleet.desktop.services.people import NotAllowed, PersonRecord, as_seat, check_change
+from mailfleet.desktop.ui import roles, theme
 from mailfleet.desktop.ui.agents_page import AgentsPage
 from mailfleet.desktop.ui.analytics_page import AnalyticsPage
 from mailfleet.desktop.ui.audience_page import AudiencePage
+from mailfleet.desktop.ui.audit_page import AuditPage
 from mailfleet.desktop.ui.auto_refresh import AutoRefresh
 from mailfleet.desktop.ui.automations_page import AutomationsPage
 from mailfleet.desktop.ui.campaigns_page import CampaignsPage
@@ -21,6 +26,7 @@ from mailfleet.desktop.ui.contacts_page import ContactsPage
 from mailfleet.desktop.ui.dashboard_page import DashboardPage
 from mailfleet.desktop.ui.fleet_sync import FleetSync
 from mailfleet.desktop.ui.import_wizard import ImportWizard
+from mailfleet.desktop.ui.people_page import PeoplePage
 from mailfleet.desktop.ui.qt import (
     QAction,
     QByteArray,
@@ -37,6 +43,7 @@ from mailfleet.desktop.ui.qt import (
     QWidget,
 )
 from mailfleet.desktop.ui.retention import RetentionPass, RetentionSetting
+from mailfleet.desktop.ui.seat import remember, sit_down
 from mailfleet.desktop.ui.segment_builder import SegmentBuilder
 from mailfleet.desktop.ui.sidebar import Sidebar
 from mailfleet.desktop.ui.signup_forms_page import SignupFormsPage
@@ -50,13 +57,15 @@ from mailfleet.desktop.ui.theme import Theme
 
 PAGES = ("Dashboard", "Contacts", "Segments", "Signup forms", "Templates", "Campaigns",
          "Automations", "Analytics", "Suppression", "Agents", "Settings",
-         "Audience overview")  # fmt: skip
+         "Audience overview", "People", "Audit log")  # fmt: skip
 # Ctrl+1 … Ctrl+9 open these pages; pages added later have a shortcut of their own, so that
 # every other page kept the one people know.
 LATER_SHORTCUTS = {"Signup forms": "Ctrl+Shift+F", "Audience overview": "Ctrl+Shift+A",
-                   "Automations": "Ctrl+Shift+U"}
+                   "Automations": "Ctrl+Shift+U", "People": "Ctrl+Shift+P",
+                   "Audit log": "Ctrl+Shift+L"}
 SHORTCUT_PAGES = tuple(p for p in PAGES if p not in LATER_SHORTCUTS)
 GEOMETRY_KEY = "window/geometry"
+log = logging.getLogger("mailfleet.desktop")
 
 
 class MainWindow(QMainWindow):
@@ -70,9 +79,14 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.setWindowTitle(f"Mailfleet — {workspace_name}")
         self.settings = settings
+        # Every connection of this window acts for the person this desktop is (its seat).
+        self.seat = sit_down(engine, workspace_id, settings)
+        engine = as_seat(engine, self.seat)
         self.engine = engine
         self.workspace_id = workspace_id
         self.runner = TaskRunner(self)
+        self.runner.on_write = self._audit_write
+        self.runner.before_write = lambda _what: check_change(self.seat)
         self.sync = FleetSync(engine, workspace_id, self)
         self.theme = Theme(settings, self)
         self.stack = QStackedWidget()
@@ -90,6 +104,8 @@ class MainWindow(QMainWindow):
         self.analytics = AnalyticsPage(engine, workspace_id, self.runner)
         self.audience = AudiencePage(engine, workspace_id, self.runner)
         self.automations = AutomationsPage(engine, workspace_id, self.runner)
+        self.people = PeoplePage(engine, workspace_id, self.runner)
+        self.audit = AuditPage(engine, workspace_id, self.runner)
         self.retention = RetentionPass(engine, workspace_id, self.runner, self)
         self.retention_setting = RetentionSetting(engine, workspace_id, self.runner,
                                                   self.retention)  # fmt: skip
@@ -113,6 +129,8 @@ class MainWindow(QMainWindow):
             "Agents": self.agents,
             "Settings": self.settings_page,
             "Audience overview": self.audience,
+            "People": self.people,
+            "Audit log": self.audit,
         }
         for name in PAGES:
             self.stack.addWidget(pages[name])
@@ -141,6 +159,8 @@ class MainWindow(QMainWindow):
         # Signups add contacts and change their status and lists.
         self.sync.signups.connect(lambda _agent, _result: self.auto_refresh.changed())
         self.agents.paired.connect(lambda _r: self.signup_forms.refresh())
+        self.agents.paired.connect(lambda _r: self.people.refresh())
+        self.people.joined.connect(self._joined)
         central = QWidget()
         row = QHBoxLayout(central)
         row.setContentsMargins(0, 0, theme.SPACING, 0)
@@ -159,8 +179,9 @@ class MainWindow(QMainWindow):
         self.runner.busy_changed.connect(self._busy)
         self._actions()
         self._retheme()
-        self.go("Contacts")
-        self.agents.loaded.connect(self.sync.follow_all)
+        self.go("Contacts" if self.seat.person is not None else "People")
+        # Only the agents this desktop's person has a key of can be followed.
+        self.agents.loaded.connect(lambda rs: self.sync.follow_all([r for r in rs if r.key_ref]))
         self.agents.resume_local()
         self.campaigns.resume_uploads()
         self.retention.start()
@@ -252,6 +273,11 @@ class MainWindow(QMainWindow):
         page = self.sidebar.page_at(row)
         if page is not None:
             self.stack.setCurrentIndex(PAGES.index(page))
+        # Teammates join and act on their own desktops: these two are read whenever shown.
+        if page == "People":
+            self.people.refresh()
+        elif page == "Audit log":
+            self.audit.refresh()
 
     def _retheme(self) -> None:
         """The theme changed: icons, the View ▸ Theme ticks and the charts follow."""
@@ -284,6 +310,35 @@ class MainWindow(QMainWindow):
         wizard.imported.connect(self.refresh)
         wizard.show()
         return wizard
+
+    def _audit_write(self, description: str, failure: Exception | None) -> None:
+        """Keep a desktop write in the team's audit log (on the write thread, after it).
+
+        A desktop that has not joined records nothing: it may change nothing but its joining,
+        which the join records itself."""
+        if self.seat.person is None:
+            return
+        outcome = (
+            "ok"
+            if failure is None
+            else "not allowed"
+            if isinstance(failure, NotAllowed)
+            else "failed"
+        )
+        try:
+            with self.engine.begin() as conn:
+                audit_log.record(conn, self.workspace_id, description, outcome=outcome)
+        except SQLAlchemyError:
+            log.warning("could not keep %r in the audit log", description, exc_info=True)
+
+    def _joined(self, person: PersonRecord) -> None:
+        """This desktop redeemed an invite: act as its person, with their keys, from now on."""
+        self.seat.person = person
+        remember(self.settings, self.engine, self.workspace_id, person.id)
+        roles.apply_all(self, self.seat)
+        self.people.show_seat()
+        self.people.refresh()
+        self.agents.refresh()
 
     def _busy(self, running: int, description: str) -> None:
         self.busy_bar.setVisible(running > 0)

@@ -82,6 +82,7 @@ class RetentionPass(QObject):
             lambda conn: retention.prune_step(conn, ws),
             self._stepped,
             on_error=self._failed,
+            audited=False,  # the app's own upkeep, nobody's action
         )
 
     def _stepped(self, step: retention.Step) -> None:

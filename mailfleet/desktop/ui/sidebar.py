@@ -1,5 +1,5 @@
 """The window's sidebar: the pages in sections (Audience, Content, Campaigns, Automations,
-Reports, Sending), each page with its icon; a section's title cannot be selected."""
+Reports, Sending, Team), each page with its icon; a section's title cannot be selected."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Automations", ("Automations",)),
     ("Reports", ("Dashboard", "Analytics")),
     ("Sending", ("Agents", "Settings")),
+    ("Team", ("People", "Audit log")),
 )
 PAGE_ROLE = Qt.ItemDataRole.UserRole
 WIDTH = 200

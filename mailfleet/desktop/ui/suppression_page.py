@@ -16,8 +16,9 @@ from sqlalchemy import Connection, Engine
 from mailfleet.desktop.agents import suppression_sync
 from mailfleet.desktop.db.models import SuppressionReason
 from mailfleet.desktop.services import export, suppression
+from mailfleet.desktop.services.people import Action
 from mailfleet.desktop.services.plurals import counted, plural
-from mailfleet.desktop.ui import dates
+from mailfleet.desktop.ui import dates, roles
 from mailfleet.desktop.ui.qt import (
     QAbstractItemView,
     QComboBox,
@@ -65,6 +66,8 @@ class SuppressionPage(QWidget):
         self.address.returnPressed.connect(self.add_address)
         remove = QPushButton("Remove selected")
         remove.clicked.connect(self.remove_selected)
+        roles.guard(remove, engine, Action.REMOVE_SUPPRESSION)
+        self.remove_button = remove
         import_button = QPushButton("Import…")
         import_button.clicked.connect(self._import)
         export_button = QPushButton("Export…")

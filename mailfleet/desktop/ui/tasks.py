@@ -81,6 +81,28 @@ class Latest:
         return deliver
 
 
+def _told(
+    description: str,
+    function: Callable[[Task[T]], T],
+    tell: Callable[[str, Exception | None], None],
+    check: Callable[[str], None] | None = None,
+) -> Callable[[Task[T]], T]:
+    """``function`` after ``check`` let it run, telling ``tell`` how it ended."""
+
+    def work(task: Task[T]) -> T:
+        try:
+            if check is not None:
+                check(description)
+            result = function(task)
+        except Exception as exc:
+            tell(description, exc)
+            raise
+        tell(description, None)
+        return result
+
+    return work
+
+
 @dataclass(frozen=True)
 class _Callbacks:
     task: Task[Any]
@@ -111,6 +133,11 @@ class TaskRunner(QObject):
         self.network = QThreadPool(self)
         self.network.setMaxThreadCount(4)
         self._running: dict[int, _Callbacks] = {}
+        # Told of every write once it has ended (with its error, if it failed), on the write
+        # thread: the window keeps the team's audit log with it.
+        self.on_write: Callable[[str, Exception | None], None] | None = None
+        # Asked before every such write; it refuses by raising (a viewer's desktop).
+        self.before_write: Callable[[str], None] | None = None
 
     def run(
         self,
@@ -122,10 +149,12 @@ class TaskRunner(QObject):
         on_progress: Callable[[object], None] | None = None,
         write: bool = False,
         network: bool = False,
+        audited: bool = True,
     ) -> Task[T]:
         """Run ``function(task)`` off the GUI thread; ``on_done(result)`` runs on the GUI
-        thread. ``write=True`` queues it behind the other database writes; ``network=True``
-        runs it beside them (agent calls that mostly wait)."""
+        thread. ``write=True`` queues it behind the other database writes (and tells
+        ``on_write`` unless ``audited=False``: the app's own upkeep); ``network=True`` runs it
+        beside them (agent calls that mostly wait)."""
         task: Task[T] = Task(description)
         self._running[id(task)] = _Callbacks(task, on_done, on_error, on_progress)
         task.signals.done.connect(self._done)
@@ -134,6 +163,8 @@ class TaskRunner(QObject):
             task.signals.progress.connect(self._progress)
         self.busy_changed.emit(len(self._running), description)
         pool = self.writes if write else self.network if network else self.reads
+        if write and audited and self.on_write is not None:
+            function = _told(description, function, self.on_write, self.before_write)
         pool.start(_Runnable(task, function))
         return task
 
@@ -163,6 +194,7 @@ class TaskRunner(QObject):
         on_done: Callable[[T], None],
         *,
         on_error: Callable[[Exception], None] | None = None,
+        audited: bool = True,
     ) -> Task[T]:
         """Run ``change(conn)`` in one transaction, queued behind the other writes; ``on_done``
         gets its result on the GUI thread."""
@@ -171,7 +203,7 @@ class TaskRunner(QObject):
             with engine.begin() as conn:
                 return change(conn)
 
-        return self.run(description, work, on_done, on_error=on_error, write=True)
+        return self.run(description, work, on_done, on_error=on_error, write=True, audited=audited)
 
     @Slot(object, object)
     def _done(self, task: Task[Any], result: object) -> None:

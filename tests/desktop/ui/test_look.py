@@ -63,7 +63,7 @@ def test_sidebar_has_sections_and_an_icon_for_every_page(
     window = make_window(qtbot, sqlite_engine, qsettings)
     bar = window.sidebar
     assert bar.sections() == [
-        "AUDIENCE", "CONTENT", "CAMPAIGNS", "AUTOMATIONS", "REPORTS", "SENDING"
+        "AUDIENCE", "CONTENT", "CAMPAIGNS", "AUTOMATIONS", "REPORTS", "SENDING", "TEAM"
     ]  # fmt: skip
     assert sorted(bar.pages()) == sorted(PAGES)
     for row in range(bar.count()):
