@@ -116,6 +116,7 @@ _BY_SERVICE: dict[str, dict[str, Rule]] = {
     "Signups": {
         "PutForm": change(Need.AUDIENCE_WRITE),
         "DeleteForm": change(Need.AUDIENCE_WRITE),
+        "SetBranding": change(Need.AUDIENCE_WRITE),
         "ListForms": read(Need.AUDIENCE_READ),
         "GetFormSnippet": read(Need.AUDIENCE_READ),
         "Subscribe": change(Need.AUDIENCE_WRITE),

@@ -9,7 +9,7 @@ from mailfleet.agent.api import requests
 from mailfleet.agent.api.convert import timestamp
 from mailfleet.agent.errors import InvalidArgument
 from mailfleet.agent.pages.catalogue import LANGUAGES
-from mailfleet.agent.pages.document import Branding
+from mailfleet.agent.pages.document import Branding, Look
 from mailfleet.agent.signup.forms import (
     FORM_ID,
     RESERVED_NAMES,
@@ -87,6 +87,23 @@ def _lists(msgs: list[signups_pb2.FormList]) -> tuple[FormList, ...]:
     return lists
 
 
+def branding(field: str, msg: signups_pb2.Branding) -> Branding:
+    """Check a logo URL and colours; raises InvalidArgument naming the field."""
+    return Branding(
+        logo_url=_url(f"{field}.logo_url", msg.logo_url),
+        accent_color=_color(f"{field}.accent_color", msg.accent_color),
+        background_color=_color(f"{field}.background_color", msg.background_color),
+        text_color=_color(f"{field}.text_color", msg.text_color),
+    )
+
+
+def look(msg: signups_pb2.SetBrandingRequest) -> Look:
+    """Check a tenant's look; raises InvalidArgument naming the field."""
+    if msg.language and msg.language not in LANGUAGES:
+        raise InvalidArgument("language", f"one of {', '.join(LANGUAGES)}, or empty")
+    return Look(branding=branding("branding", msg.branding), language=msg.language)
+
+
 def form(msg: signups_pb2.Form) -> Form:
     """Check a pushed definition; raises InvalidArgument naming the field."""
     if not FORM_ID.fullmatch(msg.form_id):
@@ -109,7 +126,6 @@ def form(msg: signups_pb2.Form) -> Form:
             raise InvalidArgument("form.confirmation", "must contain the link {{ confirm_url }}")
     elif mail.subject:
         requests.content("form.confirmation", common_pb2.Content(subject=mail.subject, text="-"))
-    branding = msg.branding
     return Form(
         form_id=msg.form_id,
         title=text_line("form.title", msg.title, required=True, limit=500),
@@ -121,12 +137,7 @@ def form(msg: signups_pb2.Form) -> Form:
         success_message=_paragraph("form.success_message", msg.success_message),
         error_message=_paragraph("form.error_message", msg.error_message),
         confirmed_message=_paragraph("form.confirmed_message", msg.confirmed_message),
-        branding=Branding(
-            logo_url=_url("form.branding.logo_url", branding.logo_url),
-            accent_color=_color("form.branding.accent_color", branding.accent_color),
-            background_color=_color("form.branding.background_color", branding.background_color),
-            text_color=_color("form.branding.text_color", branding.text_color),
-        ),
+        branding=branding("form.branding", msg.branding),
         language=msg.language,
         single_opt_in=msg.single_opt_in,
         confirm_subject=mail.subject,

@@ -27,7 +27,15 @@ from mailfleet.agent.feedback.bots import automated
 from mailfleet.agent.feedback.tokens import Purpose, Subject, TokenKey
 from mailfleet.agent.model import EventType
 from mailfleet.agent.pages import catalogue
-from mailfleet.agent.pages.document import document, escape, message_page, not_found, respond
+from mailfleet.agent.pages.document import (
+    Look,
+    document,
+    escape,
+    message_page,
+    not_found,
+    respond,
+    tenant_look,
+)
 from mailfleet.agent.web.server import STORE_KEY, Mount
 
 log = logging.getLogger("mailfleet.agent.feedback")
@@ -41,8 +49,9 @@ _NO_STORE = {
 _MAX_USER_AGENT = 500
 
 
-def _language(request: web.Request, tags: tuple[str, ...] = ()) -> str:
-    return catalogue.choose_language(tags, request.headers.get("Accept-Language", ""))
+def _language(request: web.Request, tags: tuple[str, ...] = (), look: Look | None = None) -> str:
+    accept = request.headers.get("Accept-Language", "")
+    return catalogue.choose_language(tags, accept, look.language if look else "")
 
 
 def _not_found(request: web.Request) -> web.Response:
@@ -77,15 +86,17 @@ class FeedbackEndpoints:
         if subject is None:
             return _not_found(request)
 
-        def read(conn: sqlite3.Connection) -> tuple[record.About, tuple[str, ...]] | None:
+        def read(conn: sqlite3.Connection) -> tuple[record.About, tuple[str, ...], Look] | None:
             about = record.lookup(conn, subject)
-            return None if about is None else (about, record.campaign_tags(conn, about))
+            if about is None:
+                return None
+            return about, record.campaign_tags(conn, about), tenant_look(conn, about.tenant_id)
 
         found = await request.app[STORE_KEY].read(read)
         if found is None:
             return _not_found(request)
-        about, tags = found
-        language = _language(request, tags)
+        about, tags, look = found
+        language = _language(request, tags, look)
         title = catalogue.text("unsubscribe_title", language)
         question = escape(catalogue.text("unsubscribe_question", language)).replace(
             "{email}", f"<b>{escape(about.email)}</b>"
@@ -93,7 +104,7 @@ class FeedbackEndpoints:
         button = escape(catalogue.text("unsubscribe_button", language))
         return respond(
             document(
-                None,
+                look.branding,
                 language,
                 title,
                 f"<h1>{escape(title)}</h1><p>{question}</p>"
@@ -110,20 +121,21 @@ class FeedbackEndpoints:
         await request.read()  # "List-Unsubscribe=One-Click"; its absence changes nothing
         now = time.time()
 
-        def write(conn: sqlite3.Connection) -> tuple[str, ...] | None:
+        def write(conn: sqlite3.Connection) -> tuple[tuple[str, ...], Look] | None:
             about = record.lookup(conn, subject)
             if about is None:
                 return None
             record.unsubscribe(conn, about, "one-click", now)
-            return record.campaign_tags(conn, about)
+            return record.campaign_tags(conn, about), tenant_look(conn, about.tenant_id)
 
-        tags = await request.app[STORE_KEY].write(write)
-        if tags is None:
+        done = await request.app[STORE_KEY].write(write)
+        if done is None:
             return _not_found(request)
-        language = _language(request, tags)
+        tags, look = done
+        language = _language(request, tags, look)
         title = catalogue.text("unsubscribed_title", language)
-        done = catalogue.text("unsubscribed", language)
-        return respond(message_page(None, language, title, done))
+        text = catalogue.text("unsubscribed", language)
+        return respond(message_page(look.branding, language, title, text))
 
     async def _track(
         self, request: web.Request, subject: Subject, type_: EventType, attrs: dict[str, str]

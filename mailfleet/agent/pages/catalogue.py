@@ -281,9 +281,10 @@ def text(message_id: str, language: str) -> str:
     return entry.get(language) or entry[DEFAULT_LANGUAGE]
 
 
-def pick_language(accept_language: str) -> str:
+def pick_language(accept_language: str, default: str = "") -> str:
     """The first of the catalogue's languages an ``Accept-Language`` header asks for (by
-    weight, then order), English when it names none of them."""
+    weight, then order); ``default`` (if the catalogue has it, else English) when it names
+    none of them."""
     ranked: list[tuple[float, int, str]] = []
     for position, item in enumerate(accept_language.split(",")):
         tag, _, params = item.strip().partition(";")
@@ -298,20 +299,22 @@ def pick_language(accept_language: str) -> str:
         primary = tag.strip().lower().split("-", 1)[0]
         if primary in LANGUAGES and weight > 0:
             ranked.append((-weight, position, primary))
-    return min(ranked)[2] if ranked else DEFAULT_LANGUAGE
+    if ranked:
+        return min(ranked)[2]
+    return default if default in LANGUAGES else DEFAULT_LANGUAGE
 
 
 LANGUAGE_TAG = "lang:"
 
 
-def choose_language(tags: Sequence[str], accept_language: str) -> str:
+def choose_language(tags: Sequence[str], accept_language: str, default: str = "") -> str:
     """The language of a page about a campaign's message: the campaign's own (a tag
-    ``lang:de``), else what the browser's ``Accept-Language`` asks for."""
+    ``lang:de``), else what the browser's ``Accept-Language`` asks for, else ``default``."""
     for tag in tags:
         language = tag.removeprefix(LANGUAGE_TAG)
         if tag.startswith(LANGUAGE_TAG) and language in LANGUAGES:
             return language
-    return pick_language(accept_language)
+    return pick_language(accept_language, default)
 
 
 def missing() -> list[tuple[str, str]]:

@@ -6,11 +6,13 @@ in one language, with the headers that keep the pages out of caches and search e
 from __future__ import annotations
 
 import html
+import sqlite3
 
 from aiohttp import web
 from pydantic import BaseModel
 
 from mailfleet.agent.pages.catalogue import text
+from mailfleet.agent.store import signups
 
 HEADERS = {
     "Cache-Control": "no-store, private",
@@ -36,6 +38,21 @@ class Branding(BaseModel):
             return self
         mine = self.model_dump()
         return Branding(**{k: mine[k] or v for k, v in fallback.model_dump().items()})
+
+
+class Look(BaseModel):
+    """A workspace's (tenant's) look for every public page: its branding, under which a form's
+    own wins part by part, and the language its campaign pages fall back to when neither the
+    campaign nor the browser names one the catalogue has ("": English)."""
+
+    branding: Branding = Branding()
+    language: str = ""
+
+
+def tenant_look(conn: sqlite3.Connection, tenant_id: int) -> Look:
+    """The tenant's look as set over the API (``Signups.SetBranding``), else the default."""
+    stored = signups.look(conn, tenant_id)
+    return Look.model_validate_json(stored) if stored else Look()
 
 
 def escape(value: str) -> str:

@@ -29,7 +29,7 @@ from mailfleet.agent.feedback.record import About
 from mailfleet.agent.feedback.tokens import Purpose, Subject, TokenKey
 from mailfleet.agent.model import payload
 from mailfleet.agent.pages import catalogue
-from mailfleet.agent.pages.document import message_page, not_found, respond
+from mailfleet.agent.pages.document import Look, message_page, not_found, respond, tenant_look
 from mailfleet.agent.signup import pages
 from mailfleet.agent.signup.forms import Form, FormField, check_fields
 from mailfleet.agent.signup.pages import ListChoice
@@ -54,6 +54,7 @@ class Standing:
     choices: list[ListChoice]
     fields: tuple[FormField, ...]
     values: dict[str, str]
+    look: Look
 
 
 def _forms(conn: sqlite3.Connection, tenant_id: int, now: float) -> list[Form]:
@@ -129,15 +130,15 @@ def standing(
     if about is None:
         return None
     tags = record.campaign_tags(conn, about)
-    language = catalogue.choose_language(tags, accept_language)
+    look = tenant_look(conn, about.tenant_id)
+    language = catalogue.choose_language(tags, accept_language, look.language)
     forms = _forms(conn, about.tenant_id, now)
     history = signups.address_history(conn, about.tenant_id, about.email)
     choices = list_choices(about, tags, history.entries, forms, language)
     specs = editable_fields(forms, {c.list_id for c in choices}, language)
     values = current_values(conn, about, history) if specs else {}
-    return Standing(
-        about, tags, choices, specs, {s.name: values.get(s.name, "") for s in specs}
-    ), language
+    shown = {s.name: values.get(s.name, "") for s in specs}
+    return Standing(about, tags, choices, specs, shown, look), language
 
 
 def posted_values(posted: MultiMapping[object], specs: tuple[FormField, ...]) -> dict[str, str]:
@@ -176,6 +177,7 @@ class PreferenceCenter:
             language,
             pages.Preferences(found.about.email, found.choices, found.fields, unsubscribe_url),
             edit or pages.Filled(found.values),
+            found.look.branding,
         )
         return respond(body, status)
 
@@ -232,7 +234,8 @@ class PreferenceCenter:
             edit = pages.Filled({**seen.values, **sent}, tuple(keep), problems)
             return self._page(request, seen, language, edit, status=400)
         title = catalogue.text("preferences_title", language)
-        body = message_page(None, language, title, catalogue.text("preferences_saved", language))
+        saved = catalogue.text("preferences_saved", language)
+        body = message_page(seen.look.branding, language, title, saved)
         return respond(body)
 
 

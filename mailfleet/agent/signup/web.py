@@ -22,7 +22,7 @@ from aiohttp import web
 
 from mailfleet.agent.feedback.tokens import TokenKey
 from mailfleet.agent.pages import catalogue
-from mailfleet.agent.pages.document import message_page, not_found, respond
+from mailfleet.agent.pages.document import Look, message_page, not_found, respond, tenant_look
 from mailfleet.agent.signup import pages
 from mailfleet.agent.signup.forms import Form, check_submission
 from mailfleet.agent.signup.pages import Filled
@@ -79,10 +79,19 @@ class SignupEndpoints:
     async def _load(self, request: web.Request) -> _Loaded | None:
         form_id = request.match_info["form_id"]
         now = time.time()
-        stored = await request.app[STORE_KEY].read(lambda c: signups.form_by_id(c, form_id, now))
-        if stored is None:
+
+        def read(conn: sqlite3.Connection) -> tuple[StoredForm, Look] | None:
+            stored = signups.form_by_id(conn, form_id, now)
+            return None if stored is None else (stored, tenant_look(conn, stored.tenant_id))
+
+        found = await request.app[STORE_KEY].read(read)
+        if found is None:
             return None
-        return _Loaded(stored, Form.model_validate_json(stored.definition))
+        stored, look = found
+        form = Form.model_validate_json(stored.definition)
+        # the form's own branding wins, part by part, over the workspace's
+        branded = form.model_copy(update={"branding": form.branding.over(look.branding)})
+        return _Loaded(stored, branded)
 
     def _visitor(self, request: web.Request) -> Visitor:
         http = request.app[SETTINGS_KEY]

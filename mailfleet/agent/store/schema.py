@@ -473,6 +473,14 @@ MIGRATIONS: tuple[Migration, ...] = (
     """
     ALTER TABLE signup_forms ADD COLUMN deleted_at REAL;
     """,
+    # 21: each tenant's look for its public pages (mailfleet.agent.pages.document.Look as JSON)
+    """
+    CREATE TABLE tenant_looks (
+        tenant_id INTEGER PRIMARY KEY,
+        definition TEXT NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    """,
 )
 
 

@@ -512,3 +512,21 @@ def address_history(conn: sqlite3.Connection, tenant_id: int, email: str) -> Add
     return AddressHistory(
         [_signup(r) for r in signup_rows], [_change_row(r) for r in update_rows], entries
     )
+
+
+def put_look(conn: sqlite3.Connection, tenant_id: int, definition: str, now: float) -> None:
+    """Set the tenant's look for its public pages (JSON the store never reads into)."""
+    conn.execute(
+        "INSERT INTO tenant_looks (tenant_id, definition, updated_at) VALUES (?, ?, ?)"
+        " ON CONFLICT (tenant_id) DO UPDATE SET definition = excluded.definition,"
+        " updated_at = excluded.updated_at",
+        (tenant_id, definition, now),
+    )
+
+
+def look(conn: sqlite3.Connection, tenant_id: int) -> str | None:
+    """The tenant's look as set, or None."""
+    row = conn.execute(
+        "SELECT definition FROM tenant_looks WHERE tenant_id = ?", (tenant_id,)
+    ).fetchone()
+    return str(row[0]) if row else None

@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from mailfleet.v1 import common_pb2 as mailfleet_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1amailfleet/v1/signups.proto\x12\x0cmailfleet.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19mailfleet/v1/common.proto\"\x86\x01\n\tFormField\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05label\x18\x02 \x01(\t\x12%\n\x04type\x18\x03 \x01(\x0e\x32\x17.mailfleet.v1.FieldType\x12\x10\n\x08required\x18\x04 \x01(\x08\x12\x0f\n\x07\x63hoices\x18\x05 \x03(\t\x12\x12\n\nmax_length\x18\x06 \x01(\r\")\n\x08\x46ormList\x12\x0f\n\x07list_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\"`\n\x08\x42randing\x12\x10\n\x08logo_url\x18\x01 \x01(\t\x12\x14\n\x0c\x61\x63\x63\x65nt_color\x18\x02 \x01(\t\x12\x18\n\x10\x62\x61\x63kground_color\x18\x03 \x01(\t\x12\x12\n\ntext_color\x18\x04 \x01(\t\",\n\x0b\x43onsentText\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\"?\n\x10\x43onfirmationMail\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\x0c\n\x04html\x18\x02 \x01(\t\x12\x0c\n\x04text\x18\x03 \x01(\t\"\xd4\x03\n\x04\x46orm\x12\x0f\n\x07\x66orm_id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12%\n\x05lists\x18\x04 \x03(\x0b\x32\x16.mailfleet.v1.FormList\x12\'\n\x06\x66ields\x18\x05 \x03(\x0b\x32\x17.mailfleet.v1.FormField\x12*\n\x07\x63onsent\x18\x06 \x01(\x0b\x32\x19.mailfleet.v1.ConsentText\x12\x17\n\x0fsuccess_message\x18\x07 \x01(\t\x12\x15\n\rerror_message\x18\x08 \x01(\t\x12\x19\n\x11\x63onfirmed_message\x18\t \x01(\t\x12(\n\x08\x62randing\x18\n \x01(\x0b\x32\x16.mailfleet.v1.Branding\x12\x10\n\x08language\x18\x0b \x01(\t\x12\x15\n\rsingle_opt_in\x18\x0c \x01(\x08\x12\x34\n\x0c\x63onfirmation\x18\r \x01(\x0b\x32\x1e.mailfleet.v1.ConfirmationMail\x12$\n\x06sender\x18\x0e \x01(\x0b\x32\x14.mailfleet.v1.Sender\x12\x11\n\tdaily_cap\x18\x0f \x01(\r\x12\x0e\n\x06\x63losed\x18\x10 \x01(\x08\"2\n\x0ePutFormRequest\x12 \n\x04\x66orm\x18\x01 \x01(\x0b\x32\x12.mailfleet.v1.Form\"\x80\x01\n\x08\x46ormInfo\x12 \n\x04\x66orm\x18\x01 \x01(\x0b\x32\x12.mailfleet.v1.Form\x12\x0b\n\x03url\x18\x02 \x01(\t\x12.\n\nupdated_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rsignups_today\x18\x04 \x01(\r\"$\n\x11\x44\x65leteFormRequest\x12\x0f\n\x07\x66orm_id\x18\x01 \x01(\t\"%\n\x12\x44\x65leteFormResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\x08\"\x12\n\x10ListFormsRequest\":\n\x11ListFormsResponse\x12%\n\x05\x66orms\x18\x01 \x03(\x0b\x32\x16.mailfleet.v1.FormInfo\"(\n\x15GetFormSnippetRequest\x12\x0f\n\x07\x66orm_id\x18\x01 \x01(\t\"(\n\x0b\x46ormSnippet\x12\x0c\n\x04html\x18\x01 \x01(\t\x12\x0b\n\x03url\x18\x02 \x01(\t\"\xfb\x01\n\rConsentRecord\x12\x0f\n\x07\x66orm_id\x18\x01 \x01(\t\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\n\n\x02ip\x18\x03 \x01(\t\x12\x12\n\nuser_agent\x18\x04 \x01(\t\x12\x14\n\x0c\x63onsent_text\x18\x05 \x01(\t\x12\x17\n\x0f\x63onsent_version\x18\x06 \x01(\t\x12\x30\n\x0c\x63onfirmed_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nconfirm_ip\x18\x08 \x01(\t\x12\x1a\n\x12\x63onfirm_user_agent\x18\t \x01(\t\"\xc7\x02\n\x06Signup\x12\x11\n\tsignup_id\x18\x01 \x01(\x04\x12\x0f\n\x07\x66orm_id\x18\x02 \x01(\t\x12\r\n\x05\x65mail\x18\x03 \x01(\t\x12\x30\n\x06\x66ields\x18\x04 \x03(\x0b\x32 .mailfleet.v1.Signup.FieldsEntry\x12\r\n\x05lists\x18\x05 \x03(\t\x12*\n\x06status\x18\x06 \x01(\x0e\x32\x1a.mailfleet.v1.SignupStatus\x12\x10\n\x08language\x18\x07 \x01(\t\x12.\n\nexpires_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x07\x63onsent\x18\t \x01(\x0b\x32\x1b.mailfleet.v1.ConsentRecord\x1a-\n\x0b\x46ieldsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x9e\x02\n\x0cSignupChange\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x04kind\x18\x03 \x01(\x0e\x32\x1e.mailfleet.v1.SignupChangeKind\x12$\n\x06signup\x18\x04 \x01(\x0b\x32\x14.mailfleet.v1.Signup\x12\r\n\x05\x65mail\x18\x05 \x01(\t\x12\x36\n\x06\x66ields\x18\x06 \x03(\x0b\x32&.mailfleet.v1.SignupChange.FieldsEntry\x12\r\n\x05lists\x18\x07 \x03(\t\x1a-\n\x0b\x46ieldsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x92\x02\n\x10SubscribeRequest\x12\x17\n\x0fidempotency_key\x18\x01 \x01(\t\x12\x0f\n\x07\x66orm_id\x18\x02 \x01(\t\x12\r\n\x05\x65mail\x18\x03 \x01(\t\x12:\n\x06\x66ields\x18\x04 \x03(\x0b\x32*.mailfleet.v1.SubscribeRequest.FieldsEntry\x12\r\n\x05lists\x18\x05 \x03(\t\x12\x19\n\x11skip_confirmation\x18\x06 \x01(\x08\x12\n\n\x02ip\x18\x07 \x01(\t\x12\x12\n\nuser_agent\x18\x08 \x01(\t\x12\x10\n\x08language\x18\t \x01(\t\x1a-\n\x0b\x46ieldsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"L\n\x11SubscribeResponse\x12$\n\x06signup\x18\x01 \x01(\x0b\x32\x14.mailfleet.v1.Signup\x12\x11\n\tduplicate\x18\x02 \x01(\x08\"<\n\x18ListSignupChangesRequest\x12\x11\n\tafter_seq\x18\x01 \x01(\x04\x12\r\n\x05limit\x18\x02 \x01(\r\"`\n\x19ListSignupChangesResponse\x12+\n\x07\x63hanges\x18\x01 \x03(\x0b\x32\x1a.mailfleet.v1.SignupChange\x12\x16\n\x0enext_after_seq\x18\x02 \x01(\x04*\x98\x01\n\tFieldType\x12\x1a\n\x16\x46IELD_TYPE_UNSPECIFIED\x10\x00\x12\x13\n\x0f\x46IELD_TYPE_TEXT\x10\x01\x12\x15\n\x11\x46IELD_TYPE_NUMBER\x10\x02\x12\x13\n\x0f\x46IELD_TYPE_DATE\x10\x03\x12\x17\n\x13\x46IELD_TYPE_CHECKBOX\x10\x04\x12\x15\n\x11\x46IELD_TYPE_CHOICE\x10\x05*\x80\x01\n\x0cSignupStatus\x12\x1d\n\x19SIGNUP_STATUS_UNSPECIFIED\x10\x00\x12\x19\n\x15SIGNUP_STATUS_PENDING\x10\x01\x12\x1b\n\x17SIGNUP_STATUS_CONFIRMED\x10\x02\x12\x19\n\x15SIGNUP_STATUS_EXPIRED\x10\x03*\xe6\x01\n\x10SignupChangeKind\x12\"\n\x1eSIGNUP_CHANGE_KIND_UNSPECIFIED\x10\x00\x12 \n\x1cSIGNUP_CHANGE_KIND_SIGNED_UP\x10\x01\x12 \n\x1cSIGNUP_CHANGE_KIND_CONFIRMED\x10\x02\x12\x1e\n\x1aSIGNUP_CHANGE_KIND_EXPIRED\x10\x03\x12%\n!SIGNUP_CHANGE_KIND_FIELDS_UPDATED\x10\x04\x12#\n\x1fSIGNUP_CHANGE_KIND_UNSUBSCRIBED\x10\x05\x32\xef\x03\n\x07Signups\x12?\n\x07PutForm\x12\x1c.mailfleet.v1.PutFormRequest\x1a\x16.mailfleet.v1.FormInfo\x12L\n\tListForms\x12\x1e.mailfleet.v1.ListFormsRequest\x1a\x1f.mailfleet.v1.ListFormsResponse\x12O\n\nDeleteForm\x12\x1f.mailfleet.v1.DeleteFormRequest\x1a .mailfleet.v1.DeleteFormResponse\x12P\n\x0eGetFormSnippet\x12#.mailfleet.v1.GetFormSnippetRequest\x1a\x19.mailfleet.v1.FormSnippet\x12L\n\tSubscribe\x12\x1e.mailfleet.v1.SubscribeRequest\x1a\x1f.mailfleet.v1.SubscribeResponse\x12\x64\n\x11ListSignupChanges\x12&.mailfleet.v1.ListSignupChangesRequest\x1a\'.mailfleet.v1.ListSignupChangesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1amailfleet/v1/signups.proto\x12\x0cmailfleet.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19mailfleet/v1/common.proto\"\x86\x01\n\tFormField\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05label\x18\x02 \x01(\t\x12%\n\x04type\x18\x03 \x01(\x0e\x32\x17.mailfleet.v1.FieldType\x12\x10\n\x08required\x18\x04 \x01(\x08\x12\x0f\n\x07\x63hoices\x18\x05 \x03(\t\x12\x12\n\nmax_length\x18\x06 \x01(\r\")\n\x08\x46ormList\x12\x0f\n\x07list_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\"`\n\x08\x42randing\x12\x10\n\x08logo_url\x18\x01 \x01(\t\x12\x14\n\x0c\x61\x63\x63\x65nt_color\x18\x02 \x01(\t\x12\x18\n\x10\x62\x61\x63kground_color\x18\x03 \x01(\t\x12\x12\n\ntext_color\x18\x04 \x01(\t\",\n\x0b\x43onsentText\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\"?\n\x10\x43onfirmationMail\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\x0c\n\x04html\x18\x02 \x01(\t\x12\x0c\n\x04text\x18\x03 \x01(\t\"\xd4\x03\n\x04\x46orm\x12\x0f\n\x07\x66orm_id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12%\n\x05lists\x18\x04 \x03(\x0b\x32\x16.mailfleet.v1.FormList\x12\'\n\x06\x66ields\x18\x05 \x03(\x0b\x32\x17.mailfleet.v1.FormField\x12*\n\x07\x63onsent\x18\x06 \x01(\x0b\x32\x19.mailfleet.v1.ConsentText\x12\x17\n\x0fsuccess_message\x18\x07 \x01(\t\x12\x15\n\rerror_message\x18\x08 \x01(\t\x12\x19\n\x11\x63onfirmed_message\x18\t \x01(\t\x12(\n\x08\x62randing\x18\n \x01(\x0b\x32\x16.mailfleet.v1.Branding\x12\x10\n\x08language\x18\x0b \x01(\t\x12\x15\n\rsingle_opt_in\x18\x0c \x01(\x08\x12\x34\n\x0c\x63onfirmation\x18\r \x01(\x0b\x32\x1e.mailfleet.v1.ConfirmationMail\x12$\n\x06sender\x18\x0e \x01(\x0b\x32\x14.mailfleet.v1.Sender\x12\x11\n\tdaily_cap\x18\x0f \x01(\r\x12\x0e\n\x06\x63losed\x18\x10 \x01(\x08\"2\n\x0ePutFormRequest\x12 \n\x04\x66orm\x18\x01 \x01(\x0b\x32\x12.mailfleet.v1.Form\"\x80\x01\n\x08\x46ormInfo\x12 \n\x04\x66orm\x18\x01 \x01(\x0b\x32\x12.mailfleet.v1.Form\x12\x0b\n\x03url\x18\x02 \x01(\t\x12.\n\nupdated_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rsignups_today\x18\x04 \x01(\r\"$\n\x11\x44\x65leteFormRequest\x12\x0f\n\x07\x66orm_id\x18\x01 \x01(\t\"%\n\x12\x44\x65leteFormResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\x08\"P\n\x12SetBrandingRequest\x12(\n\x08\x62randing\x18\x01 \x01(\x0b\x32\x16.mailfleet.v1.Branding\x12\x10\n\x08language\x18\x02 \x01(\t\"\x15\n\x13SetBrandingResponse\"\x12\n\x10ListFormsRequest\":\n\x11ListFormsResponse\x12%\n\x05\x66orms\x18\x01 \x03(\x0b\x32\x16.mailfleet.v1.FormInfo\"(\n\x15GetFormSnippetRequest\x12\x0f\n\x07\x66orm_id\x18\x01 \x01(\t\"(\n\x0b\x46ormSnippet\x12\x0c\n\x04html\x18\x01 \x01(\t\x12\x0b\n\x03url\x18\x02 \x01(\t\"\xfb\x01\n\rConsentRecord\x12\x0f\n\x07\x66orm_id\x18\x01 \x01(\t\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\n\n\x02ip\x18\x03 \x01(\t\x12\x12\n\nuser_agent\x18\x04 \x01(\t\x12\x14\n\x0c\x63onsent_text\x18\x05 \x01(\t\x12\x17\n\x0f\x63onsent_version\x18\x06 \x01(\t\x12\x30\n\x0c\x63onfirmed_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nconfirm_ip\x18\x08 \x01(\t\x12\x1a\n\x12\x63onfirm_user_agent\x18\t \x01(\t\"\xc7\x02\n\x06Signup\x12\x11\n\tsignup_id\x18\x01 \x01(\x04\x12\x0f\n\x07\x66orm_id\x18\x02 \x01(\t\x12\r\n\x05\x65mail\x18\x03 \x01(\t\x12\x30\n\x06\x66ields\x18\x04 \x03(\x0b\x32 .mailfleet.v1.Signup.FieldsEntry\x12\r\n\x05lists\x18\x05 \x03(\t\x12*\n\x06status\x18\x06 \x01(\x0e\x32\x1a.mailfleet.v1.SignupStatus\x12\x10\n\x08language\x18\x07 \x01(\t\x12.\n\nexpires_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x07\x63onsent\x18\t \x01(\x0b\x32\x1b.mailfleet.v1.ConsentRecord\x1a-\n\x0b\x46ieldsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x9e\x02\n\x0cSignupChange\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x04kind\x18\x03 \x01(\x0e\x32\x1e.mailfleet.v1.SignupChangeKind\x12$\n\x06signup\x18\x04 \x01(\x0b\x32\x14.mailfleet.v1.Signup\x12\r\n\x05\x65mail\x18\x05 \x01(\t\x12\x36\n\x06\x66ields\x18\x06 \x03(\x0b\x32&.mailfleet.v1.SignupChange.FieldsEntry\x12\r\n\x05lists\x18\x07 \x03(\t\x1a-\n\x0b\x46ieldsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x92\x02\n\x10SubscribeRequest\x12\x17\n\x0fidempotency_key\x18\x01 \x01(\t\x12\x0f\n\x07\x66orm_id\x18\x02 \x01(\t\x12\r\n\x05\x65mail\x18\x03 \x01(\t\x12:\n\x06\x66ields\x18\x04 \x03(\x0b\x32*.mailfleet.v1.SubscribeRequest.FieldsEntry\x12\r\n\x05lists\x18\x05 \x03(\t\x12\x19\n\x11skip_confirmation\x18\x06 \x01(\x08\x12\n\n\x02ip\x18\x07 \x01(\t\x12\x12\n\nuser_agent\x18\x08 \x01(\t\x12\x10\n\x08language\x18\t \x01(\t\x1a-\n\x0b\x46ieldsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"L\n\x11SubscribeResponse\x12$\n\x06signup\x18\x01 \x01(\x0b\x32\x14.mailfleet.v1.Signup\x12\x11\n\tduplicate\x18\x02 \x01(\x08\"<\n\x18ListSignupChangesRequest\x12\x11\n\tafter_seq\x18\x01 \x01(\x04\x12\r\n\x05limit\x18\x02 \x01(\r\"`\n\x19ListSignupChangesResponse\x12+\n\x07\x63hanges\x18\x01 \x03(\x0b\x32\x1a.mailfleet.v1.SignupChange\x12\x16\n\x0enext_after_seq\x18\x02 \x01(\x04*\x98\x01\n\tFieldType\x12\x1a\n\x16\x46IELD_TYPE_UNSPECIFIED\x10\x00\x12\x13\n\x0f\x46IELD_TYPE_TEXT\x10\x01\x12\x15\n\x11\x46IELD_TYPE_NUMBER\x10\x02\x12\x13\n\x0f\x46IELD_TYPE_DATE\x10\x03\x12\x17\n\x13\x46IELD_TYPE_CHECKBOX\x10\x04\x12\x15\n\x11\x46IELD_TYPE_CHOICE\x10\x05*\x80\x01\n\x0cSignupStatus\x12\x1d\n\x19SIGNUP_STATUS_UNSPECIFIED\x10\x00\x12\x19\n\x15SIGNUP_STATUS_PENDING\x10\x01\x12\x1b\n\x17SIGNUP_STATUS_CONFIRMED\x10\x02\x12\x19\n\x15SIGNUP_STATUS_EXPIRED\x10\x03*\xe6\x01\n\x10SignupChangeKind\x12\"\n\x1eSIGNUP_CHANGE_KIND_UNSPECIFIED\x10\x00\x12 \n\x1cSIGNUP_CHANGE_KIND_SIGNED_UP\x10\x01\x12 \n\x1cSIGNUP_CHANGE_KIND_CONFIRMED\x10\x02\x12\x1e\n\x1aSIGNUP_CHANGE_KIND_EXPIRED\x10\x03\x12%\n!SIGNUP_CHANGE_KIND_FIELDS_UPDATED\x10\x04\x12#\n\x1fSIGNUP_CHANGE_KIND_UNSUBSCRIBED\x10\x05\x32\xc3\x04\n\x07Signups\x12?\n\x07PutForm\x12\x1c.mailfleet.v1.PutFormRequest\x1a\x16.mailfleet.v1.FormInfo\x12L\n\tListForms\x12\x1e.mailfleet.v1.ListFormsRequest\x1a\x1f.mailfleet.v1.ListFormsResponse\x12O\n\nDeleteForm\x12\x1f.mailfleet.v1.DeleteFormRequest\x1a .mailfleet.v1.DeleteFormResponse\x12R\n\x0bSetBranding\x12 .mailfleet.v1.SetBrandingRequest\x1a!.mailfleet.v1.SetBrandingResponse\x12P\n\x0eGetFormSnippet\x12#.mailfleet.v1.GetFormSnippetRequest\x1a\x19.mailfleet.v1.FormSnippet\x12L\n\tSubscribe\x12\x1e.mailfleet.v1.SubscribeRequest\x1a\x1f.mailfleet.v1.SubscribeResponse\x12\x64\n\x11ListSignupChanges\x12&.mailfleet.v1.ListSignupChangesRequest\x1a\'.mailfleet.v1.ListSignupChangesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,12 +39,12 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SIGNUPCHANGE_FIELDSENTRY']._serialized_options = b'8\001'
   _globals['_SUBSCRIBEREQUEST_FIELDSENTRY']._loaded_options = None
   _globals['_SUBSCRIBEREQUEST_FIELDSENTRY']._serialized_options = b'8\001'
-  _globals['_FIELDTYPE']._serialized_start=2777
-  _globals['_FIELDTYPE']._serialized_end=2929
-  _globals['_SIGNUPSTATUS']._serialized_start=2932
-  _globals['_SIGNUPSTATUS']._serialized_end=3060
-  _globals['_SIGNUPCHANGEKIND']._serialized_start=3063
-  _globals['_SIGNUPCHANGEKIND']._serialized_end=3293
+  _globals['_FIELDTYPE']._serialized_start=2882
+  _globals['_FIELDTYPE']._serialized_end=3034
+  _globals['_SIGNUPSTATUS']._serialized_start=3037
+  _globals['_SIGNUPSTATUS']._serialized_end=3165
+  _globals['_SIGNUPCHANGEKIND']._serialized_start=3168
+  _globals['_SIGNUPCHANGEKIND']._serialized_end=3398
   _globals['_FORMFIELD']._serialized_start=105
   _globals['_FORMFIELD']._serialized_end=239
   _globals['_FORMLIST']._serialized_start=241
@@ -65,34 +65,38 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DELETEFORMREQUEST']._serialized_end=1183
   _globals['_DELETEFORMRESPONSE']._serialized_start=1185
   _globals['_DELETEFORMRESPONSE']._serialized_end=1222
-  _globals['_LISTFORMSREQUEST']._serialized_start=1224
-  _globals['_LISTFORMSREQUEST']._serialized_end=1242
-  _globals['_LISTFORMSRESPONSE']._serialized_start=1244
-  _globals['_LISTFORMSRESPONSE']._serialized_end=1302
-  _globals['_GETFORMSNIPPETREQUEST']._serialized_start=1304
-  _globals['_GETFORMSNIPPETREQUEST']._serialized_end=1344
-  _globals['_FORMSNIPPET']._serialized_start=1346
-  _globals['_FORMSNIPPET']._serialized_end=1386
-  _globals['_CONSENTRECORD']._serialized_start=1389
-  _globals['_CONSENTRECORD']._serialized_end=1640
-  _globals['_SIGNUP']._serialized_start=1643
-  _globals['_SIGNUP']._serialized_end=1970
-  _globals['_SIGNUP_FIELDSENTRY']._serialized_start=1925
-  _globals['_SIGNUP_FIELDSENTRY']._serialized_end=1970
-  _globals['_SIGNUPCHANGE']._serialized_start=1973
-  _globals['_SIGNUPCHANGE']._serialized_end=2259
-  _globals['_SIGNUPCHANGE_FIELDSENTRY']._serialized_start=1925
-  _globals['_SIGNUPCHANGE_FIELDSENTRY']._serialized_end=1970
-  _globals['_SUBSCRIBEREQUEST']._serialized_start=2262
-  _globals['_SUBSCRIBEREQUEST']._serialized_end=2536
-  _globals['_SUBSCRIBEREQUEST_FIELDSENTRY']._serialized_start=1925
-  _globals['_SUBSCRIBEREQUEST_FIELDSENTRY']._serialized_end=1970
-  _globals['_SUBSCRIBERESPONSE']._serialized_start=2538
-  _globals['_SUBSCRIBERESPONSE']._serialized_end=2614
-  _globals['_LISTSIGNUPCHANGESREQUEST']._serialized_start=2616
-  _globals['_LISTSIGNUPCHANGESREQUEST']._serialized_end=2676
-  _globals['_LISTSIGNUPCHANGESRESPONSE']._serialized_start=2678
-  _globals['_LISTSIGNUPCHANGESRESPONSE']._serialized_end=2774
-  _globals['_SIGNUPS']._serialized_start=3296
-  _globals['_SIGNUPS']._serialized_end=3791
+  _globals['_SETBRANDINGREQUEST']._serialized_start=1224
+  _globals['_SETBRANDINGREQUEST']._serialized_end=1304
+  _globals['_SETBRANDINGRESPONSE']._serialized_start=1306
+  _globals['_SETBRANDINGRESPONSE']._serialized_end=1327
+  _globals['_LISTFORMSREQUEST']._serialized_start=1329
+  _globals['_LISTFORMSREQUEST']._serialized_end=1347
+  _globals['_LISTFORMSRESPONSE']._serialized_start=1349
+  _globals['_LISTFORMSRESPONSE']._serialized_end=1407
+  _globals['_GETFORMSNIPPETREQUEST']._serialized_start=1409
+  _globals['_GETFORMSNIPPETREQUEST']._serialized_end=1449
+  _globals['_FORMSNIPPET']._serialized_start=1451
+  _globals['_FORMSNIPPET']._serialized_end=1491
+  _globals['_CONSENTRECORD']._serialized_start=1494
+  _globals['_CONSENTRECORD']._serialized_end=1745
+  _globals['_SIGNUP']._serialized_start=1748
+  _globals['_SIGNUP']._serialized_end=2075
+  _globals['_SIGNUP_FIELDSENTRY']._serialized_start=2030
+  _globals['_SIGNUP_FIELDSENTRY']._serialized_end=2075
+  _globals['_SIGNUPCHANGE']._serialized_start=2078
+  _globals['_SIGNUPCHANGE']._serialized_end=2364
+  _globals['_SIGNUPCHANGE_FIELDSENTRY']._serialized_start=2030
+  _globals['_SIGNUPCHANGE_FIELDSENTRY']._serialized_end=2075
+  _globals['_SUBSCRIBEREQUEST']._serialized_start=2367
+  _globals['_SUBSCRIBEREQUEST']._serialized_end=2641
+  _globals['_SUBSCRIBEREQUEST_FIELDSENTRY']._serialized_start=2030
+  _globals['_SUBSCRIBEREQUEST_FIELDSENTRY']._serialized_end=2075
+  _globals['_SUBSCRIBERESPONSE']._serialized_start=2643
+  _globals['_SUBSCRIBERESPONSE']._serialized_end=2719
+  _globals['_LISTSIGNUPCHANGESREQUEST']._serialized_start=2721
+  _globals['_LISTSIGNUPCHANGESREQUEST']._serialized_end=2781
+  _globals['_LISTSIGNUPCHANGESRESPONSE']._serialized_start=2783
+  _globals['_LISTSIGNUPCHANGESRESPONSE']._serialized_end=2879
+  _globals['_SIGNUPS']._serialized_start=3401
+  _globals['_SIGNUPS']._serialized_end=3980
 # @@protoc_insertion_point(module_scope)

@@ -506,6 +506,51 @@ class DeleteFormResponse(_message.Message):
 Global___DeleteFormResponse: _TypeAlias = DeleteFormResponse  # noqa: Y015
 
 @_typing.final
+class SetBrandingRequest(_message.Message):
+    """The caller's look for its public pages."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BRANDING_FIELD_NUMBER: _builtins.int
+    LANGUAGE_FIELD_NUMBER: _builtins.int
+    language: _builtins.str
+    """"en", "de", "fr" or "es"; empty for English."""
+    @_builtins.property
+    def branding(self) -> Global___Branding:
+        """The logo and colours (the same checks as a form's)."""
+
+    def __init__(
+        self,
+        *,
+        branding: Global___Branding | None = ...,
+        language: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["branding", b"branding"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["branding", b"branding", "language", b"language"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetBrandingRequest: _TypeAlias = SetBrandingRequest  # noqa: Y015
+
+@_typing.final
+class SetBrandingResponse(_message.Message):
+    """SetBranding's answer: the look is stored."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetBrandingResponse: _TypeAlias = SetBrandingResponse  # noqa: Y015
+
+@_typing.final
 class ListFormsRequest(_message.Message):
     """List the caller's forms."""
 

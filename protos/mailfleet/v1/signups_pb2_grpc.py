@@ -52,6 +52,11 @@ class SignupsStub:
                 request_serializer=mailfleet_dot_v1_dot_signups__pb2.DeleteFormRequest.SerializeToString,
                 response_deserializer=mailfleet_dot_v1_dot_signups__pb2.DeleteFormResponse.FromString,
                 _registered_method=True)
+        self.SetBranding = channel.unary_unary(
+                '/mailfleet.v1.Signups/SetBranding',
+                request_serializer=mailfleet_dot_v1_dot_signups__pb2.SetBrandingRequest.SerializeToString,
+                response_deserializer=mailfleet_dot_v1_dot_signups__pb2.SetBrandingResponse.FromString,
+                _registered_method=True)
         self.GetFormSnippet = channel.unary_unary(
                 '/mailfleet.v1.Signups/GetFormSnippet',
                 request_serializer=mailfleet_dot_v1_dot_signups__pb2.GetFormSnippetRequest.SerializeToString,
@@ -100,6 +105,16 @@ class SignupsServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetBranding(self, request, context):
+        """Sets the caller's look for all its public pages (unsubscribe, preferences, forms,
+        confirmation): its branding, under which a form's own branding wins part by part, and the
+        language the unsubscribe and preference pages fall back to when neither the campaign nor
+        the browser's Accept-Language names one. Replaces the whole look.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetFormSnippet(self, request, context):
         """The HTML a marketer pastes into a web site to embed the form, and the hosted page's URL.
         """
@@ -143,6 +158,11 @@ def add_SignupsServicer_to_server(servicer, server):
                     servicer.DeleteForm,
                     request_deserializer=mailfleet_dot_v1_dot_signups__pb2.DeleteFormRequest.FromString,
                     response_serializer=mailfleet_dot_v1_dot_signups__pb2.DeleteFormResponse.SerializeToString,
+            ),
+            'SetBranding': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetBranding,
+                    request_deserializer=mailfleet_dot_v1_dot_signups__pb2.SetBrandingRequest.FromString,
+                    response_serializer=mailfleet_dot_v1_dot_signups__pb2.SetBrandingResponse.SerializeToString,
             ),
             'GetFormSnippet': grpc.unary_unary_rpc_method_handler(
                     servicer.GetFormSnippet,
@@ -244,6 +264,33 @@ class Signups:
             '/mailfleet.v1.Signups/DeleteForm',
             mailfleet_dot_v1_dot_signups__pb2.DeleteFormRequest.SerializeToString,
             mailfleet_dot_v1_dot_signups__pb2.DeleteFormResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetBranding(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mailfleet.v1.Signups/SetBranding',
+            mailfleet_dot_v1_dot_signups__pb2.SetBrandingRequest.SerializeToString,
+            mailfleet_dot_v1_dot_signups__pb2.SetBrandingResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -48,6 +48,12 @@ class SignupsStub:
     answer 404 from then on. The signups it collected, their consent records and the changes
     log stay; PutForm puts it back up. Deleting a form that is not up changes nothing.
     """
+    SetBranding: _grpc.UnaryUnaryMultiCallable[_signups_pb2.SetBrandingRequest, _signups_pb2.SetBrandingResponse]
+    """Sets the caller's look for all its public pages (unsubscribe, preferences, forms,
+    confirmation): its branding, under which a form's own branding wins part by part, and the
+    language the unsubscribe and preference pages fall back to when neither the campaign nor
+    the browser's Accept-Language names one. Replaces the whole look.
+    """
     GetFormSnippet: _grpc.UnaryUnaryMultiCallable[_signups_pb2.GetFormSnippetRequest, _signups_pb2.FormSnippet]
     """The HTML a marketer pastes into a web site to embed the form, and the hosted page's URL."""
     Subscribe: _grpc.UnaryUnaryMultiCallable[_signups_pb2.SubscribeRequest, _signups_pb2.SubscribeResponse]
@@ -81,6 +87,12 @@ class SignupsAsyncStub(SignupsStub):
     """Takes one of the caller's forms down: its hosted page, confirmation links and archive
     answer 404 from then on. The signups it collected, their consent records and the changes
     log stay; PutForm puts it back up. Deleting a form that is not up changes nothing.
+    """
+    SetBranding: _aio.UnaryUnaryMultiCallable[_signups_pb2.SetBrandingRequest, _signups_pb2.SetBrandingResponse]  # type: ignore[assignment]
+    """Sets the caller's look for all its public pages (unsubscribe, preferences, forms,
+    confirmation): its branding, under which a form's own branding wins part by part, and the
+    language the unsubscribe and preference pages fall back to when neither the campaign nor
+    the browser's Accept-Language names one. Replaces the whole look.
     """
     GetFormSnippet: _aio.UnaryUnaryMultiCallable[_signups_pb2.GetFormSnippetRequest, _signups_pb2.FormSnippet]  # type: ignore[assignment]
     """The HTML a marketer pastes into a web site to embed the form, and the hosted page's URL."""
@@ -130,6 +142,18 @@ class SignupsServicer(metaclass=_abc_1.ABCMeta):
         """Takes one of the caller's forms down: its hosted page, confirmation links and archive
         answer 404 from then on. The signups it collected, their consent records and the changes
         log stay; PutForm puts it back up. Deleting a form that is not up changes nothing.
+        """
+
+    @_abc_1.abstractmethod
+    def SetBranding(
+        self,
+        request: _signups_pb2.SetBrandingRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_signups_pb2.SetBrandingResponse, _abc.Awaitable[_signups_pb2.SetBrandingResponse]]:
+        """Sets the caller's look for all its public pages (unsubscribe, preferences, forms,
+        confirmation): its branding, under which a form's own branding wins part by part, and the
+        language the unsubscribe and preference pages fall back to when neither the campaign nor
+        the browser's Accept-Language names one. Replaces the whole look.
         """
 
     @_abc_1.abstractmethod

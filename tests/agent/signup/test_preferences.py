@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
+import grpc
 import pytest
 
 from mailfleet.v1 import (
@@ -213,3 +214,43 @@ async def test_a_recipient_edits_their_fields_and_bad_input_stores_nothing(
         await post(browser, url, [("vip", ""), ("keep", "news"), ("keep", "sale")])
         assert _field_changes(stubs) == [expected, {"vip": ""}]  # unticked; the rest kept
         assert (await get(browser, url)).text.count("Annie") == 1
+
+
+async def test_the_workspace_look_brands_every_page_and_a_forms_own_wins(
+    agent: AgentProcess,
+) -> None:
+    stubs = agent.stubs()
+    look = signups_pb2.SetBrandingRequest(
+        branding=signups_pb2.Branding(
+            logo_url="https://brand.example/logo.svg",
+            accent_color="#117755",
+            background_color="#fff8e7",
+        ),
+        language="fr",
+    )
+    for bad in (
+        signups_pb2.SetBrandingRequest(language="it"),
+        signups_pb2.SetBrandingRequest(branding=signups_pb2.Branding(accent_color="green")),
+    ):
+        with pytest.raises(grpc.RpcError) as refused:
+            stubs.signups.SetBranding(bad)
+        assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    stubs.signups.SetBranding(look)
+    form = stubs.signups.PutForm(signups_pb2.PutFormRequest(form=form_definition("news-b")))
+    _campaign(stubs, "branded", ["news"])  # no language of its own
+    url = _preferences_url(stubs)
+    async with aiohttp.ClientSession() as browser:
+        page = await get(browser, url)  # no Accept-Language: the workspace's language
+        assert "<html lang=fr>" in page.text and "Vos abonnements" in page.text
+        assert "https://brand.example/logo.svg" in page.text and "#117755" in page.text
+        leave_all = re.search(r'<form method=post action="([^"]+)">', page.text)
+        assert leave_all is not None
+        unsubscribe = await get(browser, leave_all.group(1))
+        assert "<html lang=fr>" in unsubscribe.text and "#117755" in unsubscribe.text
+        assert "https://brand.example/logo.svg" in unsubscribe.text
+        german = await get(browser, leave_all.group(1), **{"Accept-Language": "de"})
+        assert "<html lang=de>" in german.text and "#fff8e7" in german.text
+
+        signup = await get(browser, form.url)  # the form's accent and logo, the workspace's rest
+        assert "#aa3300" in signup.text and "#117755" not in signup.text
+        assert "https://shop.example/logo.png" in signup.text and "#fff8e7" in signup.text

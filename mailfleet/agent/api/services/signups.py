@@ -43,6 +43,14 @@ class SignupsService(signups_pb2_grpc.SignupsServicer):
         deleted = await self._store.write(lambda c: signups.delete_form(c, tenant_id, form_id, now))
         return signups_pb2.DeleteFormResponse(deleted=deleted)
 
+    async def SetBranding(
+        self, request: signups_pb2.SetBrandingRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> signups_pb2.SetBrandingResponse:
+        tenant_id = auth.caller().tenant_id
+        definition, now = signup_forms.look(request).model_dump_json(), time.time()
+        await self._store.write(lambda c: signups.put_look(c, tenant_id, definition, now))
+        return signups_pb2.SetBrandingResponse()
+
     async def ListForms(
         self, request: signups_pb2.ListFormsRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> signups_pb2.ListFormsResponse:
