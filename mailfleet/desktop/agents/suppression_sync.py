@@ -5,7 +5,9 @@ ids that only grow) and the last removal pushed (a removal leaves a row in
 ``suppression_removals``). A push sends what lies past the cursors and moves them in the
 desktop database after the agent confirmed, so an agent that was offline catches up when it is
 back, a crash repeats at most the last chunk, and repeating is harmless: the agent keeps an
-address's first entry and reports the rest as existing.
+address's first entry and reports the rest as existing. On PostgreSQL a cursor moves past a
+chunk only once no writer can still commit an id inside it (see ``_Step``), so an entry
+committed out of id order is pushed late, never skipped.
 
 Rules, as the marketer would expect them:
 
@@ -25,15 +27,20 @@ Rules, as the marketer would expect them:
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select, update
+from sqlalchemy.orm import InstrumentedAttribute
 
 from mailfleet.agent.client import AgentStubs
 from mailfleet.desktop.agents import registry
 from mailfleet.desktop.agents.registry import AgentRecord
 from mailfleet.desktop.db.models import Agent, Suppression, SuppressionReason, SuppressionRemoval
+from mailfleet.desktop.services import commit_order
 from mailfleet.v1 import suppression_pb2
 
 # The agent-side source of every entry the desktop pushed: how a removal recognises its own.
@@ -45,6 +52,8 @@ BATCH = 1_000
 # Addresses per check or remove call (the agent's limit per call).
 CHECK = 10_000
 _SOURCE_LIMIT = 500
+# How long a push waits for writers that might still commit an id inside what it just sent.
+SETTLE_SECONDS = 2.0
 
 _REASON = {
     SuppressionReason.MANUAL: suppression_pb2.SUPPRESSION_REASON_MANUAL,
@@ -138,8 +147,14 @@ def push(
         if not pending(conn, workspace_id, record.id):
             return result
     with registry.stubs(record) as agent:
-        for step in (_push_removals, _push_additions):
-            while not _stopped(stop) and step(engine, workspace_id, record.id, agent, result):
+        removals = _Step(
+            Agent.removal_cursor, partial(_removals, workspace_id), _remover(agent, result)
+        )
+        additions = _Step(
+            Agent.suppression_cursor, partial(_additions, workspace_id), _importer(agent, result)
+        )
+        for run, step in ((_push_removals, removals), (_push_additions, additions)):
+            while not _stopped(stop) and run(step, engine, record.id, stop):
                 pass
     return result
 
@@ -149,85 +164,140 @@ def _stopped(stop: threading.Event | None) -> bool:
 
 
 def _push_removals(
-    engine: Engine,
-    workspace_id: int,
-    agent_id: int,
-    agent: AgentStubs,
-    result: PushResult,
+    step: _Step, engine: Engine, agent_id: int, stop: threading.Event | None
 ) -> bool:
     """One step of removals; False when there were none left."""
-    with engine.connect() as conn:
-        cursor = conn.scalar(select(Agent.removal_cursor).where(Agent.id == agent_id))
-        rows = conn.execute(
-            select(SuppressionRemoval.id, SuppressionRemoval.email)
-            .where(
-                SuppressionRemoval.workspace_id == workspace_id,
-                SuppressionRemoval.id > (cursor or 0),
-            )
-            .order_by(SuppressionRemoval.id)
-            .limit(CHECK)
-        ).all()
-    if not rows:
-        return False
-    emails = list(dict.fromkeys(email for _, email in rows))
-    checked = agent.suppression.CheckSuppressions(
-        suppression_pb2.CheckSuppressionsRequest(emails=emails), timeout=registry.CALL_TIMEOUT
-    )
-    ours = []
-    for status in checked.statuses:
-        mine = [e for e in status.entries if not e.scope and is_desktop_source(e.source)]
-        if mine:
-            ours.append(status.email)
-        elif status.suppressed:
-            result.kept += 1
-    if ours:
-        reply = agent.suppression.RemoveSuppressions(
-            suppression_pb2.RemoveSuppressionsRequest(emails=ours), timeout=registry.CALL_TIMEOUT
-        )
-        result.removed += reply.removed
-    _advance(engine, agent_id, removal_cursor=rows[-1].id)
-    result.sent += len(rows)
-    return True
+    return step.run(engine, agent_id, stop)
 
 
 def _push_additions(
-    engine: Engine,
-    workspace_id: int,
-    agent_id: int,
-    agent: AgentStubs,
-    result: PushResult,
+    step: _Step, engine: Engine, agent_id: int, stop: threading.Event | None
 ) -> bool:
     """One chunk of additions through the bulk import; False when there were none left."""
-    with engine.connect() as conn:
-        cursor = conn.scalar(select(Agent.suppression_cursor).where(Agent.id == agent_id))
-        rows = conn.execute(
-            select(Suppression.id, Suppression.email, Suppression.reason, Suppression.source)
-            .where(
-                Suppression.workspace_id == workspace_id,
-                Suppression.id > (cursor or 0),
-                Suppression.email.is_not(None),
+    return step.run(engine, agent_id, stop)
+
+
+Rows = Sequence[Any]  # rows of the selects below
+
+
+@dataclass
+class _Step:
+    """One table pushed past one cursor, a chunk at a time.
+
+    The cursor moves past a chunk only once no writer can still commit an id inside it
+    (``services/commit_order.py``); rows committed late inside it are sent then. A chunk that
+    cannot be settled within ``SETTLE_SECONDS`` is still sent, but the cursor stays before it
+    for the rest of this push, so the next push reads it again (the agent reports what it
+    has as existing): an entry committed out of id order is never skipped.
+    """
+
+    cursor: InstrumentedAttribute[int]
+    read: Callable[[Connection, int, int | None], Rows]  # (after, through or a chunk)
+    send: Callable[[Rows], None]
+    read_past: int = 0
+    held: bool = False
+
+    def run(self, engine: Engine, agent_id: int, stop: threading.Event | None) -> bool:
+        """One chunk; False when there was none left."""
+        with engine.connect() as conn:
+            cursor = conn.scalar(select(self.cursor).where(Agent.id == agent_id)) or 0
+            start = max(cursor, self.read_past)
+            rows = self.read(conn, start, None)
+            limit = commit_order.bound(conn)
+        if not rows:
+            return False
+        self.send(rows)
+        last = rows[-1].id
+        self.read_past = last
+        if start != cursor or self.held or not _settled(engine, limit, stop):
+            self.held = True
+            return True
+        sent = {r.id for r in rows}
+        with engine.connect() as conn:
+            late = [r for r in self.read(conn, start, last) if r.id not in sent]
+        if late:
+            self.send(late)
+        with engine.begin() as conn:
+            conn.execute(
+                update(Agent)
+                .where(Agent.id == agent_id, self.cursor < last)
+                .values({self.cursor: last})
             )
-            .order_by(Suppression.id)
-            .limit(CHUNK)
-        ).all()
-    if not rows:
-        return False
-    entries = [
-        suppression_pb2.SuppressionEntry(
-            email=email, reason=_REASON[SuppressionReason(reason)], source=agent_source(source)
-        )
-        for _, email, reason, source in rows
-        if email is not None  # the query leaves erased entries out; this tells the type checker
-    ]
-    summary = agent.suppression.ImportSuppressions(
-        _batches(entries), timeout=registry.CALL_TIMEOUT * 12
+        return True
+
+
+def _settled(engine: Engine, limit: int | None, stop: threading.Event | None) -> bool:
+    deadline = time.monotonic() + SETTLE_SECONDS
+    while True:
+        with engine.connect() as conn:
+            if commit_order.settled(conn, limit):
+                return True
+        if time.monotonic() > deadline or _stopped(stop):
+            return False
+        time.sleep(0.05)
+
+
+def _removals(workspace_id: int, conn: Connection, after: int, through: int | None) -> Rows:
+    query = select(SuppressionRemoval.id, SuppressionRemoval.email).where(
+        SuppressionRemoval.workspace_id == workspace_id, SuppressionRemoval.id > after
     )
-    result.added += summary.added
-    result.existing += summary.existing
-    result.invalid.extend((i.email, i.problem) for i in summary.invalid)
-    _advance(engine, agent_id, suppression_cursor=rows[-1].id)
-    result.sent += len(rows)
-    return True
+    query = query.limit(CHECK) if through is None else query.where(SuppressionRemoval.id <= through)
+    return conn.execute(query.order_by(SuppressionRemoval.id)).all()
+
+
+def _additions(workspace_id: int, conn: Connection, after: int, through: int | None) -> Rows:
+    query = select(Suppression.id, Suppression.email, Suppression.reason, Suppression.source).where(
+        Suppression.workspace_id == workspace_id,
+        Suppression.id > after,
+        Suppression.email.is_not(None),
+    )
+    query = query.limit(CHUNK) if through is None else query.where(Suppression.id <= through)
+    return conn.execute(query.order_by(Suppression.id)).all()
+
+
+def _remover(agent: AgentStubs, result: PushResult) -> Callable[[Rows], None]:
+    def send(rows: Rows) -> None:
+        emails = list(dict.fromkeys(r.email for r in rows))
+        checked = agent.suppression.CheckSuppressions(
+            suppression_pb2.CheckSuppressionsRequest(emails=emails), timeout=registry.CALL_TIMEOUT
+        )
+        ours = []
+        for status in checked.statuses:
+            mine = [e for e in status.entries if not e.scope and is_desktop_source(e.source)]
+            if mine:
+                ours.append(status.email)
+            elif status.suppressed:
+                result.kept += 1
+        if ours:
+            reply = agent.suppression.RemoveSuppressions(
+                suppression_pb2.RemoveSuppressionsRequest(emails=ours),
+                timeout=registry.CALL_TIMEOUT,
+            )
+            result.removed += reply.removed
+        result.sent += len(rows)
+
+    return send
+
+
+def _importer(agent: AgentStubs, result: PushResult) -> Callable[[Rows], None]:
+    def send(rows: Rows) -> None:
+        entries = [
+            suppression_pb2.SuppressionEntry(
+                email=r.email,
+                reason=_REASON[SuppressionReason(r.reason)],
+                source=agent_source(r.source),
+            )
+            for r in rows
+        ]
+        summary = agent.suppression.ImportSuppressions(
+            _batches(entries), timeout=registry.CALL_TIMEOUT * 12
+        )
+        result.added += summary.added
+        result.existing += summary.existing
+        result.invalid.extend((i.email, i.problem) for i in summary.invalid)
+        result.sent += len(rows)
+
+    return send
 
 
 def _batches(
@@ -235,8 +305,3 @@ def _batches(
 ) -> Iterator[suppression_pb2.SuppressionBatch]:
     for start in range(0, len(entries), BATCH):
         yield suppression_pb2.SuppressionBatch(entries=entries[start : start + BATCH])
-
-
-def _advance(engine: Engine, agent_id: int, **cursor: int) -> None:
-    with engine.begin() as conn:
-        conn.execute(update(Agent).where(Agent.id == agent_id).values(**cursor))

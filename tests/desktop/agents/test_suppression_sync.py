@@ -13,7 +13,7 @@ from sqlalchemy import Engine, select, update
 
 from mailfleet.agent.client import AgentClient
 from mailfleet.desktop.agents import suppression_sync
-from mailfleet.desktop.db.models import Agent, SuppressionReason
+from mailfleet.desktop.db.models import Agent, Suppression, SuppressionReason
 from mailfleet.desktop.services import suppression
 from mailfleet.desktop.services.suppression import import_addresses
 from mailfleet.desktop.services.workspaces import ensure_workspace
@@ -220,3 +220,40 @@ def test_a_large_import_is_pushed_through_the_bulk_import_in_chunks(
         assert suppression_sync.pending(conn, ws, record.id) == 0
         cursor = conn.scalar(select(Agent.suppression_cursor).where(Agent.id == record.id))
     assert cursor and cursor >= 2_500
+
+
+def test_an_entry_committed_after_a_later_one_on_postgresql_is_pushed_not_skipped(
+    postgres_engine: Engine,
+    agent_factory: AgentFactory,
+    secure_keyring: FileKeyring,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    engine = postgres_engine
+    with engine.begin() as conn:
+        ws = ensure_workspace(conn)
+    proc = agent_factory("")
+    record = pair(engine, ws, proc, "one")
+    monkeypatch.setattr(suppression_sync, "SETTLE_SECONDS", 0.2)
+    with engine.connect() as slow:
+        writing = slow.begin()
+        # Draws the lower id, then commits only after a second writer committed a higher one.
+        suppression.add(slow, ws, "late@example.com", SuppressionReason.MANUAL)
+        with engine.begin() as fast:
+            suppression.add(fast, ws, "early@example.com", SuppressionReason.MANUAL)
+        first = suppression_sync.push(engine, ws, record)
+        writing.commit()
+    with engine.connect() as conn:
+        ids = dict(conn.execute(select(Suppression.email, Suppression.id)).all())
+    assert ids["late@example.com"] < ids["early@example.com"]
+    assert first.added == 1
+    second = suppression_sync.push(engine, ws, record)
+    assert second.added == 1  # the late one; the early one again is "existing"
+    with AgentClient(record.pairing()) as client:
+        found = client.stubs.suppression.CheckSuppressions(
+            suppression_pb2.CheckSuppressionsRequest(
+                emails=["late@example.com", "early@example.com"]
+            )
+        )
+    assert [s.suppressed for s in found.statuses] == [True, True]
+    with engine.connect() as conn:
+        assert suppression_sync.pending(conn, ws, record.id) == 0
