@@ -18,7 +18,9 @@ from mailfleet.agent.config import load
 from mailfleet.agent.identity.pairing import Pairing
 from mailfleet.agent.init import init, pairing_for
 
-_START_TIMEOUT = 30.0
+# Long enough for a busy two-core machine: an idle one starts an agent in about 5 s, one at a
+# load of 20 took over 30 s (the workers import the whole stack before the agent serves).
+_START_TIMEOUT = 90.0
 # What ``mailfleet-agent`` starts the line with when it refuses to run (mailfleet.agent.cli.main).
 _REFUSAL = "mailfleet-agent: "
 
@@ -107,7 +109,9 @@ class LocalAgent:
                         f"Port {self.pairing.port} is in use by another program; "
                         "the local agent cannot listen there"
                     )
-                raise AgentStartError("The local agent did not answer within 30 s")
+                raise AgentStartError(
+                    f"The local agent did not answer within {_START_TIMEOUT:.0f} s"
+                )
             time.sleep(0.1)
 
     def stop(self) -> int:
