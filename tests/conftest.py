@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from mailfleet.agent.delivery.clock import VARIABLE as CLOCK_VARIABLE
 from tests.peers.agent import AgentProcess, Stubs
 from tests.peers.dns import local_dns
 
@@ -57,3 +58,13 @@ def shared_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentProc
         yield proc
     finally:
         proc.close()
+
+
+@pytest.fixture
+def clock_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The file of seconds the agents started by this test add to their campaign clock
+    (A/B deadlines, send windows): write it to move them ahead without sleeping."""
+    path = tmp_path / "clock-offset"
+    path.write_text("0")
+    monkeypatch.setenv(CLOCK_VARIABLE, str(path))
+    return path

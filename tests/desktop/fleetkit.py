@@ -20,8 +20,9 @@ from mailfleet.desktop.services import campaigns, stats
 from mailfleet.desktop.services.campaigns import Audience, Draft
 from mailfleet.desktop.services.fields import create_field, list_fields
 from mailfleet.desktop.services.workspaces import create_list, ensure_workspace
+from mailfleet.desktop.ui.campaign_wizard import CampaignWizard
 from mailfleet.desktop.ui.main_window import MainWindow
-from mailfleet.desktop.ui.qt import QMessageBox
+from mailfleet.desktop.ui.qt import QMessageBox, Qt, QWizard
 from tests.agent.builders import relay_config
 from tests.peers.agent import AgentProcess
 from tests.peers.smtp import SmtpSink
@@ -193,3 +194,33 @@ def answer(box: QMessageBox | None, text: str) -> None:
     """Press the button labelled ``text`` of the question the window is asking."""
     assert box is not None and box.isVisible()
     next(b for b in box.buttons() if b.text() == text).click()
+
+
+def start_wizard(
+    qtbot: QtBot, window: MainWindow, recipients: int, subject: str, html: str
+) -> CampaignWizard:
+    """Open the campaign wizard, choose the first list (of ``recipients``) and go on to the
+    Content page, filled with ``subject`` and ``html``."""
+    window.go("Campaigns")
+    wizard = window.campaigns.new_campaign()
+    assert wizard is not None
+    qtbot.addWidget(wizard)
+    audience = wizard.audience_page
+    qtbot.waitUntil(lambda: audience.choices.count() > 0)
+    audience.choices.item(0).setCheckState(Qt.CheckState.Checked)
+    qtbot.waitUntil(lambda: audience.recipients == recipients)
+    wizard.next()
+    wizard.content_page.subject.setText(subject)
+    wizard.content_page.html.setPlainText(html)
+    return wizard
+
+
+def send_wizard(qtbot: QtBot, wizard: CampaignWizard) -> None:
+    """On the review page: wait for the checks (warnings do not block), Send, and answer the
+    question with Send."""
+    checks = wizard.review_page.checks
+    qtbot.waitUntil(lambda: checks.findings is not None)
+    assert not checks.blocked(), checks.text()
+    wizard.button(QWizard.WizardButton.FinishButton).click()
+    qtbot.waitUntil(lambda: wizard.confirm is not None and wizard.confirm.isVisible())
+    answer(wizard.confirm, "Send")

@@ -20,6 +20,7 @@ from sqlalchemy import Engine, bindparam, select, update
 
 from mailfleet.agent.client import AgentStubs, Pairing
 from mailfleet.desktop.agents import media_publish, registry
+from mailfleet.desktop.agents.ab_results import ab_test_message
 from mailfleet.desktop.db.models import (
     Campaign,
     CampaignPart,
@@ -30,7 +31,9 @@ from mailfleet.desktop.db.models import (
     RecipientStatus,
 )
 from mailfleet.desktop.services import campaigns, fields, templates
+from mailfleet.desktop.services.ab_tests import AbPlan
 from mailfleet.desktop.services.media_storage import Bucket
+from mailfleet.desktop.services.send_windows import SendWindow
 from mailfleet.v1 import campaigns_pb2, common_pb2
 
 CHUNK = 100_000  # recipients per upload stream: the unit of resumption
@@ -92,6 +95,17 @@ def _request(
         stamp = Timestamp()
         stamp.FromDatetime(campaign.start_at)
         request.start_at.CopyFrom(stamp)
+    if (plan := AbPlan.from_json(campaign.ab_test)) is not None:
+        request.ab_test.CopyFrom(ab_test_message(plan))
+    if (window := SendWindow.from_json(campaign.send_window)) is not None:
+        request.send_window.CopyFrom(
+            campaigns_pb2.SendWindow(
+                weekdays=window.weekdays,
+                start_minute=window.start_minute,
+                end_minute=window.end_minute,
+                time_zone=window.time_zone,
+            )
+        )
     return request
 
 

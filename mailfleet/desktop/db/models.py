@@ -477,6 +477,10 @@ class Campaign(Base):
     # The language of its recipients' unsubscribe and preference pages (sent as a ``lang:<xx>``
     # tag); empty: each recipient's browser chooses.
     language: Mapped[str] = mapped_column(String(8), default="", server_default="")
+    # Its A/B test (``services.ab_tests.AbPlan.to_json``); NULL: none, everyone gets the above.
+    ab_test: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    # The weekdays and hours it sends in (``services.send_windows``); NULL: any hour.
+    send_window: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     # Prefix of the idempotency keys sent to agents: a retried upload finds its campaigns.
     key_prefix: Mapped[str] = mapped_column(String(64))
     recipients: Mapped[int] = mapped_column(Integer, default=0)

@@ -46,8 +46,10 @@ from mailfleet.desktop.db.models import (
 )
 from mailfleet.desktop.db.types import utcnow
 from mailfleet.desktop.services import segments
+from mailfleet.desktop.services.ab_tests import AbPlan
 from mailfleet.desktop.services.emails import check_address
 from mailfleet.desktop.services.languages import LANGUAGE_TAG, LANGUAGES
+from mailfleet.desktop.services.send_windows import SendWindow
 from mailfleet.desktop.services.suppression import not_suppressed
 
 # The tag of a campaign sent for a list: the agents' preference center offers to leave it, and
@@ -92,6 +94,27 @@ class Draft:
     language: str = ""
     # (agent id, weight): the share of recipients each agent sends.
     agents: tuple[tuple[int, int], ...] = field(default_factory=tuple)
+    ab_test: AbPlan | None = None  # None: no A/B test
+    send_window: SendWindow | None = None  # None: sends at any hour
+
+    def kept(self) -> dict[str, Any]:
+        """The columns of ``Campaign`` the draft fills (a draft and a sent campaign alike)."""
+        return {
+            "name": self.name.strip(),
+            "audience": self.audience.to_json(),
+            "subject": self.subject,
+            "html": self.html,
+            "text": self.text,
+            "from_name": self.from_name,
+            "from_address": self.from_address,
+            "reply_to": self.reply_to,
+            "throttle_per_minute": self.throttle_per_minute,
+            "start_at": self.start_at,
+            "time_zone": self.time_zone,
+            "language": self.language,
+            "ab_test": None if self.ab_test is None else self.ab_test.to_json(),
+            "send_window": None if self.send_window is None else self.send_window.to_json(),
+        }
 
 
 def audience_condition(
@@ -180,6 +203,9 @@ def _check(draft: Draft) -> None:
         raise CampaignError(f"a campaign can go to at most {MAX_LISTS} lists")
     if draft.language and draft.language not in LANGUAGES:
         raise CampaignError("choose one of the languages offered for the campaign's pages")
+    for part in (draft.ab_test, draft.send_window):
+        if part is not None and (problem := part.problem()) is not None:
+            raise CampaignError(problem)
 
 
 def weighted_parts(
@@ -211,20 +237,9 @@ def create(engine: Engine, workspace_id: int, draft: Draft, replaces: int | None
         campaign_id = conn.scalar(
             insert(Campaign)
             .values(
+                **draft.kept(),
                 workspace_id=workspace_id,
-                name=draft.name.strip(),
                 state=CampaignState.UPLOADING.value,
-                audience=draft.audience.to_json(),
-                subject=draft.subject,
-                html=draft.html,
-                text=draft.text,
-                from_name=draft.from_name,
-                from_address=draft.from_address,
-                reply_to=draft.reply_to,
-                throttle_per_minute=draft.throttle_per_minute,
-                start_at=draft.start_at,
-                time_zone=draft.time_zone,
-                language=draft.language,
                 key_prefix=prefix,
             )
             .returning(Campaign.id)
@@ -300,6 +315,8 @@ def duplicate(conn: Connection, workspace_id: int, campaign_id: int) -> int:
             start_at=start if start is not None and start > utcnow() else None,
             time_zone=source.time_zone,
             language=source.language,
+            ab_test=source.ab_test,
+            send_window=source.send_window,
             key_prefix=uuid.uuid4().hex,
             recipients=0,
         )
@@ -328,6 +345,8 @@ def draft_of(conn: Connection, workspace_id: int, campaign_id: int) -> Draft:
         start_at=row.start_at,
         time_zone=row.time_zone,
         language=row.language,
+        ab_test=AbPlan.from_json(row.ab_test),
+        send_window=SendWindow.from_json(row.send_window),
     )
 
 
@@ -340,20 +359,7 @@ def save_draft(conn: Connection, workspace_id: int, campaign_id: int, draft: Dra
             Campaign.workspace_id == workspace_id,
             Campaign.state == CampaignState.DRAFT.value,
         )
-        .values(
-            name=draft.name.strip() or "Untitled draft",
-            audience=draft.audience.to_json(),
-            subject=draft.subject,
-            html=draft.html,
-            text=draft.text,
-            from_name=draft.from_name,
-            from_address=draft.from_address,
-            reply_to=draft.reply_to,
-            throttle_per_minute=draft.throttle_per_minute,
-            start_at=draft.start_at,
-            time_zone=draft.time_zone,
-            language=draft.language,
-        )
+        .values({**draft.kept(), "name": draft.name.strip() or "Untitled draft"})
     )
     if saved.rowcount != 1:
         raise CampaignError("this draft was sent or deleted meanwhile")
@@ -437,6 +443,7 @@ class CampaignRow:
     # A cancel, pause or resume some agents have not acknowledged yet, and those agents.
     command: str | None = None
     waiting_for: tuple[str, ...] = ()
+    ab_test: bool = False  # it tests variants (the A/B result view has something to show)
 
 
 def list_campaigns(conn: Connection, workspace_id: int) -> list[CampaignRow]:
@@ -449,15 +456,17 @@ def list_campaigns(conn: Connection, workspace_id: int) -> list[CampaignRow]:
             Campaign.recipients,
             Campaign.created_at,
             Campaign.start_at,
+            Campaign.ab_test.is_not(None),
         )
         .where(Campaign.workspace_id == workspace_id)
         .order_by(Campaign.id.desc())
     )
     waiting = _waiting_commands(conn, workspace_id)
-    return [
-        CampaignRow(i, n, CampaignState(s), r, c, a, *waiting.get(i, (None, ())))
-        for i, n, s, r, c, a in rows
-    ]
+    found = []
+    for i, n, s, r, c, a, ab in rows:
+        command, waiting_for = waiting.get(i, (None, ()))
+        found.append(CampaignRow(i, n, CampaignState(s), r, c, a, command, waiting_for, bool(ab)))
+    return found
 
 
 def _waiting_commands(

@@ -1,4 +1,5 @@
-"""The campaign wizard: audience, content, sender, delivery, review, send."""
+"""The campaign wizard: audience, content, sender, an optional A/B test, delivery (with a
+send window), review, send."""
 
 from __future__ import annotations
 
@@ -14,11 +15,15 @@ from mailfleet.desktop.agents import domains
 from mailfleet.desktop.agents.delivery_mode import DeliveryMode, delivery_mode
 from mailfleet.desktop.agents.registry import AgentRecord, AgentStatus
 from mailfleet.desktop.services import campaigns, fields, segments, templates, workspaces
+from mailfleet.desktop.services.ab_tests import Rule
 from mailfleet.desktop.services.campaigns import Audience, Draft
 from mailfleet.desktop.services.content_checks import Finding, check_content
 from mailfleet.desktop.services.languages import LANGUAGES
 from mailfleet.desktop.services.plurals import counted, plural
+from mailfleet.desktop.services.send_plan import estimate_minutes, finish_at
+from mailfleet.desktop.services.send_windows import SendWindow
 from mailfleet.desktop.ui import dates
+from mailfleet.desktop.ui.ab_test_page import AbTestPage
 from mailfleet.desktop.ui.checks_panel import ChecksPanel
 from mailfleet.desktop.ui.qt import (
     QCheckBox,
@@ -44,6 +49,7 @@ from mailfleet.desktop.ui.qt import (
     QWizardPage,
     Signal,
 )
+from mailfleet.desktop.ui.send_window_box import SendWindowBox
 from mailfleet.desktop.ui.spam_check import SpamScore
 from mailfleet.desktop.ui.tasks import Task, TaskRunner
 
@@ -67,15 +73,6 @@ def throttle_text(per_minute: int) -> str:
     if not per_minute:
         return NO_LIMIT
     return f"at most {counted(per_minute, 'message')} per minute"
-
-
-def estimate_minutes(recipients: int, rates_per_minute: list[float], throttle: int) -> float | None:
-    """Minutes to send ``recipients`` at the agents' combined rate, capped by the throttle;
-    None when nothing is known about the rate."""
-    rate = sum(rates_per_minute)
-    if throttle:
-        rate = min(rate, throttle) if rate else float(throttle)
-    return recipients / rate if rate > 0 else None
 
 
 class AudiencePage(QWizardPage):
@@ -172,11 +169,13 @@ class ContentPage(QWizardPage):
         self.template = QComboBox()
         self.template.addItem("(write it here)", None)
         self.saved: list[templates.TemplateRow] = []
+        self.broken: frozenset[int] = frozenset()  # saved templates whose checks find an error
         self.template.currentIndexChanged.connect(self._load)
         self.subject = QLineEdit()
         self.html = QPlainTextEdit()
         self.text = QPlainTextEdit()
         self.text.setPlaceholderText("Optional: derived from the HTML when empty")
+        self.ab_option = QCheckBox("Try 2-4 variants on part of the audience first (A/B test)")
         self.subject.textChanged.connect(self.completeChanged)
         self.html.textChanged.connect(self.completeChanged)
         self.text.textChanged.connect(self.completeChanged)
@@ -185,11 +184,12 @@ class ContentPage(QWizardPage):
         form.addRow("Subject", self.subject)
         form.addRow("HTML", self.html)
         form.addRow("Text", self.text)
+        form.addRow(self.ab_option)
 
     def fill(self, saved: list[templates.TemplateRow], broken: frozenset[int]) -> None:
         """Offer the saved templates (read by the wizard); a ``broken`` one (its checks found
         an error) is shown but cannot be chosen."""
-        self.saved = saved
+        self.saved, self.broken = saved, broken
         model = self.template.model()
         assert isinstance(model, QStandardItemModel)
         for t in saved:
@@ -287,11 +287,18 @@ class DeliveryPage(QWizardPage):
         if local and local not in TIME_ZONES:
             self.zone.insertItem(0, local)
         self.zone.setCurrentText(local or TIME_ZONES[0])
+        self.window_box = SendWindowBox()
+        self.window_box.setToolTip("Outside these days and hours the agents hold the mail")
+        self.window_box.changed.connect(self.completeChanged)
+        self.window_problem = QLabel("")
+        self.window_problem.setStyleSheet("color: #b00020")
         form = QFormLayout(self)
         form.addRow(self.table)
         form.addRow("Throttle", self.throttle)
         form.addRow(self.later, self.start)
         form.addRow("Time zone", self.zone)
+        form.addRow("Send window", self.window_box)
+        form.addRow(self.window_problem)
 
     def choose(self, agents: tuple[tuple[int, int], ...]) -> None:
         """Check these (agent id, weight) and no other; agents no longer paired are left out,
@@ -320,9 +327,16 @@ class DeliveryPage(QWizardPage):
         )
         return datetime.fromtimestamp(local.toSecsSinceEpoch(), UTC)
 
+    def send_window(self) -> SendWindow | None:
+        """The days and hours it may send in, in the chosen time zone; None: any hour."""
+        return self.window_box.send_window(self.zone.currentText())
+
     def isComplete(self) -> bool:
-        """At least one agent."""
-        return bool(self.chosen())
+        """At least one agent, and a window the agents will take (or none)."""
+        window = self.send_window()
+        problem = window.problem() if window is not None else None
+        self.window_problem.setText(f"⚠ {problem[0].upper()}{problem[1:]}." if problem else "")
+        return bool(self.chosen()) and problem is None
 
 
 class ReviewPage(QWizardPage):
@@ -370,13 +384,9 @@ class ReviewPage(QWizardPage):
         names = {r.id: r.name for r in w.records}
         split = ", ".join(f"{names[a]} {n * weight // total:,}" for a, weight in chosen)
         throttle = w.delivery_page.throttle.value()
-        minutes = estimate_minutes(n, [w.rates.get(a, 0.0) for a, _ in chosen], throttle)
-        finish = (
-            "unknown until the agents report a sending rate"
-            if minutes is None
-            else (f"about {minutes:,.0f} minutes after the start")
-        )
         start = w.delivery_page.start_at()
+        per_recipient = estimate_minutes(1, [w.rates.get(a, 0.0) for a, _ in chosen], throttle)
+        finish = self.finish_text(n, per_recipient, start)
         when = (
             "now"
             if start is None
@@ -391,7 +401,8 @@ class ReviewPage(QWizardPage):
             f"&lt;{_escape(sender.from_address.text())}&gt;<br>"
             f"{_escape(self.signing())}</p>"
             f"<p>Start: {when}. Throttle: {throttle_text(throttle)}. "
-            f"Estimated finish: {finish}.</p>"
+            f"Send window: {self.window_text()}. Estimated finish: {finish}.</p>"
+            + (f"<p>A/B test: {_escape(self.ab_text())}</p>" if w.ab_page.plan() else "")
         )
         if not self.name.text():
             self.name.setText(w.content_page.subject.text()[:100])
@@ -400,6 +411,30 @@ class ReviewPage(QWizardPage):
         chosen_records = [r for r in w.records if r.id in dict(chosen)]
         self._ask_delivery(chosen_records)
         self._check_domain(chosen_records)
+
+    def window_text(self) -> str:
+        """The send window in words: "any hour" or "weekdays 08:00-20:00 (Europe/Berlin)"."""
+        window = self.w.delivery_page.send_window()
+        return "any hour" if window is None else window.text()
+
+    def ab_text(self) -> str:
+        """The A/B test in one sentence, or "none"."""
+        plan = self.w.ab_page.plan()
+        return "none" if plan is None else plan.summary(self.w.audience_page.recipients)
+
+    def finish_text(self, n: int, per_recipient: float | None, start: datetime | None) -> str:
+        """When the last message goes, inside the send window and after an A/B test's wait."""
+        if per_recipient is None:
+            return "unknown until the agents report a sending rate"
+        plan, window = self.w.ab_page.plan(), self.w.delivery_page.send_window()
+        if plan is None and window is None:
+            return f"about {n * per_recipient:,.0f} minutes after the start"
+        at = finish_at(start or datetime.now(UTC), n, per_recipient, window, plan)
+        if at is None:
+            return "more than a year away: the send window leaves too little time"
+        if plan is not None and plan.rule is Rule.MANUAL and plan.test_percent < 100:
+            return f"the test share by {dates.show(at)}; the rest once you pick the winner"
+        return f"around {dates.show(at)}"
 
     def _ask_delivery(self, records: list[AgentRecord]) -> None:
         self.modes = None
@@ -611,12 +646,14 @@ class CampaignWizard(QWizard):
         self.audience_page = AudiencePage(self)
         self.content_page = ContentPage()
         self.sender_page = SenderPage()
+        self.ab_page = AbTestPage(self, self.content_page.ab_option)
         self.delivery_page = DeliveryPage(self)
         self.review_page = ReviewPage(self)
         for page in (
             self.audience_page,
             self.content_page,
             self.sender_page,
+            self.ab_page,
             self.delivery_page,
             self.review_page,
         ):
@@ -626,6 +663,31 @@ class CampaignWizard(QWizard):
         self.setSideWidget(self.error)
         runner.read(engine, "Reading lists, segments and templates",
                     lambda c: _Choices.read(c, workspace_id), self._loaded)  # fmt: skip
+
+    def nextId(self) -> int:
+        """The page after this one; the A/B test page only when the test is ticked."""
+        following = super().nextId()
+        if self.page(following) is self.ab_page and not self.content_page.ab_option.isChecked():
+            return following + 1
+        return following
+
+    def own_content(self) -> tuple[str, str, str, str]:
+        """The Content and Sender pages' subject, From name, HTML and text."""
+        content = self.content_page
+        return (
+            content.subject.text(),
+            self.sender_page.from_name.text(),
+            content.html.toPlainText(),
+            content.text.toPlainText(),
+        )
+
+    def usable_templates(self) -> list[templates.TemplateRow]:
+        """The saved templates without errors, for an A/B test's content variants."""
+        return [t for t in self.content_page.saved if t.id not in self.content_page.broken]
+
+    def recipients(self) -> int:
+        """The audience's count, as the Audience page last counted it."""
+        return self.audience_page.recipients
 
     def _loaded(self, choices: _Choices) -> None:
         self.audience_page.fill(choices.lists, choices.segments)
@@ -647,6 +709,8 @@ class CampaignWizard(QWizard):
         sender.language.setCurrentIndex(max(0, sender.language.findData(draft.language)))
         delivery.throttle.setValue(draft.throttle_per_minute)
         delivery.choose(draft.agents)
+        delivery.window_box.show_window(draft.send_window)
+        self.ab_page.show_plan(draft.ab_test)
         if delivery.zone.findText(draft.time_zone) < 0:
             delivery.zone.addItem(draft.time_zone)
         delivery.zone.setCurrentText(draft.time_zone)
@@ -681,6 +745,8 @@ class CampaignWizard(QWizard):
             start_at=delivery.start_at(),
             time_zone=delivery.zone.currentText(),
             agents=delivery.chosen(),
+            ab_test=self.ab_page.plan(),
+            send_window=delivery.send_window(),
         )
 
     def save_draft(self) -> None:
@@ -717,7 +783,8 @@ class CampaignWizard(QWizard):
         box.setText(f"Send “{draft.name}” to {counted(n, 'recipient')}?")
         box.setInformativeText(
             f"Through: {agents}\nFrom: {sender}\nSubject: {draft.subject}\n"
-            f"Start: {review.when}\n{review.delivery_text()}\n{review.signing()}\n\n"
+            f"Start: {review.when}\nSend window: {review.window_text()}\n"
+            f"A/B test: {review.ab_text()}\n{review.delivery_text()}\n{review.signing()}\n\n"
             "Once sent, a message cannot be called back."
         )
         send = box.addButton("Send", QMessageBox.ButtonRole.AcceptRole)

@@ -15,6 +15,7 @@ from mailfleet.desktop.services import campaigns
 from mailfleet.desktop.services.campaigns import CampaignRow
 from mailfleet.desktop.services.plurals import counted
 from mailfleet.desktop.ui import dates
+from mailfleet.desktop.ui.ab_results_view import AbResultsView
 from mailfleet.desktop.ui.agents_page import AgentsPage
 from mailfleet.desktop.ui.campaign_drafts import Drafts
 from mailfleet.desktop.ui.campaign_wizard import CampaignWizard
@@ -105,6 +106,10 @@ class CampaignsPage(QWidget):
         self.duplicate_button.clicked.connect(self._duplicate)
         self.delete_draft_button = QPushButton("Delete draft…")
         self.delete_draft_button.clicked.connect(self._delete_draft)
+        self.ab_button = QPushButton("A/B results…")
+        self.ab_button.setToolTip("How the variants do, and the winner")
+        self.ab_button.clicked.connect(self.show_ab_results)
+        self.ab_view: AbResultsView | None = None  # the results open, if any
         for button, action in (
             (self.pause_button, "pause"),
             (self.resume_button, "resume"),
@@ -154,6 +159,7 @@ class CampaignsPage(QWidget):
             self.retry_button,
             self.duplicate_button,
             self.delete_draft_button,
+            self.ab_button,
         ):
             buttons.addWidget(b)
         # Apart from the others: cancelling cannot be undone.
@@ -232,6 +238,9 @@ class CampaignsPage(QWidget):
             self.retry_button.setEnabled(False)
         self.duplicate_button.setEnabled(row is not None)
         self.delete_draft_button.setEnabled(row is not None and row.state is CampaignState.DRAFT)
+        self.ab_button.setEnabled(
+            row is not None and row.ab_test and row.state is not CampaignState.DRAFT
+        )
 
     def _changed(self, applied: object) -> None:
         # Only a state change (e.g. completed) alters the list; counts live on the dashboard.
@@ -266,6 +275,19 @@ class CampaignsPage(QWidget):
         row = self._selected_row()
         if row is not None and row.state is CampaignState.DRAFT:
             self.drafts.delete(row.id, row.name)
+
+    def show_ab_results(self) -> AbResultsView | None:
+        """Open the selected campaign's A/B results (asked of its agents)."""
+        row = self._selected_row()
+        if row is None or not row.ab_test:
+            return None
+        if self.ab_view is not None:
+            self.ab_view.close()
+        self.ab_view = AbResultsView(
+            self.engine, self.workspace_id, self.runner, row.id, row.name, self
+        )
+        self.ab_view.show()
+        return self.ab_view
 
     def _dashboard(self) -> None:
         campaign_id = self.selected()

@@ -5,14 +5,8 @@ gets only the winner."""
 
 from __future__ import annotations
 
-import email
-import email.policy
-import html
-import http.client
-import re
 from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import grpc
 import pytest
@@ -20,11 +14,10 @@ import pytest
 from mailfleet.v1 import campaigns_pb2, common_pb2
 from tests.agent.builders import batches, campaign_request, relay_config, wait_until
 from tests.peers.agent import AgentProcess, Stubs
-from tests.peers.smtp import Received, SmtpSink
+from tests.peers.clicks import BROWSER, SCANNER, click, subject
+from tests.peers.smtp import SmtpSink
 
 HTML = '<p>Hi {{ first_name }}, see <a href="https://shop.example/sale">the sale</a>.</p>'
-BROWSER = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
-SCANNER = "Mozilla/5.0 (compatible; Barracuda Sentinel link scanner)"
 
 
 def _ab_test(rule: campaigns_pb2.AbWinnerRule.ValueType, percent: int = 40) -> campaigns_pb2.AbTest:
@@ -54,29 +47,6 @@ def _start(stubs: Stubs, test: campaigns_pb2.AbTest, n: int) -> campaigns_pb2.Ca
     return ref
 
 
-def _subject(r: Received) -> str:
-    return str(email.message_from_bytes(r.data, policy=email.policy.default)["Subject"])
-
-
-def _click_path(r: Received) -> str:
-    msg = email.message_from_bytes(r.data, policy=email.policy.default)
-    assert isinstance(msg, email.message.EmailMessage)
-    part = msg.get_body(("html",))
-    assert part is not None
-    (href,) = re.findall(r'href="([^"]+)"', part.get_content())
-    url = urlsplit(html.unescape(href))
-    return url.path + (f"?{url.query}" if url.query else "")
-
-
-def _click(agent: AgentProcess, r: Received, user_agent: str) -> None:
-    conn = http.client.HTTPConnection("127.0.0.1", agent.http_port, timeout=10)
-    try:
-        conn.request("GET", _click_path(r), headers={"User-Agent": user_agent})
-        assert conn.getresponse().status in (302, 303)
-    finally:
-        conn.close()
-
-
 def test_more_clicks_win_and_the_rest_gets_only_the_winner(
     agent_factory: Callable[[str], AgentProcess], clock_file: Path
 ) -> None:
@@ -86,15 +56,15 @@ def test_more_clicks_win_and_the_rest_gets_only_the_winner(
         ref = _start(stubs, _ab_test(campaigns_pb2.AB_WINNER_RULE_CLICKS), 50)
         wait_until(lambda: len(sink.received) >= 20, 30, "the test share to arrive")
         share = sink.received
-        by_subject = {s: [r for r in share if _subject(r) == s] for s in ("Subject A", "Subject B")}
+        by_subject = {s: [r for r in share if subject(r) == s] for s in ("Subject A", "Subject B")}
         # 40 % of 50, dealt evenly; nobody got the campaign's own subject.
         assert [len(v) for v in by_subject.values()] == [10, 10]
         # People click B's link three times, A's once; a link scanner clicks A's three times.
         for r in by_subject["Subject B"][:3]:
-            _click(agent, r, BROWSER)
-        _click(agent, by_subject["Subject A"][0], BROWSER)
+            click(agent, r, BROWSER)
+        click(agent, by_subject["Subject A"][0], BROWSER)
         for r in by_subject["Subject A"][1:4]:
-            _click(agent, r, SCANNER)
+            click(agent, r, SCANNER)
 
         def clicked() -> list[int]:
             return [v.clicked for v in stubs.campaigns.GetAbTest(ref).variants]
@@ -120,7 +90,7 @@ def test_more_clicks_win_and_the_rest_gets_only_the_winner(
         assert (result.decided, result.winner) == (True, 1)
         rest = sink.received[20:]
         assert len(rest) == 30
-        assert {_subject(r) for r in rest} == {"Subject B"}
+        assert {subject(r) for r in rest} == {"Subject B"}
         assert all(b"Ann at Shop" in r.data for r in rest)
         assert {r.rcpt_to for r in rest}.isdisjoint({r.rcpt_to for r in share})
 
@@ -149,7 +119,7 @@ def test_a_manual_test_waits_for_the_marketers_pick(
         )
         assert (picked.decided, picked.winner) == (True, 0)
         wait_until(lambda: len(sink.received) == 8, 30, "the remainder to arrive")
-        assert {_subject(r) for r in sink.received[4:]} == {"Subject A"}
+        assert {subject(r) for r in sink.received[4:]} == {"Subject A"}
         with pytest.raises(grpc.RpcError) as again:
             stubs.campaigns.PickAbWinner(
                 campaigns_pb2.PickAbWinnerRequest(campaign_id=ref.campaign_id, variant=1)

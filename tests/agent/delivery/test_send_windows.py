@@ -4,11 +4,8 @@ everything once inside."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import grpc
 import pytest
@@ -16,23 +13,12 @@ import pytest
 from mailfleet.v1 import campaigns_pb2, common_pb2
 from tests.agent.builders import batches, campaign_request, relay_config, wait_until
 from tests.peers.agent import AgentProcess, Stubs
+from tests.peers.clock import coming, move_clock
 from tests.peers.smtp import SmtpSink
 
-BERLIN = ZoneInfo("Europe/Berlin")
 WEEKDAYS_8_TO_20 = campaigns_pb2.SendWindow(
     weekdays=[1, 2, 3, 4, 5], start_minute=8 * 60, end_minute=20 * 60, time_zone="Europe/Berlin"
 )
-
-
-def _next(weekday: int, hour: int, minute: int = 0) -> datetime:
-    """The coming ISO ``weekday`` (not today) at ``hour:minute`` in Berlin."""
-    today = datetime.now(BERLIN).date()
-    day = today + timedelta(days=(weekday - today.isoweekday()) % 7 or 7)
-    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=BERLIN)
-
-
-def _move_clock(clock_file: Path, to: datetime) -> None:
-    clock_file.write_text(str(to.timestamp() - time.time()))
 
 
 def _start(stubs: Stubs, key: str, domain: str, **fields: object) -> campaigns_pb2.CampaignRef:
@@ -53,7 +39,7 @@ def test_a_windowed_campaign_sends_nothing_outside_its_window(
 ) -> None:
     with SmtpSink() as sink:
         stubs = agent_factory(relay_config(sink)).stubs()
-        _move_clock(clock_file, _next(6, 12))  # a Saturday noon
+        move_clock(clock_file, coming(6, 12))  # a Saturday noon
         windowed = _start(stubs, "windowed", "window.example", send_window=WEEKDAYS_8_TO_20)
         assert stubs.campaigns.GetCampaign(windowed).send_window == WEEKDAYS_8_TO_20
         # A campaign started after it, without a window, is sent meanwhile: the scheduler
@@ -61,13 +47,13 @@ def test_a_windowed_campaign_sends_nothing_outside_its_window(
         plain = _start(stubs, "plain-1", "plain.example")
         wait_until(lambda: _delivered(stubs, plain) == 5, 30, "the plain campaign")
         assert stubs.campaigns.GetCampaign(windowed).counts.queued == 5
-        _move_clock(clock_file, _next(1, 20, 30))  # a Monday, after 20:00
+        move_clock(clock_file, coming(1, 20, 30))  # a Monday, after 20:00
         later = _start(stubs, "plain-2", "later.example")
         wait_until(lambda: _delivered(stubs, later) == 5, 30, "the second plain campaign")
         assert stubs.campaigns.GetCampaign(windowed).counts.queued == 5
         assert not any(r.rcpt_to[0].endswith("@window.example") for r in sink.received)
 
-        _move_clock(clock_file, _next(1, 9))  # a Monday at 09:00
+        move_clock(clock_file, coming(1, 9))  # a Monday at 09:00
         wait_until(lambda: _delivered(stubs, windowed) == 5, 30, "the windowed campaign")
         assert sum(r.rcpt_to[0].endswith("@window.example") for r in sink.received) == 5
 
