@@ -98,12 +98,21 @@ def list_fields(conn: Connection, workspace_id: int) -> list[FieldSpec]:
         .where(FieldDefinition.workspace_id == workspace_id)
         .order_by(FieldDefinition.id)
     )
-    return [FieldSpec(key, label, FieldType(ftype)) for key, label, ftype in rows]
+    return [FieldSpec(key, readable_label(label), FieldType(ftype)) for key, label, ftype in rows]
+
+
+def readable_label(label: str) -> str:
+    """A label as people write it: a column header written as a key ("signup_date") reads
+    "Signup date"; any other label stays as it was typed. Its key is the same either way."""
+    text = label.strip()
+    if re.fullmatch(r"[a-z0-9]+(_[a-z0-9]+)+", text):
+        return text.replace("_", " ").capitalize()
+    return text
 
 
 def create_field(conn: Connection, workspace_id: int, label: str, ftype: FieldType) -> FieldSpec:
     """Define a new custom field; its key is derived from the label."""
-    spec = FieldSpec(field_key(label), label.strip() or "Field", ftype)
+    spec = FieldSpec(field_key(label), readable_label(label) or "Field", ftype)
     if spec.key in BUILTIN_COLUMNS:
         raise ValueError(f"{label!r} is a built-in column")
     if find_field(conn, workspace_id, spec.key) is not None:

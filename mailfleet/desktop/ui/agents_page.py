@@ -17,6 +17,7 @@ from mailfleet.desktop.ui import roles
 from mailfleet.desktop.ui.capture_viewer import CaptureViewer
 from mailfleet.desktop.ui.domains_dialog import SendingDomainsDialog
 from mailfleet.desktop.ui.fleet_sync import FleetSync
+from mailfleet.desktop.ui.messages import UNREACHABLE, explain, plain, sync_state
 from mailfleet.desktop.ui.paused_dialog import PausedDialog
 from mailfleet.desktop.ui.qt import (
     QAbstractItemView,
@@ -119,8 +120,10 @@ class AgentsPage(QWidget):
         self._read_once = False
 
         self.pairing = QLineEdit()
+        self.pairing.setAccessibleName("Pairing string")
         self.pairing.setPlaceholderText("Paste a pairing string: mailfleet://host:port?fp=…&key=…")
         self.name = QLineEdit()
+        self.name.setAccessibleName("Agent name")
         self.name.setPlaceholderText("Name (optional)")
         self.name.setMaximumWidth(200)
         self.add_button = QPushButton("Pair agent")
@@ -155,6 +158,7 @@ class AgentsPage(QWidget):
         self.message = QLabel("")
         self.message.setWordWrap(True)
         self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setAccessibleName("Agents")
         self.table.setHorizontalHeaderLabels(list(COLUMNS))
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
@@ -266,7 +270,7 @@ class AgentsPage(QWidget):
 
     def _poll_failed(self, exc: Exception) -> None:
         self._polling = False
-        self.message.setText(f"Could not check the agents: {exc}")
+        self.message.setText(f"Could not check the agents: {explain(exc)}")
 
     def _polled(self, statuses: list[tuple[AgentStatus, DeliveryMode]]) -> None:
         self._polling = False
@@ -310,14 +314,14 @@ class AgentsPage(QWidget):
                 version,
                 queue,
                 rate,
-                self.sync.states.get(record.id, "starting"),
+                sync_state(self.sync.states.get(record.id, "starting")),
                 domains,
                 DELIVERY_TEXT[self.delivery.get(record.id, DeliveryMode.UNKNOWN)],
             )
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 if st is not None and not st.reachable:
-                    item.setToolTip(st.error)
+                    item.setToolTip(plain(st.error, UNREACHABLE))
                     if column == 2:
                         item.setForeground(QBrush(QColor("#b00020")))
                 if column == DOMAINS_COLUMN and found:
@@ -374,15 +378,15 @@ class AgentsPage(QWidget):
         self.local_button.setEnabled(self.local is None)
         self.retry_button.setVisible(isinstance(exc, secrets.KeyringUnavailable))
         if isinstance(exc, secrets.KeyringUnavailable):
-            self.message.setText(f"<b>Not paired yet.</b> {exc}")
+            self.message.setText(f"<b>Not paired yet.</b> {explain(exc)}")
         elif isinstance(exc, registry.FingerprintMismatch):
             self.message.setText(
-                "<b>Refused: certificate mismatch.</b> " + str(exc) + ". The agent is not the "
-                "one the pairing string names (or its certificate was replaced); ask its "
-                "operator for a fresh pairing string."
+                "<b>Refused: certificate mismatch.</b> The agent is not the one the pairing "
+                "string names (or its certificate was replaced); ask its operator for a fresh "
+                "pairing string."
             )
         else:
-            self.message.setText(f"<b>Not paired.</b> {exc}")
+            self.message.setText(f"<b>Not paired.</b> {explain(exc)}")
 
     def _retry(self) -> None:
         self.retry_button.hide()
@@ -520,6 +524,6 @@ class AgentsPage(QWidget):
         def failed(exc: Exception) -> None:
             if not isinstance(exc, registry.AgentError | NotAllowed):
                 raise exc
-            self.message.setText(str(exc))
+            self.message.setText(explain(exc))
 
         self.runner.run("Removing an agent", work, done, on_error=failed, write=True)

@@ -15,6 +15,7 @@ from mailfleet.desktop.services import analytics_export, chart_buckets, reasons,
 from mailfleet.desktop.services.plurals import counted
 from mailfleet.desktop.ui import dates, theme
 from mailfleet.desktop.ui.domain_table import COMPLAINT_COLUMN, DOMAIN_COLUMNS, domain_cells
+from mailfleet.desktop.ui.messages import explain
 from mailfleet.desktop.ui.qt import (
     QBarCategoryAxis,
     QBarSeries,
@@ -77,8 +78,9 @@ def read_analytics(conn: Connection, workspace_id: int) -> Analytics:
     )
 
 
-def _table(columns: tuple[str, ...]) -> QTableWidget:
+def _table(columns: tuple[str, ...], name: str) -> QTableWidget:
     table = QTableWidget(0, len(columns))
+    table.setAccessibleName(name)
     table.setHorizontalHeaderLabels(list(columns))
     table.horizontalHeader().setStretchLastSection(True)
     return table
@@ -90,7 +92,7 @@ def _fill(table: QTableWidget, rows: Sequence[Sequence[str]], red: set[tuple[int
         for c, text in enumerate(cells):
             item = QTableWidgetItem(text)
             if (r, c) in red:
-                item.setForeground(QBrush(QColor("#b00020")))
+                item.setForeground(QBrush(QColor(theme.current().danger)))
             table.setItem(r, c, item)
     table.resizeColumnsToContents()
 
@@ -105,9 +107,9 @@ class AnalyticsPage(QWidget):
         self.runner = runner
         self.data: Analytics | None = None
         self._latest = Latest()
-        self.compare = _table(COMPARE_COLUMNS)
-        self.domains = _table(DOMAIN_COLUMNS)
-        self.reasons = _table(REASON_COLUMNS)
+        self.compare = _table(COMPARE_COLUMNS, "Campaign comparison")
+        self.domains = _table(DOMAIN_COLUMNS, "Deliverability by domain")
+        self.reasons = _table(REASON_COLUMNS, "Why messages did not arrive")
         self.chart = QChart()
         self.chart.setTitle("Per day, all campaigns")
         self.chart_view = QChartView(self.chart)
@@ -136,7 +138,7 @@ class AnalyticsPage(QWidget):
         ws = self.workspace_id
         self.runner.read(self.engine, "Reading analytics", lambda c: read_analytics(c, ws),
                          self._latest.only(self._show),
-                         on_error=lambda e: self.message.setText(str(e)))  # fmt: skip
+                         on_error=lambda e: self.message.setText(explain(e)))  # fmt: skip
 
     def showEvent(self, event: object) -> None:
         """Fresh figures whenever the page is shown."""

@@ -14,6 +14,7 @@ from functools import partial
 from mailfleet.desktop.services.blocks import model, outline
 from mailfleet.desktop.services.blocks.model import Block, Column, Design, DesignError, Section
 from mailfleet.desktop.ui.block_properties import PropertiesPanel
+from mailfleet.desktop.ui.messages import explain
 from mailfleet.desktop.ui.qt import (
     QAbstractItemView,
     QHBoxLayout,
@@ -147,7 +148,7 @@ class BlockEditor(QWidget):
         try:
             outline.design(moved, self._settings)
         except DesignError as exc:
-            self.problem.setText(f"Not moved: {exc}")
+            self.problem.setText(f"Not moved: {explain(exc)}")
             self._fill(self.list.currentRow())
             return
         self.problem.clear()

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from mailfleet.desktop.services.blocks import model
 from mailfleet.desktop.services.blocks.model import DesignError
+from mailfleet.desktop.ui.messages import explain
 from mailfleet.desktop.ui.qt import (
     QColor,
     QColorDialog,
@@ -113,7 +114,7 @@ class PropertiesPanel(QScrollArea):
         try:
             checked = model.check(kind, name, value)
         except DesignError as exc:
-            self.problem.setText(str(exc))
+            self.problem.setText(explain(exc))
             return
         self.problem.clear()
         setattr(self._object, name, checked)

@@ -12,6 +12,7 @@ from mailfleet.desktop.services import campaigns
 from mailfleet.desktop.services.campaigns import Draft
 from mailfleet.desktop.ui.campaign_wizard import CampaignWizard
 from mailfleet.desktop.ui.confirm import ask
+from mailfleet.desktop.ui.messages import explain
 from mailfleet.desktop.ui.qt import QMessageBox, QObject, QWidget, Signal
 from mailfleet.desktop.ui.tasks import TaskRunner
 
@@ -50,7 +51,7 @@ class Drafts(QObject):
 
         self.runner.write(self.engine, "Duplicating a campaign",
                           lambda c: campaigns.duplicate(c, ws, campaign_id), done,
-                          on_error=lambda exc: self.failed.emit(str(exc)))  # fmt: skip
+                          on_error=lambda exc: self.failed.emit(explain(exc)))  # fmt: skip
 
     def open(self, draft_id: int, agents_of: int | None = None) -> None:
         """Open the draft in the wizard, its values filled in; the agents and weights of
@@ -72,7 +73,7 @@ class Drafts(QObject):
 
         self.runner.read(self.engine, "Reading a draft",
                          read, show,
-                         on_error=lambda exc: self.failed.emit(str(exc)))  # fmt: skip
+                         on_error=lambda exc: self.failed.emit(explain(exc)))  # fmt: skip
 
     def delete(self, draft_id: int, name: str) -> None:
         """Delete the draft after asking."""
@@ -82,7 +83,7 @@ class Drafts(QObject):
             self.runner.write(self.engine, "Deleting a draft",
                               lambda c: campaigns.delete_draft(c, ws, draft_id),
                               lambda _: self.changed.emit(draft_id),
-                              on_error=lambda exc: self.failed.emit(str(exc)))  # fmt: skip
+                              on_error=lambda exc: self.failed.emit(explain(exc)))  # fmt: skip
 
         self.confirm = ask(self.page, "Delete the draft?", f"Delete the draft “{name}”?",
                            "It was never sent; nothing else changes.", "Delete draft",

@@ -25,6 +25,7 @@ from mailfleet.desktop.services.send_windows import SendWindow
 from mailfleet.desktop.ui import dates
 from mailfleet.desktop.ui.ab_test_page import AbTestPage
 from mailfleet.desktop.ui.checks_panel import ChecksPanel
+from mailfleet.desktop.ui.messages import explain
 from mailfleet.desktop.ui.qt import (
     QCheckBox,
     QComboBox,
@@ -533,7 +534,7 @@ class ReviewPage(QWizardPage):
             self._show_domain()
 
         def failed(exc: Exception) -> None:
-            self.domain_warnings = [*lines, f"SPF and DMARC not checked: {exc}"]
+            self.domain_warnings = [*lines, f"SPF and DMARC not checked: {explain(exc)}"]
             self._show_domain()
 
         self.w.runner.run(
@@ -765,7 +766,7 @@ class CampaignWizard(QWizard):
 
         self.runner.write(self.engine, "Saving a draft",
                           lambda c: campaigns.save_draft(c, self.workspace_id, draft_id, draft),
-                          done, on_error=lambda exc: self.error.setText(str(exc)))  # fmt: skip
+                          done, on_error=lambda exc: self.error.setText(explain(exc)))  # fmt: skip
 
     def accept(self) -> None:
         """Ask once, with what is about to happen; then save and send."""
@@ -809,7 +810,7 @@ class CampaignWizard(QWizard):
 
         def failed(exc: Exception) -> None:
             self.button(QWizard.WizardButton.FinishButton).setEnabled(True)
-            self.error.setText(str(exc))
+            self.error.setText(explain(exc))
 
         def done(campaign_id: int) -> None:
             self.created.emit(campaign_id)

@@ -21,6 +21,7 @@ from mailfleet.desktop.ui.campaign_drafts import Drafts
 from mailfleet.desktop.ui.campaign_wizard import CampaignWizard
 from mailfleet.desktop.ui.empty_state import EmptyState
 from mailfleet.desktop.ui.fleet_sync import FleetSync
+from mailfleet.desktop.ui.messages import explain
 from mailfleet.desktop.ui.qt import (
     QAbstractItemView,
     QComboBox,
@@ -123,6 +124,7 @@ class CampaignsPage(QWidget):
             "cancel": self.cancel_button,
         }
         self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setAccessibleName("Campaigns")
         self.table.setHorizontalHeaderLabels(list(COLUMNS))
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
@@ -483,7 +485,7 @@ class CampaignsPage(QWidget):
             f"Campaign: {action}",
             work,
             done,
-            on_error=lambda e: self.message.setText(str(e)),
+            on_error=lambda e: self.message.setText(explain(e)),
             network=True,
         )
 
@@ -527,7 +529,7 @@ class CampaignsPage(QWidget):
         def failed(exc: Exception) -> None:
             if not isinstance(exc, campaigns.CampaignError):
                 raise exc
-            self.message.setText(str(exc))
+            self.message.setText(explain(exc))
 
         self.runner.run("Moving unsent recipients", work, done, on_error=failed, write=True)
 

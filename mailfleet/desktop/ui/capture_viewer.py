@@ -9,6 +9,7 @@ from mailfleet.desktop.agents.capture import Shown
 from mailfleet.desktop.agents.registry import AgentRecord
 from mailfleet.desktop.services.plurals import counted
 from mailfleet.desktop.ui import dates
+from mailfleet.desktop.ui.messages import explain
 from mailfleet.desktop.ui.qt import (
     QAbstractItemView,
     QDialog,
@@ -84,7 +85,7 @@ class CaptureViewer(QDialog):
         )
 
     def _failed(self, exc: Exception) -> None:
-        self.status.setText(f"Could not read the capture mailbox: {exc}")
+        self.status.setText(f"Could not read the capture mailbox: {explain(exc)}")
 
     def _listed(self, messages: list[capture_pb2.CapturedMessage]) -> None:
         self.messages = messages

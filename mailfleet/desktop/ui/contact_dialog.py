@@ -12,7 +12,8 @@ from datetime import datetime
 from typing import Any
 
 from mailfleet.desktop.db.models import ContactStatus, FieldType
-from mailfleet.desktop.services import contacts
+from mailfleet.desktop.services import contacts, reasons
+from mailfleet.desktop.services.contact_activity import Activity
 from mailfleet.desktop.services.fields import (
     TYPE_LABELS,
     FieldSpec,
@@ -20,7 +21,8 @@ from mailfleet.desktop.services.fields import (
     parse_value,
     value_text,
 )
-from mailfleet.desktop.ui import dates
+from mailfleet.desktop.ui import dates, theme
+from mailfleet.desktop.ui.messages import explain
 from mailfleet.desktop.ui.qt import (
     QComboBox,
     QDialog,
@@ -58,12 +60,13 @@ class ContactDialog(QDialog):
         lists: list[tuple[int, str]] | None = None,
         adding: bool = False,
         consent: list[dict[str, Any]] | None = None,
+        activity: list[Activity] | None = None,
     ) -> None:
         super().__init__(parent)
         self.specs = specs
         self.adding = adding
         self.setWindowTitle("New contact" if adding else values["email"])
-        self.setMinimumWidth(420)
+        self.setMinimumWidth(520)
         form = QFormLayout(self)
         self.email = QLineEdit(values.get("email", ""), placeholderText="name@example.com")
         self.email.setReadOnly(not adding)
@@ -114,6 +117,17 @@ class ContactDialog(QDialog):
             self.consent = QLabel("\n".join(consent_line(r) for r in consent))
             self.consent.setWordWrap(True)
             form.addRow("Consent", self.consent)
+        self.activity: QListWidget | None = None
+        if activity is not None:
+            self.activity = QListWidget()
+            self.activity.setAccessibleName("Activity, newest first")
+            self.activity.setMinimumHeight(140)
+            self.activity.setWordWrap(True)
+            self.activity.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+            for entry in activity:
+                when = dates.show(entry.when) if entry.when is not None else "—"
+                self.activity.addItem(f"{when}   {activity_text(entry)}")
+            form.addRow("Activity", self.activity)
         self.error = QLabel("")
         self.error.setWordWrap(True)
         # A complaint about what was typed goes once the typing changes.
@@ -174,7 +188,7 @@ class ContactDialog(QDialog):
         try:
             self.field_values()
         except FieldValueError as exc:
-            self.show_error(str(exc))
+            self.show_error(explain(exc))
             return
         self.show_note("Saving…")
         self.save_button.setEnabled(False)
@@ -182,7 +196,7 @@ class ContactDialog(QDialog):
 
     def show_error(self, message: str) -> None:
         """Say why the entries were not saved; they stay for correcting."""
-        self.error.setStyleSheet("color: #b00020")
+        self.error.setStyleSheet(f"color: {theme.current().danger}")
         self.error.setText(f"⚠ {message}")
         self.save_button.setEnabled(True)
 
@@ -215,3 +229,45 @@ def consent_line(record: dict[str, Any]) -> str:
         return f"{line}; confirmed {at('confirmed_at')}."
     pending = "expired unconfirmed" if record["status"] == "expired" else "not confirmed yet"
     return f"{line}; {pending}."
+
+
+# One sentence per kind of activity (``services/contact_activity.KINDS``); {about} is the
+# campaign's or the form's name.
+ACTIVITY = {
+    "signed up": "Signed up on the form “{about}”",
+    "confirmed": "Confirmed the subscription (form “{about}”)",
+    "asked to confirm": "Was sent the confirmation mail of the form “{about}”",
+    "sent": "Was sent “{about}”",
+    "delivered": "“{about}” was delivered",
+    "bounced": "“{about}” bounced: {why}",
+    "failed": "“{about}” could not be delivered: {why}",
+    "opened": "Opened “{about}”",
+    "clicked": "Clicked a link in “{about}”",
+    "unsubscribed": "Unsubscribed",
+    "complained": "Marked a message as spam",
+    "suppressed": "Put on the suppression list ({why})",
+}
+ADDED = {
+    "import": "Imported from the file {about}",
+    "form": "Added by a signup form",
+    "hand": "Added by hand in the desktop",
+    "other": "Added",
+}
+SUPPRESSED_WHY = {"bounced": "its mail bounced", "manual": "added by hand",
+                  "erased": "a privacy erasure"}  # fmt: skip
+
+
+def activity_text(entry: Activity) -> str:
+    """One activity entry in a sentence."""
+    if entry.kind == "added":
+        source = entry.about
+        if source.startswith("import: "):
+            return ADDED["import"].format(about=source.removeprefix("import: "))
+        if source.startswith("signup form"):
+            return ADDED["form"]
+        return ADDED["hand"] if source == contacts.MANUAL_SOURCE else ADDED["other"]
+    if entry.kind == "suppressed":
+        return ACTIVITY["suppressed"].format(why=SUPPRESSED_WHY.get(entry.about, "by Mailfleet"))
+    why = reasons.explain(entry.detail).sentence if entry.kind in ("bounced", "failed") else ""
+    why = why[:1].lower() + why[1:].rstrip(".")
+    return ACTIVITY[entry.kind].format(about=entry.about, why=why)

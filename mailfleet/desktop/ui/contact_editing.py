@@ -12,10 +12,12 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
-from mailfleet.desktop.services import contacts, signups, workspaces
+from mailfleet.desktop.services import contact_activity, contacts, signups, workspaces
+from mailfleet.desktop.services.contact_activity import Activity
 from mailfleet.desktop.services.contacts import ExistingContact
 from mailfleet.desktop.services.fields import FieldSpec, list_fields
 from mailfleet.desktop.ui.contact_dialog import ContactDialog
+from mailfleet.desktop.ui.messages import explain
 from mailfleet.desktop.ui.qt import QObject, QWidget, Signal
 from mailfleet.desktop.ui.tasks import TaskRunner
 
@@ -29,6 +31,7 @@ class _Form:
     specs: list[FieldSpec]
     lists: list[tuple[int, str]]
     consent: list[dict[str, Any]]
+    activity: list[Activity] | None  # None when adding
 
 
 class ContactEditor(QObject):
@@ -59,12 +62,16 @@ class ContactEditor(QObject):
 
         def read(conn: Connection) -> _Form:
             values = _BLANK if contact_id is None else contacts.get_contact(conn, ws, contact_id)
-            consent = [] if contact_id is None else signups.consent_history(conn, ws, contact_id)
-            return _Form(values, list_fields(conn, ws), workspaces.lists(conn, ws), consent)
+            if contact_id is None:
+                return _Form(values, list_fields(conn, ws), workspaces.lists(conn, ws), [], None)
+            return _Form(values, list_fields(conn, ws), workspaces.lists(conn, ws),
+                         signups.consent_history(conn, ws, contact_id),
+                         contact_activity.timeline(conn, ws, contact_id))  # fmt: skip
 
         def show(form: _Form) -> None:
             dialog = ContactDialog(form.values, form.specs, self.page, lists=form.lists,
-                                   adding=contact_id is None, consent=form.consent)  # fmt: skip
+                                   adding=contact_id is None, consent=form.consent,
+                                   activity=form.activity)  # fmt: skip
             dialog.submitted.connect(lambda: self._save(dialog, contact_id))
             if note:
                 dialog.show_note(note)
@@ -96,6 +103,6 @@ class ContactEditor(QObject):
             self.edit(exc.contact_id, f"{exc.email} is already a contact: here it is.")
             return
         if dialog is not None:
-            dialog.show_error(str(exc))
+            dialog.show_error(explain(exc))
         else:
-            self.failed.emit(str(exc))
+            self.failed.emit(explain(exc))

@@ -17,6 +17,7 @@ from mailfleet.desktop.ui.contacts_model import STATUS_COLUMN, ContactsModel
 from mailfleet.desktop.ui.empty_state import EmptyState
 from mailfleet.desktop.ui.field_manager import FieldManager
 from mailfleet.desktop.ui.list_manager import ListManager
+from mailfleet.desktop.ui.messages import explain
 from mailfleet.desktop.ui.qt import (
     QAbstractItemView,
     QComboBox,
@@ -67,6 +68,7 @@ class ContactsPage(QWidget):
         self._latest = Latest()
 
         self.search = QLineEdit(placeholderText="Search email or name…")
+        self.search.setAccessibleName("Search contacts")
         self.search.setClearButtonEnabled(True)
         self.list_filter = QComboBox()
         self.status_filter = QComboBox()
@@ -82,6 +84,7 @@ class ContactsPage(QWidget):
             combo.currentIndexChanged.connect(self.apply_filter)
 
         self.table = QTableView()
+        self.table.setAccessibleName("Contacts")
         self.table.setModel(self.model)
         # By address, A to Z (Qt's default indicator is descending, which sorting then applies).
         self.table.horizontalHeader().setSortIndicator(0, Qt.SortOrder.AscendingOrder)
@@ -93,7 +96,8 @@ class ContactsPage(QWidget):
         # Wide enough for the longest status, "pending confirmation".
         self.table.setColumnWidth(STATUS_COLUMN, self.fontMetrics().horizontalAdvance("m" * 16))
         self.table.verticalHeader().setDefaultSectionSize(24)
-        self.table.doubleClicked.connect(self.edit)
+        # Enter or a double click opens the contact.
+        self.table.activated.connect(self.edit)
         self.model.loaded.connect(self._show_count)
         self.empty = EmptyState(self.table, NO_CONTACTS, "Import contacts…")
 
@@ -208,7 +212,7 @@ class ContactsPage(QWidget):
                           on_error=self._error)  # fmt: skip
 
     def _error(self, exc: Exception) -> None:
-        QMessageBox.warning(self, "Contacts", str(exc))
+        QMessageBox.warning(self, "Contacts", explain(exc))
 
     def _list_action(self, *, add: bool) -> None:
         ids = self.selected_ids()

@@ -20,6 +20,7 @@ from mailfleet.desktop.services.plurals import counted
 from mailfleet.desktop.ui import dates, theme
 from mailfleet.desktop.ui.cards import FigureCard
 from mailfleet.desktop.ui.domain_table import COMPLAINT_COLUMN, DOMAIN_COLUMNS, domain_cells
+from mailfleet.desktop.ui.messages import explain
 from mailfleet.desktop.ui.qt import (
     QBrush,
     QChart,
@@ -86,7 +87,6 @@ TILE_TIPS = {
 }
 REFRESH_MS = 500
 CARDS_PER_ROW = 5
-RED = QColor("#b00020")
 
 
 @dataclass(frozen=True)
@@ -169,6 +169,7 @@ class DashboardPage(QWidget):
         self.chart_view.setRenderHint(QPainter.RenderHint.Antialiasing)
         self.chart_view.setMinimumHeight(160)
         self.domains = QTableWidget(0, len(DOMAIN_COLUMNS))
+        self.domains.setAccessibleName("Deliverability by domain")
         self.domains.setHorizontalHeaderLabels(list(DOMAIN_COLUMNS))
         self.domains.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.domains.setToolTip("Complaint rates over Gmail's 0.3 % line are shown in red.")
@@ -259,7 +260,7 @@ class DashboardPage(QWidget):
 
         def failed(exc: Exception) -> None:
             self._reading = False
-            self.updated.setText(f"Could not read the figures: {exc}")
+            self.updated.setText(f"Could not read the figures: {explain(exc)}")
 
         self.runner.read(
             self.engine,
@@ -388,7 +389,7 @@ class DashboardPage(QWidget):
                         Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
                     )
                 if c == COMPLAINT_COLUMN and d.over_complaint_line:
-                    item.setForeground(QBrush(RED))
+                    item.setForeground(QBrush(QColor(theme.current().danger)))
                     item.setToolTip("Over Gmail's 0.3 % complaint line")
                 self.domains.setItem(r, c, item)
 

@@ -11,6 +11,7 @@ from mailfleet.desktop.agents import domains
 from mailfleet.desktop.agents.domains import Record, Verdict
 from mailfleet.desktop.agents.registry import AgentRecord, SendingDomain
 from mailfleet.desktop.services.plurals import counted
+from mailfleet.desktop.ui.messages import explain
 from mailfleet.desktop.ui.qt import (
     QAbstractItemView,
     QApplication,
@@ -148,7 +149,7 @@ class SendingDomainsDialog(QDialog):
             self.message.setText(self.notice)
 
         def failed(exc: Exception) -> None:
-            self.message.setText(f"{description} failed: {exc}")
+            self.message.setText(f"{description} failed: {explain(exc)}")
             self._enable()
 
         self.runner.run(description, work, finished, on_error=failed, network=True)
@@ -237,7 +238,7 @@ class SendingDomainsDialog(QDialog):
 
         def failed(exc: Exception) -> None:
             self.add_button.setEnabled(True)
-            self.message.setText(f"Could not add {text.strip()}: {exc}")
+            self.message.setText(f"Could not add {text.strip()}: {explain(exc)}")
 
         self.message.setText("Adding the domain…")
         self.runner.run("Adding a sending domain", work, done, on_error=failed, network=True)

@@ -176,7 +176,7 @@ class FieldManager(ItemManager):
         self.message.setText("")
         details = f"{counted(plan.converted, 'value')} will be converted."
         if plan.failed:
-            examples = ", ".join(f"“{e}”" for e in plan.examples)
+            examples = ", ".join(f"“{example}”" for example in plan.examples)
             details += (
                 f" {counted(plan.failed, 'value')} cannot be read as {new} "
                 f"(such as {examples}) and will be emptied."

@@ -20,6 +20,7 @@ from mailfleet.desktop.services.import_check import FileCheck, check_file
 from mailfleet.desktop.services.import_report import ImportPlan, ImportReport, NewField
 from mailfleet.desktop.services.importer import run_import
 from mailfleet.desktop.services.plurals import counted
+from mailfleet.desktop.ui.messages import explain
 from mailfleet.desktop.ui.qt import (
     QCheckBox,
     QComboBox,
@@ -371,7 +372,7 @@ class RunPage(QWizardPage):
 
     def _failed(self, exc: Exception) -> None:
         self.task = None
-        self.status.setText(f"The import failed and was rolled back: {exc}")
+        self.status.setText(f"The import failed and was rolled back: {explain(exc)}")
         self._settle()
 
     def _finished(self, report: ImportReport) -> None:

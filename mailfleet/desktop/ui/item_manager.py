@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
+from mailfleet.desktop.ui.messages import explain
 from mailfleet.desktop.ui.qt import (
     QAbstractItemView,
     QDialog,
@@ -127,4 +128,4 @@ class ItemManager(QDialog):
 
     def error(self, exc: Exception) -> None:
         """Say why something could not be done."""
-        self.message.setText(f"⚠ {exc}")
+        self.message.setText(f"⚠ {explain(exc)}")

@@ -87,6 +87,7 @@ class MessagePreview(QWidget):
     def _made(self) -> QWebEngineView:
         if self.browser is None:
             self.browser = QWebEngineView(self.frame)
+            self.browser.setAccessibleName("Message preview")
             self.browser.setPage(_MessagePage(self.browser))
             settings = self.browser.settings()
             settings.setAttribute(QWebEngineSettings.WebAttribute.JavascriptEnabled, False)

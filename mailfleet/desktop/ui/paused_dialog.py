@@ -8,6 +8,7 @@ from mailfleet.desktop.agents.registry import AgentRecord
 from mailfleet.desktop.agents.suspensions import Paused
 from mailfleet.desktop.services.plurals import counted
 from mailfleet.desktop.ui import dates
+from mailfleet.desktop.ui.messages import explain
 from mailfleet.desktop.ui.qt import (
     QAbstractItemView,
     QDialog,
@@ -83,7 +84,7 @@ class PausedDialog(QDialog):
         )  # fmt: skip
 
     def _failed(self, exc: Exception) -> None:
-        self.message.setText(f"Could not reach {self.record.name}: {exc}")
+        self.message.setText(f"Could not reach {self.record.name}: {explain(exc)}")
         self._enable()
 
     def _listed(self, found: list[Paused]) -> None:

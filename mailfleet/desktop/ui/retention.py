@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 
 from mailfleet.desktop.services import retention
 from mailfleet.desktop.services.plurals import counted
+from mailfleet.desktop.ui.messages import explain
 from mailfleet.desktop.ui.notice import Notice
 from mailfleet.desktop.ui.qt import (
     QHBoxLayout,
@@ -112,6 +113,7 @@ class RetentionSetting(QWidget):
         self.runner = runner
         self.tidy = tidy
         self.days = QSpinBox()
+        self.days.setAccessibleName("Days to keep recipient details")
         self.days.setRange(1, retention.MAX_DAYS)
         self.days.setEnabled(False)  # until the saved value has been read
         self.save_button = QPushButton("Save")
@@ -161,7 +163,7 @@ class RetentionSetting(QWidget):
 
     def _not_saved(self, exc: Exception) -> None:
         if isinstance(exc, retention.RetentionError):
-            self.saved.setText(f"Not saved: {exc}.")
+            self.saved.setText(f"Not saved: {explain(exc)}.")
             return
         log.warning("saving the retention setting failed: %s", exc)
         self.saved.setText("Not saved: the database could not be written. Try again.")

@@ -16,6 +16,7 @@ from mailfleet.desktop.services import contacts, segments, workspaces
 from mailfleet.desktop.services.audience_refs import AudienceUse, drafts_message
 from mailfleet.desktop.services.plurals import counted, plural
 from mailfleet.desktop.ui.confirm import ask, names
+from mailfleet.desktop.ui.messages import explain
 from mailfleet.desktop.ui.qt import (
     QComboBox,
     QFrame,
@@ -91,7 +92,7 @@ class SegmentCounter:
 
         def fail(exc: Exception) -> None:
             if generation == self._generation:
-                self.view.show_error(str(exc))
+                self.view.show_error(explain(exc))
 
         self.runner.read(engine, "Counting segment", count, show, on_error=fail)
 
@@ -385,7 +386,8 @@ class SegmentBuilder(QWidget):
         self.runner.write(engine, "Renaming a segment",
                           lambda c: segments.rename(c, ws, segment_id, name),
                           lambda _: self._changed(f"Renamed to {name.strip()}."),
-                          on_error=lambda exc: self.show_error(f"not renamed: {exc}"))  # fmt: skip
+                          on_error=lambda exc: self.show_error(
+                              f"not renamed: {explain(exc)}"))  # fmt: skip
 
     def ask_delete(self) -> None:
         """Delete the shown segment after asking; a draft campaign that needs it keeps it."""
@@ -412,7 +414,8 @@ class SegmentBuilder(QWidget):
             self.runner.write(engine, "Deleting a segment",
                               lambda c: segments.remove(c, ws, segment_id),
                               lambda _: self._changed(f"Deleted the segment {name}."),
-                              on_error=lambda e: self.show_error(f"not deleted: {e}"))  # fmt: skip
+                              on_error=lambda e: self.show_error(
+                              f"not deleted: {explain(e)}"))  # fmt: skip
 
         self.asking = ask(self, "Delete the segment?", f"Delete the segment {name}?", details,
                           "Delete segment", delete)  # fmt: skip
@@ -442,7 +445,8 @@ class SegmentBuilder(QWidget):
 
         self.runner.write(engine, "Saving segment", lambda c: segments.save(c, ws, name, rules),
                           lambda _: self.saved.emit(),
-                          on_error=lambda exc: self.show_error(f"not saved: {exc}"))  # fmt: skip
+                          on_error=lambda exc: self.show_error(
+                              f"not saved: {explain(exc)}"))  # fmt: skip
 
     def _save(self) -> None:
         name, ok = QInputDialog.getText(self, "Save segment", "Name:")

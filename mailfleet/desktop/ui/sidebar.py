@@ -32,6 +32,7 @@ class Sidebar(QListWidget):
     def __init__(self, pages: tuple[str, ...]) -> None:
         super().__init__()
         self.setObjectName("sidebar")
+        self.setAccessibleName("Pages")
         self.setFixedWidth(WIDTH)
         self.setIconSize(QSize(18, 18))
         self.setSpacing(1)

@@ -80,6 +80,7 @@ class SignupFormEditor(QWidget):
         self.choices: list[FormFieldDesign] = []
         self.consent_version = ""
         self.name = QLineEdit()
+        self.name.setAccessibleName("Form name")
         self.lists = QListWidget()
         self.lists.setMaximumHeight(90)
         # the tick boxes clear of the frame, as in the other boxes of the editor
@@ -95,6 +96,7 @@ class SignupFormEditor(QWidget):
         self.fields.setMinimumHeight(140)
         self.fields.setWordWrap(False)
         self.consent = QPlainTextEdit()
+        self.consent.setAccessibleName("Consent text")
         self.consent.setPlaceholderText("I agree to get the newsletter and can leave at any time.")
         self.consent.setMaximumHeight(60)
         self.version = QLabel("")
@@ -105,8 +107,10 @@ class SignupFormEditor(QWidget):
         self.logo = QLineEdit()
         self.logo.setPlaceholderText("https://example.com/logo.png")
         self.accent = QLineEdit()
+        self.accent.setAccessibleName("Accent colour")
         self.accent.setPlaceholderText("#1a73e8")
         self.background = QLineEdit()
+        self.background.setAccessibleName("Background colour")
         self.background.setPlaceholderText("#ffffff")
         self.language = QComboBox()
         for code, name in LANGUAGES.items():

@@ -20,6 +20,7 @@ from mailfleet.desktop.services.signup_forms import FormFieldDesign, FormSummary
 from mailfleet.desktop.ui.confirm import ask
 from mailfleet.desktop.ui.empty_state import EmptyState
 from mailfleet.desktop.ui.fleet_sync import FleetSync
+from mailfleet.desktop.ui.messages import explain
 from mailfleet.desktop.ui.qt import (
     QApplication,
     QHBoxLayout,
@@ -92,6 +93,7 @@ class SignupFormsPage(QWidget):
         self.confirm: QMessageBox | None = None
 
         self.list = QListWidget()
+        self.list.setAccessibleName("Signup forms")
         self.list.currentRowChanged.connect(self._open)
         self.empty = EmptyState(self.list, NO_FORMS, "New form")
         self.empty.button.clicked.connect(self.new)
@@ -126,10 +128,12 @@ class SignupFormsPage(QWidget):
         self.status = QLabel("")
         self.status.setWordWrap(True)
         self.url = QLineEdit()
+        self.url.setAccessibleName("The form's web address")
         self.url.setReadOnly(True)
         self.copy_url = QPushButton("Copy")
         self.copy_url.clicked.connect(lambda: self._copy(self.url.text(), "address"))
         self.snippet = QPlainTextEdit()
+        self.snippet.setAccessibleName("HTML to embed the form in a page")
         self.snippet.setReadOnly(True)
         self.copy_snippet = QPushButton("Copy")
         self.copy_snippet.clicked.connect(lambda: self._copy(self.snippet.toPlainText(), "HTML"))
@@ -227,7 +231,7 @@ class SignupFormsPage(QWidget):
             self.refresh()
 
         def failed(exc: Exception) -> None:
-            text = str(exc) if isinstance(exc, signup_forms.FormError) else "Could not save."
+            text = explain(exc) if isinstance(exc, signup_forms.FormError) else "Could not save."
             self.message.setText(f"Not saved: {text}")
 
         self.runner.write(

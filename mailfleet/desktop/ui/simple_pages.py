@@ -31,6 +31,7 @@ class SettingsPage(QWidget):
         super().__init__()
         self.settings = settings
         self.url = QLineEdit(str(settings.value(DATABASE_URL_KEY, "")) or "")
+        self.url.setAccessibleName("Database address")
         self.url.setPlaceholderText("default: SQLite in the user data folder")
         self.note = QLabel(
             "For a shared team database use e.g. "

@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from mailfleet.desktop.agents import spamd
 from mailfleet.desktop.services import spamd_setting
 from mailfleet.desktop.services.spam_report import SpamReport
+from mailfleet.desktop.ui.messages import explain
 from mailfleet.desktop.ui.notice import Notice
 from mailfleet.desktop.ui.qt import (
     QHBoxLayout,
@@ -101,7 +102,7 @@ class SpamScore(QWidget):
         self.result.setText(report_text(report))
 
     def _failed(self, exc: Exception) -> None:
-        why = str(exc) if isinstance(exc, spamd.SpamdUnavailable) else "it cannot be rendered."
+        why = explain(exc) if isinstance(exc, spamd.SpamdUnavailable) else "it cannot be rendered."
         self.result.setText(f"Spam score: not known. {escape(why)}")
 
 
@@ -114,6 +115,7 @@ class SpamdSetting(QWidget):
         self.workspace_id = workspace_id
         self.runner = runner
         self.address = QLineEdit()
+        self.address.setAccessibleName("SpamAssassin server address")
         self.address.setPlaceholderText("none: e.g. 127.0.0.1:783")
         self.address.setEnabled(False)  # until the saved value has been read
         save = QPushButton("Save")
@@ -147,7 +149,7 @@ class SpamdSetting(QWidget):
             try:
                 spamd_setting.parse_address(address)
             except ValueError as exc:
-                self.saved.setText(f"Not saved: {exc}.")
+                self.saved.setText(f"Not saved: {explain(exc)}.")
                 return
         said = f"Saved: messages are scored by {address}." if address else "Saved: no spam score."
         self.runner.write(

@@ -19,6 +19,7 @@ from mailfleet.desktop.services import export, suppression
 from mailfleet.desktop.services.people import Action
 from mailfleet.desktop.services.plurals import counted, plural
 from mailfleet.desktop.ui import dates, roles
+from mailfleet.desktop.ui.messages import SUPPRESSION_REASONS, explain, suppression_source
 from mailfleet.desktop.ui.qt import (
     QAbstractItemView,
     QComboBox,
@@ -51,11 +52,13 @@ class SuppressionPage(QWidget):
         self.workspace_id = workspace_id
         self.runner = runner
         self.search = QLineEdit(placeholderText="Search addresses…")
+        self.search.setAccessibleName("Search suppressed addresses")
         self.search.setClearButtonEnabled(True)
         self._debounce = QTimer(self, singleShot=True, interval=250)
         self._debounce.timeout.connect(self.refresh)
         self.search.textChanged.connect(self._debounce.start)
         self.address = QLineEdit(placeholderText="address@example.com")
+        self.address.setAccessibleName("Address to suppress")
         self.reason = QComboBox()
         for reason in SuppressionReason:
             if reason is not SuppressionReason.ERASED:
@@ -73,6 +76,7 @@ class SuppressionPage(QWidget):
         export_button = QPushButton("Export…")
         export_button.clicked.connect(self._export)
         self.table = QTableWidget(0, 4)
+        self.table.setAccessibleName("Suppressed addresses")
         self.table.setHorizontalHeaderLabels(["Email", "Reason", "Source", "Added"])
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -119,8 +123,9 @@ class SuppressionPage(QWidget):
         self._ids = [e.id for e in entries]
         self.table.setRowCount(len(entries))
         for row, entry in enumerate(entries):
-            cells = (entry.email or "(erased contact, hash only)", entry.reason.value,
-                     entry.source, dates.show(entry.created_at))  # fmt: skip
+            cells = (entry.email or "(erased contact, hash only)",
+                     SUPPRESSION_REASONS[entry.reason.value], suppression_source(entry.source),
+                     dates.show(entry.created_at))  # fmt: skip
             for column, text in enumerate(cells):
                 self.table.setItem(row, column, QTableWidgetItem(text))
         self.table.resizeColumnToContents(0)
@@ -146,7 +151,9 @@ class SuppressionPage(QWidget):
 
         def fail(exc: Exception) -> None:
             if generation == self._agents_generation:
-                self.agents_status.setText(f"⚠ Cannot count the changes agents wait for: {exc}")
+                self.agents_status.setText(
+                    f"⚠ Cannot count the changes agents wait for: {explain(exc)}"
+                )
 
         self.runner.read(self.engine, "Counting changes for the agents",
                          lambda c: suppression_sync.pending_by_agent(c, ws), show,
@@ -159,8 +166,10 @@ class SuppressionPage(QWidget):
             # The page shows what the write did once it shows the list it changed.
             self.refresh(then=None if done is None else lambda: done(result))
 
-        self.runner.write(self.engine, description, change, finished,
-                          on_error=lambda exc: self.status.setText(f"⚠ {exc}"))  # fmt: skip
+        self.runner.write(
+            self.engine, description, change, finished,
+            on_error=lambda exc: self.status.setText(f"⚠ {explain(exc)}"),
+        )  # fmt: skip
 
     def add_address(self) -> None:
         """Suppress the address typed in."""
@@ -215,7 +224,7 @@ class SuppressionPage(QWidget):
             "Exporting suppressions",
             write,
             done,
-            on_error=lambda exc: self.status.setText(f"⚠ Not exported: {exc}"),
+            on_error=lambda exc: self.status.setText(f"⚠ Not exported: {explain(exc)}"),
         )
 
     def _import(self) -> None:

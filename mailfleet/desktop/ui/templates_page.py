@@ -29,6 +29,7 @@ from mailfleet.desktop.ui.checks_panel import ChecksPanel
 from mailfleet.desktop.ui.empty_state import EmptyState
 from mailfleet.desktop.ui.media_library import Chosen, MediaLibrary
 from mailfleet.desktop.ui.message_preview import MessagePreview
+from mailfleet.desktop.ui.messages import explain
 from mailfleet.desktop.ui.notice import Notice
 from mailfleet.desktop.ui.qt import (
     QComboBox,
@@ -88,6 +89,7 @@ class TemplatesPage(QWidget):
         self._tags = Latest()
 
         self.list = QListWidget()
+        self.list.setAccessibleName("Templates")
         self.list.currentRowChanged.connect(self._open)
         self.empty = EmptyState(self.list, NO_TEMPLATES, "New template")
         self.empty.button.clicked.connect(self.new)
@@ -109,11 +111,13 @@ class TemplatesPage(QWidget):
         left_layout.addWidget(library)
 
         self.name = QLineEdit()
+        self.name.setAccessibleName("Template name")
         self.subject = QLineEdit()
         self.html = QPlainTextEdit()
         self.text = QPlainTextEdit()
         self.text.setPlaceholderText("Optional: derived from the HTML when empty")
         self.tags = QComboBox()
+        self.tags.setObjectName("merge-tags")
         insert = QPushButton("Insert merge tag")
         insert.clicked.connect(self.insert_tag)
         self._target: QLineEdit | QPlainTextEdit = self.html
@@ -155,6 +159,7 @@ class TemplatesPage(QWidget):
         form.addRow(save, self.message)
 
         self.contact = QLineEdit()
+        self.contact.setAccessibleName("Preview for contact")
         self.contact.setPlaceholderText("Preview for contact (email); empty: no merge values")
         self.sample_from = QComboBox()
         self.sample_from.addItem("Any contact", None)
@@ -175,10 +180,13 @@ class TemplatesPage(QWidget):
         self.checks = ChecksPanel()
         self.spam = SpamScore(engine, workspace_id, runner, self._spam_message)
         self.test_to = QLineEdit()
+        self.test_to.setAccessibleName("Send a test to")
         self.test_to.setPlaceholderText("Test to: a@example.com, b@example.com")
         self.test_from = QLineEdit()
+        self.test_from.setAccessibleName("Test sender address")
         self.test_from.setPlaceholderText("From address")
         self.test_agent = QComboBox()
+        self.test_agent.setAccessibleName("Agent that sends the test")
         self.test_button = QPushButton("Send test")
         self.test_button.clicked.connect(self.send_test)
         preview_box = QWidget()
@@ -292,7 +300,7 @@ class TemplatesPage(QWidget):
         try:
             design = blocks.from_json(t.source) if t.editor == "blocks" else blocks.Design()
         except blocks.DesignError as exc:
-            self.message.setText(f"The design cannot be opened: {exc}")
+            self.message.setText(f"The design cannot be opened: {explain(exc)}")
             design = blocks.Design()
         self.blocks.set_design(design)
         self.editor.setCurrentIndex(self.editor.findData(t.editor))
@@ -382,7 +390,7 @@ class TemplatesPage(QWidget):
                 c, ws, name, subject, editor, source, current, html, text
             ),
             saved,
-            on_error=lambda exc: self.message.setText(f"Not saved: {exc}"),
+            on_error=lambda exc: self.message.setText(f"Not saved: {explain(exc)}"),
         )
 
     def delete(self) -> None:
@@ -396,7 +404,7 @@ class TemplatesPage(QWidget):
             "Deleting a template",
             lambda c: templates.remove(c, ws, current),
             lambda _: self.refresh(),
-            on_error=lambda exc: self.message.setText(f"Not deleted: {exc}"),
+            on_error=lambda exc: self.message.setText(f"Not deleted: {explain(exc)}"),
         )
 
     def update_preview(self) -> None:
@@ -473,6 +481,6 @@ class TemplatesPage(QWidget):
             "Sending a test",
             work,
             done,
-            on_error=lambda e: self.message.setText(f"Test not sent: {e}"),
+            on_error=lambda e: self.message.setText(f"Test not sent: {explain(e)}"),
             network=True,
         )

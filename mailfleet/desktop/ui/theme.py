@@ -53,17 +53,19 @@ class Colours:
     accent: str
     on_accent: str
     success: str
+    danger: str  # errors the person must read
 
 
 LIGHT = Colours("light", "#f6f7f9", "#ffffff", "#1d2330", "#5b6576", "#d9dde5", "#eceff4",
-                "#1f5f8b", "#ffffff", "#1b7a43")  # fmt: skip
+                "#1f5f8b", "#ffffff", "#1b7a43", "#b00020")  # fmt: skip
 DARK = Colours("dark", "#181b21", "#22262e", "#e6e9ef", "#a3abb9", "#363c47", "#1e2229",
-               "#5aa9e6", "#0d1117", "#5cc98a")  # fmt: skip
+               "#5aa9e6", "#0d1117", "#5cc98a", "#ff8080")  # fmt: skip
 
 
-# Chart series, in order: the Okabe-Ito colours, told apart with any colour vision; the dark
-# theme's are lighter so they stand out on its dark surface.
-LIGHT_SERIES = ("#0072b2", "#e69f00", "#009e73", "#cc79a7", "#d55e00", "#56b4e9")
+# Chart series, in order: the Okabe-Ito hues, told apart with any colour vision, each at least
+# 3:1 against the chart's surface (WCAG 2.1 AA for graphics): darkened in the light theme,
+# lighter in the dark one.
+LIGHT_SERIES = ("#0072b2", "#c96d00", "#007a5a", "#b0457f", "#5b6b8c", "#8a5a00")
 DARK_SERIES = ("#56b4e9", "#f0c05a", "#3ccf9e", "#e3a6c9", "#ff8a4c", "#a7d8f5")
 
 

@@ -66,7 +66,7 @@ def test_pairing_shows_live_status_and_a_wrong_fingerprint_is_refused(
     qtbot.waitUntil(lambda: page.table.rowCount() == 1, timeout=15_000)
     qtbot.waitUntil(lambda: cell(page, 0, 2) == "serving", timeout=15_000)
     assert cell(page, 0, 0) == "Paris" and cell(page, 0, 3)
-    qtbot.waitUntil(lambda: cell(page, 0, 6) == "following", timeout=15_000)
+    qtbot.waitUntil(lambda: cell(page, 0, 6) == "Up to date", timeout=15_000)
     assert "shop.example.com" in cell(page, 0, 7)
     page.grab().save(str(artifacts / "agents-paired.png"))
     close(qtbot, page)
