@@ -19,6 +19,7 @@ from mailfleet.desktop.services.media import MediaError, MediaRow
 from mailfleet.desktop.services.plurals import counted
 from mailfleet.desktop.ui import confirm
 from mailfleet.desktop.ui.media_bucket_dialog import MediaBucketDialog
+from mailfleet.desktop.ui.messages import explain
 from mailfleet.desktop.ui.qt import (
     QAbstractItemView,
     QDialog,
@@ -52,7 +53,7 @@ def _upload(workspace_id: int, paths: list[Path]) -> Callable[[Connection], list
                 media.check_size(path.name, path.stat().st_size)  # before reading it whole
                 media.add(conn, workspace_id, path.name, path.read_bytes())
             except MediaError as exc:
-                refused.append(str(exc))
+                refused.append(explain(exc))
             except OSError:
                 refused.append(f"{path.name} could not be read.")
         return refused
@@ -260,7 +261,7 @@ class MediaLibrary(QDialog):
         self.storage.open()
 
     def _error(self, exc: Exception) -> None:
-        self.message.setText(f"⚠ {exc}")
+        self.message.setText(f"⚠ {explain(exc)}")
 
 
 def _tag(image_id: int) -> str:
