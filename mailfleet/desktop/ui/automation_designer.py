@@ -70,6 +70,7 @@ class AutomationDesigner(QWidget):
         head.addRow("Run by", self.agents)
 
         self.flow = QListWidget()
+        self.flow.setAccessibleName("Steps of the automation")
         self.flow.setWordWrap(True)
         self.flow.setSpacing(3)
         self.flow.currentRowChanged.connect(self._select)
@@ -81,6 +82,7 @@ class AutomationDesigner(QWidget):
         self.remove = QPushButton("Remove step")
         self.remove.clicked.connect(self.remove_selected)
         self.version = QComboBox()
+        self.version.setAccessibleName("Version")
         self.version.setPlaceholderText("not run yet")
         self.version.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.version.currentIndexChanged.connect(lambda _i: self._redraw())

@@ -28,6 +28,7 @@ from mailfleet.desktop.services.templates import list_templates
 from mailfleet.desktop.ui.automation_designer import AutomationDesigner
 from mailfleet.desktop.ui.automation_properties import Choices
 from mailfleet.desktop.ui.empty_state import EmptyState
+from mailfleet.desktop.ui.messages import explain
 from mailfleet.desktop.ui.qt import (
     QHBoxLayout,
     QLabel,
@@ -119,6 +120,7 @@ class AutomationsPage(QWidget):
         self._latest_figures = Latest()
 
         self.list = QListWidget()
+        self.list.setAccessibleName("Automations")
         self.list.currentRowChanged.connect(self._open)
         self.empty = EmptyState(self.list, NO_AUTOMATIONS, "New automation")
         self.empty.button.clicked.connect(self.new)
@@ -234,7 +236,7 @@ class AutomationsPage(QWidget):
             self.push()
 
         def failed(exc: Exception) -> None:
-            text = str(exc) if isinstance(exc, DesignError) else "Could not save."
+            text = explain(exc) if isinstance(exc, DesignError) else "Could not save."
             self.message.setText(f"Not saved: {text}")
 
         self.runner.write(
@@ -274,9 +276,9 @@ class AutomationsPage(QWidget):
                 try:
                     results[record.id] = automation_push.push(engine, ws, record)
                 except grpc.RpcError as exc:  # an agent down is shown, and tried again later
-                    results[record.id] = registry.describe_rpc_error(exc)
+                    results[record.id] = explain(exc)
                 except registry.AgentError as exc:
-                    results[record.id] = str(exc)
+                    results[record.id] = explain(exc)
             return results
 
         self.runner.run("Updating automations on the agents", run, self._pushed, network=True)

@@ -7,6 +7,7 @@ from sqlalchemy import Connection, Engine
 
 from mailfleet.desktop.services import media_storage
 from mailfleet.desktop.services.media_storage import Bucket
+from mailfleet.desktop.ui.messages import explain
 from mailfleet.desktop.ui.qt import (
     QCheckBox,
     QDialog,
@@ -126,4 +127,4 @@ class MediaBucketDialog(QDialog):
                           on_error=self._error)  # fmt: skip
 
     def _error(self, exc: Exception) -> None:
-        self.message.setText(f"⚠ {exc}")
+        self.message.setText(f"⚠ {explain(exc)}")
