@@ -66,6 +66,7 @@ class AuditPage(QWidget):
         for text, _ in PERIODS:
             self.period.addItem(text)
         self.text = QLineEdit(placeholderText="Action or details contain…")
+        self.text.setAccessibleName("Search the audit log")
         self.text.setClearButtonEnabled(True)
         for combo in (self.person, self.source, self.period):
             combo.currentIndexChanged.connect(lambda _i: self.show_entries())
@@ -78,6 +79,7 @@ class AuditPage(QWidget):
         for widget in (self.refresh_button, self.export_button):
             roles.guard(widget, engine, Action.READ_AUDIT)
         self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setAccessibleName("Audit log")
         self.table.setHorizontalHeaderLabels(list(COLUMNS))
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)

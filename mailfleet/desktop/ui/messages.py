@@ -24,6 +24,8 @@ import grpc
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from mailfleet.desktop.agents.registry import AgentError, FingerprintMismatch
+from mailfleet.desktop.services.invites import InviteError
+from mailfleet.desktop.services.people import NotAllowed
 from mailfleet.desktop.services.secrets import KeyringUnavailable
 
 log = logging.getLogger(__name__)
@@ -91,7 +93,8 @@ _BY_CLASS: tuple[tuple[type[BaseException], str], ...] = (
 )
 # Our own errors carry a message written for the screen (checked by ``looks_technical``).
 _WRITTEN_FOR_PEOPLE: tuple[type[BaseException], ...] = (
-    ValueError, LookupError, RuntimeError, AgentError, KeyringUnavailable)  # fmt: skip
+    ValueError, LookupError, RuntimeError, AgentError, KeyringUnavailable, NotAllowed,
+    InviteError)  # fmt: skip
 
 
 def _rpc(exc: grpc.RpcError) -> str:

@@ -13,6 +13,7 @@ from mailfleet.desktop.services.invites import InviteError
 from mailfleet.desktop.services.people import Action, NotAllowed, PersonRecord, Role
 from mailfleet.desktop.services.plurals import counted
 from mailfleet.desktop.ui import roles
+from mailfleet.desktop.ui.messages import explain
 from mailfleet.desktop.ui.qt import (
     QAbstractItemView,
     QApplication,
@@ -57,6 +58,7 @@ class PeoplePage(QWidget):
         self.you = QLabel("")
         self.you.setWordWrap(True)
         self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setAccessibleName("People")
         self.table.setHorizontalHeaderLabels(list(COLUMNS))
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
@@ -65,6 +67,7 @@ class PeoplePage(QWidget):
         self.table.horizontalHeader().setStretchLastSection(True)
 
         self.name = QLineEdit(placeholderText="Name of the teammate")
+        self.name.setAccessibleName("Name of the teammate to invite")
         self.role = QComboBox()
         for role in (Role.MARKETER, Role.MANAGER, Role.VIEWER, Role.OWNER):
             self.role.addItem(ROLE_TEXT[role], role.value)
@@ -186,7 +189,7 @@ class PeoplePage(QWidget):
         roles.apply_all(self, roles.seat_of(self.engine) or people.Seat())
         if not isinstance(exc, _SAID):
             raise exc
-        self.message.setText(f"<b>Not done.</b> {escape(str(exc))}")
+        self.message.setText(f"<b>Not done.</b> {escape(explain(exc))}")
 
     def remove(self) -> None:
         """Take the selected person off the team and revoke their keys on the agents."""
