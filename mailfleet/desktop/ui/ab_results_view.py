@@ -16,6 +16,7 @@ from mailfleet.desktop.services.ab_tests import (
     winner_text,
 )
 from mailfleet.desktop.ui import confirm
+from mailfleet.desktop.ui.messages import explain
 from mailfleet.desktop.ui.qt import (
     QComboBox,
     QDialog,
@@ -111,7 +112,7 @@ class AbResultsView(QDialog):
     def _failed(self, exc: Exception) -> None:
         if isValid(self):
             self.refresh_button.setEnabled(True)
-            self.missing.setText(f"Could not read the results: {exc}")
+            self.missing.setText(f"Could not read the results: {explain(exc)}")
 
     def _show(self, results: AbResults) -> None:
         if not isValid(self):
