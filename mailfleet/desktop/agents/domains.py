@@ -133,13 +133,3 @@ def check(record: AgentRecord, domain: str) -> list[Verdict]:
         Verdict(v.check, STATUS_WORDS.get(v.status, "not known"), v.detail, v.publish)
         for v in verdicts
     ]
-
-
-def review_warnings(domain: str, verdicts: Iterable[Verdict]) -> list[str]:
-    """The review page's warnings about the From domain's DNS: SPF or DMARC missing or
-    wrong (DKIM signing is the agents' own report, said beside it)."""
-    return [
-        f"{domain} {v.describe()}"
-        for v in verdicts
-        if v.check in ("SPF", "DMARC") and v.missing_or_wrong
-    ]

@@ -11,7 +11,6 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
-from mailfleet.desktop.agents import domains
 from mailfleet.desktop.agents.delivery_mode import DeliveryMode, delivery_mode
 from mailfleet.desktop.agents.registry import AgentRecord, AgentStatus
 from mailfleet.desktop.services import campaigns, fields, segments, templates, workspaces
@@ -352,27 +351,22 @@ class ReviewPage(QWizardPage):
         self.summary = QLabel("")
         self.summary.setWordWrap(True)
         self.summary.setTextFormat(Qt.TextFormat.RichText)
-        self.checks = ChecksPanel()
         self.spam = SpamScore(wizard.engine, wizard.workspace_id, wizard.runner, self._spam_message)
+        # The content's checks, the From domain's DKIM, SPF and DMARC, and the spam score.
+        self.checks = ChecksPanel(self.spam)
+        self.domain = self.checks.domain
         # Where each chosen agent's mail goes, asked of the agents when the page opens.
         self.modes: dict[int, DeliveryMode] | None = None
         self.delivery = QLabel("")
         self.delivery.setWordWrap(True)
-        # Warnings about the From domain (unsigned, SPF or DMARC), None until checked.
-        self.domain_warnings: list[str] | None = None
-        self.domain = QLabel("")
-        self.domain.setWordWrap(True)
-        self.domain.setTextFormat(Qt.TextFormat.RichText)
         page = QVBoxLayout(self)
         form = QFormLayout()
         form.addRow("Campaign name", self.name)
         form.addRow(self.summary)
         form.addRow("Delivery", self.delivery)
-        form.addRow("From domain", self.domain)
         page.addLayout(form)
         # Below the form, not in it: a form row clips a panel whose height follows its width.
         page.addWidget(self.checks)
-        page.addWidget(self.spam)
         page.addStretch(1)
         self.setButtonText(QWizard.WizardButton.FinishButton, "Send")
 
@@ -411,7 +405,7 @@ class ReviewPage(QWizardPage):
         self.spam.check()
         chosen_records = [r for r in w.records if r.id in dict(chosen)]
         self._ask_delivery(chosen_records)
-        self._check_domain(chosen_records)
+        self.checks.check_from(w.runner, chosen_records, sender.from_address.text())
 
     def window_text(self) -> str:
         """The send window in words: "any hour" or "weekdays 08:00-20:00 (Europe/Berlin)"."""
@@ -492,62 +486,11 @@ class ReviewPage(QWizardPage):
         signed = bool(matches) and all(d is not None and d.signs for d in matches)
         return domain, signed, len(known)
 
-    def _check_domain(self, records: list[AgentRecord]) -> None:
-        """Warn about the From domain: unsigned, or SPF or DMARC missing or wrong in DNS, as
-        the first chosen agent that has it as a sending domain checks it."""
-        domain, signed, known = self.from_domain_state()
-        self.domain_warnings = None
-        if not domain:
-            self.domain.setText("")
-            return
-        lines = []
-        if not known:
-            lines.append("DKIM signing is not reported by the agents.")
-        elif not signed:
-            lines.append(
-                f"{domain} is not DKIM-signed: create its key under Agents → Sending domains…"
-            )
-        owner = next(
-            (
-                r
-                for r in records
-                if (st := self.w.statuses.get(r.id)) is not None
-                and any(d.domain == domain for d in st.domains or ())
-            ),
-            None,
-        )
-        if owner is None:
-            self.domain_warnings = [
-                *lines,
-                f"SPF and DMARC not checked: {domain} is not a sending domain of the chosen "
-                "agents (add it under Agents → Sending domains…).",
-            ]
-            self._show_domain()
-            return
-        self.domain.setText(f"Checking the DNS of {domain}…")
-
-        def work(_task: Task[list[str]]) -> list[str]:
-            return domains.review_warnings(domain, domains.check(owner, domain))
-
-        def done(found: list[str]) -> None:
-            self.domain_warnings = [*lines, *found]
-            self._show_domain()
-
-        def failed(exc: Exception) -> None:
-            self.domain_warnings = [*lines, f"SPF and DMARC not checked: {explain(exc)}"]
-            self._show_domain()
-
-        self.w.runner.run(
-            "Checking the From domain's DNS", work, done, on_error=failed, network=True
-        )
-
-    def _show_domain(self) -> None:
-        domain = self.from_domain_state()[0]
-        found = self.domain_warnings or []
-        self.domain.setText(
-            "<br>".join(f"⚠ {_escape(line)}" for line in found)
-            or f"✔ {_escape(domain)} is DKIM-signed and publishes SPF and DMARC."
-        )
+    @property
+    def domain_warnings(self) -> list[str] | None:
+        """What the checks found wrong with the From domain; None until the agents answered."""
+        found = self.checks.domain_findings
+        return None if found is None else [f.message for f in found]
 
     def _spam_message(self) -> Callable[[], bytes]:
         """How to render the campaign's message, from its sender, for SpamAssassin to score."""

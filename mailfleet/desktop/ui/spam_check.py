@@ -1,6 +1,8 @@
 """The spam score in the window: the workspace's SpamAssassin setting (Settings page), and the
 score of the message being written (templates page, the wizard's review), with the rules that
-fired in plain words. spamd is asked on a background task; nothing waits for it on screen."""
+fired in plain words. spamd is asked on a background task; nothing waits for it on screen. The
+templates page asks again shortly after each edit (``schedule``); an answer about an older
+version of the message than the newest asked is dropped."""
 
 from __future__ import annotations
 
@@ -20,13 +22,19 @@ from mailfleet.desktop.ui.qt import (
     QLineEdit,
     QPushButton,
     Qt,
+    QTimer,
     QVBoxLayout,
     QWidget,
+    Signal,
+    isValid,
 )
-from mailfleet.desktop.ui.tasks import Task, TaskRunner
+from mailfleet.desktop.ui.tasks import Latest, Task, TaskRunner
 
 NOT_SET_UP = "Spam score: not set up (give a SpamAssassin spamd's address under Settings)."
 SHOWN_RULES = 6
+# How long after the last edit the message is scored again: spamd takes a second or more per
+# message, so it is asked once typing pauses, not at every key.
+RESCORE_DELAY_MS = 1500
 
 
 def report_text(report: SpamReport) -> str:
@@ -46,7 +54,9 @@ def report_text(report: SpamReport) -> str:
 
 class SpamScore(QWidget):
     """A "Check spam score" button and what SpamAssassin said; ``message`` renders the message
-    to score (called on the background task)."""
+    to score (called on the background task). ``scored`` is emitted with each report shown."""
+
+    scored = Signal(object)
 
     def __init__(
         self,
@@ -61,6 +71,11 @@ class SpamScore(QWidget):
         self.runner = runner
         self.message = message
         self.report: SpamReport | None = None
+        self._answers = Latest()
+        self.timer = QTimer(self)
+        self.timer.setSingleShot(True)
+        self.timer.setInterval(RESCORE_DELAY_MS)
+        self.timer.timeout.connect(self.check)
         self.button = QPushButton("Check spam score")
         self.button.clicked.connect(self.check)
         self.result = QLabel("")
@@ -73,37 +88,57 @@ class SpamScore(QWidget):
         layout.addWidget(self.result)
         layout.addWidget(self.button, 0, Qt.AlignmentFlag.AlignLeft)
 
+    def schedule(self) -> None:
+        """Score the message again once edits have stopped for :data:`RESCORE_DELAY_MS`."""
+        self.timer.start()
+
     def check(self) -> None:
         """Read the workspace's spamd address, then ask it to score the message."""
+        self.timer.stop()
         ws = self.workspace_id
         render = self.message()  # the content as it is now, read on the GUI thread
-        self.report = None
-        self.result.setText("Asking SpamAssassin…")
+        answer = self._answers.only(self._show)
+        if self.report is None:  # a score already shown stays until the new one comes
+            self.result.setText("Asking SpamAssassin…")
         self.runner.read(
             self.engine,
             "Reading the spam check's setting",
             lambda c: spamd_setting.spamd_address(c, ws),
-            lambda address: self._ask(address, render),
+            lambda address: self._ask(address, render, answer),
         )
 
-    def _ask(self, address: str, render: Callable[[], bytes]) -> None:
-        if not address:
-            self.result.setText(escape(NOT_SET_UP, quote=False))
+    def _ask(
+        self,
+        address: str,
+        render: Callable[[], bytes],
+        answer: Callable[[SpamReport | str], None],
+    ) -> None:
+        if not address or not isValid(self):
+            answer(escape(NOT_SET_UP, quote=False))
             return
 
         def work(_task: Task[SpamReport]) -> SpamReport:
             return spamd.score(address, render())
 
-        self.runner.run("Asking SpamAssassin for a score", work, self._scored,
-                        on_error=self._failed, network=True)  # fmt: skip
+        def failed(exc: Exception) -> None:
+            unreachable = isinstance(exc, spamd.SpamdUnavailable)
+            why = explain(exc) if unreachable else "it cannot be rendered."
+            answer(f"Spam score: not known. {escape(why)}")
 
-    def _scored(self, report: SpamReport) -> None:
-        self.report = report
-        self.result.setText(report_text(report))
+        self.runner.run("Asking SpamAssassin for a score", work, answer,
+                        on_error=failed, network=True)  # fmt: skip
 
-    def _failed(self, exc: Exception) -> None:
-        why = explain(exc) if isinstance(exc, spamd.SpamdUnavailable) else "it cannot be rendered."
-        self.result.setText(f"Spam score: not known. {escape(why)}")
+    def _show(self, answer: SpamReport | str) -> None:
+        """Show the newest answer: a report, or why there is none."""
+        if not isValid(self):  # the page was closed while spamd was asked
+            return
+        if isinstance(answer, str):
+            self.report = None
+            self.result.setText(answer)
+            return
+        self.report = answer
+        self.result.setText(report_text(answer))
+        self.scored.emit(answer)
 
 
 class SpamdSetting(QWidget):

@@ -177,8 +177,9 @@ class TemplatesPage(QWidget):
         tabs = QTabWidget()
         tabs.addTab(self.preview_html, "HTML")
         tabs.addTab(self.preview_text, "Text")
-        self.checks = ChecksPanel()
         self.spam = SpamScore(engine, workspace_id, runner, self._spam_message)
+        # The content's checks, the test From's domain through the test agent, the spam score.
+        self.checks = ChecksPanel(self.spam)
         self.test_to = QLineEdit()
         self.test_to.setAccessibleName("Send a test to")
         self.test_to.setPlaceholderText("Test to: a@example.com, b@example.com")
@@ -187,6 +188,9 @@ class TemplatesPage(QWidget):
         self.test_from.setPlaceholderText("From address")
         self.test_agent = QComboBox()
         self.test_agent.setAccessibleName("Agent that sends the test")
+        self._agents: dict[int, AgentRecord] = {}
+        self.test_from.editingFinished.connect(self._check_from)
+        self.test_agent.currentIndexChanged.connect(self._check_from)
         self.test_button = QPushButton("Send test")
         self.test_button.clicked.connect(self.send_test)
         preview_box = QWidget()
@@ -195,7 +199,6 @@ class TemplatesPage(QWidget):
         pv.addWidget(self.preview_subject)
         pv.addWidget(tabs, 1)
         pv.addWidget(self.checks)
-        pv.addWidget(self.spam)
         test_row = QHBoxLayout()
         test_row.addWidget(self.test_to, 2)
         test_row.addWidget(self.test_from, 1)
@@ -277,9 +280,13 @@ class TemplatesPage(QWidget):
         self.list.addItems([t.name for t in self.saved])
         self.list.blockSignals(False)
         self._show_tags(choices.tags)
+        self._agents = {record.id: record for record in choices.agents}
+        self.test_agent.blockSignals(True)
         self.test_agent.clear()
         for record in choices.agents:
             self.test_agent.addItem(record.name, record.id)
+        self.test_agent.blockSignals(False)
+        self._check_from()
         chosen = self.sample_from.currentText()
         while self.sample_from.count() > 1:
             self.sample_from.removeItem(1)
@@ -430,6 +437,7 @@ class TemplatesPage(QWidget):
         self.runner.read(
             engine, "Rendering the preview", work, self._previews.only(self._previewed)
         )
+        self.spam.schedule()
 
     def open_library(self, on_choose: Chosen | None = None) -> None:
         """Open the media library (to choose an image when ``on_choose`` is given)."""
@@ -449,12 +457,23 @@ class TemplatesPage(QWidget):
             self.preview_text.setPlainText(shown.text)
         self.checks.show_findings(found)
 
+    def _check_from(self) -> None:
+        """The test From's domain, as the chosen test agent signs it and DNS publishes it."""
+        chosen = self._agents.get(self.test_agent.currentData())
+        records = [chosen] if chosen is not None else []
+        self.checks.check_from(self.runner, records, self.test_from.text())
+
     def _spam_message(self) -> Callable[[], bytes]:
-        """How to render the message as it is now, for SpamAssassin to score."""
-        subject, html, text = self.subject.text(), self.html.toPlainText(), self.text.toPlainText()
+        """How to render the message as it is now (from whichever editor), for SpamAssassin."""
+        subject, (editor, source, typed_html, typed_text) = self.subject.text(), self.content()
         sender = self.test_from.text().strip() or "news@example.com"
-        return lambda: templates.message_bytes(subject, html, text, "someone@example.com", "",
-                                               {}, sender)  # fmt: skip
+
+        def render() -> bytes:
+            body = template_editors.render(editor, source, typed_html, typed_text)
+            return templates.message_bytes(subject, body.html, body.text, "someone@example.com",
+                                           "", {}, sender)  # fmt: skip
+
+        return render
 
     def send_test(self) -> None:
         """Send the template to the test addresses through the chosen agent."""

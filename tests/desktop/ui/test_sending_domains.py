@@ -1,7 +1,8 @@
 """Sending domains from the desktop against real agents: add a domain, create its DKIM key on
-the agent, copy the records, check DNS (the local DNS stand-in); the campaign review warns
-about an unsigned From domain or missing SPF/DMARC; and an imported international address
-gets its mail where the receiving server offers SMTPUTF8, and fails with the reason where not."""
+the agent, copy the records, check DNS (the local DNS stand-in); the campaign review's and the
+templates page's checks warn about an unsigned From domain or missing SPF/DMARC, with the fix;
+and an imported international address gets its mail where the receiving server offers
+SMTPUTF8, and fails with the reason where not."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from mailfleet.desktop.services.workspaces import create_list, ensure_workspace
 from mailfleet.desktop.ui.domains_dialog import SendingDomainsDialog
 from mailfleet.desktop.ui.qt import QApplication, Qt, QTableWidget
 from mailfleet.desktop.ui.tasks import TaskRunner
+from mailfleet.desktop.ui.templates_page import TemplatesPage
 from tests.agent.builders import relay_config
 from tests.desktop.fleetkit import close, open_window, pair, seed_contacts
 from tests.desktop.importing import import_file, plan_for, write_csv
@@ -260,3 +262,55 @@ def test_an_imported_international_address_fails_with_the_reason_where_it_is_not
         assert NO_SMTPUTF8 in window.dashboard.reasons.toolTip()
         assert [r.rcpt_to for r in sink.received] == [("ann@example.com",)]
         close(qtbot, window)
+
+
+def test_the_templates_checks_say_what_the_from_domain_lacks_with_the_fix(
+    qtbot: QtBot,
+    sqlite_engine: Engine,
+    secure_keyring: FileKeyring,
+    agent_factory: AgentFactory,
+    local_dns: LocalDns,
+    artifacts: Path,
+) -> None:
+    with sqlite_engine.begin() as conn:
+        ws = ensure_workspace(conn)
+    proc = agent_factory(dns_config(local_dns))
+    record = pair(sqlite_engine, ws, proc, "Lyon")
+    with AgentClient(record.pairing()) as client:
+        client.add_sending_domain("shop.example.com")
+    page = TemplatesPage(sqlite_engine, ws, TaskRunner())
+    qtbot.addWidget(page)
+    page.resize(1300, 900)
+    page.show()
+    qtbot.waitUntil(lambda: page.test_agent.count() == 1)
+    page.subject.setText("Spring news")
+    page.html.setPlainText("<p>Hi</p><a href='{{ unsubscribe_url }}'>Unsubscribe</a>")
+    assert page.checks.domain.isHidden()  # no From yet: nothing to say about it
+
+    page.test_from.setText("news@shop.example.com")
+    page.test_from.editingFinished.emit()
+    qtbot.waitUntil(lambda: page.checks.domain_findings is not None, timeout=30_000)
+    said = page.checks.domain_text()
+    assert "⚠ shop.example.com is not DKIM-signed: receivers may treat the mail as spam. " \
+           "Create its key under Agents → Sending domains…" in said  # fmt: skip
+    assert "⚠ shop.example.com SPF: missing — no SPF record. Publish the record shown" in said
+    assert '_dmarc.shop.example.com  TXT  "v=DMARC1;' in said
+    qtbot.waitUntil(lambda: page.checks.findings is not None)
+    page.checks.grab().save(str(artifacts / "checks-panel-from-domain.png"))
+
+    with AgentClient(record.pairing()) as client:
+        key = client.generate_dkim_key("shop.example.com")
+    local_dns.add_txt(key.record.name, key.record.value)
+    local_dns.add_txt("shop.example.com", "v=spf1 ip4:127.0.0.1 -all")
+    local_dns.add_txt("_dmarc.shop.example.com", "v=DMARC1; p=reject")
+    page.test_from.editingFinished.emit()
+    qtbot.waitUntil(lambda: page.checks.domain_findings == [], timeout=30_000)
+    assert page.checks.domain.text() == (
+        "✔ shop.example.com is DKIM-signed and publishes SPF and DMARC."
+    )
+    page.test_from.setText("news@elsewhere.example")
+    page.test_from.editingFinished.emit()
+    qtbot.waitUntil(lambda: page.checks.domain_findings not in (None, []), timeout=30_000)
+    assert "not a sending domain of the chosen agents" in page.checks.domain_text()
+    assert "Add it under Agents → Sending domains…" in page.checks.domain_text()
+    page.runner.wait()
