@@ -50,6 +50,7 @@ from mailfleet.desktop.ui.qt import (
     QTimer,
     QVBoxLayout,
     QWidget,
+    isValid,
 )
 from mailfleet.desktop.ui.spam_check import SpamScore
 from mailfleet.desktop.ui.starter_menu import starter_menu
@@ -447,6 +448,8 @@ class TemplatesPage(QWidget):
         self.library.open()
 
     def _previewed(self, result: tuple[Preview, list[Finding]]) -> None:
+        if not isValid(self):  # closed while the preview was rendered (its runner outlives it)
+            return
         shown, found = result
         if shown.error:
             why = "fix the errors under Checks." if any(f.blocks for f in found) else shown.error
