@@ -3,6 +3,9 @@ window and what it shows."""
 
 from __future__ import annotations
 
+import email
+import email.policy
+import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -23,8 +26,9 @@ from mailfleet.desktop.services.workspaces import create_list, ensure_workspace
 from mailfleet.desktop.ui.campaign_wizard import CampaignWizard
 from mailfleet.desktop.ui.main_window import MainWindow
 from mailfleet.desktop.ui.qt import QMessageBox, Qt, QWizard
+from mailfleet.v1 import capture_pb2
 from tests.agent.builders import relay_config
-from tests.peers.agent import AgentProcess
+from tests.peers.agent import AgentProcess, Stubs
 from tests.peers.smtp import SmtpSink
 
 AgentFactory = Callable[[str], AgentProcess]
@@ -61,6 +65,20 @@ def seed_contacts(
 def pair(engine: Engine, workspace: int, proc: AgentProcess, name: str) -> AgentRecord:
     """Pair a running test agent under ``name``."""
     return registry.pair(engine, workspace, str(proc.pairing), name)
+
+
+def preferences_url(stubs: Stubs, address: str) -> str:
+    """The preference page's address in the one message to ``address`` in the agent's capture
+    mailbox (its text part carries ``{{ preferences_url }}``)."""
+    listed = stubs.capture.ListCaptured(capture_pb2.ListCapturedRequest(limit=100)).messages
+    (found,) = [m for m in listed if m.rcpt_to == address]
+    item = stubs.capture.GetCaptured(capture_pb2.GetCapturedRequest(captured_id=found.id))
+    msg = email.message_from_bytes(item.data, policy=email.policy.default)
+    assert isinstance(msg, email.message.EmailMessage)
+    body = msg.get_body(("plain",))
+    assert body is not None
+    (url,) = re.findall(r"https?://\S+/p/[0-9a-f]+", body.get_content())
+    return str(url)
 
 
 def open_window(

@@ -128,6 +128,14 @@ class Workspace(Base):
     media_s3_bucket: Mapped[str] = mapped_column(String(255), default="", server_default="")
     media_s3_region: Mapped[str] = mapped_column(String(64), default="", server_default="")
     media_s3_public_url: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    # The look of the agents' unsubscribe and preference pages (services.workspace_branding):
+    # "" is the agents' default; brand_revision counts saves, so an agent that is behind shows.
+    brand_logo_url: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    brand_accent_color: Mapped[str] = mapped_column(String(7), default="", server_default="")
+    brand_background_color: Mapped[str] = mapped_column(String(7), default="", server_default="")
+    brand_text_color: Mapped[str] = mapped_column(String(7), default="", server_default="")
+    brand_language: Mapped[str] = mapped_column(String(8), default="", server_default="")
+    brand_revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -357,6 +365,8 @@ class Agent(Base):
     signup_cursor: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     # The last entry of the agent's audit log copied into audit_entries.
     audit_cursor: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # The workspace's brand_revision this agent accepted (mailfleet.desktop.agents.branding_push).
+    brand_revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

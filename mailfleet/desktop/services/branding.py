@@ -1,6 +1,6 @@
 """A workspace's branding for its starter templates: its name, and the accent colour and logo
-its marketers already chose for their signup forms (the most recently changed form that has
-them). The desktop has no branding setting of its own."""
+of its branding setting (``services.workspace_branding``), else those its marketers chose for
+their signup forms (the most recently changed form that has them)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,12 @@ from mailfleet.desktop.services.blocks.starters import Branding
 
 def workspace_branding(conn: Connection, workspace_id: int) -> Branding:
     """The workspace's name, accent colour and logo ("" for what no form sets)."""
-    name = conn.scalar(select(Workspace.name).where(Workspace.id == workspace_id)) or ""
-    accent = logo = ""
+    row = conn.execute(
+        select(Workspace.name, Workspace.brand_accent_color, Workspace.brand_logo_url).where(
+            Workspace.id == workspace_id
+        )
+    ).first()
+    name, accent, logo = tuple(row) if row is not None else ("", "", "")
     definitions = conn.scalars(
         select(SignupForm.definition)
         .where(SignupForm.workspace_id == workspace_id)

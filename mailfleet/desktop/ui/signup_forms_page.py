@@ -3,7 +3,8 @@ hosted page's address and the HTML to embed, with Copy buttons).
 
 Saving writes the form to the desktop database and wakes the signup sync, which pushes it to
 the chosen agents in the background (``mailfleet.desktop.agents.signup_sync_thread``); an agent
-that cannot be reached gets it when it is back.
+that cannot be reached gets it when it is back. "Workspace branding…" opens the look of the
+agents' unsubscribe and preference pages (``ui.branding_dialog``), pushed the same way.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from mailfleet.desktop.agents.registry import AgentRecord
 from mailfleet.desktop.agents.signup_sync_thread import SignupSync
 from mailfleet.desktop.services import signup_forms, workspaces
 from mailfleet.desktop.services.signup_forms import FormFieldDesign, FormSummary
+from mailfleet.desktop.ui.branding_dialog import BrandingDialog
 from mailfleet.desktop.ui.confirm import ask
 from mailfleet.desktop.ui.empty_state import EmptyState
 from mailfleet.desktop.ui.fleet_sync import FleetSync
@@ -91,6 +93,7 @@ class SignupFormsPage(QWidget):
         self._reopen = False  # show the saved form as stored (its consent version) once read
         self._latest = Latest()
         self.confirm: QMessageBox | None = None
+        self.branding: BrandingDialog | None = None
 
         self.list = QListWidget()
         self.list.setAccessibleName("Signup forms")
@@ -99,11 +102,15 @@ class SignupFormsPage(QWidget):
         self.empty.button.clicked.connect(self.new)
         new = QPushButton("New form")
         new.clicked.connect(self.new)
+        self.branding_button = QPushButton("Workspace branding…")
+        self.branding_button.setToolTip("The logo, colours and language of your agents' pages")
+        self.branding_button.clicked.connect(self.open_branding)
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.addWidget(QLabel("<h2>Signup forms</h2>"))
         left_layout.addWidget(self.list, 1)
         left_layout.addWidget(new)
+        left_layout.addWidget(self.branding_button)
 
         self.editor = SignupFormEditor()
         scroll = QScrollArea()
@@ -278,6 +285,13 @@ class SignupFormsPage(QWidget):
             "Delete form",
             go,
         )
+
+    def open_branding(self) -> None:
+        """Open the workspace's branding setting (the agents' unsubscribe and preference pages)."""
+        if self.branding is not None:
+            self.branding.deleteLater()
+        self.branding = BrandingDialog(self.engine, self.workspace_id, self.runner, self.sync, self)
+        self.branding.open()
 
     def _synced(self, agent_id: int, result: SignupSync | str) -> None:
         if isinstance(result, str):

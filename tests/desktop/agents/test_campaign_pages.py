@@ -5,8 +5,6 @@ campaign's language, and leaving it there is an unsubscribe scoped to that list 
 from __future__ import annotations
 
 import asyncio
-import email
-import email.policy
 import re
 import threading
 from collections.abc import Callable
@@ -23,23 +21,11 @@ from mailfleet.desktop.services.signup_forms import FormDesign, FormFieldDesign
 from mailfleet.desktop.services.workspaces import ensure_workspace
 from mailfleet.v1 import capture_pb2, suppression_pb2
 from tests.agent.builders import wait_until
-from tests.desktop.fleetkit import draft, pair, seed_contacts
+from tests.desktop.fleetkit import draft, pair, preferences_url, seed_contacts
 from tests.desktop.keyring_backend import FileKeyring
 from tests.peers.agent import AgentProcess, Stubs
 
 ADDRESS = "user0@example.com"
-
-
-def _preferences_url(stubs: Stubs) -> str:
-    listed = stubs.capture.ListCaptured(capture_pb2.ListCapturedRequest(limit=100)).messages
-    (found,) = [m for m in listed if m.rcpt_to == ADDRESS]
-    item = stubs.capture.GetCaptured(capture_pb2.GetCapturedRequest(captured_id=found.id))
-    msg = email.message_from_bytes(item.data, policy=email.policy.default)
-    assert isinstance(msg, email.message.EmailMessage)
-    body = msg.get_body(("plain",))
-    assert body is not None
-    (url,) = re.findall(r"https?://\S+/p/[0-9a-f]+", body.get_content())
-    return str(url)
 
 
 async def _leave(url: str) -> tuple[str, str]:
@@ -101,7 +87,7 @@ def test_the_preference_page_of_a_desktop_campaign_offers_its_list_in_its_langua
 ) -> None:
     sent = _send(sqlite_engine, agent_factory(""), [])
     list_id, stubs = sent.list_id, sent.stubs
-    page, saved = asyncio.run(_leave(_preferences_url(stubs)))
+    page, saved = asyncio.run(_leave(preferences_url(stubs, ADDRESS)))
     assert "<html lang=de>" in page and "Ihre Abonnements" in page  # not the browser's French
     assert re.findall(r'name=keep value="([^"]+)"( checked)?', page) == [(str(list_id), " checked")]
     assert "Neuigkeiten" in page
@@ -129,7 +115,7 @@ def test_fields_edited_on_the_preference_page_reach_the_desktops_contact(
     fields = [FormFieldDesign("first_name", "Vorname", required=True),
               FormFieldDesign("city", "Stadt")]  # fmt: skip
     sent = _send(sqlite_engine, agent_factory(""), fields)
-    url = _preferences_url(sent.stubs)
+    url = preferences_url(sent.stubs, ADDRESS)
     keep = ("keep", str(sent.list_id))
     page, status = asyncio.run(_edit(url, [("first_name", "Ada"), ("city", "Lyon"), keep]))
     assert status == 200
