@@ -37,9 +37,12 @@ def seed(engine: Engine, tmp_path: Path) -> int:
 
 
 def seeded_page(qtbot: QtBot, engine: Engine, ws: int) -> ContactsPage:
-    """The Contacts page once it shows the six seeded contacts."""
+    """The Contacts page once it shows the six seeded contacts and offers the seeded list."""
     page = ContactsPage(engine, ws, TaskRunner())
     qtbot.addWidget(page)
+    # The list choices are read apart from the contacts: a list picked before they arrive
+    # is not there to pick, and the choices' arrival would then reset the filter.
+    qtbot.waitUntil(lambda: page.list_filter.findText("Friends") >= 0)
     qtbot.waitUntil(lambda: page.count_label.text() == "6 contacts")
     return page
 
