@@ -188,13 +188,21 @@ def sample_contact(
     """The email of one contact picked at random: any of the workspace's, or a mailable one of
     ``audience`` (its lists and segments, as a campaign would send to them); "" when there is
     none."""
+    return next(iter(sample_contacts(conn, workspace_id, audience, 1)), "")
+
+
+def sample_contacts(
+    conn: Connection, workspace_id: int, audience: campaigns.Audience | None, limit: int
+) -> list[str]:
+    """The emails of up to ``limit`` contacts picked at random, as ``sample_contact`` picks
+    one."""
     condition = (
         Contact.workspace_id == workspace_id
         if audience is None
         else campaigns.audience_condition(conn, workspace_id, audience)
     )
-    picked = conn.scalar(select(Contact.email).where(condition).order_by(func.random()).limit(1))
-    return picked or ""
+    query = select(Contact.email).where(condition).order_by(func.random()).limit(limit)
+    return list(conn.scalars(query))
 
 
 def message_bytes(

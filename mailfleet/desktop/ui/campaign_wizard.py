@@ -52,6 +52,7 @@ from mailfleet.desktop.ui.qt import (
 from mailfleet.desktop.ui.send_window_box import SendWindowBox
 from mailfleet.desktop.ui.spam_check import SpamScore
 from mailfleet.desktop.ui.tasks import Task, TaskRunner
+from mailfleet.desktop.ui.wizard_test_send import TestSendBox
 
 BROKEN = " — has errors: fix it under Templates"
 NO_LIMIT = "no limit (as fast as the agents send)"
@@ -367,6 +368,9 @@ class ReviewPage(QWizardPage):
         page.addLayout(form)
         # Below the form, not in it: a form row clips a panel whose height follows its width.
         page.addWidget(self.checks)
+        self.test_send = TestSendBox(wizard.engine, wizard.workspace_id, wizard.runner,
+                                     self._test_message)  # fmt: skip
+        page.addWidget(self.test_send)
         page.addStretch(1)
         self.setButtonText(QWizard.WizardButton.FinishButton, "Send")
 
@@ -393,8 +397,7 @@ class ReviewPage(QWizardPage):
             f"<p><b>{n:,}</b> {plural(n, 'recipient')}: {split}.</p>"
             f"<p>Subject: {_escape(w.content_page.subject.text())}<br>"
             f"From: {_escape(sender.from_name.text())} "
-            f"&lt;{_escape(sender.from_address.text())}&gt;<br>"
-            f"{_escape(self.signing())}</p>"
+            f"&lt;{_escape(sender.from_address.text())}&gt;</p>"
             f"<p>Start: {when}. Throttle: {throttle_text(throttle)}. "
             f"Send window: {self.window_text()}. Estimated finish: {finish}.</p>"
             + (f"<p>A/B test: {_escape(self.ab_text())}</p>" if w.ab_page.plan() else "")
@@ -406,6 +409,7 @@ class ReviewPage(QWizardPage):
         chosen_records = [r for r in w.records if r.id in dict(chosen)]
         self._ask_delivery(chosen_records)
         self.checks.check_from(w.runner, chosen_records, sender.from_address.text())
+        self.test_send.offer(w.audience_page.audience(), chosen[0][0] if chosen else None)
 
     def window_text(self) -> str:
         """The send window in words: "any hour" or "weekdays 08:00-20:00 (Europe/Berlin)"."""
@@ -491,6 +495,16 @@ class ReviewPage(QWizardPage):
         """What the checks found wrong with the From domain; None until the agents answered."""
         found = self.checks.domain_findings
         return None if found is None else [f.message for f in found]
+
+    def _test_message(self) -> tuple[str, str, str, str]:
+        """(subject, html, text, From address) of the campaign, for a test send."""
+        content = self.w.content_page
+        return (
+            content.subject.text(),
+            content.html.toPlainText(),
+            content.text.toPlainText(),
+            self.w.sender_page.from_address.text().strip(),
+        )
 
     def _spam_message(self) -> Callable[[], bytes]:
         """How to render the campaign's message, from its sender, for SpamAssassin to score."""

@@ -9,7 +9,7 @@ from html import escape
 
 from sqlalchemy import Connection, Engine
 
-from mailfleet.desktop.agents import registry, send_test
+from mailfleet.desktop.agents import registry
 from mailfleet.desktop.agents.registry import AgentRecord
 from mailfleet.desktop.services import (
     branding,
@@ -24,6 +24,7 @@ from mailfleet.desktop.services.blocks import starters
 from mailfleet.desktop.services.campaigns import Audience
 from mailfleet.desktop.services.content_checks import WARNING, Finding
 from mailfleet.desktop.services.templates import Preview, TemplateRow
+from mailfleet.desktop.ui import test_send_task
 from mailfleet.desktop.ui.block_editor import BlockEditor
 from mailfleet.desktop.ui.checks_panel import ChecksPanel
 from mailfleet.desktop.ui.empty_state import EmptyState
@@ -54,7 +55,7 @@ from mailfleet.desktop.ui.qt import (
 )
 from mailfleet.desktop.ui.spam_check import SpamScore
 from mailfleet.desktop.ui.starter_menu import starter_menu
-from mailfleet.desktop.ui.tasks import Latest, Task, TaskRunner
+from mailfleet.desktop.ui.tasks import Latest, TaskRunner
 
 PREVIEW_DELAY_MS = 300
 # The editors a template can be written in, as the Editor choice lists them.
@@ -484,25 +485,20 @@ class TemplatesPage(QWidget):
         if agent_id is None:
             self.message.setText("Pair an agent to send tests.")
             return
-        addresses = [a.strip() for a in self.test_to.text().split(",") if a.strip()]
         subject, (editor, source, typed_html, typed_text) = self.subject.text(), self.content()
-        sender, contact = self.test_from.text().strip(), self.contact.text().strip()
-        engine, ws = self.engine, self.workspace_id
 
-        def work(task: Task[list[str]]) -> list[str]:
-            body = template_editors.render(editor, source, typed_html, typed_text)
-            html, text = body.html, body.text
-            return send_test.send(
-                engine, ws, agent_id, addresses, subject, html, text, sender, contact
-            )
+        def body() -> tuple[str, str, str]:
+            rendered = template_editors.render(editor, source, typed_html, typed_text)
+            return subject, rendered.html, rendered.text
 
-        def done(sent: list[str]) -> None:
-            self.message.flash(f"Test sent to {', '.join(sent)}.")
-
-        self.runner.run(
-            "Sending a test",
-            work,
-            done,
-            on_error=lambda e: self.message.setText(f"Test not sent: {explain(e)}"),
-            network=True,
+        test_send_task.send_in_background(
+            self.runner,
+            self.message,
+            self.engine,
+            self.workspace_id,
+            agent_id,
+            test_send_task.addresses(self.test_to.text()),
+            body,
+            self.test_from.text().strip(),
+            self.contact.text().strip(),
         )
