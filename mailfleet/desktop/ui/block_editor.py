@@ -17,11 +17,14 @@ from mailfleet.desktop.ui.block_properties import PropertiesPanel
 from mailfleet.desktop.ui.messages import explain
 from mailfleet.desktop.ui.qt import (
     QAbstractItemView,
+    QEvent,
     QHBoxLayout,
+    QKeyEvent,
     QLabel,
     QListWidget,
     QListWidgetItem,
     QMenu,
+    QObject,
     QPushButton,
     Qt,
     QTimer,
@@ -67,6 +70,7 @@ class BlockEditor(QWidget):
         self._moved.timeout.connect(self._reordered)
         self.list.model().rowsMoved.connect(self._moved.start)
         self.list.currentRowChanged.connect(self._chosen)
+        self.list.installEventFilter(self)  # Alt+Up / Alt+Down move the chosen row
         self.problem = QLabel("")
         self.problem.setObjectName("error")
         self.problem.setWordWrap(True)
@@ -88,7 +92,9 @@ class BlockEditor(QWidget):
         buttons.addWidget(add)
         buttons.addWidget(remove)
         buttons.addStretch(1)
-        hint = QLabel("Drag to reorder: a block belongs to the column above it.")
+        hint = QLabel(
+            "Drag to reorder (or Alt+Up / Alt+Down): a block belongs to the column above it."
+        )
         hint.setObjectName("caption")
 
         layout = QVBoxLayout(self)
@@ -156,6 +162,70 @@ class BlockEditor(QWidget):
         self._fill(1 + order.index(chosen) if chosen in order else 0)
         self.changed.emit()
 
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Alt+Up / Alt+Down on the list move the chosen row past its neighbour."""
+        if (
+            watched is self.list
+            and isinstance(event, QKeyEvent)
+            and event.type() == QEvent.Type.KeyPress
+            and event.modifiers() == Qt.KeyboardModifier.AltModifier
+            and event.key() in (Qt.Key.Key_Up, Qt.Key.Key_Down)
+        ):
+            self.move_chosen(-1 if event.key() == Qt.Key.Key_Up else 1)
+            return True
+        return False
+
+    def move_chosen(self, step: int) -> None:
+        """Move the chosen entry up (``step`` -1) or down (1) past its neighbour, keeping it
+        chosen: a block past the block next to it (at a column's edge, into the column before
+        or after); a column or section with what it holds, past the column or section next to
+        it (a section's first or last column into the section before or after). Nothing moves
+        when there is nowhere to go."""
+        row = self.list.currentRow()
+        if row <= 0:
+            return
+        start = row - 1
+        end = self._span_end(start)
+        span, rest = self._entries[start:end], self._entries[:start] + self._entries[end:]
+        for at in self._places(start, end, step):
+            moved = rest[:at] + span + rest[at:]
+            if _well_formed(moved, self._settings):
+                self._entries = moved
+                self.problem.clear()
+                self._fill(at + 1)
+                self.changed.emit()
+                return
+
+    def _span_end(self, start: int) -> int:
+        """Where the entry at ``start`` ends, with what it holds."""
+        entry = self._entries[start]
+        if not isinstance(entry, Section | Column):
+            return start + 1
+        stops = (Section,) if isinstance(entry, Section) else (Section, Column)
+        end = start + 1
+        while end < len(self._entries) and not isinstance(self._entries[end], stops):
+            end += 1
+        return end
+
+    def _places(self, start: int, end: int, step: int) -> list[int]:
+        """Where (in the list without the moving entries) to try putting them, nearest first."""
+        entry, entries = self._entries[start], self._entries
+        if isinstance(entry, Section | Column):
+            kinds = (Section,) if isinstance(entry, Section) else (Section, Column)
+            if step < 0:
+                before = [i for i in range(start) if isinstance(entries[i], kinds)]
+                return before[-1:]
+            if end == len(entries):
+                return []
+            after = entries[end]
+            # Past the next column (with its blocks), or just inside the next section.
+            skip = 1 if isinstance(entry, Column) and isinstance(after, Section) else None
+            return [start + (skip or self._span_end(end) - end)]
+        # A block goes one row at a time until it lands inside a column.
+        if step < 0:
+            return list(range(start - 1, -1, -1))
+        return list(range(start + 1, len(entries)))
+
     def _insert(self, at: int, new: list[outline.Entry], chosen: int = -1) -> None:
         """Insert ``new`` at ``at`` and choose its ``chosen``-th entry (the last by default)."""
         self._entries[at:at] = new
@@ -213,3 +283,16 @@ class BlockEditor(QWidget):
         if row > 0:
             self.list.item(row).setText(self._labels()[row - 1])
         self.changed.emit()
+
+
+def _well_formed(listed: list[outline.Entry], settings: Design) -> bool:
+    """Whether ``listed`` is a design as it stands: every section opens with a column (no
+    block or empty section that the outline would give a new column)."""
+    for entry, following in zip(listed, [*listed[1:], None], strict=True):
+        if isinstance(entry, Section) and not isinstance(following, Column):
+            return False
+    try:
+        outline.design(listed, settings)
+    except DesignError:
+        return False
+    return True

@@ -14,7 +14,7 @@ from mailfleet.desktop.services.blocks import starters
 from mailfleet.desktop.services.workspaces import ensure_workspace
 from mailfleet.desktop.ui.block_editor import BlockEditor
 from mailfleet.desktop.ui.message_preview import PHONE_WIDTH
-from mailfleet.desktop.ui.qt import QModelIndex, QPushButton, QSpinBox
+from mailfleet.desktop.ui.qt import QModelIndex, QPushButton, QSpinBox, Qt
 from mailfleet.desktop.ui.tasks import TaskRunner
 from mailfleet.desktop.ui.templates_page import TemplatesPage
 
@@ -132,3 +132,47 @@ def ws_name(page: TemplatesPage) -> str:
     """The workspace's name, which heads a starter when the workspace has no logo."""
     with page.engine.connect() as conn:
         return branding.workspace_branding(conn, page.workspace_id).name
+
+
+def _order(design: m.Design) -> list[list[list[str]]]:
+    """Each section's columns' blocks, by their text."""
+    return [
+        [[str(getattr(b, "text", "") or getattr(b, "label", "")) for b in c.blocks]
+         for c in s.columns]
+        for s in design.sections
+    ]  # fmt: skip
+
+
+def test_alt_up_and_down_move_the_chosen_block_past_its_neighbour(qtbot: QtBot) -> None:
+    editor = BlockEditor()
+    qtbot.addWidget(editor)
+    editor.show()
+    first = m.Section(columns=[m.Column(blocks=[m.Heading(text="A"), m.Text(text="B")])])
+    second = m.Section(columns=[m.Column(blocks=[m.Text(text="C")]),
+                                m.Column(blocks=[m.Button(label="D")])])  # fmt: skip
+    editor.set_design(m.Design(sections=[first, second]))
+    changes: list[None] = []
+    editor.changed.connect(lambda: changes.append(None))
+
+    def press(row: int, key: Qt.Key) -> None:
+        editor.list.setCurrentRow(row)
+        qtbot.keyClick(editor.list, key, Qt.KeyboardModifier.AltModifier)  # type: ignore[no-untyped-call]
+
+    # Rows: 0 settings, 1 section, 2 column, 3 A, 4 B, 5 section, 6 column, 7 C, 8 column, 9 D.
+    press(4, Qt.Key.Key_Up)  # B past A, still chosen
+    assert _order(editor.design()) == [[["B", "A"]], [["C"], ["D"]]]
+    assert editor.list.currentRow() == 3 and "B" in editor.list.currentItem().text()
+    press(3, Qt.Key.Key_Up)  # the first block of the message: nowhere to go
+    assert _order(editor.design()) == [[["B", "A"]], [["C"], ["D"]]]
+    press(4, Qt.Key.Key_Down)  # A at its column's end: into the next section's first column
+    assert _order(editor.design()) == [[["B"]], [["A", "C"], ["D"]]]
+    assert "A" in editor.list.currentItem().text()
+    # The second section's first column, with what it holds, past the column after it.
+    press(5, Qt.Key.Key_Down)
+    assert _order(editor.design()) == [[["B"]], [["D"], ["A", "C"]]]
+    assert editor.list.currentItem().text().strip() == "▯  Column 2"
+    # The second section, with both columns, up past the first.
+    press(4, Qt.Key.Key_Up)
+    assert _order(editor.design()) == [[["D"], ["A", "C"]], [["B"]]]
+    assert editor.list.currentRow() == 1
+    assert len(changes) == 4  # the move that could not go anywhere changed nothing
