@@ -134,10 +134,7 @@ class AudiencePage(QWidget):
         self.empty_text.setWordWrap(True)
         self.empty_text.setTextFormat(Qt.TextFormat.RichText)
         self.empty_text.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        # The wrapped text's height for its width, set outright: left to the layout, the
-        # last lines of rich text get cut (as in ui/empty_state.py).
         self.empty_text.setFixedWidth(EMPTY_WIDTH)
-        self.empty_text.setMinimumHeight(self.empty_text.heightForWidth(EMPTY_WIDTH))
         self.import_button = QPushButton("Import contacts…")
         empty = QWidget()
         empty_layout = QVBoxLayout(empty)
@@ -177,6 +174,10 @@ class AudiencePage(QWidget):
 
     def showEvent(self, event: QShowEvent) -> None:
         """Fresh figures whenever the page is shown."""
+        # The wrapped text's height for its width, set outright: left to the layout, the last
+        # lines of rich text get cut (as in ui/empty_state.py). Measured here, once the
+        # window's style has given the label its font: measured before, it came out short.
+        self.empty_text.setMinimumHeight(self.empty_text.heightForWidth(EMPTY_WIDTH))
         self.refresh()
         super().showEvent(event)
 

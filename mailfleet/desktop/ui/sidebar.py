@@ -18,7 +18,7 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Team", ("People", "Audit log")),
 )
 PAGE_ROLE = Qt.ItemDataRole.UserRole
-WIDTH = 200
+WIDTH = 220
 
 
 def icon_name(page: str) -> str:
@@ -34,6 +34,9 @@ class Sidebar(QListWidget):
         self.setObjectName("sidebar")
         self.setAccessibleName("Pages")
         self.setFixedWidth(WIDTH)
+        # A fixed width with every name fitting: once the vertical scroll bar narrows it on a
+        # short window, a horizontal one would only cover the last entry.
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setIconSize(QSize(18, 18))
         self.setSpacing(1)
         self.rows: dict[str, int] = {}
