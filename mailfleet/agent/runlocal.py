@@ -16,6 +16,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from mailfleet.agent.client.localagent import AgentStartError, LocalAgent, read_pairing
@@ -31,6 +32,7 @@ DEFAULT_LISTEN = "127.0.0.1:8470"
 HTTP_OFFSET = 10
 # How far above a busy port to look for a free one to suggest.
 _SUGGEST_RANGE = 200
+_POLL_SECONDS = 0.5  # how soon a wait notices a signal another thread took
 
 
 def has_screen() -> bool:
@@ -179,12 +181,16 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     desktop: subprocess.Popen[bytes] | None = None
     try:
+        # Waits that wake by themselves: the gRPC client's threads may take the SIGTERM, and a
+        # main thread blocked in pause() or waitpid() would then never run its handler.
         if has_screen() and not args.agent_only:
             desktop = subprocess.Popen(desktop_command(data_dir))
-            return desktop.wait()
+            while desktop.poll() is None:
+                time.sleep(_POLL_SECONDS)
+            return desktop.returncode
         print("no display: the agent runs until Ctrl-C")
         while True:
-            signal.pause()
+            time.sleep(_POLL_SECONDS)
     except KeyboardInterrupt:
         return 0
     finally:

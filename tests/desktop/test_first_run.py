@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import keyring
@@ -25,12 +26,25 @@ from mailfleet.desktop.app import open_window, parse_args
 from mailfleet.desktop.services.workspaces import DEFAULT_WORKSPACE, ensure_workspace
 from mailfleet.desktop.ui.agents_page import COLUMNS, DELIVERY_TEXT, AgentsPage
 from mailfleet.desktop.ui.fleet_sync import FleetSync
+from mailfleet.desktop.ui.qt import QSettings
 from mailfleet.desktop.ui.tasks import TaskRunner
 from tests.desktop.keyring_backend import PATH_VARIABLE, FileKeyring, install
 from tests.peers.agent import AgentProcess
 
 REPO = Path(__file__).resolve().parents[2]
 CAPTURE = DELIVERY_TEXT[DeliveryMode.CAPTURE]
+
+
+@contextmanager
+def settings_in(config_home: Path) -> Iterator[None]:
+    """Qt's user settings read from ``config_home`` (as ``XDG_CONFIG_HOME``) meanwhile."""
+    native, user = QSettings.Format.NativeFormat, QSettings.Scope.UserScope
+    QSettings.setPath(native, user, str(config_home))
+    try:
+        yield
+    finally:
+        default = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+        QSettings.setPath(native, user, default)
 
 
 @pytest.fixture
@@ -91,7 +105,10 @@ def test_make_run_opens_the_desktop_with_its_capture_agent_paired_and_no_second_
     # offers no second local agent; pairing "again" attaches to the same one.
     install(tmp_path / "keyring.json")
     args = desktop_command(data_dir)[3:]
-    window = open_window(parse_args(["--database-url", f"sqlite:///{database}", *args]))
+    # With make run's settings too: they say which person of the workspace this desktop is
+    # (its owner); a desktop with settings of its own would be a teammate not yet invited.
+    with settings_in(tmp_path / "config"):
+        window = open_window(parse_args(["--database-url", f"sqlite:///{database}", *args]))
     qtbot.addWidget(window)
     window.resize(1200, 600)
     window.show()

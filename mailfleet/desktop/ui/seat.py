@@ -38,3 +38,6 @@ def sit_down(engine: Engine, workspace_id: int, settings: QSettings) -> Seat:
 def remember(settings: QSettings, engine: Engine, workspace_id: int, person_id: int) -> None:
     """This desktop is ``person_id`` in the workspace from now on."""
     settings.setValue(_key(engine, workspace_id), person_id)
+    # Written out at once: a desktop that ends before Qt's own deferred write would be nobody
+    # in its own workspace when it opens again.
+    settings.sync()
